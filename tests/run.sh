@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line "N passed, N failed".
+#
+# Suites (set SUITES to a space-separated subset to run fewer):
+#   unit         $BUILD/tests/unit/test_*         (cmocka)
+#   integration  $BUILD/tests/integration/test_*  (cmocka + libcurl, real daemon)
+#   browser      tests/browser/*.test.mjs           (node + playwright-core + chromium)
+# A cmocka binary's counts come from its "[  PASSED  ] N test(s)." and
+# "[  FAILED  ] N test(s)" lines; a node suite prints "N passed, N failed".
+# A program that dies without a summary counts as one failure.
+set -u
+BUILD=${BUILD:-build}
+SUITES=${SUITES:-unit integration browser}
+OUT=${TEST_OUT:-$BUILD/test-output}
+mkdir -p "$OUT"
+passed=0; failed=0; failed_names=()
+
+count_from() { # file -> "passed failed" or empty
+    local f=$1 p fl
+    p=$(grep -Eo '^\[  PASSED  \] [0-9]+ test' "$f" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}')
+    fl=$(grep -Eo '^\[  FAILED  \] [0-9]+ test' "$f" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}')
+    if grep -Eq '^\[==========\] .*test\(s\) run' "$f"; then echo "$p $fl"; return; fi
+    local line
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$f" | tail -n 1)
+    if [ -n "$line" ]; then echo "$line" | awk '{print $1, $3}'; fi
+}
+
+run_one() { # name, command...
+    local name=$1; shift
+    local log="$OUT/$(echo "$name" | tr '/' '_').log"
+    local start=$SECONDS
+    "$@" >"$log" 2>&1
+    local rc=$? counts p f
+    counts=$(count_from "$log")
+    if [ -z "$counts" ]; then p=0; f=1; else read -r p f <<<"$counts"; fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    passed=$((passed + p)); failed=$((failed + f))
+    printf '%-44s %4d passed %3d failed  (%ds)\n' "$name" "$p" "$f" $((SECONDS - start))
+    if [ "$f" -ne 0 ]; then
+        failed_names+=("$name")
+        echo "---- $log (last 40 lines) ----"; tail -n 40 "$log"; echo "----"
+    fi
+}
+
+for suite in $SUITES; do
+    case $suite in
+    unit|integration)
+        for t in "$BUILD"/tests/$suite/test_*; do
+            [ -x "$t" ] || continue
+            run_one "$suite/$(basename "$t")" "$t"
+        done ;;
+    browser)
+        for t in tests/browser/*.test.mjs; do
+            [ -f "$t" ] || continue
+            run_one "browser/$(basename "$t")" node "$t"
+        done ;;
+    esac
+done
+
+[ ${#failed_names[@]} -eq 0 ] || echo "failed suites: ${failed_names[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
