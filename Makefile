@@ -82,6 +82,16 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_COMMON) $(LIBS_ALL)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+# The dashboard's assets (web/web.mk: vendored npm files copied into web/vendor/).
+-include web/web.mk
+
+# ---- benchmarks ------------------------------------------------------------
+BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/bench/%)
+$(BUILD)/tests/bench/%: tests/bench/%.c $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBS_ALL) $(LDFLAGS) $(LIBS)
+
 # ---- data ------------------------------------------------------------------
 FASHION_SRC := /usr/share/datasets/fashion-mnist
 DATA_STAMP := data/.ready
@@ -93,10 +103,10 @@ $(DATA_STAMP): tools/make-data.sh tools/digits-to-idx.js
 test: all $(UNIT_BIN) $(INTEG_BIN) data
 	@MLPD_BIN=$(abspath $(MLPD)) BUILD=$(BUILD) bash tests/run.sh
 
-unit-test: $(UNIT_BIN)
+unit-test: all $(UNIT_BIN)
 	@BUILD=$(BUILD) SUITES=unit bash tests/run.sh
 
-bench: all data
+bench: all data $(BENCH_BIN)
 	@BUILD=$(BUILD) MLPD_BIN=$(abspath $(MLPD)) bash tests/bench/run.sh
 
 # ---- machine setup and running ---------------------------------------------

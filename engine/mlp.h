@@ -9,7 +9,7 @@
  *   returns an mlp_status and, where a function takes `mlp_error *err`, fills
  *   err->msg with a one-line human-readable reason (err may be NULL).
  * - Constructors and destructors come in pairs (mlp_model_create/mlp_model_free,
- *   mlp_dataset_*load*/mlp_dataset_free, ...). Destructors accept NULL.
+ *   mlp_dataset_load_* and mlp_dataset_free, ...). Destructors accept NULL.
  * - A model's weights are read-only outside mlp_train(): any number of threads
  *   may call mlp_forward()/mlp_predict()/mlp_evaluate() on one model at once,
  *   each with its own scratch buffer (mlp_scratch_floats()).

@@ -134,6 +134,13 @@ typedef struct {
 
 /* Append several metrics of one run in one transaction. */
 int store_metrics_append(store *s, const store_metric *m, size_t n, store_error *err);
+/* A finished epoch, atomically: store_metrics_append(m, n) and
+ * store_run_set_progress(id, epoch, steps, steps, ...) in one transaction, so a
+ * crash never leaves the run's progress and its metrics disagreeing.
+ * STORE_NOTFOUND (nothing written) for an unknown run. */
+int store_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n, int epoch,
+                           int64_t steps, double loss, double accuracy, double val_loss,
+                           double val_accuracy, double samples_per_sec, store_error *err);
 /* Metrics of a run with id > since_id, oldest first, at most limit. */
 int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit,
                       store_metric **out, size_t *n, store_error *err);

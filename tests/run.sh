@@ -12,6 +12,7 @@ set -u
 BUILD=${BUILD:-build}
 SUITES=${SUITES:-unit integration browser}
 OUT=${TEST_OUT:-$BUILD/test-output}
+export MLPD_BIN=${MLPD_BIN:-$PWD/$BUILD/mlpd}
 mkdir -p "$OUT"
 passed=0; failed=0; failed_names=()
 

@@ -1,0 +1,60 @@
+/* encode.h - JSON bodies of the REST API's answers (api/openapi.yaml schemas).
+ *
+ * Each function builds a new cJSON tree (the caller owns it: cJSON_Delete, or
+ * hand it to http_reply_json) or returns NULL when out of memory. Conventions
+ * of the schemas: times are RFC 3339 strings in UTC, an unknown number (NaN)
+ * or time (0) is null, an absent id (0) is null, stored JSON texts (config,
+ * arch, metrics) are embedded as JSON, not as strings.
+ */
+#ifndef MLPD_API_ENCODE_H
+#define MLPD_API_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "jobs.h"
+#include "mlp.h"
+#include "store.h"
+
+/* Schema Job. live: the runner's fresher state while the run trains, or NULL. */
+cJSON *api_encode_job(const store_run *r, const jobs_live *live);
+
+/* Schema JobList: jobs (live state not included), total, limit, offset. */
+cJSON *api_encode_job_list(const store_run *runs, size_t n, int64_t total, int limit,
+                           int64_t offset);
+
+/* Schema Metric. */
+cJSON *api_encode_metric(const store_metric *m);
+
+/* Schema Metrics: {"job", "metrics": [...], "next_since"}; next_since is the
+ * largest id given, or `since` when there are none. */
+cJSON *api_encode_metrics(int64_t run_id, const store_metric *m, size_t n, int64_t since);
+
+/* The arch member of a Model: {"inputs", "layers": [{"units", "activation"}], "loss"}. */
+cJSON *api_encode_arch(const mlp_arch *a);
+
+/* Schema Model. */
+cJSON *api_encode_model(const store_model *m);
+/* Schema ModelList. */
+cJSON *api_encode_model_list(const store_model *models, size_t n, int64_t total, int limit,
+                             int64_t offset);
+
+/* Schema Dataset, and DatasetList {"datasets": [...]}. */
+cJSON *api_encode_dataset(const store_dataset *d);
+cJSON *api_encode_dataset_list(const store_dataset *list, size_t n);
+
+/* Schema PredictResponse: rows of `classes` outputs in probs (n, classes),
+ * labels (n). */
+cJSON *api_encode_predictions(int64_t model_id, int n, int classes, const float *probs,
+                              const int *labels);
+
+/* A number that becomes null when not finite (NaN/inf). */
+cJSON *api_json_number_or_null(double v);
+/* An RFC 3339 UTC time with milliseconds ("2024-05-01T10:00:03.200Z"), null when t <= 0. */
+cJSON *api_json_time_or_null(double t);
+/* Format t (seconds since the epoch) as above into buf (>= 32 bytes). */
+void api_format_time(char *buf, size_t cap, double t);
+
+#endif /* MLPD_API_ENCODE_H */

@@ -1,0 +1,155 @@
+/* internal.h - what the engine's .c files share with each other and with the engine's
+ * unit tests, but not with the rest of mlpd (which sees only mlp.h).
+ *
+ * Naming: layer kernels are mlp_<layer>_forward / mlp_<layer>_backward; shapes
+ * are written as (rows, cols) of row-major float matrices, B = rows in the
+ * batch, I = a layer's input width (named In in code: <complex.h>, which
+ * cblas.h includes, defines I), O = its output width.
+ */
+#ifndef MLP_INTERNAL_H
+#define MLP_INTERNAL_H
+
+#include "mlp.h"
+
+/* ---- errors (status.c) ---- */
+/* Format a message into err (if not NULL) and return s. */
+mlp_status mlp_fail(mlp_error *err, mlp_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- model (model.c) ---- */
+/* Validate arch and allocate a model whose parameters are all zero; for code
+ * that fills the parameters itself (model files). Free with mlp_model_free(). */
+mlp_status mlp_model_alloc(const mlp_arch *arch, mlp_model **out, mlp_error *err);
+
+/* ---- layers (layers.c) ---- */
+/* y (B,O) = x (B,I) W^T, W (O,I). */
+void mlp_dense_forward(float *y, const float *x, const float *W, int B, int In, int O);
+/* dW (O,I) = dz^T x; dx (B,I) = dz W unless dx is NULL. dz (B,O), x (B,I). */
+void mlp_dense_backward(float *dx, float *dW, const float *dz, const float *x, const float *W,
+                        int B, int In, int O);
+/* Plain SGD fused into the backward product: dx (B,I) = dz W (unless NULL),
+ * computed first from the old W, then W (O,I) -= lr dz^T x in the same sgemm
+ * that would have produced dW (beta = 1), so no dW is stored or re-read. */
+void mlp_dense_backward_sgd(float *dx, float *W, const float *dz, const float *x, int B, int In,
+                            int O, float lr);
+/* In place on y (B,O): y = act(y + b), b (O). Softmax normalises each row. */
+void mlp_bias_act_forward(float *y, const float *b, mlp_act act, int B, int O);
+/* In place on d (B,O): dL/dy in, dL/dz out, where y = act(z) is given as y (B,O)
+ * and, if mask (B,O) is not NULL, the layer's output was y * mask (dropout).
+ * db (O) = column sums of dL/dz (the bias gradient, folded into the same pass).
+ * act must not be softmax (see mlp_softmax_backward). */
+void mlp_act_backward(float *d, const float *y, const float *mask, mlp_act act, float *db,
+                      int B, int O);
+/* In place on d (B,O): dL/dy in, dL/dz out for y = softmax(z) rowwise. */
+void mlp_softmax_backward(float *d, const float *y, int B, int O);
+/* db (O) = column sums of dz (B,O). */
+void mlp_bias_backward(float *db, const float *dz, int B, int O);
+/* Inverted dropout: mask[i] = 0 with probability rate, else 1/(1-rate). */
+void mlp_dropout_mask(float *mask, size_t n, float rate, mlp_rng *r);
+/* out[i] = y[i] * mask[i] for i < n. */
+void mlp_dropout_apply(float *out, const float *y, const float *mask, size_t n);
+
+/* ---- losses (loss.c) ---- */
+/* The predicted class of one output row: argmax (first on ties), or for a
+ * single output unit 1 if y >= 0.5 else 0. */
+int mlp_row_label(const float *row, int O);
+/* Softmax + cross-entropy, fused. z (B,O) holds logits (bias added); on return
+ * it holds dL/dz = (softmax(z) - onehot(label)) * scale, where scale is 1/B of
+ * the mean being taken. Returns the SUM over rows of -log softmax(z)[label]
+ * (log-sum-exp, stable for any logits); *correct += rows whose argmax == label. */
+double mlp_softmax_ce_backward(float *z, const int32_t *labels, int B, int O, float scale,
+                               long *correct);
+/* Sum over rows of the cross-entropy of logits z (B,O); pred (B) = argmax. */
+double mlp_softmax_ce_loss(const float *z, const int32_t *labels, int B, int O, int *pred);
+/* Mean squared error against targets onehot(label) (O >= 2) or label (O == 1).
+ * y (B,O) = act(z) is the output; on return it holds dL/dz for loss
+ * mean-over-outputs-and-rows, scale = 1/B. Returns the SUM over rows of each
+ * row's mean squared error; *correct as above. */
+double mlp_mse_backward(float *y, mlp_act act, const int32_t *labels, int B, int O, float scale,
+                        long *correct);
+/* Sum over rows of each row's mean squared error; pred (B) = mlp_row_label. */
+double mlp_mse_loss(const float *y, const int32_t *labels, int B, int O, int *pred);
+
+/* ---- inference (infer.c) ---- */
+/* As mlp_forward, but a softmax output layer is left as logits (bias added,
+ * not normalised) so losses can use log-sum-exp. */
+void mlp_forward_logits(const mlp_model *m, const float *x, int batch, float *out,
+                        float *scratch);
+
+/* ---- one training batch (backprop.c) ---- */
+/* Buffers for forward + backward of up to `batch` rows, allocated once. */
+typedef struct {
+    int batch;                        /* capacity in rows */
+    float dropout;                    /* rate on hidden outputs, 0 = none */
+    float *x;                         /* (batch, sizes[0]): fill before mlp_backprop */
+    int32_t *y;                       /* (batch): labels, fill before mlp_backprop */
+    float *h[MLP_MAX_LAYERS + 1];     /* h[l] (batch, sizes[l]): output of layer l-1, h[0] = x */
+    float *mask[MLP_MAX_LAYERS + 1];  /* hidden l only, with dropout: (batch, sizes[l]) */
+    float *drop[MLP_MAX_LAYERS + 1];  /* hidden l only, with dropout: h[l] * mask[l] */
+    float *d[2];                      /* (batch, max width): gradient ping-pong */
+    size_t n_params;
+    float *grad;                      /* n_params, laid out like model->params */
+    void *block;                      /* the one allocation everything points into */
+} mlp_workspace;
+
+typedef struct {
+    double loss_sum;  /* sum over rows of the data loss */
+    double penalty;   /* l1 * sum|W| + l2 * sum W^2 */
+    long correct;     /* rows whose prediction equals the label */
+} mlp_batch_stats;
+
+mlp_status mlp_workspace_create(const mlp_arch *a, int batch, float dropout,
+                                mlp_workspace **out, mlp_error *err);
+void mlp_workspace_free(mlp_workspace *ws);
+
+/* Forward and backward on the first B rows of ws->x / ws->y: on return
+ * ws->grad = d/dparams of (mean data loss over the B rows + penalty). Dropout
+ * (ws->dropout) is applied only if rng is not NULL; masks come from rng.
+ * Reads m only; labels must be valid for the output width. */
+void mlp_backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, float l2,
+                  mlp_rng *rng, mlp_batch_stats *st);
+/* As mlp_backprop without penalties, but instead of filling ws->grad it
+ * applies plain SGD (params -= lr * grad) to m during the backward pass
+ * (mlp_dense_backward_sgd): the reference recipe's step with one pass less
+ * over the parameters. ws->grad holds only the bias gradients afterwards. */
+void mlp_backprop_sgd(mlp_model *m, mlp_workspace *ws, int B, float lr, mlp_rng *rng,
+                      mlp_batch_stats *st);
+/* l1 * sum|W| + l2 * sum W^2 over the weights of m (not biases). */
+double mlp_penalty(const mlp_model *m, float l1, float l2);
+
+/* ---- optimizers (optim.c) ---- */
+typedef struct {
+    mlp_optimizer kind;
+    int nesterov;
+    float lr, momentum, beta1, beta2, epsilon;
+    long t;          /* steps taken (Adam's bias correction) */
+    size_t n;
+    float *m;        /* momentum buffer / Adam first moment (n), or NULL for sgd */
+    float *v;        /* Adam second moment (n), or NULL */
+} mlp_optim;
+
+/* State for n parameters, zeroed (as PyTorch and Keras start). */
+mlp_status mlp_optim_init(mlp_optim *o, const mlp_train_config *c, size_t n, mlp_error *err);
+/* One update of params (n) from grad (n). */
+void mlp_optim_step(mlp_optim *o, float *params, const float *grad);
+void mlp_optim_free(mlp_optim *o);
+
+/* ---- evaluation over a range of rows (eval.c) ---- */
+typedef struct {
+    int chunk;        /* rows per forward pass */
+    uint32_t *idx;    /* (chunk) */
+    float *x;         /* (chunk, I) */
+    int32_t *y;       /* (chunk) */
+    float *out;       /* (chunk, O) */
+    int *pred;        /* (chunk) */
+    float *scratch;   /* mlp_scratch_floats(m, chunk) */
+} mlp_eval_buf;
+
+mlp_status mlp_eval_buf_init(mlp_eval_buf *b, const mlp_model *m, int chunk, mlp_error *err);
+void mlp_eval_buf_free(mlp_eval_buf *b);
+/* Add over rows [start, start + count) of d: *loss_sum (sum of per-row data
+ * losses), *correct, and confusion[true * O + pred] if confusion is not NULL. */
+void mlp_eval_rows(const mlp_model *m, const mlp_dataset *d, size_t start, size_t count,
+                   mlp_eval_buf *b, double *loss_sum, size_t *correct, uint32_t *confusion);
+
+#endif /* MLP_INTERNAL_H */

@@ -1,0 +1,46 @@
+/* config.h - the settings of `mlpd serve`: defaults, MLPD_* environment
+ * variables, command-line flags (in increasing precedence).
+ */
+#ifndef MLPD_CONFIG_H
+#define MLPD_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct serve_config {
+    char bind[64];            /* --bind / MLPD_BIND, IPv4 address */
+    int port;                 /* --port / MLPD_PORT; 0 = any free port */
+    char db[512];             /* --db / MLPD_DB */
+    char data_dir[512];       /* --data-dir / MLPD_DATA_DIR */
+    char migrations[512];     /* --migrations / MLPD_MIGRATIONS */
+    char web_dir[512];        /* --web-dir / MLPD_WEB_DIR */
+    char api_dir[512];        /* --api-dir / MLPD_API_DIR (holds openapi.yaml) */
+    char port_file[512];      /* --port-file / MLPD_PORT_FILE: write the bound port there, "" = no */
+    int workers;              /* --workers: HTTP threads */
+    int max_jobs;             /* --max-jobs: runs training at once */
+    int max_queue;            /* --max-queue: queued runs accepted */
+    int blas_threads;         /* --blas-threads: OpenBLAS threads per training job, 0 = as is */
+    size_t max_body;          /* --max-body: JSON request bodies, bytes */
+    size_t max_upload;        /* --max-upload: model / dataset uploads, bytes */
+    int max_predict_batch;    /* --max-predict-batch: rows per POST /predict */
+    int max_connections;      /* --max-connections */
+    int timeout;              /* --timeout: idle connection timeout, seconds */
+    int quiet;                /* --quiet / MLPD_QUIET=1: no per-request log lines */
+} serve_config;
+
+/* The defaults (see --help). */
+void serve_config_default(serve_config *c);
+
+/* Apply MLPD_* variables, then argv (argv[0] is "serve"). Returns 0 to run,
+ * 1 when --help was printed to out, 2 on a usage error (message in err). */
+int serve_config_parse(serve_config *c, int argc, char **argv, FILE *out, char *err,
+                       size_t errlen);
+
+/* Print the options with their variables and defaults. */
+void serve_config_usage(FILE *f);
+
+/* Parse a size such as "1048576", "64K", "1M", "1MiB", "2G" into bytes.
+ * Returns 0 or -1 when malformed or zero. */
+int serve_parse_size(const char *s, size_t *out);
+
+#endif /* MLPD_CONFIG_H */

@@ -1,0 +1,109 @@
+/* http.h - the HTTP layer of `mlpd serve`: libmicrohttpd glue, the request a
+ * handler reads and the response it fills.
+ *
+ * One MHD daemon (internal polling thread pool, epoll) accepts connections;
+ * for each request http.c matches the route (router.h) as soon as the
+ * headers are in, refuses early what the route forbids (404/405/413/415),
+ * collects the body up to the route's limit, then calls the handler once
+ * with the whole body. Handlers run on the pool's threads: they may block
+ * briefly (a store query) but must not wait for long; streaming responses
+ * (SSE) use http_response_set_mhd() with a callback response.
+ *
+ * After the response is sent, the request is logged (log.h) and counted in
+ * its route's counters (router.h).
+ */
+#ifndef MLPD_HTTP_H
+#define MLPD_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "problem.h"
+
+struct MHD_Connection;
+struct MHD_Response;
+struct app;
+
+#define HTTP_MAX_PARAMS 2
+#define HTTP_MAX_HEADERS 8
+
+/* What a handler is given. Strings point into MHD's or the connection's
+ * memory and live until the handler returns. */
+typedef struct {
+    const char *method;          /* "GET", "POST", ... (HEAD is matched as GET) */
+    const char *path;            /* decoded path, no query string */
+    const char *body;            /* NUL-terminated copy of the body ("" if none) */
+    size_t body_len;
+    const char *request_id;      /* X-Request-Id sent back with the response */
+    const char *params[HTTP_MAX_PARAMS]; /* values of {id}/{name}/{file*} in the pattern order */
+    int n_params;
+    struct MHD_Connection *conn; /* for query arguments and headers */
+} http_request;
+
+/* What a handler fills. Exactly one of body / mhd is used. */
+typedef struct {
+    int status;
+    char *body;                  /* malloc'ed, freed by http.c */
+    size_t body_len;
+    const char *content_type;    /* static string */
+    struct MHD_Response *mhd;    /* a ready response (streams, files); owned by http.c */
+    int n_headers;
+    struct {
+        char name[32];
+        char value[160];
+    } headers[HTTP_MAX_HEADERS];
+} http_response;
+
+/* ---- request helpers ------------------------------------------------------- */
+/* Value of query argument `name`, NULL when absent. */
+const char *http_query(const http_request *req, const char *name);
+/* Value of request header `name` (case-insensitive), NULL when absent. */
+const char *http_header(const http_request *req, const char *name);
+
+/* ---- response helpers -------------------------------------------------------- */
+/* Add a header (silently ignored past HTTP_MAX_HEADERS; values are cut at 159 bytes). */
+void http_set_header(http_response *res, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Body = the JSON of `json` (compact), application/json. Frees json. */
+void http_reply_json(http_response *res, int status, cJSON *json);
+/* Body = a copy of bytes[0..len). */
+void http_reply_bytes(http_response *res, int status, const char *content_type,
+                      const void *bytes, size_t len);
+/* Body = buf, taking ownership of the malloc'ed buffer. */
+void http_reply_take(http_response *res, int status, const char *content_type, char *buf,
+                     size_t len);
+/* RFC 9457 problem+json (api/problem.h); detail is printf-formatted. pointer may be NULL. */
+void http_reply_problem(http_response *res, int status, const char *slug, const char *pointer,
+                        const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A problem filled by a decoder (train_request.h, ...), type and title kept. */
+void http_reply_api_problem(http_response *res, const api_problem *p);
+/* Use a prepared MHD response (callback/fd); http.c queues and destroys it. */
+void http_reply_mhd(http_response *res, int status, struct MHD_Response *mhd);
+
+/* ---- the server ------------------------------------------------------------------ */
+typedef struct http_server http_server;
+
+typedef struct {
+    const char *bind;         /* IPv4 address to listen on */
+    int port;                 /* 0: any free port (see http_server_port) */
+    int workers;              /* threads in MHD's pool, >= 1 */
+    int max_connections;
+    int timeout_seconds;      /* idle connection timeout */
+} http_options;
+
+/* Listen and serve `app` (router.h). Returns NULL with a reason in err. */
+http_server *http_server_start(const http_options *o, struct app *app, char *err,
+                               size_t errlen);
+/* The port actually bound. */
+int http_server_port(http_server *h);
+/* Stop accepting new connections; requests in flight go on. */
+void http_server_quiesce(http_server *h);
+/* Wait until no request is in flight (responses being sent included) or
+ * timeout_seconds pass. Returns the number still in flight. */
+int http_server_drain(http_server *h, double timeout_seconds);
+/* Close everything (what is still in flight is cut), free h (NULL is fine). */
+void http_server_stop(http_server *h);
+
+#endif /* MLPD_HTTP_H */

@@ -1,0 +1,226 @@
+/* router.c - the route table, admission checks and per-route counters. */
+#include "router.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CT_JSON "application/json"
+
+/* The API, top to bottom. Handlers live in routes_*.c and sse.c. */
+static const route route_table[] = {
+    /* method  pattern                 handler              body               content types */
+    {"POST",   "/train",               route_train,         ROUTE_BODY_JSON,   CT_JSON, NULL, 0, {0}},
+    {"GET",    "/jobs",                route_jobs_list,     ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"GET",    "/jobs/{id}",           route_job_get,       ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"GET",    "/jobs/{id}/metrics",   route_job_metrics,   ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"GET",    "/jobs/{id}/events",    route_job_events,    ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"POST",   "/jobs/{id}/cancel",    route_job_cancel,    ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"POST",   "/predict",             route_predict,       ROUTE_BODY_JSON,   CT_JSON, NULL, 0, {0}},
+    {"GET",    "/models",              route_models_list,   ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"POST",   "/models",              route_model_upload,  ROUTE_BODY_UPLOAD, "application/octet-stream", NULL, 0, {0}},
+    {"GET",    "/models/{id}",         route_model_get,     ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"DELETE", "/models/{id}",         route_model_delete,  ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"GET",    "/models/{id}/file",    route_model_file,    ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"GET",    "/datasets",            route_datasets_list, ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"POST",   "/datasets",            route_dataset_upload, ROUTE_BODY_UPLOAD, "text/csv", NULL, 0, {0}},
+    {"GET",    "/datasets/{name}",     route_dataset_get,   ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"GET",    "/healthz",             route_healthz,       ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"GET",    "/readyz",              route_readyz,        ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"GET",    "/metrics",             route_metrics,       ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"GET",    "/openapi.yaml",        route_openapi,       ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"GET",    "/",                    route_web_index,     ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    /* Last: any other path names a dashboard file, if web/ has it. */
+    {"GET",    "/{file*}",             route_web_file,      ROUTE_BODY_NONE,   NULL, route_web_exists, 0, {0}},
+};
+#define N_ROUTES (sizeof route_table / sizeof route_table[0])
+
+const double route_bucket_bounds[ROUTE_N_BUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+struct router {
+    route routes[N_ROUTES];
+    route unmatched;      /* counts 404s and other refusals of unknown paths */
+};
+
+router *router_create(size_t json_limit, size_t upload_limit) {
+    router *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        route *rt = &r->routes[i];
+        /* Copy field by field: the atomics are zeroed by calloc. */
+        rt->method = route_table[i].method;
+        rt->pattern = route_table[i].pattern;
+        rt->handler = route_table[i].handler;
+        rt->body = route_table[i].body;
+        rt->content_types = route_table[i].content_types;
+        rt->exists = route_table[i].exists;
+        rt->body_limit = rt->body == ROUTE_BODY_JSON     ? json_limit
+                         : rt->body == ROUTE_BODY_UPLOAD ? upload_limit
+                                                         : 0;
+    }
+    r->unmatched.method = "";
+    r->unmatched.pattern = "unmatched";
+    return r;
+}
+
+void router_free(router *r) { free(r); }
+
+/* Does `path` fit `pattern`? Copies placeholders' values into params. */
+static int match_path(const char *pattern, const char *path, char params[][160], int *n) {
+    *n = 0;
+    const char *p = pattern, *s = path;
+    while (*p) {
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+            if (!close) return 0;
+            int rest = close[-1] == '*';
+            size_t len = rest ? strlen(s) : strcspn(s, "/");
+            if (len == 0 || len >= 160 || *n >= HTTP_MAX_PARAMS) return 0;
+            memcpy(params[*n], s, len);
+            params[*n][len] = '\0';
+            (*n)++;
+            s += len;
+            p = close + 1;
+            continue;
+        }
+        if (*p != *s) return 0;
+        p++;
+        s++;
+    }
+    return *s == '\0';
+}
+
+/* Is the request's media type (before any ';') one of the '|'-separated list? */
+static int content_type_ok(const char *allowed, const char *given) {
+    if (!allowed) return 1;
+    if (!given) return 0;
+    size_t glen = strcspn(given, ";");
+    while (glen && (given[glen - 1] == ' ' || given[glen - 1] == '\t')) glen--;
+    for (const char *a = allowed; *a;) {
+        size_t alen = strcspn(a, "|");
+        if (alen == glen && !strncasecmp(a, given, glen)) return 1;
+        a += alen;
+        if (*a == '|') a++;
+    }
+    return 0;
+}
+
+route *router_admit(router *r, app *a, http_request *req, const char *content_type,
+                    long long content_length, char param_buf[HTTP_MAX_PARAMS][160],
+                    http_response *res, route **matched) {
+    *matched = NULL;
+    const char *method = strcmp(req->method, "HEAD") ? req->method : "GET";
+    char allow[96] = "";
+    route *found = NULL;
+    for (size_t i = 0; i < N_ROUTES && !found; i++) {
+        route *rt = &r->routes[i];
+        char tmp[HTTP_MAX_PARAMS][160];
+        int n;
+        if (!match_path(rt->pattern, req->path, tmp, &n)) continue;
+        if (rt->exists && !rt->exists(a, req->path)) continue;
+        if (strcmp(rt->method, method)) {
+            /* Collect every method this path accepts for Allow. */
+            if (!strstr(allow, rt->method) && strlen(allow) + strlen(rt->method) + 3 < sizeof allow) {
+                if (allow[0]) strcat(allow, ", ");
+                strcat(allow, rt->method);
+                if (!strcmp(rt->method, "GET")) strcat(allow, ", HEAD");
+            }
+            continue;
+        }
+        found = rt;
+        memcpy(param_buf, tmp, sizeof tmp);
+        req->n_params = n;
+        for (int k = 0; k < n; k++) req->params[k] = param_buf[k];
+    }
+    if (!found) {
+        if (allow[0]) {
+            http_reply_problem(res, 405, "method-not-allowed", NULL,
+                               "%s is not allowed on %s; allowed: %s", req->method, req->path,
+                               allow);
+            http_set_header(res, "Allow", "%s", allow);
+        } else {
+            http_reply_problem(res, 404, "not-found", NULL, "no resource at %s", req->path);
+        }
+        return NULL;
+    }
+    *matched = found;
+    /* A body is checked only when one is sent (POST /train accepts none). */
+    if (content_length > (long long)found->body_limit) {
+        http_reply_problem(res, 413, "body-too-large", NULL,
+                           "the request body (%lld bytes) exceeds this route's limit of %zu bytes",
+                           content_length, found->body_limit);
+        found = NULL;
+    } else if (found->body != ROUTE_BODY_NONE && content_length != 0 &&
+               !content_type_ok(found->content_types, content_type)) {
+        http_reply_problem(res, 415, "unsupported-media-type", NULL,
+                           "Content-Type '%s' is not accepted here; send %s",
+                           content_type ? content_type : "(none)", found->content_types);
+        found = NULL;
+    }
+    return found;
+}
+
+void router_dispatch(route *rt, app *a, const http_request *req, http_response *res) {
+    rt->handler(a, req, res);
+}
+
+void router_record(router *r, route *rt, int status, double seconds) {
+    if (!rt) rt = &r->unmatched;
+    route_stats *st = &rt->stats;
+    atomic_fetch_add_explicit(&st->calls, 1, memory_order_relaxed);
+    int cls = status / 100;
+    atomic_fetch_add_explicit(&st->by_class[cls >= 1 && cls <= 5 ? cls : 0], 1,
+                              memory_order_relaxed);
+    int b = 0;
+    while (b < ROUTE_N_BUCKETS && seconds > route_bucket_bounds[b]) b++;
+    atomic_fetch_add_explicit(&st->buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->micros_sum, (uint_fast64_t)(seconds * 1e6),
+                              memory_order_relaxed);
+}
+
+void router_foreach(router *r, void (*fn)(void *user, const char *method, const char *pattern,
+                                          const route_stats *st),
+                    void *user) {
+    for (size_t i = 0; i < N_ROUTES; i++)
+        fn(user, r->routes[i].method, r->routes[i].pattern, &r->routes[i].stats);
+    fn(user, "", "unmatched", &r->unmatched.stats);
+}
+
+/* ---- helpers shared by the handlers --------------------------------------------------- */
+int route_param_id(const http_request *req, int i, const char *what, int64_t *id,
+                   http_response *res) {
+    const char *s = i < req->n_params ? req->params[i] : "";
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v <= 0 || s[0] == '+' || s[0] == ' ') {
+        http_reply_problem(res, 404, "not-found", NULL, "no %s with id '%s'", what, s);
+        return -1;
+    }
+    *id = v;
+    return 0;
+}
+
+int route_query_int(const http_request *req, const char *name, long long lo, long long hi,
+                    long long def, long long *out, http_response *res) {
+    const char *s = http_query(req, name);
+    if (!s) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        http_reply_problem(res, 422, "invalid-query", NULL,
+                           "query parameter '%s' must be an integer in [%lld, %lld], got '%s'", name,
+                           lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

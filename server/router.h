@@ -1,0 +1,147 @@
+/* router.h - the daemon's route table and the state every handler shares.
+ *
+ * The table (router.c) is data, read top to bottom like Valkey's command
+ * table: {method, path pattern, handler, body kind, allowed content types}.
+ * Each route carries its own counters (calls, status classes, a latency
+ * histogram), updated with atomics after every response and rendered by
+ * metrics.c. One admission step checks, before any handler runs and before
+ * the body is read: unknown path -> 404, known path but wrong method -> 405
+ * with Allow, declared body larger than the route's limit -> 413, wrong
+ * Content-Type -> 415.
+ *
+ * Patterns: literal segments, "{id}"/"{name}" for one segment, and "{file*}"
+ * (last only) for the rest of the path. A route may add an existence
+ * predicate (the static web files): when it says no, the path is unknown.
+ */
+#ifndef MLPD_ROUTER_H
+#define MLPD_ROUTER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+#include "jobs.h"
+#include "store.h"
+
+struct serve_config;
+struct model_cache;
+struct mlpd_metrics;
+struct sse_hub;
+typedef struct router router;
+
+/* Everything a handler may use; built by serve.c, read-only after start
+ * except for the atomics. */
+typedef struct app {
+    const struct serve_config *cfg;
+    store *st;
+    jobs *jobs;
+    struct model_cache *models;
+    struct mlpd_metrics *metrics;
+    struct sse_hub *sse;
+    router *router;
+    atomic_int draining;        /* 1 once shutdown began: /readyz answers 503 */
+    double started_at;          /* seconds since the epoch */
+} app;
+
+typedef void (*route_handler)(app *a, const http_request *req, http_response *res);
+
+typedef enum {
+    ROUTE_BODY_NONE = 0,  /* no body expected; anything sent counts against 0 bytes */
+    ROUTE_BODY_JSON,      /* cfg->max_body */
+    ROUTE_BODY_UPLOAD     /* cfg->max_upload */
+} route_body;
+
+/* Latency histogram upper bounds, seconds (plus +Inf). */
+#define ROUTE_N_BUCKETS 14
+extern const double route_bucket_bounds[ROUTE_N_BUCKETS];
+
+typedef struct {
+    atomic_uint_fast64_t calls;
+    atomic_uint_fast64_t by_class[6];     /* [1..5] = 1xx..5xx, [0] other */
+    atomic_uint_fast64_t buckets[ROUTE_N_BUCKETS + 1]; /* per bucket (not cumulative); last = +Inf */
+    atomic_uint_fast64_t micros_sum;      /* total duration in microseconds */
+} route_stats;
+
+typedef struct route {
+    const char *method;
+    const char *pattern;
+    route_handler handler;
+    route_body body;
+    const char *content_types;     /* "a/b|c/d"; NULL: not checked */
+    int (*exists)(app *a, const char *path); /* optional; see above */
+    size_t body_limit;             /* resolved from body and the config */
+    route_stats stats;
+} route;
+
+/* Build the table with body limits for JSON bodies and uploads. NULL on ENOMEM. */
+router *router_create(size_t json_limit, size_t upload_limit);
+void router_free(router *r);
+
+/* Admission of a request whose headers are known. Returns NULL and fills res
+ * with a problem (404/405/413/415) when refused; otherwise the route, with
+ * req->params/n_params set (values are copied into param_buf).
+ * content_length is 0 for a request without a body, -1 for a body of
+ * unknown length (chunked). *matched is set to the route that path and
+ * method name even when the request is refused for its body (413/415), NULL
+ * for 404/405: the route whose counters get the request. */
+route *router_admit(router *r, app *a, http_request *req, const char *content_type,
+                     long long content_length, char param_buf[HTTP_MAX_PARAMS][160],
+                     http_response *res, route **matched);
+
+/* Run the route's handler for a fully received request. */
+void router_dispatch(route *rt, app *a, const http_request *req, http_response *res);
+
+/* Count a finished request (status, wall time) on the route (NULL: the
+ * "unmatched" pseudo-route). */
+void router_record(router *r, route *rt, int status, double seconds);
+
+/* Visit every route's stats, "unmatched" last (route NULL, name "unmatched"). */
+void router_foreach(router *r, void (*fn)(void *user, const char *method, const char *pattern,
+                                          const route_stats *st),
+                    void *user);
+
+/* ---- handlers (routes_*.c) ------------------------------------------------------ */
+void route_train(app *a, const http_request *req, http_response *res);
+void route_jobs_list(app *a, const http_request *req, http_response *res);
+void route_job_get(app *a, const http_request *req, http_response *res);
+void route_job_metrics(app *a, const http_request *req, http_response *res);
+void route_job_events(app *a, const http_request *req, http_response *res); /* sse.c */
+void route_job_cancel(app *a, const http_request *req, http_response *res);
+void route_predict(app *a, const http_request *req, http_response *res);
+void route_models_list(app *a, const http_request *req, http_response *res);
+void route_model_get(app *a, const http_request *req, http_response *res);
+void route_model_delete(app *a, const http_request *req, http_response *res);
+void route_model_file(app *a, const http_request *req, http_response *res);
+void route_model_upload(app *a, const http_request *req, http_response *res);
+void route_datasets_list(app *a, const http_request *req, http_response *res);
+void route_dataset_get(app *a, const http_request *req, http_response *res);
+void route_dataset_upload(app *a, const http_request *req, http_response *res);
+void route_healthz(app *a, const http_request *req, http_response *res);
+void route_readyz(app *a, const http_request *req, http_response *res);
+void route_metrics(app *a, const http_request *req, http_response *res);
+void route_openapi(app *a, const http_request *req, http_response *res);
+void route_web_index(app *a, const http_request *req, http_response *res);
+void route_web_file(app *a, const http_request *req, http_response *res);
+int route_web_exists(app *a, const char *path);
+
+/* ---- event streams (sse.c) -------------------------------------------------------- */
+/* The hub keeps the open /jobs/{id}/events streams and a ticker thread that
+ * wakes them (MHD_resume_connection) every SSE_TICK_MS to poll the store. */
+#define SSE_TICK_MS 250
+struct sse_hub *sse_hub_create(char *err, size_t errlen);
+/* End every stream and stop the ticker; call after http_server_quiesce and
+ * before http_server_stop (MHD must not stop with suspended connections). */
+void sse_hub_stop(struct sse_hub *h);
+void sse_hub_free(struct sse_hub *h);
+
+/* Shared by handlers: parse params[i] as a positive id; on failure fill res
+ * with 404 naming `what` ("job", "model") and return -1. */
+int route_param_id(const http_request *req, int i, const char *what, int64_t *id,
+                   http_response *res);
+/* Parse query argument `name` as an integer in [lo, hi] (default when absent);
+ * on failure fill res with 422 naming it and return -1. */
+int route_query_int(const http_request *req, const char *name, long long lo, long long hi,
+                    long long def, long long *out, http_response *res);
+
+#endif /* MLPD_ROUTER_H */

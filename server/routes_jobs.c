@@ -1,0 +1,173 @@
+/* routes_jobs.c - POST /train, GET /jobs, GET /jobs/{id}, GET /jobs/{id}/metrics,
+ * POST /jobs/{id}/cancel. (GET /jobs/{id}/events is in sse.c.) */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "encode.h"
+#include "model_cache.h"
+#include "router.h"
+#include "train_request.h"
+
+#define RETRY_AFTER_FULL_SECONDS 30
+#define RETRY_AFTER_DRAINING_SECONDS 5
+
+static void reply_draining(http_response *res) {
+    http_reply_problem(res, 503, "draining", NULL, "the daemon is shutting down");
+    http_set_header(res, "Retry-After", "%d", RETRY_AFTER_DRAINING_SECONDS);
+}
+
+/* The job as stored, with live progress while it trains. 0 or -1 (res filled). */
+static int reply_job(app *a, int64_t id, int status, http_response *res) {
+    store_run run;
+    store_error se = {{0}};
+    int rc = store_run_get(a->st, id, &run, &se);
+    if (rc == STORE_NOTFOUND) {
+        http_reply_problem(res, 404, "not-found", NULL, "no job with id %lld", (long long)id);
+        return -1;
+    }
+    if (rc != STORE_OK) {
+        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
+        return -1;
+    }
+    jobs_live live;
+    int has_live = run.status == RUN_RUNNING && jobs_get_live(a->jobs, id, &live) == JOBS_OK;
+    http_reply_json(res, status, api_encode_job(&run, has_live ? &live : NULL));
+    store_run_clear(&run);
+    return 0;
+}
+
+static int blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isspace((unsigned char)s[i])) return 0;
+    return 1;
+}
+
+void route_train(app *a, const http_request *req, http_response *res) {
+    if (atomic_load(&a->draining)) {
+        reply_draining(res);
+        return;
+    }
+    api_train_request tr;
+    api_problem prob;
+    if (blank(req->body, req->body_len)) {
+        api_train_request_default(&tr); /* no body: the reference recipe */
+    } else if (api_train_request_decode(req->body, req->body_len, &tr, &prob) != 0) {
+        http_reply_api_problem(res, &prob);
+        return;
+    }
+    int64_t id = 0;
+    char err[256] = "";
+    int rc = jobs_submit(a->jobs, &tr, &id, err, sizeof err);
+    switch (rc) {
+    case JOBS_OK:
+        /* A model will appear: "latest" may change (model_cache.h). */
+        model_cache_models_changed(a->models);
+        if (reply_job(a, id, 202, res) == 0) http_set_header(res, "Location", "/jobs/%lld", (long long)id);
+        return;
+    case JOBS_FULL:
+        http_reply_problem(res, 429, "queue-full", NULL, "%s; retry later", err);
+        http_set_header(res, "Retry-After", "%d", RETRY_AFTER_FULL_SECONDS);
+        return;
+    case JOBS_NOTFOUND:
+        http_reply_problem(res, 404, "not-found",
+                           strncmp(err, "dataset", 7) ? "/warm_start_model" : "/dataset", "%s", err);
+        return;
+    case JOBS_CONFLICT:
+        http_reply_problem(res, 409, "does-not-fit", NULL, "%s", err);
+        return;
+    default:
+        if (atomic_load(&a->draining)) reply_draining(res);
+        else http_reply_problem(res, 500, "internal", NULL, "%s", err);
+    }
+}
+
+void route_jobs_list(app *a, const http_request *req, http_response *res) {
+    store_run_query q = {0};
+    const char *status = http_query(req, "status");
+    if (status) {
+        if (run_status_from_name(status, &q.status) != 0) {
+            http_reply_problem(res, 422, "invalid-query", NULL,
+                               "status must be one of queued, running, succeeded, failed, "
+                               "cancelled; got '%s'", status);
+            return;
+        }
+        q.has_status = 1;
+    }
+    long long limit, offset;
+    if (route_query_int(req, "limit", 1, 1000, 50, &limit, res) != 0 ||
+        route_query_int(req, "offset", 0, INT64_MAX, 0, &offset, res) != 0)
+        return;
+    q.limit = (int)limit;
+    q.offset = offset;
+    store_run *runs = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    store_error se = {{0}};
+    if (store_run_list(a->st, &q, &runs, &n, &total, &se) != STORE_OK) {
+        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
+        return;
+    }
+    cJSON *body = api_encode_job_list(runs, n, total, q.limit, q.offset);
+    /* A running job's entry gets its live progress too, as GET /jobs/{id} would. */
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "jobs");
+    for (size_t i = 0; i < n; i++) {
+        jobs_live live;
+        if (runs[i].status == RUN_RUNNING && jobs_get_live(a->jobs, runs[i].id, &live) == JOBS_OK)
+            cJSON_ReplaceItemInArray(arr, (int)i, api_encode_job(&runs[i], &live));
+    }
+    store_run_list_free(runs, n);
+    http_reply_json(res, 200, body);
+}
+
+void route_job_get(app *a, const http_request *req, http_response *res) {
+    int64_t id;
+    if (route_param_id(req, 0, "job", &id, res) != 0) return;
+    reply_job(a, id, 200, res);
+}
+
+void route_job_metrics(app *a, const http_request *req, http_response *res) {
+    int64_t id;
+    if (route_param_id(req, 0, "job", &id, res) != 0) return;
+    long long since, limit;
+    if (route_query_int(req, "since", 0, INT64_MAX, 0, &since, res) != 0 ||
+        route_query_int(req, "limit", 1, 10000, 1000, &limit, res) != 0)
+        return;
+    store_run run;
+    store_error se = {{0}};
+    int rc = store_run_get(a->st, id, &run, &se);
+    if (rc == STORE_NOTFOUND) {
+        http_reply_problem(res, 404, "not-found", NULL, "no job with id %lld", (long long)id);
+        return;
+    }
+    if (rc != STORE_OK) {
+        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
+        return;
+    }
+    store_run_clear(&run);
+    store_metric *m = NULL;
+    size_t n = 0;
+    if (store_metrics_get(a->st, id, since, (int)limit, &m, &n, &se) != STORE_OK) {
+        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
+        return;
+    }
+    http_reply_json(res, 200, api_encode_metrics(id, m, n, since));
+    free(m);
+}
+
+void route_job_cancel(app *a, const http_request *req, http_response *res) {
+    int64_t id;
+    if (route_param_id(req, 0, "job", &id, res) != 0) return;
+    int rc = jobs_cancel(a->jobs, id);
+    if (rc == JOBS_NOTFOUND) {
+        http_reply_problem(res, 404, "not-found", NULL, "no job with id %lld", (long long)id);
+    } else if (rc == JOBS_CONFLICT) {
+        http_reply_problem(res, 409, "job-ended", NULL, "job %lld has already ended",
+                           (long long)id);
+    } else if (rc != JOBS_OK) {
+        http_reply_problem(res, 500, "internal", NULL, "cannot cancel job %lld", (long long)id);
+    } else {
+        reply_job(a, id, 202, res);
+    }
+}

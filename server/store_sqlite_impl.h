@@ -1,0 +1,48 @@
+/* store_sqlite_impl.h - what the SQLite store's files (store_sqlite.c,
+ * store_runs.c, store_models.c) share. Not part of the store's interface:
+ * only those files include it.
+ *
+ * Locking contract: every public store_* function takes s->mu for its whole
+ * duration (one connection, one writer), so the helpers below assume the
+ * caller holds it. Error texts are copied out of SQLite while it is held.
+ */
+#ifndef MLPD_STORE_SQLITE_IMPL_H
+#define MLPD_STORE_SQLITE_IMPL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct store {
+    sqlite3 *db;
+    pthread_mutex_t mu;   /* guards db and every statement made from it */
+    int schema_version;   /* user_version after migrations */
+};
+
+/* Fill err->msg (err may be NULL); returns STORE_ERR. */
+int store_fail(store_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "<what>: <sqlite's message>" into err; returns STORE_ERR. */
+int store_fail_sql(store *s, store_error *err, const char *what);
+
+/* Prepare one statement (per call: statements are cheap next to the fsync of
+ * a commit, and this keeps no state beside the connection). */
+int store_prepare(store *s, const char *sql, sqlite3_stmt **st, store_error *err);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+int store_tx_begin(store *s, store_error *err);
+int store_tx_commit(store *s, store_error *err);
+void store_tx_rollback(store *s);
+
+/* Wall-clock seconds since the Unix epoch, sub-second. */
+double store_now(void);
+
+/* NaN (and infinities) are stored as NULL; NULL reads back as NaN. */
+int store_bind_metric(sqlite3_stmt *st, int idx, double v);
+double store_column_metric(sqlite3_stmt *st, int col);
+/* A NULL or zero timestamp column reads as 0. */
+double store_column_time(sqlite3_stmt *st, int col);
+/* strdup of a TEXT column, NULL for SQL NULL. *oom is set when the copy failed. */
+char *store_column_text(sqlite3_stmt *st, int col, int *oom);
+
+#endif /* MLPD_STORE_SQLITE_IMPL_H */

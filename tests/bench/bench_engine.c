@@ -1,0 +1,118 @@
+/* bench_engine.c - in-process engine figures for `make bench`.
+ *
+ *   bench_engine infer    batch-1 latency (median, p99) and batch-128 throughput
+ *                         of the reference network (784-512-256-10), weights from
+ *                         glorot init (speed does not depend on their values)
+ *   bench_engine sgemm    OpenBLAS sgemm GFLOP/s at 2048^3, and the time bound of
+ *                         one epoch of the reference recipe's eight products
+ *
+ * Prints key=value lines (tests/bench/run.sh parses them); never asserts.
+ */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mlp.h"
+
+/* OpenBLAS extension: the name of the kernel set in use (e.g. "Haswell"). */
+char *openblas_get_corename(void);
+
+static double now_sec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static mlp_model *reference_model(void) {
+    static const int hidden[] = {512, 256};
+    mlp_arch arch;
+    mlp_model *m = NULL;
+    mlp_error err;
+    if (mlp_arch_make(&arch, 784, hidden, 2, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, -1, &err) ||
+        mlp_model_create(&arch, MLP_INIT_GLOROT_UNIFORM, 1, &m, &err)) {
+        fprintf(stderr, "bench_engine: %s\n", err.msg);
+        exit(1);
+    }
+    return m;
+}
+
+static int bench_infer(void) {
+    mlp_model *m = reference_model();
+    enum { B = 128, REPS = 4000, BATCH_REPS = 300 };
+    float *x = malloc(sizeof(float) * B * 784), *probs = malloc(sizeof(float) * B * 10);
+    float *scratch = malloc(sizeof(float) * mlp_scratch_floats(m, B));
+    double *lat = malloc(sizeof(double) * REPS);
+    int labels[B];
+    for (int i = 0; i < B * 784; i++) x[i] = (float)((i * 37) % 256) / 255.0f;
+
+    for (int i = 0; i < 200; i++) mlp_predict(m, x, 1, probs, labels, scratch);
+    for (int i = 0; i < REPS; i++) {
+        double t0 = now_sec();
+        mlp_predict(m, x, 1, probs, labels, scratch);
+        lat[i] = now_sec() - t0;
+    }
+    qsort(lat, REPS, sizeof(double), cmp_double);
+    printf("mlpd_b1_median_us=%.2f\n", lat[REPS / 2] * 1e6);
+    printf("mlpd_b1_p99_us=%.2f\n", lat[REPS * 99 / 100] * 1e6);
+
+    double t0 = now_sec();
+    for (int i = 0; i < BATCH_REPS; i++) mlp_predict(m, x, B, probs, labels, scratch);
+    printf("mlpd_b128_samples_per_sec=%.1f\n", (double)BATCH_REPS * B / (now_sec() - t0));
+    free(x), free(probs), free(scratch), free(lat);
+    mlp_model_free(m);
+    return 0;
+}
+
+/* Best of a few timed runs of C(m,n) = A(m,k) B(k,n), in seconds. */
+static double time_sgemm(int m, int n, int k, int transa, int transb, int reps) {
+    float *a = calloc((size_t)m * k, sizeof(float)), *b = calloc((size_t)k * n, sizeof(float));
+    float *c = calloc((size_t)m * n, sizeof(float));
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_sec();
+        cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans,
+                    transb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, transa ? m : k, b,
+                    transb ? k : n, 0.0f, c, n);
+        double dt = now_sec() - t0;
+        if (dt < best) best = dt;
+    }
+    free(a), free(b), free(c);
+    return best;
+}
+
+static int bench_sgemm(void) {
+    const int N = 2048;
+    time_sgemm(N, N, N, 0, 0, 1);
+    double dt = time_sgemm(N, N, N, 0, 0, 3);
+    printf("sgemm_2048_gflops=%.1f\n", 2.0 * N * N * N / dt / 1e9);
+
+    /* One training step of 784-512-256-10 at batch 128: three forward products
+     * (X W^T), three weight-gradient products (dY^T X) and two input-gradient
+     * products (dY W; none for the first layer). */
+    const int B = 128, sz[] = {784, 512, 256, 10};
+    double step = 0;
+    for (int l = 0; l < 3; l++) {
+        int in = sz[l], out = sz[l + 1];
+        step += time_sgemm(B, out, in, 0, 1, 20);      /* forward */
+        step += time_sgemm(out, in, B, 1, 0, 20);      /* dW */
+        if (l > 0) step += time_sgemm(B, in, out, 0, 0, 20); /* dX */
+    }
+    printf("sgemm_step_seconds=%.6f\n", step);
+    printf("sgemm_epoch60k_bound_seconds=%.4f\n", step * (60000.0 / B));
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    printf("openblas_core=%s\n", openblas_get_corename());
+    if (argc == 2 && !strcmp(argv[1], "infer")) return bench_infer();
+    if (argc == 2 && !strcmp(argv[1], "sgemm")) return bench_sgemm();
+    fprintf(stderr, "usage: bench_engine infer|sgemm\n");
+    return 2;
+}

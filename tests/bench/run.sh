@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# `make bench`: speed and memory figures of mlpd beside peers measured in the
+# same run, on the same cores and OpenBLAS environment. Prints figures and
+# ratios; asserts nothing (these machines are shared and noisy).
+#
+# Environment: BUILD (build dir), MLPD_BIN (the binary), BENCH_EPOCHS (default 2),
+# BENCH_DATA (default data/fashion-mnist). OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE
+# are left as the machine sets them; the kernel in use is printed.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+MLPD=${MLPD_BIN:-$BUILD/mlpd}
+EPOCHS=${BENCH_EPOCHS:-2}
+DATA=${BENCH_DATA:-data/fashion-mnist}
+OUT=$BUILD/bench; mkdir -p "$OUT"
+PY=/usr/bin/python3
+have_torch=0; $PY -c 'import torch' 2>/dev/null && have_torch=1
+
+val() { grep -E "^$1=" "$2" | tail -n 1 | cut -d= -f2; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2fx", a / b }'; }
+# peak resident set (KiB) of a command: its output goes to $1
+peak_rss() { local log=$1; shift; $PY - "$@" >"$log" 2>&1 <<'PYEOF'
+import resource, subprocess, sys
+rc = subprocess.call(sys.argv[1:])
+print("peak_rss_kib=%d" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(rc)
+PYEOF
+}
+
+echo "== mlpd bench ($(date -u +%FT%TZ), $(nproc) cores, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})"
+"$BUILD/tests/bench/bench_engine" sgemm >"$OUT/sgemm.txt"
+core=$(val openblas_core "$OUT/sgemm.txt")
+sgemm=$(val sgemm_2048_gflops "$OUT/sgemm.txt")
+bound=$(val sgemm_epoch60k_bound_seconds "$OUT/sgemm.txt")
+echo "OpenBLAS kernel: $core   sgemm 2048^3: $sgemm GFLOP/s   epoch bound (8 products x 469 steps): ${bound}s"
+
+# ---- 1. training: reference recipe on Fashion-MNIST 60,000 ----------------------
+# FLOPs per training sample of 784-512-256-10: forward 2*W, weight gradients 2*W,
+# input gradients 2*(W - 784*512), W = 535,040 weights.
+FLOPS_PER_SAMPLE=2407424
+peak_rss "$OUT/train.txt" "$MLPD" train --data "$DATA" --epochs "$EPOCHS" --seed 1 --out "$OUT/model.bin"
+mlpd_sps=$(grep -Eo '[0-9.]+ samples/s' "$OUT/train.txt" | awk '{print $1}' | sort -n | tail -n 1)
+train_rss=$(val peak_rss_kib "$OUT/train.txt")
+mlpd_gflops=$(awk -v s="$mlpd_sps" -v f=$FLOPS_PER_SAMPLE 'BEGIN { if (s != "") printf "%.1f", s * f / 1e9 }')
+floor_sps=$(awk -v b="$bound" 'BEGIN { if (b > 0) printf "%.0f", 60000 / b }')
+
+torch_sps=""; torch_cfg="(python3-torch not installed)"
+if [ "$have_torch" = 1 ]; then
+    # The tuned configurations (see issue 6): the fastest one is kept.
+    for cfg in "1 2 ACTIVE" "1 1 ACTIVE" "2 2 PASSIVE" "2 1 PASSIVE"; do
+        read -r tt ob wp <<<"$cfg"
+        PEER_TORCH_THREADS=$tt OPENBLAS_NUM_THREADS=$ob OMP_WAIT_POLICY=$wp \
+            $PY tests/bench/torch_peer.py train "$DATA" "$EPOCHS" >"$OUT/torch_train_$tt$ob$wp.txt" 2>&1
+        s=$(val torch_samples_per_sec "$OUT/torch_train_$tt$ob$wp.txt")
+        echo "  peer pytorch torch_threads=$tt openblas_threads=$ob OMP_WAIT_POLICY=$wp: ${s:-failed} samples/s"
+        if [ -n "$s" ] && awk -v a="$s" -v b="${torch_sps:-0}" 'BEGIN { exit !(a > b) }'; then
+            torch_sps=$s; torch_cfg="torch_threads=$tt openblas_threads=$ob OMP_WAIT_POLICY=$wp"
+        fi
+    done
+fi
+echo
+echo "-- training, reference recipe, batch 128, best of $EPOCHS epochs on $DATA"
+printf '%-34s %14s\n' "mlpd train samples/s" "${mlpd_sps:-failed}"
+printf '%-34s %14s  (%s)\n' "pytorch best samples/s" "${torch_sps:-n/a}" "$torch_cfg"
+printf '%-34s %14s\n' "ratio mlpd / pytorch" "$(ratio "$mlpd_sps" "$torch_sps")"
+printf '%-34s %14s\n' "mlpd GFLOP/s" "${mlpd_gflops:-n/a}"
+printf '%-34s %14s\n' "sgemm-bound floor samples/s" "${floor_sps:-n/a}"
+printf '%-34s %14s\n' "share of the sgemm-bound floor" "$(ratio "$mlpd_sps" "$floor_sps")"
+printf '%-34s %11s MiB\n' "peak RSS, mlpd train" "$(awk -v k="$train_rss" 'BEGIN { printf "%.1f", k / 1024 }')"
+
+# ---- 2. in-process inference -------------------------------------------------------
+"$BUILD/tests/bench/bench_engine" infer >"$OUT/infer.txt"
+if [ "$have_torch" = 1 ]; then
+    PEER_TORCH_THREADS=1 $PY tests/bench/torch_peer.py infer >"$OUT/torch_infer.txt" 2>&1
+fi
+echo
+echo "-- inference, reference network, in process"
+for k in b1_median_us b1_p99_us b128_samples_per_sec; do
+    a=$(val "mlpd_$k" "$OUT/infer.txt"); b=$(val "torch_$k" "$OUT/torch_infer.txt" 2>/dev/null)
+    printf '%-24s mlpd %12s   pytorch %12s   mlpd/pytorch %s\n' "$k" "$a" "${b:-n/a}" "$(ratio "$a" "$b")"
+done
+
+# Further sections (HTTP serving, memory of the daemon, start-up) live in
+# tests/bench/*.sh and are run here in name order.
+for extra in tests/bench/section_*.sh; do
+    [ -f "$extra" ] || continue
+    echo; BUILD=$BUILD MLPD_BIN=$MLPD bash "$extra"
+done

@@ -1,0 +1,136 @@
+/* fuzz_idx.c - libFuzzer target for the IDX reader, mlp_dataset_load_idx.
+ *
+ * An input holds both files of a pair:
+ *
+ *   u32 little-endian k | k bytes: the images file | the rest: the labels file
+ *
+ * (k is clamped to what follows it). Each file is written to a memory file
+ * (memfd) and read through /proc/self/fd/N, since the reader takes paths.
+ *
+ * Properties checked on every input (abort() makes libFuzzer report it):
+ * - the reader never crashes, leaks or touches memory it does not own
+ *   (ASan/UBSan), and never allocates more than the files can fill;
+ * - a refusal is MLP_EFORMAT (or MLP_ENOMEM) with a message and no data set;
+ * - an accepted pair gives n = the header's count, features = rows * cols,
+ *   pixels as uint8 only, labels in [0, classes), classes = max(2, 1 + the
+ *   largest label);
+ * - for files that are not gzip-compressed, the pixels and labels are
+ *   exactly the bytes after the headers (16 and 8 bytes).
+ *
+ * Run: `make fuzz` (all targets) or build/fuzz/fuzz_idx tests/fuzz/corpus/idx.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mlp.h"
+
+#define IMAGES_HEADER 16
+#define LABELS_HEADER 8
+
+static void check(int ok)
+{
+    if (!ok)
+        abort();
+}
+
+/* One memory file per role, created on first use and rewritten for every
+ * input (the harness runs inputs one at a time). */
+typedef struct {
+    int fd;
+    char path[64];
+} mem_file;
+
+static mem_file images_file = {-1, ""}, labels_file = {-1, ""};
+
+/* Replace the contents of f with data[0..size) and return its path. */
+static const char *mem_file_put(mem_file *f, const char *name, const uint8_t *data, size_t size)
+{
+    if (f->fd < 0) {
+        f->fd = memfd_create(name, MFD_CLOEXEC);
+        check(f->fd >= 0);
+        snprintf(f->path, sizeof f->path, "/proc/self/fd/%d", f->fd);
+    }
+    check(ftruncate(f->fd, 0) == 0);
+    for (size_t done = 0; done < size;) {
+        ssize_t n = pwrite(f->fd, data + done, size - done, (off_t)done);
+        check(n > 0);
+        done += (size_t)n;
+    }
+    return f->path;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static int is_gzip(const uint8_t *p, size_t len)
+{
+    return len >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+/* For a plain (not compressed) pair, what the reader returned must be the
+ * files' own bytes. */
+static void check_plain_bytes(const mlp_dataset *d, const uint8_t *img, size_t img_len,
+                              const uint8_t *lab, size_t lab_len)
+{
+    size_t pixels = d->n * (size_t)d->features;
+    if (!is_gzip(img, img_len)) {
+        check(img_len == IMAGES_HEADER + pixels);
+        check(be32(img + 4) == d->n && (size_t)be32(img + 8) * be32(img + 12) ==
+                                           (size_t)d->features);
+        check(memcmp(d->x_u8, img + IMAGES_HEADER, pixels) == 0);
+    }
+    if (!is_gzip(lab, lab_len)) {
+        check(lab_len == LABELS_HEADER + d->n);
+        check(be32(lab + 4) == d->n);
+        for (size_t i = 0; i < d->n; i++)
+            check(d->labels[i] == lab[LABELS_HEADER + i]);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 4)
+        return 0;
+    size_t img_len = (size_t)data[0] | (size_t)data[1] << 8 | (size_t)data[2] << 16 |
+                     (size_t)data[3] << 24;
+    if (img_len > size - 4)
+        img_len = size - 4;
+    const uint8_t *img = data + 4, *lab = img + img_len;
+    size_t lab_len = size - 4 - img_len;
+
+    const char *img_path = mem_file_put(&images_file, "fuzz_idx_images", img, img_len);
+    const char *lab_path = mem_file_put(&labels_file, "fuzz_idx_labels", lab, lab_len);
+    mlp_dataset *d = NULL;
+    mlp_error err = {{0}};
+    mlp_status s = mlp_dataset_load_idx(img_path, lab_path, &d, &err);
+    if (s != MLP_OK) {
+        check(s == MLP_EFORMAT || s == MLP_ENOMEM);
+        check(d == NULL && err.msg[0] != '\0');
+        return 0;
+    }
+    check(d != NULL);
+    check(d->n >= 1 && d->n <= MLP_MAX_SAMPLES);
+    check(d->features >= 1 && d->features <= MLP_MAX_FEATURES);
+    check(d->x_u8 != NULL && d->x_f32 == NULL && d->labels != NULL);
+    int32_t top = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        check(d->labels[i] >= 0 && d->labels[i] <= 255);
+        if (d->labels[i] > top)
+            top = d->labels[i];
+    }
+    check(d->classes == (top + 1 < 2 ? 2 : top + 1));
+    /* Touch every pixel so ASan checks the whole block is ours. */
+    size_t sum = 0, pixels = d->n * (size_t)d->features;
+    for (size_t i = 0; i < pixels; i++)
+        sum += d->x_u8[i];
+    check(sum <= 255 * pixels);
+    check_plain_bytes(d, img, img_len, lab, lab_len);
+    mlp_dataset_free(d);
+    return 0;
+}

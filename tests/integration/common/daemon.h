@@ -1,0 +1,95 @@
+/* daemon.h - integration-test harness: a real `mlpd serve` process and an
+ * HTTP client (libcurl) to talk to it.
+ *
+ * The binary is $MLPD_BIN (tests/run.sh exports it; default build/mlpd).
+ * Each daemon runs in its own temporary folder holding its database, its
+ * data dir (with a symlink to the repository's data/mnist-digits) and its
+ * log; it listens on 127.0.0.1 with --port 0 and reports the port it got
+ * through --port-file, so parallel test binaries never collide.
+ *
+ * Functions return 0 on success and -1 on failure after printing why to
+ * stderr (the test then fails with its own assertion).
+ */
+#ifndef MLPD_TEST_DAEMON_H
+#define MLPD_TEST_DAEMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+typedef struct {
+    pid_t pid;              /* 0 when not running */
+    int port;
+    char dir[256];          /* the daemon's temporary folder */
+    char data_dir[320];
+    char db[320];
+    char log[320];
+    char repo[256];         /* repository root (migrations/, api/, data/) */
+    char extra[8][64];      /* extra serve flags kept across restarts */
+    int n_extra;
+} mlpd_daemon;
+
+/* Create a fresh folder and start a daemon in it. extra: NULL-terminated
+ * list of additional `serve` arguments (may be NULL), kept for restarts. */
+int daemon_start(mlpd_daemon *d, const char *const *extra);
+/* Start again in the same folder (same database and data dir). */
+int daemon_restart(mlpd_daemon *d);
+/* SIGTERM and wait (up to 30 s); returns the exit status, -1 on a crash or timeout. */
+int daemon_stop(mlpd_daemon *d);
+/* Wait for the daemon to exit by itself (after a signal sent by the test);
+ * returns its exit status, -1 on a crash or after timeout_s (then killed). */
+int daemon_wait(mlpd_daemon *d, double timeout_s);
+/* SIGKILL and reap. */
+void daemon_kill(mlpd_daemon *d);
+/* Stop if running, remove the folder. */
+void daemon_cleanup(mlpd_daemon *d);
+/* Print the daemon's log to stderr (for failures). */
+void daemon_dump_log(const mlpd_daemon *d);
+
+/* ---- HTTP ------------------------------------------------------------------ */
+typedef struct {
+    long status;            /* 0 when the request failed at transport level */
+    char *body;             /* NUL-terminated */
+    size_t len;
+    char *headers;          /* raw response headers */
+    char content_type[128];
+} http_result;
+
+/* method "GET"/"POST"/..., body may be NULL. extra_header: one "Name: value"
+ * line or NULL. timeout_s: whole transfer, 0 for the default of 60 s. */
+int http_do(const mlpd_daemon *d, const char *method, const char *path,
+            const char *content_type, const void *body, size_t len, const char *extra_header,
+            long timeout_s, http_result *r);
+int http_get(const mlpd_daemon *d, const char *path, http_result *r);
+int http_post_json(const mlpd_daemon *d, const char *path, const char *json, http_result *r);
+void http_result_free(http_result *r);
+/* Value of response header `name` (case-insensitive) copied into out, 0 or -1. */
+int http_result_header(const http_result *r, const char *name, char *out, size_t cap);
+/* The body parsed as JSON (caller deletes), NULL if it is not JSON. */
+cJSON *http_result_json(const http_result *r);
+
+/* ---- helpers on top ----------------------------------------------------------- */
+/* POST /train with json; returns the new job id (> 0) or -1 when not 202. */
+int64_t train_job(const mlpd_daemon *d, const char *json);
+/* Poll GET /jobs/{id} until its status is final or timeout_s passes;
+ * returns the last Job seen (caller deletes) or NULL. */
+cJSON *wait_job(const mlpd_daemon *d, int64_t id, double timeout_s);
+/* Poll until the job is running and has recorded at least min_metrics metrics. */
+int wait_job_progress(const mlpd_daemon *d, int64_t id, int min_metrics, double timeout_s);
+/* Number member of an object (NaN when absent or not a number). */
+double json_num(const cJSON *o, const char *key);
+/* String member (NULL when absent). */
+const char *json_str(const cJSON *o, const char *key);
+
+/* Test images of data/mnist-digits: n rows of 784 floats in [0,1] (caller
+ * frees) and their labels (may be NULL). 0 or -1. */
+int load_test_digits(const mlpd_daemon *d, int n, float **x, int *labels);
+/* {"model": model (omitted when 0), "input"/"inputs": rows} as a malloc'ed string. */
+char *predict_body(int64_t model, const float *x, int rows, int width, int batch_form);
+
+/* Seconds from a monotonic clock. */
+double now_seconds(void);
+
+#endif /* MLPD_TEST_DAEMON_H */

@@ -1,0 +1,195 @@
+/* test_api_ops.c - operations endpoints and static files: /healthz, /readyz,
+ * /metrics (Prometheus text), /openapi.yaml, GET / and web files (types,
+ * caching, 304, no escaping the web dir), request ids, keep-alive. */
+#include <ftw.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+
+static mlpd_daemon D;
+static char web[64] = "/tmp/mlpd-web-XXXXXX";
+
+static void write_file(const char *rel, const char *text) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", web, rel);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static int setup(void **state) {
+    (void)state;
+    if (!mkdtemp(web)) return -1;
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/vendor", web);
+    mkdir(sub, 0755);
+    write_file("index.html", "<!doctype html><title>mlpd</title>");
+    write_file("app.js", "console.log('mlpd');");
+    write_file("style.css", "body{margin:0}");
+    write_file("vendor/lib.js", "var lib=1;");
+    write_file(".secret", "hidden");
+    const char *const extra[] = {"--web-dir", web, NULL};
+    return daemon_start(&D, extra);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int teardown(void **state) {
+    (void)state;
+    int rc = daemon_stop(&D);
+    daemon_cleanup(&D);
+    nftw(web, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return rc == 0 ? 0 : -1;
+}
+
+static void test_health_and_readiness(void **state) {
+    (void)state;
+    http_result r;
+    assert_int_equal(http_get(&D, "/healthz", &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"status\":\"ok\"}");
+    http_result_free(&r);
+    assert_int_equal(http_get(&D, "/readyz", &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"status\":\"ready\"}");
+    char id[64];
+    assert_int_equal(http_result_header(&r, "X-Request-Id", id, sizeof id), 0);
+    assert_true(strlen(id) > 4);
+    http_result_free(&r);
+    /* a client's request id is echoed */
+    assert_int_equal(http_do(&D, "GET", "/healthz", NULL, NULL, 0, "X-Request-Id: trace-42", 0, &r), 0);
+    assert_int_equal(http_result_header(&r, "X-Request-Id", id, sizeof id), 0);
+    assert_string_equal(id, "trace-42");
+    http_result_free(&r);
+}
+
+static void test_metrics_exposition(void **state) {
+    (void)state;
+    http_result r;
+    assert_int_equal(http_get(&D, "/healthz", &r), 0);
+    http_result_free(&r);
+    assert_int_equal(http_get(&D, "/metrics", &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/plain"));
+    assert_non_null(strstr(r.content_type, "version=0.0.4"));
+    static const char *const families[] = {
+        "# TYPE mlpd_http_requests_total counter",
+        "# TYPE mlpd_http_request_duration_seconds histogram",
+        "# TYPE mlpd_predictions_total counter",
+        "# TYPE mlpd_jobs gauge",
+        "# TYPE mlpd_train_samples_per_second gauge",
+        "# TYPE process_resident_memory_bytes gauge",
+        "mlpd_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"2xx\"}",
+        "mlpd_http_request_duration_seconds_bucket{route=\"/healthz\",method=\"GET\",le=\"+Inf\"}",
+        "mlpd_jobs{status=\"queued\"} 0",
+        "mlpd_jobs{status=\"succeeded\"} 0",
+    };
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        if (!strstr(r.body, families[i])) fprintf(stderr, "missing: %s\n", families[i]);
+        assert_non_null(strstr(r.body, families[i]));
+    }
+    /* buckets are cumulative and end in _count */
+    const char *p = strstr(r.body, "mlpd_http_request_duration_seconds_bucket{route=\"/healthz\"");
+    double prev = -1;
+    while (p && !strncmp(p, "mlpd_http_request_duration_seconds_bucket{route=\"/healthz\"", 58)) {
+        double v = atof(strchr(p, '}') + 1);
+        assert_true(v >= prev);
+        prev = v;
+        p = strchr(p, '\n') + 1;
+    }
+    assert_true(prev >= 1);
+    const char *rss = strstr(r.body, "\nprocess_resident_memory_bytes ");
+    assert_non_null(rss);
+    assert_true(atof(rss + 31) > 1e6);
+    http_result_free(&r);
+}
+
+static void test_openapi_document(void **state) {
+    (void)state;
+    http_result r;
+    assert_int_equal(http_get(&D, "/openapi.yaml", &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.content_type, "application/yaml");
+    assert_int_equal(strncmp(r.body, "openapi:", 8), 0);
+    assert_non_null(strstr(r.body, "/jobs/{id}/events"));
+    http_result_free(&r);
+}
+
+static void test_static_files(void **state) {
+    (void)state;
+    static const struct {
+        const char *path, *type, *cache;
+    } files[] = {
+        {"/", "text/html; charset=utf-8", "no-cache"},
+        {"/index.html", "text/html; charset=utf-8", "no-cache"},
+        {"/app.js", "text/javascript; charset=utf-8", "no-cache"},
+        {"/style.css", "text/css; charset=utf-8", "no-cache"},
+        {"/vendor/lib.js", "text/javascript; charset=utf-8", "public, max-age=86400"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        http_result r;
+        assert_int_equal(http_get(&D, files[i].path, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.content_type, files[i].type);
+        char cc[64], etag[64];
+        assert_int_equal(http_result_header(&r, "Cache-Control", cc, sizeof cc), 0);
+        assert_string_equal(cc, files[i].cache);
+        assert_int_equal(http_result_header(&r, "ETag", etag, sizeof etag), 0);
+        http_result_free(&r);
+        /* revalidation with the ETag: 304 and no body */
+        char inm[96];
+        snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
+        assert_int_equal(http_do(&D, "GET", files[i].path, NULL, NULL, 0, inm, 0, &r), 0);
+        assert_int_equal(r.status, 304);
+        assert_int_equal(r.len, 0);
+        http_result_free(&r);
+    }
+    http_result r;
+    assert_int_equal(http_get(&D, "/app.js", &r), 0);
+    assert_string_equal(r.body, "console.log('mlpd');");
+    http_result_free(&r);
+    /* outside the web dir, hidden or missing: not found; writing: not allowed */
+    static const char *const refused[] = {"/.secret", "/../etc/passwd", "/vendor/../../x",
+                                          "/%2e%2e/%2e%2e/etc/passwd", "/missing.js", "/vendor/"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        assert_int_equal(http_get(&D, refused[i], &r), 0);
+        if (r.status != 404) fprintf(stderr, "%s -> %ld\n", refused[i], r.status);
+        assert_int_equal(r.status, 404);
+        http_result_free(&r);
+    }
+    assert_int_equal(http_do(&D, "POST", "/app.js", "application/json", "{}", 2, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 405);
+    http_result_free(&r);
+    /* HEAD is GET without the body */
+    assert_int_equal(http_do(&D, "HEAD", "/app.js", NULL, NULL, 0, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 0);
+    http_result_free(&r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_health_and_readiness),
+        cmocka_unit_test(test_metrics_exposition),
+        cmocka_unit_test(test_openapi_document),
+        cmocka_unit_test(test_static_files),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,497 @@
+/* test_codec_train.c - the POST /train body: defaults, every member, every
+ * refusal (status and JSON pointer), and encode/decode round trips. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "train_request.h"
+
+static int decode(const char *json, api_train_request *r, api_problem *p) {
+    memset(p, 0, sizeof *p);
+    return api_train_request_decode(json, strlen(json), r, p);
+}
+
+/* Every decoded member of a and b is equal (padding and callbacks aside). */
+static void assert_same_request(const api_train_request *a, const api_train_request *b) {
+    assert_string_equal(a->dataset, b->dataset);
+    assert_int_equal(a->n_hidden, b->n_hidden);
+    for (int i = 0; i < a->n_hidden; i++) assert_int_equal(a->hidden[i], b->hidden[i]);
+    assert_int_equal(a->activation, b->activation);
+    assert_int_equal(a->output_activation, b->output_activation);
+    assert_int_equal(a->loss, b->loss);
+    assert_int_equal(a->init, b->init);
+    const mlp_train_config *x = &a->train, *y = &b->train;
+    assert_int_equal(x->optimizer, y->optimizer);
+    assert_true(x->lr == y->lr);
+    assert_true(x->momentum == y->momentum);
+    assert_int_equal(x->nesterov, y->nesterov);
+    assert_true(x->beta1 == y->beta1);
+    assert_true(x->beta2 == y->beta2);
+    assert_true(x->epsilon == y->epsilon);
+    assert_true(x->l1 == y->l1);
+    assert_true(x->l2 == y->l2);
+    assert_true(x->dropout == y->dropout);
+    assert_int_equal(x->batch_size, y->batch_size);
+    assert_int_equal(x->epochs, y->epochs);
+    assert_int_equal(x->shuffle, y->shuffle);
+    assert_true(x->validation_split == y->validation_split);
+    assert_int_equal(x->patience, y->patience);
+    assert_true(x->min_delta == y->min_delta);
+    assert_int_equal(x->restore_best, y->restore_best);
+    assert_true(x->seed == y->seed);
+    assert_true(a->warm_start_model == b->warm_start_model);
+}
+
+/* Decode must refuse `json` with `status` and, for 422, name `pointer`. */
+static void assert_refused(const char *json, int status, const char *pointer) {
+    api_train_request r;
+    api_problem p;
+    int rc = decode(json, &r, &p);
+    if (rc != -1 || p.status != status || (pointer && strcmp(p.pointer, pointer))) {
+        fail_msg("body %.200s: rc %d status %d pointer '%s' detail '%s' (wanted %d '%s')", json,
+                 rc, p.status, p.pointer, p.detail, status, pointer ? pointer : "");
+    }
+    assert_true(p.detail[0] != '\0');
+    assert_string_equal(p.type, status == 400 ? "/problems/malformed-json"
+                                              : "/problems/invalid-field");
+}
+
+static void test_defaults_are_the_reference_recipe(void **state) {
+    (void)state;
+    api_train_request d;
+    api_train_request_default(&d);
+    assert_string_equal(d.dataset, "mnist-digits");
+    assert_int_equal(d.n_hidden, 2);
+    assert_int_equal(d.hidden[0], 512);
+    assert_int_equal(d.hidden[1], 256);
+    assert_int_equal(d.activation, MLP_ACT_RELU);
+    assert_int_equal(d.output_activation, MLP_ACT_SOFTMAX);
+    assert_int_equal(d.loss, MLP_LOSS_CROSS_ENTROPY);
+    assert_int_equal(d.init, MLP_INIT_GLOROT_UNIFORM);
+    assert_int_equal(d.train.optimizer, MLP_OPT_SGD);
+    assert_true(d.train.lr == 0.01f);
+    assert_int_equal(d.train.batch_size, 128);
+    assert_int_equal(d.train.epochs, 10);
+    assert_int_equal(d.train.shuffle, 1);
+    assert_true(d.train.validation_split == 0.0f);
+    assert_int_equal(d.train.patience, 0);
+    assert_int_equal(d.train.restore_best, 1);
+    assert_null(d.train.on_batch);
+    assert_null(d.train.on_epoch);
+    assert_true(d.warm_start_model == 0);
+
+    /* "{}", an empty body and whitespace all mean the defaults. */
+    const char *bodies[] = {"{}", "", " \n\t ", "  { }  \r\n"};
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        api_train_request r;
+        api_problem p;
+        assert_int_equal(decode(bodies[i], &r, &p), 0);
+        assert_same_request(&r, &d);
+    }
+}
+
+static void test_every_member(void **state) {
+    (void)state;
+    const char *json =
+        "{\"dataset\":\"fashion-mnist\",\"hidden\":[300,100.0,7],\"activation\":\"tanh\","
+        "\"output_activation\":\"linear\",\"loss\":\"mse\",\"init\":\"he_normal\","
+        "\"optimizer\":\"momentum\",\"learning_rate\":0.125,\"momentum\":0.5,\"nesterov\":true,"
+        "\"beta1\":0.8,\"beta2\":0.99,\"epsilon\":1e-8,\"batch_size\":64,\"epochs\":3,"
+        "\"validation_split\":0.25,\"l1\":0.001,\"l2\":0.5,\"dropout\":0.2,\"shuffle\":false,"
+        "\"seed\":9007199254740992,\"early_stopping\":{\"patience\":4,\"min_delta\":0.01,"
+        "\"restore_best_weights\":false},\"warm_start_model\":17}";
+    api_train_request r;
+    api_problem p;
+    assert_int_equal(decode(json, &r, &p), 0);
+    assert_string_equal(r.dataset, "fashion-mnist");
+    assert_int_equal(r.n_hidden, 3);
+    assert_int_equal(r.hidden[0], 300);
+    assert_int_equal(r.hidden[1], 100);
+    assert_int_equal(r.hidden[2], 7);
+    assert_int_equal(r.activation, MLP_ACT_TANH);
+    assert_int_equal(r.output_activation, MLP_ACT_LINEAR);
+    assert_int_equal(r.loss, MLP_LOSS_MSE);
+    assert_int_equal(r.init, MLP_INIT_HE_NORMAL);
+    assert_int_equal(r.train.optimizer, MLP_OPT_MOMENTUM);
+    assert_true(r.train.lr == 0.125f);
+    assert_true(r.train.momentum == 0.5f);
+    assert_int_equal(r.train.nesterov, 1);
+    assert_true(r.train.beta1 == 0.8f);
+    assert_true(r.train.beta2 == 0.99f);
+    assert_true(r.train.epsilon == 1e-8f);
+    assert_int_equal(r.train.batch_size, 64);
+    assert_int_equal(r.train.epochs, 3);
+    assert_true(r.train.validation_split == 0.25f);
+    assert_true(r.train.l1 == 0.001f);
+    assert_true(r.train.l2 == 0.5f);
+    assert_true(r.train.dropout == 0.2f);
+    assert_int_equal(r.train.shuffle, 0);
+    assert_true(r.train.seed == 9007199254740992ull);
+    assert_int_equal(r.train.patience, 4);
+    assert_true(r.train.min_delta == 0.01f);
+    assert_int_equal(r.train.restore_best, 0);
+    assert_true(r.warm_start_model == 17);
+}
+
+static void test_output_follows_loss(void **state) {
+    (void)state;
+    api_train_request r;
+    api_problem p;
+    assert_int_equal(decode("{\"loss\":\"mse\"}", &r, &p), 0);
+    assert_int_equal(r.output_activation, MLP_ACT_LINEAR);
+    assert_int_equal(decode("{\"loss\":\"mse\",\"output_activation\":null}", &r, &p), 0);
+    assert_int_equal(r.output_activation, MLP_ACT_LINEAR);
+    assert_int_equal(decode("{\"loss\":\"mse\",\"output_activation\":\"sigmoid\"}", &r, &p), 0);
+    assert_int_equal(r.output_activation, MLP_ACT_SIGMOID);
+    assert_int_equal(decode("{\"output_activation\":\"softmax\"}", &r, &p), 0);
+    assert_int_equal(r.output_activation, MLP_ACT_SOFTMAX);
+    assert_int_equal(decode("{\"hidden\":[]}", &r, &p), 0);
+    assert_int_equal(r.n_hidden, 0);
+    assert_int_equal(decode("{\"warm_start_model\":null}", &r, &p), 0);
+    assert_true(r.warm_start_model == 0);
+}
+
+static void test_unknown_and_duplicate_members(void **state) {
+    (void)state;
+    assert_refused("{\"lr\":0.1}", 422, "/lr");
+    assert_refused("{\"epochs\":2,\"Epochs\":3}", 422, "/Epochs");
+    assert_refused("{\"a/b~c\":1}", 422, "/a~1b~0c");
+    assert_refused("{\"\":1}", 422, "/");
+    assert_refused("{\"early_stopping\":{\"patience\":1,\"monitor\":\"val_loss\"}}", 422,
+                   "/early_stopping/monitor");
+    assert_refused("{\"epochs\":2,\"epochs\":3}", 422, "/epochs");
+    assert_refused("{\"early_stopping\":{\"patience\":1,\"patience\":2}}", 422,
+                   "/early_stopping/patience");
+    /* The unknown name is quoted in the detail. */
+    api_train_request r;
+    api_problem p;
+    decode("{\"colour\":1}", &r, &p);
+    assert_non_null(strstr(p.detail, "\"colour\""));
+}
+
+static void test_wrong_types(void **state) {
+    (void)state;
+    static const struct {
+        const char *json, *pointer;
+    } cases[] = {
+        {"{\"dataset\":7}", "/dataset"},
+        {"{\"dataset\":null}", "/dataset"},
+        {"{\"hidden\":512}", "/hidden"},
+        {"{\"hidden\":{\"0\":512}}", "/hidden"},
+        {"{\"hidden\":[512,\"256\"]}", "/hidden/1"},
+        {"{\"hidden\":[[1]]}", "/hidden/0"},
+        {"{\"hidden\":[true]}", "/hidden/0"},
+        {"{\"activation\":1}", "/activation"},
+        {"{\"output_activation\":false}", "/output_activation"},
+        {"{\"loss\":[\"mse\"]}", "/loss"},
+        {"{\"init\":null}", "/init"},
+        {"{\"optimizer\":{}}", "/optimizer"},
+        {"{\"learning_rate\":\"0.1\"}", "/learning_rate"},
+        {"{\"momentum\":null}", "/momentum"},
+        {"{\"nesterov\":1}", "/nesterov"},
+        {"{\"nesterov\":\"true\"}", "/nesterov"},
+        {"{\"beta1\":true}", "/beta1"},
+        {"{\"beta2\":[0.9]}", "/beta2"},
+        {"{\"epsilon\":\"1e-7\"}", "/epsilon"},
+        {"{\"batch_size\":\"128\"}", "/batch_size"},
+        {"{\"epochs\":true}", "/epochs"},
+        {"{\"validation_split\":\"0.1\"}", "/validation_split"},
+        {"{\"l1\":null}", "/l1"},
+        {"{\"l2\":{}}", "/l2"},
+        {"{\"dropout\":\"0\"}", "/dropout"},
+        {"{\"shuffle\":0}", "/shuffle"},
+        {"{\"seed\":\"42\"}", "/seed"},
+        {"{\"early_stopping\":3}", "/early_stopping"},
+        {"{\"early_stopping\":null}", "/early_stopping"},
+        {"{\"early_stopping\":{\"patience\":\"2\"}}", "/early_stopping/patience"},
+        {"{\"early_stopping\":{\"min_delta\":false}}", "/early_stopping/min_delta"},
+        {"{\"early_stopping\":{\"restore_best_weights\":1}}",
+         "/early_stopping/restore_best_weights"},
+        {"{\"warm_start_model\":\"3\"}", "/warm_start_model"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_refused(cases[i].json, 422, cases[i].pointer);
+}
+
+static void test_ranges(void **state) {
+    (void)state;
+    static const struct {
+        const char *member;
+        const char *ok_lo, *ok_hi, *bad_lo, *bad_hi;
+    } cases[] = {
+        {"learning_rate", "1e-30", "10", "0", "10.001"},
+        {"momentum", "0", "0.99", "-0.01", "1"},
+        {"beta1", "0", "0.999", "-1e-9", "1"},
+        {"beta2", "0", "0.9999", "-0.5", "1.5"},
+        {"epsilon", "1e-30", "1", "0", "1.01"},
+        {"batch_size", "1", "65536", "0", "65537"},
+        {"epochs", "1", "10000", "0", "10001"},
+        {"validation_split", "0", "0.9", "-0.1", "0.91"},
+        {"l1", "0", "10", "-1e-6", "11"},
+        {"l2", "0", "10", "-1", "10.5"},
+        {"dropout", "0", "0.5", "-0.1", "1"},
+        {"seed", "0", "9007199254740992", "-1", "9007199254740994"},
+        {"warm_start_model", "1", "9007199254740992", "0", "9007199254740994"},
+    };
+    char json[160], ptr[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        api_train_request r;
+        api_problem p;
+        snprintf(ptr, sizeof ptr, "/%s", cases[i].member);
+        const char *ok[] = {cases[i].ok_lo, cases[i].ok_hi};
+        for (int k = 0; k < 2; k++) {
+            snprintf(json, sizeof json, "{\"%s\":%s}", cases[i].member, ok[k]);
+            if (decode(json, &r, &p)) fail_msg("%s refused: %s", json, p.detail);
+        }
+        const char *bad[] = {cases[i].bad_lo, cases[i].bad_hi, "1e999", "-1e999"};
+        for (int k = 0; k < 4; k++) {
+            snprintf(json, sizeof json, "{\"%s\":%s}", cases[i].member, bad[k]);
+            assert_refused(json, 422, ptr);
+        }
+    }
+    /* Whole numbers only where an integer is meant. */
+    assert_refused("{\"batch_size\":12.5}", 422, "/batch_size");
+    assert_refused("{\"seed\":0.5}", 422, "/seed");
+    api_train_request r;
+    api_problem p;
+    assert_int_equal(decode("{\"batch_size\":1.28e2}", &r, &p), 0);
+    assert_int_equal(r.train.batch_size, 128);
+    /* Open bounds hold for the stored float: these round to 0 and to 1. */
+    assert_refused("{\"learning_rate\":1e-50}", 422, "/learning_rate");
+    assert_refused("{\"momentum\":0.99999999999}", 422, "/momentum");
+    assert_refused("{\"dropout\":0.999999999}", 422, "/dropout");
+    /* early_stopping members. */
+    assert_refused("{\"early_stopping\":{\"patience\":-1}}", 422, "/early_stopping/patience");
+    assert_refused("{\"early_stopping\":{\"patience\":10001}}", 422, "/early_stopping/patience");
+    assert_refused("{\"early_stopping\":{\"min_delta\":-0.1}}", 422, "/early_stopping/min_delta");
+    assert_refused("{\"early_stopping\":{\"min_delta\":1e300}}", 422, "/early_stopping/min_delta");
+    assert_int_equal(decode("{\"early_stopping\":{\"patience\":10000,\"min_delta\":0}}", &r, &p), 0);
+    assert_int_equal(r.train.patience, 10000);
+}
+
+static void test_hidden_layers(void **state) {
+    (void)state;
+    api_train_request r;
+    api_problem p;
+    assert_refused("{\"hidden\":[0]}", 422, "/hidden/0");
+    assert_refused("{\"hidden\":[10,4097]}", 422, "/hidden/1");
+    assert_refused("{\"hidden\":[10,-3]}", 422, "/hidden/1");
+    assert_refused("{\"hidden\":[10,1.5]}", 422, "/hidden/1");
+    assert_refused("{\"hidden\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}", 422, "/hidden");
+    assert_int_equal(decode("{\"hidden\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,4096]}", &r, &p), 0);
+    assert_int_equal(r.n_hidden, MLP_MAX_LAYERS - 1);
+    assert_int_equal(r.hidden[14], 4096);
+}
+
+static void test_names(void **state) {
+    (void)state;
+    assert_refused("{\"activation\":\"softmax\"}", 422, "/activation");
+    assert_refused("{\"activation\":\"RELU\"}", 422, "/activation");
+    assert_refused("{\"output_activation\":\"relu\"}", 422, "/output_activation");
+    assert_refused("{\"loss\":\"hinge\"}", 422, "/loss");
+    assert_refused("{\"init\":\"zeros\"}", 422, "/init");
+    assert_refused("{\"optimizer\":\"rmsprop\"}", 422, "/optimizer");
+    /* The detail lists what is allowed. */
+    api_train_request r;
+    api_problem p;
+    decode("{\"optimizer\":\"rmsprop\"}", &r, &p);
+    assert_non_null(strstr(p.detail, "sgd, momentum, adam"));
+    const char *good[] = {"a", "mnist-digits", "Fashion_MNIST.v2", "0",
+                          "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"};
+    char json[128];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(json, sizeof json, "{\"dataset\":\"%s\"}", good[i]);
+        assert_int_equal(decode(json, &r, &p), 0);
+        assert_string_equal(r.dataset, good[i]);
+    }
+    const char *bad[] = {"", ".", "..", ".hidden", "a/b", "a b", "caf\xc3\xa9",
+                         "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklm"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(json, sizeof json, "{\"dataset\":\"%s\"}", bad[i]);
+        assert_refused(json, 422, "/dataset");
+    }
+}
+
+static void test_combinations(void **state) {
+    (void)state;
+    assert_refused("{\"loss\":\"mse\",\"output_activation\":\"softmax\"}", 422,
+                   "/output_activation");
+    assert_refused("{\"output_activation\":\"sigmoid\"}", 422, "/output_activation");
+    assert_refused("{\"output_activation\":\"linear\",\"loss\":\"cross_entropy\"}", 422,
+                   "/output_activation");
+    assert_refused("{\"nesterov\":true}", 422, "/nesterov");
+    assert_refused("{\"optimizer\":\"adam\",\"nesterov\":true}", 422, "/nesterov");
+    assert_refused("{\"optimizer\":\"momentum\",\"momentum\":0,\"nesterov\":true}", 422,
+                   "/nesterov");
+    api_train_request r;
+    api_problem p;
+    assert_int_equal(decode("{\"optimizer\":\"momentum\",\"nesterov\":true}", &r, &p), 0);
+    assert_int_equal(r.train.nesterov, 1);
+}
+
+static void test_malformed_bodies(void **state) {
+    (void)state;
+    const char *malformed[] = {
+        "{", "{\"epochs\":}", "{epochs:3}", "{\"epochs\":3,}", "{} x", "{}{}", "{}]",
+        "[", "nul", "{\"epochs\":3}\n\"x\"", "\"unterminated", "{\"a\":0x10}",
+    };
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
+        assert_refused(malformed[i], 400, NULL);
+    /* A body that is JSON but not an object is 422. */
+    const char *not_object[] = {"[]", "3", "\"x\"", "null", "true", "[{}]"};
+    for (size_t i = 0; i < sizeof not_object / sizeof not_object[0]; i++)
+        assert_refused(not_object[i], 422, "");
+    /* The length is honoured: bytes past len are not read, and a NUL inside
+     * len is garbage after the value. */
+    api_train_request r;
+    api_problem p;
+    const char buf[] = "{\"epochs\":4}XYZ";
+    assert_int_equal(api_train_request_decode(buf, 12, &r, &p), 0);
+    assert_int_equal(r.train.epochs, 4);
+    assert_int_equal(api_train_request_decode(buf, 13, &r, &p), -1);
+    assert_int_equal(p.status, 400);
+    const char nul[] = "{}\0";
+    assert_int_equal(api_train_request_decode(nul, 3, &r, &p), -1);
+    assert_int_equal(p.status, 400);
+}
+
+static void test_deep_nesting(void **state) {
+    (void)state;
+    /* Deeper than cJSON's nesting limit: refused as malformed, not a crash. */
+    size_t depth = 5000;
+    char *deep = malloc(2 * depth + 16);
+    assert_non_null(deep);
+    size_t n = 0;
+    n += (size_t)sprintf(deep, "{\"hidden\":");
+    for (size_t i = 0; i < depth; i++) deep[n++] = '[';
+    for (size_t i = 0; i < depth; i++) deep[n++] = ']';
+    deep[n++] = '}';
+    deep[n] = '\0';
+    assert_refused(deep, 400, NULL);
+    /* Shallow enough to parse: the first level that is wrong is named. */
+    n = (size_t)sprintf(deep, "{\"hidden\":");
+    for (size_t i = 0; i < 50; i++) deep[n++] = '[';
+    for (size_t i = 0; i < 50; i++) deep[n++] = ']';
+    deep[n++] = '}';
+    deep[n] = '\0';
+    assert_refused(deep, 422, "/hidden/0");
+    free(deep);
+    assert_refused("{\"early_stopping\":{\"patience\":{\"x\":{\"y\":[1]}}}}", 422,
+                   "/early_stopping/patience");
+}
+
+static void test_failure_leaves_output_alone(void **state) {
+    (void)state;
+    api_train_request r, before;
+    api_problem p;
+    memset(&r, 0x5A, sizeof r);
+    before = r;
+    assert_int_equal(decode("{\"epochs\":5,\"bogus\":1}", &r, &p), -1);
+    assert_memory_equal(&r, &before, sizeof r);
+}
+
+/* decode(encode(x)) == x for x from decode, and encode is a fixed point. */
+static void check_round_trip(const char *json) {
+    api_train_request a, b;
+    api_problem p;
+    if (decode(json, &a, &p)) fail_msg("%s: %s", json, p.detail);
+    char *e1 = api_train_request_encode(&a);
+    assert_non_null(e1);
+    if (decode(e1, &b, &p)) fail_msg("re-decoding %s: %s", e1, p.detail);
+    assert_same_request(&a, &b);
+    char *e2 = api_train_request_encode(&b);
+    assert_string_equal(e1, e2);
+    free(e1);
+    free(e2);
+}
+
+static void test_round_trip(void **state) {
+    (void)state;
+    check_round_trip("{}");
+    check_round_trip("{\"hidden\":[]}");
+    check_round_trip("{\"loss\":\"mse\",\"output_activation\":\"sigmoid\",\"hidden\":[3,2,1]}");
+    check_round_trip("{\"learning_rate\":0.1,\"momentum\":0.3,\"optimizer\":\"momentum\","
+                     "\"nesterov\":true,\"beta1\":0.123456789,\"epsilon\":3e-9,"
+                     "\"validation_split\":0.2,\"l1\":1e-5,\"dropout\":0.3333333,"
+                     "\"seed\":9007199254740992,\"warm_start_model\":123456789012,"
+                     "\"early_stopping\":{\"patience\":3,\"min_delta\":1e-4,"
+                     "\"restore_best_weights\":false},\"shuffle\":false}");
+    /* A default struct encodes to a body that decodes to the same struct. */
+    api_train_request d, b;
+    api_problem p;
+    api_train_request_default(&d);
+    char *e = api_train_request_encode(&d);
+    assert_int_equal(decode(e, &b, &p), 0);
+    assert_same_request(&d, &b);
+    free(e);
+}
+
+static void test_encode_shape(void **state) {
+    (void)state;
+    api_train_request d;
+    api_train_request_default(&d);
+    char *e = api_train_request_encode(&d);
+    assert_non_null(e);
+    assert_null(strchr(e, ' '));
+    assert_null(strchr(e, '\n'));
+    cJSON *o = cJSON_Parse(e);
+    assert_non_null(o);
+    /* Every member, in the documented order. */
+    static const char *order[] = {
+        "dataset", "hidden", "activation", "output_activation", "loss", "init", "optimizer",
+        "learning_rate", "momentum", "nesterov", "beta1", "beta2", "epsilon", "batch_size",
+        "epochs", "validation_split", "l1", "l2", "dropout", "shuffle", "seed",
+        "early_stopping", "warm_start_model",
+    };
+    size_t i = 0;
+    for (cJSON *m = o->child; m; m = m->next, i++) {
+        assert_true(i < sizeof order / sizeof order[0]);
+        assert_string_equal(m->string, order[i]);
+    }
+    assert_int_equal(i, sizeof order / sizeof order[0]);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "output_activation")->valuestring,
+                        "softmax");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "warm_start_model")));
+    cJSON *es = cJSON_GetObjectItemCaseSensitive(o, "early_stopping");
+    assert_int_equal(cJSON_GetArraySize(es), 3);
+    cJSON_Delete(o);
+    /* Floats are written in their shortest exact form. */
+    assert_non_null(strstr(e, "\"learning_rate\":0.01,"));
+    assert_non_null(strstr(e, "\"beta2\":0.999,"));
+    assert_non_null(strstr(e, "\"hidden\":[512,256]"));
+    free(e);
+    /* -1 (follow the loss) is written as the activation it stands for. */
+    d.loss = MLP_LOSS_MSE;
+    d.output_activation = -1;
+    e = api_train_request_encode(&d);
+    assert_non_null(strstr(e, "\"output_activation\":\"linear\""));
+    free(e);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_are_the_reference_recipe),
+        cmocka_unit_test(test_every_member),
+        cmocka_unit_test(test_output_follows_loss),
+        cmocka_unit_test(test_unknown_and_duplicate_members),
+        cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_ranges),
+        cmocka_unit_test(test_hidden_layers),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_combinations),
+        cmocka_unit_test(test_malformed_bodies),
+        cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_failure_leaves_output_alone),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_encode_shape),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,444 @@
+/* test_engine_train.c - mlp_train() and what surrounds it: optimizer
+ * steps, dropout, early stopping, callbacks, numeric errors, determinism and
+ * the validation split, on the synthetic blobs of engine_fixtures.h.
+ * Validation, initialisers and concurrent inference: test_engine_model.c.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+
+#include "engine_fixtures.h"
+
+/* ---- optimizers ------------------------------------------------------------------ */
+
+static void train_and_check(mlp_optimizer opt, int nesterov, float lr, const char *name)
+{
+    mlp_dataset d = make_blobs(600, 1, 0);
+    mlp_model *m = make_model(16, MLP_ACT_RELU, 2);
+    mlp_eval_result before = eval(m, &d);
+    mlp_train_config c;
+    mlp_train_config_default(&c);
+    c.optimizer = opt;
+    c.nesterov = nesterov;
+    c.lr = lr;
+    c.batch_size = 32;
+    c.epochs = 5;
+    mlp_train_result res;
+    mlp_error err;
+    assert_int_equal(mlp_train(m, &d, &c, &res, &err), MLP_OK);
+    mlp_eval_result after = eval(m, &d);
+    printf("  %-9s loss %.4f -> %.4f, accuracy %.3f -> %.3f\n", name, before.loss, after.loss,
+           before.accuracy, after.accuracy);
+    assert_int_equal(res.epochs_run, 5);
+    assert_true(after.loss < 0.5 * before.loss);
+    assert_true(after.accuracy > 0.95);
+    mlp_eval_result_free(&before);
+    mlp_eval_result_free(&after);
+    mlp_model_free(m);
+    free_blobs(&d);
+}
+
+static void test_optimizers_reduce_loss(void **state)
+{
+    (void)state;
+    train_and_check(MLP_OPT_SGD, 0, 0.1f, "sgd");
+    train_and_check(MLP_OPT_MOMENTUM, 0, 0.02f, "momentum");
+    train_and_check(MLP_OPT_MOMENTUM, 1, 0.02f, "nesterov");
+    train_and_check(MLP_OPT_ADAM, 0, 0.01f, "adam");
+}
+
+/* One step of each rule on a single parameter, against the formulas written
+ * out here in double precision. */
+static void test_optimizer_rules(void **state)
+{
+    (void)state;
+    const double g1 = 0.5, g2 = -0.25, w0 = 1.0, lr = 0.1, mu = 0.9;
+    mlp_train_config c;
+    mlp_train_config_default(&c);
+    c.lr = (float)lr;
+    float w, g;
+    mlp_optim o;
+    for (int kind = 0; kind < 4; kind++) {
+        c.optimizer = kind == 0 ? MLP_OPT_SGD : kind == 3 ? MLP_OPT_ADAM : MLP_OPT_MOMENTUM;
+        c.nesterov = kind == 2;
+        assert_int_equal(mlp_optim_init(&o, &c, 1, NULL), MLP_OK);
+        w = (float)w0;
+        g = (float)g1;
+        mlp_optim_step(&o, &w, &g);
+        g = (float)g2;
+        mlp_optim_step(&o, &w, &g);
+        double want;
+        if (kind == 0) {
+            want = w0 - lr * g1 - lr * g2;
+        } else if (kind == 1) { /* b = mu b + g; w -= lr b */
+            double b1 = g1, b2 = mu * b1 + g2;
+            want = w0 - lr * b1 - lr * b2;
+        } else if (kind == 2) { /* w -= lr (g + mu b) */
+            double b1 = g1, b2 = mu * b1 + g2;
+            want = w0 - lr * (g1 + mu * b1) - lr * (g2 + mu * b2);
+        } else {
+            double b1 = 0.9, b2 = 0.999, eps = 1e-7, m = 0, v = 0, ww = w0;
+            double gs[2] = {g1, g2};
+            for (int t = 1; t <= 2; t++) {
+                m = b1 * m + (1 - b1) * gs[t - 1];
+                v = b2 * v + (1 - b2) * gs[t - 1] * gs[t - 1];
+                double mh = m / (1 - pow(b1, t)), vh = v / (1 - pow(b2, t));
+                ww -= lr * mh / (sqrt(vh) + eps);
+            }
+            want = ww;
+        }
+        if (fabs(w - want) > 1e-6)
+            fail_msg("optimizer %d: got %.9g want %.9g", kind, (double)w, want);
+        mlp_optim_free(&o);
+    }
+}
+
+/* ---- dropout ------------------------------------------------------------------------ */
+
+/* Forward pass written out naively, without any dropout scaling. */
+static void naive_forward(const mlp_model *m, const float *x, float *out)
+{
+    const mlp_arch *a = &m->arch;
+    double cur[64], next[64];
+    for (int j = 0; j < a->sizes[0]; j++)
+        cur[j] = x[j];
+    for (int l = 0; l < a->n_layers; l++) {
+        int I = a->sizes[l], O = a->sizes[l + 1];
+        double mx = -INFINITY, sum = 0;
+        for (int o = 0; o < O; o++) {
+            double z = m->b[l][o];
+            for (int i = 0; i < I; i++)
+                z += (double)m->W[l][o * I + i] * cur[i];
+            next[o] = a->act[l] == MLP_ACT_RELU ? fmax(z, 0) : z;
+            mx = fmax(mx, z);
+        }
+        if (a->act[l] == MLP_ACT_SOFTMAX) {
+            for (int o = 0; o < O; o++)
+                sum += exp(next[o] - mx);
+            for (int o = 0; o < O; o++)
+                next[o] = exp(next[o] - mx) / sum;
+        }
+        memcpy(cur, next, sizeof(double) * O);
+    }
+    for (int o = 0; o < a->sizes[a->n_layers]; o++)
+        out[o] = (float)cur[o];
+}
+
+static void test_dropout_training_only(void **state)
+{
+    (void)state;
+    mlp_dataset d = make_blobs(300, 3, 0);
+    mlp_model *with = make_model(32, MLP_ACT_RELU, 4), *without = NULL;
+    assert_int_equal(mlp_model_clone(with, &without, NULL), MLP_OK);
+    mlp_train_config c;
+    mlp_train_config_default(&c);
+    c.epochs = 2;
+    c.lr = 0.05f;
+    c.dropout = 0.5f;
+    assert_int_equal(mlp_train(with, &d, &c, NULL, NULL), MLP_OK);
+    c.dropout = 0;
+    assert_int_equal(mlp_train(without, &d, &c, NULL, NULL), MLP_OK);
+    /* dropout changed training ... */
+    assert_memory_not_equal(with->params, without->params, with->n_params * sizeof(float));
+    /* ... but inference is the plain network, the same on every call */
+    float *scratch = malloc(mlp_scratch_floats(with, 8) * sizeof(float));
+    float out1[8 * CLASSES], out2[8 * CLASSES], want[CLASSES];
+    mlp_forward(with, d.x_f32, 8, out1, scratch);
+    mlp_forward(with, d.x_f32, 8, out2, scratch);
+    assert_memory_equal(out1, out2, sizeof out1);
+    for (int i = 0; i < 8; i++) {
+        naive_forward(with, d.x_f32 + i * FEATURES, want);
+        for (int o = 0; o < CLASSES; o++)
+            assert_true(fabsf(out1[i * CLASSES + o] - want[o]) < 1e-5f);
+    }
+    free(scratch);
+    mlp_model_free(with);
+    mlp_model_free(without);
+    free_blobs(&d);
+}
+
+static void test_dropout_mask_statistics(void **state)
+{
+    (void)state;
+    enum { N = 200001 };
+    float *mask = malloc(N * sizeof(float));
+    mlp_rng r;
+    mlp_rng_seed(&r, 5);
+    mlp_dropout_mask(mask, N, 0.3f, &r);
+    size_t zeros = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (mask[i] == 0.0f)
+            zeros++;
+        else
+            assert_true(mask[i] == 1.0f / 0.7f);
+    }
+    double share = (double)zeros / N; /* std of the share: sqrt(.3*.7/N) ~ 0.001 */
+    printf("  dropout 0.3: %.4f of %d entries dropped\n", share, N);
+    assert_true(fabs(share - 0.3) < 0.005);
+    free(mask);
+}
+
+/* ---- early stopping and callbacks ------------------------------------------------------------ */
+
+typedef struct {
+    int epochs_seen;
+    double val_loss[256];
+    float *params[256]; /* weights after each epoch */
+    size_t n_params;
+    long batches, stop_at_batch;
+    int stop_at_epoch;
+    long samples_per_epoch_steps;
+} recorder;
+
+static int record_epoch(const mlp_progress *p, const mlp_model *m, void *user)
+{
+    recorder *r = user;
+    assert_int_equal(p->epoch, r->epochs_seen + 1);
+    r->val_loss[r->epochs_seen] = p->val_loss;
+    r->params[r->epochs_seen] = malloc(m->n_params * sizeof(float));
+    memcpy(r->params[r->epochs_seen], m->params, m->n_params * sizeof(float));
+    r->n_params = m->n_params;
+    r->epochs_seen++;
+    return r->stop_at_epoch && p->epoch == r->stop_at_epoch;
+}
+
+static int count_batch(const mlp_progress *p, const mlp_model *m, void *user)
+{
+    (void)m;
+    recorder *r = user;
+    r->batches++;
+    assert_int_equal(p->global_step, r->batches);
+    assert_true(isnan(p->val_loss));
+    return r->stop_at_batch && r->batches == r->stop_at_batch;
+}
+
+static void recorder_free(recorder *r)
+{
+    for (int i = 0; i < r->epochs_seen; i++)
+        free(r->params[i]);
+}
+
+static void early_stopping_case(int restore)
+{
+    /* Random labels: nothing to learn, so a big network with a high rate
+     * overfits and the validation loss rises. */
+    mlp_dataset d = make_blobs(200, 7, 1);
+    mlp_model *m = make_model(64, MLP_ACT_RELU, 8);
+    recorder rec = {0};
+    mlp_train_config c;
+    mlp_train_config_default(&c);
+    c.optimizer = MLP_OPT_ADAM;
+    c.lr = 0.02f;
+    c.batch_size = 16;
+    c.epochs = 200;
+    c.validation_split = 0.25f;
+    c.patience = 3;
+    c.restore_best = restore;
+    c.on_epoch = record_epoch;
+    c.user = &rec;
+    mlp_train_result res;
+    assert_int_equal(mlp_train(m, &d, &c, &res, NULL), MLP_OK);
+    assert_true(res.stopped_early);
+    assert_true(res.epochs_run < 200);
+    assert_int_equal(rec.epochs_seen, res.epochs_run);
+    /* the best epoch is the first minimum of val_loss, and patience epochs follow it */
+    int best = 0;
+    for (int e = 1; e < rec.epochs_seen; e++)
+        if (rec.val_loss[e] < rec.val_loss[best])
+            best = e;
+    printf("  restore %d: stopped after %d epochs, best %d (val_loss %.4f, last %.4f)\n",
+           restore, res.epochs_run, best + 1, rec.val_loss[best],
+           rec.val_loss[rec.epochs_seen - 1]);
+    assert_int_equal(res.epochs_run, best + 1 + c.patience);
+    if (restore) {
+        assert_int_equal(res.best_epoch, best + 1);
+        assert_memory_equal(m->params, rec.params[best], m->n_params * sizeof(float));
+    } else {
+        assert_int_equal(res.best_epoch, res.epochs_run);
+        assert_memory_equal(m->params, rec.params[rec.epochs_seen - 1],
+                            m->n_params * sizeof(float));
+    }
+    recorder_free(&rec);
+    mlp_model_free(m);
+    free_blobs(&d);
+}
+
+static void test_early_stopping(void **state)
+{
+    (void)state;
+    early_stopping_case(1);
+    early_stopping_case(0);
+}
+
+static void test_callbacks_stop(void **state)
+{
+    (void)state;
+    mlp_dataset d = make_blobs(100, 9, 0);
+    mlp_model *m = make_model(8, MLP_ACT_TANH, 10);
+    mlp_train_config c;
+    mlp_train_config_default(&c);
+    c.batch_size = 10; /* 10 batches per epoch */
+    c.epochs = 5;
+    recorder rec = {.stop_at_batch = 13};
+    c.on_batch = count_batch;
+    c.on_epoch = record_epoch;
+    c.user = &rec;
+    mlp_train_result res;
+    mlp_error err;
+    assert_int_equal(mlp_train(m, &d, &c, &res, &err), MLP_ESTOPPED);
+    assert_int_equal(rec.batches, 13);
+    assert_int_equal(res.epochs_run, 1);
+    assert_int_equal(rec.epochs_seen, 1);
+    assert_true(strlen(err.msg) > 0);
+    recorder_free(&rec);
+
+    recorder rec2 = {.stop_at_epoch = 2};
+    c.on_batch = count_batch;
+    c.user = &rec2;
+    assert_int_equal(mlp_train(m, &d, &c, &res, NULL), MLP_ESTOPPED);
+    assert_int_equal(res.epochs_run, 2);
+    assert_int_equal(rec2.batches, 20);
+    assert_int_equal(res.last.epoch, 2);
+    assert_int_equal(res.last.steps, 10);
+    recorder_free(&rec2);
+    mlp_model_free(m);
+    free_blobs(&d);
+}
+
+static void test_nan_loss(void **state)
+{
+    (void)state;
+    mlp_dataset d = make_blobs(100, 11, 0);
+    mlp_arch a;
+    int hidden = 8;
+    assert_int_equal(mlp_arch_make(&a, FEATURES, &hidden, 1, MLP_ACT_RELU, CLASSES, MLP_LOSS_MSE,
+                                   -1, NULL),
+                     MLP_OK);
+    mlp_model *m;
+    assert_int_equal(mlp_model_create(&a, MLP_INIT_HE_NORMAL, 1, &m, NULL), MLP_OK);
+    mlp_train_config c;
+    mlp_train_config_default(&c);
+    c.lr = 1e20f; /* diverges to inf within a few steps */
+    c.batch_size = 10;
+    mlp_error err;
+    assert_int_equal(mlp_train(m, &d, &c, NULL, &err), MLP_ENUMERIC);
+    assert_non_null(strstr(err.msg, "loss"));
+    mlp_model_free(m);
+    free_blobs(&d);
+}
+
+/* ---- determinism ------------------------------------------------------------------------ */
+
+static mlp_model *train_seeded(const mlp_dataset *d, uint64_t seed)
+{
+    mlp_model *m = make_model(24, MLP_ACT_RELU, 12);
+    mlp_train_config c;
+    mlp_train_config_default(&c);
+    c.optimizer = MLP_OPT_ADAM;
+    c.lr = 0.005f;
+    c.batch_size = 20;
+    c.epochs = 3;
+    c.dropout = 0.2f;
+    c.validation_split = 0.1f;
+    c.seed = seed;
+    assert_int_equal(mlp_train(m, d, &c, NULL, NULL), MLP_OK);
+    return m;
+}
+
+static void test_determinism(void **state)
+{
+    (void)state;
+    mlp_dataset d = make_blobs(400, 13, 0);
+    mlp_model *a = train_seeded(&d, 1), *b = train_seeded(&d, 1), *c = train_seeded(&d, 2);
+    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+    assert_memory_not_equal(a->params, c->params, a->n_params * sizeof(float));
+    /* initialisation: same seed same weights, other seed other weights */
+    mlp_model *i1 = make_model(24, MLP_ACT_RELU, 12), *i2 = make_model(24, MLP_ACT_RELU, 12),
+              *i3 = make_model(24, MLP_ACT_RELU, 13);
+    assert_memory_equal(i1->params, i2->params, i1->n_params * sizeof(float));
+    assert_memory_not_equal(i1->params, i3->params, i1->n_params * sizeof(float));
+    mlp_model *ms[] = {a, b, c, i1, i2, i3};
+    for (size_t i = 0; i < 6; i++)
+        mlp_model_free(ms[i]);
+    free_blobs(&d);
+}
+
+/* ---- validation split ------------------------------------------------------------------------ */
+
+static int remember_last(const mlp_progress *p, const mlp_model *m, void *user)
+{
+    (void)m;
+    *(mlp_progress *)user = *p;
+    return 0;
+}
+
+static void test_validation_split(void **state)
+{
+    (void)state;
+    mlp_dataset d = make_blobs(1000, 15, 0);
+    mlp_model *m = make_model(8, MLP_ACT_RELU, 16);
+    mlp_train_config c;
+    mlp_train_config_default(&c);
+    c.batch_size = 1;
+    c.epochs = 1;
+    c.validation_split = 0.3f; /* Keras: int(1000 * (1 - 0.3)) = 700 rows train */
+    mlp_progress last;
+    c.on_epoch = remember_last;
+    c.user = &last;
+    mlp_train_result res;
+    assert_int_equal(mlp_train(m, &d, &c, &res, NULL), MLP_OK);
+    assert_int_equal(last.steps, 700);
+    assert_int_equal(res.last.global_step, 700);
+    /* the validation metrics are those of the last 300 rows */
+    mlp_dataset tail = d;
+    tail.n = 300;
+    tail.x_f32 = d.x_f32 + 700 * FEATURES;
+    tail.labels = d.labels + 700;
+    mlp_eval_result e = eval(m, &tail);
+    printf("  val_loss %.6f (evaluate %.6f), val_accuracy %.4f (evaluate %.4f)\n",
+           last.val_loss, e.loss, last.val_accuracy, e.accuracy);
+    assert_true(fabs(last.val_loss - e.loss) < 1e-6 * fabs(e.loss));
+    assert_true(last.val_accuracy == e.accuracy);
+    assert_true(isfinite(last.loss) && isfinite(last.accuracy));
+    mlp_eval_result_free(&e);
+
+    /* 0.2 of 8 rows: 6 train, 2 validation, batch 4 -> 2 steps */
+    c.validation_split = 0.2f;
+    c.batch_size = 4;
+    tail.n = 8;
+    assert_int_equal(mlp_train(m, &tail, &c, &res, NULL), MLP_OK);
+    assert_int_equal(last.steps, 2);
+    /* without a split there are no validation numbers */
+    c.validation_split = 0;
+    assert_int_equal(mlp_train(m, &tail, &c, &res, NULL), MLP_OK);
+    assert_true(isnan(last.val_loss) && isnan(last.val_accuracy));
+    /* a split that leaves no validation rows is refused */
+    c.validation_split = 1e-30f; /* 8 * (1 - 1e-30) == 8 in double */
+    assert_int_equal(mlp_train(m, &tail, &c, &res, NULL), MLP_EINVAL);
+    mlp_model_free(m);
+    free_blobs(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_optimizers_reduce_loss),
+        cmocka_unit_test(test_optimizer_rules),
+        cmocka_unit_test(test_dropout_training_only),
+        cmocka_unit_test(test_dropout_mask_statistics),
+        cmocka_unit_test(test_early_stopping),
+        cmocka_unit_test(test_callbacks_stop),
+        cmocka_unit_test(test_nan_loss),
+        cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_validation_split),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

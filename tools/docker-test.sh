@@ -1,0 +1,363 @@
+#!/usr/bin/env bash
+# docker-test.sh - builds mlpd's image and checks it end to end under Compose
+# (make docker-test; docs/docker.md). Needs root (apt-get, dockerd).
+#
+#   1. installs docker.io, docker-compose and debootstrap when missing;
+#   2. starts dockerd (--iptables=false: the host firewall is left alone)
+#      unless one already answers; that one is left running at the end;
+#   3. makes the base image debian:bookworm-slim with debootstrap from the
+#      Debian mirror named in this machine's apt sources (skipped when the
+#      image exists; nothing is pulled from a registry);
+#   4. builds the image with compose (host network for the build's apt-get),
+#      starts it, waits for the HEALTHCHECK, and walks through the API with
+#      curl: upload a small CSV dataset, train on it, poll the job until it
+#      succeeds, predict once;
+#   5. stops it with the compose stop signal and checks it exited 0, starts it
+#      again and checks the run survived in the volume;
+#   6. removes the containers, network and volume (the images stay as a
+#      cache) and stops the dockerd it started.
+# Ends with "N passed, N failed"; exits 1 on any failure. Every wait has a
+# timeout. Environment: MLPD_HOST_PORT (default: a free port),
+# MLPD_DOCKER_KEEP=1 (leave the stack and dockerd running, for debugging),
+# TEST_OUT (logs; default build/docker-test).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=${TEST_OUT:-build/docker-test}
+PROJECT=mlpdtest
+BASE_IMAGE=debian:bookworm-slim
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+passed=0
+failed=0
+started_dockerd_pid=
+started_stack=0
+t_start=$SECONDS
+
+ok() { passed=$((passed + 1)); echo "ok   - $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL - $*"; }
+check() { # description, command... : one test
+    local what=$1; shift
+    if "$@"; then ok "$what"; else bad "$what"; fi
+}
+log() { echo "docker-test: $*"; }
+
+# wait_until SECONDS command... : poll once a second; 0 when command succeeded.
+wait_until() {
+    local limit=$1 t0=$SECONDS; shift
+    while :; do
+        "$@" >/dev/null 2>&1 && return 0
+        [ $((SECONDS - t0)) -ge "$limit" ] && return 1
+        sleep 1
+    done
+}
+
+finish() { # print the summary and exit
+    local rc=0
+    cleanup
+    log "took $((SECONDS - t_start)) s"
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ] || rc=1
+    exit "$rc"
+}
+
+# abort MESSAGE: a step the rest depends on failed.
+abort() { bad "$*"; finish; }
+
+# ---- 1. packages ----------------------------------------------------------------
+install_missing() {
+    local p missing=()
+    for p in docker.io docker-compose debootstrap curl; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing ${missing[*]}"
+    apt-get update -qq >"$OUT/apt.log" 2>&1 \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >>"$OUT/apt.log" 2>&1
+}
+
+# ---- 2. dockerd -------------------------------------------------------------------
+start_dockerd() {
+    if docker info >/dev/null 2>&1; then
+        log "using the dockerd already running"
+        return 0
+    fi
+    # A pid file left by a dockerd that died would stop a new one from starting.
+    local pid
+    pid=$(cat /var/run/docker.pid 2>/dev/null)
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then rm -f /var/run/docker.pid; fi
+    log "starting dockerd (log: $OUT/dockerd.log)"
+    dockerd --iptables=false >"$OUT/dockerd.log" 2>&1 &
+    started_dockerd_pid=$!
+    wait_until 60 docker info
+}
+
+stop_dockerd() {
+    [ -n "$started_dockerd_pid" ] || return 0
+    log "stopping dockerd (pid $started_dockerd_pid)"
+    kill -TERM "$started_dockerd_pid" 2>/dev/null
+    wait_until 30 bash -c "! kill -0 $started_dockerd_pid"
+    kill -KILL "$started_dockerd_pid" 2>/dev/null
+    wait "$started_dockerd_pid" 2>/dev/null
+    started_dockerd_pid=
+}
+
+# ---- 3. base image ------------------------------------------------------------------
+# apt_uri SUITE: the first archive URI this machine's apt sources use for SUITE
+# (one-line sources.list / *.list, or deb822 *.sources); empty when none.
+apt_uri() {
+    local suite=$1 f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        awk -v s="$suite" '
+            $1 == "deb" {
+                i = 2
+                if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+                if ($(i + 1) == s) { print $i; exit }
+            }' "$f"
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk -v s="$suite" '
+            BEGIN { RS = ""; FS = "\n" }
+            {
+                types = ""; uris = ""; suites = ""; enabled = "yes"
+                for (i = 1; i <= NF; i++) {
+                    if ($i ~ /^[ \t]*#/) continue
+                    split($i, kv, ":[ \t]*")
+                    key = tolower(kv[1]); val = substr($i, length(kv[1]) + 2)
+                    sub(/^[ \t]+/, "", val)
+                    if (key == "types") types = val
+                    else if (key == "uris") uris = val
+                    else if (key == "suites") suites = val
+                    else if (key == "enabled") enabled = tolower(val)
+                }
+                if (enabled == "no" || (" " types " ") !~ / deb /) next
+                if ((" " suites " ") ~ (" " s " ")) { split(uris, u, /[ \t]+/); print u[1]; exit }
+            }' "$f"
+    done | head -n 1
+}
+
+make_base_image() {
+    if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+        log "$BASE_IMAGE exists"
+        return 0
+    fi
+    local mirror security dir
+    mirror=$(apt_uri bookworm)
+    security=$(apt_uri bookworm-security)
+    if [ -z "$mirror" ]; then
+        log "no apt source for bookworm found in /etc/apt"
+        return 1
+    fi
+    dir=$(mktemp -d /var/tmp/mlpd-rootfs.XXXXXX)
+    log "debootstrap minbase bookworm from $mirror (log: $OUT/debootstrap.log)"
+    if ! timeout 600 debootstrap --variant=minbase bookworm "$dir" "$mirror" \
+            >"$OUT/debootstrap.log" 2>&1; then
+        rm -rf "$dir"
+        return 1
+    fi
+    # The image's apt uses the same mirrors as this machine.
+    rm -f "$dir/etc/apt/sources.list"
+    {
+        printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-updates\n' "$mirror"
+        printf 'Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+        if [ -n "$security" ]; then
+            printf '\nTypes: deb\nURIs: %s\nSuites: bookworm-security\n' "$security"
+            printf 'Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+        fi
+    } >"$dir/etc/apt/sources.list.d/debian.sources"
+    # Slim it as Debian's -slim images are: no docs, manuals or translations,
+    # now or in packages installed later (copyright files are kept).
+    cat >"$dir/etc/dpkg/dpkg.cfg.d/docker-slim" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/locale/*
+EOF
+    find "$dir/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+    find "$dir/usr/share/doc" -mindepth 1 -type d -empty -delete
+    rm -rf "$dir"/usr/share/man/* "$dir"/usr/share/groff/* "$dir"/usr/share/info/* \
+        "$dir"/usr/share/lintian/* "$dir"/usr/share/locale/* \
+        "$dir"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin \
+        "$dir"/var/lib/apt/lists/* "$dir"/var/log/* "$dir"/var/cache/debconf/*-old
+    : >"$dir/etc/resolv.conf"
+    tar --numeric-owner -C "$dir" -c . \
+        | docker import -c 'CMD ["bash"]' - "$BASE_IMAGE" >"$OUT/import.log" 2>&1
+    local rc=$?
+    rm -rf "$dir"
+    return $rc
+}
+
+# ---- 4-5. the stack -------------------------------------------------------------------
+# compose ARGS...: the project's compose command, bounded (COMPOSE_LIMIT seconds).
+COMPOSE_LIMIT=120
+compose() { timeout "$COMPOSE_LIMIT" "${COMPOSE[@]}" -p "$PROJECT" -f docker/compose.yaml "$@"; }
+
+container_id() { compose ps -q mlpd 2>/dev/null | head -n 1; }
+container_state() { # field of .State, e.g. Status, ExitCode, Health.Status
+    local id; id=$(container_id)
+    [ -n "$id" ] && docker inspect --format "{{.State.$1}}" "$id" 2>/dev/null
+}
+is_healthy() { [ "$(container_state Health.Status)" = healthy ]; }
+is_exited() { [ "$(container_state Status)" = exited ]; }
+
+cleanup() {
+    if [ "${MLPD_DOCKER_KEEP:-0}" = 1 ]; then
+        log "MLPD_DOCKER_KEEP=1: leaving the stack and dockerd running"
+        return
+    fi
+    if [ "$started_stack" = 1 ]; then
+        compose logs --no-color >"$OUT/mlpd.log" 2>&1
+        compose down -v --remove-orphans >"$OUT/down.log" 2>&1
+        started_stack=0
+    fi
+    stop_dockerd
+}
+trap 'bad "interrupted"; finish' INT TERM
+
+# ---- the API walkthrough ----------------------------------------------------------------
+RUN_ID=
+MODEL_ID=
+DATASET=docker-walk
+
+# http METHOD PATH [curl args...]: status code on stdout, body in $OUT/body.
+http() {
+    local method=$1 path=$2; shift 2
+    curl -sS --max-time 20 -o "$OUT/body" -w '%{http_code}' -X "$method" "$@" "$BASE$path" \
+        2>>"$OUT/curl.log"
+}
+# json EXPR: evaluate a Python expression over the last body (bound to j).
+json() { python3 -c 'import json,sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+    "$OUT/body" "$1" 2>/dev/null; }
+
+# A small learnable problem: 4 features in [0,1], label 1 when x0 + x1 > 1.
+# Fixed seed, so every run trains on the same rows.
+make_csv() {
+    awk 'BEGIN { srand(7); print "label,x0,x1,x2,x3"
+                 for (i = 0; i < 400; i++) {
+                     a = rand(); b = rand(); c = rand(); d = rand()
+                     printf "%d,%.4f,%.4f,%.4f,%.4f\n", (a + b > 1), a, b, c, d } }'
+}
+
+job_status() { http GET "/jobs/$RUN_ID" >/dev/null && json 'j["status"]'; }
+job_ended() { case $(job_status) in succeeded|failed|cancelled) return 0 ;; esac; return 1; }
+
+walkthrough() {
+    check "GET /healthz answers 200" test "$(http GET /healthz)" = 200
+    check "GET /readyz answers 200" test "$(http GET /readyz)" = 200
+    check "GET / serves the dashboard" test "$(http GET /)" = 200
+    check "GET /openapi.yaml serves the spec" test "$(http GET /openapi.yaml)" = 200
+
+    make_csv >"$OUT/walk.csv"
+    local code
+    code=$(http POST "/datasets?name=$DATASET" -H 'Content-Type: text/csv' \
+        --data-binary "@$OUT/walk.csv")
+    check "POST /datasets uploads a CSV (201, got $code)" test "$code" = 201
+    check "the dataset has 400 rows, 4 features, 2 classes" \
+        test "$(json '(j["n_train"], j["features"], j["classes"])')" = "(400, 4, 2)"
+
+    code=$(http POST /train -H 'Content-Type: application/json' --data-binary \
+        "{\"dataset\":\"$DATASET\",\"hidden\":[16],\"epochs\":30,\"batch_size\":16,\
+\"learning_rate\":0.1,\"validation_split\":0.1,\"seed\":1}")
+    RUN_ID=$(json 'j["id"]')
+    check "POST /train queues a job (202, got $code, id ${RUN_ID:-none})" \
+        test "$code" = 202 -a -n "$RUN_ID"
+    [ -n "$RUN_ID" ] || return 1
+
+    wait_until 180 job_ended
+    local st; st=$(job_status)
+    check "job $RUN_ID succeeded (status $st)" test "$st" = succeeded
+    [ "$st" = succeeded ] || { cp "$OUT/body" "$OUT/job.json"; return 1; }
+    MODEL_ID=$(json 'j["model_id"]')
+    local acc; acc=$(json 'j["accuracy"]')
+    check "training accuracy above 0.8 (got $acc)" \
+        python3 -c "import sys; sys.exit(0 if float('$acc') > 0.8 else 1)"
+
+    # Two points far on either side of the boundary x0 + x1 = 1.
+    code=$(http POST /predict -H 'Content-Type: application/json' --data-binary \
+        "{\"model\":$MODEL_ID,\"inputs\":[[0.95,0.9,0.5,0.5],[0.05,0.1,0.5,0.5]]}")
+    check "POST /predict answers 200 (got $code)" test "$code" = 200
+    check "the predictions are [1, 0]" \
+        test "$(json '[p["label"] for p in j["predictions"]]')" = "[1, 0]"
+}
+
+run_still_there() {
+    [ "$(http GET "/jobs/$RUN_ID")" = 200 ] && [ "$(json 'j["status"]')" = succeeded ] \
+        && [ "$(json 'j["model_id"]')" = "$MODEL_ID" ] \
+        && [ "$(http GET "/datasets/$DATASET")" = 200 ]
+}
+
+# ---- main ------------------------------------------------------------------------------
+[ "$(id -u)" -eq 0 ] || abort "must run as root (apt-get, dockerd)"
+install_missing || abort "install docker.io docker-compose debootstrap (see $OUT/apt.log)"
+ok "packages present"
+
+start_dockerd || abort "dockerd did not answer within 60 s (see $OUT/dockerd.log)"
+ok "dockerd answers"
+
+if docker compose version >/dev/null 2>&1; then
+    COMPOSE=(docker compose)
+else
+    COMPOSE=(docker-compose)
+fi
+log "compose: ${COMPOSE[*]}"
+
+t0=$SECONDS
+make_base_image || abort "base image $BASE_IMAGE (see $OUT/debootstrap.log)"
+ok "base image $BASE_IMAGE ($((SECONDS - t0)) s)"
+
+PORT=${MLPD_HOST_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+export MLPD_HOST_PORT=$PORT
+BASE=http://127.0.0.1:$PORT
+
+t0=$SECONDS
+log "building (log: $OUT/build.log)"
+COMPOSE_LIMIT=1200 compose build >"$OUT/build.log" 2>&1 \
+    || abort "image build (see $OUT/build.log)"
+build_s=$((SECONDS - t0))
+size=$(docker image inspect --format '{{.Size}}' mlpd:latest)
+ok "image built in $build_s s, $((size / 1000000)) MB"
+
+# The runtime image holds what the issue asks for and runs as non-root.
+check "image runs as a non-root user" \
+    test "$(docker image inspect --format '{{.Config.User}}' mlpd:latest)" = mlpd
+check "image holds the binary, web/, migrations/ and api/openapi.yaml" \
+    timeout 60 docker run --rm --entrypoint /bin/sh mlpd:latest -c \
+    'test -x /usr/local/bin/mlpd && test -s "$MLPD_WEB_DIR/index.html" &&
+     test -s "$MLPD_WEB_DIR/vendor/chart.umd.js" &&
+     ls "$MLPD_MIGRATIONS"/*.sql >/dev/null && test -s "$MLPD_API_DIR/openapi.yaml"'
+check "image has no compiler" \
+    timeout 60 docker run --rm --entrypoint /bin/sh mlpd:latest -c '! command -v cc && ! command -v gcc'
+
+log "starting on $BASE"
+started_stack=1
+compose up -d >"$OUT/up.log" 2>&1 || abort "compose up (see $OUT/up.log)"
+wait_until 90 is_healthy || abort "container healthy within 90 s (state: $(container_state Status))"
+ok "container healthy"
+check "port published on the loopback only" \
+    test "$(docker port "$(container_id)" 8080/tcp | sort -u)" = "127.0.0.1:$PORT"
+
+walkthrough || abort "API walkthrough"
+
+# Stop with the compose stop signal: mlpd must shut down cleanly on its own.
+t0=$SECONDS
+compose stop >"$OUT/stop.log" 2>&1
+check "stopped within the grace period ($((SECONDS - t0)) s)" is_exited
+check "exit code 0 after SIGTERM (got $(container_state ExitCode))" \
+    test "$(container_state ExitCode)" = 0
+check "not killed by Docker" test "$(container_state OOMKilled)" = false
+
+compose start >"$OUT/start.log" 2>&1
+wait_until 90 is_healthy || abort "healthy again after restart within 90 s"
+ok "healthy after restart"
+check "run $RUN_ID kept in the volume across restarts" run_still_there
+
+finish

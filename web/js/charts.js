@@ -1,0 +1,97 @@
+// charts.js - the dashboard's two kinds of chart, drawn by Chart.js (loaded
+// as the classic script vendor/chart.umd.js, which defines window.Chart).
+// Without it (web assets not built) chartsAvailable() is false and the
+// pages show their tables alone.
+
+export function chartsAvailable() {
+  return typeof window.Chart === 'function';
+}
+
+function cssVar(name, fallback) {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+function baseOptions() {
+  const text = cssVar('--fg-muted', '#555');
+  const grid = cssVar('--border', '#ddd');
+  return {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    color: text,
+    scales: {
+      x: { ticks: { color: text }, grid: { color: grid } },
+      y: { ticks: { color: text }, grid: { color: grid } },
+    },
+  };
+}
+
+// A per-epoch curve with a training and a validation series.
+// createCurveChart(canvas, {yTitle, percent}) -> {set(series, epoch, value), count(series), destroy()}
+//   series is 'train' or 'val'; setting an epoch again replaces its value.
+export function createCurveChart(canvas, { yTitle, percent = false }) {
+  const train = cssVar('--chart-train', '#2563eb');
+  const val = cssVar('--chart-val', '#d97706');
+  const options = baseOptions();
+  options.interaction = { mode: 'nearest', axis: 'x', intersect: false };
+  options.plugins = { legend: { labels: { usePointStyle: true, pointStyle: 'line', color: options.color } } };
+  options.scales.x = { ...options.scales.x, type: 'linear', title: { display: true, text: 'epoch' },
+    ticks: { ...options.scales.x.ticks, precision: 0 } };
+  options.scales.y = { ...options.scales.y, title: { display: true, text: yTitle } };
+  if (percent) {
+    options.scales.y.ticks = { ...options.scales.y.ticks, callback: (v) => `${Math.round(v * 100)}%` };
+  }
+  const chart = new window.Chart(canvas, {
+    type: 'line',
+    data: {
+      datasets: [
+        { label: 'training', data: [], borderColor: train, backgroundColor: train, tension: 0.2 },
+        { label: 'validation', data: [], borderColor: val, backgroundColor: val, borderDash: [6, 4], tension: 0.2 },
+      ],
+    },
+    options,
+  });
+  const index = { train: 0, val: 1 };
+  return {
+    chart,
+    set(series, epoch, value) {
+      const data = chart.data.datasets[index[series]].data;
+      const at = data.findIndex((p) => p.x === epoch);
+      if (at >= 0) data[at] = { x: epoch, y: value };
+      else {
+        data.push({ x: epoch, y: value });
+        data.sort((a, b) => a.x - b.x);
+      }
+      chart.update('none');
+    },
+    count: (series) => chart.data.datasets[index[series]].data.length,
+    destroy: () => chart.destroy(),
+  };
+}
+
+// Ten (or n) class probabilities as bars; the predicted class stands out.
+// createProbabilityChart(canvas) -> {show(probabilities, labelNames, predicted), destroy()}
+export function createProbabilityChart(canvas) {
+  const base = cssVar('--chart-bar', '#94a3b8');
+  const hit = cssVar('--chart-train', '#2563eb');
+  const options = baseOptions();
+  options.plugins = { legend: { display: false } };
+  options.scales.y = { ...options.scales.y, min: 0, max: 1,
+    ticks: { ...options.scales.y.ticks, callback: (v) => `${Math.round(v * 100)}%` } };
+  const chart = new window.Chart(canvas, {
+    type: 'bar',
+    data: { labels: [], datasets: [{ label: 'probability', data: [], backgroundColor: [] }] },
+    options,
+  });
+  return {
+    chart,
+    show(probabilities, names, predicted) {
+      chart.data.labels = names;
+      chart.data.datasets[0].data = probabilities;
+      chart.data.datasets[0].backgroundColor = probabilities.map((_, i) => (i === predicted ? hit : base));
+      chart.update('none');
+    },
+    destroy: () => chart.destroy(),
+  };
+}

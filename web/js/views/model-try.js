@@ -1,0 +1,138 @@
+// views/model-try.js - #/models/<id>: a model's details and "try it": draw a
+// digit, see it reduced to 28x28 the MNIST way (mnist-preprocess.js), post it
+// to POST /predict and show the answer with its ten probabilities as bars.
+import { h, notice, replaceChildren } from '../dom.js';
+import { archSummary, fmtBytes, fmtInt, fmtNum, fmtPct, fmtTime } from '../format.js';
+import { chartsAvailable, createProbabilityChart } from '../charts.js';
+import { createDrawPad } from '../draw-pad.js';
+import { mnistFromInk, MNIST_SIDE } from '../mnist-preprocess.js';
+import { paintPixels } from '../pixels.js';
+import { objectField } from './models-list.js';
+
+const PAD_SIZE = 280;
+// Fashion-MNIST's class names; digits are their own names.
+const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+function classNames(n, dataset) {
+  if (n === 10 && /fashion/i.test(dataset || '')) return FASHION;
+  return Array.from({ length: n }, (_, i) => String(i));
+}
+
+function detailsList(m) {
+  const arch = objectField(m, 'arch');
+  const metrics = objectField(m, 'metrics') || {};
+  const items = [
+    ['Architecture', archSummary(arch) || '–'],
+    ['Loss', arch?.loss || '–'],
+    ['Parameters', fmtInt(m.n_params)],
+    ['File size', fmtBytes(m.size_bytes)],
+    ['Created', fmtTime(m.created_at)],
+  ];
+  for (const [k, v] of Object.entries(metrics)) {
+    items.push([k[0].toUpperCase() + k.slice(1).replace(/_/g, ' '), /accuracy/.test(k) ? fmtPct(v, 2) : fmtNum(v)]);
+  }
+  return h('dl', { class: 'summary' }, items.map(([k, v]) => h('div', {}, h('dt', { text: k }), h('dd', { text: v }))));
+}
+
+function tryPanel(api, m, dataset, cleanups) {
+  const canvas = h('canvas', { id: 'draw-pad', class: 'draw-pad', width: PAD_SIZE, height: PAD_SIZE, tabindex: 0,
+    role: 'img', 'aria-label': 'Drawing area. Draw a digit with the mouse or a finger; with the keyboard, arrow keys move the pen and Space lifts or lowers it.' });
+  const cursor = h('canvas', { class: 'draw-cursor', width: PAD_SIZE, height: PAD_SIZE, 'aria-hidden': 'true' });
+  const preview = h('canvas', { id: 'draw-preview', class: 'pixels preview', role: 'img',
+    'aria-label': 'The drawing as the model sees it, 28 by 28 pixels' });
+  paintPixels(preview, new Float32Array(MNIST_SIDE * MNIST_SIDE), MNIST_SIDE);
+  const auto = h('input', { type: 'checkbox', id: 'auto-predict', checked: true });
+  const answer = h('div', { id: 'prediction', class: 'prediction', 'aria-live': 'polite' },
+    h('p', { class: 'muted', text: 'Draw a digit, then predict.' }));
+  const probTable = h('tbody');
+  const chartCanvas = h('canvas', { id: 'prob-chart', role: 'img', 'aria-label': 'Probability of each class' });
+  const chart = chartsAvailable() ? createProbabilityChart(chartCanvas) : null;
+  if (chart) cleanups.push(() => chart.destroy());
+  let seq = 0;
+
+  async function predict() {
+    if (pad.isEmpty()) {
+      replaceChildren(answer, notice('Draw something first.'));
+      return;
+    }
+    const ink = pad.ink();
+    const input = mnistFromInk(ink.data, ink.w, ink.h);
+    paintPixels(preview, input, MNIST_SIDE);
+    const mine = ++seq;
+    try {
+      const r = await api.predict(m.id, input);
+      if (mine !== seq) return; // a newer drawing was sent meanwhile
+      const probs = r.probabilities.map(Number);
+      const names = classNames(probs.length, dataset);
+      const best = Number.isInteger(r.label) ? r.label : probs.indexOf(Math.max(...probs));
+      replaceChildren(answer,
+        h('p', { class: 'digit', 'data-label': best }, h('span', { class: 'muted', text: 'Prediction ' }),
+          h('strong', { text: names[best] ?? best })),
+        h('p', { class: 'muted', text: `${fmtPct(probs[best], 1)} sure` }));
+      chart?.show(probs, names, best);
+      replaceChildren(probTable, probs.map((p, i) => h('tr', {}, h('th', { scope: 'row', text: names[i] }), h('td', { text: fmtPct(p, 2) }))));
+    } catch (err) {
+      if (mine === seq) replaceChildren(answer, notice(`Prediction failed: ${err.message}`, 'error'));
+    }
+  }
+
+  const pad = createDrawPad(canvas, cursor, { onStroke: () => { if (auto.checked) predict(); } });
+  cleanups.push(() => pad.destroy());
+
+  function clear() {
+    pad.clear();
+    seq += 1;
+    paintPixels(preview, new Float32Array(MNIST_SIDE * MNIST_SIDE), MNIST_SIDE);
+    replaceChildren(answer, h('p', { class: 'muted', text: 'Draw a digit, then predict.' }));
+    replaceChildren(probTable);
+    chart?.show([], [], -1);
+  }
+
+  return h('section', { class: 'try', 'aria-labelledby': 'try-title' },
+    h('h2', { id: 'try-title', text: 'Try it' }),
+    h('div', { class: 'try-grid' },
+      h('div', { class: 'pad-col' },
+        h('div', { class: 'pad-wrap' }, canvas, cursor),
+        h('div', { class: 'pad-actions' },
+          h('button', { type: 'button', class: 'btn btn-primary', id: 'predict-btn', text: 'Predict', onclick: predict }),
+          h('button', { type: 'button', class: 'btn', id: 'clear-btn', text: 'Clear', onclick: clear }),
+          h('div', { class: 'check' }, auto, h('label', { for: 'auto-predict', text: 'Predict when the pen lifts' })))),
+      h('div', { class: 'result-col' },
+        h('figure', { class: 'preview-fig' }, preview, h('figcaption', { text: 'What the model sees (28×28)' })),
+        answer,
+        chart ? h('div', { class: 'chart-area prob-area' }, chartCanvas) : null,
+        h('details', {}, h('summary', { text: 'Probabilities' }),
+          h('table', { class: 'data', id: 'prob-table' }, h('thead', {}, h('tr', {},
+            h('th', { scope: 'col', text: 'Class' }), h('th', { scope: 'col', text: 'Probability' }))), probTable)))));
+}
+
+export function mountModelTry(root, { api, params }) {
+  const id = params[0];
+  const controller = new AbortController();
+  const cleanups = [];
+  const body = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
+
+  api.getModel(id, { signal: controller.signal }).then((m) => {
+    const arch = objectField(m, 'arch');
+    const config = objectField(m, 'config') || {};
+    const inputs = arch?.inputs;
+    replaceChildren(body,
+      h('div', { class: 'actions' },
+        m.run_id ? h('a', { class: 'btn', href: `#/jobs/${m.run_id}`, text: `Job #${m.run_id}` }) : null,
+        h('a', { class: 'btn', href: api.modelFileUrl(m.id), download: `model-${m.id}.mlp`, text: 'Download' })),
+      detailsList(m),
+      inputs === undefined || inputs === MNIST_SIDE * MNIST_SIDE
+        ? tryPanel(api, m, config.dataset, cleanups)
+        : notice(`This model takes ${inputs} inputs; drawing needs a 784-input (28×28) model.`));
+  }).catch((err) => {
+    if (err.name !== 'AbortError') {
+      replaceChildren(body, notice(err.status === 404 ? `There is no model ${id}.` : err.message, 'error'));
+    }
+  });
+
+  replaceChildren(root, h('h1', { tabindex: -1, text: `Model #${id}` }), body);
+  return () => {
+    controller.abort();
+    for (const c of cleanups) c();
+  };
+}
