@@ -48,7 +48,7 @@ INTEG_COMMON := $(sort $(wildcard tests/integration/common/*.c))
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
 .PHONY: all test unit-test bench data deps run clean fuzz docker-test
-all: $(MLPD)
+all: $(MLPD) web-assets
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

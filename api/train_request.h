@@ -36,7 +36,10 @@ void api_train_request_default(api_train_request *r);
 
 /* Parse and validate a JSON body of len bytes. On failure returns -1 and fills
  * *prob (status 400 for malformed JSON, 422 for a field that is unknown, of a
- * wrong type or out of range; prob->pointer names it). */
+ * wrong type or out of range; prob->pointer names it). An empty or
+ * whitespace-only body is the reference recipe (api_train_request_default).
+ * On success out->output_activation is always resolved (never -1); on
+ * failure *out is left unchanged. */
 int api_train_request_decode(const char *json, size_t len, api_train_request *out,
                              api_problem *prob);
 

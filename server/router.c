@@ -27,6 +27,7 @@ static const route route_table[] = {
     {"GET",    "/datasets",            route_datasets_list, ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
     {"POST",   "/datasets",            route_dataset_upload, ROUTE_BODY_UPLOAD, "text/csv", NULL, 0, {0}},
     {"GET",    "/datasets/{name}",     route_dataset_get,   ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    {"PUT",    "/datasets/{name}/files/{file}", route_dataset_file_upload, ROUTE_BODY_UPLOAD, "application/octet-stream", NULL, 0, {0}},
     {"GET",    "/healthz",             route_healthz,       ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
     {"GET",    "/readyz",              route_readyz,        ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
     {"GET",    "/metrics",             route_metrics,       ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},

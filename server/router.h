@@ -117,6 +117,7 @@ void route_model_upload(app *a, const http_request *req, http_response *res);
 void route_datasets_list(app *a, const http_request *req, http_response *res);
 void route_dataset_get(app *a, const http_request *req, http_response *res);
 void route_dataset_upload(app *a, const http_request *req, http_response *res);
+void route_dataset_file_upload(app *a, const http_request *req, http_response *res);
 void route_healthz(app *a, const http_request *req, http_response *res);
 void route_readyz(app *a, const http_request *req, http_response *res);
 void route_metrics(app *a, const http_request *req, http_response *res);

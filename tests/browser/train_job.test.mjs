@@ -79,8 +79,10 @@ t.test('a small job submitted from the form trains, its curves gaining points', 
   await page.click('button[type=submit]');
   await page.waitForURL(/#\/jobs\/\d+$/);
   jobId = Number(/#\/jobs\/(\d+)$/.exec(page.url())[1]);
-  await page.waitForFunction(() => document.querySelector('.title-badge .badge')?.textContent === 'succeeded',
+  await page.waitForFunction(() => /succeeded|failed|cancelled/.test(document.querySelector('.title-badge .badge')?.textContent),
     null, { timeout: 60000 });
+  const ended = (await api(daemon.url, 'GET', `/jobs/${jobId}`)).data;
+  assert.equal(await page.textContent('.title-badge .badge'), 'succeeded', `job ended ${ended.status}: ${ended.error}`);
   // Both epochs, training and validation, on both charts and in the table.
   await page.waitForFunction(() => document.querySelectorAll('#epoch-table tbody tr').length === 2, null, { timeout: 10000 });
   assert.deepEqual(await chartPoints(page, 'chart-loss'), [2, 2]);

@@ -19,6 +19,9 @@
 #
 # Names here all start with FUZZ_ so they cannot collide with the Makefile's.
 
+# Whatever goal the including Makefile has (or will have) stays its default.
+FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
+
 FUZZ_CC ?= clang
 FUZZ_BUILD ?= build/fuzz
 FUZZ_SECONDS ?= 60
@@ -85,3 +88,5 @@ fuzz-smoke: $(FUZZ_BIN)
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) bash tests/fuzz/run.sh
 
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+
+.DEFAULT_GOAL := $(FUZZ_SAVED_GOAL)

@@ -6,8 +6,9 @@
  *
  *   METHOD \n CONTENT-TYPE \n CONTENT-LENGTH \n PATH (the rest, newlines included)
  *
- * (no content type line: none sent; empty or non-numeric length: none
- * declared; no path: "/"). Each field stops at a NUL, as MHD's strings do.
+ * (no content type line: none sent; no or an empty length line: no body
+ * (0); a length that is not a number: a body of unknown length (-1), as for
+ * chunked uploads; no path: "/"). Each field stops at a NUL, as MHD's strings do.
  * The dashboard folder is a temporary one holding a few files, made once.
  * Query strings are parsed by libmicrohttpd, not by mlpd, so they are not
  * fuzzed here.
@@ -16,9 +17,10 @@
  * - no crash, leak or overflow (ASan/UBSan), e.g. in the 160-byte parameters;
  * - a refusal is 404, 405 (with a non-empty Allow header), 413 or 415, with a
  *   problem+json body that parses;
- * - an admitted route has the request's method (HEAD as GET), a declared
- *   length within its limit, and parameters that, put back into its
- *   pattern, give exactly the request's path;
+ * - an admitted route, or one refused for its body (413/415, reported in
+ *   *matched), has the request's method (HEAD as GET) and parameters that,
+ *   put back into its pattern, give exactly the request's path; an admitted
+ *   one also has the declared length within its limit;
  * - a path admitted as a dashboard file names a regular file inside the
  *   dashboard folder once symbolic links and ".." are resolved.
  */
@@ -166,9 +168,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *method = next_field(data, size, &at, 0), *ctype = next_field(data, size, &at, 0);
     char *length = next_field(data, size, &at, 0), *path = next_field(data, size, &at, 1);
     char *stop = NULL;
-    long long content_length = length ? strtoll(length, &stop, 10) : -1;
-    if (!length || stop == length)
-        content_length = -1;
+    long long content_length = 0;
+    if (length && length[0]) {
+        content_length = strtoll(length, &stop, 10);
+        if (stop == length)
+            content_length = -1;
+    }
 
     router *r = router_create(JSON_LIMIT, UPLOAD_LIMIT);
     check(r != NULL);
@@ -185,16 +190,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&res, 0, sizeof res);
     char param_buf[HTTP_MAX_PARAMS][160];
 
-    route *rt = router_admit(r, &a, &req, ctype, content_length, param_buf, &res);
+    route *matched = NULL;
+    route *rt = router_admit(r, &a, &req, ctype, content_length, param_buf, &res, &matched);
     if (!rt) {
         check_refusal(&res);
+        check((matched == NULL) == (res.status == 404 || res.status == 405));
     } else {
+        check(matched == rt);
         check(res.status == 0 && res.body == NULL);
-        const char *want = strcmp(req.method, "HEAD") ? req.method : "GET";
-        check(strcmp(rt->method, want) == 0);
         check(content_length <= (long long)rt->body_limit);
-        check_params(rt, &req);
-        if (rt->exists)
+    }
+    if (matched) {
+        const char *want = strcmp(req.method, "HEAD") ? req.method : "GET";
+        check(strcmp(matched->method, want) == 0);
+        check_params(matched, &req);
+        if (matched->exists)
             check_web_file(req.path);
         for (int i = 0; i < req.n_params; i++) {
             int64_t id = 0;

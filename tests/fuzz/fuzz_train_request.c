@@ -6,8 +6,8 @@
  * - an accepted body re-encodes to JSON that decodes to the same config and
  *   re-encodes to the same bytes (encode is a fixed point).
  *
- * Build with `bash tests/fuzz/build.sh`; fuzz for 60 s with
- * `RUN_SECONDS=60 bash tests/fuzz/build.sh` (both targets).
+ * Run: `make fuzz` (tests/fuzz/fuzz.mk), or after `make fuzz-build`:
+ * `bash tests/fuzz/run.sh train_request`.
  */
 #include <stddef.h>
 #include <stdint.h>

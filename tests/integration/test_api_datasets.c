@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "daemon.h"
 
@@ -181,11 +182,121 @@ static void test_bad_uploads_leave_nothing_behind(void **state) {
     http_result_free(&r);
 }
 
+/* The bytes of a file of data/mnist-digits (caller frees). */
+static char *read_digits_file(const char *name, size_t *len) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/data/mnist-digits/%s", D.repo, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(*len);
+    assert_int_equal(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    return buf;
+}
+
+/* gzip (not zlib) framing of buf, as `gzip` writes it. */
+static char *gzip_bytes(const char *buf, size_t len, size_t *out_len) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t cap = deflateBound(&z, (uLong)len);
+    char *out = malloc(cap);
+    z.next_in = (Bytef *)buf;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *out_len = z.total_out;
+    deflateEnd(&z);
+    return out;
+}
+
+/* PUT one IDX file; returns the parsed answer and its status. */
+static cJSON *put_file(const char *name, const char *file, const char *buf, size_t len, long *status) {
+    char path[256];
+    snprintf(path, sizeof path, "/datasets/%s/files/%s", name, file);
+    http_result r;
+    assert_int_equal(http_do(&D, "PUT", path, "application/octet-stream", buf, len, NULL, 0, &r), 0);
+    *status = r.status;
+    cJSON *j = http_result_json(&r);
+    if (!j) fprintf(stderr, "PUT %s -> %ld %s\n", path, r.status, r.body);
+    http_result_free(&r);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_idx_upload_file_by_file(void **state) {
+    (void)state;
+    size_t li, ll, ti, tl, gl;
+    char *img = read_digits_file("train-images-idx3-ubyte", &li);
+    char *lab = read_digits_file("train-labels-idx1-ubyte", &ll);
+    char *timg = read_digits_file("t10k-images-idx3-ubyte", &ti);
+    char *tlab = read_digits_file("t10k-labels-idx1-ubyte", &tl);
+    char *lab_gz = gzip_bytes(lab, ll, &gl);
+    long st;
+    cJSON *j;
+
+    /* a labels file in the images slot is refused by its magic */
+    j = put_file("digits2", "train-images-idx3-ubyte", lab, ll, &st);
+    assert_int_equal(st, 422);
+    cJSON_Delete(j);
+    j = put_file("digits2", "train-images-idx3-ubyte", img, li, &st);
+    assert_int_equal(st, 201);
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "complete")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "files")), 1);
+    cJSON_Delete(j);
+    /* test labels (2,000) do not fit the train images (8,000) */
+    j = put_file("digits2", "train-labels-idx1-ubyte", tlab, tl, &st);
+    assert_int_equal(st, 422);
+    cJSON_Delete(j);
+    j = put_file("digits2", "t10k-images-idx3-ubyte", timg, ti, &st);
+    assert_int_equal(st, 201);
+    cJSON_Delete(j);
+    /* the train pair is whole, the test pair is not: not complete yet */
+    j = put_file("digits2", "train-labels-idx1-ubyte.gz", lab_gz, gl, &st);
+    assert_int_equal(st, 201);
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "complete")));
+    cJSON_Delete(j);
+    cJSON_Delete(get_json("/datasets/digits2", 404));
+    j = put_file("digits2", "t10k-labels-idx1-ubyte", tlab, tl, &st);
+    assert_int_equal(st, 201);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "complete")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "files")), 4);
+    cJSON *ds = cJSON_GetObjectItemCaseSensitive(j, "dataset");
+    assert_int_equal((int)json_num(ds, "n_train"), 8000);
+    assert_int_equal((int)json_num(ds, "n_test"), 2000);
+    assert_int_equal((int)json_num(ds, "features"), 784);
+    assert_int_equal((int)json_num(ds, "classes"), 10);
+    assert_string_equal(json_str(ds, "source"), "upload");
+    cJSON_Delete(j);
+    /* registered: immutable */
+    j = put_file("digits2", "t10k-labels-idx1-ubyte", tlab, tl, &st);
+    assert_int_equal(st, 409);
+    cJSON_Delete(j);
+    /* unknown slots */
+    j = put_file("digits2", "train-images", img, 16, &st);
+    assert_int_equal(st, 404);
+    cJSON_Delete(j);
+    free(img), free(lab), free(timg), free(tlab), free(lab_gz);
+
+    /* the runner trains on it (the labels are read through gzip) */
+    int64_t id = train_job(&D, "{\"dataset\":\"digits2\",\"hidden\":[8],\"epochs\":1}");
+    assert_true(id > 0);
+    j = wait_job(&D, id, 60);
+    assert_string_equal(json_str(j, "status"), "succeeded");
+    assert_true(json_num(j, "test_accuracy") > 0.3);
+    cJSON_Delete(j);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_and_get_the_digits),
         cmocka_unit_test(test_csv_upload_registers_and_trains),
         cmocka_unit_test(test_bad_uploads_leave_nothing_behind),
+        cmocka_unit_test(test_idx_upload_file_by_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

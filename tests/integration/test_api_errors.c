@@ -108,6 +108,13 @@ static void test_oversized_body_is_413(void **state) {
     len += (size_t)sprintf(big + len, "0.5]}");
     expect_problem("POST", "/predict", "application/json", big, len, 413, NULL);
     expect_problem("POST", "/train", "application/json", big, len, 413, NULL);
+    /* without a Content-Length (chunked) the limit is enforced while reading */
+    http_result r;
+    assert_int_equal(http_do(&D, "POST", "/predict", "application/json", big, len,
+                             "Transfer-Encoding: chunked", 0, &r), 0);
+    assert_int_equal(r.status, 413);
+    assert_string_equal(r.content_type, "application/problem+json");
+    http_result_free(&r);
     free(big);
 }
 
