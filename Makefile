@@ -85,6 +85,9 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_COMMON) $(LIBS_ALL)
 # The dashboard's assets (web/web.mk: vendored npm files copied into web/vendor/).
 -include web/web.mk
 
+# libFuzzer targets (tests/fuzz/fuzz.mk: make fuzz, make fuzz-smoke).
+-include tests/fuzz/fuzz.mk
+
 # ---- benchmarks ------------------------------------------------------------
 BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/bench/%)

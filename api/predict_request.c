@@ -1,16 +1,13 @@
 /* predict_request.c - decode and validate the POST /predict body.
  *
  * The body is on the serving hot path and is mostly numbers (784 per MNIST
- * row), so it is read by a single-pass scanner written for this one shape
- * instead of building a cJSON tree: numbers go straight into one float block,
- * nothing is allocated per value, and most numbers are converted without
- * strtod (see scan_number).
+ * row), so it is read in one pass with the strict lexer of json_scan.h
+ * instead of building a cJSON tree: numbers go straight into one float block
+ * and nothing is allocated per value.
  *
- * The scanner accepts exactly RFC 8259 JSON (no leading zeros, no "1.",
- * no NaN, whitespace = space, tab, CR, LF; nesting up to 1000 levels, as
- * cJSON). It always checks the whole body's syntax, so malformed JSON is 400
- * even when an earlier member was already found wrong; otherwise the first
- * problem in document order is reported (422, or 413 for too many rows).
+ * The whole body's syntax is always checked, so malformed JSON is 400 even
+ * when an earlier member was already found wrong; otherwise the first problem
+ * in document order is reported (422, or 413 for too many rows).
  */
 #include "predict_request.h"
 
@@ -47,7 +44,6 @@ static void content_error(scanner *s, int status, const char *pointer, const cha
     api_problem_set(s->lx.prob, status, status == 413 ? API_SLUG_TOO_LARGE : API_SLUG_INVALID,
                     pointer, "%s", detail);
 }
-
 
 /* ---- the predict shape ------------------------------------------------------------- */
 

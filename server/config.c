@@ -13,8 +13,8 @@
 typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_FLAG } opt_kind;
 
 typedef struct {
-    const char *flag;      /* "--bind" */
-    const char *env;       /* "MLPD_BIND" */
+    const char *flag;      /* "--bind"; NULL: environment only (secrets) */
+    const char *env;       /* "MLPD_BIND"; NULL: an alias flag of the row above */
     opt_kind kind;
     size_t offset;         /* into serve_config */
     size_t cap;            /* OPT_STR: buffer size */
@@ -47,6 +47,15 @@ static const option options[] = {
     {"--max-connections", "MLPD_MAX_CONNECTIONS", INT(max_connections, 1, 1000000), "512", "open connections"},
     {"--timeout", "MLPD_TIMEOUT", INT(timeout, 1, 86400), "60", "idle connection timeout, seconds"},
     {"--quiet", "MLPD_QUIET", FLAG(quiet), "0", "no per-request log lines"},
+    {"--max-streams", "MLPD_MAX_STREAMS", INT(max_streams, 1, 100000), "32", "open job event streams before 503"},
+    {"--max-params", "MLPD_MAX_PARAMS", INT(max_params, 1, 268435456), "16777216", "weights + biases of a network to train"},
+    {"--max-epochs", "MLPD_MAX_EPOCHS", INT(max_epochs, 1, 10000), "1000", "epochs of one training job"},
+    {"--management-token-file", "MLPD_MANAGEMENT_TOKEN_FILE", STR(management_token_file), "", "file holding the management bearer token"},
+    {"--token-file", NULL, STR(management_token_file), "", "same as --management-token-file"},
+    {"--inference-token-file", "MLPD_INFERENCE_TOKEN_FILE", STR(inference_token_file), "", "file holding the inference bearer token"},
+    {NULL, "MLPD_MANAGEMENT_TOKEN", STR(management_token), "", "the management bearer token itself"},
+    {NULL, "MLPD_INFERENCE_TOKEN", STR(inference_token), "", "the inference bearer token itself"},
+    {"--cors-origins", "MLPD_CORS_ORIGINS", STR(cors_origins), "", "comma-separated browser origins allowed to call the API"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -125,10 +134,11 @@ void serve_config_usage(FILE *f) {
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const option *o = &options[i];
         char left[64];
-        snprintf(left, sizeof left, "%s%s", o->flag,
-                 o->kind == OPT_FLAG ? "" : o->kind == OPT_STR ? " STR" : o->kind == OPT_SIZE ? " SIZE" : " N");
-        fprintf(f, "  %-26s %s (%s, default %s)\n", left, o->help, o->env,
-                o->def[0] ? o->def : "none");
+        snprintf(left, sizeof left, "%s%s", o->flag ? o->flag : "(environment only)",
+                 !o->flag || o->kind == OPT_FLAG ? "" : o->kind == OPT_STR ? " STR" : o->kind == OPT_SIZE ? " SIZE" : " N");
+        if (!o->env) fprintf(f, "  %-26s %s\n", left, o->help);
+        else fprintf(f, "  %-26s %s (%s, default %s)\n", left, o->help, o->env,
+                     o->def[0] ? o->def : "none");
     }
     fprintf(f, "  %-26s this text\n", "--help");
 }
@@ -136,7 +146,7 @@ void serve_config_usage(FILE *f) {
 int serve_config_parse(serve_config *c, int argc, char **argv, FILE *out, char *err,
                        size_t errlen) {
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        const char *v = getenv(options[i].env);
+        const char *v = options[i].env ? getenv(options[i].env) : NULL;
         if (v && *v && apply(c, &options[i], v, options[i].env, err, errlen) != 0) return 2;
     }
     for (int i = 1; i < argc; i++) {
@@ -149,7 +159,8 @@ int serve_config_parse(serve_config *c, int argc, char **argv, FILE *out, char *
         size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
         const option *o = NULL;
         for (size_t k = 0; k < N_OPTIONS; k++)
-            if (strlen(options[k].flag) == name_len && !strncmp(options[k].flag, arg, name_len))
+            if (options[k].flag && strlen(options[k].flag) == name_len &&
+                !strncmp(options[k].flag, arg, name_len))
                 o = &options[k];
         if (!o) {
             snprintf(err, errlen, "unknown option '%s' (see mlpd serve --help)", arg);

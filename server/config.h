@@ -26,12 +26,22 @@ typedef struct serve_config {
     int max_connections;      /* --max-connections */
     int timeout;              /* --timeout: idle connection timeout, seconds */
     int quiet;                /* --quiet / MLPD_QUIET=1: no per-request log lines */
+    int max_streams;          /* --max-streams: open GET /jobs/{id}/events streams */
+    int max_params;           /* --max-params: weights + biases of a network trained by POST /train */
+    int max_epochs;           /* --max-epochs: epochs of one training job */
+    /* Access control (auth.h). Raw tokens come from the environment only (a
+     * flag would show them in ps); files from flags or the environment. */
+    char management_token[260];      /* MLPD_MANAGEMENT_TOKEN */
+    char management_token_file[512]; /* --management-token-file (--token-file) / MLPD_MANAGEMENT_TOKEN_FILE */
+    char inference_token[260];       /* MLPD_INFERENCE_TOKEN */
+    char inference_token_file[512];  /* --inference-token-file / MLPD_INFERENCE_TOKEN_FILE */
+    char cors_origins[2048];         /* --cors-origins / MLPD_CORS_ORIGINS (cors.h); "" = off */
 } serve_config;
 
 /* The defaults (see --help). */
 void serve_config_default(serve_config *c);
 
-/* Apply MLPD_* variables, then argv (argv[0] is "serve"). Returns 0 to run,
+/* Apply MLPD_* variables (an empty variable is ignored), then argv (argv[0] is "serve"). Returns 0 to run,
  * 1 when --help was printed to out, 2 on a usage error (message in err). */
 int serve_config_parse(serve_config *c, int argc, char **argv, FILE *out, char *err,
                        size_t errlen);

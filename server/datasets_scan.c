@@ -10,6 +10,14 @@
  * Entries whose name is not a valid dataset name, or that cannot be read, are
  * skipped. A dataset already registered with the same path keeps its source
  * (an upload stays an upload).
+ *
+ * Crash leftovers: an upload is written to a ".upload-XXXXXX" temporary (in
+ * the data dir for CSV, in the set's folder for IDX) and renamed or linked
+ * into place only once complete and valid. A daemon killed meanwhile leaves
+ * the temporary behind: invisible (hidden names are never datasets) but
+ * taking space, so the scan deletes them, in the data dir and in its real
+ * (not symlinked) subfolders. The scan runs at start-up, before the listener
+ * opens, so no upload can be in flight.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -154,7 +162,33 @@ static int register_one(store *st, store_dataset *d, char *err, size_t errlen) {
     return rc == STORE_OK ? 0 : -1;
 }
 
+/* ".upload-" and the six characters mkstemp(3) puts in place of XXXXXX. */
+static int is_upload_temp(const char *name) {
+    return !strncmp(name, ".upload-", 8) && strlen(name) == 14;
+}
+
+/* Delete upload temporaries in dir (regular files only); then, one level
+ * down, in each real subfolder when descend is set. */
+static void remove_upload_leftovers(const char *dir, int descend) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[4096];
+        struct stat sb;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (lstat(path, &sb) != 0) continue; /* lstat: never follow a symlink */
+        if (S_ISREG(sb.st_mode) && is_upload_temp(e->d_name))
+            unlink(path);
+        else if (descend && S_ISDIR(sb.st_mode) && e->d_name[0] != '.')
+            remove_upload_leftovers(path, 0);
+    }
+    closedir(d);
+}
+
 int datasets_scan(store *st, const char *data_dir, char *err, size_t errlen) {
+    remove_upload_leftovers(data_dir, 1);
     DIR *dir = opendir(data_dir);
     if (!dir) {
         set_err(err, errlen, "data dir %s: %s", data_dir, strerror(errno));

@@ -6,7 +6,11 @@
  *   (NaN ones skipped) and the run's progress row, in one transaction;
  * - every STEP_METRIC_INTERVAL batches: a "step_loss" metric;
  * - at most every PROGRESS_WRITE_SECONDS during an epoch: the progress row;
- * - every batch: the in-memory live state only (jobs_get_live).
+ * - every batch: the in-memory live state only (jobs_get_live);
+ * - at a successful end: the model, the test metrics and the status
+ *   succeeded, in one transaction (a crash leaves no model of a failed run).
+ * A run whose "running" status cannot be written (e.g. a full disk) is not
+ * trained: it ends failed with the store's reason.
  */
 #include <cblas.h>
 #include <math.h>
@@ -336,7 +340,8 @@ static int prepare(jobs *j, const job *jb, run_res *r, char *why, size_t cap) {
     return 0;
 }
 
-/* Evaluate, serialise and store the trained model; finish the run. 0 or -1 + why. */
+/* Evaluate, serialise and store the trained model, finishing the run as
+ * succeeded in the same transaction (store_run_succeed). 0 or -1 + why. */
 static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_result *res,
                        double train_seconds, char *why, size_t cap) {
     double test_loss = NAN, test_acc = NAN;
@@ -372,9 +377,8 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
     int rc = -1;
     if (!meta.arch_json || !meta.config_json || !meta.metrics_json)
         set_err(why, cap, "out of memory");
-    else if (store_model_put(j->cfg.st, &meta, buf, len, &model_id, &se) != STORE_OK ||
-             store_run_finish(j->cfg.st, jb->run_id, test_loss, test_acc, model_id, &se) !=
-                 STORE_OK)
+    else if (store_run_succeed(j->cfg.st, jb->run_id, &meta, buf, len, test_loss, test_acc,
+                               &model_id, &se) != STORE_OK)
         set_err(why, cap, "store: %s", se.msg);
     else
         rc = 0;
@@ -390,7 +394,9 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
 
 void jobs_run_one(jobs *j, job *jb) {
     store_error se = {{0}};
-    store_run_set_status(j->cfg.st, jb->run_id, RUN_RUNNING, NULL, &se);
+    char why[400] = "";
+    if (store_run_set_status(j->cfg.st, jb->run_id, RUN_RUNNING, NULL, &se) != STORE_OK)
+        set_err(why, sizeof why, "store: %s", se.msg);
     jobs_logf(j, "job %lld started: dataset %s", (long long)jb->run_id, jb->req.dataset);
     pthread_mutex_lock(&jb->live_mu);
     jb->live.epochs = jb->req.train.epochs;
@@ -399,13 +405,12 @@ void jobs_run_one(jobs *j, job *jb) {
 
     run_res r;
     memset(&r, 0, sizeof r);
-    char why[400] = "";
     train_ctx c = {.j = j, .jb = jb, .cur_epoch = 0,
                    .ep_loss = NAN, .ep_acc = NAN, .ep_val_loss = NAN, .ep_val_acc = NAN};
     mlp_train_result res;
     memset(&res, 0, sizeof res);
     mlp_status ts = MLP_EINVAL;
-    int ok = prepare(j, jb, &r, why, sizeof why) == 0;
+    int ok = !why[0] && prepare(j, jb, &r, why, sizeof why) == 0;
     if (ok && !should_stop(&c)) {
         mlp_train_config cfg = jb->req.train;
         cfg.on_batch = on_batch;
@@ -441,7 +446,9 @@ void jobs_run_one(jobs *j, job *jb) {
         error = "training stopped"; /* MLP_ESTOPPED without a reason of ours */
     }
     run_release(&r);
-    if (store_run_set_status(j->cfg.st, jb->run_id, final, error, &se) != STORE_OK)
+    /* A success was recorded with its model; any other end is recorded here. */
+    if (final != RUN_SUCCEEDED &&
+        store_run_set_status(j->cfg.st, jb->run_id, final, error, &se) != STORE_OK)
         jobs_logf(j, "job %lld: cannot record its end: %s", (long long)jb->run_id, se.msg);
     if (final != RUN_SUCCEEDED)
         jobs_logf(j, "job %lld %s%s%s", (long long)jb->run_id, run_status_name(final),

@@ -9,33 +9,40 @@
 
 #define CT_JSON "application/json"
 
-/* The API, top to bottom. Handlers live in routes_*.c and sse.c. */
+/* The API, top to bottom. Handlers live in routes_*.c and sse.c. Scopes
+ * (auth.h): OPEN never needs a token, READ either token, INFER the inference
+ * (or management) token, MANAGE the management token. */
+#define R(method, pattern, handler, body, types, scope) \
+    {method, pattern, handler, body, types, NULL, scope, 0, {0}}
+#define OCTETS "application/octet-stream"
 static const route route_table[] = {
-    /* method  pattern                 handler              body               content types */
-    {"POST",   "/train",               route_train,         ROUTE_BODY_JSON,   CT_JSON, NULL, 0, {0}},
-    {"GET",    "/jobs",                route_jobs_list,     ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"GET",    "/jobs/{id}",           route_job_get,       ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"GET",    "/jobs/{id}/metrics",   route_job_metrics,   ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"GET",    "/jobs/{id}/events",    route_job_events,    ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"POST",   "/jobs/{id}/cancel",    route_job_cancel,    ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"POST",   "/predict",             route_predict,       ROUTE_BODY_JSON,   CT_JSON, NULL, 0, {0}},
-    {"GET",    "/models",              route_models_list,   ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"POST",   "/models",              route_model_upload,  ROUTE_BODY_UPLOAD, "application/octet-stream", NULL, 0, {0}},
-    {"GET",    "/models/{id}",         route_model_get,     ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"DELETE", "/models/{id}",         route_model_delete,  ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"GET",    "/models/{id}/file",    route_model_file,    ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"GET",    "/datasets",            route_datasets_list, ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"POST",   "/datasets",            route_dataset_upload, ROUTE_BODY_UPLOAD, "text/csv", NULL, 0, {0}},
-    {"GET",    "/datasets/{name}",     route_dataset_get,   ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"PUT",    "/datasets/{name}/files/{file}", route_dataset_file_upload, ROUTE_BODY_UPLOAD, "application/octet-stream", NULL, 0, {0}},
-    {"GET",    "/healthz",             route_healthz,       ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"GET",    "/readyz",              route_readyz,        ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"GET",    "/metrics",             route_metrics,       ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"GET",    "/openapi.yaml",        route_openapi,       ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
-    {"GET",    "/",                    route_web_index,     ROUTE_BODY_NONE,   NULL, NULL, 0, {0}},
+    /* method   pattern                  handler               body               content types  scope */
+    R("POST",   "/train",                route_train,          ROUTE_BODY_JSON,   CT_JSON, AUTH_MANAGE),
+    R("GET",    "/jobs",                 route_jobs_list,      ROUTE_BODY_NONE,   NULL,    AUTH_READ),
+    R("GET",    "/jobs/{id}",            route_job_get,        ROUTE_BODY_NONE,   NULL,    AUTH_READ),
+    R("GET",    "/jobs/{id}/metrics",    route_job_metrics,    ROUTE_BODY_NONE,   NULL,    AUTH_READ),
+    R("GET",    "/jobs/{id}/events",     route_job_events,     ROUTE_BODY_NONE,   NULL,    AUTH_READ),
+    R("POST",   "/jobs/{id}/cancel",     route_job_cancel,     ROUTE_BODY_NONE,   NULL,    AUTH_MANAGE),
+    R("POST",   "/predict",              route_predict,        ROUTE_BODY_JSON,   CT_JSON, AUTH_INFER),
+    R("GET",    "/models",               route_models_list,    ROUTE_BODY_NONE,   NULL,    AUTH_READ),
+    R("POST",   "/models",               route_model_upload,   ROUTE_BODY_UPLOAD, OCTETS,  AUTH_MANAGE),
+    R("GET",    "/models/{id}",          route_model_get,      ROUTE_BODY_NONE,   NULL,    AUTH_READ),
+    R("DELETE", "/models/{id}",          route_model_delete,   ROUTE_BODY_NONE,   NULL,    AUTH_MANAGE),
+    R("GET",    "/models/{id}/file",     route_model_file,     ROUTE_BODY_NONE,   NULL,    AUTH_READ),
+    R("GET",    "/datasets",             route_datasets_list,  ROUTE_BODY_NONE,   NULL,    AUTH_READ),
+    R("POST",   "/datasets",             route_dataset_upload, ROUTE_BODY_UPLOAD, "text/csv", AUTH_MANAGE),
+    R("GET",    "/datasets/{name}",      route_dataset_get,    ROUTE_BODY_NONE,   NULL,    AUTH_READ),
+    R("GET",    "/datasets/{name}/samples", route_dataset_samples, ROUTE_BODY_NONE, NULL,  AUTH_READ),
+    R("PUT",    "/datasets/{name}/files/{file}", route_dataset_file_upload, ROUTE_BODY_UPLOAD, OCTETS, AUTH_MANAGE),
+    R("GET",    "/healthz",              route_healthz,        ROUTE_BODY_NONE,   NULL,    AUTH_OPEN),
+    R("GET",    "/readyz",               route_readyz,         ROUTE_BODY_NONE,   NULL,    AUTH_OPEN),
+    R("GET",    "/metrics",              route_metrics,        ROUTE_BODY_NONE,   NULL,    AUTH_READ),
+    R("GET",    "/openapi.yaml",         route_openapi,        ROUTE_BODY_NONE,   NULL,    AUTH_OPEN),
+    R("GET",    "/",                     route_web_index,      ROUTE_BODY_NONE,   NULL,    AUTH_OPEN),
     /* Last: any other path names a dashboard file, if web/ has it. */
-    {"GET",    "/{file*}",             route_web_file,      ROUTE_BODY_NONE,   NULL, route_web_exists, 0, {0}},
+    {"GET",     "/{file*}",              route_web_file,       ROUTE_BODY_NONE,   NULL, route_web_exists, AUTH_OPEN, 0, {0}},
 };
+#undef R
 #define N_ROUTES (sizeof route_table / sizeof route_table[0])
 
 const double route_bucket_bounds[ROUTE_N_BUCKETS] = {
@@ -59,6 +66,7 @@ router *router_create(size_t json_limit, size_t upload_limit) {
         rt->body = route_table[i].body;
         rt->content_types = route_table[i].content_types;
         rt->exists = route_table[i].exists;
+        rt->scope = route_table[i].scope;
         rt->body_limit = rt->body == ROUTE_BODY_JSON     ? json_limit
                          : rt->body == ROUTE_BODY_UPLOAD ? upload_limit
                                                          : 0;
@@ -110,19 +118,49 @@ static int content_type_ok(const char *allowed, const char *given) {
     return 0;
 }
 
+/* A request header, NULL when absent or when there is no connection (the
+ * unit tests admit requests without one). */
+static const char *request_header(const http_request *req, const char *name) {
+    return req->conn ? http_header(req, name) : NULL;
+}
+
+/* 401/403 for a refused token, with the challenge of RFC 6750. */
+static void reply_auth_refused(auth_result ar, const route *rt, http_response *res) {
+    if (ar == AUTH_FORBIDDEN) {
+        http_reply_problem(res, 403, "forbidden", NULL,
+                           "the token is valid but %s %s needs the %s token", rt->method,
+                           rt->pattern, auth_scope_name(rt->scope));
+        http_set_header(res, "WWW-Authenticate", "Bearer realm=\"mlpd\", error=\"insufficient_scope\"");
+    } else if (ar == AUTH_INVALID) {
+        http_reply_problem(res, 401, "unauthorized", NULL,
+                           "the bearer token is not valid for this daemon");
+        http_set_header(res, "WWW-Authenticate", "Bearer realm=\"mlpd\", error=\"invalid_token\"");
+    } else {
+        http_reply_problem(res, 401, "unauthorized", NULL,
+                           "%s %s needs a bearer token (Authorization: Bearer <token>) of scope %s",
+                           rt->method, rt->pattern, auth_scope_name(rt->scope));
+        http_set_header(res, "WWW-Authenticate", "Bearer realm=\"mlpd\"");
+    }
+}
+
 route *router_admit(router *r, app *a, http_request *req, const char *content_type,
                     long long content_length, char param_buf[HTTP_MAX_PARAMS][160],
                     http_response *res, route **matched) {
     *matched = NULL;
+    /* CORS headers go on every answer, refusals included, so a browser page
+     * can read why it was refused. */
+    const char *origin = request_header(req, "Origin");
+    cors_add_response_headers(a->cors, origin, res);
     const char *method = strcmp(req->method, "HEAD") ? req->method : "GET";
     char allow[96] = "";
-    route *found = NULL;
+    route *found = NULL, *path_route = NULL;
     for (size_t i = 0; i < N_ROUTES && !found; i++) {
         route *rt = &r->routes[i];
         char tmp[HTTP_MAX_PARAMS][160];
         int n;
         if (!match_path(rt->pattern, req->path, tmp, &n)) continue;
         if (rt->exists && !rt->exists(a, req->path)) continue;
+        if (!path_route) path_route = rt;
         if (strcmp(rt->method, method)) {
             /* Collect every method this path accepts for Allow. */
             if (!strstr(allow, rt->method) && strlen(allow) + strlen(rt->method) + 3 < sizeof allow) {
@@ -138,7 +176,12 @@ route *router_admit(router *r, app *a, http_request *req, const char *content_ty
         for (int k = 0; k < n; k++) req->params[k] = param_buf[k];
     }
     if (!found) {
-        if (allow[0]) {
+        if (allow[0] && !strcmp(method, "OPTIONS")) {
+            /* Preflight (or a plain OPTIONS): answered here, no token needed,
+             * counted on the path's first route. */
+            *matched = path_route;
+            cors_reply_options(a->cors, origin, allow, res);
+        } else if (allow[0]) {
             http_reply_problem(res, 405, "method-not-allowed", NULL,
                                "%s is not allowed on %s; allowed: %s", req->method, req->path,
                                allow);
@@ -149,6 +192,12 @@ route *router_admit(router *r, app *a, http_request *req, const char *content_ty
         return NULL;
     }
     *matched = found;
+    /* The token before the body: an anonymous client learns nothing about limits. */
+    auth_result ar = auth_check(a->auth, found->scope, request_header(req, "Authorization"));
+    if (ar != AUTH_OK) {
+        reply_auth_refused(ar, found, res);
+        return NULL;
+    }
     /* A body is checked only when one is sent (POST /train accepts none). */
     if (content_length > (long long)found->body_limit) {
         http_reply_problem(res, 413, "body-too-large", NULL,

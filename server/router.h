@@ -1,13 +1,16 @@
 /* router.h - the daemon's route table and the state every handler shares.
  *
  * The table (router.c) is data, read top to bottom like Valkey's command
- * table: {method, path pattern, handler, body kind, allowed content types}.
+ * table: {method, path pattern, handler, body kind, allowed content types,
+ * auth scope}.
  * Each route carries its own counters (calls, status classes, a latency
  * histogram), updated with atomics after every response and rendered by
  * metrics.c. One admission step checks, before any handler runs and before
- * the body is read: unknown path -> 404, known path but wrong method -> 405
- * with Allow, declared body larger than the route's limit -> 413, wrong
- * Content-Type -> 415.
+ * the body is read: unknown path -> 404, OPTIONS on a known path -> 204 (CORS
+ * preflight, cors.h), known path but wrong method -> 405 with Allow, missing
+ * or wrong bearer token -> 401, token of another scope -> 403 (auth.h),
+ * declared body larger than the route's limit -> 413, wrong Content-Type ->
+ * 415. Every response, refusals included, gets the CORS headers first.
  *
  * Patterns: literal segments, "{id}"/"{name}" for one segment, and "{file*}"
  * (last only) for the rest of the path. A route may add an existence
@@ -20,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
+#include "cors.h"
 #include "http.h"
 #include "jobs.h"
 #include "store.h"
@@ -40,6 +45,8 @@ typedef struct app {
     struct mlpd_metrics *metrics;
     struct sse_hub *sse;
     router *router;
+    const auth_keys *auth;      /* NULL or no token set: every route is open */
+    const cors_policy *cors;    /* NULL or empty: CORS off */
     atomic_int draining;        /* 1 once shutdown began: /readyz answers 503 */
     double started_at;          /* seconds since the epoch */
 } app;
@@ -70,6 +77,7 @@ typedef struct route {
     route_body body;
     const char *content_types;     /* "a/b|c/d"; NULL: not checked */
     int (*exists)(app *a, const char *path); /* optional; see above */
+    auth_scope scope;              /* who may call it when tokens are set (auth.h) */
     size_t body_limit;             /* resolved from body and the config */
     route_stats stats;
 } route;
@@ -118,6 +126,7 @@ void route_datasets_list(app *a, const http_request *req, http_response *res);
 void route_dataset_get(app *a, const http_request *req, http_response *res);
 void route_dataset_upload(app *a, const http_request *req, http_response *res);
 void route_dataset_file_upload(app *a, const http_request *req, http_response *res);
+void route_dataset_samples(app *a, const http_request *req, http_response *res); /* routes_samples.c */
 void route_healthz(app *a, const http_request *req, http_response *res);
 void route_readyz(app *a, const http_request *req, http_response *res);
 void route_metrics(app *a, const http_request *req, http_response *res);
@@ -130,7 +139,12 @@ int route_web_exists(app *a, const char *path);
 /* The hub keeps the open /jobs/{id}/events streams and a ticker thread that
  * wakes them (MHD_resume_connection) every SSE_TICK_MS to poll the store. */
 #define SSE_TICK_MS 250
-struct sse_hub *sse_hub_create(char *err, size_t errlen);
+/* At most max_streams streams are open at once; one more gets 503 with
+ * Retry-After (SSE_RETRY_AFTER_SECONDS). */
+#define SSE_RETRY_AFTER_SECONDS 5
+struct sse_hub *sse_hub_create(int max_streams, char *err, size_t errlen);
+/* Streams open now. */
+int sse_hub_open_streams(struct sse_hub *h);
 /* End every stream and stop the ticker; call after http_server_quiesce and
  * before http_server_stop (MHD must not stop with suspended connections). */
 void sse_hub_stop(struct sse_hub *h);

@@ -1,7 +1,9 @@
 /* serve.c - `mlpd serve`: start-up, the wait for a signal, orderly shutdown.
  *
- * Start: settings (config.h) -> store_open -> datasets_scan -> jobs_start ->
- * model cache, router, event-stream hub -> listen. The bound port is logged
+ * Start: settings (config.h), tokens (auth.h) and CORS origins (cors.h) ->
+ * store_open -> datasets_scan -> jobs_start -> model cache, router,
+ * event-stream hub -> listen. Listening beyond loopback without tokens is
+ * allowed but logged as a warning. The bound port is logged
  * and, with --port-file, written to a file (for --port 0).
  *
  * Signals: SIGTERM/SIGINT handlers only count; the main thread waits in
@@ -22,8 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "commands.h"
 #include "config.h"
+#include "cors.h"
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
@@ -86,6 +90,9 @@ static int write_port_file(const char *path, int port) {
     return rename(tmp, path);
 }
 
+/* 127.0.0.0/8 only: anything else is reachable from other hosts. */
+static int is_loopback(const char *ipv4) { return !strncmp(ipv4, "127.", 4); }
+
 static double wall_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
@@ -99,6 +106,14 @@ int cmd_serve(int argc, char **argv) {
     int prc = serve_config_parse(&cfg, argc, argv, stdout, err, sizeof err);
     if (prc == 1) return 0;
     if (prc != 0) {
+        fprintf(stderr, "mlpd serve: %s\n", err);
+        return 2;
+    }
+    /* Both stay on this stack frame, which outlives the server. */
+    auth_keys keys;
+    cors_policy cors;
+    if (auth_keys_load(&keys, &cfg, err, sizeof err) != 0 ||
+        cors_policy_parse(&cors, cfg.cors_origins, err, sizeof err) != 0) {
         fprintf(stderr, "mlpd serve: %s\n", err);
         return 2;
     }
@@ -133,6 +148,8 @@ int cmd_serve(int argc, char **argv) {
     app a;
     memset(&a, 0, sizeof a);
     a.cfg = &cfg;
+    a.auth = &keys;
+    a.cors = &cors;
     a.metrics = &metrics;
     a.started_at = wall_now();
     atomic_init(&a.draining, 0);
@@ -160,7 +177,7 @@ int cmd_serve(int argc, char **argv) {
     a.jobs = jb;
     a.models = model_cache_create(st, MODEL_CACHE_CAPACITY, jobs_busy, jb);
     a.router = router_create(cfg.max_body, cfg.max_upload);
-    a.sse = sse_hub_create(err, sizeof err);
+    a.sse = sse_hub_create(cfg.max_streams, err, sizeof err);
     if (!a.models || !a.router || !a.sse) {
         log_error("cannot start: %s", a.sse ? "out of memory" : err);
         goto out;
@@ -178,6 +195,16 @@ int cmd_serve(int argc, char **argv) {
     int port = http_server_port(http);
     log_info("listening on http://%s:%d (workers %d, max jobs %d, db %s, data %s)", cfg.bind, port,
              cfg.workers, cfg.max_jobs, cfg.db, cfg.data_dir);
+    log_info("access: %s; CORS: %s",
+             !auth_enabled(&keys) ? "open (no tokens)"
+             : keys.management_len && keys.inference_len ? "management and inference tokens"
+             : keys.management_len ? "management token only" : "inference token only (management locked)",
+             cors_enabled(&cors) ? cfg.cors_origins : "off");
+    if (!is_loopback(cfg.bind) && !auth_enabled(&keys))
+        log_error("warning: listening on %s beyond loopback without tokens: anyone who can reach "
+                  "it may train, upload and delete (set MLPD_MANAGEMENT_TOKEN or "
+                  "--management-token-file, see docs/security.md)",
+                  cfg.bind);
     if (cfg.port_file[0] && write_port_file(cfg.port_file, port) != 0)
         log_error("cannot write the port file %s: %s", cfg.port_file, strerror(errno));
 

@@ -4,7 +4,9 @@
  * `progress` (data: the Job, while it trains, when its step moved), `status`
  * (data: the Job, when its status changed), `end` (data: the Job, once it has
  * ended; then the stream closes). `: heartbeat` comments every 15 s.
- * Last-Event-ID resumes after that metric id.
+ * Last-Event-ID resumes after that metric id. At most --max-streams streams
+ * are open at once; one more is refused with 503 and Retry-After (a stream
+ * holds a connection for as long as the job runs).
  *
  * How it waits without holding an HTTP thread: the response is an MHD
  * callback response. When the callback has nothing to send it suspends its
@@ -59,6 +61,8 @@ typedef struct sse_hub {
     pthread_t ticker;
     atomic_int stopping;
     int ticker_running;
+    int max_streams;
+    atomic_int open;           /* streams admitted and not yet freed by MHD */
 } sse_hub;
 
 static double now_mono(void) {
@@ -187,6 +191,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max) {
 
 static void stream_free(void *cls) {
     sse_stream *s = cls;
+    atomic_fetch_sub(&s->hub->open, 1);
     atomic_store(&s->closed, 1);
     stream_unref(s);
 }
@@ -224,7 +229,7 @@ static void *ticker_main(void *arg) {
     return NULL;
 }
 
-struct sse_hub *sse_hub_create(char *err, size_t errlen) {
+struct sse_hub *sse_hub_create(int max_streams, char *err, size_t errlen) {
     sse_hub *h = calloc(1, sizeof *h);
     if (!h) {
         snprintf(err, errlen, "out of memory");
@@ -232,6 +237,8 @@ struct sse_hub *sse_hub_create(char *err, size_t errlen) {
     }
     pthread_mutex_init(&h->mu, NULL);
     atomic_init(&h->stopping, 0);
+    atomic_init(&h->open, 0);
+    h->max_streams = max_streams > 0 ? max_streams : 1;
     if (pthread_create(&h->ticker, NULL, ticker_main, h) != 0) {
         snprintf(err, errlen, "cannot start the event-stream thread");
         pthread_mutex_destroy(&h->mu);
@@ -241,6 +248,8 @@ struct sse_hub *sse_hub_create(char *err, size_t errlen) {
     h->ticker_running = 1;
     return h;
 }
+
+int sse_hub_open_streams(struct sse_hub *h) { return h ? atomic_load(&h->open) : 0; }
 
 void sse_hub_stop(struct sse_hub *h) {
     if (!h || atomic_exchange(&h->stopping, 1)) return;
@@ -291,8 +300,20 @@ void route_job_events(app *a, const http_request *req, http_response *res) {
         long long v = strtoll(last, &end, 10);
         if (end != last && *end == '\0' && v > 0) cursor = v;
     }
+    /* Admission against --max-streams; from here on `open` counts this
+     * stream until stream_free (or the failure paths below) gives it back. */
+    if (atomic_fetch_add(&a->sse->open, 1) >= a->sse->max_streams) {
+        atomic_fetch_sub(&a->sse->open, 1);
+        http_reply_problem(res, 503, "too-many-streams", NULL,
+                           "%d event streams are open, the most this daemon serves (see "
+                           "--max-streams); retry later or poll GET /jobs/%lld/metrics",
+                           a->sse->max_streams, (long long)id);
+        http_set_header(res, "Retry-After", "%d", SSE_RETRY_AFTER_SECONDS);
+        return;
+    }
     sse_stream *s = calloc(1, sizeof *s);
     if (!s) {
+        atomic_fetch_sub(&a->sse->open, 1);
         http_reply_problem(res, 500, "internal", NULL, "out of memory");
         return;
     }
@@ -310,6 +331,7 @@ void route_job_events(app *a, const http_request *req, http_response *res) {
     struct MHD_Response *r =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s, stream_free);
     if (!r) {
+        atomic_fetch_sub(&a->sse->open, 1);
         pthread_mutex_destroy(&s->mu);
         free(s);
         http_reply_problem(res, 500, "internal", NULL, "cannot create the event stream");

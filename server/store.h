@@ -29,6 +29,8 @@ typedef struct store store;
 
 typedef struct {
     char msg[256];
+    int disk_full;     /* 1 when the write failed for lack of space (SQLITE_FULL, ENOSPC):
+                          the caller may answer 507 instead of 500 */
 } store_error;
 
 /* Open (creating if needed) and migrate. migrations_dir holds NNN_name.sql
@@ -163,6 +165,14 @@ void store_model_clear(store_model *m);
 /* Insert a model with its file bytes (the engine's format) in one transaction. */
 int store_model_put(store *s, const store_model *meta, const unsigned char *file, size_t len,
                     int64_t *id_out, store_error *err);
+/* A run's success, atomically: insert the model (as store_model_put, with
+ * meta->run_id = id), record the test metrics and model id (as
+ * store_run_finish) and set the status succeeded, in one transaction, so a
+ * crash never leaves a model whose run is not succeeded or the reverse.
+ * *model_id_out (may be NULL) gets the new model's id. */
+int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsigned char *file,
+                      size_t len, double test_loss, double test_accuracy, int64_t *model_id_out,
+                      store_error *err);
 int store_model_get(store *s, int64_t id, store_model *out, store_error *err);
 /* The file bytes (malloc'ed, caller frees). */
 int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, store_error *err);

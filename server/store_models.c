@@ -61,8 +61,8 @@ static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *text) {
         sqlite3_bind_null(st, idx);
 }
 
-int store_model_put(store *s, const store_model *meta, const unsigned char *file, size_t len,
-                    int64_t *id_out, store_error *err) {
+int store_model_insert(store *s, const store_model *meta, const unsigned char *file, size_t len,
+                       int64_t *id_out, store_error *err) {
     if (!meta->arch_json) return store_fail(err, "a model needs its arch_json");
     if (!file || len == 0 || len > (size_t)0x7fffffff)
         return store_fail(err, "model file of %zu bytes cannot be stored", len);
@@ -73,34 +73,39 @@ int store_model_put(store *s, const store_model *meta, const unsigned char *file
         snprintf(crc_hex, sizeof crc_hex, "%08lx", crc32(0L, file, (uInt)len));
         checksum = crc_hex;
     }
-    pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "INSERT INTO models (run_id, name, arch_json, config_json,"
                            " metrics_json, checksum, size_bytes, n_params, created_at, file) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                            &st, err);
-    if (rc == STORE_OK) {
-        if (meta->run_id > 0)
-            sqlite3_bind_int64(st, 1, meta->run_id);
-        else
-            sqlite3_bind_null(st, 1);
-        bind_text_or_null(st, 2, meta->name);
-        bind_text_or_null(st, 3, meta->arch_json);
-        bind_text_or_null(st, 4, meta->config_json);
-        bind_text_or_null(st, 5, meta->metrics_json);
-        bind_text_or_null(st, 6, checksum);
-        sqlite3_bind_int64(st, 7, (sqlite3_int64)len);
-        sqlite3_bind_int64(st, 8, meta->n_params);
-        sqlite3_bind_double(st, 9, store_now());
-        sqlite3_bind_blob(st, 10, file, (int)len, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_DONE) {
-            if (id_out) *id_out = sqlite3_last_insert_rowid(s->db);
-        } else {
-            rc = store_fail_sql(s, err, "store model");
-        }
-        sqlite3_finalize(st);
+    if (rc != STORE_OK) return rc;
+    if (meta->run_id > 0)
+        sqlite3_bind_int64(st, 1, meta->run_id);
+    else
+        sqlite3_bind_null(st, 1);
+    bind_text_or_null(st, 2, meta->name);
+    bind_text_or_null(st, 3, meta->arch_json);
+    bind_text_or_null(st, 4, meta->config_json);
+    bind_text_or_null(st, 5, meta->metrics_json);
+    bind_text_or_null(st, 6, checksum);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)len);
+    sqlite3_bind_int64(st, 8, meta->n_params);
+    sqlite3_bind_double(st, 9, store_now());
+    sqlite3_bind_blob(st, 10, file, (int)len, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_DONE) {
+        if (id_out) *id_out = sqlite3_last_insert_rowid(s->db);
+    } else {
+        rc = store_fail_sql(s, err, "store model");
     }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_model_put(store *s, const store_model *meta, const unsigned char *file, size_t len,
+                    int64_t *id_out, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    int rc = store_model_insert(s, meta, file, len, id_out, err);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }

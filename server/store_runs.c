@@ -96,11 +96,9 @@ int store_run_create(store *s, const char *config_json, const char *dataset, int
     return rc;
 }
 
-int store_run_set_status(store *s, int64_t id, run_status status, const char *error,
+/* The status UPDATE; the caller holds s->mu. */
+static int update_status(store *s, int64_t id, run_status status, const char *error,
                          store_error *err) {
-    if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
-        return store_fail(err, "invalid run status %d", (int)status);
-    pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(
         s,
@@ -110,16 +108,23 @@ int store_run_set_status(store *s, int64_t id, run_status status, const char *er
         "               ELSE finished_at END "
         "WHERE id = ?1",
         &st, err);
-    if (rc == STORE_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, run_status_name(status), -1, SQLITE_STATIC);
-        if (error)
-            sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 3);
-        sqlite3_bind_double(st, 4, store_now());
-        rc = step_update(s, st, "set run status", err);
-    }
+    if (rc != STORE_OK) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, run_status_name(status), -1, SQLITE_STATIC);
+    if (error)
+        sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_double(st, 4, store_now());
+    return step_update(s, st, "set run status", err);
+}
+
+int store_run_set_status(store *s, int64_t id, run_status status, const char *error,
+                         store_error *err) {
+    if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
+        return store_fail(err, "invalid run status %d", (int)status);
+    pthread_mutex_lock(&s->mu);
+    int rc = update_status(s, id, status, error, err);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -159,25 +164,52 @@ int store_run_set_progress(store *s, int64_t id, int epoch, int64_t step, int64_
     return rc;
 }
 
-int store_run_finish(store *s, int64_t id, double test_loss, double test_accuracy,
-                     int64_t model_id, store_error *err) {
-    pthread_mutex_lock(&s->mu);
+/* The final-results UPDATE; the caller holds s->mu. */
+static int update_finish(store *s, int64_t id, double test_loss, double test_accuracy,
+                         int64_t model_id, store_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "UPDATE runs SET test_loss = ?2, test_accuracy = ?3, model_id = ?4 "
                            "WHERE id = ?1",
                            &st, err);
+    if (rc != STORE_OK) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    store_bind_metric(st, 2, test_loss);
+    store_bind_metric(st, 3, test_accuracy);
+    if (model_id > 0)
+        sqlite3_bind_int64(st, 4, model_id);
+    else
+        sqlite3_bind_null(st, 4);
+    return step_update(s, st, "finish run", err);
+}
+
+int store_run_finish(store *s, int64_t id, double test_loss, double test_accuracy,
+                     int64_t model_id, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    int rc = update_finish(s, id, test_loss, test_accuracy, model_id, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsigned char *file,
+                      size_t len, double test_loss, double test_accuracy, int64_t *model_id_out,
+                      store_error *err) {
+    store_model m = *meta;
+    m.run_id = id;
+    int64_t model_id = 0;
+    pthread_mutex_lock(&s->mu);
+    int rc = store_tx_begin(s, err);
     if (rc == STORE_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        store_bind_metric(st, 2, test_loss);
-        store_bind_metric(st, 3, test_accuracy);
-        if (model_id > 0)
-            sqlite3_bind_int64(st, 4, model_id);
+        rc = store_model_insert(s, &m, file, len, &model_id, err);
+        if (rc == STORE_OK) rc = update_finish(s, id, test_loss, test_accuracy, model_id, err);
+        if (rc == STORE_OK) rc = update_status(s, id, RUN_SUCCEEDED, NULL, err);
+        if (rc == STORE_OK)
+            rc = store_tx_commit(s, err);
         else
-            sqlite3_bind_null(st, 4);
-        rc = step_update(s, st, "finish run", err);
+            store_tx_rollback(s);
     }
     pthread_mutex_unlock(&s->mu);
+    if (rc == STORE_OK && model_id_out) *model_id_out = model_id;
     return rc;
 }
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables are for the sections that source this
 # lib.sh - helpers shared by tests/bench/section_*.sh (sourced, never run).
 #
 # A section calls bench_init first: it makes a private temp dir ($BENCH_TMP)
@@ -206,6 +207,7 @@ LUAEOF
 # connections (1 wrk thread for one connection, else 2); figures to OUTFILE.
 wrk_post() {
     local url=$1 conns=$2 secs=$3 out=$4 threads=2
+    command -v wrk >/dev/null || { echo "wrk is not installed (Debian package wrk)" >"$out"; return 1; }
     [ "$conns" -lt 2 ] && threads=1
     [ -f "$BENCH_TMP/post.lua" ] || write_wrk_script "$BENCH_TMP/post.lua"
     BENCH_BODY=$BENCH_BODY wrk -t "$threads" -c "$conns" -d "${secs}s" --timeout 5s \

@@ -9,7 +9,7 @@
 # All serve the same model file and get the same body. Prints req/s, p50,
 # p99 and errors per run, then the ratios of mlpd's req/s to each peer's.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
 bench_init http
 
@@ -53,7 +53,7 @@ start_server() {
         port=$(free_port)
         PEER_MODEL=$MODEL_FILE OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
             $PY -m gunicorn --workers 2 --worker-class gthread --threads 1 \
-            --bind "127.0.0.1:$port" --chdir tests/bench --log-level warning \
+            --bind "127.0.0.1:$port" --chdir tests/bench --log-level warning --graceful-timeout 3 \
             peer_flask:app >"$BENCH_TMP/flask.log" 2>&1 &
         SERVER_PID=$!; BENCH_PIDS+=("$SERVER_PID") ;;
     esac

@@ -11,7 +11,7 @@
 # the job spends after wrk stops does not count; the job's own
 # samples_per_sec (its last epoch) is printed too.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
 bench_init jobs
 
@@ -32,11 +32,11 @@ print(j["status"], "%.0f" % (j["progress"] * j["epochs"] * float(sys.argv[1])))'
 }
 # wait_running ID: until the job has trained its first batch (data set loaded).
 wait_running() {
-    local i st done
+    local i st seen
     for ((i = 0; i < 1200; i++)); do
-        read -r st done < <(job_samples "$1")
+        read -r st seen < <(job_samples "$1")
         case $st in
-        running) [ "${done:-0}" -gt 0 ] && return 0 ;;
+        running) [ "${seen:-0}" -gt 0 ] && return 0 ;;
         queued) ;;
         *) return 1 ;;
         esac

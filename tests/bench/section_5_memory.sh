@@ -9,7 +9,7 @@
 # The model is uploaded rather than trained in the daemon so that the
 # "serving" figure holds no memory left over from a training run.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
 bench_init memory
 

@@ -7,7 +7,7 @@
 # The clock and the polling live in one Python process (a poll every ~1 ms
 # on a known free port), so no shell or curl start-up is counted.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
 bench_init startup
 
