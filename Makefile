@@ -47,7 +47,7 @@ INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_COMMON := $(sort $(wildcard tests/integration/common/*.c))
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
-.PHONY: all test unit-test bench data deps run clean fuzz docker-test
+.PHONY: all test unit-test sanitize-build bench data deps run clean docker-test
 all: $(MLPD) web-assets
 
 $(BUILD)/obj/%.o: %.c
@@ -105,6 +105,12 @@ $(DATA_STAMP): tools/make-data.sh tools/digits-to-idx.js
 # ---- tests -----------------------------------------------------------------
 test: all $(UNIT_BIN) $(INTEG_BIN) data
 	@MLPD_BIN=$(abspath $(MLPD)) BUILD=$(BUILD) bash tests/run.sh
+
+# What the sanitize suite builds (with SANITIZE=1, into build/san).
+sanitize-build: all $(UNIT_BIN) $(INTEG_BIN)
+
+docker-test:
+	@bash tools/docker-test.sh
 
 unit-test: all $(UNIT_BIN)
 	@BUILD=$(BUILD) SUITES=unit bash tests/run.sh

@@ -1,5 +1,10 @@
 /* routes_jobs.c - POST /train, GET /jobs, GET /jobs/{id}, GET /jobs/{id}/metrics,
- * POST /jobs/{id}/cancel. (GET /jobs/{id}/events is in sse.c.) */
+ * POST /jobs/{id}/cancel. (GET /jobs/{id}/events is in sse.c.)
+ *
+ * POST /train enforces the daemon's own limits on top of the decoder's
+ * (api/train_request.h: layers, widths, epochs <= 10000): --max-epochs and
+ * --max-params (weights + biases for the data set's width and classes), both
+ * 422 naming the field, and --max-queue (429 with Retry-After, jobs.h). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +49,41 @@ static int blank(const char *s, size_t n) {
     return 1;
 }
 
+/* Weights + biases of features -> hidden... -> classes. */
+static uint64_t network_params(int features, const int *hidden, int n_hidden, int classes) {
+    uint64_t total = 0;
+    int in = features;
+    for (int i = 0; i <= n_hidden; i++) {
+        int out = i < n_hidden ? hidden[i] : classes;
+        total += ((uint64_t)in + 1) * (uint64_t)out;
+        in = out;
+    }
+    return total;
+}
+
+/* The configured limits; 0, or -1 with res filled (422). */
+static int check_train_limits(app *a, const api_train_request *tr, http_response *res) {
+    if (tr->train.epochs > a->cfg->max_epochs) {
+        http_reply_problem(res, 422, "limit-exceeded", "/epochs",
+                           "epochs %d exceeds this daemon's limit of %d (--max-epochs)",
+                           tr->train.epochs, a->cfg->max_epochs);
+        return -1;
+    }
+    store_dataset ds;
+    if (store_dataset_get(a->st, tr->dataset, &ds, NULL) != STORE_OK)
+        return 0; /* unknown data set: jobs_submit answers 404 */
+    uint64_t params = network_params(ds.features, tr->hidden, tr->n_hidden, ds.classes);
+    store_dataset_clear(&ds);
+    if (params > (uint64_t)a->cfg->max_params) {
+        http_reply_problem(res, 422, "limit-exceeded", "/hidden",
+                           "this network has %llu parameters for data set '%s'; the limit is %d "
+                           "(--max-params)",
+                           (unsigned long long)params, tr->dataset, a->cfg->max_params);
+        return -1;
+    }
+    return 0;
+}
+
 void route_train(app *a, const http_request *req, http_response *res) {
     if (atomic_load(&a->draining)) {
         reply_draining(res);
@@ -57,6 +97,7 @@ void route_train(app *a, const http_request *req, http_response *res) {
         http_reply_api_problem(res, &prob);
         return;
     }
+    if (check_train_limits(a, &tr, res) != 0) return;
     int64_t id = 0;
     char err[256] = "";
     int rc = jobs_submit(a->jobs, &tr, &id, err, sizeof err);

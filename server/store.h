@@ -29,8 +29,6 @@ typedef struct store store;
 
 typedef struct {
     char msg[256];
-    int disk_full;     /* 1 when the write failed for lack of space (SQLITE_FULL, ENOSPC):
-                          the caller may answer 507 instead of 500 */
 } store_error;
 
 /* Open (creating if needed) and migrate. migrations_dir holds NNN_name.sql

@@ -34,7 +34,6 @@
 
 int store_fail(store_error *err, const char *fmt, ...) {
     if (err) {
-        err->disk_full = 0;
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
@@ -44,13 +43,7 @@ int store_fail(store_error *err, const char *fmt, ...) {
 }
 
 int store_fail_sql(store *s, store_error *err, const char *what) {
-    int rc = store_fail(err, "%s: %s", what, sqlite3_errmsg(s->db));
-    /* SQLite reports a full disk as SQLITE_FULL; some write paths surface it
-     * as an I/O error whose errno is ENOSPC (or EDQUOT for a quota). */
-    int sys = sqlite3_system_errno(s->db);
-    if (err && ((sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT))
-        err->disk_full = 1;
-    return rc;
+    return store_fail(err, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
 int store_prepare(store *s, const char *sql, sqlite3_stmt **st, store_error *err) {

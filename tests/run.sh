@@ -5,12 +5,16 @@
 #   unit         $BUILD/tests/unit/test_*         (cmocka)
 #   integration  $BUILD/tests/integration/test_*  (cmocka + libcurl, real daemon)
 #   browser      tests/browser/*.test.mjs           (node + playwright-core + chromium)
+# and, when named in SUITES or MLPD_EXTRA_SUITES (CI names them all):
+#   sanitize     unit + integration again, built with ASan+UBSan (build/san)
+#   fuzz         replay every fuzz corpus, then fuzz each target briefly (make fuzz-smoke)
+#   docker       build the image, run it with compose, walk through it (tools/docker-test.sh)
 # A cmocka binary's counts come from its "[  PASSED  ] N test(s)." and
 # "[  FAILED  ] N test(s)" lines; a node suite prints "N passed, N failed".
 # A program that dies without a summary counts as one failure.
 set -u
 BUILD=${BUILD:-build}
-SUITES=${SUITES:-unit integration browser}
+SUITES=${SUITES:-unit integration browser ${MLPD_EXTRA_SUITES:-}}
 OUT=${TEST_OUT:-$BUILD/test-output}
 export MLPD_BIN=${MLPD_BIN:-$PWD/$BUILD/mlpd}
 mkdir -p "$OUT"
@@ -55,6 +59,16 @@ for suite in $SUITES; do
             [ -f "$t" ] || continue
             run_one "browser/$(basename "$t")" node "$t"
         done ;;
+    sanitize)
+        run_one "sanitize/build" make -j2 --no-print-directory SANITIZE=1 sanitize-build
+        run_one "sanitize/unit+integration" env SUITES="unit integration" BUILD=build/san \
+            MLPD_BIN="$PWD/build/san/mlpd" TEST_OUT=build/san/test-output bash tests/run.sh ;;
+    fuzz)
+        run_one "fuzz/smoke" make --no-print-directory fuzz-smoke ;;
+    docker)
+        run_one "docker/compose-walkthrough" bash tools/docker-test.sh ;;
+    *)
+        echo "unknown suite '$suite'"; failed=$((failed + 1)) ;;
     esac
 done
 
