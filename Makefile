@@ -123,7 +123,7 @@ deps:
 	@bash tools/deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all data
+	@$(MAKE) --no-print-directory -j2 all data
 	./$(MLPD) serve --bind 127.0.0.1 --port 8080 --data-dir data --db data/mlpd.db
 
 clean:

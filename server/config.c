@@ -136,11 +136,11 @@ void serve_config_usage(FILE *f) {
         char left[64];
         snprintf(left, sizeof left, "%s%s", o->flag ? o->flag : "(environment only)",
                  !o->flag || o->kind == OPT_FLAG ? "" : o->kind == OPT_STR ? " STR" : o->kind == OPT_SIZE ? " SIZE" : " N");
-        if (!o->env) fprintf(f, "  %-26s %s\n", left, o->help);
-        else fprintf(f, "  %-26s %s (%s, default %s)\n", left, o->help, o->env,
+        if (!o->env) fprintf(f, "  %-29s %s\n", left, o->help);
+        else fprintf(f, "  %-29s %s (%s, default %s)\n", left, o->help, o->env,
                      o->def[0] ? o->def : "none");
     }
-    fprintf(f, "  %-26s this text\n", "--help");
+    fprintf(f, "  %-29s this text\n", "--help");
 }
 
 int serve_config_parse(serve_config *c, int argc, char **argv, FILE *out, char *err,

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(gcc make pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev libopenblas-dev
-            zlib1g-dev dataset-fashion-mnist nodejs npm)
+            zlib1g-dev dataset-fashion-mnist)
 test_pkgs=(libcmocka-dev libcurl4-openssl-dev sqlite3 chromium clang valgrind)
 bench_pkgs=(python3 python3-torch python3-numpy python3-flask gunicorn wrk)
 
@@ -14,6 +14,10 @@ want=("${build_pkgs[@]}")
 if [ "${MLPD_DEPS_MINIMAL:-0}" != 1 ]; then want+=("${test_pkgs[@]}" "${bench_pkgs[@]}"); fi
 
 missing=()
+# node and npm may come from another packaging of Node.js (its nodejs bundles npm):
+# ask for Debian's only when the commands are absent.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

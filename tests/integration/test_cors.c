@@ -1,0 +1,264 @@
+/* test_cors.c - cross-origin access (server/cors.h) against a real daemon:
+ * off by default; with --cors-origins, the allow/expose/vary headers on
+ * every answer from a listed origin (errors, 401 and event streams included),
+ * none for other origins; OPTIONS preflights with the path's methods, 403
+ * for an origin not listed; bad origin lists stop the start. */
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+
+#define ORIGIN "http://dash.test:8080"
+#define OTHER "https://other.test"
+#define TOKEN "cors-test-management-token-0123456789"
+
+static mlpd_daemon D;   /* CORS on, a management token */
+static mlpd_daemon P;   /* defaults: CORS off, no tokens */
+
+static int setup(void **state) {
+    (void)state;
+    setenv("MLPD_MANAGEMENT_TOKEN", TOKEN, 1);
+    const char *const extra[] = {"--cors-origins", " " ORIGIN " , " OTHER, NULL};
+    int rc = daemon_start(&D, extra);
+    unsetenv("MLPD_MANAGEMENT_TOKEN");
+    return rc == 0 && daemon_start(&P, NULL) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    int a = daemon_stop(&D), b = daemon_stop(&P);
+    daemon_cleanup(&D);
+    daemon_cleanup(&P);
+    return a == 0 && b == 0 ? 0 : -1;
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *user) {
+    char **buf = user;
+    size_t old = *buf ? strlen(*buf) : 0, add = size * n;
+    char *nb = realloc(*buf, old + add + 1);
+    if (!nb) return 0;
+    memcpy(nb + old, data, add);
+    nb[old + add] = '\0';
+    *buf = nb;
+    return add;
+}
+
+/* A request with up to three extra header lines (NULL to skip); fills r like
+ * http_do (status 0 when the transfer failed). timeout_s 0: 30 s. */
+static void request(const mlpd_daemon *d, const char *method, const char *path, const char *h1,
+                    const char *h2, const char *h3, long timeout_s, http_result *r) {
+    memset(r, 0, sizeof *r);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
+    struct curl_slist *hdrs = NULL;
+    const char *lines[] = {h1, h2, h3};
+    for (int i = 0; i < 3; i++)
+        if (lines[i]) hdrs = curl_slist_append(hdrs, lines[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (!strcmp(method, "POST")) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s : 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    char *type = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
+    if (type) snprintf(r->content_type, sizeof r->content_type, "%s", type);
+    if (!r->body) r->body = calloc(1, 1);
+    if (!r->headers) r->headers = calloc(1, 1);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+}
+
+/* Header value or "" when absent. */
+static const char *hdr(const http_result *r, const char *name) {
+    static char v[256];
+    if (http_result_header(r, name, v, sizeof v) != 0) v[0] = '\0';
+    return v;
+}
+
+/* The answer carries the CORS headers for `origin`. */
+static void assert_cors_for(const http_result *r, const char *origin) {
+    assert_string_equal(hdr(r, "Access-Control-Allow-Origin"), origin);
+    assert_string_equal(hdr(r, "Vary"), "Origin");
+    assert_string_equal(hdr(r, "Access-Control-Expose-Headers"), "Location, Retry-After");
+}
+
+static void test_listed_origin_gets_the_headers_on_every_answer(void **state) {
+    (void)state;
+    http_result r;
+    const char *auth = "Authorization: Bearer " TOKEN;
+    request(&D, "GET", "/healthz", "Origin: " ORIGIN, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_cors_for(&r, ORIGIN);
+    http_result_free(&r);
+    request(&D, "GET", "/models", "Origin: " OTHER, auth, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_cors_for(&r, OTHER);
+    http_result_free(&r);
+    /* errors: 404, 405, 401 (the page must be able to read why) */
+    request(&D, "GET", "/nothing-here", "Origin: " ORIGIN, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 404);
+    assert_cors_for(&r, ORIGIN);
+    http_result_free(&r);
+    request(&D, "PATCH", "/models", "Origin: " ORIGIN, auth, NULL, 0, &r);
+    assert_int_equal(r.status, 405);
+    assert_cors_for(&r, ORIGIN);
+    http_result_free(&r);
+    request(&D, "GET", "/jobs", "Origin: " ORIGIN, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 401);
+    assert_cors_for(&r, ORIGIN);
+    assert_non_null(strstr(hdr(&r, "WWW-Authenticate"), "Bearer"));
+    http_result_free(&r);
+    /* 202 with Location, which the expose list lets the page read */
+    request(&D, "POST", "/train", "Origin: " ORIGIN, auth, NULL, 0, &r);
+    assert_int_equal(r.status, 202);
+    assert_cors_for(&r, ORIGIN);
+    assert_non_null(strstr(hdr(&r, "Location"), "/jobs/"));
+    char events[96];
+    snprintf(events, sizeof events, "%s/events", hdr(&r, "Location"));
+    http_result_free(&r);
+    /* the event stream: headers come first; the job is cancelled so it ends */
+    char cancel[96];
+    snprintf(cancel, sizeof cancel, "%.*s/cancel", (int)(strlen(events) - 7), events);
+    request(&D, "POST", cancel, auth, NULL, NULL, 0, &r);
+    assert_true(r.status == 202 || r.status == 409);
+    http_result_free(&r);
+    request(&D, "GET", events, "Origin: " ORIGIN, auth, NULL, 10, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/event-stream"));
+    assert_cors_for(&r, ORIGIN);
+    http_result_free(&r);
+}
+
+static void test_other_origins_get_no_grant(void **state) {
+    (void)state;
+    http_result r;
+    const char *bad[] = {"Origin: http://evil.test", "Origin: http://dash.test:8081",
+                         "Origin: https://dash.test:8080", "Origin: null",
+                         "Origin: http://dash.test:8080.evil.test", NULL};
+    for (int i = 0; i < 6; i++) {
+        request(&D, "GET", "/healthz", bad[i], NULL, NULL, 0, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(hdr(&r, "Access-Control-Allow-Origin"), "");
+        assert_string_equal(hdr(&r, "Access-Control-Expose-Headers"), "");
+        assert_string_equal(hdr(&r, "Vary"), "Origin"); /* caches must still key on it */
+        http_result_free(&r);
+    }
+}
+
+static void test_preflight(void **state) {
+    (void)state;
+    http_result r;
+    const char *want = "Access-Control-Request-Method: POST";
+    /* no token needed: browsers send preflights without credentials */
+    request(&D, "OPTIONS", "/train", "Origin: " ORIGIN, want,
+            "Access-Control-Request-Headers: authorization, content-type", 0, &r);
+    assert_int_equal(r.status, 204);
+    assert_cors_for(&r, ORIGIN);
+    assert_string_equal(hdr(&r, "Access-Control-Allow-Methods"), "POST");
+    assert_string_equal(hdr(&r, "Access-Control-Allow-Headers"),
+                        "Content-Type, Authorization, Last-Event-ID");
+    assert_string_equal(hdr(&r, "Access-Control-Max-Age"), "600");
+    assert_int_equal(r.len, 0);
+    http_result_free(&r);
+    /* the path's methods, whatever is asked */
+    request(&D, "OPTIONS", "/models/3", "Origin: " OTHER,
+            "Access-Control-Request-Method: DELETE", NULL, 0, &r);
+    assert_int_equal(r.status, 204);
+    assert_string_equal(hdr(&r, "Access-Control-Allow-Methods"), "GET, HEAD, DELETE");
+    assert_string_equal(hdr(&r, "Allow"), "GET, HEAD, DELETE, OPTIONS");
+    http_result_free(&r);
+    request(&D, "OPTIONS", "/datasets/x/files/train-images-idx3-ubyte", "Origin: " ORIGIN, want,
+            NULL, 0, &r);
+    assert_int_equal(r.status, 204);
+    assert_string_equal(hdr(&r, "Access-Control-Allow-Methods"), "PUT");
+    http_result_free(&r);
+    /* an origin not listed: 403 problem, no grant */
+    request(&D, "OPTIONS", "/train", "Origin: http://evil.test", want, NULL, 0, &r);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(r.content_type, "application/problem+json");
+    assert_string_equal(hdr(&r, "Access-Control-Allow-Origin"), "");
+    assert_string_equal(hdr(&r, "Access-Control-Allow-Methods"), "");
+    http_result_free(&r);
+    /* unknown path: 404; plain OPTIONS (no Origin): 204 with Allow only */
+    request(&D, "OPTIONS", "/no/such/thing", "Origin: " ORIGIN, want, NULL, 0, &r);
+    assert_int_equal(r.status, 404);
+    http_result_free(&r);
+    request(&D, "OPTIONS", "/predict", NULL, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 204);
+    assert_string_equal(hdr(&r, "Allow"), "POST, OPTIONS");
+    assert_string_equal(hdr(&r, "Access-Control-Allow-Methods"), "");
+    http_result_free(&r);
+}
+
+static void test_off_by_default(void **state) {
+    (void)state;
+    http_result r;
+    request(&P, "GET", "/models", "Origin: " ORIGIN, NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(hdr(&r, "Access-Control-Allow-Origin"), "");
+    assert_string_equal(hdr(&r, "Vary"), "");
+    http_result_free(&r);
+    request(&P, "OPTIONS", "/train", "Origin: " ORIGIN, "Access-Control-Request-Method: POST", NULL,
+            0, &r);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(hdr(&r, "Access-Control-Allow-Methods"), "");
+    http_result_free(&r);
+}
+
+/* `mlpd serve --cors-origins list` exits 2 (before touching the database). */
+static int serve_exit_status(const char *list) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        const char *bin = getenv("MLPD_BIN") ? getenv("MLPD_BIN") : "build/mlpd";
+        execl(bin, bin, "serve", "--port", "0", "--db", "/nonexistent-dir/x.db", "--data-dir",
+              "/nonexistent-dir/data", "--cors-origins", list, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_bad_origin_lists_stop_the_start(void **state) {
+    (void)state;
+    assert_int_equal(serve_exit_status("*"), 2);
+    assert_int_equal(serve_exit_status("http://ok.test,https://x.test/path"), 2);
+    assert_int_equal(serve_exit_status("dash.test:8080"), 2);
+    assert_int_equal(serve_exit_status("ftp://x.test"), 2);
+    assert_int_equal(serve_exit_status("http://x.test:99999999"), 2);
+    /* control: a good list gets past the settings, then fails on the data dir */
+    assert_int_equal(serve_exit_status("http://ok.test, https://[::1]:8443"), 1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_listed_origin_gets_the_headers_on_every_answer),
+        cmocka_unit_test(test_other_origins_get_no_grant),
+        cmocka_unit_test(test_preflight),
+        cmocka_unit_test(test_off_by_default),
+        cmocka_unit_test(test_bad_origin_lists_stop_the_start),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
