@@ -45,6 +45,54 @@ static void content_error(scanner *s, int status, const char *pointer, const cha
                     pointer, "%s", detail);
 }
 
+/* ---- the number fast path ---------------------------------------------------------- */
+
+/* Exact powers of ten as floats (10^10 < 2^34 with 5^10 < 2^24: all exact). */
+static const float pow10f_exact[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f,
+                                       1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
+
+/* The common short number, -?int(.frac)?, straight to a float: at most 8
+ * fraction digits and a digit string below 2^24 (7 significant digits), no
+ * exponent. Then m and 10^e are exact floats and one IEEE division rounds
+ * m / 10^e correctly (Clinger's fast path, for float); and since
+ * 10^8 * 2^25 < 2^53 the value cannot sit within half a double ulp of a
+ * float midpoint without being one, so the result is also the float that
+ * the general path, (float)strtod(), gives. Returns 1 with *v and *next
+ * set, or 0 (nothing consumed) for anything else, which the general lexer
+ * then reads and, if malformed, reports: so the JSON grammar is unchanged
+ * ("01", "1.", "-" fall through). */
+static int fast_float(const char *p, const char *end, float *v, const char **next) {
+    int neg = p < end && *p == '-';
+    p += neg;
+    if (p >= end || !api_json_is_digit(*p)) return 0;
+    uint32_t m = 0;
+    int frac = 0;
+    if (*p == '0') {
+        p++;
+        if (p < end && api_json_is_digit(*p)) return 0; /* leading zero: not JSON */
+    } else {
+        for (; p < end && api_json_is_digit(*p); p++) {
+            m = m * 10u + (uint32_t)(*p - '0');
+            if (m >= (1u << 24)) return 0;
+        }
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || !api_json_is_digit(*p)) return 0;
+        for (; p < end && api_json_is_digit(*p); p++) {
+            m = m * 10u + (uint32_t)(*p - '0');
+            if (m >= (1u << 24) || ++frac > 8) return 0;
+        }
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) return 0;
+    float f = (float)m / pow10f_exact[frac];
+    *v = neg ? -f : f;
+    *next = p;
+    return 1;
+}
+
+static inline int is_json_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
 /* ---- the predict shape ------------------------------------------------------------- */
 
 static int grow(scanner *s) {
@@ -75,9 +123,15 @@ static int scan_row(scanner *s, const char *base, int store, int *width) {
     }
     for (;;) {
         if (s->lx.p < s->lx.end && (*s->lx.p == '-' || api_json_is_digit(*s->lx.p))) {
-            double d;
-            if (api_json_scan_number(&s->lx, &d, 1)) return -1;
-            float v = (float)d;
+            float v;
+            const char *after;
+            if (fast_float(s->lx.p, s->lx.end, &v, &after)) {
+                s->lx.p = after;
+            } else {
+                double d;
+                if (api_json_scan_number(&s->lx, &d, 1)) return -1;
+                v = (float)d;
+            }
             if (!isfinite(v) && !s->failed) {
                 api_json_pointer_index(ptr, sizeof ptr, base, n);
                 content_error(s, 422, ptr, "value is not a finite 32-bit float");
@@ -96,10 +150,11 @@ static int scan_row(scanner *s, const char *base, int store, int *width) {
             if (api_json_scan_skip(&s->lx, 3)) return -1;
         }
         n++;
-        api_json_scan_ws(&s->lx);
+        /* Compact JSON has no blanks here: test before calling the lexer. */
+        if (s->lx.p < s->lx.end && is_json_ws(*s->lx.p)) api_json_scan_ws(&s->lx);
         if (s->lx.p < s->lx.end && *s->lx.p == ',') {
             s->lx.p++;
-            api_json_scan_ws(&s->lx);
+            if (s->lx.p < s->lx.end && is_json_ws(*s->lx.p)) api_json_scan_ws(&s->lx);
             continue;
         }
         if (s->lx.p < s->lx.end && *s->lx.p == ']') {

@@ -141,8 +141,7 @@ static void backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, flo
     for (int l = 0; l < L - 1; l++) {
         int I = a->sizes[l], O = a->sizes[l + 1];
         float *y = ws->h[l + 1]; /* (B, O) */
-        mlp_dense_forward(y, in[l], m->W[l], B, I, O);
-        mlp_bias_act_forward(y, m->b[l], a->act[l], B, O);
+        mlp_dense_bias_act_forward(y, in[l], m->W[l], m->b[l], a->act[l], B, I, O);
         if (dropping) {
             size_t n = (size_t)B * O;
             mlp_dropout_mask(ws->mask[l + 1], n, ws->dropout, rng);
@@ -157,12 +156,14 @@ static void backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, flo
     int I = a->sizes[L - 1], O = a->sizes[L];
     float *z = ws->h[L]; /* (B, O) */
     float scale = 1.0f / (float)B;
-    mlp_dense_forward(z, in[L - 1], m->W[L - 1], B, I, O);
     if (a->loss == MLP_LOSS_CROSS_ENTROPY) {
-        mlp_bias_act_forward(z, m->b[L - 1], MLP_ACT_LINEAR, B, O); /* logits */
+        /* logits: the softmax is fused into the loss */
+        mlp_dense_bias_act_forward(z, in[L - 1], m->W[L - 1], m->b[L - 1], MLP_ACT_LINEAR, B, I,
+                                   O);
         st->loss_sum = mlp_softmax_ce_backward(z, ws->y, B, O, scale, &st->correct);
     } else {
-        mlp_bias_act_forward(z, m->b[L - 1], a->act[L - 1], B, O);
+        mlp_dense_bias_act_forward(z, in[L - 1], m->W[L - 1], m->b[L - 1], a->act[L - 1], B, I,
+                                   O);
         st->loss_sum = mlp_mse_backward(z, a->act[L - 1], ws->y, B, O, scale, &st->correct);
     }
     mlp_bias_backward(gb[L - 1], z, B, O);

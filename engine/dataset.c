@@ -3,6 +3,12 @@
  * themselves are read by idx.c and csv.c. Also holds the small error helpers
  * of io_internal.h.
  */
+/* GCC's -O2 vectorises only loops whose trip count is a known multiple of
+ * the vector width ("very-cheap" cost model): the gather's conversion loop
+ * needs the dynamic model. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,16 +74,22 @@ void mlp_dataset_gather(const mlp_dataset *d, const uint32_t *idx, int count, fl
 {
     size_t f = (size_t)d->features;
     if (d->x_u8) {
-        /* v / 255.0f for every byte value, computed once: same bits as dividing
-         * each pixel, without a division per pixel. */
-        float scale[256];
-        for (int v = 0; v < 256; v++)
-            scale[v] = (float)v / 255.0f;
+        /* Rows are picked at random from a set much larger than the caches,
+         * so the cost is the misses: each row's bytes are requested a few rows
+         * ahead. The division (not a multiplication by 1/255, which differs in
+         * the last bit for half of the byte values) vectorises; 128 rows of
+         * 784 take ~30 us instead of ~100 us with a lookup table. */
+        enum { AHEAD = 3 };
         for (int i = 0; i < count; i++) {
-            const uint8_t *src = d->x_u8 + (size_t)idx[i] * f;
-            float *dst = x + (size_t)i * f;
+            if (i + AHEAD < count) {
+                const char *next = (const char *)(d->x_u8 + (size_t)idx[i + AHEAD] * f);
+                for (size_t k = 0; k < f; k += 64)
+                    __builtin_prefetch(next + k);
+            }
+            const uint8_t *restrict src = d->x_u8 + (size_t)idx[i] * f;
+            float *restrict dst = x + (size_t)i * f;
             for (size_t j = 0; j < f; j++)
-                dst[j] = scale[src[j]];
+                dst[j] = (float)src[j] / 255.0f;
         }
     } else {
         for (int i = 0; i < count; i++)

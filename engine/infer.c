@@ -41,8 +41,7 @@ static void forward(const mlp_model *m, const float *x, int B, float *out, float
         mlp_act act = a->act[l];
         if (act == MLP_ACT_SOFTMAX && !normalise)
             act = MLP_ACT_LINEAR;
-        mlp_dense_forward(y, in, m->W[l], B, I, O);
-        mlp_bias_act_forward(y, m->b[l], act, B, O);
+        mlp_dense_bias_act_forward(y, in, m->W[l], m->b[l], act, B, I, O);
         in = y;
     }
 }

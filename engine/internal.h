@@ -24,6 +24,11 @@ mlp_status mlp_model_alloc(const mlp_arch *arch, mlp_model **out, mlp_error *err
 /* ---- layers (layers.c) ---- */
 /* y (B,O) = x (B,I) W^T, W (O,I). */
 void mlp_dense_forward(float *y, const float *x, const float *W, int B, int In, int O);
+/* y (B,O) = act(x (B,I) W^T + b), b (O): the bias is the product's starting
+ * value (sgemm beta = 1) and the activation one pass; below a few rows each
+ * row is an sgemv. Softmax normalises each row. */
+void mlp_dense_bias_act_forward(float *y, const float *x, const float *W, const float *b,
+                                mlp_act act, int B, int In, int O);
 /* dW (O,I) = dz^T x; dx (B,I) = dz W unless dx is NULL. dz (B,O), x (B,I). */
 void mlp_dense_backward(float *dx, float *dW, const float *dz, const float *x, const float *W,
                         int B, int In, int O);

@@ -62,6 +62,35 @@ void mlp_bias_backward(float *db, const float *dz, int B, int O)
     }
 }
 
+/* ---- dense + bias + activation forward ------------------------------------------------ */
+
+/* Below this many rows each row is one matrix-vector product: sgemm packs
+ * the whole of W on every call (for 784-512-256-10 that is 2 MB copied to
+ * multiply one row), sgemv streams W once. Measured with OpenBLAS 0.3.21:
+ * one row 35 us by sgemv vs 200 us by sgemm; 8 rows about equal. */
+#define GEMV_MAX_ROWS 8
+
+static void act_rows(float *y, mlp_act act, int B, int O);
+
+void mlp_dense_bias_act_forward(float *y, const float *x, const float *W, const float *b,
+                                mlp_act act, int B, int In, int O)
+{
+    /* y starts as the bias in every row and the product is accumulated onto
+     * it (beta = 1), as PyTorch's addmm does: no zeroing pass, no bias pass. */
+    for (int i = 0; i < B; i++)
+        memcpy(y + (size_t)i * O, b, (size_t)O * sizeof *y);
+    if (B < GEMV_MAX_ROWS) {
+        for (int i = 0; i < B; i++) /* y_i (O) += W (O,In) x_i (In) */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, O, In, 1.0f, W, In, x + (size_t)i * In, 1,
+                        1.0f, y + (size_t)i * O, 1);
+    } else {
+        /* y (B,O) += x (B,In) * W^T (In,O) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, In, 1.0f, x, In, W, In, 1.0f,
+                    y, O);
+    }
+    act_rows(y, act, B, O);
+}
+
 /* ---- softmax: y = exp(z - max) / sum ------------------------------------------- */
 
 static void softmax_rows(float *y, int B, int O)
@@ -97,6 +126,31 @@ void mlp_softmax_backward(float *d, const float *y, int B, int O)
 }
 
 /* ---- bias + activation forward ----------------------------------------------------- */
+
+/* In place on y (B,O): y = act(y), the bias already added. */
+static void act_rows(float *y, mlp_act act, int B, int O)
+{
+    size_t n = (size_t)B * O;
+    switch (act) {
+    case MLP_ACT_RELU:
+        for (size_t k = 0; k < n; k++)
+            y[k] = y[k] > 0.0f ? y[k] : 0.0f;
+        break;
+    case MLP_ACT_SIGMOID:
+        for (size_t k = 0; k < n; k++)
+            y[k] = 1.0f / (1.0f + expf(-y[k]));
+        break;
+    case MLP_ACT_TANH:
+        for (size_t k = 0; k < n; k++)
+            y[k] = tanhf(y[k]);
+        break;
+    case MLP_ACT_SOFTMAX:
+        softmax_rows(y, B, O);
+        break;
+    case MLP_ACT_LINEAR:
+        break;
+    }
+}
 
 void mlp_bias_act_forward(float *y, const float *b, mlp_act act, int B, int O)
 {

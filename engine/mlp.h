@@ -137,7 +137,8 @@ size_t mlp_scratch_floats(const mlp_model *m, int batch);
  * the caller's (one per thread). Reads m only. */
 void mlp_forward(const mlp_model *m, const float *x, int batch, float *out, float *scratch);
 
-/* As mlp_forward, then labels[i] = argmax of row i (labels may be NULL). */
+/* As mlp_forward, then labels[i] = the predicted class of row i: the argmax,
+ * or for a single output unit 1 when the output is >= 0.5, else 0 (labels may be NULL). */
 void mlp_predict(const mlp_model *m, const float *x, int batch, float *probs, int *labels,
                  float *scratch);
 
@@ -187,7 +188,7 @@ void mlp_dataset_gather(const mlp_dataset *d, const uint32_t *idx, int count, fl
 /* ---- evaluation ------------------------------------------------------------------ */
 typedef struct {
     double loss;         /* mean loss per sample (without L1/L2 penalty) */
-    double accuracy;     /* share of argmax == label */
+    double accuracy;     /* share of predicted class (as mlp_predict) == label */
     size_t n;            /* samples seen */
     int classes;         /* size of the confusion matrix */
     uint32_t *confusion; /* classes x classes, [true][predicted]; freed by mlp_eval_result_free */
@@ -227,7 +228,8 @@ typedef struct {
     float lr;                 /* default 0.01 */
     float momentum;           /* momentum/nesterov, default 0.9 */
     int nesterov;             /* with optimizer momentum, default 0 */
-    float beta1, beta2, epsilon; /* adam, defaults 0.9, 0.999, 1e-7 (Keras) */
+    float beta1, beta2, epsilon; /* adam, defaults 0.9, 0.999, 1e-7 (Keras' values; epsilon is
+                                    added after bias correction, as PyTorch does) */
     float l1, l2;             /* penalties added to the loss: l1*sum|w| + l2*sum w^2 over weights, not biases */
     float dropout;            /* rate on hidden layers' outputs, [0, 1), inverted */
     int batch_size;           /* default 128 */

@@ -20,17 +20,24 @@
 #include "problem.h"
 #include "router.h"
 
+/* Listeners at most (--workers beyond it share them). */
+#define HTTP_MAX_LISTENERS 64
+#define HTTP_CONNECTION_MEMORY (16 * 1024)
+
 struct http_server {
-    struct MHD_Daemon *d;
+    struct MHD_Daemon *d[HTTP_MAX_LISTENERS];
+    MHD_socket quiesced_fd[HTTP_MAX_LISTENERS]; /* closed after MHD_stop_daemon */
+    int n_d;
     app *app;
-    MHD_socket quiesced_fd;         /* closed after MHD_stop_daemon */
     atomic_uint_fast64_t next_id;   /* request ids */
     atomic_int in_flight;           /* requests begun and not completed */
+    atomic_int deferred;            /* http_defer()ed requests whose finish has not run */
     uint32_t id_prefix;             /* distinguishes ids across restarts */
 };
 
 /* One request's state, MHD's *req_cls, from the first call to completion. */
 typedef struct {
+    http_server *h;
     route *rt;                  /* NULL when refused at admission */
     route *counted;             /* the route whose counters get this request, or NULL */
     int refused;                /* admission refused: res holds the problem */
@@ -45,6 +52,9 @@ typedef struct {
     char request_id[48];
     char params[HTTP_MAX_PARAMS][160];
     struct timespec start;
+    int deferred;               /* 1: suspended by http_defer(), finish not yet run */
+    http_finish_fn finish;
+    void *finish_arg;
 } conn_state;
 
 static double seconds_since(const struct timespec *t0) {
@@ -189,6 +199,32 @@ static enum MHD_Result send_response(struct MHD_Connection *c, conn_state *s) {
     return ret;
 }
 
+/* ---- deferred answers ---------------------------------------------------------------- */
+http_deferred *http_defer(const http_request *req, http_finish_fn finish, void *arg) {
+    conn_state *s = req->internal;
+    if (!s || s->deferred || !finish) return NULL;
+    s->finish = finish;
+    s->finish_arg = arg;
+    s->deferred = 1;
+    atomic_fetch_add(&s->h->deferred, 1);
+    MHD_suspend_connection(s->req.conn);
+    return (http_deferred *)s;
+}
+
+void http_deferred_resume(http_deferred *d) {
+    /* MHD_resume_connection is safe from any thread, also before the handler
+     * that suspended returned; the connection's thread then calls on_request
+     * again, which runs finish. */
+    MHD_resume_connection(((conn_state *)d)->req.conn);
+}
+
+/* Run a deferred request's finish (on its HTTP thread); its answer goes to s->res. */
+static void finish_deferred(conn_state *s) {
+    s->deferred = 0;
+    s->finish(s->finish_arg, &s->res);
+    atomic_fetch_sub(&s->h->deferred, 1);
+}
+
 /* ---- MHD callbacks ------------------------------------------------------------------ */
 static conn_state *begin(http_server *h, struct MHD_Connection *c, const char *url,
                          const char *method) {
@@ -207,6 +243,8 @@ static conn_state *begin(http_server *h, struct MHD_Connection *c, const char *u
     s->req.body = "";
     s->req.request_id = s->request_id;
     s->req.conn = c;
+    s->req.internal = s;
+    s->h = h;
     return s;
 }
 
@@ -242,6 +280,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * without a body is answered on the final call, keeping keep-alive. */
         int has_body = len != 0;
         return has_body ? send_response(c, s) : MHD_YES;
+    }
+    if (s->deferred) { /* resumed: the deferred work is done */
+        finish_deferred(s);
+        return send_response(c, s);
     }
     if (s->refused) { /* drop whatever body still arrives; answer once */
         if (*upload_size > 0) {
@@ -284,6 +326,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         s->req.body_len = s->body_len;
     }
     router_dispatch(s->rt, h->app, &s->req, &s->res);
+    if (s->deferred) return MHD_YES; /* suspended; answered when resumed */
     return send_response(c, s);
 }
 
@@ -294,6 +337,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     conn_state *s = *req_cls;
     if (!s) return;
     *req_cls = NULL;
+    if (s->deferred) finish_deferred(s); /* closed before the answer: release the work */
     atomic_fetch_sub(&h->in_flight, 1);
     double secs = seconds_since(&s->start);
     int status = s->queued ? s->res.status : 499; /* 499: client went away before an answer */
@@ -317,6 +361,42 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 }
 
 /* ---- the server ----------------------------------------------------------------------- */
+/* Whether addr:port is free right now: a plain bind (no SO_REUSEPORT) fails
+ * while anyone listens there, also a daemon whose sockets share the port. */
+static int port_is_free(const struct sockaddr_in *sa) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    int ok = bind(fd, (const struct sockaddr *)sa, sizeof *sa) == 0;
+    close(fd);
+    return ok;
+}
+
+static struct MHD_Daemon *start_listener(http_server *h, const http_options *o,
+                                         struct sockaddr_in *sa, int reuse, unsigned pool,
+                                         unsigned limit) {
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    flags |= getenv("HSP_POLL") ? MHD_USE_POLL : MHD_USE_EPOLL;
+    return MHD_start_daemon(
+        flags, ntohs(sa->sin_port), NULL, NULL, on_request, h,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, /* first, so it sees every message */
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)reuse,
+        MHD_OPTION_THREAD_POOL_SIZE, pool,
+        MHD_OPTION_CONNECTION_LIMIT, limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_seconds,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        /* MHD zeroes a connection's whole memory pool between keep-alive
+         * requests; 16 KiB holds the headers and a read buffer (bodies
+         * stream through it) at half the default's cost. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+        MHD_OPTION_END);
+}
+
+static int listener_port(struct MHD_Daemon *d) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? (int)info->port : -1;
+}
+
 http_server *http_server_start(const http_options *o, app *a, char *err, size_t errlen) {
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -332,22 +412,33 @@ http_server *http_server_start(const http_options *o, app *a, char *err, size_t 
         return NULL;
     }
     h->app = a;
-    h->quiesced_fd = MHD_INVALID_SOCKET;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     h->id_prefix = (uint32_t)(ts.tv_sec ^ (ts.tv_nsec << 8) ^ getpid());
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
-    h->d = MHD_start_daemon(
-        flags, (uint16_t)o->port, NULL, NULL, on_request, h,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, /* first, so it sees every message */
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->workers > 1 ? o->workers : 0),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_seconds,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_END);
-    if (!h->d) {
+    /* One listener (MHD daemon, one thread) per worker, all on one port with
+     * SO_REUSEPORT: the kernel spreads connections over them by address hash.
+     * MHD's own thread pool shares one socket, and whichever thread wakes
+     * first accepts a burst of up to ten connections, so keep-alive load
+     * piled onto one thread. The port is checked free first, so a second
+     * daemon on a busy port still fails instead of sharing it. */
+    int n = o->workers < 1 ? 1 : o->workers > HTTP_MAX_LISTENERS ? HTTP_MAX_LISTENERS : o->workers;
+    unsigned pool = 0;
+    const char *rp = getenv("MLPD_HTTP_REUSEPORT");
+    if (rp && !strcmp(rp, "0") && n > 1) { /* one listener with MHD's thread pool (comparison) */
+        pool = (unsigned)n;
+        n = 1;
+    }
+    int ok = o->port == 0 || port_is_free(&sa);
+    unsigned limit = (unsigned)((o->max_connections + n - 1) / n);
+    for (int i = 0; ok && i < n; i++) {
+        h->d[i] = start_listener(h, o, &sa, n > 1, pool, limit);
+        if (!h->d[i]) break;
+        h->quiesced_fd[i] = MHD_INVALID_SOCKET;
+        h->n_d = i + 1;
+        if (i == 0) sa.sin_port = htons((uint16_t)listener_port(h->d[0])); /* --port 0 */
+    }
+    if (h->n_d < n) {
+        for (int i = 0; i < h->n_d; i++) MHD_stop_daemon(h->d[i]);
         snprintf(err, errlen, "cannot listen on %s:%d (address in use or not permitted)", o->bind,
                  o->port);
         free(h);
@@ -356,13 +447,12 @@ http_server *http_server_start(const http_options *o, app *a, char *err, size_t 
     return h;
 }
 
-int http_server_port(http_server *h) {
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    return info ? (int)info->port : -1;
-}
+int http_server_port(http_server *h) { return listener_port(h->d[0]); }
 
 void http_server_quiesce(http_server *h) {
-    if (h && h->quiesced_fd == MHD_INVALID_SOCKET) h->quiesced_fd = MHD_quiesce_daemon(h->d);
+    if (!h) return;
+    for (int i = 0; i < h->n_d; i++)
+        if (h->quiesced_fd[i] == MHD_INVALID_SOCKET) h->quiesced_fd[i] = MHD_quiesce_daemon(h->d[i]);
 }
 
 int http_server_drain(http_server *h, double timeout_seconds) {
@@ -376,7 +466,15 @@ int http_server_drain(http_server *h, double timeout_seconds) {
 
 void http_server_stop(http_server *h) {
     if (!h) return;
-    MHD_stop_daemon(h->d);
-    if (h->quiesced_fd != MHD_INVALID_SOCKET) close(h->quiesced_fd);
+    /* MHD must not be stopped with a suspended connection, and a deferred
+     * request's work (a prediction batch: milliseconds) always resumes it:
+     * wait for those, however long the drain was. */
+    struct timespec t0, pause = {.tv_sec = 0, .tv_nsec = 1000000L};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(&h->deferred) > 0 && seconds_since(&t0) < 30.0) nanosleep(&pause, NULL);
+    for (int i = 0; i < h->n_d; i++) {
+        MHD_stop_daemon(h->d[i]);
+        if (h->quiesced_fd[i] != MHD_INVALID_SOCKET) close(h->quiesced_fd[i]);
+    }
     free(h);
 }

@@ -1,8 +1,10 @@
 /* http.h - the HTTP layer of `mlpd serve`: libmicrohttpd glue, the request a
  * handler reads and the response it fills.
  *
- * One MHD daemon (internal polling thread pool, epoll) accepts connections;
- * for each request http.c matches the route (router.h) as soon as the
+ * One MHD daemon per worker thread (epoll), all listening on one port with
+ * SO_REUSEPORT so that the kernel spreads connections evenly over the
+ * threads (MLPD_HTTP_REUSEPORT=0: one listener with MHD's thread pool, for
+ * comparison); for each request http.c matches the route (router.h) as soon as the
  * headers are in, refuses early what the route forbids (404/405/413/415),
  * collects the body up to the route's limit, then calls the handler once
  * with the whole body. Handlers run on the pool's threads: they may block
@@ -40,6 +42,7 @@ typedef struct {
     const char *params[HTTP_MAX_PARAMS]; /* values of {id}/{name}/{file*} in the pattern order */
     int n_params;
     struct MHD_Connection *conn; /* for query arguments and headers */
+    void *internal;              /* http.c's request state (NULL outside http.c: no deferring) */
 } http_request;
 
 /* What a handler fills. Exactly one of body / mhd is used. */
@@ -82,13 +85,35 @@ void http_reply_api_problem(http_response *res, const api_problem *p);
 /* Use a prepared MHD response (callback/fd); http.c queues and destroys it. */
 void http_reply_mhd(http_response *res, int status, struct MHD_Response *mhd);
 
+/* ---- deferred answers ---------------------------------------------------------- */
+/* A handler that hands its work to another thread (the prediction batcher)
+ * defers its answer instead of filling res:
+ *
+ *   d = http_defer(req, finish, arg);   connection suspended: the handler
+ *                                       returns at once, res untouched
+ *   ... another thread works ...
+ *   http_deferred_resume(d);            any thread, exactly once
+ *   finish(arg, res)                    later, on the connection's HTTP
+ *                                       thread: fills res, frees arg
+ *
+ * finish is called exactly once after a successful http_defer(), also when
+ * the connection is being closed (the response is then discarded), so it is
+ * the place to release what the work held. Suspending before the work is
+ * handed over means the resume can never overtake the suspend.
+ * http_defer returns NULL (nothing suspended, answer synchronously) when the
+ * request did not come through http.c (unit tests build their own). */
+typedef struct http_deferred http_deferred;
+typedef void (*http_finish_fn)(void *arg, http_response *res);
+http_deferred *http_defer(const http_request *req, http_finish_fn finish, void *arg);
+void http_deferred_resume(http_deferred *d);
+
 /* ---- the server ------------------------------------------------------------------ */
 typedef struct http_server http_server;
 
 typedef struct {
     const char *bind;         /* IPv4 address to listen on */
     int port;                 /* 0: any free port (see http_server_port) */
-    int workers;              /* threads in MHD's pool, >= 1 */
+    int workers;              /* HTTP threads (one listener each), >= 1 */
     int max_connections;
     int timeout_seconds;      /* idle connection timeout */
 } http_options;

@@ -2,9 +2,12 @@
 #include "model_cache.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "batcher.h"
 
 struct model_cache {
     store *st;
@@ -18,14 +21,29 @@ struct model_cache {
     int latest_known;             /* latest_id holds the answer for latest_gen */
     int64_t latest_id;            /* 0: there is no model */
     uint_fast64_t latest_gen;
+    batcher_options batch_opt;    /* max_rows 0: batching off */
+    pthread_mutex_t batcher_lock; /* guards starting the batcher */
+    _Atomic(batcher *) batcher;   /* NULL until first used */
+    int batcher_failed;           /* do not retry a thread that would not start */
 };
+
+/* A non-negative integer from the environment, or def. */
+static int env_int(const char *name, int def, int max) {
+    const char *v = getenv(name);
+    if (!v || !*v) return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < 0) return def;
+    return n > max ? max : (int)n;
+}
 
 model_cache *model_cache_create(store *st, int capacity, int (*jobs_busy)(void *user),
                                 void *user) {
     model_cache *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->entries = calloc((size_t)(capacity > 0 ? capacity : 1), sizeof *c->entries);
-    if (!c->entries || pthread_rwlock_init(&c->lock, NULL) != 0) {
+    if (!c->entries || pthread_rwlock_init(&c->lock, NULL) != 0 ||
+        pthread_mutex_init(&c->batcher_lock, NULL) != 0) {
         free(c->entries);
         free(c);
         return NULL;
@@ -36,6 +54,9 @@ model_cache *model_cache_create(store *st, int capacity, int (*jobs_busy)(void *
     c->user = user;
     atomic_init(&c->tick, 0);
     atomic_init(&c->gen, 0);
+    atomic_init(&c->batcher, NULL);
+    c->batch_opt.max_rows = env_int("MLPD_PREDICT_BATCH_ROWS", BATCHER_DEFAULT_MAX_ROWS, 4096);
+    c->batch_opt.max_delay_us = env_int("MLPD_PREDICT_BATCH_DELAY_US", 0, 1000000);
     return c;
 }
 
@@ -48,6 +69,8 @@ static void unref(cached_model *m) {
 
 void model_cache_free(model_cache *c) {
     if (!c) return;
+    batcher_free(atomic_load(&c->batcher)); /* answers what is queued; its jobs hold references */
+    pthread_mutex_destroy(&c->batcher_lock);
     for (int i = 0; i < c->n; i++) unref(c->entries[i]);
     pthread_rwlock_destroy(&c->lock);
     free(c->entries);
@@ -197,6 +220,21 @@ void model_cache_invalidate(model_cache *c, int64_t id) {
 }
 
 void model_cache_models_changed(model_cache *c) { atomic_fetch_add(&c->gen, 1); }
+
+struct batcher *model_cache_batcher(model_cache *c) {
+    batcher *b = atomic_load_explicit(&c->batcher, memory_order_acquire);
+    if (b || c->batch_opt.max_rows == 0) return b;
+    pthread_mutex_lock(&c->batcher_lock);
+    b = atomic_load(&c->batcher);
+    if (!b && !c->batcher_failed) {
+        char err[128];
+        b = batcher_create(&c->batch_opt, err, sizeof err);
+        if (b) atomic_store_explicit(&c->batcher, b, memory_order_release);
+        else c->batcher_failed = 1;
+    }
+    pthread_mutex_unlock(&c->batcher_lock);
+    return b;
+}
 
 int model_cache_size(model_cache *c) {
     if (!c) return 0;

@@ -12,6 +12,14 @@
  * (after a job is submitted, a model uploaded or deleted), so a model made
  * by a job is never hidden behind an older cached answer.
  *
+ * Predictions go through the cache's batcher (batcher.h), started on the
+ * first model_cache_batcher() call, so a daemon that never predicts has no
+ * batcher thread. Its settings come from the environment (read once, at
+ * model_cache_create): MLPD_PREDICT_BATCH_ROWS, rows per batch (default
+ * BATCHER_DEFAULT_MAX_ROWS; 0 turns batching off: predictions then run on
+ * the HTTP threads), and MLPD_PREDICT_BATCH_DELAY_US, the longest wait for
+ * a fuller batch (default 0: never wait).
+ *
  * References: every successful model_cache_get() must be paired with one
  * model_cache_release(); an entry dropped from the cache (DELETE, eviction)
  * is freed when its last reference goes.
@@ -53,6 +61,10 @@ void model_cache_release(model_cache *c, cached_model *m);
 void model_cache_invalidate(model_cache *c, int64_t id);
 /* The set of models may have changed: forget the remembered latest id. */
 void model_cache_models_changed(model_cache *c);
+
+/* The prediction batcher, started on first use; NULL when batching is off or
+ * its thread cannot start. Stopped (queued work answered) by model_cache_free. */
+struct batcher *model_cache_batcher(model_cache *c);
 
 /* Models loaded now. */
 int model_cache_size(model_cache *c);

@@ -1,12 +1,59 @@
-/* routes_predict.c - POST /predict: one vector or a batch, against a cached model. */
+/* routes_predict.c - POST /predict: one vector or a batch, against a cached model.
+ *
+ * The hot path of the daemon. The HTTP thread decodes the body (one pass,
+ * no cJSON tree: api/predict_request.c), finds the model in the cache and
+ * hands the rows to the cache's batcher (batcher.h), suspending the
+ * connection (http_defer); the batcher thread predicts many requests' rows in
+ * one matrix product and resumes each connection, whose HTTP thread then
+ * encodes the answer. Everything a request needs (rows, outputs, the model
+ * reference) lives in one predict_job allocation, freed by finish_job().
+ * Without a batcher or outside http.c the same job is predicted in place.
+ */
 #include <stdlib.h>
 
+#include "batcher.h"
 #include "config.h"
 #include "encode.h"
 #include "metrics.h"
 #include "model_cache.h"
 #include "predict_request.h"
 #include "router.h"
+
+typedef struct {
+    batch_item item;          /* first: the batcher hands it back to on_batched */
+    app *a;
+    cached_model *cm;         /* referenced until finish_job */
+    api_predict_request pr;   /* item.x points into pr.x */
+    http_deferred *d;
+    int outputs;
+} predict_job;
+
+/* The answer for a job whose outputs are written (or failed); releases everything. */
+static void finish_job(void *arg, http_response *res) {
+    predict_job *j = arg;
+    if (j->item.failed) {
+        http_reply_problem(res, 500, "internal", NULL, "out of memory predicting");
+    } else {
+        http_reply_json(res, 200, api_encode_predictions(j->cm->id, j->pr.n, j->outputs,
+                                                         j->item.probs, j->item.labels));
+        metrics_count_prediction(j->a->metrics, j->pr.n);
+    }
+    model_cache_release(j->a->models, j->cm);
+    api_predict_request_free(&j->pr);
+    free(j);
+}
+
+/* Batcher thread: the outputs are in; let the connection's thread answer. */
+static void on_batched(batch_item *it) { http_deferred_resume(((predict_job *)it)->d); }
+
+/* Predict j here, on the calling thread (no batcher, or it is stopping). */
+static void predict_in_place(predict_job *j) {
+    const mlp_model *m = j->cm->model;
+    float *scratch = malloc(mlp_scratch_floats(m, j->pr.n) * sizeof *scratch);
+    if (scratch) mlp_predict(m, j->pr.x, j->pr.n, j->item.probs, j->item.labels, scratch);
+    else j->item.failed = 1;
+    free(scratch);
+}
 
 void route_predict(app *a, const http_request *req, http_response *res) {
     if (atomic_load(&a->draining)) {
@@ -49,22 +96,31 @@ void route_predict(app *a, const http_request *req, http_response *res) {
                            "%s has %d value%s per row but model %lld takes %d inputs",
                            pr.batch_form ? "inputs" : "input", pr.width, pr.width == 1 ? "" : "s",
                            (long long)cm->id, inputs);
-        goto out;
+        model_cache_release(a->models, cm);
+        api_predict_request_free(&pr);
+        return;
     }
-    float *probs = malloc((size_t)pr.n * (size_t)outputs * sizeof *probs);
-    int *labels = malloc((size_t)pr.n * sizeof *labels);
-    float *scratch = malloc(mlp_scratch_floats(m, pr.n) * sizeof *scratch);
-    if (probs && labels && scratch) {
-        mlp_predict(m, pr.x, pr.n, probs, labels, scratch);
-        http_reply_json(res, 200, api_encode_predictions(cm->id, pr.n, outputs, probs, labels));
-        metrics_count_prediction(a->metrics, pr.n);
-    } else {
+    /* One allocation: the job, then its probabilities, then its labels. */
+    size_t n_probs = (size_t)pr.n * (size_t)outputs;
+    predict_job *j = malloc(sizeof *j + n_probs * sizeof(float) + (size_t)pr.n * sizeof(int));
+    if (!j) {
         http_reply_problem(res, 500, "internal", NULL, "out of memory");
+        model_cache_release(a->models, cm);
+        api_predict_request_free(&pr);
+        return;
     }
-    free(probs);
-    free(labels);
-    free(scratch);
-out:
-    model_cache_release(a->models, cm);
-    api_predict_request_free(&pr);
+    float *probs = (float *)(j + 1);
+    *j = (predict_job){.item = {.model = m, .x = pr.x, .rows = pr.n, .probs = probs,
+                                .labels = (int *)(probs + n_probs), .done = on_batched},
+                       .a = a, .cm = cm, .pr = pr, .outputs = outputs};
+    batcher *b = model_cache_batcher(a->models);
+    if (b && (j->d = http_defer(req, finish_job, j)) != NULL) {
+        if (batcher_submit(b, &j->item) == 0) return;
+        /* The batcher is stopping (shutdown): predict here, answer as deferred. */
+        predict_in_place(j);
+        http_deferred_resume(j->d);
+        return;
+    }
+    predict_in_place(j);
+    finish_job(j, res);
 }

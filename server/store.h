@@ -94,7 +94,8 @@ void store_run_clear(store_run *r);
 int store_run_create(store *s, const char *config_json, const char *dataset, int epochs,
                      int64_t *id_out, store_error *err);
 /* Set status; started_at is set on RUNNING, finished_at on a final status.
- * error may be NULL. */
+ * error may be NULL. A final status is written even when the disk is full,
+ * by spending space the store holds back for it (store_reserve.c). */
 int store_run_set_status(store *s, int64_t id, run_status st, const char *error,
                          store_error *err);
 /* Record the latest progress of a running run (called per epoch, and at a

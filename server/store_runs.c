@@ -123,8 +123,14 @@ int store_run_set_status(store *s, int64_t id, run_status status, const char *er
                          store_error *err) {
     if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
         return store_fail(err, "invalid run status %d", (int)status);
+    int final = status == RUN_SUCCEEDED || status == RUN_FAILED || status == RUN_CANCELLED;
     pthread_mutex_lock(&s->mu);
     int rc = update_status(s, id, status, error, err);
+    /* A run's end must be recorded even on a full disk: spend the reserve. */
+    if (rc == STORE_ERR && final && s->last_full && store_reserve_release(s))
+        rc = update_status(s, id, status, error, err);
+    else if (rc == STORE_OK && final)
+        store_reserve_refill(s);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* store_sqlite.c - the SQLite store: opening, pragmas, migrations, shared helpers.
  *
- * Runs and metrics live in store_runs.c, models and datasets in store_models.c.
+ * Runs and metrics live in store_runs.c, models and datasets in store_models.c,
+ * the disk space held back for recording a run's end in store_reserve.c.
  *
  * Durability choice: journal_mode=WAL with synchronous=FULL. WAL alone (with
  * synchronous=NORMAL) already survives a SIGKILL of mlpd, but may lose the last
@@ -43,6 +44,7 @@ int store_fail(store_error *err, const char *fmt, ...) {
 }
 
 int store_fail_sql(store *s, store_error *err, const char *what) {
+    s->last_full = (sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL;
     return store_fail(err, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
@@ -313,6 +315,7 @@ int store_open(const char *path, const char *migrations_dir, store **out, store_
         store_close(s);
         return STORE_ERR;
     }
+    store_reserve_init(s, path);
     *out = s;
     return STORE_OK;
 }
@@ -320,6 +323,7 @@ int store_open(const char *path, const char *migrations_dir, store **out, store_
 void store_close(store *s) {
     if (!s) return;
     sqlite3_close(s->db); /* every statement is finalized by the call that made it */
+    store_reserve_free(s); /* the file stays, for the next open */
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -18,11 +18,24 @@ struct store {
     sqlite3 *db;
     pthread_mutex_t mu;   /* guards db and every statement made from it */
     int schema_version;   /* user_version after migrations */
+    int last_full;        /* the last store_fail_sql was a full disk (SQLITE_FULL) */
+    char *reserve_path;   /* "<db>-reserve" (store_reserve.c), NULL in memory */
+    int reserve_missing;  /* the reserve was used or could not be made */
 };
+
+/* Space held back for the writes that end a run (store_reserve.c; the
+ * caller holds s->mu except in init/free). init makes "<db>-reserve" when it
+ * can; release deletes it, returning 1 when that freed space (0: there was
+ * none to free); refill makes it again if it is missing. */
+void store_reserve_init(store *s, const char *db_path);
+int store_reserve_release(store *s);
+void store_reserve_refill(store *s);
+void store_reserve_free(store *s);
 
 /* Fill err->msg (err may be NULL); returns STORE_ERR. */
 int store_fail(store_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "<what>: <sqlite's message>" into err; returns STORE_ERR. */
+/* "<what>: <sqlite's message>" into err; returns STORE_ERR. Also sets
+ * s->last_full to whether SQLite's error was a full disk. */
 int store_fail_sql(store *s, store_error *err, const char *what);
 
 /* Prepare one statement (per call: statements are cheap next to the fsync of

@@ -53,10 +53,12 @@ static size_t collect(char *data, size_t size, size_t n, void *user) {
     return add;
 }
 
-/* A request with up to three extra header lines (NULL to skip); fills r like
- * http_do (status 0 when the transfer failed). timeout_s 0: 30 s. */
-static void request(const mlpd_daemon *d, const char *method, const char *path, const char *h1,
-                    const char *h2, const char *h3, long timeout_s, http_result *r) {
+/* A request with an optional body and up to three extra header lines (NULL
+ * to skip); fills r like http_do (status 0 when the transfer failed).
+ * timeout_s 0: 30 s. */
+static void request_body(const mlpd_daemon *d, const char *method, const char *path,
+                         const char *body, const char *h1, const char *h2, const char *h3,
+                         long timeout_s, http_result *r) {
     memset(r, 0, sizeof *r);
     CURL *c = curl_easy_init();
     assert_non_null(c);
@@ -68,7 +70,7 @@ static void request(const mlpd_daemon *d, const char *method, const char *path, 
         if (lines[i]) hdrs = curl_slist_append(hdrs, lines[i]);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (!strcmp(method, "POST")) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    if (body || !strcmp(method, "POST")) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
@@ -85,6 +87,11 @@ static void request(const mlpd_daemon *d, const char *method, const char *path, 
     if (!r->headers) r->headers = calloc(1, 1);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
+}
+
+static void request(const mlpd_daemon *d, const char *method, const char *path, const char *h1,
+                    const char *h2, const char *h3, long timeout_s, http_result *r) {
+    request_body(d, method, path, NULL, h1, h2, h3, timeout_s, r);
 }
 
 /* Header value or "" when absent. */
@@ -146,6 +153,40 @@ static void test_listed_origin_gets_the_headers_on_every_answer(void **state) {
     assert_non_null(strstr(r.content_type, "text/event-stream"));
     assert_cors_for(&r, ORIGIN);
     http_result_free(&r);
+}
+
+/* A prediction (answered through the batcher, off the request's thread)
+ * keeps the headers set at admission. */
+static void test_predictions_carry_the_headers(void **state) {
+    (void)state;
+    const char *auth = "Authorization: Bearer " TOKEN, *json = "Content-Type: application/json";
+    http_result r;
+    request_body(&D, "POST", "/train", "{\"hidden\":[4],\"epochs\":1,\"seed\":2}", auth, json,
+                 NULL, 0, &r);
+    assert_int_equal(r.status, 202);
+    cJSON *j = http_result_json(&r);
+    char path[64];
+    snprintf(path, sizeof path, "/jobs/%d", (int)json_num(j, "id"));
+    cJSON_Delete(j);
+    http_result_free(&r);
+    int done = 0;
+    for (double t0 = now_seconds(); !done && now_seconds() - t0 < 60; usleep(50 * 1000)) {
+        request(&D, "GET", path, auth, NULL, NULL, 0, &r);
+        done = strstr(r.body, "\"succeeded\"") != NULL;
+        http_result_free(&r);
+    }
+    assert_true(done);
+    float *x = NULL;
+    assert_int_equal(load_test_digits(&D, 3, &x, NULL), 0);
+    char *body = predict_body(0, x, 3, 784, 1);
+    free(x);
+    for (int i = 0; i < 3; i++) { /* a few, so some share a batch */
+        request_body(&D, "POST", "/predict", body, auth, json, "Origin: " ORIGIN, 0, &r);
+        assert_int_equal(r.status, 200);
+        assert_cors_for(&r, ORIGIN);
+        http_result_free(&r);
+    }
+    free(body);
 }
 
 static void test_other_origins_get_no_grant(void **state) {
@@ -255,6 +296,7 @@ static void test_bad_origin_lists_stop_the_start(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_listed_origin_gets_the_headers_on_every_answer),
+        cmocka_unit_test(test_predictions_carry_the_headers),
         cmocka_unit_test(test_other_origins_get_no_grant),
         cmocka_unit_test(test_preflight),
         cmocka_unit_test(test_off_by_default),

@@ -46,7 +46,7 @@
 #define DEFAULT_ROUNDS 20
 #define MAX_RUNS 512
 #define SHORT_JOB "{\"hidden\":[8],\"epochs\":2,\"batch_size\":128,\"seed\":1}"
-#define LONG_JOB "{\"hidden\":[128],\"epochs\":1000,\"batch_size\":64,\"validation_split\":0.1}"
+#define LONG_JOB "{\"hidden\":[64],\"epochs\":1000,\"batch_size\":64,\"validation_split\":0.1}"
 
 enum { K_TRAIN, K_EPOCH, K_CSV, K_IDX, K_MODEL, N_KINDS };
 static const char *const kind_names[N_KINDS] = {"train", "epoch", "csv", "idx", "model"};
@@ -137,9 +137,12 @@ static sqlite3 *open_db(const mlpd_daemon *d) {
     return db;
 }
 
-/* Every invariant of the header comment that the database alone can show. */
+/* Every invariant of the header comment that the database alone can show.
+ * Models and data sets are read whole only above the ids given (those made
+ * since the round began; 0 for all), which keeps a round's cost flat. */
 static void check_database(const mlpd_daemon *d, const run_digest *before, size_t n_before,
-                           int *models_checked, int *datasets_checked) {
+                           int64_t models_above, int64_t datasets_above, int *models_checked,
+                           int *datasets_checked) {
     sqlite3 *db = open_db(d);
     char *ic = sql_text(db, "PRAGMA integrity_check");
     if (strcmp(ic, "ok")) fprintf(stderr, "integrity_check: %s\n", ic);
@@ -172,9 +175,11 @@ static void check_database(const mlpd_daemon *d, const run_digest *before, size_
                      0);
     /* models: complete bytes */
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, size_bytes, checksum, file FROM models",
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, size_bytes, checksum, file FROM models"
+                                            " WHERE id > ?1",
                                         -1, &st, NULL),
                      SQLITE_OK);
+    sqlite3_bind_int64(st, 1, models_above);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const unsigned char *blob = sqlite3_column_blob(st, 3);
         int len = sqlite3_column_bytes(st, 3);
@@ -189,9 +194,11 @@ static void check_database(const mlpd_daemon *d, const run_digest *before, size_
     }
     sqlite3_finalize(st);
     /* data sets: each loads with the counts it was registered with */
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT name, path, n_train, n_test FROM datasets",
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT name, path, n_train, n_test FROM datasets"
+                                            " WHERE id > ?1",
                                         -1, &st, NULL),
                      SQLITE_OK);
+    sqlite3_bind_int64(st, 1, datasets_above);
     while (sqlite3_step(st) == SQLITE_ROW) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", d->data_dir, (const char *)sqlite3_column_text(st, 1));
@@ -225,7 +232,7 @@ typedef struct {
     long status;            /* last answer; 0 when the connection broke */
     int64_t model_id;       /* K_MODEL answered 201 */
     int all_201;            /* every request was answered 201 */
-    double t_done;          /* when the last answer came (0 if none) */
+    _Atomic double t_done;  /* when the last answer came (0 if none); read by the killer */
 } upload_job;
 
 static char *read_file(const char *path, size_t *len) {
@@ -250,20 +257,23 @@ static void *upload_main(void *arg) {
     char path[256];
     u->all_201 = 1;
     if (u->kind == K_IDX) {
-        static const char *const files[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+        /* Images first: a set is registered (and immutable) as soon as its
+         * pairs are whole, so the test pair must not trail the train pair. */
+        static const char *const files[4] = {"train-images-idx3-ubyte", "t10k-images-idx3-ubyte",
+                                             "train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"};
         for (int i = 0; i < 4 && u->all_201; i++) {
             char src[512];
             size_t len = 0;
             snprintf(src, sizeof src, "%s/%s", u->idx_dir, files[i]);
             char *body = read_file(src, &len);
             snprintf(path, sizeof path, "/datasets/%s/files/%s", u->name, files[i]);
+            memset(&r, 0, sizeof r);
             int rc = body ? http_do(u->d, "PUT", path, "application/octet-stream", body, len, NULL,
                                     30, &r)
                           : -1;
             free(body);
             u->status = rc == 0 ? r.status : 0;
-            if (rc == 0) http_result_free(&r);
+            http_result_free(&r); /* filled even when the transfer failed */
             if (u->status != 201) u->all_201 = 0;
         }
     } else {
@@ -272,14 +282,12 @@ static void *upload_main(void *arg) {
         int rc = http_do(u->d, "POST", path, csv ? "text/csv" : "application/octet-stream",
                          u->body, u->len, NULL, 30, &r);
         u->status = rc == 0 ? r.status : 0;
-        if (rc == 0) {
-            if (!csv && r.status == 201) {
-                cJSON *j = http_result_json(&r);
-                u->model_id = (int64_t)json_num(j, "id");
-                cJSON_Delete(j);
-            }
-            http_result_free(&r);
+        if (rc == 0 && !csv && r.status == 201) {
+            cJSON *j = http_result_json(&r);
+            u->model_id = (int64_t)json_num(j, "id");
+            cJSON_Delete(j);
         }
+        http_result_free(&r); /* filled even when the transfer failed */
         u->all_201 = u->status == 201;
     }
     u->t_done = now_seconds();
@@ -412,6 +420,23 @@ static void test_sigkill_at_random_moments(void **state) {
     snprintf(idx_dir, sizeof idx_dir, "%s/data/mnist-digits", d.repo);
     printf("payloads: csv %zu bytes, model %zu bytes, idx %s\n", csv_len, model_len, idx_dir);
 
+    /* Calibrate: one undisturbed upload of each kind says how long it takes
+     * here; kill moments are then drawn over 1.3 times that, so some land
+     * in the body, some in the handler, some after the answer. */
+    int upload_ms[N_KINDS] = {0};
+    for (int kind = K_CSV; kind <= K_MODEL; kind++) {
+        upload_job cal = {.d = &d, .kind = kind, .idx_dir = idx_dir,
+                          .body = kind == K_CSV ? csv : (const char *)model,
+                          .len = kind == K_CSV ? csv_len : model_len};
+        snprintf(cal.name, sizeof cal.name, "calibrate-%s", kind_names[kind]);
+        double ts = now_seconds();
+        upload_main(&cal);
+        assert_true(cal.all_201);
+        upload_ms[kind] = (int)((cal.t_done - ts) * 1000) + 1;
+    }
+    printf("undisturbed uploads: csv %d ms, idx %d ms, model %d ms\n", upload_ms[K_CSV],
+           upload_ms[K_IDX], upload_ms[K_MODEL]);
+
     static run_digest before[MAX_RUNS];
     int kinds[N_KINDS] = {0}, models_checked = 0, datasets_checked = 0, acked = 0;
     int interrupted = 0, cancelled = 0;
@@ -423,6 +448,8 @@ static void test_sigkill_at_random_moments(void **state) {
         assert_int_equal(upload_leftovers(d.data_dir, 0), 0);
         sqlite3 *db = open_db(&d); /* WAL: reading beside the live daemon is safe */
         size_t n_before = digest_ended(db, before, MAX_RUNS);
+        int64_t models_above = sql_int(db, "SELECT coalesce(max(id), 0) FROM models");
+        int64_t datasets_above = sql_int(db, "SELECT coalesce(max(id), 0) FROM datasets");
         sqlite3_close(db);
 
         int64_t short_id = train_job(&d, SHORT_JOB);
@@ -466,9 +493,15 @@ static void test_sigkill_at_random_moments(void **state) {
         } else {
             up.body = kind == K_CSV ? csv : (const char *)model;
             up.len = kind == K_CSV ? csv_len : model_len;
-            kill_ms = rnd_int(kind == K_IDX ? 700 : kind == K_CSV ? 400 : 150);
             assert_int_equal(pthread_create(&th, NULL, upload_main, &up), 0);
-            sleep_ms(kill_ms);
+            if (kinds[kind] % 4 == 0) { /* every 4th: kill right after the answer */
+                double ts = now_seconds();
+                while (up.t_done == 0 && now_seconds() - ts < 30) sleep_ms(1);
+                kill_ms = (int)((now_seconds() - ts) * 1000);
+            } else {
+                kill_ms = rnd_int(upload_ms[kind] * 13 / 10 + 1);
+                sleep_ms(kill_ms);
+            }
         }
         t_kill = now_seconds();
         daemon_kill(&d);
@@ -479,7 +512,8 @@ static void test_sigkill_at_random_moments(void **state) {
                asked_cancel ? " (cancel requested)" : "",
                threaded ? (acked_before_kill ? " (upload acknowledged)" : " (upload cut)") : "");
 
-        check_database(&d, before, n_before, &models_checked, &datasets_checked);
+        check_database(&d, before, n_before, models_above, datasets_above, &models_checked,
+                       &datasets_checked);
 
         assert_int_equal(daemon_restart(&d), 0);
         char err[256];
@@ -518,6 +552,14 @@ static void test_sigkill_at_random_moments(void **state) {
     free(csv);
     free(model);
     assert_int_equal(daemon_stop(&d), 0);
+    /* Last, everything at once: all models and data sets ever made. */
+    sqlite3 *all = open_db(&d);
+    size_t n_all = digest_ended(all, before, MAX_RUNS);
+    sqlite3_close(all);
+    int final_models = 0, final_datasets = 0;
+    check_database(&d, before, n_all, 0, 0, &final_models, &final_datasets);
+    printf("crash-kill: final check: %zu ended runs, %d models, %d data sets intact\n", n_all,
+           final_models, final_datasets);
     daemon_cleanup(&d);
 }
 

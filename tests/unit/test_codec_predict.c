@@ -278,6 +278,58 @@ static void test_numbers_round_like_strtod(void **state) {
     }
 }
 
+/* The fast path's shapes (-?int(.frac)?, few digits: what clients send for
+ * pixels) in long rows, each value bit-identical to (float)strtod, and its
+ * edges: 2^24 in the digit string, 8 and 9 fraction digits, -0. */
+static void test_short_decimals_match_strtod(void **state) {
+    (void)state;
+    enum { ROW = 784 };
+    static const char *edges[] = {
+        "0", "-0", "1", "16777215", "16777216", "16777217", "0.16777215", "0.16777216",
+        "1.6777215", "0.00000001", "0.000000001", "0.99999999", "-0.12345678", "99999999",
+        "0.5", "0.1", "0.3", "0.7", "123.456", "-7.0000001", "1677721.5", "0.00390625",
+        "0.00048828", "3.4028235", "0.0", "-0.0000", "10", "0.12345678"};
+    uint64_t lcg = 777;
+    char *body = malloc(ROW * 24 + 32);
+    char (*tok)[24] = malloc(ROW * sizeof *tok);
+    assert_non_null(body);
+    assert_non_null(tok);
+    for (int round = 0; round < 60; round++) {
+        size_t n = (size_t)snprintf(body, 32, "{\"input\":[");
+        for (int i = 0; i < ROW; i++) {
+            lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+            if (round == 0 && i < (int)(sizeof edges / sizeof edges[0])) {
+                snprintf(tok[i], sizeof tok[i], "%s", edges[i]);
+            } else {
+                int int_digits = (int)((lcg >> 33) % 4), frac_digits = (int)((lcg >> 36) % 10);
+                unsigned long long ip = (lcg >> 40) % 10000ULL, fp = (lcg >> 8) % 10000000000ULL;
+                const char *sign = (lcg >> 62) & 1 ? "-" : "";
+                if (int_digits == 0) ip = 0;
+                else ip %= (unsigned long long)(int_digits == 1 ? 10 : int_digits == 2 ? 100 : 10000);
+                if (frac_digits == 0)
+                    snprintf(tok[i], sizeof tok[i], "%s%llu", sign, ip);
+                else
+                    snprintf(tok[i], sizeof tok[i], "%s%llu.%0*llu", sign, ip, frac_digits,
+                             fp % (unsigned long long)pow(10, frac_digits));
+            }
+            n += (size_t)sprintf(body + n, "%s%s", i ? "," : "", tok[i]);
+        }
+        sprintf(body + n, "]}");
+        api_predict_request r;
+        api_problem p;
+        if (decode(body, 0, &r, &p) != 0) fail_msg("round %d refused: %s", round, p.detail);
+        assert_int_equal(r.width, ROW);
+        for (int i = 0; i < ROW; i++) {
+            float want = (float)strtod(tok[i], NULL);
+            if (memcmp(&r.x[i], &want, sizeof want))
+                fail_msg("%s read as %.9g, strtod gives %.9g", tok[i], r.x[i], want);
+        }
+        api_predict_request_free(&r);
+    }
+    free(tok);
+    free(body);
+}
+
 static void test_strict_json(void **state) {
     (void)state;
     const char *bad[] = {
@@ -323,6 +375,7 @@ int main(void) {
         cmocka_unit_test(test_members),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_numbers_round_like_strtod),
+        cmocka_unit_test(test_short_decimals_match_strtod),
         cmocka_unit_test(test_strict_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

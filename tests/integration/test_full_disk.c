@@ -1,0 +1,348 @@
+/* test_full_disk.c - a full disk gives clean errors, never corruption.
+ *
+ * The daemon's database and data dir live on a tmpfs of 8 MiB mounted for
+ * the test (we run as root; if mount(2) is refused the test FAILS, saying
+ * so: a skipped check would prove nothing). With the disk filled to the last
+ * byte by a filler file:
+ * - CSV and IDX uploads and a model upload answer a 5xx problem+json (500 or
+ *   507) and leave no temporary behind;
+ * - a training request is either refused the same way or accepted, and then
+ *   ends (never stays "running" for ever) - SQLite may still have room in its
+ *   WAL, so success is allowed too; a run already training when the disk
+ *   fills ends failed or cancelled, or goes on training;
+ * - the daemon keeps answering (/healthz, /jobs).
+ * Once the filler is deleted, uploads and training work again, the daemon
+ * stops cleanly, PRAGMA integrity_check says "ok" and it starts again on the
+ * same files.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "daemon.h"
+#include "mlp.h"
+
+#define TMPFS_SIZE "8m"
+
+static char mnt[64];        /* the tmpfs mount point */
+static int mounted;
+static mlpd_daemon D;
+static int started;
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(mnt, sizeof mnt, "/tmp/mlpd-full-XXXXXX");
+    if (!mkdtemp(mnt)) {
+        fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+        return -1;
+    }
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=" TMPFS_SIZE ",mode=0755") != 0) {
+        fprintf(stderr,
+                "FAIL: cannot mount a tmpfs of %s on %s (%s): this test needs root (or "
+                "CAP_SYS_ADMIN) to make a small full disk; it is not skipped\n",
+                TMPFS_SIZE, mnt, strerror(errno));
+        rmdir(mnt);
+        return -1;
+    }
+    mounted = 1;
+    printf("tmpfs of %s mounted on %s\n", TMPFS_SIZE, mnt);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    if (started) daemon_cleanup(&D); /* kills a daemon still running */
+    if (mounted && umount(mnt) != 0) {
+        fprintf(stderr, "umount %s: %s (detaching)\n", mnt, strerror(errno));
+        umount2(mnt, MNT_DETACH);
+    }
+    rmdir(mnt);
+    return 0;
+}
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+static unsigned long long free_bytes(void) {
+    struct statvfs sv;
+    assert_int_equal(statvfs(mnt, &sv), 0);
+    return (unsigned long long)sv.f_bavail * sv.f_frsize;
+}
+
+/* Write a filler file until the disk refuses; returns the bytes written. */
+static long long fill_disk(const char *path) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    assert_true(fd >= 0);
+    static char block[65536];
+    long long total = 0;
+    size_t chunk = sizeof block;
+    for (;;) {
+        ssize_t w = write(fd, block, chunk);
+        if (w > 0) {
+            total += w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR) continue;
+        assert_true(w == 0 || errno == ENOSPC);
+        if (chunk == 1) break;
+        chunk /= 2; /* down to the last byte */
+    }
+    close(fd);
+    return total;
+}
+
+/* Assert a clean server-side refusal: 500 or 507 as problem+json. */
+static void assert_clean_5xx(const http_result *r, const char *what) {
+    printf("  full disk: %-32s -> %ld %s\n", what, r->status, r->body ? r->body : "");
+    assert_true(r->status == 500 || r->status == 507);
+    assert_string_equal(r->content_type, "application/problem+json");
+    cJSON *j = http_result_json(r);
+    assert_non_null(j);
+    assert_int_equal((long)json_num(j, "status"), r->status);
+    assert_non_null(json_str(j, "detail"));
+    cJSON_Delete(j);
+}
+
+static long get_status(const char *path) {
+    http_result r;
+    long st = http_get(&D, path, &r) == 0 ? r.status : 0;
+    http_result_free(&r);
+    return st;
+}
+
+static int upload_temps(const char *dir, int depth) {
+    DIR *dd = opendir(dir);
+    if (!dd) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dd)) != NULL) {
+        char path[1024];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (!strncmp(e->d_name, ".upload-", 8)) n++;
+        else if (depth == 0 && e->d_name[0] != '.' && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            n += upload_temps(path, 1);
+    }
+    closedir(dd);
+    return n;
+}
+
+/* rows x 8 features, 3 classes, as CSV text (malloc'ed). */
+static char *small_csv(int rows, size_t *len) {
+    char *s = malloc((size_t)rows * 80 + 32);
+    size_t n = (size_t)sprintf(s, "label,a,b,c,d,e,f,g,h\n");
+    for (int i = 0; i < rows; i++) {
+        n += (size_t)sprintf(s + n, "%d", i % 3);
+        for (int f = 0; f < 8; f++) n += (size_t)sprintf(s + n, ",%.3f", (double)((i * 7 + f) % 10) / 10);
+        s[n++] = '\n';
+    }
+    s[n] = '\0';
+    *len = n;
+    return s;
+}
+
+static unsigned char *model_file(int hidden, size_t *len) {
+    mlp_arch a;
+    assert_int_equal(mlp_arch_make(&a, 784, &hidden, 1, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY,
+                                   -1, NULL),
+                     MLP_OK);
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&a, MLP_INIT_HE_NORMAL, 3, &m, NULL), MLP_OK);
+    unsigned char *buf = NULL;
+    assert_int_equal(mlp_model_to_buffer(m, &buf, len, NULL), MLP_OK);
+    mlp_model_free(m);
+    return buf;
+}
+
+static char *read_repo_file(const char *name, size_t *len) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/data/mnist-digits/%s", D.repo, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(*len);
+    assert_int_equal(fread(b, 1, *len, f), *len);
+    fclose(f);
+    return b;
+}
+
+/* Status (and error) of a job: now, or once it has ended (wait_s > 0). */
+static const char *job_status(int64_t id, double wait_s, char *error, size_t cap) {
+    static char st[32];
+    cJSON *j = NULL;
+    if (wait_s > 0) {
+        j = wait_job(&D, id, wait_s);
+    } else {
+        char path[64];
+        http_result g;
+        snprintf(path, sizeof path, "/jobs/%lld", (long long)id);
+        if (http_get(&D, path, &g) == 0 && g.status == 200) j = http_result_json(&g);
+        http_result_free(&g);
+    }
+    assert_non_null(j);
+    snprintf(st, sizeof st, "%s", json_str(j, "status"));
+    snprintf(error, cap, "%s", json_str(j, "error") ? json_str(j, "error") : "");
+    cJSON_Delete(j);
+    return st;
+}
+
+/* ---- the test ------------------------------------------------------------------------------ */
+
+static void test_full_disk_gives_clean_errors(void **state) {
+    (void)state;
+    char db[128], data[128], filler[128], link_to[512], link_at[160];
+    snprintf(db, sizeof db, "--db=%s/mlpd.db", mnt);
+    snprintf(data, sizeof data, "--data-dir=%s/data", mnt);
+    snprintf(filler, sizeof filler, "%s/filler", mnt);
+    const char *extra[] = {db, data, NULL};
+    assert_int_equal(daemon_start(&D, extra), 0);
+    started = 1;
+    /* The digits stay outside the tmpfs (a symlink costs no space); a
+     * restart registers them. */
+    snprintf(link_to, sizeof link_to, "%s/data/mnist-digits", D.repo);
+    snprintf(link_at, sizeof link_at, "%s/mnist-digits", data + strlen("--data-dir="));
+    assert_int_equal(symlink(link_to, link_at), 0);
+    assert_int_equal(daemon_restart(&D), 0);
+
+    /* Before: a run and a data set that must survive. */
+    int64_t ok_id = train_job(&D, "{\"hidden\":[8],\"epochs\":1}");
+    assert_true(ok_id > 0);
+    char err[300];
+    assert_string_equal(job_status(ok_id, 60, err, sizeof err), "succeeded");
+    size_t csv_len;
+    char *csv = small_csv(2000, &csv_len);
+    http_result r;
+    assert_int_equal(http_do(&D, "POST", "/datasets?name=before", "text/csv", csv, csv_len, NULL,
+                             0, &r), 0);
+    assert_int_equal(r.status, 201);
+    http_result_free(&r);
+    int64_t long_id = train_job(&D, "{\"hidden\":[64],\"epochs\":1000}");
+    assert_true(long_id > 0);
+    assert_int_equal(wait_job_progress(&D, long_id, 1, 60), 0);
+
+    unsigned long long before = free_bytes();
+    long long filled = fill_disk(filler);
+    printf("disk: %llu bytes free, filler wrote %lld bytes, %llu free now\n", before, filled,
+           free_bytes());
+    assert_true(free_bytes() < 4096);
+
+    /* Uploads: refused cleanly. */
+    assert_int_equal(http_do(&D, "POST", "/datasets?name=during", "text/csv", csv, csv_len, NULL,
+                             0, &r), 0);
+    assert_clean_5xx(&r, "POST /datasets (csv)");
+    http_result_free(&r);
+    size_t img_len;
+    char *img = read_repo_file("t10k-images-idx3-ubyte", &img_len);
+    assert_int_equal(http_do(&D, "PUT", "/datasets/during-idx/files/t10k-images-idx3-ubyte",
+                             "application/octet-stream", img, img_len, NULL, 0, &r), 0);
+    assert_clean_5xx(&r, "PUT /datasets/{name}/files/{file}");
+    http_result_free(&r);
+    free(img);
+    size_t model_len;
+    unsigned char *model = model_file(256, &model_len); /* ~800 KB: more than the WAL's slack */
+    assert_int_equal(http_do(&D, "POST", "/models?name=during", "application/octet-stream", model,
+                             model_len, NULL, 0, &r), 0);
+    assert_clean_5xx(&r, "POST /models");
+    http_result_free(&r);
+    assert_int_equal(upload_temps(data + strlen("--data-dir="), 0), 0);
+
+    /* The run that was training when the disk filled: its next epoch's
+     * metrics cannot be written, so it ends failed with the store's reason
+     * (recorded through the store's reserve); should SQLite still find room,
+     * it trains on and a cancel must end it. */
+    char path[64];
+    const char *st = "running";
+    for (double t0 = now_seconds(); !strcmp(st, "running") && now_seconds() - t0 < 10;) {
+        struct timespec pause = {0, 50 * 1000000L};
+        nanosleep(&pause, NULL);
+        st = job_status(long_id, 0, err, sizeof err);
+    }
+    if (!strcmp(st, "running")) {
+        http_result c;
+        snprintf(path, sizeof path, "/jobs/%lld/cancel", (long long)long_id);
+        assert_int_equal(http_do(&D, "POST", path, NULL, NULL, 0, NULL, 0, &c), 0);
+        assert_true(c.status == 202 || c.status == 409);
+        http_result_free(&c);
+        st = job_status(long_id, 60, err, sizeof err);
+        printf("  full disk: running job trained on; cancelled, it ended %s\n", st);
+        assert_true(!strcmp(st, "cancelled") || !strcmp(st, "failed"));
+    } else {
+        printf("  full disk: running job ended by itself: %s: %s\n", st, err);
+        assert_string_equal(st, "failed");
+        assert_non_null(strstr(err, "full"));
+    }
+
+    /* Training: refused cleanly, or accepted and then ends. */
+    assert_int_equal(http_post_json(&D, "/train", "{\"hidden\":[8],\"epochs\":1}", &r), 0);
+    if (r.status == 202) {
+        cJSON *j = http_result_json(&r);
+        int64_t id = (int64_t)json_num(j, "id");
+        cJSON_Delete(j);
+        st = job_status(id, 60, err, sizeof err);
+        printf("  full disk: %-32s -> 202, then %s%s%s\n", "POST /train", st, err[0] ? ": " : "",
+               err);
+        assert_true(!strcmp(st, "succeeded") || (!strcmp(st, "failed") && err[0]));
+    } else {
+        assert_clean_5xx(&r, "POST /train");
+    }
+    http_result_free(&r);
+    assert_int_equal(get_status("/healthz"), 200);
+    assert_int_equal(get_status("/jobs"), 200);
+    assert_int_equal(get_status("/datasets/before"), 200);
+
+    /* Space again: everything works. */
+    assert_int_equal(unlink(filler), 0);
+    assert_int_equal(http_do(&D, "POST", "/datasets?name=after", "text/csv", csv, csv_len, NULL,
+                             0, &r), 0);
+    assert_int_equal(r.status, 201);
+    http_result_free(&r);
+    assert_int_equal(http_do(&D, "POST", "/models?name=after", "application/octet-stream", model,
+                             model_len, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 201);
+    http_result_free(&r);
+    int64_t after = train_job(&D, "{\"hidden\":[8],\"epochs\":1}");
+    assert_true(after > 0);
+    assert_string_equal(job_status(after, 60, err, sizeof err), "succeeded");
+    free(csv);
+    free(model);
+
+    assert_int_equal(daemon_stop(&D), 0);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open_v2(db + strlen("--db="), &h, SQLITE_OPEN_READWRITE, NULL),
+                     SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    printf("integrity_check after the disk was freed: %s\n", sqlite3_column_text(q, 0));
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    assert_int_equal(daemon_restart(&D), 0);
+    assert_int_equal(get_status("/datasets/after"), 200);
+    snprintf(path, sizeof path, "/jobs/%lld", (long long)ok_id);
+    assert_int_equal(get_status(path), 200);
+    assert_int_equal(daemon_stop(&D), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_disk_gives_clean_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

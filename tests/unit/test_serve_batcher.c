@@ -1,0 +1,235 @@
+/* test_serve_batcher.c - the prediction batcher (server/batcher.h): rows
+ * predicted in batches give each request what mlp_predict gives it alone;
+ * concurrent submitters, mixed models, oversized items, batching under a
+ * delay, and that batcher_free answers what is still queued. */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "batcher.h"
+#include "mlp.h"
+
+/* One request and its reference answer. */
+typedef struct {
+    batch_item it;
+    float x[64 * 8];
+    float probs[64 * 5];
+    int labels[64];
+    atomic_int done_calls;
+} req;
+
+static void on_done(batch_item *it) { atomic_fetch_add(&((req *)it)->done_calls, 1); }
+
+static mlp_model *make_model(int in, int hidden, int out, uint64_t seed) {
+    mlp_arch a;
+    int h[1] = {hidden};
+    assert_int_equal(mlp_arch_make(&a, in, h, 1, MLP_ACT_RELU, out, MLP_LOSS_CROSS_ENTROPY, -1,
+                                   NULL),
+                     MLP_OK);
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, seed, &m, NULL), MLP_OK);
+    /* non-zero biases, so a row mixed up with another is visible */
+    for (int l = 0; l < m->arch.n_layers; l++)
+        for (int o = 0; o < m->arch.sizes[l + 1]; o++) m->b[l][o] = 0.05f * (float)((o % 7) - 3);
+    return m;
+}
+
+static void fill_req(req *r, const mlp_model *m, int rows, unsigned seed) {
+    memset(r, 0, sizeof *r);
+    int in = m->arch.sizes[0];
+    for (int i = 0; i < rows * in; i++) r->x[i] = (float)((seed * 2654435761u + (unsigned)i * 40503u) % 1000u) / 500.0f - 1.0f;
+    r->it = (batch_item){.model = m, .x = r->x, .rows = rows, .probs = r->probs,
+                         .labels = r->labels, .done = on_done};
+    atomic_init(&r->done_calls, 0);
+}
+
+/* r's outputs equal mlp_predict of its rows one by one (batched products may
+ * round differently in the last bits). */
+static void check_req(req *r) {
+    assert_int_equal(atomic_load(&r->done_calls), 1);
+    assert_int_equal(r->it.failed, 0);
+    const mlp_model *m = r->it.model;
+    int in = m->arch.sizes[0], out = m->arch.sizes[m->arch.n_layers];
+    float scratch[256], probs[8];
+    int label;
+    for (int i = 0; i < r->it.rows; i++) {
+        assert_true(mlp_scratch_floats(m, 1) <= 256);
+        mlp_predict(m, r->x + (size_t)i * in, 1, probs, &label, scratch);
+        for (int k = 0; k < out; k++) assert_true(fabsf(probs[k] - r->probs[i * out + k]) < 1e-5f);
+        assert_int_equal(label, r->labels[i]);
+    }
+}
+
+static void wait_done(req *rs, int n) {
+    struct timespec pause = {0, 1000000};
+    for (int spins = 0; spins < 10000; spins++) {
+        int all = 1;
+        for (int i = 0; i < n && all; i++) all = atomic_load(&rs[i].done_calls) > 0;
+        if (all) return;
+        nanosleep(&pause, NULL);
+    }
+    fail_msg("items not answered within 10 s");
+}
+
+static void test_single_item(void **state) {
+    (void)state;
+    mlp_model *m = make_model(8, 16, 5, 1);
+    char err[128];
+    batcher_options o = {.max_rows = 16, .max_delay_us = 0};
+    batcher *b = batcher_create(&o, err, sizeof err);
+    assert_non_null(b);
+    static req r;
+    fill_req(&r, m, 1, 7);
+    assert_int_equal(batcher_submit(b, &r.it), 0);
+    wait_done(&r, 1);
+    check_req(&r);
+    batcher_stats st;
+    batcher_get_stats(b, &st);
+    assert_int_equal(st.batches, 1);
+    assert_int_equal(st.items, 1);
+    assert_int_equal(st.rows, 1);
+    batcher_free(b);
+    mlp_model_free(m);
+}
+
+/* Queued items for one model become one product; the delay holds the first
+ * item until max_rows rows are queued. */
+static void test_delay_makes_one_batch(void **state) {
+    (void)state;
+    mlp_model *m = make_model(8, 16, 5, 2);
+    char err[128];
+    batcher_options o = {.max_rows = 10, .max_delay_us = 5 * 1000 * 1000};
+    batcher *b = batcher_create(&o, err, sizeof err);
+    assert_non_null(b);
+    static req rs[5];
+    for (int i = 0; i < 5; i++) fill_req(&rs[i], m, 2, 100 + (unsigned)i);
+    for (int i = 0; i < 5; i++) assert_int_equal(batcher_submit(b, &rs[i].it), 0);
+    wait_done(rs, 5);
+    for (int i = 0; i < 5; i++) check_req(&rs[i]);
+    batcher_stats st;
+    batcher_get_stats(b, &st);
+    assert_int_equal(st.batches, 1);
+    assert_int_equal(st.items, 5);
+    assert_int_equal(st.rows, 10);
+    batcher_free(b);
+    mlp_model_free(m);
+}
+
+/* Two models interleaved in the queue, and an item larger than max_rows. */
+static void test_mixed_models_and_big_item(void **state) {
+    (void)state;
+    mlp_model *a = make_model(8, 16, 5, 3), *c = make_model(6, 12, 3, 4);
+    char err[128];
+    batcher_options o = {.max_rows = 8, .max_delay_us = 2000};
+    batcher *b = batcher_create(&o, err, sizeof err);
+    assert_non_null(b);
+    static req rs[9];
+    for (int i = 0; i < 8; i++) fill_req(&rs[i], i % 2 ? c : a, 1 + i % 3, 200 + (unsigned)i);
+    fill_req(&rs[8], a, 20, 299); /* more rows than max_rows: runs alone */
+    for (int i = 0; i < 9; i++) assert_int_equal(batcher_submit(b, &rs[i].it), 0);
+    wait_done(rs, 9);
+    for (int i = 0; i < 9; i++) check_req(&rs[i]);
+    batcher_stats st;
+    batcher_get_stats(b, &st);
+    assert_int_equal(st.items, 9);
+    assert_int_equal(st.rows, 1 + 2 + 3 + 1 + 2 + 3 + 1 + 2 + 20);
+    assert_true(st.batches >= 3); /* at least: model a, model c, the big item */
+    batcher_free(b);
+    mlp_model_free(a);
+    mlp_model_free(c);
+}
+
+typedef struct {
+    batcher *b;
+    req *rs;
+    int n;
+} submitter;
+
+static void *submit_all(void *arg) {
+    submitter *s = arg;
+    for (int i = 0; i < s->n; i++) {
+        if (batcher_submit(s->b, &s->rs[i].it) != 0) return (void *)1;
+        if (i % 4 == 3) wait_done(&s->rs[i], 1); /* like a client waiting for its answer */
+    }
+    return NULL;
+}
+
+static void test_concurrent_submitters(void **state) {
+    (void)state;
+    enum { THREADS = 6, PER = 40 };
+    mlp_model *m = make_model(8, 16, 5, 5);
+    char err[128];
+    batcher_options o = {.max_rows = 16, .max_delay_us = 0};
+    batcher *b = batcher_create(&o, err, sizeof err);
+    assert_non_null(b);
+    req *rs = calloc(THREADS * PER, sizeof *rs);
+    assert_non_null(rs);
+    for (int i = 0; i < THREADS * PER; i++) fill_req(&rs[i], m, 1 + i % 2, 1000 + (unsigned)i);
+    pthread_t th[THREADS];
+    submitter sub[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        sub[t] = (submitter){b, rs + t * PER, PER};
+        assert_int_equal(pthread_create(&th[t], NULL, submit_all, &sub[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++) {
+        void *ret;
+        pthread_join(th[t], &ret);
+        assert_null(ret);
+    }
+    wait_done(rs, THREADS * PER);
+    int rows = 0;
+    for (int i = 0; i < THREADS * PER; i++) {
+        check_req(&rs[i]);
+        rows += rs[i].it.rows;
+    }
+    batcher_stats st;
+    batcher_get_stats(b, &st);
+    assert_int_equal(st.items, THREADS * PER);
+    assert_int_equal(st.rows, rows);
+    assert_true(st.batches >= 1 && st.batches <= THREADS * PER);
+    batcher_free(b);
+    free(rs);
+    mlp_model_free(m);
+}
+
+/* batcher_free answers everything still queued (here: held by a long delay)
+ * before it returns, and promptly. */
+static void test_free_answers_queued_items(void **state) {
+    (void)state;
+    mlp_model *m = make_model(8, 16, 5, 6);
+    char err[128];
+    batcher_options o = {.max_rows = 1000, .max_delay_us = 10 * 1000 * 1000};
+    batcher *b = batcher_create(&o, err, sizeof err);
+    assert_non_null(b);
+    static req rs[4];
+    for (int i = 0; i < 4; i++) fill_req(&rs[i], m, 3, 300 + (unsigned)i);
+    for (int i = 0; i < 4; i++) assert_int_equal(batcher_submit(b, &rs[i].it), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    batcher_free(b);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    assert_true(secs < 5.0);
+    for (int i = 0; i < 4; i++) check_req(&rs[i]);
+    mlp_model_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_single_item),
+        cmocka_unit_test(test_delay_makes_one_batch),
+        cmocka_unit_test(test_mixed_models_and_big_item),
+        cmocka_unit_test(test_concurrent_submitters),
+        cmocka_unit_test(test_free_answers_queued_items),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
