@@ -392,6 +392,32 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
     return rc;
 }
 
+/* Record a run's end (not a success: that is store_run_succeed's). Should
+ * the store refuse even with its reserve spent (a disk still full), try again
+ * with a growing pause while the runner runs, so that the run does not stay
+ * "running" once space is back; on shutdown give up: the next start marks it
+ * failed "interrupted". */
+static void record_end(jobs *j, const job *jb, run_status final, const char *error) {
+    store_error se = {{0}};
+    int delay_ms = 100, waited_ms = 0, logged = 0;
+    while (store_run_set_status(j->cfg.st, jb->run_id, final, error, &se) == STORE_ERR) {
+        if (!logged++)
+            jobs_logf(j, "job %lld: cannot record its end yet (%s); retrying", (long long)jb->run_id,
+                      se.msg);
+        for (waited_ms = 0; waited_ms < delay_ms && !atomic_load(&j->stopping); waited_ms += 50) {
+            struct timespec pause = {0, 50 * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+        if (atomic_load(&j->stopping)) {
+            jobs_logf(j, "job %lld: its end is left to the next start's recovery",
+                      (long long)jb->run_id);
+            return;
+        }
+        if (delay_ms < 5000) delay_ms *= 2;
+    }
+    if (logged) jobs_logf(j, "job %lld: its end is recorded", (long long)jb->run_id);
+}
+
 void jobs_run_one(jobs *j, job *jb) {
     store_error se = {{0}};
     char why[400] = "";
@@ -447,9 +473,7 @@ void jobs_run_one(jobs *j, job *jb) {
     }
     run_release(&r);
     /* A success was recorded with its model; any other end is recorded here. */
-    if (final != RUN_SUCCEEDED &&
-        store_run_set_status(j->cfg.st, jb->run_id, final, error, &se) != STORE_OK)
-        jobs_logf(j, "job %lld: cannot record its end: %s", (long long)jb->run_id, se.msg);
+    if (final != RUN_SUCCEEDED) record_end(j, jb, final, error);
     if (final != RUN_SUCCEEDED)
         jobs_logf(j, "job %lld %s%s%s", (long long)jb->run_id, run_status_name(final),
                   error ? ": " : "", error ? error : "");

@@ -90,7 +90,8 @@ typedef struct {
 } store_run;
 void store_run_clear(store_run *r);
 
-/* New run in status queued. */
+/* New run in status queued. Refused (STORE_ERR) when the disk is too full
+ * to keep the space that recording its end needs (see store_run_set_status). */
 int store_run_create(store *s, const char *config_json, const char *dataset, int epochs,
                      int64_t *id_out, store_error *err);
 /* Set status; started_at is set on RUNNING, finished_at on a final status.

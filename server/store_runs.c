@@ -75,6 +75,14 @@ static int step_update(store *s, sqlite3_stmt *st, const char *what, store_error
 int store_run_create(store *s, const char *config_json, const char *dataset, int epochs,
                      int64_t *id_out, store_error *err) {
     pthread_mutex_lock(&s->mu);
+    /* A run is only accepted while its end can surely be recorded: with the
+     * reserve in place (store_reserve.c), made again here if it was spent. */
+    store_reserve_refill(s);
+    if (s->reserve_path && s->reserve_missing) {
+        pthread_mutex_unlock(&s->mu);
+        return store_fail(err, "the disk is full: no room is left to record a run (free some "
+                               "space next to the database)");
+    }
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "INSERT INTO runs (status, config_json, dataset, epochs, created_at) "

@@ -8,6 +8,7 @@
 # and, when named in SUITES or MLPD_EXTRA_SUITES (CI names them all):
 #   sanitize     unit + integration again, built with ASan+UBSan (build/san)
 #   fuzz         replay every fuzz corpus, then fuzz each target briefly (make fuzz-smoke)
+#   valgrind     the daemon under valgrind through train/predict/upload/cancel/shutdown
 #   docker       build the image, run it with compose, walk through it (tools/docker-test.sh)
 # A cmocka binary's counts come from its "[  PASSED  ] N test(s)." and
 # "[  FAILED  ] N test(s)" lines; a node suite prints "N passed, N failed".
@@ -65,6 +66,8 @@ for suite in $SUITES; do
             MLPD_BIN="$PWD/build/san/mlpd" TEST_OUT=build/san/test-output bash tests/run.sh ;;
     fuzz)
         run_one "fuzz/smoke" make --no-print-directory fuzz-smoke ;;
+    valgrind)
+        run_one "valgrind/daemon" env BUILD="$BUILD" MLPD_BIN="$MLPD_BIN" bash tools/valgrind-daemon.sh ;;
     docker)
         run_one "docker/compose-walkthrough" bash tools/docker-test.sh ;;
     *)

@@ -20,7 +20,10 @@
  * an upload answered 201 before the kill is there, and no upload temporary
  * is left in the data dir.
  * Rounds: MLPD_CRASH_ROUNDS (default 20); seed: MLPD_CRASH_SEED (default:
- * the time), printed so a failure can be replayed.
+ * the time), printed so a failure can be replayed. Time: a round takes 2 to
+ * 4 s; on a machine so busy that the rounds pass MLPD_CRASH_BUDGET seconds
+ * (default 90), no new round starts once at least MIN_ROUNDS have run (the
+ * figures printed say so), to keep CI bounded.
  */
 #include <dirent.h>
 #include <math.h>
@@ -44,6 +47,8 @@
 #include "mlp.h"
 
 #define DEFAULT_ROUNDS 20
+#define DEFAULT_BUDGET_S 90
+#define MIN_ROUNDS (2 * N_KINDS)
 #define MAX_RUNS 512
 #define SHORT_JOB "{\"hidden\":[8],\"epochs\":2,\"batch_size\":128,\"seed\":1}"
 #define LONG_JOB "{\"hidden\":[64],\"epochs\":1000,\"batch_size\":64,\"validation_split\":0.1}"
@@ -233,6 +238,7 @@ typedef struct {
     int64_t model_id;       /* K_MODEL answered 201 */
     int all_201;            /* every request was answered 201 */
     _Atomic double t_done;  /* when the last answer came (0 if none); read by the killer */
+    double t_kill;          /* when the daemon was killed */
 } upload_job;
 
 static char *read_file(const char *path, size_t *len) {
@@ -399,25 +405,79 @@ static int upload_leftovers(const char *dir, int depth) {
     return n;
 }
 
-/* ---- the test ------------------------------------------------------------------------------------- */
+/* Do the round's thing and SIGKILL the daemon in the middle of it; returns
+ * the kill moment in ms after the thing began. For uploads, upload_delay_ms
+ * is when to kill (-1: right after the answer); up->t_kill is set. */
+static int kill_during(mlpd_daemon *d, int kind, int64_t long_id, upload_job *up,
+                       int upload_delay_ms, int *asked_cancel) {
+    int kill_ms = 0;
+    double ts;
+    pthread_t th;
+    if (kind == K_TRAIN) {
+        assert_int_equal(wait_job_progress(d, long_id, 1, 60), 0);
+        kill_ms = rnd_int(1500);
+        if (rnd_int(3) == 0) { /* a cancel in flight when the kill comes */
+            http_result r;
+            char path[64];
+            snprintf(path, sizeof path, "/jobs/%lld/cancel", (long long)long_id);
+            assert_int_equal(http_do(d, "POST", path, NULL, NULL, 0, NULL, 0, &r), 0);
+            http_result_free(&r);
+            *asked_cancel = 1;
+            kill_ms = rnd_int(40);
+        }
+        sleep_ms(kill_ms);
+    } else if (kind == K_EPOCH) { /* poll until an epoch more is recorded, then kill at once */
+        assert_int_equal(wait_job_progress(d, long_id, 1, 60), 0);
+        int e0 = 0, e = 0;
+        job_state(d, long_id, &e0, NULL, 0);
+        int want = e0 + 1 + rnd_int(2);
+        ts = now_seconds();
+        while (e < want && now_seconds() - ts < 30) job_state(d, long_id, &e, NULL, 0);
+        assert_true(e >= want);
+        kill_ms = (int)((now_seconds() - ts) * 1000);
+    } else {
+        ts = now_seconds();
+        assert_int_equal(pthread_create(&th, NULL, upload_main, up), 0);
+        if (upload_delay_ms < 0)
+            while (up->t_done == 0 && now_seconds() - ts < 30) sleep_ms(1);
+        else
+            sleep_ms(upload_delay_ms);
+        kill_ms = (int)((now_seconds() - ts) * 1000);
+    }
+    up->t_kill = now_seconds();
+    daemon_kill(d);
+    if (kind >= K_CSV) pthread_join(th, NULL);
+    return kill_ms;
+}
+
+/* ---- the test --------------------------------------------------------------------------- */
+
+static mlpd_daemon D; /* static: the teardown stops it when an assertion fails */
+
+static int teardown(void **state) {
+    (void)state;
+    daemon_cleanup(&D);
+    return 0;
+}
 
 static void test_sigkill_at_random_moments(void **state) {
     (void)state;
     const char *env = getenv("MLPD_CRASH_ROUNDS");
     int rounds = env && atoi(env) > 0 ? atoi(env) : DEFAULT_ROUNDS;
+    env = getenv("MLPD_CRASH_BUDGET");
+    double budget = env && atof(env) > 0 ? atof(env) : DEFAULT_BUDGET_S;
     env = getenv("MLPD_CRASH_SEED");
     uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
     rng_state = seed;
     printf("crash-kill: %d rounds, seed %llu (MLPD_CRASH_SEED to replay)\n", rounds,
            (unsigned long long)seed);
 
-    mlpd_daemon d;
-    assert_int_equal(daemon_start(&d, NULL), 0);
+    assert_int_equal(daemon_start(&D, NULL), 0);
     size_t csv_len = 0, model_len = 0;
-    char *csv = digits_csv(&d, 1000, &csv_len);
+    char *csv = digits_csv(&D, 1000, &csv_len);
     unsigned char *model = model_bytes(&model_len);
     char idx_dir[400];
-    snprintf(idx_dir, sizeof idx_dir, "%s/data/mnist-digits", d.repo);
+    snprintf(idx_dir, sizeof idx_dir, "%s/data/mnist-digits", D.repo);
     printf("payloads: csv %zu bytes, model %zu bytes, idx %s\n", csv_len, model_len, idx_dir);
 
     /* Calibrate: one undisturbed upload of each kind says how long it takes
@@ -425,7 +485,7 @@ static void test_sigkill_at_random_moments(void **state) {
      * in the body, some in the handler, some after the answer. */
     int upload_ms[N_KINDS] = {0};
     for (int kind = K_CSV; kind <= K_MODEL; kind++) {
-        upload_job cal = {.d = &d, .kind = kind, .idx_dir = idx_dir,
+        upload_job cal = {.d = &D, .kind = kind, .idx_dir = idx_dir,
                           .body = kind == K_CSV ? csv : (const char *)model,
                           .len = kind == K_CSV ? csv_len : model_len};
         snprintf(cal.name, sizeof cal.name, "calibrate-%s", kind_names[kind]);
@@ -442,82 +502,55 @@ static void test_sigkill_at_random_moments(void **state) {
     int interrupted = 0, cancelled = 0;
     long long kill_ms_sum = 0;
     double t0 = now_seconds();
+    int planned = rounds;
     for (int round = 1; round <= rounds; round++) {
-        if (round > 1) assert_int_equal(daemon_restart(&d), 0);
-        settle_jobs(&d);
-        assert_int_equal(upload_leftovers(d.data_dir, 0), 0);
-        sqlite3 *db = open_db(&d); /* WAL: reading beside the live daemon is safe */
+        if (round > MIN_ROUNDS && now_seconds() - t0 > budget) {
+            printf("crash-kill: time budget of %.0f s spent: stopping after %d of %d rounds\n",
+                   budget, round - 1, planned);
+            rounds = round - 1;
+            break;
+        }
+        if (round > 1) assert_int_equal(daemon_restart(&D), 0);
+        settle_jobs(&D);
+        assert_int_equal(upload_leftovers(D.data_dir, 0), 0);
+        sqlite3 *db = open_db(&D); /* WAL: reading beside the live daemon is safe */
         size_t n_before = digest_ended(db, before, MAX_RUNS);
         int64_t models_above = sql_int(db, "SELECT coalesce(max(id), 0) FROM models");
         int64_t datasets_above = sql_int(db, "SELECT coalesce(max(id), 0) FROM datasets");
         sqlite3_close(db);
 
-        int64_t short_id = train_job(&d, SHORT_JOB);
+        int64_t short_id = train_job(&D, SHORT_JOB);
         assert_true(short_id > 0);
-        cJSON *j = wait_job(&d, short_id, 60);
+        cJSON *j = wait_job(&D, short_id, 60);
         assert_string_equal(json_str(j, "status"), "succeeded");
         cJSON_Delete(j);
-        int64_t long_id = train_job(&d, LONG_JOB);
+        int64_t long_id = train_job(&D, LONG_JOB);
         assert_true(long_id > 0);
 
-        int kind = (round - 1) % N_KINDS, kill_ms = 0, asked_cancel = 0;
+        int kind = (round - 1) % N_KINDS;
         kinds[kind]++;
-        upload_job up = {.d = &d, .kind = kind, .idx_dir = idx_dir};
+        upload_job up = {.d = &D, .kind = kind, .idx_dir = idx_dir,
+                         .body = kind == K_CSV ? csv : (const char *)model,
+                         .len = kind == K_CSV ? csv_len : model_len};
         snprintf(up.name, sizeof up.name, "r%d-%s", round, kind_names[kind]);
-        pthread_t th;
-        int threaded = kind == K_CSV || kind == K_IDX || kind == K_MODEL;
-        double t_kill;
-        if (kind == K_TRAIN || kind == K_EPOCH) {
-            assert_int_equal(wait_job_progress(&d, long_id, 1, 60), 0);
-            if (kind == K_TRAIN) {
-                kill_ms = rnd_int(1500);
-                if (rnd_int(3) == 0) { /* a cancel in flight when the kill comes */
-                    http_result r;
-                    char path[64];
-                    snprintf(path, sizeof path, "/jobs/%lld/cancel", (long long)long_id);
-                    assert_int_equal(http_do(&d, "POST", path, NULL, NULL, 0, NULL, 0, &r), 0);
-                    http_result_free(&r);
-                    asked_cancel = 1;
-                    kill_ms = rnd_int(40);
-                }
-                sleep_ms(kill_ms);
-            } else { /* poll until an epoch more is recorded, then kill at once */
-                int e0 = 0, e = 0;
-                job_state(&d, long_id, &e0, NULL, 0);
-                int want = e0 + 1 + rnd_int(2);
-                double ts = now_seconds();
-                while (e < want && now_seconds() - ts < 30) job_state(&d, long_id, &e, NULL, 0);
-                assert_true(e >= want);
-                kill_ms = (int)((now_seconds() - ts) * 1000);
-            }
-        } else {
-            up.body = kind == K_CSV ? csv : (const char *)model;
-            up.len = kind == K_CSV ? csv_len : model_len;
-            assert_int_equal(pthread_create(&th, NULL, upload_main, &up), 0);
-            if (kinds[kind] % 4 == 0) { /* every 4th: kill right after the answer */
-                double ts = now_seconds();
-                while (up.t_done == 0 && now_seconds() - ts < 30) sleep_ms(1);
-                kill_ms = (int)((now_seconds() - ts) * 1000);
-            } else {
-                kill_ms = rnd_int(upload_ms[kind] * 13 / 10 + 1);
-                sleep_ms(kill_ms);
-            }
-        }
-        t_kill = now_seconds();
-        daemon_kill(&d);
-        if (threaded) pthread_join(th, NULL);
-        int acked_before_kill = threaded && up.all_201 && up.t_done > 0 && up.t_done <= t_kill;
+        int asked_cancel = 0;
+        /* uploads: every 4th is killed right after its answer, the others at random */
+        int delay = kinds[kind] % 4 == 0 ? -1 : rnd_int(upload_ms[kind] * 13 / 10 + 1);
+        int kill_ms = kill_during(&D, kind, long_id, &up, delay, &asked_cancel);
+        int threaded = kind >= K_CSV;
+        int acked_before_kill =
+            threaded && up.all_201 && up.t_done > 0 && up.t_done <= up.t_kill;
         kill_ms_sum += kill_ms;
         printf("round %2d: %-5s kill after %4d ms%s%s\n", round, kind_names[kind], kill_ms,
                asked_cancel ? " (cancel requested)" : "",
                threaded ? (acked_before_kill ? " (upload acknowledged)" : " (upload cut)") : "");
 
-        check_database(&d, before, n_before, models_above, datasets_above, &models_checked,
+        check_database(&D, before, n_before, models_above, datasets_above, &models_checked,
                        &datasets_checked);
 
-        assert_int_equal(daemon_restart(&d), 0);
+        assert_int_equal(daemon_restart(&D), 0);
         char err[256];
-        const char *st = job_state(&d, long_id, NULL, err, sizeof err);
+        const char *st = job_state(&D, long_id, NULL, err, sizeof err);
         if (!strcmp(st, "cancelled")) {
             assert_true(asked_cancel);
             cancelled++;
@@ -535,11 +568,11 @@ static void test_sigkill_at_random_moments(void **state) {
                 snprintf(path, sizeof path, "/models/%lld", (long long)up.model_id);
             else
                 snprintf(path, sizeof path, "/datasets/%s", up.name);
-            cJSON_Delete(get_json(&d, path, &status));
+            cJSON_Delete(get_json(&D, path, &status));
             assert_int_equal(status, 200);
             acked++;
         }
-        assert_int_equal(upload_leftovers(d.data_dir, 0), 0);
+        assert_int_equal(upload_leftovers(D.data_dir, 0), 0);
     }
     double secs = now_seconds() - t0;
     printf("crash-kill: %d rounds in %.1f s (train %d, epoch %d, csv %d, idx %d, model %d);"
@@ -551,21 +584,20 @@ static void test_sigkill_at_random_moments(void **state) {
            rounds, rounds, interrupted, cancelled, acked, models_checked, datasets_checked);
     free(csv);
     free(model);
-    assert_int_equal(daemon_stop(&d), 0);
+    assert_int_equal(daemon_stop(&D), 0);
     /* Last, everything at once: all models and data sets ever made. */
-    sqlite3 *all = open_db(&d);
+    sqlite3 *all = open_db(&D);
     size_t n_all = digest_ended(all, before, MAX_RUNS);
     sqlite3_close(all);
     int final_models = 0, final_datasets = 0;
-    check_database(&d, before, n_all, 0, 0, &final_models, &final_datasets);
+    check_database(&D, before, n_all, 0, 0, &final_models, &final_datasets);
     printf("crash-kill: final check: %zu ended runs, %d models, %d data sets intact\n", n_all,
            final_models, final_datasets);
-    daemon_cleanup(&d);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigkill_at_random_moments),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, teardown);
 }

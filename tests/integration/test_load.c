@@ -334,6 +334,13 @@ static int cmp_double(const void *a, const void *b) {
 
 /* ---- the test ------------------------------------------------------------------------------------ */
 
+/* Stops the daemon even when an assertion failed mid-test. */
+static int teardown(void **state) {
+    (void)state;
+    daemon_cleanup(&D);
+    return 0;
+}
+
 static void test_bounded_load(void **state) {
     (void)state;
     const char *env = getenv("MLPD_LOAD_SECONDS");
@@ -426,12 +433,11 @@ static void test_bounded_load(void **state) {
     assert_true(rss_max <= RSS_BOUND_MB);
     assert_true(q_last - q_first <= RSS_GROWTH_MB);
     assert_int_equal(daemon_stop(&D), 0);
-    daemon_cleanup(&D);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bounded_load),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, teardown);
 }
