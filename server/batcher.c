@@ -1,7 +1,6 @@
 /* batcher.c - one thread that runs queued predictions in batches (batcher.h). */
 #include "batcher.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,6 +17,8 @@ struct batcher {
     int queued_rows;
     int stopping;
     int idle;                   /* the thread waits on `wake`: only then is it signalled */
+    uint64_t last_arrival_ns;   /* when the newest item was queued (with a delay set) */
+    int last_rows;              /* rows of the previous batch (batcher thread) */
     /* Owned by the batcher thread: the packed batch, grown only when a
      * bigger batch or model needs it, so a steady load allocates nothing. */
     float *x, *probs, *scratch;
@@ -118,14 +119,21 @@ static void run_batch(batcher *b, batch_item *list, int rows) {
 
 /* With the lock held and the queue not empty: with a delay configured, wait
  * until max_rows rows are queued, the oldest item is max_delay_us old, or
- * the batcher stops. */
+ * the batcher stops. With idle_gap_us as well, wait only under load (the
+ * previous batch had several rows) and only while items keep coming: no
+ * arrival for idle_gap_us ends the wait. */
 static void wait_for_more(batcher *b) {
     if (b->opt.max_delay_us <= 0) return;
+    uint64_t gap = (uint64_t)b->opt.idle_gap_us * 1000u;
+    if (gap && b->last_rows < 2) return;
     uint64_t deadline = b->head->enqueued_ns + (uint64_t)b->opt.max_delay_us * 1000u;
-    while (!b->stopping && b->queued_rows < b->opt.max_rows && now_ns() < deadline) {
+    for (;;) {
+        uint64_t now = now_ns(), until = deadline;
+        if (gap && b->last_arrival_ns + gap < until) until = b->last_arrival_ns + gap;
+        if (b->stopping || b->queued_rows >= b->opt.max_rows || now >= until) break;
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t left = deadline - now_ns();
+        uint64_t left = until - now;
         if (left > 1000000000u) left = 1000000000u;
         ts.tv_nsec += (long)left;
         while (ts.tv_nsec >= 1000000000L) {
@@ -133,9 +141,8 @@ static void wait_for_more(batcher *b) {
             ts.tv_sec++;
         }
         b->idle = 1;
-        int rc = pthread_cond_timedwait(&b->wake, &b->lock, &ts);
+        pthread_cond_timedwait(&b->wake, &b->lock, &ts);
         b->idle = 0;
-        if (rc == ETIMEDOUT) break;
     }
 }
 
@@ -153,6 +160,7 @@ static void *batcher_main(void *arg) {
         wait_for_more(b);
         int rows;
         batch_item *list = take_batch(b, &rows);
+        b->last_rows = rows;
         pthread_mutex_unlock(&b->lock);
         run_batch(b, list, rows);
         pthread_mutex_lock(&b->lock);
@@ -170,6 +178,7 @@ batcher *batcher_create(const batcher_options *o, char *err, size_t errlen) {
     b->opt = *o;
     if (b->opt.max_rows < 1) b->opt.max_rows = BATCHER_DEFAULT_MAX_ROWS;
     if (b->opt.max_delay_us < 0) b->opt.max_delay_us = 0;
+    if (b->opt.idle_gap_us < 0) b->opt.idle_gap_us = 0;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -195,6 +204,7 @@ int batcher_submit(batcher *b, batch_item *it) {
     it->failed = 0;
     it->enqueued_ns = b->opt.max_delay_us > 0 ? now_ns() : 0;
     pthread_mutex_lock(&b->lock);
+    b->last_arrival_ns = it->enqueued_ns;
     if (b->stopping) {
         pthread_mutex_unlock(&b->lock);
         return -1;

@@ -48,6 +48,8 @@ struct batch_item {
 typedef struct {
     int max_rows;             /* rows per mlp_predict call, >= 1 (an item with more runs alone) */
     int max_delay_us;         /* wait for more rows, 0 = never wait */
+    int idle_gap_us;          /* with a delay: stop waiting when no item came for this long,
+                                 and wait only after a batch of 2+ rows; 0 = off */
 } batcher_options;
 
 typedef struct {

@@ -3,6 +3,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 /* Listeners at most (--workers beyond it share them). */
 #define HTTP_MAX_LISTENERS 64
 #define HTTP_CONNECTION_MEMORY (16 * 1024)
+#define HTTP_TRIM_AFTER_BYTES (512 * 1024)
 
 struct http_server {
     struct MHD_Daemon *d[HTTP_MAX_LISTENERS];
@@ -272,6 +274,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                              &s->counted);
         if (s->rt) {
             s->limit = s->rt->body_limit;
+            /* A announced length within the limit: one buffer of that size
+             * (no growing copies of an upload; a predict body fits at once). */
+            if (len > 0 && (size_t)len <= s->limit && (s->body = malloc((size_t)len + 1)) != NULL)
+                s->body_cap = (size_t)len + 1;
             return MHD_YES;
         }
         s->refused = 1;
@@ -348,6 +354,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     reset_body(&s->res);
     free(s->body);
     free(s->path);
+    /* A large upload's buffer goes back to the kernel now: glibc keeps freed
+     * heap memory otherwise, and the daemon's resident size would keep it. */
+    if (s->body_cap >= HTTP_TRIM_AFTER_BYTES) malloc_trim(0);
     free(s);
 }
 
@@ -374,8 +383,8 @@ static int port_is_free(const struct sockaddr_in *sa) {
 static struct MHD_Daemon *start_listener(http_server *h, const http_options *o,
                                          struct sockaddr_in *sa, int reuse, unsigned pool,
                                          unsigned limit) {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    flags |= getenv("HSP_POLL") ? MHD_USE_POLL : MHD_USE_EPOLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     return MHD_start_daemon(
         flags, ntohs(sa->sin_port), NULL, NULL, on_request, h,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, /* first, so it sees every message */

@@ -1,6 +1,7 @@
 /* model_cache.c - loaded models by id, reference-counted, LRU beyond capacity. */
 #include "model_cache.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -57,6 +58,7 @@ model_cache *model_cache_create(store *st, int capacity, int (*jobs_busy)(void *
     atomic_init(&c->batcher, NULL);
     c->batch_opt.max_rows = env_int("MLPD_PREDICT_BATCH_ROWS", BATCHER_DEFAULT_MAX_ROWS, 4096);
     c->batch_opt.max_delay_us = env_int("MLPD_PREDICT_BATCH_DELAY_US", 0, 1000000);
+    c->batch_opt.idle_gap_us = env_int("MLPD_PREDICT_BATCH_GAP_US", 0, 1000000);
     return c;
 }
 
@@ -141,6 +143,7 @@ static int load(model_cache *c, int64_t id, cached_model **out, char *err, size_
     mlp_error me = {{0}};
     mlp_status st = mlp_model_from_buffer(file, len, &model, &me);
     free(file);
+    malloc_trim(0); /* the file copy was as big as the model: do not keep it resident */
     if (st != MLP_OK) {
         snprintf(err, errlen, "stored model %lld is unreadable: %s", (long long)id, me.msg);
         return MC_ERR;

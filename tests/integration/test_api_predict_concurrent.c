@@ -42,10 +42,10 @@ static int read_prediction(const cJSON *p, float probs[10]) {
 static int predict_one(const mlpd_daemon *d, int i, float probs[10], int *label) {
     char *body = predict_body(model_id, digits + (size_t)i * 784, 1, 784, 0);
     http_result r;
-    int rc = http_post_json(d, "/predict", body, &r);
+    int rc = http_post_json(d, "/predict", body, &r); /* r is filled either way */
     free(body);
     if (rc != 0 || r.status != 200) {
-        if (rc == 0) http_result_free(&r);
+        http_result_free(&r);
         return -1;
     }
     cJSON *j = http_result_json(&r);
