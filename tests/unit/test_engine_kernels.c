@@ -7,11 +7,14 @@
  *   the float rounding seen in a dot product of this length (~1e-7).
  * - The same rows give the same outputs whichever path a batch takes
  *   (mlp_predict on 1 row and on 40 rows agree to float rounding).
+ * - Single rows predicted from several threads at once (the sgemv path) give
+ *   the same bits as one thread alone: the path keeps no state of its own.
  * - mlp_dataset_gather (dataset.c) on uint8 pixels: every byte value v comes
  *   out as exactly (float)v / 255.0f, rows in index order, with labels, for
  *   counts below and above the prefetch distance.
  */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,6 +144,60 @@ static void test_predict_independent_of_batch(void **state)
     mlp_model_free(m);
 }
 
+typedef struct {
+    const mlp_model *m;
+    const float *x; /* (ROWS, 784) */
+    float *out;     /* (ROWS, 10) */
+} rows_job;
+
+enum { ROWS = 24 };
+
+static void *predict_rows(void *arg)
+{
+    rows_job *j = arg;
+    float *scratch = malloc(mlp_scratch_floats(j->m, 1) * sizeof *scratch);
+    if (!scratch)
+        return NULL;
+    for (int rep = 0; rep < 10; rep++)
+        for (int i = 0; i < ROWS; i++)
+            mlp_predict(j->m, j->x + (size_t)i * 784, 1, j->out + i * 10, NULL, scratch);
+    free(scratch);
+    return j;
+}
+
+static void test_single_rows_concurrently(void **state)
+{
+    (void)state;
+    enum { THREADS = 4 };
+    static const int hidden[] = {128, 64};
+    mlp_arch a;
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_arch_make(&a, 784, hidden, 2, MLP_ACT_RELU, 10,
+                                   MLP_LOSS_CROSS_ENTROPY, -1, NULL),
+                     MLP_OK);
+    assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, 8, &m, NULL), MLP_OK);
+    mlp_rng r;
+    mlp_rng_seed(&r, 4);
+    float *x = random_floats(&r, (size_t)ROWS * 784, 0.0f, 1.0f);
+    static float ref[ROWS * 10], out[THREADS][ROWS * 10];
+    rows_job one = {m, x, ref};
+    assert_non_null(predict_rows(&one));
+    rows_job jobs[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        jobs[i] = (rows_job){m, x, out[i]};
+        assert_int_equal(pthread_create(&t[i], NULL, predict_rows, &jobs[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        void *done = NULL;
+        pthread_join(t[i], &done);
+        assert_non_null(done);
+        assert_memory_equal(out[i], ref, sizeof ref);
+    }
+    free(x);
+    mlp_model_free(m);
+}
+
 static void test_gather_u8(void **state)
 {
     (void)state;
@@ -189,6 +246,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense_forward_paths),
         cmocka_unit_test(test_predict_independent_of_batch),
+        cmocka_unit_test(test_single_rows_concurrently),
         cmocka_unit_test(test_gather_u8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
