@@ -80,7 +80,7 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_COMMON) $(LIBS_ALL)
 	$(CC) $(CFLAGS) -Itests -Itests/integration/common -o $@ $< $(INTEG_COMMON) \
 	    $(LIBS_ALL) $(LDFLAGS) $(LIBS) -lcurl -lcmocka
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # The dashboard's assets (web/web.mk: vendored npm files copied into web/vendor/).
 -include web/web.mk

@@ -153,6 +153,13 @@ cJSON *api_encode_arch(const mlp_arch *a) {
     return o;
 }
 
+char *api_encode_arch_json(const mlp_arch *a) {
+    cJSON *o = api_encode_arch(a);
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return s;
+}
+
 cJSON *api_encode_model(const store_model *m) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)m->id);

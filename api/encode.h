@@ -34,6 +34,9 @@ cJSON *api_encode_metrics(int64_t run_id, const store_metric *m, size_t n, int64
 
 /* The arch member of a Model: {"inputs", "layers": [{"units", "activation"}], "loss"}. */
 cJSON *api_encode_arch(const mlp_arch *a);
+/* The same as compact JSON text, as the store keeps it (malloc'ed, the
+ * caller frees; NULL when out of memory). */
+char *api_encode_arch_json(const mlp_arch *a);
 
 /* Schema Model. */
 cJSON *api_encode_model(const store_model *m);

@@ -2,6 +2,7 @@
 #include "router.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,4 +274,32 @@ int route_query_int(const http_request *req, const char *name, long long lo, lon
     }
     *out = v;
     return 0;
+}
+
+int route_query_page(const http_request *req, long long *limit, long long *offset,
+                     http_response *res) {
+    if (route_query_int(req, "limit", 1, 1000, 50, limit, res) != 0) return -1;
+    return route_query_int(req, "offset", 0, INT64_MAX, 0, offset, res);
+}
+
+int route_store_check(int rc, const store_error *se, http_response *res,
+                      const char *notfound_fmt, ...) {
+    if (rc == STORE_OK) return 0;
+    if (rc == STORE_NOTFOUND) {
+        char detail[256];
+        va_list ap;
+        va_start(ap, notfound_fmt);
+        vsnprintf(detail, sizeof detail, notfound_fmt, ap);
+        va_end(ap);
+        http_reply_problem(res, 404, "not-found", NULL, "%s", detail);
+    } else {
+        http_reply_problem(res, 500, "store", NULL, "store: %s", se ? se->msg : "");
+    }
+    return -1;
+}
+
+int route_load_job(app *a, int64_t id, store_run *run, http_response *res) {
+    store_error se = {{0}};
+    return route_store_check(store_run_get(a->st, id, run, &se), &se, res, "no job with id %lld",
+                             (long long)id);
 }

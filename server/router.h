@@ -150,13 +150,34 @@ int sse_hub_open_streams(struct sse_hub *h);
 void sse_hub_stop(struct sse_hub *h);
 void sse_hub_free(struct sse_hub *h);
 
-/* Shared by handlers: parse params[i] as a positive id; on failure fill res
- * with 404 naming `what` ("job", "model") and return -1. */
+/* ---- helpers shared by the handlers ------------------------------------------------ */
+/* Handlers follow one pattern: each step either succeeds or fills res with
+ * the problem to answer and returns -1, so a handler reads
+ *   if (route_param_id(req, 0, "job", &id, res) != 0) return;
+ *   if (route_store_check(rc, &se, res, "no job with id %lld", id) != 0) return;
+ */
+
+/* Parse params[i] as a positive id; on failure fill res with 404 naming
+ * `what` ("job", "model") and return -1. */
 int route_param_id(const http_request *req, int i, const char *what, int64_t *id,
                    http_response *res);
 /* Parse query argument `name` as an integer in [lo, hi] (default when absent);
  * on failure fill res with 422 naming it and return -1. */
 int route_query_int(const http_request *req, const char *name, long long lo, long long hi,
                     long long def, long long *out, http_response *res);
+/* The page of a list: ?limit= in [1, 1000] (default 50) and ?offset= >= 0
+ * (default 0), as route_query_int. */
+int route_query_page(const http_request *req, long long *limit, long long *offset,
+                     http_response *res);
+
+/* The outcome of a store call: STORE_OK returns 0 and leaves res alone;
+ * STORE_NOTFOUND fills res with 404 "not-found" whose detail is notfound_fmt
+ * formatted; any other code fills res with 500 "store" carrying se's message
+ * (se may be NULL). Returns -1 whenever res was filled. */
+int route_store_check(int rc, const store_error *se, http_response *res,
+                      const char *notfound_fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Job `id` as stored, into run (the caller store_run_clear()s it); 0, or -1
+ * with 404/500 in res (route_store_check). */
+int route_load_job(app *a, int64_t id, store_run *run, http_response *res);
 
 #endif /* MLPD_ROUTER_H */

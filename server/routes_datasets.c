@@ -44,10 +44,8 @@ void route_datasets_list(app *a, const http_request *req, http_response *res) {
     store_dataset *list = NULL;
     size_t n = 0;
     store_error se = {{0}};
-    if (store_dataset_list(a->st, &list, &n, &se) != STORE_OK) {
-        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
+    if (route_store_check(store_dataset_list(a->st, &list, &n, &se), &se, res, "no data sets") != 0)
         return;
-    }
     http_reply_json(res, 200, api_encode_dataset_list(list, n));
     store_dataset_list_free(list, n);
 }
@@ -57,14 +55,9 @@ static void reply_dataset(app *a, const char *name, int status, http_response *r
     store_dataset d;
     store_error se = {{0}};
     int rc = dataset_name_ok(name) ? store_dataset_get(a->st, name, &d, &se) : STORE_NOTFOUND;
-    if (rc == STORE_NOTFOUND) {
-        http_reply_problem(res, 404, "not-found", NULL, "no data set named '%s'", name);
-    } else if (rc != STORE_OK) {
-        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
-    } else {
-        http_reply_json(res, status, api_encode_dataset(&d));
-        store_dataset_clear(&d);
-    }
+    if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) return;
+    http_reply_json(res, status, api_encode_dataset(&d));
+    store_dataset_clear(&d);
 }
 
 void route_dataset_get(app *a, const http_request *req, http_response *res) {
@@ -159,9 +152,9 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
     }
     unlink(tmp);
     store_error se = {{0}};
-    if (store_dataset_put(a->st, &rec, NULL, &se) != STORE_OK) {
+    rc = store_dataset_put(a->st, &rec, NULL, &se);
+    if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) {
         unlink(final);
-        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
         return;
     }
     reply_dataset(a, name, 201, res);

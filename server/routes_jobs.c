@@ -26,16 +26,7 @@ static void reply_draining(http_response *res) {
 /* The job as stored, with live progress while it trains. 0 or -1 (res filled). */
 static int reply_job(app *a, int64_t id, int status, http_response *res) {
     store_run run;
-    store_error se = {{0}};
-    int rc = store_run_get(a->st, id, &run, &se);
-    if (rc == STORE_NOTFOUND) {
-        http_reply_problem(res, 404, "not-found", NULL, "no job with id %lld", (long long)id);
-        return -1;
-    }
-    if (rc != STORE_OK) {
-        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
-        return -1;
-    }
+    if (route_load_job(a, id, &run, res) != 0) return -1;
     jobs_live live;
     int has_live = run.status == RUN_RUNNING && jobs_get_live(a->jobs, id, &live) == JOBS_OK;
     http_reply_json(res, status, api_encode_job(&run, has_live ? &live : NULL));
@@ -137,19 +128,15 @@ void route_jobs_list(app *a, const http_request *req, http_response *res) {
         q.has_status = 1;
     }
     long long limit, offset;
-    if (route_query_int(req, "limit", 1, 1000, 50, &limit, res) != 0 ||
-        route_query_int(req, "offset", 0, INT64_MAX, 0, &offset, res) != 0)
-        return;
+    if (route_query_page(req, &limit, &offset, res) != 0) return;
     q.limit = (int)limit;
     q.offset = offset;
     store_run *runs = NULL;
     size_t n = 0;
     int64_t total = 0;
     store_error se = {{0}};
-    if (store_run_list(a->st, &q, &runs, &n, &total, &se) != STORE_OK) {
-        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
+    if (route_store_check(store_run_list(a->st, &q, &runs, &n, &total, &se), &se, res, "no jobs") != 0)
         return;
-    }
     cJSON *body = api_encode_job_list(runs, n, total, q.limit, q.offset);
     /* A running job's entry gets its live progress too, as GET /jobs/{id} would. */
     cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "jobs");
@@ -176,23 +163,14 @@ void route_job_metrics(app *a, const http_request *req, http_response *res) {
         route_query_int(req, "limit", 1, 10000, 1000, &limit, res) != 0)
         return;
     store_run run;
-    store_error se = {{0}};
-    int rc = store_run_get(a->st, id, &run, &se);
-    if (rc == STORE_NOTFOUND) {
-        http_reply_problem(res, 404, "not-found", NULL, "no job with id %lld", (long long)id);
-        return;
-    }
-    if (rc != STORE_OK) {
-        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
-        return;
-    }
+    if (route_load_job(a, id, &run, res) != 0) return; /* 404 for an unknown job, not [] */
     store_run_clear(&run);
     store_metric *m = NULL;
     size_t n = 0;
-    if (store_metrics_get(a->st, id, since, (int)limit, &m, &n, &se) != STORE_OK) {
-        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
+    store_error se = {{0}};
+    if (route_store_check(store_metrics_get(a->st, id, since, (int)limit, &m, &n, &se), &se, res,
+                          "no job with id %lld", (long long)id) != 0)
         return;
-    }
     http_reply_json(res, 200, api_encode_metrics(id, m, n, since));
     free(m);
 }

@@ -9,27 +9,21 @@
 #include "model_cache.h"
 #include "router.h"
 
-static void reply_store_error(http_response *res, const store_error *se) {
-    http_reply_problem(res, 500, "store", NULL, "store: %s", se->msg);
-}
-
-static void reply_no_model(http_response *res, int64_t id) {
-    http_reply_problem(res, 404, "not-found", NULL, "no model with id %lld", (long long)id);
+/* route_store_check for a store call about model id. */
+static int check_model(int rc, const store_error *se, int64_t id, http_response *res) {
+    return route_store_check(rc, se, res, "no model with id %lld", (long long)id);
 }
 
 void route_models_list(app *a, const http_request *req, http_response *res) {
     long long limit, offset;
-    if (route_query_int(req, "limit", 1, 1000, 50, &limit, res) != 0 ||
-        route_query_int(req, "offset", 0, INT64_MAX, 0, &offset, res) != 0)
-        return;
+    if (route_query_page(req, &limit, &offset, res) != 0) return;
     store_model *list = NULL;
     size_t n = 0;
     int64_t total = 0;
     store_error se = {{0}};
-    if (store_model_list(a->st, (int)limit, offset, &list, &n, &total, &se) != STORE_OK) {
-        reply_store_error(res, &se);
+    if (route_store_check(store_model_list(a->st, (int)limit, offset, &list, &n, &total, &se), &se,
+                          res, "no models") != 0)
         return;
-    }
     http_reply_json(res, 200, api_encode_model_list(list, n, total, (int)limit, offset));
     store_model_list_free(list, n);
 }
@@ -38,13 +32,9 @@ void route_models_list(app *a, const http_request *req, http_response *res) {
 static void reply_model(app *a, int64_t id, int status, http_response *res) {
     store_model m;
     store_error se = {{0}};
-    int rc = store_model_get(a->st, id, &m, &se);
-    if (rc == STORE_NOTFOUND) reply_no_model(res, id);
-    else if (rc != STORE_OK) reply_store_error(res, &se);
-    else {
-        http_reply_json(res, status, api_encode_model(&m));
-        store_model_clear(&m);
-    }
+    if (check_model(store_model_get(a->st, id, &m, &se), &se, id, res) != 0) return;
+    http_reply_json(res, status, api_encode_model(&m));
+    store_model_clear(&m);
 }
 
 void route_model_get(app *a, const http_request *req, http_response *res) {
@@ -57,15 +47,7 @@ void route_model_delete(app *a, const http_request *req, http_response *res) {
     int64_t id;
     if (route_param_id(req, 0, "model", &id, res) != 0) return;
     store_error se = {{0}};
-    int rc = store_model_delete(a->st, id, &se);
-    if (rc == STORE_NOTFOUND) {
-        reply_no_model(res, id);
-        return;
-    }
-    if (rc != STORE_OK) {
-        reply_store_error(res, &se);
-        return;
-    }
+    if (check_model(store_model_delete(a->st, id, &se), &se, id, res) != 0) return;
     model_cache_invalidate(a->models, id);
     http_reply_take(res, 204, NULL, NULL, 0);
 }
@@ -76,15 +58,7 @@ void route_model_file(app *a, const http_request *req, http_response *res) {
     unsigned char *file = NULL;
     size_t len = 0;
     store_error se = {{0}};
-    int rc = store_model_file(a->st, id, &file, &len, &se);
-    if (rc == STORE_NOTFOUND) {
-        reply_no_model(res, id);
-        return;
-    }
-    if (rc != STORE_OK) {
-        reply_store_error(res, &se);
-        return;
-    }
+    if (check_model(store_model_file(a->st, id, &file, &len, &se), &se, id, res) != 0) return;
     http_reply_take(res, 200, "application/octet-stream", (char *)file, len);
     http_set_header(res, "Content-Disposition", "attachment; filename=\"model-%lld.mlp\"",
                     (long long)id);
@@ -115,9 +89,7 @@ void route_model_upload(app *a, const http_request *req, http_response *res) {
     char crc[16];
     snprintf(crc, sizeof crc, "%08lx",
              crc32(0L, (const Bytef *)req->body, (uInt)req->body_len));
-    cJSON *arch = api_encode_arch(&m->arch);
-    char *arch_json = arch ? cJSON_PrintUnformatted(arch) : NULL;
-    cJSON_Delete(arch);
+    char *arch_json = api_encode_arch_json(&m->arch);
     store_model meta = {.name = (char *)name,
                         .arch_json = arch_json,
                         .checksum = crc,
@@ -133,10 +105,7 @@ void route_model_upload(app *a, const http_request *req, http_response *res) {
     int rc = store_model_put(a->st, &meta, (const unsigned char *)req->body, req->body_len, &id,
                              &se);
     free(arch_json);
-    if (rc != STORE_OK) {
-        reply_store_error(res, &se);
-        return;
-    }
+    if (check_model(rc, &se, id, res) != 0) return;
     model_cache_models_changed(a->models);
     reply_model(a, id, 201, res);
     if (res->status == 201) http_set_header(res, "Location", "/models/%lld", (long long)id);

@@ -169,15 +169,9 @@ void route_dataset_samples(app *a, const http_request *req, http_response *res) 
     }
     store_dataset ds;
     store_error se = {{0}};
-    int rc = store_dataset_get(a->st, name, &ds, &se);
-    if (rc == STORE_NOTFOUND) {
-        http_reply_problem(res, 404, "not-found", NULL, "no data set named '%.64s'", name);
+    if (route_store_check(store_dataset_get(a->st, name, &ds, &se), &se, res,
+                          "no data set named '%.64s'", name) != 0)
         return;
-    }
-    if (rc != STORE_OK) {
-        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
-        return;
-    }
     int is_csv = ds.format && !strcmp(ds.format, "csv");
     if (test && (is_csv || ds.n_test <= 0)) {
         http_reply_problem(res, 404, "not-found", NULL, "data set '%.64s' has no test split", name);

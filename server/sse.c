@@ -282,16 +282,7 @@ void route_job_events(app *a, const http_request *req, http_response *res) {
         return;
     }
     store_run run;
-    store_error se = {{0}};
-    int rc = store_run_get(a->st, id, &run, &se);
-    if (rc == STORE_NOTFOUND) {
-        http_reply_problem(res, 404, "not-found", NULL, "no job with id %lld", (long long)id);
-        return;
-    }
-    if (rc != STORE_OK) {
-        http_reply_problem(res, 500, "store", NULL, "store: %s", se.msg);
-        return;
-    }
+    if (route_load_job(a, id, &run, res) != 0) return;
     store_run_clear(&run);
     int64_t cursor = 0;
     const char *last = http_header(req, "Last-Event-ID");

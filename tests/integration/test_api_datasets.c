@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
-#include <zlib.h>
 
 #include "daemon.h"
+#include "expect.h"
 
 static mlpd_daemon D;
 
@@ -24,19 +24,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
-}
-
-static cJSON *get_json(const char *path, long want) {
-    http_result r;
-    assert_int_equal(http_get(&D, path, &r), 0);
-    assert_int_equal(r.status, want);
-    cJSON *j = http_result_json(&r);
-    http_result_free(&r);
-    assert_non_null(j);
-    return j;
+    return daemon_finish(&D);
 }
 
 static http_result upload(const char *query, const char *csv, size_t len) {
@@ -72,7 +60,7 @@ static int leftover_uploads(void) {
 
 static void test_list_and_get_the_digits(void **state) {
     (void)state;
-    cJSON *l = get_json("/datasets", 200);
+    cJSON *l = expect_json(&D, "/datasets", 200);
     cJSON *ds = cJSON_GetObjectItemCaseSensitive(l, "datasets");
     cJSON *d, *digits = NULL;
     cJSON_ArrayForEach(d, ds) if (!strcmp(json_str(d, "name"), "mnist-digits")) digits = d;
@@ -83,10 +71,10 @@ static void test_list_and_get_the_digits(void **state) {
     assert_int_equal((int)json_num(digits, "classes"), 10);
     assert_string_equal(json_str(digits, "format"), "idx");
     cJSON_Delete(l);
-    cJSON *one = get_json("/datasets/mnist-digits", 200);
+    cJSON *one = expect_json(&D, "/datasets/mnist-digits", 200);
     assert_int_equal((int)json_num(one, "n_train"), 8000);
     cJSON_Delete(one);
-    cJSON_Delete(get_json("/datasets/no-such-set", 404));
+    cJSON_Delete(expect_json(&D, "/datasets/no-such-set", 404));
 }
 
 static void test_csv_upload_registers_and_trains(void **state) {
@@ -113,7 +101,7 @@ static void test_csv_upload_registers_and_trains(void **state) {
     struct stat sb;
     assert_int_equal(stat(file, &sb), 0);
     assert_int_equal((size_t)sb.st_size, strlen(csv));
-    cJSON_Delete(get_json("/datasets/tiny-3", 200));
+    cJSON_Delete(expect_json(&D, "/datasets/tiny-3", 200));
 
     /* data sets are immutable: the same name again conflicts */
     r = upload("?name=tiny-3", csv, strlen(csv));
@@ -125,8 +113,7 @@ static void test_csv_upload_registers_and_trains(void **state) {
     int64_t id = train_job(&D, "{\"dataset\":\"tiny-3\",\"hidden\":[8],\"epochs\":30,"
                                "\"batch_size\":10,\"learning_rate\":0.5,\"seed\":1}");
     assert_true(id > 0);
-    cJSON *job = wait_job(&D, id, 60);
-    assert_string_equal(json_str(job, "status"), "succeeded");
+    cJSON *job = expect_job_end(&D, id, 60, "succeeded");
     int64_t model = (int64_t)json_num(job, "model_id");
     assert_true(json_num(job, "accuracy") > 0.9); /* separable: it learns them */
     cJSON_Delete(job);
@@ -150,7 +137,7 @@ static void test_bad_uploads_leave_nothing_behind(void **state) {
     assert_int_equal(r.status, 422);
     assert_string_equal(r.content_type, "application/problem+json");
     http_result_free(&r);
-    cJSON_Delete(get_json("/datasets/ragged", 404));
+    cJSON_Delete(expect_json(&D, "/datasets/ragged", 404));
     char file[400];
     struct stat sb;
     snprintf(file, sizeof file, "%s/ragged.csv", D.data_dir);
@@ -183,39 +170,17 @@ static void test_bad_uploads_leave_nothing_behind(void **state) {
 }
 
 /* The bytes of a file of data/mnist-digits (caller frees). */
-static char *read_digits_file(const char *name, size_t *len) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/data/mnist-digits/%s", D.repo, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc(*len);
-    assert_int_equal(fread(buf, 1, *len, f), *len);
-    fclose(f);
+static unsigned char *read_digits_file(const char *name, size_t *len) {
+    char rel[128];
+    snprintf(rel, sizeof rel, "data/mnist-digits/%s", name);
+    unsigned char *buf = repo_file_bytes(&D, rel, len);
+    assert_non_null(buf);
     return buf;
 }
 
-/* gzip (not zlib) framing of buf, as `gzip` writes it. */
-static char *gzip_bytes(const char *buf, size_t len, size_t *out_len) {
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    size_t cap = deflateBound(&z, (uLong)len);
-    char *out = malloc(cap);
-    z.next_in = (Bytef *)buf;
-    z.avail_in = (uInt)len;
-    z.next_out = (Bytef *)out;
-    z.avail_out = (uInt)cap;
-    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
-    *out_len = z.total_out;
-    deflateEnd(&z);
-    return out;
-}
-
 /* PUT one IDX file; returns the parsed answer and its status. */
-static cJSON *put_file(const char *name, const char *file, const char *buf, size_t len, long *status) {
+static cJSON *put_file(const char *name, const char *file, const unsigned char *buf, size_t len,
+                       long *status) {
     char path[256];
     snprintf(path, sizeof path, "/datasets/%s/files/%s", name, file);
     http_result r;
@@ -231,11 +196,12 @@ static cJSON *put_file(const char *name, const char *file, const char *buf, size
 static void test_idx_upload_file_by_file(void **state) {
     (void)state;
     size_t li, ll, ti, tl, gl;
-    char *img = read_digits_file("train-images-idx3-ubyte", &li);
-    char *lab = read_digits_file("train-labels-idx1-ubyte", &ll);
-    char *timg = read_digits_file("t10k-images-idx3-ubyte", &ti);
-    char *tlab = read_digits_file("t10k-labels-idx1-ubyte", &tl);
-    char *lab_gz = gzip_bytes(lab, ll, &gl);
+    unsigned char *img = read_digits_file("train-images-idx3-ubyte", &li);
+    unsigned char *lab = read_digits_file("train-labels-idx1-ubyte", &ll);
+    unsigned char *timg = read_digits_file("t10k-images-idx3-ubyte", &ti);
+    unsigned char *tlab = read_digits_file("t10k-labels-idx1-ubyte", &tl);
+    unsigned char *lab_gz = gzip_bytes(lab, ll, &gl);
+    assert_non_null(lab_gz);
     long st;
     cJSON *j;
 
@@ -260,7 +226,7 @@ static void test_idx_upload_file_by_file(void **state) {
     assert_int_equal(st, 201);
     assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "complete")));
     cJSON_Delete(j);
-    cJSON_Delete(get_json("/datasets/digits2", 404));
+    cJSON_Delete(expect_json(&D, "/datasets/digits2", 404));
     j = put_file("digits2", "t10k-labels-idx1-ubyte", tlab, tl, &st);
     assert_int_equal(st, 201);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "complete")));
@@ -285,8 +251,7 @@ static void test_idx_upload_file_by_file(void **state) {
     /* the runner trains on it (the labels are read through gzip) */
     int64_t id = train_job(&D, "{\"dataset\":\"digits2\",\"hidden\":[8],\"epochs\":1}");
     assert_true(id > 0);
-    j = wait_job(&D, id, 60);
-    assert_string_equal(json_str(j, "status"), "succeeded");
+    j = expect_job_end(&D, id, 60, "succeeded");
     assert_true(json_num(j, "test_accuracy") > 0.3);
     cJSON_Delete(j);
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "expect.h"
 
 static mlpd_daemon D;
 static int64_t model_id;
@@ -19,48 +20,26 @@ static int setup(void **state) {
     (void)state;
     const char *const extra[] = {"--max-body", "64K", "--max-queue", "1", NULL};
     if (daemon_start(&D, extra) != 0) return -1;
-    int64_t job = train_job(&D, "{\"hidden\":[8],\"epochs\":1,\"seed\":4}");
-    cJSON *j = job > 0 ? wait_job(&D, job, 120) : NULL;
-    model_id = j ? (int64_t)json_num(j, "model_id") : 0;
-    cJSON_Delete(j);
+    model_id = train_model(&D, "{\"hidden\":[8],\"epochs\":1,\"seed\":4}", 120, NULL);
     return model_id > 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return daemon_finish(&D);
 }
 
-/* Send, expect `status` with a problem body whose status member agrees;
- * when pointer is given, the problem must name it. */
-static void expect_problem(const char *method, const char *path, const char *ctype,
-                           const char *body, size_t len, long status, const char *pointer) {
-    http_result r;
-    assert_int_equal(http_do(&D, method, path, ctype, body, len, NULL, 0, &r), 0);
-    if (r.status != status)
-        fprintf(stderr, "%s %s -> %ld (want %ld): %s\n", method, path, r.status, status, r.body);
-    assert_int_equal(r.status, status);
-    assert_string_equal(r.content_type, "application/problem+json");
-    cJSON *j = http_result_json(&r);
-    assert_non_null(j);
-    assert_int_equal((int)json_num(j, "status"), (int)status);
-    assert_non_null(json_str(j, "type"));
-    assert_non_null(json_str(j, "title"));
-    assert_non_null(json_str(j, "detail"));
-    if (pointer) {
-        const char *p = json_str(j, "pointer");
-        if (!p || strcmp(p, pointer)) fprintf(stderr, "pointer %s, want %s: %s\n", p, pointer, r.body);
-        assert_non_null(p);
-        assert_string_equal(p, pointer);
-    }
+/* Send, expect `status` with a full problem body (expect.h); when pointer
+ * is given, the problem must name it. */
+static void problem(const char *method, const char *path, const char *ctype, const char *body,
+                    size_t len, long status, const char *pointer) {
+    cJSON *j = expect_problem(&D, method, path, ctype, body, len, NULL, status, NULL);
+    if (pointer) expect_problem_pointer(j, pointer);
     cJSON_Delete(j);
-    http_result_free(&r);
 }
 
 static void post_json(const char *path, const char *json, long status, const char *pointer) {
-    expect_problem("POST", path, "application/json", json, strlen(json), status, pointer);
+    problem("POST", path, "application/json", json, strlen(json), status, pointer);
 }
 
 static void test_malformed_json_is_400(void **state) {
@@ -106,29 +85,25 @@ static void test_oversized_body_is_413(void **state) {
     size_t len = (size_t)sprintf(big, "{\"input\":[");
     while (len < n) len += (size_t)sprintf(big + len, "0.5,");
     len += (size_t)sprintf(big + len, "0.5]}");
-    expect_problem("POST", "/predict", "application/json", big, len, 413, NULL);
-    expect_problem("POST", "/train", "application/json", big, len, 413, NULL);
+    problem("POST", "/predict", "application/json", big, len, 413, NULL);
+    problem("POST", "/train", "application/json", big, len, 413, NULL);
     /* without a Content-Length (chunked) the limit is enforced while reading */
-    http_result r;
-    assert_int_equal(http_do(&D, "POST", "/predict", "application/json", big, len,
-                             "Transfer-Encoding: chunked", 0, &r), 0);
-    assert_int_equal(r.status, 413);
-    assert_string_equal(r.content_type, "application/problem+json");
-    http_result_free(&r);
+    cJSON_Delete(expect_problem(&D, "POST", "/predict", "application/json", big, len,
+                                "Transfer-Encoding: chunked", 413, NULL));
     free(big);
 }
 
 static void test_unknown_things_are_404(void **state) {
     (void)state;
-    expect_problem("GET", "/jobs/987654", NULL, NULL, 0, 404, NULL);
-    expect_problem("GET", "/jobs/0", NULL, NULL, 0, 404, NULL);
-    expect_problem("GET", "/jobs/-3", NULL, NULL, 0, 404, NULL);
-    expect_problem("GET", "/jobs/12abc", NULL, NULL, 0, 404, NULL);
-    expect_problem("GET", "/models/987654", NULL, NULL, 0, 404, NULL);
-    expect_problem("DELETE", "/models/987654", NULL, NULL, 0, 404, NULL);
-    expect_problem("GET", "/datasets/nope", NULL, NULL, 0, 404, NULL);
-    expect_problem("GET", "/no/such/route", NULL, NULL, 0, 404, NULL);
-    expect_problem("POST", "/no/such/route", "application/json", "{}", 2, 404, NULL);
+    problem("GET", "/jobs/987654", NULL, NULL, 0, 404, NULL);
+    problem("GET", "/jobs/0", NULL, NULL, 0, 404, NULL);
+    problem("GET", "/jobs/-3", NULL, NULL, 0, 404, NULL);
+    problem("GET", "/jobs/12abc", NULL, NULL, 0, 404, NULL);
+    problem("GET", "/models/987654", NULL, NULL, 0, 404, NULL);
+    problem("DELETE", "/models/987654", NULL, NULL, 0, 404, NULL);
+    problem("GET", "/datasets/nope", NULL, NULL, 0, 404, NULL);
+    problem("GET", "/no/such/route", NULL, NULL, 0, 404, NULL);
+    problem("POST", "/no/such/route", "application/json", "{}", 2, 404, NULL);
     post_json("/train", "{\"dataset\":\"no-such-set\"}", 404, "/dataset");
     post_json("/train", "{\"warm_start_model\":987654,\"hidden\":[8]}", 404, "/warm_start_model");
 }
@@ -136,33 +111,28 @@ static void test_unknown_things_are_404(void **state) {
 static void test_wrong_method_is_405_with_allow(void **state) {
     (void)state;
     http_result r;
-    assert_int_equal(http_do(&D, "DELETE", "/jobs", NULL, NULL, 0, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 405);
-    assert_string_equal(r.content_type, "application/problem+json");
+    cJSON_Delete(expect_problem(&D, "DELETE", "/jobs", NULL, NULL, 0, NULL, 405, &r));
     char allow[128];
     assert_int_equal(http_result_header(&r, "Allow", allow, sizeof allow), 0);
     assert_non_null(strstr(allow, "GET"));
     http_result_free(&r);
-    assert_int_equal(http_do(&D, "PUT", "/models/1", NULL, NULL, 0, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 405);
+    cJSON_Delete(expect_problem(&D, "PUT", "/models/1", NULL, NULL, 0, NULL, 405, &r));
     assert_int_equal(http_result_header(&r, "Allow", allow, sizeof allow), 0);
     assert_non_null(strstr(allow, "GET"));
     assert_non_null(strstr(allow, "DELETE"));
     http_result_free(&r);
-    expect_problem("GET", "/train", NULL, NULL, 0, 405, NULL);
-    expect_problem("GET", "/predict", NULL, NULL, 0, 405, NULL);
+    problem("GET", "/train", NULL, NULL, 0, 405, NULL);
+    problem("GET", "/predict", NULL, NULL, 0, 405, NULL);
 }
 
 static void test_wrong_content_type_is_415(void **state) {
     (void)state;
-    expect_problem("POST", "/train", "text/plain", "{}", 2, 415, NULL);
-    expect_problem("POST", "/predict", "application/x-www-form-urlencoded", "input=1", 7, 415, NULL);
+    problem("POST", "/train", "text/plain", "{}", 2, 415, NULL);
+    problem("POST", "/predict", "application/x-www-form-urlencoded", "input=1", 7, 415, NULL);
     /* parameters after the media type are fine */
-    http_result r;
-    assert_int_equal(http_do(&D, "POST", "/predict", "application/json; charset=utf-8",
-                             "{\"input\":[1]}", 13, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 422); /* accepted as JSON; refused for its width */
-    http_result_free(&r);
+    /* accepted as JSON; refused for its width */
+    problem("POST", "/predict", "application/json; charset=utf-8", "{\"input\":[1]}", 13, 422,
+            "/input");
 }
 
 static void test_full_queue_is_429_with_retry_after(void **state) {
@@ -171,41 +141,25 @@ static void test_full_queue_is_429_with_retry_after(void **state) {
     int64_t a = train_job(&D, "{\"hidden\":[32],\"epochs\":500}");
     int64_t b = train_job(&D, "{\"hidden\":[32],\"epochs\":500}");
     assert_true(a > 0 && b > 0);
+    const char *third = "{\"hidden\":[8],\"epochs\":1}";
     http_result r;
-    assert_int_equal(http_post_json(&D, "/train", "{\"hidden\":[8],\"epochs\":1}", &r), 0);
-    assert_int_equal(r.status, 429);
-    assert_string_equal(r.content_type, "application/problem+json");
-    char ra[32];
-    assert_int_equal(http_result_header(&r, "Retry-After", ra, sizeof ra), 0);
-    assert_true(atoi(ra) > 0);
+    cJSON_Delete(expect_problem(&D, "POST", "/train", "application/json", third, strlen(third), NULL,
+                                429, &r));
+    expect_retry_after(&r);
     http_result_free(&r);
-    char path[64];
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "/jobs/%lld/cancel", (long long)(i ? a : b));
-        assert_int_equal(http_do(&D, "POST", path, NULL, NULL, 0, NULL, 0, &r), 0);
-        assert_int_equal(r.status, 202);
-        http_result_free(&r);
-    }
-    cJSON *j = wait_job(&D, a, 60);
-    assert_string_equal(json_str(j, "status"), "cancelled");
-    cJSON_Delete(j);
+    assert_int_equal(cancel_job(&D, b), 202);
+    assert_int_equal(cancel_job(&D, a), 202);
+    cJSON_Delete(expect_job_end(&D, a, 60, "cancelled"));
 }
 
 static void test_daemon_is_healthy_after_all_that(void **state) {
     (void)state;
-    http_result r;
-    assert_int_equal(http_get(&D, "/healthz", &r), 0);
-    assert_int_equal(r.status, 200);
-    http_result_free(&r);
-    assert_int_equal(http_get(&D, "/readyz", &r), 0);
-    assert_int_equal(r.status, 200);
-    http_result_free(&r);
+    expect_healthy(&D);
     int64_t id = train_job(&D, "{\"hidden\":[8],\"epochs\":1}");
     assert_true(id > 0);
-    cJSON *j = wait_job(&D, id, 60);
-    assert_string_equal(json_str(j, "status"), "succeeded");
-    cJSON_Delete(j);
+    cJSON_Delete(expect_job_end(&D, id, 60, "succeeded"));
     /* the refusals were counted per route and status class */
+    http_result r;
     assert_int_equal(http_get(&D, "/metrics", &r), 0);
     assert_non_null(strstr(r.body, "mlpd_http_requests_total{route=\"/train\",method=\"POST\",status=\"4xx\"}"));
     assert_non_null(strstr(r.body, "mlpd_http_requests_total{route=\"unmatched\""));

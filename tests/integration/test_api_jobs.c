@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "expect.h"
 
 static mlpd_daemon D;
 static int64_t done_id; /* a small job that succeeded, trained in setup */
@@ -22,31 +23,12 @@ static int64_t done_id; /* a small job that succeeded, trained in setup */
 static int setup(void **state) {
     (void)state;
     if (daemon_start(&D, NULL) != 0) return -1;
-    done_id = train_job(&D, SMALL_JOB);
-    if (done_id <= 0) return -1;
-    cJSON *j = wait_job(&D, done_id, 120);
-    int ok = j && !strcmp(json_str(j, "status"), "succeeded");
-    cJSON_Delete(j);
-    return ok ? 0 : -1;
+    return train_model(&D, SMALL_JOB, 120, &done_id) > 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
     (void)state;
-    int rc = daemon_stop(&D);
-    if (rc != 0) daemon_dump_log(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
-}
-
-static cJSON *get_json(const char *path, long want_status) {
-    http_result r;
-    assert_int_equal(http_get(&D, path, &r), 0);
-    if (r.status != want_status) fprintf(stderr, "GET %s -> %ld %s\n", path, r.status, r.body);
-    assert_int_equal(r.status, want_status);
-    cJSON *j = http_result_json(&r);
-    http_result_free(&r);
-    assert_non_null(j);
-    return j;
+    return daemon_finish(&D);
 }
 
 static void test_submit_answers_202_with_location_and_job(void **state) {
@@ -69,16 +51,14 @@ static void test_submit_answers_202_with_location_and_job(void **state) {
     int64_t id = (int64_t)json_num(j, "id");
     cJSON_Delete(j);
     http_result_free(&r);
-    j = wait_job(&D, id, 120);
-    assert_string_equal(json_str(j, "status"), "succeeded");
-    cJSON_Delete(j);
+    cJSON_Delete(expect_job_end(&D, id, 120, "succeeded"));
 }
 
 static void test_finished_job_has_results(void **state) {
     (void)state;
     char path[64];
     snprintf(path, sizeof path, "/jobs/%lld", (long long)done_id);
-    cJSON *j = get_json(path, 200);
+    cJSON *j = expect_json(&D, path, 200);
     assert_string_equal(json_str(j, "status"), "succeeded");
     assert_int_equal((int)json_num(j, "epoch"), 2);
     assert_true(json_num(j, "progress") == 1.0);
@@ -98,7 +78,7 @@ static void test_finished_job_has_results(void **state) {
 
 static void test_list_is_newest_first_with_filters(void **state) {
     (void)state;
-    cJSON *l = get_json("/jobs", 200);
+    cJSON *l = expect_json(&D, "/jobs", 200);
     cJSON *jobs = cJSON_GetObjectItemCaseSensitive(l, "jobs");
     int n = cJSON_GetArraySize(jobs);
     assert_true(n >= 2);
@@ -108,26 +88,26 @@ static void test_list_is_newest_first_with_filters(void **state) {
                     json_num(cJSON_GetArrayItem(jobs, i), "id"));
     cJSON_Delete(l);
 
-    l = get_json("/jobs?limit=1&offset=1", 200);
+    l = expect_json(&D, "/jobs?limit=1&offset=1", 200);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "jobs")), 1);
     assert_int_equal((int)json_num(l, "limit"), 1);
     assert_int_equal((int)json_num(l, "offset"), 1);
     assert_int_equal((int)json_num(l, "total"), n);
     cJSON_Delete(l);
 
-    l = get_json("/jobs?status=succeeded", 200);
+    l = expect_json(&D, "/jobs?status=succeeded", 200);
     cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(l, "jobs"))
         assert_string_equal(json_str(it, "status"), "succeeded");
     assert_true(json_num(l, "total") >= 1);
     cJSON_Delete(l);
 
-    l = get_json("/jobs?status=failed", 200);
+    l = expect_json(&D, "/jobs?status=failed", 200);
     assert_int_equal((int)json_num(l, "total"), 0);
     cJSON_Delete(l);
 
-    cJSON_Delete(get_json("/jobs?status=bogus", 422));
-    cJSON_Delete(get_json("/jobs?limit=0", 422));
+    cJSON_Delete(expect_json(&D, "/jobs?status=bogus", 422));
+    cJSON_Delete(expect_json(&D, "/jobs?limit=0", 422));
 }
 
 /* Count the metrics of key `key` and check their epochs cover 1..epochs. */
@@ -142,7 +122,7 @@ static void test_metrics_per_epoch_and_since_cursor(void **state) {
     (void)state;
     char path[96];
     snprintf(path, sizeof path, "/jobs/%lld/metrics", (long long)done_id);
-    cJSON *all = get_json(path, 200);
+    cJSON *all = expect_json(&D, path, 200);
     assert_int_equal((int)json_num(all, "job"), (int)done_id);
     cJSON *ms = cJSON_GetObjectItemCaseSensitive(all, "metrics");
     int n = cJSON_GetArraySize(ms);
@@ -164,7 +144,7 @@ static void test_metrics_per_epoch_and_since_cursor(void **state) {
     /* ?since= the middle id: exactly the later ones. */
     double mid = json_num(cJSON_GetArrayItem(ms, n / 2), "id");
     snprintf(path, sizeof path, "/jobs/%lld/metrics?since=%.0f", (long long)done_id, mid);
-    cJSON *tail = get_json(path, 200);
+    cJSON *tail = expect_json(&D, path, 200);
     cJSON *ts = cJSON_GetObjectItemCaseSensitive(tail, "metrics");
     assert_int_equal(cJSON_GetArraySize(ts), n - n / 2 - 1);
     assert_true(json_num(cJSON_GetArrayItem(ts, 0), "id") > mid);
@@ -172,17 +152,17 @@ static void test_metrics_per_epoch_and_since_cursor(void **state) {
 
     /* ?since=next_since: nothing new, the cursor stays. */
     snprintf(path, sizeof path, "/jobs/%lld/metrics?since=%.0f", (long long)done_id, prev);
-    tail = get_json(path, 200);
+    tail = expect_json(&D, path, 200);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(tail, "metrics")), 0);
     assert_true(json_num(tail, "next_since") == prev);
     cJSON_Delete(tail);
 
     snprintf(path, sizeof path, "/jobs/%lld/metrics?limit=2", (long long)done_id);
-    tail = get_json(path, 200);
+    tail = expect_json(&D, path, 200);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(tail, "metrics")), 2);
     cJSON_Delete(tail);
     cJSON_Delete(all);
-    cJSON_Delete(get_json("/jobs/999999/metrics", 404));
+    cJSON_Delete(expect_json(&D, "/jobs/999999/metrics", 404));
 }
 
 /* Parse an event stream: fills names/ids/datas arrays (up to max); returns count. */
@@ -254,7 +234,7 @@ static void test_events_follow_a_job_to_the_end(void **state) {
     assert_true(statuses >= 1);
     /* every recorded metric was streamed */
     snprintf(path, sizeof path, "/jobs/%lld/metrics", (long long)id);
-    cJSON *all = get_json(path, 200);
+    cJSON *all = expect_json(&D, path, 200);
     int recorded = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(all, "metrics"));
     assert_int_equal(metrics, recorded);
     double mid = json_num(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(all, "metrics"),
@@ -280,7 +260,7 @@ static void test_events_follow_a_job_to_the_end(void **state) {
     assert_int_equal(replayed, recorded - recorded / 2 - 1);
     assert_string_equal(ev[n - 1].event, "end");
 
-    cJSON_Delete(get_json("/jobs/999999/events", 404));
+    cJSON_Delete(expect_json(&D, "/jobs/999999/events", 404));
 }
 
 static void test_cancel_running_job_keeps_metrics(void **state) {
@@ -288,30 +268,20 @@ static void test_cancel_running_job_keeps_metrics(void **state) {
     int64_t id = train_job(&D, "{\"hidden\":[32],\"epochs\":500,\"seed\":5}");
     assert_true(id > 0);
     assert_int_equal(wait_job_progress(&D, id, 1, 60), 0);
-    char path[96];
-    snprintf(path, sizeof path, "/jobs/%lld/cancel", (long long)id);
-    http_result r;
-    assert_int_equal(http_do(&D, "POST", path, NULL, NULL, 0, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 202);
-    http_result_free(&r);
-    cJSON *j = wait_job(&D, id, 60);
-    assert_string_equal(json_str(j, "status"), "cancelled");
+    assert_int_equal(cancel_job(&D, id), 202);
+    cJSON *j = expect_job_end(&D, id, 60, "cancelled");
     assert_true(json_num(j, "epoch") < 500);
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "model_id")));
     cJSON_Delete(j);
+    char path[96];
     snprintf(path, sizeof path, "/jobs/%lld/metrics", (long long)id);
-    cJSON *m = get_json(path, 200);
+    cJSON *m = expect_json(&D, path, 200);
     assert_true(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "metrics")) >= 1);
     cJSON_Delete(m);
     /* cancelling an ended job conflicts; an unknown one is not found */
     snprintf(path, sizeof path, "/jobs/%lld/cancel", (long long)id);
-    assert_int_equal(http_do(&D, "POST", path, NULL, NULL, 0, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 409);
-    assert_string_equal(r.content_type, "application/problem+json");
-    http_result_free(&r);
-    assert_int_equal(http_do(&D, "POST", "/jobs/424242/cancel", NULL, NULL, 0, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 404);
-    http_result_free(&r);
+    cJSON_Delete(expect_problem(&D, "POST", path, NULL, NULL, 0, NULL, 409, NULL));
+    cJSON_Delete(expect_problem(&D, "POST", "/jobs/424242/cancel", NULL, NULL, 0, NULL, 404, NULL));
 }
 
 static void test_cancel_queued_job(void **state) {
@@ -322,7 +292,7 @@ static void test_cancel_queued_job(void **state) {
     assert_true(a > 0 && b > 0);
     char path[96];
     snprintf(path, sizeof path, "/jobs/%lld", (long long)b);
-    cJSON *j = get_json(path, 200);
+    cJSON *j = expect_json(&D, path, 200);
     assert_string_equal(json_str(j, "status"), "queued");
     cJSON_Delete(j);
     http_result r;
@@ -333,13 +303,8 @@ static void test_cancel_queued_job(void **state) {
     assert_string_equal(json_str(j, "status"), "cancelled");
     cJSON_Delete(j);
     http_result_free(&r);
-    snprintf(path, sizeof path, "/jobs/%lld/cancel", (long long)a);
-    assert_int_equal(http_do(&D, "POST", path, NULL, NULL, 0, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 202);
-    http_result_free(&r);
-    j = wait_job(&D, a, 60);
-    assert_string_equal(json_str(j, "status"), "cancelled");
-    cJSON_Delete(j);
+    assert_int_equal(cancel_job(&D, a), 202);
+    cJSON_Delete(expect_job_end(&D, a, 60, "cancelled"));
 }
 
 int main(void) {

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "expect.h"
 
 static mlpd_daemon D;
 static int64_t trained; /* model made by a job in setup */
@@ -19,33 +20,19 @@ static int64_t job_id;
 static int setup(void **state) {
     (void)state;
     if (daemon_start(&D, NULL) != 0) return -1;
-    job_id = train_job(&D, "{\"hidden\":[32],\"epochs\":1,\"learning_rate\":0.1,\"seed\":2}");
-    cJSON *j = job_id > 0 ? wait_job(&D, job_id, 120) : NULL;
-    trained = j ? (int64_t)json_num(j, "model_id") : 0;
-    cJSON_Delete(j);
+    trained = train_model(&D, "{\"hidden\":[32],\"epochs\":1,\"learning_rate\":0.1,\"seed\":2}",
+                          120, &job_id);
     return trained > 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
-}
-
-static cJSON *get_json(const char *path, long want) {
-    http_result r;
-    assert_int_equal(http_get(&D, path, &r), 0);
-    assert_int_equal(r.status, want);
-    cJSON *j = http_result_json(&r);
-    http_result_free(&r);
-    assert_non_null(j);
-    return j;
+    return daemon_finish(&D);
 }
 
 static void test_list_and_get_describe_the_model(void **state) {
     (void)state;
-    cJSON *l = get_json("/models", 200);
+    cJSON *l = expect_json(&D, "/models", 200);
     assert_true(json_num(l, "total") >= 1);
     cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(l, "models"), 0);
     assert_int_equal((int)json_num(first, "id"), (int)trained);
@@ -53,7 +40,7 @@ static void test_list_and_get_describe_the_model(void **state) {
 
     char path[64];
     snprintf(path, sizeof path, "/models/%lld", (long long)trained);
-    cJSON *m = get_json(path, 200);
+    cJSON *m = expect_json(&D, path, 200);
     assert_int_equal((int)json_num(m, "run_id"), (int)job_id);
     cJSON *arch = cJSON_GetObjectItemCaseSensitive(m, "arch");
     assert_int_equal((int)json_num(arch, "inputs"), 784);
@@ -70,8 +57,8 @@ static void test_list_and_get_describe_the_model(void **state) {
     assert_true(json_num(m, "size_bytes") > 4 * (784 * 32));
     assert_non_null(json_str(m, "created_at"));
     cJSON_Delete(m);
-    cJSON_Delete(get_json("/models/777777", 404));
-    cJSON_Delete(get_json("/models/abc", 404));
+    cJSON_Delete(expect_json(&D, "/models/777777", 404));
+    cJSON_Delete(expect_json(&D, "/models/abc", 404));
 }
 
 /* Probabilities of model `id` for the first n test digits (n*10 floats). */
@@ -110,7 +97,7 @@ static void test_download_upload_roundtrip_predicts_the_same(void **state) {
     assert_int_equal(http_result_header(&f, "Content-Disposition", hdr, sizeof hdr), 0);
     assert_non_null(strstr(hdr, "attachment"));
     snprintf(path, sizeof path, "/models/%lld", (long long)trained);
-    cJSON *meta = get_json(path, 200);
+    cJSON *meta = expect_json(&D, path, 200);
     assert_int_equal((double)f.len, json_num(meta, "size_bytes"));
 
     http_result up;
@@ -157,9 +144,9 @@ static void test_download_upload_roundtrip_predicts_the_same(void **state) {
     assert_int_equal(r.status, 204);
     assert_int_equal(r.len, 0);
     http_result_free(&r);
-    cJSON_Delete(get_json(path, 404));
+    cJSON_Delete(expect_json(&D, path, 404));
     snprintf(path, sizeof path, "/models/%lld/file", (long long)copy);
-    cJSON_Delete(get_json(path, 404));
+    cJSON_Delete(expect_json(&D, path, 404));
     assert_int_equal(load_test_digits(&D, 1, &x, NULL), 0);
     body = predict_body(copy, x, 1, 784, 0);
     assert_int_equal(http_post_json(&D, "/predict", body, &r), 0);
@@ -214,7 +201,7 @@ static void test_bad_uploads_are_refused(void **state) {
     assert_int_equal(r.status, 415);
     http_result_free(&r);
 
-    cJSON *l = get_json("/models", 200);
+    cJSON *l = expect_json(&D, "/models", 200);
     assert_int_equal((int)json_num(l, "total"), 1); /* nothing was stored */
     cJSON_Delete(l);
 }

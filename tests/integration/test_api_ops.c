@@ -1,7 +1,6 @@
 /* test_api_ops.c - operations endpoints and static files: /healthz, /readyz,
  * /metrics (Prometheus text), /openapi.yaml, GET / and web files (types,
  * caching, 304, no escaping the web dir), request ids, keep-alive. */
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,48 +14,39 @@
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "expect.h"
 
 static mlpd_daemon D;
 static char web[64] = "/tmp/mlpd-web-XXXXXX";
 
-static void write_file(const char *rel, const char *text) {
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", web, rel);
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
+/* The test's own web dir: a page, script, style, a vendored file and a
+ * hidden one that must never be served. */
 static int setup(void **state) {
     (void)state;
+    static const char *const files[][2] = {
+        {"index.html", "<!doctype html><title>mlpd</title>"},
+        {"app.js", "console.log('mlpd');"},
+        {"style.css", "body{margin:0}"},
+        {"vendor/lib.js", "var lib=1;"},
+        {".secret", "hidden"},
+    };
+    char path[256];
     if (!mkdtemp(web)) return -1;
-    char sub[128];
-    snprintf(sub, sizeof sub, "%s/vendor", web);
-    mkdir(sub, 0755);
-    write_file("index.html", "<!doctype html><title>mlpd</title>");
-    write_file("app.js", "console.log('mlpd');");
-    write_file("style.css", "body{margin:0}");
-    write_file("vendor/lib.js", "var lib=1;");
-    write_file(".secret", "hidden");
+    snprintf(path, sizeof path, "%s/vendor", web);
+    if (mkdir(path, 0755) != 0) return -1;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", web, files[i][0]);
+        if (write_text_file(path, files[i][1]) != 0) return -1;
+    }
     const char *const extra[] = {"--web-dir", web, NULL};
     return daemon_start(&D, extra);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state) {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    nftw(web, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    return rc == 0 ? 0 : -1;
+    int rc = daemon_finish(&D);
+    remove_tree(web);
+    return rc;
 }
 
 static void test_health_and_readiness(void **state) {
@@ -82,9 +72,8 @@ static void test_health_and_readiness(void **state) {
 
 static void test_metrics_exposition(void **state) {
     (void)state;
+    expect_healthy(&D);
     http_result r;
-    assert_int_equal(http_get(&D, "/healthz", &r), 0);
-    http_result_free(&r);
     assert_int_equal(http_get(&D, "/metrics", &r), 0);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.content_type, "text/plain"));

@@ -9,14 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "expect.h"
 
 #define MGMT "management-secret-0123456789abcdef"
 #define INFER "inference-secret-0123456789abcdef"
@@ -26,29 +25,21 @@
 static mlpd_daemon D;       /* tokens from files */
 static char token_dir[64];
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+/* The token file `name` in token_dir (its path into path). */
+static int token_file(const char *name, const char *text, char *path, size_t cap) {
+    snprintf(path, cap, "%s/%s", token_dir, name);
+    return write_text_file(path, text);
 }
 
 static int setup(void **state) {
     (void)state;
     snprintf(token_dir, sizeof token_dir, "/tmp/mlpd-tokens-XXXXXX");
     if (!mkdtemp(token_dir)) return -1;
-    static char mfile[96], ifile[96];
-    snprintf(mfile, sizeof mfile, "%s/management", token_dir);
-    snprintf(ifile, sizeof ifile, "%s/inference", token_dir);
+    char mfile[96], ifile[96];
     /* A trailing newline (as `echo` writes) is not part of the token. */
-    FILE *f = fopen(mfile, "w");
-    if (!f) return -1;
-    fputs(MGMT "\n", f);
-    fclose(f);
-    f = fopen(ifile, "w");
-    if (!f) return -1;
-    fputs(INFER "\r\n", f);
-    fclose(f);
+    if (token_file("management", MGMT "\n", mfile, sizeof mfile) != 0 ||
+        token_file("inference", INFER "\r\n", ifile, sizeof ifile) != 0)
+        return -1;
     const char *const extra[] = {"--token-file", mfile, "--inference-token-file", ifile,
                                  "--max-upload", "1K", NULL};
     return daemon_start(&D, extra);
@@ -56,45 +47,22 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    char p[128];
-    snprintf(p, sizeof p, "%s/management", token_dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/inference", token_dir);
-    unlink(p);
-    rmdir(token_dir);
-    return rc == 0 ? 0 : -1;
+    int rc = daemon_finish(&D);
+    remove_tree(token_dir);
+    return rc;
 }
 
-/* method path with one optional header; returns the status, keeps r. */
-static long call(const mlpd_daemon *d, const char *method, const char *path, const char *ctype,
-                 const char *body, const char *header, http_result *r) {
-    assert_int_equal(http_do(d, method, path, ctype, body, body ? strlen(body) : 0, header, 0, r),
-                     0);
-    return r->status;
-}
-
+/* The status of method path, with one optional header. */
 static long status_of(const char *method, const char *path, const char *ctype, const char *body,
                       const char *header) {
-    http_result r;
-    long s = call(&D, method, path, ctype, body, header, &r);
-    http_result_free(&r);
-    return s;
+    return request_status(&D, method, path, ctype, body, body ? strlen(body) : 0, header);
 }
 
 /* A refusal: the status, problem+json, and the challenge (401 and 403). */
 static void expect_refused(const char *method, const char *path, const char *header, long status,
                            const char *challenge) {
     http_result r;
-    long s = call(&D, method, path, NULL, NULL, header, &r);
-    if (s != status) fprintf(stderr, "%s %s -> %ld, want %ld: %s\n", method, path, s, status, r.body);
-    assert_int_equal(s, status);
-    assert_string_equal(r.content_type, "application/problem+json");
-    cJSON *j = http_result_json(&r);
-    assert_non_null(j);
-    assert_int_equal((int)json_num(j, "status"), (int)status);
-    cJSON_Delete(j);
+    cJSON_Delete(expect_problem(&D, method, path, NULL, NULL, 0, header, status, &r));
     char www[160];
     assert_int_equal(http_result_header(&r, "WWW-Authenticate", www, sizeof www), 0);
     assert_string_equal(www, challenge);
@@ -157,13 +125,16 @@ static void test_scopes(void **state) {
     expect_refused("PUT", "/datasets/x/files/train-images-idx3-ubyte", AUTH_INFER, 403,
                    insufficient);
     http_result r;
-    assert_int_equal(call(&D, "GET", "/jobs", NULL, NULL, AUTH_MGMT, &r), 200);
+    assert_int_equal(http_do(&D, "GET", "/jobs", NULL, NULL, 0, AUTH_MGMT, 0, &r), 0);
+    assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"total\":0")); /* no job was created by the refusals */
     http_result_free(&r);
     /* The management token does all of it. */
-    assert_int_equal(call(&D, "POST", "/train", "application/json", "{\"hidden\":[4],\"epochs\":1}",
-                          AUTH_MGMT, &r),
-                     202);
+    const char *job = "{\"hidden\":[4],\"epochs\":1}";
+    assert_int_equal(http_do(&D, "POST", "/train", "application/json", job, strlen(job), AUTH_MGMT,
+                             0, &r),
+                     0);
+    assert_int_equal(r.status, 202);
     cJSON *j = http_result_json(&r);
     char path[64];
     snprintf(path, sizeof path, "/jobs/%d/cancel", (int)json_num(j, "id"));
@@ -179,12 +150,8 @@ static void test_token_is_checked_before_the_body(void **state) {
     /* Over --max-upload (1K) and without a token: 401, not 413. */
     static char big[4096];
     memset(big, 'x', sizeof big - 1);
-    http_result r;
-    assert_int_equal(call(&D, "POST", "/models", "application/octet-stream", big, NULL, &r), 401);
-    http_result_free(&r);
-    assert_int_equal(call(&D, "POST", "/models", "application/octet-stream", big, AUTH_MGMT, &r),
-                     413);
-    http_result_free(&r);
+    assert_int_equal(status_of("POST", "/models", "application/octet-stream", big, NULL), 401);
+    assert_int_equal(status_of("POST", "/models", "application/octet-stream", big, AUTH_MGMT), 413);
     /* Preflights carry no credentials: OPTIONS is answered without a token. */
     assert_int_equal(status_of("OPTIONS", "/train", NULL, NULL, NULL), 204);
 }
@@ -205,15 +172,9 @@ static void test_upload_names_cannot_escape(void **state) {
                                "/datasets/ok/files/..%2F..%2Fescape",
                                "/datasets/ok/files/%2E%2E"};
     const char label_file[] = {0, 0, 8, 1, 0, 0, 0, 0};
-    for (size_t i = 0; i < sizeof idx_paths / sizeof idx_paths[0]; i++) {
-        http_result r;
-        assert_int_equal(http_do(&D, "PUT", idx_paths[i], "application/octet-stream", label_file,
-                                 sizeof label_file, AUTH_MGMT, 0, &r),
-                         0);
-        if (r.status != 404) fprintf(stderr, "PUT %s -> %ld\n", idx_paths[i], r.status);
-        assert_int_equal(r.status, 404);
-        http_result_free(&r);
-    }
+    for (size_t i = 0; i < sizeof idx_paths / sizeof idx_paths[0]; i++)
+        cJSON_Delete(expect_problem(&D, "PUT", idx_paths[i], "application/octet-stream", label_file,
+                                    sizeof label_file, AUTH_MGMT, 404, NULL));
     const char *outside[] = {"escape", "escape.csv", "tmp", "train-labels-idx1-ubyte", "b.csv",
                              "x.csv"};
     for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
@@ -235,60 +196,40 @@ static void test_env_token_management_only(void **state) {
     int rc = daemon_start(&e, NULL);
     unsetenv("MLPD_MANAGEMENT_TOKEN");
     assert_int_equal(rc, 0);
-    http_result r;
-    assert_int_equal(call(&e, "GET", "/models", NULL, NULL, NULL, &r), 401);
-    http_result_free(&r);
-    assert_int_equal(call(&e, "GET", "/models", NULL, NULL, AUTH_INFER, &r), 401);
-    http_result_free(&r);
-    assert_int_equal(call(&e, "GET", "/models", NULL, NULL, AUTH_MGMT, &r), 200);
-    http_result_free(&r);
-    assert_int_equal(call(&e, "POST", "/predict", "application/json", "{\"input\":[1]}", NULL, &r),
+    assert_int_equal(request_status(&e, "GET", "/models", NULL, NULL, 0, NULL), 401);
+    assert_int_equal(request_status(&e, "GET", "/models", NULL, NULL, 0, AUTH_INFER), 401);
+    assert_int_equal(request_status(&e, "GET", "/models", NULL, NULL, 0, AUTH_MGMT), 200);
+    assert_int_equal(request_status(&e, "POST", "/predict", "application/json", "{\"input\":[1]}", 13,
+                                    NULL),
                      401);
-    http_result_free(&r);
-    assert_int_equal(daemon_stop(&e), 0);
-    daemon_cleanup(&e);
+    assert_int_equal(daemon_finish(&e), 0);
 }
 
-/* `mlpd serve` with these variables set exits with status 2 before listening. */
-static int serve_exit_status(const char *env_name, const char *env_value, const char *flag,
-                             const char *flag_value) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        if (env_name) setenv(env_name, env_value, 1);
-        const char *bin = getenv("MLPD_BIN") ? getenv("MLPD_BIN") : "build/mlpd";
-        execl(bin, bin, "serve", "--port", "0", "--db", "/nonexistent-dir/x.db", "--data-dir",
-              "/nonexistent-dir/data", flag, flag_value,
-              (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+/* `mlpd serve` with the variable `env` ("NAME=value", may be NULL) and one
+ * flag with its value (may be NULL): its exit status (daemon.h). */
+static int serve_status(const char *env, const char *flag, const char *value) {
+    const char *const envs[] = {env, NULL};
+    const char *const args[] = {flag, value, NULL};
+    return serve_exit_status(envs, args);
 }
 
 static void test_bad_token_settings_stop_the_start(void **state) {
     (void)state;
     char file[128], same[128];
-    snprintf(file, sizeof file, "%s/short", token_dir);
-    write_file(file, "short\n");
-    snprintf(same, sizeof same, "%s/same", token_dir);
-    write_file(same, INFER "\n");
-    assert_int_equal(serve_exit_status("MLPD_MANAGEMENT_TOKEN", "too-short", NULL, NULL), 2);
-    assert_int_equal(serve_exit_status("MLPD_INFERENCE_TOKEN", "has a space in it, sadly", NULL,
-                                       NULL), 2);
-    assert_int_equal(serve_exit_status(NULL, NULL, "--management-token-file", file), 2);
-    assert_int_equal(serve_exit_status(NULL, NULL, "--inference-token-file", "/nonexistent/t"), 2);
-    assert_int_equal(serve_exit_status("MLPD_MANAGEMENT_TOKEN", MGMT, "--token-file", file), 2);
+    assert_int_equal(token_file("short", "short\n", file, sizeof file), 0);
+    assert_int_equal(token_file("same", INFER "\n", same, sizeof same), 0);
+    assert_int_equal(serve_status("MLPD_MANAGEMENT_TOKEN=too-short", NULL, NULL), 2);
+    assert_int_equal(serve_status("MLPD_INFERENCE_TOKEN=has a space in it, sadly", NULL, NULL), 2);
+    assert_int_equal(serve_status(NULL, "--management-token-file", file), 2);
+    assert_int_equal(serve_status(NULL, "--inference-token-file", "/nonexistent/t"), 2);
+    assert_int_equal(serve_status("MLPD_MANAGEMENT_TOKEN=" MGMT, "--token-file", file), 2);
     /* one secret for both scopes would make the scopes meaningless */
-    assert_int_equal(serve_exit_status("MLPD_MANAGEMENT_TOKEN", INFER, "--inference-token-file",
-                                       same), 2);
+    assert_int_equal(serve_status("MLPD_MANAGEMENT_TOKEN=" INFER, "--inference-token-file", same),
+                     2);
     /* control: the same start with a good token gets past the settings (and
      * then fails on the data dir, status 1) */
-    assert_int_equal(serve_exit_status("MLPD_MANAGEMENT_TOKEN", MGMT, "--inference-token-file",
-                                       same), 1);
+    assert_int_equal(serve_status("MLPD_MANAGEMENT_TOKEN=" MGMT, "--inference-token-file", same),
+                     1);
     unlink(file);
     unlink(same);
 }

@@ -3,20 +3,18 @@
  * every answer from a listed origin (errors, 401 and event streams included),
  * none for other origins; OPTIONS preflights with the path's methods, 403
  * for an origin not listed; bad origin lists stop the start. */
-#include <curl/curl.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "expect.h"
 
 #define ORIGIN "http://dash.test:8080"
 #define OTHER "https://other.test"
@@ -36,57 +34,22 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    int a = daemon_stop(&D), b = daemon_stop(&P);
-    daemon_cleanup(&D);
-    daemon_cleanup(&P);
+    int a = daemon_finish(&D), b = daemon_finish(&P);
     return a == 0 && b == 0 ? 0 : -1;
 }
 
-static size_t collect(char *data, size_t size, size_t n, void *user) {
-    char **buf = user;
-    size_t old = *buf ? strlen(*buf) : 0, add = size * n;
-    char *nb = realloc(*buf, old + add + 1);
-    if (!nb) return 0;
-    memcpy(nb + old, data, add);
-    nb[old + add] = '\0';
-    *buf = nb;
-    return add;
-}
-
 /* A request with an optional body and up to three extra header lines (NULL
- * to skip); fills r like http_do (status 0 when the transfer failed).
- * timeout_s 0: 30 s. */
+ * to skip); fills r (status 0 when the transfer failed). timeout_s 0: the
+ * harness's default. */
 static void request_body(const mlpd_daemon *d, const char *method, const char *path,
                          const char *body, const char *h1, const char *h2, const char *h3,
                          long timeout_s, http_result *r) {
-    memset(r, 0, sizeof *r);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    char url[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
-    struct curl_slist *hdrs = NULL;
-    const char *lines[] = {h1, h2, h3};
-    for (int i = 0; i < 3; i++)
-        if (lines[i]) hdrs = curl_slist_append(hdrs, lines[i]);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body || !strcmp(method, "POST")) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s : 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    char *type = NULL;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
-    if (type) snprintf(r->content_type, sizeof r->content_type, "%s", type);
-    if (!r->body) r->body = calloc(1, 1);
-    if (!r->headers) r->headers = calloc(1, 1);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    const char *lines[4] = {NULL, NULL, NULL, NULL};
+    int n = 0;
+    if (h1) lines[n++] = h1;
+    if (h2) lines[n++] = h2;
+    if (h3) lines[n++] = h3;
+    http_do_lines(d, method, path, body, body ? strlen(body) : 0, lines, timeout_s, r);
 }
 
 static void request(const mlpd_daemon *d, const char *method, const char *path, const char *h1,
@@ -265,32 +228,21 @@ static void test_off_by_default(void **state) {
     http_result_free(&r);
 }
 
-/* `mlpd serve --cors-origins list` exits 2 (before touching the database). */
-static int serve_exit_status(const char *list) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        const char *bin = getenv("MLPD_BIN") ? getenv("MLPD_BIN") : "build/mlpd";
-        execl(bin, bin, "serve", "--port", "0", "--db", "/nonexistent-dir/x.db", "--data-dir",
-              "/nonexistent-dir/data", "--cors-origins", list, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+/* `mlpd serve --cors-origins list`: its exit status (daemon.h). */
+static int serve_status(const char *list) {
+    const char *const args[] = {"--cors-origins", list, NULL};
+    return serve_exit_status(NULL, args);
 }
 
 static void test_bad_origin_lists_stop_the_start(void **state) {
     (void)state;
-    assert_int_equal(serve_exit_status("*"), 2);
-    assert_int_equal(serve_exit_status("http://ok.test,https://x.test/path"), 2);
-    assert_int_equal(serve_exit_status("dash.test:8080"), 2);
-    assert_int_equal(serve_exit_status("ftp://x.test"), 2);
-    assert_int_equal(serve_exit_status("http://x.test:99999999"), 2);
+    assert_int_equal(serve_status("*"), 2);
+    assert_int_equal(serve_status("http://ok.test,https://x.test/path"), 2);
+    assert_int_equal(serve_status("dash.test:8080"), 2);
+    assert_int_equal(serve_status("ftp://x.test"), 2);
+    assert_int_equal(serve_status("http://x.test:99999999"), 2);
     /* control: a good list gets past the settings, then fails on the data dir */
-    assert_int_equal(serve_exit_status("http://ok.test, https://[::1]:8443"), 1);
+    assert_int_equal(serve_status("http://ok.test, https://[::1]:8443"), 1);
 }
 
 int main(void) {

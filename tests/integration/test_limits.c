@@ -5,9 +5,7 @@
  * uploads; then, on a one-thread daemon, clients that trickle half a request
  * are timed out without blocking others, and connections beyond
  * --max-connections wait until a slot frees. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +19,7 @@
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "expect.h"
 
 static mlpd_daemon L;   /* small limits */
 static mlpd_daemon S;   /* one HTTP thread, 2 s timeout, 6 connections */
@@ -36,49 +35,22 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    int a = daemon_stop(&L), b = daemon_stop(&S);
-    daemon_cleanup(&L);
-    daemon_cleanup(&S);
+    int a = daemon_finish(&L), b = daemon_finish(&S);
     return a == 0 && b == 0 ? 0 : -1;
 }
 
 /* ---- helpers ------------------------------------------------------------------------- */
-static void assert_healthy(const mlpd_daemon *d) {
-    http_result r;
-    assert_int_equal(http_get(d, "/healthz", &r), 0);
-    assert_int_equal(r.status, 200);
-    http_result_free(&r);
-    assert_int_equal(http_get(d, "/readyz", &r), 0);
-    assert_int_equal(r.status, 200);
-    http_result_free(&r);
-}
-
-/* Send; expect `status` as problem+json, naming `pointer` and mentioning
- * `needle` in the detail when given; Retry-After when retry is set. */
+/* Send; expect `status` as a problem (expect.h), naming `pointer` and
+ * mentioning `needle` in the detail when given; Retry-After when retry is set. */
 static void expect(const mlpd_daemon *d, const char *method, const char *path, const char *ctype,
                    const void *body, size_t len, const char *header, long status,
                    const char *pointer, const char *needle, int retry) {
     http_result r;
-    assert_int_equal(http_do(d, method, path, ctype, body, len, header, 0, &r), 0);
-    if (r.status != status)
-        fprintf(stderr, "%s %s -> %ld, want %ld: %s\n", method, path, r.status, status, r.body);
-    assert_int_equal(r.status, status);
-    assert_string_equal(r.content_type, "application/problem+json");
-    cJSON *j = http_result_json(&r);
-    assert_non_null(j);
-    if (pointer) assert_string_equal(json_str(j, "pointer") ? json_str(j, "pointer") : "", pointer);
-    if (needle) {
-        const char *detail = json_str(j, "detail");
-        if (!detail || !strstr(detail, needle)) fprintf(stderr, "detail: %s\n", detail ? detail : "(none)");
-        assert_non_null(detail);
-        assert_non_null(strstr(detail, needle));
-    }
+    cJSON *j = expect_problem(d, method, path, ctype, body, len, header, status, &r);
+    if (pointer) expect_problem_pointer(j, pointer);
+    if (needle) expect_detail_mentions(j, needle);
+    if (retry) expect_retry_after(&r);
     cJSON_Delete(j);
-    char v[32];
-    if (retry) {
-        assert_int_equal(http_result_header(&r, "Retry-After", v, sizeof v), 0);
-        assert_true(atoi(v) > 0);
-    }
     http_result_free(&r);
 }
 
@@ -87,12 +59,9 @@ static void post_train(const char *json, long status, const char *pointer, const
            needle, 0);
 }
 
-static int raw_connect(const mlpd_daemon *d) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+static int connect_to(const mlpd_daemon *d) {
+    int fd = raw_connect(d);
     assert_true(fd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     return fd;
 }
 
@@ -155,7 +124,7 @@ static void test_body_and_batch(void **state) {
     assert_non_null(strstr(r.body, "4"));
     assert_string_equal(r.content_type, "application/problem+json");
     http_result_free(&r);
-    assert_healthy(&L);
+    expect_healthy(&L);
 }
 
 static void test_network_size_and_epochs(void **state) {
@@ -174,7 +143,7 @@ static void test_network_size_and_epochs(void **state) {
     assert_int_equal(http_get(&L, "/jobs", &r), 0);
     assert_non_null(strstr(r.body, "\"total\":0"));
     http_result_free(&r);
-    assert_healthy(&L);
+    expect_healthy(&L);
 }
 
 static void test_uploads(void **state) {
@@ -187,7 +156,7 @@ static void test_uploads(void **state) {
            blob, sizeof blob, NULL, 413, NULL, "4096", 0);
     expect(&L, "POST", "/datasets?name=big", "text/csv", blob, sizeof blob,
            "Transfer-Encoding: chunked", 413, NULL, "4096", 0);
-    assert_healthy(&L);
+    expect_healthy(&L);
 }
 
 /* A request head beyond libmicrohttpd's per-connection memory (32 KiB):
@@ -200,19 +169,19 @@ static void test_oversized_request_head(void **state) {
     assert_non_null(big);
     memset(pad, 'a', n);
     pad[n] = '\0';
-    int fd = raw_connect(&L);
+    int fd = connect_to(&L);
     snprintf(big, n + 128, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: %s\r\n\r\n", pad);
     send(fd, big, strlen(big), MSG_NOSIGNAL); /* the server may stop reading: not checked */
     assert_int_equal(raw_status(fd, 5), 431);
     close(fd);
-    fd = raw_connect(&L);
+    fd = connect_to(&L);
     snprintf(big, n + 128, "GET /healthz?%s HTTP/1.1\r\nHost: t\r\n\r\n", pad);
     send(fd, big, strlen(big), MSG_NOSIGNAL);
     assert_int_equal(raw_status(fd, 5), 414);
     close(fd);
     free(pad);
     free(big);
-    assert_healthy(&L);
+    expect_healthy(&L);
 }
 
 /* ---- queue and streams ---------------------------------------------------------------------- */
@@ -230,7 +199,7 @@ static void test_queue_and_streams(void **state) {
     /* one event stream (--max-streams 1): a second one gets 503 + Retry-After */
     char req[160];
     snprintf(req, sizeof req, "GET /jobs/%lld/events HTTP/1.1\r\nHost: t\r\n\r\n", (long long)a);
-    int s1 = raw_connect(&L);
+    int s1 = connect_to(&L);
     raw_send(s1, req);
     assert_int_equal(raw_status(s1, 10), 200);
     char path[64];
@@ -240,7 +209,7 @@ static void test_queue_and_streams(void **state) {
     close(s1);
     int admitted = 0;
     for (double t0 = now_seconds(); !admitted && now_seconds() - t0 < 10;) {
-        int s2 = raw_connect(&L);
+        int s2 = connect_to(&L);
         raw_send(s2, req);
         int st = raw_status(s2, 5);
         close(s2);
@@ -249,39 +218,31 @@ static void test_queue_and_streams(void **state) {
     }
     assert_true(admitted);
 
-    char cancel[64];
     for (int i = 0; i < 2; i++) {
         int64_t id = i ? b : a;
-        snprintf(cancel, sizeof cancel, "/jobs/%lld/cancel", (long long)id);
-        http_result r;
-        assert_int_equal(http_do(&L, "POST", cancel, NULL, NULL, 0, NULL, 0, &r), 0);
-        assert_true(r.status == 202 || r.status == 409);
-        http_result_free(&r);
+        long st = cancel_job(&L, id);
+        assert_true(st == 202 || st == 409); /* 409: it had ended already */
         cJSON *j = wait_job(&L, id, 60);
         assert_non_null(j);
         cJSON_Delete(j);
     }
     /* with the queue empty again, a job is accepted */
-    int64_t c = train_job(&L, "{\"hidden\":[8],\"epochs\":1}");
-    assert_true(c > 0);
-    cJSON *j = wait_job(&L, c, 60);
-    assert_string_equal(json_str(j, "status"), "succeeded");
-    cJSON_Delete(j);
-    assert_healthy(&L);
+    assert_true(train_model(&L, "{\"hidden\":[8],\"epochs\":1}", 60, NULL) > 0);
+    expect_healthy(&L);
 }
 
 /* ---- slow clients and connections (one HTTP thread) ------------------------------------------ */
 static void test_slow_clients_time_out_without_blocking(void **state) {
     (void)state;
     double t_start = now_seconds();
-    int half_head = raw_connect(&S);
+    int half_head = connect_to(&S);
     raw_send(half_head, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ");
-    int half_body = raw_connect(&S);
+    int half_body = connect_to(&S);
     raw_send(half_body, "POST /predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                         "Content-Length: 100\r\n\r\n{\"inputs\":");
     /* another client is served at once by the same (only) thread */
     double t0 = now_seconds();
-    assert_healthy(&S);
+    expect_healthy(&S);
     double served = now_seconds() - t0;
     fprintf(stderr, "served beside two stalled clients in %.3f s\n", served);
     assert_true(served < 1.5);
@@ -295,16 +256,16 @@ static void test_slow_clients_time_out_without_blocking(void **state) {
     assert_true(c2 >= 1.5 && c2 < 7);
     close(half_head);
     close(half_body);
-    assert_healthy(&S);
+    expect_healthy(&S);
 }
 
 static void test_connections_beyond_the_limit_wait(void **state) {
     (void)state;
     int idle[6];
-    for (int i = 0; i < 6; i++) idle[i] = raw_connect(&S);
+    for (int i = 0; i < 6; i++) idle[i] = connect_to(&S);
     usleep(200 * 1000);
     /* a seventh: the kernel takes it, the daemon does not serve it while full */
-    int extra = raw_connect(&S);
+    int extra = connect_to(&S);
     raw_send(extra, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(raw_status(extra, 0.7), 0);
     /* a slot frees: it is served promptly */
@@ -315,7 +276,7 @@ static void test_connections_beyond_the_limit_wait(void **state) {
     fprintf(stderr, "served %.3f s after a slot freed\n", now_seconds() - t0);
     close(extra);
     for (int i = 2; i < 6; i++) close(idle[i]);
-    assert_healthy(&S);
+    expect_healthy(&S);
 }
 
 int main(void) {

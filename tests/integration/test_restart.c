@@ -2,9 +2,7 @@
  * database keeps every run, metric and model; SIGKILL during training leaves
  * the run failed "interrupted" and the others intact; SIGTERM drains (exit 0)
  * and keeps queued runs queued for the next start. */
-#include <arpa/inet.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,27 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "daemon.h"
-
-static cJSON *get_json(const mlpd_daemon *d, const char *path, long want) {
-    http_result r;
-    assert_int_equal(http_get(d, path, &r), 0);
-    if (r.status != want) fprintf(stderr, "GET %s -> %ld %s\n", path, r.status, r.body);
-    assert_int_equal(r.status, want);
-    cJSON *j = http_result_json(&r);
-    http_result_free(&r);
-    assert_non_null(j);
-    return j;
-}
+#include "expect.h"
 
 /* The compact JSON of GET path, for before/after comparisons. */
 static char *snapshot(const mlpd_daemon *d, const char *path) {
-    cJSON *j = get_json(d, path, 200);
+    cJSON *j = expect_json(d, path, 200);
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;
@@ -41,7 +28,16 @@ static char *snapshot(const mlpd_daemon *d, const char *path) {
 static cJSON *job(const mlpd_daemon *d, int64_t id) {
     char path[64];
     snprintf(path, sizeof path, "/jobs/%lld", (long long)id);
-    return get_json(d, path, 200);
+    return expect_json(d, path, 200);
+}
+
+/* Job id was cut short by the daemon's end: failed, "interrupted", ended. */
+static void expect_interrupted(const mlpd_daemon *d, int64_t id) {
+    cJSON *j = job(d, id);
+    assert_string_equal(json_str(j, "status"), "failed");
+    assert_non_null(strstr(json_str(j, "error"), "interrupted"));
+    assert_non_null(json_str(j, "finished_at"));
+    cJSON_Delete(j);
 }
 
 static void test_clean_restart_keeps_everything(void **state) {
@@ -53,9 +49,7 @@ static void test_clean_restart_keeps_everything(void **state) {
         ids[i] = train_job(&d, i ? "{\"hidden\":[16],\"epochs\":2,\"validation_split\":0.2}"
                                  : "{\"hidden\":[32],\"epochs\":1}");
         assert_true(ids[i] > 0);
-        cJSON *j = wait_job(&d, ids[i], 120);
-        assert_string_equal(json_str(j, "status"), "succeeded");
-        cJSON_Delete(j);
+        cJSON_Delete(expect_job_end(&d, ids[i], 120, "succeeded"));
     }
     char m0[64], m1[64];
     snprintf(m0, sizeof m0, "/jobs/%lld/metrics", (long long)ids[0]);
@@ -90,19 +84,16 @@ static void test_clean_restart_keeps_everything(void **state) {
     free(pred_before);
     free(jobs_before), free(models_before), free(met0), free(met1);
     free(jobs_after), free(models_after), free(met0a), free(met1a);
-    assert_int_equal(daemon_stop(&d), 0);
-    daemon_cleanup(&d);
+    assert_int_equal(daemon_finish(&d), 0);
 }
 
 static void test_sigkill_mid_training_marks_the_run_interrupted(void **state) {
     (void)state;
     mlpd_daemon d;
     assert_int_equal(daemon_start(&d, NULL), 0);
-    int64_t ok = train_job(&d, "{\"hidden\":[16],\"epochs\":1}");
-    cJSON *j = wait_job(&d, ok, 120);
-    assert_string_equal(json_str(j, "status"), "succeeded");
-    int64_t model = (int64_t)json_num(j, "model_id");
-    cJSON_Delete(j);
+    int64_t ok;
+    int64_t model = train_model(&d, "{\"hidden\":[16],\"epochs\":1}", 120, &ok);
+    assert_true(model > 0);
     char okm[64];
     snprintf(okm, sizeof okm, "/jobs/%lld/metrics", (long long)ok);
     char *ok_metrics = snapshot(&d, okm);
@@ -113,18 +104,14 @@ static void test_sigkill_mid_training_marks_the_run_interrupted(void **state) {
     daemon_kill(&d); /* SIGKILL: no chance to record anything */
     assert_int_equal(daemon_restart(&d), 0);
 
-    j = job(&d, victim);
-    assert_string_equal(json_str(j, "status"), "failed");
-    assert_non_null(strstr(json_str(j, "error"), "interrupted"));
-    assert_non_null(json_str(j, "finished_at"));
-    cJSON_Delete(j);
+    expect_interrupted(&d, victim);
     char vm[64];
     snprintf(vm, sizeof vm, "/jobs/%lld/metrics", (long long)victim);
-    cJSON *m = get_json(&d, vm, 200);
+    cJSON *m = expect_json(&d, vm, 200);
     assert_true(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "metrics")) >= 2);
     cJSON_Delete(m);
     /* the earlier run, its metrics and its model are intact */
-    j = job(&d, ok);
+    cJSON *j = job(&d, ok);
     assert_string_equal(json_str(j, "status"), "succeeded");
     assert_int_equal((int64_t)json_num(j, "model_id"), model);
     cJSON_Delete(j);
@@ -134,14 +121,11 @@ static void test_sigkill_mid_training_marks_the_run_interrupted(void **state) {
     free(ok_metrics);
     char mp[64];
     snprintf(mp, sizeof mp, "/models/%lld", (long long)model);
-    cJSON_Delete(get_json(&d, mp, 200));
+    cJSON_Delete(expect_json(&d, mp, 200));
     /* and the daemon trains again */
     int64_t again = train_job(&d, "{\"hidden\":[8],\"epochs\":1}");
-    j = wait_job(&d, again, 60);
-    assert_string_equal(json_str(j, "status"), "succeeded");
-    cJSON_Delete(j);
-    assert_int_equal(daemon_stop(&d), 0);
-    daemon_cleanup(&d);
+    cJSON_Delete(expect_job_end(&d, again, 60, "succeeded"));
+    assert_int_equal(daemon_finish(&d), 0);
 }
 
 static void test_sigterm_drains_and_requeues(void **state) {
@@ -156,16 +140,10 @@ static void test_sigterm_drains_and_requeues(void **state) {
     assert_int_equal(daemon_stop(&d), 0); /* drains and exits 0 */
     assert_true(now_seconds() - t0 < 15);
     assert_int_equal(daemon_restart(&d), 0);
-    cJSON *j = job(&d, running);
-    assert_string_equal(json_str(j, "status"), "failed");
-    assert_non_null(strstr(json_str(j, "error"), "interrupted"));
-    cJSON_Delete(j);
+    expect_interrupted(&d, running);
     /* the queued run was kept and runs now */
-    j = wait_job(&d, queued, 60);
-    assert_string_equal(json_str(j, "status"), "succeeded");
-    cJSON_Delete(j);
-    assert_int_equal(daemon_stop(&d), 0);
-    daemon_cleanup(&d);
+    cJSON_Delete(expect_job_end(&d, queued, 60, "succeeded"));
+    assert_int_equal(daemon_finish(&d), 0);
 }
 
 static void test_readiness_turns_false_while_draining(void **state) {
@@ -187,19 +165,20 @@ static void test_readiness_turns_false_while_draining(void **state) {
     }
     assert_true(refused);
     assert_int_equal(daemon_wait(&d, 30), 0);
-    daemon_cleanup(&d);
+    daemon_cleanup(&d); /* exited by itself: nothing left to stop */
 }
 
 /* A connection that sends headers announcing a body and then stalls: the
  * request stays in flight, so the daemon's drain has to wait for it. */
 static int stalled_request(const mlpd_daemon *d) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) return -1;
+    int fd = raw_connect(d);
+    if (fd < 0) return -1;
     static const char head[] = "POST /train HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{";
-    if (write(fd, head, sizeof head - 1) != (ssize_t)(sizeof head - 1)) return -1;
+    if (write(fd, head, sizeof head - 1) != (ssize_t)(sizeof head - 1)) {
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -221,12 +200,8 @@ static void test_second_signal_exits_at_once(void **state) {
     close(fd);
     /* the job was already recorded as interrupted by the first signal */
     assert_int_equal(daemon_restart(&d), 0);
-    cJSON *j = job(&d, id);
-    assert_string_equal(json_str(j, "status"), "failed");
-    assert_non_null(strstr(json_str(j, "error"), "interrupted"));
-    cJSON_Delete(j);
-    assert_int_equal(daemon_stop(&d), 0);
-    daemon_cleanup(&d);
+    expect_interrupted(&d, id);
+    assert_int_equal(daemon_finish(&d), 0);
 }
 
 static void test_drain_gives_up_on_a_stalled_request(void **state) {

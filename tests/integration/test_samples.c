@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <zlib.h>
 
 #include "daemon.h"
+#include "expect.h"
 
 #define IMG 784
 
@@ -26,24 +26,15 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    int rc = daemon_stop(&D);
-    daemon_cleanup(&D);
-    return rc == 0 ? 0 : -1;
+    return daemon_finish(&D);
 }
 
 /* The whole file `name` of data/mnist-digits (caller frees), its size in *len. */
 static unsigned char *digits_file(const char *name, size_t *len) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/data/mnist-digits/%s", D.repo, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*len);
+    char rel[128];
+    snprintf(rel, sizeof rel, "data/mnist-digits/%s", name);
+    unsigned char *b = repo_file_bytes(&D, rel, len);
     assert_non_null(b);
-    assert_int_equal(fread(b, 1, *len, f), *len);
-    fclose(f);
     return b;
 }
 
@@ -122,24 +113,6 @@ static void test_idx_train_and_test_splits(void **state) {
     free(tlab);
 }
 
-/* gzip `len` bytes into a malloc'ed buffer (*out_len). */
-static unsigned char *gzip_bytes(const unsigned char *in, size_t len, size_t *out_len) {
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    size_t cap = deflateBound(&z, (uLong)len);
-    unsigned char *out = malloc(cap);
-    assert_non_null(out);
-    z.next_in = (unsigned char *)in;
-    z.avail_in = (uInt)len;
-    z.next_out = out;
-    z.avail_out = (uInt)cap;
-    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
-    *out_len = z.total_out;
-    deflateEnd(&z);
-    return out;
-}
-
 /* A gzip IDX data set (uploaded): the samples are read through zlib. */
 static void test_gzip_idx(void **state) {
     (void)state;
@@ -154,6 +127,8 @@ static void test_gzip_idx(void **state) {
     img[7] = lab[7] = (unsigned char)(n & 0xff);
     size_t gil, gll;
     unsigned char *gi = gzip_bytes(img, ilen, &gil), *gl = gzip_bytes(lab, llen, &gll);
+    assert_non_null(gi);
+    assert_non_null(gl);
     http_result r;
     assert_int_equal(http_do(&D, "PUT", "/datasets/gz300/files/train-images-idx3-ubyte.gz",
                              "application/octet-stream", gi, gil, NULL, 0, &r), 0);

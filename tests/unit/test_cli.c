@@ -22,6 +22,7 @@
 
 #include "mlp.h"
 #include "progress.h"
+#include "test_util.h"
 
 extern char **environ;
 
@@ -42,28 +43,6 @@ typedef struct {
     int status; /* exit status, or -1 if the process did not exit normally */
     char *out, *err;
 } run_result;
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[4096];
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
-    if (!buf) buf = calloc(1, 1);
-    assert_non_null(buf);
-    buf[len] = '\0';
-    return buf;
-}
 
 /* Run `mlpd args...` (NULL-terminated) with stdin from stdin_path (NULL:
  * /dev/null); stdout and stderr are captured. */
@@ -90,7 +69,7 @@ static run_result run_mlpd(const cli_env *e, const char *stdin_path, ...) {
     if (rc != 0) fail_msg("cannot run %s: %s", e->bin, strerror(rc));
     int ws;
     assert_int_equal(waitpid(pid, &ws, 0), pid);
-    run_result r = {WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, slurp(out_path), slurp(err_path)};
+    run_result r = {WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, tu_read_file(out_path, NULL), tu_read_file(err_path, NULL)};
     return r;
 }
 
@@ -142,8 +121,7 @@ static int group_setup(void **state) {
         fail_msg("MLPD_BIN is not set: it must name the mlpd binary (tests/run.sh and "
                  "`make test` export it)");
     if (access(e->bin, X_OK) != 0) fail_msg("MLPD_BIN=%s is not an executable file", e->bin);
-    snprintf(e->dir, sizeof e->dir, "/tmp/mlpd-test-cli.XXXXXX");
-    assert_non_null(mkdtemp(e->dir));
+    assert_int_equal(tu_make_temp_dir(e->dir, sizeof e->dir, "test-cli"), 0);
     snprintf(e->train_csv, sizeof e->train_csv, "%s/train.csv", e->dir);
     snprintf(e->rows_csv, sizeof e->rows_csv, "%s/rows.csv", e->dir);
     snprintf(e->wide_csv, sizeof e->wide_csv, "%s/wide.csv", e->dir);
@@ -155,20 +133,9 @@ static int group_setup(void **state) {
 static int group_teardown(void **state) {
     cli_env *e = *state;
     if (!e) return 0;
-    if (!e->dir[0]) {
-        free(e);
-        return 0;
-    }
-    const char *names[] = {"train.csv", "rows.csv", "wide.csv", "model.bin", "warm.bin",
-                           "val.bin",   "bad.csv",  "stdout",   "stderr",    NULL};
-    for (const char **n = names; *n; n++) {
-        char p[160];
-        snprintf(p, sizeof p, "%s/%s", e->dir, *n);
-        unlink(p);
-    }
-    rmdir(e->dir);
+    int rc = tu_remove_tree(e->dir);
     free(e);
-    return 0;
+    return rc;
 }
 
 /* Trains the model the later tests use (cmocka runs tests in order). */
@@ -359,10 +326,7 @@ static void test_predict_names_bad_lines(void **state) {
         {"1,2,3,4\n1,nan,3,4\n", "line 2: cell 2"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        FILE *f = fopen(bad, "w");
-        assert_non_null(f);
-        fputs(cases[i].text, f);
-        fclose(f);
+        tu_write_text(bad, cases[i].text);
         run_result r = run_mlpd(e, NULL, "predict", "--model", e->model, "--file", bad, NULL);
         if (r.status != 1 || !strstr(r.err, cases[i].needle))
             fail_msg("case %zu: exit %d, stderr \"%s\", expected \"%s\"", i, r.status, r.err,

@@ -289,6 +289,17 @@ static void run_config(const ref_run *r, mlp_train_config *cfg) {
     cfg->l2 = (float)r->l2;
 }
 
+/* A workspace for the case's whole batch, loaded with its inputs and
+ * labels as one training step would see them (caller frees). */
+static mlp_workspace *case_workspace(const ref_case *c, const mlp_dataset *d) {
+    mlp_workspace *ws = NULL;
+    mlp_error err = {{0}};
+    assert_int_equal(mlp_workspace_create(&c->arch, c->batch, 0.0f, &ws, &err), MLP_OK);
+    memcpy(ws->x, d->x_f32, sizeof(float) * c->x.n);
+    memcpy(ws->y, d->labels, sizeof(int32_t) * c->labels.n);
+    return ws;
+}
+
 /* ---- tests ------------------------------------------------------------------------ */
 
 /* mlp_forward's outputs (probabilities for softmax) against PyTorch's. */
@@ -358,11 +369,7 @@ static void test_gradients(void **state) {
         const ref_case *c = &fx->cases[i];
         mlp_model *m = case_model(c);
         mlp_dataset *d = case_dataset(c);
-        mlp_workspace *ws = NULL;
-        mlp_error err = {{0}};
-        assert_int_equal(mlp_workspace_create(&c->arch, c->batch, 0.0f, &ws, &err), MLP_OK);
-        memcpy(ws->x, d->x_f32, sizeof(float) * c->x.n);
-        memcpy(ws->y, d->labels, sizeof(int32_t) * c->labels.n);
+        mlp_workspace *ws = case_workspace(c, d);
         mlp_batch_stats st;
         memset(&st, 0, sizeof st);
         mlp_backprop(m, ws, c->batch, 0.0f, 0.0f, NULL, &st);
@@ -395,15 +402,12 @@ static void test_optimizer_steps(void **state) {
             const ref_run *run = &c->runs[r];
             mlp_model *m = case_model(c);
             mlp_dataset *d = case_dataset(c);
-            mlp_workspace *ws = NULL;
+            mlp_workspace *ws = case_workspace(c, d);
             mlp_error err = {{0}};
             mlp_train_config cfg;
             run_config(run, &cfg);
             mlp_optim opt;
-            assert_int_equal(mlp_workspace_create(&c->arch, c->batch, 0.0f, &ws, &err), MLP_OK);
             assert_int_equal(mlp_optim_init(&opt, &cfg, m->n_params, &err), MLP_OK);
-            memcpy(ws->x, d->x_f32, sizeof(float) * c->x.n);
-            memcpy(ws->y, d->labels, sizeof(int32_t) * c->labels.n);
             for (int t = 0; t < STEPS; t++) {
                 mlp_batch_stats st;
                 memset(&st, 0, sizeof st);

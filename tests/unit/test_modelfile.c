@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "mlp.h"
+#include "test_util.h"
 
 static char g_dir[64];
 
@@ -340,9 +341,7 @@ static void test_empty_and_missing_files(void **state)
     mlp_model *m = (mlp_model *)1;
     mlp_error err = {{0}};
     snprintf(path, sizeof path, "%s/empty.mlpd", g_dir);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fclose(f);
+    tu_write_file(path, "", 0, 0);
     assert_int_equal(mlp_model_load(path, &m, &err), MLP_EFORMAT);
     assert_null(m);
     assert_non_null(strstr(err.msg, "empty.mlpd: empty model file"));
@@ -360,10 +359,7 @@ static void test_empty_and_missing_files(void **state)
     unsigned char *buf = small_file(&len, NULL);
     buf[OFF_PARAMS] ^= 0x40;
     snprintf(path, sizeof path, "%s/bad.mlpd", g_dir);
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(buf, 1, len, f), len);
-    fclose(f);
+    tu_write_file(path, buf, len, 0);
     assert_int_equal(mlp_model_load(path, &m, &err), MLP_EFORMAT);
     assert_non_null(strstr(err.msg, "bad.mlpd: bad checksum"));
     unlink(path);
@@ -392,16 +388,13 @@ static void test_save_refuses_nan(void **state)
 static int make_dir(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/mlpd-modelfile-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return tu_make_temp_dir(g_dir, sizeof g_dir, "modelfile");
 }
 
 static int remove_dir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_tree(g_dir);
 }
 
 int main(void)

@@ -20,41 +20,22 @@
 #include <cmocka.h>
 
 #include "mlp.h"
+#include "test_util.h"
 
 static char g_dir[64];  /* this run's temporary folder */
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* g_dir/name in one of four rotating buffers, so a call may take two. */
-static const char *tmp_path(const char *name)
-{
-    static char paths[4][256];
-    static int next;
-    char *path = paths[next++ % 4];
-    snprintf(path, sizeof paths[0], "%s/%s", g_dir, name);
-    return path;
-}
+static const char *tmp_path(const char *name) { return tu_path(g_dir, name); }
 
 static void write_file(const char *name, const void *buf, size_t len, int gzip)
 {
-    const char *path = tmp_path(name);
-    if (gzip) {
-        gzFile f = gzopen(path, "wb");
-        assert_non_null(f);
-        if (len > 0)
-            assert_int_equal(gzwrite(f, buf, (unsigned)len), (int)len);
-        assert_int_equal(gzclose(f), Z_OK);
-    } else {
-        FILE *f = fopen(path, "wb");
-        assert_non_null(f);
-        assert_int_equal(fwrite(buf, 1, len, f), len);
-        assert_int_equal(fclose(f), 0);
-    }
+    tu_write_file(tmp_path(name), buf, len, gzip);
 }
 
 static void write_text(const char *name, const char *text)
 {
-    write_file(name, text, strlen(text), 0);
+    tu_write_text(tmp_path(name), text);
 }
 
 static void put_be32(unsigned char *p, uint32_t v)
@@ -99,17 +80,31 @@ static unsigned char *idx_labels(uint32_t magic, uint32_t n, size_t body_n, size
     return b;
 }
 
-/* Write a consistent pair "<stem>-img"/"<stem>-lab" of n samples rows x cols. */
+/* idx_images() written to the temp folder as `name` (gzipped when gz). */
+static void write_images(const char *name, uint32_t magic, uint32_t n, uint32_t rows,
+                         uint32_t cols, size_t body_n, int gz)
+{
+    size_t len;
+    unsigned char *b = idx_images(magic, n, rows, cols, body_n, &len);
+    write_file(name, b, len, gz);
+    free(b);
+}
+
+/* idx_labels() written to the temp folder as `name` (gzipped when gz). */
+static void write_labels(const char *name, uint32_t magic, uint32_t n, size_t body_n, int gz)
+{
+    size_t len;
+    unsigned char *b = idx_labels(magic, n, body_n, &len);
+    write_file(name, b, len, gz);
+    free(b);
+}
+
+/* Write a consistent pair img_name/lab_name of n samples rows x cols. */
 static void write_pair(const char *img_name, const char *lab_name, uint32_t n, uint32_t rows,
                        uint32_t cols, int gz_img, int gz_lab)
 {
-    size_t len;
-    unsigned char *b = idx_images(0x803, n, rows, cols, n, &len);
-    write_file(img_name, b, len, gz_img);
-    free(b);
-    b = idx_labels(0x801, n, n, &len);
-    write_file(lab_name, b, len, gz_lab);
-    free(b);
+    write_images(img_name, 0x803, n, rows, cols, n, gz_img);
+    write_labels(lab_name, 0x801, n, n, gz_lab);
 }
 
 /* Load an IDX pair from the temp folder, expecting failure `want`; the error
@@ -252,62 +247,40 @@ static void test_idx_corrupt_gzip(void **state)
     (void)state;
     size_t len;
     write_pair("c-img", "c-lab", 50, 8, 8, 1, 0);
-    FILE *f = fopen(tmp_path("c-img"), "rb");
-    assert_non_null(f);
-    unsigned char buf[8192];
-    len = fread(buf, 1, sizeof buf, f);
-    fclose(f);
+    char *buf = tu_read_file(tmp_path("c-img"), &len);
     assert_true(len > 40);
     write_file("c-img", buf, len / 2, 0);  /* raw bytes: still a gzip header, half a stream */
+    free(buf);
     expect_idx_error("c-img", "c-lab", MLP_EFORMAT, "c-img");
 }
 
 static void test_idx_lying_header(void **state)
 {
     (void)state;
-    size_t len;
     /* Both headers promise 1000 samples; the files hold 5. */
-    unsigned char *b = idx_images(0x803, 1000, 28, 28, 5, &len);
-    write_file("l-img", b, len, 0);
-    free(b);
-    b = idx_labels(0x801, 1000, 1000, &len);
-    write_file("l-lab", b, len, 0);
-    free(b);
+    write_images("l-img", 0x803, 1000, 28, 28, 5, 0);
+    write_labels("l-lab", 0x801, 1000, 1000, 0);
     expect_idx_error("l-img", "l-lab", MLP_EFORMAT, "holds only 3920");
     /* The biggest count allowed, on a tiny gzipped file: refused without
      * allocating what the header claims. */
-    b = idx_images(0x803, MLP_MAX_SAMPLES, 64, 64, 2, &len);
-    write_file("l-img", b, len, 1);
-    free(b);
-    b = idx_labels(0x801, MLP_MAX_SAMPLES, 2, &len);
-    write_file("l-lab", b, len, 1);
-    free(b);
+    write_images("l-img", 0x803, MLP_MAX_SAMPLES, 64, 64, 2, 1);
+    write_labels("l-lab", 0x801, MLP_MAX_SAMPLES, 2, 1);
     expect_idx_error("l-img", "l-lab", MLP_EFORMAT, "truncated");
 }
 
 static void test_idx_trailing_data(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *b = idx_images(0x803, 4, 2, 2, 5, &len);  /* one extra sample */
-    write_file("x-img", b, len, 1);
-    free(b);
-    b = idx_labels(0x801, 4, 4, &len);
-    write_file("x-lab", b, len, 0);
-    free(b);
+    write_images("x-img", 0x803, 4, 2, 2, 5, 1);  /* one extra sample */
+    write_labels("x-lab", 0x801, 4, 4, 0);
     expect_idx_error("x-img", "x-lab", MLP_EFORMAT, "trailing data");
 }
 
 static void test_idx_count_mismatch(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *b = idx_images(0x803, 6, 2, 2, 6, &len);
-    write_file("m-img", b, len, 0);
-    free(b);
-    b = idx_labels(0x801, 5, 5, &len);
-    write_file("m-lab", b, len, 0);
-    free(b);
+    write_images("m-img", 0x803, 6, 2, 2, 6, 0);
+    write_labels("m-lab", 0x801, 5, 5, 0);
     expect_idx_error("m-img", "m-lab", MLP_EFORMAT, "6 images but");
 }
 
@@ -317,10 +290,7 @@ static void test_idx_wrong_magic(void **state)
     write_pair("w-img", "w-lab", 3, 2, 2, 0, 0);
     /* Labels passed as images and images as labels. */
     expect_idx_error("w-lab", "w-img", MLP_EFORMAT, "wrong magic 0x00000801");
-    size_t len;
-    unsigned char *b = idx_images(0x00000c03, 3, 2, 2, 3, &len);  /* int32 pixels */
-    write_file("w-img", b, len, 1);
-    free(b);
+    write_images("w-img", 0x00000c03, 3, 2, 2, 3, 1);  /* int32 pixels */
     expect_idx_error("w-img", "w-lab", MLP_EFORMAT, "wrong magic 0x00000c03");
     write_text("w-img", "hello, this is not an IDX file\n");
     expect_idx_error("w-img", "w-lab", MLP_EFORMAT, "wrong magic");
@@ -329,28 +299,17 @@ static void test_idx_wrong_magic(void **state)
 static void test_idx_absurd_sizes(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *b = idx_images(0x803, 2, 100000, 100000, 0, &len);
-    write_file("s-img", b, len, 0);
-    free(b);
-    b = idx_labels(0x801, 2, 2, &len);
-    write_file("s-lab", b, len, 0);
-    free(b);
+    write_images("s-img", 0x803, 2, 100000, 100000, 0, 0);
+    write_labels("s-lab", 0x801, 2, 2, 0);
     expect_idx_error("s-img", "s-lab", MLP_EFORMAT, "100000x100000");
 
-    b = idx_images(0x803, 2, 0, 28, 0, &len);
-    write_file("s-img", b, len, 0);
-    free(b);
+    write_images("s-img", 0x803, 2, 0, 28, 0, 0);
     expect_idx_error("s-img", "s-lab", MLP_EFORMAT, "0x28");
 
-    b = idx_images(0x803, MLP_MAX_SAMPLES + 1, 1, 1, 0, &len);
-    write_file("s-img", b, len, 0);
-    free(b);
+    write_images("s-img", 0x803, MLP_MAX_SAMPLES + 1, 1, 1, 0, 0);
     expect_idx_error("s-img", "s-lab", MLP_EFORMAT, "samples (limit");
 
-    b = idx_images(0x803, 0, 28, 28, 0, &len);
-    write_file("s-img", b, len, 0);
-    free(b);
+    write_images("s-img", 0x803, 0, 28, 28, 0, 0);
     expect_idx_error("s-img", "s-lab", MLP_EFORMAT, "0 samples");
 }
 
@@ -530,16 +489,13 @@ static void test_real_data(void **state)
 static int make_dir(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/mlpd-readers-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return tu_make_temp_dir(g_dir, sizeof g_dir, "readers");
 }
 
 static int remove_dir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_tree(g_dir);
 }
 
 int main(void)

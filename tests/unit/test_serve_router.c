@@ -2,7 +2,8 @@
  * (router.c), tokens (auth.c) and CORS (cors.c) without a network: defaults,
  * env < flags, sizes; 404/405 with Allow, 413, 415, path parameters,
  * per-route counters; scopes of the table, 401 before 413, OPTIONS; token
- * files, scope rules, constant-time equality; origin lists and headers. */
+ * files, scope rules, constant-time equality; origin lists and headers;
+ * the handlers' shared id and store-outcome steps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -450,6 +451,46 @@ static void test_admission_with_tokens(void **state) {
     f->a.auth = NULL;
 }
 
+/* The handlers' shared steps (router.h): an id parameter and a store
+ * outcome either pass (0, res untouched) or become one problem (-1). */
+static void test_handler_helpers(void **state) {
+    (void)state;
+    static const char *const bad_ids[] = {"0", "-3", "12abc", "+5", " 5", "", "99999999999999999999"};
+    http_request req;
+    http_response res;
+    int64_t id = 0;
+    memset(&req, 0, sizeof req);
+    req.n_params = 1;
+    req.params[0] = "42";
+    memset(&res, 0, sizeof res);
+    assert_int_equal(route_param_id(&req, 0, "job", &id, &res), 0);
+    assert_int_equal(id, 42);
+    assert_int_equal(res.status, 0);
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+        req.params[0] = bad_ids[i];
+        memset(&res, 0, sizeof res);
+        assert_int_equal(route_param_id(&req, 0, "model", &id, &res), -1);
+        assert_int_equal(res.status, 404);
+        assert_non_null(strstr(res.body, "no model with id"));
+        free(res.body);
+    }
+    store_error se = {{0}};
+    snprintf(se.msg, sizeof se.msg, "disk I/O error");
+    memset(&res, 0, sizeof res);
+    assert_int_equal(route_store_check(STORE_OK, &se, &res, "no job with id %d", 7), 0);
+    assert_int_equal(res.status, 0);
+    assert_null(res.body);
+    assert_int_equal(route_store_check(STORE_NOTFOUND, &se, &res, "no job with id %d", 7), -1);
+    assert_int_equal(res.status, 404);
+    assert_non_null(strstr(res.body, "\"detail\":\"no job with id 7\""));
+    free(res.body);
+    memset(&res, 0, sizeof res);
+    assert_int_equal(route_store_check(STORE_ERR, &se, &res, "no job with id %d", 7), -1);
+    assert_int_equal(res.status, 500);
+    assert_non_null(strstr(res.body, "store: disk I/O error"));
+    free(res.body);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes),
@@ -464,6 +505,7 @@ int main(void) {
         cmocka_unit_test(test_origin_lists),
         cmocka_unit_test(test_cors_headers),
         cmocka_unit_test_setup_teardown(test_admission_with_tokens, setup, teardown),
+        cmocka_unit_test(test_handler_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,21 +1,20 @@
-/* daemon.c - start/stop a real mlpd daemon and talk HTTP to it (see daemon.h). */
+/* daemon.c - start, stop and wait for a real mlpd daemon (see daemon.h; the
+ * client side - HTTP, job helpers, files - is client.c). */
 #include "daemon.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
 
 double now_seconds(void) {
     struct timespec t;
@@ -23,7 +22,7 @@ double now_seconds(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static void sleep_ms(int ms) {
+void sleep_millis(int ms) {
     struct timespec t = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     nanosleep(&t, NULL);
 }
@@ -126,7 +125,7 @@ static int launch(mlpd_daemon *d) {
             }
             http_result_free(&r);
         }
-        sleep_ms(20);
+        sleep_millis(20);
     }
     fprintf(stderr, "daemon did not become ready within 20 s\n");
     daemon_dump_log(d);
@@ -172,7 +171,7 @@ int daemon_wait(mlpd_daemon *d, double timeout_s) {
             d->pid = 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         }
-        sleep_ms(10);
+        sleep_millis(10);
     }
     fprintf(stderr, "daemon did not exit within %.0f s\n", timeout_s);
     daemon_kill(d);
@@ -192,16 +191,37 @@ void daemon_kill(mlpd_daemon *d) {
     d->pid = 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 void daemon_cleanup(mlpd_daemon *d) {
     if (d->pid) daemon_kill(d);
-    if (d->dir[0] && !getenv("MLPD_TEST_KEEP")) nftw(d->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (d->dir[0] && !getenv("MLPD_TEST_KEEP")) remove_tree(d->dir);
+}
+
+int daemon_finish(mlpd_daemon *d) {
+    int rc = daemon_stop(d);
+    if (rc != 0) daemon_dump_log(d);
+    daemon_cleanup(d);
+    return rc == 0 ? 0 : -1;
+}
+
+int serve_exit_status(const char *const *env, const char *const *args) {
+    const char *argv[32] = {mlpd_bin(), "serve", "--port", "0", "--db", "/nonexistent-dir/x.db",
+                            "--data-dir", "/nonexistent-dir/data"};
+    int n = 8;
+    for (int i = 0; args && args[i] && n < 31; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 void daemon_dump_log(const mlpd_daemon *d) {
@@ -211,238 +231,4 @@ void daemon_dump_log(const mlpd_daemon *d) {
     char line[1024];
     while (fgets(line, sizeof line, f)) fputs(line, stderr);
     fclose(f);
-}
-
-/* ---- HTTP ------------------------------------------------------------------------- */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} growbuf;
-
-static size_t collect(char *data, size_t size, size_t n, void *user) {
-    growbuf *g = user;
-    size_t add = size * n;
-    if (g->len + add + 1 > g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 4096;
-        while (cap < g->len + add + 1) cap *= 2;
-        char *nb = realloc(g->buf, cap);
-        if (!nb) return 0;
-        g->buf = nb;
-        g->cap = cap;
-    }
-    memcpy(g->buf + g->len, data, add);
-    g->len += add;
-    g->buf[g->len] = '\0';
-    return add;
-}
-
-int http_do(const mlpd_daemon *d, const char *method, const char *path,
-            const char *content_type, const void *body, size_t len, const char *extra_header,
-            long timeout_s, http_result *r) {
-    memset(r, 0, sizeof *r);
-    CURL *c = curl_easy_init();
-    if (!c) return -1;
-    char url[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
-    growbuf b = {0}, h = {0};
-    struct curl_slist *hdrs = NULL;
-    char ct[160];
-    if (content_type) {
-        snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
-        hdrs = curl_slist_append(hdrs, ct);
-    }
-    if (extra_header) hdrs = curl_slist_append(hdrs, extra_header);
-    hdrs = curl_slist_append(hdrs, "Expect:"); /* send bodies at once */
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (!strcmp(method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    } else if (!strcmp(method, "POST")) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s : 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-        char *type = NULL;
-        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
-        if (type) snprintf(r->content_type, sizeof r->content_type, "%s", type);
-    }
-    r->body = b.buf ? b.buf : calloc(1, 1);
-    r->len = b.len;
-    r->headers = h.buf ? h.buf : calloc(1, 1);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK && rc != CURLE_OPERATION_TIMEDOUT) {
-        fprintf(stderr, "%s %s: %s\n", method, path, curl_easy_strerror(rc));
-        return -1;
-    }
-    return rc == CURLE_OK ? 0 : -1;
-}
-
-int http_get(const mlpd_daemon *d, const char *path, http_result *r) {
-    return http_do(d, "GET", path, NULL, NULL, 0, NULL, 0, r);
-}
-
-int http_post_json(const mlpd_daemon *d, const char *path, const char *json, http_result *r) {
-    return http_do(d, "POST", path, "application/json", json, strlen(json), NULL, 0, r);
-}
-
-void http_result_free(http_result *r) {
-    free(r->body);
-    free(r->headers);
-    r->body = r->headers = NULL;
-}
-
-int http_result_header(const http_result *r, const char *name, char *out, size_t cap) {
-    size_t n = strlen(name);
-    for (const char *line = r->headers; line && *line;) {
-        const char *eol = strstr(line, "\r\n");
-        size_t len = eol ? (size_t)(eol - line) : strlen(line);
-        if (len > n && line[n] == ':' && !strncasecmp(line, name, n)) {
-            const char *v = line + n + 1;
-            while (*v == ' ') v++;
-            size_t vl = len - (size_t)(v - line);
-            if (vl >= cap) vl = cap - 1;
-            memcpy(out, v, vl);
-            out[vl] = '\0';
-            return 0;
-        }
-        line += len + (eol ? 2 : 0);
-    }
-    return -1;
-}
-
-cJSON *http_result_json(const http_result *r) { return r->body ? cJSON_Parse(r->body) : NULL; }
-
-/* ---- helpers ------------------------------------------------------------------------------ */
-double json_num(const cJSON *o, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-const char *json_str(const cJSON *o, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-int64_t train_job(const mlpd_daemon *d, const char *json) {
-    http_result r;
-    if (http_post_json(d, "/train", json, &r) != 0 || r.status != 202) {
-        fprintf(stderr, "POST /train %s -> %ld %s\n", json, r.status, r.body ? r.body : "");
-        http_result_free(&r);
-        return -1;
-    }
-    cJSON *j = http_result_json(&r);
-    double id = json_num(j, "id");
-    cJSON_Delete(j);
-    http_result_free(&r);
-    return isfinite(id) ? (int64_t)id : -1;
-}
-
-static cJSON *get_job(const mlpd_daemon *d, int64_t id) {
-    char path[64];
-    snprintf(path, sizeof path, "/jobs/%lld", (long long)id);
-    http_result r;
-    cJSON *j = NULL;
-    if (http_get(d, path, &r) == 0 && r.status == 200) j = http_result_json(&r);
-    http_result_free(&r);
-    return j;
-}
-
-cJSON *wait_job(const mlpd_daemon *d, int64_t id, double timeout_s) {
-    double t0 = now_seconds();
-    cJSON *j = NULL;
-    while (now_seconds() - t0 < timeout_s) {
-        cJSON_Delete(j);
-        j = get_job(d, id);
-        const char *st = j ? json_str(j, "status") : NULL;
-        if (st && (!strcmp(st, "succeeded") || !strcmp(st, "failed") || !strcmp(st, "cancelled")))
-            return j;
-        sleep_ms(50);
-    }
-    fprintf(stderr, "job %lld did not end within %.0f s\n", (long long)id, timeout_s);
-    return j;
-}
-
-int wait_job_progress(const mlpd_daemon *d, int64_t id, int min_metrics, double timeout_s) {
-    double t0 = now_seconds();
-    char path[96];
-    snprintf(path, sizeof path, "/jobs/%lld/metrics", (long long)id);
-    while (now_seconds() - t0 < timeout_s) {
-        cJSON *j = get_job(d, id);
-        const char *st = j ? json_str(j, "status") : NULL;
-        int running = st && !strcmp(st, "running");
-        cJSON_Delete(j);
-        if (running) {
-            http_result r;
-            int n = 0;
-            if (http_get(d, path, &r) == 0 && r.status == 200) {
-                cJSON *m = http_result_json(&r);
-                n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "metrics"));
-                cJSON_Delete(m);
-            }
-            http_result_free(&r);
-            if (n >= min_metrics) return 0;
-        }
-        sleep_ms(30);
-    }
-    fprintf(stderr, "job %lld did not make progress within %.0f s\n", (long long)id, timeout_s);
-    return -1;
-}
-
-int load_test_digits(const mlpd_daemon *d, int n, float **x, int *labels) {
-    char path[400];
-    snprintf(path, sizeof path, "%s/data/mnist-digits/t10k-images-idx3-ubyte", d->repo);
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    unsigned char head[16];
-    *x = malloc((size_t)n * 784 * sizeof **x);
-    unsigned char *px = malloc((size_t)n * 784);
-    int ok = *x && px && fread(head, 1, 16, f) == 16 && fread(px, 1, (size_t)n * 784, f) == (size_t)n * 784;
-    fclose(f);
-    for (size_t i = 0; ok && i < (size_t)n * 784; i++) (*x)[i] = px[i] / 255.0f;
-    free(px);
-    if (ok && labels) {
-        snprintf(path, sizeof path, "%s/data/mnist-digits/t10k-labels-idx1-ubyte", d->repo);
-        f = fopen(path, "rb");
-        unsigned char lh[8], lb[4096];
-        ok = f && n <= 4096 && fread(lh, 1, 8, f) == 8 && fread(lb, 1, (size_t)n, f) == (size_t)n;
-        if (f) fclose(f);
-        for (int i = 0; ok && i < n; i++) labels[i] = lb[i];
-    }
-    if (!ok) {
-        free(*x);
-        *x = NULL;
-    }
-    return ok ? 0 : -1;
-}
-
-char *predict_body(int64_t model, const float *x, int rows, int width, int batch_form) {
-    size_t cap = (size_t)rows * (size_t)width * 16 + 64, len = 0;
-    char *s = malloc(cap);
-    if (!s) return NULL;
-    len += (size_t)sprintf(s, "{");
-    if (model) len += (size_t)sprintf(s + len, "\"model\":%lld,", (long long)model);
-    len += (size_t)sprintf(s + len, batch_form ? "\"inputs\":[" : "\"input\":");
-    for (int i = 0; i < rows; i++) {
-        s[len++] = '[';
-        for (int k = 0; k < width; k++)
-            len += (size_t)sprintf(s + len, "%s%.6g", k ? "," : "", (double)x[(size_t)i * width + k]);
-        s[len++] = ']';
-        if (batch_form && i + 1 < rows) s[len++] = ',';
-    }
-    if (batch_form) s[len++] = ']';
-    s[len++] = '}';
-    s[len] = '\0';
-    return s;
 }

@@ -1,5 +1,6 @@
-/* daemon.h - integration-test harness: a real `mlpd serve` process and an
- * HTTP client (libcurl) to talk to it.
+/* daemon.h - integration-test harness: a real `mlpd serve` process
+ * (daemon.c) and an HTTP client (libcurl) with job and file helpers to talk
+ * to it (client.c). Assertions built on these are in expect.h.
  *
  * The binary is $MLPD_BIN (tests/run.sh exports it; default build/mlpd).
  * Each daemon runs in its own temporary folder holding its database, its
@@ -47,6 +48,16 @@ void daemon_kill(mlpd_daemon *d);
 void daemon_cleanup(mlpd_daemon *d);
 /* Print the daemon's log to stderr (for failures). */
 void daemon_dump_log(const mlpd_daemon *d);
+/* The usual end of a test group: stop (printing the log when the exit is
+ * not clean), then remove the folder. 0 when the daemon exited with 0. */
+int daemon_finish(mlpd_daemon *d);
+/* Run `mlpd serve` on a database and data dir that do not exist, with the
+ * "NAME=value" variables of env (NULL-terminated, may be NULL) added to its
+ * environment and args (NULL-terminated, may be NULL) after the fixed flags;
+ * its output goes to /dev/null. Returns its exit status (-1 if it did not
+ * exit): 2 when the settings are refused before anything is opened, 1 when
+ * they pass and the missing data dir stops it. */
+int serve_exit_status(const char *const *env, const char *const *args);
 
 /* ---- HTTP ------------------------------------------------------------------ */
 typedef struct {
@@ -62,6 +73,10 @@ typedef struct {
 int http_do(const mlpd_daemon *d, const char *method, const char *path,
             const char *content_type, const void *body, size_t len, const char *extra_header,
             long timeout_s, http_result *r);
+/* The same with any number of "Name: value" header lines (NULL-terminated,
+ * may be NULL; a Content-Type line among them sets the body's type). */
+int http_do_lines(const mlpd_daemon *d, const char *method, const char *path, const void *body,
+                  size_t len, const char *const *header_lines, long timeout_s, http_result *r);
 int http_get(const mlpd_daemon *d, const char *path, http_result *r);
 int http_post_json(const mlpd_daemon *d, const char *path, const char *json, http_result *r);
 void http_result_free(http_result *r);
@@ -76,6 +91,13 @@ int64_t train_job(const mlpd_daemon *d, const char *json);
 /* Poll GET /jobs/{id} until its status is final or timeout_s passes;
  * returns the last Job seen (caller deletes) or NULL. */
 cJSON *wait_job(const mlpd_daemon *d, int64_t id, double timeout_s);
+/* POST /train json and wait (timeout_s) for the job to succeed; returns its
+ * model id (> 0), or -1 when it was refused or did not succeed. *job_id (may
+ * be NULL) gets the job's id (-1 when refused). */
+int64_t train_model(const mlpd_daemon *d, const char *json, double timeout_s, int64_t *job_id);
+/* POST /jobs/{id}/cancel; the answer's status (202, 404, 409...), -1 when
+ * the request failed. */
+long cancel_job(const mlpd_daemon *d, int64_t id);
 /* Poll until the job is running and has recorded at least min_metrics metrics. */
 int wait_job_progress(const mlpd_daemon *d, int64_t id, int min_metrics, double timeout_s);
 /* Number member of an object (NaN when absent or not a number). */
@@ -89,7 +111,25 @@ int load_test_digits(const mlpd_daemon *d, int n, float **x, int *labels);
 /* {"model": model (omitted when 0), "input"/"inputs": rows} as a malloc'ed string. */
 char *predict_body(int64_t model, const float *x, int rows, int width, int batch_form);
 
+/* ---- files and sockets ---------------------------------------------------------------- */
+/* The bytes of file `rel` under the repository root (e.g.
+ * "data/mnist-digits/t10k-labels-idx1-ubyte"), malloc'ed (caller frees),
+ * its size in *len; NULL when it cannot be read. */
+unsigned char *repo_file_bytes(const mlpd_daemon *d, const char *rel, size_t *len);
+/* gzip framing (as `gzip` writes it, not zlib's) of in[0..len), malloc'ed
+ * (caller frees), its size in *out_len; NULL on failure. */
+unsigned char *gzip_bytes(const void *in, size_t len, size_t *out_len);
+/* Create or replace the file at path with text. 0 or -1. */
+int write_text_file(const char *path, const char *text);
+/* Remove dir and everything below it (links are removed, not followed). 0 or -1. */
+int remove_tree(const char *dir);
+/* A plain TCP connection to the daemon (for raw, hand-written requests);
+ * the descriptor, or -1. */
+int raw_connect(const mlpd_daemon *d);
+
 /* Seconds from a monotonic clock. */
 double now_seconds(void);
+/* Sleep ms milliseconds. */
+void sleep_millis(int ms);
 
 #endif /* MLPD_TEST_DAEMON_H */
