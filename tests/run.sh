@@ -48,6 +48,17 @@ run_one() { # name, command...
     fi
 }
 
+run_step() { # name, command...: a preparation step (a build); it counts only when it fails
+    local name=$1; shift
+    local log="$OUT/$(echo "$name" | tr '/' '_').log"
+    if "$@" >"$log" 2>&1; then
+        printf '%-44s ok\n' "$name"
+    else
+        failed=$((failed + 1)); failed_names+=("$name")
+        echo "---- $log (last 40 lines) ----"; tail -n 40 "$log"; echo "----"
+    fi
+}
+
 for suite in $SUITES; do
     case $suite in
     unit|integration)
@@ -61,7 +72,7 @@ for suite in $SUITES; do
             run_one "browser/$(basename "$t")" node "$t"
         done ;;
     sanitize)
-        run_one "sanitize/build" make -j2 --no-print-directory SANITIZE=1 sanitize-build
+        run_step "sanitize/build" make -j2 --no-print-directory SANITIZE=1 sanitize-build
         run_one "sanitize/unit+integration" env SUITES="unit integration" BUILD=build/san \
             MLPD_BIN="$PWD/build/san/mlpd" TEST_OUT=build/san/test-output bash tests/run.sh ;;
     fuzz)
