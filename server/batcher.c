@@ -103,18 +103,20 @@ static void run_batch(batcher *b, batch_item *list, int rows) {
             }
         }
     }
+    /* Count before answering: a client that reads /metrics right after its
+     * answer must already see its batch. */
     uint64_t n_items = 0;
+    for (batch_item *it = list; it; it = it->next) n_items++;
+    atomic_fetch_add_explicit(&b->batches, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->items, n_items, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->rows, (uint64_t)rows, memory_order_relaxed);
     while (list) {
         batch_item *next = list->next; /* done() may free the item */
         list->next = NULL;
         list->failed = failed;
-        n_items++;
         list->done(list);
         list = next;
     }
-    atomic_fetch_add_explicit(&b->batches, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b->items, n_items, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b->rows, (uint64_t)rows, memory_order_relaxed);
 }
 
 /* With the lock held and the queue not empty: with a delay configured, wait

@@ -56,6 +56,10 @@ static const option options[] = {
     {NULL, "MLPD_MANAGEMENT_TOKEN", STR(management_token), "", "the management bearer token itself"},
     {NULL, "MLPD_INFERENCE_TOKEN", STR(inference_token), "", "the inference bearer token itself"},
     {"--cors-origins", "MLPD_CORS_ORIGINS", STR(cors_origins), "", "comma-separated browser origins allowed to call the API"},
+    {"--predict-batch-rows", "MLPD_PREDICT_BATCH_ROWS", INT(predict_batch_rows, 0, 4096), "64", "rows predicted together from concurrent requests (0: no batching)"},
+    {"--predict-batch-delay-us", "MLPD_PREDICT_BATCH_DELAY_US", INT(predict_batch_delay_us, 0, 1000000), "0", "longest wait for a fuller prediction batch, microseconds"},
+    {"--predict-batch-gap-us", "MLPD_PREDICT_BATCH_GAP_US", INT(predict_batch_gap_us, 0, 1000000), "0", "with a delay: stop waiting once no request came for this long"},
+    {"--reuseport", "MLPD_HTTP_REUSEPORT", FLAG(reuseport), "1", "one SO_REUSEPORT listener per worker (--reuseport=0: one listener with a thread pool)"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 

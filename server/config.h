@@ -36,6 +36,11 @@ typedef struct serve_config {
     char inference_token[260];       /* MLPD_INFERENCE_TOKEN */
     char inference_token_file[512];  /* --inference-token-file / MLPD_INFERENCE_TOKEN_FILE */
     char cors_origins[2048];         /* --cors-origins / MLPD_CORS_ORIGINS (cors.h); "" = off */
+    /* Prediction batching (batcher.h) and the listeners (http.h). */
+    int predict_batch_rows;   /* --predict-batch-rows: rows per batch, 0 = no batcher */
+    int predict_batch_delay_us; /* --predict-batch-delay-us: wait for a fuller batch, 0 = never */
+    int predict_batch_gap_us; /* --predict-batch-gap-us: stop waiting after this idle gap, 0 = off */
+    int reuseport;            /* --reuseport / MLPD_HTTP_REUSEPORT: one SO_REUSEPORT listener per worker */
 } serve_config;
 
 /* The defaults (see --help). */

@@ -21,7 +21,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +28,10 @@
 
 #include <zlib.h>
 
-#include "jobs.h"
+#include "jobs_impl.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803u /* unsigned byte, 3 dimensions */
 #define IDX_LABELS_MAGIC 0x00000801u /* unsigned byte, 1 dimension */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* [A-Za-z0-9._-]{1,64}, not starting with '.' (hidden files are not datasets). */
 static int dataset_name_ok(const char *s, size_t len) {
@@ -154,11 +145,11 @@ static int register_one(store *st, store_dataset *d, char *err, size_t errlen) {
     const char *source = d->source;
     int had = store_dataset_get(st, d->name, &old, NULL) == STORE_OK;
     if (had && old.path && !strcmp(old.path, d->path)) d->source = old.source;
-    store_error se = {{0}};
+    store_error se = {0};
     int rc = store_dataset_put(st, d, NULL, &se);
     d->source = (char *)source;
     if (had) store_dataset_clear(&old);
-    if (rc != STORE_OK) set_err(err, errlen, "dataset %s: %s", d->name, se.msg);
+    if (rc != STORE_OK) jobs_set_err(err, errlen, "dataset %s: %s", d->name, se.msg);
     return rc == STORE_OK ? 0 : -1;
 }
 
@@ -191,7 +182,7 @@ int datasets_scan(store *st, const char *data_dir, char *err, size_t errlen) {
     remove_upload_leftovers(data_dir, 1);
     DIR *dir = opendir(data_dir);
     if (!dir) {
-        set_err(err, errlen, "data dir %s: %s", data_dir, strerror(errno));
+        jobs_set_err(err, errlen, "data dir %s: %s", data_dir, strerror(errno));
         return -1;
     }
     int count = 0, failed = 0;

@@ -432,8 +432,7 @@ http_server *http_server_start(const http_options *o, app *a, char *err, size_t 
      * daemon on a busy port still fails instead of sharing it. */
     int n = o->workers < 1 ? 1 : o->workers > HTTP_MAX_LISTENERS ? HTTP_MAX_LISTENERS : o->workers;
     unsigned pool = 0;
-    const char *rp = getenv("MLPD_HTTP_REUSEPORT");
-    if (rp && !strcmp(rp, "0") && n > 1) { /* one listener with MHD's thread pool (comparison) */
+    if (!o->reuseport && n > 1) { /* one listener with MHD's thread pool (comparison) */
         pool = (unsigned)n;
         n = 1;
     }

@@ -3,8 +3,8 @@
  *
  * One MHD daemon per worker thread (epoll), all listening on one port with
  * SO_REUSEPORT so that the kernel spreads connections evenly over the
- * threads (MLPD_HTTP_REUSEPORT=0: one listener with MHD's thread pool, for
- * comparison); for each request http.c matches the route (router.h) as soon as the
+ * threads (http_options.reuseport 0, --reuseport=0: one listener with MHD's
+ * thread pool, for comparison); for each request http.c matches the route (router.h) as soon as the
  * headers are in, refuses early what the route forbids (404/405/413/415),
  * collects the body up to the route's limit, then calls the handler once
  * with the whole body. Handlers run on the pool's threads: they may block
@@ -116,6 +116,8 @@ typedef struct {
     int workers;              /* HTTP threads (one listener each), >= 1 */
     int max_connections;
     int timeout_seconds;      /* idle connection timeout */
+    int reuseport;            /* 1: one SO_REUSEPORT listener per worker; 0: one listener
+                                 with MHD's thread pool */
 } http_options;
 
 /* Listen and serve `app` (router.h). Returns NULL with a reason in err. */

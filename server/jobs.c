@@ -24,12 +24,17 @@ void jobs_logf(const jobs *j, const char *fmt, ...) {
     j->cfg.log(j->cfg.log_user, "%s", line);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+void jobs_set_err(char *err, size_t errlen, const char *fmt, ...) {
     if (!err || errlen == 0) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+/* The code for a store call that returned STORE_ERR with se. */
+static int store_failure(const store_error *se) {
+    return store_error_is_full(se) ? JOBS_NOSPACE : JOBS_ERR;
 }
 
 static job *job_new(jobs *j, int64_t run_id, const api_train_request *req) {
@@ -59,6 +64,13 @@ static void enqueue(jobs *j, job *jb) {
     j->tail = jb;
     j->n_queued++;
     pthread_cond_signal(&j->cv);
+}
+
+/* Under mu: the queued job of run_id, NULL when not queued. */
+static job *find_queued(jobs *j, int64_t run_id) {
+    for (job *jb = j->head; jb; jb = jb->next)
+        if (jb->run_id == run_id) return jb;
+    return NULL;
 }
 
 /* Under mu: unlink the queued job of run_id, NULL when not queued. */
@@ -124,16 +136,16 @@ static void *worker_main(void *arg) {
 
 /* Start-up recovery (see jobs.h): running -> failed "interrupted"; queued -> queue. */
 static int recover(jobs *j, char *err, size_t errlen) {
-    store_error se = {{0}};
+    store_error se = {0};
     int64_t *ids = NULL;
     size_t n = 0;
     if (store_run_ids_with_status(j->cfg.st, RUN_RUNNING, &ids, &n, &se) != STORE_OK) {
-        set_err(err, errlen, "recovery: %s", se.msg);
+        jobs_set_err(err, errlen, "recovery: %s", se.msg);
         return JOBS_ERR;
     }
     for (size_t i = 0; i < n; i++) {
         if (store_run_set_status(j->cfg.st, ids[i], RUN_FAILED, "interrupted", &se) != STORE_OK) {
-            set_err(err, errlen, "recovery of run %lld: %s", (long long)ids[i], se.msg);
+            jobs_set_err(err, errlen, "recovery of run %lld: %s", (long long)ids[i], se.msg);
             free(ids);
             return JOBS_ERR;
         }
@@ -142,7 +154,7 @@ static int recover(jobs *j, char *err, size_t errlen) {
     }
     free(ids);
     if (store_run_ids_with_status(j->cfg.st, RUN_QUEUED, &ids, &n, &se) != STORE_OK) {
-        set_err(err, errlen, "recovery: %s", se.msg);
+        jobs_set_err(err, errlen, "recovery: %s", se.msg);
         return JOBS_ERR;
     }
     int rc = JOBS_OK;
@@ -161,7 +173,7 @@ static int recover(jobs *j, char *err, size_t errlen) {
         } else {
             job *jb = job_new(j, ids[i], &req);
             if (!jb) {
-                set_err(err, errlen, "out of memory");
+                jobs_set_err(err, errlen, "out of memory");
                 rc = JOBS_ERR;
             } else {
                 enqueue(j, jb); /* no worker runs yet: no lock needed */
@@ -177,12 +189,12 @@ static int recover(jobs *j, char *err, size_t errlen) {
 int jobs_start(const jobs_config *cfg, jobs **out, char *err, size_t errlen) {
     *out = NULL;
     if (!cfg->st || !cfg->data_dir || cfg->max_running < 1 || cfg->max_queued < 0) {
-        set_err(err, errlen, "jobs: needs a store, a data dir, max_running >= 1, max_queued >= 0");
+        jobs_set_err(err, errlen, "jobs: needs a store, a data dir, max_running >= 1, max_queued >= 0");
         return JOBS_ERR;
     }
     jobs *j = calloc(1, sizeof *j);
     if (!j) {
-        set_err(err, errlen, "out of memory");
+        jobs_set_err(err, errlen, "out of memory");
         return JOBS_ERR;
     }
     j->cfg = *cfg;
@@ -194,7 +206,7 @@ int jobs_start(const jobs_config *cfg, jobs **out, char *err, size_t errlen) {
     pthread_cond_init(&j->cv, NULL);
     atomic_init(&j->stopping, 0);
     if (!j->data_dir || !j->running || !j->threads) {
-        set_err(err, errlen, "out of memory");
+        jobs_set_err(err, errlen, "out of memory");
         jobs_free(j);
         return JOBS_ERR;
     }
@@ -205,7 +217,7 @@ int jobs_start(const jobs_config *cfg, jobs **out, char *err, size_t errlen) {
     int recovered = j->n_queued; /* read before the workers start taking from the queue */
     for (int i = 0; i < cfg->max_running; i++) {
         if (pthread_create(&j->threads[i], NULL, worker_main, j) != 0) {
-            set_err(err, errlen, "cannot start job worker thread %d", i + 1);
+            jobs_set_err(err, errlen, "cannot start job worker thread %d", i + 1);
             jobs_free(j); /* stops and joins the ones started */
             return JOBS_ERR;
         }
@@ -220,34 +232,34 @@ int jobs_start(const jobs_config *cfg, jobs **out, char *err, size_t errlen) {
 int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, char *err,
                 size_t errlen) {
     if (atomic_load(&j->stopping)) {
-        set_err(err, errlen, "the daemon is shutting down");
+        jobs_set_err(err, errlen, "the daemon is shutting down");
         return JOBS_ERR;
     }
     int rc = jobs_check_request(j, req, err, errlen);
     if (rc != JOBS_OK) return rc;
     char *config_json = api_train_request_encode(req);
     if (!config_json) {
-        set_err(err, errlen, "cannot encode the training config");
+        jobs_set_err(err, errlen, "cannot encode the training config");
         return JOBS_ERR;
     }
     pthread_mutex_lock(&j->mu);
     if (j->n_queued + j->n_running >= j->cfg.max_queued + j->cfg.max_running) {
-        set_err(err, errlen, "%d run(s) are queued already (the limit is %d)", j->n_queued,
+        jobs_set_err(err, errlen, "%d run(s) are queued already (the limit is %d)", j->n_queued,
                 j->cfg.max_queued);
         rc = JOBS_FULL;
     }
     int64_t id = 0;
-    store_error se = {{0}};
+    store_error se = {0};
     if (rc == JOBS_OK &&
         store_run_create(j->cfg.st, config_json, req->dataset, req->train.epochs, &id, &se) !=
             STORE_OK) {
-        set_err(err, errlen, "store: %s", se.msg);
-        rc = JOBS_ERR;
+        jobs_set_err(err, errlen, "store: %s", se.msg);
+        rc = store_failure(&se);
     }
     job *jb = rc == JOBS_OK ? job_new(j, id, req) : NULL;
     if (rc == JOBS_OK && !jb) {
         store_run_set_status(j->cfg.st, id, RUN_FAILED, "out of memory", NULL);
-        set_err(err, errlen, "out of memory");
+        jobs_set_err(err, errlen, "out of memory");
         rc = JOBS_ERR;
     }
     if (rc == JOBS_OK) {
@@ -264,11 +276,19 @@ int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, char *er
 
 int jobs_cancel(jobs *j, int64_t run_id) {
     int rc = JOBS_OK;
+    store_error se = {0};
     pthread_mutex_lock(&j->mu);
-    job *queued = unqueue(j, run_id);
+    /* A queued run leaves the queue only once its end is recorded: were the
+     * write refused (disk full), it would otherwise run again after a restart. */
+    job *queued = find_queued(j, run_id);
     job *running = queued ? NULL : find_running(j, run_id);
     if (queued) {
-        store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, NULL, NULL);
+        if (store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, NULL, &se) == STORE_OK)
+            unqueue(j, run_id);
+        else {
+            rc = store_failure(&se);
+            queued = NULL;
+        }
     } else if (running) {
         if (running->finishing)
             rc = JOBS_CONFLICT;
@@ -283,9 +303,9 @@ int jobs_cancel(jobs *j, int64_t run_id) {
         else if (got != STORE_OK)
             rc = JOBS_ERR;
         else if (run.status == RUN_QUEUED || run.status == RUN_RUNNING)
-            rc = store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, NULL, NULL) == STORE_OK
+            rc = store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, NULL, &se) == STORE_OK
                      ? JOBS_OK
-                     : JOBS_ERR;
+                     : store_failure(&se);
         else
             rc = JOBS_CONFLICT;
         if (got == STORE_OK) store_run_clear(&run);

@@ -26,6 +26,7 @@
 #define JOBS_NOTFOUND 1
 #define JOBS_CONFLICT 2  /* e.g. cancelling a run that has already ended */
 #define JOBS_FULL 3      /* the queue holds max_queued runs already */
+#define JOBS_NOSPACE 4   /* the store could not write: the disk is full (store_error_is_full) */
 #define JOBS_ERR (-1)
 
 typedef struct jobs jobs;
@@ -45,7 +46,8 @@ typedef struct {
 int jobs_start(const jobs_config *cfg, jobs **out, char *err, size_t errlen);
 
 /* Record a new run (status queued, config = api_train_request_encode(req)) and
- * queue it. Returns JOBS_OK with *run_id, JOBS_FULL, or JOBS_ERR. The dataset
+ * queue it. Returns JOBS_OK with *run_id, JOBS_FULL, JOBS_NOSPACE when the
+ * disk is full, or JOBS_ERR. The dataset
  * and warm-start model are checked here: an unknown one gives JOBS_NOTFOUND
  * and a width mismatch JOBS_CONFLICT, with a reason in err. */
 int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, char *err,
@@ -53,7 +55,9 @@ int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, char *er
 
 /* Cancel a queued run (it ends cancelled at once) or a running one (it stops
  * at the next batch boundary and ends cancelled; what it recorded stays).
- * JOBS_NOTFOUND for an unknown id, JOBS_CONFLICT for a run already ended. */
+ * JOBS_NOTFOUND for an unknown id, JOBS_CONFLICT for a run already ended,
+ * JOBS_NOSPACE when its end cannot be recorded because the disk is full (it
+ * then stays queued), JOBS_ERR on another store failure. */
 int jobs_cancel(jobs *j, int64_t run_id);
 
 /* Live state of a run being trained, fresher than the store (per batch). */

@@ -1,5 +1,6 @@
 /* jobs_impl.h - what the job runner's files (jobs.c: queue, threads, public
- * calls; jobs_worker.c: training one run) share. Not part of the interface.
+ * calls; jobs_worker.c: training one run; datasets_scan.c: the data dir at
+ * start) share. Not part of the interface.
  *
  * Locking: jobs.mu guards the queue, the running slots, every job's `finishing`
  * and a job's lifetime (a job is freed only under mu, after it left the queue
@@ -13,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "jobs.h"
 
@@ -49,6 +51,11 @@ struct jobs {
     pthread_t *threads;
     int n_threads;
 };
+
+/* printf into err[0..errlen) (no-op when err is NULL or errlen 0): how the
+ * runner's files (and datasets_scan.c) report a reason. */
+void jobs_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* A log line through cfg.log (no-op without one). */
 void jobs_logf(const jobs *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -14,7 +14,6 @@
  */
 #include <cblas.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include <cjson/cJSON.h>
 #include <zlib.h>
 
+#include "encode.h"
 #include "jobs_impl.h"
 
 #define EPOCH_LOG_SECONDS 5.0
@@ -45,14 +45,6 @@ static double mono_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 static int should_stop(const train_ctx *c) {
@@ -90,7 +82,7 @@ static int on_batch(const mlp_progress *p, const mlp_model *m, void *user) {
     pthread_mutex_unlock(&c->jb->live_mu);
 
     store *st = c->j->cfg.st;
-    store_error se = {{0}};
+    store_error se = {0};
     if (p->global_step % STEP_METRIC_INTERVAL == 0 && isfinite(p->loss)) {
         store_metric sm = {.run_id = c->jb->run_id, .epoch = p->epoch,
                            .step = p->global_step, .value = p->loss};
@@ -133,7 +125,7 @@ static int on_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
     c->ep_acc = p->accuracy;
     c->ep_val_loss = p->val_loss;
     c->ep_val_acc = p->val_accuracy;
-    store_error se = {{0}};
+    store_error se = {0};
     if (store_run_record_epoch(c->j->cfg.st, c->jb->run_id, ms, n, p->epoch, p->steps, p->loss,
                                p->accuracy, p->val_loss, p->val_accuracy, p->samples_per_sec,
                                &se) != STORE_OK)
@@ -180,21 +172,21 @@ static int same_arch(const mlp_arch *x, const mlp_arch *y) {
 static int load_store_model(jobs *j, int64_t id, mlp_model **out, char *err, size_t errlen) {
     unsigned char *buf = NULL;
     size_t len = 0;
-    store_error se = {{0}};
+    store_error se = {0};
     int rc = store_model_file(j->cfg.st, id, &buf, &len, &se);
     if (rc == STORE_NOTFOUND) {
-        set_err(err, errlen, "warm-start model %lld not found", (long long)id);
+        jobs_set_err(err, errlen, "warm-start model %lld not found", (long long)id);
         return JOBS_NOTFOUND;
     }
     if (rc != STORE_OK) {
-        set_err(err, errlen, "store: %s", se.msg);
+        jobs_set_err(err, errlen, "store: %s", se.msg);
         return JOBS_ERR;
     }
     mlp_error e = {{0}};
     mlp_status ms = mlp_model_from_buffer(buf, len, out, &e);
     free(buf);
     if (ms != MLP_OK) {
-        set_err(err, errlen, "warm-start model %lld is unreadable: %s", (long long)id, e.msg);
+        jobs_set_err(err, errlen, "warm-start model %lld is unreadable: %s", (long long)id, e.msg);
         return JOBS_ERR;
     }
     return JOBS_OK;
@@ -202,21 +194,21 @@ static int load_store_model(jobs *j, int64_t id, mlp_model **out, char *err, siz
 
 int jobs_check_request(jobs *j, const api_train_request *req, char *err, size_t errlen) {
     store_dataset ds;
-    store_error se = {{0}};
+    store_error se = {0};
     int rc = store_dataset_get(j->cfg.st, req->dataset, &ds, &se);
     if (rc == STORE_NOTFOUND) {
-        set_err(err, errlen, "dataset '%s' not found", req->dataset);
+        jobs_set_err(err, errlen, "dataset '%s' not found", req->dataset);
         return JOBS_NOTFOUND;
     }
     if (rc != STORE_OK) {
-        set_err(err, errlen, "store: %s", se.msg);
+        jobs_set_err(err, errlen, "store: %s", se.msg);
         return JOBS_ERR;
     }
     mlp_arch want;
     mlp_error e = {{0}};
     rc = JOBS_OK;
     if (make_arch(req, ds.features, ds.classes, &want, &e) != 0) {
-        set_err(err, errlen, "the network does not fit dataset '%s' (%d features, %d classes): %s",
+        jobs_set_err(err, errlen, "the network does not fit dataset '%s' (%d features, %d classes): %s",
                 ds.name, ds.features, ds.classes, e.msg);
         rc = JOBS_CONFLICT;
     }
@@ -228,7 +220,7 @@ int jobs_check_request(jobs *j, const api_train_request *req, char *err, size_t 
         char have[160], asked[160];
         describe_arch(&m->arch, have, sizeof have);
         describe_arch(&want, asked, sizeof asked);
-        set_err(err, errlen, "warm-start model %lld is %s but the request builds %s",
+        jobs_set_err(err, errlen, "warm-start model %lld is %s but the request builds %s",
                 (long long)req->warm_start_model, have, asked);
         rc = JOBS_CONFLICT;
     }
@@ -237,23 +229,6 @@ int jobs_check_request(jobs *j, const api_train_request *req, char *err, size_t 
 }
 
 /* ---- JSON written with the model ---------------------------------------------------------- */
-
-/* {"inputs":784,"layers":[{"units":512,"activation":"relu"},...],"loss":"cross_entropy"} */
-static char *arch_json(const mlp_arch *a) {
-    cJSON *o = cJSON_CreateObject(), *layers = cJSON_CreateArray();
-    cJSON_AddNumberToObject(o, "inputs", a->sizes[0]);
-    cJSON_AddItemToObject(o, "layers", layers);
-    for (int l = 0; l < a->n_layers; l++) {
-        cJSON *layer = cJSON_CreateObject();
-        cJSON_AddNumberToObject(layer, "units", a->sizes[l + 1]);
-        cJSON_AddStringToObject(layer, "activation", mlp_act_name(a->act[l]));
-        cJSON_AddItemToArray(layers, layer);
-    }
-    cJSON_AddStringToObject(o, "loss", mlp_loss_name(a->loss));
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
-}
 
 static void add_finite(cJSON *o, const char *key, double v) {
     if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
@@ -296,16 +271,16 @@ static void run_release(run_res *r) {
 /* Load the data and make the model. 0, or -1 with the reason in why. */
 static int prepare(jobs *j, const job *jb, run_res *r, char *why, size_t cap) {
     const api_train_request *req = &jb->req;
-    store_error se = {{0}};
+    store_error se = {0};
     int rc = store_dataset_get(j->cfg.st, req->dataset, &r->ds, &se);
     if (rc != STORE_OK) {
-        set_err(why, cap, rc == STORE_NOTFOUND ? "dataset '%s' not found" : "store: %s",
+        jobs_set_err(why, cap, rc == STORE_NOTFOUND ? "dataset '%s' not found" : "store: %s",
                 rc == STORE_NOTFOUND ? req->dataset : se.msg);
         return -1;
     }
     /* The path is relative to the data dir and must stay inside it. */
     if (r->ds.path[0] == '/' || strstr(r->ds.path, "..")) {
-        set_err(why, cap, "dataset '%s' has a path outside the data dir", r->ds.name);
+        jobs_set_err(why, cap, "dataset '%s' has a path outside the data dir", r->ds.name);
         return -1;
     }
     char path[4096];
@@ -313,28 +288,28 @@ static int prepare(jobs *j, const job *jb, run_res *r, char *why, size_t cap) {
     mlp_error e = {{0}};
     if (mlp_dataset_load_path(path, "train", &r->train, &e) != MLP_OK ||
         (r->ds.n_test > 0 && mlp_dataset_load_path(path, "test", &r->test, &e) != MLP_OK)) {
-        set_err(why, cap, "dataset '%s': %s", r->ds.name, e.msg);
+        jobs_set_err(why, cap, "dataset '%s': %s", r->ds.name, e.msg);
         return -1;
     }
     if (r->train->features != r->ds.features || r->train->classes > r->ds.classes) {
-        set_err(why, cap, "dataset '%s' changed on disk: %d features, %d classes (registered %d, %d)",
+        jobs_set_err(why, cap, "dataset '%s' changed on disk: %d features, %d classes (registered %d, %d)",
                 r->ds.name, r->train->features, r->train->classes, r->ds.features, r->ds.classes);
         return -1;
     }
     mlp_arch arch;
     if (make_arch(req, r->ds.features, r->ds.classes, &arch, &e) != 0) {
-        set_err(why, cap, "network: %s", e.msg);
+        jobs_set_err(why, cap, "network: %s", e.msg);
         return -1;
     }
     if (req->warm_start_model > 0) {
         if (load_store_model(j, req->warm_start_model, &r->model, why, cap) != JOBS_OK) return -1;
         if (!same_arch(&r->model->arch, &arch)) {
-            set_err(why, cap, "warm-start model %lld no longer matches the request",
+            jobs_set_err(why, cap, "warm-start model %lld no longer matches the request",
                     (long long)req->warm_start_model);
             return -1;
         }
     } else if (mlp_model_create(&arch, req->init, req->train.seed, &r->model, &e) != MLP_OK) {
-        set_err(why, cap, "model: %s", e.msg);
+        jobs_set_err(why, cap, "model: %s", e.msg);
         return -1;
     }
     return 0;
@@ -350,7 +325,7 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
         mlp_eval_result ev;
         memset(&ev, 0, sizeof ev);
         if (mlp_evaluate(r->model, r->test, &ev, &e) != MLP_OK) {
-            set_err(why, cap, "test evaluation: %s", e.msg);
+            jobs_set_err(why, cap, "test evaluation: %s", e.msg);
             return -1;
         }
         test_loss = ev.loss;
@@ -360,26 +335,26 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
     unsigned char *buf = NULL;
     size_t len = 0;
     if (mlp_model_to_buffer(r->model, &buf, &len, &e) != MLP_OK) {
-        set_err(why, cap, "model file: %s", e.msg);
+        jobs_set_err(why, cap, "model file: %s", e.msg);
         return -1;
     }
     char crc[9];
     snprintf(crc, sizeof crc, "%08lx", crc32(0L, buf, (uInt)len));
     char *config = api_train_request_encode(&jb->req);
     store_model meta = {.run_id = jb->run_id,
-                        .arch_json = arch_json(&r->model->arch),
+                        .arch_json = api_encode_arch_json(&r->model->arch),
                         .config_json = config,
                         .metrics_json = metrics_json(res, test_loss, test_acc, train_seconds),
                         .checksum = crc,
                         .n_params = (int64_t)r->model->n_params};
     int64_t model_id = 0;
-    store_error se = {{0}};
+    store_error se = {0};
     int rc = -1;
     if (!meta.arch_json || !meta.config_json || !meta.metrics_json)
-        set_err(why, cap, "out of memory");
+        jobs_set_err(why, cap, "out of memory");
     else if (store_run_succeed(j->cfg.st, jb->run_id, &meta, buf, len, test_loss, test_acc,
                                &model_id, &se) != STORE_OK)
-        set_err(why, cap, "store: %s", se.msg);
+        jobs_set_err(why, cap, "store: %s", se.msg);
     else
         rc = 0;
     free(buf);
@@ -398,7 +373,7 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
  * "running" once space is back; on shutdown give up: the next start marks it
  * failed "interrupted". */
 static void record_end(jobs *j, const job *jb, run_status final, const char *error) {
-    store_error se = {{0}};
+    store_error se = {0};
     int delay_ms = 100, waited_ms = 0, logged = 0;
     while (store_run_set_status(j->cfg.st, jb->run_id, final, error, &se) == STORE_ERR) {
         if (!logged++)
@@ -419,10 +394,10 @@ static void record_end(jobs *j, const job *jb, run_status final, const char *err
 }
 
 void jobs_run_one(jobs *j, job *jb) {
-    store_error se = {{0}};
+    store_error se = {0};
     char why[400] = "";
     if (store_run_set_status(j->cfg.st, jb->run_id, RUN_RUNNING, NULL, &se) != STORE_OK)
-        set_err(why, sizeof why, "store: %s", se.msg);
+        jobs_set_err(why, sizeof why, "store: %s", se.msg);
     jobs_logf(j, "job %lld started: dataset %s", (long long)jb->run_id, jb->req.dataset);
     pthread_mutex_lock(&jb->live_mu);
     jb->live.epochs = jb->req.train.epochs;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batcher.h"
 #include "model_cache.h"
 #include "router.h"
 
@@ -115,6 +116,21 @@ char *metrics_render(app *a, size_t *len) {
     put(&t, "# HELP mlpd_prediction_requests_total Successful POST /predict requests.\n"
             "# TYPE mlpd_prediction_requests_total counter\nmlpd_prediction_requests_total %llu\n",
         (unsigned long long)atomic_load(&a->metrics->prediction_requests));
+
+    /* The batcher's counters: how well concurrent predictions are shared
+     * (rows per batch = batched_rows / batches). */
+    batcher_stats bs;
+    model_cache_batcher_stats(a->models, &bs);
+    put(&t, "# HELP mlpd_predict_batches_total Forward passes run by the prediction batcher.\n"
+            "# TYPE mlpd_predict_batches_total counter\nmlpd_predict_batches_total %llu\n",
+        (unsigned long long)bs.batches);
+    put(&t, "# HELP mlpd_predict_batched_requests_total Prediction requests answered by the batcher.\n"
+            "# TYPE mlpd_predict_batched_requests_total counter\n"
+            "mlpd_predict_batched_requests_total %llu\n",
+        (unsigned long long)bs.items);
+    put(&t, "# HELP mlpd_predict_batched_rows_total Rows predicted by the batcher.\n"
+            "# TYPE mlpd_predict_batched_rows_total counter\nmlpd_predict_batched_rows_total %llu\n",
+        (unsigned long long)bs.rows);
 
     jobs_stats js = {0};
     if (a->jobs) jobs_get_stats(a->jobs, &js);

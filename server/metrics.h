@@ -7,6 +7,9 @@
  *   mlpd_http_request_duration_seconds{route,method} histogram
  *   mlpd_predictions_total                          counter, rows classified
  *   mlpd_prediction_requests_total                  counter
+ *   mlpd_predict_batches_total                      counter, batcher forward passes
+ *   mlpd_predict_batched_requests_total             counter, requests it answered
+ *   mlpd_predict_batched_rows_total                 counter, rows it predicted
  *   mlpd_jobs{status}                               gauge, runs per status
  *   mlpd_train_samples_per_second                   gauge, over running jobs
  *   mlpd_models_cached                              gauge

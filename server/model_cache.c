@@ -28,18 +28,8 @@ struct model_cache {
     int batcher_failed;           /* do not retry a thread that would not start */
 };
 
-/* A non-negative integer from the environment, or def. */
-static int env_int(const char *name, int def, int max) {
-    const char *v = getenv(name);
-    if (!v || !*v) return def;
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (*end || n < 0) return def;
-    return n > max ? max : (int)n;
-}
-
 model_cache *model_cache_create(store *st, int capacity, int (*jobs_busy)(void *user),
-                                void *user) {
+                                void *user, const batcher_options *batch) {
     model_cache *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->entries = calloc((size_t)(capacity > 0 ? capacity : 1), sizeof *c->entries);
@@ -56,9 +46,9 @@ model_cache *model_cache_create(store *st, int capacity, int (*jobs_busy)(void *
     atomic_init(&c->tick, 0);
     atomic_init(&c->gen, 0);
     atomic_init(&c->batcher, NULL);
-    c->batch_opt.max_rows = env_int("MLPD_PREDICT_BATCH_ROWS", BATCHER_DEFAULT_MAX_ROWS, 4096);
-    c->batch_opt.max_delay_us = env_int("MLPD_PREDICT_BATCH_DELAY_US", 0, 1000000);
-    c->batch_opt.idle_gap_us = env_int("MLPD_PREDICT_BATCH_GAP_US", 0, 1000000);
+    if (batch) c->batch_opt = *batch;
+    else c->batch_opt = (batcher_options){.max_rows = BATCHER_DEFAULT_MAX_ROWS};
+    if (c->batch_opt.max_rows < 0) c->batch_opt.max_rows = 0;
     return c;
 }
 
@@ -107,7 +97,7 @@ static int resolve_latest(model_cache *c, int64_t *id, char *err, size_t errlen)
      * this point bumps gen, so the answer below will not be remembered. */
     uint_fast64_t g = atomic_load(&c->gen);
     int busy = c->jobs_busy ? c->jobs_busy(c->user) : 0;
-    store_error se = {{0}};
+    store_error se = {0};
     int64_t latest = 0;
     int rc = store_model_latest(c->st, &latest, &se);
     if (rc == STORE_ERR) {
@@ -132,7 +122,7 @@ static int resolve_latest(model_cache *c, int64_t *id, char *err, size_t errlen)
 static int load(model_cache *c, int64_t id, cached_model **out, char *err, size_t errlen) {
     unsigned char *file = NULL;
     size_t len = 0;
-    store_error se = {{0}};
+    store_error se = {0};
     int rc = store_model_file(c->st, id, &file, &len, &se);
     if (rc == STORE_NOTFOUND) return MC_NOTFOUND;
     if (rc != STORE_OK) {
@@ -237,6 +227,12 @@ struct batcher *model_cache_batcher(model_cache *c) {
     }
     pthread_mutex_unlock(&c->batcher_lock);
     return b;
+}
+
+void model_cache_batcher_stats(model_cache *c, batcher_stats *out) {
+    batcher *b = c ? atomic_load_explicit(&c->batcher, memory_order_acquire) : NULL;
+    if (b) batcher_get_stats(b, out);
+    else memset(out, 0, sizeof *out);
 }
 
 int model_cache_size(model_cache *c) {

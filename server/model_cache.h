@@ -14,11 +14,10 @@
  *
  * Predictions go through the cache's batcher (batcher.h), started on the
  * first model_cache_batcher() call, so a daemon that never predicts has no
- * batcher thread. Its settings come from the environment (read once, at
- * model_cache_create): MLPD_PREDICT_BATCH_ROWS, rows per batch (default
- * BATCHER_DEFAULT_MAX_ROWS; 0 turns batching off: predictions then run on
- * the HTTP threads), and MLPD_PREDICT_BATCH_DELAY_US, the longest wait for
- * a fuller batch (default 0: never wait).
+ * batcher thread. Its settings are given to model_cache_create (from
+ * --predict-batch-rows, --predict-batch-delay-us, --predict-batch-gap-us:
+ * config.h); max_rows 0 turns batching off: predictions then run on the
+ * HTTP threads.
  *
  * References: every successful model_cache_get() must be paired with one
  * model_cache_release(); an entry dropped from the cache (DELETE, eviction)
@@ -31,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "batcher.h"
 #include "mlp.h"
 #include "store.h"
 
@@ -48,9 +48,11 @@ typedef struct {
 } cached_model;
 
 /* capacity: models kept loaded (LRU beyond it), >= 1. jobs_busy(user) says
- * whether a training job is queued or running (may be NULL: never busy). */
+ * whether a training job is queued or running (may be NULL: never busy).
+ * batch: the batcher's settings (copied; max_rows 0 = no batcher); NULL
+ * means BATCHER_DEFAULT_MAX_ROWS rows and no waiting. */
 model_cache *model_cache_create(store *st, int capacity, int (*jobs_busy)(void *user),
-                                void *user);
+                                void *user, const batcher_options *batch);
 void model_cache_free(model_cache *c);
 
 /* Look up model `id` (0: the latest). MC_OK with *out referenced. */
@@ -65,6 +67,9 @@ void model_cache_models_changed(model_cache *c);
 /* The prediction batcher, started on first use; NULL when batching is off or
  * its thread cannot start. Stopped (queued work answered) by model_cache_free. */
 struct batcher *model_cache_batcher(model_cache *c);
+/* The batcher's counters (batcher_get_stats); all zero while it has not
+ * started. Never starts it (a /metrics scrape must not spawn a thread). */
+void model_cache_batcher_stats(model_cache *c, batcher_stats *out);
 
 /* Models loaded now. */
 int model_cache_size(model_cache *c);

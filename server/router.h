@@ -170,10 +170,16 @@ int route_query_int(const http_request *req, const char *name, long long lo, lon
 int route_query_page(const http_request *req, long long *limit, long long *offset,
                      http_response *res);
 
+/* 507 Insufficient Storage, type /problems/insufficient-storage: a write
+ * was refused because the disk is full (ENOSPC, store_error_is_full). */
+void route_reply_no_space(http_response *res, const char *detail_fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* The outcome of a store call: STORE_OK returns 0 and leaves res alone;
  * STORE_NOTFOUND fills res with 404 "not-found" whose detail is notfound_fmt
- * formatted; any other code fills res with 500 "store" carrying se's message
- * (se may be NULL). Returns -1 whenever res was filled. */
+ * formatted; a full disk (store_error_is_full) fills res with 507
+ * (route_reply_no_space); any other code fills res with 500 "store"
+ * carrying se's message (se may be NULL). Returns -1 whenever res was filled. */
 int route_store_check(int rc, const store_error *se, http_response *res,
                       const char *notfound_fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Job `id` as stored, into run (the caller store_run_clear()s it); 0, or -1

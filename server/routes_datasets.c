@@ -43,7 +43,7 @@ void route_datasets_list(app *a, const http_request *req, http_response *res) {
     (void)req;
     store_dataset *list = NULL;
     size_t n = 0;
-    store_error se = {{0}};
+    store_error se = {0};
     if (route_store_check(store_dataset_list(a->st, &list, &n, &se), &se, res, "no data sets") != 0)
         return;
     http_reply_json(res, 200, api_encode_dataset_list(list, n));
@@ -53,7 +53,7 @@ void route_datasets_list(app *a, const http_request *req, http_response *res) {
 /* Answer with dataset `name` (status on success). */
 static void reply_dataset(app *a, const char *name, int status, http_response *res) {
     store_dataset d;
-    store_error se = {{0}};
+    store_error se = {0};
     int rc = dataset_name_ok(name) ? store_dataset_get(a->st, name, &d, &se) : STORE_NOTFOUND;
     if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) return;
     http_reply_json(res, status, api_encode_dataset(&d));
@@ -64,24 +64,35 @@ void route_dataset_get(app *a, const http_request *req, http_response *res) {
     reply_dataset(a, req->params[0], 200, res);
 }
 
-/* Write body to a new temporary file in dir; its path into tmp. 0 or -1. */
+/* Write body to a new temporary file in dir; its path into tmp. 0, or the
+ * errno of the first failure (the temporary is then removed). */
 static int write_temp(const char *dir, const char *body, size_t len, char *tmp, size_t cap) {
     snprintf(tmp, cap, "%s/.upload-XXXXXX", dir);
     int fd = mkstemp(tmp);
-    if (fd < 0) return -1;
+    if (fd < 0) return errno;
     size_t off = 0;
-    while (off < len) {
+    int e = 0;
+    while (off < len && !e) {
         ssize_t w = write(fd, body + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        off += (size_t)w;
+        if (w > 0) off += (size_t)w;
+        else if (w < 0 && errno != EINTR) e = errno;
+        else if (w == 0) e = ENOSPC; /* write(2) returns 0 for no room on some file systems */
     }
-    int ok = off == len && fsync(fd) == 0;
-    if (close(fd) != 0) ok = 0;
-    if (!ok) unlink(tmp);
-    return ok ? 0 : -1;
+    if (!e && fsync(fd) != 0) e = errno;
+    if (close(fd) != 0 && !e) e = errno;
+    if (e) unlink(tmp);
+    return e;
+}
+
+/* A file-system failure e while storing an upload: 507 when the disk (or
+ * the quota) is full, 500 otherwise. what: "write into", "place". */
+static void reply_write_failed(http_response *res, int e, const char *what) {
+    if (e == ENOSPC || e == EDQUOT)
+        route_reply_no_space(res, "the disk is full: cannot %s the data dir (%s)", what,
+                             strerror(e));
+    else
+        http_reply_problem(res, 500, "internal", NULL, "cannot %s the data dir: %s", what,
+                           strerror(e));
 }
 
 void route_dataset_upload(app *a, const http_request *req, http_response *res) {
@@ -115,9 +126,9 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
                            "a data set named '%s' exists already (data sets are immutable)", name);
         return;
     }
-    if (write_temp(dir, req->body, req->body_len, tmp, sizeof tmp) != 0) {
-        http_reply_problem(res, 500, "internal", NULL, "cannot write into the data dir: %s",
-                           strerror(errno));
+    int werr = write_temp(dir, req->body, req->body_len, tmp, sizeof tmp);
+    if (werr != 0) {
+        reply_write_failed(res, werr, "write into");
         return;
     }
     mlp_dataset *d = NULL;
@@ -146,12 +157,11 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
             http_reply_problem(res, 409, "dataset-exists", NULL,
                                "a data set named '%s' exists already", name);
         else
-            http_reply_problem(res, 500, "internal", NULL, "cannot place the upload: %s",
-                               strerror(e));
+            reply_write_failed(res, e, "place the upload in");
         return;
     }
     unlink(tmp);
-    store_error se = {{0}};
+    store_error se = {0};
     rc = store_dataset_put(a->st, &rec, NULL, &se);
     if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) {
         unlink(final);
@@ -252,9 +262,9 @@ void route_dataset_file_upload(app *a, const http_request *req, http_response *r
                            name);
         return;
     }
-    if (write_temp(dir, req->body, req->body_len, tmp, sizeof tmp) != 0) {
-        http_reply_problem(res, 500, "internal", NULL, "cannot write into the data dir: %s",
-                           strerror(errno));
+    int werr = write_temp(dir, req->body, req->body_len, tmp, sizeof tmp);
+    if (werr != 0) {
+        reply_write_failed(res, werr, "write into");
         return;
     }
     if (!idx_magic_ok(tmp, kind)) {
@@ -282,8 +292,9 @@ void route_dataset_file_upload(app *a, const http_request *req, http_response *r
     size_t blen = strlen(idx_bases[kind]);
     snprintf(other, sizeof other, "%s/%s%s", dir, idx_bases[kind], file[blen] ? "" : ".gz");
     if (rename(tmp, final) != 0) {
+        int e = errno;
         unlink(tmp);
-        http_reply_problem(res, 500, "internal", NULL, "cannot place the upload: %s", strerror(errno));
+        reply_write_failed(res, e, "place the upload in");
         return;
     }
     unlink(other);
@@ -291,7 +302,7 @@ void route_dataset_file_upload(app *a, const http_request *req, http_response *r
     char p[1100];
     int has_train = idx_present(dir, 0, p, sizeof p) == 0 && idx_present(dir, 1, p, sizeof p) == 0;
     int n_test_files = (idx_present(dir, 2, p, sizeof p) == 0) + (idx_present(dir, 3, p, sizeof p) == 0);
-    int complete = 0;
+    int complete = 0, store_full = 0;
     if (has_train && n_test_files != 1) {
         mlp_dataset *train = NULL, *test = NULL;
         if (mlp_dataset_load_path(dir, "train", &train, &me) == MLP_OK &&
@@ -306,13 +317,19 @@ void route_dataset_file_upload(app *a, const http_request *req, http_response *r
                                      .features = train->features,
                                      .classes = test && test->classes > train->classes
                                                     ? test->classes : train->classes};
-                store_error se = {{0}};
+                store_error se = {0};
                 if (store_dataset_put(a->st, &rec, NULL, &se) == STORE_OK) complete = 1;
-                else snprintf(me.msg, sizeof me.msg, "store: %s", se.msg);
+                else snprintf(me.msg, sizeof me.msg, "store: %.240s", se.msg);
+                store_full = !complete && store_error_is_full(&se);
             }
         }
         mlp_dataset_free(train);
         mlp_dataset_free(test);
+        if (store_full) { /* the file stays: the same PUT registers the set once there is room */
+            route_reply_no_space(res, "the files are stored but the data set cannot be "
+                                      "registered: %s", me.msg);
+            return;
+        }
         if (!complete) {
             http_reply_problem(res, 422, "invalid-idx", NULL,
                                "the files are stored but do not make a data set yet: %s", me.msg);

@@ -109,6 +109,9 @@ void route_train(app *a, const http_request *req, http_response *res) {
     case JOBS_CONFLICT:
         http_reply_problem(res, 409, "does-not-fit", NULL, "%s", err);
         return;
+    case JOBS_NOSPACE:
+        route_reply_no_space(res, "%s", err);
+        return;
     default:
         if (atomic_load(&a->draining)) reply_draining(res);
         else http_reply_problem(res, 500, "internal", NULL, "%s", err);
@@ -134,7 +137,7 @@ void route_jobs_list(app *a, const http_request *req, http_response *res) {
     store_run *runs = NULL;
     size_t n = 0;
     int64_t total = 0;
-    store_error se = {{0}};
+    store_error se = {0};
     if (route_store_check(store_run_list(a->st, &q, &runs, &n, &total, &se), &se, res, "no jobs") != 0)
         return;
     cJSON *body = api_encode_job_list(runs, n, total, q.limit, q.offset);
@@ -167,7 +170,7 @@ void route_job_metrics(app *a, const http_request *req, http_response *res) {
     store_run_clear(&run);
     store_metric *m = NULL;
     size_t n = 0;
-    store_error se = {{0}};
+    store_error se = {0};
     if (route_store_check(store_metrics_get(a->st, id, since, (int)limit, &m, &n, &se), &se, res,
                           "no job with id %lld", (long long)id) != 0)
         return;
@@ -184,6 +187,9 @@ void route_job_cancel(app *a, const http_request *req, http_response *res) {
     } else if (rc == JOBS_CONFLICT) {
         http_reply_problem(res, 409, "job-ended", NULL, "job %lld has already ended",
                            (long long)id);
+    } else if (rc == JOBS_NOSPACE) {
+        route_reply_no_space(res, "the disk is full: job %lld's end cannot be recorded",
+                             (long long)id);
     } else if (rc != JOBS_OK) {
         http_reply_problem(res, 500, "internal", NULL, "cannot cancel job %lld", (long long)id);
     } else {

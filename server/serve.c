@@ -154,7 +154,7 @@ int cmd_serve(int argc, char **argv) {
     a.started_at = wall_now();
     atomic_init(&a.draining, 0);
 
-    store_error se = {{0}};
+    store_error se = {0};
     if (store_open(cfg.db, cfg.migrations, &st, &se) != STORE_OK) {
         log_error("cannot open the store %s: %s", cfg.db, se.msg);
         goto out;
@@ -175,7 +175,10 @@ int cmd_serve(int argc, char **argv) {
         goto out;
     }
     a.jobs = jb;
-    a.models = model_cache_create(st, MODEL_CACHE_CAPACITY, jobs_busy, jb);
+    batcher_options bo = {.max_rows = cfg.predict_batch_rows,
+                          .max_delay_us = cfg.predict_batch_delay_us,
+                          .idle_gap_us = cfg.predict_batch_gap_us};
+    a.models = model_cache_create(st, MODEL_CACHE_CAPACITY, jobs_busy, jb, &bo);
     a.router = router_create(cfg.max_body, cfg.max_upload);
     a.sse = sse_hub_create(cfg.max_streams, err, sizeof err);
     if (!a.models || !a.router || !a.sse) {
@@ -186,7 +189,8 @@ int cmd_serve(int argc, char **argv) {
                        .port = cfg.port,
                        .workers = cfg.workers,
                        .max_connections = cfg.max_connections,
-                       .timeout_seconds = cfg.timeout};
+                       .timeout_seconds = cfg.timeout,
+                       .reuseport = cfg.reuseport};
     http = http_server_start(&ho, &a, err, sizeof err);
     if (!http) {
         log_error("%s", err);

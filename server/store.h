@@ -28,8 +28,15 @@
 typedef struct store store;
 
 typedef struct {
-    char msg[256];
+    char msg[256];   /* the reason, one line */
+    int disk_full;   /* set with STORE_ERR when the disk is full; read through store_error_is_full() */
 } store_error;
+
+/* 1 when the STORE_ERR that filled err came from a full disk (SQLite's
+ * SQLITE_FULL, or no room left to record a run's end): the caller may answer
+ * "insufficient storage" rather than an internal error. 0 otherwise, and for
+ * NULL. Meaningful only right after a call returned STORE_ERR with err. */
+int store_error_is_full(const store_error *err);
 
 /* Open (creating if needed) and migrate. migrations_dir holds NNN_name.sql
  * files. A database whose user_version is newer than the newest migration is

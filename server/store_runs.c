@@ -80,8 +80,8 @@ int store_run_create(store *s, const char *config_json, const char *dataset, int
     store_reserve_refill(s);
     if (s->reserve_path && s->reserve_missing) {
         pthread_mutex_unlock(&s->mu);
-        return store_fail(err, "the disk is full: no room is left to record a run (free some "
-                               "space next to the database)");
+        return store_fail_full(err, "the disk is full: no room is left to record a run (free "
+                                    "some space next to the database)");
     }
     sqlite3_stmt *st;
     int rc = store_prepare(s,

@@ -33,20 +33,35 @@
 
 /* ---- shared helpers ------------------------------------------------------------ */
 
+static void vfail(store_error *err, int full, const char *fmt, va_list ap) {
+    if (!err) return;
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    err->disk_full = full != 0;
+}
+
 int store_fail(store_error *err, const char *fmt, ...) {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, 0, fmt, ap);
+    va_end(ap);
+    return STORE_ERR;
+}
+
+int store_fail_full(store_error *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, 1, fmt, ap);
+    va_end(ap);
     return STORE_ERR;
 }
 
 int store_fail_sql(store *s, store_error *err, const char *what) {
     s->last_full = (sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL;
+    if (s->last_full) return store_fail_full(err, "%s: %s", what, sqlite3_errmsg(s->db));
     return store_fail(err, "%s: %s", what, sqlite3_errmsg(s->db));
 }
+
+int store_error_is_full(const store_error *err) { return err && err->disk_full; }
 
 int store_prepare(store *s, const char *sql, sqlite3_stmt **st, store_error *err) {
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {

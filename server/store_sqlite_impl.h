@@ -34,6 +34,8 @@ void store_reserve_free(store *s);
 
 /* Fill err->msg (err may be NULL); returns STORE_ERR. */
 int store_fail(store_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for a full disk: store_error_is_full(err) then answers 1. */
+int store_fail_full(store_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "<what>: <sqlite's message>" into err; returns STORE_ERR. Also sets
  * s->last_full to whether SQLite's error was a full disk. */
 int store_fail_sql(store *s, store_error *err, const char *what);

@@ -82,6 +82,8 @@ static void test_metrics_exposition(void **state) {
         "# TYPE mlpd_http_requests_total counter",
         "# TYPE mlpd_http_request_duration_seconds histogram",
         "# TYPE mlpd_predictions_total counter",
+        "# TYPE mlpd_predict_batches_total counter",
+        "# TYPE mlpd_predict_batched_rows_total counter",
         "# TYPE mlpd_jobs gauge",
         "# TYPE mlpd_train_samples_per_second gauge",
         "# TYPE process_resident_memory_bytes gauge",
@@ -108,6 +110,57 @@ static void test_metrics_exposition(void **state) {
     assert_non_null(rss);
     assert_true(atof(rss + 31) > 1e6);
     http_result_free(&r);
+}
+
+/* The value of an unlabelled sample `name` in a /metrics exposition (NaN when absent). */
+static double sample(const mlpd_daemon *d, const char *name) {
+    http_result r;
+    assert_int_equal(http_get(d, "/metrics", &r), 0);
+    assert_int_equal(r.status, 200);
+    char line[128];
+    snprintf(line, sizeof line, "\n%s ", name);
+    const char *at = strstr(r.body, line);
+    double v = at ? atof(at + strlen(line)) : NAN;
+    http_result_free(&r);
+    return v;
+}
+
+/* The prediction batcher's counters: zero before any prediction; then one
+ * batch per request (sequential requests never share one), every row counted. */
+static void test_metrics_count_predict_batches(void **state) {
+    (void)state;
+    assert_true(sample(&D, "mlpd_predict_batches_total") == 0);
+    assert_true(sample(&D, "mlpd_predict_batched_rows_total") == 0);
+    assert_true(sample(&D, "mlpd_predict_batched_requests_total") == 0);
+    int hidden = 16;
+    size_t len;
+    unsigned char *model = model_file_bytes(&hidden, 1, 7, &len);
+    assert_non_null(model);
+    assert_int_equal(request_status(&D, "POST", "/models?name=batched", "application/octet-stream",
+                                    model, len, NULL),
+                     201);
+    free(model);
+    float *x;
+    assert_int_equal(load_test_digits(&D, 8, &x, NULL), 0);
+    static const int rows[3] = {1, 8, 3};
+    double want_rows = 0;
+    for (int i = 0; i < 3; i++) {
+        char *body = predict_body(0, x, rows[i], 784, 1);
+        assert_int_equal(request_status(&D, "POST", "/predict", "application/json", body,
+                                        strlen(body), NULL),
+                         200);
+        free(body);
+        want_rows += rows[i];
+    }
+    free(x);
+    double batches = sample(&D, "mlpd_predict_batches_total");
+    printf("metrics: %.0f batches, %.0f requests, %.0f rows\n", batches,
+           sample(&D, "mlpd_predict_batched_requests_total"),
+           sample(&D, "mlpd_predict_batched_rows_total"));
+    assert_true(batches == 3);
+    assert_true(sample(&D, "mlpd_predict_batched_requests_total") == 3);
+    assert_true(sample(&D, "mlpd_predict_batched_rows_total") == want_rows);
+    assert_true(sample(&D, "mlpd_predictions_total") == want_rows);
 }
 
 static void test_openapi_document(void **state) {
@@ -177,6 +230,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_and_readiness),
         cmocka_unit_test(test_metrics_exposition),
+        cmocka_unit_test(test_metrics_count_predict_batches),
         cmocka_unit_test(test_openapi_document),
         cmocka_unit_test(test_static_files),
     };

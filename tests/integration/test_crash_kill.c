@@ -25,8 +25,6 @@
  * (default 90), no new round starts once at least MIN_ROUNDS have run (the
  * figures printed say so), to keep CI bounded.
  */
-#include <dirent.h>
-#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +41,7 @@
 #include <zlib.h>
 
 #include "daemon.h"
+#include "expect.h"
 #include "mlp.h"
 
 #define DEFAULT_ROUNDS 20
@@ -56,6 +54,8 @@
 enum { K_TRAIN, K_EPOCH, K_CSV, K_IDX, K_MODEL, N_KINDS };
 static const char *const kind_names[N_KINDS] = {"train", "epoch", "csv", "idx", "model"};
 
+static mlpd_daemon D; /* static: the teardown stops it when an assertion fails */
+
 static uint64_t rng_state;
 static uint64_t rnd(void) { /* splitmix64: enough for picking moments */
     uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
@@ -64,11 +64,6 @@ static uint64_t rnd(void) { /* splitmix64: enough for picking moments */
     return z ^ (z >> 31);
 }
 static int rnd_int(int n) { return (int)(rnd() % (uint64_t)n); }
-
-static void sleep_ms(int ms) {
-    struct timespec t = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
 
 /* ---- the database, opened directly while the daemon is dead ---------------------------- */
 
@@ -227,13 +222,25 @@ static void check_database(const mlpd_daemon *d, const run_digest *before, size_
 
 /* ---- uploads on their own thread, so the kill can land in the middle ------------------ */
 
+/* Images first: a set is registered (and immutable) as soon as its pairs are
+ * whole, so the test pair must not trail the train pair. */
+static const char *const idx_files[4] = {"train-images-idx3-ubyte", "t10k-images-idx3-ubyte",
+                                         "train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"};
+
+/* What every upload of a kind sends, made once. */
 typedef struct {
-    const mlpd_daemon *d;
+    char *csv;                /* 1000 digits */
+    size_t csv_len;
+    unsigned char *model;     /* 784-512-256-10: about 2 MB */
+    size_t model_len;
+    unsigned char *idx[4];    /* data/mnist-digits' files, in idx_files order */
+    size_t idx_len[4];
+} payloads;
+
+typedef struct {
     int kind;
     char name[32];
-    const char *body;       /* csv or model bytes */
-    size_t len;
-    const char *idx_dir;    /* for K_IDX: the folder whose four files are sent */
+    const payloads *p;
     long status;            /* last answer; 0 when the connection broke */
     int64_t model_id;       /* K_MODEL answered 201 */
     int all_201;            /* every request was answered 201 */
@@ -241,126 +248,54 @@ typedef struct {
     double t_kill;          /* when the daemon was killed */
 } upload_job;
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
+/* Send it (one request, four for K_IDX); no assertion: runs on its own thread. */
+static void send_upload(upload_job *u, const char *method, const char *path, const char *type,
+                        const void *body, size_t len) {
+    http_result r;
+    int rc = http_do(&D, method, path, type, body, len, NULL, 30, &r);
+    u->status = rc == 0 ? r.status : 0;
+    if (u->status == 201 && u->kind == K_MODEL) {
+        cJSON *j = http_result_json(&r);
+        u->model_id = (int64_t)json_num(j, "id");
+        cJSON_Delete(j);
     }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
+    http_result_free(&r); /* filled even when the transfer failed */
+    if (u->status != 201) u->all_201 = 0;
 }
 
 static void *upload_main(void *arg) {
     upload_job *u = arg;
-    http_result r;
+    const payloads *p = u->p;
     char path[256];
     u->all_201 = 1;
     if (u->kind == K_IDX) {
-        /* Images first: a set is registered (and immutable) as soon as its
-         * pairs are whole, so the test pair must not trail the train pair. */
-        static const char *const files[4] = {"train-images-idx3-ubyte", "t10k-images-idx3-ubyte",
-                                             "train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"};
         for (int i = 0; i < 4 && u->all_201; i++) {
-            char src[512];
-            size_t len = 0;
-            snprintf(src, sizeof src, "%s/%s", u->idx_dir, files[i]);
-            char *body = read_file(src, &len);
-            snprintf(path, sizeof path, "/datasets/%s/files/%s", u->name, files[i]);
-            memset(&r, 0, sizeof r);
-            int rc = body ? http_do(u->d, "PUT", path, "application/octet-stream", body, len, NULL,
-                                    30, &r)
-                          : -1;
-            free(body);
-            u->status = rc == 0 ? r.status : 0;
-            http_result_free(&r); /* filled even when the transfer failed */
-            if (u->status != 201) u->all_201 = 0;
+            snprintf(path, sizeof path, "/datasets/%s/files/%s", u->name, idx_files[i]);
+            send_upload(u, "PUT", path, "application/octet-stream", p->idx[i], p->idx_len[i]);
         }
+    } else if (u->kind == K_CSV) {
+        snprintf(path, sizeof path, "/datasets?name=%s", u->name);
+        send_upload(u, "POST", path, "text/csv", p->csv, p->csv_len);
     } else {
-        int csv = u->kind == K_CSV;
-        snprintf(path, sizeof path, csv ? "/datasets?name=%s" : "/models?name=%s", u->name);
-        int rc = http_do(u->d, "POST", path, csv ? "text/csv" : "application/octet-stream",
-                         u->body, u->len, NULL, 30, &r);
-        u->status = rc == 0 ? r.status : 0;
-        if (rc == 0 && !csv && r.status == 201) {
-            cJSON *j = http_result_json(&r);
-            u->model_id = (int64_t)json_num(j, "id");
-            cJSON_Delete(j);
-        }
-        http_result_free(&r); /* filled even when the transfer failed */
-        u->all_201 = u->status == 201;
+        snprintf(path, sizeof path, "/models?name=%s", u->name);
+        send_upload(u, "POST", path, "application/octet-stream", p->model, p->model_len);
     }
     u->t_done = now_seconds();
     return NULL;
 }
 
-/* ---- payloads ----------------------------------------------------------------------------- */
-
-/* n rows of the digits as CSV (label, 784 features in [0,1]). */
-static char *digits_csv(const mlpd_daemon *d, int n, size_t *len) {
-    float *x;
-    int *labels = malloc((size_t)n * sizeof *labels);
-    assert_int_equal(load_test_digits(d, n, &x, labels), 0);
-    char *s = malloc((size_t)n * 784 * 9 + 64);
-    size_t k = 0;
-    for (int i = 0; i < n; i++) {
-        k += (size_t)sprintf(s + k, "%d", labels[i]);
-        for (int f = 0; f < 784; f++) k += (size_t)sprintf(s + k, ",%.3g", (double)x[i * 784 + f]);
-        s[k++] = '\n';
-    }
-    s[k] = '\0';
-    free(x);
-    free(labels);
-    *len = k;
-    return s;
-}
-
-/* A model file of a 784-512-256-10 network (about 2 MB). */
-static unsigned char *model_bytes(size_t *len) {
-    int hidden[2] = {512, 256};
-    mlp_arch a;
-    assert_int_equal(mlp_arch_make(&a, 784, hidden, 2, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY,
-                                   -1, NULL),
-                     MLP_OK);
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&a, MLP_INIT_HE_NORMAL, 42, &m, NULL), MLP_OK);
-    unsigned char *buf = NULL;
-    assert_int_equal(mlp_model_to_buffer(m, &buf, len, NULL), MLP_OK);
-    mlp_model_free(m);
-    return buf;
-}
-
-/* ---- HTTP helpers ---------------------------------------------------------------------------- */
-
-static cJSON *get_json(const mlpd_daemon *d, const char *path, long *status) {
-    http_result r;
-    cJSON *j = NULL;
-    *status = 0;
-    if (http_get(d, path, &r) == 0) {
-        *status = r.status;
-        j = http_result_json(&r);
-    }
-    http_result_free(&r);
-    return j;
-}
+/* ---- jobs ---------------------------------------------------------------------------------- */
 
 /* The long run's status and epochs done. */
 static const char *job_state(const mlpd_daemon *d, int64_t id, int *epoch, char *error,
                              size_t cap) {
     char path[64];
-    long st;
     snprintf(path, sizeof path, "/jobs/%lld", (long long)id);
-    cJSON *j = get_json(d, path, &st);
+    cJSON *j = expect_json(d, path, 200);
     static char status[32];
-    snprintf(status, sizeof status, "%s", j && json_str(j, "status") ? json_str(j, "status") : "?");
-    if (epoch) *epoch = j ? (int)json_num(j, "epoch") : -1;
-    if (error) snprintf(error, cap, "%s", j && json_str(j, "error") ? json_str(j, "error") : "");
+    snprintf(status, sizeof status, "%s", json_str(j, "status") ? json_str(j, "status") : "?");
+    if (epoch) *epoch = (int)json_num(j, "epoch");
+    if (error) snprintf(error, cap, "%s", json_str(j, "error") ? json_str(j, "error") : "");
     cJSON_Delete(j);
     return status;
 }
@@ -369,40 +304,17 @@ static const char *job_state(const mlpd_daemon *d, int64_t id, int *epoch, char 
  * wait for it to end, so that this round's short run starts at once. */
 static void settle_jobs(const mlpd_daemon *d) {
     for (int pass = 0; pass < 2; pass++) {
-        long st;
-        cJSON *list = get_json(d, pass ? "/jobs?status=running" : "/jobs?status=queued", &st);
-        assert_int_equal(st, 200);
+        cJSON *list = expect_json(d, pass ? "/jobs?status=running" : "/jobs?status=queued", 200);
         cJSON *job;
         cJSON_ArrayForEach(job, cJSON_GetObjectItemCaseSensitive(list, "jobs")) {
-            char path[64];
             int64_t id = (int64_t)json_num(job, "id");
-            snprintf(path, sizeof path, "/jobs/%lld/cancel", (long long)id);
-            http_result r;
-            assert_int_equal(http_do(d, "POST", path, NULL, NULL, 0, NULL, 0, &r), 0);
-            http_result_free(&r);
+            assert_true(cancel_job(d, id) > 0); /* 202, or 409 when it ended meanwhile */
             cJSON *end = wait_job(d, id, 30);
             assert_non_null(end);
             cJSON_Delete(end);
         }
         cJSON_Delete(list);
     }
-}
-
-static int upload_leftovers(const char *dir, int depth) {
-    DIR *dd = opendir(dir);
-    if (!dd) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dd)) != NULL) {
-        char path[1024];
-        struct stat sb;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (!strncmp(e->d_name, ".upload-", 8)) n++;
-        else if (depth == 0 && e->d_name[0] != '.' && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-            n += upload_leftovers(path, 1);
-    }
-    closedir(dd);
-    return n;
 }
 
 /* Do the round's thing and SIGKILL the daemon in the middle of it; returns
@@ -417,15 +329,11 @@ static int kill_during(mlpd_daemon *d, int kind, int64_t long_id, upload_job *up
         assert_int_equal(wait_job_progress(d, long_id, 1, 60), 0);
         kill_ms = rnd_int(1500);
         if (rnd_int(3) == 0) { /* a cancel in flight when the kill comes */
-            http_result r;
-            char path[64];
-            snprintf(path, sizeof path, "/jobs/%lld/cancel", (long long)long_id);
-            assert_int_equal(http_do(d, "POST", path, NULL, NULL, 0, NULL, 0, &r), 0);
-            http_result_free(&r);
+            assert_true(cancel_job(d, long_id) > 0);
             *asked_cancel = 1;
             kill_ms = rnd_int(40);
         }
-        sleep_ms(kill_ms);
+        sleep_millis(kill_ms);
     } else if (kind == K_EPOCH) { /* poll until an epoch more is recorded, then kill at once */
         assert_int_equal(wait_job_progress(d, long_id, 1, 60), 0);
         int e0 = 0, e = 0;
@@ -439,9 +347,9 @@ static int kill_during(mlpd_daemon *d, int kind, int64_t long_id, upload_job *up
         ts = now_seconds();
         assert_int_equal(pthread_create(&th, NULL, upload_main, up), 0);
         if (upload_delay_ms < 0)
-            while (up->t_done == 0 && now_seconds() - ts < 30) sleep_ms(1);
+            while (up->t_done == 0 && now_seconds() - ts < 30) sleep_millis(1);
         else
-            sleep_ms(upload_delay_ms);
+            sleep_millis(upload_delay_ms);
         kill_ms = (int)((now_seconds() - ts) * 1000);
     }
     up->t_kill = now_seconds();
@@ -451,8 +359,6 @@ static int kill_during(mlpd_daemon *d, int kind, int64_t long_id, upload_job *up
 }
 
 /* ---- the test --------------------------------------------------------------------------- */
-
-static mlpd_daemon D; /* static: the teardown stops it when an assertion fails */
 
 static int teardown(void **state) {
     (void)state;
@@ -473,21 +379,26 @@ static void test_sigkill_at_random_moments(void **state) {
            (unsigned long long)seed);
 
     assert_int_equal(daemon_start(&D, NULL), 0);
-    size_t csv_len = 0, model_len = 0;
-    char *csv = digits_csv(&D, 1000, &csv_len);
-    unsigned char *model = model_bytes(&model_len);
-    char idx_dir[400];
-    snprintf(idx_dir, sizeof idx_dir, "%s/data/mnist-digits", D.repo);
-    printf("payloads: csv %zu bytes, model %zu bytes, idx %s\n", csv_len, model_len, idx_dir);
+    payloads pl;
+    static const int hidden[2] = {512, 256};
+    pl.csv = digits_csv(&D, 1000, &pl.csv_len);
+    pl.model = model_file_bytes(hidden, 2, 42, &pl.model_len);
+    assert_true(pl.csv && pl.model);
+    for (int i = 0; i < 4; i++) {
+        char rel[96];
+        snprintf(rel, sizeof rel, "data/mnist-digits/%s", idx_files[i]);
+        pl.idx[i] = repo_file_bytes(&D, rel, &pl.idx_len[i]);
+        assert_non_null(pl.idx[i]);
+    }
+    printf("payloads: csv %zu bytes, model %zu bytes, idx data/mnist-digits\n", pl.csv_len,
+           pl.model_len);
 
     /* Calibrate: one undisturbed upload of each kind says how long it takes
      * here; kill moments are then drawn over 1.3 times that, so some land
      * in the body, some in the handler, some after the answer. */
     int upload_ms[N_KINDS] = {0};
     for (int kind = K_CSV; kind <= K_MODEL; kind++) {
-        upload_job cal = {.d = &D, .kind = kind, .idx_dir = idx_dir,
-                          .body = kind == K_CSV ? csv : (const char *)model,
-                          .len = kind == K_CSV ? csv_len : model_len};
+        upload_job cal = {.kind = kind, .p = &pl};
         snprintf(cal.name, sizeof cal.name, "calibrate-%s", kind_names[kind]);
         double ts = now_seconds();
         upload_main(&cal);
@@ -512,7 +423,7 @@ static void test_sigkill_at_random_moments(void **state) {
         }
         if (round > 1) assert_int_equal(daemon_restart(&D), 0);
         settle_jobs(&D);
-        assert_int_equal(upload_leftovers(D.data_dir, 0), 0);
+        assert_int_equal(upload_temporaries(D.data_dir), 0);
         sqlite3 *db = open_db(&D); /* WAL: reading beside the live daemon is safe */
         size_t n_before = digest_ended(db, before, MAX_RUNS);
         int64_t models_above = sql_int(db, "SELECT coalesce(max(id), 0) FROM models");
@@ -521,17 +432,13 @@ static void test_sigkill_at_random_moments(void **state) {
 
         int64_t short_id = train_job(&D, SHORT_JOB);
         assert_true(short_id > 0);
-        cJSON *j = wait_job(&D, short_id, 60);
-        assert_string_equal(json_str(j, "status"), "succeeded");
-        cJSON_Delete(j);
+        cJSON_Delete(expect_job_end(&D, short_id, 60, "succeeded"));
         int64_t long_id = train_job(&D, LONG_JOB);
         assert_true(long_id > 0);
 
         int kind = (round - 1) % N_KINDS;
         kinds[kind]++;
-        upload_job up = {.d = &D, .kind = kind, .idx_dir = idx_dir,
-                         .body = kind == K_CSV ? csv : (const char *)model,
-                         .len = kind == K_CSV ? csv_len : model_len};
+        upload_job up = {.kind = kind, .p = &pl};
         snprintf(up.name, sizeof up.name, "r%d-%s", round, kind_names[kind]);
         int asked_cancel = 0;
         /* uploads: every 4th is killed right after its answer, the others at random */
@@ -563,16 +470,14 @@ static void test_sigkill_at_random_moments(void **state) {
         }
         if (acked_before_kill) {
             char path[96];
-            long status;
             if (kind == K_MODEL)
                 snprintf(path, sizeof path, "/models/%lld", (long long)up.model_id);
             else
                 snprintf(path, sizeof path, "/datasets/%s", up.name);
-            cJSON_Delete(get_json(&D, path, &status));
-            assert_int_equal(status, 200);
+            cJSON_Delete(expect_json(&D, path, 200));
             acked++;
         }
-        assert_int_equal(upload_leftovers(D.data_dir, 0), 0);
+        assert_int_equal(upload_temporaries(D.data_dir), 0);
     }
     double secs = now_seconds() - t0;
     printf("crash-kill: %d rounds in %.1f s (train %d, epoch %d, csv %d, idx %d, model %d);"
@@ -582,8 +487,9 @@ static void test_sigkill_at_random_moments(void **state) {
     printf("crash-kill: integrity_check ok %d/%d; killed runs: %d failed interrupted, %d cancelled;"
            " %d acknowledged uploads present; %d model and %d data set checks\n",
            rounds, rounds, interrupted, cancelled, acked, models_checked, datasets_checked);
-    free(csv);
-    free(model);
+    free(pl.csv);
+    free(pl.model);
+    for (int i = 0; i < 4; i++) free(pl.idx[i]);
     assert_int_equal(daemon_stop(&D), 0);
     /* Last, everything at once: all models and data sets ever made. */
     sqlite3 *all = open_db(&D);

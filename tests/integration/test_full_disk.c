@@ -9,14 +9,13 @@
  *   for that, store_reserve.c), or - should SQLite still find room in its
  *   WAL - trains on until cancelled; either way it ends;
  * - then, the disk filled again: CSV and IDX uploads, a model upload and a
- *   training request answer a 5xx problem+json (500 or 507), and no upload
- *   temporary is left behind;
+ *   training request answer 507 Insufficient Storage as problem+json (type
+ *   /problems/insufficient-storage), and no upload temporary is left behind;
  * - the daemon keeps answering (/healthz, /jobs).
  * Once the filler is deleted, uploads and training work again, the daemon
  * stops cleanly, PRAGMA integrity_check says "ok" and it starts again on the
  * same files.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -27,16 +26,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
 #include "daemon.h"
-#include "mlp.h"
+#include "expect.h"
 
 #define TMPFS_SIZE "8m"
 
@@ -106,40 +103,19 @@ static long long fill_disk(const char *path) {
     return total;
 }
 
-/* Assert a clean server-side refusal: 500 or 507 as problem+json. */
-static void assert_clean_5xx(const http_result *r, const char *what) {
-    printf("  full disk: %-32s -> %ld %s\n", what, r->status, r->body ? r->body : "");
-    assert_true(r->status == 500 || r->status == 507);
-    assert_string_equal(r->content_type, "application/problem+json");
-    cJSON *j = http_result_json(r);
-    assert_non_null(j);
-    assert_int_equal((long)json_num(j, "status"), r->status);
-    assert_non_null(json_str(j, "detail"));
-    cJSON_Delete(j);
+/* Send a request that needs disk space: the answer must be 507 problem+json
+ * of type /problems/insufficient-storage (expect_problem checks the rest). */
+static void expect_no_space(const char *method, const char *path, const char *ctype,
+                            const void *body, size_t len) {
+    cJSON *p = expect_problem(&D, method, path, ctype, body, len, NULL, 507, NULL);
+    printf("  full disk: %-6s %-40s -> 507 %s\n", method, path, json_str(p, "detail"));
+    assert_string_equal(json_str(p, "type"), "/problems/insufficient-storage");
+    assert_string_equal(json_str(p, "title"), "Insufficient Storage");
+    cJSON_Delete(p);
 }
 
 static long get_status(const char *path) {
-    http_result r;
-    long st = http_get(&D, path, &r) == 0 ? r.status : 0;
-    http_result_free(&r);
-    return st;
-}
-
-static int upload_temps(const char *dir, int depth) {
-    DIR *dd = opendir(dir);
-    if (!dd) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dd)) != NULL) {
-        char path[1024];
-        struct stat sb;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (!strncmp(e->d_name, ".upload-", 8)) n++;
-        else if (depth == 0 && e->d_name[0] != '.' && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-            n += upload_temps(path, 1);
-    }
-    closedir(dd);
-    return n;
+    return request_status(&D, "GET", path, NULL, NULL, 0, NULL);
 }
 
 /* rows x 8 features, 3 classes, as CSV text (malloc'ed). */
@@ -156,33 +132,6 @@ static char *small_csv(int rows, size_t *len) {
     return s;
 }
 
-static unsigned char *model_file(int hidden, size_t *len) {
-    mlp_arch a;
-    assert_int_equal(mlp_arch_make(&a, 784, &hidden, 1, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY,
-                                   -1, NULL),
-                     MLP_OK);
-    mlp_model *m = NULL;
-    assert_int_equal(mlp_model_create(&a, MLP_INIT_HE_NORMAL, 3, &m, NULL), MLP_OK);
-    unsigned char *buf = NULL;
-    assert_int_equal(mlp_model_to_buffer(m, &buf, len, NULL), MLP_OK);
-    mlp_model_free(m);
-    return buf;
-}
-
-static char *read_repo_file(const char *name, size_t *len) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/data/mnist-digits/%s", D.repo, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc(*len);
-    assert_int_equal(fread(b, 1, *len, f), *len);
-    fclose(f);
-    return b;
-}
-
 /* Status (and error) of a job: now, or once it has ended (wait_s > 0). */
 static const char *job_status(int64_t id, double wait_s, char *error, size_t cap) {
     static char st[32];
@@ -191,10 +140,8 @@ static const char *job_status(int64_t id, double wait_s, char *error, size_t cap
         j = wait_job(&D, id, wait_s);
     } else {
         char path[64];
-        http_result g;
         snprintf(path, sizeof path, "/jobs/%lld", (long long)id);
-        if (http_get(&D, path, &g) == 0 && g.status == 200) j = http_result_json(&g);
-        http_result_free(&g);
+        j = expect_json(&D, path, 200);
     }
     assert_non_null(j);
     snprintf(st, sizeof st, "%s", json_str(j, "status"));
@@ -228,11 +175,9 @@ static void test_full_disk_gives_clean_errors(void **state) {
     assert_string_equal(job_status(ok_id, 60, err, sizeof err), "succeeded");
     size_t csv_len;
     char *csv = small_csv(2000, &csv_len);
-    http_result r;
-    assert_int_equal(http_do(&D, "POST", "/datasets?name=before", "text/csv", csv, csv_len, NULL,
-                             0, &r), 0);
-    assert_int_equal(r.status, 201);
-    http_result_free(&r);
+    assert_int_equal(request_status(&D, "POST", "/datasets?name=before", "text/csv", csv, csv_len,
+                                    NULL),
+                     201);
     int64_t long_id = train_job(&D, "{\"hidden\":[64],\"epochs\":1000}");
     assert_true(long_id > 0);
     assert_int_equal(wait_job_progress(&D, long_id, 1, 60), 0);
@@ -250,16 +195,12 @@ static void test_full_disk_gives_clean_errors(void **state) {
     char path[64];
     const char *st = "running";
     for (double t0 = now_seconds(); !strcmp(st, "running") && now_seconds() - t0 < 10;) {
-        struct timespec pause = {0, 50 * 1000000L};
-        nanosleep(&pause, NULL);
+        sleep_millis(50);
         st = job_status(long_id, 0, err, sizeof err);
     }
     if (!strcmp(st, "running")) {
-        http_result c;
-        snprintf(path, sizeof path, "/jobs/%lld/cancel", (long long)long_id);
-        assert_int_equal(http_do(&D, "POST", path, NULL, NULL, 0, NULL, 0, &c), 0);
-        assert_true(c.status == 202 || c.status == 409);
-        http_result_free(&c);
+        long c = cancel_job(&D, long_id); /* a running job's cancel needs no disk: a flag */
+        assert_true(c == 202 || c == 409);
         st = job_status(long_id, 60, err, sizeof err);
         printf("  full disk: running job trained on; cancelled, it ended %s\n", st);
         assert_true(!strcmp(st, "cancelled") || !strcmp(st, "failed"));
@@ -275,43 +216,36 @@ static void test_full_disk_gives_clean_errors(void **state) {
     assert_true(free_bytes() < 4096);
 
     /* Uploads: refused cleanly. */
-    assert_int_equal(http_do(&D, "POST", "/datasets?name=during", "text/csv", csv, csv_len, NULL,
-                             0, &r), 0);
-    assert_clean_5xx(&r, "POST /datasets (csv)");
-    http_result_free(&r);
+    expect_no_space("POST", "/datasets?name=during", "text/csv", csv, csv_len);
     size_t img_len;
-    char *img = read_repo_file("t10k-images-idx3-ubyte", &img_len);
-    assert_int_equal(http_do(&D, "PUT", "/datasets/during-idx/files/t10k-images-idx3-ubyte",
-                             "application/octet-stream", img, img_len, NULL, 0, &r), 0);
-    assert_clean_5xx(&r, "PUT /datasets/{name}/files/{file}");
-    http_result_free(&r);
+    unsigned char *img =
+        repo_file_bytes(&D, "data/mnist-digits/t10k-images-idx3-ubyte", &img_len);
+    assert_non_null(img);
+    expect_no_space("PUT", "/datasets/during-idx/files/t10k-images-idx3-ubyte",
+                    "application/octet-stream", img, img_len);
     free(img);
     size_t model_len;
-    unsigned char *model = model_file(256, &model_len); /* ~800 KB: more than the WAL's slack */
-    assert_int_equal(http_do(&D, "POST", "/models?name=during", "application/octet-stream", model,
-                             model_len, NULL, 0, &r), 0);
-    assert_clean_5xx(&r, "POST /models");
-    http_result_free(&r);
-    assert_int_equal(upload_temps(data + strlen("--data-dir="), 0), 0);
+    int hidden = 256; /* ~800 KB: more than the WAL's slack */
+    unsigned char *model = model_file_bytes(&hidden, 1, 3, &model_len);
+    assert_non_null(model);
+    expect_no_space("POST", "/models?name=during", "application/octet-stream", model, model_len);
+    assert_int_equal(upload_temporaries(data + strlen("--data-dir=")), 0);
 
     /* Training: refused cleanly (no room to be sure of recording its end). */
-    assert_int_equal(http_post_json(&D, "/train", "{\"hidden\":[8],\"epochs\":1}", &r), 0);
-    assert_clean_5xx(&r, "POST /train");
-    http_result_free(&r);
+    const char *job = "{\"hidden\":[8],\"epochs\":1}";
+    expect_no_space("POST", "/train", "application/json", job, strlen(job));
     assert_int_equal(get_status("/healthz"), 200);
     assert_int_equal(get_status("/jobs"), 200);
     assert_int_equal(get_status("/datasets/before"), 200);
 
     /* Space again: everything works. */
     assert_int_equal(unlink(filler), 0);
-    assert_int_equal(http_do(&D, "POST", "/datasets?name=after", "text/csv", csv, csv_len, NULL,
-                             0, &r), 0);
-    assert_int_equal(r.status, 201);
-    http_result_free(&r);
-    assert_int_equal(http_do(&D, "POST", "/models?name=after", "application/octet-stream", model,
-                             model_len, NULL, 0, &r), 0);
-    assert_int_equal(r.status, 201);
-    http_result_free(&r);
+    assert_int_equal(request_status(&D, "POST", "/datasets?name=after", "text/csv", csv, csv_len,
+                                    NULL),
+                     201);
+    assert_int_equal(request_status(&D, "POST", "/models?name=after", "application/octet-stream",
+                                    model, model_len, NULL),
+                     201);
     int64_t after = train_job(&D, "{\"hidden\":[8],\"epochs\":1}");
     assert_true(after > 0);
     assert_string_equal(job_status(after, 60, err, sizeof err), "succeeded");

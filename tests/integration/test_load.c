@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -59,38 +58,11 @@ static char *bodies[2];            /* predict bodies: 1 row, 8 rows */
 static const int body_rows[2] = {1, 8};
 static int labels[N_DIGITS];
 
-static void sleep_ms(int ms) {
-    struct timespec t = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
-
 /* ---- a keep-alive client ------------------------------------------------------------ */
 
 typedef struct {
-    char *buf;
-    size_t len, cap;
-} sink;
-
-static size_t sink_write(char *data, size_t size, size_t n, void *user) {
-    sink *s = user;
-    size_t add = size * n;
-    if (s->len + add + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8192;
-        while (cap < s->len + add + 1) cap *= 2;
-        char *nb = realloc(s->buf, cap);
-        if (!nb) return 0;
-        s->buf = nb;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, data, add);
-    s->len += add;
-    s->buf[s->len] = '\0';
-    return add;
-}
-
-typedef struct {
     CURL *c;
-    sink body;
+    http_sink body;       /* the last answer's body (daemon.h's curl sink) */
     struct curl_slist *json_hdr;
 } client;
 
@@ -132,7 +104,7 @@ static long request(client *cl, const char *method, const char *path, const char
     } else {
         curl_easy_setopt(cl->c, CURLOPT_HTTPHEADER, NULL);
     }
-    curl_easy_setopt(cl->c, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(cl->c, CURLOPT_WRITEFUNCTION, http_sink_write);
     curl_easy_setopt(cl->c, CURLOPT_WRITEDATA, &cl->body);
     curl_easy_setopt(cl->c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(cl->c, CURLOPT_NOSIGNAL, 1L);
@@ -206,7 +178,7 @@ static void *jobs_main(void *arg) {
     static const long ok_submit[] = {202, 0}, ok_cancel[] = {202, 409, 0};
     for (int n = 0; now_seconds() < t_end - 1; n++) {
         if (request(&cl, "POST", "/train", TRAIN_JOB, ok_submit, NULL) != 202) {
-            sleep_ms(200);
+            sleep_millis(200);
             continue;
         }
         cJSON *j = cJSON_Parse(cl.body.buf);
@@ -234,7 +206,7 @@ static void *jobs_main(void *arg) {
             }
             snprintf(path, sizeof path, "/jobs/%lld/metrics?since=0", (long long)id);
             request(&cl, "GET", path, NULL, OK_200, NULL);
-            sleep_ms(100);
+            sleep_millis(100);
         }
     }
     client_free(&cl);
@@ -243,34 +215,23 @@ static void *jobs_main(void *arg) {
 
 /* ---- event streams ------------------------------------------------------------------------ */
 
-typedef struct {
-    sink s;
-    long events;
-} stream_state;
-
-static size_t stream_write(char *data, size_t size, size_t n, void *user) {
-    stream_state *st = user;
-    size_t got = sink_write(data, size, n, &st->s);
-    return got;
-}
-
 static void *stream_main(void *arg) {
     (void)arg;
     int64_t followed = 0;
     while (now_seconds() < t_end) {
         int64_t id = atomic_load(&current_job);
         if (id == 0 || id == followed) {
-            sleep_ms(20);
+            sleep_millis(20);
             continue;
         }
         followed = id;
         CURL *c = curl_easy_init();
         char url[256];
         snprintf(url, sizeof url, "http://127.0.0.1:%d/jobs/%lld/events", D.port, (long long)id);
-        stream_state st = {{0}, 0};
+        http_sink body = {0};
         curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_write);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &st);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_sink_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
         curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         CURLcode rc = curl_easy_perform(c);
@@ -280,10 +241,10 @@ static void *stream_main(void *arg) {
         atomic_fetch_add(&n_requests, 1);
         atomic_fetch_add(&n_streams, 1);
         long events = 0;
-        for (const char *p = st.s.buf; p && (p = strstr(p, "\nevent:")); p++) events++;
-        if (st.s.buf && !strncmp(st.s.buf, "event:", 6)) events++;
+        for (const char *p = body.buf; p && (p = strstr(p, "\nevent:")); p++) events++;
+        if (body.buf && !strncmp(body.buf, "event:", 6)) events++;
         atomic_fetch_add(&n_events, events);
-        int ended = st.s.buf && strstr(st.s.buf, "event: end") != NULL;
+        int ended = body.buf && strstr(body.buf, "event: end") != NULL;
         if (rc != CURLE_OK) {
             fprintf(stderr, "stream of job %lld: %s\n", (long long)id, curl_easy_strerror(rc));
             atomic_fetch_add(&n_transport_errors, 1);
@@ -292,7 +253,7 @@ static void *stream_main(void *arg) {
                     ended ? "ended" : "no end event");
             atomic_fetch_add(&n_streams_bad, 1);
         }
-        free(st.s.buf);
+        free(body.buf);
     }
     return NULL;
 }
@@ -307,7 +268,7 @@ static void *reader_main(void *arg) {
     client_init(&cl);
     for (size_t i = 0; now_seconds() < t_end; i++) {
         request(&cl, "GET", paths[i % (sizeof paths / sizeof paths[0])], NULL, OK_200, NULL);
-        sleep_ms(20);
+        sleep_millis(20);
     }
     client_free(&cl);
     return NULL;
@@ -379,7 +340,7 @@ static void test_bounded_load(void **state) {
         if (r > rss_max) rss_max = r;
         if (t < seconds / 4) q_first += r, n_first++;
         else if (t > seconds * 3 / 4) q_last += r, n_last++;
-        sleep_ms(100);
+        sleep_millis(100);
     }
     for (int i = 0; i < PRED_CONNS + 3; i++) pthread_join(th[i], NULL);
     double elapsed = now_seconds() - t_start;

@@ -107,7 +107,7 @@ static int setup(void **state) {
     write_csv(path, 64, 4);
     snprintf(path, sizeof path, "%s/slow.csv", f->data);
     write_csv(path, 2000, 16);
-    store_error err = {{0}};
+    store_error err = {0};
     if (store_open(f->db, migrations_dir(), &f->st, &err) != STORE_OK) {
         fprintf(stderr, "store_open: %s\n", err.msg);
         return -1;

@@ -474,7 +474,7 @@ static void test_handler_helpers(void **state) {
         assert_non_null(strstr(res.body, "no model with id"));
         free(res.body);
     }
-    store_error se = {{0}};
+    store_error se = {0};
     snprintf(se.msg, sizeof se.msg, "disk I/O error");
     memset(&res, 0, sizeof res);
     assert_int_equal(route_store_check(STORE_OK, &se, &res, "no job with id %d", 7), 0);

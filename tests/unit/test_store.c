@@ -94,7 +94,7 @@ static int teardown(void **state) {
 
 static store *open_ok(const fixture *f) {
     store *s = NULL;
-    store_error err = {{0}};
+    store_error err = {0};
     int rc = store_open(f->db, f->migrations, &s, &err);
     if (rc != STORE_OK) fail_msg("store_open: %s", err.msg);
     assert_non_null(s);
@@ -157,7 +157,7 @@ static void test_newer_db_is_refused(void **state) {
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", f->newest + 2);
     raw_exec(f->db, sql);
     store *s = NULL;
-    store_error err = {{0}};
+    store_error err = {0};
     assert_int_equal(store_open(f->db, f->migrations, &s, &err), STORE_ERR);
     assert_null(s);
     snprintf(want, sizeof want, "database schema version %d is newer than this mlpd (%d)",
@@ -180,7 +180,7 @@ static void test_new_migration_applies_and_bad_one_rolls_back(void **state) {
 
     snprintf(path, sizeof path, "%s/%03d_bad.sql", f->migrations, f->newest + 2);
     write_file(path, "CREATE TABLE half (y INTEGER);\nSELECT no_such_column FROM extra;\n");
-    store_error err = {{0}};
+    store_error err = {0};
     assert_int_equal(store_open(f->db, f->migrations, &s, &err), STORE_ERR);
     assert_non_null(strstr(err.msg, "_bad.sql"));
     assert_int_equal(raw_int(f->db, "PRAGMA user_version"), f->newest + 1);
@@ -190,7 +190,7 @@ static void test_new_migration_applies_and_bad_one_rolls_back(void **state) {
 static void test_missing_migrations_dir_is_an_error(void **state) {
     fixture *f = *state;
     store *s = NULL;
-    store_error err = {{0}};
+    store_error err = {0};
     char dir[600];
     snprintf(dir, sizeof dir, "%s/nowhere", f->dir);
     assert_int_equal(store_open(f->db, dir, &s, &err), STORE_ERR);
@@ -204,7 +204,7 @@ static int64_t new_run(store *s, const char *dataset, int epochs) {
     char cfg[128];
     snprintf(cfg, sizeof cfg, "{\"dataset\":\"%s\",\"epochs\":%d}", dataset, epochs);
     int64_t id = 0;
-    store_error err = {{0}};
+    store_error err = {0};
     assert_int_equal(store_run_create(s, cfg, dataset, epochs, &id, &err), STORE_OK);
     assert_true(id > 0);
     return id;
@@ -213,7 +213,7 @@ static int64_t new_run(store *s, const char *dataset, int epochs) {
 static void test_runs_lifecycle(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {{0}};
+    store_error err = {0};
     int64_t id = new_run(s, "digits", 7);
     store_run r;
     assert_int_equal(store_run_get(s, id, &r, &err), STORE_OK);
@@ -276,7 +276,7 @@ static void test_run_status_names(void **state) {
 static void test_run_list_filter_pagination(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {{0}};
+    store_error err = {0};
     int64_t ids[9];
     for (int i = 0; i < 9; i++) {
         ids[i] = new_run(s, "ds", i + 1);
@@ -332,7 +332,7 @@ static store_metric metric(int64_t run, const char *key, int epoch, int64_t step
 static void test_metrics_append_and_cursor(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {{0}};
+    store_error err = {0};
     int64_t a = new_run(s, "ds", 2), b = new_run(s, "ds", 2);
     store_metric ma[3] = {metric(a, "loss", 1, 10, 0.9), metric(a, "accuracy", 1, 10, 0.6),
                           metric(a, "loss", 2, 20, 0.4)};
@@ -383,7 +383,7 @@ static void test_metrics_append_and_cursor(void **state) {
 static void test_record_epoch_is_atomic(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {{0}};
+    store_error err = {0};
     int64_t run = new_run(s, "ds", 5);
     store_metric ok[2] = {metric(run, "loss", 1, 40, 0.7), metric(run, "accuracy", 1, 40, 0.55)};
     assert_int_equal(store_run_record_epoch(s, run, ok, 2, 1, 40, 0.7, 0.55, NAN, NAN, 99.0, &err),
@@ -471,7 +471,7 @@ static int64_t put_model(store *s, int64_t run, const char *name, size_t len, un
                                      "\"loss\":\"cross_entropy\"}",
                         .n_params = 15};
     int64_t id = 0;
-    store_error err = {{0}};
+    store_error err = {0};
     assert_int_equal(store_model_put(s, &meta, bytes, len, &id, &err), STORE_OK);
     free(bytes);
     assert_true(id > 0);
@@ -481,7 +481,7 @@ static int64_t put_model(store *s, int64_t run, const char *name, size_t len, un
 static void test_models(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {{0}};
+    store_error err = {0};
     int64_t latest;
     assert_int_equal(store_model_latest(s, &latest, &err), STORE_NOTFOUND);
     int64_t run = new_run(s, "ds", 1);
@@ -555,7 +555,7 @@ static void test_models(void **state) {
 static void test_datasets(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {{0}};
+    store_error err = {0};
     store_dataset d = {.name = "zeta", .source = "upload", .path = "zeta.csv", .format = "csv",
                        .n_train = 100, .features = 4, .classes = 3};
     int64_t id1, id2, id3;
@@ -610,7 +610,7 @@ static void test_datasets(void **state) {
 static void test_everything_survives_reopen(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {{0}};
+    store_error err = {0};
     int64_t run = new_run(s, "keep", 3);
     store_run_set_status(s, run, RUN_RUNNING, NULL, &err);
     store_metric m = metric(run, "loss", 1, 7, 0.25);

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -17,14 +18,11 @@
 
 #include <zlib.h>
 
-/* ---- HTTP ------------------------------------------------------------------------- */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} growbuf;
+#include "mlp.h"
 
-static size_t collect(char *data, size_t size, size_t n, void *user) {
-    growbuf *g = user;
+/* ---- HTTP ------------------------------------------------------------------------- */
+size_t http_sink_write(char *data, size_t size, size_t n, void *user) {
+    http_sink *g = user;
     size_t add = size * n;
     if (g->len + add + 1 > g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 4096;
@@ -47,7 +45,7 @@ int http_do_lines(const mlpd_daemon *d, const char *method, const char *path, co
     if (!c) return -1;
     char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
-    growbuf b = {0}, h = {0};
+    http_sink b = {0}, h = {0};
     struct curl_slist *hdrs = NULL;
     for (int i = 0; header_lines && header_lines[i]; i++)
         hdrs = curl_slist_append(hdrs, header_lines[i]);
@@ -63,9 +61,9 @@ int http_do_lines(const mlpd_daemon *d, const char *method, const char *path, co
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_sink_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_sink_write);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s : 60L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -273,6 +271,40 @@ unsigned char *gzip_bytes(const void *in, size_t len, size_t *out_len) {
     return out;
 }
 
+unsigned char *model_file_bytes(const int *hidden, int n_hidden, uint64_t seed, size_t *len) {
+    mlp_arch a;
+    mlp_model *m = NULL;
+    unsigned char *buf = NULL;
+    if (mlp_arch_make(&a, 784, hidden, n_hidden, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, -1,
+                      NULL) != MLP_OK ||
+        mlp_model_create(&a, MLP_INIT_HE_NORMAL, seed, &m, NULL) != MLP_OK ||
+        mlp_model_to_buffer(m, &buf, len, NULL) != MLP_OK) {
+        fprintf(stderr, "cannot make a model file\n");
+        buf = NULL;
+    }
+    mlp_model_free(m);
+    return buf;
+}
+
+static int count_upload_temps(const char *dir, int depth) {
+    DIR *dd = opendir(dir);
+    if (!dd) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dd)) != NULL) {
+        char path[1024];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (!strncmp(e->d_name, ".upload-", 8)) n++;
+        else if (depth == 0 && e->d_name[0] != '.' && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            n += count_upload_temps(path, 1);
+    }
+    closedir(dd);
+    return n;
+}
+
+int upload_temporaries(const char *data_dir) { return count_upload_temps(data_dir, 0); }
+
 int write_text_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
@@ -326,6 +358,28 @@ int load_test_digits(const mlpd_daemon *d, int n, float **x, int *labels) {
         *x = NULL;
     }
     return ok ? 0 : -1;
+}
+
+char *digits_csv(const mlpd_daemon *d, int n, size_t *len) {
+    float *x = NULL;
+    int *labels = malloc((size_t)n * sizeof *labels);
+    char *s = malloc((size_t)n * 784 * 9 + 64); /* "%.3g" of [0,1] is at most 5 chars + ',' */
+    if (!labels || !s || load_test_digits(d, n, &x, labels) != 0) {
+        free(labels);
+        free(s);
+        return NULL;
+    }
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        k += (size_t)sprintf(s + k, "%d", labels[i]);
+        for (int f = 0; f < 784; f++) k += (size_t)sprintf(s + k, ",%.3g", (double)x[i * 784 + f]);
+        s[k++] = '\n';
+    }
+    s[k] = '\0';
+    free(x);
+    free(labels);
+    *len = k;
+    return s;
 }
 
 char *predict_body(int64_t model, const float *x, int rows, int width, int batch_form) {

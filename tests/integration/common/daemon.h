@@ -78,6 +78,14 @@ int http_do(const mlpd_daemon *d, const char *method, const char *path,
 int http_do_lines(const mlpd_daemon *d, const char *method, const char *path, const void *body,
                   size_t len, const char *const *header_lines, long timeout_s, http_result *r);
 int http_get(const mlpd_daemon *d, const char *path, http_result *r);
+/* A growing, NUL-terminated buffer and the libcurl write callback
+ * (CURLOPT_WRITEFUNCTION, user = the sink) that appends to it: for tests that
+ * keep their own curl handle (keep-alive load). Free buf when done. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} http_sink;
+size_t http_sink_write(char *data, size_t size, size_t n, void *user);
 int http_post_json(const mlpd_daemon *d, const char *path, const char *json, http_result *r);
 void http_result_free(http_result *r);
 /* Value of response header `name` (case-insensitive) copied into out, 0 or -1. */
@@ -108,6 +116,9 @@ const char *json_str(const cJSON *o, const char *key);
 /* Test images of data/mnist-digits: n rows of 784 floats in [0,1] (caller
  * frees) and their labels (may be NULL). 0 or -1. */
 int load_test_digits(const mlpd_daemon *d, int n, float **x, int *labels);
+/* The first n test digits as CSV text (a label, then 784 features in [0,1],
+ * no header), malloc'ed (caller frees), its length in *len; NULL on failure. */
+char *digits_csv(const mlpd_daemon *d, int n, size_t *len);
 /* {"model": model (omitted when 0), "input"/"inputs": rows} as a malloc'ed string. */
 char *predict_body(int64_t model, const float *x, int rows, int width, int batch_form);
 
@@ -119,6 +130,13 @@ unsigned char *repo_file_bytes(const mlpd_daemon *d, const char *rel, size_t *le
 /* gzip framing (as `gzip` writes it, not zlib's) of in[0..len), malloc'ed
  * (caller frees), its size in *out_len; NULL on failure. */
 unsigned char *gzip_bytes(const void *in, size_t len, size_t *out_len);
+/* A model file (mlp.h format) of a 784 -> hidden[0..n_hidden) -> 10 ReLU
+ * network with He-initialised weights from seed, malloc'ed (caller frees),
+ * its size in *len; NULL on failure. */
+unsigned char *model_file_bytes(const int *hidden, int n_hidden, uint64_t seed, size_t *len);
+/* Upload temporaries (".upload-*") in data_dir and its folders one level
+ * down: what a finished or refused upload must never leave behind. */
+int upload_temporaries(const char *data_dir);
 /* Create or replace the file at path with text. 0 or -1. */
 int write_text_file(const char *path, const char *text);
 /* Remove dir and everything below it (links are removed, not followed). 0 or -1. */
