@@ -13,6 +13,7 @@
  * few seconds, then MHD stops and the store closes; exit 0. A second signal
  * during that exits at once with status 1.
  */
+#include <cblas.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -153,6 +154,12 @@ int cmd_serve(int argc, char **argv) {
     a.metrics = &metrics;
     a.started_at = wall_now();
     atomic_init(&a.draining, 0);
+
+    /* OpenBLAS' thread count is process-wide: with one thread, predictions run
+     * on the batcher's thread without waiting behind a training job's calls in
+     * OpenBLAS' shared pool, and training leaves a core to HTTP (make bench,
+     * section 4). --blas-threads 2 trains faster on a node that only trains. */
+    if (cfg.blas_threads > 0) openblas_set_num_threads(cfg.blas_threads);
 
     store_error se = {0};
     if (store_open(cfg.db, cfg.migrations, &st, &se) != STORE_OK) {
