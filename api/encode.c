@@ -204,25 +204,4 @@ cJSON *api_encode_dataset_list(const store_dataset *list, size_t n) {
     return o;
 }
 
-cJSON *api_encode_predictions(int64_t model_id, int n, int classes, const float *probs,
-                              const int *labels) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "model", (double)model_id);
-    cJSON *arr = cJSON_AddArrayToObject(o, "predictions");
-    for (int i = 0; i < n; i++) {
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddNumberToObject(p, "label", labels[i]);
-        cJSON *pr = cJSON_AddArrayToObject(p, "probabilities");
-        for (int k = 0; k < classes; k++) {
-            /* 7 significant digits carry a float's precision; printing them
-             * ourselves is much cheaper than cJSON's round-trip search. */
-            float v = probs[(size_t)i * classes + k];
-            char buf[32];
-            if (isfinite(v)) snprintf(buf, sizeof buf, "%.7g", (double)v);
-            else strcpy(buf, "null");
-            cJSON_AddItemToArray(pr, cJSON_CreateRaw(buf));
-        }
-        cJSON_AddItemToArray(arr, p);
-    }
-    return o;
-}
+/* api_encode_predictions is in encode_predict.c. */

@@ -53,6 +53,13 @@ cJSON *api_encode_dataset_list(const store_dataset *list, size_t n);
 cJSON *api_encode_predictions(int64_t model_id, int n, int classes, const float *probs,
                               const int *labels);
 
+/* Bytes api_format_probability may write, with the terminating NUL. */
+#define API_PROBABILITY_MAX 16
+/* v as JSON text into out (>= API_PROBABILITY_MAX bytes), NUL-terminated:
+ * exactly snprintf's "%.9g" (9 significant digits, so strtof reads back v),
+ * "null" when v is not finite. Returns the length. */
+size_t api_format_probability(char *out, float v);
+
 /* A number that becomes null when not finite (NaN/inf). */
 cJSON *api_json_number_or_null(double v);
 /* An RFC 3339 UTC time with milliseconds ("2024-05-01T10:00:03.200Z"), null when t <= 0. */

@@ -330,6 +330,75 @@ static void test_short_decimals_match_strtod(void **state) {
     free(body);
 }
 
+/* What image clients send: mostly "0" or "0.0" pixels (read without the
+ * number parser) among short decimals, compact or with blanks around the
+ * commas, in rows longer than the first buffer; each value bit-identical to
+ * (float)strtod, -0.0 keeping its sign, and the width limit still counted. */
+static void test_pixel_rows(void **state) {
+    (void)state;
+    enum { ROW = 1500, ROWS = 3 };
+    static const char *toks[] = {"0", "0.0", "0.0", "0", "0.0", "0.5137", "1.0", "1",
+                                 "0.00", "-0.0", "0.0e1", "0.01", "0.0E-3", "-0", "0.9999"};
+    static const char *seps[] = {",", ",", ",", ", ", " ,", ",\n\t", ",", ","};
+    uint64_t lcg = 4242;
+    size_t cap = (size_t)ROWS * ROW * 16 + 64;
+    char *body = malloc(cap);
+    const char **used = malloc((size_t)ROWS * ROW * sizeof *used);
+    assert_non_null(body);
+    assert_non_null(used);
+    for (int round = 0; round < 40; round++) {
+        int rows = 1 + round % ROWS;
+        size_t n = (size_t)snprintf(body, cap, "{\"inputs\":[");
+        for (int i = 0; i < rows; i++) {
+            n += (size_t)sprintf(body + n, "%s[", i ? "," : "");
+            for (int j = 0; j < ROW; j++) {
+                lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+                /* Early rounds compact (the common case), later ones mixed. */
+                const char *tok = toks[(lcg >> 33) % (sizeof toks / sizeof toks[0])];
+                const char *sep = round < 10 ? "," : seps[(lcg >> 40) % (sizeof seps / sizeof seps[0])];
+                used[(size_t)i * ROW + (size_t)j] = tok;
+                n += (size_t)sprintf(body + n, "%s%s", j ? sep : "", tok);
+            }
+            n += (size_t)sprintf(body + n, "]");
+        }
+        sprintf(body + n, "]}");
+        api_predict_request r;
+        api_problem p;
+        if (decode(body, 0, &r, &p) != 0) fail_msg("round %d refused: %s", round, p.detail);
+        assert_int_equal(r.n, rows);
+        assert_int_equal(r.width, ROW);
+        for (size_t k = 0; k < (size_t)rows * ROW; k++) {
+            float want = (float)strtod(used[k], NULL);
+            if (memcmp(&r.x[k], &want, sizeof want))
+                fail_msg("round %d value %zu: %s read as %a, strtod gives %a", round, k, used[k],
+                         (double)r.x[k], (double)want);
+        }
+        api_predict_request_free(&r);
+    }
+    /* MLP_MAX_INPUT zeros are a row; one more is refused, in either spelling. */
+    for (int spelling = 0; spelling < 2; spelling++) {
+        const char *zero = spelling ? "0.0" : "0";
+        for (int extra = 0; extra < 2; extra++) {
+            size_t n = (size_t)snprintf(body, cap, "{\"input\":[");
+            for (int j = 0; j < MLP_MAX_INPUT + extra; j++)
+                n += (size_t)sprintf(body + n, "%s%s", j ? "," : "", zero);
+            sprintf(body + n, "]}");
+            if (extra) {
+                assert_refused(body, 0, 422, "/input");
+            } else {
+                api_predict_request r;
+                api_problem p;
+                assert_int_equal(decode(body, 0, &r, &p), 0);
+                assert_int_equal(r.width, MLP_MAX_INPUT);
+                for (int j = 0; j < MLP_MAX_INPUT; j++) assert_true(r.x[j] == 0.0f && !signbit(r.x[j]));
+                api_predict_request_free(&r);
+            }
+        }
+    }
+    free(used);
+    free(body);
+}
+
 static void test_strict_json(void **state) {
     (void)state;
     const char *bad[] = {
@@ -376,6 +445,7 @@ int main(void) {
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_numbers_round_like_strtod),
         cmocka_unit_test(test_short_decimals_match_strtod),
+        cmocka_unit_test(test_pixel_rows),
         cmocka_unit_test(test_strict_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

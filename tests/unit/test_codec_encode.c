@@ -1,0 +1,167 @@
+/* test_codec_encode.c - the POST /predict response: api_format_probability
+ * against glibc's "%.9g" (edge values and a sweep over float bit patterns)
+ * and the PredictResponse text api_encode_predictions prints, parsed back. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "encode.h"
+
+static float float_from_bits(uint32_t bits) {
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* v's text: exactly what snprintf("%.9g") gives, and strtof reads back the
+ * very same float (so also within 1e-7 relative of it). */
+static void check_one(float v) {
+    char got[API_PROBABILITY_MAX + 8], want[64];
+    memset(got, 'x', sizeof got);
+    size_t n = api_format_probability(got, v);
+    snprintf(want, sizeof want, "%.9g", (double)v);
+    if (n != strlen(got) || strcmp(got, want))
+        fail_msg("%a: got '%s' (length %zu), %%.9g gives '%s'", (double)v, got, n, want);
+    assert_true(n < API_PROBABILITY_MAX);
+    char *end;
+    float back = strtof(got, &end);
+    assert_true(*end == '\0');
+    if (memcmp(&back, &v, sizeof v)) fail_msg("'%s' reads back as %a, not %a", got, (double)back, (double)v);
+    if (v != 0) assert_true(fabs(((double)back - v) / v) <= 1e-7);
+}
+
+static void test_edge_values(void **state) {
+    (void)state;
+    const float values[] = {0.0f,          -0.0f,        1.0f,         -1.0f,      0.5f,
+                            0.1234567f,    9.9999999e-5f, 1e-4f,       0.1f,       0.25098f,
+                            0.99999994f,   1.00000012f,  1e-30f,       -1e-30f,    FLT_MIN,
+                            FLT_TRUE_MIN,  1e-40f,       -1e-42f,      FLT_MAX,    -FLT_MAX,
+                            123456.789f,   999999936.0f, 1e9f,         99999.99f,  16777216.0f,
+                            0.000123456f,  0.09999999f,  0.0009999999f, 3.0f,      0.3f};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) check_one(values[i]);
+    char buf[API_PROBABILITY_MAX];
+    assert_int_equal(api_format_probability(buf, 0.0f), 1);
+    assert_string_equal(buf, "0");
+    api_format_probability(buf, 0.5f);
+    assert_string_equal(buf, "0.5");
+    api_format_probability(buf, 1.0f);
+    assert_string_equal(buf, "1");
+    assert_int_equal(api_format_probability(buf, NAN), 4);
+    assert_string_equal(buf, "null");
+    api_format_probability(buf, INFINITY);
+    assert_string_equal(buf, "null");
+    api_format_probability(buf, -INFINITY);
+    assert_string_equal(buf, "null");
+}
+
+/* Every decade, both signs: float bit patterns with a stride coprime to the
+ * mantissa, so all digit counts and roundings (ties included) come up. */
+static void test_sweep_matches_printf(void **state) {
+    (void)state;
+    uint32_t lo, hi;
+    float from = 1e-6f, to = 2e9f;
+    memcpy(&lo, &from, sizeof lo);
+    memcpy(&hi, &to, sizeof hi);
+    size_t checked = 0;
+    for (uint64_t b = lo; b <= hi; b += 4099) {
+        float v = float_from_bits((uint32_t)b);
+        check_one(v);
+        check_one(-v);
+        checked += 2;
+    }
+    /* Probabilities are mostly in [0.001, 1): every 97th float there. */
+    from = 1e-3f;
+    to = 1.0f;
+    memcpy(&lo, &from, sizeof lo);
+    memcpy(&hi, &to, sizeof hi);
+    for (uint32_t b = lo; b <= hi; b += 97, checked++) check_one(float_from_bits(b));
+    assert_true(checked > 1000000);
+}
+
+/* The printed response of n rows, parsed with cJSON: model id, labels, and
+ * every probability read back to its float. */
+static void check_response(int64_t model, int n, int classes, const float *probs, const int *labels) {
+    cJSON *o = api_encode_predictions(model, n, classes, probs, labels);
+    assert_non_null(o);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    assert_non_null(text);
+    cJSON *back = cJSON_Parse(text);
+    if (!back) fail_msg("not JSON: %.200s", text);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(back, "model");
+    assert_true(cJSON_IsNumber(m));
+    assert_true((int64_t)m->valuedouble == model);
+    const cJSON *preds = cJSON_GetObjectItemCaseSensitive(back, "predictions");
+    assert_int_equal(cJSON_GetArraySize(preds), n);
+    for (int i = 0; i < n; i++) {
+        const cJSON *p = cJSON_GetArrayItem(preds, i);
+        const cJSON *label = cJSON_GetObjectItemCaseSensitive(p, "label");
+        assert_true(cJSON_IsNumber(label));
+        assert_int_equal(label->valueint, labels[i]);
+        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(p, "probabilities");
+        assert_int_equal(cJSON_GetArraySize(pr), classes);
+        for (int k = 0; k < classes; k++) {
+            const cJSON *v = cJSON_GetArrayItem(pr, k);
+            float want = probs[(size_t)i * classes + k];
+            if (!isfinite(want)) {
+                assert_true(cJSON_IsNull(v));
+                continue;
+            }
+            assert_true(cJSON_IsNumber(v));
+            float got = (float)v->valuedouble;
+            if (memcmp(&got, &want, sizeof got))
+                fail_msg("row %d class %d: %a printed as %a", i, k, (double)want, (double)got);
+        }
+    }
+    cJSON_Delete(back);
+    free(text);
+}
+
+static void test_predictions_response(void **state) {
+    (void)state;
+    const float one[10] = {0.1522908f, 0.07961178f, 0.1160405f, 0.09210774f, 0.08219205f,
+                           0.07671769f, 0.1022049f, 0.08759088f, 0.1122022f, 0.09904142f};
+    const int label0 = 0;
+    check_response(1, 1, 10, one, &label0);
+    /* Edge values in a batch, a big id, a label that is not 0. */
+    const float three[3 * 4] = {0.0f, 1.0f, 1e-30f, FLT_TRUE_MIN, 0.5f, 0.25f, 0.125f, 0.125f,
+                                NAN,  0.3f, 9.9999999e-5f, 0.7f};
+    const int labels3[3] = {1, 0, 3};
+    check_response(INT64_C(9007199254740991), 3, 4, three, labels3);
+    /* Many classes: the row's text no longer fits the stack buffer. */
+    enum { WIDE = 300 };
+    float *wide = malloc(2 * WIDE * sizeof *wide);
+    assert_non_null(wide);
+    for (int k = 0; k < 2 * WIDE; k++) wide[k] = -1.0f / (float)(k + 3);
+    const int labels2[2] = {WIDE - 1, 7};
+    check_response(42, 2, WIDE, wide, labels2);
+    free(wide);
+    /* The exact text of a small one. */
+    const float two[2] = {0.5f, 0.25f};
+    const int label1 = 1;
+    cJSON *o = api_encode_predictions(3, 1, 2, two, &label1);
+    char *text = cJSON_PrintUnformatted(o);
+    assert_string_equal(text,
+                        "{\"model\":3,\"predictions\":[{\"label\":1,\"probabilities\":[0.5,0.25]}]}");
+    free(text);
+    cJSON_Delete(o);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_edge_values),
+        cmocka_unit_test(test_sweep_matches_printf),
+        cmocka_unit_test(test_predictions_response),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
