@@ -1,4 +1,5 @@
-/* encode.h - JSON bodies of the REST API's answers (api/openapi.yaml schemas).
+/* encode.h - JSON helpers and engine-level bodies of the REST API's answers
+ * (api/openapi.yaml schemas); the store's records are encoded in server/views.h.
  *
  * Each function builds a new cJSON tree (the caller owns it: cJSON_Delete, or
  * hand it to http_reply_json) or returns NULL when out of memory. Conventions
@@ -14,39 +15,13 @@
 
 #include <cjson/cJSON.h>
 
-#include "jobs.h"
 #include "mlp.h"
-#include "store.h"
-
-/* Schema Job. live: the runner's fresher state while the run trains, or NULL. */
-cJSON *api_encode_job(const store_run *r, const jobs_live *live);
-
-/* Schema JobList: jobs (live state not included), total, limit, offset. */
-cJSON *api_encode_job_list(const store_run *runs, size_t n, int64_t total, int limit,
-                           int64_t offset);
-
-/* Schema Metric. */
-cJSON *api_encode_metric(const store_metric *m);
-
-/* Schema Metrics: {"job", "metrics": [...], "next_since"}; next_since is the
- * largest id given, or `since` when there are none. */
-cJSON *api_encode_metrics(int64_t run_id, const store_metric *m, size_t n, int64_t since);
 
 /* The arch member of a Model: {"inputs", "layers": [{"units", "activation"}], "loss"}. */
 cJSON *api_encode_arch(const mlp_arch *a);
 /* The same as compact JSON text, as the store keeps it (malloc'ed, the
  * caller frees; NULL when out of memory). */
 char *api_encode_arch_json(const mlp_arch *a);
-
-/* Schema Model. */
-cJSON *api_encode_model(const store_model *m);
-/* Schema ModelList. */
-cJSON *api_encode_model_list(const store_model *models, size_t n, int64_t total, int limit,
-                             int64_t offset);
-
-/* Schema Dataset, and DatasetList {"datasets": [...]}. */
-cJSON *api_encode_dataset(const store_dataset *d);
-cJSON *api_encode_dataset_list(const store_dataset *list, size_t n);
 
 /* Schema PredictResponse: rows of `classes` outputs in probs (n, classes),
  * labels (n). */

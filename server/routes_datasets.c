@@ -24,8 +24,8 @@
 #include <zlib.h>
 
 #include "config.h"
-#include "encode.h"
 #include "router.h"
+#include "views.h"
 
 static int dataset_name_ok(const char *s) {
     size_t n = strlen(s);
@@ -46,7 +46,7 @@ void route_datasets_list(app *a, const http_request *req, http_response *res) {
     store_error se = {0};
     if (route_store_check(store_dataset_list(a->st, &list, &n, &se), &se, res, "no data sets") != 0)
         return;
-    http_reply_json(res, 200, api_encode_dataset_list(list, n));
+    http_reply_json(res, 200, view_dataset_list(list, n));
     store_dataset_list_free(list, n);
 }
 
@@ -56,7 +56,7 @@ static void reply_dataset(app *a, const char *name, int status, http_response *r
     store_error se = {0};
     int rc = dataset_name_ok(name) ? store_dataset_get(a->st, name, &d, &se) : STORE_NOTFOUND;
     if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) return;
-    http_reply_json(res, status, api_encode_dataset(&d));
+    http_reply_json(res, status, view_dataset(&d));
     store_dataset_clear(&d);
 }
 
@@ -227,7 +227,7 @@ static cJSON *upload_state(app *a, const char *name, const char *dir, int comple
     cJSON_AddBoolToObject(o, "complete", complete);
     store_dataset d;
     if (complete && store_dataset_get(a->st, name, &d, NULL) == STORE_OK) {
-        cJSON_AddItemToObject(o, "dataset", api_encode_dataset(&d));
+        cJSON_AddItemToObject(o, "dataset", view_dataset(&d));
         store_dataset_clear(&d);
     } else {
         cJSON_AddNullToObject(o, "dataset");

@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "config.h"
-#include "encode.h"
 #include "model_cache.h"
 #include "router.h"
 #include "train_request.h"
+#include "views.h"
 
 #define RETRY_AFTER_FULL_SECONDS 30
 #define RETRY_AFTER_DRAINING_SECONDS 5
@@ -29,7 +29,7 @@ static int reply_job(app *a, int64_t id, int status, http_response *res) {
     if (route_load_job(a, id, &run, res) != 0) return -1;
     jobs_live live;
     int has_live = run.status == RUN_RUNNING && jobs_get_live(a->jobs, id, &live) == JOBS_OK;
-    http_reply_json(res, status, api_encode_job(&run, has_live ? &live : NULL));
+    http_reply_json(res, status, view_job(&run, has_live ? &live : NULL));
     store_run_clear(&run);
     return 0;
 }
@@ -140,13 +140,13 @@ void route_jobs_list(app *a, const http_request *req, http_response *res) {
     store_error se = {0};
     if (route_store_check(store_run_list(a->st, &q, &runs, &n, &total, &se), &se, res, "no jobs") != 0)
         return;
-    cJSON *body = api_encode_job_list(runs, n, total, q.limit, q.offset);
+    cJSON *body = view_job_list(runs, n, total, q.limit, q.offset);
     /* A running job's entry gets its live progress too, as GET /jobs/{id} would. */
     cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "jobs");
     for (size_t i = 0; i < n; i++) {
         jobs_live live;
         if (runs[i].status == RUN_RUNNING && jobs_get_live(a->jobs, runs[i].id, &live) == JOBS_OK)
-            cJSON_ReplaceItemInArray(arr, (int)i, api_encode_job(&runs[i], &live));
+            cJSON_ReplaceItemInArray(arr, (int)i, view_job(&runs[i], &live));
     }
     store_run_list_free(runs, n);
     http_reply_json(res, 200, body);
@@ -174,7 +174,7 @@ void route_job_metrics(app *a, const http_request *req, http_response *res) {
     if (route_store_check(store_metrics_get(a->st, id, since, (int)limit, &m, &n, &se), &se, res,
                           "no job with id %lld", (long long)id) != 0)
         return;
-    http_reply_json(res, 200, api_encode_metrics(id, m, n, since));
+    http_reply_json(res, 200, view_metrics(id, m, n, since));
     free(m);
 }
 

@@ -5,9 +5,9 @@
 
 #include <zlib.h>
 
-#include "encode.h"
 #include "model_cache.h"
 #include "router.h"
+#include "views.h"
 
 /* route_store_check for a store call about model id. */
 static int check_model(int rc, const store_error *se, int64_t id, http_response *res) {
@@ -24,7 +24,7 @@ void route_models_list(app *a, const http_request *req, http_response *res) {
     if (route_store_check(store_model_list(a->st, (int)limit, offset, &list, &n, &total, &se), &se,
                           res, "no models") != 0)
         return;
-    http_reply_json(res, 200, api_encode_model_list(list, n, total, (int)limit, offset));
+    http_reply_json(res, 200, view_model_list(list, n, total, (int)limit, offset));
     store_model_list_free(list, n);
 }
 
@@ -33,7 +33,7 @@ static void reply_model(app *a, int64_t id, int status, http_response *res) {
     store_model m;
     store_error se = {0};
     if (check_model(store_model_get(a->st, id, &m, &se), &se, id, res) != 0) return;
-    http_reply_json(res, status, api_encode_model(&m));
+    http_reply_json(res, status, view_model(&m));
     store_model_clear(&m);
 }
 

@@ -28,9 +28,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "encode.h"
 #include "log.h"
 #include "router.h"
+#include "views.h"
 
 #define HEARTBEAT_SECONDS 15.0
 #define METRICS_PAGE 500
@@ -128,7 +128,7 @@ static void poll_job(sse_stream *s) {
     int full = 0;
     if (store_metrics_get(a->st, s->run_id, s->cursor, METRICS_PAGE, &m, &n, NULL) == STORE_OK) {
         for (size_t i = 0; i < n; i++) {
-            add_event(s, m[i].id, "metric", api_encode_metric(&m[i]));
+            add_event(s, m[i].id, "metric", view_metric(&m[i]));
             s->cursor = m[i].id;
         }
         full = n == METRICS_PAGE;
@@ -138,14 +138,14 @@ static void poll_job(sse_stream *s) {
     int has_live = run.status == RUN_RUNNING && jobs_get_live(a->jobs, s->run_id, &live) == JOBS_OK;
     if ((int)run.status != s->last_status) {
         s->last_status = (int)run.status;
-        add_event(s, 0, "status", api_encode_job(&run, has_live ? &live : NULL));
+        add_event(s, 0, "status", view_job(&run, has_live ? &live : NULL));
     } else if (has_live && (live.step != s->last_step || live.epoch != s->last_epoch)) {
         s->last_step = live.step;
         s->last_epoch = live.epoch;
-        add_event(s, 0, "progress", api_encode_job(&run, &live));
+        add_event(s, 0, "progress", view_job(&run, &live));
     }
     if (is_final(run.status) && !full) {
-        add_event(s, 0, "end", api_encode_job(&run, NULL));
+        add_event(s, 0, "end", view_job(&run, NULL));
         s->ended = 1;
     }
     if (full) s->last_poll = 0; /* more metrics wait: poll again at once */
