@@ -25,40 +25,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "mem_file.h"
 #include "mlp.h"
 
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
-
-/* One memory file per role, created on first use and rewritten for every
- * input (the harness runs inputs one at a time). */
-typedef struct {
-    int fd;
-    char path[64];
-} mem_file;
-
-static mem_file input_file = {-1, ""}, again_file = {-1, ""};
-
-/* Replace the contents of f with data[0..size) and return its path. */
-static const char *mem_file_put(mem_file *f, const char *name, const void *data, size_t size)
-{
-    if (f->fd < 0) {
-        f->fd = memfd_create(name, MFD_CLOEXEC);
-        check(f->fd >= 0);
-        snprintf(f->path, sizeof f->path, "/proc/self/fd/%d", f->fd);
-    }
-    check(ftruncate(f->fd, 0) == 0);
-    const char *p = data;
-    for (size_t done = 0; done < size;) {
-        ssize_t n = pwrite(f->fd, p + done, size - done, (off_t)done);
-        check(n > 0);
-        done += (size_t)n;
-    }
-    return f->path;
-}
+static mem_file input_file = MEM_FILE_INIT, again_file = MEM_FILE_INIT;
 
 static void check_refusal(mlp_status s, const mlp_dataset *d, const mlp_error *err)
 {

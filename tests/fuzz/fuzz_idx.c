@@ -26,42 +26,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "mem_file.h"
 #include "mlp.h"
 
 #define IMAGES_HEADER 16
 #define LABELS_HEADER 8
 
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
-
-/* One memory file per role, created on first use and rewritten for every
- * input (the harness runs inputs one at a time). */
-typedef struct {
-    int fd;
-    char path[64];
-} mem_file;
-
-static mem_file images_file = {-1, ""}, labels_file = {-1, ""};
-
-/* Replace the contents of f with data[0..size) and return its path. */
-static const char *mem_file_put(mem_file *f, const char *name, const uint8_t *data, size_t size)
-{
-    if (f->fd < 0) {
-        f->fd = memfd_create(name, MFD_CLOEXEC);
-        check(f->fd >= 0);
-        snprintf(f->path, sizeof f->path, "/proc/self/fd/%d", f->fd);
-    }
-    check(ftruncate(f->fd, 0) == 0);
-    for (size_t done = 0; done < size;) {
-        ssize_t n = pwrite(f->fd, data + done, size - done, (off_t)done);
-        check(n > 0);
-        done += (size_t)n;
-    }
-    return f->path;
-}
+static mem_file images_file = MEM_FILE_INIT, labels_file = MEM_FILE_INIT;
 
 static uint32_t be32(const uint8_t *p)
 {
