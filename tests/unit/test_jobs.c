@@ -27,6 +27,7 @@
 #include <zlib.h>
 
 #include "jobs.h"
+#include "test_util.h"
 
 typedef struct {
     char dir[256];
@@ -96,8 +97,7 @@ static void write_csv(const char *path, int rows, int features) {
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/mlpd-test-jobs-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tu_make_temp_dir(f->dir, sizeof f->dir, "test-jobs") != 0) return -1;
     snprintf(f->data, sizeof f->data, "%s/data", f->dir);
     snprintf(f->db, sizeof f->db, "%s/mlpd.db", f->dir);
     if (mkdir(f->data, 0700) != 0) return -1;
@@ -118,15 +118,10 @@ static int setup(void **state) {
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state) {
     fixture *f = *state;
     store_close(f->st);
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tu_remove_tree(f->dir);
     pthread_mutex_destroy(&f->log_mu);
     free(f);
     return 0;

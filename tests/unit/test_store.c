@@ -24,6 +24,7 @@
 #include <zlib.h>
 
 #include "store.h"
+#include "test_util.h"
 
 typedef struct {
     char dir[256];
@@ -48,17 +49,9 @@ static void copy_file(const char *from, const char *to) {
     fclose(out);
 }
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/mlpd-test-store-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tu_make_temp_dir(f->dir, sizeof f->dir, "test-store") != 0) return -1;
     snprintf(f->db, sizeof f->db, "%s/mlpd.db", f->dir);
     snprintf(f->migrations, sizeof f->migrations, "%s/migrations", f->dir);
     if (mkdir(f->migrations, 0700) != 0) return -1;
@@ -80,14 +73,9 @@ static int setup(void **state) {
     return f->newest > 0 ? 0 : -1;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state) {
     fixture *f = *state;
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tu_remove_tree(f->dir);
     free(f);
     return 0;
 }
@@ -172,14 +160,14 @@ static void test_new_migration_applies_and_bad_one_rolls_back(void **state) {
     store_close(open_ok(f));
     char path[1024];
     snprintf(path, sizeof path, "%s/%03d_extra.sql", f->migrations, f->newest + 1);
-    write_file(path, "CREATE TABLE extra (x INTEGER);\nINSERT INTO extra VALUES (42);\n");
+    tu_write_text(path, "CREATE TABLE extra (x INTEGER);\nINSERT INTO extra VALUES (42);\n");
     store *s = open_ok(f);
     assert_int_equal(store_schema_version(s), f->newest + 1);
     store_close(s);
     assert_int_equal(raw_int(f->db, "SELECT x FROM extra"), 42);
 
     snprintf(path, sizeof path, "%s/%03d_bad.sql", f->migrations, f->newest + 2);
-    write_file(path, "CREATE TABLE half (y INTEGER);\nSELECT no_such_column FROM extra;\n");
+    tu_write_text(path, "CREATE TABLE half (y INTEGER);\nSELECT no_such_column FROM extra;\n");
     store_error err = {0};
     assert_int_equal(store_open(f->db, f->migrations, &s, &err), STORE_ERR);
     assert_non_null(strstr(err.msg, "_bad.sql"));
