@@ -2,6 +2,8 @@
  *
  * Reads the model only and writes only the caller's `out` and `scratch`, so
  * any number of threads may run it on one model, each with its own scratch.
+ * A packed model (mlp_model_pack) runs batches of 2..MLP_PACKED_MAX_ROWS rows
+ * through packed.c's kernel, everything else through CBLAS.
  * No allocation: scratch is two ping-pong buffers of (batch, widest hidden
  * layer) floats; the output layer writes straight into `out`.
  */
@@ -35,13 +37,18 @@ static void forward(const mlp_model *m, const float *x, int B, float *out, float
     int L = a->n_layers;
     size_t half = (size_t)B * (size_t)widest_hidden(a);
     const float *in = x;
+    int packed = m->packed && B >= 2 && B <= MLP_PACKED_MAX_ROWS;
     for (int l = 0; l < L; l++) {
         int I = a->sizes[l], O = a->sizes[l + 1];
         float *y = l == L - 1 ? out : scratch + (l % 2) * half;
         mlp_act act = a->act[l];
         if (act == MLP_ACT_SOFTMAX && !normalise)
             act = MLP_ACT_LINEAR;
-        mlp_dense_bias_act_forward(y, in, m->W[l], m->b[l], act, B, I, O);
+        const float *Wp = packed ? mlp_packed_layer(m, l) : NULL;
+        if (Wp)
+            mlp_dense_packed_forward(y, in, Wp, m->b[l], act, B, I, O);
+        else
+            mlp_dense_bias_act_forward(y, in, m->W[l], m->b[l], act, B, I, O);
         in = y;
     }
 }

@@ -37,6 +37,9 @@ void mlp_dense_backward(float *dx, float *dW, const float *dz, const float *x, c
  * that would have produced dW (beta = 1), so no dW is stored or re-read. */
 void mlp_dense_backward_sgd(float *dx, float *W, const float *dz, const float *x, int B, int In,
                             int O, float lr);
+/* In place on y (B,O): y = act(y), the bias already added. Softmax
+ * normalises each row. */
+void mlp_act_rows(float *y, mlp_act act, int B, int O);
 /* In place on y (B,O): y = act(y + b), b (O). Softmax normalises each row. */
 void mlp_bias_act_forward(float *y, const float *b, mlp_act act, int B, int O);
 /* In place on d (B,O): dL/dy in, dL/dz out, where y = act(z) is given as y (B,O)
@@ -53,6 +56,16 @@ void mlp_bias_backward(float *db, const float *dz, int B, int O);
 void mlp_dropout_mask(float *mask, size_t n, float rate, mlp_rng *r);
 /* out[i] = y[i] * mask[i] for i < n. */
 void mlp_dropout_apply(float *out, const float *y, const float *mask, size_t n);
+
+/* ---- packed prediction kernel (packed.c) ---- */
+/* 1 when this CPU runs the packed kernel (x86-64 with AVX2 and FMA). */
+int mlp_packed_supported(void);
+/* Layer l's packed panels in m->packed (NULL when m is not packed). */
+const float *mlp_packed_layer(const mlp_model *m, int layer);
+/* As mlp_dense_bias_act_forward, with W given as packed panels (packed.c's
+ * layout) instead of (O,I) rows. Only for a packed model (CPU supported). */
+void mlp_dense_packed_forward(float *y, const float *x, const float *Wp, const float *b,
+                              mlp_act act, int B, int In, int O);
 
 /* ---- losses (loss.c) ---- */
 /* The predicted class of one output row: argmax (first on ties), or for a

@@ -70,7 +70,6 @@ void mlp_bias_backward(float *db, const float *dz, int B, int O)
  * one row 35 us by sgemv vs 200 us by sgemm; 8 rows about equal. */
 #define GEMV_MAX_ROWS 8
 
-static void act_rows(float *y, mlp_act act, int B, int O);
 
 void mlp_dense_bias_act_forward(float *y, const float *x, const float *W, const float *b,
                                 mlp_act act, int B, int In, int O)
@@ -88,7 +87,7 @@ void mlp_dense_bias_act_forward(float *y, const float *x, const float *W, const 
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, In, 1.0f, x, In, W, In, 1.0f,
                     y, O);
     }
-    act_rows(y, act, B, O);
+    mlp_act_rows(y, act, B, O);
 }
 
 /* ---- softmax: y = exp(z - max) / sum ------------------------------------------- */
@@ -127,8 +126,7 @@ void mlp_softmax_backward(float *d, const float *y, int B, int O)
 
 /* ---- bias + activation forward ----------------------------------------------------- */
 
-/* In place on y (B,O): y = act(y), the bias already added. */
-static void act_rows(float *y, mlp_act act, int B, int O)
+void mlp_act_rows(float *y, mlp_act act, int B, int O)
 {
     size_t n = (size_t)B * O;
     switch (act) {

@@ -102,6 +102,8 @@ typedef struct {
     float *params;                    /* one allocation: W[0], b[0], W[1], b[1], ... */
     float *W[MLP_MAX_LAYERS];         /* (sizes[l+1], sizes[l]), points into params */
     float *b[MLP_MAX_LAYERS];         /* (sizes[l+1]), points into params */
+    float *packed;                    /* NULL, or the weights again in the prediction
+                                         kernel's layout (mlp_model_pack) */
 } mlp_model;
 
 /* Fill *a from a list of hidden widths: layers hidden[0..n_hidden-1] with
@@ -129,6 +131,21 @@ mlp_status mlp_model_clone(const mlp_model *src, mlp_model **out, mlp_error *err
 void mlp_model_free(mlp_model *m);
 
 /* ---- inference -------------------------------------------------------------- */
+/* Batches of 2..MLP_PACKED_MAX_ROWS rows on a packed model run the packed
+ * kernel; others go through CBLAS (sgemv for one row, sgemm above). */
+#define MLP_PACKED_MAX_ROWS 64
+
+/* Prepare m for fast small-batch prediction: keep a second copy of the
+ * weights (4 bytes per weight, plus padding of each layer to a multiple of 16
+ * outputs) laid out for the prediction kernel, which reads them as they are
+ * instead of repacking them on every product as sgemm does. Does nothing on
+ * CPUs without AVX2 and FMA (the CBLAS path stays). Writes m: call it before
+ * m is shared between threads. The copy is freed by mlp_model_free() and
+ * dropped by mlp_train() and mlp_model_unpack() (training changes the
+ * weights, the copy would be stale). MLP_OK or MLP_ENOMEM. */
+mlp_status mlp_model_pack(mlp_model *m, mlp_error *err);
+void mlp_model_unpack(mlp_model *m);
+
 /* Floats of scratch that mlp_forward()/mlp_predict() need for `batch` rows. */
 size_t mlp_scratch_floats(const mlp_model *m, int batch);
 

@@ -213,6 +213,7 @@ void mlp_model_free(mlp_model *m)
 {
     if (!m)
         return;
+    free(m->packed);
     free(m->params);
     free(m);
 }

@@ -255,6 +255,7 @@ mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_con
         s = check_data(m, train, err);
     if (s != MLP_OK)
         return s;
+    mlp_model_unpack(m); /* the packed copy would not follow the new weights */
     size_t n_train = train_rows(train->n, cfg->validation_split);
     size_t n_val = train->n - n_train;
     if (n_train == 0)

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http.h"
+
 typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_FLAG } opt_kind;
 
 typedef struct {
@@ -59,7 +61,7 @@ static const option options[] = {
     {"--predict-batch-rows", "MLPD_PREDICT_BATCH_ROWS", INT(predict_batch_rows, 0, 4096), "64", "rows predicted together from concurrent requests (0: no batching)"},
     {"--predict-batch-delay-us", "MLPD_PREDICT_BATCH_DELAY_US", INT(predict_batch_delay_us, 0, 1000000), "0", "longest wait for a fuller prediction batch, microseconds"},
     {"--predict-batch-gap-us", "MLPD_PREDICT_BATCH_GAP_US", INT(predict_batch_gap_us, 0, 1000000), "0", "with a delay: stop waiting once no request came for this long"},
-    {"--reuseport", "MLPD_HTTP_REUSEPORT", FLAG(reuseport), "1", "one SO_REUSEPORT listener per worker (--reuseport=0: one listener with a thread pool)"},
+    {"--balance", "MLPD_HTTP_BALANCE", STR(balance), "fewest", "how connections reach the HTTP workers: fewest (one acceptor, each to the worker with the fewest open), reuseport (kernel hash), pool (libmicrohttpd's thread pool)"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -179,6 +181,10 @@ int serve_config_parse(serve_config *c, int argc, char **argv, FILE *out, char *
             return 2;
         }
         if (apply(c, o, val, o->flag, err, errlen) != 0) return 2;
+    }
+    if (http_balance_parse(c->balance) < 0) {
+        snprintf(err, errlen, "--balance: expected fewest, reuseport or pool, got '%s'", c->balance);
+        return 2;
     }
     return 0;
 }

@@ -40,7 +40,7 @@ typedef struct serve_config {
     int predict_batch_rows;   /* --predict-batch-rows: rows per batch, 0 = no batcher */
     int predict_batch_delay_us; /* --predict-batch-delay-us: wait for a fuller batch, 0 = never */
     int predict_batch_gap_us; /* --predict-batch-gap-us: stop waiting after this idle gap, 0 = off */
-    int reuseport;            /* --reuseport / MLPD_HTTP_REUSEPORT: one SO_REUSEPORT listener per worker */
+    char balance[16];         /* --balance / MLPD_HTTP_BALANCE: http_balance name (http.h) */
 } serve_config;
 
 /* The defaults (see --help). */

@@ -1,10 +1,12 @@
 /* http.h - the HTTP layer of `mlpd serve`: libmicrohttpd glue, the request a
  * handler reads and the response it fills.
  *
- * One MHD daemon per worker thread (epoll), all listening on one port with
- * SO_REUSEPORT so that the kernel spreads connections evenly over the
- * threads (http_options.reuseport 0, --reuseport=0: one listener with MHD's
- * thread pool, for comparison); for each request http.c matches the route (router.h) as soon as the
+ * One MHD daemon per worker thread (epoll). Connections reach them by one of
+ * three http_balance modes (--balance): "fewest" (default) one acceptor
+ * thread (acceptor.h) hands each new connection to the worker with the
+ * fewest open connections; "reuseport" each worker listens on the port with
+ * SO_REUSEPORT and the kernel places connections by address hash; "pool" one
+ * listener with MHD's own thread pool. For each request http.c matches the route (router.h) as soon as the
  * headers are in, refuses early what the route forbids (404/405/413/415),
  * collects the body up to the route's limit, then calls the handler once
  * with the whole body. Handlers run on the pool's threads: they may block
@@ -110,14 +112,22 @@ void http_deferred_resume(http_deferred *d);
 /* ---- the server ------------------------------------------------------------------ */
 typedef struct http_server http_server;
 
+typedef enum {
+    HTTP_BALANCE_FEWEST = 0,  /* one acceptor; each connection to the least-loaded worker */
+    HTTP_BALANCE_REUSEPORT,   /* one SO_REUSEPORT listener per worker (kernel hash) */
+    HTTP_BALANCE_POOL         /* one listener, libmicrohttpd's thread pool */
+} http_balance;
+
+/* The mode named s ("fewest", "reuseport", "pool"), or -1. */
+int http_balance_parse(const char *s);
+
 typedef struct {
     const char *bind;         /* IPv4 address to listen on */
     int port;                 /* 0: any free port (see http_server_port) */
     int workers;              /* HTTP threads (one listener each), >= 1 */
     int max_connections;
     int timeout_seconds;      /* idle connection timeout */
-    int reuseport;            /* 1: one SO_REUSEPORT listener per worker; 0: one listener
-                                 with MHD's thread pool */
+    int balance;              /* http_balance: how connections reach the workers */
 } http_options;
 
 /* Listen and serve `app` (router.h). Returns NULL with a reason in err. */
@@ -125,6 +135,12 @@ http_server *http_server_start(const http_options *o, struct app *app, char *err
                                size_t errlen);
 /* The port actually bound. */
 int http_server_port(http_server *h);
+/* Listeners (one thread each) and, for listener i < that count, the
+ * connections it accepted and the requests it completed so far: how evenly
+ * the kernel spreads connections over the workers (/metrics). */
+int http_server_listeners(http_server *h);
+void http_server_listener_stats(http_server *h, int i, uint64_t *connections,
+                                uint64_t *requests);
 /* Stop accepting new connections; requests in flight go on. */
 void http_server_quiesce(http_server *h);
 /* Wait until no request is in flight (responses being sent included) or

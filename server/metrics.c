@@ -110,6 +110,28 @@ char *metrics_render(app *a, size_t *len) {
             "# TYPE mlpd_http_request_duration_seconds histogram\n");
     router_foreach(a->router, put_durations, &t);
 
+    /* Per listener thread: how evenly connections and work are spread. */
+    struct http_server *hs = atomic_load(&a->http);
+    int nl = http_server_listeners(hs);
+    if (nl > 0) {
+        put(&t, "# HELP mlpd_http_listener_connections_total Connections accepted, by listener thread.\n"
+                "# TYPE mlpd_http_listener_connections_total counter\n");
+        for (int i = 0; i < nl; i++) {
+            uint64_t conns, reqs;
+            http_server_listener_stats(hs, i, &conns, &reqs);
+            put(&t, "mlpd_http_listener_connections_total{listener=\"%d\"} %llu\n", i,
+                (unsigned long long)conns);
+        }
+        put(&t, "# HELP mlpd_http_listener_requests_total Requests completed, by listener thread.\n"
+                "# TYPE mlpd_http_listener_requests_total counter\n");
+        for (int i = 0; i < nl; i++) {
+            uint64_t conns, reqs;
+            http_server_listener_stats(hs, i, &conns, &reqs);
+            put(&t, "mlpd_http_listener_requests_total{listener=\"%d\"} %llu\n", i,
+                (unsigned long long)reqs);
+        }
+    }
+
     put(&t, "# HELP mlpd_predictions_total Rows classified by POST /predict.\n"
             "# TYPE mlpd_predictions_total counter\nmlpd_predictions_total %llu\n",
         (unsigned long long)atomic_load(&a->metrics->predictions));

@@ -138,6 +138,9 @@ static int load(model_cache *c, int64_t id, cached_model **out, char *err, size_
         snprintf(err, errlen, "stored model %lld is unreadable: %s", (long long)id, me.msg);
         return MC_ERR;
     }
+    /* Weights in the prediction kernel's layout, packed once here, before the
+     * model is shared. Without the memory for it the CBLAS path still works. */
+    (void)mlp_model_pack(model, &me);
     cached_model *m = calloc(1, sizeof *m);
     if (!m) {
         mlp_model_free(model);

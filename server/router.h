@@ -49,6 +49,8 @@ typedef struct app {
     const cors_policy *cors;    /* NULL or empty: CORS off */
     atomic_int draining;        /* 1 once shutdown began: /readyz answers 503 */
     double started_at;          /* seconds since the epoch */
+    /* The HTTP server, once started (its listener counters, for /metrics). */
+    _Atomic(struct http_server *) http;
 } app;
 
 typedef void (*route_handler)(app *a, const http_request *req, http_response *res);

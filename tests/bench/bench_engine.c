@@ -1,8 +1,11 @@
 /* bench_engine.c - in-process engine figures for `make bench`.
  *
- *   bench_engine infer    batch-1 latency (median, p99) and batch-128 throughput
- *                         of the reference network (784-512-256-10), weights from
- *                         glorot init (speed does not depend on their values)
+ *   bench_engine infer    batch-1 latency (median, p99), batch-16 and batch-128
+ *                         throughput of the reference network (784-512-256-10),
+ *                         weights from glorot init (speed does not depend on
+ *                         their values), packed as the daemon packs its models;
+ *                         batch 16 also without packing (the CBLAS path), the
+ *                         size of a batch the daemon's batcher runs under load
  *   bench_engine sgemm    OpenBLAS sgemm GFLOP/s at 2048^3, and the time bound of
  *                         one epoch of the reference recipe's eight products
  *
@@ -45,6 +48,7 @@ static mlp_model *reference_model(void) {
 
 static int bench_infer(void) {
     mlp_model *m = reference_model();
+    if (mlp_model_pack(m, NULL) != MLP_OK) return 1;
     enum { B = 128, REPS = 4000, BATCH_REPS = 300 };
     float *x = malloc(sizeof(float) * B * 784), *probs = malloc(sizeof(float) * B * 10);
     float *scratch = malloc(sizeof(float) * mlp_scratch_floats(m, B));
@@ -65,6 +69,19 @@ static int bench_infer(void) {
     double t0 = now_sec();
     for (int i = 0; i < BATCH_REPS; i++) mlp_predict(m, x, B, probs, labels, scratch);
     printf("mlpd_b128_samples_per_sec=%.1f\n", (double)BATCH_REPS * B / (now_sec() - t0));
+
+    /* Both batch-16 paths on one core, as the daemon runs them (--blas-threads 1). */
+    enum { B16 = 16, B16_REPS = 2000 };
+    int threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    for (int packed = 1; packed >= 0; packed--) {
+        if (!packed) mlp_model_unpack(m);
+        t0 = now_sec();
+        for (int i = 0; i < B16_REPS; i++) mlp_predict(m, x, B16, probs, labels, scratch);
+        printf("mlpd_b16%s_samples_per_sec=%.1f\n", packed ? "" : "_cblas",
+               (double)B16_REPS * B16 / (now_sec() - t0));
+    }
+    openblas_set_num_threads(threads);
     free(x), free(probs), free(scratch), free(lat);
     mlp_model_free(m);
     return 0;

@@ -75,10 +75,13 @@ if [ "$have_torch" = 1 ]; then
 fi
 echo
 echo "-- inference, reference network, in process"
-for k in b1_median_us b1_p99_us b128_samples_per_sec; do
+for k in b1_median_us b1_p99_us b16_samples_per_sec b128_samples_per_sec; do
     a=$(val "mlpd_$k" "$OUT/infer.txt"); b=$(val "torch_$k" "$OUT/torch_infer.txt" 2>/dev/null)
     printf '%-24s mlpd %12s   pytorch %12s   mlpd/pytorch %s\n' "$k" "$a" "${b:-n/a}" "$(ratio "$a" "$b")"
 done
+a=$(val mlpd_b16_samples_per_sec "$OUT/infer.txt"); b=$(val mlpd_b16_cblas_samples_per_sec "$OUT/infer.txt")
+printf '%-24s packed kernel %s vs OpenBLAS sgemm %s rows/s (one core each): %s\n' \
+    "b16, mlpd's two paths" "$a" "$b" "$(ratio "$a" "$b")"
 
 # Further sections (HTTP serving, memory of the daemon, start-up) live in
 # tests/bench/*.sh and are run here in name order.

@@ -3,7 +3,9 @@
 # keep-alive connections (wrk) at 1, 16 and 64 connections, BENCH_WRK_SECONDS
 # each, against, one at a time:
 #   mlpd        `mlpd serve`, a 784-512-256-10 model trained through it
-#   naive-C     tests/bench/bench_peer_naive.c: libmicrohttpd + cJSON + sgemv
+#   naive-C     tests/bench/bench_peer_naive.c: libmicrohttpd + cJSON + sgemv, run
+#               with 1 and with 2 OpenBLAS threads; the ratio takes the faster
+#               of the two at each connection count (no straw man)
 #   python      Flask + gunicorn (2 gthread workers) + PyTorch, OPENBLAS_NUM_THREADS=1
 #   ceiling     tests/bench/bench_peer_fixed.c: libmicrohttpd answering a fixed reply
 # All serve the same model file and get the same body. Prints req/s, p50,
@@ -14,7 +16,7 @@ cd "$(dirname "$0")/../.." || exit 1
 bench_init http
 
 CONNS=(1 16 64)
-SERVERS=(mlpd naive-C python ceiling)
+SERVERS=(mlpd naive-C naive-C-2blas python ceiling)
 echo "-- 3. prediction over HTTP: POST /predict, one 784-value vector, keep-alive, wrk ${WRK_SECONDS}s per run"
 
 # wait_post URL [SECONDS]: until a POST of $BENCH_BODY answers 200; prints the label.
@@ -38,8 +40,13 @@ start_server() {
     case $1 in
     mlpd)
         SERVER_URL=$DAEMON_URL/predict; SERVER_PID=$DAEMON_PID; return 0 ;;
-    naive-C)
-        "$BUILD/tests/bench/bench_peer_naive" "$MODEL_FILE" "$BENCH_TMP/naive.port" 2 \
+    naive-C*)
+        # naive-C runs as mlpd does (one OpenBLAS thread: concurrent sgemv calls
+        # then never queue in OpenBLAS' pool), naive-C-2blas with two.
+        local ob=1; [ "$1" = naive-C-2blas ] && ob=2
+        rm -f "$BENCH_TMP/naive.port"
+        OPENBLAS_NUM_THREADS=$ob \
+            "$BUILD/tests/bench/bench_peer_naive" "$MODEL_FILE" "$BENCH_TMP/naive.port" 2 \
             >"$BENCH_TMP/naive.log" 2>&1 &
         SERVER_PID=$!; BENCH_PIDS+=("$SERVER_PID")
         port=$(wait_port_file "$BENCH_TMP/naive.port" "$SERVER_PID") || return 1 ;;
@@ -58,6 +65,36 @@ start_server() {
         SERVER_PID=$!; BENCH_PIDS+=("$SERVER_PID") ;;
     esac
     SERVER_URL=http://127.0.0.1:$port/predict
+}
+
+# listener_counts: "connections requests" per listener thread of the mlpd
+# daemon, one listener per line, from its /metrics.
+listener_counts() {
+    curl -s --max-time 5 "$DAEMON_URL/metrics" | $PY -c 'import re, sys
+c, r = {}, {}
+for line in sys.stdin:
+    m = re.match(r"mlpd_http_listener_(connections|requests)_total\{listener=\"(\d+)\"\} (\d+)", line)
+    if m:
+        (c if m.group(1) == "connections" else r)[int(m.group(2))] = int(m.group(3))
+for i in sorted(c):
+    print(c[i], r.get(i, 0))'
+}
+
+# spread BEFORE AFTER: connections and share of requests per listener over a run.
+spread() {
+    $PY - "$1" "$2" <<'PYEOF'
+import sys
+a = [list(map(int, l.split())) for l in sys.argv[1].splitlines() if l.strip()]
+b = [list(map(int, l.split())) for l in sys.argv[2].splitlines() if l.strip()]
+if not a or len(a) != len(b):
+    print("n/a")
+else:
+    conns = [y[0] - x[0] for x, y in zip(a, b)]
+    reqs = [y[1] - x[1] for x, y in zip(a, b)]
+    total = sum(reqs) or 1
+    print("connections %s, requests %s" % ("/".join(map(str, conns)),
+          "/".join("%.0f%%" % (100.0 * r / total) for r in reqs)))
+PYEOF
 }
 
 stop_server() {
@@ -83,24 +120,33 @@ for srv in "${SERVERS[@]}"; do
     echo "  $srv answers label $label; warming up"
     wrk_post "$SERVER_URL" 16 1 "$BENCH_TMP/warm.txt"
     for c in "${CONNS[@]}"; do
+        [ "$srv" = mlpd ] && before=$(listener_counts)
         wrk_post "$SERVER_URL" "$c" "$WRK_SECONDS" "$OUT/http_${srv}_c$c.txt"
+        [ "$srv" = mlpd ] && echo "spread=$(spread "$before" "$(listener_counts)")" \
+            >>"$OUT/http_${srv}_c$c.txt"
     done
     stop_server "$srv"
 done
 daemon_stop
 
-printf '%-10s %6s %12s %10s %10s %8s\n' server conns "req/s" "p50 ms" "p99 ms" errors
+printf '%-14s %6s %12s %10s %10s %8s\n' server conns "req/s" "p50 ms" "p99 ms" errors
 for srv in "${SERVERS[@]}"; do
     for c in "${CONNS[@]}"; do
         f=$OUT/http_${srv}_c$c.txt
-        printf '%-10s %6s %12s %10s %10s %8s\n' "$srv" "$c" "$(val rps "$f")" "$(val p50_ms "$f")" \
+        printf '%-14s %6s %12s %10s %10s %8s\n' "$srv" "$c" "$(val rps "$f")" "$(val p50_ms "$f")" \
             "$(val p99_ms "$f")" "$(val errors "$f")"
     done
 done
-printf '%-10s %6s %14s %14s %14s\n' ratios conns "mlpd/python" "mlpd/naive-C" "mlpd/ceiling"
+for c in "${CONNS[@]}"; do
+    printf '%-14s %6s   over its listener threads: %s\n' mlpd "$c" \
+        "$(val spread "$OUT/http_mlpd_c$c.txt")"
+done
+printf '%-14s %6s %14s %14s %14s\n' ratios conns "mlpd/python" "mlpd/naive-C" "mlpd/ceiling"
 for c in "${CONNS[@]}"; do
     m=$(val rps "$OUT/http_mlpd_c$c.txt")
-    printf '%-10s %6s %14s %14s %14s\n' "req/s" "$c" "$(ratio "$m" "$(val rps "$OUT/http_python_c$c.txt")")" \
-        "$(ratio "$m" "$(val rps "$OUT/http_naive-C_c$c.txt")")" \
+    n1=$(val rps "$OUT/http_naive-C_c$c.txt"); n2=$(val rps "$OUT/http_naive-C-2blas_c$c.txt")
+    naive=$(awk -v a="$n1" -v b="$n2" 'BEGIN { if (a == "" && b == "") print ""; else print (a + 0 > b + 0 ? a : b) }')
+    printf '%-14s %6s %14s %14s %14s\n' "req/s" "$c" "$(ratio "$m" "$(val rps "$OUT/http_python_c$c.txt")")" \
+        "$(ratio "$m" "$naive")" \
         "$(ratio "$m" "$(val rps "$OUT/http_ceiling_c$c.txt")")"
 done

@@ -97,6 +97,13 @@ def infer():
             net(xb)
         dt = time.perf_counter() - t0
         print("torch_b128_samples_per_sec=%.1f" % (reps * 128 / dt))
+        x16 = torch.rand(16, 784)
+        reps = 1000
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            net(x16)
+        dt = time.perf_counter() - t0
+        print("torch_b16_samples_per_sec=%.1f" % (reps * 16 / dt))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@
  *   (mlp_predict on 1 row and on 40 rows agree to float rounding).
  * - Single rows predicted from several threads at once (the sgemv path) give
  *   the same bits as one thread alone: the path keeps no state of its own.
+ * - The packed prediction kernel (packed.c, mlp_model_pack): a packed model
+ *   gives what the CBLAS path gives, to float rounding, for every batch size
+ *   on either side of the kernel's row tiles, input blocks and batch limit,
+ *   every hidden activation and both output kinds, with widths that are not
+ *   multiples of the kernel's 16-output panels or 8-float vectors; packing is
+ *   a no-op only on a CPU without the kernel, and mlp_train drops the copy.
  * - mlp_dataset_gather (dataset.c) on uint8 pixels: every byte value v comes
  *   out as exactly (float)v / 255.0f, rows in index order, with labels, for
  *   counts below and above the prefetch distance.
@@ -144,6 +150,95 @@ static void test_predict_independent_of_batch(void **state)
     mlp_model_free(m);
 }
 
+/* A packed model against an unpacked copy of itself (the CBLAS path, checked
+ * against double precision by test_dense_forward_paths). Widths 300 -> 37 ->
+ * 21 -> out: 300 spans two input blocks (256 + 44), 37 and 21 end in
+ * partial panels. */
+static void check_packed_model(mlp_act hidden_act, mlp_loss loss, int outputs)
+{
+    static const int hidden[] = {37, 21};
+    enum { IN = 300, MAXB = 70 };
+    mlp_arch a;
+    mlp_model *packed = NULL, *plain = NULL;
+    assert_int_equal(mlp_arch_make(&a, IN, hidden, 2, hidden_act, outputs, loss, -1, NULL),
+                     MLP_OK);
+    assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, 9, &packed, NULL), MLP_OK);
+    /* Biases non-zero, so their start value in the product is exercised. */
+    for (int l = 0; l < a.n_layers; l++)
+        for (int o = 0; o < a.sizes[l + 1]; o++)
+            packed->b[l][o] = 0.01f * (float)(o % 7) - 0.03f;
+    assert_int_equal(mlp_model_clone(packed, &plain, NULL), MLP_OK);
+    assert_int_equal(mlp_model_pack(packed, NULL), MLP_OK);
+    assert_true((packed->packed != NULL) == (mlp_packed_supported() != 0));
+    assert_null(plain->packed);
+    mlp_rng r;
+    mlp_rng_seed(&r, 21);
+    float *x = random_floats(&r, (size_t)MAXB * IN, 0.0f, 1.0f);
+    float *scratch = malloc(mlp_scratch_floats(packed, MAXB) * sizeof *scratch);
+    float *got = malloc((size_t)MAXB * outputs * sizeof *got);
+    float *want = malloc((size_t)MAXB * outputs * sizeof *want);
+    assert_non_null(scratch);
+    assert_non_null(got);
+    assert_non_null(want);
+    double worst = 0;
+    for (int B = 1; B <= MAXB; B++) {
+        mlp_forward(packed, x, B, got, scratch);
+        mlp_forward(plain, x, B, want, scratch);
+        for (int i = 0; i < B * outputs; i++) {
+            double d = fabs((double)got[i] - want[i]), tol = 1e-5 * (1.0 + fabs(want[i]));
+            worst = d / tol > worst ? d / tol : worst;
+            if (d > tol)
+                fail_msg("%s/%s batch %d element %d: packed %.9g, CBLAS %.9g",
+                         mlp_act_name(hidden_act), mlp_loss_name(loss), B, i, (double)got[i],
+                         (double)want[i]);
+        }
+    }
+    print_message("packed %-7s %-13s batches 1..%d: worst difference %.3f of the tolerance\n",
+                  mlp_act_name(hidden_act), mlp_loss_name(loss), MAXB, worst);
+    free(x), free(scratch), free(got), free(want);
+    mlp_model_free(packed);
+    mlp_model_free(plain);
+}
+
+static void test_packed_kernel(void **state)
+{
+    (void)state;
+    check_packed_model(MLP_ACT_RELU, MLP_LOSS_CROSS_ENTROPY, 10);
+    check_packed_model(MLP_ACT_SIGMOID, MLP_LOSS_CROSS_ENTROPY, 3);
+    check_packed_model(MLP_ACT_TANH, MLP_LOSS_MSE, 1);
+    check_packed_model(MLP_ACT_RELU, MLP_LOSS_MSE, 17);
+}
+
+/* Training changes the weights, so it must not leave a stale packed copy. */
+static void test_train_drops_packed(void **state)
+{
+    (void)state;
+    static const int hidden[] = {8};
+    mlp_arch a;
+    mlp_model *m = NULL;
+    assert_int_equal(mlp_arch_make(&a, 4, hidden, 1, MLP_ACT_RELU, 2, MLP_LOSS_CROSS_ENTROPY,
+                                   -1, NULL),
+                     MLP_OK);
+    assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, 1, &m, NULL), MLP_OK);
+    assert_int_equal(mlp_model_pack(m, NULL), MLP_OK);
+    float xs[16 * 4];
+    int32_t ys[16];
+    for (int i = 0; i < 16; i++) {
+        ys[i] = i % 2;
+        for (int k = 0; k < 4; k++)
+            xs[i * 4 + k] = (float)((i + k) % 5) / 5.0f;
+    }
+    mlp_dataset d = {.n = 16, .features = 4, .classes = 2, .x_f32 = xs, .labels = ys};
+    mlp_train_config c;
+    mlp_train_config_default(&c);
+    c.epochs = 1;
+    c.batch_size = 8;
+    assert_int_equal(mlp_train(m, &d, &c, NULL, NULL), MLP_OK);
+    assert_null(m->packed);
+    mlp_model_unpack(m); /* harmless when not packed */
+    mlp_model_free(m);
+}
+
 typedef struct {
     const mlp_model *m;
     const float *x; /* (ROWS, 784) */
@@ -248,6 +343,8 @@ int main(void)
         cmocka_unit_test(test_predict_independent_of_batch),
         cmocka_unit_test(test_single_rows_concurrently),
         cmocka_unit_test(test_gather_u8),
+        cmocka_unit_test(test_packed_kernel),
+        cmocka_unit_test(test_train_drops_packed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
