@@ -2,7 +2,7 @@
  *
  * Reads the model only and writes only the caller's `out` and `scratch`, so
  * any number of threads may run it on one model, each with its own scratch.
- * A packed model (mlp_model_pack) runs batches of 2..MLP_PACKED_MAX_ROWS rows
+ * A packed model (mlp_model_pack) runs batches of 1..MLP_PACKED_MAX_ROWS rows
  * through packed.c's kernel, everything else through CBLAS.
  * No allocation: scratch is two ping-pong buffers of (batch, widest hidden
  * layer) floats; the output layer writes straight into `out`.
@@ -37,7 +37,7 @@ static void forward(const mlp_model *m, const float *x, int B, float *out, float
     int L = a->n_layers;
     size_t half = (size_t)B * (size_t)widest_hidden(a);
     const float *in = x;
-    int packed = m->packed && B >= 2 && B <= MLP_PACKED_MAX_ROWS;
+    int packed = m->packed && B <= MLP_PACKED_MAX_ROWS;
     for (int l = 0; l < L; l++) {
         int I = a->sizes[l], O = a->sizes[l + 1];
         float *y = l == L - 1 ? out : scratch + (l % 2) * half;

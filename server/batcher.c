@@ -17,6 +17,7 @@ struct batcher {
     int queued_rows;
     int stopping;
     int idle;                   /* the thread waits on `wake`: only then is it signalled */
+    int running;                /* batches being predicted now (thread or batcher_run_here) */
     uint64_t last_arrival_ns;   /* when the newest item was queued (with a delay set) */
     int last_rows;              /* rows of the previous batch (batcher thread) */
     /* Owned by the batcher thread: the packed batch, grown only when a
@@ -163,9 +164,11 @@ static void *batcher_main(void *arg) {
         int rows;
         batch_item *list = take_batch(b, &rows);
         b->last_rows = rows;
+        b->running++;
         pthread_mutex_unlock(&b->lock);
         run_batch(b, list, rows);
         pthread_mutex_lock(&b->lock);
+        b->running--;
     }
     pthread_mutex_unlock(&b->lock);
     return NULL;
@@ -222,6 +225,29 @@ int batcher_submit(batcher *b, batch_item *it) {
     pthread_mutex_unlock(&b->lock);
     if (signal) pthread_cond_signal(&b->wake);
     return 0;
+}
+
+int batcher_run_here(batcher *b, batch_item *it) {
+    if (b->opt.max_delay_us > 0) return 0; /* batching was asked for: keep the queue's wait */
+    pthread_mutex_lock(&b->lock);
+    /* Only at low load: the last batch had one row. Under load the batcher's
+     * batches beat single rows predicted on each HTTP thread. */
+    int here = !b->head && b->running == 0 && !b->stopping && b->last_rows <= 1;
+    if (here) b->running++;
+    pthread_mutex_unlock(&b->lock);
+    if (!here) return 0;
+    const mlp_model *m = it->model;
+    float *scratch = malloc(mlp_scratch_floats(m, it->rows) * sizeof *scratch);
+    it->failed = scratch == NULL;
+    if (scratch) mlp_predict(m, it->x, it->rows, it->probs, it->labels, scratch);
+    free(scratch);
+    atomic_fetch_add_explicit(&b->batches, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->items, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->rows, (uint64_t)it->rows, memory_order_relaxed);
+    pthread_mutex_lock(&b->lock);
+    b->running--;
+    pthread_mutex_unlock(&b->lock);
+    return 1;
 }
 
 void batcher_get_stats(batcher *b, batcher_stats *out) {

@@ -15,10 +15,15 @@
  * a batch smaller than max_rows waits up to that long after its oldest item
  * arrived for more rows.
  *
- * Threads: batcher_submit() from any thread; done() runs on the batcher
- * thread, outside the batcher's lock. mlp_predict() is only ever called from
- * the batcher thread, so predictions never contend with each other inside
- * OpenBLAS.
+ * When nothing is queued and no batch is running, batcher_run_here() lets
+ * the submitting thread predict its item itself: an idle daemon answers
+ * without handing the request to another thread and back (two wake-ups).
+ * While that runs, other items queue for the batcher thread as usual.
+ *
+ * Threads: batcher_submit() and batcher_run_here() from any thread; done()
+ * runs on the batcher thread, outside the batcher's lock. Predictions may run
+ * on two threads at once (the batcher's and one batcher_run_here), each with
+ * its own scratch; the model is read-only (mlp.h).
  */
 #ifndef MLPD_BATCHER_H
 #define MLPD_BATCHER_H
@@ -68,6 +73,12 @@ batcher *batcher_create(const batcher_options *o, char *err, size_t errlen);
 /* Queue it. Returns 0, or -1 once batcher_free() has begun (it->done is then
  * never called: the caller answers by itself). */
 int batcher_submit(batcher *b, batch_item *it);
+
+/* With nothing queued, no batch running and no delay configured: predict it
+ * on the calling thread now and return 1 (outputs written or it->failed set;
+ * it->done is NOT called; counted as a batch of its own). Otherwise 0: the
+ * caller submits it. */
+int batcher_run_here(batcher *b, batch_item *it);
 
 void batcher_get_stats(batcher *b, batcher_stats *out);
 

@@ -42,7 +42,7 @@ static const option options[] = {
     {"--workers", "MLPD_WORKERS", INT(workers, 1, 256), "2", "HTTP worker threads"},
     {"--max-jobs", "MLPD_MAX_JOBS", INT(max_jobs, 1, 64), "1", "training jobs running at once"},
     {"--max-queue", "MLPD_MAX_QUEUE", INT(max_queue, 0, 100000), "16", "queued jobs accepted before 429"},
-    {"--blas-threads", "MLPD_BLAS_THREADS", INT(blas_threads, 0, 256), "1", "OpenBLAS threads, process-wide (0: OpenBLAS' own default)"},
+    {"--blas-threads", "MLPD_BLAS_THREADS", INT(blas_threads, 0, 256), "0", "OpenBLAS threads for training while no predictions are served (one while they are; 0: OpenBLAS' default, one per core)"},
     {"--max-body", "MLPD_MAX_BODY", SIZE(max_body), "1M", "largest JSON request body"},
     {"--max-upload", "MLPD_MAX_UPLOAD", SIZE(max_upload), "64M", "largest model or data set upload"},
     {"--max-predict-batch", "MLPD_MAX_PREDICT_BATCH", INT(max_predict_batch, 1, 1000000), "256", "rows per POST /predict"},

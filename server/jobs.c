@@ -6,6 +6,7 @@
  * answer does not depend on whether an idle worker has already picked up the
  * previous submit.
  */
+#include <cblas.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -198,6 +199,9 @@ int jobs_start(const jobs_config *cfg, jobs **out, char *err, size_t errlen) {
         return JOBS_ERR;
     }
     j->cfg = *cfg;
+    /* Several jobs at once share the cores: one OpenBLAS thread each. */
+    j->blas_max = cfg->max_running > 1 ? 1
+                  : cfg->blas_threads > 0 ? cfg->blas_threads : openblas_get_num_threads();
     j->data_dir = strdup(cfg->data_dir);
     j->cfg.data_dir = j->data_dir;
     j->running = calloc((size_t)cfg->max_running, sizeof *j->running);

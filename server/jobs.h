@@ -31,12 +31,24 @@
 
 typedef struct jobs jobs;
 
+#define JOBS_SERVING_QUIET_SECONDS 0.25
+
 typedef struct {
     store *st;
     const char *data_dir;   /* datasets' paths are relative to it */
     int max_running;        /* runs training at once (--max-jobs), >= 1 */
     int max_queued;         /* queued runs accepted before JOBS_FULL */
-    int blas_threads;       /* OpenBLAS threads while training, 0 = leave as is */
+    int blas_threads;       /* OpenBLAS threads while training (and no predictions
+                               are served: see serving), 0 = OpenBLAS' setting at start */
+    /* Predictions answered so far (may be NULL). With one job at a time,
+     * training drops to one OpenBLAS thread from the batch after this count
+     * moved until JOBS_SERVING_QUIET_SECONDS pass without it moving: a
+     * second thread only helps training while a core is free, and under
+     * prediction load it made training and predictions both slower (make
+     * bench, sections 1b and 4). A job's weights are therefore reproducible
+     * bit for bit only when no predictions are served during it. */
+    uint64_t (*serving)(void *user);
+    void *serving_user;
     /* Called for job lifecycle log lines ("job 3 started", ...); may be NULL. */
     void (*log)(void *user, const char *fmt, ...);
     void *log_user;

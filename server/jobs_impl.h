@@ -39,6 +39,7 @@ typedef struct job {
 
 struct jobs {
     jobs_config cfg;           /* cfg.data_dir points at data_dir below */
+    int blas_max;              /* OpenBLAS threads for training when nothing is served */
     char *data_dir;
     pthread_mutex_t mu;
     pthread_cond_t cv;         /* signalled when a job is queued or on stop */

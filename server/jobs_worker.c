@@ -39,6 +39,9 @@ typedef struct {
     int cur_epoch;
     double ep_loss, ep_acc, ep_val_loss, ep_val_acc; /* last finished epoch, NaN before */
     char store_failed[300];      /* set when a store write failed: training stops */
+    int blas_now;                /* OpenBLAS threads set for this job now */
+    uint64_t served_seen;        /* jobs_config.serving() at the last check */
+    double t_served;             /* monotonic seconds when it last moved */
 } train_ctx;
 
 static double mono_now(void) {
@@ -53,9 +56,29 @@ static int should_stop(const train_ctx *c) {
 
 /* ---- callbacks ----------------------------------------------------------------------- */
 
+/* Between batches (the training thread is the only OpenBLAS caller then):
+ * one OpenBLAS thread while predictions are being served, blas_max when
+ * they have been quiet for JOBS_SERVING_QUIET_SECONDS (jobs.h). */
+static void adapt_blas_threads(train_ctx *c, double now) {
+    int want = c->j->blas_max;
+    if (c->j->cfg.serving && want > 1) {
+        uint64_t served = c->j->cfg.serving(c->j->cfg.serving_user);
+        if (served != c->served_seen) {
+            c->served_seen = served;
+            c->t_served = now;
+        }
+        if (now - c->t_served < JOBS_SERVING_QUIET_SECONDS) want = 1;
+    }
+    if (want != c->blas_now) {
+        openblas_set_num_threads(want);
+        c->blas_now = want;
+    }
+}
+
 static int on_batch(const mlp_progress *p, const mlp_model *m, void *user) {
     (void)m;
     train_ctx *c = user;
+    adapt_blas_threads(c, mono_now());
     if (p->epoch != c->cur_epoch) {
         c->cur_epoch = p->epoch;
         c->sum_loss = c->sum_acc = 0;
@@ -417,8 +440,10 @@ void jobs_run_one(jobs *j, job *jb) {
         cfg.on_batch = on_batch;
         cfg.on_epoch = on_epoch;
         cfg.user = &c;
-        if (j->cfg.blas_threads > 0) openblas_set_num_threads(j->cfg.blas_threads);
         c.t_start = c.t_progress = mono_now();
+        if (j->cfg.serving) c.served_seen = j->cfg.serving(j->cfg.serving_user);
+        c.t_served = -1e9;
+        adapt_blas_threads(&c, c.t_start);
         mlp_error e = {{0}};
         ts = mlp_train(r.model, r.train, &cfg, &res, &e);
         if (ts != MLP_OK && ts != MLP_ESTOPPED) {

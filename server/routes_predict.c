@@ -5,7 +5,8 @@
  * hands the rows to the cache's batcher (batcher.h), suspending the
  * connection (http_defer); the batcher thread predicts many requests' rows in
  * one matrix product and resumes each connection, whose HTTP thread then
- * encodes the answer. Everything a request needs (rows, outputs, the model
+ * encodes the answer; when no prediction is queued or running, the HTTP
+ * thread predicts the request itself (batcher_run_here). Everything a request needs (rows, outputs, the model
  * reference) lives in one predict_job allocation, freed by finish_job().
  * Without a batcher or outside http.c the same job is predicted in place.
  */
@@ -114,6 +115,10 @@ void route_predict(app *a, const http_request *req, http_response *res) {
                                 .labels = (int *)(probs + n_probs), .done = on_batched},
                        .a = a, .cm = cm, .pr = pr, .outputs = outputs};
     batcher *b = model_cache_batcher(a->models);
+    if (b && batcher_run_here(b, &j->item)) { /* idle: no hand-off to the batcher thread */
+        finish_job(j, res);
+        return;
+    }
     if (b && (j->d = http_defer(req, finish_job, j)) != NULL) {
         if (batcher_submit(b, &j->item) == 0) return;
         /* The batcher is stopping (shutdown): predict here, answer as deferred. */

@@ -49,6 +49,12 @@ static void on_signal(int sig) {
     if (++signals_seen >= 2) _exit(1);
 }
 
+/* The job runner's view of prediction traffic (jobs_config.serving). */
+static uint64_t predictions_answered(void *user) {
+    return atomic_load_explicit(&((mlpd_metrics *)user)->prediction_requests,
+                                memory_order_relaxed);
+}
+
 static int jobs_busy(void *user) {
     jobs_stats st;
     jobs_get_stats(user, &st);
@@ -157,10 +163,10 @@ int cmd_serve(int argc, char **argv) {
     atomic_init(&a.draining, 0);
     atomic_init(&a.http, NULL);
 
-    /* OpenBLAS' thread count is process-wide: with one thread, predictions run
-     * on the batcher's thread without waiting behind a training job's calls in
-     * OpenBLAS' shared pool, and training leaves a core to HTTP (make bench,
-     * section 4). --blas-threads 2 trains faster on a node that only trains. */
+    /* OpenBLAS' thread count is process-wide. Predictions on packed models
+     * (AVX2 CPUs, up to MLP_PACKED_MAX_ROWS rows) never call OpenBLAS, so
+     * training may use every core while nothing is served, and drops to one
+     * thread while predictions are answered (jobs.h). */
     if (cfg.blas_threads > 0) openblas_set_num_threads(cfg.blas_threads);
 
     /* Fixed malloc thresholds. glibc raises its mmap threshold to the size of
@@ -185,6 +191,8 @@ int cmd_serve(int argc, char **argv) {
                       .max_running = cfg.max_jobs,
                       .max_queued = cfg.max_queue,
                       .blas_threads = cfg.blas_threads,
+                      .serving = predictions_answered,
+                      .serving_user = &metrics,
                       .log = log_job,
                       .log_user = NULL};
     if (jobs_start(&jc, &jb, err, sizeof err) != JOBS_OK) {

@@ -1,7 +1,8 @@
 /* test_jobs.c - the job runner with a real store, real engine and small
  * synthetic datasets written to a temp data dir: dataset scanning, a job that
  * succeeds, cancelling, the queue limit, unknown datasets and models, warm
- * starts, crash recovery and shutdown.
+ * starts, crash recovery and shutdown; OpenBLAS threads following the
+ * prediction traffic.
  *
  * Migrations come from $MLPD_MIGRATIONS or ./migrations (tests run from the
  * repository root).
@@ -25,6 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <cblas.h>
+#include <stdatomic.h>
 
 #include "jobs.h"
 #include "test_util.h"
@@ -399,6 +403,77 @@ static void test_cancel_running_job(void **state) {
     jobs_free(j);
 }
 
+/* ---- OpenBLAS threads and prediction traffic ---------------------------------------- */
+
+static atomic_uint_fast64_t served;   /* the fake prediction counter */
+static atomic_int serving_on;         /* 1: the feeder thread bumps it */
+static atomic_int feeder_stop;
+
+static uint64_t served_so_far(void *user) {
+    (void)user;
+    return atomic_load(&served);
+}
+
+static void *feeder(void *arg) {
+    (void)arg;
+    while (!atomic_load(&feeder_stop)) {
+        if (atomic_load(&serving_on)) atomic_fetch_add(&served, 1);
+        sleep_ms(5);
+    }
+    return NULL;
+}
+
+/* Poll until OpenBLAS runs `want` threads (set by the training thread). */
+static void wait_blas_threads(int want) {
+    double until = now_s() + 5;
+    while (openblas_get_num_threads() != want) {
+        if (now_s() > until)
+            fail_msg("OpenBLAS threads %d, want %d", openblas_get_num_threads(), want);
+        sleep_ms(5);
+    }
+}
+
+/* blas_threads 2: a training job uses two OpenBLAS threads while no
+ * prediction is answered, one from the batch after they start, two again
+ * once they have been quiet for JOBS_SERVING_QUIET_SECONDS. */
+static void test_blas_threads_follow_serving(void **state) {
+    fixture *f = *state;
+    atomic_store(&served, 0);
+    atomic_store(&serving_on, 0);
+    atomic_store(&feeder_stop, 0);
+    openblas_set_num_threads(1);
+    jobs_config cfg = {.st = f->st, .data_dir = f->data, .max_running = 1, .max_queued = 1,
+                       .blas_threads = 2, .serving = served_so_far, .log = test_log,
+                       .log_user = f};
+    jobs *j = NULL;
+    char err[256] = "";
+    if (jobs_start(&cfg, &j, err, sizeof err) != JOBS_OK) fail_msg("jobs_start: %s", err);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, feeder, NULL), 0);
+    api_train_request r = request("slow", SLOW_EPOCHS, 4);
+    int64_t id = submit_ok(j, &r);
+    wait_first_epoch(f, j, id);
+    wait_blas_threads(2);
+    atomic_store(&serving_on, 1);
+    double t0 = now_s();
+    wait_blas_threads(1);
+    printf("serving: one OpenBLAS thread after %.0f ms\n", (now_s() - t0) * 1e3);
+    sleep_ms(300); /* still serving: stays at one */
+    assert_int_equal(openblas_get_num_threads(), 1);
+    atomic_store(&serving_on, 0);
+    t0 = now_s();
+    wait_blas_threads(2);
+    double quiet = now_s() - t0;
+    printf("quiet: two OpenBLAS threads after %.0f ms\n", quiet * 1e3);
+    assert_true(quiet >= JOBS_SERVING_QUIET_SECONDS - 0.05);
+    assert_int_equal(jobs_cancel(j, id), JOBS_OK);
+    assert_int_equal(wait_final(f, id, 10), RUN_CANCELLED);
+    atomic_store(&feeder_stop, 1);
+    pthread_join(t, NULL);
+    jobs_free(j);
+    openblas_set_num_threads(1);
+}
+
 static void test_queue_full(void **state) {
     fixture *f = *state;
     jobs *j = start(f, 1, 1);
@@ -558,6 +633,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_unknown_dataset_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_running_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blas_threads_follow_serving, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_after_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_interrupts_running_keeps_queued, setup,
                                         teardown),
