@@ -49,6 +49,10 @@ typedef struct {
      * bit for bit only when no predictions are served during it. */
     uint64_t (*serving)(void *user);
     void *serving_user;
+    /* Called after a job's model is committed to the store (may be NULL):
+     * the model cache forgets which model is the latest. */
+    void (*model_saved)(void *user);
+    void *model_saved_user;
     /* Called for job lifecycle log lines ("job 3 started", ...); may be NULL. */
     void (*log)(void *user, const char *fmt, ...);
     void *log_user;

@@ -384,6 +384,7 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
     free(meta.arch_json);
     free(config);
     free(meta.metrics_json);
+    if (rc == 0 && j->cfg.model_saved) j->cfg.model_saved(j->cfg.model_saved_user);
     if (rc == 0)
         jobs_logf(j, "job %lld succeeded: model %lld, test_accuracy=%.4f",
                   (long long)jb->run_id, (long long)model_id, test_acc);

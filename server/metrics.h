@@ -10,6 +10,8 @@
  *   mlpd_predict_batches_total                      counter, batcher forward passes
  *   mlpd_predict_batched_requests_total             counter, requests it answered
  *   mlpd_predict_batched_rows_total                 counter, rows it predicted
+ *   mlpd_http_listener_connections_total{listener}  counter, per HTTP worker thread
+ *   mlpd_http_listener_requests_total{listener}     counter, per HTTP worker thread
  *   mlpd_jobs{status}                               gauge, runs per status
  *   mlpd_train_samples_per_second                   gauge, over running jobs
  *   mlpd_models_cached                              gauge

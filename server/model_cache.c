@@ -12,8 +12,6 @@
 
 struct model_cache {
     store *st;
-    int (*jobs_busy)(void *user);
-    void *user;
     pthread_rwlock_t lock;        /* guards entries/n and the latest_* fields */
     cached_model **entries;
     int n, capacity;
@@ -28,8 +26,7 @@ struct model_cache {
     int batcher_failed;           /* do not retry a thread that would not start */
 };
 
-model_cache *model_cache_create(store *st, int capacity, int (*jobs_busy)(void *user),
-                                void *user, const batcher_options *batch) {
+model_cache *model_cache_create(store *st, int capacity, const batcher_options *batch) {
     model_cache *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->entries = calloc((size_t)(capacity > 0 ? capacity : 1), sizeof *c->entries);
@@ -41,8 +38,6 @@ model_cache *model_cache_create(store *st, int capacity, int (*jobs_busy)(void *
     }
     c->st = st;
     c->capacity = capacity > 0 ? capacity : 1;
-    c->jobs_busy = jobs_busy;
-    c->user = user;
     atomic_init(&c->tick, 0);
     atomic_init(&c->gen, 0);
     atomic_init(&c->batcher, NULL);
@@ -93,10 +88,10 @@ static int resolve_latest(model_cache *c, int64_t *id, char *err, size_t errlen)
         *id = cached;
         return cached ? MC_OK : MC_NOTFOUND;
     }
-    /* Read gen before asking whether jobs are busy: a job submitted after
-     * this point bumps gen, so the answer below will not be remembered. */
+    /* Read gen before asking the store: a model committed after this point
+     * (upload, or a job's, whose runner calls model_cache_models_changed
+     * after its commit) bumps gen, so the answer below is not remembered. */
     uint_fast64_t g = atomic_load(&c->gen);
-    int busy = c->jobs_busy ? c->jobs_busy(c->user) : 0;
     store_error se = {0};
     int64_t latest = 0;
     int rc = store_model_latest(c->st, &latest, &se);
@@ -105,15 +100,13 @@ static int resolve_latest(model_cache *c, int64_t *id, char *err, size_t errlen)
         return MC_ERR;
     }
     if (rc == STORE_NOTFOUND) latest = 0;
-    if (!busy) {
-        pthread_rwlock_wrlock(&c->lock);
-        if (atomic_load(&c->gen) == g) {
-            c->latest_known = 1;
-            c->latest_id = latest;
-            c->latest_gen = g;
-        }
-        pthread_rwlock_unlock(&c->lock);
+    pthread_rwlock_wrlock(&c->lock);
+    if (atomic_load(&c->gen) == g) {
+        c->latest_known = 1;
+        c->latest_id = latest;
+        c->latest_gen = g;
     }
+    pthread_rwlock_unlock(&c->lock);
     *id = latest;
     return latest ? MC_OK : MC_NOTFOUND;
 }

@@ -55,11 +55,8 @@ static uint64_t predictions_answered(void *user) {
                                 memory_order_relaxed);
 }
 
-static int jobs_busy(void *user) {
-    jobs_stats st;
-    jobs_get_stats(user, &st);
-    return st.queued + st.running > 0;
-}
+/* The job runner committed a model: "the latest model" may have changed. */
+static void model_saved(void *user) { model_cache_models_changed(user); }
 
 /* If dir/probe does not exist, look for <binary's dir>/../<name> and
  * <binary's dir>/../../<name> (build/mlpd, build/<x>/mlpd) and use it. */
@@ -186,6 +183,15 @@ int cmd_serve(int argc, char **argv) {
     int found = datasets_scan(st, cfg.data_dir, err, sizeof err);
     if (found < 0) log_error("scanning %s: %s", cfg.data_dir, err);
     else log_info("data dir %s: %d data set(s)", cfg.data_dir, found);
+    batcher_options bo = {.max_rows = cfg.predict_batch_rows,
+                          .max_delay_us = cfg.predict_batch_delay_us,
+                          .idle_gap_us = cfg.predict_batch_gap_us};
+    /* Before the job runner, which tells it about the models jobs make. */
+    a.models = model_cache_create(st, MODEL_CACHE_CAPACITY, &bo);
+    if (!a.models) {
+        log_error("cannot start: out of memory");
+        goto out;
+    }
     jobs_config jc = {.st = st,
                       .data_dir = cfg.data_dir,
                       .max_running = cfg.max_jobs,
@@ -193,6 +199,8 @@ int cmd_serve(int argc, char **argv) {
                       .blas_threads = cfg.blas_threads,
                       .serving = predictions_answered,
                       .serving_user = &metrics,
+                      .model_saved = model_saved,
+                      .model_saved_user = a.models,
                       .log = log_job,
                       .log_user = NULL};
     if (jobs_start(&jc, &jb, err, sizeof err) != JOBS_OK) {
@@ -200,13 +208,9 @@ int cmd_serve(int argc, char **argv) {
         goto out;
     }
     a.jobs = jb;
-    batcher_options bo = {.max_rows = cfg.predict_batch_rows,
-                          .max_delay_us = cfg.predict_batch_delay_us,
-                          .idle_gap_us = cfg.predict_batch_gap_us};
-    a.models = model_cache_create(st, MODEL_CACHE_CAPACITY, jobs_busy, jb, &bo);
     a.router = router_create(cfg.max_body, cfg.max_upload);
     a.sse = sse_hub_create(cfg.max_streams, err, sizeof err);
-    if (!a.models || !a.router || !a.sse) {
+    if (!a.router || !a.sse) {
         log_error("cannot start: %s", a.sse ? "out of memory" : err);
         goto out;
     }

@@ -38,6 +38,7 @@ echo "OpenBLAS kernel: $core   sgemm 2048^3: $sgemm GFLOP/s   epoch bound (8 pro
 # FLOPs per training sample of 784-512-256-10: forward 2*W, weight gradients 2*W,
 # input gradients 2*(W - 784*512), W = 535,040 weights.
 FLOPS_PER_SAMPLE=2407424
+rm -f "$OUT"/torch_train_*.txt  # a peer that fails this time must not show old figures
 peak_rss "$OUT/train.txt" "$MLPD" train --data "$DATA" --epochs "$EPOCHS" --seed 1 --out "$OUT/model.bin"
 mlpd_sps=$(grep -Eo '[0-9.]+ samples/s' "$OUT/train.txt" | awk '{print $1}' | sort -n | tail -n 1)
 train_rss=$(val peak_rss_kib "$OUT/train.txt")

@@ -66,6 +66,11 @@ printf '%-44s %12s\n' "job samples/s, mean over epochs" "${alone_mean:-n/a}"
 printf '%-44s %12s\n' "job samples_per_sec (GET /jobs, last epoch)" "${alone_sps:-n/a}"
 printf '%-44s %12s\n' "mlpd train samples/s, best epoch (sect. 1)" "${cli_sps:-n/a}"
 printf '%-44s %12s\n' "ratio job / mlpd train (best epochs)" "$(ratio "$alone_best" "$cli_sps")"
+# The best PyTorch configuration of section 1 (same run), when it ran.
+torch_best=$(cat "$OUT"/torch_train_*.txt 2>/dev/null | grep -E '^torch_samples_per_sec=' | cut -d= -f2 |
+    sort -n | tail -n 1)
+printf '%-44s %12s\n' "pytorch best samples/s (sect. 1)" "${torch_best:-n/a}"
+printf '%-44s %12s\n' "ratio job / pytorch best" "$(ratio "$alone_best" "$torch_best")"
 
 # ---- 4: predictions while the job trains ------------------------------------------
 echo
