@@ -109,6 +109,7 @@ job_stop_reason jobs_enter_finishing(jobs *j, job *jb) {
 }
 
 static void *worker_main(void *arg) {
+    pthread_setname_np(pthread_self(), "mlpd-job"); /* as top -H and perf show it */
     jobs *j = arg;
     pthread_mutex_lock(&j->mu);
     for (;;) {
