@@ -18,8 +18,11 @@
 
 #include "jobs.h"
 
-/* A "step_loss" metric is appended every this many batches. */
+/* A "step_loss" metric is taken every this many batches; they are committed
+ * with the next progress row or epoch, not one transaction (one fsync) each. */
 #define STEP_METRIC_INTERVAL 50
+/* Step metrics held before a commit at most (committed early when full). */
+#define STEP_METRICS_PENDING 32
 /* The run's progress row is rewritten at most this often during an epoch. */
 #define PROGRESS_WRITE_SECONDS 1.0
 

@@ -4,7 +4,10 @@
  * What is recorded when (so that a SIGKILL loses at most the epoch in progress):
  * - every epoch: the metrics loss, accuracy, val_loss, val_accuracy, seconds
  *   (NaN ones skipped) and the run's progress row, in one transaction;
- * - every STEP_METRIC_INTERVAL batches: a "step_loss" metric;
+ * - every STEP_METRIC_INTERVAL batches: a "step_loss" metric, held in memory
+ *   and committed with the next progress row or epoch (a transaction is an
+ *   fsync: one per step metric cost the job up to a quarter of its speed
+ *   when the disk was slow);
  * - at most every PROGRESS_WRITE_SECONDS during an epoch: the progress row;
  * - every batch: the in-memory live state only (jobs_get_live);
  * - at a successful end: the model, the test metrics and the status
@@ -39,6 +42,9 @@ typedef struct {
     int cur_epoch;
     double ep_loss, ep_acc, ep_val_loss, ep_val_acc; /* last finished epoch, NaN before */
     char store_failed[300];      /* set when a store write failed: training stops */
+    store_metric pending[STEP_METRICS_PENDING + 5]; /* step metrics not committed yet,
+                                                       + room for an epoch's five */
+    size_t n_pending;
     int blas_now;                /* OpenBLAS threads set for this job now */
     uint64_t served_seen;        /* jobs_config.serving() at the last check */
     double t_served;             /* monotonic seconds when it last moved */
@@ -55,6 +61,15 @@ static int should_stop(const train_ctx *c) {
 }
 
 /* ---- callbacks ----------------------------------------------------------------------- */
+
+/* Commit the held step metrics (its own transaction). */
+static void flush_step_metrics(train_ctx *c) {
+    store_error se = {0};
+    if (c->n_pending > 0 && !c->store_failed[0] &&
+        store_metrics_append(c->j->cfg.st, c->pending, c->n_pending, &se) != STORE_OK)
+        snprintf(c->store_failed, sizeof c->store_failed, "store: %s", se.msg);
+    c->n_pending = 0; /* after a store failure they are dropped: training stops anyway */
+}
 
 /* Between batches (the training thread is the only OpenBLAS caller then):
  * one OpenBLAS thread while predictions are being served, blas_max when
@@ -107,14 +122,15 @@ static int on_batch(const mlp_progress *p, const mlp_model *m, void *user) {
     store *st = c->j->cfg.st;
     store_error se = {0};
     if (p->global_step % STEP_METRIC_INTERVAL == 0 && isfinite(p->loss)) {
-        store_metric sm = {.run_id = c->jb->run_id, .epoch = p->epoch,
-                           .step = p->global_step, .value = p->loss};
-        snprintf(sm.key, sizeof sm.key, "step_loss");
-        if (store_metrics_append(st, &sm, 1, &se) != STORE_OK)
-            snprintf(c->store_failed, sizeof c->store_failed, "store: %s", se.msg);
+        store_metric *sm = &c->pending[c->n_pending++];
+        *sm = (store_metric){.run_id = c->jb->run_id, .epoch = p->epoch,
+                             .step = p->global_step, .value = p->loss};
+        snprintf(sm->key, sizeof sm->key, "step_loss");
+        if (c->n_pending == STEP_METRICS_PENDING) flush_step_metrics(c);
     }
     if (now - c->t_progress >= PROGRESS_WRITE_SECONDS) {
         c->t_progress = now;
+        flush_step_metrics(c);
         if (store_run_set_progress(st, c->jb->run_id, p->epoch - 1, p->step, p->steps, c->ep_loss,
                                    c->ep_acc, c->ep_val_loss, c->ep_val_acc, p->samples_per_sec,
                                    &se) != STORE_OK)
@@ -132,8 +148,10 @@ static int on_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
     } vals[] = {{"loss", p->loss},         {"accuracy", p->accuracy},
                 {"val_loss", p->val_loss}, {"val_accuracy", p->val_accuracy},
                 {"seconds", p->seconds}};
-    store_metric ms[5];
-    size_t n = 0;
+    /* The held step metrics go first, in the epoch's own transaction. */
+    store_metric *ms = c->pending;
+    size_t n = c->n_pending;
+    c->n_pending = 0;
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         if (!isfinite(vals[i].value)) continue;
         memset(&ms[n], 0, sizeof ms[n]);
@@ -447,6 +465,7 @@ void jobs_run_one(jobs *j, job *jb) {
         adapt_blas_threads(&c, c.t_start);
         mlp_error e = {{0}};
         ts = mlp_train(r.model, r.train, &cfg, &res, &e);
+        flush_step_metrics(&c); /* stopped mid-epoch: keep what it measured */
         if (ts != MLP_OK && ts != MLP_ESTOPPED) {
             snprintf(why, sizeof why, "training: %s", e.msg);
             ok = 0;
