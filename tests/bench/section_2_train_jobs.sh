@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bench sections 1b and 4, on one daemon:
+# Bench sections 1b and 4, on one daemon (run right after sections 1 and 2 of
+# run.sh, so that the job and `mlpd train` are measured minutes apart at most):
 #  1b. training through a job: POST /train with the reference recipe on
 #      BENCH_DATA (BENCH_EPOCHS epochs, default 2), alone; its samples/s beside
 #      the `mlpd train` figure of section 1 ($OUT/train.txt, when run.sh made it).
