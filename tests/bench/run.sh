@@ -38,29 +38,46 @@ echo "OpenBLAS kernel: $core   sgemm 2048^3: $sgemm GFLOP/s   epoch bound (8 pro
 # FLOPs per training sample of 784-512-256-10: forward 2*W, weight gradients 2*W,
 # input gradients 2*(W - 784*512), W = 535,040 weights.
 FLOPS_PER_SAMPLE=2407424
-rm -f "$OUT"/torch_train_*.txt  # a peer that fails this time must not show old figures
-peak_rss "$OUT/train.txt" "$MLPD" train --data "$DATA" --epochs "$EPOCHS" --seed 1 --out "$OUT/model.bin"
-mlpd_sps=$(grep -Eo '[0-9.]+ samples/s' "$OUT/train.txt" | awk '{print $1}' | sort -n | tail -n 1)
-train_rss=$(val peak_rss_kib "$OUT/train.txt")
-mlpd_gflops=$(awk -v s="$mlpd_sps" -v f=$FLOPS_PER_SAMPLE 'BEGIN { if (s != "") printf "%.1f", s * f / 1e9 }')
-floor_sps=$(awk -v b="$bound" 'BEGIN { if (b > 0) printf "%.0f", 60000 / b }')
+rm -f "$OUT"/torch_train_*.txt "$OUT"/train.txt  # a peer that fails must not show old figures
 
+# The machine's speed drifts by tens of percent within minutes (shared cores):
+# mlpd and every PyTorch configuration run in turn, ROUNDS times, and each
+# keeps its best, so that both sides see the same fast and slow phases.
+ROUNDS=${BENCH_TRAIN_ROUNDS:-2}
 torch_sps=""; torch_cfg="(python3-torch not installed)"
-if [ "$have_torch" = 1 ]; then
+for ((round = 1; round <= ROUNDS; round++)); do
+    peak_rss "$OUT/train_r$round.txt" "$MLPD" train --data "$DATA" --epochs "$EPOCHS" --seed 1 \
+        --out "$OUT/model.bin"
+    cat "$OUT/train_r$round.txt" >>"$OUT/train.txt"
+    s=$(grep -Eo '[0-9.]+ samples/s' "$OUT/train_r$round.txt" | awk '{print $1}' | sort -n | tail -n 1)
+    echo "  round $round: mlpd train ${s:-failed} samples/s"
+    [ "$have_torch" = 1 ] || continue
     # The tuned configurations (see issue 6): the fastest one is kept.
     for cfg in "1 2 ACTIVE" "1 1 ACTIVE" "2 2 PASSIVE" "2 1 PASSIVE"; do
         read -r tt ob wp <<<"$cfg"
+        f=$OUT/torch_train_$tt$ob${wp}_r$round.txt
         PEER_TORCH_THREADS=$tt OPENBLAS_NUM_THREADS=$ob OMP_WAIT_POLICY=$wp \
-            $PY tests/bench/torch_peer.py train "$DATA" "$EPOCHS" >"$OUT/torch_train_$tt$ob$wp.txt" 2>&1
-        s=$(val torch_samples_per_sec "$OUT/torch_train_$tt$ob$wp.txt")
-        echo "  peer pytorch torch_threads=$tt openblas_threads=$ob OMP_WAIT_POLICY=$wp: ${s:-failed} samples/s"
+            $PY tests/bench/torch_peer.py train "$DATA" "$EPOCHS" >"$f" 2>&1
+        s=$(val torch_samples_per_sec "$f")
+        echo "  round $round: peer pytorch torch_threads=$tt openblas_threads=$ob OMP_WAIT_POLICY=$wp: ${s:-failed} samples/s"
         if [ -n "$s" ] && awk -v a="$s" -v b="${torch_sps:-0}" 'BEGIN { exit !(a > b) }'; then
             torch_sps=$s; torch_cfg="torch_threads=$tt openblas_threads=$ob OMP_WAIT_POLICY=$wp"
         fi
     done
+done
+# sgemm again after the rounds: the faster of the two sets the floor.
+"$BUILD/tests/bench/bench_engine" sgemm >"$OUT/sgemm_after.txt"
+if awk -v a="$(val sgemm_2048_gflops "$OUT/sgemm_after.txt")" -v b="${sgemm:-0}" 'BEGIN { exit !(a > b) }'; then
+    sgemm=$(val sgemm_2048_gflops "$OUT/sgemm_after.txt")
+    bound=$(val sgemm_epoch60k_bound_seconds "$OUT/sgemm_after.txt")
 fi
+echo "  sgemm 2048^3 after the rounds: $(val sgemm_2048_gflops "$OUT/sgemm_after.txt") GFLOP/s; floor from the faster: $sgemm GFLOP/s"
+mlpd_sps=$(grep -Eo '[0-9.]+ samples/s' "$OUT/train.txt" | awk '{print $1}' | sort -n | tail -n 1)
+train_rss=$(grep -E '^peak_rss_kib=' "$OUT/train.txt" | cut -d= -f2 | sort -n | tail -n 1)
+mlpd_gflops=$(awk -v s="$mlpd_sps" -v f=$FLOPS_PER_SAMPLE 'BEGIN { if (s != "") printf "%.1f", s * f / 1e9 }')
+floor_sps=$(awk -v b="$bound" 'BEGIN { if (b > 0) printf "%.0f", 60000 / b }')
 echo
-echo "-- training, reference recipe, batch 128, best of $EPOCHS epochs on $DATA"
+echo "-- training, reference recipe, batch 128, best of $EPOCHS epochs x $ROUNDS rounds on $DATA"
 printf '%-34s %14s\n' "mlpd train samples/s" "${mlpd_sps:-failed}"
 printf '%-34s %14s  (%s)\n' "pytorch best samples/s" "${torch_sps:-n/a}" "$torch_cfg"
 printf '%-34s %14s\n' "ratio mlpd / pytorch" "$(ratio "$mlpd_sps" "$torch_sps")"
