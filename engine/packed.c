@@ -111,38 +111,20 @@ tile(int rb, float *c, int ldc, const float *x, int ldx, const float *w, int kc)
 {
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
            a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+/* One row's update of a tile: its input k broadcast, times both weight vectors. */
+#define TILE_ROW(i)                                                                  \
+    if (rb > (i)) {                                                                  \
+        v = _mm256_broadcast_ss(x + (size_t)(i) * (size_t)ldx + k);                  \
+        a##i##0 = _mm256_fmadd_ps(v, w0, a##i##0);                                   \
+        a##i##1 = _mm256_fmadd_ps(v, w1, a##i##1);                                   \
+    }
     for (int k = 0; k < kc; k++) {
         __m256 w0 = _mm256_loadu_ps(w + (size_t)k * NR);
         __m256 w1 = _mm256_loadu_ps(w + (size_t)k * NR + 8);
-        __m256 v = _mm256_broadcast_ss(x + k);
-        a00 = _mm256_fmadd_ps(v, w0, a00);
-        a01 = _mm256_fmadd_ps(v, w1, a01);
-        if (rb > 1) {
-            v = _mm256_broadcast_ss(x + ldx + k);
-            a10 = _mm256_fmadd_ps(v, w0, a10);
-            a11 = _mm256_fmadd_ps(v, w1, a11);
-        }
-        if (rb > 2) {
-            v = _mm256_broadcast_ss(x + 2 * (size_t)ldx + k);
-            a20 = _mm256_fmadd_ps(v, w0, a20);
-            a21 = _mm256_fmadd_ps(v, w1, a21);
-        }
-        if (rb > 3) {
-            v = _mm256_broadcast_ss(x + 3 * (size_t)ldx + k);
-            a30 = _mm256_fmadd_ps(v, w0, a30);
-            a31 = _mm256_fmadd_ps(v, w1, a31);
-        }
-        if (rb > 4) {
-            v = _mm256_broadcast_ss(x + 4 * (size_t)ldx + k);
-            a40 = _mm256_fmadd_ps(v, w0, a40);
-            a41 = _mm256_fmadd_ps(v, w1, a41);
-        }
-        if (rb > 5) {
-            v = _mm256_broadcast_ss(x + 5 * (size_t)ldx + k);
-            a50 = _mm256_fmadd_ps(v, w0, a50);
-            a51 = _mm256_fmadd_ps(v, w1, a51);
-        }
+        __m256 v;
+        TILE_ROW(0) TILE_ROW(1) TILE_ROW(2) TILE_ROW(3) TILE_ROW(4) TILE_ROW(5)
     }
+#undef TILE_ROW
     __m256 acc[MR][2] = {{a00, a01}, {a10, a11}, {a20, a21},
                          {a30, a31}, {a40, a41}, {a50, a51}};
     for (int i = 0; i < rb; i++) {

@@ -98,6 +98,22 @@ static long long runs_with_status(store *st, run_status s) {
     return (long long)total;
 }
 
+/* mlpd_http_listener_<what>_total{listener="i"} for each HTTP listener thread
+ * (what: "connections" or "requests"); nothing before the server started. */
+static void put_listener_family(text *t, struct http_server *hs, const char *what,
+                                const char *help) {
+    int nl = http_server_listeners(hs);
+    if (nl <= 0) return;
+    put(t, "# HELP mlpd_http_listener_%s_total %s, by listener thread.\n"
+           "# TYPE mlpd_http_listener_%s_total counter\n", what, help, what);
+    for (int i = 0; i < nl; i++) {
+        uint64_t conns, reqs;
+        http_server_listener_stats(hs, i, &conns, &reqs);
+        put(t, "mlpd_http_listener_%s_total{listener=\"%d\"} %llu\n", what, i,
+            (unsigned long long)(what[0] == 'c' ? conns : reqs));
+    }
+}
+
 char *metrics_render(app *a, size_t *len) {
     text t = {.buf = malloc(8192), .len = 0, .cap = 8192, .failed = 0};
     if (!t.buf) return NULL;
@@ -111,26 +127,8 @@ char *metrics_render(app *a, size_t *len) {
     router_foreach(a->router, put_durations, &t);
 
     /* Per listener thread: how evenly connections and work are spread. */
-    struct http_server *hs = atomic_load(&a->http);
-    int nl = http_server_listeners(hs);
-    if (nl > 0) {
-        put(&t, "# HELP mlpd_http_listener_connections_total Connections accepted, by listener thread.\n"
-                "# TYPE mlpd_http_listener_connections_total counter\n");
-        for (int i = 0; i < nl; i++) {
-            uint64_t conns, reqs;
-            http_server_listener_stats(hs, i, &conns, &reqs);
-            put(&t, "mlpd_http_listener_connections_total{listener=\"%d\"} %llu\n", i,
-                (unsigned long long)conns);
-        }
-        put(&t, "# HELP mlpd_http_listener_requests_total Requests completed, by listener thread.\n"
-                "# TYPE mlpd_http_listener_requests_total counter\n");
-        for (int i = 0; i < nl; i++) {
-            uint64_t conns, reqs;
-            http_server_listener_stats(hs, i, &conns, &reqs);
-            put(&t, "mlpd_http_listener_requests_total{listener=\"%d\"} %llu\n", i,
-                (unsigned long long)reqs);
-        }
-    }
+    put_listener_family(&t, atomic_load(&a->http), "connections", "Connections accepted");
+    put_listener_family(&t, atomic_load(&a->http), "requests", "Requests completed");
 
     put(&t, "# HELP mlpd_predictions_total Rows classified by POST /predict.\n"
             "# TYPE mlpd_predictions_total counter\nmlpd_predictions_total %llu\n",
