@@ -22,8 +22,6 @@ mlp_status mlp_fail(mlp_error *err, mlp_status s, const char *fmt, ...)
 mlp_status mlp_model_alloc(const mlp_arch *arch, mlp_model **out, mlp_error *err);
 
 /* ---- layers (layers.c) ---- */
-/* y (B,O) = x (B,I) W^T, W (O,I). */
-void mlp_dense_forward(float *y, const float *x, const float *W, int B, int In, int O);
 /* y (B,O) = act(x (B,I) W^T + b), b (O): the bias is the product's starting
  * value (sgemm beta = 1) and the activation one pass; below a few rows each
  * row is an sgemv. Softmax normalises each row. */
@@ -40,8 +38,6 @@ void mlp_dense_backward_sgd(float *dx, float *W, const float *dz, const float *x
 /* In place on y (B,O): y = act(y), the bias already added. Softmax
  * normalises each row. */
 void mlp_act_rows(float *y, mlp_act act, int B, int O);
-/* In place on y (B,O): y = act(y + b), b (O). Softmax normalises each row. */
-void mlp_bias_act_forward(float *y, const float *b, mlp_act act, int B, int O);
 /* In place on d (B,O): dL/dy in, dL/dz out, where y = act(z) is given as y (B,O)
  * and, if mask (B,O) is not NULL, the layer's output was y * mask (dropout).
  * db (O) = column sums of dL/dz (the bias gradient, folded into the same pass).

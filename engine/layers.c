@@ -17,14 +17,7 @@
 
 #include "internal.h"
 
-/* ---- dense: y = x W^T ------------------------------------------------------ */
-
-void mlp_dense_forward(float *y, const float *x, const float *W, int B, int In, int O)
-{
-    /* y (B,O) = x (B,In) * W^T (In,O) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, In, 1.0f, x, In, W, In, 0.0f, y,
-                O);
-}
+/* ---- dense backward: dW = dz^T x, dx = dz W -------------------------------- */
 
 void mlp_dense_backward(float *dx, float *dW, const float *dz, const float *x, const float *W,
                         int B, int In, int O)
@@ -69,7 +62,6 @@ void mlp_bias_backward(float *db, const float *dz, int B, int O)
  * multiply one row), sgemv streams W once. Measured with OpenBLAS 0.3.21:
  * one row 35 us by sgemv vs 200 us by sgemm; 8 rows about equal. */
 #define GEMV_MAX_ROWS 8
-
 
 void mlp_dense_bias_act_forward(float *y, const float *x, const float *W, const float *b,
                                 mlp_act act, int B, int In, int O)
@@ -148,36 +140,6 @@ void mlp_act_rows(float *y, mlp_act act, int B, int O)
     case MLP_ACT_LINEAR:
         break;
     }
-}
-
-void mlp_bias_act_forward(float *y, const float *b, mlp_act act, int B, int O)
-{
-    for (int i = 0; i < B; i++) {
-        float *r = y + (size_t)i * O;
-        switch (act) {
-        case MLP_ACT_RELU:
-            for (int j = 0; j < O; j++) {
-                float z = r[j] + b[j];
-                r[j] = z > 0.0f ? z : 0.0f;
-            }
-            break;
-        case MLP_ACT_SIGMOID:
-            for (int j = 0; j < O; j++)
-                r[j] = 1.0f / (1.0f + expf(-(r[j] + b[j])));
-            break;
-        case MLP_ACT_TANH:
-            for (int j = 0; j < O; j++)
-                r[j] = tanhf(r[j] + b[j]);
-            break;
-        case MLP_ACT_SOFTMAX:
-        case MLP_ACT_LINEAR:
-            for (int j = 0; j < O; j++)
-                r[j] += b[j];
-            break;
-        }
-    }
-    if (act == MLP_ACT_SOFTMAX)
-        softmax_rows(y, B, O);
 }
 
 /* ---- activation backward (+ dropout mask, + bias gradient) ----------------------------- */

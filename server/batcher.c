@@ -227,6 +227,19 @@ int batcher_submit(batcher *b, batch_item *it) {
     return 0;
 }
 
+void batch_item_predict_here(batch_item *it) {
+    /* A one-row prediction of a model up to 2048 units wide fits on the
+     * stack: the common case takes no allocation. */
+    float stack_scratch[4096];
+    size_t need = mlp_scratch_floats(it->model, it->rows);
+    float *scratch = need <= sizeof stack_scratch / sizeof *stack_scratch
+                         ? stack_scratch
+                         : malloc(need * sizeof *scratch);
+    it->failed = scratch == NULL;
+    if (scratch) mlp_predict(it->model, it->x, it->rows, it->probs, it->labels, scratch);
+    if (scratch != stack_scratch) free(scratch);
+}
+
 int batcher_run_here(batcher *b, batch_item *it) {
     if (b->opt.max_delay_us > 0) return 0; /* batching was asked for: keep the queue's wait */
     pthread_mutex_lock(&b->lock);
@@ -236,11 +249,7 @@ int batcher_run_here(batcher *b, batch_item *it) {
     if (here) b->running++;
     pthread_mutex_unlock(&b->lock);
     if (!here) return 0;
-    const mlp_model *m = it->model;
-    float *scratch = malloc(mlp_scratch_floats(m, it->rows) * sizeof *scratch);
-    it->failed = scratch == NULL;
-    if (scratch) mlp_predict(m, it->x, it->rows, it->probs, it->labels, scratch);
-    free(scratch);
+    batch_item_predict_here(it);
     atomic_fetch_add_explicit(&b->batches, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->items, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->rows, (uint64_t)it->rows, memory_order_relaxed);

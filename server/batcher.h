@@ -15,9 +15,10 @@
  * a batch smaller than max_rows waits up to that long after its oldest item
  * arrived for more rows.
  *
- * When nothing is queued and no batch is running, batcher_run_here() lets
- * the submitting thread predict its item itself: an idle daemon answers
- * without handing the request to another thread and back (two wake-ups).
+ * When nothing is queued, no batch is running and the last batch had one row
+ * (low load), batcher_run_here() lets the submitting thread predict its item
+ * itself: an idle daemon answers without handing the request to another
+ * thread and back (two wake-ups).
  * While that runs, other items queue for the batcher thread as usual.
  *
  * Threads: batcher_submit() and batcher_run_here() from any thread; done()
@@ -74,8 +75,13 @@ batcher *batcher_create(const batcher_options *o, char *err, size_t errlen);
  * never called: the caller answers by itself). */
 int batcher_submit(batcher *b, batch_item *it);
 
-/* With nothing queued, no batch running and no delay configured: predict it
- * on the calling thread now and return 1 (outputs written or it->failed set;
+/* Predict it on the calling thread, without the batcher: outputs written, or
+ * it->failed set when there is no memory for the scratch; it->done is not
+ * called. */
+void batch_item_predict_here(batch_item *it);
+
+/* With nothing queued, no batch running, the last batch one row and no
+ * delay configured: batch_item_predict_here(it) now and return 1 (outputs written or it->failed set;
  * it->done is NOT called; counted as a batch of its own). Otherwise 0: the
  * caller submits it. */
 int batcher_run_here(batcher *b, batch_item *it);

@@ -3,7 +3,6 @@
  * Listeners, the acceptor and the server's life cycle: http_server.c. */
 #include "http.h"
 
-#include <malloc.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -332,8 +331,5 @@ void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     reset_body(&s->res);
     free(s->body);
     free(s->path);
-    /* A large upload's buffer goes back to the kernel now: glibc keeps freed
-     * heap memory otherwise, and the daemon's resident size would keep it. */
-    if (s->body_cap >= HTTP_TRIM_AFTER_BYTES) malloc_trim(0);
     free(s);
 }

@@ -15,7 +15,6 @@
 /* Listeners at most (--workers beyond it share them). */
 #define HTTP_MAX_LISTENERS 64
 #define HTTP_CONNECTION_MEMORY (16 * 1024)
-#define HTTP_TRIM_AFTER_BYTES (512 * 1024)
 
 /* One listener's identity and counters: MHD's callback argument, so each
  * callback knows which listener (worker thread) it runs on. */

@@ -1,7 +1,6 @@
 /* model_cache.c - loaded models by id, reference-counted, LRU beyond capacity. */
 #include "model_cache.h"
 
-#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -126,7 +125,6 @@ static int load(model_cache *c, int64_t id, cached_model **out, char *err, size_
     mlp_error me = {{0}};
     mlp_status st = mlp_model_from_buffer(file, len, &model, &me);
     free(file);
-    malloc_trim(0); /* the file copy was as big as the model: do not keep it resident */
     if (st != MLP_OK) {
         snprintf(err, errlen, "stored model %lld is unreadable: %s", (long long)id, me.msg);
         return MC_ERR;

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "model_cache.h"
 #include "router.h"
 #include "train_request.h"
 #include "views.h"
@@ -94,8 +93,8 @@ void route_train(app *a, const http_request *req, http_response *res) {
     int rc = jobs_submit(a->jobs, &tr, &id, err, sizeof err);
     switch (rc) {
     case JOBS_OK:
-        /* A model will appear: "latest" may change (model_cache.h). */
-        model_cache_models_changed(a->models);
+        /* The job runner tells the model cache when the job's model is
+         * committed (jobs_config.model_saved): nothing to forget yet. */
         if (reply_job(a, id, 202, res) == 0) http_set_header(res, "Location", "/jobs/%lld", (long long)id);
         return;
     case JOBS_FULL:

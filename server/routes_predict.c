@@ -5,8 +5,8 @@
  * hands the rows to the cache's batcher (batcher.h), suspending the
  * connection (http_defer); the batcher thread predicts many requests' rows in
  * one matrix product and resumes each connection, whose HTTP thread then
- * encodes the answer; when no prediction is queued or running, the HTTP
- * thread predicts the request itself (batcher_run_here). Everything a request needs (rows, outputs, the model
+ * encodes the answer; at low load the HTTP thread predicts the request itself
+ * (batcher_run_here). Everything a request needs (rows, outputs, the model
  * reference) lives in one predict_job allocation, freed by finish_job().
  * Without a batcher or outside http.c the same job is predicted in place.
  */
@@ -47,15 +47,6 @@ static void finish_job(void *arg, http_response *res) {
 /* Batcher thread: the outputs are in; let the connection's thread answer. */
 static void on_batched(batch_item *it) { http_deferred_resume(((predict_job *)it)->d); }
 
-/* Predict j here, on the calling thread (no batcher, or it is stopping). */
-static void predict_in_place(predict_job *j) {
-    const mlp_model *m = j->cm->model;
-    float *scratch = malloc(mlp_scratch_floats(m, j->pr.n) * sizeof *scratch);
-    if (scratch) mlp_predict(m, j->pr.x, j->pr.n, j->item.probs, j->item.labels, scratch);
-    else j->item.failed = 1;
-    free(scratch);
-}
-
 void route_predict(app *a, const http_request *req, http_response *res) {
     if (atomic_load(&a->draining)) {
         http_reply_problem(res, 503, "draining", NULL, "the daemon is shutting down");
@@ -82,13 +73,11 @@ void route_predict(app *a, const http_request *req, http_response *res) {
             http_reply_problem(res, 404, "no-model", "/model",
                                "there is no model yet: train one (POST /train) or upload one "
                                "(POST /models)");
-        api_predict_request_free(&pr);
-        return;
+        goto free_request;
     }
     if (rc != MC_OK) {
         http_reply_problem(res, 500, "internal", NULL, "%s", err);
-        api_predict_request_free(&pr);
-        return;
+        goto free_request;
     }
     const mlp_model *m = cm->model;
     int inputs = m->arch.sizes[0], outputs = m->arch.sizes[m->arch.n_layers];
@@ -97,18 +86,14 @@ void route_predict(app *a, const http_request *req, http_response *res) {
                            "%s has %d value%s per row but model %lld takes %d inputs",
                            pr.batch_form ? "inputs" : "input", pr.width, pr.width == 1 ? "" : "s",
                            (long long)cm->id, inputs);
-        model_cache_release(a->models, cm);
-        api_predict_request_free(&pr);
-        return;
+        goto release;
     }
     /* One allocation: the job, then its probabilities, then its labels. */
     size_t n_probs = (size_t)pr.n * (size_t)outputs;
     predict_job *j = malloc(sizeof *j + n_probs * sizeof(float) + (size_t)pr.n * sizeof(int));
     if (!j) {
         http_reply_problem(res, 500, "internal", NULL, "out of memory");
-        model_cache_release(a->models, cm);
-        api_predict_request_free(&pr);
-        return;
+        goto release;
     }
     float *probs = (float *)(j + 1);
     *j = (predict_job){.item = {.model = m, .x = pr.x, .rows = pr.n, .probs = probs,
@@ -122,10 +107,15 @@ void route_predict(app *a, const http_request *req, http_response *res) {
     if (b && (j->d = http_defer(req, finish_job, j)) != NULL) {
         if (batcher_submit(b, &j->item) == 0) return;
         /* The batcher is stopping (shutdown): predict here, answer as deferred. */
-        predict_in_place(j);
+        batch_item_predict_here(&j->item);
         http_deferred_resume(j->d);
         return;
     }
-    predict_in_place(j);
+    batch_item_predict_here(&j->item); /* no batcher (--predict-batch-rows 0), or not deferrable */
     finish_job(j, res);
+    return;
+release:
+    model_cache_release(a->models, cm);
+free_request:
+    api_predict_request_free(&pr);
 }

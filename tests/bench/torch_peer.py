@@ -79,7 +79,6 @@ def infer():
     torch.set_num_threads(int(os.environ.get("PEER_TORCH_THREADS", "1")))
     net = reference_net().eval()
     x1 = torch.rand(1, 784)
-    xb = torch.rand(128, 784)
     with torch.no_grad():
         for _ in range(200):
             net(x1)
@@ -91,19 +90,13 @@ def infer():
         lat.sort()
         print("torch_b1_median_us=%.2f" % (lat[len(lat) // 2] * 1e6))
         print("torch_b1_p99_us=%.2f" % (lat[int(len(lat) * 0.99)] * 1e6))
-        reps = 200
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            net(xb)
-        dt = time.perf_counter() - t0
-        print("torch_b128_samples_per_sec=%.1f" % (reps * 128 / dt))
-        x16 = torch.rand(16, 784)
-        reps = 1000
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            net(x16)
-        dt = time.perf_counter() - t0
-        print("torch_b16_samples_per_sec=%.1f" % (reps * 16 / dt))
+        for rows, reps in ((128, 200), (16, 1000)):
+            x = torch.rand(rows, 784)
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                net(x)
+            dt = time.perf_counter() - t0
+            print("torch_b%d_samples_per_sec=%.1f" % (rows, reps * rows / dt))
 
 
 if __name__ == "__main__":

@@ -23,11 +23,9 @@ static int setup(void **state) {
     (void)state;
     const char *const extra[] = {"--max-predict-batch", "32", NULL};
     if (daemon_start(&D, extra) != 0) return -1;
-    int64_t job = train_job(&D, "{\"hidden\":[32],\"epochs\":3,\"batch_size\":32,"
-                                "\"learning_rate\":0.1,\"seed\":11}");
-    cJSON *j = job > 0 ? wait_job(&D, job, 120) : NULL;
-    model_id = j ? (int64_t)json_num(j, "model_id") : 0;
-    cJSON_Delete(j);
+    model_id = train_model(&D, "{\"hidden\":[32],\"epochs\":3,\"batch_size\":32,"
+                               "\"learning_rate\":0.1,\"seed\":11}",
+                           120, NULL);
     if (model_id <= 0) return -1;
     return load_test_digits(&D, N_DIGITS, &digits, labels);
 }

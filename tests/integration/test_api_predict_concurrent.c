@@ -61,11 +61,9 @@ static int predict_one(const mlpd_daemon *d, int i, float probs[10], int *label)
 static int setup(void **state) {
     (void)state;
     if (daemon_start(&D, NULL) != 0) return -1;
-    int64_t job = train_job(&D, "{\"hidden\":[32],\"epochs\":2,\"batch_size\":32,"
-                                "\"learning_rate\":0.1,\"seed\":5}");
-    cJSON *j = job > 0 ? wait_job(&D, job, 120) : NULL;
-    model_id = j ? (int64_t)json_num(j, "model_id") : 0;
-    cJSON_Delete(j);
+    model_id = train_model(&D, "{\"hidden\":[32],\"epochs\":2,\"batch_size\":32,"
+                               "\"learning_rate\":0.1,\"seed\":5}",
+                           120, NULL);
     if (model_id <= 0) return -1;
     if (load_test_digits(&D, N_DIGITS, &digits, labels) != 0) return -1;
     /* The reference: each digit alone, one request at a time. */
