@@ -8,8 +8,12 @@
 #   make run        deps + build + data, then start the daemon on 127.0.0.1:8080
 #   SANITIZE=1      ASan+UBSan build of everything (in build/san), tests included
 #
-# Sources are found by wildcard: a new engine/*.c, api/*.c, server/*.c or
-# tests/unit/test_*.c is picked up without editing this file.
+# Sources are found by wildcard: a new engine/*.c, api/*.c, server/<layer>/*.c
+# or tests/unit/test_*.c is picked up without editing this file.
+#
+# Layers (ARCHITECTURE.md): each folder is compiled with the include paths of
+# itself and the layers below it only (layers.mk), so an include that points
+# back up does not compile.
 
 SHELL := /bin/bash
 CC ?= cc
@@ -24,14 +28,18 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT ?= -O2 -g
-CFLAGS := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP $(SANFLAGS) \
-          -Iengine -Iapi -Iserver $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+include layers.mk
+
+BASE_CFLAGS := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP $(SANFLAGS) \
+               $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+# Tests, fuzz targets and benchmarks see every layer.
+CFLAGS := $(BASE_CFLAGS) $(ALL_INC)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LIBS := $(PKG_LIBS) -lpthread -lm
 
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
 API_SRC := $(sort $(wildcard api/*.c))
-SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+SERVER_SRC := $(sort $(foreach l,$(SERVER_LAYERS),$(wildcard $(l)/*.c)))
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
 API_OBJ := $(API_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
@@ -47,12 +55,13 @@ INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_COMMON := $(sort $(wildcard tests/integration/common/*.c))
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
-.PHONY: all test unit-test sanitize-build bench data deps run clean docker-test
+.PHONY: all test unit-test sanitize-build bench data deps run clean docker-test format format-check
 all: $(MLPD) web-assets
 
+# A source's include path is its layer's (layers.mk: LAYER_INC_<folder>).
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(LAYER_INC_$(patsubst %/,%,$(dir $<))) -c $< -o $@
 
 $(ENGINE_LIB): $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
@@ -117,6 +126,18 @@ unit-test: all $(UNIT_BIN)
 
 bench: all data $(BENCH_BIN)
 	@BUILD=$(BUILD) MLPD_BIN=$(abspath $(MLPD)) bash tests/bench/run.sh
+
+# ---- formatting (.clang-format) -----------------------------------------------
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find engine api server tests -name '*.[ch]')
+format:
+	clang-format -i $(C_FILES)
+
+# Lists the files that differ from .clang-format and fails if there are any.
+format-check:
+	@bad=0; for f in $(C_FILES); do \
+	    clang-format --dry-run -Werror "$$f" >/dev/null 2>&1 || { echo "not formatted: $$f"; bad=$$((bad+1)); }; \
+	done; echo "format: $$bad of $(words $(C_FILES)) C files differ from .clang-format"; \
+	if [ $$bad -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi
 
 # ---- machine setup and running ---------------------------------------------
 deps:

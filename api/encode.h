@@ -1,5 +1,5 @@
 /* encode.h - JSON helpers and engine-level bodies of the REST API's answers
- * (api/openapi.yaml schemas); the store's records are encoded in server/views.h.
+ * (api/openapi.yaml schemas); the store's records are encoded in server/rest/views.h.
  *
  * Each function builds a new cJSON tree (the caller owns it: cJSON_Delete, or
  * hand it to http_reply_json) or returns NULL when out of memory. Conventions

@@ -12,7 +12,7 @@
 #include "encode.h"
 
 /* 10^k, k = 0..12, all exact doubles. */
-static const double pow10_12[13] = {1e0, 1e1, 1e2, 1e3, 1e4,  1e5,  1e6,
+static const double pow10_12[13] = {1e0, 1e1, 1e2, 1e3,  1e4,  1e5, 1e6,
                                     1e7, 1e8, 1e9, 1e10, 1e11, 1e12};
 
 /* Decade bounds 10^e, e = -4..9 (index e + 4), for finding v's decade. */
@@ -130,7 +130,8 @@ cJSON *api_encode_predictions(int64_t model_id, int n, int classes, const float 
     char id[24];
     id[format_int(id, model_id)] = '\0';
     cJSON *arr = NULL;
-    if (!cJSON_AddRawToObject(o, "model", id) || !(arr = cJSON_AddArrayToObject(o, "predictions"))) {
+    if (!cJSON_AddRawToObject(o, "model", id) ||
+        !(arr = cJSON_AddArrayToObject(o, "predictions"))) {
         cJSON_Delete(o);
         return NULL;
     }

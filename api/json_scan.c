@@ -12,8 +12,7 @@
 /* Malformed JSON: stop at once (it overrides any problem found earlier). */
 int api_json_scan_syntax_error(api_json_scan *s, const char *what) {
     api_problem_set(s->prob, 400, API_SLUG_MALFORMED, NULL,
-                    "the body is not valid JSON: %s at byte %zu", what,
-                    (size_t)(s->p - s->start));
+                    "the body is not valid JSON: %s at byte %zu", what, (size_t)(s->p - s->start));
     return -1;
 }
 
@@ -27,10 +26,14 @@ static int hex4(const char *p, unsigned *out) {
     for (int i = 0; i < 4; i++) {
         char c = p[i];
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
     }
     *out = v;
     return 0;
@@ -66,9 +69,11 @@ int api_json_scan_string(api_json_scan *s, char *buf, size_t cap, int *cut) {
                 enc[0] = "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
             } else {
                 unsigned cp, lo;
-                if (s->end - s->p < 4 || hex4(s->p, &cp)) return api_json_scan_syntax_error(s, "invalid \\u escape");
+                if (s->end - s->p < 4 || hex4(s->p, &cp))
+                    return api_json_scan_syntax_error(s, "invalid \\u escape");
                 s->p += 4;
-                if (cp >= 0xDC00 && cp <= 0xDFFF) return api_json_scan_syntax_error(s, "lone low surrogate");
+                if (cp >= 0xDC00 && cp <= 0xDFFF)
+                    return api_json_scan_syntax_error(s, "lone low surrogate");
                 if (cp >= 0xD800 && cp <= 0xDBFF) {
                     if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' ||
                         hex4(s->p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
@@ -218,7 +223,8 @@ int api_json_scan_number(api_json_scan *s, double *out, int for_float) {
 
 int api_json_scan_literal(api_json_scan *s, const char *word) {
     size_t n = strlen(word);
-    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n)) return api_json_scan_syntax_error(s, "invalid literal");
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n))
+        return api_json_scan_syntax_error(s, "invalid literal");
     s->p += n;
     return 0;
 }
@@ -245,10 +251,12 @@ int api_json_scan_skip(api_json_scan *s, int depth) {
         }
         for (;;) {
             if (close == '}') {
-                if (s->p >= s->end || *s->p != '"') return api_json_scan_syntax_error(s, "member name expected");
+                if (s->p >= s->end || *s->p != '"')
+                    return api_json_scan_syntax_error(s, "member name expected");
                 if (api_json_scan_string(s, NULL, 0, NULL)) return -1;
                 api_json_scan_ws(s);
-                if (s->p >= s->end || *s->p != ':') return api_json_scan_syntax_error(s, "':' expected");
+                if (s->p >= s->end || *s->p != ':')
+                    return api_json_scan_syntax_error(s, "':' expected");
                 s->p++;
                 api_json_scan_ws(s);
             }
@@ -263,7 +271,8 @@ int api_json_scan_skip(api_json_scan *s, int depth) {
                 s->p++;
                 return 0;
             }
-            return api_json_scan_syntax_error(s, close == ']' ? "',' or ']' expected" : "',' or '}' expected");
+            return api_json_scan_syntax_error(s, close == ']' ? "',' or ']' expected"
+                                                              : "',' or '}' expected");
         }
     }
     default:

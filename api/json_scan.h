@@ -20,10 +20,10 @@
 #define API_JSON_MAX_DEPTH 1000
 
 typedef struct {
-    const char *p;      /* next byte to read */
-    const char *end;    /* one past the last byte */
-    const char *start;  /* the body's first byte (for offsets in messages) */
-    api_problem *prob;  /* where a syntax error is described */
+    const char *p;     /* next byte to read */
+    const char *end;   /* one past the last byte */
+    const char *start; /* the body's first byte (for offsets in messages) */
+    api_problem *prob; /* where a syntax error is described */
 } api_json_scan;
 
 static inline int api_json_is_digit(char c) {

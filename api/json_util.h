@@ -18,7 +18,7 @@
 #include "problem.h"
 
 #define API_SLUG_MALFORMED "malformed-json"
-#define API_SLUG_INVALID "invalid-field"
+#define API_SLUG_INVALID   "invalid-field"
 #define API_SLUG_TOO_LARGE "batch-too-large"
 
 /* Largest integer a double (and so a JSON number in most clients) holds exactly. */
@@ -39,8 +39,8 @@ void api_json_pointer(char *dst, size_t cap, const char *base, const char *token
 void api_json_pointer_index(char *dst, size_t cap, const char *base, long index);
 
 /* Results of the typed getters below. */
-#define API_JSON_OK 0
-#define API_JSON_TYPE (-1)  /* not of the expected JSON type */
+#define API_JSON_OK    0
+#define API_JSON_TYPE  (-1) /* not of the expected JSON type */
 #define API_JSON_RANGE (-2) /* right type, value outside [lo, hi] or not integral */
 
 /* A JSON number that is a whole value in [lo, hi] (bounds inclusive, both

@@ -23,9 +23,9 @@
 #include "mlp.h"
 
 typedef struct {
-    api_json_scan lx;  /* position in the body; lx.prob is also where content problems go */
-    int failed;        /* a 4xx is recorded in *prob; from now on only syntax is checked */
-    float *x;          /* values stored so far (row-major) */
+    api_json_scan lx; /* position in the body; lx.prob is also where content problems go */
+    int failed;       /* a 4xx is recorded in *prob; from now on only syntax is checked */
+    float *x;         /* values stored so far (row-major) */
     size_t n_vals, cap;
 } scanner;
 
@@ -144,7 +144,9 @@ static inline int fast_float(const char *p, const char *end, float *v, const cha
                                       : fast_float_tail(p, end, v, next);
 }
 
-static inline int is_json_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+static inline int is_json_ws(char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
 
 /* ---- the predict shape ------------------------------------------------------------- */
 
@@ -249,7 +251,8 @@ static int scan_row(scanner *s, const char *base, int store, int *width) {
         }
         n++;
         /* Compact JSON has no blanks here: test for ',' before calling the lexer. */
-        if (s->lx.p < s->lx.end && *s->lx.p != ',' && is_json_ws(*s->lx.p)) api_json_scan_ws(&s->lx);
+        if (s->lx.p < s->lx.end && *s->lx.p != ',' && is_json_ws(*s->lx.p))
+            api_json_scan_ws(&s->lx);
         if (s->lx.p < s->lx.end && *s->lx.p == ',') {
             s->lx.p++;
             if (s->lx.p < s->lx.end && is_json_ws(*s->lx.p)) api_json_scan_ws(&s->lx);
@@ -277,13 +280,16 @@ static int scan_batch(scanner *s, int max_batch, int *rows, int *width) {
     }
     for (;;) {
         if (n == max_batch)
-            content_error(s, 413, "/inputs", "inputs holds more than %d rows; at most %d are "
-                                             "accepted per request", max_batch, max_batch);
+            content_error(s, 413, "/inputs",
+                          "inputs holds more than %d rows; at most %d are "
+                          "accepted per request",
+                          max_batch, max_batch);
         api_json_pointer_index(ptr, sizeof ptr, "/inputs", n);
         if (s->lx.p < s->lx.end && *s->lx.p == '[') {
             int w;
             if (scan_row(s, ptr, 1, &w)) return -1;
-            if (n == 0) w0 = w;
+            if (n == 0)
+                w0 = w;
             else if (w != w0 && w > 0)
                 content_error(s, 422, ptr, "row %d has %d values but row 0 has %d", n, w, w0);
         } else {
@@ -319,8 +325,9 @@ static int scan_model(scanner *s, api_predict_request *out) {
     } else if (api_json_scan_skip(&s->lx, 1)) {
         return -1;
     }
-    content_error(s, 422, "/model", "model must be a model id (integer >= 0; 0 or null for the "
-                                    "latest)");
+    content_error(s, 422, "/model",
+                  "model must be a model id (integer >= 0; 0 or null for the "
+                  "latest)");
     return 0;
 }
 
@@ -343,17 +350,19 @@ static int scan_body(scanner *s, int max_batch, api_predict_request *out) {
     while (!empty) {
         char key[72], ptr[sizeof s->lx.prob->pointer];
         int cut;
-        if (s->lx.p >= s->lx.end || *s->lx.p != '"') return api_json_scan_syntax_error(&s->lx, "member name expected");
+        if (s->lx.p >= s->lx.end || *s->lx.p != '"')
+            return api_json_scan_syntax_error(&s->lx, "member name expected");
         if (api_json_scan_string(&s->lx, key, sizeof key, &cut)) return -1;
         api_json_scan_ws(&s->lx);
-        if (s->lx.p >= s->lx.end || *s->lx.p != ':') return api_json_scan_syntax_error(&s->lx, "':' expected");
+        if (s->lx.p >= s->lx.end || *s->lx.p != ':')
+            return api_json_scan_syntax_error(&s->lx, "':' expected");
         s->lx.p++;
         api_json_scan_ws(&s->lx);
-        int *seen = cut ? NULL
-                        : !strcmp(key, "model")  ? &seen_model
-                        : !strcmp(key, "input")  ? &seen_input
-                        : !strcmp(key, "inputs") ? &seen_inputs
-                                                 : NULL;
+        int *seen = cut                      ? NULL
+                    : !strcmp(key, "model")  ? &seen_model
+                    : !strcmp(key, "input")  ? &seen_input
+                    : !strcmp(key, "inputs") ? &seen_inputs
+                                             : NULL;
         api_json_pointer(ptr, sizeof ptr, "", key);
         if (!seen) {
             content_error(s, 422, ptr, "unknown field \"%.64s\" (expected model, input or inputs)",
@@ -382,8 +391,9 @@ static int scan_body(scanner *s, int max_batch, api_predict_request *out) {
             }
         } else {
             *seen = 1;
-            content_error(s, 422, ptr, seen == &seen_input ? "input must be an array of numbers"
-                                                           : "inputs must be an array of rows");
+            content_error(s, 422, ptr,
+                          seen == &seen_input ? "input must be an array of numbers"
+                                              : "inputs must be an array of rows");
             if (api_json_scan_skip(&s->lx, 1)) return -1;
         }
         api_json_scan_ws(&s->lx);

@@ -17,11 +17,11 @@
 #define API_PREDICT_MAX_BATCH_DEFAULT 256
 
 typedef struct {
-    int64_t model_id;   /* 0: the latest model */
-    int batch_form;     /* 1 when the body used "inputs" */
-    int n;              /* rows */
-    int width;          /* values per row */
-    float *x;           /* n * width, malloc'ed; freed by api_predict_request_free */
+    int64_t model_id; /* 0: the latest model */
+    int batch_form;   /* 1 when the body used "inputs" */
+    int n;            /* rows */
+    int width;        /* values per row */
+    float *x;         /* n * width, malloc'ed; freed by api_predict_request_free */
 } api_predict_request;
 
 /* Parse and validate; rows beyond max_batch give 413 naming the limit,

@@ -49,15 +49,18 @@ static void sanitize_utf8(char *s) {
     size_t i = 0;
     while (u[i]) {
         unsigned char c = u[i];
-        size_t len = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
-                                    : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+        size_t len = c < 0x80                   ? 1
+                     : (c >= 0xC2 && c <= 0xDF) ? 2
+                     : (c >= 0xE0 && c <= 0xEF) ? 3
+                     : (c >= 0xF0 && c <= 0xF4) ? 4
+                                                : 0;
         size_t k = 1;
         while (k < len && (u[i + k] & 0xC0) == 0x80) k++;
         /* Refuse overlong 3/4-byte forms, surrogates and code points past U+10FFFF. */
         if (len >= 3 && k == len) {
             unsigned char c1 = u[i + 1];
-            if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) ||
-                (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))
+            if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) ||
+                (c == 0xF4 && c1 >= 0x90))
                 len = 0;
         }
         if (len == 0 || k != len) {

@@ -8,11 +8,11 @@
 #define MLPD_API_PROBLEM_H
 
 typedef struct {
-    int status;          /* HTTP status, 4xx/5xx */
-    char type[96];       /* URI reference; "about:blank" or "/problems/<slug>" */
-    char title[96];      /* short, the same for every problem of this type */
-    char detail[320];    /* this occurrence, human-readable */
-    char pointer[128];   /* JSON pointer of the offending field, "" if none */
+    int status;        /* HTTP status, 4xx/5xx */
+    char type[96];     /* URI reference; "about:blank" or "/problems/<slug>" */
+    char title[96];    /* short, the same for every problem of this type */
+    char detail[320];  /* this occurrence, human-readable */
+    char pointer[128]; /* JSON pointer of the offending field, "" if none */
 } api_problem;
 
 /* Fill *p: title follows the status (e.g. 422 "Unprocessable Content") unless

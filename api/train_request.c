@@ -21,15 +21,15 @@
 /* ---- the members --------------------------------------------------------------- */
 
 typedef enum {
-    FK_FLOAT,  /* float member at off, range [lo, hi] with open ends as flagged */
-    FK_INT,    /* int member at off, whole number in [lo, hi] */
-    FK_BOOL,   /* int member at off, JSON true/false */
-    FK_CUSTOM  /* decode/encode functions */
+    FK_FLOAT, /* float member at off, range [lo, hi] with open ends as flagged */
+    FK_INT,   /* int member at off, whole number in [lo, hi] */
+    FK_BOOL,  /* int member at off, JSON true/false */
+    FK_CUSTOM /* decode/encode functions */
 } field_kind;
 
 typedef struct field field;
-typedef int (*field_decode)(const field *f, const cJSON *v, api_train_request *r,
-                            const char *ptr, api_problem *p);
+typedef int (*field_decode)(const field *f, const cJSON *v, api_train_request *r, const char *ptr,
+                            api_problem *p);
 typedef int (*field_encode)(const field *f, cJSON *o, const api_train_request *r);
 
 struct field {
@@ -43,10 +43,14 @@ struct field {
 };
 
 #define OFF(member) offsetof(api_train_request, member)
-#define FLOAT_F(n, m, lo, hi, lo_open, hi_open) {n, FK_FLOAT, OFF(m), lo, hi, lo_open, hi_open, NULL, NULL}
-#define INT_F(n, m, lo, hi) {n, FK_INT, OFF(m), lo, hi, 0, 0, NULL, NULL}
-#define BOOL_F(n, m) {n, FK_BOOL, OFF(m), 0, 1, 0, 0, NULL, NULL}
-#define CUSTOM_F(n, dec, enc) {n, FK_CUSTOM, 0, 0, 0, 0, 0, dec, enc}
+#define FLOAT_F(n, m, lo, hi, lo_open, hi_open)                                                    \
+    { n, FK_FLOAT, OFF(m), lo, hi, lo_open, hi_open, NULL, NULL }
+#define INT_F(n, m, lo, hi)                                                                        \
+    { n, FK_INT, OFF(m), lo, hi, 0, 0, NULL, NULL }
+#define BOOL_F(n, m)                                                                               \
+    { n, FK_BOOL, OFF(m), 0, 1, 0, 0, NULL, NULL }
+#define CUSTOM_F(n, dec, enc)                                                                      \
+    { n, FK_CUSTOM, 0, 0, 0, 0, 0, dec, enc }
 
 static int decode_object(const cJSON *obj, const field *tab, size_t n, const char *base,
                          api_train_request *r, api_problem *p);
@@ -97,8 +101,7 @@ static int dec_hidden(const field *f, const cJSON *v, api_train_request *r, cons
         api_json_pointer_index(eptr, sizeof eptr, ptr, i);
         int64_t w;
         int rc = api_json_get_int(e, 1, MLP_MAX_HIDDEN, &w);
-        if (rc == API_JSON_TYPE)
-            return api_json_invalid(p, eptr, "layer width must be an integer");
+        if (rc == API_JSON_TYPE) return api_json_invalid(p, eptr, "layer width must be an integer");
         if (rc != API_JSON_OK)
             return api_json_invalid(p, eptr, "layer width must be a whole number in 1..%d",
                                     MLP_MAX_HIDDEN);
@@ -126,8 +129,8 @@ static int dec_choice(const field *f, const cJSON *v, const char *const *names, 
     char list[160] = "";
     size_t used = 0;
     for (int i = 0; names[i]; i++)
-        used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0,
-                                 "%s%s", i ? ", " : "", names[i]);
+        used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0, "%s%s",
+                                 i ? ", " : "", names[i]);
     if (!cJSON_IsString(v))
         return api_json_invalid(p, ptr, "%s must be a string, one of: %s", f->name, list);
     for (int i = 0; names[i]; i++)
@@ -144,8 +147,8 @@ static const char *const loss_names[] = {"cross_entropy", "mse", NULL};
 static const char *const init_names[] = {"glorot_uniform", "he_normal", NULL};
 static const char *const optimizer_names[] = {"sgd", "momentum", "adam", NULL};
 
-static int dec_activation(const field *f, const cJSON *v, api_train_request *r,
-                          const char *ptr, api_problem *p) {
+static int dec_activation(const field *f, const cJSON *v, api_train_request *r, const char *ptr,
+                          api_problem *p) {
     int i;
     if (dec_choice(f, v, hidden_act_names, ptr, p, &i)) return -1;
     return mlp_act_from_name(hidden_act_names[i], &r->activation) ? -1 : 0;
@@ -197,8 +200,8 @@ static int enc_init(const field *f, cJSON *o, const api_train_request *r) {
     return cJSON_AddStringToObject(o, f->name, mlp_init_name(r->init)) ? 0 : -1;
 }
 
-static int dec_optimizer(const field *f, const cJSON *v, api_train_request *r,
-                         const char *ptr, api_problem *p) {
+static int dec_optimizer(const field *f, const cJSON *v, api_train_request *r, const char *ptr,
+                         api_problem *p) {
     int i;
     if (dec_choice(f, v, optimizer_names, ptr, p, &i)) return -1;
     return mlp_optimizer_from_name(optimizer_names[i], &r->train.optimizer) ? -1 : 0;
@@ -225,8 +228,8 @@ static int enc_seed(const field *f, cJSON *o, const api_train_request *r) {
     return cJSON_AddRawToObject(o, f->name, buf) ? 0 : -1;
 }
 
-static int dec_warm_start(const field *f, const cJSON *v, api_train_request *r,
-                          const char *ptr, api_problem *p) {
+static int dec_warm_start(const field *f, const cJSON *v, api_train_request *r, const char *ptr,
+                          api_problem *p) {
     if (cJSON_IsNull(v)) {
         r->warm_start_model = 0;
         return 0;
@@ -235,8 +238,7 @@ static int dec_warm_start(const field *f, const cJSON *v, api_train_request *r,
     int rc = api_json_get_int(v, 1, API_JSON_MAX_SAFE_INT, &id);
     if (rc == API_JSON_TYPE)
         return api_json_invalid(p, ptr, "%s must be a model id (integer) or null", f->name);
-    if (rc != API_JSON_OK)
-        return api_json_invalid(p, ptr, "%s must be a model id >= 1", f->name);
+    if (rc != API_JSON_OK) return api_json_invalid(p, ptr, "%s must be a model id >= 1", f->name);
     r->warm_start_model = id;
     return 0;
 }
@@ -255,11 +257,13 @@ static const field es_fields[] = {
 };
 #define N_ES_FIELDS (sizeof es_fields / sizeof es_fields[0])
 
-static int dec_early_stopping(const field *f, const cJSON *v, api_train_request *r,
-                              const char *ptr, api_problem *p) {
+static int dec_early_stopping(const field *f, const cJSON *v, api_train_request *r, const char *ptr,
+                              api_problem *p) {
     if (!cJSON_IsObject(v))
-        return api_json_invalid(p, ptr, "%s must be an object {patience, min_delta, "
-                                        "restore_best_weights}", f->name);
+        return api_json_invalid(p, ptr,
+                                "%s must be an object {patience, min_delta, "
+                                "restore_best_weights}",
+                                f->name);
     return decode_object(v, es_fields, N_ES_FIELDS, ptr, r, p);
 }
 static int enc_early_stopping(const field *f, cJSON *o, const api_train_request *r) {
@@ -321,8 +325,7 @@ static int decode_plain(const field *f, const cJSON *v, api_train_request *r, co
     case FK_INT: {
         int64_t x;
         int rc = api_json_get_int(v, f->lo, f->hi, &x);
-        if (rc == API_JSON_TYPE)
-            return api_json_invalid(p, ptr, "%s must be an integer", f->name);
+        if (rc == API_JSON_TYPE) return api_json_invalid(p, ptr, "%s must be an integer", f->name);
         if (rc != API_JSON_OK)
             return api_json_invalid(p, ptr, "%s must be a whole number in %.0f..%.0f", f->name,
                                     f->lo, f->hi);
@@ -334,8 +337,8 @@ static int decode_plain(const field *f, const cJSON *v, api_train_request *r, co
         /* The range applies to the float that is stored: 1e-60 rounds to 0
          * and 0.999999999 to 1, which an open bound must still refuse. */
         float x = (float)v->valuedouble;
-        int bad = !isfinite(v->valuedouble) || !isfinite(x) || (f->lo_open ? x <= f->lo : x < f->lo) ||
-                  (f->hi_open ? x >= f->hi : x > f->hi);
+        int bad = !isfinite(v->valuedouble) || !isfinite(x) ||
+                  (f->lo_open ? x <= f->lo : x < f->lo) || (f->hi_open ? x >= f->hi : x > f->hi);
         if (bad) {
             char range[80];
             range_text(f, range, sizeof range);
@@ -344,8 +347,7 @@ static int decode_plain(const field *f, const cJSON *v, api_train_request *r, co
         *(float *)dst = x;
         return 0;
     }
-    case FK_CUSTOM:
-        return f->decode(f, v, r, ptr, p);
+    case FK_CUSTOM: return f->decode(f, v, r, ptr, p);
     }
     return -1;
 }
@@ -377,7 +379,9 @@ static cJSON *encode_object(const field *tab, size_t n, const api_train_request 
         int rc = 0;
         char buf[32];
         switch (f->kind) {
-        case FK_BOOL: rc = cJSON_AddBoolToObject(o, f->name, *(const int *)src != 0) ? 0 : -1; break;
+        case FK_BOOL:
+            rc = cJSON_AddBoolToObject(o, f->name, *(const int *)src != 0) ? 0 : -1;
+            break;
         case FK_INT: rc = cJSON_AddNumberToObject(o, f->name, *(const int *)src) ? 0 : -1; break;
         case FK_FLOAT:
             api_json_format_float(buf, sizeof buf, *(const float *)src);
@@ -449,8 +453,7 @@ int api_train_request_decode(const char *json, size_t len, api_train_request *ou
     r.output_activation = -1; /* until the body or the loss decides */
     if (!cJSON_IsObject(root))
         api_json_invalid(prob, "", "the body must be a JSON object");
-    else if (!decode_object(root, fields, N_FIELDS, "", &r, prob) &&
-             !check_combination(&r, prob))
+    else if (!decode_object(root, fields, N_FIELDS, "", &r, prob) && !check_combination(&r, prob))
         rc = 0;
     cJSON_Delete(root);
     if (rc == 0) *out = r;

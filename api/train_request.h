@@ -23,12 +23,12 @@ typedef struct {
     char dataset[65];
     int hidden[MLP_MAX_LAYERS];
     int n_hidden;
-    mlp_act activation;        /* hidden layers */
-    int output_activation;     /* -1: follows the loss (softmax / linear) */
+    mlp_act activation;    /* hidden layers */
+    int output_activation; /* -1: follows the loss (softmax / linear) */
     mlp_loss loss;
     mlp_init init;
-    mlp_train_config train;    /* optimizer and its parameters, batch, epochs, ...; callbacks NULL */
-    int64_t warm_start_model;  /* 0: fresh weights */
+    mlp_train_config train;   /* optimizer and its parameters, batch, epochs, ...; callbacks NULL */
+    int64_t warm_start_model; /* 0: fresh weights */
 } api_train_request;
 
 /* The reference recipe. */

@@ -20,22 +20,20 @@
 
 /* Round a count of floats up to a 64-byte multiple so every buffer carved
  * from the block stays aligned for vector loads. */
-static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
+static size_t round16(size_t n) {
+    return (n + 15u) & ~(size_t)15u;
+}
 
-mlp_status mlp_workspace_create(const mlp_arch *a, int batch, float dropout,
-                                mlp_workspace **out, mlp_error *err)
-{
+mlp_status mlp_workspace_create(const mlp_arch *a, int batch, float dropout, mlp_workspace **out,
+                                mlp_error *err) {
     *out = NULL;
     mlp_status s = mlp_arch_validate(a, err);
-    if (s != MLP_OK)
-        return s;
-    if (batch < 1)
-        return mlp_fail(err, MLP_EINVAL, "batch %d < 1", batch);
+    if (s != MLP_OK) return s;
+    if (batch < 1) return mlp_fail(err, MLP_EINVAL, "batch %d < 1", batch);
     int L = a->n_layers;
     size_t B = (size_t)batch;
     int widest = 1; /* widest hidden layer: the width of any dL/dx below the output */
-    for (int l = 1; l < L; l++)
-        widest = a->sizes[l] > widest ? a->sizes[l] : widest;
+    for (int l = 1; l < L; l++) widest = a->sizes[l] > widest ? a->sizes[l] : widest;
 
     size_t total = round16(B * a->sizes[0]) + round16(B); /* x, y */
     for (int l = 1; l <= L; l++)
@@ -81,18 +79,14 @@ mlp_status mlp_workspace_create(const mlp_arch *a, int batch, float dropout,
     return MLP_OK;
 }
 
-void mlp_workspace_free(mlp_workspace *ws)
-{
-    if (!ws)
-        return;
+void mlp_workspace_free(mlp_workspace *ws) {
+    if (!ws) return;
     free(ws->block);
     free(ws);
 }
 
-double mlp_penalty(const mlp_model *m, float l1, float l2)
-{
-    if (l1 == 0.0f && l2 == 0.0f)
-        return 0.0;
+double mlp_penalty(const mlp_model *m, float l1, float l2) {
+    if (l1 == 0.0f && l2 == 0.0f) return 0.0;
     double s1 = 0.0, s2 = 0.0;
     for (int l = 0; l < m->arch.n_layers; l++) {
         size_t n = (size_t)m->arch.sizes[l + 1] * m->arch.sizes[l];
@@ -106,9 +100,7 @@ double mlp_penalty(const mlp_model *m, float l1, float l2)
 }
 
 /* gW += l1 sign(W) + 2 l2 W (sign(0) = 0, as the subgradient TensorFlow uses). */
-static void penalty_grad(float *restrict g, const float *restrict w, size_t n, float l1,
-                         float l2)
-{
+static void penalty_grad(float *restrict g, const float *restrict w, size_t n, float l1, float l2) {
     float two_l2 = 2.0f * l2;
     for (size_t i = 0; i < n; i++) {
         float sign = (w[i] > 0.0f) - (w[i] < 0.0f);
@@ -120,9 +112,8 @@ static void penalty_grad(float *restrict g, const float *restrict w, size_t n, f
  * ws->grad; with update == m->params (the same memory, writable) plain SGD
  * with rate lr is applied layer by layer instead, each weight matrix after
  * its dx has been computed from the old weights. */
-static void backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, float l2,
-                     mlp_rng *rng, mlp_batch_stats *st, float *update, float lr)
-{
+static void backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, float l2, mlp_rng *rng,
+                     mlp_batch_stats *st, float *update, float lr) {
     const mlp_arch *a = &m->arch;
     int L = a->n_layers;
     int dropping = rng && ws->dropout > 0.0f;
@@ -158,12 +149,10 @@ static void backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, flo
     float scale = 1.0f / (float)B;
     if (a->loss == MLP_LOSS_CROSS_ENTROPY) {
         /* logits: the softmax is fused into the loss */
-        mlp_dense_bias_act_forward(z, in[L - 1], m->W[L - 1], m->b[L - 1], MLP_ACT_LINEAR, B, I,
-                                   O);
+        mlp_dense_bias_act_forward(z, in[L - 1], m->W[L - 1], m->b[L - 1], MLP_ACT_LINEAR, B, I, O);
         st->loss_sum = mlp_softmax_ce_backward(z, ws->y, B, O, scale, &st->correct);
     } else {
-        mlp_dense_bias_act_forward(z, in[L - 1], m->W[L - 1], m->b[L - 1], a->act[L - 1], B, I,
-                                   O);
+        mlp_dense_bias_act_forward(z, in[L - 1], m->W[L - 1], m->b[L - 1], a->act[L - 1], B, I, O);
         st->loss_sum = mlp_mse_backward(z, a->act[L - 1], ws->y, B, O, scale, &st->correct);
     }
     mlp_bias_backward(gb[L - 1], z, B, O);
@@ -183,8 +172,8 @@ static void backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, flo
         }
         if (l > 0) {
             /* dx is dL/d(in[l]); through the mask and layer l-1's activation */
-            mlp_act_backward(dx, ws->h[l], dropping ? ws->mask[l] : NULL, a->act[l - 1],
-                             gb[l - 1], B, In);
+            mlp_act_backward(dx, ws->h[l], dropping ? ws->mask[l] : NULL, a->act[l - 1], gb[l - 1],
+                             B, In);
             dz = dx;
         }
     }
@@ -200,14 +189,12 @@ static void backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, flo
             penalty_grad(gW[l], m->W[l], (size_t)a->sizes[l + 1] * a->sizes[l], l1, l2);
 }
 
-void mlp_backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, float l2,
-                  mlp_rng *rng, mlp_batch_stats *st)
-{
+void mlp_backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, float l2, mlp_rng *rng,
+                  mlp_batch_stats *st) {
     backprop(m, ws, B, l1, l2, rng, st, NULL, 0.0f);
 }
 
 void mlp_backprop_sgd(mlp_model *m, mlp_workspace *ws, int B, float lr, mlp_rng *rng,
-                      mlp_batch_stats *st)
-{
+                      mlp_batch_stats *st) {
     backprop(m, ws, B, 0.0f, 0.0f, rng, st, m->params, lr);
 }

@@ -21,8 +21,7 @@
 
 /* ---- error helpers ----------------------------------------------------------- */
 
-mlp_status mlp_io_fail(mlp_error *err, mlp_status status, const char *fmt, ...)
-{
+mlp_status mlp_io_fail(mlp_error *err, mlp_status status, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
@@ -32,8 +31,7 @@ mlp_status mlp_io_fail(mlp_error *err, mlp_status status, const char *fmt, ...)
     return status;
 }
 
-mlp_status mlp_io_prefix(mlp_error *err, mlp_status status, const char *prefix)
-{
+mlp_status mlp_io_prefix(mlp_error *err, mlp_status status, const char *prefix) {
     if (err) {
         char old[sizeof err->msg];
         memcpy(old, err->msg, sizeof old);
@@ -48,21 +46,17 @@ mlp_status mlp_io_prefix(mlp_error *err, mlp_status status, const char *prefix)
     return status;
 }
 
-int mlp_io_classes_from_labels(const int32_t *labels, size_t n)
-{
+int mlp_io_classes_from_labels(const int32_t *labels, size_t n) {
     int32_t max = 0;
     for (size_t i = 0; i < n; i++)
-        if (labels[i] > max)
-            max = labels[i];
+        if (labels[i] > max) max = labels[i];
     return max + 1 < 2 ? 2 : (int)max + 1;
 }
 
 /* ---- lifetime and gathering ---------------------------------------------------- */
 
-void mlp_dataset_free(mlp_dataset *d)
-{
-    if (!d)
-        return;
+void mlp_dataset_free(mlp_dataset *d) {
+    if (!d) return;
     free(d->x_u8);
     free(d->x_f32);
     free(d->labels);
@@ -70,8 +64,7 @@ void mlp_dataset_free(mlp_dataset *d)
 }
 
 void mlp_dataset_gather(const mlp_dataset *d, const uint32_t *idx, int count, float *x,
-                        int32_t *y)
-{
+                        int32_t *y) {
     size_t f = (size_t)d->features;
     if (d->x_u8) {
         /* Rows are picked at random from a set much larger than the caches,
@@ -83,21 +76,18 @@ void mlp_dataset_gather(const mlp_dataset *d, const uint32_t *idx, int count, fl
         for (int i = 0; i < count; i++) {
             if (i + AHEAD < count) {
                 const char *next = (const char *)(d->x_u8 + (size_t)idx[i + AHEAD] * f);
-                for (size_t k = 0; k < f; k += 64)
-                    __builtin_prefetch(next + k);
+                for (size_t k = 0; k < f; k += 64) __builtin_prefetch(next + k);
             }
             const uint8_t *restrict src = d->x_u8 + (size_t)idx[i] * f;
             float *restrict dst = x + (size_t)i * f;
-            for (size_t j = 0; j < f; j++)
-                dst[j] = (float)src[j] / 255.0f;
+            for (size_t j = 0; j < f; j++) dst[j] = (float)src[j] / 255.0f;
         }
     } else {
         for (int i = 0; i < count; i++)
             memcpy(x + (size_t)i * f, d->x_f32 + (size_t)idx[i] * f, f * sizeof(float));
     }
     if (y)
-        for (int i = 0; i < count; i++)
-            y[i] = d->labels[idx[i]];
+        for (int i = 0; i < count; i++) y[i] = d->labels[idx[i]];
 }
 
 /* ---- loading by path -------------------------------------------------------------- */
@@ -105,21 +95,17 @@ void mlp_dataset_gather(const mlp_dataset *d, const uint32_t *idx, int count, fl
 /* Set `out` (size `cap`) to dir/name if that file exists, else dir/name.gz if
  * that exists. Returns 0 when found, -1 when neither exists or the path is
  * too long. */
-static int find_idx_file(const char *dir, const char *name, char *out, size_t cap)
-{
+static int find_idx_file(const char *dir, const char *name, char *out, size_t cap) {
     struct stat st;
     int n = snprintf(out, cap, "%s/%s", dir, name);
-    if (n > 0 && (size_t)n < cap && stat(out, &st) == 0 && S_ISREG(st.st_mode))
-        return 0;
+    if (n > 0 && (size_t)n < cap && stat(out, &st) == 0 && S_ISREG(st.st_mode)) return 0;
     n = snprintf(out, cap, "%s/%s.gz", dir, name);
-    if (n > 0 && (size_t)n < cap && stat(out, &st) == 0 && S_ISREG(st.st_mode))
-        return 0;
+    if (n > 0 && (size_t)n < cap && stat(out, &st) == 0 && S_ISREG(st.st_mode)) return 0;
     return -1;
 }
 
 static mlp_status load_idx_folder(const char *dir, const char *split, mlp_dataset **out,
-                                  mlp_error *err)
-{
+                                  mlp_error *err) {
     const int train = strcmp(split, "train") == 0;
     const char *img_name = train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte";
     const char *lab_name = train ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte";
@@ -138,27 +124,20 @@ static mlp_status load_idx_folder(const char *dir, const char *split, mlp_datase
  * caller who knows its CSV holds 0..255 pixels calls mlp_dataset_load_csv()
  * with scale_255 set. */
 mlp_status mlp_dataset_load_path(const char *path, const char *split, mlp_dataset **out,
-                                 mlp_error *err)
-{
+                                 mlp_error *err) {
     struct stat st;
 
-    if (!out)
-        return mlp_io_fail(err, MLP_EINVAL, "load: no output pointer");
+    if (!out) return mlp_io_fail(err, MLP_EINVAL, "load: no output pointer");
     *out = NULL;
-    if (!path || !split)
-        return mlp_io_fail(err, MLP_EINVAL, "load: path and split are required");
+    if (!path || !split) return mlp_io_fail(err, MLP_EINVAL, "load: path and split are required");
     if (strcmp(split, "train") != 0 && strcmp(split, "test") != 0)
-        return mlp_io_fail(err, MLP_EINVAL, "unknown split \"%s\" (expected train or test)",
-                           split);
-    if (stat(path, &st) != 0)
-        return mlp_io_fail(err, MLP_EIO, "%s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return load_idx_folder(path, split, out, err);
+        return mlp_io_fail(err, MLP_EINVAL, "unknown split \"%s\" (expected train or test)", split);
+    if (stat(path, &st) != 0) return mlp_io_fail(err, MLP_EIO, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return load_idx_folder(path, split, out, err);
     if (!S_ISREG(st.st_mode))
         return mlp_io_fail(err, MLP_EINVAL, "%s: neither a folder nor a regular file", path);
     if (strcmp(split, "train") != 0)
         return mlp_io_fail(err, MLP_EINVAL,
-                           "%s: a CSV file has only the split \"train\", not \"%s\"", path,
-                           split);
+                           "%s: a CSV file has only the split \"train\", not \"%s\"", path, split);
     return mlp_dataset_load_csv(path, 0, out, err);
 }

@@ -12,8 +12,7 @@
 
 #define EVAL_CHUNK 256
 
-mlp_status mlp_eval_buf_init(mlp_eval_buf *b, const mlp_model *m, int chunk, mlp_error *err)
-{
+mlp_status mlp_eval_buf_init(mlp_eval_buf *b, const mlp_model *m, int chunk, mlp_error *err) {
     memset(b, 0, sizeof *b);
     size_t C = (size_t)chunk;
     b->chunk = chunk;
@@ -30,10 +29,8 @@ mlp_status mlp_eval_buf_init(mlp_eval_buf *b, const mlp_model *m, int chunk, mlp
     return MLP_OK;
 }
 
-void mlp_eval_buf_free(mlp_eval_buf *b)
-{
-    if (!b)
-        return;
+void mlp_eval_buf_free(mlp_eval_buf *b) {
+    if (!b) return;
     free(b->idx);
     free(b->x);
     free(b->y);
@@ -44,15 +41,13 @@ void mlp_eval_buf_free(mlp_eval_buf *b)
 }
 
 void mlp_eval_rows(const mlp_model *m, const mlp_dataset *d, size_t start, size_t count,
-                   mlp_eval_buf *b, double *loss_sum, size_t *correct, uint32_t *confusion)
-{
+                   mlp_eval_buf *b, double *loss_sum, size_t *correct, uint32_t *confusion) {
     const mlp_arch *a = &m->arch;
     int O = a->sizes[a->n_layers];
     int classes = O >= 2 ? O : 2;
     for (size_t done = 0; done < count;) {
         int n = count - done < (size_t)b->chunk ? (int)(count - done) : b->chunk;
-        for (int i = 0; i < n; i++)
-            b->idx[i] = (uint32_t)(start + done + (size_t)i);
+        for (int i = 0; i < n; i++) b->idx[i] = (uint32_t)(start + done + (size_t)i);
         mlp_dataset_gather(d, b->idx, n, b->x, b->y);
         mlp_forward_logits(m, b->x, n, b->out, b->scratch);
         if (a->loss == MLP_LOSS_CROSS_ENTROPY)
@@ -60,28 +55,23 @@ void mlp_eval_rows(const mlp_model *m, const mlp_dataset *d, size_t start, size_
         else
             *loss_sum += mlp_mse_loss(b->out, b->y, n, O, b->pred);
         for (int i = 0; i < n; i++) {
-            if (b->pred[i] == b->y[i])
-                (*correct)++;
-            if (confusion)
-                confusion[(size_t)b->y[i] * classes + b->pred[i]]++;
+            if (b->pred[i] == b->y[i]) (*correct)++;
+            if (confusion) confusion[(size_t)b->y[i] * classes + b->pred[i]]++;
         }
         done += (size_t)n;
     }
 }
 
 mlp_status mlp_evaluate(const mlp_model *m, const mlp_dataset *d, mlp_eval_result *res,
-                        mlp_error *err)
-{
-    if (!res)
-        return mlp_fail(err, MLP_EINVAL, "no result to fill");
+                        mlp_error *err) {
+    if (!res) return mlp_fail(err, MLP_EINVAL, "no result to fill");
     memset(res, 0, sizeof *res);
-    if (!m || !d)
-        return mlp_fail(err, MLP_EINVAL, "no model or data set");
+    if (!m || !d) return mlp_fail(err, MLP_EINVAL, "no model or data set");
     const mlp_arch *a = &m->arch;
     int O = a->sizes[a->n_layers];
     if (d->features != a->sizes[0])
-        return mlp_fail(err, MLP_EINVAL, "data set has %d features, model expects %d",
-                        d->features, a->sizes[0]);
+        return mlp_fail(err, MLP_EINVAL, "data set has %d features, model expects %d", d->features,
+                        a->sizes[0]);
     /* One output unit is a binary (thresholded) prediction: classes 0 and 1. */
     int classes = O >= 2 ? O : 2;
     for (size_t i = 0; i < d->n; i++)
@@ -90,10 +80,8 @@ mlp_status mlp_evaluate(const mlp_model *m, const mlp_dataset *d, mlp_eval_resul
                             (int)d->labels[i], i, classes - 1);
     res->classes = classes;
     res->confusion = calloc((size_t)classes * classes, sizeof *res->confusion);
-    if (!res->confusion)
-        return mlp_fail(err, MLP_ENOMEM, "out of memory for the confusion matrix");
-    if (d->n == 0)
-        return MLP_OK;
+    if (!res->confusion) return mlp_fail(err, MLP_ENOMEM, "out of memory for the confusion matrix");
+    if (d->n == 0) return MLP_OK;
     mlp_eval_buf b;
     int chunk = d->n < EVAL_CHUNK ? (int)d->n : EVAL_CHUNK;
     mlp_status s = mlp_eval_buf_init(&b, m, chunk, err);
@@ -111,10 +99,8 @@ mlp_status mlp_evaluate(const mlp_model *m, const mlp_dataset *d, mlp_eval_resul
     return MLP_OK;
 }
 
-void mlp_eval_result_free(mlp_eval_result *res)
-{
-    if (!res)
-        return;
+void mlp_eval_result_free(mlp_eval_result *res) {
+    if (!res) return;
     free(res->confusion);
     res->confusion = NULL;
 }

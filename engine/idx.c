@@ -23,24 +23,22 @@
 
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u
-#define IDX_FIRST_CHUNK (4u << 20)   /* body buffer starts at 4 MiB, then doubles */
-#define IDX_MAX_READ (1u << 30)      /* gzread() takes an unsigned and returns an int */
+#define IDX_FIRST_CHUNK  (4u << 20) /* body buffer starts at 4 MiB, then doubles */
+#define IDX_MAX_READ     (1u << 30) /* gzread() takes an unsigned and returns an int */
 
 typedef struct {
     const char *path;
     gzFile f;
-    uint32_t count;       /* samples */
-    uint32_t rows, cols;  /* images only */
+    uint32_t count;      /* samples */
+    uint32_t rows, cols; /* images only */
 } idx_file;
 
-static uint32_t be32(const unsigned char *p)
-{
+static uint32_t be32(const unsigned char *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
 /* Report a read failure of f: corrupt gzip data, or an I/O error. */
-static mlp_status gz_failure(const idx_file *x, mlp_error *err)
-{
+static mlp_status gz_failure(const idx_file *x, mlp_error *err) {
     int code = Z_OK;
     const char *why = gzerror(x->f, &code);
     if (code == Z_ERRNO)
@@ -52,32 +50,26 @@ static mlp_status gz_failure(const idx_file *x, mlp_error *err)
 /* Read up to `want` bytes into buf; *got receives how many arrived before the
  * end of the data. Read errors and corrupt compressed data are reported. */
 static mlp_status read_some(const idx_file *x, unsigned char *buf, size_t want, size_t *got,
-                            mlp_error *err)
-{
+                            mlp_error *err) {
     *got = 0;
     while (*got < want) {
         size_t ask = want - *got;
-        if (ask > IDX_MAX_READ)
-            ask = IDX_MAX_READ;
+        if (ask > IDX_MAX_READ) ask = IDX_MAX_READ;
         int n = gzread(x->f, buf + *got, (unsigned)ask);
-        if (n < 0)
-            return gz_failure(x, err);
-        if (n == 0)
-            break;
+        if (n < 0) return gz_failure(x, err);
+        if (n == 0) break;
         *got += (size_t)n;
     }
     int code = Z_OK;
     gzerror(x->f, &code);
     /* A gzip stream cut short yields its data, then Z_BUF_ERROR. */
-    if (code != Z_OK && code != Z_STREAM_END)
-        return gz_failure(x, err);
+    if (code != Z_OK && code != Z_STREAM_END) return gz_failure(x, err);
     return MLP_OK;
 }
 
 /* Open `path` and check its header: `magic`, then one count (labels) or a
  * count and 28x28-style rows/cols (images), each within the engine's limits. */
-static mlp_status idx_open(idx_file *x, const char *path, uint32_t magic, mlp_error *err)
-{
+static mlp_status idx_open(idx_file *x, const char *path, uint32_t magic, mlp_error *err) {
     const int ndims = (int)(magic & 0xffu);
     unsigned char hdr[16];
     size_t hdr_len = 4 + 4 * (size_t)ndims, got = 0;
@@ -92,8 +84,7 @@ static mlp_status idx_open(idx_file *x, const char *path, uint32_t magic, mlp_er
                            errno ? strerror(errno) : "out of memory");
     gzbuffer(x->f, 128u * 1024u);
     s = read_some(x, hdr, hdr_len, &got, err);
-    if (s != MLP_OK)
-        return s;
+    if (s != MLP_OK) return s;
     if (got == 0)
         return mlp_io_fail(err, MLP_EFORMAT, "%s: empty file, expected an IDX header", path);
     if (got >= 4 && be32(hdr) != magic)
@@ -102,12 +93,11 @@ static mlp_status idx_open(idx_file *x, const char *path, uint32_t magic, mlp_er
                            (unsigned)be32(hdr), (unsigned)magic,
                            magic == IDX_MAGIC_IMAGES ? "images (idx3)" : "labels (idx1)");
     if (got < hdr_len)
-        return mlp_io_fail(err, MLP_EFORMAT, "%s: truncated header (%zu of %zu bytes)", path,
-                           got, hdr_len);
+        return mlp_io_fail(err, MLP_EFORMAT, "%s: truncated header (%zu of %zu bytes)", path, got,
+                           hdr_len);
 
     x->count = be32(hdr + 4);
-    if (x->count == 0)
-        return mlp_io_fail(err, MLP_EFORMAT, "%s: header declares 0 samples", path);
+    if (x->count == 0) return mlp_io_fail(err, MLP_EFORMAT, "%s: header declares 0 samples", path);
     if (x->count > MLP_MAX_SAMPLES)
         return mlp_io_fail(err, MLP_EFORMAT, "%s: header declares %u samples (limit %u)", path,
                            (unsigned)x->count, (unsigned)MLP_MAX_SAMPLES);
@@ -118,8 +108,7 @@ static mlp_status idx_open(idx_file *x, const char *path, uint32_t magic, mlp_er
         if (features == 0 || features > MLP_MAX_FEATURES)
             return mlp_io_fail(err, MLP_EFORMAT,
                                "%s: header declares %ux%u images (need 1 to %u pixels)", path,
-                               (unsigned)x->rows, (unsigned)x->cols,
-                               (unsigned)MLP_MAX_FEATURES);
+                               (unsigned)x->rows, (unsigned)x->cols, (unsigned)MLP_MAX_FEATURES);
     }
     return MLP_OK;
 }
@@ -129,22 +118,18 @@ static mlp_status idx_open(idx_file *x, const char *path, uint32_t magic, mlp_er
  * data arrives rather than trusting `want` up front. `what` names the items
  * for messages ("labels", "pixels"). */
 static mlp_status idx_read_body(const idx_file *x, size_t want, const char *what,
-                                unsigned char **out, mlp_error *err)
-{
+                                unsigned char **out, mlp_error *err) {
     size_t cap = want < IDX_FIRST_CHUNK ? want : IDX_FIRST_CHUNK, have = 0, got = 0;
     unsigned char *buf = malloc(cap), *grown, extra;
     mlp_status s;
 
     *out = NULL;
-    if (!buf)
-        return mlp_io_fail(err, MLP_ENOMEM, "%s: out of memory for %zu bytes", x->path, cap);
+    if (!buf) return mlp_io_fail(err, MLP_ENOMEM, "%s: out of memory for %zu bytes", x->path, cap);
     for (;;) {
         s = read_some(x, buf + have, cap - have, &got, err);
-        if (s != MLP_OK)
-            goto fail;
+        if (s != MLP_OK) goto fail;
         have += got;
-        if (have < cap || cap == want)
-            break;  /* end of data, or everything promised has arrived */
+        if (have < cap || cap == want) break; /* end of data, or everything promised has arrived */
         size_t next = cap > want / 2 ? want : cap * 2;
         grown = realloc(buf, next);
         if (!grown) {
@@ -162,12 +147,10 @@ static mlp_status idx_read_body(const idx_file *x, size_t want, const char *what
         goto fail;
     }
     s = read_some(x, &extra, 1, &got, err);
-    if (s != MLP_OK)
-        goto fail;
+    if (s != MLP_OK) goto fail;
     if (got != 0) {
-        s = mlp_io_fail(err, MLP_EFORMAT,
-                        "%s: trailing data after the %zu %s its header declares", x->path,
-                        want, what);
+        s = mlp_io_fail(err, MLP_EFORMAT, "%s: trailing data after the %zu %s its header declares",
+                        x->path, want, what);
         goto fail;
     }
     *out = buf;
@@ -177,23 +160,19 @@ fail:
     return s;
 }
 
-static void idx_close(idx_file *x)
-{
-    if (x->f)
-        gzclose(x->f);
+static void idx_close(idx_file *x) {
+    if (x->f) gzclose(x->f);
     x->f = NULL;
 }
 
-mlp_status mlp_dataset_load_idx(const char *images_path, const char *labels_path,
-                                mlp_dataset **out, mlp_error *err)
-{
+mlp_status mlp_dataset_load_idx(const char *images_path, const char *labels_path, mlp_dataset **out,
+                                mlp_error *err) {
     idx_file img, lab;
     unsigned char *pixels = NULL, *label_bytes = NULL;
     mlp_dataset *d = NULL;
     mlp_status s;
 
-    if (!out)
-        return mlp_io_fail(err, MLP_EINVAL, "load_idx: no output pointer");
+    if (!out) return mlp_io_fail(err, MLP_EINVAL, "load_idx: no output pointer");
     *out = NULL;
     if (!images_path || !labels_path)
         return mlp_io_fail(err, MLP_EINVAL, "load_idx: images and labels paths are required");
@@ -201,30 +180,24 @@ mlp_status mlp_dataset_load_idx(const char *images_path, const char *labels_path
     /* Both headers first: a count mismatch is found before any body is read. */
     memset(&lab, 0, sizeof lab);
     s = idx_open(&img, images_path, IDX_MAGIC_IMAGES, err);
-    if (s == MLP_OK)
-        s = idx_open(&lab, labels_path, IDX_MAGIC_LABELS, err);
+    if (s == MLP_OK) s = idx_open(&lab, labels_path, IDX_MAGIC_LABELS, err);
     if (s == MLP_OK && img.count != lab.count)
-        s = mlp_io_fail(err, MLP_EFORMAT, "%s holds %u images but %s holds %u labels",
-                        images_path, (unsigned)img.count, labels_path, (unsigned)lab.count);
-    if (s != MLP_OK)
-        goto done;
+        s = mlp_io_fail(err, MLP_EFORMAT, "%s holds %u images but %s holds %u labels", images_path,
+                        (unsigned)img.count, labels_path, (unsigned)lab.count);
+    if (s != MLP_OK) goto done;
 
     size_t n = img.count, features = (size_t)img.rows * img.cols;
     s = idx_read_body(&lab, n, "labels", &label_bytes, err);
-    if (s == MLP_OK)
-        s = idx_read_body(&img, n * features, "pixels", &pixels, err);
-    if (s != MLP_OK)
-        goto done;
+    if (s == MLP_OK) s = idx_read_body(&img, n * features, "pixels", &pixels, err);
+    if (s != MLP_OK) goto done;
 
     d = calloc(1, sizeof *d);
-    if (d)
-        d->labels = malloc(n * sizeof *d->labels);
+    if (d) d->labels = malloc(n * sizeof *d->labels);
     if (!d || !d->labels) {
         s = mlp_io_fail(err, MLP_ENOMEM, "load_idx: out of memory for %zu labels", n);
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
-        d->labels[i] = label_bytes[i];
+    for (size_t i = 0; i < n; i++) d->labels[i] = label_bytes[i];
     d->n = n;
     d->features = (int)features;
     d->classes = mlp_io_classes_from_labels(d->labels, n);

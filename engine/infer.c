@@ -9,30 +9,24 @@
  */
 #include "internal.h"
 
-static int widest_hidden(const mlp_arch *a)
-{
+static int widest_hidden(const mlp_arch *a) {
     int w = 1;
-    for (int l = 1; l < a->n_layers; l++)
-        w = a->sizes[l] > w ? a->sizes[l] : w;
+    for (int l = 1; l < a->n_layers; l++) w = a->sizes[l] > w ? a->sizes[l] : w;
     return w;
 }
 
-size_t mlp_scratch_floats(const mlp_model *m, int batch)
-{
-    if (!m || batch < 1)
-        return 0;
+size_t mlp_scratch_floats(const mlp_model *m, int batch) {
+    if (!m || batch < 1) return 0;
     /* At least 1 so that a caller's malloc never sees 0 (single-layer models
      * need no scratch). */
-    if (m->arch.n_layers == 1)
-        return 1;
+    if (m->arch.n_layers == 1) return 1;
     return 2u * (size_t)batch * (size_t)widest_hidden(&m->arch);
 }
 
 /* Shared by mlp_forward and mlp_forward_logits: `normalise` decides whether a
  * softmax output layer is applied or left as logits. */
 static void forward(const mlp_model *m, const float *x, int B, float *out, float *scratch,
-                    int normalise)
-{
+                    int normalise) {
     const mlp_arch *a = &m->arch;
     int L = a->n_layers;
     size_t half = (size_t)B * (size_t)widest_hidden(a);
@@ -42,8 +36,7 @@ static void forward(const mlp_model *m, const float *x, int B, float *out, float
         int I = a->sizes[l], O = a->sizes[l + 1];
         float *y = l == L - 1 ? out : scratch + (l % 2) * half;
         mlp_act act = a->act[l];
-        if (act == MLP_ACT_SOFTMAX && !normalise)
-            act = MLP_ACT_LINEAR;
+        if (act == MLP_ACT_SOFTMAX && !normalise) act = MLP_ACT_LINEAR;
         const float *Wp = packed ? mlp_packed_layer(m, l) : NULL;
         if (Wp)
             mlp_dense_packed_forward(y, in, Wp, m->b[l], act, B, I, O);
@@ -53,30 +46,21 @@ static void forward(const mlp_model *m, const float *x, int B, float *out, float
     }
 }
 
-void mlp_forward(const mlp_model *m, const float *x, int batch, float *out, float *scratch)
-{
-    if (batch < 1)
-        return;
+void mlp_forward(const mlp_model *m, const float *x, int batch, float *out, float *scratch) {
+    if (batch < 1) return;
     forward(m, x, batch, out, scratch, 1);
 }
 
-void mlp_forward_logits(const mlp_model *m, const float *x, int batch, float *out,
-                        float *scratch)
-{
-    if (batch < 1)
-        return;
+void mlp_forward_logits(const mlp_model *m, const float *x, int batch, float *out, float *scratch) {
+    if (batch < 1) return;
     forward(m, x, batch, out, scratch, 0);
 }
 
 void mlp_predict(const mlp_model *m, const float *x, int batch, float *probs, int *labels,
-                 float *scratch)
-{
-    if (batch < 1)
-        return;
+                 float *scratch) {
+    if (batch < 1) return;
     forward(m, x, batch, probs, scratch, 1);
-    if (!labels)
-        return;
+    if (!labels) return;
     int O = m->arch.sizes[m->arch.n_layers];
-    for (int i = 0; i < batch; i++)
-        labels[i] = mlp_row_label(probs + (size_t)i * O, O);
+    for (int i = 0; i < batch; i++) labels[i] = mlp_row_label(probs + (size_t)i * O, O);
 }

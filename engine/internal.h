@@ -42,8 +42,8 @@ void mlp_act_rows(float *y, mlp_act act, int B, int O);
  * and, if mask (B,O) is not NULL, the layer's output was y * mask (dropout).
  * db (O) = column sums of dL/dz (the bias gradient, folded into the same pass).
  * act must not be softmax (see mlp_softmax_backward). */
-void mlp_act_backward(float *d, const float *y, const float *mask, mlp_act act, float *db,
-                      int B, int O);
+void mlp_act_backward(float *d, const float *y, const float *mask, mlp_act act, float *db, int B,
+                      int O);
 /* In place on d (B,O): dL/dy in, dL/dz out for y = softmax(z) rowwise. */
 void mlp_softmax_backward(float *d, const float *y, int B, int O);
 /* db (O) = column sums of dz (B,O). */
@@ -87,41 +87,40 @@ double mlp_mse_loss(const float *y, const int32_t *labels, int B, int O, int *pr
 /* ---- inference (infer.c) ---- */
 /* As mlp_forward, but a softmax output layer is left as logits (bias added,
  * not normalised) so losses can use log-sum-exp. */
-void mlp_forward_logits(const mlp_model *m, const float *x, int batch, float *out,
-                        float *scratch);
+void mlp_forward_logits(const mlp_model *m, const float *x, int batch, float *out, float *scratch);
 
 /* ---- one training batch (backprop.c) ---- */
 /* Buffers for forward + backward of up to `batch` rows, allocated once. */
 typedef struct {
-    int batch;                        /* capacity in rows */
-    float dropout;                    /* rate on hidden outputs, 0 = none */
-    float *x;                         /* (batch, sizes[0]): fill before mlp_backprop */
-    int32_t *y;                       /* (batch): labels, fill before mlp_backprop */
-    float *h[MLP_MAX_LAYERS + 1];     /* h[l] (batch, sizes[l]): output of layer l-1, h[0] = x */
-    float *mask[MLP_MAX_LAYERS + 1];  /* hidden l only, with dropout: (batch, sizes[l]) */
-    float *drop[MLP_MAX_LAYERS + 1];  /* hidden l only, with dropout: h[l] * mask[l] */
-    float *d[2];                      /* (batch, max width): gradient ping-pong */
+    int batch;                       /* capacity in rows */
+    float dropout;                   /* rate on hidden outputs, 0 = none */
+    float *x;                        /* (batch, sizes[0]): fill before mlp_backprop */
+    int32_t *y;                      /* (batch): labels, fill before mlp_backprop */
+    float *h[MLP_MAX_LAYERS + 1];    /* h[l] (batch, sizes[l]): output of layer l-1, h[0] = x */
+    float *mask[MLP_MAX_LAYERS + 1]; /* hidden l only, with dropout: (batch, sizes[l]) */
+    float *drop[MLP_MAX_LAYERS + 1]; /* hidden l only, with dropout: h[l] * mask[l] */
+    float *d[2];                     /* (batch, max width): gradient ping-pong */
     size_t n_params;
-    float *grad;                      /* n_params, laid out like model->params */
-    void *block;                      /* the one allocation everything points into */
+    float *grad; /* n_params, laid out like model->params */
+    void *block; /* the one allocation everything points into */
 } mlp_workspace;
 
 typedef struct {
-    double loss_sum;  /* sum over rows of the data loss */
-    double penalty;   /* l1 * sum|W| + l2 * sum W^2 */
-    long correct;     /* rows whose prediction equals the label */
+    double loss_sum; /* sum over rows of the data loss */
+    double penalty;  /* l1 * sum|W| + l2 * sum W^2 */
+    long correct;    /* rows whose prediction equals the label */
 } mlp_batch_stats;
 
-mlp_status mlp_workspace_create(const mlp_arch *a, int batch, float dropout,
-                                mlp_workspace **out, mlp_error *err);
+mlp_status mlp_workspace_create(const mlp_arch *a, int batch, float dropout, mlp_workspace **out,
+                                mlp_error *err);
 void mlp_workspace_free(mlp_workspace *ws);
 
 /* Forward and backward on the first B rows of ws->x / ws->y: on return
  * ws->grad = d/dparams of (mean data loss over the B rows + penalty). Dropout
  * (ws->dropout) is applied only if rng is not NULL; masks come from rng.
  * Reads m only; labels must be valid for the output width. */
-void mlp_backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, float l2,
-                  mlp_rng *rng, mlp_batch_stats *st);
+void mlp_backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, float l2, mlp_rng *rng,
+                  mlp_batch_stats *st);
 /* As mlp_backprop without penalties, but instead of filling ws->grad it
  * applies plain SGD (params -= lr * grad) to m during the backward pass
  * (mlp_dense_backward_sgd): the reference recipe's step with one pass less
@@ -136,10 +135,10 @@ typedef struct {
     mlp_optimizer kind;
     int nesterov;
     float lr, momentum, beta1, beta2, epsilon;
-    long t;          /* steps taken (Adam's bias correction) */
+    long t; /* steps taken (Adam's bias correction) */
     size_t n;
-    float *m;        /* momentum buffer / Adam first moment (n), or NULL for sgd */
-    float *v;        /* Adam second moment (n), or NULL */
+    float *m; /* momentum buffer / Adam first moment (n), or NULL for sgd */
+    float *v; /* Adam second moment (n), or NULL */
 } mlp_optim;
 
 /* State for n parameters, zeroed (as PyTorch and Keras start). */
@@ -150,13 +149,13 @@ void mlp_optim_free(mlp_optim *o);
 
 /* ---- evaluation over a range of rows (eval.c) ---- */
 typedef struct {
-    int chunk;        /* rows per forward pass */
-    uint32_t *idx;    /* (chunk) */
-    float *x;         /* (chunk, I) */
-    int32_t *y;       /* (chunk) */
-    float *out;       /* (chunk, O) */
-    int *pred;        /* (chunk) */
-    float *scratch;   /* mlp_scratch_floats(m, chunk) */
+    int chunk;      /* rows per forward pass */
+    uint32_t *idx;  /* (chunk) */
+    float *x;       /* (chunk, I) */
+    int32_t *y;     /* (chunk) */
+    float *out;     /* (chunk, O) */
+    int *pred;      /* (chunk) */
+    float *scratch; /* mlp_scratch_floats(m, chunk) */
 } mlp_eval_buf;
 
 mlp_status mlp_eval_buf_init(mlp_eval_buf *b, const mlp_model *m, int chunk, mlp_error *err);

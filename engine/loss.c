@@ -17,43 +17,34 @@
 
 #include "internal.h"
 
-int mlp_row_label(const float *row, int O)
-{
-    if (O == 1)
-        return row[0] >= 0.5f ? 1 : 0;
+int mlp_row_label(const float *row, int O) {
+    if (O == 1) return row[0] >= 0.5f ? 1 : 0;
     int best = 0;
     for (int j = 1; j < O; j++)
-        if (row[j] > row[best])
-            best = j;
+        if (row[j] > row[best]) best = j;
     return best;
 }
 
 /* logsumexp of a row, with the max subtracted so exp() cannot overflow. */
-static double row_logsumexp(const float *z, int O, float mx)
-{
+static double row_logsumexp(const float *z, int O, float mx) {
     double sum = 0.0;
-    for (int j = 0; j < O; j++)
-        sum += exp((double)(z[j] - mx));
+    for (int j = 0; j < O; j++) sum += exp((double)(z[j] - mx));
     return (double)mx + log(sum);
 }
 
-static float row_max(const float *z, int O)
-{
+static float row_max(const float *z, int O) {
     float mx = z[0];
-    for (int j = 1; j < O; j++)
-        mx = z[j] > mx ? z[j] : mx;
+    for (int j = 1; j < O; j++) mx = z[j] > mx ? z[j] : mx;
     return mx;
 }
 
 double mlp_softmax_ce_backward(float *z, const int32_t *labels, int B, int O, float scale,
-                               long *correct)
-{
+                               long *correct) {
     double total = 0.0;
     for (int i = 0; i < B; i++) {
         float *r = z + (size_t)i * O;
         int y = labels[i];
-        if (mlp_row_label(r, O) == y)
-            (*correct)++;
+        if (mlp_row_label(r, O) == y) (*correct)++;
         float mx = row_max(r, O);
         float zy = r[y] - mx; /* kept: exp(zy) may underflow, zy itself cannot */
         float sum = 0.0f;
@@ -64,15 +55,13 @@ double mlp_softmax_ce_backward(float *z, const int32_t *labels, int B, int O, fl
         /* -log p[y] = log(sum exp(z - mx)) - (z[y] - mx); sum >= 1 as the max term is 1 */
         total += log((double)sum) - (double)zy;
         float k = scale / sum;
-        for (int j = 0; j < O; j++)
-            r[j] *= k;
+        for (int j = 0; j < O; j++) r[j] *= k;
         r[y] -= scale;
     }
     return total;
 }
 
-double mlp_softmax_ce_loss(const float *z, const int32_t *labels, int B, int O, int *pred)
-{
+double mlp_softmax_ce_loss(const float *z, const int32_t *labels, int B, int O, int *pred) {
     double total = 0.0;
     for (int i = 0; i < B; i++) {
         const float *r = z + (size_t)i * O;
@@ -83,22 +72,18 @@ double mlp_softmax_ce_loss(const float *z, const int32_t *labels, int B, int O, 
 }
 
 /* Row i's target for output j. */
-static float target(const int32_t *labels, int i, int j, int O)
-{
-    if (O == 1)
-        return (float)labels[i];
+static float target(const int32_t *labels, int i, int j, int O) {
+    if (O == 1) return (float)labels[i];
     return labels[i] == j ? 1.0f : 0.0f;
 }
 
 double mlp_mse_backward(float *y, mlp_act act, const int32_t *labels, int B, int O, float scale,
-                        long *correct)
-{
+                        long *correct) {
     double total = 0.0;
     float g = 2.0f * scale / (float)O; /* d/dy of mean((y - t)^2) over O outputs, B rows */
     for (int i = 0; i < B; i++) {
         float *r = y + (size_t)i * O;
-        if (mlp_row_label(r, O) == labels[i])
-            (*correct)++;
+        if (mlp_row_label(r, O) == labels[i]) (*correct)++;
         double row = 0.0;
         for (int j = 0; j < O; j++) {
             float yj = r[j];
@@ -118,8 +103,7 @@ double mlp_mse_backward(float *y, mlp_act act, const int32_t *labels, int B, int
     return total;
 }
 
-double mlp_mse_loss(const float *y, const int32_t *labels, int B, int O, int *pred)
-{
+double mlp_mse_loss(const float *y, const int32_t *labels, int B, int O, int *pred) {
     double total = 0.0;
     for (int i = 0; i < B; i++) {
         const float *r = y + (size_t)i * O;

@@ -31,21 +31,21 @@ extern "C" {
 #endif
 
 /* ---- limits --------------------------------------------------------------- */
-#define MLP_MAX_LAYERS 16      /* dense layers (hidden + output) */
-#define MLP_MAX_INPUT 4096     /* input width */
-#define MLP_MAX_HIDDEN 4096    /* hidden layer width */
-#define MLP_MAX_OUTPUT 1024    /* output width (classes) */
+#define MLP_MAX_LAYERS 16                     /* dense layers (hidden + output) */
+#define MLP_MAX_INPUT  4096                   /* input width */
+#define MLP_MAX_HIDDEN 4096                   /* hidden layer width */
+#define MLP_MAX_OUTPUT 1024                   /* output width (classes) */
 #define MLP_MAX_PARAMS (256u * 1024u * 1024u) /* total floats in one model (1 GiB) */
 
 /* ---- status codes --------------------------------------------------------- */
 typedef enum {
     MLP_OK = 0,
-    MLP_EINVAL = -1,    /* bad argument or configuration */
-    MLP_ENOMEM = -2,    /* allocation failed */
-    MLP_EIO = -3,       /* open/read/write failed (errno kept in msg) */
-    MLP_EFORMAT = -4,   /* malformed file or buffer */
-    MLP_ESTOPPED = -5,  /* a callback asked training to stop */
-    MLP_ENUMERIC = -6   /* loss became NaN or infinite */
+    MLP_EINVAL = -1,   /* bad argument or configuration */
+    MLP_ENOMEM = -2,   /* allocation failed */
+    MLP_EIO = -3,      /* open/read/write failed (errno kept in msg) */
+    MLP_EFORMAT = -4,  /* malformed file or buffer */
+    MLP_ESTOPPED = -5, /* a callback asked training to stop */
+    MLP_ENUMERIC = -6  /* loss became NaN or infinite */
 } mlp_status;
 
 typedef struct {
@@ -56,7 +56,13 @@ typedef struct {
 const char *mlp_status_str(mlp_status s);
 
 /* ---- enums and their names -------------------------------------------------- */
-typedef enum { MLP_ACT_RELU, MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_ACT_SOFTMAX, MLP_ACT_LINEAR } mlp_act;
+typedef enum {
+    MLP_ACT_RELU,
+    MLP_ACT_SIGMOID,
+    MLP_ACT_TANH,
+    MLP_ACT_SOFTMAX,
+    MLP_ACT_LINEAR
+} mlp_act;
 typedef enum { MLP_LOSS_CROSS_ENTROPY, MLP_LOSS_MSE } mlp_loss;
 typedef enum { MLP_INIT_GLOROT_UNIFORM, MLP_INIT_HE_NORMAL } mlp_init;
 typedef enum { MLP_OPT_SGD, MLP_OPT_MOMENTUM, MLP_OPT_ADAM } mlp_optimizer;
@@ -82,27 +88,27 @@ typedef struct {
 } mlp_rng;
 void mlp_rng_seed(mlp_rng *r, uint64_t seed);
 uint64_t mlp_rng_next(mlp_rng *r);
-float mlp_rng_uniform(mlp_rng *r);              /* [0, 1) */
-float mlp_rng_normal(mlp_rng *r);               /* N(0, 1) */
+float mlp_rng_uniform(mlp_rng *r); /* [0, 1) */
+float mlp_rng_normal(mlp_rng *r);  /* N(0, 1) */
 void mlp_rng_shuffle(mlp_rng *r, uint32_t *a, size_t n);
 
 /* ---- model ---------------------------------------------------------------------- */
 /* What a network is: validated by mlp_model_create(). */
 typedef struct {
-    int n_layers;                     /* dense layers, 1..MLP_MAX_LAYERS */
-    int sizes[MLP_MAX_LAYERS + 1];    /* sizes[0] input width, sizes[n_layers] output width */
-    mlp_act act[MLP_MAX_LAYERS];      /* activation applied after layer l */
-    mlp_loss loss;                    /* softmax output pairs with cross_entropy;
+    int n_layers;                  /* dense layers, 1..MLP_MAX_LAYERS */
+    int sizes[MLP_MAX_LAYERS + 1]; /* sizes[0] input width, sizes[n_layers] output width */
+    mlp_act act[MLP_MAX_LAYERS];   /* activation applied after layer l */
+    mlp_loss loss;                 /* softmax output pairs with cross_entropy;
                                          sigmoid/linear output with mse */
 } mlp_arch;
 
 typedef struct {
     mlp_arch arch;
-    size_t n_params;                  /* floats in params */
-    float *params;                    /* one allocation: W[0], b[0], W[1], b[1], ... */
-    float *W[MLP_MAX_LAYERS];         /* (sizes[l+1], sizes[l]), points into params */
-    float *b[MLP_MAX_LAYERS];         /* (sizes[l+1]), points into params */
-    float *packed;                    /* NULL, or the weights again in the prediction
+    size_t n_params;          /* floats in params */
+    float *params;            /* one allocation: W[0], b[0], W[1], b[1], ... */
+    float *W[MLP_MAX_LAYERS]; /* (sizes[l+1], sizes[l]), points into params */
+    float *b[MLP_MAX_LAYERS]; /* (sizes[l+1]), points into params */
+    float *packed;            /* NULL, or the weights again in the prediction
                                          kernel's layout (mlp_model_pack) */
 } mlp_model;
 
@@ -124,8 +130,8 @@ size_t mlp_arch_param_count(const mlp_arch *a);
 
 /* Allocate a model for `arch` and initialise it: weights by `init` from
  * `seed`, biases zero. The caller frees *out with mlp_model_free(). */
-mlp_status mlp_model_create(const mlp_arch *arch, mlp_init init, uint64_t seed,
-                            mlp_model **out, mlp_error *err);
+mlp_status mlp_model_create(const mlp_arch *arch, mlp_init init, uint64_t seed, mlp_model **out,
+                            mlp_error *err);
 /* Deep copy (new allocation). */
 mlp_status mlp_model_clone(const mlp_model *src, mlp_model **out, mlp_error *err);
 void mlp_model_free(mlp_model *m);
@@ -164,30 +170,29 @@ void mlp_predict(const mlp_model *m, const float *x, int batch, float *probs, in
 /* A labelled set held compactly: pixels as uint8 (scaled by 1/255 when a
  * batch is gathered) or features as float32. Exactly one of x_u8 / x_f32 is set. */
 typedef struct {
-    size_t n;            /* samples */
-    int features;        /* values per sample */
-    int classes;         /* 1 + the largest label (at least 2), or as declared */
-    uint8_t *x_u8;       /* n * features, or NULL */
-    float *x_f32;        /* n * features, or NULL */
-    int32_t *labels;     /* n, each in [0, classes) */
+    size_t n;        /* samples */
+    int features;    /* values per sample */
+    int classes;     /* 1 + the largest label (at least 2), or as declared */
+    uint8_t *x_u8;   /* n * features, or NULL */
+    float *x_f32;    /* n * features, or NULL */
+    int32_t *labels; /* n, each in [0, classes) */
 } mlp_dataset;
 
 /* Sizes the readers refuse before allocating anything. */
-#define MLP_MAX_SAMPLES 10000000u
+#define MLP_MAX_SAMPLES  10000000u
 #define MLP_MAX_FEATURES MLP_MAX_INPUT
 
 /* Read a pair of IDX files (idx3 ubyte images, idx1 ubyte labels), each plain
  * or gzip-compressed (decided by content, not by name). Checks magic, dims,
  * counts against each other and against the real file length. */
-mlp_status mlp_dataset_load_idx(const char *images_path, const char *labels_path,
-                                mlp_dataset **out, mlp_error *err);
+mlp_status mlp_dataset_load_idx(const char *images_path, const char *labels_path, mlp_dataset **out,
+                                mlp_error *err);
 
 /* Read a CSV file: one sample per line, label first (an integer >= 0), then
  * the features. A first line that does not parse as numbers is taken as a
  * header. With scale_255 non-zero, features are divided by 255. Every row must
  * have the same number of cells; blank lines are skipped. */
-mlp_status mlp_dataset_load_csv(const char *path, int scale_255, mlp_dataset **out,
-                                mlp_error *err);
+mlp_status mlp_dataset_load_csv(const char *path, int scale_255, mlp_dataset **out, mlp_error *err);
 
 /* Load split "train" or "test" of `path`: a folder holding the standard MNIST
  * file names (train-images-idx3-ubyte, train-labels-idx1-ubyte,
@@ -200,8 +205,7 @@ void mlp_dataset_free(mlp_dataset *d);
 
 /* Copy rows idx[0..count-1] of d, as floats (scaled), into x (count, features);
  * labels into y if y is not NULL. */
-void mlp_dataset_gather(const mlp_dataset *d, const uint32_t *idx, int count, float *x,
-                        int32_t *y);
+void mlp_dataset_gather(const mlp_dataset *d, const uint32_t *idx, int count, float *x, int32_t *y);
 
 /* ---- evaluation ------------------------------------------------------------------ */
 typedef struct {
@@ -222,18 +226,18 @@ void mlp_eval_result_free(mlp_eval_result *res);
 /* What a callback is told. Fields not yet known are NaN (e.g. val_* without a
  * validation split, or per-batch values that are not epoch means). */
 typedef struct {
-    int epoch;                /* 1-based epoch in progress or just finished */
-    int epochs;               /* as configured */
-    long step;                /* 1-based batch within the epoch */
-    long steps;               /* batches per epoch */
-    long global_step;         /* batches since training started */
-    double loss;              /* per batch: this batch's loss; per epoch: the epoch mean */
+    int epoch;        /* 1-based epoch in progress or just finished */
+    int epochs;       /* as configured */
+    long step;        /* 1-based batch within the epoch */
+    long steps;       /* batches per epoch */
+    long global_step; /* batches since training started */
+    double loss;      /* per batch: this batch's loss; per epoch: the epoch mean */
     double accuracy;
     double val_loss;
     double val_accuracy;
-    double seconds;           /* elapsed in this epoch */
-    double samples_per_sec;   /* in this epoch so far */
-    int improved;             /* per epoch: val (or train) loss improved by min_delta */
+    double seconds;         /* elapsed in this epoch */
+    double samples_per_sec; /* in this epoch so far */
+    int improved;           /* per epoch: val (or train) loss improved by min_delta */
 } mlp_progress;
 
 /* Return 0 to go on, non-zero to stop training (mlp_train then returns
@@ -242,25 +246,25 @@ typedef struct {
 typedef int (*mlp_callback)(const mlp_progress *p, const mlp_model *m, void *user);
 
 typedef struct {
-    mlp_optimizer optimizer;  /* default sgd */
-    float lr;                 /* default 0.01 */
-    float momentum;           /* momentum/nesterov, default 0.9 */
-    int nesterov;             /* with optimizer momentum, default 0 */
+    mlp_optimizer optimizer;     /* default sgd */
+    float lr;                    /* default 0.01 */
+    float momentum;              /* momentum/nesterov, default 0.9 */
+    int nesterov;                /* with optimizer momentum, default 0 */
     float beta1, beta2, epsilon; /* adam, defaults 0.9, 0.999, 1e-7 (Keras' values; epsilon is
                                     added after bias correction, as PyTorch does) */
-    float l1, l2;             /* penalties added to the loss: l1*sum|w| + l2*sum w^2 over weights, not biases */
-    float dropout;            /* rate on hidden layers' outputs, [0, 1), inverted */
-    int batch_size;           /* default 128 */
-    int epochs;               /* default 10 */
-    int shuffle;              /* default 1 */
-    float validation_split;   /* [0, 1): the last share of the samples (Keras), default 0 */
-    int patience;             /* early stopping after this many epochs without improvement; 0 = off */
-    float min_delta;          /* improvement needed, default 0 */
-    int restore_best;         /* with early stopping: restore the best weights, default 1 */
-    uint64_t seed;            /* shuffling and dropout (init takes its own seed) */
-    mlp_callback on_batch;    /* may be NULL; called after every batch */
-    mlp_callback on_epoch;    /* may be NULL; called after every epoch */
-    void *user;               /* passed to the callbacks */
+    float l1, l2; /* penalties added to the loss: l1*sum|w| + l2*sum w^2 over weights, not biases */
+    float dropout;          /* rate on hidden layers' outputs, [0, 1), inverted */
+    int batch_size;         /* default 128 */
+    int epochs;             /* default 10 */
+    int shuffle;            /* default 1 */
+    float validation_split; /* [0, 1): the last share of the samples (Keras), default 0 */
+    int patience;           /* early stopping after this many epochs without improvement; 0 = off */
+    float min_delta;        /* improvement needed, default 0 */
+    int restore_best;       /* with early stopping: restore the best weights, default 1 */
+    uint64_t seed;          /* shuffling and dropout (init takes its own seed) */
+    mlp_callback on_batch;  /* may be NULL; called after every batch */
+    mlp_callback on_epoch;  /* may be NULL; called after every epoch */
+    void *user;             /* passed to the callbacks */
 } mlp_train_config;
 
 /* Keras' defaults, the reference recipe: sgd lr 0.01, batch 128, 10 epochs, shuffle on. */
@@ -270,10 +274,10 @@ void mlp_train_config_default(mlp_train_config *c);
 mlp_status mlp_train_config_validate(const mlp_train_config *c, mlp_error *err);
 
 typedef struct {
-    int epochs_run;           /* epochs completed */
-    int best_epoch;           /* 1-based epoch whose weights m holds at the end */
-    mlp_progress last;        /* metrics of the last completed epoch */
-    int stopped_early;        /* early stopping ended training */
+    int epochs_run;    /* epochs completed */
+    int best_epoch;    /* 1-based epoch whose weights m holds at the end */
+    mlp_progress last; /* metrics of the last completed epoch */
+    int stopped_early; /* early stopping ended training */
 } mlp_train_result;
 
 /* Train m in place on `train` (warm start: m's current weights are the start).

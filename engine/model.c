@@ -13,20 +13,19 @@
 
 /* ---- architecture ---- */
 
-static int act_valid(int a) { return a >= MLP_ACT_RELU && a <= MLP_ACT_LINEAR; }
+static int act_valid(int a) {
+    return a >= MLP_ACT_RELU && a <= MLP_ACT_LINEAR;
+}
 
-size_t mlp_arch_param_count(const mlp_arch *a)
-{
+size_t mlp_arch_param_count(const mlp_arch *a) {
     size_t n = 0;
     for (int l = 0; l < a->n_layers && l < MLP_MAX_LAYERS; l++)
         n += (size_t)a->sizes[l + 1] * (size_t)a->sizes[l] + (size_t)a->sizes[l + 1];
     return n;
 }
 
-mlp_status mlp_arch_validate(const mlp_arch *a, mlp_error *err)
-{
-    if (!a)
-        return mlp_fail(err, MLP_EINVAL, "no architecture given");
+mlp_status mlp_arch_validate(const mlp_arch *a, mlp_error *err) {
+    if (!a) return mlp_fail(err, MLP_EINVAL, "no architecture given");
     int L = a->n_layers;
     if (L < 1 || L > MLP_MAX_LAYERS)
         return mlp_fail(err, MLP_EINVAL, "layer count %d outside 1..%d", L, MLP_MAX_LAYERS);
@@ -51,8 +50,7 @@ mlp_status mlp_arch_validate(const mlp_arch *a, mlp_error *err)
     if (a->loss == MLP_LOSS_CROSS_ENTROPY) {
         /* Only the fused softmax + cross-entropy is implemented (no binary CE). */
         if (out != MLP_ACT_SOFTMAX)
-            return mlp_fail(err, MLP_EINVAL,
-                            "cross_entropy needs a softmax output layer, not %s",
+            return mlp_fail(err, MLP_EINVAL, "cross_entropy needs a softmax output layer, not %s",
                             mlp_act_name(out));
         if (a->sizes[L] < 2)
             return mlp_fail(err, MLP_EINVAL, "softmax needs at least 2 output units");
@@ -71,16 +69,13 @@ mlp_status mlp_arch_validate(const mlp_arch *a, mlp_error *err)
 
 mlp_status mlp_arch_make(mlp_arch *a, int inputs, const int *hidden, int n_hidden,
                          mlp_act hidden_act, int outputs, mlp_loss loss, int out_act,
-                         mlp_error *err)
-{
-    if (!a)
-        return mlp_fail(err, MLP_EINVAL, "no architecture to fill");
+                         mlp_error *err) {
+    if (!a) return mlp_fail(err, MLP_EINVAL, "no architecture to fill");
     memset(a, 0, sizeof *a);
     if (n_hidden < 0 || n_hidden > MLP_MAX_LAYERS - 1)
         return mlp_fail(err, MLP_EINVAL, "hidden layer count %d outside 0..%d", n_hidden,
                         MLP_MAX_LAYERS - 1);
-    if (n_hidden > 0 && !hidden)
-        return mlp_fail(err, MLP_EINVAL, "hidden widths missing");
+    if (n_hidden > 0 && !hidden) return mlp_fail(err, MLP_EINVAL, "hidden widths missing");
     if (out_act != -1 && !act_valid(out_act))
         return mlp_fail(err, MLP_EINVAL, "unknown output activation (%d)", out_act);
     if (hidden_act == MLP_ACT_SOFTMAX && n_hidden > 0)
@@ -103,8 +98,7 @@ mlp_status mlp_arch_make(mlp_arch *a, int inputs, const int *hidden, int n_hidde
 /* ---- model ---- */
 
 /* Point W[l] and b[l] into m->params in the order W0 b0 W1 b1 ... */
-static void carve(mlp_model *m)
-{
+static void carve(mlp_model *m) {
     float *p = m->params;
     for (int l = 0; l < m->arch.n_layers; l++) {
         m->W[l] = p;
@@ -114,17 +108,13 @@ static void carve(mlp_model *m)
     }
 }
 
-mlp_status mlp_model_alloc(const mlp_arch *arch, mlp_model **out, mlp_error *err)
-{
-    if (!out)
-        return mlp_fail(err, MLP_EINVAL, "no output pointer");
+mlp_status mlp_model_alloc(const mlp_arch *arch, mlp_model **out, mlp_error *err) {
+    if (!out) return mlp_fail(err, MLP_EINVAL, "no output pointer");
     *out = NULL;
     mlp_status s = mlp_arch_validate(arch, err);
-    if (s != MLP_OK)
-        return s;
+    if (s != MLP_OK) return s;
     mlp_model *m = calloc(1, sizeof *m);
-    if (!m)
-        return mlp_fail(err, MLP_ENOMEM, "out of memory for the model");
+    if (!m) return mlp_fail(err, MLP_ENOMEM, "out of memory for the model");
     m->arch = *arch;
     m->n_params = mlp_arch_param_count(arch);
     /* 64-byte alignment lets BLAS and the elementwise loops use aligned
@@ -143,41 +133,34 @@ mlp_status mlp_model_alloc(const mlp_arch *arch, mlp_model **out, mlp_error *err
 }
 
 /* Keras' GlorotUniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)). */
-static void init_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, mlp_rng *r)
-{
+static void init_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, mlp_rng *r) {
     float limit = sqrtf(6.0f / (float)(fan_in + fan_out));
-    for (size_t i = 0; i < n; i++)
-        w[i] = (2.0f * mlp_rng_uniform(r) - 1.0f) * limit;
+    for (size_t i = 0; i < n; i++) w[i] = (2.0f * mlp_rng_uniform(r) - 1.0f) * limit;
 }
 
 /* Keras' HeNormal (VarianceScaling scale 2, fan_in, truncated normal): a
  * normal truncated at two standard deviations (redrawn outside), with the
  * stddev divided by 0.8796... (the stddev of a unit normal truncated at +-2)
  * so the weights' variance is 2 / fan_in. */
-static void init_he_normal(float *w, size_t n, int fan_in, mlp_rng *r)
-{
+static void init_he_normal(float *w, size_t n, int fan_in, mlp_rng *r) {
     float stddev = sqrtf(2.0f / (float)fan_in) / 0.87962566103423978f;
     for (size_t i = 0; i < n; i++) {
         float z;
-        do
-            z = mlp_rng_normal(r);
+        do z = mlp_rng_normal(r);
         while (z < -2.0f || z > 2.0f);
         w[i] = z * stddev;
     }
 }
 
-mlp_status mlp_model_create(const mlp_arch *arch, mlp_init init, uint64_t seed,
-                            mlp_model **out, mlp_error *err)
-{
-    if (!out)
-        return mlp_fail(err, MLP_EINVAL, "no output pointer");
+mlp_status mlp_model_create(const mlp_arch *arch, mlp_init init, uint64_t seed, mlp_model **out,
+                            mlp_error *err) {
+    if (!out) return mlp_fail(err, MLP_EINVAL, "no output pointer");
     *out = NULL;
     if (init != MLP_INIT_GLOROT_UNIFORM && init != MLP_INIT_HE_NORMAL)
         return mlp_fail(err, MLP_EINVAL, "unknown initialiser (%d)", (int)init);
     mlp_model *m;
     mlp_status s = mlp_model_alloc(arch, &m, err);
-    if (s != MLP_OK)
-        return s;
+    if (s != MLP_OK) return s;
     mlp_rng r;
     mlp_rng_seed(&r, seed);
     for (int l = 0; l < arch->n_layers; l++) {
@@ -193,26 +176,20 @@ mlp_status mlp_model_create(const mlp_arch *arch, mlp_init init, uint64_t seed,
     return MLP_OK;
 }
 
-mlp_status mlp_model_clone(const mlp_model *src, mlp_model **out, mlp_error *err)
-{
-    if (!out)
-        return mlp_fail(err, MLP_EINVAL, "no output pointer");
+mlp_status mlp_model_clone(const mlp_model *src, mlp_model **out, mlp_error *err) {
+    if (!out) return mlp_fail(err, MLP_EINVAL, "no output pointer");
     *out = NULL;
-    if (!src)
-        return mlp_fail(err, MLP_EINVAL, "no model to clone");
+    if (!src) return mlp_fail(err, MLP_EINVAL, "no model to clone");
     mlp_model *m;
     mlp_status s = mlp_model_alloc(&src->arch, &m, err);
-    if (s != MLP_OK)
-        return s;
+    if (s != MLP_OK) return s;
     memcpy(m->params, src->params, src->n_params * sizeof(float));
     *out = m;
     return MLP_OK;
 }
 
-void mlp_model_free(mlp_model *m)
-{
-    if (!m)
-        return;
+void mlp_model_free(mlp_model *m) {
+    if (!m) return;
     free(m->packed);
     free(m->params);
     free(m);

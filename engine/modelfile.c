@@ -26,38 +26,33 @@
 
 _Static_assert(sizeof(float) == 4, "model files store IEEE-754 binary32 floats");
 
-#define MODEL_MAGIC "MLPD"
+#define MODEL_MAGIC   "MLPD"
 #define MODEL_VERSION 1u
-#define FIXED_HEADER 16u   /* magic, version, n_layers, loss */
+#define FIXED_HEADER  16u /* magic, version, n_layers, loss */
 
 /* ---- codes stored in the file (fixed forever, independent of enum order) ---- */
 
-static const mlp_act act_by_code[] = {MLP_ACT_RELU, MLP_ACT_SIGMOID, MLP_ACT_TANH,
-                                      MLP_ACT_SOFTMAX, MLP_ACT_LINEAR};
+static const mlp_act act_by_code[] = {MLP_ACT_RELU, MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_ACT_SOFTMAX,
+                                      MLP_ACT_LINEAR};
 static const mlp_loss loss_by_code[] = {MLP_LOSS_CROSS_ENTROPY, MLP_LOSS_MSE};
-#define N_ACT_CODES (sizeof act_by_code / sizeof act_by_code[0])
+#define N_ACT_CODES  (sizeof act_by_code / sizeof act_by_code[0])
 #define N_LOSS_CODES (sizeof loss_by_code / sizeof loss_by_code[0])
 
-static int act_code(mlp_act a)
-{
+static int act_code(mlp_act a) {
     for (unsigned i = 0; i < N_ACT_CODES; i++)
-        if (act_by_code[i] == a)
-            return (int)i;
+        if (act_by_code[i] == a) return (int)i;
     return -1;
 }
 
-static int loss_code(mlp_loss l)
-{
+static int loss_code(mlp_loss l) {
     for (unsigned i = 0; i < N_LOSS_CODES; i++)
-        if (loss_by_code[i] == l)
-            return (int)i;
+        if (loss_by_code[i] == l) return (int)i;
     return -1;
 }
 
 /* ---- little-endian encoding ---- */
 
-static unsigned char *put32(unsigned char *p, uint32_t v)
-{
+static unsigned char *put32(unsigned char *p, uint32_t v) {
     p[0] = (unsigned char)v;
     p[1] = (unsigned char)(v >> 8);
     p[2] = (unsigned char)(v >> 16);
@@ -65,43 +60,37 @@ static unsigned char *put32(unsigned char *p, uint32_t v)
     return p + 4;
 }
 
-static uint32_t get32(const unsigned char *p)
-{
+static uint32_t get32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint32_t float_bits(float f)
-{
+static uint32_t float_bits(float f) {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     return u;
 }
 
-static float bits_float(uint32_t u)
-{
+static float bits_float(uint32_t u) {
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
 }
 
 /* Bytes of the header (magic through n_params) for n_layers layers. */
-static size_t header_bytes(uint32_t n_layers)
-{
+static size_t header_bytes(uint32_t n_layers) {
     return FIXED_HEADER + 4u * ((size_t)n_layers + 1) + 4u * n_layers + 8u;
 }
 
 /* ---- buffer ---- */
 
 mlp_status mlp_model_to_buffer(const mlp_model *m, unsigned char **buf, size_t *len,
-                               mlp_error *err)
-{
+                               mlp_error *err) {
     if (!m || !buf || !len)
         return mlp_io_fail(err, MLP_EINVAL, "to_buffer: model, buf and len are required");
     *buf = NULL;
     *len = 0;
     mlp_status s = mlp_arch_validate(&m->arch, err);
-    if (s != MLP_OK)
-        return s;
+    if (s != MLP_OK) return s;
     const mlp_arch *a = &m->arch;
     if (m->n_params != mlp_arch_param_count(a))
         return mlp_io_fail(err, MLP_EINVAL, "to_buffer: model holds %zu parameters, arch needs %zu",
@@ -115,21 +104,17 @@ mlp_status mlp_model_to_buffer(const mlp_model *m, unsigned char **buf, size_t *
     size_t n_layers = (size_t)a->n_layers;
     size_t total = header_bytes((uint32_t)n_layers) + 4u * m->n_params + 4u;
     unsigned char *out = malloc(total), *p = out;
-    if (!out)
-        return mlp_io_fail(err, MLP_ENOMEM, "to_buffer: out of memory for %zu bytes", total);
+    if (!out) return mlp_io_fail(err, MLP_ENOMEM, "to_buffer: out of memory for %zu bytes", total);
     memcpy(p, MODEL_MAGIC, 4);
     p += 4;
     p = put32(p, MODEL_VERSION);
     p = put32(p, (uint32_t)n_layers);
     p = put32(p, (uint32_t)loss_code(a->loss));
-    for (size_t l = 0; l <= n_layers; l++)
-        p = put32(p, (uint32_t)a->sizes[l]);
-    for (size_t l = 0; l < n_layers; l++)
-        p = put32(p, (uint32_t)act_code(a->act[l]));
+    for (size_t l = 0; l <= n_layers; l++) p = put32(p, (uint32_t)a->sizes[l]);
+    for (size_t l = 0; l < n_layers; l++) p = put32(p, (uint32_t)act_code(a->act[l]));
     p = put32(p, (uint32_t)(m->n_params & 0xffffffffu));
     p = put32(p, (uint32_t)((uint64_t)m->n_params >> 32));
-    for (size_t i = 0; i < m->n_params; i++)
-        p = put32(p, float_bits(m->params[i]));
+    for (size_t i = 0; i < m->n_params; i++) p = put32(p, float_bits(m->params[i]));
     put32(p, (uint32_t)crc32_z(0L, out, (z_size_t)(p - out)));
     *buf = out;
     *len = total;
@@ -138,8 +123,7 @@ mlp_status mlp_model_to_buffer(const mlp_model *m, unsigned char **buf, size_t *
 
 /* Decode and check the architecture from a header known to be complete. */
 static mlp_status decode_arch(const unsigned char *buf, uint32_t n_layers, mlp_arch *a,
-                              mlp_error *err)
-{
+                              mlp_error *err) {
     const unsigned char *p = buf + FIXED_HEADER;
     uint32_t loss = get32(buf + 12);
 
@@ -163,21 +147,16 @@ static mlp_status decode_arch(const unsigned char *buf, uint32_t n_layers, mlp_a
         a->act[l] = act_by_code[code];
     }
     mlp_status s = mlp_arch_validate(a, err);
-    if (s != MLP_OK)
-        return mlp_io_prefix(err, MLP_EFORMAT, "invalid architecture");
+    if (s != MLP_OK) return mlp_io_prefix(err, MLP_EFORMAT, "invalid architecture");
     return MLP_OK;
 }
 
 mlp_status mlp_model_from_buffer(const unsigned char *buf, size_t len, mlp_model **out,
-                                 mlp_error *err)
-{
-    if (!out)
-        return mlp_io_fail(err, MLP_EINVAL, "from_buffer: no output pointer");
+                                 mlp_error *err) {
+    if (!out) return mlp_io_fail(err, MLP_EINVAL, "from_buffer: no output pointer");
     *out = NULL;
-    if (!buf && len > 0)
-        return mlp_io_fail(err, MLP_EINVAL, "from_buffer: no buffer");
-    if (len == 0)
-        return mlp_io_fail(err, MLP_EFORMAT, "empty model file");
+    if (!buf && len > 0) return mlp_io_fail(err, MLP_EINVAL, "from_buffer: no buffer");
+    if (len == 0) return mlp_io_fail(err, MLP_EFORMAT, "empty model file");
     if (len < 4 ? memcmp(buf, MODEL_MAGIC, len) != 0 : memcmp(buf, MODEL_MAGIC, 4) != 0)
         return mlp_io_fail(err, MLP_EFORMAT, "not a model file (wrong magic, expected \"MLPD\")");
     if (len < FIXED_HEADER)
@@ -189,8 +168,8 @@ mlp_status mlp_model_from_buffer(const unsigned char *buf, size_t len, mlp_model
                            (unsigned)version, MODEL_VERSION);
     uint32_t n_layers = get32(buf + 8);
     if (n_layers < 1 || n_layers > MLP_MAX_LAYERS)
-        return mlp_io_fail(err, MLP_EFORMAT, "layer count %u outside 1..%d",
-                           (unsigned)n_layers, MLP_MAX_LAYERS);
+        return mlp_io_fail(err, MLP_EFORMAT, "layer count %u outside 1..%d", (unsigned)n_layers,
+                           MLP_MAX_LAYERS);
     size_t hdr = header_bytes(n_layers);
     if (len < hdr)
         return mlp_io_fail(err, MLP_EFORMAT, "truncated header (%zu of %zu bytes)", len, hdr);
@@ -214,8 +193,7 @@ mlp_status mlp_model_from_buffer(const unsigned char *buf, size_t len, mlp_model
      * may still describe something this engine refuses. */
     mlp_arch arch;
     mlp_status s = decode_arch(buf, n_layers, &arch, err);
-    if (s != MLP_OK)
-        return s;
+    if (s != MLP_OK) return s;
     if (n_params != mlp_arch_param_count(&arch))
         return mlp_io_fail(err, MLP_EFORMAT,
                            "parameter count %llu does not match the architecture (%zu)",
@@ -227,10 +205,8 @@ mlp_status mlp_model_from_buffer(const unsigned char *buf, size_t len, mlp_model
 
     mlp_model *m = NULL;
     s = mlp_model_create(&arch, MLP_INIT_GLOROT_UNIFORM, 0, &m, err);
-    if (s != MLP_OK)
-        return s;
-    for (size_t i = 0; i < n_params; i++)
-        m->params[i] = bits_float(get32(p + 4 * i));
+    if (s != MLP_OK) return s;
+    for (size_t i = 0; i < n_params; i++) m->params[i] = bits_float(get32(p + 4 * i));
     *out = m;
     return MLP_OK;
 }
@@ -238,13 +214,11 @@ mlp_status mlp_model_from_buffer(const unsigned char *buf, size_t len, mlp_model
 /* ---- files ---- */
 
 /* Write all of buf to fd, retrying short writes and EINTR. */
-static int write_all(int fd, const unsigned char *buf, size_t len)
-{
+static int write_all(int fd, const unsigned char *buf, size_t len) {
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         buf += n;
@@ -255,8 +229,7 @@ static int write_all(int fd, const unsigned char *buf, size_t len)
 
 /* fsync the folder holding `path` so the rename itself survives a crash.
  * Best effort: some file systems refuse to fsync a directory. */
-static void sync_parent(const char *path)
-{
+static void sync_parent(const char *path) {
     char dir[4096];
     const char *slash = strrchr(path, '/');
     if (!slash)
@@ -272,17 +245,14 @@ static void sync_parent(const char *path)
     }
 }
 
-mlp_status mlp_model_save(const mlp_model *m, const char *path, mlp_error *err)
-{
+mlp_status mlp_model_save(const mlp_model *m, const char *path, mlp_error *err) {
     unsigned char *buf = NULL;
     size_t len = 0;
     char tmp[4096];
 
-    if (!path)
-        return mlp_io_fail(err, MLP_EINVAL, "save: no path");
+    if (!path) return mlp_io_fail(err, MLP_EINVAL, "save: no path");
     mlp_status s = mlp_model_to_buffer(m, &buf, &len, err);
-    if (s != MLP_OK)
-        return s;
+    if (s != MLP_OK) return s;
     /* The temporary file sits beside the target so rename() stays within
      * one file system and is atomic. */
     int n = snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
@@ -315,20 +285,16 @@ mlp_status mlp_model_save(const mlp_model *m, const char *path, mlp_error *err)
     return MLP_OK;
 }
 
-mlp_status mlp_model_load(const char *path, mlp_model **out, mlp_error *err)
-{
+mlp_status mlp_model_load(const char *path, mlp_model **out, mlp_error *err) {
     /* Largest possible valid file: the biggest header plus MLP_MAX_PARAMS floats. */
     const size_t max_len = header_bytes(MLP_MAX_LAYERS) + 4u * (size_t)MLP_MAX_PARAMS + 4u;
     struct stat st;
 
-    if (!out)
-        return mlp_io_fail(err, MLP_EINVAL, "load: no output pointer");
+    if (!out) return mlp_io_fail(err, MLP_EINVAL, "load: no output pointer");
     *out = NULL;
-    if (!path)
-        return mlp_io_fail(err, MLP_EINVAL, "load: no path");
+    if (!path) return mlp_io_fail(err, MLP_EINVAL, "load: no path");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return mlp_io_fail(err, MLP_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return mlp_io_fail(err, MLP_EIO, "%s: cannot open: %s", path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         mlp_status s = mlp_io_fail(err, MLP_EIO, "%s: not a regular file", path);
         close(fd);
@@ -336,8 +302,8 @@ mlp_status mlp_model_load(const char *path, mlp_model **out, mlp_error *err)
     }
     if ((uint64_t)st.st_size > max_len) {
         close(fd);
-        return mlp_io_fail(err, MLP_EFORMAT, "%s: %lld bytes is larger than any model file",
-                           path, (long long)st.st_size);
+        return mlp_io_fail(err, MLP_EFORMAT, "%s: %lld bytes is larger than any model file", path,
+                           (long long)st.st_size);
     }
     /* One byte more than the size stat reported: a file that grew while we
      * read shows up as trailing garbage rather than being silently cut. */
@@ -349,23 +315,19 @@ mlp_status mlp_model_load(const char *path, mlp_model **out, mlp_error *err)
     }
     while (len < cap) {
         ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            mlp_status s = mlp_io_fail(err, MLP_EIO, "%s: read failed: %s", path,
-                                       strerror(errno));
+            mlp_status s = mlp_io_fail(err, MLP_EIO, "%s: read failed: %s", path, strerror(errno));
             free(buf);
             close(fd);
             return s;
         }
-        if (n == 0)
-            break;
+        if (n == 0) break;
         len += (size_t)n;
     }
     close(fd);
     mlp_status s = mlp_model_from_buffer(buf, len, out, err);
     free(buf);
-    if (s != MLP_OK)
-        return mlp_io_prefix(err, s, path);
+    if (s != MLP_OK) return mlp_io_prefix(err, s, path);
     return MLP_OK;
 }

@@ -23,8 +23,7 @@
 
 #include "internal.h"
 
-mlp_status mlp_optim_init(mlp_optim *o, const mlp_train_config *c, size_t n, mlp_error *err)
-{
+mlp_status mlp_optim_init(mlp_optim *o, const mlp_train_config *c, size_t n, mlp_error *err) {
     memset(o, 0, sizeof *o);
     o->kind = c->optimizer;
     o->nesterov = c->nesterov;
@@ -39,33 +38,26 @@ mlp_status mlp_optim_init(mlp_optim *o, const mlp_train_config *c, size_t n, mlp
         /* Zeroed state: PyTorch's first momentum step sets buf = g, which is
          * mu * 0 + g; Adam's moments start at zero in both libraries. */
         o->m = calloc(n * (size_t)buffers, sizeof(float));
-        if (!o->m)
-            return mlp_fail(err, MLP_ENOMEM, "out of memory for optimizer state");
-        if (buffers == 2)
-            o->v = o->m + n;
+        if (!o->m) return mlp_fail(err, MLP_ENOMEM, "out of memory for optimizer state");
+        if (buffers == 2) o->v = o->m + n;
     }
     return MLP_OK;
 }
 
-void mlp_optim_free(mlp_optim *o)
-{
-    if (!o)
-        return;
+void mlp_optim_free(mlp_optim *o) {
+    if (!o) return;
     free(o->m); /* v points into the same allocation */
     o->m = o->v = NULL;
 }
 
 /* w -= lr g */
-static void sgd_step(float *restrict w, const float *restrict g, size_t n, float lr)
-{
-    for (size_t i = 0; i < n; i++)
-        w[i] -= lr * g[i];
+static void sgd_step(float *restrict w, const float *restrict g, size_t n, float lr) {
+    for (size_t i = 0; i < n; i++) w[i] -= lr * g[i];
 }
 
 /* PyTorch, dampening 0:  b = mu b + g;  w -= lr b  (Nesterov: w -= lr (g + mu b)) */
-static void momentum_step(float *restrict w, const float *restrict g, float *restrict b,
-                          size_t n, float lr, float mu, int nesterov)
-{
+static void momentum_step(float *restrict w, const float *restrict g, float *restrict b, size_t n,
+                          float lr, float mu, int nesterov) {
     if (nesterov) {
         for (size_t i = 0; i < n; i++) {
             b[i] = mu * b[i] + g[i];
@@ -84,8 +76,7 @@ static void momentum_step(float *restrict w, const float *restrict g, float *res
  *   w -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) */
 static void adam_step(float *restrict w, const float *restrict g, float *restrict m,
                       float *restrict v, size_t n, float lr, float b1, float b2, float eps,
-                      long t)
-{
+                      long t) {
     double bc1 = 1.0 - pow((double)b1, (double)t);
     double bc2 = 1.0 - pow((double)b2, (double)t);
     float step = (float)((double)lr / bc1);
@@ -98,13 +89,10 @@ static void adam_step(float *restrict w, const float *restrict g, float *restric
     }
 }
 
-void mlp_optim_step(mlp_optim *o, float *params, const float *grad)
-{
+void mlp_optim_step(mlp_optim *o, float *params, const float *grad) {
     o->t++;
     switch (o->kind) {
-    case MLP_OPT_SGD:
-        sgd_step(params, grad, o->n, o->lr);
-        break;
+    case MLP_OPT_SGD: sgd_step(params, grad, o->n, o->lr); break;
     case MLP_OPT_MOMENTUM:
         momentum_step(params, grad, o->m, o->n, o->lr, o->momentum, o->nesterov);
         break;

@@ -10,26 +10,24 @@
 
 #include "mlp.h"
 
-static uint64_t splitmix64(uint64_t *x)
-{
+static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
-void mlp_rng_seed(mlp_rng *r, uint64_t seed)
-{
+void mlp_rng_seed(mlp_rng *r, uint64_t seed) {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
     /* splitmix64 never yields four zero words in a row, so the state is valid. */
 }
 
-uint64_t mlp_rng_next(mlp_rng *r)
-{
+uint64_t mlp_rng_next(mlp_rng *r) {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
@@ -43,16 +41,14 @@ uint64_t mlp_rng_next(mlp_rng *r)
 }
 
 /* The top 24 bits, scaled: every float in [0, 1) on a 2^-24 grid, never 1. */
-float mlp_rng_uniform(mlp_rng *r)
-{
+float mlp_rng_uniform(mlp_rng *r) {
     return (float)(mlp_rng_next(r) >> 40) * (1.0f / 16777216.0f);
 }
 
 /* Box-Muller on two 53-bit uniforms; the second variate is dropped so the
  * generator needs no state beyond s[4]. u1 is shifted into (0, 1] so log()
  * stays finite. */
-float mlp_rng_normal(mlp_rng *r)
-{
+float mlp_rng_normal(mlp_rng *r) {
     const double two_pi = 6.283185307179586476925;
     double u1 = ((double)(mlp_rng_next(r) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
     double u2 = (double)(mlp_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
@@ -61,8 +57,7 @@ float mlp_rng_normal(mlp_rng *r)
 
 /* Fisher-Yates, from the end. The modulo bias is below n / 2^64: negligible
  * for any array that fits in memory. */
-void mlp_rng_shuffle(mlp_rng *r, uint32_t *a, size_t n)
-{
+void mlp_rng_shuffle(mlp_rng *r, uint32_t *a, size_t n) {
     for (size_t i = n; i > 1; i--) {
         size_t j = (size_t)(mlp_rng_next(r) % (uint64_t)i);
         uint32_t t = a[i - 1];

@@ -8,8 +8,7 @@
 
 #include "mlp.h"
 
-const char *mlp_status_str(mlp_status s)
-{
+const char *mlp_status_str(mlp_status s) {
     switch (s) {
     case MLP_OK: return "ok";
     case MLP_EINVAL: return "invalid argument";
@@ -31,62 +30,55 @@ static const char *const optimizer_names[] = {"sgd", "momentum", "adam"};
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* Index of `name` in table[0..n-1], or -1 (also for NULL). */
-static int find_name(const char *const *table, int n, const char *name)
-{
-    if (!name)
-        return -1;
+static int find_name(const char *const *table, int n, const char *name) {
+    if (!name) return -1;
     for (int i = 0; i < n; i++)
-        if (strcmp(table[i], name) == 0)
-            return i;
+        if (strcmp(table[i], name) == 0) return i;
     return -1;
 }
 
 /* A value outside the table gives "?" rather than reading past it. */
-static const char *name_at(const char *const *table, int n, int v)
-{
+static const char *name_at(const char *const *table, int n, int v) {
     return (v >= 0 && v < n) ? table[v] : "?";
 }
 
-const char *mlp_act_name(mlp_act a) { return name_at(act_names, COUNT(act_names), (int)a); }
-const char *mlp_loss_name(mlp_loss l) { return name_at(loss_names, COUNT(loss_names), (int)l); }
-const char *mlp_init_name(mlp_init i) { return name_at(init_names, COUNT(init_names), (int)i); }
-const char *mlp_optimizer_name(mlp_optimizer o)
-{
+const char *mlp_act_name(mlp_act a) {
+    return name_at(act_names, COUNT(act_names), (int)a);
+}
+const char *mlp_loss_name(mlp_loss l) {
+    return name_at(loss_names, COUNT(loss_names), (int)l);
+}
+const char *mlp_init_name(mlp_init i) {
+    return name_at(init_names, COUNT(init_names), (int)i);
+}
+const char *mlp_optimizer_name(mlp_optimizer o) {
     return name_at(optimizer_names, COUNT(optimizer_names), (int)o);
 }
 
-int mlp_act_from_name(const char *name, mlp_act *out)
-{
+int mlp_act_from_name(const char *name, mlp_act *out) {
     int i = find_name(act_names, COUNT(act_names), name);
-    if (i < 0)
-        return -1;
+    if (i < 0) return -1;
     *out = (mlp_act)i;
     return 0;
 }
 
-int mlp_loss_from_name(const char *name, mlp_loss *out)
-{
+int mlp_loss_from_name(const char *name, mlp_loss *out) {
     int i = find_name(loss_names, COUNT(loss_names), name);
-    if (i < 0)
-        return -1;
+    if (i < 0) return -1;
     *out = (mlp_loss)i;
     return 0;
 }
 
-int mlp_init_from_name(const char *name, mlp_init *out)
-{
+int mlp_init_from_name(const char *name, mlp_init *out) {
     int i = find_name(init_names, COUNT(init_names), name);
-    if (i < 0)
-        return -1;
+    if (i < 0) return -1;
     *out = (mlp_init)i;
     return 0;
 }
 
-int mlp_optimizer_from_name(const char *name, mlp_optimizer *out)
-{
+int mlp_optimizer_from_name(const char *name, mlp_optimizer *out) {
     int i = find_name(optimizer_names, COUNT(optimizer_names), name);
-    if (i < 0)
-        return -1;
+    if (i < 0) return -1;
     *out = (mlp_optimizer)i;
     return 0;
 }
@@ -97,8 +89,7 @@ int mlp_optimizer_from_name(const char *name, mlp_optimizer *out)
 
 #include "internal.h"
 
-mlp_status mlp_fail(mlp_error *err, mlp_status s, const char *fmt, ...)
-{
+mlp_status mlp_fail(mlp_error *err, mlp_status s, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);

@@ -19,8 +19,7 @@
 
 #include "internal.h"
 
-void mlp_train_config_default(mlp_train_config *c)
-{
+void mlp_train_config_default(mlp_train_config *c) {
     memset(c, 0, sizeof *c);
     c->optimizer = MLP_OPT_SGD;
     c->lr = 0.01f;
@@ -36,13 +35,11 @@ void mlp_train_config_default(mlp_train_config *c)
 }
 
 /* Upper bounds that keep a request from asking for absurd work or memory. */
-#define MAX_BATCH 65536
+#define MAX_BATCH  65536
 #define MAX_EPOCHS 100000
 
-mlp_status mlp_train_config_validate(const mlp_train_config *c, mlp_error *err)
-{
-    if (!c)
-        return mlp_fail(err, MLP_EINVAL, "no training configuration");
+mlp_status mlp_train_config_validate(const mlp_train_config *c, mlp_error *err) {
+    if (!c) return mlp_fail(err, MLP_EINVAL, "no training configuration");
     if (c->optimizer != MLP_OPT_SGD && c->optimizer != MLP_OPT_MOMENTUM &&
         c->optimizer != MLP_OPT_ADAM)
         return mlp_fail(err, MLP_EINVAL, "unknown optimizer (%d)", (int)c->optimizer);
@@ -62,14 +59,12 @@ mlp_status mlp_train_config_validate(const mlp_train_config *c, mlp_error *err)
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
         return mlp_fail(err, MLP_EINVAL, "dropout must be in [0, 1)");
     if (c->batch_size < 1 || c->batch_size > MAX_BATCH)
-        return mlp_fail(err, MLP_EINVAL, "batch size %d outside 1..%d", c->batch_size,
-                        MAX_BATCH);
+        return mlp_fail(err, MLP_EINVAL, "batch size %d outside 1..%d", c->batch_size, MAX_BATCH);
     if (c->epochs < 1 || c->epochs > MAX_EPOCHS)
         return mlp_fail(err, MLP_EINVAL, "epochs %d outside 1..%d", c->epochs, MAX_EPOCHS);
     if (!(c->validation_split >= 0.0f && c->validation_split < 1.0f))
         return mlp_fail(err, MLP_EINVAL, "validation split must be in [0, 1)");
-    if (c->patience < 0)
-        return mlp_fail(err, MLP_EINVAL, "patience must be >= 0");
+    if (c->patience < 0) return mlp_fail(err, MLP_EINVAL, "patience must be >= 0");
     if (!(c->min_delta >= 0.0f) || !isfinite(c->min_delta))
         return mlp_fail(err, MLP_EINVAL, "min_delta must be finite and >= 0");
     return MLP_OK;
@@ -79,8 +74,7 @@ mlp_status mlp_train_config_validate(const mlp_train_config *c, mlp_error *err)
  * double precision on the decimal the user wrote. The float split is first
  * rounded to 7 significant digits (what a float holds) so that 0.3f counts as
  * 0.3: 1000 rows -> 700, not 699. */
-static size_t train_rows(size_t n, float split)
-{
+static size_t train_rows(size_t n, float split) {
     double s = (double)split;
     if (s > 0.0) {
         double k = pow(10.0, 6.0 - floor(log10(s)));
@@ -89,8 +83,7 @@ static size_t train_rows(size_t n, float split)
     return (size_t)((double)n * (1.0 - s));
 }
 
-static double now_seconds(void)
-{
+static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -100,18 +93,17 @@ static double now_seconds(void)
 typedef struct {
     mlp_workspace *ws;
     mlp_optim opt;
-    uint32_t *order;     /* (n_train) row indices, reshuffled per epoch */
-    float *best;         /* (n_params) best weights, or NULL without restore */
-    mlp_eval_buf val;    /* validation chunks, unused without a split */
-    mlp_rng rng;         /* shuffling, then dropout masks, in step order */
+    uint32_t *order;  /* (n_train) row indices, reshuffled per epoch */
+    float *best;      /* (n_params) best weights, or NULL without restore */
+    mlp_eval_buf val; /* validation chunks, unused without a split */
+    mlp_rng rng;      /* shuffling, then dropout masks, in step order */
     size_t n_train, n_val;
-    long steps;          /* batches per epoch */
+    long steps; /* batches per epoch */
     long global_step;
-    int fused_sgd;       /* plain SGD without penalties: applied inside backprop */
+    int fused_sgd; /* plain SGD without penalties: applied inside backprop */
 } run_state;
 
-static void run_free(run_state *r)
-{
+static void run_free(run_state *r) {
     mlp_workspace_free(r->ws);
     mlp_optim_free(&r->opt);
     free(r->order);
@@ -120,24 +112,19 @@ static void run_free(run_state *r)
 }
 
 static mlp_status run_init(run_state *r, const mlp_model *m, const mlp_train_config *c,
-                           size_t n_train, size_t n_val, mlp_error *err)
-{
+                           size_t n_train, size_t n_val, mlp_error *err) {
     memset(r, 0, sizeof *r);
     int B = (size_t)c->batch_size < n_train ? c->batch_size : (int)n_train;
     mlp_status s = mlp_workspace_create(&m->arch, B, c->dropout, &r->ws, err);
-    if (s == MLP_OK)
-        s = mlp_optim_init(&r->opt, c, m->n_params, err);
+    if (s == MLP_OK) s = mlp_optim_init(&r->opt, c, m->n_params, err);
     if (s == MLP_OK && n_val > 0)
         s = mlp_eval_buf_init(&r->val, m, (size_t)B < n_val ? B : (int)n_val, err);
-    if (s != MLP_OK)
-        return s;
+    if (s != MLP_OK) return s;
     r->order = malloc(n_train * sizeof *r->order);
-    if (c->patience > 0 && c->restore_best)
-        r->best = malloc(m->n_params * sizeof *r->best);
+    if (c->patience > 0 && c->restore_best) r->best = malloc(m->n_params * sizeof *r->best);
     if (!r->order || (c->patience > 0 && c->restore_best && !r->best))
         return mlp_fail(err, MLP_ENOMEM, "out of memory for training state");
-    for (size_t i = 0; i < n_train; i++)
-        r->order[i] = (uint32_t)i;
+    for (size_t i = 0; i < n_train; i++) r->order[i] = (uint32_t)i;
     mlp_rng_seed(&r->rng, c->seed);
     r->n_train = n_train;
     r->n_val = n_val;
@@ -146,22 +133,19 @@ static mlp_status run_init(run_state *r, const mlp_model *m, const mlp_train_con
     return MLP_OK;
 }
 
-static void progress_blank(mlp_progress *p, const mlp_train_config *c)
-{
+static void progress_blank(mlp_progress *p, const mlp_train_config *c) {
     memset(p, 0, sizeof *p);
     p->epochs = c->epochs;
     p->loss = p->accuracy = p->val_loss = p->val_accuracy = NAN;
 }
 
-static mlp_status check_data(const mlp_model *m, const mlp_dataset *d, mlp_error *err)
-{
+static mlp_status check_data(const mlp_model *m, const mlp_dataset *d, mlp_error *err) {
     int O = m->arch.sizes[m->arch.n_layers];
     int classes = O >= 2 ? O : 2;
     if (d->features != m->arch.sizes[0])
-        return mlp_fail(err, MLP_EINVAL, "data set has %d features, model expects %d",
-                        d->features, m->arch.sizes[0]);
-    if (d->n > UINT32_MAX)
-        return mlp_fail(err, MLP_EINVAL, "too many samples (%zu)", d->n);
+        return mlp_fail(err, MLP_EINVAL, "data set has %d features, model expects %d", d->features,
+                        m->arch.sizes[0]);
+    if (d->n > UINT32_MAX) return mlp_fail(err, MLP_EINVAL, "too many samples (%zu)", d->n);
     for (size_t i = 0; i < d->n; i++)
         if (d->labels[i] < 0 || d->labels[i] >= classes)
             return mlp_fail(err, MLP_EINVAL, "label %d of sample %zu outside 0..%d",
@@ -173,16 +157,13 @@ static mlp_status check_data(const mlp_model *m, const mlp_dataset *d, mlp_error
  * then the epoch's means and the validation metrics into *p. Returns
  * MLP_ENUMERIC on a non-finite loss, MLP_ESTOPPED if on_batch asks. */
 static mlp_status run_epoch(run_state *r, mlp_model *m, const mlp_dataset *d,
-                            const mlp_train_config *c, int epoch, mlp_progress *p,
-                            mlp_error *err)
-{
+                            const mlp_train_config *c, int epoch, mlp_progress *p, mlp_error *err) {
     mlp_workspace *ws = r->ws;
     int B = ws->batch;
     double t0 = now_seconds(), loss_sum = 0.0;
     long correct = 0;
     size_t seen = 0;
-    if (c->shuffle)
-        mlp_rng_shuffle(&r->rng, r->order, r->n_train);
+    if (c->shuffle) mlp_rng_shuffle(&r->rng, r->order, r->n_train);
     progress_blank(p, c);
     p->epoch = epoch;
     p->steps = r->steps;
@@ -200,8 +181,7 @@ static mlp_status run_epoch(run_state *r, mlp_model *m, const mlp_dataset *d,
         if (!isfinite(batch_loss))
             return mlp_fail(err, MLP_ENUMERIC, "loss is %g at epoch %d, batch %ld", batch_loss,
                             epoch, step);
-        if (!r->fused_sgd)
-            mlp_optim_step(&r->opt, m->params, ws->grad);
+        if (!r->fused_sgd) mlp_optim_step(&r->opt, m->params, ws->grad);
         r->global_step++;
         loss_sum += batch_loss * count;
         correct += st.correct;
@@ -231,8 +211,8 @@ static mlp_status run_epoch(run_state *r, mlp_model *m, const mlp_dataset *d,
         p->val_loss = vl / (double)r->n_val + mlp_penalty(m, c->l1, c->l2);
         p->val_accuracy = (double)vc / (double)r->n_val;
         if (!isfinite(p->val_loss))
-            return mlp_fail(err, MLP_ENUMERIC, "validation loss is %g at epoch %d",
-                            p->val_loss, epoch);
+            return mlp_fail(err, MLP_ENUMERIC, "validation loss is %g at epoch %d", p->val_loss,
+                            epoch);
     }
     p->seconds = now_seconds() - t0;
     p->samples_per_sec = p->seconds > 0 ? (double)seen / p->seconds : NAN;
@@ -240,27 +220,22 @@ static mlp_status run_epoch(run_state *r, mlp_model *m, const mlp_dataset *d,
 }
 
 mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_config *cfg,
-                     mlp_train_result *res, mlp_error *err)
-{
+                     mlp_train_result *res, mlp_error *err) {
     mlp_train_result local;
-    if (!res)
-        res = &local;
+    if (!res) res = &local;
     memset(res, 0, sizeof *res);
-    if (cfg)
-        progress_blank(&res->last, cfg);
+    if (cfg) progress_blank(&res->last, cfg);
     if (!m || !train || !cfg)
         return mlp_fail(err, MLP_EINVAL, "model, data set and configuration are required");
     mlp_status s = mlp_train_config_validate(cfg, err);
-    if (s == MLP_OK)
-        s = check_data(m, train, err);
-    if (s != MLP_OK)
-        return s;
+    if (s == MLP_OK) s = check_data(m, train, err);
+    if (s != MLP_OK) return s;
     mlp_model_unpack(m); /* the packed copy would not follow the new weights */
     size_t n_train = train_rows(train->n, cfg->validation_split);
     size_t n_val = train->n - n_train;
     if (n_train == 0)
-        return mlp_fail(err, MLP_EINVAL, "no training samples (%zu samples, split %g)",
-                        train->n, (double)cfg->validation_split);
+        return mlp_fail(err, MLP_EINVAL, "no training samples (%zu samples, split %g)", train->n,
+                        (double)cfg->validation_split);
     if (cfg->validation_split > 0.0f && n_val == 0)
         return mlp_fail(err, MLP_EINVAL, "validation split %g of %zu samples is empty",
                         (double)cfg->validation_split, train->n);
@@ -276,8 +251,7 @@ mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_con
     mlp_progress p;
     for (int epoch = 1; epoch <= cfg->epochs; epoch++) {
         s = run_epoch(&r, m, train, cfg, epoch, &p, err);
-        if (s != MLP_OK)
-            break;
+        if (s != MLP_OK) break;
         /* Early stopping, as keras.callbacks.EarlyStopping: an improvement
          * is monitor < best - min_delta; `patience` epochs without one stop. */
         double monitor = r.n_val > 0 ? p.val_loss : p.loss;
@@ -286,8 +260,7 @@ mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_con
             best = monitor;
             best_epoch = epoch;
             wait = 0;
-            if (r.best)
-                memcpy(r.best, m->params, m->n_params * sizeof(float));
+            if (r.best) memcpy(r.best, m->params, m->n_params * sizeof(float));
         } else {
             wait++;
         }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "serve.h"
 
 static const struct {
     const char *name;

@@ -2,6 +2,7 @@
 # Runs every test suite and ends with one line "N passed, N failed".
 #
 # Suites (set SUITES to a space-separated subset to run fewer):
+#   format       every C file against .clang-format (make format-check)
 #   unit         $BUILD/tests/unit/test_*         (cmocka)
 #   integration  $BUILD/tests/integration/test_*  (cmocka + libcurl, real daemon)
 #   browser      tests/browser/*.test.mjs           (node + playwright-core + chromium)
@@ -15,7 +16,7 @@
 # A program that dies without a summary counts as one failure.
 set -u
 BUILD=${BUILD:-build}
-SUITES=${SUITES:-unit integration browser ${MLPD_EXTRA_SUITES:-}}
+SUITES=${SUITES:-format unit integration browser ${MLPD_EXTRA_SUITES:-}}
 OUT=${TEST_OUT:-$BUILD/test-output}
 export MLPD_BIN=${MLPD_BIN:-$PWD/$BUILD/mlpd}
 mkdir -p "$OUT"
@@ -61,6 +62,8 @@ run_step() { # name, command...: a preparation step (a build); it counts only wh
 
 for suite in $SUITES; do
     case $suite in
+    format)
+        run_one "format/clang-format" make --no-print-directory format-check ;;
     unit|integration)
         for t in "$BUILD"/tests/$suite/test_*; do
             [ -x "$t" ] || continue

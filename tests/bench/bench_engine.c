@@ -117,8 +117,8 @@ static int bench_sgemm(void) {
     double step = 0;
     for (int l = 0; l < 3; l++) {
         int in = sz[l], out = sz[l + 1];
-        step += time_sgemm(B, out, in, 0, 1, 20);      /* forward */
-        step += time_sgemm(out, in, B, 1, 0, 20);      /* dW */
+        step += time_sgemm(B, out, in, 0, 1, 20);            /* forward */
+        step += time_sgemm(out, in, B, 1, 0, 20);            /* dW */
         if (l > 0) step += time_sgemm(B, in, out, 0, 0, 20); /* dX */
     }
     printf("sgemm_step_seconds=%.6f\n", step);

@@ -26,8 +26,8 @@ static const char FIXED_REPLY[] =
     "0.0012,0.0034,0.0101,0.9021,0.0005,0.0432,0.0011,0.0203,0.0150,0.0031]}]}";
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **req_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **req_cls) {
     (void)url;
     (void)method;
     (void)version;

@@ -74,8 +74,8 @@ static int forward(const mlp_model *m, const float *x, float *out) {
         float *y = l == a->n_layers - 1 ? out : h + (size_t)(l % 2) * (size_t)widest;
         /* y (n_out) = W (n_out, n_in) x (n_in) + b (n_out) */
         memcpy(y, m->b[l], (size_t)n_out * sizeof *y);
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n_out, n_in, 1.0f, m->W[l], n_in, in, 1, 1.0f,
-                    y, 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n_out, n_in, 1.0f, m->W[l], n_in, in, 1, 1.0f, y,
+                    1);
         if (a->act[l] == MLP_ACT_RELU) {
             for (int o = 0; o < n_out; o++) y[o] = y[o] > 0 ? y[o] : 0;
         } else if (a->act[l] == MLP_ACT_SOFTMAX) {
@@ -146,8 +146,8 @@ out:
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **req_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **req_cls) {
     (void)url;
     (void)version;
     const mlp_model *m = cls;
@@ -229,14 +229,13 @@ int main(int argc, char **argv) {
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, m,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(threads > 1 ? threads : 0), MHD_OPTION_CONNECTION_LIMIT, 1024u,
-        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_END);
-    const union MHD_DaemonInfo *info =
-        d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request,
+                         m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
+                         MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+    const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (!info || write_port_file(argv[2], info->port) != 0) {
         fprintf(stderr, "bench_peer_naive: cannot start listening (or write %s)\n", argv[2]);
         if (d) MHD_stop_daemon(d);

@@ -36,12 +36,12 @@ FUZZ_SERVER_LIBS := $(shell pkg-config --libs libmicrohttpd sqlite3 2>/dev/null)
 # records as a crash with its input.
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP $(FUZZ_SAN) \
-               -Iengine -Iapi -Iserver $(FUZZ_PKG_CFLAGS)
+               $(ALL_INC) $(FUZZ_PKG_CFLAGS)
 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_CORE_SRC := $(sort $(wildcard engine/*.c api/*.c))
-FUZZ_SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+FUZZ_SERVER_SRC := $(sort $(foreach l,$(SERVER_LAYERS),$(wildcard $(l)/*.c)))
 FUZZ_CORE_OBJ := $(FUZZ_CORE_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_SERVER_OBJ := $(FUZZ_SERVER_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_CORE_LIB := $(FUZZ_BUILD)/libmlpfuzz_core.a

@@ -30,33 +30,28 @@
 
 static mem_file input_file = MEM_FILE_INIT, again_file = MEM_FILE_INIT;
 
-static void check_refusal(mlp_status s, const mlp_dataset *d, const mlp_error *err)
-{
+static void check_refusal(mlp_status s, const mlp_dataset *d, const mlp_error *err) {
     check(s == MLP_EFORMAT || s == MLP_ENOMEM);
     check(d == NULL);
     check(err->msg[0] != '\0');
 }
 
-static void check_dataset(const mlp_dataset *d)
-{
+static void check_dataset(const mlp_dataset *d) {
     check(d->n >= 1 && d->n <= MLP_MAX_SAMPLES);
     check(d->features >= 1 && d->features <= MLP_MAX_FEATURES);
     check(d->x_f32 != NULL && d->x_u8 == NULL && d->labels != NULL);
     int32_t top = 0;
     for (size_t i = 0; i < d->n; i++) {
         check(d->labels[i] >= 0 && d->labels[i] < MLP_MAX_OUTPUT);
-        if (d->labels[i] > top)
-            top = d->labels[i];
+        if (d->labels[i] > top) top = d->labels[i];
     }
     check(d->classes == (top + 1 < 2 ? 2 : top + 1));
-    for (size_t i = 0; i < d->n * (size_t)d->features; i++)
-        check(isfinite(d->x_f32[i]));
+    for (size_t i = 0; i < d->n * (size_t)d->features; i++) check(isfinite(d->x_f32[i]));
 }
 
 /* The scaled load must match the plain one with every feature / 255. The
  * tolerance allows the division to be done in float or in double. */
-static void check_scaled(const mlp_dataset *plain, const mlp_dataset *scaled)
-{
+static void check_scaled(const mlp_dataset *plain, const mlp_dataset *scaled) {
     check(scaled->n == plain->n && scaled->features == plain->features &&
           scaled->classes == plain->classes);
     check(memcmp(scaled->labels, plain->labels, plain->n * sizeof *plain->labels) == 0);
@@ -67,8 +62,7 @@ static void check_scaled(const mlp_dataset *plain, const mlp_dataset *scaled)
 }
 
 /* Write d as CSV text; %.9g is enough digits to give back every float. */
-static char *dataset_to_csv(const mlp_dataset *d, size_t *len)
-{
+static char *dataset_to_csv(const mlp_dataset *d, size_t *len) {
     size_t cap = 64 + d->n * (16 + (size_t)d->features * 18), used = 0;
     char *text = malloc(cap);
     check(text != NULL);
@@ -84,14 +78,13 @@ static char *dataset_to_csv(const mlp_dataset *d, size_t *len)
     return text;
 }
 
-static void check_round_trip(const mlp_dataset *d)
-{
+static void check_round_trip(const mlp_dataset *d) {
     size_t len;
     char *text = dataset_to_csv(d, &len);
     mlp_dataset *back = NULL;
     mlp_error err = {{0}};
-    mlp_status s = mlp_dataset_load_csv(mem_file_put(&again_file, "fuzz_csv_again", text, len),
-                                        0, &back, &err);
+    mlp_status s = mlp_dataset_load_csv(mem_file_put(&again_file, "fuzz_csv_again", text, len), 0,
+                                        &back, &err);
     check(s == MLP_OK && back != NULL);
     check(back->n == d->n && back->features == d->features && back->classes == d->classes);
     check(memcmp(back->labels, d->labels, d->n * sizeof *d->labels) == 0);
@@ -100,8 +93,7 @@ static void check_round_trip(const mlp_dataset *d)
     free(text);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = mem_file_put(&input_file, "fuzz_csv", data, size);
     mlp_dataset *plain = NULL, *scaled = NULL;
     mlp_error err = {{0}}, err_scaled = {{0}};

@@ -34,44 +34,37 @@
 
 static mem_file images_file = MEM_FILE_INIT, labels_file = MEM_FILE_INIT;
 
-static uint32_t be32(const uint8_t *p)
-{
+static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
-static int is_gzip(const uint8_t *p, size_t len)
-{
+static int is_gzip(const uint8_t *p, size_t len) {
     return len >= 2 && p[0] == 0x1f && p[1] == 0x8b;
 }
 
 /* For a plain (not compressed) pair, what the reader returned must be the
  * files' own bytes. */
 static void check_plain_bytes(const mlp_dataset *d, const uint8_t *img, size_t img_len,
-                              const uint8_t *lab, size_t lab_len)
-{
+                              const uint8_t *lab, size_t lab_len) {
     size_t pixels = d->n * (size_t)d->features;
     if (!is_gzip(img, img_len)) {
         check(img_len == IMAGES_HEADER + pixels);
-        check(be32(img + 4) == d->n && (size_t)be32(img + 8) * be32(img + 12) ==
-                                           (size_t)d->features);
+        check(be32(img + 4) == d->n &&
+              (size_t)be32(img + 8) * be32(img + 12) == (size_t)d->features);
         check(memcmp(d->x_u8, img + IMAGES_HEADER, pixels) == 0);
     }
     if (!is_gzip(lab, lab_len)) {
         check(lab_len == LABELS_HEADER + d->n);
         check(be32(lab + 4) == d->n);
-        for (size_t i = 0; i < d->n; i++)
-            check(d->labels[i] == lab[LABELS_HEADER + i]);
+        for (size_t i = 0; i < d->n; i++) check(d->labels[i] == lab[LABELS_HEADER + i]);
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (size < 4)
-        return 0;
-    size_t img_len = (size_t)data[0] | (size_t)data[1] << 8 | (size_t)data[2] << 16 |
-                     (size_t)data[3] << 24;
-    if (img_len > size - 4)
-        img_len = size - 4;
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 4) return 0;
+    size_t img_len =
+        (size_t)data[0] | (size_t)data[1] << 8 | (size_t)data[2] << 16 | (size_t)data[3] << 24;
+    if (img_len > size - 4) img_len = size - 4;
     const uint8_t *img = data + 4, *lab = img + img_len;
     size_t lab_len = size - 4 - img_len;
 
@@ -92,14 +85,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t top = 0;
     for (size_t i = 0; i < d->n; i++) {
         check(d->labels[i] >= 0 && d->labels[i] <= 255);
-        if (d->labels[i] > top)
-            top = d->labels[i];
+        if (d->labels[i] > top) top = d->labels[i];
     }
     check(d->classes == (top + 1 < 2 ? 2 : top + 1));
     /* Touch every pixel so ASan checks the whole block is ours. */
     size_t sum = 0, pixels = d->n * (size_t)d->features;
-    for (size_t i = 0; i < pixels; i++)
-        sum += d->x_u8[i];
+    for (size_t i = 0; i < pixels; i++) sum += d->x_u8[i];
     check(sum <= 255 * pixels);
     check_plain_bytes(d, img, img_len, lab, lab_len);
     mlp_dataset_free(d);

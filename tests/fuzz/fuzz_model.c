@@ -25,14 +25,11 @@
 
 #include "mlp.h"
 
-static void check(int ok)
-{
-    if (!ok)
-        abort();
+static void check(int ok) {
+    if (!ok) abort();
 }
 
-static void run_once(const mlp_model *m)
-{
+static void run_once(const mlp_model *m) {
     int inputs = m->arch.sizes[0], outputs = m->arch.sizes[m->arch.n_layers];
     float *x = calloc((size_t)inputs, sizeof *x);
     float *probs = malloc((size_t)outputs * sizeof *probs);
@@ -48,8 +45,7 @@ static void run_once(const mlp_model *m)
     free(scratch);
 }
 
-static void parse_and_check(const uint8_t *buf, size_t len)
-{
+static void parse_and_check(const uint8_t *buf, size_t len) {
     mlp_model *m = NULL;
     mlp_error err = {{0}};
     mlp_status s = mlp_model_from_buffer(buf, len, &m, &err);
@@ -72,21 +68,17 @@ static void parse_and_check(const uint8_t *buf, size_t len)
     mlp_model_free(m);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* An exact-size copy, so ASan catches a read one byte past the end. */
     uint8_t *buf = malloc(size ? size : 1);
     check(buf != NULL);
-    if (size)
-        memcpy(buf, data, size);
+    if (size) memcpy(buf, data, size);
     parse_and_check(size ? buf : NULL, size);
 
     if (size >= 4) {
         uint32_t crc = (uint32_t)crc32_z(0L, buf, (z_size_t)(size - 4));
-        for (int i = 0; i < 4; i++)
-            buf[size - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
-        if (memcmp(buf, data, size) != 0)
-            parse_and_check(buf, size);
+        for (int i = 0; i < 4; i++) buf[size - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+        if (memcmp(buf, data, size) != 0) parse_and_check(buf, size);
     }
     free(buf);
     return 0;

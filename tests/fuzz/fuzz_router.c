@@ -39,21 +39,18 @@
 #include "http.h"
 #include "router.h"
 
-#define JSON_LIMIT 1024
+#define JSON_LIMIT   1024
 #define UPLOAD_LIMIT 65536
 
-static void check(int ok)
-{
-    if (!ok)
-        abort();
+static void check(int ok) {
+    if (!ok) abort();
 }
 
 /* Made once by LLVMFuzzerInitialize, read by every run, removed at exit. */
 static serve_config web_cfg;
 static char web_real[PATH_MAX];
 
-static void write_small(const char *dir, const char *name)
-{
+static void write_small(const char *dir, const char *name) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
@@ -62,8 +59,7 @@ static void write_small(const char *dir, const char *name)
     check(fclose(f) == 0);
 }
 
-static void remove_web_dir(void)
-{
+static void remove_web_dir(void) {
     static const char *const files[] = {"index.html", "app.js", "js/chart.js", "js"};
     char path[PATH_MAX];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -73,8 +69,7 @@ static void remove_web_dir(void)
     rmdir(web_cfg.web_dir);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     serve_config_default(&web_cfg);
@@ -94,25 +89,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* Copy the next field of data[*at, size) up to a newline (or the end, when
  * `last`) into a new string cut at its first NUL. *at moves past the
  * newline, or beyond size when the input has ended: then NULL. */
-static char *next_field(const uint8_t *data, size_t size, size_t *at, int last)
-{
-    if (*at > size)
-        return NULL;
+static char *next_field(const uint8_t *data, size_t size, size_t *at, int last) {
+    if (*at > size) return NULL;
     const uint8_t *start = data + *at;
     const uint8_t *nl = last ? NULL : memchr(start, '\n', size - *at);
     size_t len = nl ? (size_t)(nl - start) : size - *at;
     char *s = malloc(len + 1);
     check(s != NULL);
-    if (len)
-        memcpy(s, start, len);
+    if (len) memcpy(s, start, len);
     s[len] = '\0';
     *at += len + 1;
     return s;
 }
 
 /* Put the params back into the pattern: must give the path again. */
-static void check_params(const route *rt, const http_request *req)
-{
+static void check_params(const route *rt, const http_request *req) {
     char rebuilt[2048];
     size_t used = 0;
     int k = 0;
@@ -136,8 +127,7 @@ static void check_params(const route *rt, const http_request *req)
 }
 
 /* A dashboard file must resolve to a regular file under the folder. */
-static void check_web_file(const char *path)
-{
+static void check_web_file(const char *path) {
     char full[2 * PATH_MAX], real[PATH_MAX];
     snprintf(full, sizeof full, "%s%s", web_cfg.web_dir, path);
     check(realpath(full, real) != NULL);
@@ -147,35 +137,29 @@ static void check_web_file(const char *path)
     check(stat(real, &sb) == 0 && S_ISREG(sb.st_mode));
 }
 
-static int has_header(const http_response *res, const char *name)
-{
+static int has_header(const http_response *res, const char *name) {
     for (int i = 0; i < res->n_headers; i++)
-        if (strcmp(res->headers[i].name, name) == 0 && res->headers[i].value[0])
-            return 1;
+        if (strcmp(res->headers[i].name, name) == 0 && res->headers[i].value[0]) return 1;
     return 0;
 }
 
 /* What router_admit may answer itself. No tokens are configured, so never
  * 401/403; an OPTIONS on a known path is answered 204 with Allow (and no
  * Origin is sent, so no CORS refusal). */
-static void check_refusal(const http_request *req, const http_response *res)
-{
+static void check_refusal(const http_request *req, const http_response *res) {
     if (res->status == 204) {
         check(strcmp(req->method, "OPTIONS") == 0 && has_header(res, "Allow"));
         return;
     }
-    check(res->status == 404 || res->status == 405 || res->status == 413 ||
-          res->status == 415);
+    check(res->status == 404 || res->status == 405 || res->status == 413 || res->status == 415);
     check(res->body != NULL && res->body_len == strlen(res->body));
     cJSON *o = cJSON_Parse(res->body);
     check(o != NULL);
     cJSON_Delete(o);
-    if (res->status == 405)
-        check(has_header(res, "Allow"));
+    if (res->status == 405) check(has_header(res, "Allow"));
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t at = 0;
     char *method = next_field(data, size, &at, 0), *ctype = next_field(data, size, &at, 0);
     char *length = next_field(data, size, &at, 0), *path = next_field(data, size, &at, 1);
@@ -183,8 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     long long content_length = 0;
     if (length && length[0]) {
         content_length = strtoll(length, &stop, 10);
-        if (stop == length)
-            content_length = -1;
+        if (stop == length) content_length = -1;
     }
 
     router *r = router_create(JSON_LIMIT, UPLOAD_LIMIT);
@@ -218,8 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *want = strcmp(req.method, "HEAD") ? req.method : "GET";
         check(strcmp(matched->method, want) == 0);
         check_params(matched, &req);
-        if (matched->exists)
-            check_web_file(req.path);
+        if (matched->exists) check_web_file(req.path);
         for (int i = 0; i < req.n_params; i++) {
             int64_t id = 0;
             http_response id_res;

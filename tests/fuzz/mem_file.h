@@ -10,10 +10,8 @@
 #include <unistd.h>
 
 /* A broken property aborts: libFuzzer reports the input. */
-static inline void check(int ok)
-{
-    if (!ok)
-        abort();
+static inline void check(int ok) {
+    if (!ok) abort();
 }
 
 /* One memory file per role, created on first use and rewritten for every
@@ -23,12 +21,12 @@ typedef struct {
     char path[64];
 } mem_file;
 
-#define MEM_FILE_INIT {-1, ""}
+#define MEM_FILE_INIT                                                                              \
+    { -1, "" }
 
 /* Replace the contents of f with data[0..size) and return its path. */
 static inline const char *mem_file_put(mem_file *f, const char *name, const void *data,
-                                       size_t size)
-{
+                                       size_t size) {
     if (f->fd < 0) {
         f->fd = memfd_create(name, MFD_CLOEXEC);
         check(f->fd >= 0);

@@ -125,7 +125,8 @@ static void test_csv_upload_registers_and_trains(void **state) {
     j = http_result_json(&p);
     cJSON *pred = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "predictions"), 0);
     assert_int_equal((int)json_num(pred, "label"), 1);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pred, "probabilities")), 3);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pred, "probabilities")),
+                     3);
     cJSON_Delete(j);
     http_result_free(&p);
 }
@@ -144,9 +145,14 @@ static void test_bad_uploads_leave_nothing_behind(void **state) {
     assert_int_not_equal(stat(file, &sb), 0);
 
     static const char ok[] = "0,1\n1,2\n";
-    const char *bad_names[] = {"", "?name=", "?name=..%2Fescape", "?name=a%2Fb", "?name=.hidden",
-                               "?name=%2Ftmp%2Fx",
-                               "?name=a-name-that-is-far-too-long-to-be-accepted-by-the-daemon-at-all-ok"};
+    const char *bad_names[] = {
+        "",
+        "?name=",
+        "?name=..%2Fescape",
+        "?name=a%2Fb",
+        "?name=.hidden",
+        "?name=%2Ftmp%2Fx",
+        "?name=a-name-that-is-far-too-long-to-be-accepted-by-the-daemon-at-all-ok"};
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
         r = upload(bad_names[i], ok, sizeof ok - 1);
         if (r.status != 422) fprintf(stderr, "name %s -> %ld\n", bad_names[i], r.status);
@@ -159,8 +165,9 @@ static void test_bad_uploads_leave_nothing_behind(void **state) {
     assert_int_equal(leftover_uploads(), 0);
 
     /* wrong content type */
-    assert_int_equal(http_do(&D, "POST", "/datasets?name=x", "application/json", ok, sizeof ok - 1,
-                             NULL, 0, &r), 0);
+    assert_int_equal(
+        http_do(&D, "POST", "/datasets?name=x", "application/json", ok, sizeof ok - 1, NULL, 0, &r),
+        0);
     assert_int_equal(r.status, 415);
     http_result_free(&r);
     /* an existing IDX folder's name is taken too */
@@ -184,7 +191,8 @@ static cJSON *put_file(const char *name, const char *file, const unsigned char *
     char path[256];
     snprintf(path, sizeof path, "/datasets/%s/files/%s", name, file);
     http_result r;
-    assert_int_equal(http_do(&D, "PUT", path, "application/octet-stream", buf, len, NULL, 0, &r), 0);
+    assert_int_equal(http_do(&D, "PUT", path, "application/octet-stream", buf, len, NULL, 0, &r),
+                     0);
     *status = r.status;
     cJSON *j = http_result_json(&r);
     if (!j) fprintf(stderr, "PUT %s -> %ld %s\n", path, r.status, r.body);

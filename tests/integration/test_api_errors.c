@@ -69,7 +69,8 @@ static void test_bad_vectors_are_422(void **state) {
     snprintf(body, sizeof body, "{\"model\":%lld,\"input\":[0.5,0.5,0.5]}", (long long)model_id);
     post_json("/predict", body, 422, "/input");
     /* a string and an overflowing number in the vector */
-    snprintf(body, sizeof body, "{\"model\":%lld,\"input\":[0.5,\"NaN\",0.5]}", (long long)model_id);
+    snprintf(body, sizeof body, "{\"model\":%lld,\"input\":[0.5,\"NaN\",0.5]}",
+             (long long)model_id);
     post_json("/predict", body, 422, "/input/1");
     snprintf(body, sizeof body, "{\"model\":%lld,\"input\":[0.5,0.5,1e999]}", (long long)model_id);
     post_json("/predict", body, 422, "/input/2");
@@ -143,8 +144,8 @@ static void test_full_queue_is_429_with_retry_after(void **state) {
     assert_true(a > 0 && b > 0);
     const char *third = "{\"hidden\":[8],\"epochs\":1}";
     http_result r;
-    cJSON_Delete(expect_problem(&D, "POST", "/train", "application/json", third, strlen(third), NULL,
-                                429, &r));
+    cJSON_Delete(expect_problem(&D, "POST", "/train", "application/json", third, strlen(third),
+                                NULL, 429, &r));
     expect_retry_after(&r);
     http_result_free(&r);
     assert_int_equal(cancel_job(&D, b), 202);
@@ -161,7 +162,8 @@ static void test_daemon_is_healthy_after_all_that(void **state) {
     /* the refusals were counted per route and status class */
     http_result r;
     assert_int_equal(http_get(&D, "/metrics", &r), 0);
-    assert_non_null(strstr(r.body, "mlpd_http_requests_total{route=\"/train\",method=\"POST\",status=\"4xx\"}"));
+    assert_non_null(strstr(
+        r.body, "mlpd_http_requests_total{route=\"/train\",method=\"POST\",status=\"4xx\"}"));
     assert_non_null(strstr(r.body, "mlpd_http_requests_total{route=\"unmatched\""));
     http_result_free(&r);
 }

@@ -17,8 +17,9 @@ static mlpd_daemon D;
 static int64_t done_id; /* a small job that succeeded, trained in setup */
 
 /* Small nets on the 8,000 digits: about a second per job. */
-#define SMALL_JOB "{\"hidden\":[32],\"epochs\":2,\"batch_size\":64,\"learning_rate\":0.1," \
-                  "\"validation_split\":0.1,\"seed\":7}"
+#define SMALL_JOB                                                                                  \
+    "{\"hidden\":[32],\"epochs\":2,\"batch_size\":64,\"learning_rate\":0.1,"                       \
+    "\"validation_split\":0.1,\"seed\":7}"
 
 static int setup(void **state) {
     (void)state;
@@ -34,7 +35,8 @@ static int teardown(void **state) {
 static void test_submit_answers_202_with_location_and_job(void **state) {
     (void)state;
     http_result r;
-    assert_int_equal(http_post_json(&D, "/train", "{\"hidden\":[16],\"epochs\":1,\"seed\":3}", &r), 0);
+    assert_int_equal(http_post_json(&D, "/train", "{\"hidden\":[16],\"epochs\":1,\"seed\":3}", &r),
+                     0);
     assert_int_equal(r.status, 202);
     assert_string_equal(r.content_type, "application/json");
     cJSON *j = http_result_json(&r);
@@ -126,7 +128,8 @@ static void test_metrics_per_epoch_and_since_cursor(void **state) {
     assert_int_equal((int)json_num(all, "job"), (int)done_id);
     cJSON *ms = cJSON_GetObjectItemCaseSensitive(all, "metrics");
     int n = cJSON_GetArraySize(ms);
-    static const char *const per_epoch[] = {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"};
+    static const char *const per_epoch[] = {"loss", "accuracy", "val_loss", "val_accuracy",
+                                            "seconds"};
     for (int k = 0; k < 5; k++) assert_int_equal(count_key(ms, per_epoch[k]), 2);
     assert_true(count_key(ms, "step_loss") >= 1);
     double prev = 0;
@@ -187,8 +190,10 @@ static int parse_events(const char *text, sse_event *ev, int max, int *comments)
         } else if (!strncmp(line, "data: ", 6)) {
             /* data is the last line of an event in mlpd's streams */
             cur.data = cJSON_Parse(line + 6);
-            if (n < max) ev[n++] = cur;
-            else cJSON_Delete(cur.data);
+            if (n < max)
+                ev[n++] = cur;
+            else
+                cJSON_Delete(cur.data);
             memset(&cur, 0, sizeof cur);
         }
     }
@@ -237,8 +242,8 @@ static void test_events_follow_a_job_to_the_end(void **state) {
     cJSON *all = expect_json(&D, path, 200);
     int recorded = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(all, "metrics"));
     assert_int_equal(metrics, recorded);
-    double mid = json_num(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(all, "metrics"),
-                                             recorded / 2), "id");
+    double mid = json_num(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(all, "metrics"), recorded / 2), "id");
     cJSON_Delete(all);
     for (int i = 0; i < n; i++) cJSON_Delete(ev[i].data);
 

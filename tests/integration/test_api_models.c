@@ -102,7 +102,8 @@ static void test_download_upload_roundtrip_predicts_the_same(void **state) {
 
     http_result up;
     assert_int_equal(http_do(&D, "POST", "/models?name=copy", "application/octet-stream", f.body,
-                             f.len, NULL, 0, &up), 0);
+                             f.len, NULL, 0, &up),
+                     0);
     assert_int_equal(up.status, 201);
     cJSON *m = http_result_json(&up);
     int64_t copy = (int64_t)json_num(m, "id");
@@ -172,7 +173,8 @@ static void test_bad_uploads_are_refused(void **state) {
     http_result r;
     const char junk[] = "this is not a model file at all, just text";
     assert_int_equal(http_do(&D, "POST", "/models", "application/octet-stream", junk,
-                             sizeof junk - 1, NULL, 0, &r), 0);
+                             sizeof junk - 1, NULL, 0, &r),
+                     0);
     assert_int_equal(r.status, 422);
     assert_string_equal(r.content_type, "application/problem+json");
     cJSON *j = http_result_json(&r);
@@ -185,14 +187,15 @@ static void test_bad_uploads_are_refused(void **state) {
     snprintf(path, sizeof path, "/models/%lld/file", (long long)trained);
     http_result f;
     assert_int_equal(http_get(&D, path, &f), 0);
-    assert_int_equal(http_do(&D, "POST", "/models", "application/octet-stream", f.body,
-                             f.len / 2, NULL, 0, &r), 0);
+    assert_int_equal(
+        http_do(&D, "POST", "/models", "application/octet-stream", f.body, f.len / 2, NULL, 0, &r),
+        0);
     assert_int_equal(r.status, 422);
     http_result_free(&r);
     /* one flipped byte: the checksum catches it */
     f.body[f.len - 8] ^= 0x55;
-    assert_int_equal(http_do(&D, "POST", "/models", "application/octet-stream", f.body, f.len,
-                             NULL, 0, &r), 0);
+    assert_int_equal(
+        http_do(&D, "POST", "/models", "application/octet-stream", f.body, f.len, NULL, 0, &r), 0);
     assert_int_equal(r.status, 422);
     http_result_free(&r);
     http_result_free(&f);

@@ -69,7 +69,8 @@ static void test_health_and_readiness(void **state) {
     assert_true(strlen(id) > 4);
     http_result_free(&r);
     /* a client's request id is echoed */
-    assert_int_equal(http_do(&D, "GET", "/healthz", NULL, NULL, 0, "X-Request-Id: trace-42", 0, &r), 0);
+    assert_int_equal(http_do(&D, "GET", "/healthz", NULL, NULL, 0, "X-Request-Id: trace-42", 0, &r),
+                     0);
     assert_int_equal(http_result_header(&r, "X-Request-Id", id, sizeof id), 0);
     assert_string_equal(id, "trace-42");
     http_result_free(&r);
@@ -151,9 +152,9 @@ static void test_metrics_count_predict_batches(void **state) {
     double want_rows = 0;
     for (int i = 0; i < 3; i++) {
         char *body = predict_body(0, x, rows[i], 784, 1);
-        assert_int_equal(request_status(&D, "POST", "/predict", "application/json", body,
-                                        strlen(body), NULL),
-                         200);
+        assert_int_equal(
+            request_status(&D, "POST", "/predict", "application/json", body, strlen(body), NULL),
+            200);
         free(body);
         want_rows += rows[i];
     }
@@ -269,8 +270,9 @@ static void test_static_files(void **state) {
     assert_string_equal(r.body, "console.log('mlpd');");
     http_result_free(&r);
     /* outside the web dir, hidden or missing: not found; writing: not allowed */
-    static const char *const refused[] = {"/.secret", "/../etc/passwd", "/vendor/../../x",
-                                          "/%2e%2e/%2e%2e/etc/passwd", "/missing.js", "/vendor/"};
+    static const char *const refused[] = {"/.secret",        "/../etc/passwd",
+                                          "/vendor/../../x", "/%2e%2e/%2e%2e/etc/passwd",
+                                          "/missing.js",     "/vendor/"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         assert_int_equal(http_get(&D, refused[i], &r), 0);
         if (r.status != 404) fprintf(stderr, "%s -> %ld\n", refused[i], r.status);

@@ -23,8 +23,9 @@ static int setup(void **state) {
     (void)state;
     const char *const extra[] = {"--max-predict-batch", "32", NULL};
     if (daemon_start(&D, extra) != 0) return -1;
-    model_id = train_model(&D, "{\"hidden\":[32],\"epochs\":3,\"batch_size\":32,"
-                               "\"learning_rate\":0.1,\"seed\":11}",
+    model_id = train_model(&D,
+                           "{\"hidden\":[32],\"epochs\":3,\"batch_size\":32,"
+                           "\"learning_rate\":0.1,\"seed\":11}",
                            120, NULL);
     if (model_id <= 0) return -1;
     return load_test_digits(&D, N_DIGITS, &digits, labels);
@@ -44,7 +45,8 @@ static cJSON *predict(const char *body, long want) {
     assert_int_equal(http_post_json(&D, "/predict", body, &r), 0);
     if (r.status != want) fprintf(stderr, "POST /predict -> %ld %s\n", r.status, r.body);
     assert_int_equal(r.status, want);
-    assert_string_equal(r.content_type, want == 200 ? "application/json" : "application/problem+json");
+    assert_string_equal(r.content_type,
+                        want == 200 ? "application/json" : "application/problem+json");
     cJSON *j = http_result_json(&r);
     http_result_free(&r);
     assert_non_null(j);
@@ -99,8 +101,9 @@ static void test_batch_matches_single_rows(void **state) {
             char *one = predict_body(model_id, digits + (size_t)i * 784, 1, 784, 0);
             cJSON *s = predict(one, 200);
             free(one);
-            int l1 = check_prediction(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(s, "predictions"), 0),
-                                      single_p);
+            int l1 = check_prediction(
+                cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(s, "predictions"), 0),
+                single_p);
             assert_int_equal(l1, label);
             for (int k = 0; k < 10; k++) assert_true(fabsf(batch_p[k] - single_p[k]) < 1e-5f);
             cJSON_Delete(s);

@@ -20,8 +20,8 @@
 #include "daemon.h"
 
 #define N_DIGITS 12
-#define THREADS 8
-#define ROUNDS 15
+#define THREADS  8
+#define ROUNDS   15
 
 static mlpd_daemon D;
 static int64_t model_id;
@@ -51,8 +51,8 @@ static int predict_one(const mlpd_daemon *d, int i, float probs[10], int *label)
     cJSON *j = http_result_json(&r);
     http_result_free(&r);
     const cJSON *preds = j ? cJSON_GetObjectItemCaseSensitive(j, "predictions") : NULL;
-    *label = cJSON_GetArraySize(preds) == 1 ? read_prediction(cJSON_GetArrayItem(preds, 0), probs)
-                                            : -1;
+    *label =
+        cJSON_GetArraySize(preds) == 1 ? read_prediction(cJSON_GetArrayItem(preds, 0), probs) : -1;
     int model = j ? (int)json_num(j, "model") : -1;
     cJSON_Delete(j);
     return *label >= 0 && model == (int)model_id ? 0 : -1;
@@ -61,8 +61,9 @@ static int predict_one(const mlpd_daemon *d, int i, float probs[10], int *label)
 static int setup(void **state) {
     (void)state;
     if (daemon_start(&D, NULL) != 0) return -1;
-    model_id = train_model(&D, "{\"hidden\":[32],\"epochs\":2,\"batch_size\":32,"
-                               "\"learning_rate\":0.1,\"seed\":5}",
+    model_id = train_model(&D,
+                           "{\"hidden\":[32],\"epochs\":2,\"batch_size\":32,"
+                           "\"learning_rate\":0.1,\"seed\":5}",
                            120, NULL);
     if (model_id <= 0) return -1;
     if (load_test_digits(&D, N_DIGITS, &digits, labels) != 0) return -1;
@@ -82,10 +83,10 @@ static int teardown(void **state) {
 
 typedef struct {
     const mlpd_daemon *d;
-    int first;            /* digit this client starts with */
+    int first; /* digit this client starts with */
     int rounds;
     int ok, wrong, failed;
-    atomic_int *stop;     /* NULL: run all rounds */
+    atomic_int *stop; /* NULL: run all rounds */
 } client;
 
 static void *client_main(void *arg) {
@@ -100,8 +101,10 @@ static void *client_main(void *arg) {
         }
         int same = label == ref_label[i];
         for (int k = 0; k < 10; k++) same = same && fabsf(probs[k] - ref_probs[i][k]) < 1e-5f;
-        if (same) c->ok++;
-        else c->wrong++;
+        if (same)
+            c->ok++;
+        else
+            c->wrong++;
     }
     return NULL;
 }
@@ -159,9 +162,9 @@ static void test_batch_delay_and_shutdown_under_load(void **state) {
     assert_int_equal(http_get(&D, path, &r), 0);
     assert_int_equal(r.status, 200);
     http_result up;
-    assert_int_equal(http_do(&e, "POST", "/models", "application/octet-stream", r.body, r.len, NULL,
-                             30, &up),
-                     0);
+    assert_int_equal(
+        http_do(&e, "POST", "/models", "application/octet-stream", r.body, r.len, NULL, 30, &up),
+        0);
     http_result_free(&r);
     assert_int_equal(up.status, 201);
     cJSON *j = http_result_json(&up);

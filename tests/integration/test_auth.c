@@ -1,4 +1,4 @@
-/* test_auth.c - bearer tokens (server/auth.h) against a real daemon: which
+/* test_auth.c - bearer tokens (server/rest/auth.h) against a real daemon: which
  * routes stay open, 401 with the Bearer challenge when the token is missing
  * or wrong, 403 for the other scope's token, the token checked before the
  * body; tokens from files and from the environment; bad token settings stop
@@ -17,12 +17,12 @@
 #include "daemon.h"
 #include "expect.h"
 
-#define MGMT "management-secret-0123456789abcdef"
-#define INFER "inference-secret-0123456789abcdef"
-#define AUTH_MGMT "Authorization: Bearer " MGMT
+#define MGMT       "management-secret-0123456789abcdef"
+#define INFER      "inference-secret-0123456789abcdef"
+#define AUTH_MGMT  "Authorization: Bearer " MGMT
 #define AUTH_INFER "Authorization: Bearer " INFER
 
-static mlpd_daemon D;       /* tokens from files */
+static mlpd_daemon D; /* tokens from files */
 static char token_dir[64];
 
 /* The token file `name` in token_dir (its path into path). */
@@ -40,8 +40,8 @@ static int setup(void **state) {
     if (token_file("management", MGMT "\n", mfile, sizeof mfile) != 0 ||
         token_file("inference", INFER "\r\n", ifile, sizeof ifile) != 0)
         return -1;
-    const char *const extra[] = {"--token-file", mfile, "--inference-token-file", ifile,
-                                 "--max-upload", "1K", NULL};
+    const char *const extra[] = {
+        "--token-file", mfile, "--inference-token-file", ifile, "--max-upload", "1K", NULL};
     return daemon_start(&D, extra);
 }
 
@@ -99,8 +99,12 @@ static void test_missing_or_wrong_token_is_401(void **state) {
 
 static void test_read_routes_take_either_token(void **state) {
     (void)state;
-    const char *paths[] = {"/jobs", "/models", "/datasets", "/datasets/mnist-digits",
-                           "/datasets/mnist-digits/samples?n=1", "/metrics"};
+    const char *paths[] = {"/jobs",
+                           "/models",
+                           "/datasets",
+                           "/datasets/mnist-digits",
+                           "/datasets/mnist-digits/samples?n=1",
+                           "/metrics"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         assert_int_equal(status_of("GET", paths[i], NULL, NULL, AUTH_MGMT), 200);
         assert_int_equal(status_of("GET", paths[i], NULL, NULL, AUTH_INFER), 200);
@@ -131,9 +135,8 @@ static void test_scopes(void **state) {
     http_result_free(&r);
     /* The management token does all of it. */
     const char *job = "{\"hidden\":[4],\"epochs\":1}";
-    assert_int_equal(http_do(&D, "POST", "/train", "application/json", job, strlen(job), AUTH_MGMT,
-                             0, &r),
-                     0);
+    assert_int_equal(
+        http_do(&D, "POST", "/train", "application/json", job, strlen(job), AUTH_MGMT, 0, &r), 0);
     assert_int_equal(r.status, 202);
     cJSON *j = http_result_json(&r);
     char path[64];
@@ -169,14 +172,13 @@ static void test_upload_names_cannot_escape(void **state) {
     }
     const char *idx_paths[] = {"/datasets/%2E%2E/files/train-labels-idx1-ubyte",
                                "/datasets/.x/files/train-labels-idx1-ubyte",
-                               "/datasets/ok/files/..%2F..%2Fescape",
-                               "/datasets/ok/files/%2E%2E"};
+                               "/datasets/ok/files/..%2F..%2Fescape", "/datasets/ok/files/%2E%2E"};
     const char label_file[] = {0, 0, 8, 1, 0, 0, 0, 0};
     for (size_t i = 0; i < sizeof idx_paths / sizeof idx_paths[0]; i++)
         cJSON_Delete(expect_problem(&D, "PUT", idx_paths[i], "application/octet-stream", label_file,
                                     sizeof label_file, AUTH_MGMT, 404, NULL));
-    const char *outside[] = {"escape", "escape.csv", "tmp", "train-labels-idx1-ubyte", "b.csv",
-                             "x.csv"};
+    const char *outside[] = {"escape", "escape.csv", "tmp", "train-labels-idx1-ubyte",
+                             "b.csv",  "x.csv"};
     for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
         char p[512];
         struct stat sb;
@@ -199,9 +201,9 @@ static void test_env_token_management_only(void **state) {
     assert_int_equal(request_status(&e, "GET", "/models", NULL, NULL, 0, NULL), 401);
     assert_int_equal(request_status(&e, "GET", "/models", NULL, NULL, 0, AUTH_INFER), 401);
     assert_int_equal(request_status(&e, "GET", "/models", NULL, NULL, 0, AUTH_MGMT), 200);
-    assert_int_equal(request_status(&e, "POST", "/predict", "application/json", "{\"input\":[1]}", 13,
-                                    NULL),
-                     401);
+    assert_int_equal(
+        request_status(&e, "POST", "/predict", "application/json", "{\"input\":[1]}", 13, NULL),
+        401);
     assert_int_equal(daemon_finish(&e), 0);
 }
 

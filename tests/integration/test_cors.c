@@ -1,4 +1,4 @@
-/* test_cors.c - cross-origin access (server/cors.h) against a real daemon:
+/* test_cors.c - cross-origin access (server/rest/cors.h) against a real daemon:
  * off by default; with --cors-origins, the allow/expose/vary headers on
  * every answer from a listed origin (errors, 401 and event streams included),
  * none for other origins; OPTIONS preflights with the path's methods, 403
@@ -17,11 +17,11 @@
 #include "expect.h"
 
 #define ORIGIN "http://dash.test:8080"
-#define OTHER "https://other.test"
-#define TOKEN "cors-test-management-token-0123456789"
+#define OTHER  "https://other.test"
+#define TOKEN  "cors-test-management-token-0123456789"
 
-static mlpd_daemon D;   /* CORS on, a management token */
-static mlpd_daemon P;   /* defaults: CORS off, no tokens */
+static mlpd_daemon D; /* CORS on, a management token */
+static mlpd_daemon P; /* defaults: CORS off, no tokens */
 
 static int setup(void **state) {
     (void)state;
@@ -124,8 +124,8 @@ static void test_predictions_carry_the_headers(void **state) {
     (void)state;
     const char *auth = "Authorization: Bearer " TOKEN, *json = "Content-Type: application/json";
     http_result r;
-    request_body(&D, "POST", "/train", "{\"hidden\":[4],\"epochs\":1,\"seed\":2}", auth, json,
-                 NULL, 0, &r);
+    request_body(&D, "POST", "/train", "{\"hidden\":[4],\"epochs\":1,\"seed\":2}", auth, json, NULL,
+                 0, &r);
     assert_int_equal(r.status, 202);
     cJSON *j = http_result_json(&r);
     char path[64];
@@ -155,9 +155,12 @@ static void test_predictions_carry_the_headers(void **state) {
 static void test_other_origins_get_no_grant(void **state) {
     (void)state;
     http_result r;
-    const char *bad[] = {"Origin: http://evil.test", "Origin: http://dash.test:8081",
-                         "Origin: https://dash.test:8080", "Origin: null",
-                         "Origin: http://dash.test:8080.evil.test", NULL};
+    const char *bad[] = {"Origin: http://evil.test",
+                         "Origin: http://dash.test:8081",
+                         "Origin: https://dash.test:8080",
+                         "Origin: null",
+                         "Origin: http://dash.test:8080.evil.test",
+                         NULL};
     for (int i = 0; i < 6; i++) {
         request(&D, "GET", "/healthz", bad[i], NULL, NULL, 0, &r);
         assert_int_equal(r.status, 200);
@@ -184,8 +187,8 @@ static void test_preflight(void **state) {
     assert_int_equal(r.len, 0);
     http_result_free(&r);
     /* the path's methods, whatever is asked */
-    request(&D, "OPTIONS", "/models/3", "Origin: " OTHER,
-            "Access-Control-Request-Method: DELETE", NULL, 0, &r);
+    request(&D, "OPTIONS", "/models/3", "Origin: " OTHER, "Access-Control-Request-Method: DELETE",
+            NULL, 0, &r);
     assert_int_equal(r.status, 204);
     assert_string_equal(hdr(&r, "Access-Control-Allow-Methods"), "GET, HEAD, DELETE");
     assert_string_equal(hdr(&r, "Allow"), "GET, HEAD, DELETE, OPTIONS");

@@ -44,12 +44,12 @@
 #include "expect.h"
 #include "mlp.h"
 
-#define DEFAULT_ROUNDS 20
+#define DEFAULT_ROUNDS   20
 #define DEFAULT_BUDGET_S 90
-#define MIN_ROUNDS (2 * N_KINDS)
-#define MAX_RUNS 512
-#define SHORT_JOB "{\"hidden\":[8],\"epochs\":2,\"batch_size\":128,\"seed\":1}"
-#define LONG_JOB "{\"hidden\":[64],\"epochs\":1000,\"batch_size\":64,\"validation_split\":0.1}"
+#define MIN_ROUNDS       (2 * N_KINDS)
+#define MAX_RUNS         512
+#define SHORT_JOB        "{\"hidden\":[8],\"epochs\":2,\"batch_size\":128,\"seed\":1}"
+#define LONG_JOB         "{\"hidden\":[64],\"epochs\":1000,\"batch_size\":64,\"validation_split\":0.1}"
 
 enum { K_TRAIN, K_EPOCH, K_CSV, K_IDX, K_MODEL, N_KINDS };
 static const char *const kind_names[N_KINDS] = {"train", "epoch", "csv", "idx", "model"};
@@ -63,7 +63,9 @@ static uint64_t rnd(void) { /* splitmix64: enough for picking moments */
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static int rnd_int(int n) { return (int)(rnd() % (uint64_t)n); }
+static int rnd_int(int n) {
+    return (int)(rnd() % (uint64_t)n);
+}
 
 /* ---- the database, opened directly while the daemon is dead ---------------------------- */
 
@@ -175,8 +177,9 @@ static void check_database(const mlpd_daemon *d, const run_digest *before, size_
                      0);
     /* models: complete bytes */
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, size_bytes, checksum, file FROM models"
-                                            " WHERE id > ?1",
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT id, size_bytes, checksum, file FROM models"
+                                        " WHERE id > ?1",
                                         -1, &st, NULL),
                      SQLITE_OK);
     sqlite3_bind_int64(st, 1, models_above);
@@ -194,8 +197,9 @@ static void check_database(const mlpd_daemon *d, const run_digest *before, size_
     }
     sqlite3_finalize(st);
     /* data sets: each loads with the counts it was registered with */
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT name, path, n_train, n_test FROM datasets"
-                                            " WHERE id > ?1",
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT name, path, n_train, n_test FROM datasets"
+                                        " WHERE id > ?1",
                                         -1, &st, NULL),
                      SQLITE_OK);
     sqlite3_bind_int64(st, 1, datasets_above);
@@ -229,11 +233,11 @@ static const char *const idx_files[4] = {"train-images-idx3-ubyte", "t10k-images
 
 /* What every upload of a kind sends, made once. */
 typedef struct {
-    char *csv;                /* 1000 digits */
+    char *csv; /* 1000 digits */
     size_t csv_len;
-    unsigned char *model;     /* 784-512-256-10: about 2 MB */
+    unsigned char *model; /* 784-512-256-10: about 2 MB */
     size_t model_len;
-    unsigned char *idx[4];    /* data/mnist-digits' files, in idx_files order */
+    unsigned char *idx[4]; /* data/mnist-digits' files, in idx_files order */
     size_t idx_len[4];
 } payloads;
 
@@ -241,11 +245,11 @@ typedef struct {
     int kind;
     char name[32];
     const payloads *p;
-    long status;            /* last answer; 0 when the connection broke */
-    int64_t model_id;       /* K_MODEL answered 201 */
-    int all_201;            /* every request was answered 201 */
-    _Atomic double t_done;  /* when the last answer came (0 if none); read by the killer */
-    double t_kill;          /* when the daemon was killed */
+    long status;           /* last answer; 0 when the connection broke */
+    int64_t model_id;      /* K_MODEL answered 201 */
+    int all_201;           /* every request was answered 201 */
+    _Atomic double t_done; /* when the last answer came (0 if none); read by the killer */
+    double t_kill;         /* when the daemon was killed */
 } upload_job;
 
 /* Send it (one request, four for K_IDX); no assertion: runs on its own thread. */
@@ -445,8 +449,7 @@ static void test_sigkill_at_random_moments(void **state) {
         int delay = kinds[kind] % 4 == 0 ? -1 : rnd_int(upload_ms[kind] * 13 / 10 + 1);
         int kill_ms = kill_during(&D, kind, long_id, &up, delay, &asked_cancel);
         int threaded = kind >= K_CSV;
-        int acked_before_kill =
-            threaded && up.all_201 && up.t_done > 0 && up.t_done <= up.t_kill;
+        int acked_before_kill = threaded && up.all_201 && up.t_done > 0 && up.t_done <= up.t_kill;
         kill_ms_sum += kill_ms;
         printf("round %2d: %-5s kill after %4d ms%s%s\n", round, kind_names[kind], kill_ms,
                asked_cancel ? " (cancel requested)" : "",

@@ -37,7 +37,7 @@
 
 #define TMPFS_SIZE "8m"
 
-static char mnt[64];        /* the tmpfs mount point */
+static char mnt[64]; /* the tmpfs mount point */
 static int mounted;
 static mlpd_daemon D;
 static int started;
@@ -124,7 +124,8 @@ static char *small_csv(int rows, size_t *len) {
     size_t n = (size_t)sprintf(s, "label,a,b,c,d,e,f,g,h\n");
     for (int i = 0; i < rows; i++) {
         n += (size_t)sprintf(s + n, "%d", i % 3);
-        for (int f = 0; f < 8; f++) n += (size_t)sprintf(s + n, ",%.3f", (double)((i * 7 + f) % 10) / 10);
+        for (int f = 0; f < 8; f++)
+            n += (size_t)sprintf(s + n, ",%.3f", (double)((i * 7 + f) % 10) / 10);
         s[n++] = '\n';
     }
     s[n] = '\0';
@@ -175,9 +176,8 @@ static void test_full_disk_gives_clean_errors(void **state) {
     assert_string_equal(job_status(ok_id, 60, err, sizeof err), "succeeded");
     size_t csv_len;
     char *csv = small_csv(2000, &csv_len);
-    assert_int_equal(request_status(&D, "POST", "/datasets?name=before", "text/csv", csv, csv_len,
-                                    NULL),
-                     201);
+    assert_int_equal(
+        request_status(&D, "POST", "/datasets?name=before", "text/csv", csv, csv_len, NULL), 201);
     int64_t long_id = train_job(&D, "{\"hidden\":[64],\"epochs\":1000}");
     assert_true(long_id > 0);
     assert_int_equal(wait_job_progress(&D, long_id, 1, 60), 0);
@@ -218,8 +218,7 @@ static void test_full_disk_gives_clean_errors(void **state) {
     /* Uploads: refused cleanly. */
     expect_no_space("POST", "/datasets?name=during", "text/csv", csv, csv_len);
     size_t img_len;
-    unsigned char *img =
-        repo_file_bytes(&D, "data/mnist-digits/t10k-images-idx3-ubyte", &img_len);
+    unsigned char *img = repo_file_bytes(&D, "data/mnist-digits/t10k-images-idx3-ubyte", &img_len);
     assert_non_null(img);
     expect_no_space("PUT", "/datasets/during-idx/files/t10k-images-idx3-ubyte",
                     "application/octet-stream", img, img_len);
@@ -240,9 +239,8 @@ static void test_full_disk_gives_clean_errors(void **state) {
 
     /* Space again: everything works. */
     assert_int_equal(unlink(filler), 0);
-    assert_int_equal(request_status(&D, "POST", "/datasets?name=after", "text/csv", csv, csv_len,
-                                    NULL),
-                     201);
+    assert_int_equal(
+        request_status(&D, "POST", "/datasets?name=after", "text/csv", csv, csv_len, NULL), 201);
     assert_int_equal(request_status(&D, "POST", "/models?name=after", "application/octet-stream",
                                     model, model_len, NULL),
                      201);

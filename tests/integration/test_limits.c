@@ -21,14 +21,14 @@
 #include "daemon.h"
 #include "expect.h"
 
-static mlpd_daemon L;   /* small limits */
-static mlpd_daemon S;   /* one HTTP thread, 2 s timeout, 6 connections */
+static mlpd_daemon L; /* small limits */
+static mlpd_daemon S; /* one HTTP thread, 2 s timeout, 6 connections */
 
 static int setup(void **state) {
     (void)state;
-    const char *const limits[] = {"--max-body=64K", "--max-predict-batch=4", "--max-params=100000",
-                                  "--max-epochs=50", "--max-upload=4K", "--max-queue=1",
-                                  "--max-streams=1", NULL};
+    const char *const limits[] = {
+        "--max-body=64K",  "--max-predict-batch=4", "--max-params=100000", "--max-epochs=50",
+        "--max-upload=4K", "--max-queue=1",         "--max-streams=1",     NULL};
     const char *const slow[] = {"--workers=1", "--timeout=2", "--max-connections=6", NULL};
     return daemon_start(&L, limits) == 0 && daemon_start(&S, slow) == 0 ? 0 : -1;
 }

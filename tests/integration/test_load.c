@@ -32,29 +32,29 @@
 
 #include "daemon.h"
 
-#define PRED_CONNS 16
+#define PRED_CONNS      16
 #define DEFAULT_SECONDS 20
 #if defined(__SANITIZE_ADDRESS__)
 /* The same build flags make the daemon: under ASan it carries shadow memory
  * and a quarantine of freed blocks (256 MiB by default) that fills over the
  * run, so the bounds are wider; leaks are LeakSanitizer's job at exit (the
  * daemon's exit status, checked by daemon_stop). */
-#define RSS_BOUND_MB 768.0
+#define RSS_BOUND_MB  768.0
 #define RSS_GROWTH_MB 384.0
 #else
-#define RSS_BOUND_MB 128.0   /* absolute ceiling on the daemon's resident memory */
-#define RSS_GROWTH_MB 24.0   /* last-quarter mean minus first-quarter mean */
+#define RSS_BOUND_MB  128.0 /* absolute ceiling on the daemon's resident memory */
+#define RSS_GROWTH_MB 24.0  /* last-quarter mean minus first-quarter mean */
 #endif
-#define MAX_LAT 400000
-#define N_DIGITS 64
+#define MAX_LAT   400000
+#define N_DIGITS  64
 #define TRAIN_JOB "{\"hidden\":[16],\"epochs\":3,\"batch_size\":128,\"validation_split\":0.1}"
 
 static mlpd_daemon D;
-static double t_end;               /* monotonic deadline of the load phase */
+static double t_end; /* monotonic deadline of the load phase */
 static atomic_long n_requests, n_transport_errors, n_5xx, n_unexpected;
 static atomic_long n_jobs, n_cancelled, n_events, n_streams, n_streams_bad, n_pred_rows;
-static atomic_llong current_job;   /* the run the stream thread should follow */
-static char *bodies[2];            /* predict bodies: 1 row, 8 rows */
+static atomic_llong current_job; /* the run the stream thread should follow */
+static char *bodies[2];          /* predict bodies: 1 row, 8 rows */
 static const int body_rows[2] = {1, 8};
 static int labels[N_DIGITS];
 
@@ -62,7 +62,7 @@ static int labels[N_DIGITS];
 
 typedef struct {
     CURL *c;
-    http_sink body;       /* the last answer's body (daemon.h's curl sink) */
+    http_sink body; /* the last answer's body (daemon.h's curl sink) */
     struct curl_slist *json_hdr;
 } client;
 
@@ -137,9 +137,9 @@ static const long OK_200[] = {200, 0};
 
 typedef struct {
     int index;
-    double *lat;    /* seconds per request */
+    double *lat; /* seconds per request */
     size_t n_lat;
-    long wrong;     /* answers with a bad shape */
+    long wrong; /* answers with a bad shape */
 } pred_worker;
 
 static void *pred_main(void *arg) {
@@ -161,8 +161,10 @@ static void *pred_main(void *arg) {
             double label = json_num(p, "label");
             if (!(label >= 0 && label <= 9)) ok = 0;
         }
-        if (!ok) w->wrong++;
-        else atomic_fetch_add(&n_pred_rows, body_rows[which]);
+        if (!ok)
+            w->wrong++;
+        else
+            atomic_fetch_add(&n_pred_rows, body_rows[which]);
         cJSON_Delete(j);
     }
     client_free(&cl);
@@ -193,7 +195,8 @@ static void *jobs_main(void *arg) {
             snprintf(path, sizeof path, "/jobs/%lld", (long long)id);
             if (request(&cl, "GET", path, NULL, OK_200, NULL) == 200) {
                 j = cJSON_Parse(cl.body.buf);
-                snprintf(status, sizeof status, "%s", json_str(j, "status") ? json_str(j, "status") : "?");
+                snprintf(status, sizeof status, "%s",
+                         json_str(j, "status") ? json_str(j, "status") : "?");
                 double epoch = json_num(j, "epoch");
                 cJSON_Delete(j);
                 /* every other run is cancelled once it has trained an epoch */
@@ -262,8 +265,8 @@ static void *stream_main(void *arg) {
 
 static void *reader_main(void *arg) {
     (void)arg;
-    static const char *const paths[] = {"/jobs?limit=20", "/models", "/datasets", "/metrics",
-                                        "/healthz", "/readyz"};
+    static const char *const paths[] = {"/jobs?limit=20", "/models",  "/datasets",
+                                        "/metrics",       "/healthz", "/readyz"};
     client cl;
     client_init(&cl);
     for (size_t i = 0; now_seconds() < t_end; i++) {
@@ -325,7 +328,8 @@ static void test_bounded_load(void **state) {
     pred_worker workers[PRED_CONNS];
     pthread_t th[PRED_CONNS + 3];
     for (int i = 0; i < PRED_CONNS; i++) {
-        workers[i] = (pred_worker){.index = i, .lat = malloc(sizeof(double) * (MAX_LAT / PRED_CONNS))};
+        workers[i] =
+            (pred_worker){.index = i, .lat = malloc(sizeof(double) * (MAX_LAT / PRED_CONNS))};
         assert_int_equal(pthread_create(&th[i], NULL, pred_main, &workers[i]), 0);
     }
     assert_int_equal(pthread_create(&th[PRED_CONNS], NULL, jobs_main, NULL), 0);
@@ -338,8 +342,10 @@ static void test_bounded_load(void **state) {
     while (now_seconds() < t_end) {
         double r = rss_mb(D.pid), t = now_seconds() - t_start;
         if (r > rss_max) rss_max = r;
-        if (t < seconds / 4) q_first += r, n_first++;
-        else if (t > seconds * 3 / 4) q_last += r, n_last++;
+        if (t < seconds / 4)
+            q_first += r, n_first++;
+        else if (t > seconds * 3 / 4)
+            q_last += r, n_last++;
         sleep_millis(100);
     }
     for (int i = 0; i < PRED_CONNS + 3; i++) pthread_join(th[i], NULL);

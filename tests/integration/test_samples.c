@@ -1,4 +1,4 @@
-/* test_samples.c - GET /datasets/{name}/samples (server/routes_samples.c)
+/* test_samples.c - GET /datasets/{name}/samples (server/rest/routes_samples.c)
  * against a real daemon: evenly spaced, deterministic samples whose labels
  * and pixels equal the files' bytes / 255 (plain IDX, gzip IDX, CSV), the
  * cache header, and 404/422 for unknown data sets, splits and bad n. */
@@ -131,11 +131,13 @@ static void test_gzip_idx(void **state) {
     assert_non_null(gl);
     http_result r;
     assert_int_equal(http_do(&D, "PUT", "/datasets/gz300/files/train-images-idx3-ubyte.gz",
-                             "application/octet-stream", gi, gil, NULL, 0, &r), 0);
+                             "application/octet-stream", gi, gil, NULL, 0, &r),
+                     0);
     assert_int_equal(r.status, 201);
     http_result_free(&r);
     assert_int_equal(http_do(&D, "PUT", "/datasets/gz300/files/train-labels-idx1-ubyte.gz",
-                             "application/octet-stream", gl, gll, NULL, 0, &r), 0);
+                             "application/octet-stream", gl, gll, NULL, 0, &r),
+                     0);
     assert_int_equal(r.status, 201);
     assert_non_null(strstr(r.body, "\"complete\":true"));
     http_result_free(&r);
@@ -156,8 +158,8 @@ static void test_csv(void **state) {
     (void)state;
     const char *csv = "label,a,b,c,d\n2,0,0.25,0.5,1\n0,1,1,0,0\n1,0.125,0,0,0.75\n";
     http_result r;
-    assert_int_equal(http_do(&D, "POST", "/datasets?name=tiny4", "text/csv", csv, strlen(csv), NULL,
-                             0, &r), 0);
+    assert_int_equal(
+        http_do(&D, "POST", "/datasets?name=tiny4", "text/csv", csv, strlen(csv), NULL, 0, &r), 0);
     assert_int_equal(r.status, 201);
     http_result_free(&r);
     cJSON *j = get_samples("/datasets/tiny4/samples?n=8", 200);
@@ -191,8 +193,8 @@ static void test_refusals(void **state) {
     cJSON_Delete(get_samples("/datasets/no-such-set/samples", 404));
     cJSON_Delete(get_samples("/datasets/%2E%2E/samples", 404));
     http_result r;
-    assert_int_equal(http_do(&D, "POST", "/datasets/mnist-digits/samples", NULL, NULL, 0, NULL, 0,
-                             &r), 0);
+    assert_int_equal(
+        http_do(&D, "POST", "/datasets/mnist-digits/samples", NULL, NULL, 0, NULL, 0, &r), 0);
     assert_int_equal(r.status, 405);
     http_result_free(&r);
 }

@@ -14,11 +14,10 @@
 #include "internal.h"
 
 #define FEATURES 4
-#define CLASSES 3
+#define CLASSES  3
 
 /* A data set owned by the test (freed with free_blobs, not mlp_dataset_free). */
-static inline mlp_dataset make_blobs(size_t n, uint64_t seed, int random_labels)
-{
+static inline mlp_dataset make_blobs(size_t n, uint64_t seed, int random_labels) {
     static const float centre[CLASSES][FEATURES] = {
         {1.5f, 0, 0, -1}, {-1.5f, 1.5f, 0, 1}, {0, -1.5f, 1.5f, 0}};
     mlp_dataset d = {.n = n, .features = FEATURES, .classes = CLASSES};
@@ -37,26 +36,23 @@ static inline mlp_dataset make_blobs(size_t n, uint64_t seed, int random_labels)
     return d;
 }
 
-static inline void free_blobs(mlp_dataset *d)
-{
+static inline void free_blobs(mlp_dataset *d) {
     free(d->x_f32);
     free(d->labels);
 }
 
 /* FEATURES -> hidden (act) -> CLASSES softmax, cross-entropy, glorot_uniform. */
-static inline mlp_model *make_model(int hidden, mlp_act act, uint64_t seed)
-{
+static inline mlp_model *make_model(int hidden, mlp_act act, uint64_t seed) {
     mlp_arch a;
     mlp_model *m = NULL;
-    assert_int_equal(mlp_arch_make(&a, FEATURES, &hidden, 1, act, CLASSES,
-                                   MLP_LOSS_CROSS_ENTROPY, -1, NULL),
-                     MLP_OK);
+    assert_int_equal(
+        mlp_arch_make(&a, FEATURES, &hidden, 1, act, CLASSES, MLP_LOSS_CROSS_ENTROPY, -1, NULL),
+        MLP_OK);
     assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, seed, &m, NULL), MLP_OK);
     return m;
 }
 
-static inline mlp_eval_result eval(const mlp_model *m, const mlp_dataset *d)
-{
+static inline mlp_eval_result eval(const mlp_model *m, const mlp_dataset *d) {
     mlp_eval_result e;
     mlp_error err;
     assert_int_equal(mlp_evaluate(m, d, &e, &err), MLP_OK);

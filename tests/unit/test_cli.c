@@ -2,7 +2,7 @@
  * processes (the binary named by $MLPD_BIN, which tests/run.sh exports) on a
  * small generated CSV: exit statuses, the lines they print, and that what
  * they write and print agrees with the engine used in-process. Also the
- * progress lines' format (server/progress.c).
+ * progress lines' format (server/cli/progress.c).
  */
 #include <ctype.h>
 #include <fcntl.h>
@@ -26,9 +26,9 @@
 
 extern char **environ;
 
-#define ROWS 240
-#define FEATURES 4
-#define CLASSES 3
+#define ROWS         240
+#define FEATURES     4
+#define CLASSES      3
 #define PREDICT_ROWS 20
 
 typedef struct {
@@ -69,7 +69,8 @@ static run_result run_mlpd(const cli_env *e, const char *stdin_path, ...) {
     if (rc != 0) fail_msg("cannot run %s: %s", e->bin, strerror(rc));
     int ws;
     assert_int_equal(waitpid(pid, &ws, 0), pid);
-    run_result r = {WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, tu_read_file(out_path, NULL), tu_read_file(err_path, NULL)};
+    run_result r = {WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, tu_read_file(out_path, NULL),
+                    tu_read_file(err_path, NULL)};
     return r;
 }
 
@@ -391,8 +392,8 @@ static void test_bad_flags(void **state) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *const *a = cases[i].args;
-        run_result r = run_mlpd(e, NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8],
-                                a[9], NULL);
+        run_result r =
+            run_mlpd(e, NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], NULL);
         if (r.status != cases[i].status || !strstr(r.err, cases[i].needle))
             fail_msg("case %zu (%s %s ...): exit %d, stderr \"%s\"; expected exit %d naming \"%s\"",
                      i, a[0], a[1], r.status, r.err, cases[i].status, cases[i].needle);
@@ -423,9 +424,17 @@ static void test_help_lists_defaults(void **state) {
 /* ---- progress lines (no process needed) ----------------------------------------------- */
 
 static mlp_progress sample_progress(void) {
-    mlp_progress p = {.epoch = 3, .epochs = 10, .step = 5, .steps = 10, .global_step = 25,
-                      .loss = 0.41234, .accuracy = 0.88119, .val_loss = NAN,
-                      .val_accuracy = NAN, .seconds = 1.24, .samples_per_sec = 51000.4};
+    mlp_progress p = {.epoch = 3,
+                      .epochs = 10,
+                      .step = 5,
+                      .steps = 10,
+                      .global_step = 25,
+                      .loss = 0.41234,
+                      .accuracy = 0.88119,
+                      .val_loss = NAN,
+                      .val_accuracy = NAN,
+                      .seconds = 1.24,
+                      .samples_per_sec = 51000.4};
     return p;
 }
 

@@ -1,5 +1,5 @@
 /* test_cli_args.c - the strict option parser and number helpers of
- * server/cli_args.c: what is accepted, what is refused, and that every
+ * server/util/cli_args.c: what is accepted, what is refused, and that every
  * refusal names the flag. */
 #include <math.h>
 #include <setjmp.h>
@@ -26,8 +26,8 @@ static void test_parse_long(void **state) {
     assert_int_equal(cli_parse_long("100", 0, 100, &v), 0); /* bounds are inclusive */
     assert_int_equal(cli_parse_long("0", 0, 100, &v), 0);
     v = 7;
-    const char *bad[] = {"", " 42", "42 ", "4x", "x4", "1.5", "101", "-1", "0x10",
-                         "99999999999999999999999", NULL};
+    const char *bad[] = {
+        "", " 42", "42 ", "4x", "x4", "1.5", "101", "-1", "0x10", "99999999999999999999999", NULL};
     for (const char **s = bad; *s; s++) {
         assert_int_equal(cli_parse_long(*s, 0, 100, &v), -1);
         assert_int_equal(v, 7); /* untouched on failure */
@@ -60,8 +60,8 @@ static void test_parse_double(void **state) {
     assert_int_equal(cli_parse_double("1", 0, 1, 0, 1, &v), -1);
     assert_int_equal(cli_parse_double("0.999", 0, 1, 0, 1, &v), 0);
     assert_int_equal(cli_parse_double("1e-9", 0, 1, 1, 0, &v), 0);
-    const char *bad[] = {"", "nan", "NaN", "inf", "-inf", "1e999", "1e-400", "0.5x",
-                         " 0.5", "0.5 ", "abc", "-0.1", "1.01", NULL};
+    const char *bad[] = {"",     "nan",  "NaN",  "inf", "-inf", "1e999", "1e-400",
+                         "0.5x", " 0.5", "0.5 ", "abc", "-0.1", "1.01",  NULL};
     for (const char **s = bad; *s; s++) assert_int_equal(cli_parse_double(*s, 0, 1, 0, 0, &v), -1);
 }
 
@@ -253,11 +253,22 @@ static void test_print_help_shows_defaults(void **state) {
     assert_non_null(f);
     cli_print_help(f, "cmd --req FILE [options]", "Does things.", t);
     fclose(f);
-    const char *want[] = {"usage: cmd --req FILE [options]", "Does things.",
-                          "--n N", "a count [default: 5]", "--x P", "[default: 0.25]",
-                          "--flag ", "--seed N", "[default: 9]",
-                          "(one of red|green) [default: red]", "--list N,N,...",
-                          "[default: 3,4]", "--req FILE", "needed (required)", "--help", NULL};
+    const char *want[] = {"usage: cmd --req FILE [options]",
+                          "Does things.",
+                          "--n N",
+                          "a count [default: 5]",
+                          "--x P",
+                          "[default: 0.25]",
+                          "--flag ",
+                          "--seed N",
+                          "[default: 9]",
+                          "(one of red|green) [default: red]",
+                          "--list N,N,...",
+                          "[default: 3,4]",
+                          "--req FILE",
+                          "needed (required)",
+                          "--help",
+                          NULL};
     for (const char **w = want; *w; w++)
         if (!strstr(text, *w)) fail_msg("help lacks \"%s\":\n%s", *w, text);
     /* A string option without a default shows none. */

@@ -36,18 +36,19 @@ static void check_one(float v) {
     char *end;
     float back = strtof(got, &end);
     assert_true(*end == '\0');
-    if (memcmp(&back, &v, sizeof v)) fail_msg("'%s' reads back as %a, not %a", got, (double)back, (double)v);
+    if (memcmp(&back, &v, sizeof v))
+        fail_msg("'%s' reads back as %a, not %a", got, (double)back, (double)v);
     if (v != 0) assert_true(fabs(((double)back - v) / v) <= 1e-7);
 }
 
 static void test_edge_values(void **state) {
     (void)state;
-    const float values[] = {0.0f,          -0.0f,        1.0f,         -1.0f,      0.5f,
-                            0.1234567f,    9.9999999e-5f, 1e-4f,       0.1f,       0.25098f,
-                            0.99999994f,   1.00000012f,  1e-30f,       -1e-30f,    FLT_MIN,
-                            FLT_TRUE_MIN,  1e-40f,       -1e-42f,      FLT_MAX,    -FLT_MAX,
-                            123456.789f,   999999936.0f, 1e9f,         99999.99f,  16777216.0f,
-                            0.000123456f,  0.09999999f,  0.0009999999f, 3.0f,      0.3f};
+    const float values[] = {0.0f,         -0.0f,         1.0f,          -1.0f,     0.5f,
+                            0.1234567f,   9.9999999e-5f, 1e-4f,         0.1f,      0.25098f,
+                            0.99999994f,  1.00000012f,   1e-30f,        -1e-30f,   FLT_MIN,
+                            FLT_TRUE_MIN, 1e-40f,        -1e-42f,       FLT_MAX,   -FLT_MAX,
+                            123456.789f,  999999936.0f,  1e9f,          99999.99f, 16777216.0f,
+                            0.000123456f, 0.09999999f,   0.0009999999f, 3.0f,      0.3f};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) check_one(values[i]);
     char buf[API_PROBABILITY_MAX];
     assert_int_equal(api_format_probability(buf, 0.0f), 1);
@@ -90,7 +91,8 @@ static void test_sweep_matches_printf(void **state) {
 
 /* The printed response of n rows, parsed with cJSON: model id, labels, and
  * every probability read back to its float. */
-static void check_response(int64_t model, int n, int classes, const float *probs, const int *labels) {
+static void check_response(int64_t model, int n, int classes, const float *probs,
+                           const int *labels) {
     cJSON *o = api_encode_predictions(model, n, classes, probs, labels);
     assert_non_null(o);
     char *text = cJSON_PrintUnformatted(o);
@@ -129,13 +131,13 @@ static void check_response(int64_t model, int n, int classes, const float *probs
 
 static void test_predictions_response(void **state) {
     (void)state;
-    const float one[10] = {0.1522908f, 0.07961178f, 0.1160405f, 0.09210774f, 0.08219205f,
-                           0.07671769f, 0.1022049f, 0.08759088f, 0.1122022f, 0.09904142f};
+    const float one[10] = {0.1522908f,  0.07961178f, 0.1160405f,  0.09210774f, 0.08219205f,
+                           0.07671769f, 0.1022049f,  0.08759088f, 0.1122022f,  0.09904142f};
     const int label0 = 0;
     check_response(1, 1, 10, one, &label0);
     /* Edge values in a batch, a big id, a label that is not 0. */
-    const float three[3 * 4] = {0.0f, 1.0f, 1e-30f, FLT_TRUE_MIN, 0.5f, 0.25f, 0.125f, 0.125f,
-                                NAN,  0.3f, 9.9999999e-5f, 0.7f};
+    const float three[3 * 4] = {0.0f,   1.0f,   1e-30f, FLT_TRUE_MIN, 0.5f,          0.25f,
+                                0.125f, 0.125f, NAN,    0.3f,         9.9999999e-5f, 0.7f};
     const int labels3[3] = {1, 0, 3};
     check_response(INT64_C(9007199254740991), 3, 4, three, labels3);
     /* Many classes: the row's text no longer fits the stack buffer. */
@@ -151,8 +153,8 @@ static void test_predictions_response(void **state) {
     const int label1 = 1;
     cJSON *o = api_encode_predictions(3, 1, 2, two, &label1);
     char *text = cJSON_PrintUnformatted(o);
-    assert_string_equal(text,
-                        "{\"model\":3,\"predictions\":[{\"label\":1,\"probabilities\":[0.5,0.25]}]}");
+    assert_string_equal(
+        text, "{\"model\":3,\"predictions\":[{\"label\":1,\"probabilities\":[0.5,0.25]}]}");
     free(text);
     cJSON_Delete(o);
 }

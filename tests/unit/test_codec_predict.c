@@ -24,8 +24,8 @@ static void assert_refused(const char *json, int max_batch, int status, const ch
     api_problem p;
     int rc = decode(json, max_batch, &r, &p);
     if (rc != -1 || p.status != status || (pointer && strcmp(p.pointer, pointer)))
-        fail_msg("body %.160s: rc %d status %d pointer '%s' detail '%s' (wanted %d '%s')", json,
-                 rc, p.status, p.pointer, p.detail, status, pointer ? pointer : "");
+        fail_msg("body %.160s: rc %d status %d pointer '%s' detail '%s' (wanted %d '%s')", json, rc,
+                 p.status, p.pointer, p.detail, status, pointer ? pointer : "");
     assert_true(p.detail[0] != '\0');
     /* A refusal leaves nothing to free. */
     assert_null(r.x);
@@ -200,8 +200,14 @@ static void test_members(void **state) {
 
 static void test_malformed(void **state) {
     (void)state;
-    const char *malformed[] = {"", "  ", "{", "{\"input\":[1,]}", "{\"input\":[1]} x",
-                               "{\"input\":[1]}{}", "{\"input\":[NaN]}", "{\"input\":[.5]}",
+    const char *malformed[] = {"",
+                               "  ",
+                               "{",
+                               "{\"input\":[1,]}",
+                               "{\"input\":[1]} x",
+                               "{\"input\":[1]}{}",
+                               "{\"input\":[NaN]}",
+                               "{\"input\":[.5]}",
                                "{\"input\":[Infinity]}"};
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
         assert_refused(malformed[i], 0, 400, NULL);
@@ -285,13 +291,14 @@ static void test_short_decimals_match_strtod(void **state) {
     (void)state;
     enum { ROW = 784 };
     static const char *edges[] = {
-        "0", "-0", "1", "16777215", "16777216", "16777217", "0.16777215", "0.16777216",
-        "1.6777215", "0.00000001", "0.000000001", "0.99999999", "-0.12345678", "99999999",
-        "0.5", "0.1", "0.3", "0.7", "123.456", "-7.0000001", "1677721.5", "0.00390625",
-        "0.00048828", "3.4028235", "0.0", "-0.0000", "10", "0.12345678"};
+        "0",           "-0",         "1",         "16777215",   "16777216",    "16777217",
+        "0.16777215",  "0.16777216", "1.6777215", "0.00000001", "0.000000001", "0.99999999",
+        "-0.12345678", "99999999",   "0.5",       "0.1",        "0.3",         "0.7",
+        "123.456",     "-7.0000001", "1677721.5", "0.00390625", "0.00048828",  "3.4028235",
+        "0.0",         "-0.0000",    "10",        "0.12345678"};
     uint64_t lcg = 777;
     char *body = malloc(ROW * 24 + 32);
-    char (*tok)[24] = malloc(ROW * sizeof *tok);
+    char(*tok)[24] = malloc(ROW * sizeof *tok);
     assert_non_null(body);
     assert_non_null(tok);
     for (int round = 0; round < 60; round++) {
@@ -304,8 +311,12 @@ static void test_short_decimals_match_strtod(void **state) {
                 int int_digits = (int)((lcg >> 33) % 4), frac_digits = (int)((lcg >> 36) % 10);
                 unsigned long long ip = (lcg >> 40) % 10000ULL, fp = (lcg >> 8) % 10000000000ULL;
                 const char *sign = (lcg >> 62) & 1 ? "-" : "";
-                if (int_digits == 0) ip = 0;
-                else ip %= (unsigned long long)(int_digits == 1 ? 10 : int_digits == 2 ? 100 : 10000);
+                if (int_digits == 0)
+                    ip = 0;
+                else
+                    ip %= (unsigned long long)(int_digits == 1   ? 10
+                                               : int_digits == 2 ? 100
+                                                                 : 10000);
                 if (frac_digits == 0)
                     snprintf(tok[i], sizeof tok[i], "%s%llu", sign, ip);
                 else
@@ -337,8 +348,8 @@ static void test_short_decimals_match_strtod(void **state) {
 static void test_pixel_rows(void **state) {
     (void)state;
     enum { ROW = 1500, ROWS = 3 };
-    static const char *toks[] = {"0", "0.0", "0.0", "0", "0.0", "0.5137", "1.0", "1",
-                                 "0.00", "-0.0", "0.0e1", "0.01", "0.0E-3", "-0", "0.9999"};
+    static const char *toks[] = {"0",    "0.0",  "0.0",   "0",    "0.0",    "0.5137", "1.0",   "1",
+                                 "0.00", "-0.0", "0.0e1", "0.01", "0.0E-3", "-0",     "0.9999"};
     static const char *seps[] = {",", ",", ",", ", ", " ,", ",\n\t", ",", ","};
     uint64_t lcg = 4242;
     size_t cap = (size_t)ROWS * ROW * 16 + 64;
@@ -355,7 +366,8 @@ static void test_pixel_rows(void **state) {
                 lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
                 /* Early rounds compact (the common case), later ones mixed. */
                 const char *tok = toks[(lcg >> 33) % (sizeof toks / sizeof toks[0])];
-                const char *sep = round < 10 ? "," : seps[(lcg >> 40) % (sizeof seps / sizeof seps[0])];
+                const char *sep =
+                    round < 10 ? "," : seps[(lcg >> 40) % (sizeof seps / sizeof seps[0])];
                 used[(size_t)i * ROW + (size_t)j] = tok;
                 n += (size_t)sprintf(body + n, "%s%s", j ? sep : "", tok);
             }
@@ -390,7 +402,8 @@ static void test_pixel_rows(void **state) {
                 api_problem p;
                 assert_int_equal(decode(body, 0, &r, &p), 0);
                 assert_int_equal(r.width, MLP_MAX_INPUT);
-                for (int j = 0; j < MLP_MAX_INPUT; j++) assert_true(r.x[j] == 0.0f && !signbit(r.x[j]));
+                for (int j = 0; j < MLP_MAX_INPUT; j++)
+                    assert_true(r.x[j] == 0.0f && !signbit(r.x[j]));
                 api_predict_request_free(&r);
             }
         }
@@ -402,15 +415,39 @@ static void test_pixel_rows(void **state) {
 static void test_strict_json(void **state) {
     (void)state;
     const char *bad[] = {
-        "{\"input\":[01]}", "{\"input\":[1.]}", "{\"input\":[-]}", "{\"input\":[1e]}",
-        "{\"input\":[+1]}", "{\"input\":[1e+]}", "{\"input\":[-01]}", "{\"input\":[0x1]}",
-        "{\"input\":[1 2]}", "{\"input\" [1]}", "{input:[1]}", "{'input':[1]}",
-        "{\"input\":[1],}", "\f{\"input\":[1]}", "{\"in\tput\":[1]}", "{\"input\":[1]",
-        "{\"\\ud800\":1}", "{\"\\udc00\":1}", "{\"\\ud800\\u0041\":1}", "{\"\\x41\":1}",
-        "{\"\\u12G4\":1}", "{\"a\":tru}", "{\"a\":nul}", "{\"a\":[1,]}", "{\"a\":{\"b\"}}",
-        "{\"a\":{1:2}}", "{\"a\":\"\\", "{\"a\":\"", "{\"",
+        "{\"input\":[01]}",
+        "{\"input\":[1.]}",
+        "{\"input\":[-]}",
+        "{\"input\":[1e]}",
+        "{\"input\":[+1]}",
+        "{\"input\":[1e+]}",
+        "{\"input\":[-01]}",
+        "{\"input\":[0x1]}",
+        "{\"input\":[1 2]}",
+        "{\"input\" [1]}",
+        "{input:[1]}",
+        "{'input':[1]}",
+        "{\"input\":[1],}",
+        "\f{\"input\":[1]}",
+        "{\"in\tput\":[1]}",
+        "{\"input\":[1]",
+        "{\"\\ud800\":1}",
+        "{\"\\udc00\":1}",
+        "{\"\\ud800\\u0041\":1}",
+        "{\"\\x41\":1}",
+        "{\"\\u12G4\":1}",
+        "{\"a\":tru}",
+        "{\"a\":nul}",
+        "{\"a\":[1,]}",
+        "{\"a\":{\"b\"}}",
+        "{\"a\":{1:2}}",
+        "{\"a\":\"\\",
+        "{\"a\":\"",
+        "{\"",
         /* a syntax error after a member already found wrong is still 400 */
-        "{\"bogus\":1,x}", "{\"input\":[\"a\"],\"model\":}", "{\"inputs\":[[1],[]] ,]}",
+        "{\"bogus\":1,x}",
+        "{\"input\":[\"a\"],\"model\":}",
+        "{\"inputs\":[[1],[]] ,]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_refused(bad[i], 0, 400, NULL);
     /* Escapes in member names are decoded; a surrogate pair is fine. */
@@ -420,8 +457,8 @@ static void test_strict_json(void **state) {
     assert_true(r.model_id == 2);
     api_predict_request_free(&r);
     assert_refused("{\"\\ud83d\\ude00\":1,\"input\":[1]}", 0, 422, "/\xF0\x9F\x98\x80");
-    assert_refused("{\"a~b/c\":{\"x\":[[{}],\"s\",true,false,null,-1.5e3]},\"input\":[1]}", 0,
-                   422, "/a~0b~1c");
+    assert_refused("{\"a~b/c\":{\"x\":[[{}],\"s\",true,false,null,-1.5e3]},\"input\":[1]}", 0, 422,
+                   "/a~0b~1c");
     /* Errors come in document order. */
     assert_refused("{\"input\":[1e999],\"bogus\":1}", 0, 422, "/input/0");
     assert_refused("{\"bogus\":1,\"input\":[1e999]}", 0, 422, "/bogus");

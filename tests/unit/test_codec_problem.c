@@ -28,11 +28,11 @@ static void test_titles_follow_status(void **state) {
         int status;
         const char *title;
     } cases[] = {
-        {400, "Bad Request"},          {404, "Not Found"},
-        {405, "Method Not Allowed"},   {409, "Conflict"},
-        {413, "Content Too Large"},    {415, "Unsupported Media Type"},
+        {400, "Bad Request"},           {404, "Not Found"},
+        {405, "Method Not Allowed"},    {409, "Conflict"},
+        {413, "Content Too Large"},     {415, "Unsupported Media Type"},
         {422, "Unprocessable Content"}, {429, "Too Many Requests"},
-        {503, "Service Unavailable"},  {500, "Internal Server Error"},
+        {503, "Service Unavailable"},   {500, "Internal Server Error"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         api_problem p;
@@ -131,7 +131,10 @@ static void test_invalid_utf8_from_client_is_replaced(void **state) {
     api_problem p;
     /* A stray continuation byte, a truncated 3-byte sequence, an overlong
      * form and a surrogate: each bad byte becomes '?'. Valid text survives. */
-    api_problem_set(&p, 422, "invalid-field", "/a\x80" "b", "k\xE2\x82|\xC0\xAF|\xED\xA0\x80|\xE2\x82\xAC");
+    api_problem_set(&p, 422, "invalid-field",
+                    "/a\x80"
+                    "b",
+                    "k\xE2\x82|\xC0\xAF|\xED\xA0\x80|\xE2\x82\xAC");
     assert_string_equal(p.pointer, "/a?b");
     assert_string_equal(p.detail, "k??|??|???|\xE2\x82\xAC");
 }

@@ -56,12 +56,12 @@ static void assert_refused(const char *json, int status, const char *pointer) {
     api_problem p;
     int rc = decode(json, &r, &p);
     if (rc != -1 || p.status != status || (pointer && strcmp(p.pointer, pointer))) {
-        fail_msg("body %.200s: rc %d status %d pointer '%s' detail '%s' (wanted %d '%s')", json,
-                 rc, p.status, p.pointer, p.detail, status, pointer ? pointer : "");
+        fail_msg("body %.200s: rc %d status %d pointer '%s' detail '%s' (wanted %d '%s')", json, rc,
+                 p.status, p.pointer, p.detail, status, pointer ? pointer : "");
     }
     assert_true(p.detail[0] != '\0');
-    assert_string_equal(p.type, status == 400 ? "/problems/malformed-json"
-                                              : "/problems/invalid-field");
+    assert_string_equal(p.type,
+                        status == 400 ? "/problems/malformed-json" : "/problems/invalid-field");
 }
 
 static void test_defaults_are_the_reference_recipe(void **state) {
@@ -273,7 +273,8 @@ static void test_ranges(void **state) {
     assert_refused("{\"early_stopping\":{\"patience\":10001}}", 422, "/early_stopping/patience");
     assert_refused("{\"early_stopping\":{\"min_delta\":-0.1}}", 422, "/early_stopping/min_delta");
     assert_refused("{\"early_stopping\":{\"min_delta\":1e300}}", 422, "/early_stopping/min_delta");
-    assert_int_equal(decode("{\"early_stopping\":{\"patience\":10000,\"min_delta\":0}}", &r, &p), 0);
+    assert_int_equal(decode("{\"early_stopping\":{\"patience\":10000,\"min_delta\":0}}", &r, &p),
+                     0);
     assert_int_equal(r.train.patience, 10000);
 }
 
@@ -312,7 +313,13 @@ static void test_names(void **state) {
         assert_int_equal(decode(json, &r, &p), 0);
         assert_string_equal(r.dataset, good[i]);
     }
-    const char *bad[] = {"", ".", "..", ".hidden", "a/b", "a b", "caf\xc3\xa9",
+    const char *bad[] = {"",
+                         ".",
+                         "..",
+                         ".hidden",
+                         "a/b",
+                         "a b",
+                         "caf\xc3\xa9",
                          "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklm"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(json, sizeof json, "{\"dataset\":\"%s\"}", bad[i]);
@@ -340,8 +347,18 @@ static void test_combinations(void **state) {
 static void test_malformed_bodies(void **state) {
     (void)state;
     const char *malformed[] = {
-        "{", "{\"epochs\":}", "{epochs:3}", "{\"epochs\":3,}", "{} x", "{}{}", "{}]",
-        "[", "nul", "{\"epochs\":3}\n\"x\"", "\"unterminated", "{\"a\":0x10}",
+        "{",
+        "{\"epochs\":}",
+        "{epochs:3}",
+        "{\"epochs\":3,}",
+        "{} x",
+        "{}{}",
+        "{}]",
+        "[",
+        "nul",
+        "{\"epochs\":3}\n\"x\"",
+        "\"unterminated",
+        "{\"a\":0x10}",
     };
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
         assert_refused(malformed[i], 400, NULL);
@@ -446,10 +463,29 @@ static void test_encode_shape(void **state) {
     assert_non_null(o);
     /* Every member, in the documented order. */
     static const char *order[] = {
-        "dataset", "hidden", "activation", "output_activation", "loss", "init", "optimizer",
-        "learning_rate", "momentum", "nesterov", "beta1", "beta2", "epsilon", "batch_size",
-        "epochs", "validation_split", "l1", "l2", "dropout", "shuffle", "seed",
-        "early_stopping", "warm_start_model",
+        "dataset",
+        "hidden",
+        "activation",
+        "output_activation",
+        "loss",
+        "init",
+        "optimizer",
+        "learning_rate",
+        "momentum",
+        "nesterov",
+        "beta1",
+        "beta2",
+        "epsilon",
+        "batch_size",
+        "epochs",
+        "validation_split",
+        "l1",
+        "l2",
+        "dropout",
+        "shuffle",
+        "seed",
+        "early_stopping",
+        "warm_start_model",
     };
     size_t i = 0;
     for (cJSON *m = o->child; m; m = m->next, i++) {

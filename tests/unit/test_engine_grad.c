@@ -20,9 +20,9 @@
 
 #include "internal.h"
 
-#define STEP 1e-3
-#define RTOL 2e-2
-#define ATOL 1e-4
+#define STEP  1e-3
+#define RTOL  2e-2
+#define ATOL  1e-4
 #define BATCH 6
 
 typedef struct {
@@ -37,20 +37,18 @@ typedef struct {
 /* Objective for the current parameters; ws->grad is overwritten. The rng is
  * copied so every call draws the same dropout masks. */
 static double objective(const mlp_model *m, mlp_workspace *ws, const grad_case *c,
-                        const mlp_rng *rng)
-{
+                        const mlp_rng *rng) {
     mlp_rng r = *rng;
     mlp_batch_stats st;
     mlp_backprop(m, ws, BATCH, c->l1, c->l2, c->dropout > 0 ? &r : NULL, &st);
     return st.loss_sum / BATCH + st.penalty;
 }
 
-static void check_case(const grad_case *c)
-{
+static void check_case(const grad_case *c) {
     mlp_arch a;
     mlp_error err = {{0}};
-    assert_int_equal(mlp_arch_make(&a, c->inputs, c->hidden, c->n_hidden, c->hidden_act,
-                                   c->outputs, c->loss, c->out_act, &err),
+    assert_int_equal(mlp_arch_make(&a, c->inputs, c->hidden, c->n_hidden, c->hidden_act, c->outputs,
+                                   c->loss, c->out_act, &err),
                      MLP_OK);
     mlp_model *m = NULL;
     assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, 42, &m, &err), MLP_OK);
@@ -62,16 +60,13 @@ static void check_case(const grad_case *c)
         for (int j = 0; j < a.sizes[l + 1]; j++)
             m->b[l][j] = 0.2f * (2.0f * mlp_rng_uniform(&r) - 1.0f);
     for (size_t i = 0; i < m->n_params; i++)
-        if (fabsf(m->params[i]) < 4 * STEP)
-            m->params[i] = m->params[i] < 0 ? -0.05f : 0.05f;
+        if (fabsf(m->params[i]) < 4 * STEP) m->params[i] = m->params[i] < 0 ? -0.05f : 0.05f;
 
     mlp_workspace *ws = NULL;
     assert_int_equal(mlp_workspace_create(&a, BATCH, c->dropout, &ws, &err), MLP_OK);
-    for (int i = 0; i < BATCH * c->inputs; i++)
-        ws->x[i] = 2.0f * mlp_rng_uniform(&r) - 1.0f;
+    for (int i = 0; i < BATCH * c->inputs; i++) ws->x[i] = 2.0f * mlp_rng_uniform(&r) - 1.0f;
     int classes = c->outputs >= 2 ? c->outputs : 2;
-    for (int i = 0; i < BATCH; i++)
-        ws->y[i] = (int32_t)(mlp_rng_next(&r) % (uint64_t)classes);
+    for (int i = 0; i < BATCH; i++) ws->y[i] = (int32_t)(mlp_rng_next(&r) % (uint64_t)classes);
     mlp_rng dropout_rng;
     mlp_rng_seed(&dropout_rng, 99);
 
@@ -96,8 +91,7 @@ static void check_case(const grad_case *c)
         double an = analytic[i];
         double scale = fmax(fabs(an), fabs(numeric));
         double diff = fabs(an - numeric);
-        if (scale > ATOL)
-            nonzero++;
+        if (scale > ATOL) nonzero++;
         if (diff > RTOL * scale + ATOL)
             fail_msg("%s: param %zu analytic %.6g numeric %.6g", c->name, i, an, numeric);
         double used = diff / (RTOL * scale + ATOL); /* share of the tolerance used */
@@ -115,134 +109,231 @@ static void check_case(const grad_case *c)
     mlp_model_free(m);
 }
 
-static void run_cases(const grad_case *cases, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        check_case(&cases[i]);
+static void run_cases(const grad_case *cases, size_t n) {
+    for (size_t i = 0; i < n; i++) check_case(&cases[i]);
 }
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static void test_softmax_cross_entropy(void **state)
-{
+static void test_softmax_cross_entropy(void **state) {
     (void)state;
     static const grad_case cases[] = {
         {"relu / softmax+ce", 5, 2, {7, 6}, 4, MLP_ACT_RELU, MLP_LOSS_CROSS_ENTROPY, -1, 0, 0, 0},
-        {"sigmoid / softmax+ce", 5, 2, {7, 6}, 4, MLP_ACT_SIGMOID, MLP_LOSS_CROSS_ENTROPY, -1, 0,
-         0, 0},
+        {"sigmoid / softmax+ce",
+         5,
+         2,
+         {7, 6},
+         4,
+         MLP_ACT_SIGMOID,
+         MLP_LOSS_CROSS_ENTROPY,
+         -1,
+         0,
+         0,
+         0},
         {"tanh / softmax+ce", 5, 2, {7, 6}, 4, MLP_ACT_TANH, MLP_LOSS_CROSS_ENTROPY, -1, 0, 0, 0},
-        {"no hidden / softmax+ce", 5, 0, {0}, 3, MLP_ACT_RELU, MLP_LOSS_CROSS_ENTROPY, -1, 0, 0,
+        {"no hidden / softmax+ce", 5, 0, {0}, 3, MLP_ACT_RELU, MLP_LOSS_CROSS_ENTROPY, -1, 0, 0, 0},
+        {"3 hidden tanh / softmax+ce",
+         4,
+         3,
+         {6, 5, 4},
+         3,
+         MLP_ACT_TANH,
+         MLP_LOSS_CROSS_ENTROPY,
+         -1,
+         0,
+         0,
          0},
-        {"3 hidden tanh / softmax+ce", 4, 3, {6, 5, 4}, 3, MLP_ACT_TANH, MLP_LOSS_CROSS_ENTROPY,
-         -1, 0, 0, 0},
     };
     run_cases(cases, N(cases));
 }
 
-static void test_mse(void **state)
-{
+static void test_mse(void **state) {
     (void)state;
     static const grad_case cases[] = {
-        {"relu / linear+mse", 5, 2, {7, 6}, 4, MLP_ACT_RELU, MLP_LOSS_MSE, MLP_ACT_LINEAR, 0, 0,
+        {"relu / linear+mse", 5, 2, {7, 6}, 4, MLP_ACT_RELU, MLP_LOSS_MSE, MLP_ACT_LINEAR, 0, 0, 0},
+        {"relu / sigmoid+mse",
+         5,
+         2,
+         {7, 6},
+         4,
+         MLP_ACT_RELU,
+         MLP_LOSS_MSE,
+         MLP_ACT_SIGMOID,
+         0,
+         0,
          0},
-        {"relu / sigmoid+mse", 5, 2, {7, 6}, 4, MLP_ACT_RELU, MLP_LOSS_MSE, MLP_ACT_SIGMOID, 0, 0,
+        {"sigmoid / sigmoid+mse",
+         5,
+         2,
+         {7, 6},
+         4,
+         MLP_ACT_SIGMOID,
+         MLP_LOSS_MSE,
+         MLP_ACT_SIGMOID,
+         0,
+         0,
          0},
-        {"sigmoid / sigmoid+mse", 5, 2, {7, 6}, 4, MLP_ACT_SIGMOID, MLP_LOSS_MSE,
-         MLP_ACT_SIGMOID, 0, 0, 0},
-        {"sigmoid / linear+mse", 5, 2, {7, 6}, 4, MLP_ACT_SIGMOID, MLP_LOSS_MSE, MLP_ACT_LINEAR,
-         0, 0, 0},
-        {"tanh / linear+mse", 5, 2, {7, 6}, 4, MLP_ACT_TANH, MLP_LOSS_MSE, MLP_ACT_LINEAR, 0, 0,
+        {"sigmoid / linear+mse",
+         5,
+         2,
+         {7, 6},
+         4,
+         MLP_ACT_SIGMOID,
+         MLP_LOSS_MSE,
+         MLP_ACT_LINEAR,
+         0,
+         0,
          0},
-        {"tanh / sigmoid+mse", 5, 2, {7, 6}, 4, MLP_ACT_TANH, MLP_LOSS_MSE, MLP_ACT_SIGMOID, 0,
-         0, 0},
-        {"tanh / one sigmoid unit+mse", 5, 1, {6}, 1, MLP_ACT_TANH, MLP_LOSS_MSE,
-         MLP_ACT_SIGMOID, 0, 0, 0},
+        {"tanh / linear+mse", 5, 2, {7, 6}, 4, MLP_ACT_TANH, MLP_LOSS_MSE, MLP_ACT_LINEAR, 0, 0, 0},
+        {"tanh / sigmoid+mse",
+         5,
+         2,
+         {7, 6},
+         4,
+         MLP_ACT_TANH,
+         MLP_LOSS_MSE,
+         MLP_ACT_SIGMOID,
+         0,
+         0,
+         0},
+        {"tanh / one sigmoid unit+mse",
+         5,
+         1,
+         {6},
+         1,
+         MLP_ACT_TANH,
+         MLP_LOSS_MSE,
+         MLP_ACT_SIGMOID,
+         0,
+         0,
+         0},
     };
     run_cases(cases, N(cases));
 }
 
-static void test_penalties(void **state)
-{
+static void test_penalties(void **state) {
     (void)state;
     static const grad_case cases[] = {
-        {"relu / softmax+ce, l1", 5, 2, {7, 6}, 4, MLP_ACT_RELU, MLP_LOSS_CROSS_ENTROPY, -1, 0.01f,
-         0, 0},
-        {"sigmoid / softmax+ce, l2", 5, 2, {7, 6}, 4, MLP_ACT_SIGMOID, MLP_LOSS_CROSS_ENTROPY, -1,
-         0, 0.02f, 0},
-        {"tanh / linear+mse, l1+l2", 5, 2, {7, 6}, 4, MLP_ACT_TANH, MLP_LOSS_MSE, MLP_ACT_LINEAR,
-         0.01f, 0.02f, 0},
-        {"relu / sigmoid+mse, l1+l2", 5, 2, {7, 6}, 4, MLP_ACT_RELU, MLP_LOSS_MSE,
-         MLP_ACT_SIGMOID, 0.005f, 0.05f, 0},
+        {"relu / softmax+ce, l1",
+         5,
+         2,
+         {7, 6},
+         4,
+         MLP_ACT_RELU,
+         MLP_LOSS_CROSS_ENTROPY,
+         -1,
+         0.01f,
+         0,
+         0},
+        {"sigmoid / softmax+ce, l2",
+         5,
+         2,
+         {7, 6},
+         4,
+         MLP_ACT_SIGMOID,
+         MLP_LOSS_CROSS_ENTROPY,
+         -1,
+         0,
+         0.02f,
+         0},
+        {"tanh / linear+mse, l1+l2",
+         5,
+         2,
+         {7, 6},
+         4,
+         MLP_ACT_TANH,
+         MLP_LOSS_MSE,
+         MLP_ACT_LINEAR,
+         0.01f,
+         0.02f,
+         0},
+        {"relu / sigmoid+mse, l1+l2",
+         5,
+         2,
+         {7, 6},
+         4,
+         MLP_ACT_RELU,
+         MLP_LOSS_MSE,
+         MLP_ACT_SIGMOID,
+         0.005f,
+         0.05f,
+         0},
     };
     run_cases(cases, N(cases));
 }
 
 /* Dropout with fixed masks is a fixed function of the parameters. */
-static void test_dropout(void **state)
-{
+static void test_dropout(void **state) {
     (void)state;
     static const grad_case cases[] = {
-        {"relu / softmax+ce, dropout 0.3", 5, 2, {8, 7}, 4, MLP_ACT_RELU,
-         MLP_LOSS_CROSS_ENTROPY, -1, 0, 0, 0.3f},
-        {"sigmoid / linear+mse, dropout 0.5", 5, 2, {8, 7}, 4, MLP_ACT_SIGMOID, MLP_LOSS_MSE,
-         MLP_ACT_LINEAR, 0, 0.01f, 0.5f},
+        {"relu / softmax+ce, dropout 0.3",
+         5,
+         2,
+         {8, 7},
+         4,
+         MLP_ACT_RELU,
+         MLP_LOSS_CROSS_ENTROPY,
+         -1,
+         0,
+         0,
+         0.3f},
+        {"sigmoid / linear+mse, dropout 0.5",
+         5,
+         2,
+         {8, 7},
+         4,
+         MLP_ACT_SIGMOID,
+         MLP_LOSS_MSE,
+         MLP_ACT_LINEAR,
+         0,
+         0.01f,
+         0.5f},
     };
     run_cases(cases, N(cases));
 }
 
 /* The generic softmax backward composed with d(CE)/dp = -onehot / p gives the
  * fused softmax+cross-entropy gradient p - onehot. */
-static void test_softmax_backward_matches_fused(void **state)
-{
+static void test_softmax_backward_matches_fused(void **state) {
     (void)state;
     enum { B = 4, O = 5 };
     mlp_rng r;
     mlp_rng_seed(&r, 3);
     float z[B * O], p[B * O], d[B * O];
     int32_t y[B];
-    for (int i = 0; i < B * O; i++)
-        z[i] = 4.0f * mlp_rng_uniform(&r) - 2.0f;
-    for (int i = 0; i < B; i++)
-        y[i] = (int32_t)(mlp_rng_next(&r) % O);
+    for (int i = 0; i < B * O; i++) z[i] = 4.0f * mlp_rng_uniform(&r) - 2.0f;
+    for (int i = 0; i < B; i++) y[i] = (int32_t)(mlp_rng_next(&r) % O);
     memcpy(p, z, sizeof z);
     mlp_act_rows(p, MLP_ACT_SOFTMAX, B, O);
     for (int i = 0; i < B; i++)
-        for (int j = 0; j < O; j++)
-            d[i * O + j] = j == y[i] ? -1.0f / (B * p[i * O + j]) : 0.0f;
+        for (int j = 0; j < O; j++) d[i * O + j] = j == y[i] ? -1.0f / (B * p[i * O + j]) : 0.0f;
     mlp_softmax_backward(d, p, B, O);
     long correct = 0;
     double loss = mlp_softmax_ce_backward(z, y, B, O, 1.0f / B, &correct);
     double want_loss = 0;
-    for (int i = 0; i < B; i++)
-        want_loss -= log(p[i * O + y[i]]);
+    for (int i = 0; i < B; i++) want_loss -= log(p[i * O + y[i]]);
     assert_true(fabs(loss - want_loss) < 1e-5 * want_loss);
-    for (int i = 0; i < B * O; i++)
-        assert_true(fabsf(z[i] - d[i]) < 1e-6f);
+    for (int i = 0; i < B * O; i++) assert_true(fabsf(z[i] - d[i]) < 1e-6f);
 }
 
 /* The SGD step fused into the backward products (mlp_backprop_sgd) lands on
  * the same weights as gradient + separate update, up to float rounding. */
-static void test_fused_sgd_matches_two_pass(void **state)
-{
+static void test_fused_sgd_matches_two_pass(void **state) {
     (void)state;
     int hidden[2] = {9, 7};
     mlp_arch a;
-    assert_int_equal(mlp_arch_make(&a, 5, hidden, 2, MLP_ACT_TANH, 4, MLP_LOSS_CROSS_ENTROPY, -1,
-                                   NULL),
-                     MLP_OK);
+    assert_int_equal(
+        mlp_arch_make(&a, 5, hidden, 2, MLP_ACT_TANH, 4, MLP_LOSS_CROSS_ENTROPY, -1, NULL), MLP_OK);
     mlp_model *m1, *m2;
     assert_int_equal(mlp_model_create(&a, MLP_INIT_HE_NORMAL, 5, &m1, NULL), MLP_OK);
     mlp_rng r;
     mlp_rng_seed(&r, 11);
-    for (int j = 0; j < 9; j++)
-        m1->b[0][j] = mlp_rng_uniform(&r) - 0.5f;
+    for (int j = 0; j < 9; j++) m1->b[0][j] = mlp_rng_uniform(&r) - 0.5f;
     assert_int_equal(mlp_model_clone(m1, &m2, NULL), MLP_OK);
     mlp_workspace *ws;
     assert_int_equal(mlp_workspace_create(&a, BATCH, 0.25f, &ws, NULL), MLP_OK);
-    for (int i = 0; i < BATCH * 5; i++)
-        ws->x[i] = 2.0f * mlp_rng_uniform(&r) - 1.0f;
-    for (int i = 0; i < BATCH; i++)
-        ws->y[i] = (int32_t)(mlp_rng_next(&r) % 4);
+    for (int i = 0; i < BATCH * 5; i++) ws->x[i] = 2.0f * mlp_rng_uniform(&r) - 1.0f;
+    for (int i = 0; i < BATCH; i++) ws->y[i] = (int32_t)(mlp_rng_next(&r) % 4);
     mlp_train_config c;
     mlp_train_config_default(&c);
     c.lr = 0.3f;
@@ -276,8 +367,7 @@ static void test_fused_sgd_matches_two_pass(void **state)
 }
 
 /* log-sum-exp keeps the loss finite and exact for logits far beyond expf's range. */
-static void test_cross_entropy_stable(void **state)
-{
+static void test_cross_entropy_stable(void **state) {
     (void)state;
     float z[3] = {1000.0f, -1000.0f, 0.0f};
     int32_t y = 1;
@@ -293,8 +383,7 @@ static void test_cross_entropy_stable(void **state)
     assert_int_equal(correct, 0);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_cross_entropy),
         cmocka_unit_test(test_mse),

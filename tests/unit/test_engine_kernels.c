@@ -32,19 +32,16 @@
 
 #include "internal.h"
 
-static float *random_floats(mlp_rng *r, size_t n, float lo, float hi)
-{
+static float *random_floats(mlp_rng *r, size_t n, float lo, float hi) {
     float *v = malloc(n * sizeof *v);
     assert_non_null(v);
-    for (size_t i = 0; i < n; i++)
-        v[i] = lo + (hi - lo) * mlp_rng_uniform(r);
+    for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * mlp_rng_uniform(r);
     return v;
 }
 
 /* Reference for one layer in double: want (B,O), mag (B,O) = sum |x w| + |b|. */
 static void reference_layer(double *want, double *mag, const float *x, const float *W,
-                            const float *b, mlp_act act, int B, int In, int O)
-{
+                            const float *b, mlp_act act, int B, int In, int O) {
     for (int i = 0; i < B; i++) {
         double *row = want + (size_t)i * O;
         for (int o = 0; o < O; o++) {
@@ -65,18 +62,14 @@ static void reference_layer(double *want, double *mag, const float *x, const flo
         }
         if (act == MLP_ACT_SOFTMAX) {
             double mx = row[0], sum = 0;
-            for (int o = 1; o < O; o++)
-                mx = row[o] > mx ? row[o] : mx;
-            for (int o = 0; o < O; o++)
-                sum += exp(row[o] - mx);
-            for (int o = 0; o < O; o++)
-                row[o] = exp(row[o] - mx) / sum;
+            for (int o = 1; o < O; o++) mx = row[o] > mx ? row[o] : mx;
+            for (int o = 0; o < O; o++) sum += exp(row[o] - mx);
+            for (int o = 0; o < O; o++) row[o] = exp(row[o] - mx) / sum;
         }
     }
 }
 
-static void test_dense_forward_paths(void **state)
-{
+static void test_dense_forward_paths(void **state) {
     (void)state;
     static const int batches[] = {1, 2, 7, 8, 9, 33, 128};
     static const mlp_act acts[] = {MLP_ACT_RELU, MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_ACT_SOFTMAX,
@@ -102,11 +95,10 @@ static void test_dense_forward_paths(void **state)
             for (int i = 0; i < B * O; i++) {
                 double d = fabs((double)y[i] - want[i]);
                 double tol = 2e-6 * (1.0 + mag[i]);
-                if (d / tol > worst)
-                    worst = d / tol;
+                if (d / tol > worst) worst = d / tol;
                 if (d > tol)
-                    fail_msg("%s, batch %d, element %d: got %.9g, want %.9g",
-                             mlp_act_name(acts[a]), B, i, (double)y[i], want[i]);
+                    fail_msg("%s, batch %d, element %d: got %.9g, want %.9g", mlp_act_name(acts[a]),
+                             B, i, (double)y[i], want[i]);
             }
             print_message("%-8s batch %3d: worst difference %.3f of the tolerance\n",
                           mlp_act_name(acts[a]), B, worst);
@@ -117,16 +109,15 @@ static void test_dense_forward_paths(void **state)
 
 /* 784-64-32-10: a row predicted alone (sgemv path) and inside a batch of 40
  * (sgemm path) gives the same probabilities to float rounding, and the same label. */
-static void test_predict_independent_of_batch(void **state)
-{
+static void test_predict_independent_of_batch(void **state) {
     (void)state;
     static const int hidden[] = {64, 32};
     enum { N = 40, IN = 784, OUT = 10 };
     mlp_arch a;
     mlp_model *m = NULL;
-    assert_int_equal(mlp_arch_make(&a, IN, hidden, 2, MLP_ACT_RELU, OUT,
-                                   MLP_LOSS_CROSS_ENTROPY, -1, NULL),
-                     MLP_OK);
+    assert_int_equal(
+        mlp_arch_make(&a, IN, hidden, 2, MLP_ACT_RELU, OUT, MLP_LOSS_CROSS_ENTROPY, -1, NULL),
+        MLP_OK);
     assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, 5, &m, NULL), MLP_OK);
     mlp_rng r;
     mlp_rng_seed(&r, 3);
@@ -154,19 +145,16 @@ static void test_predict_independent_of_batch(void **state)
  * against double precision by test_dense_forward_paths). Widths 300 -> 37 ->
  * 21 -> out: 300 spans two input blocks (256 + 44), 37 and 21 end in
  * partial panels. */
-static void check_packed_model(mlp_act hidden_act, mlp_loss loss, int outputs)
-{
+static void check_packed_model(mlp_act hidden_act, mlp_loss loss, int outputs) {
     static const int hidden[] = {37, 21};
     enum { IN = 300, MAXB = 70 };
     mlp_arch a;
     mlp_model *packed = NULL, *plain = NULL;
-    assert_int_equal(mlp_arch_make(&a, IN, hidden, 2, hidden_act, outputs, loss, -1, NULL),
-                     MLP_OK);
+    assert_int_equal(mlp_arch_make(&a, IN, hidden, 2, hidden_act, outputs, loss, -1, NULL), MLP_OK);
     assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, 9, &packed, NULL), MLP_OK);
     /* Biases non-zero, so their start value in the product is exercised. */
     for (int l = 0; l < a.n_layers; l++)
-        for (int o = 0; o < a.sizes[l + 1]; o++)
-            packed->b[l][o] = 0.01f * (float)(o % 7) - 0.03f;
+        for (int o = 0; o < a.sizes[l + 1]; o++) packed->b[l][o] = 0.01f * (float)(o % 7) - 0.03f;
     assert_int_equal(mlp_model_clone(packed, &plain, NULL), MLP_OK);
     assert_int_equal(mlp_model_pack(packed, NULL), MLP_OK);
     assert_true((packed->packed != NULL) == (mlp_packed_supported() != 0));
@@ -200,8 +188,7 @@ static void check_packed_model(mlp_act hidden_act, mlp_loss loss, int outputs)
     mlp_model_free(plain);
 }
 
-static void test_packed_kernel(void **state)
-{
+static void test_packed_kernel(void **state) {
     (void)state;
     check_packed_model(MLP_ACT_RELU, MLP_LOSS_CROSS_ENTROPY, 10);
     check_packed_model(MLP_ACT_SIGMOID, MLP_LOSS_CROSS_ENTROPY, 3);
@@ -210,23 +197,20 @@ static void test_packed_kernel(void **state)
 }
 
 /* Training changes the weights, so it must not leave a stale packed copy. */
-static void test_train_drops_packed(void **state)
-{
+static void test_train_drops_packed(void **state) {
     (void)state;
     static const int hidden[] = {8};
     mlp_arch a;
     mlp_model *m = NULL;
-    assert_int_equal(mlp_arch_make(&a, 4, hidden, 1, MLP_ACT_RELU, 2, MLP_LOSS_CROSS_ENTROPY,
-                                   -1, NULL),
-                     MLP_OK);
+    assert_int_equal(
+        mlp_arch_make(&a, 4, hidden, 1, MLP_ACT_RELU, 2, MLP_LOSS_CROSS_ENTROPY, -1, NULL), MLP_OK);
     assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, 1, &m, NULL), MLP_OK);
     assert_int_equal(mlp_model_pack(m, NULL), MLP_OK);
     float xs[16 * 4];
     int32_t ys[16];
     for (int i = 0; i < 16; i++) {
         ys[i] = i % 2;
-        for (int k = 0; k < 4; k++)
-            xs[i * 4 + k] = (float)((i + k) % 5) / 5.0f;
+        for (int k = 0; k < 4; k++) xs[i * 4 + k] = (float)((i + k) % 5) / 5.0f;
     }
     mlp_dataset d = {.n = 16, .features = 4, .classes = 2, .x_f32 = xs, .labels = ys};
     mlp_train_config c;
@@ -247,12 +231,10 @@ typedef struct {
 
 enum { ROWS = 24 };
 
-static void *predict_rows(void *arg)
-{
+static void *predict_rows(void *arg) {
     rows_job *j = arg;
     float *scratch = malloc(mlp_scratch_floats(j->m, 1) * sizeof *scratch);
-    if (!scratch)
-        return NULL;
+    if (!scratch) return NULL;
     for (int rep = 0; rep < 10; rep++)
         for (int i = 0; i < ROWS; i++)
             mlp_predict(j->m, j->x + (size_t)i * 784, 1, j->out + i * 10, NULL, scratch);
@@ -260,16 +242,15 @@ static void *predict_rows(void *arg)
     return j;
 }
 
-static void test_single_rows_concurrently(void **state)
-{
+static void test_single_rows_concurrently(void **state) {
     (void)state;
     enum { THREADS = 4 };
     static const int hidden[] = {128, 64};
     mlp_arch a;
     mlp_model *m = NULL;
-    assert_int_equal(mlp_arch_make(&a, 784, hidden, 2, MLP_ACT_RELU, 10,
-                                   MLP_LOSS_CROSS_ENTROPY, -1, NULL),
-                     MLP_OK);
+    assert_int_equal(
+        mlp_arch_make(&a, 784, hidden, 2, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, -1, NULL),
+        MLP_OK);
     assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, 8, &m, NULL), MLP_OK);
     mlp_rng r;
     mlp_rng_seed(&r, 4);
@@ -293,8 +274,7 @@ static void test_single_rows_concurrently(void **state)
     mlp_model_free(m);
 }
 
-static void test_gather_u8(void **state)
-{
+static void test_gather_u8(void **state) {
     (void)state;
     enum { N = 300, F = 256 + 13 };
     mlp_dataset d = {.n = N, .features = F, .classes = 7};
@@ -316,8 +296,7 @@ static void test_gather_u8(void **state)
     mlp_rng_seed(&r, 9);
     for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
         int n = counts[c];
-        for (int i = 0; i < N; i++)
-            idx[i] = (uint32_t)i;
+        for (int i = 0; i < N; i++) idx[i] = (uint32_t)i;
         mlp_rng_shuffle(&r, idx, N);
         mlp_dataset_gather(&d, idx, n, x, y);
         for (int i = 0; i < n; i++) {
@@ -336,8 +315,7 @@ static void test_gather_u8(void **state)
     free(d.labels);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense_forward_paths),
         cmocka_unit_test(test_predict_independent_of_batch),

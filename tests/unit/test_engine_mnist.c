@@ -29,15 +29,13 @@
  * whose backward pass is wrong reaches. */
 #define MIN_TEST_ACCURACY 0.55
 
-static double now(void)
-{
+static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void load(const char *split, mlp_dataset **out)
-{
+static void load(const char *split, mlp_dataset **out) {
     const char *dir = getenv("MLPD_DATA_DIR");
     char path[1024];
     snprintf(path, sizeof path, "%s/mnist-digits", dir && *dir ? dir : "data");
@@ -48,8 +46,7 @@ static void load(const char *split, mlp_dataset **out)
                  err.msg);
 }
 
-static void test_reference_recipe_one_epoch(void **state)
-{
+static void test_reference_recipe_one_epoch(void **state) {
     (void)state;
     mlp_dataset *train = NULL, *test = NULL;
     load("train", &train);
@@ -61,9 +58,9 @@ static void test_reference_recipe_one_epoch(void **state)
     mlp_arch a;
     int hidden[2] = {512, 256};
     mlp_error err = {{0}};
-    assert_int_equal(mlp_arch_make(&a, 784, hidden, 2, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY,
-                                   -1, &err),
-                     MLP_OK);
+    assert_int_equal(
+        mlp_arch_make(&a, 784, hidden, 2, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, -1, &err),
+        MLP_OK);
     mlp_model *m = NULL;
     assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, 1, &m, &err), MLP_OK);
     mlp_train_config c;
@@ -80,7 +77,7 @@ static void test_reference_recipe_one_epoch(void **state)
            "test loss %.4f acc %.4f\n",
            seconds, 8000 / seconds, res.last.loss, res.last.accuracy, e.loss, e.accuracy);
     assert_true(e.accuracy >= MIN_TEST_ACCURACY);
-    assert_true(res.last.loss < 2.3);  /* below chance level, ln(10) = 2.303 */
+    assert_true(res.last.loss < 2.3); /* below chance level, ln(10) = 2.303 */
     assert_true(e.loss < 2.0);
     /* the confusion matrix adds up to the test set, its diagonal to the hits */
     size_t total = 0, diag = 0;
@@ -97,8 +94,7 @@ static void test_reference_recipe_one_epoch(void **state)
     mlp_dataset_free(test);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_recipe_one_epoch),
     };

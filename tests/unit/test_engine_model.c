@@ -18,20 +18,19 @@
 
 /* ---- validation of configurations and architectures ------------------------------------ */
 
-static void test_config_validation(void **state)
-{
+static void test_config_validation(void **state) {
     (void)state;
     mlp_train_config ok, c;
     mlp_train_config_default(&ok);
     assert_int_equal(mlp_train_config_validate(&ok, NULL), MLP_OK);
     assert_true(ok.lr == 0.01f && ok.batch_size == 128 && ok.epochs == 10 && ok.shuffle == 1);
-#define REJECT(field, value)                                                                \
-    do {                                                                                    \
-        mlp_error e = {{0}};                                                                \
-        c = ok;                                                                             \
-        c.field = value;                                                                    \
-        assert_int_equal(mlp_train_config_validate(&c, &e), MLP_EINVAL);                   \
-        assert_true(strlen(e.msg) > 0);                                                     \
+#define REJECT(field, value)                                                                       \
+    do {                                                                                           \
+        mlp_error e = {{0}};                                                                       \
+        c = ok;                                                                                    \
+        c.field = value;                                                                           \
+        assert_int_equal(mlp_train_config_validate(&c, &e), MLP_EINVAL);                           \
+        assert_true(strlen(e.msg) > 0);                                                            \
     } while (0)
     REJECT(lr, 0.0f);
     REJECT(lr, -1.0f);
@@ -76,47 +75,42 @@ static void test_config_validation(void **state)
     free_blobs(&d);
 }
 
-static void test_arch_validation(void **state)
-{
+static void test_arch_validation(void **state) {
     (void)state;
     mlp_arch a;
     mlp_error e;
     int huge = 1000000000, h2[2] = {16, 16}, wide[15];
-    assert_int_equal(mlp_arch_make(&a, 784, &huge, 1, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY,
-                                   -1, &e),
+    assert_int_equal(
+        mlp_arch_make(&a, 784, &huge, 1, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, -1, &e),
+        MLP_EINVAL);
+    assert_int_equal(mlp_arch_make(&a, 0, h2, 2, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, -1, &e),
                      MLP_EINVAL);
-    assert_int_equal(mlp_arch_make(&a, 0, h2, 2, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, -1,
-                                   &e),
-                     MLP_EINVAL);
-    assert_int_equal(mlp_arch_make(&a, 784, h2, 2, MLP_ACT_RELU, 100000, MLP_LOSS_CROSS_ENTROPY,
-                                   -1, &e),
-                     MLP_EINVAL);
-    assert_int_equal(mlp_arch_make(&a, 784, h2, 2, MLP_ACT_SOFTMAX, 10, MLP_LOSS_CROSS_ENTROPY,
-                                   -1, &e),
-                     MLP_EINVAL);
-    assert_int_equal(mlp_arch_make(&a, 784, h2, 2, MLP_ACT_RELU, 10, MLP_LOSS_MSE,
-                                   MLP_ACT_SOFTMAX, &e),
-                     MLP_EINVAL);
+    assert_int_equal(
+        mlp_arch_make(&a, 784, h2, 2, MLP_ACT_RELU, 100000, MLP_LOSS_CROSS_ENTROPY, -1, &e),
+        MLP_EINVAL);
+    assert_int_equal(
+        mlp_arch_make(&a, 784, h2, 2, MLP_ACT_SOFTMAX, 10, MLP_LOSS_CROSS_ENTROPY, -1, &e),
+        MLP_EINVAL);
+    assert_int_equal(
+        mlp_arch_make(&a, 784, h2, 2, MLP_ACT_RELU, 10, MLP_LOSS_MSE, MLP_ACT_SOFTMAX, &e),
+        MLP_EINVAL);
     assert_non_null(strstr(e.msg, "mse"));
-    assert_int_equal(mlp_arch_make(&a, 784, h2, 2, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY,
-                                   MLP_ACT_LINEAR, &e),
-                     MLP_EINVAL);
+    assert_int_equal(
+        mlp_arch_make(&a, 784, h2, 2, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, MLP_ACT_LINEAR, &e),
+        MLP_EINVAL);
     assert_int_equal(mlp_arch_make(&a, 784, h2, MLP_MAX_LAYERS, MLP_ACT_RELU, 10,
                                    MLP_LOSS_CROSS_ENTROPY, -1, &e),
                      MLP_EINVAL);
     /* the widest network the limits allow is still under MLP_MAX_PARAMS
      * (validated only, not allocated), and counted without overflow */
-    for (int i = 0; i < 15; i++)
-        wide[i] = MLP_MAX_HIDDEN;
+    for (int i = 0; i < 15; i++) wide[i] = MLP_MAX_HIDDEN;
     assert_int_equal(mlp_arch_make(&a, MLP_MAX_INPUT, wide, 15, MLP_ACT_RELU, MLP_MAX_OUTPUT,
                                    MLP_LOSS_CROSS_ENTROPY, -1, &e),
                      MLP_OK);
-    assert_int_equal(mlp_arch_param_count(&a),
-                     (size_t)15 * 4096 * 4097 + (size_t)1024 * 4097);
+    assert_int_equal(mlp_arch_param_count(&a), (size_t)15 * 4096 * 4097 + (size_t)1024 * 4097);
     /* hand-built archs: 0 layers, softmax on a hidden layer, unknown loss */
-    assert_int_equal(mlp_arch_make(&a, 784, h2, 2, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, -1,
-                                   &e),
-                     MLP_OK);
+    assert_int_equal(
+        mlp_arch_make(&a, 784, h2, 2, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, -1, &e), MLP_OK);
     mlp_arch bad = a;
     bad.n_layers = 0;
     assert_int_equal(mlp_arch_validate(&bad, &e), MLP_EINVAL);
@@ -137,21 +131,19 @@ static void test_arch_validation(void **state)
     assert_int_equal(a.act[2], MLP_ACT_SOFTMAX);
     assert_int_equal(mlp_arch_param_count(&a),
                      (size_t)(784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10));
-    assert_int_equal(mlp_arch_make(&a, 3, NULL, 0, MLP_ACT_RELU, 2, MLP_LOSS_MSE, -1, &e),
-                     MLP_OK);
+    assert_int_equal(mlp_arch_make(&a, 3, NULL, 0, MLP_ACT_RELU, 2, MLP_LOSS_MSE, -1, &e), MLP_OK);
     assert_int_equal(a.act[0], MLP_ACT_LINEAR);
 }
 
 /* ---- model creation ------------------------------------------------------------------------ */
 
-static void test_init(void **state)
-{
+static void test_init(void **state) {
     (void)state;
     mlp_arch a;
     int hidden = 300;
-    assert_int_equal(mlp_arch_make(&a, 200, &hidden, 1, MLP_ACT_RELU, 10,
-                                   MLP_LOSS_CROSS_ENTROPY, -1, NULL),
-                     MLP_OK);
+    assert_int_equal(
+        mlp_arch_make(&a, 200, &hidden, 1, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, -1, NULL),
+        MLP_OK);
     mlp_model *g, *h;
     assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, 1, &g, NULL), MLP_OK);
     assert_int_equal(mlp_model_create(&a, MLP_INIT_HE_NORMAL, 1, &h, NULL), MLP_OK);
@@ -171,8 +163,7 @@ static void test_init(void **state)
     printf("  he_normal std %.5f (want %.5f), max |w| %.4f\n", sd, want, hmax);
     assert_true(fabs(sd - want) < 0.02 * want);
     assert_true(hmax <= 2 * want / 0.87962566103423978 + 1e-6);
-    for (int j = 0; j < 300; j++)
-        assert_true(g->b[0][j] == 0.0f && h->b[0][j] == 0.0f);
+    for (int j = 0; j < 300; j++) assert_true(g->b[0][j] == 0.0f && h->b[0][j] == 0.0f);
     mlp_model *c;
     assert_int_equal(mlp_model_clone(h, &c, NULL), MLP_OK);
     assert_ptr_not_equal(c->params, h->params);
@@ -184,8 +175,7 @@ static void test_init(void **state)
     mlp_model_free(NULL);
 }
 
-static void test_names_and_rng(void **state)
-{
+static void test_names_and_rng(void **state) {
     (void)state;
     for (int a = 0; a <= MLP_ACT_LINEAR; a++) {
         mlp_act back;
@@ -219,16 +209,14 @@ static void test_names_and_rng(void **state)
     assert_true(fabs(sum / N) < 0.02 && fabs(sum2 / N - 1) < 0.02);
     uint32_t perm[1000];
     int seen[1000] = {0};
-    for (int i = 0; i < 1000; i++)
-        perm[i] = (uint32_t)i;
+    for (int i = 0; i < 1000; i++) perm[i] = (uint32_t)i;
     mlp_rng_shuffle(&r, perm, 1000);
     int moved = 0;
     for (int i = 0; i < 1000; i++) {
         seen[perm[i]]++;
         moved += perm[i] != (uint32_t)i;
     }
-    for (int i = 0; i < 1000; i++)
-        assert_int_equal(seen[i], 1);
+    for (int i = 0; i < 1000; i++) assert_int_equal(seen[i], 1);
     assert_true(moved > 900);
 }
 
@@ -242,8 +230,7 @@ typedef struct {
     int *labels;
 } predict_job;
 
-static void *predict_thread(void *arg)
-{
+static void *predict_thread(void *arg) {
     predict_job *j = arg;
     float *scratch = malloc(mlp_scratch_floats(j->m, j->batch) * sizeof(float));
     for (int rep = 0; rep < 20; rep++)
@@ -252,14 +239,12 @@ static void *predict_thread(void *arg)
     return NULL;
 }
 
-static void test_concurrent_predict(void **state)
-{
+static void test_concurrent_predict(void **state) {
     (void)state;
     enum { THREADS = 4, B = 64 };
     mlp_dataset d = make_blobs(B, 17, 0);
     mlp_model *m = make_model(128, MLP_ACT_RELU, 18);
-    predict_job ref = {m, d.x_f32, B, malloc(B * CLASSES * sizeof(float)),
-                       malloc(B * sizeof(int))};
+    predict_job ref = {m, d.x_f32, B, malloc(B * CLASSES * sizeof(float)), malloc(B * sizeof(int))};
     predict_thread(&ref);
     predict_job jobs[THREADS];
     pthread_t t[THREADS];
@@ -282,8 +267,7 @@ static void test_concurrent_predict(void **state)
     free_blobs(&d);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_validation),
         cmocka_unit_test(test_arch_validation),

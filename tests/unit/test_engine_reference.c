@@ -25,11 +25,11 @@
 #include "mlp.h"
 
 #define FIXTURE_PATH "tests/reference/fixtures/reference.txt"
-#define ATOL 1e-5
-#define RTOL 1e-4
-#define STEPS 3
-#define MAX_CASES 8
-#define MAX_RUNS 12
+#define ATOL         1e-5
+#define RTOL         1e-4
+#define STEPS        3
+#define MAX_CASES    8
+#define MAX_RUNS     12
 
 /* ---- the fixture ----------------------------------------------------------------- */
 typedef struct {
@@ -132,8 +132,7 @@ static void load_fixture(ref_fixture *fx) {
         } else if (!strcmp(key, "act")) {
             char *tok = strtok(line + 3, " \n");
             for (int l = 0; l < c->arch.n_layers; l++, tok = strtok(NULL, " \n"))
-                if (!tok || mlp_act_from_name(tok, &c->arch.act[l]))
-                    fail_parse("bad act", lineno);
+                if (!tok || mlp_act_from_name(tok, &c->arch.act[l])) fail_parse("bad act", lineno);
         } else if (!strcmp(key, "loss")) {
             if (sscanf(line, "loss %63s", name) != 1 || mlp_loss_from_name(name, &c->arch.loss))
                 fail_parse("bad loss", lineno);
@@ -491,8 +490,7 @@ static void test_train_epochs(void **state) {
             /* Without early stopping the model ends with the last epoch's weights. */
             char what[96];
             snprintf(what, sizeof what, "%s/%s mlp_train final", c->name, run->name);
-            ok &= compare(what, m->params, &run->after[STEPS - 1],
-                          m->n_params, &c->arch);
+            ok &= compare(what, m->params, &run->after[STEPS - 1], m->n_params, &c->arch);
             mlp_dataset_free(d);
             mlp_model_free(m);
         }
@@ -502,8 +500,8 @@ static void test_train_epochs(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_forward),         cmocka_unit_test(test_evaluate),
-        cmocka_unit_test(test_gradients),       cmocka_unit_test(test_optimizer_steps),
+        cmocka_unit_test(test_forward),      cmocka_unit_test(test_evaluate),
+        cmocka_unit_test(test_gradients),    cmocka_unit_test(test_optimizer_steps),
         cmocka_unit_test(test_train_epochs),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

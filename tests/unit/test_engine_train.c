@@ -19,8 +19,7 @@
 
 /* ---- optimizers ------------------------------------------------------------------ */
 
-static void train_and_check(mlp_optimizer opt, int nesterov, float lr, const char *name)
-{
+static void train_and_check(mlp_optimizer opt, int nesterov, float lr, const char *name) {
     mlp_dataset d = make_blobs(600, 1, 0);
     mlp_model *m = make_model(16, MLP_ACT_RELU, 2);
     mlp_eval_result before = eval(m, &d);
@@ -46,8 +45,7 @@ static void train_and_check(mlp_optimizer opt, int nesterov, float lr, const cha
     free_blobs(&d);
 }
 
-static void test_optimizers_reduce_loss(void **state)
-{
+static void test_optimizers_reduce_loss(void **state) {
     (void)state;
     train_and_check(MLP_OPT_SGD, 0, 0.1f, "sgd");
     train_and_check(MLP_OPT_MOMENTUM, 0, 0.02f, "momentum");
@@ -57,8 +55,7 @@ static void test_optimizers_reduce_loss(void **state)
 
 /* One step of each rule on a single parameter, against the formulas written
  * out here in double precision. */
-static void test_optimizer_rules(void **state)
-{
+static void test_optimizer_rules(void **state) {
     (void)state;
     const double g1 = 0.5, g2 = -0.25, w0 = 1.0, lr = 0.1, mu = 0.9;
     mlp_train_config c;
@@ -104,36 +101,29 @@ static void test_optimizer_rules(void **state)
 /* ---- dropout ------------------------------------------------------------------------ */
 
 /* Forward pass written out naively, without any dropout scaling. */
-static void naive_forward(const mlp_model *m, const float *x, float *out)
-{
+static void naive_forward(const mlp_model *m, const float *x, float *out) {
     const mlp_arch *a = &m->arch;
     double cur[64], next[64];
-    for (int j = 0; j < a->sizes[0]; j++)
-        cur[j] = x[j];
+    for (int j = 0; j < a->sizes[0]; j++) cur[j] = x[j];
     for (int l = 0; l < a->n_layers; l++) {
         int I = a->sizes[l], O = a->sizes[l + 1];
         double mx = -INFINITY, sum = 0;
         for (int o = 0; o < O; o++) {
             double z = m->b[l][o];
-            for (int i = 0; i < I; i++)
-                z += (double)m->W[l][o * I + i] * cur[i];
+            for (int i = 0; i < I; i++) z += (double)m->W[l][o * I + i] * cur[i];
             next[o] = a->act[l] == MLP_ACT_RELU ? fmax(z, 0) : z;
             mx = fmax(mx, z);
         }
         if (a->act[l] == MLP_ACT_SOFTMAX) {
-            for (int o = 0; o < O; o++)
-                sum += exp(next[o] - mx);
-            for (int o = 0; o < O; o++)
-                next[o] = exp(next[o] - mx) / sum;
+            for (int o = 0; o < O; o++) sum += exp(next[o] - mx);
+            for (int o = 0; o < O; o++) next[o] = exp(next[o] - mx) / sum;
         }
         memcpy(cur, next, sizeof(double) * O);
     }
-    for (int o = 0; o < a->sizes[a->n_layers]; o++)
-        out[o] = (float)cur[o];
+    for (int o = 0; o < a->sizes[a->n_layers]; o++) out[o] = (float)cur[o];
 }
 
-static void test_dropout_training_only(void **state)
-{
+static void test_dropout_training_only(void **state) {
     (void)state;
     mlp_dataset d = make_blobs(300, 3, 0);
     mlp_model *with = make_model(32, MLP_ACT_RELU, 4), *without = NULL;
@@ -165,8 +155,7 @@ static void test_dropout_training_only(void **state)
     free_blobs(&d);
 }
 
-static void test_dropout_mask_statistics(void **state)
-{
+static void test_dropout_mask_statistics(void **state) {
     (void)state;
     enum { N = 200001 };
     float *mask = malloc(N * sizeof(float));
@@ -198,8 +187,7 @@ typedef struct {
     long samples_per_epoch_steps;
 } recorder;
 
-static int record_epoch(const mlp_progress *p, const mlp_model *m, void *user)
-{
+static int record_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
     recorder *r = user;
     assert_int_equal(p->epoch, r->epochs_seen + 1);
     r->val_loss[r->epochs_seen] = p->val_loss;
@@ -210,8 +198,7 @@ static int record_epoch(const mlp_progress *p, const mlp_model *m, void *user)
     return r->stop_at_epoch && p->epoch == r->stop_at_epoch;
 }
 
-static int count_batch(const mlp_progress *p, const mlp_model *m, void *user)
-{
+static int count_batch(const mlp_progress *p, const mlp_model *m, void *user) {
     (void)m;
     recorder *r = user;
     r->batches++;
@@ -220,14 +207,11 @@ static int count_batch(const mlp_progress *p, const mlp_model *m, void *user)
     return r->stop_at_batch && r->batches == r->stop_at_batch;
 }
 
-static void recorder_free(recorder *r)
-{
-    for (int i = 0; i < r->epochs_seen; i++)
-        free(r->params[i]);
+static void recorder_free(recorder *r) {
+    for (int i = 0; i < r->epochs_seen; i++) free(r->params[i]);
 }
 
-static void early_stopping_case(int restore)
-{
+static void early_stopping_case(int restore) {
     /* Random labels: nothing to learn, so a big network with a high rate
      * overfits and the validation loss rises. */
     mlp_dataset d = make_blobs(200, 7, 1);
@@ -252,11 +236,9 @@ static void early_stopping_case(int restore)
     /* the best epoch is the first minimum of val_loss, and patience epochs follow it */
     int best = 0;
     for (int e = 1; e < rec.epochs_seen; e++)
-        if (rec.val_loss[e] < rec.val_loss[best])
-            best = e;
-    printf("  restore %d: stopped after %d epochs, best %d (val_loss %.4f, last %.4f)\n",
-           restore, res.epochs_run, best + 1, rec.val_loss[best],
-           rec.val_loss[rec.epochs_seen - 1]);
+        if (rec.val_loss[e] < rec.val_loss[best]) best = e;
+    printf("  restore %d: stopped after %d epochs, best %d (val_loss %.4f, last %.4f)\n", restore,
+           res.epochs_run, best + 1, rec.val_loss[best], rec.val_loss[rec.epochs_seen - 1]);
     assert_int_equal(res.epochs_run, best + 1 + c.patience);
     if (restore) {
         assert_int_equal(res.best_epoch, best + 1);
@@ -271,15 +253,13 @@ static void early_stopping_case(int restore)
     free_blobs(&d);
 }
 
-static void test_early_stopping(void **state)
-{
+static void test_early_stopping(void **state) {
     (void)state;
     early_stopping_case(1);
     early_stopping_case(0);
 }
 
-static void test_callbacks_stop(void **state)
-{
+static void test_callbacks_stop(void **state) {
     (void)state;
     mlp_dataset d = make_blobs(100, 9, 0);
     mlp_model *m = make_model(8, MLP_ACT_TANH, 10);
@@ -313,15 +293,14 @@ static void test_callbacks_stop(void **state)
     free_blobs(&d);
 }
 
-static void test_nan_loss(void **state)
-{
+static void test_nan_loss(void **state) {
     (void)state;
     mlp_dataset d = make_blobs(100, 11, 0);
     mlp_arch a;
     int hidden = 8;
-    assert_int_equal(mlp_arch_make(&a, FEATURES, &hidden, 1, MLP_ACT_RELU, CLASSES, MLP_LOSS_MSE,
-                                   -1, NULL),
-                     MLP_OK);
+    assert_int_equal(
+        mlp_arch_make(&a, FEATURES, &hidden, 1, MLP_ACT_RELU, CLASSES, MLP_LOSS_MSE, -1, NULL),
+        MLP_OK);
     mlp_model *m;
     assert_int_equal(mlp_model_create(&a, MLP_INIT_HE_NORMAL, 1, &m, NULL), MLP_OK);
     mlp_train_config c;
@@ -337,8 +316,7 @@ static void test_nan_loss(void **state)
 
 /* ---- determinism ------------------------------------------------------------------------ */
 
-static mlp_model *train_seeded(const mlp_dataset *d, uint64_t seed)
-{
+static mlp_model *train_seeded(const mlp_dataset *d, uint64_t seed) {
     mlp_model *m = make_model(24, MLP_ACT_RELU, 12);
     mlp_train_config c;
     mlp_train_config_default(&c);
@@ -353,8 +331,7 @@ static mlp_model *train_seeded(const mlp_dataset *d, uint64_t seed)
     return m;
 }
 
-static void test_determinism(void **state)
-{
+static void test_determinism(void **state) {
     (void)state;
     mlp_dataset d = make_blobs(400, 13, 0);
     mlp_model *a = train_seeded(&d, 1), *b = train_seeded(&d, 1), *c = train_seeded(&d, 2);
@@ -366,22 +343,19 @@ static void test_determinism(void **state)
     assert_memory_equal(i1->params, i2->params, i1->n_params * sizeof(float));
     assert_memory_not_equal(i1->params, i3->params, i1->n_params * sizeof(float));
     mlp_model *ms[] = {a, b, c, i1, i2, i3};
-    for (size_t i = 0; i < 6; i++)
-        mlp_model_free(ms[i]);
+    for (size_t i = 0; i < 6; i++) mlp_model_free(ms[i]);
     free_blobs(&d);
 }
 
 /* ---- validation split ------------------------------------------------------------------------ */
 
-static int remember_last(const mlp_progress *p, const mlp_model *m, void *user)
-{
+static int remember_last(const mlp_progress *p, const mlp_model *m, void *user) {
     (void)m;
     *(mlp_progress *)user = *p;
     return 0;
 }
 
-static void test_validation_split(void **state)
-{
+static void test_validation_split(void **state) {
     (void)state;
     mlp_dataset d = make_blobs(1000, 15, 0);
     mlp_model *m = make_model(8, MLP_ACT_RELU, 16);
@@ -403,8 +377,8 @@ static void test_validation_split(void **state)
     tail.x_f32 = d.x_f32 + 700 * FEATURES;
     tail.labels = d.labels + 700;
     mlp_eval_result e = eval(m, &tail);
-    printf("  val_loss %.6f (evaluate %.6f), val_accuracy %.4f (evaluate %.4f)\n",
-           last.val_loss, e.loss, last.val_accuracy, e.accuracy);
+    printf("  val_loss %.6f (evaluate %.6f), val_accuracy %.4f (evaluate %.4f)\n", last.val_loss,
+           e.loss, last.val_accuracy, e.accuracy);
     assert_true(fabs(last.val_loss - e.loss) < 1e-6 * fabs(e.loss));
     assert_true(last.val_accuracy == e.accuracy);
     assert_true(isfinite(last.loss) && isfinite(last.accuracy));
@@ -427,8 +401,7 @@ static void test_validation_split(void **state)
     free_blobs(&d);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_optimizers_reduce_loss),
         cmocka_unit_test(test_optimizer_rules),

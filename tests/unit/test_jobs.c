@@ -30,6 +30,7 @@
 #include <cblas.h>
 #include <stdatomic.h>
 
+#include "datasets.h"
 #include "jobs.h"
 #include "test_util.h"
 
@@ -39,7 +40,7 @@ typedef struct {
     char db[512];
     store *st;
     pthread_mutex_t log_mu;
-    char log[8192];        /* every job log line, for assertions */
+    char log[8192]; /* every job log line, for assertions */
 } fixture;
 
 static const char *migrations_dir(void) {
@@ -132,8 +133,12 @@ static int teardown(void **state) {
 }
 
 static jobs *start(fixture *f, int max_running, int max_queued) {
-    jobs_config cfg = {.st = f->st, .data_dir = f->data, .max_running = max_running,
-                       .max_queued = max_queued, .blas_threads = 1, .log = test_log,
+    jobs_config cfg = {.st = f->st,
+                       .data_dir = f->data,
+                       .max_running = max_running,
+                       .max_queued = max_queued,
+                       .blas_threads = 1,
+                       .log = test_log,
                        .log_user = f};
     jobs *j = NULL;
     char err[256] = "";
@@ -182,8 +187,8 @@ static run_status wait_final(fixture *f, int64_t id, double seconds) {
     for (;;) {
         run_status s = status_of(f, id);
         if (s == RUN_SUCCEEDED || s == RUN_FAILED || s == RUN_CANCELLED) return s;
-        if (now_s() > until) fail_msg("run %lld still %s after %.0fs", (long long)id,
-                                      run_status_name(s), seconds);
+        if (now_s() > until)
+            fail_msg("run %lld still %s after %.0fs", (long long)id, run_status_name(s), seconds);
         sleep_ms(20);
     }
 }
@@ -272,8 +277,13 @@ static void test_scan_finds_csv_and_idx(void **state) {
     assert_int_equal(store_dataset_get(f->st, "bad name", &d, NULL), STORE_NOTFOUND);
 
     /* A rescan keeps the source of a dataset registered with the same path. */
-    store_dataset up = {.name = "tiny", .source = "upload", .path = "tiny.csv", .format = "csv",
-                        .n_train = 1, .features = 4, .classes = 2};
+    store_dataset up = {.name = "tiny",
+                        .source = "upload",
+                        .path = "tiny.csv",
+                        .format = "csv",
+                        .n_train = 1,
+                        .features = 4,
+                        .classes = 2};
     assert_int_equal(store_dataset_put(f->st, &up, NULL, NULL), STORE_OK);
     assert_int_equal(datasets_scan(f->st, f->data, err, sizeof err), 3);
     assert_int_equal(store_dataset_get(f->st, "tiny", &d, NULL), STORE_OK);
@@ -405,8 +415,8 @@ static void test_cancel_running_job(void **state) {
 
 /* ---- OpenBLAS threads and prediction traffic ---------------------------------------- */
 
-static atomic_uint_fast64_t served;   /* the fake prediction counter */
-static atomic_int serving_on;         /* 1: the feeder thread bumps it */
+static atomic_uint_fast64_t served; /* the fake prediction counter */
+static atomic_int serving_on;       /* 1: the feeder thread bumps it */
 static atomic_int feeder_stop;
 
 static uint64_t served_so_far(void *user) {
@@ -442,8 +452,13 @@ static void test_blas_threads_follow_serving(void **state) {
     atomic_store(&serving_on, 0);
     atomic_store(&feeder_stop, 0);
     openblas_set_num_threads(1);
-    jobs_config cfg = {.st = f->st, .data_dir = f->data, .max_running = 1, .max_queued = 1,
-                       .blas_threads = 2, .serving = served_so_far, .log = test_log,
+    jobs_config cfg = {.st = f->st,
+                       .data_dir = f->data,
+                       .max_running = 1,
+                       .max_queued = 1,
+                       .blas_threads = 2,
+                       .serving = served_so_far,
+                       .log = test_log,
                        .log_user = f};
     jobs *j = NULL;
     char err[256] = "";
@@ -573,8 +588,8 @@ static void test_sigkill_keeps_finished_epochs(void **state) {
         jobs *cj = NULL;
         char err[256];
         if (store_open(f->db, migrations_dir(), &cs, NULL) != STORE_OK) _exit(2);
-        jobs_config cfg = {.st = cs, .data_dir = f->data, .max_running = 1, .max_queued = 1,
-                           .blas_threads = 1};
+        jobs_config cfg = {
+            .st = cs, .data_dir = f->data, .max_running = 1, .max_queued = 1, .blas_threads = 1};
         if (jobs_start(&cfg, &cj, err, sizeof err) != JOBS_OK) _exit(3);
         api_train_request r = request("slow", SLOW_EPOCHS, 4);
         int64_t id;

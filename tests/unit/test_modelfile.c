@@ -29,8 +29,7 @@ static char g_dir[64];
 /* ---- helpers ------------------------------------------------------------------ */
 
 static mlp_model *make_model(int inputs, const int *hidden, int n_hidden, int outputs,
-                             mlp_loss loss, uint64_t seed)
-{
+                             mlp_loss loss, uint64_t seed) {
     mlp_arch a;
     mlp_model *m = NULL;
     mlp_error err = {{0}};
@@ -46,14 +45,12 @@ static mlp_model *make_model(int inputs, const int *hidden, int n_hidden, int ou
     return m;
 }
 
-static void assert_same_model(const mlp_model *a, const mlp_model *b)
-{
+static void assert_same_model(const mlp_model *a, const mlp_model *b) {
     assert_int_equal(a->arch.n_layers, b->arch.n_layers);
     assert_int_equal(a->arch.loss, b->arch.loss);
     for (int l = 0; l <= a->arch.n_layers; l++)
         assert_int_equal(a->arch.sizes[l], b->arch.sizes[l]);
-    for (int l = 0; l < a->arch.n_layers; l++)
-        assert_int_equal(a->arch.act[l], b->arch.act[l]);
+    for (int l = 0; l < a->arch.n_layers; l++) assert_int_equal(a->arch.act[l], b->arch.act[l]);
     assert_int_equal(a->n_params, b->n_params);
     assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
     /* W and b must point at the right places of the new allocation. */
@@ -63,26 +60,21 @@ static void assert_same_model(const mlp_model *a, const mlp_model *b)
     }
 }
 
-static uint32_t le32(const unsigned char *p)
-{
+static uint32_t le32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void put_le32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+static void put_le32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
 /* Recompute the trailing CRC32 after an edit, as a careful forger would. */
-static void reseal(unsigned char *buf, size_t len)
-{
+static void reseal(unsigned char *buf, size_t len) {
     put_le32(buf + len - 4, (uint32_t)crc32(0L, buf, (uInt)(len - 4)));
 }
 
 static void expect_reject(const unsigned char *buf, size_t len, const char *needle,
-                          const char *what)
-{
+                          const char *what) {
     mlp_model *m = (mlp_model *)1;
     mlp_error err = {{0}};
     mlp_status s = mlp_model_from_buffer(buf, len, &m, &err);
@@ -93,8 +85,7 @@ static void expect_reject(const unsigned char *buf, size_t len, const char *need
 }
 
 /* A small serialised model: 3 -> 4 -> 2 softmax. Caller frees. */
-static unsigned char *small_file(size_t *len, mlp_model **model)
-{
+static unsigned char *small_file(size_t *len, mlp_model **model) {
     const int hidden[1] = {4};
     mlp_model *m = make_model(3, hidden, 1, 2, MLP_LOSS_CROSS_ENTROPY, 7);
     unsigned char *buf = NULL;
@@ -110,14 +101,13 @@ static unsigned char *small_file(size_t *len, mlp_model **model)
 /* Offsets in the small model's file (docs/model-format.md). */
 enum { OFF_VERSION = 4, OFF_LAYERS = 8, OFF_LOSS = 12, OFF_SIZES = 16 };
 #define SMALL_LAYERS 2
-#define OFF_ACTS (OFF_SIZES + 4 * (SMALL_LAYERS + 1))
-#define OFF_NPARAMS (OFF_ACTS + 4 * SMALL_LAYERS)
-#define OFF_PARAMS (OFF_NPARAMS + 8)
+#define OFF_ACTS     (OFF_SIZES + 4 * (SMALL_LAYERS + 1))
+#define OFF_NPARAMS  (OFF_ACTS + 4 * SMALL_LAYERS)
+#define OFF_PARAMS   (OFF_NPARAMS + 8)
 
 /* ---- round trips and layout ------------------------------------------------------ */
 
-static void test_buffer_round_trip(void **state)
-{
+static void test_buffer_round_trip(void **state) {
     (void)state;
     const int hidden[3] = {64, 17, 5};
     mlp_model *m = make_model(784, hidden, 3, 10, MLP_LOSS_CROSS_ENTROPY, 42);
@@ -135,8 +125,9 @@ static void test_buffer_round_trip(void **state)
 
     /* An mse model with a sigmoid output and no hidden layer. */
     mlp_arch a;
-    assert_int_equal(mlp_arch_make(&a, 5, NULL, 0, MLP_ACT_RELU, 3, MLP_LOSS_MSE,
-                                   MLP_ACT_SIGMOID, &err), MLP_OK);
+    assert_int_equal(
+        mlp_arch_make(&a, 5, NULL, 0, MLP_ACT_RELU, 3, MLP_LOSS_MSE, MLP_ACT_SIGMOID, &err),
+        MLP_OK);
     assert_int_equal(mlp_model_create(&a, MLP_INIT_HE_NORMAL, 3, &m, &err), MLP_OK);
     assert_int_equal(mlp_model_to_buffer(m, &buf, &len, &err), MLP_OK);
     assert_int_equal(mlp_model_from_buffer(buf, len, &back, &err), MLP_OK);
@@ -147,8 +138,7 @@ static void test_buffer_round_trip(void **state)
 }
 
 /* The bytes are exactly what docs/model-format.md says, little-endian. */
-static void test_documented_layout(void **state)
-{
+static void test_documented_layout(void **state) {
     (void)state;
     size_t len;
     mlp_model *m;
@@ -156,13 +146,13 @@ static void test_documented_layout(void **state)
     assert_memory_equal(buf, "MLPD", 4);
     assert_int_equal(le32(buf + OFF_VERSION), 1);
     assert_int_equal(le32(buf + OFF_LAYERS), 2);
-    assert_int_equal(le32(buf + OFF_LOSS), 0);                /* cross_entropy */
+    assert_int_equal(le32(buf + OFF_LOSS), 0); /* cross_entropy */
     assert_int_equal(le32(buf + OFF_SIZES), 3);
     assert_int_equal(le32(buf + OFF_SIZES + 4), 4);
     assert_int_equal(le32(buf + OFF_SIZES + 8), 2);
-    assert_int_equal(le32(buf + OFF_ACTS), 2);                /* tanh */
-    assert_int_equal(le32(buf + OFF_ACTS + 4), 3);            /* softmax */
-    assert_int_equal(le32(buf + OFF_NPARAMS), 26);            /* 4*3+4 + 2*4+2 */
+    assert_int_equal(le32(buf + OFF_ACTS), 2);     /* tanh */
+    assert_int_equal(le32(buf + OFF_ACTS + 4), 3); /* softmax */
+    assert_int_equal(le32(buf + OFF_NPARAMS), 26); /* 4*3+4 + 2*4+2 */
     assert_int_equal(le32(buf + OFF_NPARAMS + 4), 0);
     assert_int_equal(len, OFF_PARAMS + 4 * 26 + 4);
     for (size_t i = 0; i < 26; i++) {
@@ -180,20 +170,17 @@ static void test_documented_layout(void **state)
     mlp_model_free(m);
 }
 
-static int count_dir_entries(const char *dir)
-{
+static int count_dir_entries(const char *dir) {
     DIR *d = opendir(dir);
     assert_non_null(d);
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)))
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    while ((e = readdir(d))) n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
     closedir(d);
     return n;
 }
 
-static void test_file_round_trip(void **state)
-{
+static void test_file_round_trip(void **state) {
     (void)state;
     char path[128];
     const int hidden[2] = {32, 16};
@@ -229,8 +216,7 @@ static void test_file_round_trip(void **state)
 
 /* ---- corruptions ---------------------------------------------------------------------- */
 
-static void test_every_byte_flipped(void **state)
-{
+static void test_every_byte_flipped(void **state) {
     (void)state;
     size_t len;
     unsigned char *buf = small_file(&len, NULL);
@@ -253,15 +239,17 @@ static void test_every_byte_flipped(void **state)
     free(buf);
 }
 
-static void test_truncation_and_trailing(void **state)
-{
+static void test_truncation_and_trailing(void **state) {
     (void)state;
     size_t len;
     unsigned char *buf = small_file(&len, NULL);
     char what[64];
     for (size_t cut = 0; cut < len; cut++) {
         snprintf(what, sizeof what, "cut to %zu of %zu", cut, len);
-        expect_reject(buf, cut, cut == 0 ? "empty" : cut < 4 ? "truncated header" : "truncated",
+        expect_reject(buf, cut,
+                      cut == 0  ? "empty"
+                      : cut < 4 ? "truncated header"
+                                : "truncated",
                       what);
     }
     unsigned char *longer = malloc(len + 3);
@@ -274,8 +262,7 @@ static void test_truncation_and_trailing(void **state)
     free(buf);
 }
 
-static void test_magic_and_version(void **state)
-{
+static void test_magic_and_version(void **state) {
     (void)state;
     size_t len;
     unsigned char *buf = small_file(&len, NULL);
@@ -293,8 +280,7 @@ static void test_magic_and_version(void **state)
 }
 
 /* Sealed with a correct checksum, yet describing something absurd. */
-static void test_absurd_but_sealed(void **state)
-{
+static void test_absurd_but_sealed(void **state) {
     (void)state;
     size_t len;
     unsigned char *orig = small_file(&len, NULL);
@@ -310,8 +296,8 @@ static void test_absurd_but_sealed(void **state)
         {OFF_SIZES + 8, 0xffffffffu, "absurd"},                /* output width 2^32-1 */
         {OFF_SIZES + 4, 5, "does not match the architecture"}, /* sizes vs n_params */
         {OFF_ACTS, 7, "unknown activation code 7"},
-        {OFF_ACTS, 3, "invalid architecture"},                 /* softmax on a hidden layer */
-        {OFF_ACTS + 4, 0, "invalid architecture"},             /* relu output with cross_entropy */
+        {OFF_ACTS, 3, "invalid architecture"},     /* softmax on a hidden layer */
+        {OFF_ACTS + 4, 0, "invalid architecture"}, /* relu output with cross_entropy */
         {OFF_LOSS, 9, "unknown loss code 9"},
         {OFF_LAYERS, 0, "layer count 0"},
         {OFF_LAYERS, 17, "layer count 17"},
@@ -334,8 +320,7 @@ static void test_absurd_but_sealed(void **state)
     free(orig);
 }
 
-static void test_empty_and_missing_files(void **state)
-{
+static void test_empty_and_missing_files(void **state) {
     (void)state;
     char path[128];
     mlp_model *m = (mlp_model *)1;
@@ -352,7 +337,7 @@ static void test_empty_and_missing_files(void **state)
     assert_int_equal(mlp_model_load(path, &m, &err), MLP_EIO);
     assert_null(m);
     assert_non_null(strstr(err.msg, "No such file"));
-    assert_int_equal(mlp_model_load(g_dir, &m, &err), MLP_EIO);  /* a folder */
+    assert_int_equal(mlp_model_load(g_dir, &m, &err), MLP_EIO); /* a folder */
 
     /* A corrupted file on disk is named in the message. */
     size_t len;
@@ -367,8 +352,7 @@ static void test_empty_and_missing_files(void **state)
 }
 
 /* A model with a NaN weight is refused by the writer (it could not be read back). */
-static void test_save_refuses_nan(void **state)
-{
+static void test_save_refuses_nan(void **state) {
     (void)state;
     mlp_model *m;
     size_t len;
@@ -385,20 +369,17 @@ static void test_save_refuses_nan(void **state)
 
 /* ---- fixture --------------------------------------------------------------------------------- */
 
-static int make_dir(void **state)
-{
+static int make_dir(void **state) {
     (void)state;
     return tu_make_temp_dir(g_dir, sizeof g_dir, "modelfile");
 }
 
-static int remove_dir(void **state)
-{
+static int remove_dir(void **state) {
     (void)state;
     return tu_remove_tree(g_dir);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buffer_round_trip),
         cmocka_unit_test(test_documented_layout),

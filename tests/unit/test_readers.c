@@ -22,38 +22,40 @@
 #include "mlp.h"
 #include "test_util.h"
 
-static char g_dir[64];  /* this run's temporary folder */
+static char g_dir[64]; /* this run's temporary folder */
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static const char *tmp_path(const char *name) { return tu_path(g_dir, name); }
+static const char *tmp_path(const char *name) {
+    return tu_path(g_dir, name);
+}
 
-static void write_file(const char *name, const void *buf, size_t len, int gzip)
-{
+static void write_file(const char *name, const void *buf, size_t len, int gzip) {
     tu_write_file(tmp_path(name), buf, len, gzip);
 }
 
-static void write_text(const char *name, const char *text)
-{
+static void write_text(const char *name, const char *text) {
     tu_write_text(tmp_path(name), text);
 }
 
-static void put_be32(unsigned char *p, uint32_t v)
-{
+static void put_be32(unsigned char *p, uint32_t v) {
     p[0] = (unsigned char)(v >> 24);
     p[1] = (unsigned char)(v >> 16);
     p[2] = (unsigned char)(v >> 8);
     p[3] = (unsigned char)v;
 }
 
-static uint8_t pixel_at(size_t i, size_t j) { return (uint8_t)((i * 31 + j * 7 + 3) % 256); }
-static uint8_t label_at(size_t i) { return (uint8_t)((i * 3) % 7); }
+static uint8_t pixel_at(size_t i, size_t j) {
+    return (uint8_t)((i * 31 + j * 7 + 3) % 256);
+}
+static uint8_t label_at(size_t i) {
+    return (uint8_t)((i * 3) % 7);
+}
 
 /* An idx3 images file with n samples of rows x cols (header values as
  * given; the body holds body_n samples). Caller frees; *len gets the size. */
 static unsigned char *idx_images(uint32_t magic, uint32_t n, uint32_t rows, uint32_t cols,
-                                 size_t body_n, size_t *len)
-{
+                                 size_t body_n, size_t *len) {
     size_t features = (size_t)rows * cols;
     *len = 16 + body_n * features;
     unsigned char *b = malloc(*len);
@@ -63,27 +65,23 @@ static unsigned char *idx_images(uint32_t magic, uint32_t n, uint32_t rows, uint
     put_be32(b + 8, rows);
     put_be32(b + 12, cols);
     for (size_t i = 0; i < body_n; i++)
-        for (size_t j = 0; j < features; j++)
-            b[16 + i * features + j] = pixel_at(i, j);
+        for (size_t j = 0; j < features; j++) b[16 + i * features + j] = pixel_at(i, j);
     return b;
 }
 
-static unsigned char *idx_labels(uint32_t magic, uint32_t n, size_t body_n, size_t *len)
-{
+static unsigned char *idx_labels(uint32_t magic, uint32_t n, size_t body_n, size_t *len) {
     *len = 8 + body_n;
     unsigned char *b = malloc(*len);
     assert_non_null(b);
     put_be32(b, magic);
     put_be32(b + 4, n);
-    for (size_t i = 0; i < body_n; i++)
-        b[8 + i] = label_at(i);
+    for (size_t i = 0; i < body_n; i++) b[8 + i] = label_at(i);
     return b;
 }
 
 /* idx_images() written to the temp folder as `name` (gzipped when gz). */
-static void write_images(const char *name, uint32_t magic, uint32_t n, uint32_t rows,
-                         uint32_t cols, size_t body_n, int gz)
-{
+static void write_images(const char *name, uint32_t magic, uint32_t n, uint32_t rows, uint32_t cols,
+                         size_t body_n, int gz) {
     size_t len;
     unsigned char *b = idx_images(magic, n, rows, cols, body_n, &len);
     write_file(name, b, len, gz);
@@ -91,8 +89,7 @@ static void write_images(const char *name, uint32_t magic, uint32_t n, uint32_t 
 }
 
 /* idx_labels() written to the temp folder as `name` (gzipped when gz). */
-static void write_labels(const char *name, uint32_t magic, uint32_t n, size_t body_n, int gz)
-{
+static void write_labels(const char *name, uint32_t magic, uint32_t n, size_t body_n, int gz) {
     size_t len;
     unsigned char *b = idx_labels(magic, n, body_n, &len);
     write_file(name, b, len, gz);
@@ -101,8 +98,7 @@ static void write_labels(const char *name, uint32_t magic, uint32_t n, size_t bo
 
 /* Write a consistent pair img_name/lab_name of n samples rows x cols. */
 static void write_pair(const char *img_name, const char *lab_name, uint32_t n, uint32_t rows,
-                       uint32_t cols, int gz_img, int gz_lab)
-{
+                       uint32_t cols, int gz_img, int gz_lab) {
     write_images(img_name, 0x803, n, rows, cols, n, gz_img);
     write_labels(lab_name, 0x801, n, n, gz_lab);
 }
@@ -110,8 +106,7 @@ static void write_pair(const char *img_name, const char *lab_name, uint32_t n, u
 /* Load an IDX pair from the temp folder, expecting failure `want`; the error
  * message must contain `needle`. */
 static void expect_idx_error(const char *img, const char *lab, mlp_status want,
-                             const char *needle)
-{
+                             const char *needle) {
     char img_path[256], lab_path[256];
     mlp_dataset *d = (mlp_dataset *)1;
     mlp_error err = {{0}};
@@ -123,20 +118,17 @@ static void expect_idx_error(const char *img, const char *lab, mlp_status want,
     assert_null(d);
 }
 
-static void expect_csv_error(const char *text, const char *needle)
-{
+static void expect_csv_error(const char *text, const char *needle) {
     mlp_dataset *d = (mlp_dataset *)1;
     mlp_error err = {{0}};
     write_text("bad.csv", text);
     mlp_status s = mlp_dataset_load_csv(tmp_path("bad.csv"), 0, &d, &err);
     if (s != MLP_EFORMAT || !strstr(err.msg, needle))
-        fail_msg("csv %.40s...: status %d, message \"%s\" (want \"%s\")", text, s, err.msg,
-                 needle);
+        fail_msg("csv %.40s...: status %d, message \"%s\" (want \"%s\")", text, s, err.msg, needle);
     assert_null(d);
 }
 
-static void check_idx_content(const mlp_dataset *d, size_t n, int features)
-{
+static void check_idx_content(const mlp_dataset *d, size_t n, int features) {
     assert_int_equal(d->n, n);
     assert_int_equal(d->features, features);
     assert_non_null(d->x_u8);
@@ -144,8 +136,7 @@ static void check_idx_content(const mlp_dataset *d, size_t n, int features)
     int32_t max = 0;
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(d->labels[i], label_at(i));
-        if (d->labels[i] > max)
-            max = d->labels[i];
+        if (d->labels[i] > max) max = d->labels[i];
         for (int j = 0; j < features; j++)
             assert_int_equal(d->x_u8[i * (size_t)features + (size_t)j], pixel_at(i, (size_t)j));
     }
@@ -154,8 +145,7 @@ static void check_idx_content(const mlp_dataset *d, size_t n, int features)
 
 /* ---- IDX: good files ---------------------------------------------------------------- */
 
-static void test_idx_plain_and_gzip(void **state)
-{
+static void test_idx_plain_and_gzip(void **state) {
     (void)state;
     static const int gz[4][2] = {{0, 0}, {1, 1}, {1, 0}, {0, 1}};
     for (int k = 0; k < 4; k++) {
@@ -163,16 +153,14 @@ static void test_idx_plain_and_gzip(void **state)
         mlp_error err = {{0}};
         write_pair("a-img", "a-lab", 9, 3, 4, gz[k][0], gz[k][1]);
         mlp_status s = mlp_dataset_load_idx(tmp_path("a-img"), tmp_path("a-lab"), &d, &err);
-        if (s != MLP_OK)
-            fail_msg("gzip %d/%d: %s", gz[k][0], gz[k][1], err.msg);
+        if (s != MLP_OK) fail_msg("gzip %d/%d: %s", gz[k][0], gz[k][1], err.msg);
         check_idx_content(d, 9, 12);
         mlp_dataset_free(d);
     }
 }
 
 /* Bigger than the reader's first 4 MiB chunk, so its buffer has to grow. */
-static void test_idx_large_grows_buffer(void **state)
-{
+static void test_idx_large_grows_buffer(void **state) {
     (void)state;
     mlp_dataset *d = NULL;
     mlp_error err = {{0}};
@@ -183,14 +171,12 @@ static void test_idx_large_grows_buffer(void **state)
     mlp_dataset_free(d);
 }
 
-static void test_gather(void **state)
-{
+static void test_gather(void **state) {
     (void)state;
     mlp_dataset *d = NULL;
     mlp_error err = {{0}};
     write_pair("g-img", "g-lab", 6, 2, 3, 0, 0);
-    assert_int_equal(mlp_dataset_load_idx(tmp_path("g-img"), tmp_path("g-lab"), &d, &err),
-                     MLP_OK);
+    assert_int_equal(mlp_dataset_load_idx(tmp_path("g-img"), tmp_path("g-lab"), &d, &err), MLP_OK);
     const uint32_t idx[3] = {5, 0, 3};
     float x[3 * 6];
     int32_t y[3];
@@ -201,7 +187,7 @@ static void test_gather(void **state)
             assert_true(x[i * 6 + j] == (float)pixel_at(idx[i], (size_t)j) / 255.0f);
     }
     float x2[3 * 6];
-    mlp_dataset_gather(d, idx, 3, x2, NULL);  /* labels are optional */
+    mlp_dataset_gather(d, idx, 3, x2, NULL); /* labels are optional */
     assert_memory_equal(x, x2, sizeof x);
     mlp_dataset_free(d);
 
@@ -219,43 +205,40 @@ static void test_gather(void **state)
 
 /* ---- IDX: malformed files --------------------------------------------------------------- */
 
-static void test_idx_truncated_images(void **state)
-{
+static void test_idx_truncated_images(void **state) {
     (void)state;
     size_t len, llen;
     unsigned char *img = idx_images(0x803, 10, 4, 4, 10, &len);
     unsigned char *lab = idx_labels(0x801, 10, 10, &llen);
     write_file("t-lab", lab, llen, 0);
     for (int gz = 0; gz < 2; gz++) {
-        write_file("t-img", img, len - 1, gz);           /* one pixel short */
+        write_file("t-img", img, len - 1, gz); /* one pixel short */
         expect_idx_error("t-img", "t-lab", MLP_EFORMAT, "truncated");
-        write_file("t-img", img, 16 + 4 * 16 + 5, gz);   /* mid-sample */
+        write_file("t-img", img, 16 + 4 * 16 + 5, gz); /* mid-sample */
         expect_idx_error("t-img", "t-lab", MLP_EFORMAT, "truncated");
-        write_file("t-img", img, 10, gz);                /* inside the header */
+        write_file("t-img", img, 10, gz); /* inside the header */
         expect_idx_error("t-img", "t-lab", MLP_EFORMAT, "truncated header");
     }
     write_file("t-img", img, len, 0);
-    write_file("t-lab", lab, llen - 3, 1);               /* labels short */
+    write_file("t-lab", lab, llen - 3, 1); /* labels short */
     expect_idx_error("t-img", "t-lab", MLP_EFORMAT, "truncated");
     free(img);
     free(lab);
 }
 
 /* A gzip stream cut in the middle of its compressed data. */
-static void test_idx_corrupt_gzip(void **state)
-{
+static void test_idx_corrupt_gzip(void **state) {
     (void)state;
     size_t len;
     write_pair("c-img", "c-lab", 50, 8, 8, 1, 0);
     char *buf = tu_read_file(tmp_path("c-img"), &len);
     assert_true(len > 40);
-    write_file("c-img", buf, len / 2, 0);  /* raw bytes: still a gzip header, half a stream */
+    write_file("c-img", buf, len / 2, 0); /* raw bytes: still a gzip header, half a stream */
     free(buf);
     expect_idx_error("c-img", "c-lab", MLP_EFORMAT, "c-img");
 }
 
-static void test_idx_lying_header(void **state)
-{
+static void test_idx_lying_header(void **state) {
     (void)state;
     /* Both headers promise 1000 samples; the files hold 5. */
     write_images("l-img", 0x803, 1000, 28, 28, 5, 0);
@@ -268,36 +251,32 @@ static void test_idx_lying_header(void **state)
     expect_idx_error("l-img", "l-lab", MLP_EFORMAT, "truncated");
 }
 
-static void test_idx_trailing_data(void **state)
-{
+static void test_idx_trailing_data(void **state) {
     (void)state;
-    write_images("x-img", 0x803, 4, 2, 2, 5, 1);  /* one extra sample */
+    write_images("x-img", 0x803, 4, 2, 2, 5, 1); /* one extra sample */
     write_labels("x-lab", 0x801, 4, 4, 0);
     expect_idx_error("x-img", "x-lab", MLP_EFORMAT, "trailing data");
 }
 
-static void test_idx_count_mismatch(void **state)
-{
+static void test_idx_count_mismatch(void **state) {
     (void)state;
     write_images("m-img", 0x803, 6, 2, 2, 6, 0);
     write_labels("m-lab", 0x801, 5, 5, 0);
     expect_idx_error("m-img", "m-lab", MLP_EFORMAT, "6 images but");
 }
 
-static void test_idx_wrong_magic(void **state)
-{
+static void test_idx_wrong_magic(void **state) {
     (void)state;
     write_pair("w-img", "w-lab", 3, 2, 2, 0, 0);
     /* Labels passed as images and images as labels. */
     expect_idx_error("w-lab", "w-img", MLP_EFORMAT, "wrong magic 0x00000801");
-    write_images("w-img", 0x00000c03, 3, 2, 2, 3, 1);  /* int32 pixels */
+    write_images("w-img", 0x00000c03, 3, 2, 2, 3, 1); /* int32 pixels */
     expect_idx_error("w-img", "w-lab", MLP_EFORMAT, "wrong magic 0x00000c03");
     write_text("w-img", "hello, this is not an IDX file\n");
     expect_idx_error("w-img", "w-lab", MLP_EFORMAT, "wrong magic");
 }
 
-static void test_idx_absurd_sizes(void **state)
-{
+static void test_idx_absurd_sizes(void **state) {
     (void)state;
     write_images("s-img", 0x803, 2, 100000, 100000, 0, 0);
     write_labels("s-lab", 0x801, 2, 2, 0);
@@ -313,22 +292,20 @@ static void test_idx_absurd_sizes(void **state)
     expect_idx_error("s-img", "s-lab", MLP_EFORMAT, "0 samples");
 }
 
-static void test_idx_empty_and_missing(void **state)
-{
+static void test_idx_empty_and_missing(void **state) {
     (void)state;
     write_pair("e-img", "e-lab", 3, 2, 2, 0, 0);
     write_file("empty", "", 0, 0);
     expect_idx_error("empty", "e-lab", MLP_EFORMAT, "empty file");
     expect_idx_error("e-img", "empty", MLP_EFORMAT, "empty file");
-    write_file("empty.gz", "", 0, 1);  /* a valid gzip stream of nothing */
+    write_file("empty.gz", "", 0, 1); /* a valid gzip stream of nothing */
     expect_idx_error("empty.gz", "e-lab", MLP_EFORMAT, "empty file");
     expect_idx_error("no-such-file", "e-lab", MLP_EIO, "No such file");
 }
 
 /* ---- CSV ----------------------------------------------------------------------------------- */
 
-static void test_csv_good(void **state)
-{
+static void test_csv_good(void **state) {
     (void)state;
     mlp_dataset *d = NULL;
     mlp_error err = {{0}};
@@ -337,7 +314,7 @@ static void test_csv_good(void **state)
                          "2, 0, 127.5, 255\r\n"
                          "   \n"
                          "0,1e2,-0.25,\t3\n"
-                         "4,0,0,0");  /* last line without a newline */
+                         "4,0,0,0"); /* last line without a newline */
     assert_int_equal(mlp_dataset_load_csv(tmp_path("ok.csv"), 0, &d, &err), MLP_OK);
     assert_int_equal(d->n, 3);
     assert_int_equal(d->features, 3);
@@ -359,8 +336,7 @@ static void test_csv_good(void **state)
     mlp_dataset_free(d);
 }
 
-static void test_csv_malformed(void **state)
-{
+static void test_csv_malformed(void **state) {
     (void)state;
     expect_csv_error("", "empty file");
     expect_csv_error("\n\n  \n", "empty file");
@@ -392,8 +368,7 @@ static void test_csv_malformed(void **state)
 }
 
 /* A header or row wider than MLP_MAX_FEATURES is refused. */
-static void test_csv_too_wide(void **state)
-{
+static void test_csv_too_wide(void **state) {
     (void)state;
     size_t cells = MLP_MAX_FEATURES + 2, cap = cells * 2 + 2;
     char *text = malloc(cap);
@@ -410,16 +385,13 @@ static void test_csv_too_wide(void **state)
 
 /* ---- load_path --------------------------------------------------------------------------------- */
 
-static void test_load_path(void **state)
-{
+static void test_load_path(void **state) {
     (void)state;
     char dir[128];
     snprintf(dir, sizeof dir, "%s/mnist", g_dir);
     assert_int_equal(mkdir(dir, 0700), 0);
-    write_pair("mnist/train-images-idx3-ubyte.gz", "mnist/train-labels-idx1-ubyte", 8, 2, 3, 1,
-               0);
-    write_pair("mnist/t10k-images-idx3-ubyte", "mnist/t10k-labels-idx1-ubyte.gz", 5, 2, 3, 0,
-               1);
+    write_pair("mnist/train-images-idx3-ubyte.gz", "mnist/train-labels-idx1-ubyte", 8, 2, 3, 1, 0);
+    write_pair("mnist/t10k-images-idx3-ubyte", "mnist/t10k-labels-idx1-ubyte.gz", 5, 2, 3, 0, 1);
     mlp_dataset *d = NULL;
     mlp_error err = {{0}};
     assert_int_equal(mlp_dataset_load_path(dir, "train", &d, &err), MLP_OK);
@@ -440,7 +412,7 @@ static void test_load_path(void **state)
     assert_int_equal(mlp_dataset_load_path(tmp_path("p.csv"), "train", &d, &err), MLP_OK);
     assert_int_equal(d->n, 2);
     assert_int_equal(d->classes, 4);
-    assert_true(d->x_f32[0] == 0.5f && d->x_f32[1] == 0.25f);  /* unscaled */
+    assert_true(d->x_f32[0] == 0.5f && d->x_f32[1] == 0.25f); /* unscaled */
     mlp_dataset_free(d);
     assert_int_equal(mlp_dataset_load_path(tmp_path("p.csv"), "test", &d, &err), MLP_EINVAL);
     assert_null(d);
@@ -448,31 +420,25 @@ static void test_load_path(void **state)
 
 /* ---- the real data sets (make data) ------------------------------------------------------------- */
 
-static void check_real(const char *dir, const char *split, size_t n)
-{
+static void check_real(const char *dir, const char *split, size_t n) {
     mlp_dataset *d = NULL;
     mlp_error err = {{0}};
     mlp_status s = mlp_dataset_load_path(dir, split, &d, &err);
-    if (s != MLP_OK)
-        fail_msg("%s %s: %s (run `make data` first)", dir, split, err.msg);
+    if (s != MLP_OK) fail_msg("%s %s: %s (run `make data` first)", dir, split, err.msg);
     assert_int_equal(d->n, n);
     assert_int_equal(d->features, 784);
     assert_int_equal(d->classes, 10);
     assert_non_null(d->x_u8);
     /* Every class occurs, and the images are not blank. */
     size_t per_class[10] = {0}, nonzero = 0;
-    for (size_t i = 0; i < d->n; i++)
-        per_class[d->labels[i]]++;
-    for (int c = 0; c < 10; c++)
-        assert_true(per_class[c] > 0);
-    for (size_t i = 0; i < d->n * 784; i++)
-        nonzero += d->x_u8[i] != 0;
+    for (size_t i = 0; i < d->n; i++) per_class[d->labels[i]]++;
+    for (int c = 0; c < 10; c++) assert_true(per_class[c] > 0);
+    for (size_t i = 0; i < d->n * 784; i++) nonzero += d->x_u8[i] != 0;
     assert_true(nonzero > d->n * 784 / 10);
     mlp_dataset_free(d);
 }
 
-static void test_real_data(void **state)
-{
+static void test_real_data(void **state) {
     (void)state;
     const char *root = getenv("MLPD_DATA_DIR") ? getenv("MLPD_DATA_DIR") : "data";
     char path[512];
@@ -486,20 +452,17 @@ static void test_real_data(void **state)
 
 /* ---- fixture ------------------------------------------------------------------------------------- */
 
-static int make_dir(void **state)
-{
+static int make_dir(void **state) {
     (void)state;
     return tu_make_temp_dir(g_dir, sizeof g_dir, "readers");
 }
 
-static int remove_dir(void **state)
-{
+static int remove_dir(void **state) {
     (void)state;
     return tu_remove_tree(g_dir);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idx_plain_and_gzip),
         cmocka_unit_test(test_idx_large_grows_buffer),

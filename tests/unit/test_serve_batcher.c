@@ -1,4 +1,4 @@
-/* test_serve_batcher.c - the prediction batcher (server/batcher.h): rows
+/* test_serve_batcher.c - the prediction batcher (server/serving/batcher.h): rows
  * predicted in batches give each request what mlp_predict gives it alone;
  * concurrent submitters, mixed models, oversized items, batching under a
  * delay, and that batcher_free answers what is still queued. */
@@ -27,14 +27,15 @@ typedef struct {
     atomic_int done_calls;
 } req;
 
-static void on_done(batch_item *it) { atomic_fetch_add(&((req *)it)->done_calls, 1); }
+static void on_done(batch_item *it) {
+    atomic_fetch_add(&((req *)it)->done_calls, 1);
+}
 
 static mlp_model *make_model(int in, int hidden, int out, uint64_t seed) {
     mlp_arch a;
     int h[1] = {hidden};
-    assert_int_equal(mlp_arch_make(&a, in, h, 1, MLP_ACT_RELU, out, MLP_LOSS_CROSS_ENTROPY, -1,
-                                   NULL),
-                     MLP_OK);
+    assert_int_equal(
+        mlp_arch_make(&a, in, h, 1, MLP_ACT_RELU, out, MLP_LOSS_CROSS_ENTROPY, -1, NULL), MLP_OK);
     mlp_model *m = NULL;
     assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, seed, &m, NULL), MLP_OK);
     /* non-zero biases, so a row mixed up with another is visible */
@@ -46,9 +47,14 @@ static mlp_model *make_model(int in, int hidden, int out, uint64_t seed) {
 static void fill_req(req *r, const mlp_model *m, int rows, unsigned seed) {
     memset(r, 0, sizeof *r);
     int in = m->arch.sizes[0];
-    for (int i = 0; i < rows * in; i++) r->x[i] = (float)((seed * 2654435761u + (unsigned)i * 40503u) % 1000u) / 500.0f - 1.0f;
-    r->it = (batch_item){.model = m, .x = r->x, .rows = rows, .probs = r->probs,
-                         .labels = r->labels, .done = on_done};
+    for (int i = 0; i < rows * in; i++)
+        r->x[i] = (float)((seed * 2654435761u + (unsigned)i * 40503u) % 1000u) / 500.0f - 1.0f;
+    r->it = (batch_item){.model = m,
+                         .x = r->x,
+                         .rows = rows,
+                         .probs = r->probs,
+                         .labels = r->labels,
+                         .done = on_done};
     atomic_init(&r->done_calls, 0);
 }
 

@@ -56,8 +56,8 @@ static void test_defaults_env_then_flags(void **state) {
     char *argv[] = {"serve", "--port", "9100", "--db=/tmp/x.db", "--quiet", NULL};
     char err[256] = "";
     assert_int_equal(serve_config_parse(&c, 5, argv, stdout, err, sizeof err), 0);
-    assert_int_equal(c.port, 9100);       /* the flag wins over the variable */
-    assert_int_equal(c.workers, 3);       /* the variable wins over the default */
+    assert_int_equal(c.port, 9100); /* the flag wins over the variable */
+    assert_int_equal(c.workers, 3); /* the variable wins over the default */
     assert_string_equal(c.db, "/tmp/x.db");
     assert_int_equal(c.quiet, 1);
     unsetenv("MLPD_PORT");
@@ -83,11 +83,19 @@ static void test_usage_errors(void **state) {
     unsetenv("MLPD_MAX_BODY");
 }
 
+/* auth_keys_load with the sources a serve_config names. */
+static int load_keys(auth_keys *k, const serve_config *c, char *err, size_t errlen) {
+    auth_sources src;
+    serve_config_auth(c, &src);
+    return auth_keys_load(k, &src, err, errlen);
+}
+
 /* ---- router ------------------------------------------------------------------------------ */
 typedef struct {
     router *r;
     app a;
-    serve_config cfg;   /* web_dir: the static-file route looks there */
+    serve_config cfg; /* web_dir: the static-file route looks there */
+    rest_config rest;
 } fixture;
 
 static int setup(void **state) {
@@ -96,7 +104,8 @@ static int setup(void **state) {
     f->a.router = f->r;
     serve_config_default(&f->cfg);
     snprintf(f->cfg.web_dir, sizeof f->cfg.web_dir, "/nonexistent-web-dir");
-    f->a.cfg = &f->cfg;
+    serve_config_rest(&f->cfg, &f->rest);
+    f->a.cfg = &f->rest;
     *state = f;
     return f->r ? 0 : -1;
 }
@@ -162,7 +171,8 @@ static void test_admission(void **state) {
     assert_null(admit(f, "POST", "/train", NULL, -1, &req, &res, &m));
     assert_int_equal(res.status, 415);
     free(res.body);
-    assert_non_null(admit(f, "POST", "/train", "Application/JSON; charset=utf-8", 2, &req, &res, &m));
+    assert_non_null(
+        admit(f, "POST", "/train", "Application/JSON; charset=utf-8", 2, &req, &res, &m));
     /* no body at all needs no Content-Type */
     assert_non_null(admit(f, "POST", "/train", NULL, 0, &req, &res, &m));
     assert_non_null(admit(f, "POST", "/jobs/7/cancel", NULL, 0, &req, &res, &m));
@@ -204,7 +214,6 @@ static void test_counters(void **state) {
     assert_int_equal(u.calls, 1);
 }
 
-
 /* ---- limits, tokens and CORS settings ---------------------------------------------------- */
 static void test_new_settings(void **state) {
     (void)state;
@@ -218,8 +227,9 @@ static void test_new_settings(void **state) {
     /* raw tokens only from the environment; files from either; --token-file is an alias */
     setenv("MLPD_INFERENCE_TOKEN", "from-the-environment-1234", 1);
     setenv("MLPD_MANAGEMENT_TOKEN_FILE", "/env/path", 1);
-    char *argv[] = {"serve", "--token-file", "/flag/path", "--cors-origins=http://a.test",
-                    "--max-streams", "3", NULL};
+    char *argv[] = {
+        "serve", "--token-file", "/flag/path", "--cors-origins=http://a.test", "--max-streams", "3",
+        NULL};
     char err[256] = "";
     assert_int_equal(serve_config_parse(&c, 6, argv, stdout, err, sizeof err), 0);
     assert_string_equal(c.inference_token, "from-the-environment-1234");
@@ -241,8 +251,8 @@ static void test_token_equality(void **state) {
     assert_true(auth_token_equal(k, 16, k, 16));
     assert_false(auth_token_equal("0123456789abcdeF", 16, k, 16));
     assert_false(auth_token_equal("1123456789abcdef", 16, k, 16));
-    assert_false(auth_token_equal(k, 15, k, 16));                       /* a prefix */
-    assert_false(auth_token_equal("0123456789abcdef0", 17, k, 16));     /* longer */
+    assert_false(auth_token_equal(k, 15, k, 16));                                  /* a prefix */
+    assert_false(auth_token_equal("0123456789abcdef0", 17, k, 16));                /* longer */
     assert_false(auth_token_equal("0123456789abcdef0123456789abcdef", 32, k, 16)); /* k twice */
     assert_false(auth_token_equal("", 0, k, 16));
 }
@@ -297,27 +307,27 @@ static void test_token_loading(void **state) {
     char err[256];
     snprintf(c.management_token_file, sizeof c.management_token_file, "%s", path);
     snprintf(c.inference_token, sizeof c.inference_token, "env-token-0123456789");
-    assert_int_equal(auth_keys_load(&k, &c, err, sizeof err), 0);
+    assert_int_equal(load_keys(&k, &c, err, sizeof err), 0);
     assert_string_equal(k.management, "file-token-0123456789");
     assert_int_equal(k.management_len, 21);
     assert_string_equal(k.inference, "env-token-0123456789");
     /* both sources for one scope */
     snprintf(c.management_token, sizeof c.management_token, "env-token-9876543210");
-    assert_int_equal(auth_keys_load(&k, &c, err, sizeof err), -1);
+    assert_int_equal(load_keys(&k, &c, err, sizeof err), -1);
     assert_non_null(strstr(err, "not both"));
     c.management_token[0] = '\0';
     /* the same secret twice */
     snprintf(c.inference_token, sizeof c.inference_token, "file-token-0123456789");
-    assert_int_equal(auth_keys_load(&k, &c, err, sizeof err), -1);
+    assert_int_equal(load_keys(&k, &c, err, sizeof err), -1);
     /* too short, control characters, missing file */
     snprintf(c.inference_token, sizeof c.inference_token, "short");
-    assert_int_equal(auth_keys_load(&k, &c, err, sizeof err), -1);
+    assert_int_equal(load_keys(&k, &c, err, sizeof err), -1);
     assert_non_null(strstr(err, "16"));
     snprintf(c.inference_token, sizeof c.inference_token, "tab\tinside-0123456789");
-    assert_int_equal(auth_keys_load(&k, &c, err, sizeof err), -1);
+    assert_int_equal(load_keys(&k, &c, err, sizeof err), -1);
     c.inference_token[0] = '\0';
     snprintf(c.management_token_file, sizeof c.management_token_file, "%s/missing", dir);
-    assert_int_equal(auth_keys_load(&k, &c, err, sizeof err), -1);
+    assert_int_equal(load_keys(&k, &c, err, sizeof err), -1);
     assert_non_null(strstr(err, "missing"));
     unlink(path);
     rmdir(dir);
@@ -330,7 +340,8 @@ static void test_origin_lists(void **state) {
     assert_int_equal(cors_policy_parse(&p, "", err, sizeof err), 0);
     assert_false(cors_enabled(&p));
     assert_int_equal(cors_policy_parse(&p, NULL, err, sizeof err), 0);
-    assert_int_equal(cors_policy_parse(&p, " https://A.test:8443 ,http://b.test,, http://[::1]:3000",
+    assert_int_equal(cors_policy_parse(&p,
+                                       " https://A.test:8443 ,http://b.test,, http://[::1]:3000",
                                        err, sizeof err),
                      0);
     assert_int_equal(p.n, 3);
@@ -341,9 +352,17 @@ static void test_origin_lists(void **state) {
     assert_false(cors_origin_allowed(&p, "https://b.test"));
     assert_false(cors_origin_allowed(&p, "http://b.testx"));
     assert_false(cors_origin_allowed(&p, NULL));
-    const char *bad[] = {"*", "null", "b.test", "http://", "http://b.test/", "http://b.test/x",
-                         "http://b.test:", "http://b.test:123456", "ftp://b.test",
-                         "http://b_test", "http://user@b.test"};
+    const char *bad[] = {"*",
+                         "null",
+                         "b.test",
+                         "http://",
+                         "http://b.test/",
+                         "http://b.test/x",
+                         "http://b.test:",
+                         "http://b.test:123456",
+                         "ftp://b.test",
+                         "http://b_test",
+                         "http://user@b.test"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         assert_int_equal(cors_policy_parse(&p, bad[i], err, sizeof err), -1);
@@ -411,17 +430,28 @@ static void test_admission_with_tokens(void **state) {
         const char *method, *path;
         auth_scope scope;
     } table[] = {
-        {"POST", "/train", AUTH_MANAGE},        {"GET", "/jobs", AUTH_READ},
-        {"GET", "/jobs/1", AUTH_READ},          {"GET", "/jobs/1/metrics", AUTH_READ},
-        {"GET", "/jobs/1/events", AUTH_READ},   {"POST", "/jobs/1/cancel", AUTH_MANAGE},
-        {"POST", "/predict", AUTH_INFER},       {"GET", "/models", AUTH_READ},
-        {"POST", "/models", AUTH_MANAGE},       {"GET", "/models/1", AUTH_READ},
-        {"DELETE", "/models/1", AUTH_MANAGE},   {"GET", "/models/1/file", AUTH_READ},
-        {"GET", "/datasets", AUTH_READ},        {"POST", "/datasets", AUTH_MANAGE},
-        {"GET", "/datasets/d", AUTH_READ},      {"GET", "/datasets/d/samples", AUTH_READ},
-        {"PUT", "/datasets/d/files/f", AUTH_MANAGE}, {"GET", "/healthz", AUTH_OPEN},
-        {"GET", "/readyz", AUTH_OPEN},          {"GET", "/metrics", AUTH_READ},
-        {"GET", "/openapi.yaml", AUTH_OPEN},    {"GET", "/", AUTH_OPEN},
+        {"POST", "/train", AUTH_MANAGE},
+        {"GET", "/jobs", AUTH_READ},
+        {"GET", "/jobs/1", AUTH_READ},
+        {"GET", "/jobs/1/metrics", AUTH_READ},
+        {"GET", "/jobs/1/events", AUTH_READ},
+        {"POST", "/jobs/1/cancel", AUTH_MANAGE},
+        {"POST", "/predict", AUTH_INFER},
+        {"GET", "/models", AUTH_READ},
+        {"POST", "/models", AUTH_MANAGE},
+        {"GET", "/models/1", AUTH_READ},
+        {"DELETE", "/models/1", AUTH_MANAGE},
+        {"GET", "/models/1/file", AUTH_READ},
+        {"GET", "/datasets", AUTH_READ},
+        {"POST", "/datasets", AUTH_MANAGE},
+        {"GET", "/datasets/d", AUTH_READ},
+        {"GET", "/datasets/d/samples", AUTH_READ},
+        {"PUT", "/datasets/d/files/f", AUTH_MANAGE},
+        {"GET", "/healthz", AUTH_OPEN},
+        {"GET", "/readyz", AUTH_OPEN},
+        {"GET", "/metrics", AUTH_READ},
+        {"GET", "/openapi.yaml", AUTH_OPEN},
+        {"GET", "/", AUTH_OPEN},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         route *rt = admit(f, table[i].method, table[i].path, NULL, 0, &req, &res, &m);
@@ -455,7 +485,8 @@ static void test_admission_with_tokens(void **state) {
  * outcome either pass (0, res untouched) or become one problem (-1). */
 static void test_handler_helpers(void **state) {
     (void)state;
-    static const char *const bad_ids[] = {"0", "-3", "12abc", "+5", " 5", "", "99999999999999999999"};
+    static const char *const bad_ids[] = {
+        "0", "-3", "12abc", "+5", " 5", "", "99999999999999999999"};
     http_request req;
     http_response res;
     int64_t id = 0;

@@ -29,8 +29,8 @@
 typedef struct {
     char dir[256];
     char db[512];
-    char migrations[512];  /* a private copy, so tests may add files */
-    int newest;            /* highest migration number in it */
+    char migrations[512]; /* a private copy, so tests may add files */
+    int newest;           /* highest migration number in it */
 } fixture;
 
 static const char *migrations_src(void) {
@@ -269,7 +269,8 @@ static void test_run_list_filter_pagination(void **state) {
     for (int i = 0; i < 9; i++) {
         ids[i] = new_run(s, "ds", i + 1);
         /* every third run is running */
-        if (i % 3 == 0) assert_int_equal(store_run_set_status(s, ids[i], RUN_RUNNING, NULL, &err), 0);
+        if (i % 3 == 0)
+            assert_int_equal(store_run_set_status(s, ids[i], RUN_RUNNING, NULL, &err), 0);
     }
     store_run_query q = {.limit = 4, .offset = 0};
     store_run *list;
@@ -398,9 +399,9 @@ static void test_record_epoch_is_atomic(void **state) {
     free(got);
     /* An unknown run: nothing is written. */
     store_metric other = metric(run, "loss", 3, 120, 0.5);
-    assert_int_equal(store_run_record_epoch(s, run + 50, &other, 1, 3, 40, 0.5, 0.6, NAN, NAN, 1,
-                                            &err),
-                     STORE_NOTFOUND);
+    assert_int_equal(
+        store_run_record_epoch(s, run + 50, &other, 1, 3, 40, 0.5, 0.6, NAN, NAN, 1, &err),
+        STORE_NOTFOUND);
     assert_int_equal(store_metrics_get(s, run, 0, 100, &got, &n, &err), STORE_OK);
     assert_int_equal(n, 2);
     free(got);
@@ -455,8 +456,9 @@ static int64_t put_model(store *s, int64_t run, const char *name, size_t len, un
     for (size_t i = 0; i < len; i++) bytes[i] = (unsigned char)(i * 31 + seed);
     store_model meta = {.run_id = run,
                         .name = (char *)name,
-                        .arch_json = "{\"inputs\":4,\"layers\":[{\"units\":3,\"activation\":\"softmax\"}],"
-                                     "\"loss\":\"cross_entropy\"}",
+                        .arch_json =
+                            "{\"inputs\":4,\"layers\":[{\"units\":3,\"activation\":\"softmax\"}],"
+                            "\"loss\":\"cross_entropy\"}",
                         .n_params = 15};
     int64_t id = 0;
     store_error err = {0};
@@ -544,12 +546,23 @@ static void test_datasets(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
     store_error err = {0};
-    store_dataset d = {.name = "zeta", .source = "upload", .path = "zeta.csv", .format = "csv",
-                       .n_train = 100, .features = 4, .classes = 3};
+    store_dataset d = {.name = "zeta",
+                       .source = "upload",
+                       .path = "zeta.csv",
+                       .format = "csv",
+                       .n_train = 100,
+                       .features = 4,
+                       .classes = 3};
     int64_t id1, id2, id3;
     assert_int_equal(store_dataset_put(s, &d, &id1, &err), STORE_OK);
-    store_dataset e = {.name = "alpha", .source = "data-dir", .path = "alpha", .format = "idx",
-                       .n_train = 60, .n_test = 10, .features = 784, .classes = 10};
+    store_dataset e = {.name = "alpha",
+                       .source = "data-dir",
+                       .path = "alpha",
+                       .format = "idx",
+                       .n_train = 60,
+                       .n_test = 10,
+                       .features = 784,
+                       .classes = 10};
     assert_int_equal(store_dataset_put(s, &e, &id2, &err), STORE_OK);
     assert_true(id1 != id2);
 
@@ -604,8 +617,13 @@ static void test_everything_survives_reopen(void **state) {
     store_metric m = metric(run, "loss", 1, 7, 0.25);
     assert_int_equal(store_metrics_append(s, &m, 1, &err), STORE_OK);
     int64_t model = put_model(s, run, "kept", 321, 9);
-    store_dataset d = {.name = "keep", .source = "upload", .path = "keep.csv", .format = "csv",
-                       .n_train = 3, .features = 2, .classes = 2};
+    store_dataset d = {.name = "keep",
+                       .source = "upload",
+                       .path = "keep.csv",
+                       .format = "csv",
+                       .n_train = 3,
+                       .features = 2,
+                       .classes = 2};
     assert_int_equal(store_dataset_put(s, &d, NULL, &err), STORE_OK);
     store_close(s);
 

@@ -86,9 +86,9 @@ int http_do_lines(const mlpd_daemon *d, const char *method, const char *path, co
     return rc == CURLE_OK ? 0 : -1;
 }
 
-int http_do(const mlpd_daemon *d, const char *method, const char *path,
-            const char *content_type, const void *body, size_t len, const char *extra_header,
-            long timeout_s, http_result *r) {
+int http_do(const mlpd_daemon *d, const char *method, const char *path, const char *content_type,
+            const void *body, size_t len, const char *extra_header, long timeout_s,
+            http_result *r) {
     char ct[160];
     const char *lines[3] = {NULL, NULL, NULL};
     int n = 0;
@@ -133,7 +133,9 @@ int http_result_header(const http_result *r, const char *name, char *out, size_t
     return -1;
 }
 
-cJSON *http_result_json(const http_result *r) { return r->body ? cJSON_Parse(r->body) : NULL; }
+cJSON *http_result_json(const http_result *r) {
+    return r->body ? cJSON_Parse(r->body) : NULL;
+}
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 double json_num(const cJSON *o, const char *key) {
@@ -295,7 +297,8 @@ static int count_upload_temps(const char *dir, int depth) {
         char path[1024];
         struct stat sb;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (!strncmp(e->d_name, ".upload-", 8)) n++;
+        if (!strncmp(e->d_name, ".upload-", 8))
+            n++;
         else if (depth == 0 && e->d_name[0] != '.' && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
             n += count_upload_temps(path, 1);
     }
@@ -303,7 +306,9 @@ static int count_upload_temps(const char *dir, int depth) {
     return n;
 }
 
-int upload_temporaries(const char *data_dir) { return count_upload_temps(data_dir, 0); }
+int upload_temporaries(const char *data_dir) {
+    return count_upload_temps(data_dir, 0);
+}
 
 int write_text_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
@@ -319,7 +324,9 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-int remove_tree(const char *dir) { return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+int remove_tree(const char *dir) {
+    return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 int raw_connect(const mlpd_daemon *d) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -341,7 +348,8 @@ int load_test_digits(const mlpd_daemon *d, int n, float **x, int *labels) {
     unsigned char head[16];
     *x = malloc((size_t)n * 784 * sizeof **x);
     unsigned char *px = malloc((size_t)n * 784);
-    int ok = *x && px && fread(head, 1, 16, f) == 16 && fread(px, 1, (size_t)n * 784, f) == (size_t)n * 784;
+    int ok = *x && px && fread(head, 1, 16, f) == 16 &&
+             fread(px, 1, (size_t)n * 784, f) == (size_t)n * 784;
     fclose(f);
     for (size_t i = 0; ok && i < (size_t)n * 784; i++) (*x)[i] = px[i] / 255.0f;
     free(px);
@@ -392,7 +400,8 @@ char *predict_body(int64_t model, const float *x, int rows, int width, int batch
     for (int i = 0; i < rows; i++) {
         s[len++] = '[';
         for (int k = 0; k < width; k++)
-            len += (size_t)sprintf(s + len, "%s%.6g", k ? "," : "", (double)x[(size_t)i * width + k]);
+            len +=
+                (size_t)sprintf(s + len, "%s%.6g", k ? "," : "", (double)x[(size_t)i * width + k]);
         s[len++] = ']';
         if (batch_form && i + 1 < rows) s[len++] = ',';
     }

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 double now_seconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -204,7 +203,9 @@ int daemon_finish(mlpd_daemon *d) {
 }
 
 int serve_exit_status(const char *const *env, const char *const *args) {
-    const char *argv[32] = {mlpd_bin(), "serve", "--port", "0", "--db", "/nonexistent-dir/x.db",
+    const char *argv[32] = {mlpd_bin(),   "serve",
+                            "--port",     "0",
+                            "--db",       "/nonexistent-dir/x.db",
                             "--data-dir", "/nonexistent-dir/data"};
     int n = 8;
     for (int i = 0; args && args[i] && n < 31; i++) argv[n++] = args[i];

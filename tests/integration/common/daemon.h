@@ -21,14 +21,14 @@
 #include <cjson/cJSON.h>
 
 typedef struct {
-    pid_t pid;              /* 0 when not running */
+    pid_t pid; /* 0 when not running */
     int port;
-    char dir[256];          /* the daemon's temporary folder */
+    char dir[256]; /* the daemon's temporary folder */
     char data_dir[320];
     char db[320];
     char log[320];
-    char repo[256];         /* repository root (migrations/, api/, data/) */
-    char extra[8][64];      /* extra serve flags kept across restarts */
+    char repo[256];    /* repository root (migrations/, api/, data/) */
+    char extra[8][64]; /* extra serve flags kept across restarts */
     int n_extra;
 } mlpd_daemon;
 
@@ -61,18 +61,17 @@ int serve_exit_status(const char *const *env, const char *const *args);
 
 /* ---- HTTP ------------------------------------------------------------------ */
 typedef struct {
-    long status;            /* 0 when the request failed at transport level */
-    char *body;             /* NUL-terminated */
+    long status; /* 0 when the request failed at transport level */
+    char *body;  /* NUL-terminated */
     size_t len;
-    char *headers;          /* raw response headers */
+    char *headers; /* raw response headers */
     char content_type[128];
 } http_result;
 
 /* method "GET"/"POST"/..., body may be NULL. extra_header: one "Name: value"
  * line or NULL. timeout_s: whole transfer, 0 for the default of 60 s. */
-int http_do(const mlpd_daemon *d, const char *method, const char *path,
-            const char *content_type, const void *body, size_t len, const char *extra_header,
-            long timeout_s, http_result *r);
+int http_do(const mlpd_daemon *d, const char *method, const char *path, const char *content_type,
+            const void *body, size_t len, const char *extra_header, long timeout_s, http_result *r);
 /* The same with any number of "Name: value" header lines (NULL-terminated,
  * may be NULL; a Content-Type line among them sets the body's type). */
 int http_do_lines(const mlpd_daemon *d, const char *method, const char *path, const void *body,

@@ -13,7 +13,8 @@
 cJSON *expect_json(const mlpd_daemon *d, const char *path, long want) {
     http_result r;
     assert_int_equal(http_get(d, path, &r), 0);
-    if (r.status != want) fprintf(stderr, "GET %s -> %ld (want %ld): %s\n", path, r.status, want, r.body);
+    if (r.status != want)
+        fprintf(stderr, "GET %s -> %ld (want %ld): %s\n", path, r.status, want, r.body);
     assert_int_equal(r.status, want);
     cJSON *j = http_result_json(&r);
     http_result_free(&r);
@@ -30,9 +31,9 @@ long request_status(const mlpd_daemon *d, const char *method, const char *path, 
     return status;
 }
 
-cJSON *expect_problem(const mlpd_daemon *d, const char *method, const char *path,
-                      const char *ctype, const void *body, size_t len, const char *header,
-                      long status, http_result *keep) {
+cJSON *expect_problem(const mlpd_daemon *d, const char *method, const char *path, const char *ctype,
+                      const void *body, size_t len, const char *header, long status,
+                      http_result *keep) {
     http_result r;
     assert_int_equal(http_do(d, method, path, ctype, body, len, header, 0, &r), 0);
     if (r.status != status)
@@ -45,8 +46,10 @@ cJSON *expect_problem(const mlpd_daemon *d, const char *method, const char *path
     assert_non_null(json_str(j, "type"));
     assert_non_null(json_str(j, "title"));
     assert_non_null(json_str(j, "detail"));
-    if (keep) *keep = r;
-    else http_result_free(&r);
+    if (keep)
+        *keep = r;
+    else
+        http_result_free(&r);
     return j;
 }
 

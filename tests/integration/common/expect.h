@@ -28,9 +28,9 @@ long request_status(const mlpd_daemon *d, const char *method, const char *path, 
  * application/problem+json whose "status" member agrees, with "type",
  * "title" and "detail" strings. Returns the problem. When keep is not NULL
  * the raw answer is left there for more checks (the caller frees it). */
-cJSON *expect_problem(const mlpd_daemon *d, const char *method, const char *path,
-                      const char *ctype, const void *body, size_t len, const char *header,
-                      long status, http_result *keep);
+cJSON *expect_problem(const mlpd_daemon *d, const char *method, const char *path, const char *ctype,
+                      const void *body, size_t len, const char *header, long status,
+                      http_result *keep);
 
 /* The problem names JSON pointer `pointer` (its "pointer" member). */
 void expect_problem_pointer(const cJSON *problem, const char *pointer);

@@ -1,0 +1,68 @@
+/* config.h - the settings of `mlpd serve`: defaults, MLPD_* environment
+ * variables, command-line flags (in increasing precedence).
+ */
+#ifndef MLPD_CONFIG_H
+#define MLPD_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct serve_config {
+    char bind[64];         /* --bind / MLPD_BIND, IPv4 address */
+    int port;              /* --port / MLPD_PORT; 0 = any free port */
+    char db[512];          /* --db / MLPD_DB */
+    char data_dir[512];    /* --data-dir / MLPD_DATA_DIR */
+    char migrations[512];  /* --migrations / MLPD_MIGRATIONS */
+    char web_dir[512];     /* --web-dir / MLPD_WEB_DIR */
+    char api_dir[512];     /* --api-dir / MLPD_API_DIR (holds openapi.yaml) */
+    char port_file[512];   /* --port-file / MLPD_PORT_FILE: write the bound port there, "" = no */
+    int workers;           /* --workers: HTTP threads */
+    int max_jobs;          /* --max-jobs: runs training at once */
+    int max_queue;         /* --max-queue: queued runs accepted */
+    int blas_threads;      /* --blas-threads: OpenBLAS threads per training job, 0 = as is */
+    size_t max_body;       /* --max-body: JSON request bodies, bytes */
+    size_t max_upload;     /* --max-upload: model / dataset uploads, bytes */
+    int max_predict_batch; /* --max-predict-batch: rows per POST /predict */
+    int max_connections;   /* --max-connections */
+    int timeout;           /* --timeout: idle connection timeout, seconds */
+    int quiet;             /* --quiet / MLPD_QUIET=1: no per-request log lines */
+    int max_streams;       /* --max-streams: open GET /jobs/{id}/events streams */
+    int max_params;        /* --max-params: weights + biases of a network trained by POST /train */
+    int max_epochs;        /* --max-epochs: epochs of one training job */
+    /* Access control (auth.h). Raw tokens come from the environment only (a
+     * flag would show them in ps); files from flags or the environment. */
+    char management_token[260]; /* MLPD_MANAGEMENT_TOKEN */
+    char management_token_file
+        [512]; /* --management-token-file (--token-file) / MLPD_MANAGEMENT_TOKEN_FILE */
+    char inference_token[260];      /* MLPD_INFERENCE_TOKEN */
+    char inference_token_file[512]; /* --inference-token-file / MLPD_INFERENCE_TOKEN_FILE */
+    char cors_origins[2048];        /* --cors-origins / MLPD_CORS_ORIGINS (cors.h); "" = off */
+    /* Prediction batching (batcher.h) and the listeners (http.h). */
+    int predict_batch_rows;     /* --predict-batch-rows: rows per batch, 0 = no batcher */
+    int predict_batch_delay_us; /* --predict-batch-delay-us: wait for a fuller batch, 0 = never */
+    int predict_batch_gap_us; /* --predict-batch-gap-us: stop waiting after this idle gap, 0 = off */
+    char balance[16];         /* --balance / MLPD_HTTP_BALANCE: http_balance name (http.h) */
+} serve_config;
+
+/* The parts of the settings that the layers below read (borrowing c's
+ * strings): the REST layer's settings and where the access tokens come from. */
+struct rest_config;
+struct auth_sources;
+void serve_config_rest(const serve_config *c, struct rest_config *out);
+void serve_config_auth(const serve_config *c, struct auth_sources *out);
+
+/* The defaults (see --help). */
+void serve_config_default(serve_config *c);
+
+/* Apply MLPD_* variables (an empty variable is ignored), then argv (argv[0] is "serve"). Returns 0 to run,
+ * 1 when --help was printed to out, 2 on a usage error (message in err). */
+int serve_config_parse(serve_config *c, int argc, char **argv, FILE *out, char *err, size_t errlen);
+
+/* Print the options with their variables and defaults. */
+void serve_config_usage(FILE *f);
+
+/* Parse a size such as "1048576", "64K", "1M", "1MiB", "2G" into bytes.
+ * Returns 0 or -1 when malformed or zero. */
+int serve_parse_size(const char *s, size_t *out);
+
+#endif /* MLPD_CONFIG_H */

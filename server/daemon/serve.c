@@ -1,0 +1,287 @@
+/* serve.c - `mlpd serve`: start-up, the wait for a signal, orderly shutdown.
+ *
+ * Start: settings (config.h), tokens (auth.h) and CORS origins (cors.h) ->
+ * store_open -> datasets_scan -> jobs_start -> model cache, router,
+ * event-stream hub -> listen. Listening beyond loopback without tokens is
+ * allowed but logged as a warning. The bound port is logged
+ * and, with --port-file, written to a file (for --port 0).
+ *
+ * Signals: SIGTERM/SIGINT handlers only count; the main thread waits in
+ * sigsuspend(). On the first signal it drains: readiness turns false, the
+ * listener closes (MHD_quiesce_daemon), the job runner stops (running jobs
+ * are recorded as interrupted), event streams end, in-flight requests get a
+ * few seconds, then MHD stops and the store closes; exit 0. A second signal
+ * during that exits at once with status 1.
+ */
+#include <cblas.h>
+#include <errno.h>
+#include <limits.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "cors.h"
+#include "http.h"
+#include "jobs.h"
+#include "log.h"
+#include "metrics.h"
+#include "model_cache.h"
+#include "router.h"
+#include "serve.h"
+#include "datasets.h"
+#include "store.h"
+
+#define DRAIN_SECONDS        5.0
+#define MODEL_CACHE_CAPACITY 16
+
+/* Start-up state for the signal handler (the only globals of the daemon). */
+static volatile sig_atomic_t signals_seen;
+
+static void on_signal(int sig) {
+    (void)sig;
+    if (++signals_seen >= 2) _exit(1);
+}
+
+/* The job runner's view of prediction traffic (jobs_config.serving). */
+static uint64_t predictions_answered(void *user) {
+    return atomic_load_explicit(&((mlpd_metrics *)user)->prediction_requests, memory_order_relaxed);
+}
+
+/* The job runner committed a model: "the latest model" may have changed. */
+static void model_saved(void *user) {
+    model_cache_models_changed(user);
+}
+
+/* If dir/probe does not exist, look for <binary's dir>/../<name> and
+ * <binary's dir>/../../<name> (build/mlpd, build/<x>/mlpd) and use it. */
+static void resolve_dir(char *dir, size_t cap, const char *probe, const char *name) {
+    char path[PATH_MAX + 64 + 32];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, probe);
+    if (stat(path, &sb) == 0) return;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return;
+    *slash = '\0';
+    static const char *const ups[] = {"..", "../.."};
+    for (size_t i = 0; i < 2; i++) {
+        char cand[PATH_MAX + 32];
+        snprintf(cand, sizeof cand, "%s/%s/%s", exe, ups[i], name);
+        snprintf(path, sizeof path, "%s/%s", cand, probe);
+        if (stat(path, &sb) == 0 && strlen(cand) < cap) {
+            memcpy(dir, cand, strlen(cand) + 1);
+            return;
+        }
+    }
+}
+
+/* Write the port to path atomically (temp file + rename). */
+static int write_port_file(const char *path, int port) {
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    fprintf(f, "%d\n", port);
+    if (fclose(f) != 0) return -1;
+    return rename(tmp, path);
+}
+
+/* 127.0.0.0/8 only: anything else is reachable from other hosts. */
+static int is_loopback(const char *ipv4) {
+    return !strncmp(ipv4, "127.", 4);
+}
+
+static double wall_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+int cmd_serve(int argc, char **argv) {
+    serve_config cfg;
+    serve_config_default(&cfg);
+    char err[512] = "";
+    int prc = serve_config_parse(&cfg, argc, argv, stdout, err, sizeof err);
+    if (prc == 1) return 0;
+    if (prc != 0) {
+        fprintf(stderr, "mlpd serve: %s\n", err);
+        return 2;
+    }
+    /* Both stay on this stack frame, which outlives the server. */
+    auth_keys keys;
+    cors_policy cors;
+    auth_sources tokens;
+    rest_config rest;
+    serve_config_auth(&cfg, &tokens);
+    if (auth_keys_load(&keys, &tokens, err, sizeof err) != 0 ||
+        cors_policy_parse(&cors, cfg.cors_origins, err, sizeof err) != 0) {
+        fprintf(stderr, "mlpd serve: %s\n", err);
+        return 2;
+    }
+    resolve_dir(cfg.api_dir, sizeof cfg.api_dir, "openapi.yaml", "api");
+    resolve_dir(cfg.web_dir, sizeof cfg.web_dir, "index.html", "web");
+    resolve_dir(cfg.migrations, sizeof cfg.migrations, ".", "migrations");
+    serve_config_rest(&cfg, &rest);
+    if (mkdir(cfg.data_dir, 0755) != 0 && errno != EEXIST) {
+        log_error("cannot create data dir %s: %s", cfg.data_dir, strerror(errno));
+        return 1;
+    }
+
+    /* Signals: handled by the main thread only; blocked until we wait. */
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &term, &old);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = 1;
+    store *st = NULL;
+    jobs *jb = NULL;
+    http_server *http = NULL;
+    mlpd_metrics metrics;
+    metrics_init(&metrics);
+    app a;
+    memset(&a, 0, sizeof a);
+    a.cfg = &rest;
+    a.auth = &keys;
+    a.cors = &cors;
+    a.metrics = &metrics;
+    a.started_at = wall_now();
+    atomic_init(&a.draining, 0);
+    atomic_init(&a.http, NULL);
+
+    /* OpenBLAS' thread count is process-wide. Predictions on packed models
+     * (AVX2 CPUs, up to MLP_PACKED_MAX_ROWS rows) never call OpenBLAS, so
+     * training may use every core while nothing is served, and drops to one
+     * thread while predictions are answered (jobs.h). */
+    if (cfg.blas_threads > 0) openblas_set_num_threads(cfg.blas_threads);
+
+    /* Fixed malloc thresholds. glibc raises its mmap threshold to the size of
+     * the largest mmap'd block freed so far, and its trim threshold to twice
+     * that: after a model file (2 MB) is read and freed, up to 4 MB of freed
+     * heap stayed resident in each thread's arena. Serving one model went
+     * from 20.7 to 16.6 MiB with these (make bench, section 5). 1 MiB and not
+     * glibc's initial 128 KiB: OpenBLAS mallocs and frees a 516 KiB job array
+     * in every multi-threaded sgemm, which then cost an mmap, page faults and
+     * an munmap (with TLB shootdowns to the other core) per product. */
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+
+    store_error se = {0};
+    if (store_open(cfg.db, cfg.migrations, &st, &se) != STORE_OK) {
+        log_error("cannot open the store %s: %s", cfg.db, se.msg);
+        goto out;
+    }
+    a.st = st;
+    int found = datasets_scan(st, cfg.data_dir, err, sizeof err);
+    if (found < 0)
+        log_error("scanning %s: %s", cfg.data_dir, err);
+    else
+        log_info("data dir %s: %d data set(s)", cfg.data_dir, found);
+    batcher_options bo = {.max_rows = cfg.predict_batch_rows,
+                          .max_delay_us = cfg.predict_batch_delay_us,
+                          .idle_gap_us = cfg.predict_batch_gap_us};
+    /* Before the job runner, which tells it about the models jobs make. */
+    a.models = model_cache_create(st, MODEL_CACHE_CAPACITY, &bo);
+    if (!a.models) {
+        log_error("cannot start: out of memory");
+        goto out;
+    }
+    jobs_config jc = {.st = st,
+                      .data_dir = cfg.data_dir,
+                      .max_running = cfg.max_jobs,
+                      .max_queued = cfg.max_queue,
+                      .blas_threads = cfg.blas_threads,
+                      .serving = predictions_answered,
+                      .serving_user = &metrics,
+                      .model_saved = model_saved,
+                      .model_saved_user = a.models,
+                      .log = log_job,
+                      .log_user = NULL};
+    if (jobs_start(&jc, &jb, err, sizeof err) != JOBS_OK) {
+        log_error("cannot start the job runner: %s", err);
+        goto out;
+    }
+    a.jobs = jb;
+    a.router = router_create(cfg.max_body, cfg.max_upload);
+    a.sse = sse_hub_create(cfg.max_streams, err, sizeof err);
+    if (!a.router || !a.sse) {
+        log_error("cannot start: %s", a.sse ? "out of memory" : err);
+        goto out;
+    }
+    http_options ho = {.bind = cfg.bind,
+                       .port = cfg.port,
+                       .workers = cfg.workers,
+                       .max_connections = cfg.max_connections,
+                       .timeout_seconds = cfg.timeout,
+                       .balance = http_balance_parse(cfg.balance)};
+    http_handler handler = router_http_handler(&a);
+    http = http_server_start(&ho, &handler, err, sizeof err);
+    atomic_store(&a.http, http);
+    if (!http) {
+        log_error("%s", err);
+        goto out;
+    }
+    int port = http_server_port(http);
+    log_info("listening on http://%s:%d (workers %d, max jobs %d, db %s, data %s)", cfg.bind, port,
+             cfg.workers, cfg.max_jobs, cfg.db, cfg.data_dir);
+    log_info("access: %s; CORS: %s",
+             !auth_enabled(&keys)                        ? "open (no tokens)"
+             : keys.management_len && keys.inference_len ? "management and inference tokens"
+             : keys.management_len                       ? "management token only"
+                                   : "inference token only (management locked)",
+             cors_enabled(&cors) ? cfg.cors_origins : "off");
+    if (!is_loopback(cfg.bind) && !auth_enabled(&keys))
+        log_error("warning: listening on %s beyond loopback without tokens: anyone who can reach "
+                  "it may train, upload and delete (set MLPD_MANAGEMENT_TOKEN or "
+                  "--management-token-file, see docs/security.md)",
+                  cfg.bind);
+    if (cfg.port_file[0] && write_port_file(cfg.port_file, port) != 0)
+        log_error("cannot write the port file %s: %s", cfg.port_file, strerror(errno));
+
+    /* Wait for SIGTERM/SIGINT: sigsuspend unblocks them only while waiting,
+     * so a signal cannot slip in between the check and the wait. */
+    while (!signals_seen) sigsuspend(&old);
+    pthread_sigmask(SIG_SETMASK, &old, NULL); /* a second signal now exits at once */
+    log_info("shutting down: draining");
+    atomic_store(&a.draining, 1);
+    http_server_quiesce(http);
+    jobs_stop(jb);
+    sse_hub_stop(a.sse);
+    int left = http_server_drain(http, DRAIN_SECONDS);
+    if (left > 0) log_info("closing %d request(s) still in flight", left);
+    http_server_stop(http);
+    http = NULL;
+    rc = 0;
+out:
+    if (http) {
+        sse_hub_stop(a.sse);
+        http_server_stop(http);
+    }
+    jobs_free(jb); /* stops the runner first if still running; NULL is fine */
+    sse_hub_free(a.sse);
+    model_cache_free(a.models);
+    router_free(a.router);
+    if (st) store_close(st);
+    if (rc == 0) log_info("stopped");
+    if (cfg.port_file[0]) unlink(cfg.port_file);
+    return rc;
+}

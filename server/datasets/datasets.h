@@ -1,0 +1,17 @@
+/* datasets.h - the datasets the daemon knows besides uploads: those found in
+ * its data folder at start. The file formats themselves (IDX, CSV, the MNIST
+ * folder layout) are the engine's (mlp.h); this layer only registers what it
+ * finds in the store. */
+#ifndef MLPD_DATASETS_H
+#define MLPD_DATASETS_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+/* Register the datasets found in data_dir (folders holding the four MNIST
+ * IDX files, plain or .gz; *.csv files) in the store. Returns how many, or -1
+ * with the reason in err. */
+int datasets_scan(store *st, const char *data_dir, char *err, size_t errlen);
+
+#endif /* MLPD_DATASETS_H */

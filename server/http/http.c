@@ -1,0 +1,331 @@
+/* http.c - libmicrohttpd glue: per-connection state, body collection with the
+ * limit the handler gave, response building, the handler told on completion.
+ * Listeners, the acceptor and the server's life cycle: http_server.c. */
+#include "http.h"
+
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http_impl.h"
+#include "log.h"
+#include "problem.h"
+
+/* One request's state, MHD's *req_cls, from the first call to completion. */
+typedef struct {
+    http_server *h;
+    void *target;  /* the handler's admit() result; NULL when refused */
+    void *counted; /* what the handler's done() gets */
+    int refused;   /* admission refused: res holds the problem */
+    int queued;    /* a response was queued */
+    http_request req;
+    http_response res;
+    char *body;
+    size_t body_len, body_cap, limit;
+    int too_big;
+    char method[16];
+    char *path;
+    char request_id[48];
+    char params[HTTP_MAX_PARAMS][160];
+    struct timespec start;
+    int deferred; /* 1: suspended by http_defer(), finish not yet run */
+    http_finish_fn finish;
+    void *finish_arg;
+} conn_state;
+
+/* ---- request helpers ------------------------------------------------------------ */
+const char *http_query(const http_request *req, const char *name) {
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(const http_request *req, const char *name) {
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* ---- response helpers ------------------------------------------------------------ */
+void http_set_header(http_response *res, const char *name, const char *fmt, ...) {
+    if (res->n_headers >= HTTP_MAX_HEADERS) return;
+    __typeof__(res->headers[0]) *h = &res->headers[res->n_headers++];
+    snprintf(h->name, sizeof h->name, "%s", name);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->value, sizeof h->value, fmt, ap);
+    va_end(ap);
+}
+
+static void reset_body(http_response *res) {
+    free(res->body);
+    res->body = NULL;
+    res->body_len = 0;
+    if (res->mhd) {
+        MHD_destroy_response(res->mhd);
+        res->mhd = NULL;
+    }
+}
+
+void http_reply_take(http_response *res, int status, const char *content_type, char *buf,
+                     size_t len) {
+    reset_body(res);
+    res->status = status;
+    res->content_type = content_type;
+    res->body = buf;
+    res->body_len = len;
+}
+
+void http_reply_bytes(http_response *res, int status, const char *content_type, const void *bytes,
+                      size_t len) {
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        http_reply_take(res, 500, "text/plain", NULL, 0);
+        return;
+    }
+    if (len) memcpy(copy, bytes, len);
+    copy[len] = '\0';
+    http_reply_take(res, status, content_type, copy, len);
+}
+
+void http_reply_json(http_response *res, int status, cJSON *json) {
+    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+    cJSON_Delete(json);
+    if (!text) {
+        http_reply_problem(res, 500, "internal", NULL, "out of memory encoding the response");
+        return;
+    }
+    http_reply_take(res, status, "application/json", text, strlen(text));
+}
+
+void http_reply_problem(http_response *res, int status, const char *slug, const char *pointer,
+                        const char *detail_fmt, ...) {
+    char detail[320];
+    va_list ap;
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof detail, detail_fmt, ap);
+    va_end(ap);
+    api_problem p;
+    api_problem_set(&p, status, slug, pointer, "%s", detail);
+    char *text = api_problem_to_json(&p);
+    if (!text) {
+        http_reply_take(res, status, "application/problem+json", NULL, 0);
+        return;
+    }
+    http_reply_take(res, status, "application/problem+json", text, strlen(text));
+}
+
+void http_reply_api_problem(http_response *res, const api_problem *p) {
+    char *text = api_problem_to_json(p);
+    http_reply_take(res, p->status, "application/problem+json", text, text ? strlen(text) : 0);
+}
+
+void http_reply_mhd(http_response *res, int status, struct MHD_Response *mhd) {
+    reset_body(res);
+    res->status = status;
+    res->mhd = mhd;
+}
+
+/* ---- request ids ----------------------------------------------------------------- */
+/* Keep a client's X-Request-Id when it is short and plain; otherwise mint one. */
+static void set_request_id(http_server *h, struct MHD_Connection *c, char *out, size_t cap) {
+    const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    if (given) {
+        size_t n = strlen(given), ok = n > 0 && n < cap && n <= 40;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (given[i] >= '0' && given[i] <= '9') || (given[i] >= 'a' && given[i] <= 'z') ||
+                 (given[i] >= 'A' && given[i] <= 'Z') || given[i] == '-' || given[i] == '_' ||
+                 given[i] == '.';
+        if (ok) {
+            memcpy(out, given, n + 1);
+            return;
+        }
+    }
+    uint64_t n = atomic_fetch_add(&h->next_id, 1) + 1;
+    snprintf(out, cap, "%08x-%06llx", h->id_prefix, (unsigned long long)n);
+}
+
+/* ---- sending ----------------------------------------------------------------------- */
+static enum MHD_Result send_response(struct MHD_Connection *c, conn_state *s) {
+    http_response *res = &s->res;
+    struct MHD_Response *r = res->mhd;
+    res->mhd = NULL;
+    if (!r) {
+        if (res->status == 0) http_reply_problem(res, 500, "internal", NULL, "no response");
+        r = MHD_create_response_from_buffer(res->body_len, res->body ? res->body : (void *)"",
+                                            res->body ? MHD_RESPMEM_MUST_FREE
+                                                      : MHD_RESPMEM_PERSISTENT);
+        if (!r) return MHD_NO;
+        res->body = NULL; /* owned by MHD now; body_len kept for the log */
+        if (res->content_type)
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    }
+    int has_cache = 0;
+    for (int i = 0; i < res->n_headers; i++) {
+        MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
+        if (!strcasecmp(res->headers[i].name, "Cache-Control")) has_cache = 1;
+    }
+    /* API answers describe changing state: never let a cache keep them. */
+    if (!has_cache) MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Request-Id", s->request_id);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)res->status, r);
+    MHD_destroy_response(r);
+    s->queued = 1;
+    return ret;
+}
+
+/* ---- deferred answers ---------------------------------------------------------------- */
+http_deferred *http_defer(const http_request *req, http_finish_fn finish, void *arg) {
+    conn_state *s = req->internal;
+    if (!s || s->deferred || !finish) return NULL;
+    s->finish = finish;
+    s->finish_arg = arg;
+    s->deferred = 1;
+    atomic_fetch_add(&s->h->deferred, 1);
+    MHD_suspend_connection(s->req.conn);
+    return (http_deferred *)s;
+}
+
+void http_deferred_resume(http_deferred *d) {
+    /* MHD_resume_connection is safe from any thread, also before the handler
+     * that suspended returned; the connection's thread then calls on_request
+     * again, which runs finish. */
+    MHD_resume_connection(((conn_state *)d)->req.conn);
+}
+
+/* Run a deferred request's finish (on its HTTP thread); its answer goes to s->res. */
+static void finish_deferred(conn_state *s) {
+    s->deferred = 0;
+    s->finish(s->finish_arg, &s->res);
+    atomic_fetch_sub(&s->h->deferred, 1);
+}
+
+/* ---- MHD callbacks ------------------------------------------------------------------ */
+static conn_state *begin(http_server *h, struct MHD_Connection *c, const char *url,
+                         const char *method) {
+    conn_state *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &s->start);
+    snprintf(s->method, sizeof s->method, "%s", method);
+    s->path = strdup(url);
+    if (!s->path) {
+        free(s);
+        return NULL;
+    }
+    set_request_id(h, c, s->request_id, sizeof s->request_id);
+    s->req.method = s->method;
+    s->req.path = s->path;
+    s->req.body = "";
+    s->req.request_id = s->request_id;
+    s->req.conn = c;
+    s->req.internal = s;
+    s->h = h;
+    return s;
+}
+
+enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                const char *method, const char *version, const char *upload_data,
+                                size_t *upload_size, void **req_cls) {
+    (void)version;
+    http_server *h = ((listener *)cls)->h;
+    conn_state *s = *req_cls;
+    if (!s) { /* headers are in: admit or refuse before reading any body */
+        s = begin(h, c, url, method);
+        if (!s) return MHD_NO;
+        *req_cls = s;
+        atomic_fetch_add(&h->in_flight, 1);
+        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+        long long len = te ? -1 : 0; /* neither header: there is no body */
+        if (cl) {
+            char *end;
+            len = strtoll(cl, &end, 10);
+            if (*end || len < 0) len = -1;
+        }
+        s->target = h->handler.admit(h->handler.ctx, &s->req, ct, len, s->params, &s->limit,
+                                     &s->res, &s->counted);
+        if (s->target) {
+            /* A announced length within the limit: one buffer of that size
+             * (no growing copies of an upload; a predict body fits at once). */
+            if (len > 0 && (size_t)len <= s->limit && (s->body = malloc((size_t)len + 1)) != NULL)
+                s->body_cap = (size_t)len + 1;
+            return MHD_YES;
+        }
+        s->refused = 1;
+        /* A refused request that announces a body is answered now, so the
+         * client need not send it (MHD then closes the connection); one
+         * without a body is answered on the final call, keeping keep-alive. */
+        int has_body = len != 0;
+        return has_body ? send_response(c, s) : MHD_YES;
+    }
+    if (s->deferred) { /* resumed: the deferred work is done */
+        finish_deferred(s);
+        return send_response(c, s);
+    }
+    if (s->refused) { /* drop whatever body still arrives; answer once */
+        if (*upload_size > 0) {
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        return s->queued ? MHD_YES : send_response(c, s);
+    }
+    if (*upload_size > 0) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (s->too_big || s->body_len + n > s->limit) {
+            s->too_big = 1;
+            free(s->body);
+            s->body = NULL;
+            s->body_len = s->body_cap = 0;
+            return MHD_YES;
+        }
+        if (s->body_len + n + 1 > s->body_cap) {
+            size_t cap = s->body_cap ? s->body_cap : 4096;
+            while (cap < s->body_len + n + 1) cap *= 2;
+            char *nb = realloc(s->body, cap);
+            if (!nb) return MHD_NO;
+            s->body = nb;
+            s->body_cap = cap;
+        }
+        memcpy(s->body + s->body_len, upload_data, n);
+        s->body_len += n;
+        return MHD_YES;
+    }
+    /* The whole request is in. */
+    if (s->too_big) {
+        http_reply_problem(&s->res, 413, "body-too-large", NULL,
+                           "the request body exceeds this route's limit of %zu bytes", s->limit);
+        return send_response(c, s);
+    }
+    if (s->body) {
+        s->body[s->body_len] = '\0';
+        s->req.body = s->body;
+        s->req.body_len = s->body_len;
+    }
+    h->handler.handle(h->handler.ctx, s->target, &s->req, &s->res);
+    if (s->deferred) return MHD_YES; /* suspended; answered when resumed */
+    return send_response(c, s);
+}
+
+void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                       enum MHD_RequestTerminationCode toe) {
+    (void)c;
+    listener *l = cls;
+    http_server *h = l->h;
+    conn_state *s = *req_cls;
+    if (!s) return;
+    atomic_fetch_add_explicit(&l->requests, 1, memory_order_relaxed);
+    *req_cls = NULL;
+    if (s->deferred) finish_deferred(s); /* closed before the answer: release the work */
+    atomic_fetch_sub(&h->in_flight, 1);
+    double secs = seconds_since(&s->start);
+    int status = s->queued ? s->res.status : 499; /* 499: client went away before an answer */
+    (void)toe;
+    h->handler.done(h->handler.ctx, s->counted, &s->req, status, s->res.body_len, secs);
+    reset_body(&s->res);
+    free(s->body);
+    free(s->path);
+    free(s);
+}

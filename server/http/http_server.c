@@ -1,0 +1,205 @@
+/* http_server.c - the HTTP server's life cycle: one libmicrohttpd daemon
+ * (one thread, epoll) per worker, how connections reach them (http.h's
+ * http_balance: the acceptor, SO_REUSEPORT or MHD's pool), per-listener
+ * counters, quiescing, draining and stopping. Requests: http.c. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http_impl.h"
+#include "log.h"
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+    (void)c, (void)socket_context;
+    listener *l = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add_explicit(&l->connections, 1, memory_order_relaxed);
+        if (!l->balanced) atomic_fetch_add_explicit(&l->open, 1, memory_order_relaxed);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub_explicit(&l->open, 1, memory_order_relaxed);
+    }
+}
+
+/* The acceptor's callback (HTTP_BALANCE_FEWEST): the new connection goes to
+ * the listener with the fewest open connections, the lowest index on ties.
+ * MHD_add_connection closes fd itself when it refuses (connection limit). */
+static void on_accept(void *user, int fd, const struct sockaddr *peer, socklen_t peer_len) {
+    http_server *h = user;
+    int best = 0, best_open = atomic_load_explicit(&h->ls[0].open, memory_order_relaxed);
+    for (int i = 1; i < h->n_d; i++) {
+        int o = atomic_load_explicit(&h->ls[i].open, memory_order_relaxed);
+        if (o < best_open) best = i, best_open = o;
+    }
+    /* Counted here, not at MHD's STARTED notification: that comes later from
+     * the worker's thread, and a burst of connections would all pick the same
+     * listener meanwhile. The CLOSED notification takes it off again. */
+    atomic_fetch_add_explicit(&h->ls[best].open, 1, memory_order_relaxed);
+    if (MHD_add_connection(h->d[best], fd, peer, peer_len) != MHD_YES) {
+        log_error("connection refused by worker %d (connection limit or out of memory)", best);
+        atomic_fetch_sub_explicit(&h->ls[best].open, 1, memory_order_relaxed);
+    }
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    log_error("libmicrohttpd: %s", msg);
+}
+
+/* ---- the server ----------------------------------------------------------------------- */
+int http_balance_parse(const char *s) {
+    static const char *const names[] = {"fewest", "reuseport", "pool"};
+    for (int i = 0; i < 3; i++)
+        if (s && !strcmp(s, names[i])) return i;
+    return -1;
+}
+
+/* Whether addr:port is free right now: a plain bind (no SO_REUSEPORT) fails
+ * while anyone listens there, also a daemon whose sockets share the port. */
+static int port_is_free(const struct sockaddr_in *sa) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    int ok = bind(fd, (const struct sockaddr *)sa, sizeof *sa) == 0;
+    close(fd);
+    return ok;
+}
+
+static struct MHD_Daemon *start_listener(listener *l, const http_options *o, struct sockaddr_in *sa,
+                                         int reuse, unsigned pool, unsigned limit, int no_listen) {
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | (no_listen ? MHD_USE_NO_LISTEN_SOCKET : 0);
+    return MHD_start_daemon(
+        flags, ntohs(sa->sin_port), NULL, NULL, http_on_request, l, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, /* first, so it sees every message */
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)reuse, MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_CONNECTION_LIMIT, limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED,
+        http_on_completed, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+        /* MHD zeroes a connection's whole memory pool between keep-alive
+         * requests; 16 KiB holds the headers and a read buffer (bodies
+         * stream through it) at half the default's cost. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_END);
+}
+
+static int listener_port(struct MHD_Daemon *d) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? (int)info->port : -1;
+}
+
+http_server *http_server_start(const http_options *o, const http_handler *handler, char *err,
+                               size_t errlen) {
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)o->port);
+    if (inet_pton(AF_INET, o->bind, &sa.sin_addr) != 1) {
+        snprintf(err, errlen, "--bind: '%s' is not an IPv4 address", o->bind);
+        return NULL;
+    }
+    http_server *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    h->handler = *handler;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    h->id_prefix = (uint32_t)(ts.tv_sec ^ (ts.tv_nsec << 8) ^ getpid());
+    /* One MHD daemon (one thread, epoll) per worker. How connections reach
+     * them (http.h): by default one acceptor thread hands each connection to
+     * the worker with the fewest open ones; with "reuseport" each worker
+     * listens on the port itself (SO_REUSEPORT) and the kernel places
+     * connections by address hash (16 connections were seen split 6/10);
+     * with "pool" one listener uses MHD's own thread pool, whose threads
+     * accept bursts of up to ten connections each, so keep-alive load piled
+     * onto one thread. The port is checked free first, so a second daemon on
+     * a busy port fails instead of sharing it. */
+    int n = o->workers < 1 ? 1 : o->workers > HTTP_MAX_LISTENERS ? HTTP_MAX_LISTENERS : o->workers;
+    unsigned pool = 0;
+    int balanced = o->balance == HTTP_BALANCE_FEWEST && n > 1;
+    if (o->balance == HTTP_BALANCE_POOL && n > 1) {
+        pool = (unsigned)n;
+        n = 1;
+    }
+    int ok = o->port == 0 || balanced || port_is_free(&sa);
+    unsigned limit = (unsigned)((o->max_connections + n - 1) / n);
+    for (int i = 0; ok && i < n; i++) {
+        h->ls[i].h = h;
+        h->ls[i].balanced = balanced;
+        h->d[i] = start_listener(&h->ls[i], o, &sa, n > 1, pool, limit, balanced);
+        if (!h->d[i]) break;
+        h->quiesced_fd[i] = MHD_INVALID_SOCKET;
+        h->n_d = i + 1;
+        if (i == 0 && !balanced)
+            sa.sin_port = htons((uint16_t)listener_port(h->d[0])); /* --port 0 */
+    }
+    char why[160] = "address in use or not permitted";
+    if (h->n_d == n && balanced &&
+        !(h->acc = acceptor_start(&sa, SOMAXCONN, on_accept, h, why, sizeof why)))
+        ok = 0;
+    if (!ok || h->n_d < n) {
+        for (int i = 0; i < h->n_d; i++) MHD_stop_daemon(h->d[i]);
+        snprintf(err, errlen, "cannot listen on %s:%d (%s)", o->bind, o->port, why);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+int http_server_port(http_server *h) {
+    return h->acc ? acceptor_port(h->acc) : listener_port(h->d[0]);
+}
+
+int http_server_listeners(http_server *h) {
+    return h ? h->n_d : 0;
+}
+
+void http_server_listener_stats(http_server *h, int i, uint64_t *connections, uint64_t *requests) {
+    *connections = atomic_load_explicit(&h->ls[i].connections, memory_order_relaxed);
+    *requests = atomic_load_explicit(&h->ls[i].requests, memory_order_relaxed);
+}
+
+void http_server_quiesce(http_server *h) {
+    if (!h) return;
+    if (h->acc) {
+        acceptor_stop(h->acc); /* the workers have no listening sockets of their own */
+        return;
+    }
+    for (int i = 0; i < h->n_d; i++)
+        if (h->quiesced_fd[i] == MHD_INVALID_SOCKET)
+            h->quiesced_fd[i] = MHD_quiesce_daemon(h->d[i]);
+}
+
+int http_server_drain(http_server *h, double timeout_seconds) {
+    struct timespec t0, pause = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int n;
+    while ((n = atomic_load(&h->in_flight)) > 0 && seconds_since(&t0) < timeout_seconds)
+        nanosleep(&pause, NULL);
+    return n;
+}
+
+void http_server_stop(http_server *h) {
+    if (!h) return;
+    /* MHD must not be stopped with a suspended connection, and a deferred
+     * request's work (a prediction batch: milliseconds) always resumes it:
+     * wait for those, however long the drain was. */
+    struct timespec t0, pause = {.tv_sec = 0, .tv_nsec = 1000000L};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(&h->deferred) > 0 && seconds_since(&t0) < 30.0) nanosleep(&pause, NULL);
+    acceptor_free(h->acc); /* no connection is handed to a stopped worker */
+    for (int i = 0; i < h->n_d; i++) {
+        MHD_stop_daemon(h->d[i]);
+        if (h->quiesced_fd[i] != MHD_INVALID_SOCKET) close(h->quiesced_fd[i]);
+    }
+    free(h);
+}

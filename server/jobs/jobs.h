@@ -1,0 +1,103 @@
+/* jobs.h - the training job runner: a FIFO queue of runs and up to max_running
+ * worker threads that train them with the engine, recording everything in the store.
+ *
+ * Lifecycle of a run: queued -> running -> succeeded | failed | cancelled.
+ * Per epoch the runner appends the metrics loss, accuracy, val_loss,
+ * val_accuracy, seconds (store_metrics_append) and updates the run's progress;
+ * per step it appends "step_loss" every STEP_METRIC_INTERVAL batches. On
+ * success it evaluates the test split (when the dataset has one), stores the
+ * model and calls store_run_finish.
+ *
+ * Crash recovery (jobs_start): runs found "running" were interrupted by a crash;
+ * they are marked failed with error "interrupted" (they are not resumed).
+ * Runs found "queued" are queued again, oldest first.
+ *
+ * Thread safety: every function may be called from any HTTP thread.
+ */
+#ifndef MLPD_JOBS_H
+#define MLPD_JOBS_H
+
+#include <stdint.h>
+
+#include "store.h"
+#include "train_request.h"
+
+#define JOBS_OK       0
+#define JOBS_NOTFOUND 1
+#define JOBS_CONFLICT 2 /* e.g. cancelling a run that has already ended */
+#define JOBS_FULL     3 /* the queue holds max_queued runs already */
+#define JOBS_NOSPACE  4 /* the store could not write: the disk is full (store_error_is_full) */
+#define JOBS_ERR      (-1)
+
+typedef struct jobs jobs;
+
+#define JOBS_SERVING_QUIET_SECONDS 0.25
+
+typedef struct {
+    store *st;
+    const char *data_dir; /* datasets' paths are relative to it */
+    int max_running;      /* runs training at once (--max-jobs), >= 1 */
+    int max_queued;       /* queued runs accepted before JOBS_FULL */
+    int blas_threads;     /* OpenBLAS threads while training (and no predictions
+                               are served: see serving), 0 = OpenBLAS' setting at start */
+    /* Predictions answered so far (may be NULL). With one job at a time,
+     * training drops to one OpenBLAS thread from the batch after this count
+     * moved until JOBS_SERVING_QUIET_SECONDS pass without it moving: a
+     * second thread only helps training while a core is free, and under
+     * prediction load it made training and predictions both slower (make
+     * bench, sections 1b and 4). A job's weights are therefore reproducible
+     * bit for bit only when no predictions are served during it. */
+    uint64_t (*serving)(void *user);
+    void *serving_user;
+    /* Called after a job's model is committed to the store (may be NULL):
+     * the model cache forgets which model is the latest. */
+    void (*model_saved)(void *user);
+    void *model_saved_user;
+    /* Called for job lifecycle log lines ("job 3 started", ...); may be NULL. */
+    void (*log)(void *user, const char *fmt, ...);
+    void *log_user;
+} jobs_config;
+
+/* Recover (see above) and start the worker threads. */
+int jobs_start(const jobs_config *cfg, jobs **out, char *err, size_t errlen);
+
+/* Record a new run (status queued, config = api_train_request_encode(req)) and
+ * queue it. Returns JOBS_OK with *run_id, JOBS_FULL, JOBS_NOSPACE when the
+ * disk is full, or JOBS_ERR. The dataset
+ * and warm-start model are checked here: an unknown one gives JOBS_NOTFOUND
+ * and a width mismatch JOBS_CONFLICT, with a reason in err. */
+int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, char *err, size_t errlen);
+
+/* Cancel a queued run (it ends cancelled at once) or a running one (it stops
+ * at the next batch boundary and ends cancelled; what it recorded stays).
+ * JOBS_NOTFOUND for an unknown id, JOBS_CONFLICT for a run already ended,
+ * JOBS_NOSPACE when its end cannot be recorded because the disk is full (it
+ * then stays queued), JOBS_ERR on another store failure. */
+int jobs_cancel(jobs *j, int64_t run_id);
+
+/* Live state of a run being trained, fresher than the store (per batch). */
+typedef struct {
+    int epoch, epochs;
+    int64_t step, steps;
+    double progress;       /* 0..1 over the whole run */
+    double loss, accuracy; /* the latest batch's (running mean of the epoch) */
+    double samples_per_sec;
+    double eta_seconds; /* NaN when unknown */
+} jobs_live;
+/* JOBS_OK and *out when run_id is training now, JOBS_NOTFOUND otherwise. */
+int jobs_get_live(jobs *j, int64_t run_id, jobs_live *out);
+
+/* Counts for /metrics. */
+typedef struct {
+    int queued, running;
+    double train_samples_per_sec; /* sum over running jobs */
+} jobs_stats;
+void jobs_get_stats(jobs *j, jobs_stats *out);
+
+/* Shutdown: stop accepting, stop running jobs at their next batch boundary and
+ * record them as failed with error "interrupted: daemon shut down", join the
+ * workers. Queued runs stay queued in the store (run on the next start). */
+void jobs_stop(jobs *j);
+void jobs_free(jobs *j);
+
+#endif /* MLPD_JOBS_H */

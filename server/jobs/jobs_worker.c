@@ -1,0 +1,511 @@
+/* jobs_worker.c - training one run: load its dataset, build or warm-start its
+ * model, train with callbacks that record progress, store the model.
+ *
+ * What is recorded when (so that a SIGKILL loses at most the epoch in progress):
+ * - every epoch: the metrics loss, accuracy, val_loss, val_accuracy, seconds
+ *   (NaN ones skipped) and the run's progress row, in one transaction;
+ * - every STEP_METRIC_INTERVAL batches: a "step_loss" metric, held in memory
+ *   and committed with the next progress row or epoch (a transaction is an
+ *   fsync: one per step metric cost the job up to a quarter of its speed
+ *   when the disk was slow);
+ * - at most every PROGRESS_WRITE_SECONDS during an epoch: the progress row;
+ * - every batch: the in-memory live state only (jobs_get_live);
+ * - at a successful end: the model, the test metrics and the status
+ *   succeeded, in one transaction (a crash leaves no model of a failed run).
+ * A run whose "running" status cannot be written (e.g. a full disk) is not
+ * trained: it ends failed with the store's reason.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <zlib.h>
+
+#include "encode.h"
+#include "jobs_impl.h"
+
+#define EPOCH_LOG_SECONDS 5.0
+
+/* What the callbacks keep between calls; lives on the training thread's stack. */
+typedef struct {
+    jobs *j;
+    job *jb;
+    double t_start;           /* monotonic seconds at training start */
+    double t_progress;        /* last progress row write */
+    double t_logged;          /* last epoch log line */
+    double sum_loss, sum_acc; /* running sums of the current epoch's batches */
+    long n_batches;
+    int cur_epoch;
+    double ep_loss, ep_acc, ep_val_loss, ep_val_acc; /* last finished epoch, NaN before */
+    char store_failed[300]; /* set when a store write failed: training stops */
+    store_metric pending[STEP_METRICS_PENDING + 5]; /* step metrics not committed yet,
+                                                       + room for an epoch's five */
+    size_t n_pending;
+    int blas_now;         /* OpenBLAS threads set for this job now */
+    uint64_t served_seen; /* jobs_config.serving() at the last check */
+    double t_served;      /* monotonic seconds when it last moved */
+} train_ctx;
+
+static double mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int should_stop(const train_ctx *c) {
+    return atomic_load(&c->jb->cancel) || atomic_load(&c->j->stopping) || c->store_failed[0];
+}
+
+/* ---- callbacks ----------------------------------------------------------------------- */
+
+/* Commit the held step metrics (its own transaction). */
+static void flush_step_metrics(train_ctx *c) {
+    store_error se = {0};
+    if (c->n_pending > 0 && !c->store_failed[0] &&
+        store_metrics_append(c->j->cfg.st, c->pending, c->n_pending, &se) != STORE_OK)
+        snprintf(c->store_failed, sizeof c->store_failed, "store: %s", se.msg);
+    c->n_pending = 0; /* after a store failure they are dropped: training stops anyway */
+}
+
+/* Between batches (the training thread is the only OpenBLAS caller then):
+ * one OpenBLAS thread while predictions are being served, blas_max when
+ * they have been quiet for JOBS_SERVING_QUIET_SECONDS (jobs.h). */
+static void adapt_blas_threads(train_ctx *c, double now) {
+    int want = c->j->blas_max;
+    if (c->j->cfg.serving && want > 1) {
+        uint64_t served = c->j->cfg.serving(c->j->cfg.serving_user);
+        if (served != c->served_seen) {
+            c->served_seen = served;
+            c->t_served = now;
+        }
+        if (now - c->t_served < JOBS_SERVING_QUIET_SECONDS) want = 1;
+    }
+    if (want != c->blas_now) {
+        openblas_set_num_threads(want);
+        c->blas_now = want;
+    }
+}
+
+static int on_batch(const mlp_progress *p, const mlp_model *m, void *user) {
+    (void)m;
+    train_ctx *c = user;
+    adapt_blas_threads(c, mono_now());
+    if (p->epoch != c->cur_epoch) {
+        c->cur_epoch = p->epoch;
+        c->sum_loss = c->sum_acc = 0;
+        c->n_batches = 0;
+    }
+    c->sum_loss += p->loss;
+    c->sum_acc += p->accuracy;
+    c->n_batches++;
+    double now = mono_now(), elapsed = now - c->t_start;
+    double total = (double)p->epochs * (double)p->steps;
+    double done = (double)(p->epoch - 1) * (double)p->steps + (double)p->step;
+
+    pthread_mutex_lock(&c->jb->live_mu);
+    jobs_live *l = &c->jb->live;
+    l->epoch = p->epoch;
+    l->epochs = p->epochs;
+    l->step = p->step;
+    l->steps = p->steps;
+    l->progress = total > 0 ? done / total : 0;
+    l->loss = c->sum_loss / (double)c->n_batches;
+    l->accuracy = c->sum_acc / (double)c->n_batches;
+    l->samples_per_sec = p->samples_per_sec;
+    l->eta_seconds = done > 0 && elapsed > 0 ? elapsed / done * (total - done) : NAN;
+    pthread_mutex_unlock(&c->jb->live_mu);
+
+    store *st = c->j->cfg.st;
+    store_error se = {0};
+    if (p->global_step % STEP_METRIC_INTERVAL == 0 && isfinite(p->loss)) {
+        store_metric *sm = &c->pending[c->n_pending++];
+        *sm = (store_metric){
+            .run_id = c->jb->run_id, .epoch = p->epoch, .step = p->global_step, .value = p->loss};
+        snprintf(sm->key, sizeof sm->key, "step_loss");
+        if (c->n_pending == STEP_METRICS_PENDING) flush_step_metrics(c);
+    }
+    if (now - c->t_progress >= PROGRESS_WRITE_SECONDS) {
+        c->t_progress = now;
+        flush_step_metrics(c);
+        if (store_run_set_progress(st, c->jb->run_id, p->epoch - 1, p->step, p->steps, c->ep_loss,
+                                   c->ep_acc, c->ep_val_loss, c->ep_val_acc, p->samples_per_sec,
+                                   &se) != STORE_OK)
+            snprintf(c->store_failed, sizeof c->store_failed, "store: %s", se.msg);
+    }
+    return should_stop(c);
+}
+
+static int on_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
+    (void)m;
+    train_ctx *c = user;
+    const struct {
+        const char *key;
+        double value;
+    } vals[] = {{"loss", p->loss},
+                {"accuracy", p->accuracy},
+                {"val_loss", p->val_loss},
+                {"val_accuracy", p->val_accuracy},
+                {"seconds", p->seconds}};
+    /* The held step metrics go first, in the epoch's own transaction. */
+    store_metric *ms = c->pending;
+    size_t n = c->n_pending;
+    c->n_pending = 0;
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        if (!isfinite(vals[i].value)) continue;
+        memset(&ms[n], 0, sizeof ms[n]);
+        ms[n].run_id = c->jb->run_id;
+        snprintf(ms[n].key, sizeof ms[n].key, "%s", vals[i].key);
+        ms[n].epoch = p->epoch;
+        ms[n].step = p->global_step;
+        ms[n].value = vals[i].value;
+        n++;
+    }
+    c->ep_loss = p->loss;
+    c->ep_acc = p->accuracy;
+    c->ep_val_loss = p->val_loss;
+    c->ep_val_acc = p->val_accuracy;
+    store_error se = {0};
+    if (store_run_record_epoch(c->j->cfg.st, c->jb->run_id, ms, n, p->epoch, p->steps, p->loss,
+                               p->accuracy, p->val_loss, p->val_accuracy, p->samples_per_sec,
+                               &se) != STORE_OK)
+        snprintf(c->store_failed, sizeof c->store_failed, "store: %s", se.msg);
+    c->t_progress = mono_now();
+    /* Short epochs would flood the log: at most one epoch line per EPOCH_LOG_SECONDS. */
+    if (p->epoch == 1 || p->epoch == p->epochs ||
+        c->t_progress - c->t_logged >= EPOCH_LOG_SECONDS) {
+        c->t_logged = c->t_progress;
+        jobs_logf(c->j, "job %lld epoch %d/%d loss=%.4f accuracy=%.4f (%.1fs)",
+                  (long long)c->jb->run_id, p->epoch, p->epochs, p->loss, p->accuracy, p->seconds);
+    }
+    return should_stop(c);
+}
+
+/* ---- network shape -------------------------------------------------------------------- */
+
+static int make_arch(const api_train_request *req, int features, int classes, mlp_arch *a,
+                     mlp_error *e) {
+    if (mlp_arch_make(a, features, req->hidden, req->n_hidden, req->activation, classes, req->loss,
+                      req->output_activation, e) != MLP_OK)
+        return -1;
+    return mlp_arch_validate(a, e) == MLP_OK ? 0 : -1;
+}
+
+/* "784-512-256-10 relu,relu,softmax" */
+static void describe_arch(const mlp_arch *a, char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int l = 0; l <= a->n_layers && len < cap; l++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%d", l ? "-" : "", a->sizes[l]);
+    for (int l = 0; l < a->n_layers && len < cap; l++)
+        len +=
+            (size_t)snprintf(buf + len, cap - len, "%s%s", l ? "," : " ", mlp_act_name(a->act[l]));
+}
+
+static int same_arch(const mlp_arch *x, const mlp_arch *y) {
+    if (x->n_layers != y->n_layers || x->loss != y->loss) return 0;
+    for (int l = 0; l < x->n_layers; l++)
+        if (x->sizes[l] != y->sizes[l] || x->act[l] != y->act[l]) return 0;
+    return x->sizes[x->n_layers] == y->sizes[y->n_layers];
+}
+
+/* The warm-start model `id`, parsed. JOBS_NOTFOUND / JOBS_ERR with err. */
+static int load_store_model(jobs *j, int64_t id, mlp_model **out, char *err, size_t errlen) {
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    store_error se = {0};
+    int rc = store_model_file(j->cfg.st, id, &buf, &len, &se);
+    if (rc == STORE_NOTFOUND) {
+        jobs_set_err(err, errlen, "warm-start model %lld not found", (long long)id);
+        return JOBS_NOTFOUND;
+    }
+    if (rc != STORE_OK) {
+        jobs_set_err(err, errlen, "store: %s", se.msg);
+        return JOBS_ERR;
+    }
+    mlp_error e = {{0}};
+    mlp_status ms = mlp_model_from_buffer(buf, len, out, &e);
+    free(buf);
+    if (ms != MLP_OK) {
+        jobs_set_err(err, errlen, "warm-start model %lld is unreadable: %s", (long long)id, e.msg);
+        return JOBS_ERR;
+    }
+    return JOBS_OK;
+}
+
+int jobs_check_request(jobs *j, const api_train_request *req, char *err, size_t errlen) {
+    store_dataset ds;
+    store_error se = {0};
+    int rc = store_dataset_get(j->cfg.st, req->dataset, &ds, &se);
+    if (rc == STORE_NOTFOUND) {
+        jobs_set_err(err, errlen, "dataset '%s' not found", req->dataset);
+        return JOBS_NOTFOUND;
+    }
+    if (rc != STORE_OK) {
+        jobs_set_err(err, errlen, "store: %s", se.msg);
+        return JOBS_ERR;
+    }
+    mlp_arch want;
+    mlp_error e = {{0}};
+    rc = JOBS_OK;
+    if (make_arch(req, ds.features, ds.classes, &want, &e) != 0) {
+        jobs_set_err(err, errlen,
+                     "the network does not fit dataset '%s' (%d features, %d classes): %s", ds.name,
+                     ds.features, ds.classes, e.msg);
+        rc = JOBS_CONFLICT;
+    }
+    store_dataset_clear(&ds);
+    if (rc != JOBS_OK || req->warm_start_model <= 0) return rc;
+    mlp_model *m = NULL;
+    rc = load_store_model(j, req->warm_start_model, &m, err, errlen);
+    if (rc == JOBS_OK && !same_arch(&m->arch, &want)) {
+        char have[160], asked[160];
+        describe_arch(&m->arch, have, sizeof have);
+        describe_arch(&want, asked, sizeof asked);
+        jobs_set_err(err, errlen, "warm-start model %lld is %s but the request builds %s",
+                     (long long)req->warm_start_model, have, asked);
+        rc = JOBS_CONFLICT;
+    }
+    mlp_model_free(m);
+    return rc;
+}
+
+/* ---- JSON written with the model ---------------------------------------------------------- */
+
+static void add_finite(cJSON *o, const char *key, double v) {
+    if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
+}
+
+static char *metrics_json(const mlp_train_result *r, double test_loss, double test_acc,
+                          double train_seconds) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "epochs_run", r->epochs_run);
+    cJSON_AddNumberToObject(o, "best_epoch", r->best_epoch);
+    cJSON_AddBoolToObject(o, "stopped_early", r->stopped_early);
+    add_finite(o, "loss", r->last.loss);
+    add_finite(o, "accuracy", r->last.accuracy);
+    add_finite(o, "val_loss", r->last.val_loss);
+    add_finite(o, "val_accuracy", r->last.val_accuracy);
+    add_finite(o, "test_loss", test_loss);
+    add_finite(o, "test_accuracy", test_acc);
+    add_finite(o, "train_seconds", train_seconds);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* ---- one run ---------------------------------------------------------------------------------- */
+
+/* Everything one run holds; released by run_release. */
+typedef struct {
+    store_dataset ds;
+    mlp_dataset *train, *test;
+    mlp_model *model;
+} run_res;
+
+static void run_release(run_res *r) {
+    store_dataset_clear(&r->ds);
+    mlp_dataset_free(r->train);
+    mlp_dataset_free(r->test);
+    mlp_model_free(r->model);
+}
+
+/* Load the data and make the model. 0, or -1 with the reason in why. */
+static int prepare(jobs *j, const job *jb, run_res *r, char *why, size_t cap) {
+    const api_train_request *req = &jb->req;
+    store_error se = {0};
+    int rc = store_dataset_get(j->cfg.st, req->dataset, &r->ds, &se);
+    if (rc != STORE_OK) {
+        jobs_set_err(why, cap, rc == STORE_NOTFOUND ? "dataset '%s' not found" : "store: %s",
+                     rc == STORE_NOTFOUND ? req->dataset : se.msg);
+        return -1;
+    }
+    /* The path is relative to the data dir and must stay inside it. */
+    if (r->ds.path[0] == '/' || strstr(r->ds.path, "..")) {
+        jobs_set_err(why, cap, "dataset '%s' has a path outside the data dir", r->ds.name);
+        return -1;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", j->data_dir, r->ds.path);
+    mlp_error e = {{0}};
+    if (mlp_dataset_load_path(path, "train", &r->train, &e) != MLP_OK ||
+        (r->ds.n_test > 0 && mlp_dataset_load_path(path, "test", &r->test, &e) != MLP_OK)) {
+        jobs_set_err(why, cap, "dataset '%s': %s", r->ds.name, e.msg);
+        return -1;
+    }
+    if (r->train->features != r->ds.features || r->train->classes > r->ds.classes) {
+        jobs_set_err(
+            why, cap, "dataset '%s' changed on disk: %d features, %d classes (registered %d, %d)",
+            r->ds.name, r->train->features, r->train->classes, r->ds.features, r->ds.classes);
+        return -1;
+    }
+    mlp_arch arch;
+    if (make_arch(req, r->ds.features, r->ds.classes, &arch, &e) != 0) {
+        jobs_set_err(why, cap, "network: %s", e.msg);
+        return -1;
+    }
+    if (req->warm_start_model > 0) {
+        if (load_store_model(j, req->warm_start_model, &r->model, why, cap) != JOBS_OK) return -1;
+        if (!same_arch(&r->model->arch, &arch)) {
+            jobs_set_err(why, cap, "warm-start model %lld no longer matches the request",
+                         (long long)req->warm_start_model);
+            return -1;
+        }
+    } else if (mlp_model_create(&arch, req->init, req->train.seed, &r->model, &e) != MLP_OK) {
+        jobs_set_err(why, cap, "model: %s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Evaluate, serialise and store the trained model, finishing the run as
+ * succeeded in the same transaction (store_run_succeed). 0 or -1 + why. */
+static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_result *res,
+                       double train_seconds, char *why, size_t cap) {
+    double test_loss = NAN, test_acc = NAN;
+    mlp_error e = {{0}};
+    if (r->test) {
+        mlp_eval_result ev;
+        memset(&ev, 0, sizeof ev);
+        if (mlp_evaluate(r->model, r->test, &ev, &e) != MLP_OK) {
+            jobs_set_err(why, cap, "test evaluation: %s", e.msg);
+            return -1;
+        }
+        test_loss = ev.loss;
+        test_acc = ev.accuracy;
+        mlp_eval_result_free(&ev);
+    }
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    if (mlp_model_to_buffer(r->model, &buf, &len, &e) != MLP_OK) {
+        jobs_set_err(why, cap, "model file: %s", e.msg);
+        return -1;
+    }
+    char crc[9];
+    snprintf(crc, sizeof crc, "%08lx", crc32(0L, buf, (uInt)len));
+    char *config = api_train_request_encode(&jb->req);
+    store_model meta = {.run_id = jb->run_id,
+                        .arch_json = api_encode_arch_json(&r->model->arch),
+                        .config_json = config,
+                        .metrics_json = metrics_json(res, test_loss, test_acc, train_seconds),
+                        .checksum = crc,
+                        .n_params = (int64_t)r->model->n_params};
+    int64_t model_id = 0;
+    store_error se = {0};
+    int rc = -1;
+    if (!meta.arch_json || !meta.config_json || !meta.metrics_json)
+        jobs_set_err(why, cap, "out of memory");
+    else if (store_run_succeed(j->cfg.st, jb->run_id, &meta, buf, len, test_loss, test_acc,
+                               &model_id, &se) != STORE_OK)
+        jobs_set_err(why, cap, "store: %s", se.msg);
+    else
+        rc = 0;
+    free(buf);
+    free(meta.arch_json);
+    free(config);
+    free(meta.metrics_json);
+    if (rc == 0 && j->cfg.model_saved) j->cfg.model_saved(j->cfg.model_saved_user);
+    if (rc == 0)
+        jobs_logf(j, "job %lld succeeded: model %lld, test_accuracy=%.4f", (long long)jb->run_id,
+                  (long long)model_id, test_acc);
+    return rc;
+}
+
+/* Record a run's end (not a success: that is store_run_succeed's). Should
+ * the store refuse even with its reserve spent (a disk still full), try again
+ * with a growing pause while the runner runs, so that the run does not stay
+ * "running" once space is back; on shutdown give up: the next start marks it
+ * failed "interrupted". */
+static void record_end(jobs *j, const job *jb, run_status final, const char *error) {
+    store_error se = {0};
+    int delay_ms = 100, waited_ms = 0, logged = 0;
+    while (store_run_set_status(j->cfg.st, jb->run_id, final, error, &se) == STORE_ERR) {
+        if (!logged++)
+            jobs_logf(j, "job %lld: cannot record its end yet (%s); retrying",
+                      (long long)jb->run_id, se.msg);
+        for (waited_ms = 0; waited_ms < delay_ms && !atomic_load(&j->stopping); waited_ms += 50) {
+            struct timespec pause = {0, 50 * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+        if (atomic_load(&j->stopping)) {
+            jobs_logf(j, "job %lld: its end is left to the next start's recovery",
+                      (long long)jb->run_id);
+            return;
+        }
+        if (delay_ms < 5000) delay_ms *= 2;
+    }
+    if (logged) jobs_logf(j, "job %lld: its end is recorded", (long long)jb->run_id);
+}
+
+void jobs_run_one(jobs *j, job *jb) {
+    store_error se = {0};
+    char why[400] = "";
+    if (store_run_set_status(j->cfg.st, jb->run_id, RUN_RUNNING, NULL, &se) != STORE_OK)
+        jobs_set_err(why, sizeof why, "store: %s", se.msg);
+    jobs_logf(j, "job %lld started: dataset %s", (long long)jb->run_id, jb->req.dataset);
+    pthread_mutex_lock(&jb->live_mu);
+    jb->live.epochs = jb->req.train.epochs;
+    jb->live.eta_seconds = NAN;
+    pthread_mutex_unlock(&jb->live_mu);
+
+    run_res r;
+    memset(&r, 0, sizeof r);
+    train_ctx c = {.j = j,
+                   .jb = jb,
+                   .cur_epoch = 0,
+                   .ep_loss = NAN,
+                   .ep_acc = NAN,
+                   .ep_val_loss = NAN,
+                   .ep_val_acc = NAN};
+    mlp_train_result res;
+    memset(&res, 0, sizeof res);
+    mlp_status ts = MLP_EINVAL;
+    int ok = !why[0] && prepare(j, jb, &r, why, sizeof why) == 0;
+    if (ok && !should_stop(&c)) {
+        mlp_train_config cfg = jb->req.train;
+        cfg.on_batch = on_batch;
+        cfg.on_epoch = on_epoch;
+        cfg.user = &c;
+        c.t_start = c.t_progress = mono_now();
+        if (j->cfg.serving) c.served_seen = j->cfg.serving(j->cfg.serving_user);
+        c.t_served = -1e9;
+        adapt_blas_threads(&c, c.t_start);
+        mlp_error e = {{0}};
+        ts = mlp_train(r.model, r.train, &cfg, &res, &e);
+        flush_step_metrics(&c); /* stopped mid-epoch: keep what it measured */
+        if (ts != MLP_OK && ts != MLP_ESTOPPED) {
+            snprintf(why, sizeof why, "training: %s", e.msg);
+            ok = 0;
+        }
+    }
+    double train_seconds = c.t_start > 0 ? mono_now() - c.t_start : 0;
+
+    /* Decide the outcome; from here a cancel is refused (JOBS_CONFLICT). */
+    job_stop_reason stop = jobs_enter_finishing(j, jb);
+    run_status final = RUN_FAILED;
+    const char *error = why;
+    if (stop == JOB_STOP_CANCEL) {
+        final = RUN_CANCELLED;
+        error = NULL;
+    } else if (stop == JOB_STOP_SHUTDOWN && !(ok && ts == MLP_OK)) {
+        /* A run whose training had completed is still saved below. */
+        error = "interrupted: daemon shut down";
+    } else if (c.store_failed[0]) {
+        error = c.store_failed;
+    } else if (ok && ts == MLP_OK) {
+        if (save_result(j, jb, &r, &res, train_seconds, why, sizeof why) == 0)
+            final = RUN_SUCCEEDED;
+        error = final == RUN_SUCCEEDED ? NULL : why;
+    } else if (ok) {
+        error = "training stopped"; /* MLP_ESTOPPED without a reason of ours */
+    }
+    run_release(&r);
+    /* A success was recorded with its model; any other end is recorded here. */
+    if (final != RUN_SUCCEEDED) record_end(j, jb, final, error);
+    if (final != RUN_SUCCEEDED)
+        jobs_logf(j, "job %lld %s%s%s", (long long)jb->run_id, run_status_name(final),
+                  error ? ": " : "", error ? error : "");
+}

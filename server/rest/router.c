@@ -1,0 +1,361 @@
+/* router.c - the route table, admission checks and per-route counters. */
+#include "router.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+#define CT_JSON "application/json"
+
+/* The API, top to bottom. Handlers live in routes_*.c and sse.c. Scopes
+ * (auth.h): OPEN never needs a token, READ either token, INFER the inference
+ * (or management) token, MANAGE the management token. */
+#define R(method, pattern, handler, body, types, scope)                                            \
+    {                                                                                              \
+        method, pattern, handler, body, types, NULL, scope, 0, {                                   \
+            0                                                                                      \
+        }                                                                                          \
+    }
+#define OCTETS "application/octet-stream"
+static const route route_table[] = {
+    /* method   pattern                  handler               body               content types  scope */
+    R("POST", "/train", route_train, ROUTE_BODY_JSON, CT_JSON, AUTH_MANAGE),
+    R("GET", "/jobs", route_jobs_list, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("GET", "/jobs/{id}", route_job_get, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("GET", "/jobs/{id}/metrics", route_job_metrics, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("GET", "/jobs/{id}/events", route_job_events, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("POST", "/jobs/{id}/cancel", route_job_cancel, ROUTE_BODY_NONE, NULL, AUTH_MANAGE),
+    R("POST", "/predict", route_predict, ROUTE_BODY_JSON, CT_JSON, AUTH_INFER),
+    R("GET", "/models", route_models_list, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("POST", "/models", route_model_upload, ROUTE_BODY_UPLOAD, OCTETS, AUTH_MANAGE),
+    R("GET", "/models/{id}", route_model_get, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("DELETE", "/models/{id}", route_model_delete, ROUTE_BODY_NONE, NULL, AUTH_MANAGE),
+    R("GET", "/models/{id}/file", route_model_file, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("GET", "/datasets", route_datasets_list, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("POST", "/datasets", route_dataset_upload, ROUTE_BODY_UPLOAD, "text/csv", AUTH_MANAGE),
+    R("GET", "/datasets/{name}", route_dataset_get, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("GET", "/datasets/{name}/samples", route_dataset_samples, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("PUT", "/datasets/{name}/files/{file}", route_dataset_file_upload, ROUTE_BODY_UPLOAD, OCTETS,
+      AUTH_MANAGE),
+    R("GET", "/healthz", route_healthz, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
+    R("GET", "/readyz", route_readyz, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
+    R("GET", "/metrics", route_metrics, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("GET", "/openapi.yaml", route_openapi, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
+    R("GET", "/", route_web_index, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
+    /* Last: any other path names a dashboard file, if web/ has it. */
+    {"GET", "/{file*}", route_web_file, ROUTE_BODY_NONE, NULL, route_web_exists, AUTH_OPEN, 0, {0}},
+};
+#undef R
+#define N_ROUTES (sizeof route_table / sizeof route_table[0])
+
+const double route_bucket_bounds[ROUTE_N_BUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+struct router {
+    route routes[N_ROUTES];
+    route unmatched; /* counts 404s and other refusals of unknown paths */
+};
+
+router *router_create(size_t json_limit, size_t upload_limit) {
+    router *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        route *rt = &r->routes[i];
+        /* Copy field by field: the atomics are zeroed by calloc. */
+        rt->method = route_table[i].method;
+        rt->pattern = route_table[i].pattern;
+        rt->handler = route_table[i].handler;
+        rt->body = route_table[i].body;
+        rt->content_types = route_table[i].content_types;
+        rt->exists = route_table[i].exists;
+        rt->scope = route_table[i].scope;
+        rt->body_limit = rt->body == ROUTE_BODY_JSON     ? json_limit
+                         : rt->body == ROUTE_BODY_UPLOAD ? upload_limit
+                                                         : 0;
+    }
+    r->unmatched.method = "";
+    r->unmatched.pattern = "unmatched";
+    return r;
+}
+
+void router_free(router *r) {
+    free(r);
+}
+
+/* Does `path` fit `pattern`? Copies placeholders' values into params. */
+static int match_path(const char *pattern, const char *path, char params[][160], int *n) {
+    *n = 0;
+    const char *p = pattern, *s = path;
+    while (*p) {
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+            if (!close) return 0;
+            int rest = close[-1] == '*';
+            size_t len = rest ? strlen(s) : strcspn(s, "/");
+            if (len == 0 || len >= 160 || *n >= HTTP_MAX_PARAMS) return 0;
+            memcpy(params[*n], s, len);
+            params[*n][len] = '\0';
+            (*n)++;
+            s += len;
+            p = close + 1;
+            continue;
+        }
+        if (*p != *s) return 0;
+        p++;
+        s++;
+    }
+    return *s == '\0';
+}
+
+/* Is the request's media type (before any ';') one of the '|'-separated list? */
+static int content_type_ok(const char *allowed, const char *given) {
+    if (!allowed) return 1;
+    if (!given) return 0;
+    size_t glen = strcspn(given, ";");
+    while (glen && (given[glen - 1] == ' ' || given[glen - 1] == '\t')) glen--;
+    for (const char *a = allowed; *a;) {
+        size_t alen = strcspn(a, "|");
+        if (alen == glen && !strncasecmp(a, given, glen)) return 1;
+        a += alen;
+        if (*a == '|') a++;
+    }
+    return 0;
+}
+
+/* A request header, NULL when absent or when there is no connection (the
+ * unit tests admit requests without one). */
+static const char *request_header(const http_request *req, const char *name) {
+    return req->conn ? http_header(req, name) : NULL;
+}
+
+/* 401/403 for a refused token, with the challenge of RFC 6750. */
+static void reply_auth_refused(auth_result ar, const route *rt, http_response *res) {
+    if (ar == AUTH_FORBIDDEN) {
+        http_reply_problem(res, 403, "forbidden", NULL,
+                           "the token is valid but %s %s needs the %s token", rt->method,
+                           rt->pattern, auth_scope_name(rt->scope));
+        http_set_header(res, "WWW-Authenticate",
+                        "Bearer realm=\"mlpd\", error=\"insufficient_scope\"");
+    } else if (ar == AUTH_INVALID) {
+        http_reply_problem(res, 401, "unauthorized", NULL,
+                           "the bearer token is not valid for this daemon");
+        http_set_header(res, "WWW-Authenticate", "Bearer realm=\"mlpd\", error=\"invalid_token\"");
+    } else {
+        http_reply_problem(res, 401, "unauthorized", NULL,
+                           "%s %s needs a bearer token (Authorization: Bearer <token>) of scope %s",
+                           rt->method, rt->pattern, auth_scope_name(rt->scope));
+        http_set_header(res, "WWW-Authenticate", "Bearer realm=\"mlpd\"");
+    }
+}
+
+route *router_admit(router *r, app *a, http_request *req, const char *content_type,
+                    long long content_length, char param_buf[HTTP_MAX_PARAMS][160],
+                    http_response *res, route **matched) {
+    *matched = NULL;
+    /* CORS headers go on every answer, refusals included, so a browser page
+     * can read why it was refused. */
+    const char *origin = request_header(req, "Origin");
+    cors_add_response_headers(a->cors, origin, res);
+    const char *method = strcmp(req->method, "HEAD") ? req->method : "GET";
+    char allow[96] = "";
+    route *found = NULL, *path_route = NULL;
+    for (size_t i = 0; i < N_ROUTES && !found; i++) {
+        route *rt = &r->routes[i];
+        char tmp[HTTP_MAX_PARAMS][160];
+        int n;
+        if (!match_path(rt->pattern, req->path, tmp, &n)) continue;
+        if (rt->exists && !rt->exists(a, req->path)) continue;
+        if (!path_route) path_route = rt;
+        if (strcmp(rt->method, method)) {
+            /* Collect every method this path accepts for Allow. */
+            if (!strstr(allow, rt->method) &&
+                strlen(allow) + strlen(rt->method) + 3 < sizeof allow) {
+                if (allow[0]) strcat(allow, ", ");
+                strcat(allow, rt->method);
+                if (!strcmp(rt->method, "GET")) strcat(allow, ", HEAD");
+            }
+            continue;
+        }
+        found = rt;
+        memcpy(param_buf, tmp, sizeof tmp);
+        req->n_params = n;
+        for (int k = 0; k < n; k++) req->params[k] = param_buf[k];
+    }
+    if (!found) {
+        if (allow[0] && !strcmp(method, "OPTIONS")) {
+            /* Preflight (or a plain OPTIONS): answered here, no token needed,
+             * counted on the path's first route. */
+            *matched = path_route;
+            cors_reply_options(a->cors, origin, allow, res);
+        } else if (allow[0]) {
+            http_reply_problem(res, 405, "method-not-allowed", NULL,
+                               "%s is not allowed on %s; allowed: %s", req->method, req->path,
+                               allow);
+            http_set_header(res, "Allow", "%s", allow);
+        } else {
+            http_reply_problem(res, 404, "not-found", NULL, "no resource at %s", req->path);
+        }
+        return NULL;
+    }
+    *matched = found;
+    /* The token before the body: an anonymous client learns nothing about limits. */
+    auth_result ar = auth_check(a->auth, found->scope, request_header(req, "Authorization"));
+    if (ar != AUTH_OK) {
+        reply_auth_refused(ar, found, res);
+        return NULL;
+    }
+    /* A body is checked only when one is sent (POST /train accepts none). */
+    if (content_length > (long long)found->body_limit) {
+        http_reply_problem(res, 413, "body-too-large", NULL,
+                           "the request body (%lld bytes) exceeds this route's limit of %zu bytes",
+                           content_length, found->body_limit);
+        found = NULL;
+    } else if (found->body != ROUTE_BODY_NONE && content_length != 0 &&
+               !content_type_ok(found->content_types, content_type)) {
+        http_reply_problem(res, 415, "unsupported-media-type", NULL,
+                           "Content-Type '%s' is not accepted here; send %s",
+                           content_type ? content_type : "(none)", found->content_types);
+        found = NULL;
+    }
+    return found;
+}
+
+void router_dispatch(route *rt, app *a, const http_request *req, http_response *res) {
+    rt->handler(a, req, res);
+}
+
+void router_record(router *r, route *rt, int status, double seconds) {
+    if (!rt) rt = &r->unmatched;
+    route_stats *st = &rt->stats;
+    atomic_fetch_add_explicit(&st->calls, 1, memory_order_relaxed);
+    int cls = status / 100;
+    atomic_fetch_add_explicit(&st->by_class[cls >= 1 && cls <= 5 ? cls : 0], 1,
+                              memory_order_relaxed);
+    int b = 0;
+    while (b < ROUTE_N_BUCKETS && seconds > route_bucket_bounds[b]) b++;
+    atomic_fetch_add_explicit(&st->buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->micros_sum, (uint_fast64_t)(seconds * 1e6),
+                              memory_order_relaxed);
+}
+
+/* ---- the transport's view (http_handler) ------------------------------------------ */
+static void *on_admit(void *ctx, http_request *req, const char *content_type,
+                      long long content_length, char param_buf[HTTP_MAX_PARAMS][160],
+                      size_t *body_limit, http_response *res, void **counted) {
+    app *a = ctx;
+    route *matched = NULL;
+    route *rt =
+        router_admit(a->router, a, req, content_type, content_length, param_buf, res, &matched);
+    *counted = matched;
+    if (rt) *body_limit = rt->body_limit;
+    return rt;
+}
+
+static void on_handle(void *ctx, void *target, const http_request *req, http_response *res) {
+    router_dispatch(target, ctx, req, res);
+}
+
+static void on_done(void *ctx, void *counted, const http_request *req, int status, size_t bytes,
+                    double seconds) {
+    app *a = ctx;
+    router_record(a->router, counted, status, seconds);
+    if (!a->cfg->quiet)
+        log_request(req->method, req->path, status, bytes, seconds, req->request_id);
+}
+
+http_handler router_http_handler(app *a) {
+    return (http_handler){.ctx = a, .admit = on_admit, .handle = on_handle, .done = on_done};
+}
+
+void router_foreach(router *r,
+                    void (*fn)(void *user, const char *method, const char *pattern,
+                               const route_stats *st),
+                    void *user) {
+    for (size_t i = 0; i < N_ROUTES; i++)
+        fn(user, r->routes[i].method, r->routes[i].pattern, &r->routes[i].stats);
+    fn(user, "", "unmatched", &r->unmatched.stats);
+}
+
+/* ---- helpers shared by the handlers --------------------------------------------------- */
+int route_param_id(const http_request *req, int i, const char *what, int64_t *id,
+                   http_response *res) {
+    const char *s = i < req->n_params ? req->params[i] : "";
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v <= 0 || s[0] == '+' || s[0] == ' ') {
+        http_reply_problem(res, 404, "not-found", NULL, "no %s with id '%s'", what, s);
+        return -1;
+    }
+    *id = v;
+    return 0;
+}
+
+int route_query_int(const http_request *req, const char *name, long long lo, long long hi,
+                    long long def, long long *out, http_response *res) {
+    const char *s = http_query(req, name);
+    if (!s) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        http_reply_problem(res, 422, "invalid-query", NULL,
+                           "query parameter '%s' must be an integer in [%lld, %lld], got '%s'",
+                           name, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int route_query_page(const http_request *req, long long *limit, long long *offset,
+                     http_response *res) {
+    if (route_query_int(req, "limit", 1, 1000, 50, limit, res) != 0) return -1;
+    return route_query_int(req, "offset", 0, INT64_MAX, 0, offset, res);
+}
+
+void route_reply_no_space(http_response *res, const char *detail_fmt, ...) {
+    char detail[sizeof((api_problem *)0)->detail];
+    va_list ap;
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof detail, detail_fmt, ap);
+    va_end(ap);
+    api_problem p;
+    api_problem_set(&p, 507, "insufficient-storage", NULL, "%s", detail);
+    http_reply_api_problem(res, &p);
+}
+
+int route_store_check(int rc, const store_error *se, http_response *res, const char *notfound_fmt,
+                      ...) {
+    if (rc == STORE_OK) return 0;
+    if (rc == STORE_NOTFOUND) {
+        char detail[256];
+        va_list ap;
+        va_start(ap, notfound_fmt);
+        vsnprintf(detail, sizeof detail, notfound_fmt, ap);
+        va_end(ap);
+        http_reply_problem(res, 404, "not-found", NULL, "%s", detail);
+    } else if (store_error_is_full(se)) {
+        route_reply_no_space(res, "the disk is full: %s", se->msg);
+    } else {
+        http_reply_problem(res, 500, "store", NULL, "store: %s", se ? se->msg : "");
+    }
+    return -1;
+}
+
+int route_load_job(app *a, int64_t id, store_run *run, http_response *res) {
+    store_error se = {0};
+    return route_store_check(store_run_get(a->st, id, run, &se), &se, res, "no job with id %lld",
+                             (long long)id);
+}

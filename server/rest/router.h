@@ -1,0 +1,209 @@
+/* router.h - the daemon's route table and the state every handler shares.
+ *
+ * The table (router.c) is data, read top to bottom like Valkey's command
+ * table: {method, path pattern, handler, body kind, allowed content types,
+ * auth scope}.
+ * Each route carries its own counters (calls, status classes, a latency
+ * histogram), updated with atomics after every response and rendered by
+ * metrics.c. One admission step checks, before any handler runs and before
+ * the body is read: unknown path -> 404, OPTIONS on a known path -> 204 (CORS
+ * preflight, cors.h), known path but wrong method -> 405 with Allow, missing
+ * or wrong bearer token -> 401, token of another scope -> 403 (auth.h),
+ * declared body larger than the route's limit -> 413, wrong Content-Type ->
+ * 415. Every response, refusals included, gets the CORS headers first.
+ *
+ * Patterns: literal segments, "{id}"/"{name}" for one segment, and "{file*}"
+ * (last only) for the rest of the path. A route may add an existence
+ * predicate (the static web files): when it says no, the path is unknown.
+ */
+#ifndef MLPD_ROUTER_H
+#define MLPD_ROUTER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "cors.h"
+#include "http.h"
+#include "jobs.h"
+#include "store.h"
+
+struct model_cache;
+struct mlpd_metrics;
+struct sse_hub;
+typedef struct router router;
+
+/* The settings the handlers read (the daemon fills it from its own
+ * configuration, daemon/config.h). Strings are borrowed. */
+typedef struct rest_config {
+    const char *data_dir;  /* packaged and uploaded datasets */
+    const char *web_dir;   /* the dashboard's files */
+    const char *api_dir;   /* holds openapi.yaml */
+    int max_epochs;        /* epochs of one training job */
+    int max_params;        /* weights + biases of a network trained by POST /train */
+    int max_predict_batch; /* rows per POST /predict */
+    int quiet;             /* no per-request log lines */
+} rest_config;
+
+/* Everything a handler may use; built by serve.c, read-only after start
+ * except for the atomics. */
+typedef struct app {
+    const rest_config *cfg;
+    store *st;
+    jobs *jobs;
+    struct model_cache *models;
+    struct mlpd_metrics *metrics;
+    struct sse_hub *sse;
+    router *router;
+    const auth_keys *auth;   /* NULL or no token set: every route is open */
+    const cors_policy *cors; /* NULL or empty: CORS off */
+    atomic_int draining;     /* 1 once shutdown began: /readyz answers 503 */
+    double started_at;       /* seconds since the epoch */
+    /* The HTTP server, once started (its listener counters, for /metrics). */
+    _Atomic(struct http_server *) http;
+} app;
+
+typedef void (*route_handler)(app *a, const http_request *req, http_response *res);
+
+typedef enum {
+    ROUTE_BODY_NONE = 0, /* no body expected; anything sent counts against 0 bytes */
+    ROUTE_BODY_JSON,     /* cfg->max_body */
+    ROUTE_BODY_UPLOAD    /* cfg->max_upload */
+} route_body;
+
+/* Latency histogram upper bounds, seconds (plus +Inf). */
+#define ROUTE_N_BUCKETS 14
+extern const double route_bucket_bounds[ROUTE_N_BUCKETS];
+
+typedef struct {
+    atomic_uint_fast64_t calls;
+    atomic_uint_fast64_t by_class[6]; /* [1..5] = 1xx..5xx, [0] other */
+    atomic_uint_fast64_t
+        buckets[ROUTE_N_BUCKETS + 1]; /* per bucket (not cumulative); last = +Inf */
+    atomic_uint_fast64_t micros_sum;  /* total duration in microseconds */
+} route_stats;
+
+typedef struct route {
+    const char *method;
+    const char *pattern;
+    route_handler handler;
+    route_body body;
+    const char *content_types;               /* "a/b|c/d"; NULL: not checked */
+    int (*exists)(app *a, const char *path); /* optional; see above */
+    auth_scope scope;                        /* who may call it when tokens are set (auth.h) */
+    size_t body_limit;                       /* resolved from body and the config */
+    route_stats stats;
+} route;
+
+/* Build the table with body limits for JSON bodies and uploads. NULL on ENOMEM. */
+router *router_create(size_t json_limit, size_t upload_limit);
+void router_free(router *r);
+
+/* Admission of a request whose headers are known. Returns NULL and fills res
+ * with a problem (404/405/413/415) when refused; otherwise the route, with
+ * req->params/n_params set (values are copied into param_buf).
+ * content_length is 0 for a request without a body, -1 for a body of
+ * unknown length (chunked). *matched is set to the route that path and
+ * method name even when the request is refused for its body (413/415), NULL
+ * for 404/405: the route whose counters get the request. */
+route *router_admit(router *r, app *a, http_request *req, const char *content_type,
+                    long long content_length, char param_buf[HTTP_MAX_PARAMS][160],
+                    http_response *res, route **matched);
+
+/* Run the route's handler for a fully received request. */
+void router_dispatch(route *rt, app *a, const http_request *req, http_response *res);
+
+/* Count a finished request (status, wall time) on the route (NULL: the
+ * "unmatched" pseudo-route). */
+void router_record(router *r, route *rt, int status, double seconds);
+
+/* The route table as the HTTP transport's handler (http.h): admission,
+ * dispatch, then counting and the request's log line (unless cfg->quiet). */
+http_handler router_http_handler(app *a);
+
+/* Visit every route's stats, "unmatched" last (route NULL, name "unmatched"). */
+void router_foreach(router *r,
+                    void (*fn)(void *user, const char *method, const char *pattern,
+                               const route_stats *st),
+                    void *user);
+
+/* ---- handlers (routes_*.c) ------------------------------------------------------ */
+void route_train(app *a, const http_request *req, http_response *res);
+void route_jobs_list(app *a, const http_request *req, http_response *res);
+void route_job_get(app *a, const http_request *req, http_response *res);
+void route_job_metrics(app *a, const http_request *req, http_response *res);
+void route_job_events(app *a, const http_request *req, http_response *res); /* sse.c */
+void route_job_cancel(app *a, const http_request *req, http_response *res);
+void route_predict(app *a, const http_request *req, http_response *res);
+void route_models_list(app *a, const http_request *req, http_response *res);
+void route_model_get(app *a, const http_request *req, http_response *res);
+void route_model_delete(app *a, const http_request *req, http_response *res);
+void route_model_file(app *a, const http_request *req, http_response *res);
+void route_model_upload(app *a, const http_request *req, http_response *res);
+void route_datasets_list(app *a, const http_request *req, http_response *res);
+void route_dataset_get(app *a, const http_request *req, http_response *res);
+void route_dataset_upload(app *a, const http_request *req, http_response *res);
+void route_dataset_file_upload(app *a, const http_request *req, http_response *res);
+void route_dataset_samples(app *a, const http_request *req,
+                           http_response *res); /* routes_samples.c */
+void route_healthz(app *a, const http_request *req, http_response *res);
+void route_readyz(app *a, const http_request *req, http_response *res);
+void route_metrics(app *a, const http_request *req, http_response *res);
+void route_openapi(app *a, const http_request *req, http_response *res);
+void route_web_index(app *a, const http_request *req, http_response *res);
+void route_web_file(app *a, const http_request *req, http_response *res);
+int route_web_exists(app *a, const char *path);
+
+/* ---- event streams (sse.c) -------------------------------------------------------- */
+/* The hub keeps the open /jobs/{id}/events streams and a ticker thread that
+ * wakes them (MHD_resume_connection) every SSE_TICK_MS to poll the store. */
+#define SSE_TICK_MS 250
+/* At most max_streams streams are open at once; one more gets 503 with
+ * Retry-After (SSE_RETRY_AFTER_SECONDS). */
+#define SSE_RETRY_AFTER_SECONDS 5
+struct sse_hub *sse_hub_create(int max_streams, char *err, size_t errlen);
+/* Streams open now. */
+int sse_hub_open_streams(struct sse_hub *h);
+/* End every stream and stop the ticker; call after http_server_quiesce and
+ * before http_server_stop (MHD must not stop with suspended connections). */
+void sse_hub_stop(struct sse_hub *h);
+void sse_hub_free(struct sse_hub *h);
+
+/* ---- helpers shared by the handlers ------------------------------------------------ */
+/* Handlers follow one pattern: each step either succeeds or fills res with
+ * the problem to answer and returns -1, so a handler reads
+ *   if (route_param_id(req, 0, "job", &id, res) != 0) return;
+ *   if (route_store_check(rc, &se, res, "no job with id %lld", id) != 0) return;
+ */
+
+/* Parse params[i] as a positive id; on failure fill res with 404 naming
+ * `what` ("job", "model") and return -1. */
+int route_param_id(const http_request *req, int i, const char *what, int64_t *id,
+                   http_response *res);
+/* Parse query argument `name` as an integer in [lo, hi] (default when absent);
+ * on failure fill res with 422 naming it and return -1. */
+int route_query_int(const http_request *req, const char *name, long long lo, long long hi,
+                    long long def, long long *out, http_response *res);
+/* The page of a list: ?limit= in [1, 1000] (default 50) and ?offset= >= 0
+ * (default 0), as route_query_int. */
+int route_query_page(const http_request *req, long long *limit, long long *offset,
+                     http_response *res);
+
+/* 507 Insufficient Storage, type /problems/insufficient-storage: a write
+ * was refused because the disk is full (ENOSPC, store_error_is_full). */
+void route_reply_no_space(http_response *res, const char *detail_fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The outcome of a store call: STORE_OK returns 0 and leaves res alone;
+ * STORE_NOTFOUND fills res with 404 "not-found" whose detail is notfound_fmt
+ * formatted; a full disk (store_error_is_full) fills res with 507
+ * (route_reply_no_space); any other code fills res with 500 "store"
+ * carrying se's message (se may be NULL). Returns -1 whenever res was filled. */
+int route_store_check(int rc, const store_error *se, http_response *res, const char *notfound_fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
+/* Job `id` as stored, into run (the caller store_run_clear()s it); 0, or -1
+ * with 404/500 in res (route_store_check). */
+int route_load_job(app *a, int64_t id, store_run *run, http_response *res);
+
+#endif /* MLPD_ROUTER_H */

@@ -1,0 +1,198 @@
+/* routes_jobs.c - POST /train, GET /jobs, GET /jobs/{id}, GET /jobs/{id}/metrics,
+ * POST /jobs/{id}/cancel. (GET /jobs/{id}/events is in sse.c.)
+ *
+ * POST /train enforces the daemon's own limits on top of the decoder's
+ * (api/train_request.h: layers, widths, epochs <= 10000): --max-epochs and
+ * --max-params (weights + biases for the data set's width and classes), both
+ * 422 naming the field, and --max-queue (429 with Retry-After, jobs.h). */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router.h"
+#include "train_request.h"
+#include "views.h"
+
+#define RETRY_AFTER_FULL_SECONDS     30
+#define RETRY_AFTER_DRAINING_SECONDS 5
+
+static void reply_draining(http_response *res) {
+    http_reply_problem(res, 503, "draining", NULL, "the daemon is shutting down");
+    http_set_header(res, "Retry-After", "%d", RETRY_AFTER_DRAINING_SECONDS);
+}
+
+/* The job as stored, with live progress while it trains. 0 or -1 (res filled). */
+static int reply_job(app *a, int64_t id, int status, http_response *res) {
+    store_run run;
+    if (route_load_job(a, id, &run, res) != 0) return -1;
+    jobs_live live;
+    int has_live = run.status == RUN_RUNNING && jobs_get_live(a->jobs, id, &live) == JOBS_OK;
+    http_reply_json(res, status, view_job(&run, has_live ? &live : NULL));
+    store_run_clear(&run);
+    return 0;
+}
+
+static int blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isspace((unsigned char)s[i])) return 0;
+    return 1;
+}
+
+/* Weights + biases of features -> hidden... -> classes. */
+static uint64_t network_params(int features, const int *hidden, int n_hidden, int classes) {
+    uint64_t total = 0;
+    int in = features;
+    for (int i = 0; i <= n_hidden; i++) {
+        int out = i < n_hidden ? hidden[i] : classes;
+        total += ((uint64_t)in + 1) * (uint64_t)out;
+        in = out;
+    }
+    return total;
+}
+
+/* The configured limits; 0, or -1 with res filled (422). */
+static int check_train_limits(app *a, const api_train_request *tr, http_response *res) {
+    if (tr->train.epochs > a->cfg->max_epochs) {
+        http_reply_problem(res, 422, "limit-exceeded", "/epochs",
+                           "epochs %d exceeds this daemon's limit of %d (--max-epochs)",
+                           tr->train.epochs, a->cfg->max_epochs);
+        return -1;
+    }
+    store_dataset ds;
+    if (store_dataset_get(a->st, tr->dataset, &ds, NULL) != STORE_OK)
+        return 0; /* unknown data set: jobs_submit answers 404 */
+    uint64_t params = network_params(ds.features, tr->hidden, tr->n_hidden, ds.classes);
+    store_dataset_clear(&ds);
+    if (params > (uint64_t)a->cfg->max_params) {
+        http_reply_problem(res, 422, "limit-exceeded", "/hidden",
+                           "this network has %llu parameters for data set '%s'; the limit is %d "
+                           "(--max-params)",
+                           (unsigned long long)params, tr->dataset, a->cfg->max_params);
+        return -1;
+    }
+    return 0;
+}
+
+void route_train(app *a, const http_request *req, http_response *res) {
+    if (atomic_load(&a->draining)) {
+        reply_draining(res);
+        return;
+    }
+    api_train_request tr;
+    api_problem prob;
+    if (blank(req->body, req->body_len)) {
+        api_train_request_default(&tr); /* no body: the reference recipe */
+    } else if (api_train_request_decode(req->body, req->body_len, &tr, &prob) != 0) {
+        http_reply_api_problem(res, &prob);
+        return;
+    }
+    if (check_train_limits(a, &tr, res) != 0) return;
+    int64_t id = 0;
+    char err[256] = "";
+    int rc = jobs_submit(a->jobs, &tr, &id, err, sizeof err);
+    switch (rc) {
+    case JOBS_OK:
+        /* The job runner tells the model cache when the job's model is
+         * committed (jobs_config.model_saved): nothing to forget yet. */
+        if (reply_job(a, id, 202, res) == 0)
+            http_set_header(res, "Location", "/jobs/%lld", (long long)id);
+        return;
+    case JOBS_FULL:
+        http_reply_problem(res, 429, "queue-full", NULL, "%s; retry later", err);
+        http_set_header(res, "Retry-After", "%d", RETRY_AFTER_FULL_SECONDS);
+        return;
+    case JOBS_NOTFOUND:
+        http_reply_problem(res, 404, "not-found",
+                           strncmp(err, "dataset", 7) ? "/warm_start_model" : "/dataset", "%s",
+                           err);
+        return;
+    case JOBS_CONFLICT: http_reply_problem(res, 409, "does-not-fit", NULL, "%s", err); return;
+    case JOBS_NOSPACE: route_reply_no_space(res, "%s", err); return;
+    default:
+        if (atomic_load(&a->draining))
+            reply_draining(res);
+        else
+            http_reply_problem(res, 500, "internal", NULL, "%s", err);
+    }
+}
+
+void route_jobs_list(app *a, const http_request *req, http_response *res) {
+    store_run_query q = {0};
+    const char *status = http_query(req, "status");
+    if (status) {
+        if (run_status_from_name(status, &q.status) != 0) {
+            http_reply_problem(res, 422, "invalid-query", NULL,
+                               "status must be one of queued, running, succeeded, failed, "
+                               "cancelled; got '%s'",
+                               status);
+            return;
+        }
+        q.has_status = 1;
+    }
+    long long limit, offset;
+    if (route_query_page(req, &limit, &offset, res) != 0) return;
+    q.limit = (int)limit;
+    q.offset = offset;
+    store_run *runs = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    store_error se = {0};
+    if (route_store_check(store_run_list(a->st, &q, &runs, &n, &total, &se), &se, res, "no jobs") !=
+        0)
+        return;
+    cJSON *body = view_job_list(runs, n, total, q.limit, q.offset);
+    /* A running job's entry gets its live progress too, as GET /jobs/{id} would. */
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "jobs");
+    for (size_t i = 0; i < n; i++) {
+        jobs_live live;
+        if (runs[i].status == RUN_RUNNING && jobs_get_live(a->jobs, runs[i].id, &live) == JOBS_OK)
+            cJSON_ReplaceItemInArray(arr, (int)i, view_job(&runs[i], &live));
+    }
+    store_run_list_free(runs, n);
+    http_reply_json(res, 200, body);
+}
+
+void route_job_get(app *a, const http_request *req, http_response *res) {
+    int64_t id;
+    if (route_param_id(req, 0, "job", &id, res) != 0) return;
+    reply_job(a, id, 200, res);
+}
+
+void route_job_metrics(app *a, const http_request *req, http_response *res) {
+    int64_t id;
+    if (route_param_id(req, 0, "job", &id, res) != 0) return;
+    long long since, limit;
+    if (route_query_int(req, "since", 0, INT64_MAX, 0, &since, res) != 0 ||
+        route_query_int(req, "limit", 1, 10000, 1000, &limit, res) != 0)
+        return;
+    store_run run;
+    if (route_load_job(a, id, &run, res) != 0) return; /* 404 for an unknown job, not [] */
+    store_run_clear(&run);
+    store_metric *m = NULL;
+    size_t n = 0;
+    store_error se = {0};
+    if (route_store_check(store_metrics_get(a->st, id, since, (int)limit, &m, &n, &se), &se, res,
+                          "no job with id %lld", (long long)id) != 0)
+        return;
+    http_reply_json(res, 200, view_metrics(id, m, n, since));
+    free(m);
+}
+
+void route_job_cancel(app *a, const http_request *req, http_response *res) {
+    int64_t id;
+    if (route_param_id(req, 0, "job", &id, res) != 0) return;
+    int rc = jobs_cancel(a->jobs, id);
+    if (rc == JOBS_NOTFOUND) {
+        http_reply_problem(res, 404, "not-found", NULL, "no job with id %lld", (long long)id);
+    } else if (rc == JOBS_CONFLICT) {
+        http_reply_problem(res, 409, "job-ended", NULL, "job %lld has already ended",
+                           (long long)id);
+    } else if (rc == JOBS_NOSPACE) {
+        route_reply_no_space(res, "the disk is full: job %lld's end cannot be recorded",
+                             (long long)id);
+    } else if (rc != JOBS_OK) {
+        http_reply_problem(res, 500, "internal", NULL, "cannot cancel job %lld", (long long)id);
+    } else {
+        reply_job(a, id, 202, res);
+    }
+}

@@ -1,0 +1,111 @@
+/* routes_models.c - GET/POST /models, GET/DELETE /models/{id}, GET /models/{id}/file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "model_cache.h"
+#include "router.h"
+#include "views.h"
+
+/* route_store_check for a store call about model id. */
+static int check_model(int rc, const store_error *se, int64_t id, http_response *res) {
+    return route_store_check(rc, se, res, "no model with id %lld", (long long)id);
+}
+
+void route_models_list(app *a, const http_request *req, http_response *res) {
+    long long limit, offset;
+    if (route_query_page(req, &limit, &offset, res) != 0) return;
+    store_model *list = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    store_error se = {0};
+    if (route_store_check(store_model_list(a->st, (int)limit, offset, &list, &n, &total, &se), &se,
+                          res, "no models") != 0)
+        return;
+    http_reply_json(res, 200, view_model_list(list, n, total, (int)limit, offset));
+    store_model_list_free(list, n);
+}
+
+/* Answer with model id's metadata (status on success). */
+static void reply_model(app *a, int64_t id, int status, http_response *res) {
+    store_model m;
+    store_error se = {0};
+    if (check_model(store_model_get(a->st, id, &m, &se), &se, id, res) != 0) return;
+    http_reply_json(res, status, view_model(&m));
+    store_model_clear(&m);
+}
+
+void route_model_get(app *a, const http_request *req, http_response *res) {
+    int64_t id;
+    if (route_param_id(req, 0, "model", &id, res) != 0) return;
+    reply_model(a, id, 200, res);
+}
+
+void route_model_delete(app *a, const http_request *req, http_response *res) {
+    int64_t id;
+    if (route_param_id(req, 0, "model", &id, res) != 0) return;
+    store_error se = {0};
+    if (check_model(store_model_delete(a->st, id, &se), &se, id, res) != 0) return;
+    model_cache_invalidate(a->models, id);
+    http_reply_take(res, 204, NULL, NULL, 0);
+}
+
+void route_model_file(app *a, const http_request *req, http_response *res) {
+    int64_t id;
+    if (route_param_id(req, 0, "model", &id, res) != 0) return;
+    unsigned char *file = NULL;
+    size_t len = 0;
+    store_error se = {0};
+    if (check_model(store_model_file(a->st, id, &file, &len, &se), &se, id, res) != 0) return;
+    http_reply_take(res, 200, "application/octet-stream", (char *)file, len);
+    http_set_header(res, "Content-Disposition", "attachment; filename=\"model-%lld.mlp\"",
+                    (long long)id);
+}
+
+/* ?name= of an upload: printable ASCII without quotes or backslashes, 1..64. */
+static int label_ok(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\') return 0;
+    return 1;
+}
+
+void route_model_upload(app *a, const http_request *req, http_response *res) {
+    const char *name = http_query(req, "name");
+    if (name && !label_ok(name)) {
+        http_reply_problem(res, 422, "invalid-query", NULL,
+                           "name must be 1 to 64 printable characters without quotes");
+        return;
+    }
+    mlp_model *m = NULL;
+    mlp_error me = {{0}};
+    if (mlp_model_from_buffer((const unsigned char *)req->body, req->body_len, &m, &me) != MLP_OK) {
+        http_reply_problem(res, 422, "invalid-model", NULL, "not a valid model file: %s", me.msg);
+        return;
+    }
+    char crc[16];
+    snprintf(crc, sizeof crc, "%08lx", crc32(0L, (const Bytef *)req->body, (uInt)req->body_len));
+    char *arch_json = api_encode_arch_json(&m->arch);
+    store_model meta = {.name = (char *)name,
+                        .arch_json = arch_json,
+                        .checksum = crc,
+                        .size_bytes = (int64_t)req->body_len,
+                        .n_params = (int64_t)m->n_params};
+    mlp_model_free(m);
+    if (!arch_json) {
+        http_reply_problem(res, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    int64_t id = 0;
+    store_error se = {0};
+    int rc =
+        store_model_put(a->st, &meta, (const unsigned char *)req->body, req->body_len, &id, &se);
+    free(arch_json);
+    if (check_model(rc, &se, id, res) != 0) return;
+    model_cache_models_changed(a->models);
+    reply_model(a, id, 201, res);
+    if (res->status == 201) http_set_header(res, "Location", "/models/%lld", (long long)id);
+}

@@ -1,0 +1,159 @@
+/* routes_ops.c - operations (GET /healthz, /readyz, /metrics, /openapi.yaml) and
+ * the dashboard's static files from the web dir (GET / and GET /<file>).
+ *
+ * Static paths are checked segment by segment ([A-Za-z0-9_-][A-Za-z0-9._-]*,
+ * so no "..", no hidden files, no escaping the web dir) before any stat().
+ * Files are sent from their descriptor (no copy) with an ETag of size and
+ * mtime: the dashboard's own files are "no-cache" (revalidated, 304 when
+ * unchanged), vendored libraries under vendor/ may be kept a day.
+ */
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "metrics.h"
+#include "router.h"
+
+void route_healthz(app *a, const http_request *req, http_response *res) {
+    (void)a;
+    (void)req;
+    static const char body[] = "{\"status\":\"ok\"}";
+    http_reply_bytes(res, 200, "application/json", body, sizeof body - 1);
+}
+
+void route_readyz(app *a, const http_request *req, http_response *res) {
+    (void)req;
+    if (atomic_load(&a->draining)) {
+        http_reply_problem(res, 503, "draining", NULL, "the daemon is shutting down");
+        return;
+    }
+    if (!store_ping(a->st)) {
+        http_reply_problem(res, 503, "store-down", NULL, "the store does not answer");
+        return;
+    }
+    static const char body[] = "{\"status\":\"ready\"}";
+    http_reply_bytes(res, 200, "application/json", body, sizeof body - 1);
+}
+
+void route_metrics(app *a, const http_request *req, http_response *res) {
+    (void)req;
+    size_t len = 0;
+    char *text = metrics_render(a, &len);
+    if (!text) {
+        http_reply_problem(res, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    http_reply_take(res, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+/* ---- files ---------------------------------------------------------------------------- */
+static const struct {
+    const char *ext;
+    const char *type;
+} mime_types[] = {
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".mjs", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".json", "application/json"},
+    {".map", "application/json"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".ico", "image/x-icon"},
+    {".woff2", "font/woff2"},
+    {".txt", "text/plain; charset=utf-8"},
+    {".md", "text/markdown; charset=utf-8"},
+    {".yaml", "application/yaml"},
+};
+
+static const char *mime_for(const char *path) {
+    size_t n = strlen(path);
+    for (size_t i = 0; i < sizeof mime_types / sizeof mime_types[0]; i++) {
+        size_t e = strlen(mime_types[i].ext);
+        if (n > e && !strcmp(path + n - e, mime_types[i].ext)) return mime_types[i].type;
+    }
+    return "application/octet-stream";
+}
+
+/* "/a/b.js" is a safe relative path under the web dir? */
+static int web_path_ok(const char *path) {
+    if (path[0] != '/' || strlen(path) > 255) return 0;
+    const char *seg = path + 1;
+    while (*seg) {
+        size_t len = strcspn(seg, "/");
+        if (len == 0 || seg[0] == '.') return 0;
+        for (size_t i = 0; i < len; i++) {
+            char c = seg[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-'))
+                return 0;
+        }
+        seg += len;
+        if (*seg == '/') seg++;
+    }
+    return path[strlen(path) - 1] != '/';
+}
+
+int route_web_exists(app *a, const char *path) {
+    if (!web_path_ok(path)) return 0;
+    char full[1024];
+    snprintf(full, sizeof full, "%s%s", a->cfg->web_dir, path);
+    struct stat sb;
+    return stat(full, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Send file `full` (already checked) with content type and caching policy. */
+static void send_file(const http_request *req, http_response *res, const char *full,
+                      const char *content_type, const char *cache_control) {
+    int fd = open(full, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        if (fd >= 0) close(fd);
+        http_reply_problem(res, 404, "not-found", NULL, "no resource at %s", req->path);
+        return;
+    }
+    char etag[64];
+    snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)sb.st_size,
+             (unsigned long long)sb.st_mtim.tv_sec * 1000000000ull +
+                 (unsigned long long)sb.st_mtim.tv_nsec);
+    const char *inm = http_header(req, "If-None-Match");
+    if (inm && strstr(inm, etag)) {
+        close(fd);
+        http_reply_take(res, 304, NULL, NULL, 0);
+    } else {
+        struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+        if (!r) {
+            close(fd);
+            http_reply_problem(res, 500, "internal", NULL, "cannot send %s", req->path);
+            return;
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        http_reply_mhd(res, 200, r);
+        res->body_len = (size_t)sb.st_size; /* for the request log */
+    }
+    http_set_header(res, "ETag", "%s", etag);
+    http_set_header(res, "Cache-Control", "%s", cache_control);
+}
+
+void route_web_index(app *a, const http_request *req, http_response *res) {
+    char full[1024];
+    snprintf(full, sizeof full, "%s/index.html", a->cfg->web_dir);
+    send_file(req, res, full, "text/html; charset=utf-8", "no-cache");
+}
+
+void route_web_file(app *a, const http_request *req, http_response *res) {
+    char full[1024];
+    snprintf(full, sizeof full, "%s%s", a->cfg->web_dir, req->path);
+    int vendored = !strncmp(req->path, "/vendor/", 8);
+    send_file(req, res, full, mime_for(req->path), vendored ? "public, max-age=86400" : "no-cache");
+}
+
+void route_openapi(app *a, const http_request *req, http_response *res) {
+    char full[1024];
+    snprintf(full, sizeof full, "%s/openapi.yaml", a->cfg->api_dir);
+    send_file(req, res, full, "application/yaml", "no-cache");
+}

@@ -1,0 +1,286 @@
+/* batcher.c - one thread that runs queued predictions in batches (batcher.h). */
+#include "batcher.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct batcher {
+    batcher_options opt;
+    pthread_t thread;
+    pthread_mutex_t lock;    /* guards head/tail/queued_rows/stopping/idle */
+    pthread_cond_t wake;     /* signalled when the idle thread has work or must stop */
+    batch_item *head, *tail; /* FIFO */
+    int queued_rows;
+    int stopping;
+    int idle;                 /* the thread waits on `wake`: only then is it signalled */
+    int running;              /* batches being predicted now (thread or batcher_run_here) */
+    uint64_t last_arrival_ns; /* when the newest item was queued (with a delay set) */
+    int last_rows;            /* rows of the previous batch (batcher thread) */
+    /* Owned by the batcher thread: the packed batch, grown only when a
+     * bigger batch or model needs it, so a steady load allocates nothing. */
+    float *x, *probs, *scratch;
+    int *labels;
+    size_t x_cap, probs_cap, scratch_cap, labels_cap;
+    atomic_uint_fast64_t batches, items, rows;
+};
+
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Make *buf hold at least n elements of size sz. 0, or -1 out of memory. */
+static int reserve(void **buf, size_t *cap, size_t n, size_t sz) {
+    if (n <= *cap) return 0;
+    void *p = realloc(*buf, n * sz);
+    if (!p) return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+/* With the lock held: unlink the head item and every later item for the same
+ * model while they fit in max_rows (the head always goes, however many rows
+ * it has). Returns the taken list in queue order and its row count. */
+static batch_item *take_batch(batcher *b, int *rows_out) {
+    batch_item *first = b->head, *taken_tail = first;
+    const mlp_model *m = first->model;
+    int rows = first->rows;
+    b->head = first->next;
+    first->next = NULL;
+    /* Walk the rest, moving matches to the taken list. */
+    batch_item *prev = NULL, *it = b->head;
+    while (it && rows < b->opt.max_rows) {
+        batch_item *next = it->next;
+        if (it->model == m && rows + it->rows <= b->opt.max_rows) {
+            if (prev)
+                prev->next = next;
+            else
+                b->head = next;
+            if (b->tail == it) b->tail = prev;
+            it->next = NULL;
+            taken_tail->next = it;
+            taken_tail = it;
+            rows += it->rows;
+        } else {
+            prev = it;
+        }
+        it = next;
+    }
+    if (!b->head) b->tail = NULL;
+    b->queued_rows -= rows;
+    *rows_out = rows;
+    return first;
+}
+
+/* Predict `rows` rows of the items in `list` (all for one model) and answer them. */
+static void run_batch(batcher *b, batch_item *list, int rows) {
+    const mlp_model *m = list->model;
+    int in = m->arch.sizes[0], out = m->arch.sizes[m->arch.n_layers];
+    int failed = reserve((void **)&b->scratch, &b->scratch_cap, mlp_scratch_floats(m, rows),
+                         sizeof(float)) != 0;
+    if (!failed && !list->next) {
+        /* One item: predict straight from and into its own buffers. */
+        mlp_predict(m, list->x, rows, list->probs, list->labels, b->scratch);
+    } else if (!failed) {
+        failed = reserve((void **)&b->x, &b->x_cap, (size_t)rows * in, sizeof(float)) ||
+                 reserve((void **)&b->probs, &b->probs_cap, (size_t)rows * out, sizeof(float)) ||
+                 reserve((void **)&b->labels, &b->labels_cap, (size_t)rows, sizeof(int));
+        if (!failed) {
+            size_t r = 0;
+            for (batch_item *it = list; it; it = it->next) {
+                memcpy(b->x + r * in, it->x, (size_t)it->rows * in * sizeof(float));
+                r += (size_t)it->rows;
+            }
+            mlp_predict(m, b->x, rows, b->probs, b->labels, b->scratch);
+            r = 0;
+            for (batch_item *it = list; it; it = it->next) {
+                memcpy(it->probs, b->probs + r * out, (size_t)it->rows * out * sizeof(float));
+                memcpy(it->labels, b->labels + r, (size_t)it->rows * sizeof(int));
+                r += (size_t)it->rows;
+            }
+        }
+    }
+    /* Count before answering: a client that reads /metrics right after its
+     * answer must already see its batch. */
+    uint64_t n_items = 0;
+    for (batch_item *it = list; it; it = it->next) n_items++;
+    atomic_fetch_add_explicit(&b->batches, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->items, n_items, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->rows, (uint64_t)rows, memory_order_relaxed);
+    while (list) {
+        batch_item *next = list->next; /* done() may free the item */
+        list->next = NULL;
+        list->failed = failed;
+        list->done(list);
+        list = next;
+    }
+}
+
+/* With the lock held and the queue not empty: with a delay configured, wait
+ * until max_rows rows are queued, the oldest item is max_delay_us old, or
+ * the batcher stops. With idle_gap_us as well, wait only under load (the
+ * previous batch had several rows) and only while items keep coming: no
+ * arrival for idle_gap_us ends the wait. */
+static void wait_for_more(batcher *b) {
+    if (b->opt.max_delay_us <= 0) return;
+    uint64_t gap = (uint64_t)b->opt.idle_gap_us * 1000u;
+    if (gap && b->last_rows < 2) return;
+    uint64_t deadline = b->head->enqueued_ns + (uint64_t)b->opt.max_delay_us * 1000u;
+    for (;;) {
+        uint64_t now = now_ns(), until = deadline;
+        if (gap && b->last_arrival_ns + gap < until) until = b->last_arrival_ns + gap;
+        if (b->stopping || b->queued_rows >= b->opt.max_rows || now >= until) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t left = until - now;
+        if (left > 1000000000u) left = 1000000000u;
+        ts.tv_nsec += (long)left;
+        while (ts.tv_nsec >= 1000000000L) {
+            ts.tv_nsec -= 1000000000L;
+            ts.tv_sec++;
+        }
+        b->idle = 1;
+        pthread_cond_timedwait(&b->wake, &b->lock, &ts);
+        b->idle = 0;
+    }
+}
+
+static void *batcher_main(void *arg) {
+    batcher *b = arg;
+    pthread_setname_np(pthread_self(), "mlpd-batcher");
+    pthread_mutex_lock(&b->lock);
+    for (;;) {
+        while (!b->head && !b->stopping) {
+            b->idle = 1;
+            pthread_cond_wait(&b->wake, &b->lock);
+            b->idle = 0;
+        }
+        if (!b->head) break; /* stopping and nothing left */
+        wait_for_more(b);
+        int rows;
+        batch_item *list = take_batch(b, &rows);
+        b->last_rows = rows;
+        b->running++;
+        pthread_mutex_unlock(&b->lock);
+        run_batch(b, list, rows);
+        pthread_mutex_lock(&b->lock);
+        b->running--;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+batcher *batcher_create(const batcher_options *o, char *err, size_t errlen) {
+    batcher *b = calloc(1, sizeof *b);
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    b->opt = *o;
+    if (b->opt.max_rows < 1) b->opt.max_rows = BATCHER_DEFAULT_MAX_ROWS;
+    if (b->opt.max_delay_us < 0) b->opt.max_delay_us = 0;
+    if (b->opt.idle_gap_us < 0) b->opt.idle_gap_us = 0;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int ok = pthread_mutex_init(&b->lock, NULL) == 0;
+    ok = ok && pthread_cond_init(&b->wake, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    /* The thread needs little stack: mlp_predict uses the heap scratch. */
+    pthread_attr_t ta;
+    pthread_attr_init(&ta);
+    pthread_attr_setstacksize(&ta, 256 * 1024);
+    int rc = ok ? pthread_create(&b->thread, &ta, batcher_main, b) : -1;
+    pthread_attr_destroy(&ta);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the prediction batcher thread");
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+int batcher_submit(batcher *b, batch_item *it) {
+    it->next = NULL;
+    it->failed = 0;
+    it->enqueued_ns = b->opt.max_delay_us > 0 ? now_ns() : 0;
+    pthread_mutex_lock(&b->lock);
+    b->last_arrival_ns = it->enqueued_ns;
+    if (b->stopping) {
+        pthread_mutex_unlock(&b->lock);
+        return -1;
+    }
+    if (b->tail)
+        b->tail->next = it;
+    else
+        b->head = it;
+    b->tail = it;
+    b->queued_rows += it->rows;
+    /* A busy thread finds the item when its batch ends: no wake-up (and no
+     * futex call) needed. A delay-waiting thread is woken only to see a full batch. */
+    int signal =
+        b->idle && (b->opt.max_delay_us <= 0 || b->head == it || b->queued_rows >= b->opt.max_rows);
+    pthread_mutex_unlock(&b->lock);
+    if (signal) pthread_cond_signal(&b->wake);
+    return 0;
+}
+
+void batch_item_predict_here(batch_item *it) {
+    /* A one-row prediction of a model up to 2048 units wide fits on the
+     * stack: the common case takes no allocation. */
+    float stack_scratch[4096];
+    size_t need = mlp_scratch_floats(it->model, it->rows);
+    float *scratch = need <= sizeof stack_scratch / sizeof *stack_scratch
+                         ? stack_scratch
+                         : malloc(need * sizeof *scratch);
+    it->failed = scratch == NULL;
+    if (scratch) mlp_predict(it->model, it->x, it->rows, it->probs, it->labels, scratch);
+    if (scratch != stack_scratch) free(scratch);
+}
+
+int batcher_run_here(batcher *b, batch_item *it) {
+    if (b->opt.max_delay_us > 0) return 0; /* batching was asked for: keep the queue's wait */
+    pthread_mutex_lock(&b->lock);
+    /* Only at low load: the last batch had one row. Under load the batcher's
+     * batches beat single rows predicted on each HTTP thread. */
+    int here = !b->head && b->running == 0 && !b->stopping && b->last_rows <= 1;
+    if (here) b->running++;
+    pthread_mutex_unlock(&b->lock);
+    if (!here) return 0;
+    batch_item_predict_here(it);
+    atomic_fetch_add_explicit(&b->batches, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->items, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->rows, (uint64_t)it->rows, memory_order_relaxed);
+    pthread_mutex_lock(&b->lock);
+    b->running--;
+    pthread_mutex_unlock(&b->lock);
+    return 1;
+}
+
+void batcher_get_stats(batcher *b, batcher_stats *out) {
+    out->batches = atomic_load(&b->batches);
+    out->items = atomic_load(&b->items);
+    out->rows = atomic_load(&b->rows);
+}
+
+void batcher_free(batcher *b) {
+    if (!b) return;
+    pthread_mutex_lock(&b->lock);
+    b->stopping = 1;
+    pthread_mutex_unlock(&b->lock);
+    pthread_cond_signal(&b->wake);
+    pthread_join(b->thread, NULL);
+    pthread_cond_destroy(&b->wake);
+    pthread_mutex_destroy(&b->lock);
+    free(b->x);
+    free(b->probs);
+    free(b->scratch);
+    free(b->labels);
+    free(b);
+}

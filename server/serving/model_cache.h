@@ -1,0 +1,76 @@
+/* model_cache.h - models loaded for predictions, shared by the HTTP threads.
+ *
+ * A prediction looks its model up here instead of reading the store: the hit
+ * path takes a read lock (readers never wait for each other), bumps an atomic
+ * reference count and returns the engine's model, whose weights are read-only
+ * (mlp.h), so any number of threads predict with it at once. A miss reads the
+ * file from the store and parses it outside any lock.
+ *
+ * "The latest model" (model 0) is resolved through the store once and
+ * remembered until model_cache_models_changed() is called: after a model is
+ * uploaded or deleted, and by the job runner after a job's model is
+ * committed (jobs_config.model_saved), so a model made by a job is never
+ * hidden behind an older cached answer, and predictions during training do
+ * not query the store (they did: SQLite was 9% of the daemon's time).
+ *
+ * Predictions go through the cache's batcher (batcher.h), started on the
+ * first model_cache_batcher() call, so a daemon that never predicts has no
+ * batcher thread. Its settings are given to model_cache_create (from
+ * --predict-batch-rows, --predict-batch-delay-us, --predict-batch-gap-us:
+ * config.h); max_rows 0 turns batching off: predictions then run on the
+ * HTTP threads.
+ *
+ * References: every successful model_cache_get() must be paired with one
+ * model_cache_release(); an entry dropped from the cache (DELETE, eviction)
+ * is freed when its last reference goes.
+ */
+#ifndef MLPD_MODEL_CACHE_H
+#define MLPD_MODEL_CACHE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batcher.h"
+#include "mlp.h"
+#include "store.h"
+
+#define MC_OK       0
+#define MC_NOTFOUND 1    /* no model with that id, or no model at all for id 0 */
+#define MC_ERR      (-1) /* store failure or a stored file the engine refuses */
+
+typedef struct model_cache model_cache;
+
+typedef struct {
+    int64_t id;
+    const mlp_model *model;
+    atomic_int refs;                /* internal */
+    atomic_uint_fast64_t last_used; /* internal: LRU tick */
+} cached_model;
+
+/* capacity: models kept loaded (LRU beyond it), >= 1. batch: the batcher's
+ * settings (copied; max_rows 0 = no batcher); NULL means
+ * BATCHER_DEFAULT_MAX_ROWS rows and no waiting. */
+model_cache *model_cache_create(store *st, int capacity, const batcher_options *batch);
+void model_cache_free(model_cache *c);
+
+/* Look up model `id` (0: the latest). MC_OK with *out referenced. */
+int model_cache_get(model_cache *c, int64_t id, cached_model **out, char *err, size_t errlen);
+void model_cache_release(model_cache *c, cached_model *m);
+
+/* Forget model `id` (after DELETE); in-flight users keep their reference. */
+void model_cache_invalidate(model_cache *c, int64_t id);
+/* The set of models may have changed: forget the remembered latest id. */
+void model_cache_models_changed(model_cache *c);
+
+/* The prediction batcher, started on first use; NULL when batching is off or
+ * its thread cannot start. Stopped (queued work answered) by model_cache_free. */
+struct batcher *model_cache_batcher(model_cache *c);
+/* The batcher's counters (batcher_get_stats); all zero while it has not
+ * started. Never starts it (a /metrics scrape must not spawn a thread). */
+void model_cache_batcher_stats(model_cache *c, batcher_stats *out);
+
+/* Models loaded now. */
+int model_cache_size(model_cache *c);
+
+#endif /* MLPD_MODEL_CACHE_H */

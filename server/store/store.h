@@ -1,0 +1,187 @@
+/* store.h - mlpd's persistent record: datasets, runs, metrics, models.
+ *
+ * A narrow interface so that another backend (PostgreSQL for multi-node
+ * deployments) can implement the same functions. The SQLite backend
+ * (store_sqlite.c) opens one writer connection in WAL mode with a busy
+ * timeout, applies migrations/NNN_*.sql in order inside transactions
+ * (tracked by PRAGMA user_version) and uses prepared statements only.
+ *
+ * Contracts:
+ * - Every function is safe to call from any thread: the backend serialises
+ *   access internally (one mutex around the connection).
+ * - Functions return STORE_OK (0), STORE_NOTFOUND (1) or STORE_ERR (-1);
+ *   on STORE_ERR the reason is in err (when not NULL).
+ * - Strings in the structs below are owned by the struct: free them with the
+ *   matching *_clear()/ *_free() function.
+ * - Timestamps are seconds since the Unix epoch as doubles (sub-second).
+ */
+#ifndef MLPD_STORE_H
+#define MLPD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_OK       0
+#define STORE_NOTFOUND 1
+#define STORE_ERR      (-1)
+
+typedef struct store store;
+
+typedef struct {
+    char msg[256]; /* the reason, one line */
+    int disk_full; /* set with STORE_ERR when the disk is full; read through store_error_is_full() */
+} store_error;
+
+/* 1 when the STORE_ERR that filled err came from a full disk (SQLite's
+ * SQLITE_FULL, or no room left to record a run's end): the caller may answer
+ * "insufficient storage" rather than an internal error. 0 otherwise, and for
+ * NULL. Meaningful only right after a call returned STORE_ERR with err. */
+int store_error_is_full(const store_error *err);
+
+/* Open (creating if needed) and migrate. migrations_dir holds NNN_name.sql
+ * files. A database whose user_version is newer than the newest migration is
+ * refused with a clear message. */
+int store_open(const char *path, const char *migrations_dir, store **out, store_error *err);
+void store_close(store *s);
+/* 1 when the connection answers a trivial query (for /readyz). */
+int store_ping(store *s);
+/* The schema version in force (PRAGMA user_version). */
+int store_schema_version(store *s);
+
+/* ---- datasets ---------------------------------------------------------------- */
+typedef struct {
+    int64_t id;
+    char *name;      /* unique, [A-Za-z0-9._-]{1,64} */
+    char *source;    /* "package:dataset-fashion-mnist", "upload", ... */
+    char *path;      /* folder (IDX) or file (CSV) relative to the data dir */
+    char *format;    /* "idx" or "csv" */
+    int64_t n_train; /* samples in the train split */
+    int64_t n_test;  /* samples in the test split, 0 if none */
+    int features;
+    int classes;
+    double created_at;
+} store_dataset;
+void store_dataset_clear(store_dataset *d);
+
+/* Insert, or update every field but id/created_at of the row with that name. */
+int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, store_error *err);
+int store_dataset_get(store *s, const char *name, store_dataset *out, store_error *err);
+/* All datasets ordered by name; *out is an array of *n (free with store_dataset_list_free). */
+int store_dataset_list(store *s, store_dataset **out, size_t *n, store_error *err);
+void store_dataset_list_free(store_dataset *list, size_t n);
+
+/* ---- runs (a training job is a run) ---------------------------------------------- */
+typedef enum { RUN_QUEUED = 0, RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED, RUN_CANCELLED } run_status;
+const char *run_status_name(run_status st);                  /* "queued", ... */
+int run_status_from_name(const char *name, run_status *out); /* 0 ok, -1 unknown */
+
+typedef struct {
+    int64_t id;
+    run_status status;
+    char *config_json; /* the full, defaulted training config as JSON (written once) */
+    char *dataset;     /* dataset name */
+    char *error;       /* NULL unless failed (or cancelled with a reason) */
+    double created_at, started_at, finished_at; /* 0 when not yet */
+    int epoch, epochs;                          /* epochs completed / configured */
+    int64_t step, steps;                        /* batches done in the current epoch / per epoch */
+    double loss, accuracy, val_loss, val_accuracy; /* latest epoch values; NaN when unknown */
+    double samples_per_sec;
+    double test_loss, test_accuracy; /* NaN when unknown */
+    int64_t model_id;                /* 0 until succeeded */
+} store_run;
+void store_run_clear(store_run *r);
+
+/* New run in status queued. Refused (STORE_ERR) when the disk is too full
+ * to keep the space that recording its end needs (see store_run_set_status). */
+int store_run_create(store *s, const char *config_json, const char *dataset, int epochs,
+                     int64_t *id_out, store_error *err);
+/* Set status; started_at is set on RUNNING, finished_at on a final status.
+ * error may be NULL. A final status is written even when the disk is full,
+ * by spending space the store holds back for it (store_reserve.c). */
+int store_run_set_status(store *s, int64_t id, run_status st, const char *error, store_error *err);
+/* Record the latest progress of a running run (called per epoch, and at a
+ * coarse interval per step; cheap). */
+int store_run_set_progress(store *s, int64_t id, int epoch, int64_t step, int64_t steps,
+                           double loss, double accuracy, double val_loss, double val_accuracy,
+                           double samples_per_sec, store_error *err);
+/* Final results: test metrics (NaN if none) and the model made. */
+int store_run_finish(store *s, int64_t id, double test_loss, double test_accuracy, int64_t model_id,
+                     store_error *err);
+int store_run_get(store *s, int64_t id, store_run *out, store_error *err);
+
+typedef struct {
+    int has_status; /* filter by status when set */
+    run_status status;
+    int limit; /* 1..1000 */
+    int64_t offset;
+} store_run_query;
+/* Newest first. *total is the count matching the filter, ignoring limit/offset. */
+int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *n, int64_t *total,
+                   store_error *err);
+void store_run_list_free(store_run *list, size_t n);
+/* Ids of runs with the given status, oldest first (start-up recovery and queueing). */
+int store_run_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n, store_error *err);
+
+/* ---- metrics (MLflow style: key, value, step, time; appended, never changed) ---- */
+typedef struct {
+    int64_t id; /* increasing; usable as a cursor (?since=, Last-Event-ID) */
+    int64_t run_id;
+    char key[32]; /* "loss" "accuracy" "val_loss" "val_accuracy" "seconds" ("step_loss" per step) */
+    int epoch;    /* 1-based */
+    int64_t step; /* global step (batches since start) */
+    double value;
+    double time;
+} store_metric;
+
+/* Append several metrics of one run in one transaction. */
+int store_metrics_append(store *s, const store_metric *m, size_t n, store_error *err);
+/* A finished epoch, atomically: store_metrics_append(m, n) and
+ * store_run_set_progress(id, epoch, steps, steps, ...) in one transaction, so a
+ * crash never leaves the run's progress and its metrics disagreeing.
+ * STORE_NOTFOUND (nothing written) for an unknown run. */
+int store_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n, int epoch,
+                           int64_t steps, double loss, double accuracy, double val_loss,
+                           double val_accuracy, double samples_per_sec, store_error *err);
+/* Metrics of a run with id > since_id, oldest first, at most limit. */
+int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, store_metric **out,
+                      size_t *n, store_error *err);
+
+/* ---- models ------------------------------------------------------------------------ */
+typedef struct {
+    int64_t id;
+    int64_t run_id; /* 0 for an uploaded model */
+    char *name;     /* optional label, may be NULL */
+    char
+        *arch_json; /* {"inputs":784,"layers":[{"units":512,"activation":"relu"},...],"loss":...} */
+    char *config_json;  /* training config, NULL for uploads */
+    char *metrics_json; /* final metrics, NULL if none */
+    char *checksum;     /* hex CRC32 of the model file bytes */
+    int64_t size_bytes;
+    int64_t n_params;
+    double created_at;
+} store_model;
+void store_model_clear(store_model *m);
+
+/* Insert a model with its file bytes (the engine's format) in one transaction. */
+int store_model_put(store *s, const store_model *meta, const unsigned char *file, size_t len,
+                    int64_t *id_out, store_error *err);
+/* A run's success, atomically: insert the model (as store_model_put, with
+ * meta->run_id = id), record the test metrics and model id (as
+ * store_run_finish) and set the status succeeded, in one transaction, so a
+ * crash never leaves a model whose run is not succeeded or the reverse.
+ * *model_id_out (may be NULL) gets the new model's id. */
+int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsigned char *file,
+                      size_t len, double test_loss, double test_accuracy, int64_t *model_id_out,
+                      store_error *err);
+int store_model_get(store *s, int64_t id, store_model *out, store_error *err);
+/* The file bytes (malloc'ed, caller frees). */
+int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, store_error *err);
+/* Newest first. */
+int store_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
+                     int64_t *total, store_error *err);
+void store_model_list_free(store_model *list, size_t n);
+int store_model_delete(store *s, int64_t id, store_error *err);
+/* Id of the newest model, STORE_NOTFOUND when there is none. */
+int store_model_latest(store *s, int64_t *id_out, store_error *err);
+
+#endif /* MLPD_STORE_H */

@@ -1,0 +1,364 @@
+/* store_models.c - the SQLite store's models and datasets (see store.h for contracts).
+ *
+ * A model row holds its metadata and its file (the engine's format) as a BLOB,
+ * written in one INSERT so that a model is never seen without its bytes.
+ * Reading metadata never touches the BLOB (it is the table's last column).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "store_sqlite_impl.h"
+
+#define MODEL_COLUMNS                                                                              \
+    "id, run_id, name, arch_json, config_json, metrics_json, checksum, size_bytes, "               \
+    "n_params, created_at"
+#define DATASET_COLUMNS                                                                            \
+    "id, name, source, path, format, n_train, n_test, features, classes, created_at"
+
+/* ---- models ----------------------------------------------------------------------- */
+
+void store_model_clear(store_model *m) {
+    if (!m) return;
+    free(m->name);
+    free(m->arch_json);
+    free(m->config_json);
+    free(m->metrics_json);
+    free(m->checksum);
+    memset(m, 0, sizeof *m);
+}
+
+void store_model_list_free(store_model *list, size_t n) {
+    for (size_t i = 0; list && i < n; i++) store_model_clear(&list[i]);
+    free(list);
+}
+
+static int read_model_row(sqlite3_stmt *st, store_model *m, store_error *err) {
+    memset(m, 0, sizeof *m);
+    int oom = 0;
+    m->id = sqlite3_column_int64(st, 0);
+    m->run_id = sqlite3_column_int64(st, 1); /* NULL (upload) reads as 0 */
+    m->name = store_column_text(st, 2, &oom);
+    m->arch_json = store_column_text(st, 3, &oom);
+    m->config_json = store_column_text(st, 4, &oom);
+    m->metrics_json = store_column_text(st, 5, &oom);
+    m->checksum = store_column_text(st, 6, &oom);
+    m->size_bytes = sqlite3_column_int64(st, 7);
+    m->n_params = sqlite3_column_int64(st, 8);
+    m->created_at = store_column_time(st, 9);
+    if (oom) {
+        store_model_clear(m);
+        return store_fail(err, "out of memory");
+    }
+    return STORE_OK;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *text) {
+    if (text)
+        sqlite3_bind_text(st, idx, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, idx);
+}
+
+int store_model_insert(store *s, const store_model *meta, const unsigned char *file, size_t len,
+                       int64_t *id_out, store_error *err) {
+    if (!meta->arch_json) return store_fail(err, "a model needs its arch_json");
+    if (!file || len == 0 || len > (size_t)0x7fffffff)
+        return store_fail(err, "model file of %zu bytes cannot be stored", len);
+    /* The checksum is the CRC32 of the bytes; computed here when not given. */
+    char crc_hex[9];
+    const char *checksum = meta->checksum;
+    if (!checksum) {
+        snprintf(crc_hex, sizeof crc_hex, "%08lx", crc32(0L, file, (uInt)len));
+        checksum = crc_hex;
+    }
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "INSERT INTO models (run_id, name, arch_json, config_json,"
+                           " metrics_json, checksum, size_bytes, n_params, created_at, file) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           &st, err);
+    if (rc != STORE_OK) return rc;
+    if (meta->run_id > 0)
+        sqlite3_bind_int64(st, 1, meta->run_id);
+    else
+        sqlite3_bind_null(st, 1);
+    bind_text_or_null(st, 2, meta->name);
+    bind_text_or_null(st, 3, meta->arch_json);
+    bind_text_or_null(st, 4, meta->config_json);
+    bind_text_or_null(st, 5, meta->metrics_json);
+    bind_text_or_null(st, 6, checksum);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)len);
+    sqlite3_bind_int64(st, 8, meta->n_params);
+    sqlite3_bind_double(st, 9, store_now());
+    sqlite3_bind_blob(st, 10, file, (int)len, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_DONE) {
+        if (id_out) *id_out = sqlite3_last_insert_rowid(s->db);
+    } else {
+        rc = store_fail_sql(s, err, "store model");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_model_put(store *s, const store_model *meta, const unsigned char *file, size_t len,
+                    int64_t *id_out, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    int rc = store_model_insert(s, meta, file, len, id_out, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_model_get(store *s, int64_t id, store_model *out, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?1", &st, err);
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            rc = read_model_row(st, out, err);
+        else
+            rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "get model");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, store_error *err) {
+    *file = NULL;
+    *len = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "SELECT file FROM models WHERE id = ?1", &st, err);
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            const void *blob = sqlite3_column_blob(st, 0);
+            int n = sqlite3_column_bytes(st, 0);
+            unsigned char *copy = malloc(n > 0 ? (size_t)n : 1);
+            if (!copy) {
+                rc = store_fail(err, "out of memory");
+            } else {
+                if (n > 0) memcpy(copy, blob, (size_t)n);
+                *file = copy;
+                *len = (size_t)n;
+            }
+        } else {
+            rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "read model file");
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int count_rows(store *s, const char *sql, int64_t *total, store_error *err) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, err) != STORE_OK) return STORE_ERR;
+    int rc = STORE_OK;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *total = sqlite3_column_int64(st, 0);
+    else
+        rc = store_fail_sql(s, err, "count");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
+                     int64_t *total, store_error *err) {
+    *out = NULL;
+    *n = 0;
+    if (limit < 1) limit = 1;
+    if (limit > 1000) limit = 1000;
+    if (offset < 0) offset = 0;
+    store_model *list = calloc((size_t)limit, sizeof *list);
+    if (!list) return store_fail(err, "out of memory");
+    pthread_mutex_lock(&s->mu);
+    size_t count = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = STORE_OK;
+    if (total) rc = count_rows(s, "SELECT count(*) FROM models", total, err);
+    if (rc == STORE_OK)
+        rc = store_prepare(s,
+                           "SELECT " MODEL_COLUMNS " FROM models ORDER BY id DESC "
+                           "LIMIT ?1 OFFSET ?2",
+                           &st, err);
+    if (rc == STORE_OK) {
+        sqlite3_bind_int(st, 1, limit);
+        sqlite3_bind_int64(st, 2, offset);
+        int step = SQLITE_DONE;
+        while (rc == STORE_OK && count < (size_t)limit && (step = sqlite3_step(st)) == SQLITE_ROW)
+            if ((rc = read_model_row(st, &list[count], err)) == STORE_OK) count++;
+        if (rc == STORE_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+            rc = store_fail_sql(s, err, "list models");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc != STORE_OK) {
+        store_model_list_free(list, count);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return STORE_OK;
+}
+
+int store_model_delete(store *s, int64_t id, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    /* runs.model_id of the run that made it becomes NULL (ON DELETE SET NULL). */
+    int rc = store_prepare(s, "DELETE FROM models WHERE id = ?1", &st, err);
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : store_fail_sql(s, err, "delete model");
+        if (rc == STORE_OK && sqlite3_changes(s->db) == 0) rc = STORE_NOTFOUND;
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_model_latest(store *s, int64_t *id_out, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "SELECT id FROM models ORDER BY id DESC LIMIT 1", &st, err);
+    if (rc == STORE_OK) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            *id_out = sqlite3_column_int64(st, 0);
+        else
+            rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "latest model");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- datasets ----------------------------------------------------------------------- */
+
+void store_dataset_clear(store_dataset *d) {
+    if (!d) return;
+    free(d->name);
+    free(d->source);
+    free(d->path);
+    free(d->format);
+    memset(d, 0, sizeof *d);
+}
+
+void store_dataset_list_free(store_dataset *list, size_t n) {
+    for (size_t i = 0; list && i < n; i++) store_dataset_clear(&list[i]);
+    free(list);
+}
+
+static int read_dataset_row(sqlite3_stmt *st, store_dataset *d, store_error *err) {
+    memset(d, 0, sizeof *d);
+    int oom = 0;
+    d->id = sqlite3_column_int64(st, 0);
+    d->name = store_column_text(st, 1, &oom);
+    d->source = store_column_text(st, 2, &oom);
+    d->path = store_column_text(st, 3, &oom);
+    d->format = store_column_text(st, 4, &oom);
+    d->n_train = sqlite3_column_int64(st, 5);
+    d->n_test = sqlite3_column_int64(st, 6);
+    d->features = sqlite3_column_int(st, 7);
+    d->classes = sqlite3_column_int(st, 8);
+    d->created_at = store_column_time(st, 9);
+    if (oom) {
+        store_dataset_clear(d);
+        return store_fail(err, "out of memory");
+    }
+    return STORE_OK;
+}
+
+int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, store_error *err) {
+    if (!d->name || !d->source || !d->path || !d->format)
+        return store_fail(err, "a dataset needs a name, source, path and format");
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(
+        s,
+        "INSERT INTO datasets (name, source, path, format, n_train, n_test, features, classes,"
+        " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        "ON CONFLICT (name) DO UPDATE SET source = excluded.source, path = excluded.path,"
+        " format = excluded.format, n_train = excluded.n_train, n_test = excluded.n_test,"
+        " features = excluded.features, classes = excluded.classes "
+        "RETURNING id",
+        &st, err);
+    if (rc == STORE_OK) {
+        sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, d->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, d->path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, d->format, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, d->n_train);
+        sqlite3_bind_int64(st, 6, d->n_test);
+        sqlite3_bind_int(st, 7, d->features);
+        sqlite3_bind_int(st, 8, d->classes);
+        sqlite3_bind_double(st, 9, store_now());
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            if (id_out) *id_out = sqlite3_column_int64(st, 0);
+            /* RETURNING: the write completes when the statement runs to its end. */
+            if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail_sql(s, err, "store dataset");
+        } else {
+            rc = store_fail_sql(s, err, "store dataset");
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_dataset_get(store *s, const char *name, store_dataset *out, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "SELECT " DATASET_COLUMNS " FROM datasets WHERE name = ?1", &st, err);
+    if (rc == STORE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            rc = read_dataset_row(st, out, err);
+        else
+            rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "get dataset");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_dataset_list(store *s, store_dataset **out, size_t *n, store_error *err) {
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "SELECT " DATASET_COLUMNS " FROM datasets ORDER BY name", &st, err);
+    store_dataset *list = NULL;
+    size_t count = 0, cap = 0;
+    if (rc == STORE_OK) {
+        int step = SQLITE_DONE;
+        while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            if (count == cap) {
+                cap = cap ? cap * 2 : 16;
+                store_dataset *grown = realloc(list, cap * sizeof *list);
+                if (!grown) {
+                    rc = store_fail(err, "out of memory");
+                    break;
+                }
+                list = grown;
+            }
+            if ((rc = read_dataset_row(st, &list[count], err)) == STORE_OK) count++;
+        }
+        if (rc == STORE_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list datasets");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc != STORE_OK) {
+        store_dataset_list_free(list, count);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return STORE_OK;
+}

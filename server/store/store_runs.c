@@ -1,0 +1,461 @@
+/* store_runs.c - the SQLite store's runs and metrics (see store.h for contracts).
+ *
+ * Every write is one transaction (autocommit or an explicit BEGIN IMMEDIATE for
+ * several rows), so what a call reported as done survives a crash.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_sqlite_impl.h"
+
+#define RUN_COLUMNS                                                                                \
+    "id, status, config_json, dataset, error, created_at, started_at, finished_at, "               \
+    "epoch, epochs, step, steps, loss, accuracy, val_loss, val_accuracy, "                         \
+    "samples_per_sec, test_loss, test_accuracy, model_id"
+
+#define MAX_METRICS_PER_GET 100000
+
+void store_run_clear(store_run *r) {
+    if (!r) return;
+    free(r->config_json);
+    free(r->dataset);
+    free(r->error);
+    memset(r, 0, sizeof *r);
+}
+
+void store_run_list_free(store_run *list, size_t n) {
+    for (size_t i = 0; list && i < n; i++) store_run_clear(&list[i]);
+    free(list);
+}
+
+/* Fill *r from a row selected with RUN_COLUMNS. */
+static int read_run_row(sqlite3_stmt *st, store_run *r, store_error *err) {
+    memset(r, 0, sizeof *r);
+    int oom = 0;
+    r->id = sqlite3_column_int64(st, 0);
+    const char *status = (const char *)sqlite3_column_text(st, 1);
+    if (run_status_from_name(status, &r->status) != 0)
+        return store_fail(err, "run %lld has an unknown status '%s'", (long long)r->id,
+                          status ? status : "");
+    r->config_json = store_column_text(st, 2, &oom);
+    r->dataset = store_column_text(st, 3, &oom);
+    r->error = store_column_text(st, 4, &oom);
+    r->created_at = store_column_time(st, 5);
+    r->started_at = store_column_time(st, 6);
+    r->finished_at = store_column_time(st, 7);
+    r->epoch = sqlite3_column_int(st, 8);
+    r->epochs = sqlite3_column_int(st, 9);
+    r->step = sqlite3_column_int64(st, 10);
+    r->steps = sqlite3_column_int64(st, 11);
+    r->loss = store_column_metric(st, 12);
+    r->accuracy = store_column_metric(st, 13);
+    r->val_loss = store_column_metric(st, 14);
+    r->val_accuracy = store_column_metric(st, 15);
+    r->samples_per_sec = store_column_metric(st, 16);
+    r->test_loss = store_column_metric(st, 17);
+    r->test_accuracy = store_column_metric(st, 18);
+    r->model_id = sqlite3_column_int64(st, 19); /* NULL reads as 0 */
+    if (oom) {
+        store_run_clear(r);
+        return store_fail(err, "out of memory");
+    }
+    return STORE_OK;
+}
+
+/* Step an UPDATE of one row by id: STORE_NOTFOUND when no row matched. */
+static int step_update(store *s, sqlite3_stmt *st, const char *what, store_error *err) {
+    int rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : store_fail_sql(s, err, what);
+    if (rc == STORE_OK && sqlite3_changes(s->db) == 0) rc = STORE_NOTFOUND;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_run_create(store *s, const char *config_json, const char *dataset, int epochs,
+                     int64_t *id_out, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    /* A run is only accepted while its end can surely be recorded: with the
+     * reserve in place (store_reserve.c), made again here if it was spent. */
+    store_reserve_refill(s);
+    if (s->reserve_path && s->reserve_missing) {
+        pthread_mutex_unlock(&s->mu);
+        return store_fail_full(err, "the disk is full: no room is left to record a run (free "
+                                    "some space next to the database)");
+    }
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "INSERT INTO runs (status, config_json, dataset, epochs, created_at) "
+                           "VALUES ('queued', ?1, ?2, ?3, ?4)",
+                           &st, err);
+    if (rc == STORE_OK) {
+        sqlite3_bind_text(st, 1, config_json, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, dataset, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, epochs);
+        sqlite3_bind_double(st, 4, store_now());
+        if (sqlite3_step(st) == SQLITE_DONE) {
+            if (id_out) *id_out = sqlite3_last_insert_rowid(s->db);
+        } else {
+            rc = store_fail_sql(s, err, "create run");
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* The status UPDATE; the caller holds s->mu. */
+static int update_status(store *s, int64_t id, run_status status, const char *error,
+                         store_error *err) {
+    sqlite3_stmt *st;
+    int rc =
+        store_prepare(s,
+                      "UPDATE runs SET status = ?2, error = ?3,"
+                      " started_at = CASE WHEN ?2 = 'running' THEN ?4 ELSE started_at END,"
+                      " finished_at = CASE WHEN ?2 IN ('succeeded', 'failed', 'cancelled') THEN ?4"
+                      "               ELSE finished_at END "
+                      "WHERE id = ?1",
+                      &st, err);
+    if (rc != STORE_OK) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, run_status_name(status), -1, SQLITE_STATIC);
+    if (error)
+        sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_double(st, 4, store_now());
+    return step_update(s, st, "set run status", err);
+}
+
+int store_run_set_status(store *s, int64_t id, run_status status, const char *error,
+                         store_error *err) {
+    if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
+        return store_fail(err, "invalid run status %d", (int)status);
+    int final = status == RUN_SUCCEEDED || status == RUN_FAILED || status == RUN_CANCELLED;
+    pthread_mutex_lock(&s->mu);
+    int rc = update_status(s, id, status, error, err);
+    /* A run's end must be recorded even on a full disk: spend the reserve. */
+    if (rc == STORE_ERR && final && s->last_full && store_reserve_release(s))
+        rc = update_status(s, id, status, error, err);
+    else if (rc == STORE_OK && final)
+        store_reserve_refill(s);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* The progress UPDATE; the caller holds s->mu. */
+static int update_progress(store *s, int64_t id, int epoch, int64_t step, int64_t steps,
+                           double loss, double accuracy, double val_loss, double val_accuracy,
+                           double samples_per_sec, store_error *err) {
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "UPDATE runs SET epoch = ?2, step = ?3, steps = ?4, loss = ?5,"
+                           " accuracy = ?6, val_loss = ?7, val_accuracy = ?8,"
+                           " samples_per_sec = ?9 WHERE id = ?1",
+                           &st, err);
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int(st, 2, epoch);
+        sqlite3_bind_int64(st, 3, step);
+        sqlite3_bind_int64(st, 4, steps);
+        store_bind_metric(st, 5, loss);
+        store_bind_metric(st, 6, accuracy);
+        store_bind_metric(st, 7, val_loss);
+        store_bind_metric(st, 8, val_accuracy);
+        store_bind_metric(st, 9, samples_per_sec);
+        rc = step_update(s, st, "set run progress", err);
+    }
+    return rc;
+}
+
+int store_run_set_progress(store *s, int64_t id, int epoch, int64_t step, int64_t steps,
+                           double loss, double accuracy, double val_loss, double val_accuracy,
+                           double samples_per_sec, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    int rc = update_progress(s, id, epoch, step, steps, loss, accuracy, val_loss, val_accuracy,
+                             samples_per_sec, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* The final-results UPDATE; the caller holds s->mu. */
+static int update_finish(store *s, int64_t id, double test_loss, double test_accuracy,
+                         int64_t model_id, store_error *err) {
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "UPDATE runs SET test_loss = ?2, test_accuracy = ?3, model_id = ?4 "
+                           "WHERE id = ?1",
+                           &st, err);
+    if (rc != STORE_OK) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    store_bind_metric(st, 2, test_loss);
+    store_bind_metric(st, 3, test_accuracy);
+    if (model_id > 0)
+        sqlite3_bind_int64(st, 4, model_id);
+    else
+        sqlite3_bind_null(st, 4);
+    return step_update(s, st, "finish run", err);
+}
+
+int store_run_finish(store *s, int64_t id, double test_loss, double test_accuracy, int64_t model_id,
+                     store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    int rc = update_finish(s, id, test_loss, test_accuracy, model_id, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsigned char *file,
+                      size_t len, double test_loss, double test_accuracy, int64_t *model_id_out,
+                      store_error *err) {
+    store_model m = *meta;
+    m.run_id = id;
+    int64_t model_id = 0;
+    pthread_mutex_lock(&s->mu);
+    int rc = store_tx_begin(s, err);
+    if (rc == STORE_OK) {
+        rc = store_model_insert(s, &m, file, len, &model_id, err);
+        if (rc == STORE_OK) rc = update_finish(s, id, test_loss, test_accuracy, model_id, err);
+        if (rc == STORE_OK) rc = update_status(s, id, RUN_SUCCEEDED, NULL, err);
+        if (rc == STORE_OK)
+            rc = store_tx_commit(s, err);
+        else
+            store_tx_rollback(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc == STORE_OK && model_id_out) *model_id_out = model_id;
+    return rc;
+}
+
+int store_run_get(store *s, int64_t id, store_run *out, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1", &st, err);
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            rc = read_run_row(st, out, err);
+        else if (step == SQLITE_DONE)
+            rc = STORE_NOTFOUND;
+        else
+            rc = store_fail_sql(s, err, "get run");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ?1 is the status filter: NULL matches every run. */
+static void bind_status_filter(sqlite3_stmt *st, const store_run_query *q) {
+    if (q->has_status)
+        sqlite3_bind_text(st, 1, run_status_name(q->status), -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 1);
+}
+
+static int count_runs(store *s, const store_run_query *q, int64_t *total, store_error *err) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, "SELECT count(*) FROM runs WHERE ?1 IS NULL OR status = ?1", &st, err) !=
+        STORE_OK)
+        return STORE_ERR;
+    bind_status_filter(st, q);
+    int rc = STORE_OK;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *total = sqlite3_column_int64(st, 0);
+    else
+        rc = store_fail_sql(s, err, "count runs");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *n, int64_t *total,
+                   store_error *err) {
+    *out = NULL;
+    *n = 0;
+    int limit = q->limit < 1 ? 1 : q->limit > 1000 ? 1000 : q->limit;
+    int64_t offset = q->offset < 0 ? 0 : q->offset;
+    store_run *list = calloc((size_t)limit, sizeof *list);
+    if (!list) return store_fail(err, "out of memory");
+    pthread_mutex_lock(&s->mu);
+    size_t count = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = STORE_OK;
+    if (total) rc = count_runs(s, q, total, err);
+    if (rc == STORE_OK)
+        rc = store_prepare(s,
+                           "SELECT " RUN_COLUMNS " FROM runs WHERE ?1 IS NULL OR status = ?1 "
+                           "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+                           &st, err);
+    if (rc == STORE_OK) {
+        bind_status_filter(st, q);
+        sqlite3_bind_int(st, 2, limit);
+        sqlite3_bind_int64(st, 3, offset);
+        int step = SQLITE_DONE;
+        while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW && count < (size_t)limit)
+            if ((rc = read_run_row(st, &list[count], err)) == STORE_OK) count++;
+        if (rc == STORE_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+            rc = store_fail_sql(s, err, "list runs");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc != STORE_OK) {
+        store_run_list_free(list, count);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return STORE_OK;
+}
+
+int store_run_ids_with_status(store *s, run_status status, int64_t **ids, size_t *n,
+                              store_error *err) {
+    *ids = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "SELECT id FROM runs WHERE status = ?1 ORDER BY id", &st, err);
+    int64_t *list = NULL;
+    size_t count = 0, cap = 0;
+    if (rc == STORE_OK) {
+        sqlite3_bind_text(st, 1, run_status_name(status), -1, SQLITE_STATIC);
+        int step;
+        while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            if (count == cap) {
+                cap = cap ? cap * 2 : 16;
+                int64_t *grown = realloc(list, cap * sizeof *list);
+                if (!grown) {
+                    rc = store_fail(err, "out of memory");
+                    break;
+                }
+                list = grown;
+            }
+            list[count++] = sqlite3_column_int64(st, 0);
+        }
+        if (rc == STORE_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list run ids");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc != STORE_OK) {
+        free(list);
+        return rc;
+    }
+    *ids = list;
+    *n = count;
+    return STORE_OK;
+}
+
+/* ---- metrics ------------------------------------------------------------------------ */
+
+/* The metric INSERTs; the caller holds s->mu and has begun a transaction. */
+static int insert_metrics(store *s, const store_metric *m, size_t n, store_error *err) {
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "INSERT INTO metrics (run_id, key, epoch, step, value, time) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           &st, err);
+    double now = store_now();
+    for (size_t i = 0; rc == STORE_OK && i < n; i++) {
+        if (!isfinite(m[i].value)) {
+            rc = store_fail(err, "metric %.31s of run %lld is not a finite number", m[i].key,
+                            (long long)m[i].run_id);
+            break;
+        }
+        sqlite3_bind_int64(st, 1, m[i].run_id);
+        sqlite3_bind_text(st, 2, m[i].key, (int)strnlen(m[i].key, sizeof m[i].key), SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, m[i].epoch);
+        sqlite3_bind_int64(st, 4, m[i].step);
+        sqlite3_bind_double(st, 5, m[i].value);
+        sqlite3_bind_double(st, 6, m[i].time > 0 ? m[i].time : now);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail_sql(s, err, "append metric");
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_metrics_append(store *s, const store_metric *m, size_t n, store_error *err) {
+    if (n == 0) return STORE_OK;
+    pthread_mutex_lock(&s->mu);
+    int rc = store_tx_begin(s, err);
+    if (rc == STORE_OK) {
+        rc = insert_metrics(s, m, n, err);
+        if (rc == STORE_OK)
+            rc = store_tx_commit(s, err);
+        else
+            store_tx_rollback(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n, int epoch,
+                           int64_t steps, double loss, double accuracy, double val_loss,
+                           double val_accuracy, double samples_per_sec, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    int rc = store_tx_begin(s, err);
+    if (rc == STORE_OK) {
+        rc = update_progress(s, id, epoch, steps, steps, loss, accuracy, val_loss, val_accuracy,
+                             samples_per_sec, err);
+        if (rc == STORE_OK) rc = insert_metrics(s, m, n, err);
+        if (rc == STORE_OK)
+            rc = store_tx_commit(s, err);
+        else
+            store_tx_rollback(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, store_metric **out,
+                      size_t *n, store_error *err) {
+    *out = NULL;
+    *n = 0;
+    if (limit < 1) limit = 1;
+    if (limit > MAX_METRICS_PER_GET) limit = MAX_METRICS_PER_GET;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "SELECT id, run_id, key, epoch, step, value, time FROM metrics "
+                           "WHERE run_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                           &st, err);
+    store_metric *list = NULL;
+    size_t count = 0, cap = 0;
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_int64(st, 2, since_id);
+        sqlite3_bind_int(st, 3, limit);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            if (count == cap) {
+                cap = cap ? cap * 2 : 64;
+                store_metric *grown = realloc(list, cap * sizeof *list);
+                if (!grown) {
+                    rc = store_fail(err, "out of memory");
+                    break;
+                }
+                list = grown;
+            }
+            store_metric *m = &list[count++];
+            memset(m, 0, sizeof *m);
+            m->id = sqlite3_column_int64(st, 0);
+            m->run_id = sqlite3_column_int64(st, 1);
+            const char *key = (const char *)sqlite3_column_text(st, 2);
+            snprintf(m->key, sizeof m->key, "%s", key ? key : "");
+            m->epoch = sqlite3_column_int(st, 3);
+            m->step = sqlite3_column_int64(st, 4);
+            m->value = sqlite3_column_double(st, 5);
+            m->time = sqlite3_column_double(st, 6);
+        }
+        if (rc == STORE_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "get metrics");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc != STORE_OK) {
+        free(list);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return STORE_OK;
+}

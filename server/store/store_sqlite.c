@@ -1,0 +1,360 @@
+/* store_sqlite.c - the SQLite store: opening, pragmas, migrations, shared helpers.
+ *
+ * Runs and metrics live in store_runs.c, models and datasets in store_models.c,
+ * the disk space held back for recording a run's end in store_reserve.c.
+ *
+ * Durability choice: journal_mode=WAL with synchronous=FULL. WAL alone (with
+ * synchronous=NORMAL) already survives a SIGKILL of mlpd, but may lose the last
+ * commits on a power cut; FULL adds one fsync of the WAL per commit, which
+ * costs little at mlpd's write rate (a commit per epoch and one every
+ * STEP_METRIC_INTERVAL batches), so a finished epoch's metrics survive a power
+ * cut too.
+ *
+ * Migrations: migrations_dir holds NNN_name.sql files. Each one whose number is
+ * above PRAGMA user_version is applied, in numeric order, inside a transaction
+ * that also sets user_version to its number, so a failed migration leaves the
+ * database as it was. Migration files must not contain BEGIN/COMMIT.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_sqlite_impl.h"
+
+#define BUSY_TIMEOUT_MS     5000
+#define MAX_MIGRATIONS      1000
+#define MAX_MIGRATION_BYTES (4 * 1024 * 1024)
+
+/* ---- shared helpers ------------------------------------------------------------ */
+
+static void vfail(store_error *err, int full, const char *fmt, va_list ap) {
+    if (!err) return;
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    err->disk_full = full != 0;
+}
+
+int store_fail(store_error *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, 0, fmt, ap);
+    va_end(ap);
+    return STORE_ERR;
+}
+
+int store_fail_full(store_error *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, 1, fmt, ap);
+    va_end(ap);
+    return STORE_ERR;
+}
+
+int store_fail_sql(store *s, store_error *err, const char *what) {
+    s->last_full = (sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL;
+    if (s->last_full) return store_fail_full(err, "%s: %s", what, sqlite3_errmsg(s->db));
+    return store_fail(err, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+int store_error_is_full(const store_error *err) {
+    return err && err->disk_full;
+}
+
+int store_prepare(store *s, const char *sql, sqlite3_stmt **st, store_error *err) {
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+        *st = NULL;
+        return store_fail_sql(s, err, "prepare");
+    }
+    return STORE_OK;
+}
+
+int store_tx_begin(store *s, store_error *err) {
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return store_fail_sql(s, err, "begin");
+    return STORE_OK;
+}
+
+int store_tx_commit(store *s, store_error *err) {
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        int rc = store_fail_sql(s, err, "commit");
+        store_tx_rollback(s);
+        return rc;
+    }
+    return STORE_OK;
+}
+
+void store_tx_rollback(store *s) {
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+double store_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int store_bind_metric(sqlite3_stmt *st, int idx, double v) {
+    if (!isfinite(v)) return sqlite3_bind_null(st, idx);
+    return sqlite3_bind_double(st, idx, v);
+}
+
+double store_column_metric(sqlite3_stmt *st, int col) {
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) return NAN;
+    return sqlite3_column_double(st, col);
+}
+
+double store_column_time(sqlite3_stmt *st, int col) {
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) return 0;
+    return sqlite3_column_double(st, col);
+}
+
+char *store_column_text(sqlite3_stmt *st, int col, int *oom) {
+    const unsigned char *t = sqlite3_column_text(st, col);
+    if (!t) return NULL;
+    char *copy = strdup((const char *)t);
+    if (!copy) *oom = 1;
+    return copy;
+}
+
+/* ---- run status names ------------------------------------------------------------ */
+
+static const char *const status_names[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+
+const char *run_status_name(run_status st) {
+    if ((int)st < 0 || (size_t)st >= sizeof status_names / sizeof status_names[0]) return "unknown";
+    return status_names[st];
+}
+
+int run_status_from_name(const char *name, run_status *out) {
+    for (size_t i = 0; name && i < sizeof status_names / sizeof status_names[0]; i++) {
+        if (!strcmp(name, status_names[i])) {
+            *out = (run_status)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- migrations ------------------------------------------------------------------- */
+
+typedef struct {
+    int number;
+    char name[256];
+} migration_file;
+
+static int cmp_migration(const void *a, const void *b) {
+    const migration_file *x = a, *y = b;
+    return (x->number > y->number) - (x->number < y->number);
+}
+
+/* NNN_name.sql: digits, an underscore, a name, ".sql". */
+static int parse_migration_name(const char *name, int *number) {
+    size_t len = strlen(name), digits = 0;
+    while (isdigit((unsigned char)name[digits])) digits++;
+    if (digits == 0 || digits > 6 || name[digits] != '_') return -1;
+    if (len < digits + 1 + 4 || strcmp(name + len - 4, ".sql")) return -1;
+    *number = atoi(name);
+    return *number > 0 ? 0 : -1;
+}
+
+/* The migration files of dir sorted by number (malloc'ed array in *out). */
+static int list_migrations(const char *dir, migration_file **out, size_t *n, store_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return store_fail(err, "migrations folder %s: %s", dir, strerror(errno));
+    migration_file *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = STORE_OK;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int number;
+        if (parse_migration_name(e->d_name, &number) != 0) continue;
+        if (strlen(e->d_name) >= sizeof list[0].name) continue;
+        if (count == MAX_MIGRATIONS) {
+            rc = store_fail(err, "more than %d migrations in %s", MAX_MIGRATIONS, dir);
+            break;
+        }
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            migration_file *grown = realloc(list, cap * sizeof *list);
+            if (!grown) {
+                rc = store_fail(err, "out of memory");
+                break;
+            }
+            list = grown;
+        }
+        list[count].number = number;
+        snprintf(list[count].name, sizeof list[count].name, "%s", e->d_name);
+        count++;
+    }
+    closedir(d);
+    if (rc == STORE_OK && count == 0) rc = store_fail(err, "no NNN_*.sql migrations in %s", dir);
+    if (rc == STORE_OK) {
+        qsort(list, count, sizeof *list, cmp_migration);
+        for (size_t i = 1; i < count; i++)
+            if (list[i].number == list[i - 1].number) {
+                rc = store_fail(err, "two migrations numbered %d: %s and %s", list[i].number,
+                                list[i - 1].name, list[i].name);
+                break;
+            }
+    }
+    if (rc != STORE_OK) {
+        free(list);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return STORE_OK;
+}
+
+static char *read_text_file(const char *path, store_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        store_fail(err, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(MAX_MIGRATION_BYTES + 1);
+    size_t len = buf ? fread(buf, 1, MAX_MIGRATION_BYTES + 1, f) : 0;
+    int bad = !buf || ferror(f) || len > MAX_MIGRATION_BYTES;
+    fclose(f);
+    if (bad) {
+        store_fail(err, "%s: %s", path, buf ? "unreadable or larger than 4 MiB" : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+static int read_user_version(store *s, int *version, store_error *err) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, "PRAGMA user_version", &st, err) != STORE_OK) return STORE_ERR;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? STORE_OK : store_fail_sql(s, err, "read user_version");
+}
+
+/* Apply one migration in its own transaction. The version is re-read inside
+ * the transaction so that two processes migrating at once cannot both apply it. */
+static int apply_migration(store *s, const char *dir, const migration_file *m, store_error *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, m->name);
+    char *sql = read_text_file(path, err);
+    if (!sql) return STORE_ERR;
+    int rc = store_tx_begin(s, err), version = 0;
+    if (rc == STORE_OK) rc = read_user_version(s, &version, err);
+    if (rc == STORE_OK && version < m->number) {
+        char *msg = NULL;
+        if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+            rc = store_fail(err, "migration %s failed: %s", m->name, msg ? msg : "?");
+            sqlite3_free(msg);
+        }
+        /* PRAGMA takes no bound parameters; the number is an int we parsed. */
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", m->number);
+        if (rc == STORE_OK && sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+            rc = store_fail_sql(s, err, "set user_version");
+    }
+    free(sql);
+    if (rc == STORE_OK) return store_tx_commit(s, err);
+    store_tx_rollback(s);
+    return rc;
+}
+
+static int migrate(store *s, const char *dir, store_error *err) {
+    migration_file *list = NULL;
+    size_t n = 0;
+    if (list_migrations(dir, &list, &n, err) != STORE_OK) return STORE_ERR;
+    int newest = list[n - 1].number, version = 0;
+    int rc = read_user_version(s, &version, err);
+    if (rc == STORE_OK && version > newest)
+        rc = store_fail(err, "database schema version %d is newer than this mlpd (%d)", version,
+                        newest);
+    for (size_t i = 0; rc == STORE_OK && i < n; i++)
+        if (list[i].number > version) rc = apply_migration(s, dir, &list[i], err);
+    free(list);
+    if (rc == STORE_OK) rc = read_user_version(s, &s->schema_version, err);
+    return rc;
+}
+
+/* ---- open / close ------------------------------------------------------------------ */
+
+static int exec_pragma(store *s, const char *sql, store_error *err) {
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return store_fail_sql(s, err, sql);
+    return STORE_OK;
+}
+
+static int set_wal(store *s, store_error *err) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, "PRAGMA journal_mode = WAL", &st, err) != STORE_OK) return STORE_ERR;
+    int rc = STORE_OK;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = store_fail_sql(s, err, "journal_mode");
+    } else {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+        /* An in-memory database (tests, ":memory:") cannot use WAL. */
+        if (!mode || (strcmp(mode, "wal") && strcmp(mode, "memory")))
+            rc = store_fail(err, "cannot switch the database to WAL (mode %s)", mode ? mode : "?");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_open(const char *path, const char *migrations_dir, store **out, store_error *err) {
+    *out = NULL;
+    store *s = calloc(1, sizeof *s);
+    if (!s) return store_fail(err, "out of memory");
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        store_fail(err, "open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sqlite3_close(s->db);
+        free(s);
+        return STORE_ERR;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    int rc = set_wal(s, err);
+    if (rc == STORE_OK) rc = exec_pragma(s, "PRAGMA synchronous = FULL", err);
+    if (rc == STORE_OK) rc = exec_pragma(s, "PRAGMA foreign_keys = ON", err);
+    if (rc == STORE_OK) rc = migrate(s, migrations_dir, err);
+    if (rc != STORE_OK) {
+        store_close(s);
+        return STORE_ERR;
+    }
+    store_reserve_init(s, path);
+    *out = s;
+    return STORE_OK;
+}
+
+void store_close(store *s) {
+    if (!s) return;
+    sqlite3_close(s->db);  /* every statement is finalized by the call that made it */
+    store_reserve_free(s); /* the file stays, for the next open */
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+int store_ping(store *s) {
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int ok = 0;
+    if (store_prepare(s, "SELECT 1", &st, NULL) == STORE_OK) {
+        ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+int store_schema_version(store *s) {
+    pthread_mutex_lock(&s->mu);
+    int v = s->schema_version;
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}

@@ -1,0 +1,68 @@
+/* store_sqlite_impl.h - what the SQLite store's files (store_sqlite.c,
+ * store_runs.c, store_models.c) share. Not part of the store's interface:
+ * only those files include it.
+ *
+ * Locking contract: every public store_* function takes s->mu for its whole
+ * duration (one connection, one writer), so the helpers below assume the
+ * caller holds it. Error texts are copied out of SQLite while it is held.
+ */
+#ifndef MLPD_STORE_SQLITE_IMPL_H
+#define MLPD_STORE_SQLITE_IMPL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct store {
+    sqlite3 *db;
+    pthread_mutex_t mu;  /* guards db and every statement made from it */
+    int schema_version;  /* user_version after migrations */
+    int last_full;       /* the last store_fail_sql was a full disk (SQLITE_FULL) */
+    char *reserve_path;  /* "<db>-reserve" (store_reserve.c), NULL in memory */
+    int reserve_missing; /* the reserve was used or could not be made */
+};
+
+/* Space held back for the writes that end a run (store_reserve.c; the
+ * caller holds s->mu except in init/free). init makes "<db>-reserve" when it
+ * can; release deletes it, returning 1 when that freed space (0: there was
+ * none to free); refill makes it again if it is missing. */
+void store_reserve_init(store *s, const char *db_path);
+int store_reserve_release(store *s);
+void store_reserve_refill(store *s);
+void store_reserve_free(store *s);
+
+/* Fill err->msg (err may be NULL); returns STORE_ERR. */
+int store_fail(store_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for a full disk: store_error_is_full(err) then answers 1. */
+int store_fail_full(store_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "<what>: <sqlite's message>" into err; returns STORE_ERR. Also sets
+ * s->last_full to whether SQLite's error was a full disk. */
+int store_fail_sql(store *s, store_error *err, const char *what);
+
+/* Prepare one statement (per call: statements are cheap next to the fsync of
+ * a commit, and this keeps no state beside the connection). */
+int store_prepare(store *s, const char *sql, sqlite3_stmt **st, store_error *err);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+int store_tx_begin(store *s, store_error *err);
+int store_tx_commit(store *s, store_error *err);
+void store_tx_rollback(store *s);
+
+/* The model INSERT of store_model_put (run_id from meta, 0 = NULL); the caller
+ * holds s->mu and may have begun a transaction. */
+int store_model_insert(store *s, const store_model *meta, const unsigned char *file, size_t len,
+                       int64_t *id_out, store_error *err);
+
+/* Wall-clock seconds since the Unix epoch, sub-second. */
+double store_now(void);
+
+/* NaN (and infinities) are stored as NULL; NULL reads back as NaN. */
+int store_bind_metric(sqlite3_stmt *st, int idx, double v);
+double store_column_metric(sqlite3_stmt *st, int col);
+/* A NULL or zero timestamp column reads as 0. */
+double store_column_time(sqlite3_stmt *st, int col);
+/* strdup of a TEXT column, NULL for SQL NULL. *oom is set when the copy failed. */
+char *store_column_text(sqlite3_stmt *st, int col, int *oom);
+
+#endif /* MLPD_STORE_SQLITE_IMPL_H */
