@@ -55,7 +55,7 @@ INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_COMMON := $(sort $(wildcard tests/integration/common/*.c))
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
-.PHONY: all test unit-test sanitize-build bench data deps run clean docker-test format format-check
+.PHONY: all test unit-test sanitize-build bench data deps run clean docker-test format format-check layers-check
 all: $(MLPD) web-assets
 
 # A source's include path is its layer's (layers.mk: LAYER_INC_<folder>).
@@ -138,6 +138,13 @@ format-check:
 	    clang-format --dry-run -Werror "$$f" >/dev/null 2>&1 || { echo "not formatted: $$f"; bad=$$((bad+1)); }; \
 	done; echo "format: $$bad of $(words $(C_FILES)) C files differ from .clang-format"; \
 	if [ $$bad -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi
+
+# The include rules of layers.mk hold only if no include climbs out of its
+# folder by a relative path ("../rest/router.h"): refuse any such include.
+layers-check:
+	@bad=$$(git grep -nE '^\s*#\s*include\s*"[^"]*\.\./' -- '*.c' '*.h' || true); \
+	if [ -n "$$bad" ]; then echo "$$bad"; echo "0 passed, 1 failed"; exit 1; fi; \
+	echo "layers: no relative include climbs out of its folder"; echo "1 passed, 0 failed"
 
 # ---- machine setup and running ---------------------------------------------
 deps:

@@ -63,7 +63,8 @@ run_step() { # name, command...: a preparation step (a build); it counts only wh
 for suite in $SUITES; do
     case $suite in
     format)
-        run_one "format/clang-format" make --no-print-directory format-check ;;
+        run_one "format/clang-format" make --no-print-directory format-check
+        run_one "format/layers" make --no-print-directory layers-check ;;
     unit|integration)
         for t in "$BUILD"/tests/$suite/test_*; do
             [ -x "$t" ] || continue
