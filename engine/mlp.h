@@ -151,6 +151,9 @@ void mlp_model_free(mlp_model *m);
  * dropped by mlp_train() and mlp_model_unpack() (training changes the
  * weights, the copy would be stale). MLP_OK or MLP_ENOMEM. */
 mlp_status mlp_model_pack(mlp_model *m, mlp_error *err);
+/* The prediction kernel this CPU runs, chosen at run time: "avx2-fma" (the
+ * packed kernel) or "cblas" (everything through CBLAS). Static string. */
+const char *mlp_kernel_name(void);
 void mlp_model_unpack(mlp_model *m);
 
 /* Floats of scratch that mlp_forward()/mlp_predict() need for `batch` rows. */

@@ -54,6 +54,10 @@ int mlp_packed_supported(void) {
 #endif
 }
 
+const char *mlp_kernel_name(void) {
+    return mlp_packed_supported() ? "avx2-fma" : "cblas";
+}
+
 mlp_status mlp_model_pack(mlp_model *m, mlp_error *err) {
     if (!m) return mlp_fail(err, MLP_EINVAL, "no model to pack");
     if (m->packed || !mlp_packed_supported()) return MLP_OK;

@@ -188,6 +188,21 @@ static int recover(jobs *j, char *err, size_t errlen) {
     return rc;
 }
 
+/* Histogram bounds, seconds: an epoch takes from a fraction of a second (small
+ * CSV sets) to minutes; a job from seconds to hours. */
+static const double epoch_bounds[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600};
+static const double job_bounds[] = {1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600};
+
+static void jobs_counters_init(jobs_counters *c) {
+    atomic_init(&c->samples, 0);
+    hist_init(&c->epoch_seconds, epoch_bounds, (int)(sizeof epoch_bounds / sizeof(double)));
+    hist_init(&c->job_seconds, job_bounds, (int)(sizeof job_bounds / sizeof(double)));
+}
+
+const jobs_counters *jobs_get_counters(const jobs *j) {
+    return &j->counters;
+}
+
 int jobs_start(const jobs_config *cfg, jobs **out, char *err, size_t errlen) {
     *out = NULL;
     if (!cfg->st || !cfg->data_dir || cfg->max_running < 1 || cfg->max_queued < 0) {
@@ -212,6 +227,7 @@ int jobs_start(const jobs_config *cfg, jobs **out, char *err, size_t errlen) {
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     atomic_init(&j->stopping, 0);
+    jobs_counters_init(&j->counters);
     if (!j->data_dir || !j->running || !j->threads) {
         jobs_set_err(err, errlen, "out of memory");
         jobs_free(j);

@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "histogram.h"
 #include "store.h"
 #include "train_request.h"
 
@@ -93,6 +94,15 @@ typedef struct {
     double train_samples_per_sec; /* sum over running jobs */
 } jobs_stats;
 void jobs_get_stats(jobs *j, jobs_stats *out);
+
+/* Counters and histograms for /metrics, updated by the training threads with
+ * atomics; owned by j, valid until jobs_free. */
+typedef struct {
+    atomic_uint_fast64_t samples; /* samples trained, over every job so far */
+    hist epoch_seconds;           /* per completed epoch */
+    hist job_seconds;             /* per ended job: from running to its final status */
+} jobs_counters;
+const jobs_counters *jobs_get_counters(const jobs *j);
 
 /* Shutdown: stop accepting, stop running jobs at their next batch boundary and
  * record them as failed with error "interrupted: daemon shut down", join the

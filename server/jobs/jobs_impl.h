@@ -54,6 +54,7 @@ struct jobs {
     int stopped;         /* workers joined */
     pthread_t *threads;
     int n_threads;
+    jobs_counters counters; /* /metrics (jobs.h) */
 };
 
 /* printf into err[0..errlen) (no-op when err is NULL or errlen 0): how the

@@ -46,6 +46,7 @@ typedef struct {
                                                        + room for an epoch's five */
     size_t n_pending;
     int blas_now;         /* OpenBLAS threads set for this job now */
+    long long counted;    /* samples of the current epoch added to counters.samples */
     uint64_t served_seen; /* jobs_config.serving() at the last check */
     double t_served;      /* monotonic seconds when it last moved */
 } train_ctx;
@@ -90,6 +91,20 @@ static void adapt_blas_threads(train_ctx *c, double now) {
     }
 }
 
+/* Add the samples trained since the last call to the runner's counter. The
+ * engine reports the epoch's rate and time; their product is the epoch's
+ * sample count so far (rounded: it is an integer divided then multiplied). */
+static void count_samples(train_ctx *c, const mlp_progress *p) {
+    double v = p->samples_per_sec * p->seconds;
+    if (!isfinite(v)) return;
+    long long now = llround(v);
+    if (now > c->counted) {
+        atomic_fetch_add_explicit(&c->j->counters.samples, (uint_fast64_t)(now - c->counted),
+                                  memory_order_relaxed);
+        c->counted = now;
+    }
+}
+
 static int on_batch(const mlp_progress *p, const mlp_model *m, void *user) {
     (void)m;
     train_ctx *c = user;
@@ -98,7 +113,9 @@ static int on_batch(const mlp_progress *p, const mlp_model *m, void *user) {
         c->cur_epoch = p->epoch;
         c->sum_loss = c->sum_acc = 0;
         c->n_batches = 0;
+        c->counted = 0;
     }
+    count_samples(c, p);
     c->sum_loss += p->loss;
     c->sum_acc += p->accuracy;
     c->n_batches++;
@@ -164,6 +181,7 @@ static int on_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
         ms[n].value = vals[i].value;
         n++;
     }
+    hist_observe(&c->j->counters.epoch_seconds, p->seconds);
     c->ep_loss = p->loss;
     c->ep_acc = p->accuracy;
     c->ep_val_loss = p->val_loss;
@@ -441,6 +459,7 @@ static void record_end(jobs *j, const job *jb, run_status final, const char *err
 }
 
 void jobs_run_one(jobs *j, job *jb) {
+    double t_begin = mono_now();
     store_error se = {0};
     char why[400] = "";
     if (store_run_set_status(j->cfg.st, jb->run_id, RUN_RUNNING, NULL, &se) != STORE_OK)
@@ -505,6 +524,7 @@ void jobs_run_one(jobs *j, job *jb) {
     run_release(&r);
     /* A success was recorded with its model; any other end is recorded here. */
     if (final != RUN_SUCCEEDED) record_end(j, jb, final, error);
+    hist_observe(&j->counters.job_seconds, mono_now() - t_begin);
     if (final != RUN_SUCCEEDED)
         jobs_logf(j, "job %lld %s%s%s", (long long)jb->run_id, run_status_name(final),
                   error ? ": " : "", error ? error : "");

@@ -7,10 +7,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/resource.h>
 
 #include "batcher.h"
 #include "model_cache.h"
+#include "mlp.h"
 #include "router.h"
+#include "version.h"
 
 void metrics_init(mlpd_metrics *m) {
     atomic_init(&m->predictions, 0);
@@ -22,13 +26,39 @@ void metrics_count_prediction(mlpd_metrics *m, int rows) {
     atomic_fetch_add_explicit(&m->prediction_requests, 1, memory_order_relaxed);
 }
 
-long long metrics_rss_bytes(void) {
+void metrics_process_info(process_info *pi) {
+    memset(pi, 0, sizeof *pi);
+    long page = sysconf(_SC_PAGESIZE);
     FILE *f = fopen("/proc/self/statm", "r");
-    if (!f) return 0;
-    long long size = 0, resident = 0;
-    int ok = fscanf(f, "%lld %lld", &size, &resident) == 2;
-    fclose(f);
-    return ok ? resident * sysconf(_SC_PAGESIZE) : 0;
+    if (f) {
+        long long size = 0, resident = 0;
+        if (fscanf(f, "%lld %lld", &size, &resident) == 2) {
+            pi->virtual_bytes = size * page;
+            pi->resident_bytes = resident * page;
+        }
+        fclose(f);
+    }
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        pi->cpu_seconds = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+                          (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (e->d_name[0] != '.') pi->open_fds++;
+        closedir(d);
+        pi->open_fds--; /* the one opendir itself holds */
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        pi->max_fds = rl.rlim_cur == RLIM_INFINITY ? -1 : (double)rl.rlim_cur;
+}
+
+long long metrics_rss_bytes(void) {
+    process_info pi;
+    metrics_process_info(&pi);
+    return pi.resident_bytes;
 }
 
 /* A growing text buffer; on ENOMEM it stops growing and `failed` is set. */
@@ -67,38 +97,45 @@ static void put(text *t, const char *fmt, ...) {
 
 static void put_requests(void *user, const char *method, const char *pattern,
                          const route_stats *st) {
-    static const char *const classes[6] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
-    for (int c = 0; c < 6; c++) {
-        uint_fast64_t v = atomic_load_explicit(&st->by_class[c], memory_order_relaxed);
-        if (v)
-            put(user, "mlpd_http_requests_total{route=\"%s\",method=\"%s\",status=\"%s\"} %llu\n",
-                pattern, method, classes[c], (unsigned long long)v);
+    for (int i = 0; i <= ROUTE_CODES; i++) {
+        uint_fast64_t v = atomic_load_explicit(&st->by_code[i], memory_order_relaxed);
+        if (!v) continue;
+        if (i < ROUTE_CODES)
+            put(user, "mlpd_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} %llu\n",
+                pattern, method, ROUTE_CODE_MIN + i, (unsigned long long)v);
+        else
+            put(user, "mlpd_http_requests_total{route=\"%s\",method=\"%s\",code=\"other\"} %llu\n",
+                pattern, method, (unsigned long long)v);
     }
+}
+
+/* The samples of histogram `name` with `labels` ("" or `a="b",` ending in a
+ * comma): cumulative buckets, _sum and _count read from one pass, so _count
+ * equals the +Inf bucket. */
+static void put_hist(text *t, const char *name, const char *labels, const hist *h) {
+    unsigned long long cum = 0;
+    for (int b = 0; b <= h->n_bounds; b++) {
+        cum += atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
+        if (b < h->n_bounds)
+            put(t, "%s_bucket{%sle=\"%g\"} %llu\n", name, labels, h->bounds[b], cum);
+        else
+            put(t, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels, cum);
+    }
+    /* _sum and _count carry the labels without the trailing comma, and no
+     * braces at all when there are none. */
+    int n = (int)strlen(labels);
+    const char *open = n ? "{" : "", *close = n ? "}" : "";
+    put(t, "%s_sum%s%.*s%s %.6f\n", name, open, n ? n - 1 : 0, labels, close,
+        (double)atomic_load_explicit(&h->micros_sum, memory_order_relaxed) * 1e-6);
+    put(t, "%s_count%s%.*s%s %llu\n", name, open, n ? n - 1 : 0, labels, close, cum);
 }
 
 static void put_durations(void *user, const char *method, const char *pattern,
                           const route_stats *st) {
-    uint_fast64_t calls = atomic_load_explicit(&st->calls, memory_order_relaxed);
-    if (!calls) return;
-    unsigned long long cum = 0;
-    for (int b = 0; b <= ROUTE_N_BUCKETS; b++) {
-        cum += atomic_load_explicit(&st->buckets[b], memory_order_relaxed);
-        if (b < ROUTE_N_BUCKETS)
-            put(user,
-                "mlpd_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"%g\"} "
-                "%llu\n",
-                pattern, method, route_bucket_bounds[b], cum);
-        else
-            put(user,
-                "mlpd_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"+Inf\"} "
-                "%llu\n",
-                pattern, method, cum);
-    }
-    put(user, "mlpd_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n", pattern,
-        method, (double)atomic_load_explicit(&st->micros_sum, memory_order_relaxed) * 1e-6);
-    /* _count equals the +Inf bucket, read once above, so the two agree. */
-    put(user, "mlpd_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
-        pattern, method, cum);
+    if (!atomic_load_explicit(&st->calls, memory_order_relaxed)) return;
+    char labels[300];
+    snprintf(labels, sizeof labels, "route=\"%s\",method=\"%s\",", pattern, method);
+    put_hist(user, "mlpd_http_request_duration_seconds", labels, &st->duration);
 }
 
 /* Runs with a final status are counted by the store (one query per status per scrape). */
@@ -130,78 +167,102 @@ static void put_listener_family(text *t, struct http_server *hs, const char *wha
     }
 }
 
-char *metrics_render(app *a, size_t *len) {
-    text t = {.buf = malloc(8192), .len = 0, .cap = 8192, .failed = 0};
-    if (!t.buf) return NULL;
-    t.buf[0] = '\0';
+/* One family of a single unlabelled sample: HELP, TYPE and the value. */
+static void put_scalar(text *t, const char *name, const char *type, const char *help,
+                       double value) {
+    put(t, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, value);
+}
 
-    put(&t, "# HELP mlpd_http_requests_total HTTP requests answered, by route and status class.\n"
-            "# TYPE mlpd_http_requests_total counter\n");
-    router_foreach(a->router, put_requests, &t);
-    put(&t,
-        "# HELP mlpd_http_request_duration_seconds Time from request headers to response sent.\n"
-        "# TYPE mlpd_http_request_duration_seconds histogram\n");
-    router_foreach(a->router, put_durations, &t);
-
+static void put_http(text *t, app *a) {
+    put(t, "# HELP mlpd_http_requests_total HTTP requests answered, by route and status code.\n"
+           "# TYPE mlpd_http_requests_total counter\n");
+    router_foreach(a->router, put_requests, t);
+    put(t, "# HELP mlpd_http_request_duration_seconds Time from request headers to response sent.\n"
+           "# TYPE mlpd_http_request_duration_seconds histogram\n");
+    router_foreach(a->router, put_durations, t);
     /* Per listener thread: how evenly connections and work are spread. */
-    put_listener_family(&t, atomic_load(&a->http), "connections", "Connections accepted");
-    put_listener_family(&t, atomic_load(&a->http), "requests", "Requests completed");
+    put_listener_family(t, atomic_load(&a->http), "connections", "Connections accepted");
+    put_listener_family(t, atomic_load(&a->http), "requests", "Requests completed");
+}
 
-    put(&t,
-        "# HELP mlpd_predictions_total Rows classified by POST /predict.\n"
-        "# TYPE mlpd_predictions_total counter\nmlpd_predictions_total %llu\n",
-        (unsigned long long)atomic_load(&a->metrics->predictions));
-    put(&t,
-        "# HELP mlpd_prediction_requests_total Successful POST /predict requests.\n"
-        "# TYPE mlpd_prediction_requests_total counter\nmlpd_prediction_requests_total %llu\n",
-        (unsigned long long)atomic_load(&a->metrics->prediction_requests));
-
-    /* The batcher's counters: how well concurrent predictions are shared
-     * (rows per batch = batched_rows / batches). */
+/* Every prediction family shares the mlpd_predict_ prefix. The batcher's
+ * counters tell how well concurrent predictions are shared (rows per batch =
+ * batched_rows / batches). */
+static void put_predict(text *t, app *a) {
+    put_scalar(t, "mlpd_predict_rows_total", "counter", "Rows classified by POST /predict.",
+               (double)atomic_load(&a->metrics->predictions));
+    put_scalar(t, "mlpd_predict_requests_total", "counter", "Successful POST /predict requests.",
+               (double)atomic_load(&a->metrics->prediction_requests));
     batcher_stats bs;
     model_cache_batcher_stats(a->models, &bs);
-    put(&t,
-        "# HELP mlpd_predict_batches_total Forward passes run by the prediction batcher.\n"
-        "# TYPE mlpd_predict_batches_total counter\nmlpd_predict_batches_total %llu\n",
-        (unsigned long long)bs.batches);
-    put(&t,
-        "# HELP mlpd_predict_batched_requests_total Prediction requests answered by the batcher.\n"
-        "# TYPE mlpd_predict_batched_requests_total counter\n"
-        "mlpd_predict_batched_requests_total %llu\n",
-        (unsigned long long)bs.items);
-    put(&t,
-        "# HELP mlpd_predict_batched_rows_total Rows predicted by the batcher.\n"
-        "# TYPE mlpd_predict_batched_rows_total counter\nmlpd_predict_batched_rows_total %llu\n",
-        (unsigned long long)bs.rows);
+    put_scalar(t, "mlpd_predict_batches_total", "counter",
+               "Forward passes run by the prediction batcher.", (double)bs.batches);
+    put_scalar(t, "mlpd_predict_batched_requests_total", "counter",
+               "Prediction requests answered by the batcher.", (double)bs.items);
+    put_scalar(t, "mlpd_predict_batched_rows_total", "counter", "Rows predicted by the batcher.",
+               (double)bs.rows);
+    put_scalar(t, "mlpd_models_cached", "gauge", "Models loaded in memory for predictions.",
+               model_cache_size(a->models));
+}
 
+static void put_jobs(text *t, app *a) {
     jobs_stats js = {0};
     if (a->jobs) jobs_get_stats(a->jobs, &js);
-    put(&t, "# HELP mlpd_jobs Training runs by status.\n# TYPE mlpd_jobs gauge\n");
-    put(&t, "mlpd_jobs{status=\"queued\"} %d\nmlpd_jobs{status=\"running\"} %d\n", js.queued,
+    put(t, "# HELP mlpd_jobs Training runs by status.\n# TYPE mlpd_jobs gauge\n");
+    put(t, "mlpd_jobs{status=\"queued\"} %d\nmlpd_jobs{status=\"running\"} %d\n", js.queued,
         js.running);
     static const run_status ended[] = {RUN_SUCCEEDED, RUN_FAILED, RUN_CANCELLED};
     for (size_t i = 0; i < sizeof ended / sizeof ended[0]; i++) {
         long long n = runs_with_status(a->st, ended[i]);
-        if (n >= 0) put(&t, "mlpd_jobs{status=\"%s\"} %lld\n", run_status_name(ended[i]), n);
+        if (n >= 0) put(t, "mlpd_jobs{status=\"%s\"} %lld\n", run_status_name(ended[i]), n);
     }
-    put(&t,
-        "# HELP mlpd_train_samples_per_second Training throughput summed over running jobs.\n"
-        "# TYPE mlpd_train_samples_per_second gauge\nmlpd_train_samples_per_second %.3f\n",
-        js.train_samples_per_sec);
-    put(&t,
-        "# HELP mlpd_models_cached Models loaded in memory for predictions.\n"
-        "# TYPE mlpd_models_cached gauge\nmlpd_models_cached %d\n",
-        model_cache_size(a->models));
+    if (!a->jobs) return;
+    const jobs_counters *c = jobs_get_counters(a->jobs);
+    put_scalar(t, "mlpd_train_samples_total", "counter",
+               "Samples trained over every job (rate() gives the throughput).",
+               (double)atomic_load(&c->samples));
+    put(t, "# HELP mlpd_epoch_duration_seconds Time of each completed training epoch.\n"
+           "# TYPE mlpd_epoch_duration_seconds histogram\n");
+    put_hist(t, "mlpd_epoch_duration_seconds", "", &c->epoch_seconds);
+    put(t, "# HELP mlpd_job_duration_seconds Time of each ended job, from running to its end.\n"
+           "# TYPE mlpd_job_duration_seconds histogram\n");
+    put_hist(t, "mlpd_job_duration_seconds", "", &c->job_seconds);
+}
+
+/* The standard process_* families (as Prometheus' client libraries export
+ * them), read from /proc when scraped. */
+static void put_process(text *t, app *a) {
+    put_scalar(t, "process_start_time_seconds", "gauge",
+               "Start time of the process since the Unix epoch in seconds.", a->started_at);
+    process_info pi;
+    metrics_process_info(&pi);
+    put_scalar(t, "process_cpu_seconds_total", "counter",
+               "Total user and system CPU time spent in seconds.", pi.cpu_seconds);
+    put_scalar(t, "process_open_fds", "gauge", "Number of open file descriptors.", pi.open_fds);
+    put_scalar(t, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+               pi.max_fds);
+    put_scalar(t, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+               (double)pi.virtual_bytes);
+    put_scalar(t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+               (double)pi.resident_bytes);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
+    put_scalar(t, "mlpd_uptime_seconds", "gauge", "Seconds since the daemon started.",
+               (double)now.tv_sec + now.tv_nsec * 1e-9 - a->started_at);
+}
+
+char *metrics_render(app *a, size_t *len) {
+    text t = {.buf = malloc(8192), .len = 0, .cap = 8192, .failed = 0};
+    if (!t.buf) return NULL;
+    t.buf[0] = '\0';
     put(&t,
-        "# HELP mlpd_uptime_seconds Seconds since the daemon started.\n"
-        "# TYPE mlpd_uptime_seconds gauge\nmlpd_uptime_seconds %.3f\n",
-        (double)now.tv_sec + now.tv_nsec * 1e-9 - a->started_at);
-    put(&t,
-        "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-        "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %lld\n",
-        metrics_rss_bytes());
+        "# HELP mlpd_build_info The daemon's version and the prediction kernel this CPU runs.\n"
+        "# TYPE mlpd_build_info gauge\nmlpd_build_info{version=\"%s\",kernel=\"%s\"} 1\n",
+        MLPD_VERSION, mlp_kernel_name());
+    put_http(&t, a);
+    put_predict(&t, a);
+    put_jobs(&t, a);
+    put_process(&t, a);
     if (t.failed) {
         free(t.buf);
         return NULL;

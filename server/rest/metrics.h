@@ -2,21 +2,13 @@
  *
  * Counters are atomics bumped on the request path (no lock, no store write);
  * gauges (jobs by status, training speed, memory) are read when scraped.
- * Families:
- *   mlpd_http_requests_total{route,method,status}   counter, status = "2xx".."5xx"
- *   mlpd_http_request_duration_seconds{route,method} histogram
- *   mlpd_predictions_total                          counter, rows classified
- *   mlpd_prediction_requests_total                  counter
- *   mlpd_predict_batches_total                      counter, batcher forward passes
- *   mlpd_predict_batched_requests_total             counter, requests it answered
- *   mlpd_predict_batched_rows_total                 counter, rows it predicted
- *   mlpd_http_listener_connections_total{listener}  counter, per HTTP worker thread
- *   mlpd_http_listener_requests_total{listener}     counter, per HTTP worker thread
- *   mlpd_jobs{status}                               gauge, runs per status
- *   mlpd_train_samples_per_second                   gauge, over running jobs
- *   mlpd_models_cached                              gauge
- *   mlpd_uptime_seconds                             gauge
- *   process_resident_memory_bytes                   gauge, from /proc/self/statm
+ * Families (docs/api.md lists them with their meaning): mlpd_build_info;
+ * mlpd_http_requests_total{route,method,code} and the
+ * mlpd_http_request_duration_seconds histogram; per listener
+ * mlpd_http_listener_{connections,requests}_total; the mlpd_predict_*
+ * counters; mlpd_models_cached; mlpd_jobs{status}; mlpd_train_samples_total;
+ * the mlpd_epoch_duration_seconds and mlpd_job_duration_seconds histograms;
+ * the standard process_* families; mlpd_uptime_seconds.
  */
 #ifndef MLPD_METRICS_H
 #define MLPD_METRICS_H
@@ -37,6 +29,15 @@ void metrics_count_prediction(mlpd_metrics *m, int rows);
 
 /* The whole exposition as a malloc'ed string (*len bytes); NULL on ENOMEM. */
 char *metrics_render(struct app *a, size_t *len);
+
+/* What the process_* families report, read from /proc and getrusage. */
+typedef struct {
+    double cpu_seconds; /* user + system */
+    double open_fds;    /* descriptors open now */
+    double max_fds;     /* RLIMIT_NOFILE's soft limit, -1 when unlimited */
+    long long virtual_bytes, resident_bytes;
+} process_info;
+void metrics_process_info(process_info *pi);
 
 /* Resident set size of this process in bytes, 0 if unknown. */
 long long metrics_rss_bytes(void);

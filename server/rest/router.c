@@ -55,9 +55,11 @@ static const route route_table[] = {
 #undef R
 #define N_ROUTES (sizeof route_table / sizeof route_table[0])
 
-const double route_bucket_bounds[ROUTE_N_BUCKETS] = {
+/* Latency histogram upper bounds, seconds (plus +Inf). */
+static const double route_bucket_bounds[] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
+#define N_BOUNDS ((int)(sizeof route_bucket_bounds / sizeof route_bucket_bounds[0]))
 
 struct router {
     route routes[N_ROUTES];
@@ -80,9 +82,11 @@ router *router_create(size_t json_limit, size_t upload_limit) {
         rt->body_limit = rt->body == ROUTE_BODY_JSON     ? json_limit
                          : rt->body == ROUTE_BODY_UPLOAD ? upload_limit
                                                          : 0;
+        hist_init(&rt->stats.duration, route_bucket_bounds, N_BOUNDS);
     }
     r->unmatched.method = "";
     r->unmatched.pattern = "unmatched";
+    hist_init(&r->unmatched.stats.duration, route_bucket_bounds, N_BOUNDS);
     return r;
 }
 
@@ -236,14 +240,10 @@ void router_record(router *r, route *rt, int status, double seconds) {
     if (!rt) rt = &r->unmatched;
     route_stats *st = &rt->stats;
     atomic_fetch_add_explicit(&st->calls, 1, memory_order_relaxed);
-    int cls = status / 100;
-    atomic_fetch_add_explicit(&st->by_class[cls >= 1 && cls <= 5 ? cls : 0], 1,
+    int i = status - ROUTE_CODE_MIN;
+    atomic_fetch_add_explicit(&st->by_code[i >= 0 && i < ROUTE_CODES ? i : ROUTE_CODES], 1,
                               memory_order_relaxed);
-    int b = 0;
-    while (b < ROUTE_N_BUCKETS && seconds > route_bucket_bounds[b]) b++;
-    atomic_fetch_add_explicit(&st->buckets[b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&st->micros_sum, (uint_fast64_t)(seconds * 1e6),
-                              memory_order_relaxed);
+    hist_observe(&st->duration, seconds);
 }
 
 /* ---- the transport's view (http_handler) ------------------------------------------ */

@@ -25,6 +25,7 @@
 
 #include "auth.h"
 #include "cors.h"
+#include "histogram.h"
 #include "http.h"
 #include "jobs.h"
 #include "store.h"
@@ -72,16 +73,15 @@ typedef enum {
     ROUTE_BODY_UPLOAD    /* cfg->max_upload */
 } route_body;
 
-/* Latency histogram upper bounds, seconds (plus +Inf). */
-#define ROUTE_N_BUCKETS 14
-extern const double route_bucket_bounds[ROUTE_N_BUCKETS];
+/* Statuses counted one by one (Prometheus' code="404"): 100..599; anything
+ * else (499: the client left first, is inside) lands in by_code[ROUTE_CODES]. */
+#define ROUTE_CODE_MIN 100
+#define ROUTE_CODES    500
 
 typedef struct {
     atomic_uint_fast64_t calls;
-    atomic_uint_fast64_t by_class[6]; /* [1..5] = 1xx..5xx, [0] other */
-    atomic_uint_fast64_t
-        buckets[ROUTE_N_BUCKETS + 1]; /* per bucket (not cumulative); last = +Inf */
-    atomic_uint_fast64_t micros_sum;  /* total duration in microseconds */
+    atomic_uint_fast64_t by_code[ROUTE_CODES + 1]; /* [status - ROUTE_CODE_MIN]; last: other */
+    hist duration; /* seconds from request headers to response sent */
 } route_stats;
 
 typedef struct route {

@@ -159,12 +159,24 @@ static void test_daemon_is_healthy_after_all_that(void **state) {
     int64_t id = train_job(&D, "{\"hidden\":[8],\"epochs\":1}");
     assert_true(id > 0);
     cJSON_Delete(expect_job_end(&D, id, 60, "succeeded"));
-    /* the refusals were counted per route and status class */
+    /* the refusals were counted per route and status code */
     http_result r;
     assert_int_equal(http_get(&D, "/metrics", &r), 0);
-    assert_non_null(strstr(
-        r.body, "mlpd_http_requests_total{route=\"/train\",method=\"POST\",status=\"4xx\"}"));
+    assert_non_null(
+        strstr(r.body, "mlpd_http_requests_total{route=\"/train\",method=\"POST\",code=\"422\"}"));
+    assert_non_null(
+        strstr(r.body, "mlpd_http_requests_total{route=\"/train\",method=\"POST\",code=\"429\"}"));
     assert_non_null(strstr(r.body, "mlpd_http_requests_total{route=\"unmatched\""));
+    /* the finished jobs were counted: samples trained, epochs and jobs timed */
+    const char *samples = strstr(r.body, "\nmlpd_train_samples_total ");
+    assert_non_null(samples);
+    assert_true(atof(samples + strlen("\nmlpd_train_samples_total ")) > 0);
+    const char *epochs = strstr(r.body, "\nmlpd_epoch_duration_seconds_count ");
+    assert_non_null(epochs);
+    assert_true(atof(epochs + strlen("\nmlpd_epoch_duration_seconds_count ")) >= 1);
+    const char *jobs = strstr(r.body, "\nmlpd_job_duration_seconds_count ");
+    assert_non_null(jobs);
+    assert_true(atof(jobs + strlen("\nmlpd_job_duration_seconds_count ")) >= 2);
     http_result_free(&r);
 }
 

@@ -87,13 +87,22 @@ static void test_metrics_exposition(void **state) {
     static const char *const families[] = {
         "# TYPE mlpd_http_requests_total counter",
         "# TYPE mlpd_http_request_duration_seconds histogram",
-        "# TYPE mlpd_predictions_total counter",
+        "# TYPE mlpd_predict_rows_total counter",
+        "# TYPE mlpd_predict_requests_total counter",
         "# TYPE mlpd_predict_batches_total counter",
         "# TYPE mlpd_predict_batched_rows_total counter",
         "# TYPE mlpd_jobs gauge",
-        "# TYPE mlpd_train_samples_per_second gauge",
+        "# TYPE mlpd_train_samples_total counter",
+        "# TYPE mlpd_epoch_duration_seconds histogram",
+        "# TYPE mlpd_job_duration_seconds histogram",
         "# TYPE process_resident_memory_bytes gauge",
-        "mlpd_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"2xx\"}",
+        "# TYPE process_virtual_memory_bytes gauge",
+        "# TYPE process_cpu_seconds_total counter",
+        "# TYPE process_open_fds gauge",
+        "# TYPE process_max_fds gauge",
+        "# TYPE process_start_time_seconds gauge",
+        "# TYPE mlpd_build_info gauge",
+        "mlpd_http_requests_total{route=\"/healthz\",method=\"GET\",code=\"200\"}",
         "mlpd_http_request_duration_seconds_bucket{route=\"/healthz\",method=\"GET\",le=\"+Inf\"}",
         "mlpd_jobs{status=\"queued\"} 0",
         "mlpd_jobs{status=\"succeeded\"} 0",
@@ -166,7 +175,7 @@ static void test_metrics_count_predict_batches(void **state) {
     assert_true(batches == 3);
     assert_true(sample(&D, "mlpd_predict_batched_requests_total") == 3);
     assert_true(sample(&D, "mlpd_predict_batched_rows_total") == want_rows);
-    assert_true(sample(&D, "mlpd_predictions_total") == want_rows);
+    assert_true(sample(&D, "mlpd_predict_rows_total") == want_rows);
 }
 
 /* Connections accepted by listener threads 0 and 1 so far, from one /metrics

@@ -181,10 +181,10 @@ static void test_predictions_are_counted_in_metrics(void **state) {
     http_result r;
     assert_int_equal(http_get(&D, "/metrics", &r), 0);
     assert_int_equal(r.status, 200);
-    const char *line = strstr(r.body, "\nmlpd_predictions_total ");
+    const char *line = strstr(r.body, "\nmlpd_predict_rows_total ");
     assert_non_null(line);
     /* every row predicted above: 1 + 16 + 3 + 1 + 1 */
-    assert_true(atof(line + strlen("\nmlpd_predictions_total ")) >= 22);
+    assert_true(atof(line + strlen("\nmlpd_predict_rows_total ")) >= 22);
     http_result_free(&r);
 }
 

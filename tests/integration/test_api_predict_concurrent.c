@@ -138,9 +138,9 @@ static void test_concurrent_clients_get_their_own_answers(void **state) {
     /* every one of them was counted */
     http_result r;
     assert_int_equal(http_get(&D, "/metrics", &r), 0);
-    const char *line = strstr(r.body, "\nmlpd_predictions_total ");
+    const char *line = strstr(r.body, "\nmlpd_predict_rows_total ");
     assert_non_null(line);
-    assert_true(atof(line + strlen("\nmlpd_predictions_total ")) >= THREADS * ROUNDS + N_DIGITS);
+    assert_true(atof(line + strlen("\nmlpd_predict_rows_total ")) >= THREADS * ROUNDS + N_DIGITS);
     http_result_free(&r);
 }
 
