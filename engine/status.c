@@ -26,6 +26,9 @@ static const char *const act_names[] = {"relu", "sigmoid", "tanh", "softmax", "l
 static const char *const loss_names[] = {"cross_entropy", "mse"};
 static const char *const init_names[] = {"glorot_uniform", "he_normal"};
 static const char *const optimizer_names[] = {"sgd", "momentum", "adam"};
+static const char *const explain_method_names[] = {"saliency", "gradient_x_input",
+                                                   "integrated_gradients", "smoothgrad"};
+static const char *const explain_output_names[] = {"probability", "logit"};
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -80,6 +83,27 @@ int mlp_optimizer_from_name(const char *name, mlp_optimizer *out) {
     int i = find_name(optimizer_names, COUNT(optimizer_names), name);
     if (i < 0) return -1;
     *out = (mlp_optimizer)i;
+    return 0;
+}
+
+const char *mlp_explain_method_name(mlp_explain_method m) {
+    return name_at(explain_method_names, COUNT(explain_method_names), (int)m);
+}
+const char *mlp_explain_output_name(mlp_explain_output o) {
+    return name_at(explain_output_names, COUNT(explain_output_names), (int)o);
+}
+
+int mlp_explain_method_from_name(const char *name, mlp_explain_method *out) {
+    int i = find_name(explain_method_names, COUNT(explain_method_names), name);
+    if (i < 0) return -1;
+    *out = (mlp_explain_method)i;
+    return 0;
+}
+
+int mlp_explain_output_from_name(const char *name, mlp_explain_output *out) {
+    int i = find_name(explain_output_names, COUNT(explain_output_names), name);
+    if (i < 0) return -1;
+    *out = (mlp_explain_output)i;
     return 0;
 }
 

@@ -6,6 +6,10 @@
  *                         their values), packed as the daemon packs its models;
  *                         batch 16 also without packing (the CBLAS path), the
  *                         size of a batch the daemon's batcher runs under load
+ *   bench_engine explain  integrated gradients (50 steps, zero baseline, probability
+ *                         of the predicted class) of one input on the reference
+ *                         network, packed, one OpenBLAS thread as the daemon runs
+ *                         it: median and p99 latency; saliency's alongside
  *   bench_engine sgemm    OpenBLAS sgemm GFLOP/s at 2048^3, and the time bound of
  *                         one epoch of the reference recipe's eight products
  *
@@ -87,6 +91,39 @@ static int bench_infer(void) {
     return 0;
 }
 
+/* Latencies of one explanation of one input: median and p99 in microseconds. */
+static void time_explain(const mlp_model *m, mlp_explain_method method, const char *key,
+                         const float *x, float *scratch) {
+    enum { REPS = 1000 };
+    static double lat[REPS];
+    float attr[784], delta;
+    mlp_explain_config cfg;
+    mlp_explain_config_default(&cfg);
+    cfg.method = method;
+    for (int i = 0; i < REPS / 10 + REPS; i++) {
+        int target = -1;
+        double t0 = now_sec();
+        if (mlp_explain(m, &cfg, x, 1, &target, attr, &delta, scratch, NULL) != MLP_OK) exit(1);
+        if (i >= REPS / 10) lat[i - REPS / 10] = now_sec() - t0;
+    }
+    qsort(lat, REPS, sizeof(double), cmp_double);
+    printf("mlpd_%s_median_us=%.1f\n", key, lat[REPS / 2] * 1e6);
+    printf("mlpd_%s_p99_us=%.1f\n", key, lat[REPS * 99 / 100] * 1e6);
+}
+
+static int bench_explain(void) {
+    mlp_model *m = reference_model();
+    if (mlp_model_pack(m, NULL) != MLP_OK) return 1;
+    openblas_set_num_threads(1);
+    float x[784], *scratch = malloc(sizeof(float) * mlp_explain_scratch_floats(m));
+    for (int i = 0; i < 784; i++) x[i] = (float)((i * 37) % 256) / 255.0f;
+    time_explain(m, MLP_EXPLAIN_INTEGRATED_GRADIENTS, "ig50", x, scratch);
+    time_explain(m, MLP_EXPLAIN_SALIENCY, "saliency", x, scratch);
+    free(scratch);
+    mlp_model_free(m);
+    return 0;
+}
+
 /* Best of a few timed runs of C(m,n) = A(m,k) B(k,n), in seconds. */
 static double time_sgemm(int m, int n, int k, int transa, int transb, int reps) {
     float *a = calloc((size_t)m * k, sizeof(float)), *b = calloc((size_t)k * n, sizeof(float));
@@ -130,6 +167,7 @@ int main(int argc, char **argv) {
     printf("openblas_core=%s\n", openblas_get_corename());
     if (argc == 2 && !strcmp(argv[1], "infer")) return bench_infer();
     if (argc == 2 && !strcmp(argv[1], "sgemm")) return bench_sgemm();
-    fprintf(stderr, "usage: bench_engine infer|sgemm\n");
+    if (argc == 2 && !strcmp(argv[1], "explain")) return bench_explain();
+    fprintf(stderr, "usage: bench_engine infer|explain|sgemm\n");
     return 2;
 }

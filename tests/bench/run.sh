@@ -101,6 +101,15 @@ a=$(val mlpd_b16_samples_per_sec "$OUT/infer.txt"); b=$(val mlpd_b16_cblas_sampl
 printf '%-24s packed kernel %s vs OpenBLAS sgemm %s rows/s (one core each): %s\n' \
     "b16, mlpd's two paths" "$a" "$b" "$(ratio "$a" "$b")"
 
+# ---- 2b. attributions in process (issue 17's target: IG 50 steps <= 2 ms) ------------
+"$BUILD/tests/bench/bench_engine" explain >"$OUT/explain.txt"
+echo
+echo "-- attributions, reference network, one input, in process, one core"
+printf '%-34s median %9s us   p99 %9s us   (target <= 2000 us)\n' "integrated gradients, 50 steps" \
+    "$(val mlpd_ig50_median_us "$OUT/explain.txt")" "$(val mlpd_ig50_p99_us "$OUT/explain.txt")"
+printf '%-34s median %9s us   p99 %9s us\n' "saliency" \
+    "$(val mlpd_saliency_median_us "$OUT/explain.txt")" "$(val mlpd_saliency_p99_us "$OUT/explain.txt")"
+
 # Further sections (HTTP serving, memory of the daemon, start-up) live in
 # tests/bench/*.sh and are run here in name order.
 for extra in tests/bench/section_*.sh; do
