@@ -4,7 +4,8 @@
 # Suites (set SUITES to a space-separated subset to run fewer):
 #   format       every C file against .clang-format (make format-check)
 #   unit         $BUILD/tests/unit/test_*         (cmocka)
-#   integration  $BUILD/tests/integration/test_*  (cmocka + libcurl, real daemon)
+#   integration  $BUILD/tests/integration/test_*  (cmocka + libcurl, real daemon), then
+#                tests/postgresql/test_*.sh (throwaway PostgreSQL clusters, tools/pg-tmp.sh)
 #   browser      tests/browser/*.test.mjs           (node + playwright-core + chromium)
 # and, when named in SUITES or MLPD_EXTRA_SUITES (CI names them all):
 #   sanitize     unit + integration again, built with ASan+UBSan (build/san)
@@ -69,7 +70,12 @@ for suite in $SUITES; do
         for t in "$BUILD"/tests/$suite/test_*; do
             [ -x "$t" ] || continue
             run_one "$suite/$(basename "$t")" "$t"
-        done ;;
+        done
+        if [ "$suite" = integration ]; then
+            for t in tests/postgresql/test_*.sh; do
+                run_one "postgresql/$(basename "$t")" bash "$t"
+            done
+        fi ;;
     browser)
         for t in tests/browser/*.test.mjs; do
             [ -f "$t" ] || continue
