@@ -28,6 +28,13 @@ char *api_encode_arch_json(const mlp_arch *a);
 cJSON *api_encode_predictions(int64_t model_id, int n, int classes, const float *probs,
                               const int *labels);
 
+/* Schema ExplainResponse: PredictResponse's rows (probs (n, classes), labels
+ * (n)) each with its target (n), attributions (n, width) and, for integrated
+ * gradients, its convergence delta (n); the method and output of cfg. */
+cJSON *api_encode_explanations(int64_t model_id, const mlp_explain_config *cfg, int n, int classes,
+                               const float *probs, const int *labels, const int *target, int width,
+                               const float *attr, const float *delta);
+
 /* Bytes api_format_probability may write, with the terminating NUL. */
 #define API_PROBABILITY_MAX 16
 /* v as JSON text into out (>= API_PROBABILITY_MAX bytes), NUL-terminated:

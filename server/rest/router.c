@@ -33,6 +33,7 @@ static const route route_table[] = {
     R("GET", "/jobs/{id}/events", route_job_events, ROUTE_BODY_NONE, NULL, AUTH_READ),
     R("POST", "/jobs/{id}/cancel", route_job_cancel, ROUTE_BODY_NONE, NULL, AUTH_MANAGE),
     R("POST", "/predict", route_predict, ROUTE_BODY_JSON, CT_JSON, AUTH_INFER),
+    R("POST", "/explain", route_explain, ROUTE_BODY_JSON, CT_JSON, AUTH_INFER),
     R("GET", "/models", route_models_list, ROUTE_BODY_NONE, NULL, AUTH_READ),
     R("POST", "/models", route_model_upload, ROUTE_BODY_UPLOAD, OCTETS, AUTH_MANAGE),
     R("GET", "/models/{id}", route_model_get, ROUTE_BODY_NONE, NULL, AUTH_READ),

@@ -136,6 +136,11 @@ void route_job_metrics(app *a, const http_request *req, http_response *res);
 void route_job_events(app *a, const http_request *req, http_response *res); /* sse.c */
 void route_job_cancel(app *a, const http_request *req, http_response *res);
 void route_predict(app *a, const http_request *req, http_response *res);
+void route_explain(app *a, const http_request *req, http_response *res); /* routes_explain.c */
+/* The model a /predict or /explain body names (0: the latest), referenced:
+ * 0, or -1 with res filled (404 not-found / no-model with pointer /model, 500). */
+struct cached_model;
+int route_model_lookup(app *a, int64_t id, struct cached_model **out, http_response *res);
 void route_models_list(app *a, const http_request *req, http_response *res);
 void route_model_get(app *a, const http_request *req, http_response *res);
 void route_model_delete(app *a, const http_request *req, http_response *res);

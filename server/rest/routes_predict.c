@@ -49,6 +49,23 @@ static void on_batched(batch_item *it) {
     http_deferred_resume(((predict_job *)it)->d);
 }
 
+int route_model_lookup(app *a, int64_t id, cached_model **out, http_response *res) {
+    char err[256] = "";
+    int rc = model_cache_get(a->models, id, out, err, sizeof err);
+    if (rc == MC_OK) return 0;
+    /* No model (yet) is a missing resource, not a conflict: 404 either way,
+     * and the detail says which case it is. */
+    if (rc == MC_NOTFOUND && id)
+        http_reply_problem(res, 404, "not-found", "/model", "no model with id %lld", (long long)id);
+    else if (rc == MC_NOTFOUND)
+        http_reply_problem(res, 404, "no-model", "/model",
+                           "there is no model yet: train one (POST /train) or upload one "
+                           "(POST /models)");
+    else
+        http_reply_problem(res, 500, "internal", NULL, "%s", err);
+    return -1;
+}
+
 void route_predict(app *a, const http_request *req, http_response *res) {
     if (atomic_load(&a->draining)) {
         http_reply_problem(res, 503, "draining", NULL, "the daemon is shutting down");
@@ -63,24 +80,7 @@ void route_predict(app *a, const http_request *req, http_response *res) {
         return;
     }
     cached_model *cm = NULL;
-    char err[256] = "";
-    int rc = model_cache_get(a->models, pr.model_id, &cm, err, sizeof err);
-    if (rc == MC_NOTFOUND) {
-        /* No model (yet) is a missing resource, not a conflict: 404 either way,
-         * and the detail says which case it is. */
-        if (pr.model_id)
-            http_reply_problem(res, 404, "not-found", "/model", "no model with id %lld",
-                               (long long)pr.model_id);
-        else
-            http_reply_problem(res, 404, "no-model", "/model",
-                               "there is no model yet: train one (POST /train) or upload one "
-                               "(POST /models)");
-        goto free_request;
-    }
-    if (rc != MC_OK) {
-        http_reply_problem(res, 500, "internal", NULL, "%s", err);
-        goto free_request;
-    }
+    if (route_model_lookup(a, pr.model_id, &cm, res)) goto free_request;
     const mlp_model *m = cm->model;
     int inputs = m->arch.sizes[0], outputs = m->arch.sizes[m->arch.n_layers];
     if (pr.width != inputs) {

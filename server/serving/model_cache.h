@@ -41,7 +41,7 @@
 
 typedef struct model_cache model_cache;
 
-typedef struct {
+typedef struct cached_model {
     int64_t id;
     const mlp_model *model;
     atomic_int refs;                /* internal */

@@ -439,6 +439,7 @@ static void test_admission_with_tokens(void **state) {
         {"GET", "/jobs/1/events", AUTH_READ},
         {"POST", "/jobs/1/cancel", AUTH_MANAGE},
         {"POST", "/predict", AUTH_INFER},
+        {"POST", "/explain", AUTH_INFER},
         {"GET", "/models", AUTH_READ},
         {"POST", "/models", AUTH_MANAGE},
         {"GET", "/models/1", AUTH_READ},
