@@ -150,7 +150,8 @@ static void backprop(const mlp_model *m, mlp_workspace *ws, int B, float l1, flo
     if (a->loss == MLP_LOSS_CROSS_ENTROPY) {
         /* logits: the softmax is fused into the loss */
         mlp_dense_bias_act_forward(z, in[L - 1], m->W[L - 1], m->b[L - 1], MLP_ACT_LINEAR, B, I, O);
-        st->loss_sum = mlp_softmax_ce_backward(z, ws->y, B, O, scale, &st->correct);
+        st->loss_sum =
+            mlp_softmax_ce_backward(z, ws->y, B, O, scale, ws->label_smoothing, &st->correct);
     } else {
         mlp_dense_bias_act_forward(z, in[L - 1], m->W[L - 1], m->b[L - 1], a->act[L - 1], B, I, O);
         st->loss_sum = mlp_mse_backward(z, a->act[L - 1], ws->y, B, O, scale, &st->correct);

@@ -51,7 +51,7 @@ void mlp_eval_rows(const mlp_model *m, const mlp_dataset *d, size_t start, size_
         mlp_dataset_gather(d, b->idx, n, b->x, b->y);
         mlp_forward_logits(m, b->x, n, b->out, b->scratch);
         if (a->loss == MLP_LOSS_CROSS_ENTROPY)
-            *loss_sum += mlp_softmax_ce_loss(b->out, b->y, n, O, b->pred);
+            *loss_sum += mlp_softmax_ce_loss(b->out, b->y, n, O, b->label_smoothing, b->pred);
         else
             *loss_sum += mlp_mse_loss(b->out, b->y, n, O, b->pred);
         for (int i = 0; i < n; i++) {

@@ -68,13 +68,16 @@ void mlp_dense_packed_forward(float *y, const float *x, const float *Wp, const f
  * single output unit 1 if y >= 0.5 else 0. */
 int mlp_row_label(const float *row, int O);
 /* Softmax + cross-entropy, fused. z (B,O) holds logits (bias added); on return
- * it holds dL/dz = (softmax(z) - onehot(label)) * scale, where scale is 1/B of
- * the mean being taken. Returns the SUM over rows of -log softmax(z)[label]
- * (log-sum-exp, stable for any logits); *correct += rows whose argmax == label. */
+ * it holds dL/dz = (softmax(z) - q) * scale, where scale is 1/B of the mean
+ * being taken and q the targets: onehot(label) smoothed to (1-s) onehot + s/O
+ * by `smoothing` s in [0,1). Returns the SUM over rows of -sum_j q_j log
+ * softmax(z)_j (log-sum-exp, stable for any logits); *correct += rows whose
+ * argmax == label. */
 double mlp_softmax_ce_backward(float *z, const int32_t *labels, int B, int O, float scale,
-                               long *correct);
-/* Sum over rows of the cross-entropy of logits z (B,O); pred (B) = argmax. */
-double mlp_softmax_ce_loss(const float *z, const int32_t *labels, int B, int O, int *pred);
+                               float smoothing, long *correct);
+/* Sum over rows of the (smoothed) cross-entropy of logits z (B,O); pred (B) = argmax. */
+double mlp_softmax_ce_loss(const float *z, const int32_t *labels, int B, int O, float smoothing,
+                           int *pred);
 /* Mean squared error against targets onehot(label) (O >= 2) or label (O == 1).
  * y (B,O) = act(z) is the output; on return it holds dL/dz for loss
  * mean-over-outputs-and-rows, scale = 1/B. Returns the SUM over rows of each
@@ -94,6 +97,8 @@ void mlp_forward_logits(const mlp_model *m, const float *x, int batch, float *ou
 typedef struct {
     int batch;                       /* capacity in rows */
     float dropout;                   /* rate on hidden outputs, 0 = none */
+    float label_smoothing;           /* cross-entropy targets' smoothing, 0 = none (set
+                                        after mlp_workspace_create) */
     float *x;                        /* (batch, sizes[0]): fill before mlp_backprop */
     int32_t *y;                      /* (batch): labels, fill before mlp_backprop */
     float *h[MLP_MAX_LAYERS + 1];    /* h[l] (batch, sizes[l]): output of layer l-1, h[0] = x */
@@ -134,28 +139,76 @@ double mlp_penalty(const mlp_model *m, float l1, float l2);
 typedef struct {
     mlp_optimizer kind;
     int nesterov;
-    float lr, momentum, beta1, beta2, epsilon;
+    float lr, momentum, beta1, beta2, epsilon, weight_decay; /* lr: the rate of the next step */
     long t; /* steps taken (Adam's bias correction) */
     size_t n;
     float *m; /* momentum buffer / Adam first moment (n), or NULL for sgd */
     float *v; /* Adam second moment (n), or NULL */
 } mlp_optim;
 
-/* State for n parameters, zeroed (as PyTorch and Keras start). */
+/* State for n parameters, zeroed (as PyTorch and Keras start), or copied
+ * from c->init_state (MLP_EINVAL if it does not fit the optimizer or n). */
 mlp_status mlp_optim_init(mlp_optim *o, const mlp_train_config *c, size_t n, mlp_error *err);
+/* Buffers of n floats an optimizer keeps: 0 sgd, 1 momentum, 2 adam/adamw. */
+int mlp_optim_buffers(mlp_optimizer kind);
+/* Move o's state into *out (freeing what out held); o keeps no buffers after. */
+void mlp_optim_export(mlp_optim *o, mlp_optim_state *out);
+/* If the L2 norm of g (n) exceeds max_norm, scale g by max_norm / (norm + 1e-6)
+ * as torch.nn.utils.clip_grad_norm_ does. Returns the norm before clipping. */
+double mlp_clip_global_norm(float *g, size_t n, float max_norm);
 /* One update of params (n) from grad (n). */
 void mlp_optim_step(mlp_optim *o, float *params, const float *grad);
 void mlp_optim_free(mlp_optim *o);
 
+/* ---- schedules and watched metrics (schedule.c) ---- */
+/* mlp.h's defaults of a schedule (constant; step_epochs 10, gamma 0.1, ...). */
+void mlp_lr_schedule_default(mlp_lr_schedule *s);
+/* The schedule's members that its type reads; messages start "lr_schedule.<member>". */
+mlp_status mlp_lr_schedule_validate(const mlp_lr_schedule *s, float lr, int epochs, mlp_error *err);
+/* Known monitor and mode; messages start with `where` ("" or "lr_schedule."). */
+mlp_status mlp_watch_validate(mlp_metric monitor, mlp_mode mode, const char *where, mlp_error *err);
+/* The rate of 0-based batch `step` of a run of `epochs` epochs of `steps`
+ * batches from base rate lr (mlp.h's formulas); plateau_lr is
+ * reduce_on_plateau's current rate. */
+float mlp_lr_at(const mlp_lr_schedule *s, float lr, float plateau_lr, long step, long steps,
+                int epochs);
+/* 1 when `monitor` should rise under `mode` (auto: accuracies rise). */
+int mlp_watch_maximize(mlp_metric monitor, mlp_mode mode);
+/* The monitored value of an epoch; val_* fall back to the training metric
+ * when there is no validation split (have_val 0). */
+double mlp_watch_value(const mlp_progress *p, mlp_metric monitor, int have_val);
+
+/* Best value so far and epochs since it (Keras' EarlyStopping bookkeeping). */
+typedef struct {
+    int maximize;
+    double min_delta, best;
+    int wait;
+} mlp_watch;
+void mlp_watch_init(mlp_watch *w, int maximize, double min_delta);
+/* 1 (and best = value, wait = 0) if value beats best by more than min_delta,
+ * else wait++ and 0. */
+int mlp_watch_update(mlp_watch *w, double value);
+
+/* reduce_on_plateau's state: the current rate and Keras' counters. */
+typedef struct {
+    mlp_watch watch;
+    float lr;
+    int cooldown_left;
+} mlp_plateau;
+void mlp_plateau_init(mlp_plateau *pl, const mlp_lr_schedule *s, float lr);
+/* After an epoch whose monitored value is `value`. */
+void mlp_plateau_update(mlp_plateau *pl, const mlp_lr_schedule *s, double value);
+
 /* ---- evaluation over a range of rows (eval.c) ---- */
 typedef struct {
-    int chunk;      /* rows per forward pass */
-    uint32_t *idx;  /* (chunk) */
-    float *x;       /* (chunk, I) */
-    int32_t *y;     /* (chunk) */
-    float *out;     /* (chunk, O) */
-    int *pred;      /* (chunk) */
-    float *scratch; /* mlp_scratch_floats(m, chunk) */
+    int chunk;             /* rows per forward pass */
+    float label_smoothing; /* of the cross-entropy loss summed, 0 after init */
+    uint32_t *idx;         /* (chunk) */
+    float *x;              /* (chunk, I) */
+    int32_t *y;            /* (chunk) */
+    float *out;            /* (chunk, O) */
+    int *pred;             /* (chunk) */
+    float *scratch;        /* mlp_scratch_floats(m, chunk) */
 } mlp_eval_buf;
 
 mlp_status mlp_eval_buf_init(mlp_eval_buf *b, const mlp_model *m, int chunk, mlp_error *err);

@@ -39,34 +39,53 @@ static float row_max(const float *z, int O) {
 }
 
 double mlp_softmax_ce_backward(float *z, const int32_t *labels, int B, int O, float scale,
-                               long *correct) {
+                               float smoothing, long *correct) {
     double total = 0.0;
+    /* Label smoothing (PyTorch's CrossEntropyLoss(label_smoothing=s), Keras'
+     * likewise): targets q = (1-s) onehot + s/O, loss -sum_j q_j log p_j,
+     * gradient p - q. s = 0 is the plain loss, term for term. */
+    float off = smoothing / (float)O, on = 1.0f - smoothing;
     for (int i = 0; i < B; i++) {
         float *r = z + (size_t)i * O;
         int y = labels[i];
         if (mlp_row_label(r, O) == y) (*correct)++;
         float mx = row_max(r, O);
         float zy = r[y] - mx; /* kept: exp(zy) may underflow, zy itself cannot */
+        double zsum = 0.0;    /* sum of z - mx, for the smoothed part */
         float sum = 0.0f;
         for (int j = 0; j < O; j++) {
+            zsum += (double)(r[j] - mx);
             r[j] = expf(r[j] - mx); /* r now holds unnormalised probabilities */
             sum += r[j];
         }
-        /* -log p[y] = log(sum exp(z - mx)) - (z[y] - mx); sum >= 1 as the max term is 1 */
-        total += log((double)sum) - (double)zy;
+        /* -log p[j] = log(sum exp(z - mx)) - (z[j] - mx); sum >= 1 as the max term is 1 */
+        double lse = log((double)sum);
+        if (smoothing == 0.0f)
+            total += lse - (double)zy;
+        else
+            total += lse - (double)on * zy - (double)off * zsum;
         float k = scale / sum;
-        for (int j = 0; j < O; j++) r[j] *= k;
-        r[y] -= scale;
+        for (int j = 0; j < O; j++) r[j] = r[j] * k - off * scale;
+        r[y] -= on * scale;
     }
     return total;
 }
 
-double mlp_softmax_ce_loss(const float *z, const int32_t *labels, int B, int O, int *pred) {
+double mlp_softmax_ce_loss(const float *z, const int32_t *labels, int B, int O, float smoothing,
+                           int *pred) {
     double total = 0.0;
+    double off = (double)smoothing / O, on = 1.0 - (double)smoothing;
     for (int i = 0; i < B; i++) {
         const float *r = z + (size_t)i * O;
         pred[i] = mlp_row_label(r, O);
-        total += row_logsumexp(r, O, row_max(r, O)) - (double)r[labels[i]];
+        double lse = row_logsumexp(r, O, row_max(r, O));
+        if (smoothing == 0.0f) {
+            total += lse - (double)r[labels[i]];
+        } else {
+            double zsum = 0.0;
+            for (int j = 0; j < O; j++) zsum += (double)r[j];
+            total += lse - on * (double)r[labels[i]] - off * zsum;
+        }
     }
     return total;
 }

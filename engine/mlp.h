@@ -1,7 +1,8 @@
 /* mlp.h - mlpd's multilayer-perceptron engine: the whole public API.
  *
  * A small, flat C library (prefix mlp_) for dense feed-forward networks:
- * build, train (mini-batch backpropagation with SGD / momentum / Adam),
+ * build, train (mini-batch backpropagation with SGD / momentum / Adam /
+ * AdamW, learning-rate schedules, early stopping),
  * evaluate, predict, and read data sets and model files.
  *
  * Contracts that hold everywhere:
@@ -65,11 +66,30 @@ typedef enum {
 } mlp_act;
 typedef enum { MLP_LOSS_CROSS_ENTROPY, MLP_LOSS_MSE } mlp_loss;
 typedef enum { MLP_INIT_GLOROT_UNIFORM, MLP_INIT_HE_NORMAL } mlp_init;
-typedef enum { MLP_OPT_SGD, MLP_OPT_MOMENTUM, MLP_OPT_ADAM } mlp_optimizer;
+typedef enum { MLP_OPT_SGD, MLP_OPT_MOMENTUM, MLP_OPT_ADAM, MLP_OPT_ADAMW } mlp_optimizer;
+typedef enum {
+    MLP_LR_CONSTANT,
+    MLP_LR_STEP,
+    MLP_LR_EXPONENTIAL,
+    MLP_LR_COSINE,
+    MLP_LR_PLATEAU
+} mlp_lr_kind;
+/* A per-epoch metric that early stopping and reduce_on_plateau watch. */
+typedef enum {
+    MLP_METRIC_VAL_LOSS,
+    MLP_METRIC_VAL_ACCURACY,
+    MLP_METRIC_LOSS,
+    MLP_METRIC_ACCURACY
+} mlp_metric;
+/* Whether the watched metric should fall (min) or rise (max); auto is max
+ * for accuracies and min for losses, as Keras' mode="auto". */
+typedef enum { MLP_MODE_AUTO, MLP_MODE_MIN, MLP_MODE_MAX } mlp_mode;
 
 /* Names as used on the command line, in JSON and in model files:
  * "relu" "sigmoid" "tanh" "softmax" "linear"; "cross_entropy" "mse";
- * "glorot_uniform" "he_normal"; "sgd" "momentum" "adam".
+ * "glorot_uniform" "he_normal"; "sgd" "momentum" "adam" "adamw"; "constant" "step"
+ * "exponential" "cosine" "reduce_on_plateau"; "val_loss" "val_accuracy" "loss"
+ * "accuracy"; "auto" "min" "max".
  * *_from_name return 0 and set *out, or -1 for an unknown name. */
 const char *mlp_act_name(mlp_act a);
 int mlp_act_from_name(const char *name, mlp_act *out);
@@ -79,6 +99,12 @@ const char *mlp_init_name(mlp_init i);
 int mlp_init_from_name(const char *name, mlp_init *out);
 const char *mlp_optimizer_name(mlp_optimizer o);
 int mlp_optimizer_from_name(const char *name, mlp_optimizer *out);
+const char *mlp_lr_kind_name(mlp_lr_kind k);
+int mlp_lr_kind_from_name(const char *name, mlp_lr_kind *out);
+const char *mlp_metric_name(mlp_metric m);
+int mlp_metric_from_name(const char *name, mlp_metric *out);
+const char *mlp_mode_name(mlp_mode m);
+int mlp_mode_from_name(const char *name, mlp_mode *out);
 
 /* ---- random numbers ----------------------------------------------------------- */
 /* Small seeded generator (xoshiro256**, seeded through splitmix64): the same
@@ -316,7 +342,9 @@ typedef struct {
     double val_accuracy;
     double seconds;         /* elapsed in this epoch */
     double samples_per_sec; /* in this epoch so far */
-    int improved;           /* per epoch: val (or train) loss improved by min_delta */
+    double learning_rate;   /* per batch: the rate this batch used; per epoch: the rate of
+                               the epoch's last batch (the metric `learning_rate`) */
+    int improved;           /* per epoch: the monitored metric improved by min_delta */
 } mlp_progress;
 
 /* Return 0 to go on, non-zero to stop training (mlp_train then returns
@@ -324,32 +352,92 @@ typedef struct {
  * passed is the one being trained: read it (e.g. to checkpoint), never write. */
 typedef int (*mlp_callback)(const mlp_progress *p, const mlp_model *m, void *user);
 
+/* Learning-rate schedule: the rate each batch uses, from the configured lr.
+ * Epochs e are 1-based, E = epochs; S = batches per epoch, s = 0-based batch
+ * index since the run started, W = warmup_epochs * S.
+ * - constant: lr.
+ * - step: lr * gamma^floor((e-1) / step_epochs)    (PyTorch StepLR stepped per epoch)
+ * - exponential: lr * gamma^(e-1)                  (PyTorch ExponentialLR per epoch)
+ * - cosine: s < W: lr * (s+1) / W (linear warm-up); then with k = s - W, D = E*S - W:
+ *   min_lr + (lr - min_lr) (1 + cos(pi k / D)) / 2, per batch (PyTorch
+ *   CosineAnnealingLR(T_max = D, eta_min = min_lr) stepped per batch after
+ *   LinearLR(1/W, 1, W-1) for the warm-up).
+ * - reduce_on_plateau: keras.callbacks.ReduceLROnPlateau: after an epoch, if
+ *   `monitor` has not improved by more than min_delta (in `mode`'s direction)
+ *   for `patience` epochs, lr = max(lr * factor, min_lr), then `cooldown`
+ *   epochs during which nothing is counted. The new rate applies from the
+ *   next epoch. */
+typedef struct {
+    mlp_lr_kind type;   /* default constant */
+    int step_epochs;    /* step: epochs between decays, >= 1, default 10 */
+    float gamma;        /* step, exponential: factor in (0, 1], default 0.1 */
+    float min_lr;       /* cosine: the final rate; plateau: the floor; [0, lr], default 0 */
+    int warmup_epochs;  /* cosine: epochs of linear warm-up, [0, epochs), default 0 */
+    mlp_metric monitor; /* plateau: default val_loss (loss without a validation split) */
+    mlp_mode mode;      /* plateau: default auto */
+    float factor;       /* plateau: (0, 1), default 0.1 */
+    int patience;       /* plateau: >= 1, default 10 */
+    float min_delta;    /* plateau: default 1e-4 (Keras') */
+    int cooldown;       /* plateau: >= 0, default 0 */
+} mlp_lr_schedule;
+
+/* An optimizer's state between runs: what warm start carries over so that
+ * chained runs step like one (model files can hold it, see
+ * mlp_model_save_with_state). m and v are one allocation (v = m + n). */
+typedef struct {
+    mlp_optimizer kind; /* adam and adamw states are interchangeable */
+    int64_t step;       /* updates taken: Adam's bias correction continues from it */
+    size_t n;           /* floats per buffer (the model's n_params); 0 = no state */
+    float *m;           /* momentum buffer or first moment (n), NULL for sgd */
+    float *v;           /* second moment (n) for adam/adamw, else NULL */
+} mlp_optim_state;
+/* Frees m (and v) and zeroes *s; accepts NULL. */
+void mlp_optim_state_free(mlp_optim_state *s);
+
 typedef struct {
     mlp_optimizer optimizer;     /* default sgd */
-    float lr;                    /* default 0.01 */
+    float lr;                    /* default 0.01: the base rate the schedule starts from */
     float momentum;              /* momentum/nesterov, default 0.9 */
     int nesterov;                /* with optimizer momentum, default 0 */
-    float beta1, beta2, epsilon; /* adam, defaults 0.9, 0.999, 1e-7 (Keras' values; epsilon is
-                                    added after bias correction, as PyTorch does) */
+    float beta1, beta2, epsilon; /* adam/adamw, defaults 0.9, 0.999, 1e-7 (Keras' values).
+                                    epsilon is added after bias correction, as PyTorch does:
+                                    w -= lr m^ / (sqrt(v^) + eps). Keras adds it before the
+                                    correction of v, which moves a weight by up to 0.7 lr more
+                                    or less on the first step when |g| is near eps. */
+    float weight_decay;          /* adamw only: decoupled decay w -= lr * weight_decay * w before
+                           the Adam step (PyTorch AdamW), >= 0, default 0.01 */
     float l1, l2; /* penalties added to the loss: l1*sum|w| + l2*sum w^2 over weights, not biases */
+    float label_smoothing; /* cross_entropy only: targets (1-s) onehot + s/classes, [0, 1) */
+    float clip_norm;       /* > 0: scale the gradient to this global L2 norm when it is
+                               larger (torch.nn.utils.clip_grad_norm_); 0 = off */
+    mlp_lr_schedule schedule;
     float dropout;          /* rate on hidden layers' outputs, [0, 1), inverted */
     int batch_size;         /* default 128 */
     int epochs;             /* default 10 */
     int shuffle;            /* default 1 */
     float validation_split; /* [0, 1): the last share of the samples (Keras), default 0 */
+    mlp_metric monitor;     /* early stopping and best weights: default val_loss; without a
+                               validation split val_loss/val_accuracy fall back to loss/accuracy */
+    mlp_mode mode;          /* default auto */
     int patience;           /* early stopping after this many epochs without improvement; 0 = off */
     float min_delta;        /* improvement needed, default 0 */
     int restore_best;       /* with early stopping: restore the best weights, default 1 */
     uint64_t seed;          /* shuffling and dropout (init takes its own seed) */
-    mlp_callback on_batch;  /* may be NULL; called after every batch */
-    mlp_callback on_epoch;  /* may be NULL; called after every epoch */
-    void *user;             /* passed to the callbacks */
+    const mlp_optim_state *init_state; /* NULL, or the state to continue from (warm start);
+                                          its kind and n must match; read only */
+    mlp_optim_state *state_out; /* NULL, or filled at the end with the optimizer's final state
+                                   (the caller frees it with mlp_optim_state_free) */
+    mlp_callback on_batch;      /* may be NULL; called after every batch */
+    mlp_callback on_epoch;      /* may be NULL; called after every epoch */
+    void *user;                 /* passed to the callbacks */
 } mlp_train_config;
 
 /* Keras' defaults, the reference recipe: sgd lr 0.01, batch 128, 10 epochs, shuffle on. */
 void mlp_train_config_default(mlp_train_config *c);
 
-/* Check ranges (lr > 0, batch >= 1, epochs >= 1, dropout in [0,1), ...). */
+/* Check ranges (lr > 0, batch >= 1, epochs >= 1, dropout in [0,1), the
+ * schedule's periods >= 1 and min_lr <= lr, known enums, ...). The message
+ * names the offending member. */
 mlp_status mlp_train_config_validate(const mlp_train_config *c, mlp_error *err);
 
 typedef struct {
@@ -381,6 +469,19 @@ mlp_status mlp_model_from_buffer(const unsigned char *buf, size_t len, mlp_model
  * folder, fsyncs it and renames it over `path`, so a reader never sees half a file. */
 mlp_status mlp_model_save(const mlp_model *m, const char *path, mlp_error *err);
 mlp_status mlp_model_load(const char *path, mlp_model **out, mlp_error *err);
+/* The same with an optimizer state (format version 2, which only files holding
+ * a state use; a model without one is written as version 1). `state` may be
+ * NULL (saves version 1). The state's n must equal m's n_params. */
+mlp_status mlp_model_to_buffer_with_state(const mlp_model *m, const mlp_optim_state *state,
+                                          unsigned char **buf, size_t *len, mlp_error *err);
+mlp_status mlp_model_save_with_state(const mlp_model *m, const mlp_optim_state *state,
+                                     const char *path, mlp_error *err);
+/* Read a version 1 or 2 file; *state (if not NULL) receives the file's state,
+ * or an empty one (n = 0) for a file without. Free with mlp_optim_state_free. */
+mlp_status mlp_model_from_buffer_with_state(const unsigned char *buf, size_t len, mlp_model **out,
+                                            mlp_optim_state *state, mlp_error *err);
+mlp_status mlp_model_load_with_state(const char *path, mlp_model **out, mlp_optim_state *state,
+                                     mlp_error *err);
 
 #ifdef __cplusplus
 }

@@ -2,9 +2,14 @@
  * load them atomically. The format is specified byte by byte in
  * docs/model-format.md; in short (every integer little-endian):
  *
- *   "MLPD" | u32 version=1 | u32 n_layers | u32 loss | u32 sizes[n_layers+1]
- *   | u32 act[n_layers] | u64 n_params | f32 params[n_params] | u32 crc32
+ *   "MLPD" | u32 version | u32 n_layers | u32 loss | u32 sizes[n_layers+1]
+ *   | u32 act[n_layers] | u64 n_params | f32 params[n_params]
+ *   | version 2 only: u32 optimizer | u32 buffers | u64 step | f32 state[buffers*n_params]
+ *   | u32 crc32
  *
+ * Version 2 exists only to carry an optimizer state for warm starts; a model
+ * without one is still written as version 1, so files stay readable by builds
+ * that know only version 1, and every version 1 file stays loadable.
  * params are model->params as they are in memory: W[0] (out, in) row-major,
  * b[0], W[1], b[1], ... The CRC32 (zlib's, the one gzip and PNG use) covers
  * every byte before it. Encoding goes through explicit byte shifts, so the
@@ -27,7 +32,9 @@
 _Static_assert(sizeof(float) == 4, "model files store IEEE-754 binary32 floats");
 
 #define MODEL_MAGIC   "MLPD"
-#define MODEL_VERSION 1u
+#define MODEL_VERSION 1u  /* weights only */
+#define STATE_VERSION 2u  /* weights and an optimizer state */
+#define STATE_HEADER  16u /* optimizer, buffers, step */
 #define FIXED_HEADER  16u /* magic, version, n_layers, loss */
 
 /* ---- codes stored in the file (fixed forever, independent of enum order) ---- */
@@ -35,6 +42,9 @@ _Static_assert(sizeof(float) == 4, "model files store IEEE-754 binary32 floats")
 static const mlp_act act_by_code[] = {MLP_ACT_RELU, MLP_ACT_SIGMOID, MLP_ACT_TANH, MLP_ACT_SOFTMAX,
                                       MLP_ACT_LINEAR};
 static const mlp_loss loss_by_code[] = {MLP_LOSS_CROSS_ENTROPY, MLP_LOSS_MSE};
+static const mlp_optimizer opt_by_code[] = {MLP_OPT_SGD, MLP_OPT_MOMENTUM, MLP_OPT_ADAM,
+                                            MLP_OPT_ADAMW};
+#define N_OPT_CODES  (sizeof opt_by_code / sizeof opt_by_code[0])
 #define N_ACT_CODES  (sizeof act_by_code / sizeof act_by_code[0])
 #define N_LOSS_CODES (sizeof loss_by_code / sizeof loss_by_code[0])
 
@@ -42,6 +52,17 @@ static int act_code(mlp_act a) {
     for (unsigned i = 0; i < N_ACT_CODES; i++)
         if (act_by_code[i] == a) return (int)i;
     return -1;
+}
+
+static int opt_code(mlp_optimizer o) {
+    for (unsigned i = 0; i < N_OPT_CODES; i++)
+        if (opt_by_code[i] == o) return (int)i;
+    return -1;
+}
+
+/* Buffers of n_params floats each optimizer keeps (sgd none, momentum one, adam two). */
+static uint32_t opt_buffers(mlp_optimizer o) {
+    return o == MLP_OPT_ADAM || o == MLP_OPT_ADAMW ? 2u : o == MLP_OPT_MOMENTUM ? 1u : 0u;
 }
 
 static int loss_code(mlp_loss l) {
@@ -85,6 +106,27 @@ static size_t header_bytes(uint32_t n_layers) {
 
 mlp_status mlp_model_to_buffer(const mlp_model *m, unsigned char **buf, size_t *len,
                                mlp_error *err) {
+    return mlp_model_to_buffer_with_state(m, NULL, buf, len, err);
+}
+
+/* Check a state to be written with m (as the weights, it must read back). */
+static mlp_status state_fits(const mlp_model *m, const mlp_optim_state *st, mlp_error *err) {
+    uint32_t nb = opt_buffers(st->kind);
+    if (opt_code(st->kind) < 0 || st->n != m->n_params || st->step < 0 || (nb >= 1 && !st->m) ||
+        (nb == 2 && !st->v))
+        return mlp_io_fail(err, MLP_EINVAL,
+                           "to_buffer: the optimizer state does not fit the model");
+    for (size_t i = 0; i < st->n * nb; i++) {
+        float f = i < st->n ? st->m[i] : st->v[i - st->n];
+        if (!isfinite(f))
+            return mlp_io_fail(err, MLP_ENUMERIC,
+                               "to_buffer: optimizer state %zu is NaN or infinite; not saved", i);
+    }
+    return MLP_OK;
+}
+
+mlp_status mlp_model_to_buffer_with_state(const mlp_model *m, const mlp_optim_state *st,
+                                          unsigned char **buf, size_t *len, mlp_error *err) {
     if (!m || !buf || !len)
         return mlp_io_fail(err, MLP_EINVAL, "to_buffer: model, buf and len are required");
     *buf = NULL;
@@ -101,13 +143,18 @@ mlp_status mlp_model_to_buffer(const mlp_model *m, unsigned char **buf, size_t *
             return mlp_io_fail(err, MLP_ENUMERIC,
                                "to_buffer: parameter %zu is NaN or infinite; not saved", i);
 
+    if (st && st->n == 0) st = NULL; /* an empty state is no state */
+    if (st && (s = state_fits(m, st, err)) != MLP_OK) return s;
+    uint32_t nb = st ? opt_buffers(st->kind) : 0;
+
     size_t n_layers = (size_t)a->n_layers;
     size_t total = header_bytes((uint32_t)n_layers) + 4u * m->n_params + 4u;
+    if (st) total += STATE_HEADER + 4u * (size_t)nb * m->n_params;
     unsigned char *out = malloc(total), *p = out;
     if (!out) return mlp_io_fail(err, MLP_ENOMEM, "to_buffer: out of memory for %zu bytes", total);
     memcpy(p, MODEL_MAGIC, 4);
     p += 4;
-    p = put32(p, MODEL_VERSION);
+    p = put32(p, st ? STATE_VERSION : MODEL_VERSION);
     p = put32(p, (uint32_t)n_layers);
     p = put32(p, (uint32_t)loss_code(a->loss));
     for (size_t l = 0; l <= n_layers; l++) p = put32(p, (uint32_t)a->sizes[l]);
@@ -115,6 +162,14 @@ mlp_status mlp_model_to_buffer(const mlp_model *m, unsigned char **buf, size_t *
     p = put32(p, (uint32_t)(m->n_params & 0xffffffffu));
     p = put32(p, (uint32_t)((uint64_t)m->n_params >> 32));
     for (size_t i = 0; i < m->n_params; i++) p = put32(p, float_bits(m->params[i]));
+    if (st) {
+        p = put32(p, (uint32_t)opt_code(st->kind));
+        p = put32(p, nb);
+        p = put32(p, (uint32_t)((uint64_t)st->step & 0xffffffffu));
+        p = put32(p, (uint32_t)((uint64_t)st->step >> 32));
+        for (size_t i = 0; i < st->n * nb; i++)
+            p = put32(p, float_bits(i < st->n ? st->m[i] : st->v[i - st->n]));
+    }
     put32(p, (uint32_t)crc32_z(0L, out, (z_size_t)(p - out)));
     *buf = out;
     *len = total;
@@ -153,8 +208,48 @@ static mlp_status decode_arch(const unsigned char *buf, uint32_t n_layers, mlp_a
 
 mlp_status mlp_model_from_buffer(const unsigned char *buf, size_t len, mlp_model **out,
                                  mlp_error *err) {
+    return mlp_model_from_buffer_with_state(buf, len, out, NULL, err);
+}
+
+/* Bytes of a version 2 state section for n_params, after reading its header
+ * at p (which must hold STATE_HEADER bytes); 0 for a bad optimizer code or
+ * buffer count. */
+static size_t state_bytes(const unsigned char *p, uint64_t n_params) {
+    uint32_t code = get32(p), nb = get32(p + 4);
+    if (code >= N_OPT_CODES || nb != opt_buffers(opt_by_code[code])) return 0;
+    return STATE_HEADER + 4u * (size_t)nb * (size_t)n_params;
+}
+
+/* Decode a checked state section at p into *st (allocating its buffers). */
+static mlp_status decode_state(const unsigned char *p, size_t n_params, mlp_optim_state *st,
+                               mlp_error *err) {
+    uint32_t nb = get32(p + 4);
+    uint64_t step = (uint64_t)get32(p + 8) | (uint64_t)get32(p + 12) << 32;
+    if (step > (uint64_t)INT64_MAX)
+        return mlp_io_fail(err, MLP_EFORMAT, "optimizer step count %llu is absurd",
+                           (unsigned long long)step);
+    const unsigned char *f = p + STATE_HEADER;
+    for (size_t i = 0; i < nb * n_params; i++)
+        if (!isfinite(bits_float(get32(f + 4 * i))))
+            return mlp_io_fail(err, MLP_EFORMAT, "optimizer state %zu is NaN or infinite", i);
+    if (!st) return MLP_OK;
+    st->kind = opt_by_code[get32(p)];
+    st->step = (int64_t)step;
+    st->n = n_params;
+    if (nb > 0) {
+        st->m = malloc(4u * nb * n_params);
+        if (!st->m) return mlp_io_fail(err, MLP_ENOMEM, "out of memory for the optimizer state");
+        for (size_t i = 0; i < nb * n_params; i++) st->m[i] = bits_float(get32(f + 4 * i));
+        if (nb == 2) st->v = st->m + n_params;
+    }
+    return MLP_OK;
+}
+
+mlp_status mlp_model_from_buffer_with_state(const unsigned char *buf, size_t len, mlp_model **out,
+                                            mlp_optim_state *st, mlp_error *err) {
     if (!out) return mlp_io_fail(err, MLP_EINVAL, "from_buffer: no output pointer");
     *out = NULL;
+    if (st) memset(st, 0, sizeof *st);
     if (!buf && len > 0) return mlp_io_fail(err, MLP_EINVAL, "from_buffer: no buffer");
     if (len == 0) return mlp_io_fail(err, MLP_EFORMAT, "empty model file");
     if (len < 4 ? memcmp(buf, MODEL_MAGIC, len) != 0 : memcmp(buf, MODEL_MAGIC, 4) != 0)
@@ -162,10 +257,10 @@ mlp_status mlp_model_from_buffer(const unsigned char *buf, size_t len, mlp_model
     if (len < FIXED_HEADER)
         return mlp_io_fail(err, MLP_EFORMAT, "truncated header (%zu bytes)", len);
     uint32_t version = get32(buf + 4);
-    if (version != MODEL_VERSION)
+    if (version != MODEL_VERSION && version != STATE_VERSION)
         return mlp_io_fail(err, MLP_EFORMAT,
-                           "unsupported model format version %u (this build reads %u)",
-                           (unsigned)version, MODEL_VERSION);
+                           "unsupported model format version %u (this build reads %u and %u)",
+                           (unsigned)version, MODEL_VERSION, STATE_VERSION);
     uint32_t n_layers = get32(buf + 8);
     if (n_layers < 1 || n_layers > MLP_MAX_LAYERS)
         return mlp_io_fail(err, MLP_EFORMAT, "layer count %u outside 1..%d", (unsigned)n_layers,
@@ -177,7 +272,15 @@ mlp_status mlp_model_from_buffer(const unsigned char *buf, size_t len, mlp_model
     if (n_params > MLP_MAX_PARAMS)
         return mlp_io_fail(err, MLP_EFORMAT, "parameter count %llu exceeds the limit of %u",
                            (unsigned long long)n_params, MLP_MAX_PARAMS);
-    size_t total = hdr + 4u * (size_t)n_params + 4u;
+    size_t weights_end = hdr + 4u * (size_t)n_params, total = weights_end + 4u;
+    if (version == STATE_VERSION) {
+        if (len < weights_end + STATE_HEADER)
+            return mlp_io_fail(err, MLP_EFORMAT, "truncated: %zu bytes, the state header is cut",
+                               len);
+        size_t sb = state_bytes(buf + weights_end, n_params);
+        if (sb == 0) return mlp_io_fail(err, MLP_EFORMAT, "unknown optimizer code or buffer count");
+        total += sb;
+    }
     if (len < total)
         return mlp_io_fail(err, MLP_EFORMAT, "truncated: %zu of %zu bytes", len, total);
     if (len > total)
@@ -202,10 +305,20 @@ mlp_status mlp_model_from_buffer(const unsigned char *buf, size_t len, mlp_model
     for (size_t i = 0; i < n_params; i++)
         if (!isfinite(bits_float(get32(p + 4 * i))))
             return mlp_io_fail(err, MLP_EFORMAT, "parameter %zu is NaN or infinite", i);
+    if (version == STATE_VERSION) {
+        s = decode_state(buf + weights_end, (size_t)n_params, st, err);
+        if (s != MLP_OK) {
+            mlp_optim_state_free(st);
+            return s;
+        }
+    }
 
     mlp_model *m = NULL;
     s = mlp_model_create(&arch, MLP_INIT_GLOROT_UNIFORM, 0, &m, err);
-    if (s != MLP_OK) return s;
+    if (s != MLP_OK) {
+        mlp_optim_state_free(st);
+        return s;
+    }
     for (size_t i = 0; i < n_params; i++) m->params[i] = bits_float(get32(p + 4 * i));
     *out = m;
     return MLP_OK;
@@ -246,12 +359,17 @@ static void sync_parent(const char *path) {
 }
 
 mlp_status mlp_model_save(const mlp_model *m, const char *path, mlp_error *err) {
+    return mlp_model_save_with_state(m, NULL, path, err);
+}
+
+mlp_status mlp_model_save_with_state(const mlp_model *m, const mlp_optim_state *state,
+                                     const char *path, mlp_error *err) {
     unsigned char *buf = NULL;
     size_t len = 0;
     char tmp[4096];
 
     if (!path) return mlp_io_fail(err, MLP_EINVAL, "save: no path");
-    mlp_status s = mlp_model_to_buffer(m, &buf, &len, err);
+    mlp_status s = mlp_model_to_buffer_with_state(m, state, &buf, &len, err);
     if (s != MLP_OK) return s;
     /* The temporary file sits beside the target so rename() stays within
      * one file system and is atomic. */
@@ -286,9 +404,17 @@ mlp_status mlp_model_save(const mlp_model *m, const char *path, mlp_error *err) 
 }
 
 mlp_status mlp_model_load(const char *path, mlp_model **out, mlp_error *err) {
-    /* Largest possible valid file: the biggest header plus MLP_MAX_PARAMS floats. */
-    const size_t max_len = header_bytes(MLP_MAX_LAYERS) + 4u * (size_t)MLP_MAX_PARAMS + 4u;
+    return mlp_model_load_with_state(path, out, NULL, err);
+}
+
+mlp_status mlp_model_load_with_state(const char *path, mlp_model **out, mlp_optim_state *state,
+                                     mlp_error *err) {
+    /* Largest possible valid file: the biggest header, MLP_MAX_PARAMS floats
+     * of weights and two buffers of state. */
+    const size_t max_len =
+        header_bytes(MLP_MAX_LAYERS) + 12u * (size_t)MLP_MAX_PARAMS + STATE_HEADER + 4u;
     struct stat st;
+    if (state) memset(state, 0, sizeof *state);
 
     if (!out) return mlp_io_fail(err, MLP_EINVAL, "load: no output pointer");
     *out = NULL;
@@ -326,7 +452,7 @@ mlp_status mlp_model_load(const char *path, mlp_model **out, mlp_error *err) {
         len += (size_t)n;
     }
     close(fd);
-    mlp_status s = mlp_model_from_buffer(buf, len, out, err);
+    mlp_status s = mlp_model_from_buffer_with_state(buf, len, out, state, err);
     free(buf);
     if (s != MLP_OK) return mlp_io_prefix(err, s, path);
     return MLP_OK;

@@ -25,7 +25,11 @@ const char *mlp_status_str(mlp_status s) {
 static const char *const act_names[] = {"relu", "sigmoid", "tanh", "softmax", "linear"};
 static const char *const loss_names[] = {"cross_entropy", "mse"};
 static const char *const init_names[] = {"glorot_uniform", "he_normal"};
-static const char *const optimizer_names[] = {"sgd", "momentum", "adam"};
+static const char *const optimizer_names[] = {"sgd", "momentum", "adam", "adamw"};
+static const char *const lr_kind_names[] = {"constant", "step", "exponential", "cosine",
+                                            "reduce_on_plateau"};
+static const char *const metric_names[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
+static const char *const mode_names[] = {"auto", "min", "max"};
 static const char *const explain_method_names[] = {"saliency", "gradient_x_input",
                                                    "integrated_gradients", "smoothgrad"};
 static const char *const explain_output_names[] = {"probability", "logit"};
@@ -56,6 +60,15 @@ const char *mlp_init_name(mlp_init i) {
 }
 const char *mlp_optimizer_name(mlp_optimizer o) {
     return name_at(optimizer_names, COUNT(optimizer_names), (int)o);
+}
+const char *mlp_lr_kind_name(mlp_lr_kind k) {
+    return name_at(lr_kind_names, COUNT(lr_kind_names), (int)k);
+}
+const char *mlp_metric_name(mlp_metric m) {
+    return name_at(metric_names, COUNT(metric_names), (int)m);
+}
+const char *mlp_mode_name(mlp_mode m) {
+    return name_at(mode_names, COUNT(mode_names), (int)m);
 }
 
 int mlp_act_from_name(const char *name, mlp_act *out) {
@@ -104,6 +117,27 @@ int mlp_explain_output_from_name(const char *name, mlp_explain_output *out) {
     int i = find_name(explain_output_names, COUNT(explain_output_names), name);
     if (i < 0) return -1;
     *out = (mlp_explain_output)i;
+    return 0;
+}
+
+int mlp_lr_kind_from_name(const char *name, mlp_lr_kind *out) {
+    int i = find_name(lr_kind_names, COUNT(lr_kind_names), name);
+    if (i < 0) return -1;
+    *out = (mlp_lr_kind)i;
+    return 0;
+}
+
+int mlp_metric_from_name(const char *name, mlp_metric *out) {
+    int i = find_name(metric_names, COUNT(metric_names), name);
+    if (i < 0) return -1;
+    *out = (mlp_metric)i;
+    return 0;
+}
+
+int mlp_mode_from_name(const char *name, mlp_mode *out) {
+    int i = find_name(mode_names, COUNT(mode_names), name);
+    if (i < 0) return -1;
+    *out = (mlp_mode)i;
     return 0;
 }
 

@@ -4,8 +4,12 @@
  * last share of the samples taken before shuffling, the training rows are
  * reshuffled every epoch, the epoch's loss and accuracy are running means
  * over its batches (with dropout active), and early stopping follows
- * keras.callbacks.EarlyStopping (monitor val_loss, or loss without a
- * validation split; patience, min_delta, restore_best_weights).
+ * keras.callbacks.EarlyStopping (monitor val_loss by default, or any of
+ * val_accuracy, loss, accuracy with mode min/max; val_* fall back to the
+ * training metric without a validation split; patience, min_delta,
+ * restore_best_weights). The learning rate of each batch comes from the
+ * schedule (schedule.c); reduce_on_plateau acts between epochs like Keras'
+ * callback.
  *
  * Everything random (shuffling, dropout masks) comes from one generator
  * seeded with cfg->seed and drawn in a fixed order, and every reduction runs
@@ -28,6 +32,10 @@ void mlp_train_config_default(mlp_train_config *c) {
     c->beta1 = 0.9f;
     c->beta2 = 0.999f;
     c->epsilon = 1e-7f;
+    c->weight_decay = 0.01f; /* PyTorch AdamW's default */
+    mlp_lr_schedule_default(&c->schedule);
+    c->monitor = MLP_METRIC_VAL_LOSS;
+    c->mode = MLP_MODE_AUTO;
     c->batch_size = 128;
     c->epochs = 10;
     c->shuffle = 1;
@@ -41,7 +49,7 @@ void mlp_train_config_default(mlp_train_config *c) {
 mlp_status mlp_train_config_validate(const mlp_train_config *c, mlp_error *err) {
     if (!c) return mlp_fail(err, MLP_EINVAL, "no training configuration");
     if (c->optimizer != MLP_OPT_SGD && c->optimizer != MLP_OPT_MOMENTUM &&
-        c->optimizer != MLP_OPT_ADAM)
+        c->optimizer != MLP_OPT_ADAM && c->optimizer != MLP_OPT_ADAMW)
         return mlp_fail(err, MLP_EINVAL, "unknown optimizer (%d)", (int)c->optimizer);
     /* !(x > 0) style comparisons also reject NaN. */
     if (!(c->lr > 0.0f) || !isfinite(c->lr))
@@ -56,6 +64,12 @@ mlp_status mlp_train_config_validate(const mlp_train_config *c, mlp_error *err) 
         return mlp_fail(err, MLP_EINVAL, "epsilon must be > 0");
     if (!(c->l1 >= 0.0f) || !isfinite(c->l1) || !(c->l2 >= 0.0f) || !isfinite(c->l2))
         return mlp_fail(err, MLP_EINVAL, "l1 and l2 must be finite and >= 0");
+    if (!(c->weight_decay >= 0.0f) || !isfinite(c->weight_decay))
+        return mlp_fail(err, MLP_EINVAL, "weight_decay must be finite and >= 0");
+    if (!(c->label_smoothing >= 0.0f && c->label_smoothing < 1.0f))
+        return mlp_fail(err, MLP_EINVAL, "label_smoothing must be in [0, 1)");
+    if (!(c->clip_norm >= 0.0f) || !isfinite(c->clip_norm))
+        return mlp_fail(err, MLP_EINVAL, "clip_norm must be finite and >= 0");
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
         return mlp_fail(err, MLP_EINVAL, "dropout must be in [0, 1)");
     if (c->batch_size < 1 || c->batch_size > MAX_BATCH)
@@ -67,7 +81,9 @@ mlp_status mlp_train_config_validate(const mlp_train_config *c, mlp_error *err) 
     if (c->patience < 0) return mlp_fail(err, MLP_EINVAL, "patience must be >= 0");
     if (!(c->min_delta >= 0.0f) || !isfinite(c->min_delta))
         return mlp_fail(err, MLP_EINVAL, "min_delta must be finite and >= 0");
-    return MLP_OK;
+    mlp_status s = mlp_watch_validate(c->monitor, c->mode, "", err);
+    if (s == MLP_OK) s = mlp_lr_schedule_validate(&c->schedule, c->lr, c->epochs, err);
+    return s;
 }
 
 /* Rows used for training: Keras computes int(n * (1 - validation_split)) in
@@ -93,10 +109,11 @@ static double now_seconds(void) {
 typedef struct {
     mlp_workspace *ws;
     mlp_optim opt;
-    uint32_t *order;  /* (n_train) row indices, reshuffled per epoch */
-    float *best;      /* (n_params) best weights, or NULL without restore */
-    mlp_eval_buf val; /* validation chunks, unused without a split */
-    mlp_rng rng;      /* shuffling, then dropout masks, in step order */
+    uint32_t *order;     /* (n_train) row indices, reshuffled per epoch */
+    float *best;         /* (n_params) best weights, or NULL without restore */
+    mlp_eval_buf val;    /* validation chunks, unused without a split */
+    mlp_rng rng;         /* shuffling, then dropout masks, in step order */
+    mlp_plateau plateau; /* reduce_on_plateau's rate and counters */
     size_t n_train, n_val;
     long steps; /* batches per epoch */
     long global_step;
@@ -120,6 +137,9 @@ static mlp_status run_init(run_state *r, const mlp_model *m, const mlp_train_con
     if (s == MLP_OK && n_val > 0)
         s = mlp_eval_buf_init(&r->val, m, (size_t)B < n_val ? B : (int)n_val, err);
     if (s != MLP_OK) return s;
+    r->ws->label_smoothing = c->label_smoothing;
+    r->val.label_smoothing = c->label_smoothing; /* val_loss compares with loss, as Keras' */
+    mlp_plateau_init(&r->plateau, &c->schedule, c->lr);
     r->order = malloc(n_train * sizeof *r->order);
     if (c->patience > 0 && c->restore_best) r->best = malloc(m->n_params * sizeof *r->best);
     if (!r->order || (c->patience > 0 && c->restore_best && !r->best))
@@ -129,14 +149,15 @@ static mlp_status run_init(run_state *r, const mlp_model *m, const mlp_train_con
     r->n_train = n_train;
     r->n_val = n_val;
     r->steps = (long)((n_train + (size_t)B - 1) / (size_t)B);
-    r->fused_sgd = c->optimizer == MLP_OPT_SGD && c->l1 == 0.0f && c->l2 == 0.0f;
+    r->fused_sgd =
+        c->optimizer == MLP_OPT_SGD && c->l1 == 0.0f && c->l2 == 0.0f && c->clip_norm == 0.0f;
     return MLP_OK;
 }
 
 static void progress_blank(mlp_progress *p, const mlp_train_config *c) {
     memset(p, 0, sizeof *p);
     p->epochs = c->epochs;
-    p->loss = p->accuracy = p->val_loss = p->val_accuracy = NAN;
+    p->loss = p->accuracy = p->val_loss = p->val_accuracy = p->learning_rate = NAN;
 }
 
 static mlp_status check_data(const mlp_model *m, const mlp_dataset *d, mlp_error *err) {
@@ -173,15 +194,24 @@ static mlp_status run_epoch(run_state *r, mlp_model *m, const mlp_dataset *d,
         int count = r->n_train - pos < (size_t)B ? (int)(r->n_train - pos) : B;
         mlp_dataset_gather(d, r->order + pos, count, ws->x, ws->y);
         mlp_batch_stats st;
+        float lr =
+            mlp_lr_at(&c->schedule, c->lr, r->plateau.lr, r->global_step, r->steps, c->epochs);
+        p->learning_rate = lr;
         if (r->fused_sgd)
-            mlp_backprop_sgd(m, ws, count, c->lr, drop_rng, &st);
+            mlp_backprop_sgd(m, ws, count, lr, drop_rng, &st);
         else
             mlp_backprop(m, ws, count, c->l1, c->l2, drop_rng, &st);
         double batch_loss = st.loss_sum / count + st.penalty;
         if (!isfinite(batch_loss))
             return mlp_fail(err, MLP_ENUMERIC, "loss is %g at epoch %d, batch %ld", batch_loss,
                             epoch, step);
-        if (!r->fused_sgd) mlp_optim_step(&r->opt, m->params, ws->grad);
+        if (r->fused_sgd) {
+            r->opt.t++; /* the step count a saved state carries */
+        } else {
+            if (c->clip_norm > 0.0f) mlp_clip_global_norm(ws->grad, m->n_params, c->clip_norm);
+            r->opt.lr = lr;
+            mlp_optim_step(&r->opt, m->params, ws->grad);
+        }
         r->global_step++;
         loss_sum += batch_loss * count;
         correct += st.correct;
@@ -233,6 +263,8 @@ mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_con
     mlp_model_unpack(m); /* the packed copy would not follow the new weights */
     size_t n_train = train_rows(train->n, cfg->validation_split);
     size_t n_val = train->n - n_train;
+    if (cfg->label_smoothing > 0.0f && m->arch.loss != MLP_LOSS_CROSS_ENTROPY)
+        return mlp_fail(err, MLP_EINVAL, "label_smoothing needs the cross_entropy loss");
     if (n_train == 0)
         return mlp_fail(err, MLP_EINVAL, "no training samples (%zu samples, split %g)", train->n,
                         (double)cfg->validation_split);
@@ -246,31 +278,31 @@ mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_con
         run_free(&r);
         return s;
     }
-    double best = INFINITY;
-    int wait = 0, best_epoch = 0;
+    mlp_watch watch;
+    mlp_watch_init(&watch, mlp_watch_maximize(cfg->monitor, cfg->mode), (double)cfg->min_delta);
+    int best_epoch = 0, have_val = r.n_val > 0;
     mlp_progress p;
     for (int epoch = 1; epoch <= cfg->epochs; epoch++) {
         s = run_epoch(&r, m, train, cfg, epoch, &p, err);
         if (s != MLP_OK) break;
         /* Early stopping, as keras.callbacks.EarlyStopping: an improvement
-         * is monitor < best - min_delta; `patience` epochs without one stop. */
-        double monitor = r.n_val > 0 ? p.val_loss : p.loss;
-        p.improved = monitor < best - (double)cfg->min_delta;
+         * beats the best by more than min_delta in the mode's direction;
+         * `patience` epochs without one stop. */
+        p.improved = mlp_watch_update(&watch, mlp_watch_value(&p, cfg->monitor, have_val));
         if (p.improved) {
-            best = monitor;
             best_epoch = epoch;
-            wait = 0;
             if (r.best) memcpy(r.best, m->params, m->n_params * sizeof(float));
-        } else {
-            wait++;
         }
+        if (cfg->schedule.type == MLP_LR_PLATEAU)
+            mlp_plateau_update(&r.plateau, &cfg->schedule,
+                               mlp_watch_value(&p, cfg->schedule.monitor, have_val));
         res->epochs_run = epoch;
         res->last = p;
         if (cfg->on_epoch && cfg->on_epoch(&p, m, cfg->user) != 0) {
             s = mlp_fail(err, MLP_ESTOPPED, "stopped by the epoch callback");
             break;
         }
-        if (cfg->patience > 0 && wait >= cfg->patience) {
+        if (cfg->patience > 0 && watch.wait >= cfg->patience) {
             res->stopped_early = 1;
             break;
         }
@@ -286,6 +318,9 @@ mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_con
         memcpy(m->params, r.best, m->n_params * sizeof(float));
         res->best_epoch = best_epoch;
     }
+    /* The state of the last step, even when the best weights were restored:
+     * it is what continuing this run would use. */
+    if (cfg->state_out) mlp_optim_export(&r.opt, cfg->state_out);
     run_free(&r);
     return s;
 }

@@ -36,6 +36,22 @@ Definitions, chosen to match engine/mlp.h (Keras semantics):
   tolerance for these gradients; the run "adam_eps" (eps = 1e-3) tells them
   apart and pins PyTorch's form, the one mlp.h's engine implements.
 
+- AdamW: torch.optim.AdamW (decoupled weight decay w -= lr*wd*w, then Adam).
+- label smoothing: F.cross_entropy(..., label_smoothing=s).
+- clip_norm: torch.nn.utils.clip_grad_norm_ on every parameter's gradient
+  (penalty included) before the step; the run's limit is half the gradient
+  norm of the first step, so clipping really happens.
+- Learning-rate schedules (engine/mlp.h, mlp_lr_schedule), PyTorch's own
+  schedulers: StepLR and ExponentialLR stepped per epoch, CosineAnnealingLR
+  stepped per batch (after LinearLR for the warm-up, through SequentialLR),
+  ReduceLROnPlateau (threshold_mode "abs", patience one less than Keras',
+  which counts the epoch that triggers) stepped per epoch on the epoch loss.
+  Every rate is also checked here against the closed forms of mlp.h.
+- Runs with bpe=K split each epoch into K equal batches taken in order (no
+  shuffling); loss_before / penalty_before are then each epoch's means over
+  its batches (what mlp_train reports) and after<t> the parameters after
+  epoch t.
+
 Fixture grammar (one token group per line, '#' starts a comment line):
     case NAME                    starts a network
     arch L s0 s1 ... sL          L dense layers, widths
@@ -45,9 +61,14 @@ Fixture grammar (one token group per line, '#' starts a comment line):
     array NAME COUNT             followed by COUNT lines of one number each:
         x (B*s0), labels (B), params (initial), out (B*sL), loss (1),
         grad (gradient of the mean loss, no penalty, params layout)
-    run NAME OPT LR MOMENTUM NESTEROV BETA1 BETA2 EPS L1 L2   (OPT sgd|momentum|adam)
+    run NAME OPT LR MOMENTUM NESTEROV BETA1 BETA2 EPS L1 L2 [KEY=VALUE ...]
+        OPT sgd|momentum|adam|adamw; keys wd (weight decay), ls (label
+        smoothing), clip (clip_norm), bpe (batches per epoch, default 1),
+        sched (constant|step|exponential|cosine|reduce_on_plateau),
+        step_epochs, gamma, min_lr, warmup, factor, patience, min_delta
         then arrays loss_before (3: mean loss, no penalty, before steps 1..3),
-        penalty_before (3), after1, after2, after3 (params layout)
+        penalty_before (3), lr (3: the rate of each epoch's last batch),
+        after1, after2, after3 (params layout)
     end                          closes the case
 """
 import math
@@ -95,11 +116,11 @@ def forward(params, acts, x):
     return h, pre
 
 
-def data_loss(params, acts, loss, x, labels):
+def data_loss(params, acts, loss, x, labels, smoothing=0.0):
     out, pre = forward(params, acts, x)
     if loss == "cross_entropy":
         # acts[-1] is softmax: use the logits for a stable log-softmax.
-        value = torch.nn.functional.cross_entropy(pre[-1], labels)
+        value = torch.nn.functional.cross_entropy(pre[-1], labels, label_smoothing=smoothing)
     else:
         target = torch.nn.functional.one_hot(labels, out.shape[1]).to(out.dtype)
         value = torch.mean((out - target) ** 2)
@@ -131,32 +152,102 @@ def check_min_grad(name, grad):
         raise BadSeed(f"{name}: gradient {small[0].item():g} is too close to 0")
 
 
-def run_steps(case, run, x, labels):
-    """Full-batch steps from the case's initial weights; returns the run's arrays."""
-    params = [p.clone().requires_grad_(True) for p in case["params"]]
+def make_optimizer(run, params):
     opt = run["opt"]
-    if opt == "adam":
-        optim = torch.optim.Adam(params, lr=run["lr"], betas=(run["beta1"], run["beta2"]),
-                                 eps=run["eps"])
-    else:
-        mu = run["momentum"] if opt == "momentum" else 0.0
-        optim = torch.optim.SGD(params, lr=run["lr"], momentum=mu,
-                                nesterov=bool(run["nesterov"]))
-    losses, penalties, after = [], [], []
+    if opt in ("adam", "adamw"):
+        cls = torch.optim.AdamW if opt == "adamw" else torch.optim.Adam
+        kw = {"weight_decay": run["x"].get("wd", 0.01)} if opt == "adamw" else {}
+        return cls(params, lr=run["lr"], betas=(run["beta1"], run["beta2"]), eps=run["eps"], **kw)
+    mu = run["momentum"] if opt == "momentum" else 0.0
+    return torch.optim.SGD(params, lr=run["lr"], momentum=mu, nesterov=bool(run["nesterov"]))
+
+
+def make_scheduler(run, optim, bpe):
+    """(scheduler, stepped "batch" or "epoch") for the run's schedule, or (None, None)."""
+    x = run["x"]
+    kind = x.get("sched", "constant")
+    sch = torch.optim.lr_scheduler
+    if kind == "step":
+        return sch.StepLR(optim, step_size=x["step_epochs"], gamma=x["gamma"]), "epoch"
+    if kind == "exponential":
+        return sch.ExponentialLR(optim, gamma=x["gamma"]), "epoch"
+    if kind == "cosine":
+        warm, total = x.get("warmup", 0) * bpe, STEPS * bpe
+        cosine = sch.CosineAnnealingLR(optim, T_max=total - warm, eta_min=x.get("min_lr", 0.0))
+        if warm == 0:
+            return cosine, "batch"
+        linear = sch.LinearLR(optim, start_factor=1.0 / warm, end_factor=1.0,
+                              total_iters=warm - 1)
+        return sch.SequentialLR(optim, [linear, cosine], milestones=[warm]), "batch"
+    if kind == "reduce_on_plateau":
+        return sch.ReduceLROnPlateau(optim, mode="min", factor=x["factor"],
+                                     patience=x["patience"] - 1, threshold=x["min_delta"],
+                                     threshold_mode="abs", min_lr=x.get("min_lr", 0.0),
+                                     eps=0.0), "plateau"
+    return None, None
+
+
+def closed_form_lr(run, step, bpe, plateau_lr):
+    """mlp.h's formula for 0-based batch `step` (checks PyTorch's schedulers)."""
+    x, lr = run["x"], run["lr"]
+    kind, epoch0 = x.get("sched", "constant"), step // bpe
+    if kind == "step":
+        return lr * x["gamma"] ** (epoch0 // x["step_epochs"])
+    if kind == "exponential":
+        return lr * x["gamma"] ** epoch0
+    if kind == "cosine":
+        warm, total, low = x.get("warmup", 0) * bpe, STEPS * bpe, x.get("min_lr", 0.0)
+        if step < warm:
+            return lr * (step + 1) / warm
+        return low + (lr - low) * (1 + math.cos(math.pi * (step - warm) / (total - warm))) / 2
+    if kind == "reduce_on_plateau":
+        return plateau_lr
+    return lr
+
+
+def run_steps(case, run, x, labels):
+    """Epochs from the case's initial weights; returns the run's arrays."""
+    params = [p.clone().requires_grad_(True) for p in case["params"]]
+    optim = make_optimizer(run, params)
+    bpe = run["x"].get("bpe", 1)
+    sched, every = make_scheduler(run, optim, bpe)
+    rows = x.shape[0] // bpe
+    losses, penalties, rates, after = [], [], [], []
+    step = 0
     for t in range(1, STEPS + 1):
-        value, _, pre = data_loss(params, case["acts"], case["loss"], x, labels)
-        check_relu_margin(f"{case['name']}/{run['name']} step {t}", case["acts"], pre)
-        pen = penalty(params, run["l1"], run["l2"])
-        losses.append(value.item())
-        penalties.append(pen.item())
-        for p in params:
-            p.grad = None
-        (value + pen).backward()
-        if t == 1:
-            check_min_grad(f"{case['name']}/{run['name']}", flat([p.grad for p in params]))
-        optim.step()
+        loss_sum = pen_sum = 0.0
+        for b in range(bpe):
+            xb, yb = x[b * rows:(b + 1) * rows], labels[b * rows:(b + 1) * rows]
+            value, _, pre = data_loss(params, case["acts"], case["loss"], xb, yb,
+                                      run["x"].get("ls", 0.0))
+            check_relu_margin(f"{case['name']}/{run['name']} step {t}", case["acts"], pre)
+            pen = penalty(params, run["l1"], run["l2"])
+            loss_sum += value.item()
+            pen_sum += pen.item()
+            for p in params:
+                p.grad = None
+            (value + pen).backward()
+            if t == 1 and b == 0:
+                check_min_grad(f"{case['name']}/{run['name']}", flat([p.grad for p in params]))
+            if "clip" in run["x"]:
+                torch.nn.utils.clip_grad_norm_(params, run["x"]["clip"])
+            lr = optim.param_groups[0]["lr"]
+            want = closed_form_lr(run, step, bpe, lr)
+            if abs(lr - want) > 1e-12 * max(1.0, abs(want)):
+                sys.exit(f"{run['name']} step {step}: PyTorch's rate {lr!r}, mlp.h's {want!r}")
+            optim.step()
+            step += 1
+            if every == "batch":
+                sched.step()
+        losses.append(loss_sum / bpe)
+        penalties.append(pen_sum / bpe)
+        rates.append(lr)
+        if every == "epoch":
+            sched.step()
+        elif every == "plateau":
+            sched.step(losses[-1] + penalties[-1])
         after.append(flat(params))
-    return losses, penalties, after
+    return losses, penalties, rates, after
 
 
 def emit_array(out, name, values):
@@ -199,20 +290,30 @@ def make_case_from_seed(name, sizes, acts, loss, runs, seed, batch):
     emit_array(out, "loss", [value.item()])
     emit_array(out, "grad", grad)
     for run in runs:
-        losses, penalties, after = run_steps(case, run, x, labels)
-        out.append("run {name} {opt} {lr} {momentum} {nesterov} {beta1} {beta2} {eps} {l1} {l2}"
-                   .format(**run))
+        run = dict(run, x=dict(run["x"]))
+        if run["x"].get("clip") == "half":
+            first = [p.clone().requires_grad_(True) for p in case["params"]]
+            v, _, _ = data_loss(first, acts, loss, x[:batch // run["x"].get("bpe", 1)],
+                                labels[:batch // run["x"].get("bpe", 1)], run["x"].get("ls", 0.0))
+            (v + penalty(first, run["l1"], run["l2"])).backward()
+            norm = flat([p.grad for p in first]).norm().item()
+            run["x"]["clip"] = float(f"{norm / 2:.6g}")
+        losses, penalties, rates, after = run_steps(case, run, x, labels)
+        line = ("run {name} {opt} {lr} {momentum} {nesterov} {beta1} {beta2} {eps} {l1} {l2}"
+                .format(**run))
+        out.append(" ".join([line] + [f"{k}={v}" for k, v in run["x"].items()]))
         emit_array(out, "loss_before", losses)
         emit_array(out, "penalty_before", penalties)
+        emit_array(out, "lr", rates)
         for t, p in enumerate(after, 1):
             emit_array(out, f"after{t}", p)
     out.append("end")
     return out
 
 
-def run_spec(name, opt, lr, momentum=0.0, nesterov=0, l1=0.0, l2=0.0, eps=1e-7):
+def run_spec(name, opt, lr, momentum=0.0, nesterov=0, l1=0.0, l2=0.0, eps=1e-7, **extra):
     return {"name": name, "opt": opt, "lr": lr, "momentum": momentum, "nesterov": nesterov,
-            "beta1": 0.9, "beta2": 0.999, "eps": eps, "l1": l1, "l2": l2}
+            "beta1": 0.9, "beta2": 0.999, "eps": eps, "l1": l1, "l2": l2, "x": extra}
 
 
 def main():
@@ -231,13 +332,31 @@ def main():
                        [sgd, mom, nag, adam, adam_eps,
                         run_spec("sgd_l2", "sgd", 0.1, l2=0.01),
                         run_spec("momentum_l1", "momentum", 0.1, momentum=0.9, l1=0.01),
-                        run_spec("adam_l1_l2", "adam", 0.01, l1=0.001, l2=0.01)],
+                        run_spec("adam_l1_l2", "adam", 0.01, l1=0.001, l2=0.01),
+                        run_spec("adamw", "adamw", 0.01, wd=0.1),
+                        run_spec("adamw_l2", "adamw", 0.01, l2=0.01, wd=0.01, bpe=2),
+                        run_spec("sgd_smooth", "sgd", 0.1, ls=0.1),
+                        run_spec("adam_smooth", "adam", 0.01, ls=0.2, bpe=2),
+                        run_spec("momentum_clip", "momentum", 0.1, momentum=0.9, clip="half"),
+                        run_spec("adam_clip_l2", "adam", 0.01, l2=0.01, clip="half", bpe=2),
+                        run_spec("sgd_step", "sgd", 0.1, bpe=2, sched="step", step_epochs=2,
+                                 gamma=0.5),
+                        run_spec("momentum_exp", "momentum", 0.1, momentum=0.9,
+                                 sched="exponential", gamma=0.7),
+                        run_spec("sgd_cosine", "sgd", 0.1, bpe=2, sched="cosine", min_lr=0.01),
+                        run_spec("adam_cosine_warmup", "adam", 0.01, bpe=2, sched="cosine",
+                                 warmup=1, min_lr=0.001),
+                        run_spec("sgd_plateau", "sgd", 0.1, sched="reduce_on_plateau",
+                                 factor=0.5, patience=1, min_delta=10.0)],
                        seed=1)
     lines += make_case("sigmoid_mse", [6, 5, 3], ["sigmoid", "sigmoid"], "mse",
                        [sgd, nag, adam, run_spec("sgd_l1_l2", "sgd", 0.5, l1=0.001, l2=0.01)],
                        seed=2)
     lines += make_case("relu_linear_mse", [6, 7, 3], ["relu", "linear"], "mse",
-                       [sgd, mom, adam, adam_eps], seed=3)
+                       [sgd, mom, adam, adam_eps, run_spec("adamw", "adamw", 0.01, wd=0.1),
+                        run_spec("nesterov_clip_cosine", "momentum", 0.1, momentum=0.9,
+                                 nesterov=1, clip="half", sched="cosine", warmup=1, bpe=2)],
+                       seed=3)
     print("\n".join(lines))
 
 

@@ -309,7 +309,7 @@ static void test_softmax_backward_matches_fused(void **state) {
         for (int j = 0; j < O; j++) d[i * O + j] = j == y[i] ? -1.0f / (B * p[i * O + j]) : 0.0f;
     mlp_softmax_backward(d, p, B, O);
     long correct = 0;
-    double loss = mlp_softmax_ce_backward(z, y, B, O, 1.0f / B, &correct);
+    double loss = mlp_softmax_ce_backward(z, y, B, O, 1.0f / B, 0.0f, &correct);
     double want_loss = 0;
     for (int i = 0; i < B; i++) want_loss -= log(p[i * O + y[i]]);
     assert_true(fabs(loss - want_loss) < 1e-5 * want_loss);
@@ -372,12 +372,12 @@ static void test_cross_entropy_stable(void **state) {
     float z[3] = {1000.0f, -1000.0f, 0.0f};
     int32_t y = 1;
     int pred;
-    double loss = mlp_softmax_ce_loss(z, &y, 1, 3, &pred);
+    double loss = mlp_softmax_ce_loss(z, &y, 1, 3, 0.0f, &pred);
     assert_true(isfinite(loss));
     assert_true(fabs(loss - 2000.0) < 1e-3);
     assert_int_equal(pred, 0);
     long correct = 0;
-    double loss2 = mlp_softmax_ce_backward(z, &y, 1, 3, 1.0f, &correct);
+    double loss2 = mlp_softmax_ce_backward(z, &y, 1, 3, 1.0f, 0.0f, &correct);
     assert_true(fabs(loss2 - 2000.0) < 1e-3);
     assert_true(fabsf(z[0] - 1.0f) < 1e-6f && fabsf(z[1] + 1.0f) < 1e-6f);
     assert_int_equal(correct, 0);

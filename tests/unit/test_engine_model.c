@@ -55,7 +55,44 @@ static void test_config_validation(void **state) {
     REJECT(min_delta, -1.0f);
     REJECT(optimizer, (mlp_optimizer)7);
     REJECT(nesterov, 1); /* with sgd */
+    REJECT(weight_decay, -0.1f);
+    REJECT(label_smoothing, 1.0f);
+    REJECT(label_smoothing, -0.1f);
+    REJECT(clip_norm, -1.0f);
+    REJECT(clip_norm, INFINITY);
+    REJECT(monitor, (mlp_metric)9);
+    REJECT(mode, (mlp_mode)5);
+    REJECT(schedule.type, (mlp_lr_kind)9);
 #undef REJECT
+    /* A schedule's members, each refused with a message naming it. */
+#define REJECT_SCHED(kind, field, value, name)                                                     \
+    do {                                                                                           \
+        mlp_error e = {{0}};                                                                       \
+        c = ok;                                                                                    \
+        c.schedule.type = kind;                                                                    \
+        c.schedule.field = value;                                                                  \
+        assert_int_equal(mlp_train_config_validate(&c, &e), MLP_EINVAL);                           \
+        if (!strstr(e.msg, "lr_schedule." name)) fail_msg("message \"%s\"", e.msg);                \
+    } while (0)
+    REJECT_SCHED(MLP_LR_STEP, step_epochs, 0, "step_epochs");
+    REJECT_SCHED(MLP_LR_STEP, step_epochs, -2, "step_epochs");
+    REJECT_SCHED(MLP_LR_STEP, gamma, 0.0f, "gamma");
+    REJECT_SCHED(MLP_LR_EXPONENTIAL, gamma, 1.5f, "gamma");
+    REJECT_SCHED(MLP_LR_COSINE, min_lr, 0.02f, "min_lr"); /* above lr 0.01 */
+    REJECT_SCHED(MLP_LR_COSINE, warmup_epochs, -1, "warmup_epochs");
+    REJECT_SCHED(MLP_LR_COSINE, warmup_epochs, 10, "warmup_epochs"); /* = epochs */
+    REJECT_SCHED(MLP_LR_PLATEAU, factor, 1.0f, "factor");
+    REJECT_SCHED(MLP_LR_PLATEAU, patience, 0, "patience");
+    REJECT_SCHED(MLP_LR_PLATEAU, cooldown, -1, "cooldown");
+    REJECT_SCHED(MLP_LR_PLATEAU, monitor, (mlp_metric)8, "monitor");
+    REJECT_SCHED(MLP_LR_PLATEAU, min_lr, 1.0f, "min_lr");
+#undef REJECT_SCHED
+    /* members a schedule does not read are not checked */
+    c = ok;
+    c.schedule.type = MLP_LR_COSINE;
+    c.schedule.step_epochs = 0;
+    c.schedule.min_lr = c.lr; /* equal is allowed: a constant rate */
+    assert_int_equal(mlp_train_config_validate(&c, NULL), MLP_OK);
     /* mlp_train refuses a bad configuration before touching the model */
     mlp_dataset d = make_blobs(20, 1, 0);
     mlp_model *m = make_model(4, MLP_ACT_RELU, 1), *copy;

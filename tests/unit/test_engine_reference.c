@@ -3,8 +3,10 @@
  * tests/reference/fixtures/reference.txt (written by
  * tests/reference/gen_reference.py, float64 PyTorch) holds small networks with
  * fixed weights and inputs, and what PyTorch computes for them: outputs, mean
- * loss, every parameter's gradient, and the parameters after 1..3 full-batch
- * steps of SGD, momentum, Nesterov and Adam with L1/L2 penalties. Each test
+ * loss, every parameter's gradient, and the parameters after 1..3 epochs of
+ * SGD, momentum, Nesterov, Adam and AdamW with L1/L2 penalties, label
+ * smoothing, gradient clipping and learning-rate schedules (one or two
+ * batches per epoch), with the rate of each epoch. Each test
  * rebuilds the networks in float32 and reports the worst difference per
  * quantity; a value passes when |got - want| <= ATOL + RTOL * |want|.
  *
@@ -29,7 +31,7 @@
 #define RTOL         1e-4
 #define STEPS        3
 #define MAX_CASES    8
-#define MAX_RUNS     12
+#define MAX_RUNS     24
 
 /* ---- the fixture ----------------------------------------------------------------- */
 typedef struct {
@@ -41,7 +43,12 @@ typedef struct {
     char name[64], opt[16];
     double lr, momentum, beta1, beta2, eps, l1, l2;
     int nesterov;
-    ref_array loss_before, penalty_before; /* STEPS values each */
+    /* KEY=VALUE extras of the run line */
+    double wd, ls, clip; /* wd < 0: not given (the engine's default) */
+    int bpe;             /* batches per epoch */
+    mlp_lr_schedule sched;
+    ref_array loss_before, penalty_before; /* STEPS values each (epoch means) */
+    ref_array lr_epoch;                    /* STEPS rates: each epoch's last batch's */
     ref_array after[STEPS];                /* params layout */
 } ref_run;
 
@@ -61,6 +68,44 @@ typedef struct {
 
 static void fail_parse(const char *what, long lineno) {
     fail_msg("%s: line %ld: %s", FIXTURE_PATH, lineno, what);
+}
+
+/* Apply one KEY=VALUE extra of a run line; 0, or -1 for an unknown key. */
+static int run_extra(ref_run *r, const char *tok) {
+    char key[32];
+    const char *eq = strchr(tok, '=');
+    if (!eq || (size_t)(eq - tok) >= sizeof key) return -1;
+    memcpy(key, tok, (size_t)(eq - tok));
+    key[eq - tok] = '\0';
+    const char *v = eq + 1;
+    mlp_lr_schedule *sc = &r->sched;
+    if (!strcmp(key, "sched")) return mlp_lr_kind_from_name(v, &sc->type);
+    double d = strtod(v, NULL);
+    if (!strcmp(key, "wd"))
+        r->wd = d;
+    else if (!strcmp(key, "ls"))
+        r->ls = d;
+    else if (!strcmp(key, "clip"))
+        r->clip = d;
+    else if (!strcmp(key, "bpe"))
+        r->bpe = (int)d;
+    else if (!strcmp(key, "step_epochs"))
+        sc->step_epochs = (int)d;
+    else if (!strcmp(key, "gamma"))
+        sc->gamma = (float)d;
+    else if (!strcmp(key, "min_lr"))
+        sc->min_lr = (float)d;
+    else if (!strcmp(key, "warmup"))
+        sc->warmup_epochs = (int)d;
+    else if (!strcmp(key, "factor"))
+        sc->factor = (float)d;
+    else if (!strcmp(key, "patience"))
+        sc->patience = (int)d;
+    else if (!strcmp(key, "min_delta"))
+        sc->min_delta = (float)d;
+    else
+        return -1;
+    return 0;
 }
 
 /* Read "array NAME COUNT"'s COUNT values that follow. */
@@ -90,6 +135,7 @@ static ref_array *array_slot(ref_case *c, const char *name) {
     if (!r) return NULL;
     if (!strcmp(name, "loss_before")) return &r->loss_before;
     if (!strcmp(name, "penalty_before")) return &r->penalty_before;
+    if (!strcmp(name, "lr")) return &r->lr_epoch;
     for (int t = 1; t <= STEPS; t++) {
         char want[24];
         snprintf(want, sizeof want, "after%d", t);
@@ -141,10 +187,18 @@ static void load_fixture(ref_fixture *fx) {
         } else if (!strcmp(key, "run")) {
             if (c->n_runs == MAX_RUNS) fail_parse("too many runs", lineno);
             ref_run *r = &c->runs[c->n_runs++];
-            if (sscanf(line, "run %63s %15s %lf %lf %d %lf %lf %lf %lf %lf", r->name, r->opt,
+            int used = 0;
+            if (sscanf(line, "run %63s %15s %lf %lf %d %lf %lf %lf %lf %lf%n", r->name, r->opt,
                        &r->lr, &r->momentum, &r->nesterov, &r->beta1, &r->beta2, &r->eps, &r->l1,
-                       &r->l2) != 10)
+                       &r->l2, &used) != 10)
                 fail_parse("bad run", lineno);
+            mlp_train_config defaults;
+            mlp_train_config_default(&defaults);
+            r->sched = defaults.schedule;
+            r->wd = -1.0;
+            r->bpe = 1;
+            for (char *tok = strtok(line + used, " \n"); tok; tok = strtok(NULL, " \n"))
+                if (run_extra(r, tok) != 0) fail_parse("bad run extra", lineno);
         } else if (!strcmp(key, "array")) {
             size_t count;
             if (sscanf(line, "array %63s %zu", name, &count) != 2) fail_parse("bad array", lineno);
@@ -170,6 +224,7 @@ static void free_fixture(ref_fixture *fx) {
         for (int r = 0; r < c->n_runs; r++) {
             free(c->runs[r].loss_before.v);
             free(c->runs[r].penalty_before.v);
+            free(c->runs[r].lr_epoch.v);
             for (int t = 0; t < STEPS; t++) free(c->runs[r].after[t].v);
         }
     }
@@ -286,6 +341,16 @@ static void run_config(const ref_run *r, mlp_train_config *cfg) {
     cfg->epsilon = (float)r->eps;
     cfg->l1 = (float)r->l1;
     cfg->l2 = (float)r->l2;
+    if (r->wd >= 0.0) cfg->weight_decay = (float)r->wd;
+    cfg->label_smoothing = (float)r->ls;
+    cfg->clip_norm = (float)r->clip;
+    cfg->schedule = r->sched;
+}
+
+/* A run that is one optimizer step per epoch with nothing but the update
+ * rule: mlp_optim_step alone reproduces it. */
+static int plain_steps(const ref_run *r) {
+    return r->bpe == 1 && r->ls == 0.0 && r->clip == 0.0 && r->sched.type == MLP_LR_CONSTANT;
 }
 
 /* A workspace for the case's whole batch, loaded with its inputs and
@@ -379,7 +444,7 @@ static void test_gradients(void **state) {
         ok &= compare(what, ws->grad, &c->grad, ws->n_params, &c->arch);
         for (int r = 0; r < c->n_runs; r++) {
             const ref_run *run = &c->runs[r];
-            if (run->l1 == 0.0 && run->l2 == 0.0) continue;
+            if ((run->l1 == 0.0 && run->l2 == 0.0) || run->bpe != 1) continue; /* epoch means */
             snprintf(what, sizeof what, "%s/%s penalty", c->name, run->name);
             ok &= compare_scalar(what, mlp_penalty(m, (float)run->l1, (float)run->l2),
                                  run->penalty_before.v[0]);
@@ -399,6 +464,7 @@ static void test_optimizer_steps(void **state) {
         const ref_case *c = &fx->cases[i];
         for (int r = 0; r < c->n_runs; r++) {
             const ref_run *run = &c->runs[r];
+            if (!plain_steps(run)) continue; /* test_train_epochs covers it */
             mlp_model *m = case_model(c);
             mlp_dataset *d = case_dataset(c);
             mlp_workspace *ws = case_workspace(c, d);
@@ -427,11 +493,11 @@ static void test_optimizer_steps(void **state) {
     assert_true(ok);
 }
 
-/* What the epoch callback saw: the parameters after each epoch and its loss. */
+/* What the epoch callback saw: the parameters after each epoch, its loss and rate. */
 typedef struct {
     size_t n;
     float *after[STEPS];
-    double loss[STEPS];
+    double loss[STEPS], lr[STEPS];
     int epochs_seen;
 } epoch_log;
 
@@ -440,15 +506,17 @@ static int log_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
     if (p->epoch >= 1 && p->epoch <= STEPS) {
         memcpy(log->after[p->epoch - 1], m->params, sizeof(float) * log->n);
         log->loss[p->epoch - 1] = p->loss;
+        log->lr[p->epoch - 1] = p->learning_rate;
     }
     log->epochs_seen++;
     return 0;
 }
 
-/* The same steps through the public mlp_train: one batch per epoch (batch =
- * the whole set, no shuffling, no validation), parameters read by the epoch
- * callback after epochs 1..3. The epoch's loss is its one batch's loss taken
- * before that batch's step, penalty included (as Keras reports it). */
+/* The same epochs through the public mlp_train: bpe batches per epoch in
+ * order (no shuffling, no validation), parameters read by the epoch callback
+ * after epochs 1..3. The epoch's loss is the mean of its batches' losses,
+ * each taken before that batch's step, penalty included (as Keras reports
+ * it); its learning_rate is the rate its last batch used. */
 static void test_train_epochs(void **state) {
     ref_fixture *fx = *state;
     int ok = 1;
@@ -460,7 +528,7 @@ static void test_train_epochs(void **state) {
             mlp_dataset *d = case_dataset(c);
             mlp_train_config cfg;
             run_config(run, &cfg);
-            cfg.batch_size = c->batch;
+            cfg.batch_size = c->batch / run->bpe;
             cfg.epochs = STEPS;
             cfg.shuffle = 0;
             cfg.validation_split = 0.0f;
@@ -485,6 +553,9 @@ static void test_train_epochs(void **state) {
                          t + 1);
                 ok &= compare_scalar(what, log.loss[t],
                                      run->loss_before.v[t] + run->penalty_before.v[t]);
+                snprintf(what, sizeof what, "%s/%s mlp_train epoch %d rate", c->name, run->name,
+                         t + 1);
+                ok &= compare_scalar(what, log.lr[t], run->lr_epoch.v[t]);
                 free(log.after[t]);
             }
             /* Without early stopping the model ends with the last epoch's weights. */
@@ -498,11 +569,59 @@ static void test_train_epochs(void **state) {
     assert_true(ok);
 }
 
+/* Warm start carrying the optimizer state: one epoch, the model and its
+ * state through a model file (buffer), then two more epochs from them, must
+ * land where three epochs in one run land (PyTorch's after3), for every run
+ * without a schedule (a schedule restarts with each run). */
+static void test_warm_start_state(void **state) {
+    ref_fixture *fx = *state;
+    int ok = 1;
+    for (int i = 0; i < fx->n_cases; i++) {
+        const ref_case *c = &fx->cases[i];
+        for (int r = 0; r < c->n_runs; r++) {
+            const ref_run *run = &c->runs[r];
+            if (run->sched.type != MLP_LR_CONSTANT) continue;
+            mlp_model *m = case_model(c), *back = NULL;
+            mlp_dataset *d = case_dataset(c);
+            mlp_train_config cfg;
+            run_config(run, &cfg);
+            cfg.batch_size = c->batch / run->bpe;
+            cfg.epochs = 1;
+            cfg.shuffle = 0;
+            mlp_optim_state st = {0}, loaded = {0};
+            cfg.state_out = &st;
+            mlp_error err = {{0}};
+            assert_int_equal(mlp_train(m, d, &cfg, NULL, &err), MLP_OK);
+            assert_int_equal(st.step, run->bpe);
+            unsigned char *buf = NULL;
+            size_t len = 0;
+            assert_int_equal(mlp_model_to_buffer_with_state(m, &st, &buf, &len, &err), MLP_OK);
+            assert_int_equal(mlp_model_from_buffer_with_state(buf, len, &back, &loaded, &err),
+                             MLP_OK);
+            cfg.epochs = STEPS - 1;
+            cfg.state_out = NULL;
+            cfg.init_state = &loaded;
+            if (mlp_train(back, d, &cfg, NULL, &err) != MLP_OK)
+                fail_msg("%s/%s: warm start: %s", c->name, run->name, err.msg);
+            char what[96];
+            snprintf(what, sizeof what, "%s/%s 1 + 2 epochs, state kept", c->name, run->name);
+            ok &= compare(what, back->params, &run->after[STEPS - 1], back->n_params, &c->arch);
+            free(buf);
+            mlp_optim_state_free(&st);
+            mlp_optim_state_free(&loaded);
+            mlp_model_free(back);
+            mlp_dataset_free(d);
+            mlp_model_free(m);
+        }
+    }
+    assert_true(ok);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward),      cmocka_unit_test(test_evaluate),
         cmocka_unit_test(test_gradients),    cmocka_unit_test(test_optimizer_steps),
-        cmocka_unit_test(test_train_epochs),
+        cmocka_unit_test(test_train_epochs), cmocka_unit_test(test_warm_start_state),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -51,6 +51,7 @@ static void test_optimizers_reduce_loss(void **state) {
     train_and_check(MLP_OPT_MOMENTUM, 0, 0.02f, "momentum");
     train_and_check(MLP_OPT_MOMENTUM, 1, 0.02f, "nesterov");
     train_and_check(MLP_OPT_ADAM, 0, 0.01f, "adam");
+    train_and_check(MLP_OPT_ADAMW, 0, 0.01f, "adamw");
 }
 
 /* One step of each rule on a single parameter, against the formulas written
@@ -401,6 +402,129 @@ static void test_validation_split(void **state) {
     free_blobs(&d);
 }
 
+/* Early stopping on val_accuracy (mode auto = max): the run stops `patience`
+ * epochs after the first epoch of highest validation accuracy and restores
+ * its weights; on val_loss with mode max the watcher looks for a rise. */
+typedef struct {
+    int n;
+    double val_acc[256], val_loss[256], lr[256];
+} metric_log;
+
+static int log_metrics(const mlp_progress *p, const mlp_model *m, void *user) {
+    (void)m;
+    metric_log *l = user;
+    l->val_acc[l->n] = p->val_accuracy;
+    l->val_loss[l->n] = p->val_loss;
+    l->lr[l->n] = p->learning_rate;
+    l->n++;
+    return 0;
+}
+
+static void test_monitor_val_accuracy(void **state) {
+    (void)state;
+    mlp_dataset d = make_blobs(200, 7, 1); /* random labels: accuracy wanders */
+    for (int mode = 0; mode < 2; mode++) {
+        mlp_model *m = make_model(64, MLP_ACT_RELU, 8);
+        metric_log log = {0};
+        mlp_train_config c;
+        mlp_train_config_default(&c);
+        c.optimizer = MLP_OPT_ADAM;
+        c.lr = 0.02f;
+        c.batch_size = 16;
+        c.epochs = 60;
+        c.validation_split = 0.25f;
+        c.patience = 4;
+        c.monitor = mode == 0 ? MLP_METRIC_VAL_ACCURACY : MLP_METRIC_VAL_LOSS;
+        c.mode = mode == 0 ? MLP_MODE_AUTO : MLP_MODE_MAX;
+        c.on_epoch = log_metrics;
+        c.user = &log;
+        mlp_train_result res;
+        assert_int_equal(mlp_train(m, &d, &c, &res, NULL), MLP_OK);
+        const double *v = mode == 0 ? log.val_acc : log.val_loss;
+        int best = 0; /* first maximum, as a strict improvement keeps the first */
+        for (int e = 1; e < log.n; e++)
+            if (v[e] > v[best]) best = e;
+        printf("  %s max: stopped after %d epochs, best %d (%.4f)\n",
+               mode ? "val_loss" : "val_accuracy", res.epochs_run, best + 1, v[best]);
+        if (res.stopped_early) assert_int_equal(res.epochs_run, best + 1 + c.patience);
+        assert_int_equal(res.best_epoch, res.stopped_early ? best + 1 : res.epochs_run);
+        mlp_model_free(m);
+    }
+    free_blobs(&d);
+}
+
+/* reduce_on_plateau as Keras: with a min_delta no epoch can beat, the rate
+ * falls by `factor` every `patience` epochs after the first, and never below
+ * min_lr; the rate of each epoch is reported as learning_rate. */
+static void test_reduce_on_plateau(void **state) {
+    (void)state;
+    mlp_dataset d = make_blobs(64, 3, 0);
+    mlp_model *m = make_model(8, MLP_ACT_RELU, 4);
+    metric_log log = {0};
+    mlp_train_config c;
+    mlp_train_config_default(&c);
+    c.lr = 0.1f;
+    c.epochs = 9;
+    c.batch_size = 16;
+    c.schedule.type = MLP_LR_PLATEAU;
+    c.schedule.monitor = MLP_METRIC_LOSS;
+    c.schedule.factor = 0.5f;
+    c.schedule.patience = 2;
+    c.schedule.min_delta = 1e9f;
+    c.schedule.min_lr = 0.02f;
+    c.on_epoch = log_metrics;
+    c.user = &log;
+    assert_int_equal(mlp_train(m, &d, &c, NULL, NULL), MLP_OK);
+    /* epoch 1 improves on +inf; epochs 2-3 do not -> 0.05 from epoch 4, 0.025
+     * from 6, then the floor 0.02 from 8 */
+    const double want[9] = {0.1, 0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.02, 0.02};
+    assert_int_equal(log.n, 9);
+    for (int e = 0; e < 9; e++) {
+        if (fabs(log.lr[e] - want[e]) > 1e-8)
+            fail_msg("epoch %d: rate %g, want %g", e + 1, log.lr[e], want[e]);
+    }
+    mlp_model_free(m);
+    free_blobs(&d);
+}
+
+/* Configurations mlp_train refuses with this model or state. */
+static void test_refused_combinations(void **state) {
+    (void)state;
+    mlp_dataset d = make_blobs(32, 1, 0);
+    mlp_model *m = make_model(4, MLP_ACT_RELU, 1);
+    mlp_train_config c;
+    mlp_train_config_default(&c);
+    c.epochs = 1;
+    mlp_error err = {{0}};
+    /* a momentum state for an adam run, and a state of the wrong size */
+    float buf[4096] = {0};
+    assert_true(m->n_params <= 4096);
+    mlp_optim_state st = {.kind = MLP_OPT_MOMENTUM, .step = 3, .n = m->n_params, .m = buf};
+    c.optimizer = MLP_OPT_ADAM;
+    c.init_state = &st;
+    assert_int_equal(mlp_train(m, &d, &c, NULL, &err), MLP_EINVAL);
+    assert_non_null(strstr(err.msg, "momentum"));
+    c.optimizer = MLP_OPT_MOMENTUM;
+    st.n = m->n_params - 1;
+    assert_int_equal(mlp_train(m, &d, &c, NULL, &err), MLP_EINVAL);
+    st.n = m->n_params;
+    assert_int_equal(mlp_train(m, &d, &c, NULL, &err), MLP_OK);
+    mlp_model_free(m);
+    /* label smoothing needs cross-entropy */
+    mlp_arch a;
+    const int hidden[1] = {4};
+    assert_int_equal(
+        mlp_arch_make(&a, FEATURES, hidden, 1, MLP_ACT_RELU, CLASSES, MLP_LOSS_MSE, -1, &err),
+        MLP_OK);
+    assert_int_equal(mlp_model_create(&a, MLP_INIT_HE_NORMAL, 1, &m, &err), MLP_OK);
+    mlp_train_config_default(&c);
+    c.label_smoothing = 0.1f;
+    assert_int_equal(mlp_train(m, &d, &c, NULL, &err), MLP_EINVAL);
+    assert_non_null(strstr(err.msg, "label_smoothing"));
+    mlp_model_free(m);
+    free_blobs(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_optimizers_reduce_loss),
@@ -412,6 +536,9 @@ int main(void) {
         cmocka_unit_test(test_nan_loss),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_validation_split),
+        cmocka_unit_test(test_monitor_val_accuracy),
+        cmocka_unit_test(test_reduce_on_plateau),
+        cmocka_unit_test(test_refused_combinations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -270,13 +270,79 @@ static void test_magic_and_version(void **state) {
     expect_reject(buf, len, "wrong magic", "magic");
     expect_reject((const unsigned char *)"PK\x03\x04", 4, "wrong magic", "a zip file");
     buf[3] = 'D';
+    put_le32(buf + OFF_VERSION, 3);
+    reseal(buf, len);
+    expect_reject(buf, len, "unsupported model format version 3", "version bump");
+    /* Version 2 promises an optimizer state after the weights. */
     put_le32(buf + OFF_VERSION, 2);
     reseal(buf, len);
-    expect_reject(buf, len, "unsupported model format version 2", "version bump");
+    expect_reject(buf, len, "state header is cut", "version 2 without a state");
     put_le32(buf + OFF_VERSION, 0);
     reseal(buf, len);
     expect_reject(buf, len, "version 0", "version zero");
     free(buf);
+}
+
+/* A model saved with an Adam state is a version 2 file of the documented
+ * size; it loads with or without asking for the state, the state reads back
+ * bit for bit, and a version 1 file gives an empty state. */
+static void test_state_round_trip(void **state) {
+    (void)state;
+    size_t len1, len;
+    mlp_model *m = NULL, *back = NULL;
+    unsigned char *v1 = small_file(&len1, &m), *buf = NULL;
+    mlp_error err = {{0}};
+    mlp_optim_state st = {.kind = MLP_OPT_ADAM, .step = 5000000000LL, .n = m->n_params};
+    st.m = malloc(2 * m->n_params * sizeof(float));
+    assert_non_null(st.m);
+    st.v = st.m + m->n_params;
+    for (size_t i = 0; i < 2 * m->n_params; i++) st.m[i] = (float)i * 0.25f - 3.0f;
+    assert_int_equal(mlp_model_to_buffer_with_state(m, &st, &buf, &len, &err), MLP_OK);
+    assert_int_equal(len, len1 + 16 + 8 * m->n_params);
+    assert_int_equal(le32(buf + OFF_VERSION), 2);
+    size_t off = OFF_PARAMS + 4 * m->n_params; /* the state section */
+    assert_int_equal(le32(buf + off), 2);      /* adam's code */
+    assert_int_equal(le32(buf + off + 4), 2);  /* two buffers */
+    assert_int_equal(le32(buf + off + 8) | (uint64_t)le32(buf + off + 12) << 32, 5000000000ULL);
+
+    mlp_optim_state got;
+    assert_int_equal(mlp_model_from_buffer_with_state(buf, len, &back, &got, &err), MLP_OK);
+    assert_same_model(m, back);
+    assert_int_equal(got.kind, MLP_OPT_ADAM);
+    assert_true(got.step == st.step);
+    assert_int_equal(got.n, m->n_params);
+    assert_memory_equal(got.m, st.m, 2 * m->n_params * sizeof(float));
+    assert_ptr_equal(got.v, got.m + got.n);
+    mlp_optim_state_free(&got);
+    mlp_model_free(back);
+    assert_int_equal(mlp_model_from_buffer(buf, len, &back, &err), MLP_OK); /* state ignored */
+    assert_same_model(m, back);
+    mlp_model_free(back);
+    assert_int_equal(mlp_model_from_buffer_with_state(v1, len1, &back, &got, &err), MLP_OK);
+    assert_int_equal(got.n, 0);
+    assert_null(got.m);
+    mlp_model_free(back);
+
+    /* Damaged state sections, resealed: unknown optimizer, wrong buffer count. */
+    put_le32(buf + off, 9);
+    reseal(buf, len);
+    expect_reject(buf, len, "unknown optimizer", "optimizer code 9");
+    put_le32(buf + off, 1); /* momentum keeps one buffer, the file says two */
+    reseal(buf, len);
+    expect_reject(buf, len, "buffer count", "momentum with two buffers");
+    put_le32(buf + off, 2);
+    put_le32(buf + off + 16, 0x7fc00000u); /* a NaN first moment */
+    reseal(buf, len);
+    expect_reject(buf, len, "NaN", "NaN state");
+    /* A state that does not fit the model is not written. */
+    st.n = m->n_params - 1;
+    free(buf);
+    buf = NULL;
+    assert_int_equal(mlp_model_to_buffer_with_state(m, &st, &buf, &len, &err), MLP_EINVAL);
+    assert_null(buf);
+    free(st.m);
+    free(v1);
+    mlp_model_free(m);
 }
 
 /* Sealed with a correct checksum, yet describing something absurd. */
@@ -381,15 +447,11 @@ static int remove_dir(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buffer_round_trip),
-        cmocka_unit_test(test_documented_layout),
-        cmocka_unit_test(test_file_round_trip),
-        cmocka_unit_test(test_every_byte_flipped),
-        cmocka_unit_test(test_truncation_and_trailing),
-        cmocka_unit_test(test_magic_and_version),
-        cmocka_unit_test(test_absurd_but_sealed),
-        cmocka_unit_test(test_empty_and_missing_files),
-        cmocka_unit_test(test_save_refuses_nan),
+        cmocka_unit_test(test_buffer_round_trip),       cmocka_unit_test(test_documented_layout),
+        cmocka_unit_test(test_file_round_trip),         cmocka_unit_test(test_every_byte_flipped),
+        cmocka_unit_test(test_truncation_and_trailing), cmocka_unit_test(test_magic_and_version),
+        cmocka_unit_test(test_state_round_trip),        cmocka_unit_test(test_absurd_but_sealed),
+        cmocka_unit_test(test_empty_and_missing_files), cmocka_unit_test(test_save_refuses_nan),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
