@@ -315,6 +315,19 @@ static int scan_batch(scanner *s, int max_batch, int *rows, int *width) {
 
 static int scan_model(scanner *s, api_predict_request *out) {
     if (s->lx.p < s->lx.end && *s->lx.p == 'n') return api_json_scan_literal(&s->lx, "null");
+    if (s->lx.p < s->lx.end && *s->lx.p == '"') {
+        char text[2 * API_NAME_MAX + 4];
+        int cut = 0;
+        if (api_json_scan_string(&s->lx, text, sizeof text, &cut)) return -1;
+        if (!cut && api_model_ref_parse(text, &out->ref) == 0) {
+            out->has_ref = 1;
+            return 0;
+        }
+        content_error(s, 422, "/model",
+                      "model must be a model id or \"name\", \"name@alias\" or "
+                      "\"name/version\" (a name is a letter then up to 63 of A-Z a-z 0-9 . _ -)");
+        return 0;
+    }
     if (s->lx.p < s->lx.end && (*s->lx.p == '-' || api_json_is_digit(*s->lx.p))) {
         double d;
         if (api_json_scan_number(&s->lx, &d, 0)) return -1;
@@ -327,7 +340,7 @@ static int scan_model(scanner *s, api_predict_request *out) {
     }
     content_error(s, 422, "/model",
                   "model must be a model id (integer >= 0; 0 or null for the "
-                  "latest)");
+                  "latest) or a name reference (\"name\", \"name@alias\", \"name/version\")");
     return 0;
 }
 

@@ -2,7 +2,9 @@
  *
  *   {"model": 3, "input": [784 numbers]}            one vector
  *   {"model": 3, "inputs": [[...], [...], ...]}     a batch (1..max_batch rows)
- * "model" is optional (0 / absent: the latest succeeded model). Exactly one of
+ * "model" is optional (0 / absent: the latest succeeded model); it is a model
+ * id or a registry reference: "name", "name@alias" or "name/version"
+ * (model_ref.h). Exactly one of
  * "input" / "inputs" must be present; every row must have the same width and
  * every value must be a finite number.
  */
@@ -12,16 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model_ref.h"
 #include "problem.h"
 
 #define API_PREDICT_MAX_BATCH_DEFAULT 256
 
 typedef struct {
-    int64_t model_id; /* 0: the latest model */
-    int batch_form;   /* 1 when the body used "inputs" */
-    int n;            /* rows */
-    int width;        /* values per row */
-    float *x;         /* n * width, malloc'ed; freed by api_predict_request_free */
+    int64_t model_id; /* 0: the latest model (or the one ref names) */
+    int has_ref;      /* "model" was a registry reference: ref is set */
+    api_model_ref ref;
+    int batch_form; /* 1 when the body used "inputs" */
+    int n;          /* rows */
+    int width;      /* values per row */
+    float *x;       /* n * width, malloc'ed; freed by api_predict_request_free */
 } api_predict_request;
 
 /* Parse and validate; rows beyond max_batch give 413 naming the limit,

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "json_util.h"
+#include "model_ref.h"
 
 /* ---- the members --------------------------------------------------------------- */
 
@@ -85,6 +86,26 @@ static int dec_dataset(const field *f, const cJSON *v, api_train_request *r, con
 }
 static int enc_dataset(const field *f, cJSON *o, const api_train_request *r) {
     return cJSON_AddStringToObject(o, f->name, r->dataset) ? 0 : -1;
+}
+
+static int dec_model_name(const field *f, const cJSON *v, api_train_request *r, const char *ptr,
+                          api_problem *p) {
+    if (!cJSON_IsString(v) || !api_model_name_ok(v->valuestring))
+        return api_json_invalid(p, ptr,
+                                "%s must be a string of 1 to 64 characters of A-Z a-z 0-9 . _ - "
+                                "starting with a letter",
+                                f->name);
+    snprintf(r->model_name, sizeof r->model_name, "%s", v->valuestring);
+    return 0;
+}
+static int enc_model_name(const field *f, cJSON *o, const api_train_request *r) {
+    return cJSON_AddStringToObject(o, f->name, r->model_name) ? 0 : -1;
+}
+
+/* The default model name: the dataset's, when it is a valid name. */
+static void default_model_name(api_train_request *r) {
+    snprintf(r->model_name, sizeof r->model_name, "%s",
+             api_model_name_ok(r->dataset) ? r->dataset : "model");
 }
 
 static int dec_hidden(const field *f, const cJSON *v, api_train_request *r, const char *ptr,
@@ -301,6 +322,7 @@ static const field fields[] = {
     CUSTOM_F("seed", dec_seed, enc_seed),
     CUSTOM_F("early_stopping", dec_early_stopping, enc_early_stopping),
     CUSTOM_F("warm_start_model", dec_warm_start, enc_warm_start),
+    CUSTOM_F("model_name", dec_model_name, enc_model_name),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
@@ -433,6 +455,7 @@ void api_train_request_default(api_train_request *r) {
     r->train.on_epoch = NULL;
     r->train.user = NULL;
     r->warm_start_model = 0;
+    default_model_name(r);
 }
 
 int api_train_request_decode(const char *json, size_t len, api_train_request *out,
@@ -451,10 +474,12 @@ int api_train_request_decode(const char *json, size_t len, api_train_request *ou
     api_train_request r;
     api_train_request_default(&r);
     r.output_activation = -1; /* until the body or the loss decides */
+    r.model_name[0] = '\0';   /* until the body or the dataset decides */
     if (!cJSON_IsObject(root))
         api_json_invalid(prob, "", "the body must be a JSON object");
     else if (!decode_object(root, fields, N_FIELDS, "", &r, prob) && !check_combination(&r, prob))
         rc = 0;
+    if (rc == 0 && !r.model_name[0]) default_model_name(&r);
     cJSON_Delete(root);
     if (rc == 0) *out = r;
     return rc;

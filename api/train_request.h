@@ -6,7 +6,10 @@
  *   dataset (string), hidden ([int]), activation, output_activation, loss, init,
  *   optimizer, learning_rate, momentum, nesterov (bool), beta1, beta2, epsilon,
  *   batch_size, epochs, validation_split, l1, l2, dropout, shuffle (bool), seed,
- *   early_stopping {patience, min_delta, restore_best_weights}, warm_start_model (id)
+ *   early_stopping {patience, min_delta, restore_best_weights}, warm_start_model (id),
+ *   model_name (the registered name whose next version the job's model
+ *   becomes, model_ref.h; default: the dataset's name when that is a valid
+ *   name, else "model")
  * Unknown fields, wrong types and out-of-range values are refused naming the
  * field as a JSON pointer ("/hidden/1").
  */
@@ -29,6 +32,7 @@ typedef struct {
     mlp_init init;
     mlp_train_config train;   /* optimizer and its parameters, batch, epochs, ...; callbacks NULL */
     int64_t warm_start_model; /* 0: fresh weights */
+    char model_name[65];      /* always set after decode/default */
 } api_train_request;
 
 /* The reference recipe. */

@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "http.h"
+#include "model_ref.h"
 #include "router.h"
 
 typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_FLAG } opt_kind;
@@ -83,6 +84,8 @@ static const option options[] = {
      "longest wait for a fuller prediction batch, microseconds"},
     {"--predict-batch-gap-us", "MLPD_PREDICT_BATCH_GAP_US", INT(predict_batch_gap_us, 0, 1000000),
      "0", "with a delay: stop waiting once no request came for this long"},
+    {"--default-alias", "MLPD_DEFAULT_ALIAS", STR(default_alias), "production",
+     "alias a request naming a model without a version uses (\"\" = always the latest)"},
     {"--balance", "MLPD_HTTP_BALANCE", STR(balance), "fewest",
      "how connections reach the HTTP workers: fewest (one acceptor, each to the worker with the "
      "fewest open), reuseport (kernel hash), pool (libmicrohttpd's thread pool)"},
@@ -217,6 +220,13 @@ int serve_config_parse(serve_config *c, int argc, char **argv, FILE *out, char *
         }
         if (apply(c, o, val, o->flag, err, errlen) != 0) return 2;
     }
+    if (c->default_alias[0] && !api_model_name_ok(c->default_alias)) {
+        snprintf(err, errlen,
+                 "--default-alias: '%s' is not an alias (a letter, then up to 63 of "
+                 "A-Z a-z 0-9 . _ -)",
+                 c->default_alias);
+        return 2;
+    }
     if (http_balance_parse(c->balance) < 0) {
         snprintf(err, errlen, "--balance: expected fewest, reuseport or pool, got '%s'",
                  c->balance);
@@ -232,6 +242,7 @@ void serve_config_rest(const serve_config *c, rest_config *out) {
                          .max_epochs = c->max_epochs,
                          .max_params = c->max_params,
                          .max_predict_batch = c->max_predict_batch,
+                         .default_alias = c->default_alias,
                          .quiet = c->quiet};
 }
 

@@ -34,6 +34,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "model_cache.h"
+#include "model_stats.h"
+#include "registry.h"
 #include "router.h"
 #include "serve.h"
 #include "datasets.h"
@@ -201,7 +203,10 @@ int cmd_serve(int argc, char **argv) {
                           .idle_gap_us = cfg.predict_batch_gap_us};
     /* Before the job runner, which tells it about the models jobs make. */
     a.models = model_cache_create(st, MODEL_CACHE_CAPACITY, &bo);
-    if (!a.models) {
+    a.registry = registry_create(st, cfg.default_alias);
+    a.stats = model_stats_create();
+    if (a.models && a.registry) model_cache_attach_registry(a.models, a.registry);
+    if (!a.models || !a.registry || !a.stats) {
         log_error("cannot start: out of memory");
         goto out;
     }
@@ -279,6 +284,8 @@ out:
     jobs_free(jb); /* stops the runner first if still running; NULL is fine */
     sse_hub_free(a.sse);
     model_cache_free(a.models);
+    registry_free(a.registry);
+    model_stats_free(a.stats);
     router_free(a.router);
     if (st) store_close(st);
     if (rc == 0) log_info("stopped");

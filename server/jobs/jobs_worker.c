@@ -406,6 +406,7 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
     snprintf(crc, sizeof crc, "%08lx", crc32(0L, buf, (uInt)len));
     char *config = api_train_request_encode(&jb->req);
     store_model meta = {.run_id = jb->run_id,
+                        .name = (char *)jb->req.model_name,
                         .arch_json = api_encode_arch_json(&r->model->arch),
                         .config_json = config,
                         .metrics_json = metrics_json(res, test_loss, test_acc, train_seconds),

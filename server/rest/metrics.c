@@ -12,6 +12,7 @@
 
 #include "batcher.h"
 #include "model_cache.h"
+#include "model_stats.h"
 #include "mlp.h"
 #include "router.h"
 #include "version.h"
@@ -251,6 +252,52 @@ static void put_process(text *t, app *a) {
                (double)now.tv_sec + now.tv_nsec * 1e-9 - a->started_at);
 }
 
+/* ---- per model version ({model, version}: model_stats.h) ---- */
+typedef struct {
+    text *t;
+    int family; /* 0 rows, 1 executions, 2 requests, 3 queue histogram */
+} model_family;
+
+/* One family's samples for one model version (a family's lines stay together). */
+static void put_model_sample(void *user, const model_stat *s) {
+    model_family *f = user;
+    char labels[STORE_NAME_MAX + 40];
+    snprintf(labels, sizeof labels, "model=\"%s\",version=\"%d\",", s->name, s->version);
+    if (f->family == 0)
+        put(f->t, "mlpd_predict_model_rows_total{%.*s} %llu\n", (int)strlen(labels) - 1, labels,
+            (unsigned long long)atomic_load(&s->inference_count));
+    else if (f->family == 1)
+        put(f->t, "mlpd_predict_model_executions_total{%.*s} %llu\n", (int)strlen(labels) - 1,
+            labels, (unsigned long long)atomic_load(&s->execution_count));
+    else if (f->family == 2)
+        put(f->t,
+            "mlpd_predict_model_requests_total{%soutcome=\"success\"} %llu\n"
+            "mlpd_predict_model_requests_total{%soutcome=\"failure\"} %llu\n",
+            labels, (unsigned long long)atomic_load(&s->success.count), labels,
+            (unsigned long long)atomic_load(&s->fail.count));
+    else
+        put_hist(f->t, "mlpd_predict_queue_seconds", labels, &s->queue_hist);
+}
+
+/* Every inference route (/predict, v2, v1) counts here per model version. */
+static void put_models(text *t, app *a) {
+    if (!a->stats) return;
+    static const char *const head[4] = {
+        "# HELP mlpd_predict_model_rows_total Rows predicted, per model version.\n"
+        "# TYPE mlpd_predict_model_rows_total counter\n",
+        "# HELP mlpd_predict_model_executions_total Forward passes (batches) per model version.\n"
+        "# TYPE mlpd_predict_model_executions_total counter\n",
+        "# HELP mlpd_predict_model_requests_total Inference requests per model version and "
+        "outcome.\n# TYPE mlpd_predict_model_requests_total counter\n",
+        "# HELP mlpd_predict_queue_seconds Time a request waited for its batch to start.\n"
+        "# TYPE mlpd_predict_queue_seconds histogram\n"};
+    for (int f = 0; f < 4; f++) {
+        put(t, "%s", head[f]);
+        model_family mf = {.t = t, .family = f};
+        model_stats_foreach(a->stats, put_model_sample, &mf);
+    }
+}
+
 char *metrics_render(app *a, size_t *len) {
     text t = {.buf = malloc(8192), .len = 0, .cap = 8192, .failed = 0};
     if (!t.buf) return NULL;
@@ -261,6 +308,7 @@ char *metrics_render(app *a, size_t *len) {
         MLPD_VERSION, mlp_kernel_name());
     put_http(&t, a);
     put_predict(&t, a);
+    put_models(&t, a);
     put_jobs(&t, a);
     put_process(&t, a);
     if (t.failed) {

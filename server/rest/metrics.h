@@ -6,7 +6,8 @@
  * mlpd_http_requests_total{route,method,code} and the
  * mlpd_http_request_duration_seconds histogram; per listener
  * mlpd_http_listener_{connections,requests}_total; the mlpd_predict_*
- * counters; mlpd_models_cached; mlpd_jobs{status}; mlpd_train_samples_total;
+ * counters and, per {model, version}, mlpd_predict_model_{rows,executions,requests}_total
+ * and the mlpd_predict_queue_seconds histogram; mlpd_models_cached; mlpd_jobs{status}; mlpd_train_samples_total;
  * the mlpd_epoch_duration_seconds and mlpd_job_duration_seconds histograms;
  * the standard process_* families; mlpd_uptime_seconds.
  */

@@ -1,8 +1,6 @@
 /* router.c - the route table, admission checks and per-route counters. */
 #include "router.h"
 
-#include "log.h"
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +9,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "v2_infer.h"
 
 #define CT_JSON "application/json"
 
@@ -39,6 +38,40 @@ static const route route_table[] = {
     R("GET", "/models/{id}", route_model_get, ROUTE_BODY_NONE, NULL, AUTH_READ),
     R("DELETE", "/models/{id}", route_model_delete, ROUTE_BODY_NONE, NULL, AUTH_MANAGE),
     R("GET", "/models/{id}/file", route_model_file, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("GET", "/models/{name}/versions/{v}", route_model_version_get, ROUTE_BODY_NONE, NULL,
+      AUTH_READ),
+    R("DELETE", "/models/{name}/versions/{v}", route_model_version_delete, ROUTE_BODY_NONE, NULL,
+      AUTH_MANAGE),
+    R("PUT", "/models/{name}/aliases/{alias}", route_alias_put, ROUTE_BODY_JSON, CT_JSON,
+      AUTH_MANAGE),
+    R("DELETE", "/models/{name}/aliases/{alias}", route_alias_delete, ROUTE_BODY_NONE, NULL,
+      AUTH_MANAGE),
+    R("PUT", "/models/{name}/canary", route_canary_put, ROUTE_BODY_JSON, CT_JSON, AUTH_MANAGE),
+    R("DELETE", "/models/{name}/canary", route_canary_delete, ROUTE_BODY_NONE, NULL, AUTH_MANAGE),
+    /* Open Inference Protocol v2 (routes_v2.c, routes_v2_repo.c); "stats" before {name}. */
+    R("GET", "/v2", route_v2_server, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
+    R("GET", "/v2/health/live", route_v2_live, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
+    R("GET", "/v2/health/ready", route_v2_ready, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
+    R("GET", "/v2/models/stats", route_v2_stats, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("GET", "/v2/models/{name}", route_v2_model, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("GET", "/v2/models/{name}/ready", route_v2_model_ready, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("GET", "/v2/models/{name}/stats", route_v2_stats, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("POST", "/v2/models/{name}/infer", route_v2_infer, ROUTE_BODY_JSON, NULL, AUTH_INFER),
+    R("GET", "/v2/models/{name}/versions/{v}", route_v2_model, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("GET", "/v2/models/{name}/versions/{v}/ready", route_v2_model_ready, ROUTE_BODY_NONE, NULL,
+      AUTH_READ),
+    R("GET", "/v2/models/{name}/versions/{v}/stats", route_v2_stats, ROUTE_BODY_NONE, NULL,
+      AUTH_READ),
+    R("POST", "/v2/models/{name}/versions/{v}/infer", route_v2_infer, ROUTE_BODY_JSON, NULL,
+      AUTH_INFER),
+    R("POST", "/v2/repository/index", route_v2_repo_index, ROUTE_BODY_JSON, NULL, AUTH_READ),
+    R("POST", "/v2/repository/models/{name}/load", route_v2_repo_load, ROUTE_BODY_JSON, NULL,
+      AUTH_MANAGE),
+    R("POST", "/v2/repository/models/{name}/unload", route_v2_repo_unload, ROUTE_BODY_JSON, NULL,
+      AUTH_MANAGE),
+    /* TensorFlow Serving v1 (routes_v1.c): ":predict" ends the last segment. */
+    R("GET", "/v1/models/{path*}", route_v1_get, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("POST", "/v1/models/{path*}", route_v1_post, ROUTE_BODY_JSON, CT_JSON, AUTH_INFER),
     R("GET", "/datasets", route_datasets_list, ROUTE_BODY_NONE, NULL, AUTH_READ),
     R("POST", "/datasets", route_dataset_upload, ROUTE_BODY_UPLOAD, "text/csv", AUTH_MANAGE),
     R("GET", "/datasets/{name}", route_dataset_get, ROUTE_BODY_NONE, NULL, AUTH_READ),
@@ -248,6 +281,25 @@ void router_record(router *r, route *rt, int status, double seconds) {
 }
 
 /* ---- the transport's view (http_handler) ------------------------------------------ */
+/* The v2 and v1 protocols' clients read errors as {"error": "..."}: a
+ * refusal at admission (404, 405, 401, 413, 415) on their paths is rewritten
+ * from the problem's detail; status and headers stay. */
+static int protocol_path(const char *path) {
+    return !strcmp(path, "/v2") || !strncmp(path, "/v2/", 4) || !strncmp(path, "/v1/models/", 11);
+}
+
+static void protocol_error(http_response *res) {
+    cJSON *p = res->body ? cJSON_ParseWithLength(res->body, res->body_len) : NULL;
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(p, "detail");
+    char *body = api_v2_error_json(cJSON_IsString(d) ? d->valuestring : "refused");
+    cJSON_Delete(p);
+    if (!body) return;
+    free(res->body);
+    res->body = body;
+    res->body_len = strlen(body);
+    res->content_type = "application/json";
+}
+
 static void *on_admit(void *ctx, http_request *req, const char *content_type,
                       long long content_length, char param_buf[HTTP_MAX_PARAMS][160],
                       size_t *body_limit, http_response *res, void **counted) {
@@ -257,6 +309,7 @@ static void *on_admit(void *ctx, http_request *req, const char *content_type,
         router_admit(a->router, a, req, content_type, content_length, param_buf, res, &matched);
     *counted = matched;
     if (rt) *body_limit = rt->body_limit;
+    if (!rt && res->status >= 400 && protocol_path(req->path)) protocol_error(res);
     return rt;
 }
 
@@ -347,6 +400,8 @@ int route_store_check(int rc, const store_error *se, http_response *res, const c
         vsnprintf(detail, sizeof detail, notfound_fmt, ap);
         va_end(ap);
         http_reply_problem(res, 404, "not-found", NULL, "%s", detail);
+    } else if (rc == STORE_CONFLICT) {
+        http_reply_problem(res, 409, "conflict", NULL, "%s", se ? se->msg : "");
     } else if (store_error_is_full(se)) {
         route_reply_no_space(res, "the disk is full: %s", se->msg);
     } else {

@@ -31,6 +31,8 @@
 #include "store.h"
 
 struct model_cache;
+struct model_stats;
+struct registry;
 struct mlpd_metrics;
 struct sse_hub;
 typedef struct router router;
@@ -38,13 +40,14 @@ typedef struct router router;
 /* The settings the handlers read (the daemon fills it from its own
  * configuration, daemon/config.h). Strings are borrowed. */
 typedef struct rest_config {
-    const char *data_dir;  /* packaged and uploaded datasets */
-    const char *web_dir;   /* the dashboard's files */
-    const char *api_dir;   /* holds openapi.yaml */
-    int max_epochs;        /* epochs of one training job */
-    int max_params;        /* weights + biases of a network trained by POST /train */
-    int max_predict_batch; /* rows per POST /predict */
-    int quiet;             /* no per-request log lines */
+    const char *data_dir;      /* packaged and uploaded datasets */
+    const char *web_dir;       /* the dashboard's files */
+    const char *api_dir;       /* holds openapi.yaml */
+    int max_epochs;            /* epochs of one training job */
+    int max_params;            /* weights + biases of a network trained by POST /train */
+    int max_predict_batch;     /* rows per POST /predict (and per v1/v2 inference request) */
+    const char *default_alias; /* --default-alias ("" = none) */
+    int quiet;                 /* no per-request log lines */
 } rest_config;
 
 /* Everything a handler may use; built by serve.c, read-only after start
@@ -54,6 +57,8 @@ typedef struct app {
     store *st;
     jobs *jobs;
     struct model_cache *models;
+    struct registry *registry; /* names, aliases, canaries (registry.h) */
+    struct model_stats *stats; /* per model version statistics (model_stats.h) */
     struct mlpd_metrics *metrics;
     struct sse_hub *sse;
     router *router;
@@ -146,6 +151,28 @@ void route_model_get(app *a, const http_request *req, http_response *res);
 void route_model_delete(app *a, const http_request *req, http_response *res);
 void route_model_file(app *a, const http_request *req, http_response *res);
 void route_model_upload(app *a, const http_request *req, http_response *res);
+/* the registry (routes_registry.c) */
+void route_registered_model_get(app *a, const http_request *req, http_response *res);
+void route_model_version_get(app *a, const http_request *req, http_response *res);
+void route_model_version_delete(app *a, const http_request *req, http_response *res);
+void route_alias_put(app *a, const http_request *req, http_response *res);
+void route_alias_delete(app *a, const http_request *req, http_response *res);
+void route_canary_put(app *a, const http_request *req, http_response *res);
+void route_canary_delete(app *a, const http_request *req, http_response *res);
+/* Open Inference Protocol v2 (routes_v2.c, routes_v2_repo.c) */
+void route_v2_server(app *a, const http_request *req, http_response *res);
+void route_v2_live(app *a, const http_request *req, http_response *res);
+void route_v2_ready(app *a, const http_request *req, http_response *res);
+void route_v2_model(app *a, const http_request *req, http_response *res);
+void route_v2_model_ready(app *a, const http_request *req, http_response *res);
+void route_v2_infer(app *a, const http_request *req, http_response *res);
+void route_v2_stats(app *a, const http_request *req, http_response *res);
+void route_v2_repo_index(app *a, const http_request *req, http_response *res);
+void route_v2_repo_load(app *a, const http_request *req, http_response *res);
+void route_v2_repo_unload(app *a, const http_request *req, http_response *res);
+/* TensorFlow Serving v1 (routes_v1.c) */
+void route_v1_get(app *a, const http_request *req, http_response *res);
+void route_v1_post(app *a, const http_request *req, http_response *res);
 void route_datasets_list(app *a, const http_request *req, http_response *res);
 void route_dataset_get(app *a, const http_request *req, http_response *res);
 void route_dataset_upload(app *a, const http_request *req, http_response *res);
@@ -202,7 +229,8 @@ void route_reply_no_space(http_response *res, const char *detail_fmt, ...)
 
 /* The outcome of a store call: STORE_OK returns 0 and leaves res alone;
  * STORE_NOTFOUND fills res with 404 "not-found" whose detail is notfound_fmt
- * formatted; a full disk (store_error_is_full) fills res with 507
+ * formatted; STORE_CONFLICT fills res with 409 "conflict" carrying se's
+ * message; a full disk (store_error_is_full) fills res with 507
  * (route_reply_no_space); any other code fills res with 500 "store"
  * carrying se's message (se may be NULL). Returns -1 whenever res was filled. */
 int route_store_check(int rc, const store_error *se, http_response *res, const char *notfound_fmt,

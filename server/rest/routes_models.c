@@ -1,4 +1,5 @@
-/* routes_models.c - GET/POST /models, GET/DELETE /models/{id}, GET /models/{id}/file. */
+/* routes_models.c - GET/POST /models, GET/DELETE /models/{id}, GET /models/{id}/file.
+ * /models/{id} also takes a registered name (registry routes: routes_registry.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include <zlib.h>
 
 #include "model_cache.h"
+#include "model_ref.h"
 #include "router.h"
 #include "views.h"
 
@@ -38,6 +40,10 @@ static void reply_model(app *a, int64_t id, int status, http_response *res) {
 }
 
 void route_model_get(app *a, const http_request *req, http_response *res) {
+    if (req->n_params > 0 && api_model_name_ok(req->params[0])) {
+        route_registered_model_get(a, req, res);
+        return;
+    }
     int64_t id;
     if (route_param_id(req, 0, "model", &id, res) != 0) return;
     reply_model(a, id, 200, res);
@@ -48,7 +54,7 @@ void route_model_delete(app *a, const http_request *req, http_response *res) {
     if (route_param_id(req, 0, "model", &id, res) != 0) return;
     store_error se = {0};
     if (check_model(store_model_delete(a->st, id, &se), &se, id, res) != 0) return;
-    model_cache_invalidate(a->models, id);
+    model_cache_invalidate(a->models, id); /* and the registry: the version is gone */
     http_reply_take(res, 204, NULL, NULL, 0);
 }
 
@@ -64,20 +70,13 @@ void route_model_file(app *a, const http_request *req, http_response *res) {
                     (long long)id);
 }
 
-/* ?name= of an upload: printable ASCII without quotes or backslashes, 1..64. */
-static int label_ok(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 64) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\') return 0;
-    return 1;
-}
-
 void route_model_upload(app *a, const http_request *req, http_response *res) {
+    /* The upload becomes the next version of ?name= ("model" when absent). */
     const char *name = http_query(req, "name");
-    if (name && !label_ok(name)) {
+    if (!name) name = "model";
+    if (!api_model_name_ok(name)) {
         http_reply_problem(res, 422, "invalid-query", NULL,
-                           "name must be 1 to 64 printable characters without quotes");
+                           "name must be a letter followed by up to 63 of A-Z a-z 0-9 . _ -");
         return;
     }
     mlp_model *m = NULL;
@@ -101,8 +100,8 @@ void route_model_upload(app *a, const http_request *req, http_response *res) {
     }
     int64_t id = 0;
     store_error se = {0};
-    int rc =
-        store_model_put(a->st, &meta, (const unsigned char *)req->body, req->body_len, &id, &se);
+    int rc = store_model_put(a->st, &meta, (const unsigned char *)req->body, req->body_len, &id,
+                             NULL, &se);
     free(arch_json);
     if (check_model(rc, &se, id, res) != 0) return;
     model_cache_models_changed(a->models);

@@ -125,6 +125,7 @@ cJSON *view_model(const store_model *m) {
     cJSON_AddNumberToObject(o, "id", (double)m->id);
     cJSON_AddItemToObject(o, "run_id", id_or_null(m->run_id));
     cJSON_AddItemToObject(o, "name", string_or_null(m->name));
+    cJSON_AddNumberToObject(o, "version", m->version);
     cJSON_AddItemToObject(o, "arch", embedded_json(m->arch_json));
     cJSON_AddItemToObject(o, "config", embedded_json(m->config_json));
     cJSON_AddItemToObject(o, "metrics", embedded_json(m->metrics_json));
@@ -140,6 +141,38 @@ cJSON *view_model_list(const store_model *models, size_t n, int64_t total, int l
     cJSON *arr;
     cJSON *o = page("models", &arr, total, limit, offset);
     for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, view_model(&models[i]));
+    return o;
+}
+
+cJSON *view_registered_model(const char *name, const store_model *versions, size_t n,
+                             const store_registry *reg, const char *default_alias) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON *arr = cJSON_AddArrayToObject(o, "versions");
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, view_model(&versions[i]));
+    cJSON_AddNumberToObject(o, "latest_version", n ? versions[n - 1].version : 0);
+    cJSON *aliases = cJSON_AddObjectToObject(o, "aliases");
+    int default_version = 0;
+    for (size_t i = 0; reg && i < reg->n_aliases; i++) {
+        if (strcmp(reg->aliases[i].name, name)) continue;
+        cJSON_AddNumberToObject(aliases, reg->aliases[i].alias, reg->aliases[i].version);
+        if (default_alias && !strcmp(reg->aliases[i].alias, default_alias))
+            default_version = reg->aliases[i].version;
+    }
+    cJSON_AddStringToObject(o, "default_alias", default_alias ? default_alias : "");
+    /* What an unversioned request gets (outside the canary's share). */
+    cJSON_AddNumberToObject(o, "default_version",
+                            default_version ? default_version
+                            : n             ? versions[n - 1].version
+                                            : 0);
+    cJSON *canary = NULL;
+    for (size_t i = 0; reg && i < reg->n_canaries && !canary; i++) {
+        if (strcmp(reg->canaries[i].name, name)) continue;
+        canary = cJSON_CreateObject();
+        cJSON_AddNumberToObject(canary, "version", reg->canaries[i].version);
+        cJSON_AddNumberToObject(canary, "percent", reg->canaries[i].percent);
+    }
+    cJSON_AddItemToObject(o, "canary", canary ? canary : cJSON_CreateNull());
     return o;
 }
 

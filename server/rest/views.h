@@ -34,6 +34,12 @@ cJSON *view_model(const store_model *m);
 cJSON *view_model_list(const store_model *models, size_t n, int64_t total, int limit,
                        int64_t offset);
 
+/* Schema RegisteredModel: name, versions (Model, oldest first), latest_version,
+ * aliases {alias: version}, default_alias, default_version, canary
+ * {version, percent} or null; reg may be NULL (no aliases, no canary). */
+cJSON *view_registered_model(const char *name, const store_model *versions, size_t n,
+                             const store_registry *reg, const char *default_alias);
+
 /* Schema Dataset, and DatasetList {"datasets": [...]}. */
 cJSON *view_dataset(const store_dataset *d);
 cJSON *view_dataset_list(const store_dataset *list, size_t n);

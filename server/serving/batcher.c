@@ -82,6 +82,7 @@ static batch_item *take_batch(batcher *b, int *rows_out) {
 static void run_batch(batcher *b, batch_item *list, int rows) {
     const mlp_model *m = list->model;
     int in = m->arch.sizes[0], out = m->arch.sizes[m->arch.n_layers];
+    uint64_t t0 = now_ns();
     int failed = reserve((void **)&b->scratch, &b->scratch_cap, mlp_scratch_floats(m, rows),
                          sizeof(float)) != 0;
     if (!failed && !list->next) {
@@ -108,8 +109,13 @@ static void run_batch(batcher *b, batch_item *list, int rows) {
     }
     /* Count before answering: a client that reads /metrics right after its
      * answer must already see its batch. */
-    uint64_t n_items = 0;
-    for (batch_item *it = list; it; it = it->next) n_items++;
+    uint64_t n_items = 0, t1 = now_ns();
+    for (batch_item *it = list; it; it = it->next) {
+        n_items++;
+        it->started_ns = t0;
+        it->compute_ns = t1 - t0;
+        it->first_in_batch = it == list;
+    }
     atomic_fetch_add_explicit(&b->batches, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->items, n_items, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->rows, (uint64_t)rows, memory_order_relaxed);
@@ -240,8 +246,11 @@ void batch_item_predict_here(batch_item *it) {
                          ? stack_scratch
                          : malloc(need * sizeof *scratch);
     it->failed = scratch == NULL;
+    it->started_ns = now_ns();
     if (scratch) mlp_predict(it->model, it->x, it->rows, it->probs, it->labels, scratch);
     if (scratch != stack_scratch) free(scratch);
+    it->compute_ns = now_ns() - it->started_ns;
+    it->first_in_batch = 1;
 }
 
 int batcher_run_here(batcher *b, batch_item *it) {
@@ -261,6 +270,10 @@ int batcher_run_here(batcher *b, batch_item *it) {
     b->running--;
     pthread_mutex_unlock(&b->lock);
     return 1;
+}
+
+uint64_t batcher_now_ns(void) {
+    return now_ns();
 }
 
 void batcher_get_stats(batcher *b, batcher_stats *out) {

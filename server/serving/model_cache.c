@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "batcher.h"
+#include "registry.h"
 
 struct model_cache {
     store *st;
@@ -23,6 +24,7 @@ struct model_cache {
     pthread_mutex_t batcher_lock; /* guards starting the batcher */
     _Atomic(batcher *) batcher;   /* NULL until first used */
     int batcher_failed;           /* do not retry a thread that would not start */
+    registry *reg;                /* refreshed with the models (may be NULL) */
 };
 
 model_cache *model_cache_create(store *st, int capacity, const batcher_options *batch) {
@@ -134,6 +136,20 @@ static int load(model_cache *c, int64_t id, cached_model **out, char *err, size_
     /* Weights in the prediction kernel's layout, packed once here, before the
      * model is shared. Without the memory for it the CBLAS path still works. */
     (void)mlp_model_pack(model, &me);
+    /* Warm-up: one forward pass of a zero row before anyone may use it. */
+    float *zero =
+        calloc((size_t)model->arch.sizes[0] + (size_t)model->arch.sizes[model->arch.n_layers],
+               sizeof(float));
+    int label = 0;
+    if (zero) {
+        batch_item warm = {.model = model,
+                           .x = zero,
+                           .rows = 1,
+                           .probs = zero + model->arch.sizes[0],
+                           .labels = &label};
+        batch_item_predict_here(&warm);
+        free(zero);
+    }
     cached_model *m = calloc(1, sizeof *m);
     if (!m) {
         mlp_model_free(model);
@@ -211,6 +227,19 @@ void model_cache_invalidate(model_cache *c, int64_t id) {
 
 void model_cache_models_changed(model_cache *c) {
     atomic_fetch_add(&c->gen, 1);
+    registry_changed(c->reg);
+}
+
+void model_cache_attach_registry(model_cache *c, registry *r) {
+    c->reg = r;
+}
+
+int model_cache_loaded(model_cache *c, int64_t id) {
+    pthread_rwlock_rdlock(&c->lock);
+    int found = 0;
+    for (int i = 0; i < c->n && !found; i++) found = c->entries[i]->id == id;
+    pthread_rwlock_unlock(&c->lock);
+    return found;
 }
 
 struct batcher *model_cache_batcher(model_cache *c) {

@@ -60,8 +60,17 @@ void model_cache_release(model_cache *c, cached_model *m);
 
 /* Forget model `id` (after DELETE); in-flight users keep their reference. */
 void model_cache_invalidate(model_cache *c, int64_t id);
-/* The set of models may have changed: forget the remembered latest id. */
+/* The set of models may have changed: forget the remembered latest id (and
+ * the attached registry's snapshot). */
 void model_cache_models_changed(model_cache *c);
+/* Let model_cache_models_changed also call registry_changed(r) (registry.h),
+ * so every path that changes models (uploads, jobs, deletes) refreshes the
+ * names too. Call before serving. */
+struct registry;
+void model_cache_attach_registry(model_cache *c, struct registry *r);
+/* 1 when model id is loaded, packed and warmed up (one forward pass done):
+ * what "ready" means for the v2 protocol. Never loads it. */
+int model_cache_loaded(model_cache *c, int64_t id);
 
 /* The prediction batcher, started on first use; NULL when batching is off or
  * its thread cannot start. Stopped (queued work answered) by model_cache_free. */

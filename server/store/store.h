@@ -9,8 +9,9 @@
  * Contracts:
  * - Every function is safe to call from any thread: the backend serialises
  *   access internally (one mutex around the connection).
- * - Functions return STORE_OK (0), STORE_NOTFOUND (1) or STORE_ERR (-1);
- *   on STORE_ERR the reason is in err (when not NULL).
+ * - Functions return STORE_OK (0), STORE_NOTFOUND (1), STORE_CONFLICT (2,
+ *   registry rules only) or STORE_ERR (-1); on STORE_ERR and STORE_CONFLICT
+ *   the reason is in err (when not NULL).
  * - Strings in the structs below are owned by the struct: free them with the
  *   matching *_clear()/ *_free() function.
  * - Timestamps are seconds since the Unix epoch as doubles (sub-second).
@@ -23,6 +24,7 @@
 
 #define STORE_OK       0
 #define STORE_NOTFOUND 1
+#define STORE_CONFLICT 2 /* refused by the registry's rules (an aliased version); err says why */
 #define STORE_ERR      (-1)
 
 typedef struct store store;
@@ -150,7 +152,8 @@ int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, sto
 typedef struct {
     int64_t id;
     int64_t run_id; /* 0 for an uploaded model */
-    char *name;     /* optional label, may be NULL */
+    char *name;     /* registered name ([A-Za-z][A-Za-z0-9._-]{0,63}): required on put */
+    int version;    /* 1, 2, 3... per name; given by the store on put */
     char
         *arch_json; /* {"inputs":784,"layers":[{"units":512,"activation":"relu"},...],"loss":...} */
     char *config_json;  /* training config, NULL for uploads */
@@ -162,9 +165,11 @@ typedef struct {
 } store_model;
 void store_model_clear(store_model *m);
 
-/* Insert a model with its file bytes (the engine's format) in one transaction. */
+/* Insert a model with its file bytes (the engine's format) in one transaction,
+ * as the next version of meta->name (the caller checked the name's syntax).
+ * *version_out (may be NULL) gets that version. */
 int store_model_put(store *s, const store_model *meta, const unsigned char *file, size_t len,
-                    int64_t *id_out, store_error *err);
+                    int64_t *id_out, int *version_out, store_error *err);
 /* A run's success, atomically: insert the model (as store_model_put, with
  * meta->run_id = id), record the test metrics and model id (as
  * store_run_finish) and set the status succeeded, in one transaction, so a
@@ -180,8 +185,58 @@ int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, st
 int store_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
                      int64_t *total, store_error *err);
 void store_model_list_free(store_model *list, size_t n);
+/* STORE_CONFLICT (nothing deleted) when an alias or the canary of its name
+ * points at this version. */
 int store_model_delete(store *s, int64_t id, store_error *err);
 /* Id of the newest model, STORE_NOTFOUND when there is none. */
 int store_model_latest(store *s, int64_t *id_out, store_error *err);
+
+/* ---- the registry: names, versions, aliases, canaries (MLflow's vocabulary) ------ */
+#define STORE_NAME_MAX 64
+
+/* The versions of one name, oldest first (free with store_model_list_free);
+ * STORE_NOTFOUND when the name has none. */
+int store_model_versions(store *s, const char *name, store_model **out, size_t *n,
+                         store_error *err);
+/* The model id of name's version; STORE_NOTFOUND when there is none. */
+int store_model_find(store *s, const char *name, int version, int64_t *id_out, store_error *err);
+/* Set or move alias of name to version, atomically. STORE_NOTFOUND when the
+ * version does not exist. */
+int store_alias_set(store *s, const char *name, const char *alias, int version, store_error *err);
+/* STORE_NOTFOUND when the alias is not set. */
+int store_alias_delete(store *s, const char *name, const char *alias, store_error *err);
+/* Send percent (1..100) of name's unversioned requests to version; percent 0
+ * ends the canary (STORE_OK even when there was none). STORE_NOTFOUND when
+ * the version does not exist. */
+int store_canary_set(store *s, const char *name, int version, int percent, store_error *err);
+
+/* The whole registry at one moment (the serving layer keeps it in memory,
+ * so resolving a name costs no query). Arrays ordered by name, then version
+ * or alias. Free with store_registry_free. */
+typedef struct {
+    char name[STORE_NAME_MAX + 1];
+    int version;
+    int64_t model_id;
+} store_reg_version;
+typedef struct {
+    char name[STORE_NAME_MAX + 1];
+    char alias[STORE_NAME_MAX + 1];
+    int version;
+} store_reg_alias;
+typedef struct {
+    char name[STORE_NAME_MAX + 1];
+    int version;
+    int percent;
+} store_reg_canary;
+typedef struct {
+    store_reg_version *versions;
+    size_t n_versions;
+    store_reg_alias *aliases;
+    size_t n_aliases;
+    store_reg_canary *canaries;
+    size_t n_canaries;
+} store_registry;
+int store_registry_load(store *s, store_registry *out, store_error *err);
+void store_registry_free(store_registry *r);
 
 #endif /* MLPD_STORE_H */

@@ -11,9 +11,12 @@
 
 #include "store_sqlite_impl.h"
 
+/* A model's metadata with its registered name and version (models m JOIN
+ * model_versions v). */
 #define MODEL_COLUMNS                                                                              \
-    "id, run_id, name, arch_json, config_json, metrics_json, checksum, size_bytes, "               \
-    "n_params, created_at"
+    "m.id, m.run_id, v.name, m.arch_json, m.config_json, m.metrics_json, m.checksum, "             \
+    "m.size_bytes, m.n_params, m.created_at, v.version"
+#define MODEL_FROM " FROM models m JOIN model_versions v ON v.model_id = m.id "
 #define DATASET_COLUMNS                                                                            \
     "id, name, source, path, format, n_train, n_test, features, classes, created_at"
 
@@ -47,6 +50,7 @@ static int read_model_row(sqlite3_stmt *st, store_model *m, store_error *err) {
     m->size_bytes = sqlite3_column_int64(st, 7);
     m->n_params = sqlite3_column_int64(st, 8);
     m->created_at = store_column_time(st, 9);
+    m->version = sqlite3_column_int(st, 10);
     if (oom) {
         store_model_clear(m);
         return store_fail(err, "out of memory");
@@ -61,9 +65,35 @@ static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *text) {
         sqlite3_bind_null(st, idx);
 }
 
+/* The next version of name, registered for model id (s->mu held, inside the
+ * caller's transaction). */
+static int register_version(store *s, int64_t id, const char *name, int *version_out,
+                            store_error *err) {
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "INSERT INTO model_versions (model_id, name, version) "
+                           "SELECT ?1, ?2, coalesce(max(version), 0) + 1 FROM model_versions "
+                           "WHERE name = ?2 RETURNING version",
+                           &st, err);
+    if (rc != STORE_OK) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (version_out) *version_out = sqlite3_column_int(st, 0);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail_sql(s, err, "register version");
+    } else {
+        rc = store_fail_sql(s, err, "register version");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int store_model_insert(store *s, const store_model *meta, const unsigned char *file, size_t len,
-                       int64_t *id_out, store_error *err) {
+                       int64_t *id_out, int *version_out, store_error *err) {
     if (!meta->arch_json) return store_fail(err, "a model needs its arch_json");
+    if (!meta->name || !meta->name[0] || strlen(meta->name) > STORE_NAME_MAX)
+        return store_fail(err, "a model needs a registered name of 1 to %d characters",
+                          STORE_NAME_MAX);
     if (!file || len == 0 || len > (size_t)0x7fffffff)
         return store_fail(err, "model file of %zu bytes cannot be stored", len);
     /* The checksum is the CRC32 of the bytes; computed here when not given. */
@@ -75,37 +105,44 @@ int store_model_insert(store *s, const store_model *meta, const unsigned char *f
     }
     sqlite3_stmt *st;
     int rc = store_prepare(s,
-                           "INSERT INTO models (run_id, name, arch_json, config_json,"
+                           "INSERT INTO models (run_id, arch_json, config_json,"
                            " metrics_json, checksum, size_bytes, n_params, created_at, file) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                            &st, err);
     if (rc != STORE_OK) return rc;
     if (meta->run_id > 0)
         sqlite3_bind_int64(st, 1, meta->run_id);
     else
         sqlite3_bind_null(st, 1);
-    bind_text_or_null(st, 2, meta->name);
-    bind_text_or_null(st, 3, meta->arch_json);
-    bind_text_or_null(st, 4, meta->config_json);
-    bind_text_or_null(st, 5, meta->metrics_json);
-    bind_text_or_null(st, 6, checksum);
-    sqlite3_bind_int64(st, 7, (sqlite3_int64)len);
-    sqlite3_bind_int64(st, 8, meta->n_params);
-    sqlite3_bind_double(st, 9, store_now());
-    sqlite3_bind_blob(st, 10, file, (int)len, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_DONE) {
-        if (id_out) *id_out = sqlite3_last_insert_rowid(s->db);
-    } else {
+    bind_text_or_null(st, 2, meta->arch_json);
+    bind_text_or_null(st, 3, meta->config_json);
+    bind_text_or_null(st, 4, meta->metrics_json);
+    bind_text_or_null(st, 5, checksum);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)len);
+    sqlite3_bind_int64(st, 7, meta->n_params);
+    sqlite3_bind_double(st, 8, store_now());
+    sqlite3_bind_blob(st, 9, file, (int)len, SQLITE_STATIC);
+    int64_t id = 0;
+    if (sqlite3_step(st) == SQLITE_DONE)
+        id = sqlite3_last_insert_rowid(s->db);
+    else
         rc = store_fail_sql(s, err, "store model");
-    }
     sqlite3_finalize(st);
+    if (rc == STORE_OK) rc = register_version(s, id, meta->name, version_out, err);
+    if (rc == STORE_OK && id_out) *id_out = id;
     return rc;
 }
 
 int store_model_put(store *s, const store_model *meta, const unsigned char *file, size_t len,
-                    int64_t *id_out, store_error *err) {
+                    int64_t *id_out, int *version_out, store_error *err) {
     pthread_mutex_lock(&s->mu);
-    int rc = store_model_insert(s, meta, file, len, id_out, err);
+    /* The model row and its version together, or neither. */
+    int rc = store_tx_begin(s, err);
+    if (rc == STORE_OK) rc = store_model_insert(s, meta, file, len, id_out, version_out, err);
+    if (rc == STORE_OK)
+        rc = store_tx_commit(s, err);
+    else
+        store_tx_rollback(s);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -113,7 +150,7 @@ int store_model_put(store *s, const store_model *meta, const unsigned char *file
 int store_model_get(store *s, int64_t id, store_model *out, store_error *err) {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
-    int rc = store_prepare(s, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?1", &st, err);
+    int rc = store_prepare(s, "SELECT " MODEL_COLUMNS MODEL_FROM "WHERE m.id = ?1", &st, err);
     if (rc == STORE_OK) {
         sqlite3_bind_int64(st, 1, id);
         int step = sqlite3_step(st);
@@ -184,7 +221,7 @@ int store_model_list(store *s, int limit, int64_t offset, store_model **out, siz
     if (total) rc = count_rows(s, "SELECT count(*) FROM models", total, err);
     if (rc == STORE_OK)
         rc = store_prepare(s,
-                           "SELECT " MODEL_COLUMNS " FROM models ORDER BY id DESC "
+                           "SELECT " MODEL_COLUMNS MODEL_FROM "ORDER BY m.id DESC "
                            "LIMIT ?1 OFFSET ?2",
                            &st, err);
     if (rc == STORE_OK) {
@@ -207,11 +244,47 @@ int store_model_list(store *s, int limit, int64_t offset, store_model **out, siz
     return STORE_OK;
 }
 
+/* STORE_CONFLICT when an alias or a canary points at model id (s->mu held). */
+static int check_unreferenced(store *s, int64_t id, store_error *err) {
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "SELECT v.name, v.version, a.alias FROM model_versions v "
+                           "JOIN model_aliases a ON a.name = v.name AND a.version = v.version "
+                           "WHERE v.model_id = ?1 UNION ALL "
+                           "SELECT v.name, v.version, NULL FROM model_versions v "
+                           "JOIN model_canaries c ON c.name = v.name AND c.version = v.version "
+                           "WHERE v.model_id = ?1 LIMIT 1",
+                           &st, err);
+    if (rc != STORE_OK) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *alias = (const char *)sqlite3_column_text(st, 2);
+        int version = sqlite3_column_int(st, 1);
+        if (alias)
+            store_fail(err,
+                       "version %d of model '%s' is aliased as '%s': move or delete the alias "
+                       "first",
+                       version, name ? name : "", alias);
+        else
+            store_fail(err, "version %d of model '%s' is its canary: end the canary first", version,
+                       name ? name : "");
+        rc = STORE_CONFLICT;
+    } else if (step != SQLITE_DONE) {
+        rc = store_fail_sql(s, err, "delete model");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int store_model_delete(store *s, int64_t id, store_error *err) {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
-    /* runs.model_id of the run that made it becomes NULL (ON DELETE SET NULL). */
-    int rc = store_prepare(s, "DELETE FROM models WHERE id = ?1", &st, err);
+    /* runs.model_id of the run that made it becomes NULL (ON DELETE SET NULL);
+     * its model_versions row goes with it (ON DELETE CASCADE). */
+    int rc = check_unreferenced(s, id, err);
+    if (rc == STORE_OK) rc = store_prepare(s, "DELETE FROM models WHERE id = ?1", &st, err);
     if (rc == STORE_OK) {
         sqlite3_bind_int64(st, 1, id);
         rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : store_fail_sql(s, err, "delete model");
@@ -220,6 +293,45 @@ int store_model_delete(store *s, int64_t id, store_error *err) {
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+int store_model_versions(store *s, const char *name, store_model **out, size_t *n,
+                         store_error *err) {
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(
+        s, "SELECT " MODEL_COLUMNS MODEL_FROM "WHERE v.name = ?1 ORDER BY v.version", &st, err);
+    store_model *list = NULL;
+    size_t count = 0, cap = 0;
+    if (rc == STORE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        int step = SQLITE_DONE;
+        while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            if (count == cap) {
+                cap = cap ? cap * 2 : 8;
+                store_model *grown = realloc(list, cap * sizeof *list);
+                if (!grown) {
+                    rc = store_fail(err, "out of memory");
+                    break;
+                }
+                list = grown;
+            }
+            if ((rc = read_model_row(st, &list[count], err)) == STORE_OK) count++;
+        }
+        if (rc == STORE_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list versions");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc == STORE_OK && count == 0) rc = STORE_NOTFOUND;
+    if (rc != STORE_OK) {
+        store_model_list_free(list, count);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return STORE_OK;
 }
 
 int store_model_latest(store *s, int64_t *id_out, store_error *err) {

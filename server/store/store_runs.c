@@ -214,7 +214,7 @@ int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsig
     pthread_mutex_lock(&s->mu);
     int rc = store_tx_begin(s, err);
     if (rc == STORE_OK) {
-        rc = store_model_insert(s, &m, file, len, &model_id, err);
+        rc = store_model_insert(s, &m, file, len, &model_id, NULL, err);
         if (rc == STORE_OK) rc = update_finish(s, id, test_loss, test_accuracy, model_id, err);
         if (rc == STORE_OK) rc = update_status(s, id, RUN_SUCCEEDED, NULL, err);
         if (rc == STORE_OK)

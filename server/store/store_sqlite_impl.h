@@ -49,10 +49,11 @@ int store_tx_begin(store *s, store_error *err);
 int store_tx_commit(store *s, store_error *err);
 void store_tx_rollback(store *s);
 
-/* The model INSERT of store_model_put (run_id from meta, 0 = NULL); the caller
- * holds s->mu and may have begun a transaction. */
+/* The model INSERT of store_model_put (run_id from meta, 0 = NULL) and its
+ * registration as the next version of meta->name; the caller holds s->mu and
+ * has begun a transaction (two statements). */
 int store_model_insert(store *s, const store_model *meta, const unsigned char *file, size_t len,
-                       int64_t *id_out, store_error *err);
+                       int64_t *id_out, int *version_out, store_error *err);
 
 /* Wall-clock seconds since the Unix epoch, sub-second. */
 double store_now(void);

@@ -486,6 +486,7 @@ static void test_encode_shape(void **state) {
         "seed",
         "early_stopping",
         "warm_start_model",
+        "model_name",
     };
     size_t i = 0;
     for (cJSON *m = o->child; m; m = m->next, i++) {
@@ -496,6 +497,9 @@ static void test_encode_shape(void **state) {
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "output_activation")->valuestring,
                         "softmax");
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "warm_start_model")));
+    /* The default registered name is the dataset's. */
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "model_name")->valuestring,
+                        "mnist-digits");
     cJSON *es = cJSON_GetObjectItemCaseSensitive(o, "early_stopping");
     assert_int_equal(cJSON_GetArraySize(es), 3);
     cJSON_Delete(o);

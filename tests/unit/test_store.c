@@ -462,7 +462,7 @@ static int64_t put_model(store *s, int64_t run, const char *name, size_t len, un
                         .n_params = 15};
     int64_t id = 0;
     store_error err = {0};
-    assert_int_equal(store_model_put(s, &meta, bytes, len, &id, &err), STORE_OK);
+    assert_int_equal(store_model_put(s, &meta, bytes, len, &id, NULL, &err), STORE_OK);
     free(bytes);
     assert_true(id > 0);
     return id;
@@ -476,7 +476,7 @@ static void test_models(void **state) {
     assert_int_equal(store_model_latest(s, &latest, &err), STORE_NOTFOUND);
     int64_t run = new_run(s, "ds", 1);
     int64_t m1 = put_model(s, run, "first", 1000, 1);
-    int64_t m2 = put_model(s, 0, NULL, 70000, 2); /* bigger than a page: overflow pages */
+    int64_t m2 = put_model(s, 0, "other", 70000, 2); /* bigger than a page: overflow pages */
     assert_int_equal(store_run_finish(s, run, NAN, NAN, m1, &err), STORE_OK);
 
     store_model m;
@@ -500,7 +500,8 @@ static void test_models(void **state) {
 
     assert_int_equal(store_model_get(s, m2, &m, &err), STORE_OK);
     assert_int_equal(m.run_id, 0);
-    assert_null(m.name);
+    assert_string_equal(m.name, "other");
+    assert_int_equal(m.version, 1);
     assert_int_equal(m.size_bytes, 70000);
     store_model_clear(&m);
 
@@ -651,7 +652,7 @@ static void test_everything_survives_reopen(void **state) {
     store_dataset_clear(&ds);
     /* Ids are not reused after a delete (AUTOINCREMENT): cursors stay valid. */
     assert_int_equal(store_model_delete(s, model, &err), STORE_OK);
-    int64_t again = put_model(s, 0, NULL, 10, 1);
+    int64_t again = put_model(s, 0, "kept", 10, 1);
     assert_true(again > model);
     store_close(s);
 }

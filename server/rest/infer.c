@@ -1,0 +1,166 @@
+/* infer.c - the inference path shared by /predict, v2 and v1 (infer.h). */
+#include "infer.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "metrics.h"
+#include "v2_infer.h"
+
+void infer_reply_error(infer_error_style style, http_response *res, int status, const char *slug,
+                       const char *pointer, const char *fmt, ...) {
+    char detail[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if (style == INFER_ERR_PROBLEM) {
+        http_reply_problem(res, status, slug, pointer, "%s", detail);
+        return;
+    }
+    char *body = api_v2_error_json(detail);
+    if (body)
+        http_reply_take(res, status, "application/json", body, strlen(body));
+    else
+        http_reply_bytes(res, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
+}
+
+int infer_refuse_draining(app *a, infer_error_style style, http_response *res) {
+    if (!atomic_load(&a->draining)) return 0;
+    infer_reply_error(style, res, 503, "draining", NULL, "the daemon is shutting down");
+    http_set_header(res, "Retry-After", "5");
+    return 1;
+}
+
+int infer_resolve(app *a, infer_error_style style, const char *pointer, const char *name,
+                  const char *alias, int version, int64_t id, registry_target *t, cached_model **cm,
+                  http_response *res) {
+    char err[256] = "";
+    memset(t, 0, sizeof *t);
+    if (name && name[0]) {
+        int rc = registry_resolve(a->registry, name, alias, version, 1, t, err, sizeof err);
+        if (rc != REGISTRY_OK) {
+            infer_reply_error(style, res, rc == REGISTRY_NOTFOUND ? 404 : 500,
+                              rc == REGISTRY_NOTFOUND ? "not-found" : "store", pointer, "%s", err);
+            return -1;
+        }
+        id = t->model_id;
+    }
+    int rc = MC_OK;
+    *cm = NULL;
+    if (!(name && name[0] && registry_is_unloaded(a->registry, name)))
+        rc = model_cache_get(a->models, id, cm, err, sizeof err);
+    if (rc == MC_NOTFOUND) {
+        if (id)
+            infer_reply_error(style, res, 404, "not-found", pointer, "no model with id %lld",
+                              (long long)id);
+        else
+            infer_reply_error(style, res, 404, "no-model", pointer,
+                              "there is no model yet: train one (POST /train) or upload one "
+                              "(POST /models)");
+        return -1;
+    }
+    if (rc != MC_OK) {
+        infer_reply_error(style, res, 500, "internal", NULL, "%s", err);
+        return -1;
+    }
+    if (*cm && !t->name[0]) registry_lookup_id(a->registry, (*cm)->id, t);
+    if (*cm) t->model_id = (*cm)->id;
+    if (!*cm || registry_is_unloaded(a->registry, t->name)) {
+        model_cache_release(a->models, *cm);
+        *cm = NULL;
+        infer_reply_error(style, res, 503, "model-unloaded", pointer,
+                          "model '%s' is unloaded: load it again (POST "
+                          "/v2/repository/models/%s/load)",
+                          t->name, t->name);
+        return -1;
+    }
+    return 0;
+}
+
+void *infer_job_new(size_t size, int rows, int outputs) {
+    size_t n_probs = (size_t)rows * (size_t)outputs;
+    /* Keep the floats after the job aligned. */
+    size = (size + 15) & ~(size_t)15;
+    char *p = calloc(1, size + n_probs * sizeof(float) + (size_t)rows * sizeof(int));
+    if (!p) return NULL;
+    infer_job *j = (infer_job *)p;
+    j->item.probs = (float *)(p + size);
+    j->item.labels = (int *)(j->item.probs + n_probs);
+    j->outputs = outputs;
+    return j;
+}
+
+static uint64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The statistics of a finished job (the answer written or failed). */
+static void record(infer_job *j, int ok, uint64_t answered_ns, uint64_t end_ns) {
+    model_stat *s = j->stat;
+    if (!s) return;
+    if (!ok) {
+        model_duration_add(&s->fail, end_ns - j->start_ns);
+        return;
+    }
+    uint64_t started = j->item.started_ns;
+    model_stat_queue(s, started > j->submit_ns ? started - j->submit_ns : 0);
+    model_duration_add(&s->compute_input, j->decoded_ns - j->start_ns);
+    model_duration_add(&s->compute_infer, j->item.compute_ns);
+    model_duration_add(&s->compute_output, end_ns - answered_ns);
+    model_duration_add(&s->success, end_ns - j->start_ns);
+    atomic_fetch_add_explicit(&s->inference_count, (uint64_t)j->item.rows, memory_order_relaxed);
+    if (j->item.first_in_batch)
+        atomic_fetch_add_explicit(&s->execution_count, 1, memory_order_relaxed);
+    atomic_store_explicit(&s->last_inference_ms, wall_ms(), memory_order_relaxed);
+}
+
+/* The answer for a job whose outputs are written (or failed); releases everything. */
+static void finish(void *arg, http_response *res) {
+    infer_job *j = arg;
+    uint64_t t0 = batcher_now_ns();
+    int ok = !j->item.failed;
+    if (ok) {
+        j->answer(j, res);
+        ok = res->status == 200;
+        if (ok) metrics_count_prediction(j->a->metrics, j->item.rows);
+    } else {
+        infer_reply_error(j->style, res, 500, "internal", NULL, "out of memory predicting");
+    }
+    record(j, ok, t0, batcher_now_ns());
+    model_cache_release(j->a->models, j->cm);
+    j->release(j);
+}
+
+/* Batcher thread: the outputs are in; let the connection's thread answer. */
+static void on_batched(batch_item *it) {
+    http_deferred_resume(((infer_job *)it)->d);
+}
+
+void infer_run(app *a, infer_job *j, const http_request *req, http_response *res) {
+    j->a = a;
+    j->item.model = j->cm->model;
+    j->item.done = on_batched;
+    j->stat = model_stats_get(a->stats, j->cm->id, j->target.name, j->target.version);
+    j->decoded_ns = j->submit_ns = batcher_now_ns();
+    if (!j->start_ns) j->start_ns = j->decoded_ns;
+    batcher *b = model_cache_batcher(a->models);
+    if (b && batcher_run_here(b, &j->item)) { /* idle: no hand-off to the batcher thread */
+        finish(j, res);
+        return;
+    }
+    if (b && (j->d = http_defer(req, finish, j)) != NULL) {
+        if (batcher_submit(b, &j->item) == 0) return;
+        /* The batcher is stopping (shutdown): predict here, answer as deferred. */
+        batch_item_predict_here(&j->item);
+        http_deferred_resume(j->d);
+        return;
+    }
+    batch_item_predict_here(&j->item); /* no batcher (--predict-batch-rows 0), or not deferrable */
+    finish(j, res);
+}

@@ -1,0 +1,73 @@
+/* infer.h - the inference path the three protocols share (/predict, Open
+ * Inference Protocol v2, TF Serving v1): which model answers, running the
+ * rows through the cache's batcher, per-model statistics, and the answer.
+ *
+ * A protocol's handler decodes its body, calls infer_resolve() for the
+ * model, allocates its job with infer_job_new() (its own struct, whose first
+ * member is the infer_job), fills the rows and calls infer_run(). The rows
+ * are predicted on this thread at low load or by the batcher (the
+ * connection is suspended meanwhile: http_defer); then, on the connection's
+ * thread, the job's answer() encodes the outputs and release() frees the
+ * protocol's part. Everything the job holds is released in one place.
+ */
+#ifndef MLPD_INFER_H
+#define MLPD_INFER_H
+
+#include <stdint.h>
+
+#include "batcher.h"
+#include "model_cache.h"
+#include "model_stats.h"
+#include "registry.h"
+#include "router.h"
+
+/* How errors are written: RFC 9457 problems (mlpd's own routes) or the
+ * {"error": "..."} object of the v2 and v1 protocols. */
+typedef enum { INFER_ERR_PROBLEM = 0, INFER_ERR_PROTOCOL = 1 } infer_error_style;
+
+typedef struct infer_job infer_job;
+struct infer_job {
+    batch_item item; /* first: the batcher hands it back */
+    app *a;
+    cached_model *cm;       /* referenced until the job ends */
+    registry_target target; /* which name and version answer ("" name: an unnamed id) */
+    model_stat *stat;       /* may be NULL (no memory for it) */
+    http_deferred *d;
+    infer_error_style style;
+    uint64_t start_ns, submit_ns, decoded_ns;
+    int outputs; /* classes */
+    /* Fill res from item.probs / item.labels (not called when the batch failed). */
+    void (*answer)(infer_job *j, http_response *res);
+    /* Free the protocol's part and j itself (j was made by infer_job_new). */
+    void (*release)(infer_job *j);
+};
+
+/* An error in the route's style: problem+json with slug and pointer (may be
+ * NULL), or {"error": detail}. */
+void infer_reply_error(infer_error_style style, http_response *res, int status, const char *slug,
+                       const char *pointer, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* The model a request names: by registered name (alias / version / the
+ * name's default, registry.h) when name is given, else by id (0: the latest
+ * model). On success *cm is referenced and *t says which name and version
+ * (name "" for a model without one). Otherwise res is filled (problems
+ * carry pointer, the member that named the model; may be NULL) (404 for an
+ * unknown name, version, alias or id, 500 for a store failure) and -1 returned. */
+int infer_resolve(app *a, infer_error_style style, const char *pointer, const char *name,
+                  const char *alias, int version, int64_t id, registry_target *t, cached_model **cm,
+                  http_response *res);
+
+/* A job of `size` bytes (size >= sizeof(infer_job), zeroed) with room for
+ * rows x outputs probabilities and rows labels after it; NULL on ENOMEM. */
+void *infer_job_new(size_t size, int rows, int outputs);
+
+/* Predict the job's rows (item.x, item.rows set by the caller; the model,
+ * outputs and stats come from cm/target) and answer: now or deferred. The
+ * job is consumed. */
+void infer_run(app *a, infer_job *j, const http_request *req, http_response *res);
+
+/* The 503 every inference route answers while the daemon drains; 1 when sent. */
+int infer_refuse_draining(app *a, infer_error_style style, http_response *res);
+
+#endif /* MLPD_INFER_H */

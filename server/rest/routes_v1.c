@@ -1,0 +1,160 @@
+/* routes_v1.c - TensorFlow Serving's REST API (api_rest.md), which KServe's
+ * v1 protocol also speaks:
+ *   GET  /v1/models/{name}[/versions/{v}|/labels/{alias}]           version status
+ *   POST /v1/models/{name}[/versions/{v}|/labels/{alias}]:predict   predictions
+ * The ":predict" verb shares the last path segment with the name, so one
+ * route takes the rest of the path ({path*}) and it is parsed here. Errors
+ * are {"error": "..."}, as TF Serving writes them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer.h"
+#include "model_ref.h"
+#include "tfs.h"
+
+#define V1 INFER_ERR_PROTOCOL
+
+/* "name", "name/versions/3" or "name/labels/stable" into ref. 0 or -1. */
+static int parse_ref(const char *path, api_model_ref *ref) {
+    char buf[256];
+    if (strlen(path) >= sizeof buf) return -1;
+    strcpy(buf, path);
+    char *slash = strchr(buf, '/');
+    if (!slash) return api_model_ref_from_parts(buf, NULL, ref);
+    *slash = '\0';
+    char *kind = slash + 1, *sel = strchr(kind, '/');
+    if (!sel || strchr(sel + 1, '/')) return -1;
+    *sel++ = '\0';
+    if (!strcmp(kind, "versions") && api_model_version_parse(sel) > 0)
+        return api_model_ref_from_parts(buf, sel, ref);
+    if (!strcmp(kind, "labels") && api_model_name_ok(sel))
+        return api_model_ref_from_parts(buf, sel, ref);
+    return -1;
+}
+
+static void status_entry(cJSON *arr, int version, int unloaded) {
+    cJSON *e = cJSON_CreateObject();
+    char v[16];
+    snprintf(v, sizeof v, "%d", version);
+    cJSON_AddStringToObject(e, "version", v);
+    cJSON_AddStringToObject(e, "state", unloaded ? "END" : "AVAILABLE");
+    cJSON *st = cJSON_AddObjectToObject(e, "status");
+    cJSON_AddStringToObject(st, "error_code", "OK");
+    cJSON_AddStringToObject(st, "error_message", "");
+    cJSON_AddItemToArray(arr, e);
+}
+
+void route_v1_get(app *a, const http_request *req, http_response *res) {
+    api_model_ref ref;
+    if (parse_ref(req->params[0], &ref) != 0) {
+        infer_reply_error(V1, res, 404, "not-found", NULL, "no model at /v1/models/%s",
+                          req->params[0]);
+        return;
+    }
+    int all = !ref.alias[0] && ref.version == 0;
+    registry_target t;
+    char err[256] = "";
+    int rc =
+        registry_resolve(a->registry, ref.name, ref.alias, ref.version, 0, &t, err, sizeof err);
+    if (rc != REGISTRY_OK) {
+        infer_reply_error(V1, res, rc == REGISTRY_NOTFOUND ? 404 : 500, "not-found", NULL, "%s",
+                          err);
+        return;
+    }
+    int unloaded = registry_is_unloaded(a->registry, t.name);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, "model_version_status");
+    store_registry reg;
+    if (all && registry_snapshot(a->registry, &reg, err, sizeof err) == REGISTRY_OK) {
+        /* Newest first, as TF Serving lists them. */
+        for (size_t i = reg.n_versions; i-- > 0;)
+            if (!strcmp(reg.versions[i].name, t.name))
+                status_entry(arr, reg.versions[i].version, unloaded);
+        store_registry_free(&reg);
+    } else {
+        status_entry(arr, t.version, unloaded);
+    }
+    http_reply_json(res, 200, o);
+}
+
+typedef struct {
+    infer_job base; /* first */
+    api_tfs_request r;
+} v1_job;
+
+static void v1_answer(infer_job *base, http_response *res) {
+    v1_job *j = (v1_job *)base;
+    char *body = api_tfs_response_encode(&j->r, base->outputs, base->item.probs);
+    if (!body) {
+        infer_reply_error(V1, res, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    http_reply_take(res, 200, "application/json", body, strlen(body));
+    /* Which version answered (the body has no member for it in TF Serving). */
+    http_set_header(res, "Model-Version", "%s/%d", base->target.name, base->target.version);
+}
+
+static void v1_release(infer_job *base) {
+    v1_job *j = (v1_job *)base;
+    api_tfs_request_free(&j->r);
+    free(j);
+}
+
+void route_v1_post(app *a, const http_request *req, http_response *res) {
+    if (infer_refuse_draining(a, V1, res)) return;
+    uint64_t start = batcher_now_ns();
+    const char *path = req->params[0];
+    const char *colon = strrchr(path, ':');
+    char ref_text[256];
+    api_model_ref ref;
+    if (!colon || strcmp(colon, ":predict") || (size_t)(colon - path) >= sizeof ref_text) {
+        infer_reply_error(V1, res, colon ? 400 : 404, "not-found", NULL,
+                          "POST /v1/models/{name}[/versions/{v}|/labels/{label}]:predict is the "
+                          "only verb served (not '%s')",
+                          colon ? colon : path);
+        return;
+    }
+    memcpy(ref_text, path, (size_t)(colon - path));
+    ref_text[colon - path] = '\0';
+    if (parse_ref(ref_text, &ref) != 0) {
+        infer_reply_error(V1, res, 404, "not-found", NULL, "no model at /v1/models/%s", ref_text);
+        return;
+    }
+    api_tfs_request r;
+    api_problem prob;
+    if (api_tfs_request_decode(req->body, req->body_len, a->cfg->max_predict_batch, &r, &prob)) {
+        infer_reply_error(V1, res, prob.status, "invalid", NULL, "%s", prob.detail);
+        return;
+    }
+    registry_target t;
+    cached_model *cm = NULL;
+    if (infer_resolve(a, V1, NULL, ref.name, ref.alias, ref.version, 0, &t, &cm, res) != 0) {
+        api_tfs_request_free(&r);
+        return;
+    }
+    const mlp_model *m = cm->model;
+    int inputs = m->arch.sizes[0], outputs = m->arch.sizes[m->arch.n_layers];
+    v1_job *j = r.width == inputs ? infer_job_new(sizeof *j, r.rows, outputs) : NULL;
+    if (!j) {
+        if (r.width != inputs)
+            infer_reply_error(V1, res, 400, "invalid", NULL,
+                              "each instance has %d values but model '%s' version %d takes %d",
+                              r.width, t.name, t.version, inputs);
+        else
+            infer_reply_error(V1, res, 500, "internal", NULL, "out of memory");
+        model_cache_release(a->models, cm);
+        api_tfs_request_free(&r);
+        return;
+    }
+    j->r = r;
+    j->base.cm = cm;
+    j->base.target = t;
+    j->base.style = V1;
+    j->base.start_ns = start;
+    j->base.item.x = j->r.x;
+    j->base.item.rows = j->r.rows;
+    j->base.answer = v1_answer;
+    j->base.release = v1_release;
+    infer_run(a, &j->base, req, res);
+}
