@@ -16,28 +16,6 @@
 #include "log.h"
 #include "problem.h"
 
-/* One request's state, MHD's *req_cls, from the first call to completion. */
-typedef struct {
-    http_server *h;
-    void *target;  /* the handler's admit() result; NULL when refused */
-    void *counted; /* what the handler's done() gets */
-    int refused;   /* admission refused: res holds the problem */
-    int queued;    /* a response was queued */
-    http_request req;
-    http_response res;
-    char *body;
-    size_t body_len, body_cap, limit;
-    int too_big;
-    char method[16];
-    char *path;
-    char request_id[48];
-    char params[HTTP_MAX_PARAMS][160];
-    struct timespec start;
-    int deferred; /* 1: suspended by http_defer(), finish not yet run */
-    http_finish_fn finish;
-    void *finish_arg;
-} conn_state;
-
 /* ---- request helpers ------------------------------------------------------------ */
 const char *http_query(const http_request *req, const char *name) {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -202,11 +180,12 @@ static void finish_deferred(conn_state *s) {
 }
 
 /* ---- MHD callbacks ------------------------------------------------------------------ */
-static conn_state *begin(http_server *h, struct MHD_Connection *c, const char *url,
+/* The request's state: made by http_on_uri (http_strict.c) or, when that
+ * failed for memory, here; filled now that the decoded URL and the headers are in. */
+static conn_state *begin(http_server *h, conn_state *s, struct MHD_Connection *c, const char *url,
                          const char *method) {
-    conn_state *s = calloc(1, sizeof *s);
+    if (!s && (s = calloc(1, sizeof *s)) != NULL) clock_gettime(CLOCK_MONOTONIC, &s->start);
     if (!s) return NULL;
-    clock_gettime(CLOCK_MONOTONIC, &s->start);
     snprintf(s->method, sizeof s->method, "%s", method);
     s->path = strdup(url);
     if (!s->path) {
@@ -221,44 +200,58 @@ static conn_state *begin(http_server *h, struct MHD_Connection *c, const char *u
     s->req.conn = c;
     s->req.internal = s;
     s->h = h;
+    s->began = 1;
     return s;
+}
+
+/* The headers are in: the transport's own checks, then the handler's
+ * admission, before any body is read. */
+static enum MHD_Result first_call(http_server *h, conn_state *s, struct MHD_Connection *c,
+                                  const char *version) {
+    atomic_fetch_add(&h->in_flight, 1);
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    long long len = te ? -1 : 0; /* neither header: there is no body */
+    if (cl) {
+        char *end;
+        len = strtoll(cl, &end, 10);
+        if (*end || len < 0) len = -1;
+    }
+    if (http_check_request(s, c, version)) {
+        /* A fault in the head itself: answered now, and the connection is
+         * closed after it (MHD reads no body of an early answer). */
+        s->refused = 1;
+        http_set_header(&s->res, "Connection", "close");
+        return send_response(c, s);
+    }
+    s->target = h->handler.admit(h->handler.ctx, &s->req, ct, len, s->params, &s->limit, &s->res,
+                                 &s->counted);
+    if (s->target) {
+        /* A announced length within the limit: one buffer of that size
+         * (no growing copies of an upload; a predict body fits at once). */
+        if (len > 0 && (size_t)len <= s->limit && (s->body = malloc((size_t)len + 1)) != NULL)
+            s->body_cap = (size_t)len + 1;
+        return MHD_YES;
+    }
+    s->refused = 1;
+    /* A refused request that announces a body is answered now, so the
+     * client need not send it (MHD then closes the connection); one
+     * without a body is answered on the final call, keeping keep-alive. */
+    int has_body = len != 0;
+    return has_body ? send_response(c, s) : MHD_YES;
 }
 
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char *url,
                                 const char *method, const char *version, const char *upload_data,
                                 size_t *upload_size, void **req_cls) {
-    (void)version;
     http_server *h = ((listener *)cls)->h;
     conn_state *s = *req_cls;
-    if (!s) { /* headers are in: admit or refuse before reading any body */
-        s = begin(h, c, url, method);
+    if (!s || !s->began) {
+        s = begin(h, s, c, url, method);
         if (!s) return MHD_NO;
         *req_cls = s;
-        atomic_fetch_add(&h->in_flight, 1);
-        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
-        long long len = te ? -1 : 0; /* neither header: there is no body */
-        if (cl) {
-            char *end;
-            len = strtoll(cl, &end, 10);
-            if (*end || len < 0) len = -1;
-        }
-        s->target = h->handler.admit(h->handler.ctx, &s->req, ct, len, s->params, &s->limit,
-                                     &s->res, &s->counted);
-        if (s->target) {
-            /* A announced length within the limit: one buffer of that size
-             * (no growing copies of an upload; a predict body fits at once). */
-            if (len > 0 && (size_t)len <= s->limit && (s->body = malloc((size_t)len + 1)) != NULL)
-                s->body_cap = (size_t)len + 1;
-            return MHD_YES;
-        }
-        s->refused = 1;
-        /* A refused request that announces a body is answered now, so the
-         * client need not send it (MHD then closes the connection); one
-         * without a body is answered on the final call, keeping keep-alive. */
-        int has_body = len != 0;
-        return has_body ? send_response(c, s) : MHD_YES;
+        return first_call(h, s, c, version);
     }
     if (s->deferred) { /* resumed: the deferred work is done */
         finish_deferred(s);
@@ -274,18 +267,25 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char 
     if (*upload_size > 0) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (s->too_big || s->body_len + n > s->limit) {
-            s->too_big = 1;
-            free(s->body);
-            s->body = NULL;
-            s->body_len = s->body_cap = 0;
-            return MHD_YES;
+        if (s->body_len + n > s->limit) {
+            /* Past the limit with no length announced (chunked): answer
+             * now rather than read a body that may never end. MHD 0.9.75
+             * accepts no queued response while a body is arriving, so the
+             * 413 goes on the socket and MHD closes the connection. */
+            http_reply_problem(&s->res, 413, "body-too-large", NULL,
+                               "the request body exceeds this route's limit of %zu bytes",
+                               s->limit);
+            http_answer_on_socket(s, c);
+            return MHD_NO;
         }
         if (s->body_len + n + 1 > s->body_cap) {
             size_t cap = s->body_cap ? s->body_cap : 4096;
             while (cap < s->body_len + n + 1) cap *= 2;
             char *nb = realloc(s->body, cap);
-            if (!nb) return MHD_NO;
+            if (!nb) {
+                log_error("out of memory reading a %zu-byte request body", s->body_len + n);
+                return MHD_NO;
+            }
             s->body = nb;
             s->body_cap = cap;
         }
@@ -294,11 +294,6 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char 
         return MHD_YES;
     }
     /* The whole request is in. */
-    if (s->too_big) {
-        http_reply_problem(&s->res, 413, "body-too-large", NULL,
-                           "the request body exceeds this route's limit of %zu bytes", s->limit);
-        return send_response(c, s);
-    }
     if (s->body) {
         s->body[s->body_len] = '\0';
         s->req.body = s->body;
@@ -316,8 +311,14 @@ void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     http_server *h = l->h;
     conn_state *s = *req_cls;
     if (!s) return;
-    atomic_fetch_add_explicit(&l->requests, 1, memory_order_relaxed);
     *req_cls = NULL;
+    if (!s->began) {
+        /* libmicrohttpd refused the request itself (its log line says why)
+         * or the client left while sending the head: no handler to tell. */
+        free(s);
+        return;
+    }
+    atomic_fetch_add_explicit(&l->requests, 1, memory_order_relaxed);
     if (s->deferred) finish_deferred(s); /* closed before the answer: release the work */
     atomic_fetch_sub(&h->in_flight, 1);
     double secs = seconds_since(&s->start);

@@ -38,6 +38,39 @@ struct http_server {
     uint32_t id_prefix;           /* distinguishes ids across restarts */
 };
 
+/* One request's state, MHD's *req_cls, from the first call to completion. */
+typedef struct {
+    http_server *h;
+    void *target;  /* the handler's admit() result; NULL when refused */
+    void *counted; /* what the handler's done() gets */
+    int refused;   /* admission refused: res holds the problem */
+    int queued;    /* a response was queued */
+    http_request req;
+    http_response res;
+    char *body;
+    size_t body_len, body_cap, limit;
+    char method[16];
+    char *path;
+    char request_id[48];
+    char params[HTTP_MAX_PARAMS][160];
+    struct timespec start;
+    int began;    /* the access handler has seen the request */
+    int fault;    /* http_uri_fault found in the raw request target */
+    int closing;  /* answered on the socket itself; MHD closes it */
+    int deferred; /* 1: suspended by http_defer(), finish not yet run */
+    http_finish_fn finish;
+    void *finish_arg;
+} conn_state;
+
+/* What the raw request target (before MHD decodes it) shows. */
+enum http_uri_fault { HTTP_URI_OK = 0, HTTP_URI_TOO_MANY_PARAMS, HTTP_URI_ENCODED_NUL };
+
+/* Query parameters at most: each costs libmicrohttpd a record in the
+ * connection's memory pool (HTTP_CONNECTION_MEMORY), and 0.9.75 loses its
+ * own 431 when they overflow it (the client waits for the idle timeout).
+ * mlpd's routes read at most three. */
+#define HTTP_MAX_QUERY_PARAMS 64
+
 static inline double seconds_since(const struct timespec *t0) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -49,6 +82,20 @@ static inline double seconds_since(const struct timespec *t0) {
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char *url,
                                 const char *method, const char *version, const char *upload_data,
                                 size_t *upload_size, void **req_cls);
+/* MHD's URI log callback (http_strict.c): the request's state is created
+ * here, before MHD parses the query, so the raw target can be checked. */
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c);
+/* Checks of the request head no route needs to know (http_strict.c):
+ * framing a proxy could read differently (RFC 9112 §6), Host, duplicated
+ * singleton fields, field syntax, expectations, content codings. 0 when the
+ * request may go on; otherwise s->res holds the problem and its status is
+ * returned (the connection is then closed after the answer). */
+int http_check_request(conn_state *s, struct MHD_Connection *c, const char *version);
+/* Answer s->res on the connection's socket itself and let MHD close it: for
+ * refusals while a body is being read, when libmicrohttpd 0.9.75 no longer
+ * accepts a queued response (http_strict.c). */
+void http_answer_on_socket(conn_state *s, struct MHD_Connection *c);
+
 void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                        enum MHD_RequestTerminationCode toe);
 

@@ -46,13 +46,32 @@ static void on_accept(void *user, int fd, const struct sockaddr *peer, socklen_t
     }
 }
 
+/* libmicrohttpd's messages carry no level. Most are about one client's
+ * request or connection (a head too big, a bad length, a client that left,
+ * a timeout): info, as the client's fault. The few about the server itself
+ * (sockets, threads, epoll, system limits) stay errors. */
+static int mhd_message_is_server_fault(const char *msg) {
+    static const char *const server[] = {
+        "epoll",  "thread",     "Failed to create", "Failed to bind", "Failed to listen",
+        "limit", /* process, system or connection limit reached */
+        "accept", "setsockopt", "signal",           "inter-thread",   "itc",
+    };
+    if (strstr(msg, "memory in pool")) return 0; /* one request's head */
+    for (size_t i = 0; i < sizeof server / sizeof server[0]; i++)
+        if (strstr(msg, server[i])) return 1;
+    return 0;
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
-    log_error("libmicrohttpd: %s", msg);
+    if (mhd_message_is_server_fault(msg))
+        log_error("libmicrohttpd: %s", msg);
+    else
+        log_info("libmicrohttpd: %s", msg);
 }
 
 /* ---- the server ----------------------------------------------------------------------- */
@@ -77,17 +96,28 @@ static struct MHD_Daemon *start_listener(listener *l, const http_options *o, str
                                          int reuse, unsigned pool, unsigned limit, int no_listen) {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (no_listen ? MHD_USE_NO_LISTEN_SOCKET : 0);
-    return MHD_start_daemon(
-        flags, ntohs(sa->sin_port), NULL, NULL, http_on_request, l, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, NULL, /* first, so it sees every message */
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)reuse, MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_CONNECTION_LIMIT, limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED,
-        http_on_completed, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
-        /* MHD zeroes a connection's whole memory pool between keep-alive
-         * requests; 16 KiB holds the headers and a read buffer (bodies
-         * stream through it) at half the default's cost. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_END);
+    /* Only the options this listener uses: MHD warns about some it ignores
+     * (a thread pool of 0), and those lines read like faults in the log. */
+    struct MHD_OptionItem opt[16];
+    int n = 0;
+#define OPT(o, v, p) (opt[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (void *)(p)})
+    OPT(MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL); /* first, so it sees every message */
+    if (!no_listen) OPT(MHD_OPTION_SOCK_ADDR, 0, sa);
+    if (!no_listen && reuse) OPT(MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL);
+    if (pool > 1) OPT(MHD_OPTION_THREAD_POOL_SIZE, pool, NULL);
+    OPT(MHD_OPTION_CONNECTION_LIMIT, limit, NULL);
+    OPT(MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_seconds, NULL);
+    OPT(MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, l);
+    OPT(MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, l);
+    OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, l);
+    /* MHD zeroes a connection's whole memory pool between keep-alive
+     * requests; 16 KiB holds the headers and a read buffer (bodies stream
+     * through it) at half the default's cost. */
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY, NULL);
+    OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+    return MHD_start_daemon(flags, ntohs(sa->sin_port), NULL, NULL, http_on_request, l,
+                            MHD_OPTION_ARRAY, opt, MHD_OPTION_END);
 }
 
 static int listener_port(struct MHD_Daemon *d) {
