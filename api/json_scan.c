@@ -72,6 +72,8 @@ int api_json_scan_string(api_json_scan *s, char *buf, size_t cap, int *cut) {
                 if (s->end - s->p < 4 || hex4(s->p, &cp))
                     return api_json_scan_syntax_error(s, "invalid \\u escape");
                 s->p += 4;
+                if (cp == 0) /* valid JSON, but a C string would end there */
+                    return api_json_nul_problem(s->prob, (size_t)(s->p - 6 - s->start));
                 if (cp >= 0xDC00 && cp <= 0xDFFF)
                     return api_json_scan_syntax_error(s, "lone low surrogate");
                 if (cp >= 0xD800 && cp <= 0xDBFF) {

@@ -8,7 +8,9 @@
  *
  * Every function looks at s->p, advances it past what it read and returns 0,
  * or returns -1 with a 400 malformed-json problem in *s->prob naming the byte
- * offset (or a 500 when out of memory).
+ * offset (or a 500 when out of memory). A string holding U+0000 (\u0000) is
+ * valid JSON but refused with a 422 (api_json_nul_problem): every name and
+ * value ends up in a C string, which would end at the NUL.
  */
 #ifndef MLPD_API_JSON_SCAN_H
 #define MLPD_API_JSON_SCAN_H

@@ -11,6 +11,32 @@ static int is_json_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+int api_json_nul_problem(api_problem *prob, size_t at) {
+    api_problem_set(prob, 422, API_SLUG_INVALID, NULL,
+                    "a JSON string holds U+0000 (\\u0000 at byte %zu); no name or value may "
+                    "contain NUL",
+                    at);
+    return -1;
+}
+
+/* Offset of the first \u0000 escape in the strings of json, a text cJSON
+ * has accepted (so quotes and escapes pair up), or -1. */
+static long find_nul_escape(const char *json, size_t len) {
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!in_string) {
+            in_string = json[i] == '"';
+        } else if (json[i] == '"') {
+            in_string = 0;
+        } else if (json[i] == '\\') {
+            if (i + 5 < len && json[i + 1] == 'u' && !memcmp(json + i + 2, "0000", 4))
+                return (long)i;
+            i++; /* the escaped character */
+        }
+    }
+    return -1;
+}
+
 cJSON *api_json_parse(const char *json, size_t len, api_problem *prob) {
     size_t lead = 0;
     while (lead < len && is_json_space(json[lead])) lead++;
@@ -32,6 +58,21 @@ cJSON *api_json_parse(const char *json, size_t len, api_problem *prob) {
         cJSON_Delete(root);
         api_problem_set(prob, 400, API_SLUG_MALFORMED, NULL,
                         "unexpected data after the JSON value at byte %zu", off);
+        return NULL;
+    }
+    /* A raw NUL byte ends the text cJSON reads: "{}\0..." must not pass as "{}". */
+    const char *zero = memchr(json, '\0', len);
+    if (zero) {
+        cJSON_Delete(root);
+        api_problem_set(prob, 400, API_SLUG_MALFORMED, NULL,
+                        "the body is not valid JSON: a NUL byte at byte %zu",
+                        (size_t)(zero - json));
+        return NULL;
+    }
+    long nul = find_nul_escape(json, len);
+    if (nul >= 0) {
+        cJSON_Delete(root);
+        api_json_nul_problem(prob, (size_t)nul);
         return NULL;
     }
     return root;

@@ -22,7 +22,11 @@
 #define API_SLUG_TOO_LARGE "batch-too-large"
 
 /* Largest integer a double (and so a JSON number in most clients) holds exactly. */
-#define API_JSON_MAX_SAFE_INT 9007199254740992.0 /* 2^53 */
+/* The largest integer every JSON client holds exactly (RFC 7493 section 2.2,
+ * I-JSON; JavaScript's Number.MAX_SAFE_INTEGER). 2^53 itself is out: a
+ * double cannot tell it from 2^53 + 1, so "9007199254740993" would be read
+ * as 2^53 and name another id. Ids and seeds beyond it are refused. */
+#define API_JSON_MAX_SAFE_INT 9007199254740991.0 /* 2^53 - 1 */
 
 /* Parse exactly one JSON value from json[0..len): only whitespace may follow it
  * (cJSON's own require_null_terminated check wants a NUL inside len, which an
@@ -38,13 +42,18 @@ void api_json_pointer(char *dst, size_t cap, const char *base, const char *token
 /* dst = base + "/" + index. */
 void api_json_pointer_index(char *dst, size_t cap, const char *base, long index);
 
+/* A 422 for the \u0000 escape found at byte `at`; returns -1. No member
+ * name or string value may hold U+0000: it would cut a C string short
+ * ("mnist-digits\u0000../x" read as "mnist-digits"). */
+int api_json_nul_problem(api_problem *prob, size_t at);
+
 /* Results of the typed getters below. */
 #define API_JSON_OK    0
 #define API_JSON_TYPE  (-1) /* not of the expected JSON type */
 #define API_JSON_RANGE (-2) /* right type, value outside [lo, hi] or not integral */
 
 /* A JSON number that is a whole value in [lo, hi] (bounds inclusive, both
- * within +-2^53). 3.0 counts as 3; 3.5, 1e999 and NaN are refused. */
+ * within +-(2^53 - 1)). 3.0 counts as 3; 3.5, 1e999 and NaN are refused. */
 int api_json_get_int(const cJSON *v, double lo, double hi, int64_t *out);
 
 /* Write f as the shortest decimal that reads back (strtod then cast to float)

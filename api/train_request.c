@@ -231,7 +231,7 @@ static int enc_optimizer(const field *f, cJSON *o, const api_train_request *r) {
     return cJSON_AddStringToObject(o, f->name, mlp_optimizer_name(r->train.optimizer)) ? 0 : -1;
 }
 
-/* Seeds and ids are whole numbers up to 2^53, the range every JSON client
+/* Seeds and ids are whole numbers up to 2^53 - 1, the range every JSON client
  * holds exactly; they are written as integers, never in exponent form. */
 static int dec_seed(const field *f, const cJSON *v, api_train_request *r, const char *ptr,
                     api_problem *p) {
@@ -239,7 +239,7 @@ static int dec_seed(const field *f, const cJSON *v, api_train_request *r, const 
     int rc = api_json_get_int(v, 0, API_JSON_MAX_SAFE_INT, &s);
     if (rc == API_JSON_TYPE) return api_json_invalid(p, ptr, "%s must be an integer", f->name);
     if (rc != API_JSON_OK)
-        return api_json_invalid(p, ptr, "%s must be a whole number in 0..2^53", f->name);
+        return api_json_invalid(p, ptr, "%s must be a whole number in 0..2^53-1", f->name);
     r->train.seed = (uint64_t)s;
     return 0;
 }

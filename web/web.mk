@@ -1,7 +1,10 @@
-# web/web.mk - the dashboard's vendored assets (included by the top Makefile).
+# web/web.mk - the dashboard's assets (included by the top Makefile).
 #
 #   make web-assets    copy Chart.js (npm chart.js, pinned by package-lock.json)
-#                      into web/vendor/, which the daemon serves with the rest of web/
+#                      into web/vendor/, and write web/assets.list: the files
+#                      the daemon serves (server/rest/web_assets.h). Nothing
+#                      else in web/ is served: not this file, README.md,
+#                      package.json or anything left lying here.
 #
 # web/vendor/ is generated and git-ignored (web/.gitignore). The dashboard
 # still loads without it, showing its curves as tables only.
@@ -10,8 +13,21 @@ WEB_CHARTJS_SRC := node_modules/chart.js/dist/chart.umd.js
 WEB_CHARTJS_LICENSE := node_modules/chart.js/LICENSE.md
 WEB_VENDOR := web/vendor
 
-.PHONY: web-assets
-web-assets: $(WEB_VENDOR)/chart.umd.js $(WEB_VENDOR)/chart.js.LICENSE.md
+# The dashboard: its page, styles and ES modules, and the vendored files.
+WEB_SERVED = $(sort $(patsubst web/%,%,$(wildcard web/*.html web/*.css web/*.js web/js/*.js \
+                                                  web/js/*/*.js web/*.svg web/*.png web/*.ico))) \
+             vendor/chart.umd.js vendor/chart.js.LICENSE.md
+WEB_ASSETS_LIST := web/assets.list
+
+.PHONY: web-assets web-assets-list
+web-assets: $(WEB_VENDOR)/chart.umd.js $(WEB_VENDOR)/chart.js.LICENSE.md web-assets-list
+
+# Rewritten only when the set of files changes (a file added or removed).
+web-assets-list:
+	@printf '%s\n' '# Written by make (web/web.mk): the files mlpd serves from here.' \
+	    $(WEB_SERVED) >$(WEB_ASSETS_LIST).tmp
+	@cmp -s $(WEB_ASSETS_LIST).tmp $(WEB_ASSETS_LIST) && rm -f $(WEB_ASSETS_LIST).tmp \
+	    || mv $(WEB_ASSETS_LIST).tmp $(WEB_ASSETS_LIST)
 
 $(WEB_VENDOR)/chart.umd.js: $(WEB_CHARTJS_SRC)
 	@mkdir -p $(dir $@)

@@ -40,6 +40,7 @@
 #include "serve.h"
 #include "datasets.h"
 #include "store.h"
+#include "web_assets.h"
 
 #define DRAIN_SECONDS        5.0
 #define MODEL_CACHE_CAPACITY 16
@@ -158,6 +159,7 @@ int cmd_serve(int argc, char **argv) {
     store *st = NULL;
     jobs *jb = NULL;
     http_server *http = NULL;
+    web_assets *web = NULL;
     mlpd_metrics metrics;
     metrics_init(&metrics);
     app a;
@@ -226,6 +228,10 @@ int cmd_serve(int argc, char **argv) {
         goto out;
     }
     a.jobs = jb;
+    /* Only the dashboard's own files are served from the web dir. */
+    web = web_assets_load(cfg.web_dir, err, sizeof err);
+    if (!web) log_error("the dashboard is not served: %s", err);
+    a.web = web;
     a.router = router_create(cfg.max_body, cfg.max_upload);
     a.sse = sse_hub_create(cfg.max_streams, err, sizeof err);
     if (!a.router || !a.sse) {
@@ -287,6 +293,7 @@ out:
     registry_free(a.registry);
     model_stats_free(a.stats);
     router_free(a.router);
+    web_assets_free(web);
     if (st) store_close(st);
     if (rc == 0) log_info("stopped");
     if (cfg.port_file[0]) unlink(cfg.port_file);

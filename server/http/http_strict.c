@@ -64,7 +64,8 @@ static enum MHD_Result scan_field(void *cls, enum MHD_ValueKind kind, const char
     head_scan *h = cls;
     int token = key_size > 0;
     for (size_t i = 0; i < key_size; i++) token = token && is_tchar((unsigned char)key[i]);
-    if (!token && !h->bad_name[0]) snprintf(h->bad_name, sizeof h->bad_name, "%.*s", (int)key_size, key);
+    if (!token && !h->bad_name[0])
+        snprintf(h->bad_name, sizeof h->bad_name, "%.*s", (int)key_size, key);
     /* field-value: visible characters, SP, HTAB and obs-text; no CTL (RFC 9110 §5.5). */
     for (size_t i = 0; value && i < value_size && !h->bad_value[0]; i++) {
         unsigned char ch = (unsigned char)value[i];
@@ -146,8 +147,10 @@ int http_check_request(conn_state *s, struct MHD_Connection *c, const char *vers
     if (h.host > 1) return refuse(s, 400, "bad-request", "more than one Host field");
     if (!h.host && !http10)
         return refuse(s, 400, "bad-request", "an HTTP/1.1 request needs a Host field");
-    if (h.authorization > 1) return refuse(s, 400, "bad-request", "more than one Authorization field");
-    if (h.content_type > 1) return refuse(s, 400, "bad-request", "more than one Content-Type field");
+    if (h.authorization > 1)
+        return refuse(s, 400, "bad-request", "more than one Authorization field");
+    if (h.content_type > 1)
+        return refuse(s, 400, "bad-request", "more than one Content-Type field");
     int st = check_framing(s, c, &h, http10);
     if (st) return st;
     const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
@@ -184,8 +187,8 @@ void http_answer_on_socket(conn_state *s, struct MHD_Connection *c) {
                      "Content-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
                      "X-Request-Id: %s\r\n",
                      res->status, MHD_get_reason_phrase_for((unsigned)res->status), date,
-                     res->content_type ? res->content_type : "text/plain",
-                     res->body_len, s->request_id);
+                     res->content_type ? res->content_type : "text/plain", res->body_len,
+                     s->request_id);
     for (int i = 0; i < res->n_headers && n > 0 && (size_t)n < sizeof head; i++)
         n += snprintf(head + n, sizeof head - (size_t)n, "%s: %s\r\n", res->headers[i].name,
                       res->headers[i].value);

@@ -62,10 +62,11 @@ typedef struct app {
     struct mlpd_metrics *metrics;
     struct sse_hub *sse;
     router *router;
-    const auth_keys *auth;   /* NULL or no token set: every route is open */
-    const cors_policy *cors; /* NULL or empty: CORS off */
-    atomic_int draining;     /* 1 once shutdown began: /readyz answers 503 */
-    double started_at;       /* seconds since the epoch */
+    const auth_keys *auth;        /* NULL or no token set: every route is open */
+    const cors_policy *cors;      /* NULL or empty: CORS off */
+    const struct web_assets *web; /* the web dir's files that are served (NULL: none) */
+    atomic_int draining;          /* 1 once shutdown began: /readyz answers 503 */
+    double started_at;            /* seconds since the epoch */
     /* The HTTP server, once started (its listener counters, for /metrics). */
     _Atomic(struct http_server *) http;
 } app;

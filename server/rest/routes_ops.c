@@ -2,7 +2,8 @@
  * the dashboard's static files from the web dir (GET / and GET /<file>).
  *
  * Static paths are checked segment by segment ([A-Za-z0-9_-][A-Za-z0-9._-]*,
- * so no "..", no hidden files, no escaping the web dir) before any stat().
+ * so no "..", no hidden files, no escaping the web dir), then against the
+ * allow-list make writes (web_assets.h), before any stat().
  * Files are sent from their descriptor (no copy) with an ETag of size and
  * mtime: the dashboard's own files are "no-cache" (revalidated, 304 when
  * unchanged), vendored libraries under vendor/ may be kept a day.
@@ -17,6 +18,7 @@
 
 #include "metrics.h"
 #include "router.h"
+#include "web_assets.h"
 
 void route_healthz(app *a, const http_request *req, http_response *res) {
     (void)a;
@@ -99,7 +101,7 @@ static int web_path_ok(const char *path) {
 }
 
 int route_web_exists(app *a, const char *path) {
-    if (!web_path_ok(path)) return 0;
+    if (!web_path_ok(path) || !web_assets_has(a->web, path + 1)) return 0;
     char full[1024];
     snprintf(full, sizeof full, "%s%s", a->cfg->web_dir, path);
     struct stat sb;

@@ -24,8 +24,9 @@
 static mlpd_daemon D;
 static char web[64] = "/tmp/mlpd-web-XXXXXX";
 
-/* The test's own web dir: a page, script, style, a vendored file and a
- * hidden one that must never be served. */
+/* The test's own web dir: a page, script, style, a vendored file, the
+ * allow-list naming them (as make writes it), and files beside them that
+ * must never be served: a hidden one and build files not on the list. */
 static int setup(void **state) {
     (void)state;
     static const char *const files[][2] = {
@@ -34,6 +35,10 @@ static int setup(void **state) {
         {"style.css", "body{margin:0}"},
         {"vendor/lib.js", "var lib=1;"},
         {".secret", "hidden"},
+        {"README.md", "# notes"},
+        {"web.mk", "all:"},
+        {"package.json", "{}"},
+        {"assets.list", "# the served files\nindex.html\napp.js\nstyle.css\nvendor/lib.js\n"},
     };
     char path[256];
     if (!mkdtemp(web)) return -1;
@@ -278,10 +283,12 @@ static void test_static_files(void **state) {
     assert_int_equal(http_get(&D, "/app.js", &r), 0);
     assert_string_equal(r.body, "console.log('mlpd');");
     http_result_free(&r);
-    /* outside the web dir, hidden or missing: not found; writing: not allowed */
-    static const char *const refused[] = {"/.secret",        "/../etc/passwd",
-                                          "/vendor/../../x", "/%2e%2e/%2e%2e/etc/passwd",
-                                          "/missing.js",     "/vendor/"};
+    /* outside the web dir, hidden, missing or not on the allow-list: not
+     * found; writing: not allowed */
+    static const char *const refused[] = {
+        "/.secret",      "/../etc/passwd", "/vendor/../../x", "/%2e%2e/%2e%2e/etc/passwd",
+        "/missing.js",   "/vendor/",       "/README.md",      "/web.mk",
+        "/package.json", "/assets.list"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         assert_int_equal(http_get(&D, refused[i], &r), 0);
         if (r.status != 404) fprintf(stderr, "%s -> %ld\n", refused[i], r.status);

@@ -69,9 +69,20 @@ static void test_single_row(void **state) {
     assert_int_equal(decode("{\"input\":[1],\"model\":null}", 0, &r, &p), 0);
     assert_true(r.model_id == 0);
     api_predict_request_free(&r);
-    assert_int_equal(decode("{\"model\":9007199254740992,\"input\":[1]}", 0, &r, &p), 0);
-    assert_true(r.model_id == 9007199254740992LL);
+    assert_int_equal(decode("{\"model\":9007199254740991,\"input\":[1]}", 0, &r, &p), 0);
+    assert_true(r.model_id == 9007199254740991LL);
     api_predict_request_free(&r);
+    /* Beyond 2^53 - 1 a double cannot hold the id exactly: refused, never
+     * rounded to a neighbour (9007199254740993 would read as ...992). */
+    const char *const beyond[] = {"9007199254740992", "9007199254740993", "1e300"};
+    for (int i = 0; i < 3; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"model\":%s,\"input\":[1]}", beyond[i]);
+        assert_int_equal(decode(body, 0, &r, &p), -1);
+        assert_int_equal(p.status, 422);
+        assert_string_equal(p.pointer, "/model");
+        api_predict_request_free(&r);
+    }
 }
 
 static void test_mnist_sized_batch(void **state) {

@@ -106,7 +106,7 @@ static void test_every_member(void **state) {
         "\"optimizer\":\"momentum\",\"learning_rate\":0.125,\"momentum\":0.5,\"nesterov\":true,"
         "\"beta1\":0.8,\"beta2\":0.99,\"epsilon\":1e-8,\"batch_size\":64,\"epochs\":3,"
         "\"validation_split\":0.25,\"l1\":0.001,\"l2\":0.5,\"dropout\":0.2,\"shuffle\":false,"
-        "\"seed\":9007199254740992,\"early_stopping\":{\"patience\":4,\"min_delta\":0.01,"
+        "\"seed\":9007199254740991,\"early_stopping\":{\"patience\":4,\"min_delta\":0.01,"
         "\"restore_best_weights\":false},\"warm_start_model\":17}";
     api_train_request r;
     api_problem p;
@@ -134,7 +134,7 @@ static void test_every_member(void **state) {
     assert_true(r.train.l2 == 0.5f);
     assert_true(r.train.dropout == 0.2f);
     assert_int_equal(r.train.shuffle, 0);
-    assert_true(r.train.seed == 9007199254740992ull);
+    assert_true(r.train.seed == 9007199254740991ull);
     assert_int_equal(r.train.patience, 4);
     assert_true(r.train.min_delta == 0.01f);
     assert_int_equal(r.train.restore_best, 0);
@@ -238,8 +238,8 @@ static void test_ranges(void **state) {
         {"l1", "0", "10", "-1e-6", "11"},
         {"l2", "0", "10", "-1", "10.5"},
         {"dropout", "0", "0.5", "-0.1", "1"},
-        {"seed", "0", "9007199254740992", "-1", "9007199254740994"},
-        {"warm_start_model", "1", "9007199254740992", "0", "9007199254740994"},
+        {"seed", "0", "9007199254740991", "-1", "9007199254740993"},
+        {"warm_start_model", "1", "9007199254740991", "0", "9007199254740992"},
     };
     char json[160], ptr[64];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -438,7 +438,7 @@ static void test_round_trip(void **state) {
     check_round_trip("{\"learning_rate\":0.1,\"momentum\":0.3,\"optimizer\":\"momentum\","
                      "\"nesterov\":true,\"beta1\":0.123456789,\"epsilon\":3e-9,"
                      "\"validation_split\":0.2,\"l1\":1e-5,\"dropout\":0.3333333,"
-                     "\"seed\":9007199254740992,\"warm_start_model\":123456789012,"
+                     "\"seed\":9007199254740991,\"warm_start_model\":123456789012,"
                      "\"early_stopping\":{\"patience\":3,\"min_delta\":1e-4,"
                      "\"restore_best_weights\":false},\"shuffle\":false}");
     /* A default struct encodes to a body that decodes to the same struct. */

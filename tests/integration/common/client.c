@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <math.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +339,54 @@ int raw_connect(const mlpd_daemon *d) {
         return -1;
     }
     return fd;
+}
+
+int raw_exchange(const mlpd_daemon *d, const void *request, size_t len, double timeout_s,
+                 raw_reply *out) {
+    memset(out, 0, sizeof *out);
+    int fd = raw_connect(d);
+    if (fd < 0) return -1;
+    double t0 = now_seconds();
+    /* The server may answer and close before it read everything: not an error. */
+    for (size_t sent = 0; sent < len;) {
+        ssize_t n = send(fd, (const char *)request + sent, len - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += (size_t)n;
+    }
+    enum { CAP = 65536 };
+    char *buf = malloc(CAP);
+    if (!buf) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    while (now_seconds() - t0 < timeout_s) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0) continue;
+        ssize_t n = recv(fd, buf + got, CAP - 1 - got, 0);
+        if (n <= 0) {
+            out->closed = 1;
+            break;
+        }
+        got += (size_t)n;
+        if (got == CAP - 1) got = CAP / 2; /* keep the head; read on to see the close */
+    }
+    out->seconds = now_seconds() - t0;
+    close(fd);
+    buf[got] = '\0';
+    char *end = strstr(buf, "\r\n\r\n");
+    if (strncmp(buf, "HTTP/1.1 ", 9) == 0) out->status = atoi(buf + 9);
+    size_t hlen = end ? (size_t)(end - buf) : strlen(buf);
+    snprintf(out->head, sizeof out->head, "%.*s", (int)hlen, buf);
+    if (end) snprintf(out->body, sizeof out->body, "%s", end + 4);
+    const char *ct = strcasestr(out->head, "\r\nContent-Type:");
+    if (ct) {
+        ct += 15;
+        while (*ct == ' ') ct++;
+        snprintf(out->content_type, sizeof out->content_type, "%.*s", (int)strcspn(ct, "\r"), ct);
+    }
+    free(buf);
+    return 0;
 }
 
 int load_test_digits(const mlpd_daemon *d, int n, float **x, int *labels) {

@@ -143,6 +143,19 @@ int remove_tree(const char *dir);
 /* A plain TCP connection to the daemon (for raw, hand-written requests);
  * the descriptor, or -1. */
 int raw_connect(const mlpd_daemon *d);
+/* One hand-written request on a new connection: what came back before the
+ * server closed it or timeout_s passed (libcurl would normalise the
+ * request). The status is 0 when no status line came. */
+typedef struct {
+    int status;
+    int closed;      /* the server closed the connection */
+    double seconds;  /* until the close, or timeout_s */
+    char head[2048]; /* the response head, NUL-terminated */
+    char body[2048]; /* the start of the body, NUL-terminated */
+    char content_type[96];
+} raw_reply;
+int raw_exchange(const mlpd_daemon *d, const void *request, size_t len, double timeout_s,
+                 raw_reply *out);
 
 /* Seconds from a monotonic clock. */
 double now_seconds(void);

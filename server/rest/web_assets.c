@@ -1,0 +1,68 @@
+/* web_assets.c - the dashboard's allow-list (web_assets.h), read once at start
+ * and searched with bsearch; read-only afterwards, so the HTTP threads share it. */
+#include "web_assets.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct web_assets {
+    char **paths; /* sorted */
+    size_t n;
+};
+
+static int cmp_path(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+web_assets *web_assets_load(const char *web_dir, char *err, size_t errlen) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", web_dir, WEB_ASSETS_LIST);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s (it is written by make)", path, strerror(errno));
+        return NULL;
+    }
+    web_assets *w = calloc(1, sizeof *w);
+    size_t cap = 0;
+    char line[512];
+    int ok = w != NULL;
+    while (ok && fgets(line, sizeof line, f)) {
+        size_t len = strcspn(line, "\r\n");
+        line[len] = '\0';
+        if (len == 0 || line[0] == '#') continue;
+        if (w->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **np = realloc(w->paths, cap * sizeof *np);
+            if (!np) break;
+            w->paths = np;
+        }
+        ok = (w->paths[w->n] = strdup(line)) != NULL;
+        w->n += ok;
+    }
+    ok = ok && !ferror(f) && feof(f);
+    fclose(f);
+    if (!ok) {
+        snprintf(err, errlen, "%s: cannot be read whole", path);
+        web_assets_free(w);
+        return NULL;
+    }
+    if (w->n) qsort(w->paths, w->n, sizeof *w->paths, cmp_path);
+    return w;
+}
+
+int web_assets_has(const web_assets *w, const char *rel) {
+    return w && w->n && bsearch(&rel, w->paths, w->n, sizeof *w->paths, cmp_path) != NULL;
+}
+
+size_t web_assets_count(const web_assets *w) {
+    return w ? w->n : 0;
+}
+
+void web_assets_free(web_assets *w) {
+    if (!w) return;
+    for (size_t i = 0; i < w->n; i++) free(w->paths[i]);
+    free(w->paths);
+    free(w);
+}
