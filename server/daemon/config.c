@@ -188,6 +188,15 @@ int serve_config_parse(serve_config *c, int argc, char **argv, FILE *out, char *
                        size_t errlen) {
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const char *v = options[i].env ? getenv(options[i].env) : NULL;
+        /* A secret set but empty (MLPD_MANAGEMENT_TOKEN="") is a token
+         * meant and not given: refused like an empty token file, never read
+         * as "no token" (which opens every route). Other empty variables
+         * count as unset (compose passes ${VAR:-} through). */
+        if (v && !*v && !options[i].flag) {
+            snprintf(err, errlen, "%s is set but empty: give the token, or unset it to run "
+                     "without one", options[i].env);
+            return 2;
+        }
         if (v && *v && apply(c, &options[i], v, options[i].env, err, errlen) != 0) return 2;
     }
     for (int i = 1; i < argc; i++) {

@@ -217,8 +217,15 @@ static int serve_status(const char *env, const char *flag, const char *value) {
 
 static void test_bad_token_settings_stop_the_start(void **state) {
     (void)state;
-    char file[128], same[128];
+    char file[128], same[128], empty[128];
     assert_int_equal(token_file("short", "short\n", file, sizeof file), 0);
+    assert_int_equal(token_file("empty", "", empty, sizeof empty), 0);
+    /* a token set but empty is refused, from a file or the environment alike:
+     * never read as "no token", which would open every route */
+    assert_int_equal(serve_status(NULL, "--management-token-file", empty), 2);
+    assert_int_equal(serve_status(NULL, "--inference-token-file", empty), 2);
+    assert_int_equal(serve_status("MLPD_MANAGEMENT_TOKEN=", NULL, NULL), 2);
+    assert_int_equal(serve_status("MLPD_INFERENCE_TOKEN=", NULL, NULL), 2);
     assert_int_equal(token_file("same", INFER "\n", same, sizeof same), 0);
     assert_int_equal(serve_status("MLPD_MANAGEMENT_TOKEN=too-short", NULL, NULL), 2);
     assert_int_equal(serve_status("MLPD_INFERENCE_TOKEN=has a space in it, sadly", NULL, NULL), 2);
@@ -234,6 +241,7 @@ static void test_bad_token_settings_stop_the_start(void **state) {
                      1);
     unlink(file);
     unlink(same);
+    unlink(empty);
 }
 
 int main(void) {
