@@ -193,8 +193,10 @@ int serve_config_parse(serve_config *c, int argc, char **argv, FILE *out, char *
          * as "no token" (which opens every route). Other empty variables
          * count as unset (compose passes ${VAR:-} through). */
         if (v && !*v && !options[i].flag) {
-            snprintf(err, errlen, "%s is set but empty: give the token, or unset it to run "
-                     "without one", options[i].env);
+            snprintf(err, errlen,
+                     "%s is set but empty: give the token, or unset it to run "
+                     "without one",
+                     options[i].env);
             return 2;
         }
         if (v && *v && apply(c, &options[i], v, options[i].env, err, errlen) != 0) return 2;

@@ -234,10 +234,11 @@ route *router_admit(router *r, app *a, http_request *req, const char *content_ty
             *matched = path_route;
             cors_reply_options(a->cors, origin, allow, res);
         } else if (allow[0]) {
+            /* OPTIONS is answered on every known path (just above). */
             http_reply_problem(res, 405, "method-not-allowed", NULL,
-                               "%s is not allowed on %s; allowed: %s", req->method, req->path,
-                               allow);
-            http_set_header(res, "Allow", "%s", allow);
+                               "%s is not allowed on %s; allowed: %s, OPTIONS", req->method,
+                               req->path, allow);
+            http_set_header(res, "Allow", "%s, OPTIONS", allow);
         } else {
             http_reply_problem(res, 404, "not-found", NULL, "no resource at %s", req->path);
         }

@@ -123,16 +123,19 @@ static void send_file(const http_request *req, http_response *res, const char *f
              (unsigned long long)sb.st_mtim.tv_sec * 1000000000ull +
                  (unsigned long long)sb.st_mtim.tv_nsec);
     const char *inm = http_header(req, "If-None-Match");
-    if (inm && strstr(inm, etag)) {
+    int fresh = inm && strstr(inm, etag);
+    /* A 304 is built from the file too: libmicrohttpd 0.9.75 writes a
+     * Content-Length on a 304 (never its body), and RFC 9110 section 8.6
+     * allows one only when it is the length a 200 would have had. */
+    struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+    if (!r) {
         close(fd);
-        http_reply_take(res, 304, NULL, NULL, 0);
+        http_reply_problem(res, 500, "internal", NULL, "cannot send %s", req->path);
+        return;
+    }
+    if (fresh) {
+        http_reply_mhd(res, 304, r);
     } else {
-        struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
-        if (!r) {
-            close(fd);
-            http_reply_problem(res, 500, "internal", NULL, "cannot send %s", req->path);
-            return;
-        }
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
         http_reply_mhd(res, 200, r);
         res->body_len = (size_t)sb.st_size; /* for the request log */

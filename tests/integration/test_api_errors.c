@@ -122,6 +122,13 @@ static void test_wrong_method_is_405_with_allow(void **state) {
     assert_non_null(strstr(allow, "GET"));
     assert_non_null(strstr(allow, "DELETE"));
     http_result_free(&r);
+    /* every method listed is answered, OPTIONS included (RFC 9110 section 10.2.1) */
+    cJSON_Delete(
+        expect_problem(&D, "POST", "/jobs/1/metrics", "application/json", "{}", 2, NULL, 405, &r));
+    assert_int_equal(http_result_header(&r, "Allow", allow, sizeof allow), 0);
+    assert_string_equal(allow, "GET, HEAD, OPTIONS");
+    http_result_free(&r);
+    assert_int_equal(request_status(&D, "OPTIONS", "/jobs/1/metrics", NULL, NULL, 0, NULL), 204);
     problem("GET", "/train", NULL, NULL, 0, 405, NULL);
     problem("GET", "/predict", NULL, NULL, 0, 405, NULL);
 }

@@ -266,7 +266,8 @@ static void test_static_files(void **state) {
         assert_int_equal(http_get(&D, files[i].path, &r), 0);
         assert_int_equal(r.status, 200);
         assert_string_equal(r.content_type, files[i].type);
-        char cc[64], etag[64];
+        char cc[64], etag[64], len200[32], len304[32];
+        assert_int_equal(http_result_header(&r, "Content-Length", len200, sizeof len200), 0);
         assert_int_equal(http_result_header(&r, "Cache-Control", cc, sizeof cc), 0);
         assert_string_equal(cc, files[i].cache);
         assert_int_equal(http_result_header(&r, "ETag", etag, sizeof etag), 0);
@@ -277,6 +278,9 @@ static void test_static_files(void **state) {
         assert_int_equal(http_do(&D, "GET", files[i].path, NULL, NULL, 0, inm, 0, &r), 0);
         assert_int_equal(r.status, 304);
         assert_int_equal(r.len, 0);
+        /* a Content-Length on a 304 only as the 200's (RFC 9110 section 8.6), never 0 */
+        if (http_result_header(&r, "Content-Length", len304, sizeof len304) == 0)
+            assert_string_equal(len304, len200);
         http_result_free(&r);
     }
     http_result r;

@@ -138,7 +138,8 @@ static void test_ambiguous_requests_get_400(void **state) {
                 "Content-Length");
     expect_ours(HEAD_POST "Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}", 400,
                 "Content-Length");
-    expect_ours(HEAD_POST "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    expect_ours(HEAD_POST
+                "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
                 400, "Content-Length");
     expect_ours("GET /jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer a\r\n"
                 "Authorization: Bearer b\r\n\r\n",
@@ -186,8 +187,9 @@ static void test_library_refusals_and_acceptances(void **state) {
     /* accepted as documented: bare LF line ends (RFC 9112 section 2.2 lets a
      * recipient), and an obs-fold, whose lines 0.9.75 joins without a space */
     expect_raw(&D[0], "GET /healthz HTTP/1.1\nHost: t\nConnection: close\n\n", 0, 200, 0, NULL);
-    expect_raw(&D[0], "GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\nConnection: close\r\n\r\n",
-               0, 200, 0, NULL);
+    expect_raw(&D[0],
+               "GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\nConnection: close\r\n\r\n", 0,
+               200, 0, NULL);
     expect_healthy(&D[0]);
 }
 
@@ -215,10 +217,10 @@ static void test_encoded_nul_in_the_target_is_400(void **state) {
 static void test_only_the_dashboards_assets_are_served(void **state) {
     (void)state;
     /* the repository's web/, with the allow-list make wrote (web/web.mk) */
-    static const char *const served[] = {"/", "/index.html", "/app.js", "/js/api.js",
-                                         "/js/views/train-form.js", "/style.css"};
-    static const char *const hidden[] = {"/web.mk", "/README.md", "/package.json",
-                                         "/assets.list", "/.gitignore"};
+    static const char *const served[] = {
+        "/", "/index.html", "/app.js", "/js/api.js", "/js/views/train-form.js", "/style.css"};
+    static const char *const hidden[] = {"/web.mk", "/README.md", "/package.json", "/assets.list",
+                                         "/.gitignore"};
     http_result r;
     for (size_t i = 0; i < sizeof served / sizeof served[0]; i++) {
         assert_int_equal(http_get(&D[1], served[i], &r), 0);

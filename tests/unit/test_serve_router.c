@@ -153,6 +153,7 @@ static void test_admission(void **state) {
     assert_string_equal(res.headers[0].name, "Allow");
     assert_non_null(strstr(res.headers[0].value, "GET"));
     assert_non_null(strstr(res.headers[0].value, "DELETE"));
+    assert_non_null(strstr(res.headers[0].value, "OPTIONS"));
     assert_non_null(strstr(res.body, "\"status\":405"));
     free(res.body);
     /* declared body over the route's limit (JSON: 100): 413, counted on the route */
