@@ -194,7 +194,7 @@ static void test_library_refusals_and_acceptances(void **state) {
 }
 
 /* ---- item: NUL bytes -------------------------------------------------------------------- */
-static void test_encoded_nul_in_the_target_is_400(void **state) {
+static void test_nul_bytes_are_refused(void **state) {
     (void)state;
     expect_ours("GET /jobs/1%00 HTTP/1.1\r\nHost: t\r\n\r\n", 400, "NUL");
     expect_ours("GET /index.html%00.png HTTP/1.1\r\nHost: t\r\n\r\n", 400, "NUL");
@@ -205,7 +205,21 @@ static void test_encoded_nul_in_the_target_is_400(void **state) {
     /* "%2500" is a literal "%00", not a NUL: the usual 404 */
     expect_raw(&D[0], "GET /datasets/%2500 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0,
                404, 0, NULL);
+    /* U+0000 in a JSON member name or value: 422, not the text cut at it */
+    static const char *const bodies[][2] = {
+        {"/predict", "{\"inputs\\u0000x\": [[1, 2]]}"},
+        {"/train", "{\"dataset\": \"mnist-digits\\u0000../../etc\", \"epochs\": 1}"},
+    };
+    for (int i = 0; i < 2; i++) {
+        cJSON *j = expect_problem(&D[0], "POST", bodies[i][0], "application/json", bodies[i][1],
+                                  strlen(bodies[i][1]), NULL, 422, NULL);
+        expect_detail_mentions(j, "U+0000");
+        cJSON_Delete(j);
+    }
     http_result r;
+    assert_int_equal(http_get(&D[0], "/jobs", &r), 0);
+    assert_non_null(strstr(r.body, "\"total\":0")); /* nothing was queued */
+    http_result_free(&r);
     assert_int_equal(http_get(&D[0], "/datasets", &r), 0);
     assert_int_equal(r.status, 200);
     assert_null(strstr(r.body, "\"name\":\"a\""));
@@ -244,7 +258,7 @@ int main(void) {
         cmocka_unit_test(test_codings_and_expectations),
         cmocka_unit_test(test_ambiguous_requests_get_400),
         cmocka_unit_test(test_library_refusals_and_acceptances),
-        cmocka_unit_test(test_encoded_nul_in_the_target_is_400),
+        cmocka_unit_test(test_nul_bytes_are_refused),
         cmocka_unit_test(test_only_the_dashboards_assets_are_served),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -482,6 +482,14 @@ static void test_strict_json(void **state) {
     assert_true(strlen(p.pointer) > 60);
 }
 
+/* U+0000 in a member name is refused (422), not read as the name cut at it. */
+static void test_nul_refused(void **state) {
+    (void)state;
+    assert_refused("{\"inputs\\u0000x\":[[1,2]]}", 0, 422, NULL);
+    assert_refused("{\"input\":[1],\"x\\u0000\":1}", 0, 422, NULL);
+    assert_refused("{\"input\":[1],\"model\":\"\\u0000\"}", 0, 422, NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_row),
@@ -495,6 +503,7 @@ int main(void) {
         cmocka_unit_test(test_short_decimals_match_strtod),
         cmocka_unit_test(test_pixel_rows),
         cmocka_unit_test(test_strict_json),
+        cmocka_unit_test(test_nul_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -516,6 +516,26 @@ static void test_encode_shape(void **state) {
     free(e);
 }
 
+/* U+0000 anywhere in a string is refused (422): a C string would end there,
+ * so "mnist-digits\u0000../../etc" would name mnist-digits. An escaped
+ * backslash before "u0000" is no NUL. A raw NUL byte is not JSON (400). */
+static void test_nul_refused(void **state) {
+    (void)state;
+    assert_refused("{\"dataset\":\"mnist-digits\\u0000../../etc\"}", 422, NULL);
+    assert_refused("{\"dataset\\u0000x\":\"mnist-digits\"}", 422, NULL);
+    assert_refused("{\"hidden\":[8],\"activation\":\"relu\\u0000\"}", 422, NULL);
+    api_train_request r;
+    api_problem p;
+    assert_int_equal(decode("{\"dataset\":\"a\\\\u0000\"}", &r, &p), -1);
+    /* "a\\u0000" holds no NUL: refused as a bad data set name, naming the field */
+    assert_string_equal(p.pointer, "/dataset");
+    assert_null(strstr(p.detail, "U+0000"));
+    static const char raw[] = "{\"dataset\":\"mnist\0-digits\"}";
+    memset(&p, 0, sizeof p);
+    assert_int_equal(api_train_request_decode(raw, sizeof raw - 1, &r, &p), -1);
+    assert_int_equal(p.status, 400);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_are_the_reference_recipe),
@@ -526,6 +546,7 @@ int main(void) {
         cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_hidden_layers),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_nul_refused),
         cmocka_unit_test(test_combinations),
         cmocka_unit_test(test_malformed_bodies),
         cmocka_unit_test(test_deep_nesting),
