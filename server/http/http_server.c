@@ -114,6 +114,11 @@ static struct MHD_Daemon *start_listener(listener *l, const http_options *o, str
      * requests; 16 KiB holds the headers and a read buffer (bodies stream
      * through it) at half the default's cost. */
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY, NULL);
+#if MHD_VERSION >= 0x00097701
+    /* Refuse bare LF line ends and obs-fold (docs/security.md); 0.9.75,
+     * Debian 12's, has no such option and accepts both. */
+    OPT(MHD_OPTION_CLIENT_DISCIPLINE_LVL, 1, NULL);
+#endif
     OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
     return MHD_start_daemon(flags, ntohs(sa->sin_port), NULL, NULL, http_on_request, l,

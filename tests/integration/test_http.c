@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <microhttpd.h>
 
 #include "daemon.h"
 #include "expect.h"
@@ -184,12 +185,16 @@ static void test_library_refusals_and_acceptances(void **state) {
     assert_int_equal(r.status, 431);
     assert_true(r.closed && r.seconds < 2.0);
     free(req);
-    /* accepted as documented: bare LF line ends (RFC 9112 section 2.2 lets a
-     * recipient), and an obs-fold, whose lines 0.9.75 joins without a space */
-    expect_raw(&D[0], "GET /healthz HTTP/1.1\nHost: t\nConnection: close\n\n", 0, 200, 0, NULL);
+    /* bare LF line ends (RFC 9112 section 2.2 lets a recipient accept them) and
+     * an obs-fold, whose lines 0.9.75 joins without a space: accepted, as
+     * documented, up to libmicrohttpd 1.0, whose discipline level 1 (set by
+     * http_server.c) refuses both */
+    int lenient = MHD_VERSION < 0x00097701;
+    expect_raw(&D[0], "GET /healthz HTTP/1.1\nHost: t\nConnection: close\n\n", 0,
+               lenient ? 200 : 400, 0, NULL);
     expect_raw(&D[0],
                "GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\nConnection: close\r\n\r\n", 0,
-               200, 0, NULL);
+               lenient ? 200 : 400, 0, NULL);
     expect_healthy(&D[0]);
 }
 
