@@ -2,8 +2,9 @@
  * model, train with callbacks that record progress, store the model.
  *
  * What is recorded when (so that a SIGKILL loses at most the epoch in progress):
- * - every epoch: the metrics loss, accuracy, val_loss, val_accuracy, seconds
- *   (NaN ones skipped) and the run's progress row, in one transaction;
+ * - every epoch: the metrics loss, accuracy, val_loss, val_accuracy, seconds,
+ *   learning_rate (NaN ones skipped) and the run's progress row, in one
+ *   transaction;
  * - every STEP_METRIC_INTERVAL batches: a "step_loss" metric, held in memory
  *   and committed with the next progress row or epoch (a transaction is an
  *   fsync: one per step metric cost the job up to a quarter of its speed
@@ -12,6 +13,10 @@
  * - every batch: the in-memory live state only (jobs_get_live);
  * - at a successful end: the model, the test metrics and the status
  *   succeeded, in one transaction (a crash leaves no model of a failed run).
+ *   The model file keeps the optimizer's state when the optimizer has one
+ *   (momentum, adam, adamw: model format version 2), and a warm start from it
+ *   with an optimizer of the same kind continues that state, so chained jobs
+ *   step like one run; plain SGD models stay version 1 files.
  * A run whose "running" status cannot be written (e.g. a full disk) is not
  * trained: it ends failed with the store's reason.
  */
@@ -42,8 +47,8 @@ typedef struct {
     int cur_epoch;
     double ep_loss, ep_acc, ep_val_loss, ep_val_acc; /* last finished epoch, NaN before */
     char store_failed[300]; /* set when a store write failed: training stops */
-    store_metric pending[STEP_METRICS_PENDING + 5]; /* step metrics not committed yet,
-                                                       + room for an epoch's five */
+    store_metric pending[STEP_METRICS_PENDING + 6]; /* step metrics not committed yet,
+                                                       + room for an epoch's six */
     size_t n_pending;
     int blas_now;         /* OpenBLAS threads set for this job now */
     long long counted;    /* samples of the current epoch added to counters.samples */
@@ -162,11 +167,9 @@ static int on_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
     const struct {
         const char *key;
         double value;
-    } vals[] = {{"loss", p->loss},
-                {"accuracy", p->accuracy},
-                {"val_loss", p->val_loss},
-                {"val_accuracy", p->val_accuracy},
-                {"seconds", p->seconds}};
+    } vals[] = {{"loss", p->loss},         {"accuracy", p->accuracy},
+                {"val_loss", p->val_loss}, {"val_accuracy", p->val_accuracy},
+                {"seconds", p->seconds},   {"learning_rate", p->learning_rate}};
     /* The held step metrics go first, in the epoch's own transaction. */
     store_metric *ms = c->pending;
     size_t n = c->n_pending;
@@ -230,8 +233,10 @@ static int same_arch(const mlp_arch *x, const mlp_arch *y) {
     return x->sizes[x->n_layers] == y->sizes[y->n_layers];
 }
 
-/* The warm-start model `id`, parsed. JOBS_NOTFOUND / JOBS_ERR with err. */
-static int load_store_model(jobs *j, int64_t id, mlp_model **out, char *err, size_t errlen) {
+/* The warm-start model `id`, parsed, and its optimizer state if `state` is
+ * not NULL (empty for a file without). JOBS_NOTFOUND / JOBS_ERR with err. */
+static int load_store_model(jobs *j, int64_t id, mlp_model **out, mlp_optim_state *state, char *err,
+                            size_t errlen) {
     unsigned char *buf = NULL;
     size_t len = 0;
     store_error se = {0};
@@ -245,7 +250,7 @@ static int load_store_model(jobs *j, int64_t id, mlp_model **out, char *err, siz
         return JOBS_ERR;
     }
     mlp_error e = {{0}};
-    mlp_status ms = mlp_model_from_buffer(buf, len, out, &e);
+    mlp_status ms = mlp_model_from_buffer_with_state(buf, len, out, state, &e);
     free(buf);
     if (ms != MLP_OK) {
         jobs_set_err(err, errlen, "warm-start model %lld is unreadable: %s", (long long)id, e.msg);
@@ -278,7 +283,7 @@ int jobs_check_request(jobs *j, const api_train_request *req, char *err, size_t 
     store_dataset_clear(&ds);
     if (rc != JOBS_OK || req->warm_start_model <= 0) return rc;
     mlp_model *m = NULL;
-    rc = load_store_model(j, req->warm_start_model, &m, err, errlen);
+    rc = load_store_model(j, req->warm_start_model, &m, NULL, err, errlen);
     if (rc == JOBS_OK && !same_arch(&m->arch, &want)) {
         char have[160], asked[160];
         describe_arch(&m->arch, have, sizeof have);
@@ -322,9 +327,13 @@ typedef struct {
     store_dataset ds;
     mlp_dataset *train, *test;
     mlp_model *model;
+    mlp_optim_state state_in;  /* the warm-start file's optimizer state, or empty */
+    mlp_optim_state state_out; /* the run's final optimizer state */
 } run_res;
 
 static void run_release(run_res *r) {
+    mlp_optim_state_free(&r->state_in);
+    mlp_optim_state_free(&r->state_out);
     store_dataset_clear(&r->ds);
     mlp_dataset_free(r->train);
     mlp_dataset_free(r->test);
@@ -366,7 +375,9 @@ static int prepare(jobs *j, const job *jb, run_res *r, char *why, size_t cap) {
         return -1;
     }
     if (req->warm_start_model > 0) {
-        if (load_store_model(j, req->warm_start_model, &r->model, why, cap) != JOBS_OK) return -1;
+        if (load_store_model(j, req->warm_start_model, &r->model, &r->state_in, why, cap) !=
+            JOBS_OK)
+            return -1;
         if (!same_arch(&r->model->arch, &arch)) {
             jobs_set_err(why, cap, "warm-start model %lld no longer matches the request",
                          (long long)req->warm_start_model);
@@ -377,6 +388,15 @@ static int prepare(jobs *j, const job *jb, run_res *r, char *why, size_t cap) {
         return -1;
     }
     return 0;
+}
+
+/* Whether a warm-start file's state can continue under `opt`: the same
+ * optimizer, or adam and adamw (same moments). Another optimizer starts fresh. */
+static int state_fits(const mlp_optim_state *s, mlp_optimizer opt) {
+    if (s->n == 0) return 0;
+    if (s->kind == opt) return 1;
+    return (s->kind == MLP_OPT_ADAM || s->kind == MLP_OPT_ADAMW) &&
+           (opt == MLP_OPT_ADAM || opt == MLP_OPT_ADAMW);
 }
 
 /* Evaluate, serialise and store the trained model, finishing the run as
@@ -398,7 +418,9 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
     }
     unsigned char *buf = NULL;
     size_t len = 0;
-    if (mlp_model_to_buffer(r->model, &buf, &len, &e) != MLP_OK) {
+    /* SGD keeps no buffers: its models stay version 1 files. */
+    const mlp_optim_state *st = r->state_out.m ? &r->state_out : NULL;
+    if (mlp_model_to_buffer_with_state(r->model, st, &buf, &len, &e) != MLP_OK) {
         jobs_set_err(why, cap, "model file: %s", e.msg);
         return -1;
     }
@@ -486,6 +508,8 @@ void jobs_run_one(jobs *j, job *jb) {
     int ok = !why[0] && prepare(j, jb, &r, why, sizeof why) == 0;
     if (ok && !should_stop(&c)) {
         mlp_train_config cfg = jb->req.train;
+        cfg.init_state = state_fits(&r.state_in, cfg.optimizer) ? &r.state_in : NULL;
+        cfg.state_out = &r.state_out;
         cfg.on_batch = on_batch;
         cfg.on_epoch = on_epoch;
         cfg.user = &c;

@@ -128,9 +128,9 @@ static void test_metrics_per_epoch_and_since_cursor(void **state) {
     assert_int_equal((int)json_num(all, "job"), (int)done_id);
     cJSON *ms = cJSON_GetObjectItemCaseSensitive(all, "metrics");
     int n = cJSON_GetArraySize(ms);
-    static const char *const per_epoch[] = {"loss", "accuracy", "val_loss", "val_accuracy",
-                                            "seconds"};
-    for (int k = 0; k < 5; k++) assert_int_equal(count_key(ms, per_epoch[k]), 2);
+    static const char *const per_epoch[] = {"loss",         "accuracy", "val_loss",
+                                            "val_accuracy", "seconds",  "learning_rate"};
+    for (int k = 0; k < 6; k++) assert_int_equal(count_key(ms, per_epoch[k]), 2);
     assert_true(count_key(ms, "step_loss") >= 1);
     double prev = 0;
     const cJSON *m;

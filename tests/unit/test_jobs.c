@@ -324,6 +324,7 @@ static void test_small_job_succeeds(void **state) {
     assert_int_equal(count_metrics(f, id, "loss"), 3);
     assert_int_equal(count_metrics(f, id, "accuracy"), 3);
     assert_int_equal(count_metrics(f, id, "seconds"), 3);
+    assert_int_equal(count_metrics(f, id, "learning_rate"), 3);
     assert_int_equal(count_metrics(f, id, "val_loss"), 0); /* no validation split: NaN skipped */
 
     store_model m;
@@ -363,6 +364,37 @@ static void test_small_job_succeeds(void **state) {
     warm.hidden[0] = 8;
     warm.warm_start_model = model_id + 1000;
     assert_int_equal(jobs_submit(j, &warm, &none, err, sizeof err), JOBS_NOTFOUND);
+
+    /* An Adam job's model file keeps the optimizer state (format version 2),
+     * with one step per batch; an SGD model has none (version 1 above). */
+    api_train_request adam = request("tiny", 2, 16);
+    adam.train.optimizer = MLP_OPT_ADAM;
+    int64_t id3 = submit_ok(j, &adam);
+    assert_int_equal(wait_final(f, id3, 60), RUN_SUCCEEDED);
+    assert_int_equal(store_run_get(f->st, id3, &run, NULL), STORE_OK);
+    assert_int_equal(store_model_file(f->st, run.model_id, &buf, &len, NULL), STORE_OK);
+    mlp_optim_state st;
+    assert_int_equal(mlp_model_from_buffer_with_state(buf, len, &model, &st, NULL), MLP_OK);
+    assert_int_equal(st.kind, MLP_OPT_ADAM);
+    assert_int_equal(st.step, 2 * 4);
+    assert_int_equal(st.n, model->n_params);
+    mlp_optim_state_free(&st);
+    mlp_model_free(model);
+    free(buf);
+    /* and a warm start from it continues the state: 8 + 4 steps */
+    adam.train.epochs = 1;
+    adam.warm_start_model = run.model_id;
+    store_run_clear(&run);
+    int64_t id4 = submit_ok(j, &adam);
+    assert_int_equal(wait_final(f, id4, 60), RUN_SUCCEEDED);
+    assert_int_equal(store_run_get(f->st, id4, &run, NULL), STORE_OK);
+    assert_int_equal(store_model_file(f->st, run.model_id, &buf, &len, NULL), STORE_OK);
+    assert_int_equal(mlp_model_from_buffer_with_state(buf, len, &model, &st, NULL), MLP_OK);
+    assert_int_equal(st.step, 2 * 4 + 4);
+    mlp_optim_state_free(&st);
+    mlp_model_free(model);
+    free(buf);
+    store_run_clear(&run);
     jobs_free(j);
     assert_non_null(strstr(f->log, "succeeded"));
 }
