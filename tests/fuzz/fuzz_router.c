@@ -9,7 +9,8 @@
  * (no content type line: none sent; no or an empty length line: no body
  * (0); a length that is not a number: a body of unknown length (-1), as for
  * chunked uploads; no path: "/"). Each field stops at a NUL, as MHD's strings do.
- * The dashboard folder is a temporary one holding a few files, made once.
+ * The dashboard folder is a temporary one holding a few files and the
+ * allow-list naming them (web_assets.h), made once.
  * Query strings are parsed by libmicrohttpd, not by mlpd, so they are not
  * fuzzed here.
  *
@@ -35,9 +36,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "config.h"
 #include "http.h"
 #include "router.h"
+#include "web_assets.h"
 
 #define JSON_LIMIT   1024
 #define UPLOAD_LIMIT 65536
@@ -47,7 +48,9 @@ static void check(int ok) {
 }
 
 /* Made once by LLVMFuzzerInitialize, read by every run, removed at exit. */
-static serve_config web_cfg;
+static char web_dir[PATH_MAX];
+static rest_config web_cfg = {.web_dir = web_dir};
+static web_assets *web_list;
 static char web_real[PATH_MAX];
 
 static void write_small(const char *dir, const char *name) {
@@ -60,28 +63,38 @@ static void write_small(const char *dir, const char *name) {
 }
 
 static void remove_web_dir(void) {
-    static const char *const files[] = {"index.html", "app.js", "js/chart.js", "js"};
+    static const char *const files[] = {"index.html", "app.js", "js/chart.js", "js",
+                                        WEB_ASSETS_LIST};
+    web_assets_free(web_list);
     char path[PATH_MAX];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", web_cfg.web_dir, files[i]);
+        snprintf(path, sizeof path, "%s/%s", web_dir, files[i]);
         remove(path);
     }
-    rmdir(web_cfg.web_dir);
+    rmdir(web_dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    serve_config_default(&web_cfg);
-    snprintf(web_cfg.web_dir, sizeof web_cfg.web_dir, "/tmp/fuzz_router_web.XXXXXX");
-    check(mkdtemp(web_cfg.web_dir) != NULL);
+    snprintf(web_dir, sizeof web_dir, "/tmp/fuzz_router_web.XXXXXX");
+    check(mkdtemp(web_dir) != NULL);
     char js[PATH_MAX];
-    snprintf(js, sizeof js, "%s/js", web_cfg.web_dir);
+    snprintf(js, sizeof js, "%s/js", web_dir);
     check(mkdir(js, 0700) == 0);
-    write_small(web_cfg.web_dir, "index.html");
-    write_small(web_cfg.web_dir, "app.js");
-    write_small(web_cfg.web_dir, "js/chart.js");
-    check(realpath(web_cfg.web_dir, web_real) != NULL);
+    write_small(web_dir, "index.html");
+    write_small(web_dir, "app.js");
+    write_small(web_dir, "js/chart.js");
+    /* js/chart.js stays off the list: on disk, yet never served */
+    char list[PATH_MAX];
+    snprintf(list, sizeof list, "%s/%s", web_dir, WEB_ASSETS_LIST);
+    FILE *f = fopen(list, "w");
+    check(f != NULL);
+    fputs("index.html\napp.js\n", f);
+    check(fclose(f) == 0);
+    char err[256];
+    check((web_list = web_assets_load(web_dir, err, sizeof err)) != NULL);
+    check(realpath(web_dir, web_real) != NULL);
     atexit(remove_web_dir);
     return 0;
 }
@@ -129,7 +142,8 @@ static void check_params(const route *rt, const http_request *req) {
 /* A dashboard file must resolve to a regular file under the folder. */
 static void check_web_file(const char *path) {
     char full[2 * PATH_MAX], real[PATH_MAX];
-    snprintf(full, sizeof full, "%s%s", web_cfg.web_dir, path);
+    snprintf(full, sizeof full, "%s%s", web_dir, path);
+    check(web_assets_has(web_list, path + 1));
     check(realpath(full, real) != NULL);
     size_t n = strlen(web_real);
     check(strncmp(real, web_real, n) == 0 && real[n] == '/');
@@ -175,6 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     app a;
     memset(&a, 0, sizeof a);
     a.cfg = &web_cfg;
+    a.web = web_list;
     a.router = r;
     http_request req;
     memset(&req, 0, sizeof req);

@@ -256,6 +256,29 @@ static void test_only_the_dashboards_assets_are_served(void **state) {
     }
 }
 
+/* ---- item: client faults are not the server's errors ------------------------------------- */
+static void test_client_faults_are_logged_as_info(void **state) {
+    (void)state;
+    /* after every refusal above (431s, bad lengths, clients cut off, 413s on
+     * the socket) and the start-up: no error line, in any --balance mode */
+    for (int i = 0; i < 3; i++) {
+        FILE *f = fopen(D[i].log, "r");
+        assert_non_null(f);
+        char line[1024];
+        int errors = 0, faults = 0;
+        while (fgets(line, sizeof line, f)) {
+            if (strstr(line, "level=error") || strstr(line, "Zero size")) {
+                fprintf(stderr, "%s", line);
+                errors++;
+            }
+            faults += strstr(line, "level=info msg=\"libmicrohttpd: ") != NULL;
+        }
+        fclose(f);
+        assert_int_equal(errors, 0);
+        if (i == 0) assert_true(faults > 0); /* they were logged, as info */
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_query_parameters_get_414_at_once),
@@ -265,6 +288,7 @@ int main(void) {
         cmocka_unit_test(test_library_refusals_and_acceptances),
         cmocka_unit_test(test_nul_bytes_are_refused),
         cmocka_unit_test(test_only_the_dashboards_assets_are_served),
+        cmocka_unit_test(test_client_faults_are_logged_as_info),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
