@@ -35,6 +35,14 @@ cJSON *api_encode_explanations(int64_t model_id, const mlp_explain_config *cfg, 
                                const float *probs, const int *labels, const int *target, int width,
                                const float *attr, const float *delta);
 
+/* Limits of an EvaluationReport: the most confused pairs and the worst
+ * misclassified examples it lists. */
+#define API_REPORT_PAIRS 10
+#define API_REPORT_WORST 24
+/* Schema EvaluationReport (without the id/model/created_at of its record):
+ * r (mlp_evaluate_report) on split `split` of data set `dataset`. */
+cJSON *api_encode_report(const mlp_report *r, const char *dataset, const char *split);
+
 /* Bytes api_format_probability may write, with the terminating NUL. */
 #define API_PROBABILITY_MAX 16
 /* v as JSON text into out (>= API_PROBABILITY_MAX bytes), NUL-terminated:

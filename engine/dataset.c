@@ -141,3 +141,24 @@ mlp_status mlp_dataset_load_path(const char *path, const char *split, mlp_datase
                            "%s: a CSV file has only the split \"train\", not \"%s\"", path, split);
     return mlp_dataset_load_csv(path, 0, out, err);
 }
+
+int mlp_dataset_mean(const mlp_dataset *d, float *mean) {
+    size_t f = (size_t)d->features;
+    if (d->n == 0) return -1;
+    double *sum = calloc(f, sizeof *sum);
+    if (!sum) return -1;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->x_u8) {
+            const uint8_t *row = d->x_u8 + i * f;
+            for (size_t j = 0; j < f; j++) sum[j] += row[j];
+        } else {
+            const float *row = d->x_f32 + i * f;
+            for (size_t j = 0; j < f; j++) sum[j] += row[j];
+        }
+    }
+    /* the same scaling as mlp_dataset_gather: bytes are divided by 255 */
+    double scale = d->x_u8 ? 255.0 * (double)d->n : (double)d->n;
+    for (size_t j = 0; j < f; j++) mean[j] = (float)(sum[j] / scale);
+    free(sum);
+    return 0;
+}

@@ -31,6 +31,7 @@
 #include <zlib.h>
 
 #include "encode.h"
+#include "evaluation.h"
 #include "jobs_impl.h"
 
 #define EPOCH_LOG_SECONDS 5.0
@@ -437,13 +438,22 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
     int64_t model_id = 0;
     store_error se = {0};
     int rc = -1;
+    store_model_derived derived;
+    char *report = NULL;
+    float *mean = NULL;
+    char dwhy[256];
+    if (evaluation_derive(r->model, r->ds.name, r->train, r->test, &derived, &report, &mean, dwhy,
+                          sizeof dwhy) != EVAL_OK)
+        jobs_logf(j, "job %lld: %s (stored without it)", (long long)jb->run_id, dwhy);
     if (!meta.arch_json || !meta.config_json || !meta.metrics_json)
         jobs_set_err(why, cap, "out of memory");
     else if (store_run_succeed(j->cfg.st, jb->run_id, &meta, buf, len, test_loss, test_acc,
-                               &model_id, &se) != STORE_OK)
+                               &derived, &model_id, &se) != STORE_OK)
         jobs_set_err(why, cap, "store: %s", se.msg);
     else
         rc = 0;
+    free(report);
+    free(mean);
     free(buf);
     free(meta.arch_json);
     free(config);

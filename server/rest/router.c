@@ -72,6 +72,8 @@ static const route route_table[] = {
     /* TensorFlow Serving v1 (routes_v1.c): ":predict" ends the last segment. */
     R("GET", "/v1/models/{path*}", route_v1_get, ROUTE_BODY_NONE, NULL, AUTH_READ),
     R("POST", "/v1/models/{path*}", route_v1_post, ROUTE_BODY_JSON, CT_JSON, AUTH_INFER),
+    R("GET", "/models/{id}/evaluation", route_model_evaluation, ROUTE_BODY_NONE, NULL, AUTH_READ),
+    R("POST", "/models/{id}/evaluate", route_model_evaluate, ROUTE_BODY_JSON, CT_JSON, AUTH_MANAGE),
     R("GET", "/datasets", route_datasets_list, ROUTE_BODY_NONE, NULL, AUTH_READ),
     R("POST", "/datasets", route_dataset_upload, ROUTE_BODY_UPLOAD, "text/csv", AUTH_MANAGE),
     R("GET", "/datasets/{name}", route_dataset_get, ROUTE_BODY_NONE, NULL, AUTH_READ),

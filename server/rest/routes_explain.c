@@ -14,6 +14,23 @@
 #include "model_cache.h"
 #include "router.h"
 
+/* baseline "mean": the training set's mean input the job recorded for the
+ * model, into r->baseline. 0, or -1 with res filled (422 when there is none). */
+static int load_mean(app *a, api_explain_request *r, const cached_model *cm, http_response *res) {
+    store_error se = {0};
+    int rc = store_model_mean_get(a->st, cm->id, &r->baseline, &r->baseline_width, &se);
+    if (rc == STORE_NOTFOUND) {
+        http_reply_problem(res, 422, "invalid-field", "/baseline",
+                           "no training-set mean is recorded for model %lld (models uploaded "
+                           "rather than trained here have none): give \"zeros\" or a vector",
+                           (long long)cm->id);
+        return -1;
+    }
+    if (route_store_check(rc, &se, res, "no model with id %lld", (long long)cm->id) != 0) return -1;
+    r->baseline_kind = API_BASELINE_VECTOR;
+    return 0;
+}
+
 /* The checks that need the model; 0, or -1 with res filled (422). */
 static int check_against_model(const api_explain_request *r, const cached_model *cm,
                                http_response *res) {
@@ -30,13 +47,6 @@ static int check_against_model(const api_explain_request *r, const cached_model 
         http_reply_problem(res, 422, "width-mismatch", "/baseline",
                            "baseline has %d values but model %lld takes %d inputs",
                            r->baseline_width, (long long)cm->id, inputs);
-        return -1;
-    }
-    if (r->baseline_kind == API_BASELINE_MEAN) {
-        http_reply_problem(res, 422, "invalid-field", "/baseline",
-                           "no training-set mean is recorded for model %lld: give \"zeros\" or "
-                           "a vector",
-                           (long long)cm->id);
         return -1;
     }
     mlp_error err = {{0}};
@@ -97,8 +107,11 @@ void route_explain(app *a, const http_request *req, http_response *res) {
     }
     cached_model *cm = NULL;
     if (route_model_lookup(a, r.model_id, &cm, res) == 0) {
-        r.cfg.baseline = r.baseline;
-        if (check_against_model(&r, cm, res) == 0) explain_rows(&r, cm, res);
+        if ((r.baseline_kind != API_BASELINE_MEAN || load_mean(a, &r, cm, res) == 0) &&
+            check_against_model(&r, cm, res) == 0) {
+            r.cfg.baseline = r.baseline;
+            explain_rows(&r, cm, res);
+        }
         model_cache_release(a->models, cm);
     }
     api_explain_request_free(&r);

@@ -15,7 +15,12 @@
  * (engine/dataset.c). A CSV data set (split "train" only) is loaded with
  * the engine's reader, exactly as a training job loads it.
  *
- * Errors: 404 unknown data set or a split it lacks; 422 bad n or split.
+ * With ?index=i,j,... (1..64 row numbers of the split) exactly those rows are
+ * answered, in the order asked: the evaluation report names its worst
+ * misclassified test examples by index, and the dashboard shows them.
+ *
+ * Errors: 404 unknown data set or a split it lacks; 422 bad n, split or index
+ * (an index beyond the split's size included).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +37,31 @@
 #define SAMPLES_DEFAULT  8
 #define IDX_IMAGES_MAGIC 0x00000803u
 #define IDX_LABELS_MAGIC 0x00000801u
+
+/* Which rows: the n evenly spaced ones, or the listed ones (pick, n). */
+typedef struct {
+    int n;
+    const uint32_t *pick; /* NULL: evenly spaced */
+} selection;
+
+/* Row k of the selection in a split of `size` rows; -1 when a listed row is
+ * beyond it (why says which). */
+static long long selected_row(const selection *sel, int k, uint64_t size, char *why, size_t cap) {
+    if (!sel->pick) {
+        int count = (uint64_t)sel->n < size ? sel->n : (int)size;
+        return (long long)((uint64_t)k * size / (uint64_t)count);
+    }
+    if (sel->pick[k] >= size) {
+        snprintf(why, cap, "index %u is beyond the split's %llu samples", sel->pick[k],
+                 (unsigned long long)size);
+        return -1;
+    }
+    return sel->pick[k];
+}
+
+static int selected_count(const selection *sel, uint64_t size) {
+    return sel->pick || (uint64_t)sel->n < size ? sel->n : (int)size;
+}
 
 /* dir/base, or dir/base.gz when only that exists, opened with zlib (which
  * reads plain files too). NULL when neither opens. */
@@ -81,9 +111,10 @@ static int add_sample(cJSON *arr, size_t index, int label, const float *x, int f
     return 0;
 }
 
-/* Samples of an IDX folder's split into arr. 0, or -1 with why. */
-static int idx_samples(const char *dir, int test, int n, int features, cJSON *arr, char *why,
-                       size_t cap) {
+/* Samples of an IDX folder's split into arr. 0, -1 with why, or -2 (an
+ * index beyond the split) with why. */
+static int idx_samples(const char *dir, int test, const selection *sel, int features, cJSON *arr,
+                       char *why, size_t cap) {
     gzFile img = open_idx(dir, test ? "t10k-images-idx3-ubyte" : "train-images-idx3-ubyte");
     gzFile lab = open_idx(dir, test ? "t10k-labels-idx1-ubyte" : "train-labels-idx1-ubyte");
     unsigned char *row = malloc((size_t)features);
@@ -102,9 +133,14 @@ static int idx_samples(const char *dir, int test, int n, int features, cJSON *ar
                  test ? "test" : "train");
         goto out;
     }
-    int count = (uint64_t)n < ic ? n : (int)ic;
+    int count = selected_count(sel, ic);
     for (int k = 0; k < count; k++) {
-        size_t index = (size_t)((uint64_t)k * ic / (uint64_t)count);
+        long long row_no = selected_row(sel, k, ic, why, cap);
+        if (row_no < 0) {
+            rc = -2;
+            goto out;
+        }
+        size_t index = (size_t)row_no;
         unsigned char label;
         if (gzseek(img, (z_off_t)(16 + index * (size_t)features), SEEK_SET) < 0 ||
             gzread(img, row, (unsigned)features) != features ||
@@ -127,8 +163,8 @@ out:
     return rc;
 }
 
-/* Samples of a CSV file (its one split) into arr. 0, or -1 with why. */
-static int csv_samples(const char *path, int n, cJSON *arr, char *why, size_t cap) {
+/* Samples of a CSV file (its one split) into arr. 0, -1 or -2 as idx_samples. */
+static int csv_samples(const char *path, const selection *sel, cJSON *arr, char *why, size_t cap) {
     mlp_dataset *d = NULL;
     mlp_error me = {{0}};
     if (mlp_dataset_load_path(path, "train", &d, &me) != MLP_OK) {
@@ -137,9 +173,14 @@ static int csv_samples(const char *path, int n, cJSON *arr, char *why, size_t ca
     }
     int rc = 0;
     float *x = malloc((size_t)d->features * sizeof *x);
-    int count = (size_t)n < d->n ? n : (int)d->n;
+    int count = selected_count(sel, d->n);
     for (int k = 0; rc == 0 && k < count; k++) {
-        uint32_t index = (uint32_t)((uint64_t)k * d->n / (uint64_t)count);
+        long long row_no = selected_row(sel, k, d->n, why, cap);
+        if (row_no < 0) {
+            rc = -2;
+            break;
+        }
+        uint32_t index = (uint32_t)row_no;
         int32_t label;
         if (!x) {
             rc = -1;
@@ -148,16 +189,44 @@ static int csv_samples(const char *path, int n, cJSON *arr, char *why, size_t ca
         mlp_dataset_gather(d, &index, 1, x, &label);
         rc = add_sample(arr, index, label, x, d->features);
     }
-    if (rc || !x) snprintf(why, cap, "out of memory");
+    if (rc == -1 || !x) snprintf(why, cap, "out of memory");
     free(x);
     mlp_dataset_free(d);
-    return rc || !x ? -1 : 0;
+    return rc ? rc : !x ? -1 : 0;
+}
+
+/* ?index=i,j,...: 1..SAMPLES_MAX row numbers into pick. 0, or -1 with res (422). */
+static int parse_index_list(const char *text, uint32_t *pick, int *n, http_response *res) {
+    const char *p = text;
+    *n = 0;
+    for (;;) {
+        char *end;
+        unsigned long long v = p[0] >= '0' && p[0] <= '9' ? strtoull(p, &end, 10) : 0;
+        if (p[0] < '0' || p[0] > '9' || v > UINT32_MAX || *n == SAMPLES_MAX ||
+            (*end != ',' && *end != '\0')) {
+            http_reply_problem(res, 422, "invalid-query", NULL,
+                               "query parameter 'index' must be 1 to %d row numbers separated "
+                               "by commas",
+                               SAMPLES_MAX);
+            return -1;
+        }
+        pick[(*n)++] = (uint32_t)v;
+        if (*end == '\0') return 0;
+        p = end + 1;
+    }
 }
 
 void route_dataset_samples(app *a, const http_request *req, http_response *res) {
     const char *name = req->params[0];
     long long n;
     if (route_query_int(req, "n", 1, SAMPLES_MAX, SAMPLES_DEFAULT, &n, res) != 0) return;
+    uint32_t pick[SAMPLES_MAX];
+    selection sel = {(int)n, NULL};
+    const char *index = http_query(req, "index");
+    if (index) {
+        if (parse_index_list(index, pick, &sel.n, res) != 0) return;
+        sel.pick = pick;
+    }
     const char *split = http_query(req, "split");
     if (!split) split = "train";
     int test = !strcmp(split, "test");
@@ -192,11 +261,16 @@ void route_dataset_samples(app *a, const http_request *req, http_response *res) 
     cJSON_AddStringToObject(body, "dataset", ds.name);
     cJSON_AddStringToObject(body, "split", test ? "test" : "train");
     cJSON *arr = cJSON_AddArrayToObject(body, "samples");
-    int ok =
-        arr && (is_csv ? csv_samples(path, (int)n, arr, why, sizeof why)
-                       : idx_samples(path, test, (int)n, ds.features, arr, why, sizeof why)) == 0;
+    int rc = !arr     ? -1
+             : is_csv ? csv_samples(path, &sel, arr, why, sizeof why)
+                      : idx_samples(path, test, &sel, ds.features, arr, why, sizeof why);
     store_dataset_clear(&ds);
-    if (!ok) {
+    if (rc == -2) {
+        cJSON_Delete(body);
+        http_reply_problem(res, 422, "invalid-query", NULL, "%s", why);
+        return;
+    }
+    if (rc != 0) {
         cJSON_Delete(body);
         http_reply_problem(res, 500, "internal", NULL, "cannot read samples of '%.64s': %s", name,
                            why);

@@ -176,6 +176,25 @@ cJSON *view_registered_model(const char *name, const store_model *versions, size
     return o;
 }
 
+cJSON *view_evaluation(const store_evaluation *e) {
+    cJSON *o = cJSON_CreateObject(), *report = embedded_json(e->report_json);
+    if (!o || !report) {
+        cJSON_Delete(o);
+        cJSON_Delete(report);
+        return NULL;
+    }
+    cJSON_AddNumberToObject(o, "id", (double)e->id);
+    cJSON_AddNumberToObject(o, "model", (double)e->model_id);
+    cJSON_AddItemToObject(o, "created_at", api_json_time_or_null(e->created_at));
+    /* the report's members follow, moved over (not copied) */
+    while (report->child) {
+        cJSON *m = cJSON_DetachItemViaPointer(report, report->child);
+        cJSON_AddItemToObject(o, m->string, m);
+    }
+    cJSON_Delete(report);
+    return o;
+}
+
 cJSON *view_dataset(const store_dataset *d) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)d->id);

@@ -39,6 +39,8 @@ cJSON *view_model_list(const store_model *models, size_t n, int64_t total, int l
  * {version, percent} or null; reg may be NULL (no aliases, no canary). */
 cJSON *view_registered_model(const char *name, const store_model *versions, size_t n,
                              const store_registry *reg, const char *default_alias);
+/* Schema Evaluation: {"id", "model", "created_at", ...the stored report's members}. */
+cJSON *view_evaluation(const store_evaluation *e);
 
 /* Schema Dataset, and DatasetList {"datasets": [...]}. */
 cJSON *view_dataset(const store_dataset *d);

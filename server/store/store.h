@@ -175,9 +175,20 @@ int store_model_put(store *s, const store_model *meta, const unsigned char *file
  * store_run_finish) and set the status succeeded, in one transaction, so a
  * crash never leaves a model whose run is not succeeded or the reverse.
  * *model_id_out (may be NULL) gets the new model's id. */
+/* What a job derives from its new model, stored in the same transaction
+ * (store_run_succeed) so that a succeeded run's model never lacks them:
+ * an evaluation (report_json NULL: none) and the training-set mean (mean
+ * NULL: none), as store_evaluation_put and store_model_mean_put store them. */
+typedef struct {
+    const char *eval_dataset, *eval_split, *eval_json;
+    const char *mean_dataset;
+    const float *mean;
+    int mean_features;
+} store_model_derived;
+/* derived may be NULL. */
 int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsigned char *file,
-                      size_t len, double test_loss, double test_accuracy, int64_t *model_id_out,
-                      store_error *err);
+                      size_t len, double test_loss, double test_accuracy,
+                      const store_model_derived *derived, int64_t *model_id_out, store_error *err);
 int store_model_get(store *s, int64_t id, store_model *out, store_error *err);
 /* The file bytes (malloc'ed, caller frees). */
 int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, store_error *err);
@@ -238,5 +249,29 @@ typedef struct {
 } store_registry;
 int store_registry_load(store *s, store_registry *out, store_error *err);
 void store_registry_free(store_registry *r);
+/* ---- evaluations and training-set means of models (store_evals.c) -------------------- */
+typedef struct {
+    int64_t id;
+    int64_t model_id;
+    char *dataset; /* data set name */
+    char *split;   /* "train" or "test" */
+    double created_at;
+    char *report_json; /* EvaluationReport (api/openapi.yaml), as encoded by the daemon */
+} store_evaluation;
+void store_evaluation_clear(store_evaluation *e);
+
+/* Append an evaluation of e->model_id (id and created_at are set here).
+ * STORE_NOTFOUND when the model does not exist (any more). */
+int store_evaluation_put(store *s, const store_evaluation *e, int64_t *id_out, store_error *err);
+/* The newest evaluation of a model, STORE_NOTFOUND when it has none. */
+int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, store_error *err);
+
+/* Record (replace) the mean input of the data set model_id was trained on:
+ * features floats. STORE_NOTFOUND when the model does not exist. */
+int store_model_mean_put(store *s, int64_t model_id, const char *dataset, const float *mean,
+                         int features, store_error *err);
+/* The recorded mean (malloc'ed, caller frees) and its width; STORE_NOTFOUND
+ * when none is recorded (an uploaded model). */
+int store_model_mean_get(store *s, int64_t model_id, float **mean, int *features, store_error *err);
 
 #endif /* MLPD_STORE_H */

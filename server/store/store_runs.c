@@ -206,8 +206,8 @@ int store_run_finish(store *s, int64_t id, double test_loss, double test_accurac
 }
 
 int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsigned char *file,
-                      size_t len, double test_loss, double test_accuracy, int64_t *model_id_out,
-                      store_error *err) {
+                      size_t len, double test_loss, double test_accuracy,
+                      const store_model_derived *derived, int64_t *model_id_out, store_error *err) {
     store_model m = *meta;
     m.run_id = id;
     int64_t model_id = 0;
@@ -217,6 +217,12 @@ int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsig
         rc = store_model_insert(s, &m, file, len, &model_id, NULL, err);
         if (rc == STORE_OK) rc = update_finish(s, id, test_loss, test_accuracy, model_id, err);
         if (rc == STORE_OK) rc = update_status(s, id, RUN_SUCCEEDED, NULL, err);
+        if (rc == STORE_OK && derived && derived->eval_json)
+            rc = store_evaluation_insert(s, model_id, derived->eval_dataset, derived->eval_split,
+                                         derived->eval_json, NULL, err);
+        if (rc == STORE_OK && derived && derived->mean)
+            rc = store_model_mean_insert(s, model_id, derived->mean_dataset, derived->mean,
+                                         derived->mean_features, err);
         if (rc == STORE_OK)
             rc = store_tx_commit(s, err);
         else

@@ -54,6 +54,12 @@ void store_tx_rollback(store *s);
  * has begun a transaction (two statements). */
 int store_model_insert(store *s, const store_model *meta, const unsigned char *file, size_t len,
                        int64_t *id_out, int *version_out, store_error *err);
+/* store_evaluation_put and store_model_mean_put without the lock or the
+ * model check (store_evals.c): for store_run_succeed's transaction. */
+int store_evaluation_insert(store *s, int64_t model_id, const char *dataset, const char *split,
+                            const char *report_json, int64_t *id_out, store_error *err);
+int store_model_mean_insert(store *s, int64_t model_id, const char *dataset, const float *mean,
+                            int features, store_error *err);
 
 /* Wall-clock seconds since the Unix epoch, sub-second. */
 double store_now(void);

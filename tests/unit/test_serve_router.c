@@ -446,6 +446,8 @@ static void test_admission_with_tokens(void **state) {
         {"GET", "/models/1", AUTH_READ},
         {"DELETE", "/models/1", AUTH_MANAGE},
         {"GET", "/models/1/file", AUTH_READ},
+        {"GET", "/models/1/evaluation", AUTH_READ},
+        {"POST", "/models/1/evaluate", AUTH_MANAGE},
         {"GET", "/datasets", AUTH_READ},
         {"POST", "/datasets", AUTH_MANAGE},
         {"GET", "/datasets/d", AUTH_READ},

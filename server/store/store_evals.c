@@ -1,0 +1,158 @@
+/* store_evals.c - the SQLite store's evaluation reports and training-set means
+ * of models (store.h; tables of migrations/003_evaluations.sql).
+ *
+ * A reference to a missing model is a foreign-key failure in SQLite; it is
+ * reported as STORE_NOTFOUND (the model was deleted meanwhile) by checking
+ * the model first inside the same lock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_sqlite_impl.h"
+
+void store_evaluation_clear(store_evaluation *e) {
+    if (!e) return;
+    free(e->dataset);
+    free(e->split);
+    free(e->report_json);
+    memset(e, 0, sizeof *e);
+}
+
+/* STORE_OK when model id exists, STORE_NOTFOUND, or STORE_ERR. Lock held. */
+static int model_exists(store *s, int64_t id, store_error *err) {
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "SELECT 1 FROM models WHERE id = ?1", &st, err);
+    if (rc != STORE_OK) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    rc = step == SQLITE_ROW    ? STORE_OK
+         : step == SQLITE_DONE ? STORE_NOTFOUND
+                               : store_fail_sql(s, err, "find model");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_evaluation_insert(store *s, int64_t model_id, const char *dataset, const char *split,
+                            const char *report_json, int64_t *id_out, store_error *err) {
+    if (!dataset || !split || !report_json)
+        return store_fail(err, "an evaluation needs its dataset, split and report");
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "INSERT INTO evaluations (model_id, dataset, split, created_at,"
+                           " report_json) VALUES (?1, ?2, ?3, ?4, ?5)",
+                           &st, err);
+    if (rc != STORE_OK) return rc;
+    sqlite3_bind_int64(st, 1, model_id);
+    sqlite3_bind_text(st, 2, dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, split, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 4, store_now());
+    sqlite3_bind_text(st, 5, report_json, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_DONE) {
+        if (id_out) *id_out = sqlite3_last_insert_rowid(s->db);
+    } else {
+        rc = store_fail_sql(s, err, "store evaluation");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_evaluation_put(store *s, const store_evaluation *e, int64_t *id_out, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    int rc = model_exists(s, e->model_id, err);
+    if (rc == STORE_OK)
+        rc = store_evaluation_insert(s, e->model_id, e->dataset, e->split, e->report_json, id_out,
+                                     err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, store_error *err) {
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "SELECT id, model_id, dataset, split, created_at, report_json"
+                           " FROM evaluations WHERE model_id = ?1 ORDER BY id DESC LIMIT 1",
+                           &st, err);
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(st, 1, model_id);
+        int step = sqlite3_step(st), oom = 0;
+        if (step == SQLITE_ROW) {
+            out->id = sqlite3_column_int64(st, 0);
+            out->model_id = sqlite3_column_int64(st, 1);
+            out->dataset = store_column_text(st, 2, &oom);
+            out->split = store_column_text(st, 3, &oom);
+            out->created_at = store_column_time(st, 4);
+            out->report_json = store_column_text(st, 5, &oom);
+            if (oom) {
+                store_evaluation_clear(out);
+                rc = store_fail(err, "out of memory");
+            }
+        } else {
+            rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "get evaluation");
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* The floats are stored as their bytes: the daemon reads them back on the
+ * same machine (x86-64 and arm64 are both little-endian, as documented). */
+int store_model_mean_insert(store *s, int64_t model_id, const char *dataset, const float *mean,
+                            int features, store_error *err) {
+    if (!dataset || !mean || features < 1) return store_fail(err, "no mean to store");
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "INSERT OR REPLACE INTO model_input_means (model_id, dataset, features,"
+                           " mean) VALUES (?1, ?2, ?3, ?4)",
+                           &st, err);
+    if (rc != STORE_OK) return rc;
+    sqlite3_bind_int64(st, 1, model_id);
+    sqlite3_bind_text(st, 2, dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, features);
+    sqlite3_bind_blob(st, 4, mean, features * (int)sizeof(float), SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail_sql(s, err, "store mean");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_model_mean_put(store *s, int64_t model_id, const char *dataset, const float *mean,
+                         int features, store_error *err) {
+    pthread_mutex_lock(&s->mu);
+    int rc = model_exists(s, model_id, err);
+    if (rc == STORE_OK) rc = store_model_mean_insert(s, model_id, dataset, mean, features, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_model_mean_get(store *s, int64_t model_id, float **mean, int *features,
+                         store_error *err) {
+    *mean = NULL;
+    *features = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "SELECT features, mean FROM model_input_means WHERE model_id = ?1",
+                           &st, err);
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(st, 1, model_id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            int n = sqlite3_column_int(st, 0);
+            const void *blob = sqlite3_column_blob(st, 1);
+            if (n < 1 || sqlite3_column_bytes(st, 1) != n * (int)sizeof(float) || !blob) {
+                rc = store_fail(err, "model %lld: malformed recorded mean", (long long)model_id);
+            } else if (!(*mean = malloc((size_t)n * sizeof(float)))) {
+                rc = store_fail(err, "out of memory");
+            } else {
+                memcpy(*mean, blob, (size_t)n * sizeof(float));
+                *features = n;
+            }
+        } else {
+            rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "get mean");
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
