@@ -27,14 +27,28 @@ void route_healthz(app *a, const http_request *req, http_response *res) {
     http_reply_bytes(res, 200, "application/json", body, sizeof body - 1);
 }
 
+/* How soon a probe that found the daemon not ready may ask again. */
+#define READYZ_RETRY_AFTER_SECONDS 5
+
 void route_readyz(app *a, const http_request *req, http_response *res) {
     (void)req;
+    /* Not ready: a 503 with Retry-After, which load balancers and clients
+     * honour before probing again. */
     if (atomic_load(&a->draining)) {
         http_reply_problem(res, 503, "draining", NULL, "the daemon is shutting down");
+        http_set_header(res, "Retry-After", "%d", READYZ_RETRY_AFTER_SECONDS);
         return;
     }
     if (!store_ping(a->st)) {
         http_reply_problem(res, 503, "store-down", NULL, "the store does not answer");
+        http_set_header(res, "Retry-After", "%d", READYZ_RETRY_AFTER_SECONDS);
+        return;
+    }
+    if (!store_writable(a->st)) {
+        http_reply_problem(res, 503, "store-locked", NULL,
+                           "the store cannot write: another process holds the database's write "
+                           "lock");
+        http_set_header(res, "Retry-After", "%d", READYZ_RETRY_AFTER_SECONDS);
         return;
     }
     static const char body[] = "{\"status\":\"ready\"}";

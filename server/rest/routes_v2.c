@@ -43,7 +43,7 @@ void route_v2_live(app *a, const http_request *req, http_response *res) {
 
 void route_v2_ready(app *a, const http_request *req, http_response *res) {
     (void)req;
-    int ready = !atomic_load(&a->draining) && store_ping(a->st);
+    int ready = !atomic_load(&a->draining) && store_ping(a->st) && store_writable(a->st);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddTrueToObject(o, "live");
     cJSON_AddBoolToObject(o, "ready", ready);

@@ -47,6 +47,11 @@ int store_open(const char *path, const char *migrations_dir, store **out, store_
 void store_close(store *s);
 /* 1 when the connection answers a trivial query (for /readyz). */
 int store_ping(store *s);
+/* 1 when a write could begin now: the database's write lock is free within
+ * STORE_WRITABLE_WAIT_MS (another process holding BEGIN EXCLUSIVE or
+ * IMMEDIATE takes it; for /readyz). Nothing is written. */
+#define STORE_WRITABLE_WAIT_MS 100
+int store_writable(store *s);
 /* The schema version in force (PRAGMA user_version). */
 int store_schema_version(store *s);
 

@@ -352,6 +352,19 @@ int store_ping(store *s) {
     return ok;
 }
 
+int store_writable(store *s) {
+    pthread_mutex_lock(&s->mu);
+    /* BEGIN IMMEDIATE takes the write lock a write would need, and ROLLBACK
+     * gives it back with nothing written. A short wait, not the writers'
+     * BUSY_TIMEOUT_MS: /readyz must answer quickly. */
+    sqlite3_busy_timeout(s->db, STORE_WRITABLE_WAIT_MS);
+    int ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    if (ok) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
 int store_schema_version(store *s) {
     pthread_mutex_lock(&s->mu);
     int v = s->schema_version;

@@ -161,6 +161,7 @@ static void test_readiness_turns_false_while_draining(void **state) {
         http_result r;
         int rc = http_do(&d, "GET", "/readyz", NULL, NULL, 0, NULL, 1, &r);
         refused = rc != 0 || r.status == 503;
+        if (rc == 0 && r.status == 503) expect_retry_after(&r); /* when to probe again */
         http_result_free(&r);
     }
     assert_true(refused);
