@@ -48,6 +48,7 @@ API_LIB := $(BUILD)/libmlpapi.a
 SERVER_LIB := $(BUILD)/libmlpserver.a
 LIBS_ALL := $(SERVER_LIB) $(API_LIB) $(ENGINE_LIB)
 MLPD := $(BUILD)/mlpd
+RECIPE_JS := web/js/recipe.js
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -56,7 +57,7 @@ INTEG_COMMON := $(sort $(wildcard tests/integration/common/*.c))
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
 .PHONY: all test unit-test sanitize-build bench data deps run clean docker-test format format-check layers-check
-all: $(MLPD) web-assets
+all: $(MLPD) web-assets $(RECIPE_JS)
 
 # A source's include path is its layer's (layers.mk: LAYER_INC_<folder>).
 $(BUILD)/obj/%.o: %.c
@@ -82,6 +83,20 @@ $(MLPD): $(BUILD)/obj/server/main.o $(LIBS_ALL)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIBS_ALL) $(LDFLAGS) $(LIBS) -lcmocka
+
+# The recipe's members in JSON Schema words (api/recipe_schema.h). The tests
+# also read api/openapi.yaml with libyaml.
+$(BUILD)/tests/unit/test_recipe: LIBS += -lyaml
+
+# web/js/recipe.js: the recipe table for the dashboard. Committed (the daemon
+# serves web/ as it is), rewritten whenever the table may have changed, and
+# compared with the table by tests/unit/test_recipe.c.
+$(BUILD)/tools/recipe-js: tools/recipe_js.c $(API_LIB) $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(API_LIB) $(ENGINE_LIB) $(LDFLAGS) $(LIBS)
+
+$(RECIPE_JS): $(BUILD)/tools/recipe-js
+	$< > $@.tmp && mv $@.tmp $@
 
 # Integration tests talk to a real daemon over HTTP with libcurl.
 $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_COMMON) $(LIBS_ALL)

@@ -1,17 +1,16 @@
 /* train_request.h - the POST /train body: decoded, validated, defaulted.
  *
- * Every field is optional and defaults to the reference recipe
- * (784 -> 512 relu -> 256 relu -> 10 softmax, cross-entropy, SGD lr 0.01,
- * batch 128, 10 epochs, dataset "mnist-digits"). JSON field names:
- *   dataset (string), hidden ([int]), activation, output_activation, loss, init,
- *   optimizer, learning_rate, momentum, nesterov (bool), beta1, beta2, epsilon,
- *   batch_size, epochs, validation_split, l1, l2, dropout, shuffle (bool), seed,
- *   early_stopping {patience, min_delta, restore_best_weights}, warm_start_model (id),
+ * The body is a training recipe (engine: mlp_recipe, whose table
+ * mlp_recipe_fields gives every member's name, type, default and limits)
+ * plus what the API adds: the data set by name and the warm-start model by id.
+ *   dataset (string, default "mnist-digits"), the recipe's members (nested
+ *   ones such as early_stopping.patience as objects), warm_start_model (id),
  *   model_name (the registered name whose next version the job's model
  *   becomes, model_ref.h; default: the dataset's name when that is a valid
  *   name, else "model")
- * Unknown fields, wrong types and out-of-range values are refused naming the
- * field as a JSON pointer ("/hidden/1").
+ * Every member is optional and defaults to the reference recipe. Unknown
+ * members, wrong types and out-of-range values are refused naming the member
+ * as a JSON pointer ("/hidden/1").
  */
 #ifndef MLPD_API_TRAIN_REQUEST_H
 #define MLPD_API_TRAIN_REQUEST_H
@@ -24,13 +23,7 @@
 
 typedef struct {
     char dataset[65];
-    int hidden[MLP_MAX_LAYERS];
-    int n_hidden;
-    mlp_act activation;    /* hidden layers */
-    int output_activation; /* -1: follows the loss (softmax / linear) */
-    mlp_loss loss;
-    mlp_init init;
-    mlp_train_config train;   /* optimizer and its parameters, batch, epochs, ...; callbacks NULL */
+    mlp_recipe recipe;        /* decoded: output_activation resolved, callbacks NULL */
     int64_t warm_start_model; /* 0: fresh weights */
     char model_name[65];      /* always set after decode/default */
 } api_train_request;

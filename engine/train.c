@@ -23,69 +23,6 @@
 
 #include "internal.h"
 
-void mlp_train_config_default(mlp_train_config *c) {
-    memset(c, 0, sizeof *c);
-    c->optimizer = MLP_OPT_SGD;
-    c->lr = 0.01f;
-    c->momentum = 0.9f;
-    c->nesterov = 0;
-    c->beta1 = 0.9f;
-    c->beta2 = 0.999f;
-    c->epsilon = 1e-7f;
-    c->weight_decay = 0.01f; /* PyTorch AdamW's default */
-    mlp_lr_schedule_default(&c->schedule);
-    c->monitor = MLP_METRIC_VAL_LOSS;
-    c->mode = MLP_MODE_AUTO;
-    c->batch_size = 128;
-    c->epochs = 10;
-    c->shuffle = 1;
-    c->restore_best = 1;
-}
-
-/* Upper bounds that keep a request from asking for absurd work or memory. */
-#define MAX_BATCH  65536
-#define MAX_EPOCHS 100000
-
-mlp_status mlp_train_config_validate(const mlp_train_config *c, mlp_error *err) {
-    if (!c) return mlp_fail(err, MLP_EINVAL, "no training configuration");
-    if (c->optimizer != MLP_OPT_SGD && c->optimizer != MLP_OPT_MOMENTUM &&
-        c->optimizer != MLP_OPT_ADAM && c->optimizer != MLP_OPT_ADAMW)
-        return mlp_fail(err, MLP_EINVAL, "unknown optimizer (%d)", (int)c->optimizer);
-    /* !(x > 0) style comparisons also reject NaN. */
-    if (!(c->lr > 0.0f) || !isfinite(c->lr))
-        return mlp_fail(err, MLP_EINVAL, "learning rate must be > 0");
-    if (!(c->momentum >= 0.0f && c->momentum < 1.0f))
-        return mlp_fail(err, MLP_EINVAL, "momentum must be in [0, 1)");
-    if (c->nesterov && (c->optimizer != MLP_OPT_MOMENTUM || !(c->momentum > 0.0f)))
-        return mlp_fail(err, MLP_EINVAL, "nesterov needs the momentum optimizer, momentum > 0");
-    if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f) || !(c->beta2 >= 0.0f && c->beta2 < 1.0f))
-        return mlp_fail(err, MLP_EINVAL, "beta1 and beta2 must be in [0, 1)");
-    if (!(c->epsilon > 0.0f) || !isfinite(c->epsilon))
-        return mlp_fail(err, MLP_EINVAL, "epsilon must be > 0");
-    if (!(c->l1 >= 0.0f) || !isfinite(c->l1) || !(c->l2 >= 0.0f) || !isfinite(c->l2))
-        return mlp_fail(err, MLP_EINVAL, "l1 and l2 must be finite and >= 0");
-    if (!(c->weight_decay >= 0.0f) || !isfinite(c->weight_decay))
-        return mlp_fail(err, MLP_EINVAL, "weight_decay must be finite and >= 0");
-    if (!(c->label_smoothing >= 0.0f && c->label_smoothing < 1.0f))
-        return mlp_fail(err, MLP_EINVAL, "label_smoothing must be in [0, 1)");
-    if (!(c->clip_norm >= 0.0f) || !isfinite(c->clip_norm))
-        return mlp_fail(err, MLP_EINVAL, "clip_norm must be finite and >= 0");
-    if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
-        return mlp_fail(err, MLP_EINVAL, "dropout must be in [0, 1)");
-    if (c->batch_size < 1 || c->batch_size > MAX_BATCH)
-        return mlp_fail(err, MLP_EINVAL, "batch size %d outside 1..%d", c->batch_size, MAX_BATCH);
-    if (c->epochs < 1 || c->epochs > MAX_EPOCHS)
-        return mlp_fail(err, MLP_EINVAL, "epochs %d outside 1..%d", c->epochs, MAX_EPOCHS);
-    if (!(c->validation_split >= 0.0f && c->validation_split < 1.0f))
-        return mlp_fail(err, MLP_EINVAL, "validation split must be in [0, 1)");
-    if (c->patience < 0) return mlp_fail(err, MLP_EINVAL, "patience must be >= 0");
-    if (!(c->min_delta >= 0.0f) || !isfinite(c->min_delta))
-        return mlp_fail(err, MLP_EINVAL, "min_delta must be finite and >= 0");
-    mlp_status s = mlp_watch_validate(c->monitor, c->mode, "", err);
-    if (s == MLP_OK) s = mlp_lr_schedule_validate(&c->schedule, c->lr, c->epochs, err);
-    return s;
-}
-
 /* Rows used for training: Keras computes int(n * (1 - validation_split)) in
  * double precision on the decimal the user wrote. The float split is first
  * rounded to 7 significant digits (what a float holds) so that 0.3f counts as

@@ -272,8 +272,8 @@ int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, char *er
     }
     int64_t id = 0;
     store_error se = {0};
-    if (rc == JOBS_OK && store_run_create(j->cfg.st, config_json, req->dataset, req->train.epochs,
-                                          &id, &se) != STORE_OK) {
+    if (rc == JOBS_OK && store_run_create(j->cfg.st, config_json, req->dataset,
+                                          req->recipe.train.epochs, &id, &se) != STORE_OK) {
         jobs_set_err(err, errlen, "store: %s", se.msg);
         rc = store_failure(&se);
     }
@@ -291,7 +291,7 @@ int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, char *er
     free(config_json);
     if (rc == JOBS_OK)
         jobs_logf(j, "job %lld queued: dataset %s, %d epoch(s)", (long long)id, req->dataset,
-                  req->train.epochs);
+                  req->recipe.train.epochs);
     return rc;
 }
 

@@ -210,28 +210,11 @@ static int on_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
 
 static int make_arch(const api_train_request *req, int features, int classes, mlp_arch *a,
                      mlp_error *e) {
-    if (mlp_arch_make(a, features, req->hidden, req->n_hidden, req->activation, classes, req->loss,
-                      req->output_activation, e) != MLP_OK)
+    const mlp_recipe *r = &req->recipe;
+    if (mlp_arch_make(a, features, r->hidden, r->n_hidden, r->activation, classes, r->loss,
+                      r->output_activation, e) != MLP_OK)
         return -1;
     return mlp_arch_validate(a, e) == MLP_OK ? 0 : -1;
-}
-
-/* "784-512-256-10 relu,relu,softmax" */
-static void describe_arch(const mlp_arch *a, char *buf, size_t cap) {
-    size_t len = 0;
-    buf[0] = '\0';
-    for (int l = 0; l <= a->n_layers && len < cap; l++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%d", l ? "-" : "", a->sizes[l]);
-    for (int l = 0; l < a->n_layers && len < cap; l++)
-        len +=
-            (size_t)snprintf(buf + len, cap - len, "%s%s", l ? "," : " ", mlp_act_name(a->act[l]));
-}
-
-static int same_arch(const mlp_arch *x, const mlp_arch *y) {
-    if (x->n_layers != y->n_layers || x->loss != y->loss) return 0;
-    for (int l = 0; l < x->n_layers; l++)
-        if (x->sizes[l] != y->sizes[l] || x->act[l] != y->act[l]) return 0;
-    return x->sizes[x->n_layers] == y->sizes[y->n_layers];
 }
 
 /* The warm-start model `id`, parsed, and its optimizer state if `state` is
@@ -285,12 +268,10 @@ int jobs_check_request(jobs *j, const api_train_request *req, char *err, size_t 
     if (rc != JOBS_OK || req->warm_start_model <= 0) return rc;
     mlp_model *m = NULL;
     rc = load_store_model(j, req->warm_start_model, &m, NULL, err, errlen);
-    if (rc == JOBS_OK && !same_arch(&m->arch, &want)) {
-        char have[160], asked[160];
-        describe_arch(&m->arch, have, sizeof have);
-        describe_arch(&want, asked, sizeof asked);
-        jobs_set_err(err, errlen, "warm-start model %lld is %s but the request builds %s",
-                     (long long)req->warm_start_model, have, asked);
+    if (rc == JOBS_OK && mlp_warm_start_check(&m->arch, want.sizes[0], want.sizes[want.n_layers],
+                                              &want, &e) != MLP_OK) {
+        jobs_set_err(err, errlen, "warm-start model %lld does not fit: %s",
+                     (long long)req->warm_start_model, e.msg);
         rc = JOBS_CONFLICT;
     }
     mlp_model_free(m);
@@ -379,12 +360,14 @@ static int prepare(jobs *j, const job *jb, run_res *r, char *why, size_t cap) {
         if (load_store_model(j, req->warm_start_model, &r->model, &r->state_in, why, cap) !=
             JOBS_OK)
             return -1;
-        if (!same_arch(&r->model->arch, &arch)) {
-            jobs_set_err(why, cap, "warm-start model %lld no longer matches the request",
-                         (long long)req->warm_start_model);
+        if (mlp_warm_start_check(&r->model->arch, r->ds.features, r->ds.classes, &arch, &e) !=
+            MLP_OK) {
+            jobs_set_err(why, cap, "warm-start model %lld no longer fits: %s",
+                         (long long)req->warm_start_model, e.msg);
             return -1;
         }
-    } else if (mlp_model_create(&arch, req->init, req->train.seed, &r->model, &e) != MLP_OK) {
+    } else if (mlp_model_create(&arch, req->recipe.init, req->recipe.train.seed, &r->model, &e) !=
+               MLP_OK) {
         jobs_set_err(why, cap, "model: %s", e.msg);
         return -1;
     }
@@ -499,7 +482,7 @@ void jobs_run_one(jobs *j, job *jb) {
         jobs_set_err(why, sizeof why, "store: %s", se.msg);
     jobs_logf(j, "job %lld started: dataset %s", (long long)jb->run_id, jb->req.dataset);
     pthread_mutex_lock(&jb->live_mu);
-    jb->live.epochs = jb->req.train.epochs;
+    jb->live.epochs = jb->req.recipe.train.epochs;
     jb->live.eta_seconds = NAN;
     pthread_mutex_unlock(&jb->live_mu);
 
@@ -517,7 +500,7 @@ void jobs_run_one(jobs *j, job *jb) {
     mlp_status ts = MLP_EINVAL;
     int ok = !why[0] && prepare(j, jb, &r, why, sizeof why) == 0;
     if (ok && !should_stop(&c)) {
-        mlp_train_config cfg = jb->req.train;
+        mlp_train_config cfg = jb->req.recipe.train;
         cfg.init_state = state_fits(&r.state_in, cfg.optimizer) ? &r.state_in : NULL;
         cfg.state_out = &r.state_out;
         cfg.on_batch = on_batch;

@@ -52,16 +52,17 @@ static uint64_t network_params(int features, const int *hidden, int n_hidden, in
 
 /* The configured limits; 0, or -1 with res filled (422). */
 static int check_train_limits(app *a, const api_train_request *tr, http_response *res) {
-    if (tr->train.epochs > a->cfg->max_epochs) {
+    if (tr->recipe.train.epochs > a->cfg->max_epochs) {
         http_reply_problem(res, 422, "limit-exceeded", "/epochs",
                            "epochs %d exceeds this daemon's limit of %d (--max-epochs)",
-                           tr->train.epochs, a->cfg->max_epochs);
+                           tr->recipe.train.epochs, a->cfg->max_epochs);
         return -1;
     }
     store_dataset ds;
     if (store_dataset_get(a->st, tr->dataset, &ds, NULL) != STORE_OK)
         return 0; /* unknown data set: jobs_submit answers 404 */
-    uint64_t params = network_params(ds.features, tr->hidden, tr->n_hidden, ds.classes);
+    uint64_t params =
+        network_params(ds.features, tr->recipe.hidden, tr->recipe.n_hidden, ds.classes);
     store_dataset_clear(&ds);
     if (params > (uint64_t)a->cfg->max_params) {
         http_reply_problem(res, 422, "limit-exceeded", "/hidden",

@@ -91,7 +91,7 @@ static void range_text(const cli_option *o, char *buf, size_t n) {
 static int apply_value(const cli_option *o, const char *val, char *err, size_t errlen) {
     char range[96];
     switch (o->kind) {
-    case CLI_FLAG: *(int *)o->dest = 1; return 0;
+    case CLI_FLAG: *(int *)o->dest = (o->flags & CLI_NEGATE) ? 0 : 1; return 0;
     case CLI_INT: {
         long v;
         if (cli_parse_long(val, (long)o->min, (long)o->max, &v)) {
@@ -102,12 +102,20 @@ static int apply_value(const cli_option *o, const char *val, char *err, size_t e
         *(int *)o->dest = (int)v;
         return 0;
     }
-    case CLI_U64:
-        if (cli_parse_u64(val, (uint64_t *)o->dest)) {
-            set_err(err, errlen, "--%s: '%s' is not a non-negative integer", o->name, val);
+    case CLI_U64: {
+        uint64_t v;
+        if (cli_parse_u64(val, &v) ||
+            (o->max > 0 && (v < (uint64_t)o->min || v > (uint64_t)o->max))) {
+            if (o->max > 0)
+                set_err(err, errlen, "--%s: '%s' is not an integer in [%.0f, %.0f]", o->name, val,
+                        o->min, o->max);
+            else
+                set_err(err, errlen, "--%s: '%s' is not a non-negative integer", o->name, val);
             return -1;
         }
+        *(uint64_t *)o->dest = v;
         return 0;
+    }
     case CLI_FLOAT: {
         double v;
         if (cli_parse_double(val, o->min, o->max, !!(o->flags & CLI_MIN_OPEN),

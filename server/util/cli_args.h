@@ -26,7 +26,7 @@
 typedef enum {
     CLI_FLAG,    /* no value; sets *(int *)dest = 1 */
     CLI_INT,     /* int *dest, within [min, max] */
-    CLI_U64,     /* uint64_t *dest (decimal), any value */
+    CLI_U64,     /* uint64_t *dest (decimal); within [min, max] when max > 0 */
     CLI_FLOAT,   /* float *dest, within min/max (see flags) */
     CLI_STRING,  /* const char **dest = the argv string (not copied) */
     CLI_CHOICE,  /* const char **dest = the matching entry of choices */
@@ -36,6 +36,7 @@ typedef enum {
 #define CLI_REQUIRED 1u /* the option must be given */
 #define CLI_MIN_OPEN 2u /* CLI_FLOAT: value must be > min (not >=) */
 #define CLI_MAX_OPEN 4u /* CLI_FLOAT: value must be < max (not <=) */
+#define CLI_NEGATE   8u /* CLI_FLAG: sets *(int *)dest = 0 ("--no-shuffle") */
 
 #define CLI_LIST_MAX 16
 typedef struct {

@@ -45,9 +45,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check(api_train_request_decode(e1, strlen(e1), &r2, &p) == 0);
         char *e2 = api_train_request_encode(&r2);
         check(e2 != NULL && strcmp(e1, e2) == 0);
-        check(strcmp(r.dataset, r2.dataset) == 0 && r.n_hidden == r2.n_hidden &&
-              memcmp(r.hidden, r2.hidden, sizeof r.hidden[0] * (size_t)r.n_hidden) == 0 &&
-              r.train.lr == r2.train.lr && r.train.seed == r2.train.seed &&
+        check(strcmp(r.dataset, r2.dataset) == 0 && r.recipe.n_hidden == r2.recipe.n_hidden &&
+              memcmp(r.recipe.hidden, r2.recipe.hidden,
+                     sizeof r.recipe.hidden[0] * (size_t)r.recipe.n_hidden) == 0 &&
+              r.recipe.train.lr == r2.recipe.train.lr &&
+              r.recipe.train.seed == r2.recipe.train.seed &&
               r.warm_start_model == r2.warm_start_model);
         free(e1);
         free(e2);

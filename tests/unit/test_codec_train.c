@@ -22,13 +22,14 @@ static int decode(const char *json, api_train_request *r, api_problem *p) {
 /* Every decoded member of a and b is equal (padding and callbacks aside). */
 static void assert_same_request(const api_train_request *a, const api_train_request *b) {
     assert_string_equal(a->dataset, b->dataset);
-    assert_int_equal(a->n_hidden, b->n_hidden);
-    for (int i = 0; i < a->n_hidden; i++) assert_int_equal(a->hidden[i], b->hidden[i]);
-    assert_int_equal(a->activation, b->activation);
-    assert_int_equal(a->output_activation, b->output_activation);
-    assert_int_equal(a->loss, b->loss);
-    assert_int_equal(a->init, b->init);
-    const mlp_train_config *x = &a->train, *y = &b->train;
+    assert_int_equal(a->recipe.n_hidden, b->recipe.n_hidden);
+    for (int i = 0; i < a->recipe.n_hidden; i++)
+        assert_int_equal(a->recipe.hidden[i], b->recipe.hidden[i]);
+    assert_int_equal(a->recipe.activation, b->recipe.activation);
+    assert_int_equal(a->recipe.output_activation, b->recipe.output_activation);
+    assert_int_equal(a->recipe.loss, b->recipe.loss);
+    assert_int_equal(a->recipe.init, b->recipe.init);
+    const mlp_train_config *x = &a->recipe.train, *y = &b->recipe.train;
     assert_int_equal(x->optimizer, y->optimizer);
     assert_true(x->lr == y->lr);
     assert_true(x->momentum == y->momentum);
@@ -69,23 +70,23 @@ static void test_defaults_are_the_reference_recipe(void **state) {
     api_train_request d;
     api_train_request_default(&d);
     assert_string_equal(d.dataset, "mnist-digits");
-    assert_int_equal(d.n_hidden, 2);
-    assert_int_equal(d.hidden[0], 512);
-    assert_int_equal(d.hidden[1], 256);
-    assert_int_equal(d.activation, MLP_ACT_RELU);
-    assert_int_equal(d.output_activation, MLP_ACT_SOFTMAX);
-    assert_int_equal(d.loss, MLP_LOSS_CROSS_ENTROPY);
-    assert_int_equal(d.init, MLP_INIT_GLOROT_UNIFORM);
-    assert_int_equal(d.train.optimizer, MLP_OPT_SGD);
-    assert_true(d.train.lr == 0.01f);
-    assert_int_equal(d.train.batch_size, 128);
-    assert_int_equal(d.train.epochs, 10);
-    assert_int_equal(d.train.shuffle, 1);
-    assert_true(d.train.validation_split == 0.0f);
-    assert_int_equal(d.train.patience, 0);
-    assert_int_equal(d.train.restore_best, 1);
-    assert_null(d.train.on_batch);
-    assert_null(d.train.on_epoch);
+    assert_int_equal(d.recipe.n_hidden, 2);
+    assert_int_equal(d.recipe.hidden[0], 512);
+    assert_int_equal(d.recipe.hidden[1], 256);
+    assert_int_equal(d.recipe.activation, MLP_ACT_RELU);
+    assert_int_equal(d.recipe.output_activation, MLP_ACT_SOFTMAX);
+    assert_int_equal(d.recipe.loss, MLP_LOSS_CROSS_ENTROPY);
+    assert_int_equal(d.recipe.init, MLP_INIT_GLOROT_UNIFORM);
+    assert_int_equal(d.recipe.train.optimizer, MLP_OPT_SGD);
+    assert_true(d.recipe.train.lr == 0.01f);
+    assert_int_equal(d.recipe.train.batch_size, 128);
+    assert_int_equal(d.recipe.train.epochs, 10);
+    assert_int_equal(d.recipe.train.shuffle, 1);
+    assert_true(d.recipe.train.validation_split == 0.0f);
+    assert_int_equal(d.recipe.train.patience, 0);
+    assert_int_equal(d.recipe.train.restore_best, 1);
+    assert_null(d.recipe.train.on_batch);
+    assert_null(d.recipe.train.on_epoch);
     assert_true(d.warm_start_model == 0);
 
     /* "{}", an empty body and whitespace all mean the defaults. */
@@ -112,32 +113,32 @@ static void test_every_member(void **state) {
     api_problem p;
     assert_int_equal(decode(json, &r, &p), 0);
     assert_string_equal(r.dataset, "fashion-mnist");
-    assert_int_equal(r.n_hidden, 3);
-    assert_int_equal(r.hidden[0], 300);
-    assert_int_equal(r.hidden[1], 100);
-    assert_int_equal(r.hidden[2], 7);
-    assert_int_equal(r.activation, MLP_ACT_TANH);
-    assert_int_equal(r.output_activation, MLP_ACT_LINEAR);
-    assert_int_equal(r.loss, MLP_LOSS_MSE);
-    assert_int_equal(r.init, MLP_INIT_HE_NORMAL);
-    assert_int_equal(r.train.optimizer, MLP_OPT_MOMENTUM);
-    assert_true(r.train.lr == 0.125f);
-    assert_true(r.train.momentum == 0.5f);
-    assert_int_equal(r.train.nesterov, 1);
-    assert_true(r.train.beta1 == 0.8f);
-    assert_true(r.train.beta2 == 0.99f);
-    assert_true(r.train.epsilon == 1e-8f);
-    assert_int_equal(r.train.batch_size, 64);
-    assert_int_equal(r.train.epochs, 3);
-    assert_true(r.train.validation_split == 0.25f);
-    assert_true(r.train.l1 == 0.001f);
-    assert_true(r.train.l2 == 0.5f);
-    assert_true(r.train.dropout == 0.2f);
-    assert_int_equal(r.train.shuffle, 0);
-    assert_true(r.train.seed == 9007199254740991ull);
-    assert_int_equal(r.train.patience, 4);
-    assert_true(r.train.min_delta == 0.01f);
-    assert_int_equal(r.train.restore_best, 0);
+    assert_int_equal(r.recipe.n_hidden, 3);
+    assert_int_equal(r.recipe.hidden[0], 300);
+    assert_int_equal(r.recipe.hidden[1], 100);
+    assert_int_equal(r.recipe.hidden[2], 7);
+    assert_int_equal(r.recipe.activation, MLP_ACT_TANH);
+    assert_int_equal(r.recipe.output_activation, MLP_ACT_LINEAR);
+    assert_int_equal(r.recipe.loss, MLP_LOSS_MSE);
+    assert_int_equal(r.recipe.init, MLP_INIT_HE_NORMAL);
+    assert_int_equal(r.recipe.train.optimizer, MLP_OPT_MOMENTUM);
+    assert_true(r.recipe.train.lr == 0.125f);
+    assert_true(r.recipe.train.momentum == 0.5f);
+    assert_int_equal(r.recipe.train.nesterov, 1);
+    assert_true(r.recipe.train.beta1 == 0.8f);
+    assert_true(r.recipe.train.beta2 == 0.99f);
+    assert_true(r.recipe.train.epsilon == 1e-8f);
+    assert_int_equal(r.recipe.train.batch_size, 64);
+    assert_int_equal(r.recipe.train.epochs, 3);
+    assert_true(r.recipe.train.validation_split == 0.25f);
+    assert_true(r.recipe.train.l1 == 0.001f);
+    assert_true(r.recipe.train.l2 == 0.5f);
+    assert_true(r.recipe.train.dropout == 0.2f);
+    assert_int_equal(r.recipe.train.shuffle, 0);
+    assert_true(r.recipe.train.seed == 9007199254740991ull);
+    assert_int_equal(r.recipe.train.patience, 4);
+    assert_true(r.recipe.train.min_delta == 0.01f);
+    assert_int_equal(r.recipe.train.restore_best, 0);
     assert_true(r.warm_start_model == 17);
 }
 
@@ -146,15 +147,15 @@ static void test_output_follows_loss(void **state) {
     api_train_request r;
     api_problem p;
     assert_int_equal(decode("{\"loss\":\"mse\"}", &r, &p), 0);
-    assert_int_equal(r.output_activation, MLP_ACT_LINEAR);
+    assert_int_equal(r.recipe.output_activation, MLP_ACT_LINEAR);
     assert_int_equal(decode("{\"loss\":\"mse\",\"output_activation\":null}", &r, &p), 0);
-    assert_int_equal(r.output_activation, MLP_ACT_LINEAR);
+    assert_int_equal(r.recipe.output_activation, MLP_ACT_LINEAR);
     assert_int_equal(decode("{\"loss\":\"mse\",\"output_activation\":\"sigmoid\"}", &r, &p), 0);
-    assert_int_equal(r.output_activation, MLP_ACT_SIGMOID);
+    assert_int_equal(r.recipe.output_activation, MLP_ACT_SIGMOID);
     assert_int_equal(decode("{\"output_activation\":\"softmax\"}", &r, &p), 0);
-    assert_int_equal(r.output_activation, MLP_ACT_SOFTMAX);
+    assert_int_equal(r.recipe.output_activation, MLP_ACT_SOFTMAX);
     assert_int_equal(decode("{\"hidden\":[]}", &r, &p), 0);
-    assert_int_equal(r.n_hidden, 0);
+    assert_int_equal(r.recipe.n_hidden, 0);
     assert_int_equal(decode("{\"warm_start_model\":null}", &r, &p), 0);
     assert_true(r.warm_start_model == 0);
 }
@@ -263,7 +264,7 @@ static void test_ranges(void **state) {
     api_train_request r;
     api_problem p;
     assert_int_equal(decode("{\"batch_size\":1.28e2}", &r, &p), 0);
-    assert_int_equal(r.train.batch_size, 128);
+    assert_int_equal(r.recipe.train.batch_size, 128);
     /* Open bounds hold for the stored float: these round to 0 and to 1. */
     assert_refused("{\"learning_rate\":1e-50}", 422, "/learning_rate");
     assert_refused("{\"momentum\":0.99999999999}", 422, "/momentum");
@@ -275,7 +276,7 @@ static void test_ranges(void **state) {
     assert_refused("{\"early_stopping\":{\"min_delta\":1e300}}", 422, "/early_stopping/min_delta");
     assert_int_equal(decode("{\"early_stopping\":{\"patience\":10000,\"min_delta\":0}}", &r, &p),
                      0);
-    assert_int_equal(r.train.patience, 10000);
+    assert_int_equal(r.recipe.train.patience, 10000);
 }
 
 static void test_hidden_layers(void **state) {
@@ -288,8 +289,8 @@ static void test_hidden_layers(void **state) {
     assert_refused("{\"hidden\":[10,1.5]}", 422, "/hidden/1");
     assert_refused("{\"hidden\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}", 422, "/hidden");
     assert_int_equal(decode("{\"hidden\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,4096]}", &r, &p), 0);
-    assert_int_equal(r.n_hidden, MLP_MAX_LAYERS - 1);
-    assert_int_equal(r.hidden[14], 4096);
+    assert_int_equal(r.recipe.n_hidden, MLP_MAX_LAYERS - 1);
+    assert_int_equal(r.recipe.hidden[14], 4096);
 }
 
 static void test_names(void **state) {
@@ -341,7 +342,7 @@ static void test_combinations(void **state) {
     api_train_request r;
     api_problem p;
     assert_int_equal(decode("{\"optimizer\":\"momentum\",\"nesterov\":true}", &r, &p), 0);
-    assert_int_equal(r.train.nesterov, 1);
+    assert_int_equal(r.recipe.train.nesterov, 1);
 }
 
 static void test_malformed_bodies(void **state) {
@@ -372,7 +373,7 @@ static void test_malformed_bodies(void **state) {
     api_problem p;
     const char buf[] = "{\"epochs\":4}XYZ";
     assert_int_equal(api_train_request_decode(buf, 12, &r, &p), 0);
-    assert_int_equal(r.train.epochs, 4);
+    assert_int_equal(r.recipe.train.epochs, 4);
     assert_int_equal(api_train_request_decode(buf, 13, &r, &p), -1);
     assert_int_equal(p.status, 400);
     const char nul[] = "{}\0";
@@ -509,8 +510,8 @@ static void test_encode_shape(void **state) {
     assert_non_null(strstr(e, "\"hidden\":[512,256]"));
     free(e);
     /* -1 (follow the loss) is written as the activation it stands for. */
-    d.loss = MLP_LOSS_MSE;
-    d.output_activation = -1;
+    d.recipe.loss = MLP_LOSS_MSE;
+    d.recipe.output_activation = -1;
     e = api_train_request_encode(&d);
     assert_non_null(strstr(e, "\"output_activation\":\"linear\""));
     free(e);

@@ -38,6 +38,10 @@ static void test_config_validation(void **state) {
     REJECT(lr, INFINITY);
     REJECT(batch_size, 0);
     REJECT(batch_size, 1 << 30);
+    REJECT(batch_size, 65537); /* the recipe's limits (engine/recipe.c) */
+    REJECT(epochs, 10001);
+    REJECT(lr, 10.5f);
+    REJECT(validation_split, 0.95f);
     REJECT(epochs, 0);
     REJECT(epochs, -3);
     REJECT(dropout, 1.0f);

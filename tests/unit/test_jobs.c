@@ -155,12 +155,12 @@ static api_train_request request(const char *dataset, int epochs, int batch) {
     api_train_request r;
     api_train_request_default(&r);
     snprintf(r.dataset, sizeof r.dataset, "%s", dataset);
-    r.hidden[0] = 8;
-    r.n_hidden = 1;
-    r.train.epochs = epochs;
-    r.train.batch_size = batch;
-    r.train.lr = 0.1f;
-    r.train.seed = 7;
+    r.recipe.hidden[0] = 8;
+    r.recipe.n_hidden = 1;
+    r.recipe.train.epochs = epochs;
+    r.recipe.train.batch_size = batch;
+    r.recipe.train.lr = 0.1f;
+    r.recipe.train.seed = 7;
     return r;
 }
 
@@ -356,12 +356,12 @@ static void test_small_job_succeeds(void **state) {
     warm.warm_start_model = model_id;
     int64_t id2 = submit_ok(j, &warm);
     assert_int_equal(wait_final(f, id2, 60), RUN_SUCCEEDED);
-    warm.hidden[0] = 5;
+    warm.recipe.hidden[0] = 5;
     char err[256] = "";
     int64_t none = 0;
     assert_int_equal(jobs_submit(j, &warm, &none, err, sizeof err), JOBS_CONFLICT);
     assert_non_null(strstr(err, "4-8-2"));
-    warm.hidden[0] = 8;
+    warm.recipe.hidden[0] = 8;
     warm.warm_start_model = model_id + 1000;
     assert_int_equal(jobs_submit(j, &warm, &none, err, sizeof err), JOBS_NOTFOUND);
 

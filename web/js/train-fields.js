@@ -1,62 +1,73 @@
-// train-fields.js - every option of POST /train as data: how the new-job form
-// lays it out, its default (api/train_request.h, the reference recipe), and
-// the JSON pointer the API uses to blame it ("/early_stopping/patience").
+// train-fields.js - every option of POST /train as the new-job form lays it
+// out: group, label, kind, step, and the optimizers it applies to. Its
+// default, limits, choices and help come from recipe.js, which is generated
+// from the engine's recipe table: the form cannot drift from the daemon.
+// dataset and warm_start_model are the API's own members (not in the recipe).
 //
 // kind: 'number' | 'int' | 'intlist' | 'select' | 'bool' | 'dataset' | 'model'
 // optimizers: the optimizers a field applies to (disabled for the others).
 // A field left blank is not sent, so the daemon's default applies.
+import { RECIPE } from './recipe.js';
 
 export const TRAIN_GROUPS = ['Data', 'Network', 'Optimizer', 'Training', 'Early stopping'];
 
+// The layout of one recipe member, completed from its RECIPE entry:
+// def, min and max (inclusive or not: minOpen/maxOpen), options, help.
+function member(layout) {
+  const r = RECIPE[layout.name];
+  if (!r) throw new Error(`train-fields: ${layout.name} is not in the recipe`);
+  const f = { ...layout, def: r.default, help: layout.help ?? r.description };
+  const min = r.minimum ?? r.exclusiveMinimum;
+  const max = r.maximum ?? r.exclusiveMaximum;
+  if (min !== undefined) Object.assign(f, { min, minOpen: r.exclusiveMinimum !== undefined });
+  if (max !== undefined) Object.assign(f, { max, maxOpen: r.exclusiveMaximum !== undefined });
+  if (r.enum) {
+    // A nullable choice is offered as '' ("follows the loss"), which is not sent.
+    f.options = r.nullable ? ['', ...r.enum] : [...r.enum];
+    if (f.def === null) f.def = '';
+  }
+  return f;
+}
+
 export const TRAIN_FIELDS = [
   { group: 'Data', name: 'dataset', label: 'Dataset', kind: 'dataset', def: 'mnist-digits' },
-  { group: 'Data', name: 'validation_split', label: 'Validation split', kind: 'number', def: 0, min: 0, max: 0.9,
-    step: 0.05, help: 'share of the training samples held out for validation (the last ones)' },
-  { group: 'Data', name: 'shuffle', label: 'Shuffle every epoch', kind: 'bool', def: true },
-  { group: 'Data', name: 'seed', label: 'Seed', kind: 'int', def: 0, min: 0,
-    help: 'seeds initialisation, shuffling and dropout: the same seed, options and data give the same weights' },
+  member({ group: 'Data', name: 'validation_split', label: 'Validation split', kind: 'number', step: 0.05 }),
+  member({ group: 'Data', name: 'shuffle', label: 'Shuffle every epoch', kind: 'bool' }),
+  member({ group: 'Data', name: 'seed', label: 'Seed', kind: 'int',
+    help: 'seeds initialisation, shuffling and dropout: the same seed, options and data give the same weights' }),
 
-  { group: 'Network', name: 'hidden', label: 'Hidden layers', kind: 'intlist', def: [512, 256],
-    help: 'widths, input side first, comma-separated; empty: softmax regression' },
-  { group: 'Network', name: 'activation', label: 'Hidden activation', kind: 'select', def: 'relu',
-    options: ['relu', 'sigmoid', 'tanh'] },
-  { group: 'Network', name: 'output_activation', label: 'Output activation', kind: 'select', def: '',
-    options: ['', 'softmax', 'sigmoid', 'linear'], optionLabels: { '': 'follows the loss' },
-    help: 'softmax for cross-entropy, linear for MSE unless chosen here' },
-  { group: 'Network', name: 'loss', label: 'Loss', kind: 'select', def: 'cross_entropy',
-    options: ['cross_entropy', 'mse'] },
-  { group: 'Network', name: 'init', label: 'Weight initialisation', kind: 'select', def: 'glorot_uniform',
-    options: ['glorot_uniform', 'he_normal'] },
+  member({ group: 'Network', name: 'hidden', label: 'Hidden layers', kind: 'intlist',
+    help: 'widths, input side first, comma-separated; empty: softmax regression' }),
+  member({ group: 'Network', name: 'activation', label: 'Hidden activation', kind: 'select' }),
+  member({ group: 'Network', name: 'output_activation', label: 'Output activation', kind: 'select',
+    optionLabels: { '': 'follows the loss' }, help: 'softmax for cross-entropy, linear for MSE unless chosen here' }),
+  member({ group: 'Network', name: 'loss', label: 'Loss', kind: 'select' }),
+  member({ group: 'Network', name: 'init', label: 'Weight initialisation', kind: 'select' }),
 
-  { group: 'Optimizer', name: 'optimizer', label: 'Optimizer', kind: 'select', def: 'sgd',
-    options: ['sgd', 'momentum', 'adam'] },
-  { group: 'Optimizer', name: 'learning_rate', label: 'Learning rate', kind: 'number', def: 0.01, min: 0, step: 'any' },
-  { group: 'Optimizer', name: 'momentum', label: 'Momentum', kind: 'number', def: 0.9, min: 0, max: 1, step: 'any',
-    optimizers: ['momentum'] },
-  { group: 'Optimizer', name: 'nesterov', label: 'Nesterov momentum', kind: 'bool', def: false,
-    optimizers: ['momentum'] },
-  { group: 'Optimizer', name: 'beta1', label: 'Adam β1', kind: 'number', def: 0.9, min: 0, max: 1, step: 'any',
-    optimizers: ['adam'] },
-  { group: 'Optimizer', name: 'beta2', label: 'Adam β2', kind: 'number', def: 0.999, min: 0, max: 1, step: 'any',
-    optimizers: ['adam'] },
-  { group: 'Optimizer', name: 'epsilon', label: 'Adam ε', kind: 'number', def: 1e-7, min: 0, step: 'any',
-    optimizers: ['adam'] },
+  member({ group: 'Optimizer', name: 'optimizer', label: 'Optimizer', kind: 'select' }),
+  member({ group: 'Optimizer', name: 'learning_rate', label: 'Learning rate', kind: 'number', step: 'any' }),
+  member({ group: 'Optimizer', name: 'momentum', label: 'Momentum', kind: 'number', step: 'any',
+    optimizers: ['momentum'] }),
+  member({ group: 'Optimizer', name: 'nesterov', label: 'Nesterov momentum', kind: 'bool', optimizers: ['momentum'] }),
+  member({ group: 'Optimizer', name: 'beta1', label: 'Adam β1', kind: 'number', step: 'any', optimizers: ['adam', 'adamw'] }),
+  member({ group: 'Optimizer', name: 'beta2', label: 'Adam β2', kind: 'number', step: 'any', optimizers: ['adam', 'adamw'] }),
+  member({ group: 'Optimizer', name: 'epsilon', label: 'Adam ε', kind: 'number', step: 'any', optimizers: ['adam', 'adamw'] }),
 
-  { group: 'Training', name: 'epochs', label: 'Epochs', kind: 'int', def: 10, min: 1 },
-  { group: 'Training', name: 'batch_size', label: 'Batch size', kind: 'int', def: 128, min: 1 },
-  { group: 'Training', name: 'l1', label: 'L1 penalty', kind: 'number', def: 0, min: 0, step: 'any' },
-  { group: 'Training', name: 'l2', label: 'L2 penalty', kind: 'number', def: 0, min: 0, step: 'any' },
-  { group: 'Training', name: 'dropout', label: 'Dropout rate', kind: 'number', def: 0, min: 0, max: 0.99,
-    step: 0.05, help: 'on hidden layers while training' },
+  member({ group: 'Training', name: 'epochs', label: 'Epochs', kind: 'int' }),
+  member({ group: 'Training', name: 'batch_size', label: 'Batch size', kind: 'int' }),
+  member({ group: 'Training', name: 'l1', label: 'L1 penalty', kind: 'number', step: 'any' }),
+  member({ group: 'Training', name: 'l2', label: 'L2 penalty', kind: 'number', step: 'any' }),
+  member({ group: 'Training', name: 'dropout', label: 'Dropout rate', kind: 'number', step: 0.05,
+    help: 'on hidden layers while training' }),
   { group: 'Training', name: 'warm_start_model', label: 'Warm start from model', kind: 'model', def: null,
     help: 'continue from a model\'s weights (same architecture)' },
 
-  { group: 'Early stopping', name: 'early_stopping.patience', label: 'Patience (epochs)', kind: 'int', def: 0, min: 0,
-    help: 'stop after this many epochs without improvement; 0: off' },
-  { group: 'Early stopping', name: 'early_stopping.min_delta', label: 'Minimum improvement', kind: 'number', def: 0,
-    min: 0, step: 'any', needs: 'early_stopping.patience' },
-  { group: 'Early stopping', name: 'early_stopping.restore_best_weights', label: 'Restore the best weights',
-    kind: 'bool', def: true, needs: 'early_stopping.patience' },
+  member({ group: 'Early stopping', name: 'early_stopping.patience', label: 'Patience (epochs)', kind: 'int',
+    help: 'stop after this many epochs without improvement; 0: off' }),
+  member({ group: 'Early stopping', name: 'early_stopping.min_delta', label: 'Minimum improvement', kind: 'number',
+    step: 'any', needs: 'early_stopping.patience' }),
+  member({ group: 'Early stopping', name: 'early_stopping.restore_best_weights', label: 'Restore the best weights',
+    kind: 'bool', needs: 'early_stopping.patience' }),
 ];
 
 // "/early_stopping/patience" for "early_stopping.patience".
