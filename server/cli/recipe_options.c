@@ -25,7 +25,11 @@ static int make_option(recipe_options *ro, mlp_recipe *r, const mlp_recipe_field
     case MLP_RF_BOOL:
         /* A member that is on by default is a switch that turns it off. */
         o->kind = CLI_FLAG;
-        o->flags = *(int *)o->dest ? CLI_NEGATE : 0;
+        if (*(int *)o->dest) {
+            o->flags = CLI_NEGATE;
+            snprintf(ro->help[k], sizeof ro->help[k], "turn off: %s", f->help);
+            o->help = ro->help[k];
+        }
         break;
     case MLP_RF_LIST:
         o->kind = CLI_INT_LIST;

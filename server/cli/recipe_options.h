@@ -24,6 +24,7 @@ typedef struct {
     cli_int_list list[RECIPE_OPTIONS_MAX];
     const char *name[RECIPE_OPTIONS_MAX];
     const char *choices[RECIPE_OPTIONS_MAX][RECIPE_CHOICES_MAX + 1];
+    char help[RECIPE_OPTIONS_MAX][160]; /* a switch's help ("turn off: ...") */
     int n;
 } recipe_options;
 
