@@ -121,26 +121,6 @@ const char *mlp_recipe_field_leaf(const mlp_recipe_field *f) {
     return dot ? dot + 1 : f->name;
 }
 
-void mlp_recipe_default(mlp_recipe *r) {
-    memset(r, 0, sizeof *r);
-    untabled_defaults(&r->train);
-    for (size_t i = 0; i < mlp_recipe_n_fields; i++) {
-        const mlp_recipe_field *f = &mlp_recipe_fields[i];
-        void *v = mlp_recipe_value(r, f);
-        switch (f->type) {
-        case MLP_RF_FLOAT: *(float *)v = (float)f->def; break;
-        case MLP_RF_INT:
-        case MLP_RF_BOOL:
-        case MLP_RF_CHOICE: *(int *)v = (int)f->def; break;
-        case MLP_RF_U64: *(uint64_t *)v = (uint64_t)f->def; break;
-        case MLP_RF_LIST:
-            r->n_hidden = 0;
-            for (const int *d = f->def_items; *d; d++) r->hidden[r->n_hidden++] = *d;
-            break;
-        }
-    }
-}
-
 /* Members of mlp_train_config that have no line in the table yet (engine
  * options the API and the command line do not offer yet): their defaults and
  * checks stay here until they get one. */
@@ -159,6 +139,26 @@ static mlp_status untabled_check(const mlp_train_config *c, mlp_error *err) {
     if (!(c->clip_norm >= 0.0f) || !isfinite(c->clip_norm))
         return mlp_fail(err, MLP_EINVAL, "clip_norm must be finite and >= 0");
     return mlp_watch_validate(c->monitor, c->mode, "", err);
+}
+
+void mlp_recipe_default(mlp_recipe *r) {
+    memset(r, 0, sizeof *r);
+    untabled_defaults(&r->train);
+    for (size_t i = 0; i < mlp_recipe_n_fields; i++) {
+        const mlp_recipe_field *f = &mlp_recipe_fields[i];
+        void *v = mlp_recipe_value(r, f);
+        switch (f->type) {
+        case MLP_RF_FLOAT: *(float *)v = (float)f->def; break;
+        case MLP_RF_INT:
+        case MLP_RF_BOOL:
+        case MLP_RF_CHOICE: *(int *)v = (int)f->def; break;
+        case MLP_RF_U64: *(uint64_t *)v = (uint64_t)f->def; break;
+        case MLP_RF_LIST:
+            r->n_hidden = 0;
+            for (const int *d = f->def_items; *d; d++) r->hidden[r->n_hidden++] = *d;
+            break;
+        }
+    }
 }
 
 void mlp_train_config_default(mlp_train_config *c) {

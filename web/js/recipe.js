@@ -48,7 +48,7 @@ export const RECIPE = {
 	},
 	"optimizer":	{
 		"type":	"string",
-		"enum":	["sgd", "momentum", "adam"],
+		"enum":	["sgd", "momentum", "adam", "adamw"],
 		"nullable":	false,
 		"default":	"sgd",
 		"flag":	"optimizer",
