@@ -368,7 +368,7 @@ static void test_small_job_succeeds(void **state) {
     /* An Adam job's model file keeps the optimizer state (format version 2),
      * with one step per batch; an SGD model has none (version 1 above). */
     api_train_request adam = request("tiny", 2, 16);
-    adam.train.optimizer = MLP_OPT_ADAM;
+    adam.recipe.train.optimizer = MLP_OPT_ADAM;
     int64_t id3 = submit_ok(j, &adam);
     assert_int_equal(wait_final(f, id3, 60), RUN_SUCCEEDED);
     assert_int_equal(store_run_get(f->st, id3, &run, NULL), STORE_OK);
@@ -382,7 +382,7 @@ static void test_small_job_succeeds(void **state) {
     mlp_model_free(model);
     free(buf);
     /* and a warm start from it continues the state: 8 + 4 steps */
-    adam.train.epochs = 1;
+    adam.recipe.train.epochs = 1;
     adam.warm_start_model = run.model_id;
     store_run_clear(&run);
     int64_t id4 = submit_ok(j, &adam);

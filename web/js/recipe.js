@@ -158,7 +158,7 @@ export const RECIPE = {
 		"type":	"integer",
 		"default":	0,
 		"minimum":	0,
-		"maximum":	9007199254740992,
+		"maximum":	9007199254740991,
 		"flag":	"seed",
 		"description":	"seed of initialisation, shuffling and dropout"
 	},
