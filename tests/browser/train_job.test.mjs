@@ -93,6 +93,11 @@ t.test('a small job submitted from the form trains, its curves gaining points', 
   const values = await page.evaluate(() => window.Chart.getChart(document.getElementById('chart-accuracy'))
     .data.datasets[0].data.map((p) => p.y));
   assert.ok(values.every((v) => v > 0.1 && v <= 1), `accuracy ${values}`);
+  // The learning rate in effect, one series: the form's constant 0.01.
+  assert.deepEqual(await chartPoints(page, 'chart-lr'), [2]);
+  const rates = await page.evaluate(() => window.Chart.getChart(document.getElementById('chart-lr'))
+    .data.datasets[0].data.map((p) => p.y));
+  assert.ok(rates.every((v) => Math.abs(v - 0.01) < 1e-6), `learning rates ${rates}`);
   // The job resource agrees with the page.
   const job = (await api(daemon.url, 'GET', `/jobs/${jobId}`)).data;
   assert.equal(job.status, 'succeeded');

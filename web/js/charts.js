@@ -27,10 +27,11 @@ function baseOptions() {
   };
 }
 
-// A per-epoch curve with a training and a validation series.
-// createCurveChart(canvas, {yTitle, percent}) -> {set(series, epoch, value), count(series), destroy()}
+// A per-epoch curve with a training and a validation series (or, with
+// `single` set, one series of that name, set as 'train').
+// createCurveChart(canvas, {yTitle, percent, single}) -> {set(series, epoch, value), count(series), destroy()}
 //   series is 'train' or 'val'; setting an epoch again replaces its value.
-export function createCurveChart(canvas, { yTitle, percent = false }) {
+export function createCurveChart(canvas, { yTitle, percent = false, single = null }) {
   const train = cssVar('--chart-train', '#2563eb');
   const val = cssVar('--chart-val', '#d97706');
   const options = baseOptions();
@@ -46,8 +47,8 @@ export function createCurveChart(canvas, { yTitle, percent = false }) {
     type: 'line',
     data: {
       datasets: [
-        { label: 'training', data: [], borderColor: train, backgroundColor: train, tension: 0.2 },
-        { label: 'validation', data: [], borderColor: val, backgroundColor: val, borderDash: [6, 4], tension: 0.2 },
+        { label: single || 'training', data: [], borderColor: train, backgroundColor: train, tension: 0.2 },
+        ...(single ? [] : [{ label: 'validation', data: [], borderColor: val, backgroundColor: val, borderDash: [6, 4], tension: 0.2 }]),
       ],
     },
     options,

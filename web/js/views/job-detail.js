@@ -1,7 +1,7 @@
 // views/job-detail.js - #/jobs/<id>: one job live. Its state is polled
 // (GET /jobs/{id}) until it ends; its per-epoch loss and accuracy, training
-// and validation, arrive through metrics-feed.js (SSE, else polling) and
-// feed two Chart.js curves plus a table (the same numbers, readable without
+// and validation, and its learning rate arrive through metrics-feed.js (SSE,
+// else polling) and feed three Chart.js curves plus a table (the same numbers, readable without
 // the charts). Also: its configuration, a cancel button, its model.
 import { h, notice, replaceChildren } from '../dom.js';
 import {
@@ -13,7 +13,7 @@ import { poll } from '../poll.js';
 
 const REFRESH_MS = 1500;
 const CURVE_KEYS = { loss: ['loss', 'train'], val_loss: ['loss', 'val'],
-  accuracy: ['accuracy', 'train'], val_accuracy: ['accuracy', 'val'] };
+  accuracy: ['accuracy', 'train'], val_accuracy: ['accuracy', 'val'], learning_rate: ['lr', 'train'] };
 
 // Nested config objects as "early_stopping.patience" rows.
 function flatten(obj, prefix = '', out = []) {
@@ -51,7 +51,7 @@ export function mountJobDetail(root, { api, params }) {
   const id = params[0];
   let feed = null;
   const charts = {};
-  const epochs = new Map(); // epoch -> {loss, accuracy, val_loss, val_accuracy}
+  const epochs = new Map(); // epoch -> {loss, accuracy, val_loss, val_accuracy, learning_rate}
 
   const title = h('h1', { tabindex: -1, text: `Job #${id}` });
   const badge = h('span', { class: 'title-badge' });
@@ -65,16 +65,18 @@ export function mountJobDetail(root, { api, params }) {
   const config = h('tbody');
   const chartBox = h('div', { class: 'charts' });
 
-  function chartCard(name, label, yTitle, percent) {
-    const canvas = h('canvas', { id: `chart-${name}`, role: 'img', 'aria-label': `${label} per epoch, training and validation` });
+  function chartCard(name, label, yTitle, percent, single = null) {
+    const canvas = h('canvas', { id: `chart-${name}`, role: 'img',
+      'aria-label': `${label} per epoch${single ? '' : ', training and validation'}` });
     const card = h('figure', { class: 'card chart-card' },
       h('figcaption', { text: label }), h('div', { class: 'chart-area' }, canvas));
     chartBox.append(card);
-    charts[name] = createCurveChart(canvas, { yTitle, percent });
+    charts[name] = createCurveChart(canvas, { yTitle, percent, single });
   }
   if (chartsAvailable()) {
     chartCard('loss', 'Loss', 'loss', false);
     chartCard('accuracy', 'Accuracy', 'accuracy', true);
+    chartCard('lr', 'Learning rate', 'learning rate', false, 'learning rate');
   } else {
     chartBox.append(notice('Charts are unavailable (web/vendor/chart.umd.js missing: run "make web-assets"); the table below has the same values.'));
   }
@@ -83,7 +85,8 @@ export function mountJobDetail(root, { api, params }) {
     const rows = [...epochs.entries()].sort((a, b) => a[0] - b[0]);
     replaceChildren(epochBody, rows.map(([e, m]) => h('tr', {},
       h('th', { scope: 'row', text: e }), h('td', { text: fmtNum(m.loss) }), h('td', { text: fmtPct(m.accuracy, 2) }),
-      h('td', { text: fmtNum(m.val_loss) }), h('td', { text: fmtPct(m.val_accuracy, 2) }))));
+      h('td', { text: fmtNum(m.val_loss) }), h('td', { text: fmtPct(m.val_accuracy, 2) }),
+      h('td', { text: fmtNum(m.learning_rate) }))));
   }
 
   function onMetrics(list) {
@@ -175,7 +178,7 @@ export function mountJobDetail(root, { api, params }) {
       h('h2', { id: 'curves-title', text: 'Curves' }), feedMode, chartBox,
       h('details', { class: 'epoch-table' }, h('summary', { text: 'Per-epoch values' }),
         h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'epoch-table' },
-          h('thead', {}, h('tr', {}, ['Epoch', 'Loss', 'Accuracy', 'Val. loss', 'Val. accuracy'].map((t) => h('th', { scope: 'col', text: t })))),
+          h('thead', {}, h('tr', {}, ['Epoch', 'Loss', 'Accuracy', 'Val. loss', 'Val. accuracy', 'Learning rate'].map((t) => h('th', { scope: 'col', text: t })))),
           epochBody)))),
     h('section', { 'aria-labelledby': 'config-title' },
       h('h2', { id: 'config-title', text: 'Configuration' }),
