@@ -189,15 +189,15 @@ int cmd_serve(int argc, char **argv) {
     mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 
-    store_error se = {0};
-    if (store_open(cfg.db, cfg.migrations, &st, &se) != STORE_OK) {
+    mlpd_error se = {0};
+    if (store_open(cfg.db, cfg.migrations, &st, &se) != MLPD_OK) {
         log_error("cannot open the store %s: %s", cfg.db, se.msg);
         goto out;
     }
     a.st = st;
-    int found = datasets_scan(st, cfg.data_dir, err, sizeof err);
+    int found = datasets_scan(st, cfg.data_dir, &se);
     if (found < 0)
-        log_error("scanning %s: %s", cfg.data_dir, err);
+        log_error("scanning %s: %s", cfg.data_dir, se.msg);
     else
         log_info("data dir %s: %d data set(s)", cfg.data_dir, found);
     batcher_options bo = {.max_rows = cfg.predict_batch_rows,
@@ -223,8 +223,8 @@ int cmd_serve(int argc, char **argv) {
                       .model_saved_user = a.models,
                       .log = log_job,
                       .log_user = NULL};
-    if (jobs_start(&jc, &jb, err, sizeof err) != JOBS_OK) {
-        log_error("cannot start the job runner: %s", err);
+    if (jobs_start(&jc, &jb, &se) != MLPD_OK) {
+        log_error("cannot start the job runner: %s", se.msg);
         goto out;
     }
     a.jobs = jb;
@@ -233,9 +233,9 @@ int cmd_serve(int argc, char **argv) {
     if (!web) log_error("the dashboard is not served: %s", err);
     a.web = web;
     a.router = router_create(cfg.max_body, cfg.max_upload);
-    a.sse = sse_hub_create(cfg.max_streams, err, sizeof err);
+    a.sse = sse_hub_create(cfg.max_streams, &se);
     if (!a.router || !a.sse) {
-        log_error("cannot start: %s", a.sse ? "out of memory" : err);
+        log_error("cannot start: %s", a.sse ? "out of memory" : se.msg);
         goto out;
     }
     http_options ho = {.bind = cfg.bind,

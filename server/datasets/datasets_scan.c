@@ -141,17 +141,17 @@ static int probe_csv(const char *path, store_dataset *d) {
 }
 
 /* Store d, keeping the source of a row already registered with the same path. */
-static int register_one(store *st, store_dataset *d, char *err, size_t errlen) {
+static int register_one(store *st, store_dataset *d, mlpd_error *err) {
     store_dataset old;
     const char *source = d->source;
-    int had = store_dataset_get(st, d->name, &old, NULL) == STORE_OK;
+    int had = store_dataset_get(st, d->name, &old, NULL) == MLPD_OK;
     if (had && old.path && !strcmp(old.path, d->path)) d->source = old.source;
-    store_error se = {0};
+    mlpd_error se = {0};
     int rc = store_dataset_put(st, d, NULL, &se);
     d->source = (char *)source;
     if (had) store_dataset_clear(&old);
-    if (rc != STORE_OK) snprintf(err, errlen, "dataset %s: %s", d->name, se.msg);
-    return rc == STORE_OK ? 0 : -1;
+    if (rc != MLPD_OK) return mlpd_fail(err, rc, "dataset %s: %s", d->name, se.msg);
+    return MLPD_OK;
 }
 
 /* ".upload-" and the six characters mkstemp(3) puts in place of XXXXXX. */
@@ -179,13 +179,10 @@ static void remove_upload_leftovers(const char *dir, int descend) {
     closedir(d);
 }
 
-int datasets_scan(store *st, const char *data_dir, char *err, size_t errlen) {
+int datasets_scan(store *st, const char *data_dir, mlpd_error *err) {
     remove_upload_leftovers(data_dir, 1);
     DIR *dir = opendir(data_dir);
-    if (!dir) {
-        snprintf(err, errlen, "data dir %s: %s", data_dir, strerror(errno));
-        return -1;
-    }
+    if (!dir) return mlpd_fail(err, MLPD_EIO, "data dir %s: %s", data_dir, strerror(errno));
     int count = 0, failed = 0;
     struct dirent *e;
     while (!failed && (e = readdir(dir)) != NULL) {
@@ -206,11 +203,9 @@ int datasets_scan(store *st, const char *data_dir, char *err, size_t errlen) {
         d.path = (char *)fname;
         d.format = is_csv ? "csv" : "idx";
         d.source = (char *)source_for(name);
-        if (register_one(st, &d, err, errlen) != 0)
-            failed = 1;
-        else
-            count++;
+        failed = register_one(st, &d, err);
+        if (!failed) count++;
     }
     closedir(dir);
-    return failed ? -1 : count;
+    return failed ? failed : count;
 }

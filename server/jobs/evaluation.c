@@ -22,15 +22,15 @@ int evaluation_load_split(store *st, const char *data_dir, const char *name, con
                           mlp_dataset **out, char *why, size_t cap) {
     *out = NULL;
     store_dataset ds;
-    store_error se = {0};
+    mlpd_error se = {0};
     int rc = store_dataset_get(st, name, &ds, &se);
-    if (rc == STORE_NOTFOUND) return fail(why, cap, EVAL_NO_DATASET, "no dataset '%s'", name);
-    if (rc != STORE_OK) return fail(why, cap, EVAL_ERR, "store: %s", se.msg);
+    if (rc == MLPD_ENOTFOUND) return fail(why, cap, EVAL_NO_DATASET, "no dataset '%s'", name);
+    if (rc != MLPD_OK) return fail(why, cap, EVAL_ERR, "store: %s", se.msg);
     if (!strcmp(split, "test") && ds.n_test == 0)
         rc = fail(why, cap, EVAL_NO_SPLIT, "dataset '%s' has no test split", name);
     else if (ds.path[0] == '/' || strstr(ds.path, ".."))
         rc = fail(why, cap, EVAL_ERR, "dataset '%s' has a path outside the data dir", name);
-    if (rc != STORE_OK) {
+    if (rc != MLPD_OK) {
         store_dataset_clear(&ds);
         return rc;
     }
@@ -82,12 +82,12 @@ int evaluation_record(store *st, int64_t model_id, const mlp_model *m, const cha
                            .dataset = (char *)dataset,
                            .split = (char *)split,
                            .report_json = json};
-    store_error se = {0};
+    mlpd_error se = {0};
     rc = store_evaluation_put(st, &ev, eval_id, &se);
     free(json);
-    if (rc == STORE_NOTFOUND)
+    if (rc == MLPD_ENOTFOUND)
         return fail(why, cap, EVAL_NO_MODEL, "model %lld no longer exists", (long long)model_id);
-    if (rc != STORE_OK) return fail(why, cap, EVAL_ERR, "store: %s", se.msg);
+    if (rc != MLPD_OK) return fail(why, cap, EVAL_ERR, "store: %s", se.msg);
     return EVAL_OK;
 }
 

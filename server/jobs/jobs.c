@@ -1,7 +1,7 @@
 /* jobs.c - the job runner's queue, worker threads and public calls (see jobs.h).
  *
  * Training one run is jobs_worker.c's. Capacity: at most max_running runs train
- * while up to max_queued more wait; a submit beyond that answers JOBS_FULL. The
+ * while up to max_queued more wait; a submit beyond that answers MLPD_EBUSY. The
  * check counts queued + running against max_queued + max_running so that the
  * answer does not depend on whether an idle worker has already picked up the
  * previous submit.
@@ -23,19 +23,6 @@ void jobs_logf(const jobs *j, const char *fmt, ...) {
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     j->cfg.log(j->cfg.log_user, "%s", line);
-}
-
-void jobs_set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* The code for a store call that returned STORE_ERR with se. */
-static int store_failure(const store_error *se) {
-    return store_error_is_full(se) ? JOBS_NOSPACE : JOBS_ERR;
 }
 
 static job *job_new(jobs *j, int64_t run_id, const api_train_request *req) {
@@ -137,32 +124,27 @@ static void *worker_main(void *arg) {
 }
 
 /* Start-up recovery (see jobs.h): running -> failed "interrupted"; queued -> queue. */
-static int recover(jobs *j, char *err, size_t errlen) {
-    store_error se = {0};
+static int recover(jobs *j, mlpd_error *err) {
+    mlpd_error se = {0};
     int64_t *ids = NULL;
     size_t n = 0;
-    if (store_run_ids_with_status(j->cfg.st, RUN_RUNNING, &ids, &n, &se) != STORE_OK) {
-        jobs_set_err(err, errlen, "recovery: %s", se.msg);
-        return JOBS_ERR;
-    }
+    if (store_run_ids_with_status(j->cfg.st, RUN_RUNNING, &ids, &n, &se) != MLPD_OK)
+        return mlpd_fail(err, se.code, "recovery: %s", se.msg);
     for (size_t i = 0; i < n; i++) {
-        if (store_run_set_status(j->cfg.st, ids[i], RUN_FAILED, "interrupted", &se) != STORE_OK) {
-            jobs_set_err(err, errlen, "recovery of run %lld: %s", (long long)ids[i], se.msg);
+        if (store_run_set_status(j->cfg.st, ids[i], RUN_FAILED, "interrupted", &se) != MLPD_OK) {
             free(ids);
-            return JOBS_ERR;
+            return mlpd_fail(err, se.code, "recovery of run %lld: %s", (long long)ids[i], se.msg);
         }
         jobs_logf(j, "job %lld was running when mlpd stopped: marked failed (interrupted)",
                   (long long)ids[i]);
     }
     free(ids);
-    if (store_run_ids_with_status(j->cfg.st, RUN_QUEUED, &ids, &n, &se) != STORE_OK) {
-        jobs_set_err(err, errlen, "recovery: %s", se.msg);
-        return JOBS_ERR;
-    }
-    int rc = JOBS_OK;
-    for (size_t i = 0; rc == JOBS_OK && i < n; i++) {
+    if (store_run_ids_with_status(j->cfg.st, RUN_QUEUED, &ids, &n, &se) != MLPD_OK)
+        return mlpd_fail(err, se.code, "recovery: %s", se.msg);
+    int rc = MLPD_OK;
+    for (size_t i = 0; rc == MLPD_OK && i < n; i++) {
         store_run run;
-        if (store_run_get(j->cfg.st, ids[i], &run, &se) != STORE_OK) continue;
+        if (store_run_get(j->cfg.st, ids[i], &run, &se) != MLPD_OK) continue;
         api_train_request req;
         api_problem prob;
         memset(&prob, 0, sizeof prob);
@@ -175,8 +157,7 @@ static int recover(jobs *j, char *err, size_t errlen) {
         } else {
             job *jb = job_new(j, ids[i], &req);
             if (!jb) {
-                jobs_set_err(err, errlen, "out of memory");
-                rc = JOBS_ERR;
+                rc = mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
             } else {
                 enqueue(j, jb); /* no worker runs yet: no lock needed */
                 jobs_logf(j, "job %lld queued again after restart", (long long)ids[i]);
@@ -203,18 +184,13 @@ const jobs_counters *jobs_get_counters(const jobs *j) {
     return &j->counters;
 }
 
-int jobs_start(const jobs_config *cfg, jobs **out, char *err, size_t errlen) {
+int jobs_start(const jobs_config *cfg, jobs **out, mlpd_error *err) {
     *out = NULL;
-    if (!cfg->st || !cfg->data_dir || cfg->max_running < 1 || cfg->max_queued < 0) {
-        jobs_set_err(err, errlen,
-                     "jobs: needs a store, a data dir, max_running >= 1, max_queued >= 0");
-        return JOBS_ERR;
-    }
+    if (!cfg->st || !cfg->data_dir || cfg->max_running < 1 || cfg->max_queued < 0)
+        return mlpd_fail(err, MLPD_EINTERNAL,
+                         "jobs: needs a store, a data dir, max_running >= 1, max_queued >= 0");
     jobs *j = calloc(1, sizeof *j);
-    if (!j) {
-        jobs_set_err(err, errlen, "out of memory");
-        return JOBS_ERR;
-    }
+    if (!j) return mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
     j->cfg = *cfg;
     /* Several jobs at once share the cores: one OpenBLAS thread each. */
     j->blas_max = cfg->max_running > 1    ? 1
@@ -229,127 +205,112 @@ int jobs_start(const jobs_config *cfg, jobs **out, char *err, size_t errlen) {
     atomic_init(&j->stopping, 0);
     jobs_counters_init(&j->counters);
     if (!j->data_dir || !j->running || !j->threads) {
-        jobs_set_err(err, errlen, "out of memory");
         jobs_free(j);
-        return JOBS_ERR;
+        return mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
     }
-    if (recover(j, err, errlen) != JOBS_OK) {
+    int rc = recover(j, err);
+    if (rc != MLPD_OK) {
         jobs_free(j);
-        return JOBS_ERR;
+        return rc;
     }
     int recovered = j->n_queued; /* read before the workers start taking from the queue */
     for (int i = 0; i < cfg->max_running; i++) {
         if (pthread_create(&j->threads[i], NULL, worker_main, j) != 0) {
-            jobs_set_err(err, errlen, "cannot start job worker thread %d", i + 1);
             jobs_free(j); /* stops and joins the ones started */
-            return JOBS_ERR;
+            return mlpd_fail(err, MLPD_EINTERNAL, "cannot start job worker thread %d", i + 1);
         }
         j->n_threads++;
     }
     jobs_logf(j, "job runner started: %d worker(s), queue of %d, %d run(s) recovered",
               cfg->max_running, cfg->max_queued, recovered);
     *out = j;
-    return JOBS_OK;
+    return MLPD_OK;
 }
 
-int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, char *err, size_t errlen) {
-    if (atomic_load(&j->stopping)) {
-        jobs_set_err(err, errlen, "the daemon is shutting down");
-        return JOBS_ERR;
-    }
-    int rc = jobs_check_request(j, req, err, errlen);
-    if (rc != JOBS_OK) return rc;
+int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, mlpd_error *err) {
+    if (atomic_load(&j->stopping))
+        return mlpd_fail(err, MLPD_EINTERNAL, "the daemon is shutting down");
+    int rc = jobs_check_request(j, req, err);
+    if (rc != MLPD_OK) return rc;
     char *config_json = api_train_request_encode(req);
-    if (!config_json) {
-        jobs_set_err(err, errlen, "cannot encode the training config");
-        return JOBS_ERR;
-    }
+    if (!config_json) return mlpd_fail(err, MLPD_EINTERNAL, "cannot encode the training config");
     pthread_mutex_lock(&j->mu);
-    if (j->n_queued + j->n_running >= j->cfg.max_queued + j->cfg.max_running) {
-        jobs_set_err(err, errlen, "%d run(s) are queued already (the limit is %d)", j->n_queued,
-                     j->cfg.max_queued);
-        rc = JOBS_FULL;
-    }
+    if (j->n_queued + j->n_running >= j->cfg.max_queued + j->cfg.max_running)
+        rc = mlpd_fail(err, MLPD_EBUSY, "%d run(s) are queued already (the limit is %d)",
+                       j->n_queued, j->cfg.max_queued);
     int64_t id = 0;
-    store_error se = {0};
-    if (rc == JOBS_OK && store_run_create(j->cfg.st, config_json, req->dataset,
-                                          req->recipe.train.epochs, &id, &se) != STORE_OK) {
-        jobs_set_err(err, errlen, "store: %s", se.msg);
-        rc = store_failure(&se);
-    }
-    job *jb = rc == JOBS_OK ? job_new(j, id, req) : NULL;
-    if (rc == JOBS_OK && !jb) {
+    mlpd_error se = {0};
+    if (rc == MLPD_OK && store_run_create(j->cfg.st, config_json, req->dataset,
+                                          req->recipe.train.epochs, &id, &se) != MLPD_OK)
+        rc = mlpd_fail(err, se.code, "store: %s", se.msg);
+    job *jb = rc == MLPD_OK ? job_new(j, id, req) : NULL;
+    if (rc == MLPD_OK && !jb) {
         store_run_set_status(j->cfg.st, id, RUN_FAILED, "out of memory", NULL);
-        jobs_set_err(err, errlen, "out of memory");
-        rc = JOBS_ERR;
+        rc = mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
     }
-    if (rc == JOBS_OK) {
+    if (rc == MLPD_OK) {
         enqueue(j, jb);
         if (run_id) *run_id = id;
     }
     pthread_mutex_unlock(&j->mu);
     free(config_json);
-    if (rc == JOBS_OK)
+    if (rc == MLPD_OK)
         jobs_logf(j, "job %lld queued: dataset %s, %d epoch(s)", (long long)id, req->dataset,
                   req->recipe.train.epochs);
     return rc;
 }
 
 int jobs_cancel(jobs *j, int64_t run_id) {
-    int rc = JOBS_OK;
-    store_error se = {0};
+    int rc = MLPD_OK;
+    mlpd_error se = {0};
     pthread_mutex_lock(&j->mu);
     /* A queued run leaves the queue only once its end is recorded: were the
      * write refused (disk full), it would otherwise run again after a restart. */
     job *queued = find_queued(j, run_id);
     job *running = queued ? NULL : find_running(j, run_id);
     if (queued) {
-        if (store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, NULL, &se) == STORE_OK)
+        if (store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, NULL, &se) == MLPD_OK)
             unqueue(j, run_id);
         else {
-            rc = store_failure(&se);
+            rc = se.code;
             queued = NULL;
         }
     } else if (running) {
         if (running->finishing)
-            rc = JOBS_CONFLICT;
+            rc = MLPD_ECONFLICT;
         else
             atomic_store(&running->cancel, 1); /* seen at the next batch boundary */
     } else {
         /* Not in memory: ended, unknown, or left queued by a stopped runner. */
         store_run run;
         int got = store_run_get(j->cfg.st, run_id, &run, NULL);
-        if (got == STORE_NOTFOUND)
-            rc = JOBS_NOTFOUND;
-        else if (got != STORE_OK)
-            rc = JOBS_ERR;
+        if (got != MLPD_OK)
+            rc = got; /* MLPD_ENOTFOUND for an unknown id */
         else if (run.status == RUN_QUEUED || run.status == RUN_RUNNING)
-            rc = store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, NULL, &se) == STORE_OK
-                     ? JOBS_OK
-                     : store_failure(&se);
+            rc = store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, NULL, &se);
         else
-            rc = JOBS_CONFLICT;
-        if (got == STORE_OK) store_run_clear(&run);
+            rc = MLPD_ECONFLICT;
+        if (got == MLPD_OK) store_run_clear(&run);
     }
     pthread_mutex_unlock(&j->mu);
     if (queued) {
         jobs_logf(j, "job %lld cancelled while queued", (long long)run_id);
         job_free(queued);
-    } else if (running && rc == JOBS_OK) {
+    } else if (running && rc == MLPD_OK) {
         jobs_logf(j, "job %lld: cancel requested", (long long)run_id);
     }
     return rc;
 }
 
 int jobs_get_live(jobs *j, int64_t run_id, jobs_live *out) {
-    int rc = JOBS_NOTFOUND;
+    int rc = MLPD_ENOTFOUND;
     pthread_mutex_lock(&j->mu);
     job *jb = find_running(j, run_id);
     if (jb && !jb->finishing) { /* finishing: its outcome is being recorded, training is over */
         pthread_mutex_lock(&jb->live_mu);
         *out = jb->live;
         pthread_mutex_unlock(&jb->live_mu);
-        rc = JOBS_OK;
+        rc = MLPD_OK;
     }
     pthread_mutex_unlock(&j->mu);
     return rc;

@@ -13,6 +13,10 @@
  * Runs found "queued" are queued again, oldest first.
  *
  * Thread safety: every function may be called from any HTTP thread.
+ *
+ * Errors follow mlpd_error.h: the functions return MLPD_OK or a negative
+ * mlpd_status; a store failure passes the store's code up (MLPD_ENOSPC for a
+ * full disk, MLPD_ESTORE otherwise).
  */
 #ifndef MLPD_JOBS_H
 #define MLPD_JOBS_H
@@ -23,13 +27,6 @@
 #include "store.h"
 #include "train_request.h"
 
-#define JOBS_OK       0
-#define JOBS_NOTFOUND 1
-#define JOBS_CONFLICT 2 /* e.g. cancelling a run that has already ended */
-#define JOBS_FULL     3 /* the queue holds max_queued runs already */
-#define JOBS_NOSPACE  4 /* the store could not write: the disk is full (store_error_is_full) */
-#define JOBS_ERR      (-1)
-
 typedef struct jobs jobs;
 
 #define JOBS_SERVING_QUIET_SECONDS 0.25
@@ -38,7 +35,7 @@ typedef struct {
     store *st;
     const char *data_dir; /* datasets' paths are relative to it */
     int max_running;      /* runs training at once (--max-jobs), >= 1 */
-    int max_queued;       /* queued runs accepted before JOBS_FULL */
+    int max_queued;       /* queued runs accepted before MLPD_EBUSY */
     int blas_threads;     /* OpenBLAS threads while training (and no predictions
                                are served: see serving), 0 = OpenBLAS' setting at start */
     /* Predictions answered so far (may be NULL). With one job at a time,
@@ -60,20 +57,21 @@ typedef struct {
 } jobs_config;
 
 /* Recover (see above) and start the worker threads. */
-int jobs_start(const jobs_config *cfg, jobs **out, char *err, size_t errlen);
+int jobs_start(const jobs_config *cfg, jobs **out, mlpd_error *err);
 
 /* Record a new run (status queued, config = api_train_request_encode(req)) and
- * queue it. Returns JOBS_OK with *run_id, JOBS_FULL, JOBS_NOSPACE when the
- * disk is full, or JOBS_ERR. The dataset
- * and warm-start model are checked here: an unknown one gives JOBS_NOTFOUND
- * and a width mismatch JOBS_CONFLICT, with a reason in err. */
-int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, char *err, size_t errlen);
+ * queue it. Returns MLPD_OK with *run_id, MLPD_EBUSY when the queue is full,
+ * MLPD_ENOSPC when the disk is full, MLPD_EINTERNAL while shutting down or
+ * out of memory, or the store's code. The dataset and warm-start model are
+ * checked here: an unknown one gives MLPD_ENOTFOUND and a width mismatch
+ * MLPD_ECONFLICT. The reason is in err. */
+int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, mlpd_error *err);
 
 /* Cancel a queued run (it ends cancelled at once) or a running one (it stops
  * at the next batch boundary and ends cancelled; what it recorded stays).
- * JOBS_NOTFOUND for an unknown id, JOBS_CONFLICT for a run already ended,
- * JOBS_NOSPACE when its end cannot be recorded because the disk is full (it
- * then stays queued), JOBS_ERR on another store failure. */
+ * MLPD_ENOTFOUND for an unknown id, MLPD_ECONFLICT for a run already ended,
+ * MLPD_ENOSPC when its end cannot be recorded because the disk is full (it
+ * then stays queued), the store's code on another store failure. */
 int jobs_cancel(jobs *j, int64_t run_id);
 
 /* Live state of a run being trained, fresher than the store (per batch). */
@@ -85,7 +83,7 @@ typedef struct {
     double samples_per_sec;
     double eta_seconds; /* NaN when unknown */
 } jobs_live;
-/* JOBS_OK and *out when run_id is training now, JOBS_NOTFOUND otherwise. */
+/* MLPD_OK and *out when run_id is training now, MLPD_ENOTFOUND otherwise. */
 int jobs_get_live(jobs *j, int64_t run_id, jobs_live *out);
 
 /* Counts for /metrics. */

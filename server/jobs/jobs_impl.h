@@ -57,24 +57,19 @@ struct jobs {
     jobs_counters counters; /* /metrics (jobs.h) */
 };
 
-/* printf into err[0..errlen) (no-op when err is NULL or errlen 0): how the
- * runner's files (and datasets_scan.c) report a reason. */
-void jobs_set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* A log line through cfg.log (no-op without one). */
 void jobs_logf(const jobs *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Check that req can be trained: its dataset exists (JOBS_NOTFOUND), its
- * network fits the dataset and a warm-start model exists (JOBS_NOTFOUND) with
- * the same layers (JOBS_CONFLICT). Reason in err. */
-int jobs_check_request(jobs *j, const api_train_request *req, char *err, size_t errlen);
+/* Check that req can be trained: its dataset exists (MLPD_ENOTFOUND), its
+ * network fits the dataset (MLPD_ECONFLICT) and a warm-start model exists
+ * (MLPD_ENOTFOUND) with the same layers (MLPD_ECONFLICT). Reason in err. */
+int jobs_check_request(jobs *j, const api_train_request *req, mlpd_error *err);
 
 /* Train one run (status running -> a final status, everything recorded in
  * the store). Called by a worker thread with jb in a running slot. */
 void jobs_run_one(jobs *j, job *jb);
 
-/* Training has ended: from now on jobs_cancel answers JOBS_CONFLICT for jb.
+/* Training has ended: from now on jobs_cancel answers MLPD_ECONFLICT for jb.
  * Returns why training was asked to stop, if it was (cancel wins). */
 job_stop_reason jobs_enter_finishing(jobs *j, job *jb);
 

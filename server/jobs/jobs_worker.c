@@ -22,6 +22,7 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,15 @@
 #include "encode.h"
 #include "evaluation.h"
 #include "jobs_impl.h"
+
+/* printf into why[0..cap): the reason a run failed, as recorded with it. */
+__attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t cap, const char *fmt,
+                                                          ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+}
 
 #define EPOCH_LOG_SECONDS 5.0
 
@@ -71,9 +81,9 @@ static int should_stop(const train_ctx *c) {
 
 /* Commit the held step metrics (its own transaction). */
 static void flush_step_metrics(train_ctx *c) {
-    store_error se = {0};
+    mlpd_error se = {0};
     if (c->n_pending > 0 && !c->store_failed[0] &&
-        store_metrics_append(c->j->cfg.st, c->pending, c->n_pending, &se) != STORE_OK)
+        store_metrics_append(c->j->cfg.st, c->pending, c->n_pending, &se) != MLPD_OK)
         snprintf(c->store_failed, sizeof c->store_failed, "store: %s", se.msg);
     c->n_pending = 0; /* after a store failure they are dropped: training stops anyway */
 }
@@ -143,7 +153,7 @@ static int on_batch(const mlp_progress *p, const mlp_model *m, void *user) {
     pthread_mutex_unlock(&c->jb->live_mu);
 
     store *st = c->j->cfg.st;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (p->global_step % STEP_METRIC_INTERVAL == 0 && isfinite(p->loss)) {
         store_metric *sm = &c->pending[c->n_pending++];
         *sm = (store_metric){
@@ -156,7 +166,7 @@ static int on_batch(const mlp_progress *p, const mlp_model *m, void *user) {
         flush_step_metrics(c);
         if (store_run_set_progress(st, c->jb->run_id, p->epoch - 1, p->step, p->steps, c->ep_loss,
                                    c->ep_acc, c->ep_val_loss, c->ep_val_acc, p->samples_per_sec,
-                                   &se) != STORE_OK)
+                                   &se) != MLPD_OK)
             snprintf(c->store_failed, sizeof c->store_failed, "store: %s", se.msg);
     }
     return should_stop(c);
@@ -190,10 +200,10 @@ static int on_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
     c->ep_acc = p->accuracy;
     c->ep_val_loss = p->val_loss;
     c->ep_val_acc = p->val_accuracy;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (store_run_record_epoch(c->j->cfg.st, c->jb->run_id, ms, n, p->epoch, p->steps, p->loss,
                                p->accuracy, p->val_loss, p->val_accuracy, p->samples_per_sec,
-                               &se) != STORE_OK)
+                               &se) != MLPD_OK)
         snprintf(c->store_failed, sizeof c->store_failed, "store: %s", se.msg);
     c->t_progress = mono_now();
     /* Short epochs would flood the log: at most one epoch line per EPOCH_LOG_SECONDS. */
@@ -218,61 +228,46 @@ static int make_arch(const api_train_request *req, int features, int classes, ml
 }
 
 /* The warm-start model `id`, parsed, and its optimizer state if `state` is
- * not NULL (empty for a file without). JOBS_NOTFOUND / JOBS_ERR with err. */
-static int load_store_model(jobs *j, int64_t id, mlp_model **out, mlp_optim_state *state, char *err,
-                            size_t errlen) {
+ * not NULL (empty for a file without). MLPD_ENOTFOUND, the store's code, or
+ * MLPD_EINTERNAL for a file the engine refuses; the reason in err. */
+static int load_store_model(jobs *j, int64_t id, mlp_model **out, mlp_optim_state *state,
+                            mlpd_error *err) {
     unsigned char *buf = NULL;
     size_t len = 0;
-    store_error se = {0};
+    mlpd_error se = {0};
     int rc = store_model_file(j->cfg.st, id, &buf, &len, &se);
-    if (rc == STORE_NOTFOUND) {
-        jobs_set_err(err, errlen, "warm-start model %lld not found", (long long)id);
-        return JOBS_NOTFOUND;
-    }
-    if (rc != STORE_OK) {
-        jobs_set_err(err, errlen, "store: %s", se.msg);
-        return JOBS_ERR;
-    }
+    if (rc == MLPD_ENOTFOUND)
+        return mlpd_fail(err, rc, "warm-start model %lld not found", (long long)id);
+    if (rc != MLPD_OK) return mlpd_fail(err, rc, "store: %s", se.msg);
     mlp_error e = {{0}};
     mlp_status ms = mlp_model_from_buffer_with_state(buf, len, out, state, &e);
     free(buf);
-    if (ms != MLP_OK) {
-        jobs_set_err(err, errlen, "warm-start model %lld is unreadable: %s", (long long)id, e.msg);
-        return JOBS_ERR;
-    }
-    return JOBS_OK;
+    if (ms != MLP_OK)
+        return mlpd_fail(err, MLPD_EINTERNAL, "warm-start model %lld is unreadable: %s",
+                         (long long)id, e.msg);
+    return MLPD_OK;
 }
 
-int jobs_check_request(jobs *j, const api_train_request *req, char *err, size_t errlen) {
+int jobs_check_request(jobs *j, const api_train_request *req, mlpd_error *err) {
     store_dataset ds;
-    store_error se = {0};
+    mlpd_error se = {0};
     int rc = store_dataset_get(j->cfg.st, req->dataset, &ds, &se);
-    if (rc == STORE_NOTFOUND) {
-        jobs_set_err(err, errlen, "dataset '%s' not found", req->dataset);
-        return JOBS_NOTFOUND;
-    }
-    if (rc != STORE_OK) {
-        jobs_set_err(err, errlen, "store: %s", se.msg);
-        return JOBS_ERR;
-    }
+    if (rc == MLPD_ENOTFOUND) return mlpd_fail(err, rc, "dataset '%s' not found", req->dataset);
+    if (rc != MLPD_OK) return mlpd_fail(err, rc, "store: %s", se.msg);
     mlp_arch want;
     mlp_error e = {{0}};
-    rc = JOBS_OK;
-    if (make_arch(req, ds.features, ds.classes, &want, &e) != 0) {
-        jobs_set_err(err, errlen,
-                     "the network does not fit dataset '%s' (%d features, %d classes): %s", ds.name,
-                     ds.features, ds.classes, e.msg);
-        rc = JOBS_CONFLICT;
-    }
+    if (make_arch(req, ds.features, ds.classes, &want, &e) != 0)
+        rc = mlpd_fail(err, MLPD_ECONFLICT,
+                       "the network does not fit dataset '%s' (%d features, %d classes): %s",
+                       ds.name, ds.features, ds.classes, e.msg);
     store_dataset_clear(&ds);
-    if (rc != JOBS_OK || req->warm_start_model <= 0) return rc;
+    if (rc != MLPD_OK || req->warm_start_model <= 0) return rc;
     mlp_model *m = NULL;
-    rc = load_store_model(j, req->warm_start_model, &m, NULL, err, errlen);
-    if (rc == JOBS_OK && mlp_warm_start_check(&m->arch, want.sizes[0], want.sizes[want.n_layers],
+    rc = load_store_model(j, req->warm_start_model, &m, NULL, err);
+    if (rc == MLPD_OK && mlp_warm_start_check(&m->arch, want.sizes[0], want.sizes[want.n_layers],
                                               &want, &e) != MLP_OK) {
-        jobs_set_err(err, errlen, "warm-start model %lld does not fit: %s",
-                     (long long)req->warm_start_model, e.msg);
-        rc = JOBS_CONFLICT;
+        rc = mlpd_fail(err, MLPD_ECONFLICT, "warm-start model %lld does not fit: %s",
+                       (long long)req->warm_start_model, e.msg);
     }
     mlp_model_free(m);
     return rc;
@@ -325,16 +320,16 @@ static void run_release(run_res *r) {
 /* Load the data and make the model. 0, or -1 with the reason in why. */
 static int prepare(jobs *j, const job *jb, run_res *r, char *why, size_t cap) {
     const api_train_request *req = &jb->req;
-    store_error se = {0};
+    mlpd_error se = {0};
     int rc = store_dataset_get(j->cfg.st, req->dataset, &r->ds, &se);
-    if (rc != STORE_OK) {
-        jobs_set_err(why, cap, rc == STORE_NOTFOUND ? "dataset '%s' not found" : "store: %s",
-                     rc == STORE_NOTFOUND ? req->dataset : se.msg);
+    if (rc != MLPD_OK) {
+        set_why(why, cap, rc == MLPD_ENOTFOUND ? "dataset '%s' not found" : "store: %s",
+                rc == MLPD_ENOTFOUND ? req->dataset : se.msg);
         return -1;
     }
     /* The path is relative to the data dir and must stay inside it. */
     if (r->ds.path[0] == '/' || strstr(r->ds.path, "..")) {
-        jobs_set_err(why, cap, "dataset '%s' has a path outside the data dir", r->ds.name);
+        set_why(why, cap, "dataset '%s' has a path outside the data dir", r->ds.name);
         return -1;
     }
     char path[4096];
@@ -342,33 +337,35 @@ static int prepare(jobs *j, const job *jb, run_res *r, char *why, size_t cap) {
     mlp_error e = {{0}};
     if (mlp_dataset_load_path(path, "train", &r->train, &e) != MLP_OK ||
         (r->ds.n_test > 0 && mlp_dataset_load_path(path, "test", &r->test, &e) != MLP_OK)) {
-        jobs_set_err(why, cap, "dataset '%s': %s", r->ds.name, e.msg);
+        set_why(why, cap, "dataset '%s': %s", r->ds.name, e.msg);
         return -1;
     }
     if (r->train->features != r->ds.features || r->train->classes > r->ds.classes) {
-        jobs_set_err(
-            why, cap, "dataset '%s' changed on disk: %d features, %d classes (registered %d, %d)",
-            r->ds.name, r->train->features, r->train->classes, r->ds.features, r->ds.classes);
+        set_why(why, cap,
+                "dataset '%s' changed on disk: %d features, %d classes (registered %d, %d)",
+                r->ds.name, r->train->features, r->train->classes, r->ds.features, r->ds.classes);
         return -1;
     }
     mlp_arch arch;
     if (make_arch(req, r->ds.features, r->ds.classes, &arch, &e) != 0) {
-        jobs_set_err(why, cap, "network: %s", e.msg);
+        set_why(why, cap, "network: %s", e.msg);
         return -1;
     }
     if (req->warm_start_model > 0) {
-        if (load_store_model(j, req->warm_start_model, &r->model, &r->state_in, why, cap) !=
-            JOBS_OK)
+        mlpd_error me = {0};
+        if (load_store_model(j, req->warm_start_model, &r->model, &r->state_in, &me) != MLPD_OK) {
+            set_why(why, cap, "%s", me.msg);
             return -1;
+        }
         if (mlp_warm_start_check(&r->model->arch, r->ds.features, r->ds.classes, &arch, &e) !=
             MLP_OK) {
-            jobs_set_err(why, cap, "warm-start model %lld no longer fits: %s",
-                         (long long)req->warm_start_model, e.msg);
+            set_why(why, cap, "warm-start model %lld no longer fits: %s",
+                    (long long)req->warm_start_model, e.msg);
             return -1;
         }
     } else if (mlp_model_create(&arch, req->recipe.init, req->recipe.train.seed, &r->model, &e) !=
                MLP_OK) {
-        jobs_set_err(why, cap, "model: %s", e.msg);
+        set_why(why, cap, "model: %s", e.msg);
         return -1;
     }
     return 0;
@@ -393,7 +390,7 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
         mlp_eval_result ev;
         memset(&ev, 0, sizeof ev);
         if (mlp_evaluate(r->model, r->test, &ev, &e) != MLP_OK) {
-            jobs_set_err(why, cap, "test evaluation: %s", e.msg);
+            set_why(why, cap, "test evaluation: %s", e.msg);
             return -1;
         }
         test_loss = ev.loss;
@@ -405,7 +402,7 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
     /* SGD keeps no buffers: its models stay version 1 files. */
     const mlp_optim_state *st = r->state_out.m ? &r->state_out : NULL;
     if (mlp_model_to_buffer_with_state(r->model, st, &buf, &len, &e) != MLP_OK) {
-        jobs_set_err(why, cap, "model file: %s", e.msg);
+        set_why(why, cap, "model file: %s", e.msg);
         return -1;
     }
     char crc[9];
@@ -419,7 +416,7 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
                         .checksum = crc,
                         .n_params = (int64_t)r->model->n_params};
     int64_t model_id = 0;
-    store_error se = {0};
+    mlpd_error se = {0};
     int rc = -1;
     store_model_derived derived;
     char *report = NULL;
@@ -429,10 +426,10 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
                           sizeof dwhy) != EVAL_OK)
         jobs_logf(j, "job %lld: %s (stored without it)", (long long)jb->run_id, dwhy);
     if (!meta.arch_json || !meta.config_json || !meta.metrics_json)
-        jobs_set_err(why, cap, "out of memory");
+        set_why(why, cap, "out of memory");
     else if (store_run_succeed(j->cfg.st, jb->run_id, &meta, buf, len, test_loss, test_acc,
-                               &derived, &model_id, &se) != STORE_OK)
-        jobs_set_err(why, cap, "store: %s", se.msg);
+                               &derived, &model_id, &se) != MLPD_OK)
+        set_why(why, cap, "store: %s", se.msg);
     else
         rc = 0;
     free(report);
@@ -454,9 +451,11 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
  * "running" once space is back; on shutdown give up: the next start marks it
  * failed "interrupted". */
 static void record_end(jobs *j, const job *jb, run_status final, const char *error) {
-    store_error se = {0};
+    mlpd_error se = {0};
     int delay_ms = 100, waited_ms = 0, logged = 0;
-    while (store_run_set_status(j->cfg.st, jb->run_id, final, error, &se) == STORE_ERR) {
+    for (;;) {
+        int rc = store_run_set_status(j->cfg.st, jb->run_id, final, error, &se);
+        if (rc == MLPD_OK || rc == MLPD_ENOTFOUND) break;
         if (!logged++)
             jobs_logf(j, "job %lld: cannot record its end yet (%s); retrying",
                       (long long)jb->run_id, se.msg);
@@ -476,10 +475,10 @@ static void record_end(jobs *j, const job *jb, run_status final, const char *err
 
 void jobs_run_one(jobs *j, job *jb) {
     double t_begin = mono_now();
-    store_error se = {0};
+    mlpd_error se = {0};
     char why[400] = "";
-    if (store_run_set_status(j->cfg.st, jb->run_id, RUN_RUNNING, NULL, &se) != STORE_OK)
-        jobs_set_err(why, sizeof why, "store: %s", se.msg);
+    if (store_run_set_status(j->cfg.st, jb->run_id, RUN_RUNNING, NULL, &se) != MLPD_OK)
+        set_why(why, sizeof why, "store: %s", se.msg);
     jobs_logf(j, "job %lld started: dataset %s", (long long)jb->run_id, jb->req.dataset);
     pthread_mutex_lock(&jb->live_mu);
     jb->live.epochs = jb->req.recipe.train.epochs;
@@ -520,7 +519,7 @@ void jobs_run_one(jobs *j, job *jb) {
     }
     double train_seconds = c.t_start > 0 ? mono_now() - c.t_start : 0;
 
-    /* Decide the outcome; from here a cancel is refused (JOBS_CONFLICT). */
+    /* Decide the outcome; from here a cancel is refused (MLPD_ECONFLICT). */
     job_stop_reason stop = jobs_enter_finishing(j, jb);
     run_status final = RUN_FAILED;
     const char *error = why;

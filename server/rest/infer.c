@@ -49,11 +49,12 @@ int infer_resolve(app *a, infer_error_style style, const char *pointer, const ch
         }
         id = t->model_id;
     }
-    int rc = MC_OK;
+    int rc = MLPD_OK;
+    mlpd_error me = {0};
     *cm = NULL;
     if (!(name && name[0] && registry_is_unloaded(a->registry, name)))
-        rc = model_cache_get(a->models, id, cm, err, sizeof err);
-    if (rc == MC_NOTFOUND) {
+        rc = model_cache_get(a->models, id, cm, &me);
+    if (rc == MLPD_ENOTFOUND) {
         if (id)
             infer_reply_error(style, res, 404, "not-found", pointer, "no model with id %lld",
                               (long long)id);
@@ -63,8 +64,8 @@ int infer_resolve(app *a, infer_error_style style, const char *pointer, const ch
                               "(POST /models)");
         return -1;
     }
-    if (rc != MC_OK) {
-        infer_reply_error(style, res, 500, "internal", NULL, "%s", err);
+    if (rc != MLPD_OK) {
+        infer_reply_error(style, res, 500, "internal", NULL, "%s", me.msg);
         return -1;
     }
     if (*cm && !t->name[0]) registry_lookup_id(a->registry, (*cm)->id, t);

@@ -145,7 +145,7 @@ static long long runs_with_status(store *st, run_status s) {
     store_run *list = NULL;
     size_t n = 0;
     int64_t total = 0;
-    if (store_run_list(st, &q, &list, &n, &total, NULL) != STORE_OK) return -1;
+    if (store_run_list(st, &q, &list, &n, &total, NULL) != MLPD_OK) return -1;
     store_run_list_free(list, n);
     return (long long)total;
 }

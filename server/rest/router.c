@@ -382,39 +382,8 @@ int route_query_page(const http_request *req, long long *limit, long long *offse
     return route_query_int(req, "offset", 0, INT64_MAX, 0, offset, res);
 }
 
-void route_reply_no_space(http_response *res, const char *detail_fmt, ...) {
-    char detail[sizeof((api_problem *)0)->detail];
-    va_list ap;
-    va_start(ap, detail_fmt);
-    vsnprintf(detail, sizeof detail, detail_fmt, ap);
-    va_end(ap);
-    api_problem p;
-    api_problem_set(&p, 507, "insufficient-storage", NULL, "%s", detail);
-    http_reply_api_problem(res, &p);
-}
-
-int route_store_check(int rc, const store_error *se, http_response *res, const char *notfound_fmt,
-                      ...) {
-    if (rc == STORE_OK) return 0;
-    if (rc == STORE_NOTFOUND) {
-        char detail[256];
-        va_list ap;
-        va_start(ap, notfound_fmt);
-        vsnprintf(detail, sizeof detail, notfound_fmt, ap);
-        va_end(ap);
-        http_reply_problem(res, 404, "not-found", NULL, "%s", detail);
-    } else if (rc == STORE_CONFLICT) {
-        http_reply_problem(res, 409, "conflict", NULL, "%s", se ? se->msg : "");
-    } else if (store_error_is_full(se)) {
-        route_reply_no_space(res, "the disk is full: %s", se->msg);
-    } else {
-        http_reply_problem(res, 500, "store", NULL, "store: %s", se ? se->msg : "");
-    }
-    return -1;
-}
-
 int route_load_job(app *a, int64_t id, store_run *run, http_response *res) {
-    store_error se = {0};
+    mlpd_error se = {0};
     return route_store_check(store_run_get(a->st, id, run, &se), &se, res, "no job with id %lld",
                              (long long)id);
 }

@@ -198,7 +198,7 @@ int route_web_exists(app *a, const char *path);
 /* At most max_streams streams are open at once; one more gets 503 with
  * Retry-After (SSE_RETRY_AFTER_SECONDS). */
 #define SSE_RETRY_AFTER_SECONDS 5
-struct sse_hub *sse_hub_create(int max_streams, char *err, size_t errlen);
+struct sse_hub *sse_hub_create(int max_streams, mlpd_error *err);
 /* Streams open now. */
 int sse_hub_open_streams(struct sse_hub *h);
 /* End every stream and stop the ticker; call after http_server_quiesce and
@@ -226,19 +226,34 @@ int route_query_int(const http_request *req, const char *name, long long lo, lon
 int route_query_page(const http_request *req, long long *limit, long long *offset,
                      http_response *res);
 
-/* 507 Insufficient Storage, type /problems/insufficient-storage: a write
- * was refused because the disk is full (ENOSPC, store_error_is_full). */
-void route_reply_no_space(http_response *res, const char *detail_fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* ---- errors (route_errors.c): the only translation of mlpd_status to HTTP ------- */
+/* Fill res with the answer for code (mlpd_error.h) and return -1:
+ *   MLPD_ENOTFOUND  404 not-found
+ *   MLPD_ECONFLICT  409 conflict
+ *   MLPD_EBUSY      429 queue-full, Retry-After: 30
+ *   MLPD_ENOSPC     507 insufficient-storage
+ *   MLPD_ESTORE     500 store
+ *   MLPD_EIO        500 internal
+ *   MLPD_EINTERNAL  500 internal (so is MLPD_OK or an unknown code: a bug)
+ * type, when not NULL, names the problem more precisely where the API
+ * documents a narrower type for that status (409 "does-not-fit" and
+ * "job-ended", 404 "no-model"); the status always comes from the table.
+ * pointer (may be NULL) is the JSON pointer of the offending field. */
+int route_reply_error(http_response *res, mlpd_status code, const char *type, const char *pointer,
+                      const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* The outcome of a store call: STORE_OK returns 0 and leaves res alone;
- * STORE_NOTFOUND fills res with 404 "not-found" whose detail is notfound_fmt
- * formatted; STORE_CONFLICT fills res with 409 "conflict" carrying se's
- * message; a full disk (store_error_is_full) fills res with 507
- * (route_reply_no_space); any other code fills res with 500 "store"
- * carrying se's message (se may be NULL). Returns -1 whenever res was filled. */
-int route_store_check(int rc, const store_error *se, http_response *res, const char *notfound_fmt,
+/* The outcome of a store call: MLPD_OK returns 0 and leaves res alone;
+ * MLPD_ENOTFOUND answers with notfound_fmt formatted as the detail,
+ * MLPD_ECONFLICT with se's message, MLPD_ENOSPC with "the disk is full: <se's
+ * message>", any other code 500 "store" with "store: <se's message>" (se may
+ * be NULL); all through route_reply_error. Returns -1 whenever res was
+ * filled. */
+int route_store_check(int rc, const mlpd_error *se, http_response *res, const char *notfound_fmt,
                       ...) __attribute__((format(printf, 4, 5)));
+
+/* 503 draining with Retry-After: the daemon is shutting down (a POST that
+ * would start work). */
+void route_reply_draining(http_response *res);
 /* Job `id` as stored, into run (the caller store_run_clear()s it); 0, or -1
  * with 404/500 in res (route_store_check). */
 int route_load_job(app *a, int64_t id, store_run *run, http_response *res);

@@ -42,7 +42,7 @@ void route_datasets_list(app *a, const http_request *req, http_response *res) {
     (void)req;
     store_dataset *list = NULL;
     size_t n = 0;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_dataset_list(a->st, &list, &n, &se), &se, res, "no data sets") != 0)
         return;
     http_reply_json(res, 200, view_dataset_list(list, n));
@@ -52,8 +52,8 @@ void route_datasets_list(app *a, const http_request *req, http_response *res) {
 /* Answer with dataset `name` (status on success). */
 static void reply_dataset(app *a, const char *name, int status, http_response *res) {
     store_dataset d;
-    store_error se = {0};
-    int rc = dataset_name_ok(name) ? store_dataset_get(a->st, name, &d, &se) : STORE_NOTFOUND;
+    mlpd_error se = {0};
+    int rc = dataset_name_ok(name) ? store_dataset_get(a->st, name, &d, &se) : MLPD_ENOTFOUND;
     if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) return;
     http_reply_json(res, status, view_dataset(&d));
     store_dataset_clear(&d);
@@ -90,11 +90,11 @@ static int write_temp(const char *dir, const char *body, size_t len, char *tmp, 
  * the quota) is full, 500 otherwise. what: "write into", "place". */
 static void reply_write_failed(http_response *res, int e, const char *what) {
     if (e == ENOSPC || e == EDQUOT)
-        route_reply_no_space(res, "the disk is full: cannot %s the data dir (%s)", what,
-                             strerror(e));
+        route_reply_error(res, MLPD_ENOSPC, NULL, NULL,
+                          "the disk is full: cannot %s the data dir (%s)", what, strerror(e));
     else
-        http_reply_problem(res, 500, "internal", NULL, "cannot %s the data dir: %s", what,
-                           strerror(e));
+        route_reply_error(res, MLPD_EIO, NULL, NULL, "cannot %s the data dir: %s", what,
+                          strerror(e));
 }
 
 void route_dataset_upload(app *a, const http_request *req, http_response *res) {
@@ -121,11 +121,11 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
     snprintf(final, sizeof final, "%s/%s.csv", dir, name);
     store_dataset existing;
     int rc = store_dataset_get(a->st, name, &existing, NULL);
-    if (rc == STORE_OK) store_dataset_clear(&existing);
+    if (rc == MLPD_OK) store_dataset_clear(&existing);
     struct stat sb;
     char folder[1024];
     snprintf(folder, sizeof folder, "%s/%s", dir, name);
-    if (rc == STORE_OK || stat(final, &sb) == 0 || stat(folder, &sb) == 0) {
+    if (rc == MLPD_OK || stat(final, &sb) == 0 || stat(folder, &sb) == 0) {
         http_reply_problem(res, 409, "dataset-exists", NULL,
                            "a data set named '%s' exists already (data sets are immutable)", name);
         return;
@@ -165,7 +165,7 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
         return;
     }
     unlink(tmp);
-    store_error se = {0};
+    mlpd_error se = {0};
     rc = store_dataset_put(a->st, &rec, NULL, &se);
     if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) {
         unlink(final);
@@ -234,7 +234,7 @@ static cJSON *upload_state(app *a, const char *name, const char *dir, int comple
             cJSON_AddItemToArray(files, cJSON_CreateString(strrchr(path, '/') + 1));
     cJSON_AddBoolToObject(o, "complete", complete);
     store_dataset d;
-    if (complete && store_dataset_get(a->st, name, &d, NULL) == STORE_OK) {
+    if (complete && store_dataset_get(a->st, name, &d, NULL) == MLPD_OK) {
         cJSON_AddItemToObject(o, "dataset", view_dataset(&d));
         store_dataset_clear(&d);
     } else {
@@ -259,7 +259,7 @@ void route_dataset_file_upload(app *a, const http_request *req, http_response *r
     snprintf(csv, sizeof csv, "%s/%s.csv", a->cfg->data_dir, name);
     store_dataset existing;
     struct stat sb;
-    if (store_dataset_get(a->st, name, &existing, NULL) == STORE_OK) {
+    if (store_dataset_get(a->st, name, &existing, NULL) == MLPD_OK) {
         store_dataset_clear(&existing);
         http_reply_problem(res, 409, "dataset-exists", NULL,
                            "data set '%s' is registered already (data sets are immutable)", name);
@@ -333,21 +333,20 @@ void route_dataset_file_upload(app *a, const http_request *req, http_response *r
                                      .classes = test && test->classes > train->classes
                                                     ? test->classes
                                                     : train->classes};
-                store_error se = {0};
-                if (store_dataset_put(a->st, &rec, NULL, &se) == STORE_OK)
+                mlpd_error se = {0};
+                if (store_dataset_put(a->st, &rec, NULL, &se) == MLPD_OK)
                     complete = 1;
                 else
                     snprintf(me.msg, sizeof me.msg, "store: %.240s", se.msg);
-                store_full = !complete && store_error_is_full(&se);
+                store_full = !complete && se.code == MLPD_ENOSPC;
             }
         }
         mlp_dataset_free(train);
         mlp_dataset_free(test);
         if (store_full) { /* the file stays: the same PUT registers the set once there is room */
-            route_reply_no_space(res,
-                                 "the files are stored but the data set cannot be "
-                                 "registered: %s",
-                                 me.msg);
+            route_reply_error(res, MLPD_ENOSPC, NULL, NULL,
+                              "the files are stored but the data set cannot be registered: %s",
+                              me.msg);
             return;
         }
         if (!complete) {

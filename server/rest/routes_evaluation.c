@@ -17,9 +17,9 @@
 /* Answer with the newest evaluation of model id (status on success). */
 static void reply_evaluation(app *a, int64_t id, int status, http_response *res) {
     store_evaluation ev;
-    store_error se = {0};
+    mlpd_error se = {0};
     int rc = store_evaluation_latest(a->st, id, &ev, &se);
-    if (rc == STORE_NOTFOUND) {
+    if (rc == MLPD_ENOTFOUND) {
         store_model m;
         if (route_store_check(store_model_get(a->st, id, &m, &se), &se, res,
                               "no model with id %lld", (long long)id) != 0)
@@ -68,12 +68,14 @@ void route_model_evaluate(app *a, const http_request *req, http_response *res) {
     }
     cached_model *cm = NULL;
     char why[320];
-    int rc = model_cache_get(a->models, id, &cm, why, sizeof why);
-    if (rc != MC_OK) {
-        if (rc == MC_NOTFOUND)
-            http_reply_problem(res, 404, "not-found", NULL, "no model with id %lld", (long long)id);
-        else
-            http_reply_problem(res, 500, "internal", NULL, "%s", why);
+    mlpd_error me = {0};
+    int rc = model_cache_get(a->models, id, &cm, &me);
+    if (rc == MLPD_ENOTFOUND) {
+        route_reply_error(res, rc, NULL, NULL, "no model with id %lld", (long long)id);
+        return;
+    }
+    if (rc != MLPD_OK) { /* "internal", whatever failed */
+        route_reply_error(res, MLPD_EINTERNAL, NULL, NULL, "%s", me.msg);
         return;
     }
     mlp_dataset *d = NULL;

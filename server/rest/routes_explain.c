@@ -17,9 +17,9 @@
 /* baseline "mean": the training set's mean input the job recorded for the
  * model, into r->baseline. 0, or -1 with res filled (422 when there is none). */
 static int load_mean(app *a, api_explain_request *r, const cached_model *cm, http_response *res) {
-    store_error se = {0};
+    mlpd_error se = {0};
     int rc = store_model_mean_get(a->st, cm->id, &r->baseline, &r->baseline_width, &se);
-    if (rc == STORE_NOTFOUND) {
+    if (rc == MLPD_ENOTFOUND) {
         http_reply_problem(res, 422, "invalid-field", "/baseline",
                            "no training-set mean is recorded for model %lld (models uploaded "
                            "rather than trained here have none): give \"zeros\" or a vector",

@@ -13,20 +13,12 @@
 #include "train_request.h"
 #include "views.h"
 
-#define RETRY_AFTER_FULL_SECONDS     30
-#define RETRY_AFTER_DRAINING_SECONDS 5
-
-static void reply_draining(http_response *res) {
-    http_reply_problem(res, 503, "draining", NULL, "the daemon is shutting down");
-    http_set_header(res, "Retry-After", "%d", RETRY_AFTER_DRAINING_SECONDS);
-}
-
 /* The job as stored, with live progress while it trains. 0 or -1 (res filled). */
 static int reply_job(app *a, int64_t id, int status, http_response *res) {
     store_run run;
     if (route_load_job(a, id, &run, res) != 0) return -1;
     jobs_live live;
-    int has_live = run.status == RUN_RUNNING && jobs_get_live(a->jobs, id, &live) == JOBS_OK;
+    int has_live = run.status == RUN_RUNNING && jobs_get_live(a->jobs, id, &live) == MLPD_OK;
     http_reply_json(res, status, view_job(&run, has_live ? &live : NULL));
     store_run_clear(&run);
     return 0;
@@ -59,7 +51,7 @@ static int check_train_limits(app *a, const api_train_request *tr, http_response
         return -1;
     }
     store_dataset ds;
-    if (store_dataset_get(a->st, tr->dataset, &ds, NULL) != STORE_OK)
+    if (store_dataset_get(a->st, tr->dataset, &ds, NULL) != MLPD_OK)
         return 0; /* unknown data set: jobs_submit answers 404 */
     uint64_t params =
         network_params(ds.features, tr->recipe.hidden, tr->recipe.n_hidden, ds.classes);
@@ -76,7 +68,7 @@ static int check_train_limits(app *a, const api_train_request *tr, http_response
 
 void route_train(app *a, const http_request *req, http_response *res) {
     if (atomic_load(&a->draining)) {
-        reply_draining(res);
+        route_reply_draining(res);
         return;
     }
     api_train_request tr;
@@ -89,31 +81,28 @@ void route_train(app *a, const http_request *req, http_response *res) {
     }
     if (check_train_limits(a, &tr, res) != 0) return;
     int64_t id = 0;
-    char err[256] = "";
-    int rc = jobs_submit(a->jobs, &tr, &id, err, sizeof err);
+    mlpd_error err = {0};
+    int rc = jobs_submit(a->jobs, &tr, &id, &err);
     switch (rc) {
-    case JOBS_OK:
+    case MLPD_OK:
         /* The job runner tells the model cache when the job's model is
          * committed (jobs_config.model_saved): nothing to forget yet. */
         if (reply_job(a, id, 202, res) == 0)
             http_set_header(res, "Location", "/jobs/%lld", (long long)id);
         return;
-    case JOBS_FULL:
-        http_reply_problem(res, 429, "queue-full", NULL, "%s; retry later", err);
-        http_set_header(res, "Retry-After", "%d", RETRY_AFTER_FULL_SECONDS);
+    case MLPD_EBUSY: route_reply_error(res, rc, NULL, NULL, "%s; retry later", err.msg); return;
+    case MLPD_ENOTFOUND:
+        route_reply_error(res, rc, NULL,
+                          strncmp(err.msg, "dataset", 7) ? "/warm_start_model" : "/dataset", "%s",
+                          err.msg);
         return;
-    case JOBS_NOTFOUND:
-        http_reply_problem(res, 404, "not-found",
-                           strncmp(err, "dataset", 7) ? "/warm_start_model" : "/dataset", "%s",
-                           err);
-        return;
-    case JOBS_CONFLICT: http_reply_problem(res, 409, "does-not-fit", NULL, "%s", err); return;
-    case JOBS_NOSPACE: route_reply_no_space(res, "%s", err); return;
+    case MLPD_ECONFLICT: route_reply_error(res, rc, "does-not-fit", NULL, "%s", err.msg); return;
+    case MLPD_ENOSPC: route_reply_error(res, rc, NULL, NULL, "%s", err.msg); return;
     default:
         if (atomic_load(&a->draining))
-            reply_draining(res);
-        else
-            http_reply_problem(res, 500, "internal", NULL, "%s", err);
+            route_reply_draining(res);
+        else /* POST /train documents "internal" for every other failure */
+            route_reply_error(res, MLPD_EINTERNAL, NULL, NULL, "%s", err.msg);
     }
 }
 
@@ -137,7 +126,7 @@ void route_jobs_list(app *a, const http_request *req, http_response *res) {
     store_run *runs = NULL;
     size_t n = 0;
     int64_t total = 0;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_run_list(a->st, &q, &runs, &n, &total, &se), &se, res, "no jobs") !=
         0)
         return;
@@ -146,7 +135,7 @@ void route_jobs_list(app *a, const http_request *req, http_response *res) {
     cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "jobs");
     for (size_t i = 0; i < n; i++) {
         jobs_live live;
-        if (runs[i].status == RUN_RUNNING && jobs_get_live(a->jobs, runs[i].id, &live) == JOBS_OK)
+        if (runs[i].status == RUN_RUNNING && jobs_get_live(a->jobs, runs[i].id, &live) == MLPD_OK)
             cJSON_ReplaceItemInArray(arr, (int)i, view_job(&runs[i], &live));
     }
     store_run_list_free(runs, n);
@@ -171,7 +160,7 @@ void route_job_metrics(app *a, const http_request *req, http_response *res) {
     store_run_clear(&run);
     store_metric *m = NULL;
     size_t n = 0;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_metrics_get(a->st, id, since, (int)limit, &m, &n, &se), &se, res,
                           "no job with id %lld", (long long)id) != 0)
         return;
@@ -183,17 +172,15 @@ void route_job_cancel(app *a, const http_request *req, http_response *res) {
     int64_t id;
     if (route_param_id(req, 0, "job", &id, res) != 0) return;
     int rc = jobs_cancel(a->jobs, id);
-    if (rc == JOBS_NOTFOUND) {
-        http_reply_problem(res, 404, "not-found", NULL, "no job with id %lld", (long long)id);
-    } else if (rc == JOBS_CONFLICT) {
-        http_reply_problem(res, 409, "job-ended", NULL, "job %lld has already ended",
-                           (long long)id);
-    } else if (rc == JOBS_NOSPACE) {
-        route_reply_no_space(res, "the disk is full: job %lld's end cannot be recorded",
-                             (long long)id);
-    } else if (rc != JOBS_OK) {
-        http_reply_problem(res, 500, "internal", NULL, "cannot cancel job %lld", (long long)id);
-    } else {
+    if (rc == MLPD_ENOTFOUND)
+        route_reply_error(res, rc, NULL, NULL, "no job with id %lld", (long long)id);
+    else if (rc == MLPD_ECONFLICT)
+        route_reply_error(res, rc, "job-ended", NULL, "job %lld has already ended", (long long)id);
+    else if (rc == MLPD_ENOSPC)
+        route_reply_error(res, rc, NULL, NULL,
+                          "the disk is full: job %lld's end cannot be recorded", (long long)id);
+    else if (rc != MLPD_OK) /* documented as "internal", whatever failed */
+        route_reply_error(res, MLPD_EINTERNAL, NULL, NULL, "cannot cancel job %lld", (long long)id);
+    else
         reply_job(a, id, 202, res);
-    }
 }

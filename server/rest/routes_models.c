@@ -12,7 +12,7 @@
 #include "views.h"
 
 /* route_store_check for a store call about model id. */
-static int check_model(int rc, const store_error *se, int64_t id, http_response *res) {
+static int check_model(int rc, const mlpd_error *se, int64_t id, http_response *res) {
     return route_store_check(rc, se, res, "no model with id %lld", (long long)id);
 }
 
@@ -22,7 +22,7 @@ void route_models_list(app *a, const http_request *req, http_response *res) {
     store_model *list = NULL;
     size_t n = 0;
     int64_t total = 0;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_model_list(a->st, (int)limit, offset, &list, &n, &total, &se), &se,
                           res, "no models") != 0)
         return;
@@ -33,7 +33,7 @@ void route_models_list(app *a, const http_request *req, http_response *res) {
 /* Answer with model id's metadata (status on success). */
 static void reply_model(app *a, int64_t id, int status, http_response *res) {
     store_model m;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (check_model(store_model_get(a->st, id, &m, &se), &se, id, res) != 0) return;
     http_reply_json(res, status, view_model(&m));
     store_model_clear(&m);
@@ -52,7 +52,7 @@ void route_model_get(app *a, const http_request *req, http_response *res) {
 void route_model_delete(app *a, const http_request *req, http_response *res) {
     int64_t id;
     if (route_param_id(req, 0, "model", &id, res) != 0) return;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (check_model(store_model_delete(a->st, id, &se), &se, id, res) != 0) return;
     model_cache_invalidate(a->models, id); /* and the registry: the version is gone */
     http_reply_take(res, 204, NULL, NULL, 0);
@@ -63,7 +63,7 @@ void route_model_file(app *a, const http_request *req, http_response *res) {
     if (route_param_id(req, 0, "model", &id, res) != 0) return;
     unsigned char *file = NULL;
     size_t len = 0;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (check_model(store_model_file(a->st, id, &file, &len, &se), &se, id, res) != 0) return;
     http_reply_take(res, 200, "application/octet-stream", (char *)file, len);
     http_set_header(res, "Content-Disposition", "attachment; filename=\"model-%lld.mlp\"",
@@ -99,7 +99,7 @@ void route_model_upload(app *a, const http_request *req, http_response *res) {
         return;
     }
     int64_t id = 0;
-    store_error se = {0};
+    mlpd_error se = {0};
     int rc = store_model_put(a->st, &meta, (const unsigned char *)req->body, req->body_len, &id,
                              NULL, &se);
     free(arch_json);

@@ -39,7 +39,7 @@ void route_registered_model_get(app *a, const http_request *req, http_response *
     if (!name) return;
     store_model *list = NULL;
     size_t n = 0;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_model_versions(a->st, name, &list, &n, &se), &se, res,
                           "no model named '%s'", name) != 0)
         return;
@@ -61,7 +61,7 @@ static int64_t version_id(app *a, const http_request *req, http_response *res, c
     if (!(*name = param_name(req, res))) return 0;
     if ((*v = param_version(req, *name, res)) <= 0) return 0;
     int64_t id = 0;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_model_find(a->st, *name, *v, &id, &se), &se, res,
                           "model '%s' has no version %d", *name, *v) != 0)
         return 0;
@@ -74,7 +74,7 @@ void route_model_version_get(app *a, const http_request *req, http_response *res
     int64_t id = version_id(a, req, res, &name, &v);
     if (!id) return;
     store_model m;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_model_get(a->st, id, &m, &se), &se, res,
                           "model '%s' has no version %d", name, v) != 0)
         return;
@@ -87,7 +87,7 @@ void route_model_version_delete(app *a, const http_request *req, http_response *
     int v;
     int64_t id = version_id(a, req, res, &name, &v);
     if (!id) return;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_model_delete(a->st, id, &se), &se, res,
                           "model '%s' has no version %d", name, v) != 0)
         return;
@@ -126,7 +126,7 @@ void route_alias_put(app *a, const http_request *req, http_response *res) {
     }
     int64_t v;
     if (body_int(req, "version", 1, 2147483647, &v, res) != 0) return;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_alias_set(a->st, name, alias, (int)v, &se), &se, res,
                           "model '%s' has no version %lld", name, (long long)v) != 0)
         return;
@@ -141,7 +141,7 @@ void route_alias_put(app *a, const http_request *req, http_response *res) {
 void route_alias_delete(app *a, const http_request *req, http_response *res) {
     const char *name = param_name(req, res);
     if (!name) return;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_alias_delete(a->st, name, req->params[1], &se), &se, res,
                           "model '%s' has no alias '%s'", name, req->params[1]) != 0)
         return;
@@ -155,7 +155,7 @@ void route_canary_put(app *a, const http_request *req, http_response *res) {
     int64_t v = 0, pct;
     if (body_int(req, "percent", 0, 100, &pct, res) != 0) return;
     if (pct > 0 && body_int(req, "version", 1, 2147483647, &v, res) != 0) return;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_canary_set(a->st, name, (int)v, (int)pct, &se), &se, res,
                           "model '%s' has no version %lld", name, (long long)v) != 0)
         return;
@@ -175,7 +175,7 @@ void route_canary_put(app *a, const http_request *req, http_response *res) {
 void route_canary_delete(app *a, const http_request *req, http_response *res) {
     const char *name = param_name(req, res);
     if (!name) return;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_canary_set(a->st, name, 0, 0, &se), &se, res, "no model '%s'",
                           name) != 0)
         return;

@@ -236,7 +236,7 @@ void route_dataset_samples(app *a, const http_request *req, http_response *res) 
         return;
     }
     store_dataset ds;
-    store_error se = {0};
+    mlpd_error se = {0};
     if (route_store_check(store_dataset_get(a->st, name, &ds, &se), &se, res,
                           "no data set named '%.64s'", name) != 0)
         return;

@@ -76,8 +76,8 @@ void route_v2_model(app *a, const http_request *req, http_response *res) {
     registry_target t;
     if (path_target(a, req, &t, res) != 0) return;
     store_model m;
-    store_error se = {0};
-    if (store_model_get(a->st, t.model_id, &m, &se) != STORE_OK) {
+    mlpd_error se = {0};
+    if (store_model_get(a->st, t.model_id, &m, &se) != MLPD_OK) {
         infer_reply_error(V2, res, 500, "store", NULL, "store: %s", se.msg);
         return;
     }
@@ -118,7 +118,9 @@ void route_v2_model_ready(app *a, const http_request *req, http_response *res) {
     char err[256] = "";
     if (!registry_is_unloaded(a->registry, t.name)) {
         cached_model *cm = NULL;
-        ready = model_cache_get(a->models, t.model_id, &cm, err, sizeof err) == MC_OK;
+        mlpd_error me = {0};
+        ready = model_cache_get(a->models, t.model_id, &cm, &me) == MLPD_OK;
+        if (!ready) snprintf(err, sizeof err, "%s", me.msg);
         model_cache_release(a->models, cm);
     } else {
         snprintf(err, sizeof err, "model '%s' is unloaded", t.name);

@@ -167,8 +167,10 @@ void route_v2_repo_load(app *a, const http_request *req, http_response *res) {
     }
     registry_set_unloaded(a->registry, t.name, 0);
     cached_model *cm = NULL; /* loads, packs and warms it up (model_cache.h) */
-    if (model_cache_get(a->models, t.model_id, &cm, err, sizeof err) != MC_OK) {
-        infer_reply_error(V2, res, 500, "internal", NULL, "failed to load '%s': %s", t.name, err);
+    mlpd_error me = {0};
+    if (model_cache_get(a->models, t.model_id, &cm, &me) != MLPD_OK) {
+        infer_reply_error(V2, res, 500, "internal", NULL, "failed to load '%s': %s", t.name,
+                          me.msg);
         return;
     }
     model_cache_release(a->models, cm);

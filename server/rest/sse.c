@@ -120,14 +120,14 @@ static void poll_job(sse_stream *s) {
     store_run run;
     /* The run first, then its metrics: a run found ended has written all its
      * metrics already, so `end` never overtakes a metric. */
-    if (store_run_get(a->st, s->run_id, &run, NULL) != STORE_OK) {
+    if (store_run_get(a->st, s->run_id, &run, NULL) != MLPD_OK) {
         s->ended = 1; /* deleted or store down: nothing more will come */
         return;
     }
     store_metric *m = NULL;
     size_t n = 0;
     int full = 0;
-    if (store_metrics_get(a->st, s->run_id, s->cursor, METRICS_PAGE, &m, &n, NULL) == STORE_OK) {
+    if (store_metrics_get(a->st, s->run_id, s->cursor, METRICS_PAGE, &m, &n, NULL) == MLPD_OK) {
         for (size_t i = 0; i < n; i++) {
             add_event(s, m[i].id, "metric", view_metric(&m[i]));
             s->cursor = m[i].id;
@@ -136,7 +136,7 @@ static void poll_job(sse_stream *s) {
         free(m);
     }
     jobs_live live;
-    int has_live = run.status == RUN_RUNNING && jobs_get_live(a->jobs, s->run_id, &live) == JOBS_OK;
+    int has_live = run.status == RUN_RUNNING && jobs_get_live(a->jobs, s->run_id, &live) == MLPD_OK;
     if ((int)run.status != s->last_status) {
         s->last_status = (int)run.status;
         add_event(s, 0, "status", view_job(&run, has_live ? &live : NULL));
@@ -230,10 +230,10 @@ static void *ticker_main(void *arg) {
     return NULL;
 }
 
-struct sse_hub *sse_hub_create(int max_streams, char *err, size_t errlen) {
+struct sse_hub *sse_hub_create(int max_streams, mlpd_error *err) {
     sse_hub *h = calloc(1, sizeof *h);
     if (!h) {
-        snprintf(err, errlen, "out of memory");
+        mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
         return NULL;
     }
     pthread_mutex_init(&h->mu, NULL);
@@ -241,7 +241,7 @@ struct sse_hub *sse_hub_create(int max_streams, char *err, size_t errlen) {
     atomic_init(&h->open, 0);
     h->max_streams = max_streams > 0 ? max_streams : 1;
     if (pthread_create(&h->ticker, NULL, ticker_main, h) != 0) {
-        snprintf(err, errlen, "cannot start the event-stream thread");
+        mlpd_fail(err, MLPD_EINTERNAL, "cannot start the event-stream thread");
         pthread_mutex_destroy(&h->mu);
         free(h);
         return NULL;

@@ -182,10 +182,10 @@ static void *batcher_main(void *arg) {
     return NULL;
 }
 
-batcher *batcher_create(const batcher_options *o, char *err, size_t errlen) {
+batcher *batcher_create(const batcher_options *o, mlpd_error *err) {
     batcher *b = calloc(1, sizeof *b);
     if (!b) {
-        snprintf(err, errlen, "out of memory");
+        mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
         return NULL;
     }
     b->opt = *o;
@@ -205,7 +205,7 @@ batcher *batcher_create(const batcher_options *o, char *err, size_t errlen) {
     int rc = ok ? pthread_create(&b->thread, &ta, batcher_main, b) : -1;
     pthread_attr_destroy(&ta);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot start the prediction batcher thread");
+        mlpd_fail(err, MLPD_EINTERNAL, "cannot start the prediction batcher thread");
         free(b);
         return NULL;
     }

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "mlp.h"
+#include "mlpd_error.h"
 
 typedef struct batch_item batch_item;
 
@@ -74,8 +75,9 @@ typedef struct batcher batcher;
 
 #define BATCHER_DEFAULT_MAX_ROWS 64
 
-/* Start the batcher thread. NULL with a reason in err. */
-batcher *batcher_create(const batcher_options *o, char *err, size_t errlen);
+/* Start the batcher thread. NULL with MLPD_EINTERNAL and a reason in err
+ * (may be NULL). */
+batcher *batcher_create(const batcher_options *o, mlpd_error *err);
 
 /* Queue it. Returns 0, or -1 once batcher_free() has begun (it->done is then
  * never called: the caller answers by itself). */

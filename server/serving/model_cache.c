@@ -81,28 +81,27 @@ static cached_model *find_ref(model_cache *c, int64_t id) {
     return NULL;
 }
 
-/* Which id "latest" means now; MC_NOTFOUND when there is no model. */
-static int resolve_latest(model_cache *c, int64_t *id, char *err, size_t errlen) {
+/* Which id "latest" means now; MLPD_ENOTFOUND when there is no model. */
+static int resolve_latest(model_cache *c, int64_t *id, mlpd_error *err) {
     pthread_rwlock_rdlock(&c->lock);
     int known = c->latest_known && c->latest_gen == atomic_load(&c->gen);
     int64_t cached = c->latest_id;
     pthread_rwlock_unlock(&c->lock);
     if (known) {
         *id = cached;
-        return cached ? MC_OK : MC_NOTFOUND;
+        return cached ? MLPD_OK : mlpd_fail(err, MLPD_ENOTFOUND, "there is no model yet");
     }
     /* Read gen before asking the store: a model committed after this point
      * (upload, or a job's, whose runner calls model_cache_models_changed
      * after its commit) bumps gen, so the answer below is not remembered. */
     uint_fast64_t g = atomic_load(&c->gen);
-    store_error se = {0};
+    mlpd_error se = {0};
     int64_t latest = 0;
     int rc = store_model_latest(c->st, &latest, &se);
-    if (rc == STORE_ERR) {
-        snprintf(err, errlen, "store: %s", se.msg);
-        return MC_ERR;
-    }
-    if (rc == STORE_NOTFOUND) latest = 0;
+    if (rc == MLPD_ENOTFOUND)
+        latest = 0;
+    else if (rc != MLPD_OK)
+        return mlpd_fail(err, rc, "store: %s", se.msg);
     pthread_rwlock_wrlock(&c->lock);
     if (atomic_load(&c->gen) == g) {
         c->latest_known = 1;
@@ -111,28 +110,24 @@ static int resolve_latest(model_cache *c, int64_t *id, char *err, size_t errlen)
     }
     pthread_rwlock_unlock(&c->lock);
     *id = latest;
-    return latest ? MC_OK : MC_NOTFOUND;
+    return latest ? MLPD_OK : mlpd_fail(err, MLPD_ENOTFOUND, "there is no model yet");
 }
 
 /* Read and parse model id from the store (no lock held). */
-static int load(model_cache *c, int64_t id, cached_model **out, char *err, size_t errlen) {
+static int load(model_cache *c, int64_t id, cached_model **out, mlpd_error *err) {
     unsigned char *file = NULL;
     size_t len = 0;
-    store_error se = {0};
+    mlpd_error se = {0};
     int rc = store_model_file(c->st, id, &file, &len, &se);
-    if (rc == STORE_NOTFOUND) return MC_NOTFOUND;
-    if (rc != STORE_OK) {
-        snprintf(err, errlen, "store: %s", se.msg);
-        return MC_ERR;
-    }
+    if (rc == MLPD_ENOTFOUND) return mlpd_fail(err, rc, "no model with id %lld", (long long)id);
+    if (rc != MLPD_OK) return mlpd_fail(err, rc, "store: %s", se.msg);
     mlp_model *model = NULL;
     mlp_error me = {{0}};
     mlp_status st = mlp_model_from_buffer(file, len, &model, &me);
     free(file);
-    if (st != MLP_OK) {
-        snprintf(err, errlen, "stored model %lld is unreadable: %s", (long long)id, me.msg);
-        return MC_ERR;
-    }
+    if (st != MLP_OK)
+        return mlpd_fail(err, MLPD_EINTERNAL, "stored model %lld is unreadable: %s", (long long)id,
+                         me.msg);
     /* Weights in the prediction kernel's layout, packed once here, before the
      * model is shared. Without the memory for it the CBLAS path still works. */
     (void)mlp_model_pack(model, &me);
@@ -153,35 +148,34 @@ static int load(model_cache *c, int64_t id, cached_model **out, char *err, size_
     cached_model *m = calloc(1, sizeof *m);
     if (!m) {
         mlp_model_free(model);
-        snprintf(err, errlen, "out of memory");
-        return MC_ERR;
+        return mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
     }
     m->id = id;
     m->model = model;
     atomic_init(&m->refs, 1);
     atomic_init(&m->last_used, 0);
     *out = m;
-    return MC_OK;
+    return MLPD_OK;
 }
 
-int model_cache_get(model_cache *c, int64_t id, cached_model **out, char *err, size_t errlen) {
+int model_cache_get(model_cache *c, int64_t id, cached_model **out, mlpd_error *err) {
     if (id == 0) {
-        int rc = resolve_latest(c, &id, err, errlen);
-        if (rc != MC_OK) return rc;
+        int rc = resolve_latest(c, &id, err);
+        if (rc != MLPD_OK) return rc;
     }
     pthread_rwlock_rdlock(&c->lock);
     cached_model *m = find_ref(c, id);
     pthread_rwlock_unlock(&c->lock);
     if (m) {
         *out = m;
-        return MC_OK;
+        return MLPD_OK;
     }
     /* A DELETE racing with this load bumps gen: then the loaded model serves
      * this request only and is not inserted. */
     uint_fast64_t g = atomic_load(&c->gen);
     cached_model *fresh = NULL;
-    int rc = load(c, id, &fresh, err, errlen);
-    if (rc != MC_OK) return rc;
+    int rc = load(c, id, &fresh, err);
+    if (rc != MLPD_OK) return rc;
     pthread_rwlock_wrlock(&c->lock);
     m = find_ref(c, id); /* another thread may have loaded it meanwhile */
     if (!m && atomic_load(&c->gen) != g) {
@@ -204,7 +198,7 @@ int model_cache_get(model_cache *c, int64_t id, cached_model **out, char *err, s
     pthread_rwlock_unlock(&c->lock);
     if (fresh) unref(fresh);
     *out = m;
-    return MC_OK;
+    return MLPD_OK;
 }
 
 void model_cache_release(model_cache *c, cached_model *m) {
@@ -248,8 +242,7 @@ struct batcher *model_cache_batcher(model_cache *c) {
     pthread_mutex_lock(&c->batcher_lock);
     b = atomic_load(&c->batcher);
     if (!b && !c->batcher_failed) {
-        char err[128];
-        b = batcher_create(&c->batch_opt, err, sizeof err);
+        b = batcher_create(&c->batch_opt, NULL);
         if (b)
             atomic_store_explicit(&c->batcher, b, memory_order_release);
         else

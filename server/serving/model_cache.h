@@ -35,10 +35,6 @@
 #include "mlp.h"
 #include "store.h"
 
-#define MC_OK       0
-#define MC_NOTFOUND 1    /* no model with that id, or no model at all for id 0 */
-#define MC_ERR      (-1) /* store failure or a stored file the engine refuses */
-
 typedef struct model_cache model_cache;
 
 typedef struct cached_model {
@@ -54,8 +50,11 @@ typedef struct cached_model {
 model_cache *model_cache_create(store *st, int capacity, const batcher_options *batch);
 void model_cache_free(model_cache *c);
 
-/* Look up model `id` (0: the latest). MC_OK with *out referenced. */
-int model_cache_get(model_cache *c, int64_t id, cached_model **out, char *err, size_t errlen);
+/* Look up model `id` (0: the latest). MLPD_OK with *out referenced;
+ * MLPD_ENOTFOUND for no model with that id (or no model at all for id 0),
+ * the store's code when it fails, MLPD_EINTERNAL for a stored file the engine
+ * refuses or no memory; the reason in err (mlpd_error.h). */
+int model_cache_get(model_cache *c, int64_t id, cached_model **out, mlpd_error *err);
 void model_cache_release(model_cache *c, cached_model *m);
 
 /* Forget model `id` (after DELETE); in-flight users keep their reference. */

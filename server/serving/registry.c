@@ -62,8 +62,8 @@ static int rdlock_fresh(registry *r, char *err, size_t errlen) {
         if (r->snap_gen == g) return REGISTRY_OK;
         pthread_rwlock_unlock(&r->lock);
         store_registry fresh;
-        store_error se = {0};
-        if (store_registry_load(r->st, &fresh, &se) != STORE_OK) {
+        mlpd_error se = {0};
+        if (store_registry_load(r->st, &fresh, &se) != MLPD_OK) {
             snprintf(err, errlen, "store: %s", se.msg);
             return REGISTRY_ERR;
         }

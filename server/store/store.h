@@ -9,9 +9,12 @@
  * Contracts:
  * - Every function is safe to call from any thread: the backend serialises
  *   access internally (one mutex around the connection).
- * - Functions return STORE_OK (0), STORE_NOTFOUND (1), STORE_CONFLICT (2,
- *   registry rules only) or STORE_ERR (-1); on STORE_ERR and STORE_CONFLICT
- *   the reason is in err (when not NULL).
+ * - Functions follow the daemon's error convention (mlpd_error.h): MLPD_OK,
+ *   MLPD_ENOTFOUND for a missing row, MLPD_ECONFLICT when the registry's
+ *   rules refuse (an aliased version), MLPD_ENOSPC when a write was refused
+ *   because the disk is full (SQLite's SQLITE_FULL, or no room left to record
+ *   a run's end: the caller may answer "insufficient storage"), MLPD_ESTORE
+ *   for any other failure; err (when not NULL) gets the code and the reason.
  * - Strings in the structs below are owned by the struct: free them with the
  *   matching *_clear()/ *_free() function.
  * - Timestamps are seconds since the Unix epoch as doubles (sub-second).
@@ -22,28 +25,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_OK       0
-#define STORE_NOTFOUND 1
-#define STORE_CONFLICT 2 /* refused by the registry's rules (an aliased version); err says why */
-#define STORE_ERR      (-1)
+#include "mlpd_error.h"
 
 typedef struct store store;
-
-typedef struct {
-    char msg[256]; /* the reason, one line */
-    int disk_full; /* set with STORE_ERR when the disk is full; read through store_error_is_full() */
-} store_error;
-
-/* 1 when the STORE_ERR that filled err came from a full disk (SQLite's
- * SQLITE_FULL, or no room left to record a run's end): the caller may answer
- * "insufficient storage" rather than an internal error. 0 otherwise, and for
- * NULL. Meaningful only right after a call returned STORE_ERR with err. */
-int store_error_is_full(const store_error *err);
 
 /* Open (creating if needed) and migrate. migrations_dir holds NNN_name.sql
  * files. A database whose user_version is newer than the newest migration is
  * refused with a clear message. */
-int store_open(const char *path, const char *migrations_dir, store **out, store_error *err);
+int store_open(const char *path, const char *migrations_dir, store **out, mlpd_error *err);
 void store_close(store *s);
 /* 1 when the connection answers a trivial query (for /readyz). */
 int store_ping(store *s);
@@ -71,10 +60,10 @@ typedef struct {
 void store_dataset_clear(store_dataset *d);
 
 /* Insert, or update every field but id/created_at of the row with that name. */
-int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, store_error *err);
-int store_dataset_get(store *s, const char *name, store_dataset *out, store_error *err);
+int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_error *err);
+int store_dataset_get(store *s, const char *name, store_dataset *out, mlpd_error *err);
 /* All datasets ordered by name; *out is an array of *n (free with store_dataset_list_free). */
-int store_dataset_list(store *s, store_dataset **out, size_t *n, store_error *err);
+int store_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err);
 void store_dataset_list_free(store_dataset *list, size_t n);
 
 /* ---- runs (a training job is a run) ---------------------------------------------- */
@@ -98,23 +87,23 @@ typedef struct {
 } store_run;
 void store_run_clear(store_run *r);
 
-/* New run in status queued. Refused (STORE_ERR) when the disk is too full
+/* New run in status queued. Refused (MLPD_ENOSPC) when the disk is too full
  * to keep the space that recording its end needs (see store_run_set_status). */
 int store_run_create(store *s, const char *config_json, const char *dataset, int epochs,
-                     int64_t *id_out, store_error *err);
+                     int64_t *id_out, mlpd_error *err);
 /* Set status; started_at is set on RUNNING, finished_at on a final status.
  * error may be NULL. A final status is written even when the disk is full,
  * by spending space the store holds back for it (store_reserve.c). */
-int store_run_set_status(store *s, int64_t id, run_status st, const char *error, store_error *err);
+int store_run_set_status(store *s, int64_t id, run_status st, const char *error, mlpd_error *err);
 /* Record the latest progress of a running run (called per epoch, and at a
  * coarse interval per step; cheap). */
 int store_run_set_progress(store *s, int64_t id, int epoch, int64_t step, int64_t steps,
                            double loss, double accuracy, double val_loss, double val_accuracy,
-                           double samples_per_sec, store_error *err);
+                           double samples_per_sec, mlpd_error *err);
 /* Final results: test metrics (NaN if none) and the model made. */
 int store_run_finish(store *s, int64_t id, double test_loss, double test_accuracy, int64_t model_id,
-                     store_error *err);
-int store_run_get(store *s, int64_t id, store_run *out, store_error *err);
+                     mlpd_error *err);
+int store_run_get(store *s, int64_t id, store_run *out, mlpd_error *err);
 
 typedef struct {
     int has_status; /* filter by status when set */
@@ -124,10 +113,10 @@ typedef struct {
 } store_run_query;
 /* Newest first. *total is the count matching the filter, ignoring limit/offset. */
 int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *n, int64_t *total,
-                   store_error *err);
+                   mlpd_error *err);
 void store_run_list_free(store_run *list, size_t n);
 /* Ids of runs with the given status, oldest first (start-up recovery and queueing). */
-int store_run_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n, store_error *err);
+int store_run_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n, mlpd_error *err);
 
 /* ---- metrics (MLflow style: key, value, step, time; appended, never changed) ---- */
 typedef struct {
@@ -141,17 +130,17 @@ typedef struct {
 } store_metric;
 
 /* Append several metrics of one run in one transaction. */
-int store_metrics_append(store *s, const store_metric *m, size_t n, store_error *err);
+int store_metrics_append(store *s, const store_metric *m, size_t n, mlpd_error *err);
 /* A finished epoch, atomically: store_metrics_append(m, n) and
  * store_run_set_progress(id, epoch, steps, steps, ...) in one transaction, so a
  * crash never leaves the run's progress and its metrics disagreeing.
- * STORE_NOTFOUND (nothing written) for an unknown run. */
+ * MLPD_ENOTFOUND (nothing written) for an unknown run. */
 int store_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n, int epoch,
                            int64_t steps, double loss, double accuracy, double val_loss,
-                           double val_accuracy, double samples_per_sec, store_error *err);
+                           double val_accuracy, double samples_per_sec, mlpd_error *err);
 /* Metrics of a run with id > since_id, oldest first, at most limit. */
 int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, store_metric **out,
-                      size_t *n, store_error *err);
+                      size_t *n, mlpd_error *err);
 
 /* ---- models ------------------------------------------------------------------------ */
 typedef struct {
@@ -174,7 +163,7 @@ void store_model_clear(store_model *m);
  * as the next version of meta->name (the caller checked the name's syntax).
  * *version_out (may be NULL) gets that version. */
 int store_model_put(store *s, const store_model *meta, const unsigned char *file, size_t len,
-                    int64_t *id_out, int *version_out, store_error *err);
+                    int64_t *id_out, int *version_out, mlpd_error *err);
 /* A run's success, atomically: insert the model (as store_model_put, with
  * meta->run_id = id), record the test metrics and model id (as
  * store_run_finish) and set the status succeeded, in one transaction, so a
@@ -193,38 +182,37 @@ typedef struct {
 /* derived may be NULL. */
 int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsigned char *file,
                       size_t len, double test_loss, double test_accuracy,
-                      const store_model_derived *derived, int64_t *model_id_out, store_error *err);
-int store_model_get(store *s, int64_t id, store_model *out, store_error *err);
+                      const store_model_derived *derived, int64_t *model_id_out, mlpd_error *err);
+int store_model_get(store *s, int64_t id, store_model *out, mlpd_error *err);
 /* The file bytes (malloc'ed, caller frees). */
-int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, store_error *err);
+int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, mlpd_error *err);
 /* Newest first. */
 int store_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
-                     int64_t *total, store_error *err);
+                     int64_t *total, mlpd_error *err);
 void store_model_list_free(store_model *list, size_t n);
-/* STORE_CONFLICT (nothing deleted) when an alias or the canary of its name
+/* MLPD_ECONFLICT (nothing deleted) when an alias or the canary of its name
  * points at this version. */
-int store_model_delete(store *s, int64_t id, store_error *err);
-/* Id of the newest model, STORE_NOTFOUND when there is none. */
-int store_model_latest(store *s, int64_t *id_out, store_error *err);
+int store_model_delete(store *s, int64_t id, mlpd_error *err);
+/* Id of the newest model, MLPD_ENOTFOUND when there is none. */
+int store_model_latest(store *s, int64_t *id_out, mlpd_error *err);
 
 /* ---- the registry: names, versions, aliases, canaries (MLflow's vocabulary) ------ */
 #define STORE_NAME_MAX 64
 
 /* The versions of one name, oldest first (free with store_model_list_free);
- * STORE_NOTFOUND when the name has none. */
-int store_model_versions(store *s, const char *name, store_model **out, size_t *n,
-                         store_error *err);
-/* The model id of name's version; STORE_NOTFOUND when there is none. */
-int store_model_find(store *s, const char *name, int version, int64_t *id_out, store_error *err);
-/* Set or move alias of name to version, atomically. STORE_NOTFOUND when the
+ * MLPD_ENOTFOUND when the name has none. */
+int store_model_versions(store *s, const char *name, store_model **out, size_t *n, mlpd_error *err);
+/* The model id of name's version; MLPD_ENOTFOUND when there is none. */
+int store_model_find(store *s, const char *name, int version, int64_t *id_out, mlpd_error *err);
+/* Set or move alias of name to version, atomically. MLPD_ENOTFOUND when the
  * version does not exist. */
-int store_alias_set(store *s, const char *name, const char *alias, int version, store_error *err);
-/* STORE_NOTFOUND when the alias is not set. */
-int store_alias_delete(store *s, const char *name, const char *alias, store_error *err);
+int store_alias_set(store *s, const char *name, const char *alias, int version, mlpd_error *err);
+/* MLPD_ENOTFOUND when the alias is not set. */
+int store_alias_delete(store *s, const char *name, const char *alias, mlpd_error *err);
 /* Send percent (1..100) of name's unversioned requests to version; percent 0
- * ends the canary (STORE_OK even when there was none). STORE_NOTFOUND when
+ * ends the canary (MLPD_OK even when there was none). MLPD_ENOTFOUND when
  * the version does not exist. */
-int store_canary_set(store *s, const char *name, int version, int percent, store_error *err);
+int store_canary_set(store *s, const char *name, int version, int percent, mlpd_error *err);
 
 /* The whole registry at one moment (the serving layer keeps it in memory,
  * so resolving a name costs no query). Arrays ordered by name, then version
@@ -252,7 +240,7 @@ typedef struct {
     store_reg_canary *canaries;
     size_t n_canaries;
 } store_registry;
-int store_registry_load(store *s, store_registry *out, store_error *err);
+int store_registry_load(store *s, store_registry *out, mlpd_error *err);
 void store_registry_free(store_registry *r);
 /* ---- evaluations and training-set means of models (store_evals.c) -------------------- */
 typedef struct {
@@ -266,17 +254,17 @@ typedef struct {
 void store_evaluation_clear(store_evaluation *e);
 
 /* Append an evaluation of e->model_id (id and created_at are set here).
- * STORE_NOTFOUND when the model does not exist (any more). */
-int store_evaluation_put(store *s, const store_evaluation *e, int64_t *id_out, store_error *err);
-/* The newest evaluation of a model, STORE_NOTFOUND when it has none. */
-int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, store_error *err);
+ * MLPD_ENOTFOUND when the model does not exist (any more). */
+int store_evaluation_put(store *s, const store_evaluation *e, int64_t *id_out, mlpd_error *err);
+/* The newest evaluation of a model, MLPD_ENOTFOUND when it has none. */
+int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, mlpd_error *err);
 
 /* Record (replace) the mean input of the data set model_id was trained on:
- * features floats. STORE_NOTFOUND when the model does not exist. */
+ * features floats. MLPD_ENOTFOUND when the model does not exist. */
 int store_model_mean_put(store *s, int64_t model_id, const char *dataset, const float *mean,
-                         int features, store_error *err);
-/* The recorded mean (malloc'ed, caller frees) and its width; STORE_NOTFOUND
+                         int features, mlpd_error *err);
+/* The recorded mean (malloc'ed, caller frees) and its width; MLPD_ENOTFOUND
  * when none is recorded (an uploaded model). */
-int store_model_mean_get(store *s, int64_t model_id, float **mean, int *features, store_error *err);
+int store_model_mean_get(store *s, int64_t model_id, float **mean, int *features, mlpd_error *err);
 
 #endif /* MLPD_STORE_H */

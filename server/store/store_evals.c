@@ -2,7 +2,7 @@
  * of models (store.h; tables of migrations/003_evaluations.sql).
  *
  * A reference to a missing model is a foreign-key failure in SQLite; it is
- * reported as STORE_NOTFOUND (the model was deleted meanwhile) by checking
+ * reported as MLPD_ENOTFOUND (the model was deleted meanwhile) by checking
  * the model first inside the same lock.
  */
 #include <stdlib.h>
@@ -18,30 +18,30 @@ void store_evaluation_clear(store_evaluation *e) {
     memset(e, 0, sizeof *e);
 }
 
-/* STORE_OK when model id exists, STORE_NOTFOUND, or STORE_ERR. Lock held. */
-static int model_exists(store *s, int64_t id, store_error *err) {
+/* MLPD_OK when model id exists, MLPD_ENOTFOUND, or MLPD_ESTORE. Lock held. */
+static int model_exists(store *s, int64_t id, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT 1 FROM models WHERE id = ?1", &st, err);
-    if (rc != STORE_OK) return rc;
+    if (rc != MLPD_OK) return rc;
     sqlite3_bind_int64(st, 1, id);
     int step = sqlite3_step(st);
-    rc = step == SQLITE_ROW    ? STORE_OK
-         : step == SQLITE_DONE ? STORE_NOTFOUND
+    rc = step == SQLITE_ROW    ? MLPD_OK
+         : step == SQLITE_DONE ? MLPD_ENOTFOUND
                                : store_fail_sql(s, err, "find model");
     sqlite3_finalize(st);
     return rc;
 }
 
 int store_evaluation_insert(store *s, int64_t model_id, const char *dataset, const char *split,
-                            const char *report_json, int64_t *id_out, store_error *err) {
+                            const char *report_json, int64_t *id_out, mlpd_error *err) {
     if (!dataset || !split || !report_json)
-        return store_fail(err, "an evaluation needs its dataset, split and report");
+        return mlpd_fail(err, MLPD_ESTORE, "an evaluation needs its dataset, split and report");
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "INSERT INTO evaluations (model_id, dataset, split, created_at,"
                            " report_json) VALUES (?1, ?2, ?3, ?4, ?5)",
                            &st, err);
-    if (rc != STORE_OK) return rc;
+    if (rc != MLPD_OK) return rc;
     sqlite3_bind_int64(st, 1, model_id);
     sqlite3_bind_text(st, 2, dataset, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, split, -1, SQLITE_STATIC);
@@ -56,17 +56,17 @@ int store_evaluation_insert(store *s, int64_t model_id, const char *dataset, con
     return rc;
 }
 
-int store_evaluation_put(store *s, const store_evaluation *e, int64_t *id_out, store_error *err) {
+int store_evaluation_put(store *s, const store_evaluation *e, int64_t *id_out, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     int rc = model_exists(s, e->model_id, err);
-    if (rc == STORE_OK)
+    if (rc == MLPD_OK)
         rc = store_evaluation_insert(s, e->model_id, e->dataset, e->split, e->report_json, id_out,
                                      err);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, store_error *err) {
+int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, mlpd_error *err) {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
@@ -74,7 +74,7 @@ int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, s
                            "SELECT id, model_id, dataset, split, created_at, report_json"
                            " FROM evaluations WHERE model_id = ?1 ORDER BY id DESC LIMIT 1",
                            &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_int64(st, 1, model_id);
         int step = sqlite3_step(st), oom = 0;
         if (step == SQLITE_ROW) {
@@ -86,10 +86,11 @@ int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, s
             out->report_json = store_column_text(st, 5, &oom);
             if (oom) {
                 store_evaluation_clear(out);
-                rc = store_fail(err, "out of memory");
+                rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
             }
         } else {
-            rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "get evaluation");
+            rc = step == SQLITE_DONE ? mlpd_fail(err, MLPD_ENOTFOUND, "get evaluation: not found")
+                                     : store_fail_sql(s, err, "get evaluation");
         }
         sqlite3_finalize(st);
     }
@@ -100,14 +101,14 @@ int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, s
 /* The floats are stored as their bytes: the daemon reads them back on the
  * same machine (x86-64 and arm64 are both little-endian, as documented). */
 int store_model_mean_insert(store *s, int64_t model_id, const char *dataset, const float *mean,
-                            int features, store_error *err) {
-    if (!dataset || !mean || features < 1) return store_fail(err, "no mean to store");
+                            int features, mlpd_error *err) {
+    if (!dataset || !mean || features < 1) return mlpd_fail(err, MLPD_ESTORE, "no mean to store");
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "INSERT OR REPLACE INTO model_input_means (model_id, dataset, features,"
                            " mean) VALUES (?1, ?2, ?3, ?4)",
                            &st, err);
-    if (rc != STORE_OK) return rc;
+    if (rc != MLPD_OK) return rc;
     sqlite3_bind_int64(st, 1, model_id);
     sqlite3_bind_text(st, 2, dataset, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, features);
@@ -118,38 +119,39 @@ int store_model_mean_insert(store *s, int64_t model_id, const char *dataset, con
 }
 
 int store_model_mean_put(store *s, int64_t model_id, const char *dataset, const float *mean,
-                         int features, store_error *err) {
+                         int features, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     int rc = model_exists(s, model_id, err);
-    if (rc == STORE_OK) rc = store_model_mean_insert(s, model_id, dataset, mean, features, err);
+    if (rc == MLPD_OK) rc = store_model_mean_insert(s, model_id, dataset, mean, features, err);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-int store_model_mean_get(store *s, int64_t model_id, float **mean, int *features,
-                         store_error *err) {
+int store_model_mean_get(store *s, int64_t model_id, float **mean, int *features, mlpd_error *err) {
     *mean = NULL;
     *features = 0;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT features, mean FROM model_input_means WHERE model_id = ?1",
                            &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_int64(st, 1, model_id);
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW) {
             int n = sqlite3_column_int(st, 0);
             const void *blob = sqlite3_column_blob(st, 1);
             if (n < 1 || sqlite3_column_bytes(st, 1) != n * (int)sizeof(float) || !blob) {
-                rc = store_fail(err, "model %lld: malformed recorded mean", (long long)model_id);
+                rc = mlpd_fail(err, MLPD_ESTORE, "model %lld: malformed recorded mean",
+                               (long long)model_id);
             } else if (!(*mean = malloc((size_t)n * sizeof(float)))) {
-                rc = store_fail(err, "out of memory");
+                rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
             } else {
                 memcpy(*mean, blob, (size_t)n * sizeof(float));
                 *features = n;
             }
         } else {
-            rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "get mean");
+            rc = step == SQLITE_DONE ? mlpd_fail(err, MLPD_ENOTFOUND, "get mean: not found")
+                                     : store_fail_sql(s, err, "get mean");
         }
         sqlite3_finalize(st);
     }

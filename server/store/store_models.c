@@ -37,7 +37,7 @@ void store_model_list_free(store_model *list, size_t n) {
     free(list);
 }
 
-static int read_model_row(sqlite3_stmt *st, store_model *m, store_error *err) {
+static int read_model_row(sqlite3_stmt *st, store_model *m, mlpd_error *err) {
     memset(m, 0, sizeof *m);
     int oom = 0;
     m->id = sqlite3_column_int64(st, 0);
@@ -53,9 +53,9 @@ static int read_model_row(sqlite3_stmt *st, store_model *m, store_error *err) {
     m->version = sqlite3_column_int(st, 10);
     if (oom) {
         store_model_clear(m);
-        return store_fail(err, "out of memory");
+        return mlpd_fail(err, MLPD_ESTORE, "out of memory");
     }
-    return STORE_OK;
+    return MLPD_OK;
 }
 
 static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *text) {
@@ -68,14 +68,14 @@ static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *text) {
 /* The next version of name, registered for model id (s->mu held, inside the
  * caller's transaction). */
 static int register_version(store *s, int64_t id, const char *name, int *version_out,
-                            store_error *err) {
+                            mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "INSERT INTO model_versions (model_id, name, version) "
                            "SELECT ?1, ?2, coalesce(max(version), 0) + 1 FROM model_versions "
                            "WHERE name = ?2 RETURNING version",
                            &st, err);
-    if (rc != STORE_OK) return rc;
+    if (rc != MLPD_OK) return rc;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -89,13 +89,13 @@ static int register_version(store *s, int64_t id, const char *name, int *version
 }
 
 int store_model_insert(store *s, const store_model *meta, const unsigned char *file, size_t len,
-                       int64_t *id_out, int *version_out, store_error *err) {
-    if (!meta->arch_json) return store_fail(err, "a model needs its arch_json");
+                       int64_t *id_out, int *version_out, mlpd_error *err) {
+    if (!meta->arch_json) return mlpd_fail(err, MLPD_ESTORE, "a model needs its arch_json");
     if (!meta->name || !meta->name[0] || strlen(meta->name) > STORE_NAME_MAX)
-        return store_fail(err, "a model needs a registered name of 1 to %d characters",
-                          STORE_NAME_MAX);
+        return mlpd_fail(err, MLPD_ESTORE, "a model needs a registered name of 1 to %d characters",
+                         STORE_NAME_MAX);
     if (!file || len == 0 || len > (size_t)0x7fffffff)
-        return store_fail(err, "model file of %zu bytes cannot be stored", len);
+        return mlpd_fail(err, MLPD_ESTORE, "model file of %zu bytes cannot be stored", len);
     /* The checksum is the CRC32 of the bytes; computed here when not given. */
     char crc_hex[9];
     const char *checksum = meta->checksum;
@@ -109,7 +109,7 @@ int store_model_insert(store *s, const store_model *meta, const unsigned char *f
                            " metrics_json, checksum, size_bytes, n_params, created_at, file) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                            &st, err);
-    if (rc != STORE_OK) return rc;
+    if (rc != MLPD_OK) return rc;
     if (meta->run_id > 0)
         sqlite3_bind_int64(st, 1, meta->run_id);
     else
@@ -128,18 +128,18 @@ int store_model_insert(store *s, const store_model *meta, const unsigned char *f
     else
         rc = store_fail_sql(s, err, "store model");
     sqlite3_finalize(st);
-    if (rc == STORE_OK) rc = register_version(s, id, meta->name, version_out, err);
-    if (rc == STORE_OK && id_out) *id_out = id;
+    if (rc == MLPD_OK) rc = register_version(s, id, meta->name, version_out, err);
+    if (rc == MLPD_OK && id_out) *id_out = id;
     return rc;
 }
 
 int store_model_put(store *s, const store_model *meta, const unsigned char *file, size_t len,
-                    int64_t *id_out, int *version_out, store_error *err) {
+                    int64_t *id_out, int *version_out, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     /* The model row and its version together, or neither. */
     int rc = store_tx_begin(s, err);
-    if (rc == STORE_OK) rc = store_model_insert(s, meta, file, len, id_out, version_out, err);
-    if (rc == STORE_OK)
+    if (rc == MLPD_OK) rc = store_model_insert(s, meta, file, len, id_out, version_out, err);
+    if (rc == MLPD_OK)
         rc = store_tx_commit(s, err);
     else
         store_tx_rollback(s);
@@ -147,30 +147,31 @@ int store_model_put(store *s, const store_model *meta, const unsigned char *file
     return rc;
 }
 
-int store_model_get(store *s, int64_t id, store_model *out, store_error *err) {
+int store_model_get(store *s, int64_t id, store_model *out, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT " MODEL_COLUMNS MODEL_FROM "WHERE m.id = ?1", &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_int64(st, 1, id);
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW)
             rc = read_model_row(st, out, err);
         else
-            rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "get model");
+            rc = step == SQLITE_DONE ? mlpd_fail(err, MLPD_ENOTFOUND, "get model: not found")
+                                     : store_fail_sql(s, err, "get model");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, store_error *err) {
+int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, mlpd_error *err) {
     *file = NULL;
     *len = 0;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT file FROM models WHERE id = ?1", &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_int64(st, 1, id);
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW) {
@@ -178,14 +179,15 @@ int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, st
             int n = sqlite3_column_bytes(st, 0);
             unsigned char *copy = malloc(n > 0 ? (size_t)n : 1);
             if (!copy) {
-                rc = store_fail(err, "out of memory");
+                rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
             } else {
                 if (n > 0) memcpy(copy, blob, (size_t)n);
                 *file = copy;
                 *len = (size_t)n;
             }
         } else {
-            rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "read model file");
+            rc = step == SQLITE_DONE ? mlpd_fail(err, MLPD_ENOTFOUND, "read model file: not found")
+                                     : store_fail_sql(s, err, "read model file");
         }
         sqlite3_finalize(st);
     }
@@ -193,10 +195,10 @@ int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, st
     return rc;
 }
 
-static int count_rows(store *s, const char *sql, int64_t *total, store_error *err) {
+static int count_rows(store *s, const char *sql, int64_t *total, mlpd_error *err) {
     sqlite3_stmt *st;
-    if (store_prepare(s, sql, &st, err) != STORE_OK) return STORE_ERR;
-    int rc = STORE_OK;
+    if (store_prepare(s, sql, &st, err) != MLPD_OK) return MLPD_ESTORE;
+    int rc = MLPD_OK;
     if (sqlite3_step(st) == SQLITE_ROW)
         *total = sqlite3_column_int64(st, 0);
     else
@@ -206,46 +208,46 @@ static int count_rows(store *s, const char *sql, int64_t *total, store_error *er
 }
 
 int store_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
-                     int64_t *total, store_error *err) {
+                     int64_t *total, mlpd_error *err) {
     *out = NULL;
     *n = 0;
     if (limit < 1) limit = 1;
     if (limit > 1000) limit = 1000;
     if (offset < 0) offset = 0;
     store_model *list = calloc((size_t)limit, sizeof *list);
-    if (!list) return store_fail(err, "out of memory");
+    if (!list) return mlpd_fail(err, MLPD_ESTORE, "out of memory");
     pthread_mutex_lock(&s->mu);
     size_t count = 0;
     sqlite3_stmt *st = NULL;
-    int rc = STORE_OK;
+    int rc = MLPD_OK;
     if (total) rc = count_rows(s, "SELECT count(*) FROM models", total, err);
-    if (rc == STORE_OK)
+    if (rc == MLPD_OK)
         rc = store_prepare(s,
                            "SELECT " MODEL_COLUMNS MODEL_FROM "ORDER BY m.id DESC "
                            "LIMIT ?1 OFFSET ?2",
                            &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_int(st, 1, limit);
         sqlite3_bind_int64(st, 2, offset);
         int step = SQLITE_DONE;
-        while (rc == STORE_OK && count < (size_t)limit && (step = sqlite3_step(st)) == SQLITE_ROW)
-            if ((rc = read_model_row(st, &list[count], err)) == STORE_OK) count++;
-        if (rc == STORE_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+        while (rc == MLPD_OK && count < (size_t)limit && (step = sqlite3_step(st)) == SQLITE_ROW)
+            if ((rc = read_model_row(st, &list[count], err)) == MLPD_OK) count++;
+        if (rc == MLPD_OK && step != SQLITE_DONE && step != SQLITE_ROW)
             rc = store_fail_sql(s, err, "list models");
     }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
-    if (rc != STORE_OK) {
+    if (rc != MLPD_OK) {
         store_model_list_free(list, count);
         return rc;
     }
     *out = list;
     *n = count;
-    return STORE_OK;
+    return MLPD_OK;
 }
 
-/* STORE_CONFLICT when an alias or a canary points at model id (s->mu held). */
-static int check_unreferenced(store *s, int64_t id, store_error *err) {
+/* MLPD_ECONFLICT when an alias or a canary points at model id (s->mu held). */
+static int check_unreferenced(store *s, int64_t id, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "SELECT v.name, v.version, a.alias FROM model_versions v "
@@ -255,7 +257,7 @@ static int check_unreferenced(store *s, int64_t id, store_error *err) {
                            "JOIN model_canaries c ON c.name = v.name AND c.version = v.version "
                            "WHERE v.model_id = ?1 LIMIT 1",
                            &st, err);
-    if (rc != STORE_OK) return rc;
+    if (rc != MLPD_OK) return rc;
     sqlite3_bind_int64(st, 1, id);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
@@ -263,14 +265,14 @@ static int check_unreferenced(store *s, int64_t id, store_error *err) {
         const char *alias = (const char *)sqlite3_column_text(st, 2);
         int version = sqlite3_column_int(st, 1);
         if (alias)
-            store_fail(err,
-                       "version %d of model '%s' is aliased as '%s': move or delete the alias "
-                       "first",
-                       version, name ? name : "", alias);
+            rc = mlpd_fail(err, MLPD_ECONFLICT,
+                           "version %d of model '%s' is aliased as '%s': move or delete the alias "
+                           "first",
+                           version, name ? name : "", alias);
         else
-            store_fail(err, "version %d of model '%s' is its canary: end the canary first", version,
-                       name ? name : "");
-        rc = STORE_CONFLICT;
+            rc = mlpd_fail(err, MLPD_ECONFLICT,
+                           "version %d of model '%s' is its canary: end the canary first", version,
+                           name ? name : "");
     } else if (step != SQLITE_DONE) {
         rc = store_fail_sql(s, err, "delete model");
     }
@@ -278,17 +280,18 @@ static int check_unreferenced(store *s, int64_t id, store_error *err) {
     return rc;
 }
 
-int store_model_delete(store *s, int64_t id, store_error *err) {
+int store_model_delete(store *s, int64_t id, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     /* runs.model_id of the run that made it becomes NULL (ON DELETE SET NULL);
      * its model_versions row goes with it (ON DELETE CASCADE). */
     int rc = check_unreferenced(s, id, err);
-    if (rc == STORE_OK) rc = store_prepare(s, "DELETE FROM models WHERE id = ?1", &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) rc = store_prepare(s, "DELETE FROM models WHERE id = ?1", &st, err);
+    if (rc == MLPD_OK) {
         sqlite3_bind_int64(st, 1, id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : store_fail_sql(s, err, "delete model");
-        if (rc == STORE_OK && sqlite3_changes(s->db) == 0) rc = STORE_NOTFOUND;
+        rc = sqlite3_step(st) == SQLITE_DONE ? MLPD_OK : store_fail_sql(s, err, "delete model");
+        if (rc == MLPD_OK && sqlite3_changes(s->db) == 0)
+            rc = mlpd_fail(err, MLPD_ENOTFOUND, "delete model: not found");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
@@ -296,7 +299,7 @@ int store_model_delete(store *s, int64_t id, store_error *err) {
 }
 
 int store_model_versions(store *s, const char *name, store_model **out, size_t *n,
-                         store_error *err) {
+                         mlpd_error *err) {
     *out = NULL;
     *n = 0;
     pthread_mutex_lock(&s->mu);
@@ -305,45 +308,46 @@ int store_model_versions(store *s, const char *name, store_model **out, size_t *
         s, "SELECT " MODEL_COLUMNS MODEL_FROM "WHERE v.name = ?1 ORDER BY v.version", &st, err);
     store_model *list = NULL;
     size_t count = 0, cap = 0;
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         int step = SQLITE_DONE;
-        while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        while (rc == MLPD_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
             if (count == cap) {
                 cap = cap ? cap * 2 : 8;
                 store_model *grown = realloc(list, cap * sizeof *list);
                 if (!grown) {
-                    rc = store_fail(err, "out of memory");
+                    rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
                     break;
                 }
                 list = grown;
             }
-            if ((rc = read_model_row(st, &list[count], err)) == STORE_OK) count++;
+            if ((rc = read_model_row(st, &list[count], err)) == MLPD_OK) count++;
         }
-        if (rc == STORE_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list versions");
+        if (rc == MLPD_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list versions");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
-    if (rc == STORE_OK && count == 0) rc = STORE_NOTFOUND;
-    if (rc != STORE_OK) {
+    if (rc == MLPD_OK && count == 0) rc = mlpd_fail(err, MLPD_ENOTFOUND, "no versions");
+    if (rc != MLPD_OK) {
         store_model_list_free(list, count);
         return rc;
     }
     *out = list;
     *n = count;
-    return STORE_OK;
+    return MLPD_OK;
 }
 
-int store_model_latest(store *s, int64_t *id_out, store_error *err) {
+int store_model_latest(store *s, int64_t *id_out, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT id FROM models ORDER BY id DESC LIMIT 1", &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW)
             *id_out = sqlite3_column_int64(st, 0);
         else
-            rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "latest model");
+            rc = step == SQLITE_DONE ? mlpd_fail(err, MLPD_ENOTFOUND, "latest model: not found")
+                                     : store_fail_sql(s, err, "latest model");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
@@ -366,7 +370,7 @@ void store_dataset_list_free(store_dataset *list, size_t n) {
     free(list);
 }
 
-static int read_dataset_row(sqlite3_stmt *st, store_dataset *d, store_error *err) {
+static int read_dataset_row(sqlite3_stmt *st, store_dataset *d, mlpd_error *err) {
     memset(d, 0, sizeof *d);
     int oom = 0;
     d->id = sqlite3_column_int64(st, 0);
@@ -381,14 +385,14 @@ static int read_dataset_row(sqlite3_stmt *st, store_dataset *d, store_error *err
     d->created_at = store_column_time(st, 9);
     if (oom) {
         store_dataset_clear(d);
-        return store_fail(err, "out of memory");
+        return mlpd_fail(err, MLPD_ESTORE, "out of memory");
     }
-    return STORE_OK;
+    return MLPD_OK;
 }
 
-int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, store_error *err) {
+int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_error *err) {
     if (!d->name || !d->source || !d->path || !d->format)
-        return store_fail(err, "a dataset needs a name, source, path and format");
+        return mlpd_fail(err, MLPD_ESTORE, "a dataset needs a name, source, path and format");
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(
@@ -400,7 +404,7 @@ int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, store_e
         " features = excluded.features, classes = excluded.classes "
         "RETURNING id",
         &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, d->source, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, d->path, -1, SQLITE_STATIC);
@@ -423,24 +427,25 @@ int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, store_e
     return rc;
 }
 
-int store_dataset_get(store *s, const char *name, store_dataset *out, store_error *err) {
+int store_dataset_get(store *s, const char *name, store_dataset *out, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT " DATASET_COLUMNS " FROM datasets WHERE name = ?1", &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW)
             rc = read_dataset_row(st, out, err);
         else
-            rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "get dataset");
+            rc = step == SQLITE_DONE ? mlpd_fail(err, MLPD_ENOTFOUND, "get dataset: not found")
+                                     : store_fail_sql(s, err, "get dataset");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-int store_dataset_list(store *s, store_dataset **out, size_t *n, store_error *err) {
+int store_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err) {
     *out = NULL;
     *n = 0;
     pthread_mutex_lock(&s->mu);
@@ -448,29 +453,29 @@ int store_dataset_list(store *s, store_dataset **out, size_t *n, store_error *er
     int rc = store_prepare(s, "SELECT " DATASET_COLUMNS " FROM datasets ORDER BY name", &st, err);
     store_dataset *list = NULL;
     size_t count = 0, cap = 0;
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         int step = SQLITE_DONE;
-        while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        while (rc == MLPD_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
             if (count == cap) {
                 cap = cap ? cap * 2 : 16;
                 store_dataset *grown = realloc(list, cap * sizeof *list);
                 if (!grown) {
-                    rc = store_fail(err, "out of memory");
+                    rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
                     break;
                 }
                 list = grown;
             }
-            if ((rc = read_dataset_row(st, &list[count], err)) == STORE_OK) count++;
+            if ((rc = read_dataset_row(st, &list[count], err)) == MLPD_OK) count++;
         }
-        if (rc == STORE_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list datasets");
+        if (rc == MLPD_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list datasets");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
-    if (rc != STORE_OK) {
+    if (rc != MLPD_OK) {
         store_dataset_list_free(list, count);
         return rc;
     }
     *out = list;
     *n = count;
-    return STORE_OK;
+    return MLPD_OK;
 }

@@ -7,26 +7,26 @@
 
 #include "store_sqlite_impl.h"
 
-/* Does version `version` of name exist? STORE_OK / STORE_NOTFOUND (s->mu held). */
-static int find_version(store *s, const char *name, int version, int64_t *id_out,
-                        store_error *err) {
+/* Does version `version` of name exist? MLPD_OK / MLPD_ENOTFOUND (s->mu held). */
+static int find_version(store *s, const char *name, int version, int64_t *id_out, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(
         s, "SELECT model_id FROM model_versions WHERE name = ?1 AND version = ?2", &st, err);
-    if (rc != STORE_OK) return rc;
+    if (rc != MLPD_OK) return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, version);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
         if (id_out) *id_out = sqlite3_column_int64(st, 0);
     } else {
-        rc = step == SQLITE_DONE ? STORE_NOTFOUND : store_fail_sql(s, err, "find version");
+        rc = step == SQLITE_DONE ? mlpd_fail(err, MLPD_ENOTFOUND, "find version: not found")
+                                 : store_fail_sql(s, err, "find version");
     }
     sqlite3_finalize(st);
     return rc;
 }
 
-int store_model_find(store *s, const char *name, int version, int64_t *id_out, store_error *err) {
+int store_model_find(store *s, const char *name, int version, int64_t *id_out, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     int rc = find_version(s, name, version, id_out, err);
     pthread_mutex_unlock(&s->mu);
@@ -36,10 +36,10 @@ int store_model_find(store *s, const char *name, int version, int64_t *id_out, s
 /* Run one write statement with text ?1, text ?2 (may be NULL: unbound) and
  * ints ?3, ?4 (s->mu held). *changes gets the rows it changed. */
 static int exec_write(store *s, const char *sql, const char *t1, const char *t2, int i3, int i4,
-                      int *changes, store_error *err) {
+                      int *changes, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s, sql, &st, err);
-    if (rc != STORE_OK) return rc;
+    if (rc != MLPD_OK) return rc;
     sqlite3_bind_text(st, 1, t1, -1, SQLITE_STATIC);
     if (t2) sqlite3_bind_text(st, 2, t2, -1, SQLITE_STATIC);
     if (sqlite3_bind_parameter_count(st) >= 3) sqlite3_bind_int(st, 3, i3);
@@ -50,11 +50,11 @@ static int exec_write(store *s, const char *sql, const char *t1, const char *t2,
     return rc;
 }
 
-int store_alias_set(store *s, const char *name, const char *alias, int version, store_error *err) {
+int store_alias_set(store *s, const char *name, const char *alias, int version, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     /* One statement: the alias moves atomically (readers see old or new). */
     int rc = find_version(s, name, version, NULL, err);
-    if (rc == STORE_OK)
+    if (rc == MLPD_OK)
         rc = exec_write(s,
                         "INSERT INTO model_aliases (name, alias, version) VALUES (?1, ?2, ?3) "
                         "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
@@ -63,17 +63,18 @@ int store_alias_set(store *s, const char *name, const char *alias, int version, 
     return rc;
 }
 
-int store_alias_delete(store *s, const char *name, const char *alias, store_error *err) {
+int store_alias_delete(store *s, const char *name, const char *alias, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     int changes = 0;
     int rc = exec_write(s, "DELETE FROM model_aliases WHERE name = ?1 AND alias = ?2", name, alias,
                         0, 0, &changes, err);
     pthread_mutex_unlock(&s->mu);
-    return rc == STORE_OK && changes == 0 ? STORE_NOTFOUND : rc;
+    return rc == MLPD_OK && changes == 0 ? mlpd_fail(err, MLPD_ENOTFOUND, "alias not set") : rc;
 }
 
-int store_canary_set(store *s, const char *name, int version, int percent, store_error *err) {
-    if (percent < 0 || percent > 100) return store_fail(err, "percent must be in [0, 100]");
+int store_canary_set(store *s, const char *name, int version, int percent, mlpd_error *err) {
+    if (percent < 0 || percent > 100)
+        return mlpd_fail(err, MLPD_ESTORE, "percent must be in [0, 100]");
     pthread_mutex_lock(&s->mu);
     int rc;
     if (percent == 0) {
@@ -81,7 +82,7 @@ int store_canary_set(store *s, const char *name, int version, int percent, store
                         err);
     } else {
         rc = find_version(s, name, version, NULL, err);
-        if (rc == STORE_OK)
+        if (rc == MLPD_OK)
             rc = exec_write(s,
                             "INSERT INTO model_canaries (name, version, percent) "
                             "VALUES (?1, ?3, ?4) ON CONFLICT (name) DO UPDATE SET "
@@ -105,10 +106,10 @@ void store_registry_free(store_registry *r) {
 /* Every row of sql into a growing array of elem-sized records, each filled by
  * fill(st, record) (s->mu held). */
 static int load_rows(store *s, const char *sql, size_t elem, void (*fill)(sqlite3_stmt *, void *),
-                     void **out, size_t *n, store_error *err) {
+                     void **out, size_t *n, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s, sql, &st, err);
-    if (rc != STORE_OK) return rc;
+    if (rc != MLPD_OK) return rc;
     char *arr = NULL;
     size_t count = 0, cap = 0;
     int step;
@@ -117,7 +118,7 @@ static int load_rows(store *s, const char *sql, size_t elem, void (*fill)(sqlite
             cap = cap ? cap * 2 : 16;
             char *grown = realloc(arr, cap * elem);
             if (!grown) {
-                rc = store_fail(err, "out of memory");
+                rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
                 break;
             }
             arr = grown;
@@ -126,15 +127,15 @@ static int load_rows(store *s, const char *sql, size_t elem, void (*fill)(sqlite
         fill(st, arr + count * elem);
         count++;
     }
-    if (rc == STORE_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "load registry");
+    if (rc == MLPD_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "load registry");
     sqlite3_finalize(st);
-    if (rc != STORE_OK) {
+    if (rc != MLPD_OK) {
         free(arr);
         return rc;
     }
     *out = arr;
     *n = count;
-    return STORE_OK;
+    return MLPD_OK;
 }
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col) {
@@ -163,27 +164,27 @@ static void fill_canary(sqlite3_stmt *st, void *rec) {
     c->percent = sqlite3_column_int(st, 2);
 }
 
-int store_registry_load(store *s, store_registry *out, store_error *err) {
+int store_registry_load(store *s, store_registry *out, mlpd_error *err) {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
     /* One read transaction: the three tables at the same moment. */
     int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK
-                 ? STORE_OK
+                 ? MLPD_OK
                  : store_fail_sql(s, err, "begin");
-    if (rc == STORE_OK)
+    if (rc == MLPD_OK)
         rc = load_rows(
             s, "SELECT name, version, model_id FROM model_versions ORDER BY name, version",
             sizeof *out->versions, fill_version, (void **)&out->versions, &out->n_versions, err);
-    if (rc == STORE_OK)
+    if (rc == MLPD_OK)
         rc = load_rows(s, "SELECT name, alias, version FROM model_aliases ORDER BY name, alias",
                        sizeof *out->aliases, fill_alias, (void **)&out->aliases, &out->n_aliases,
                        err);
-    if (rc == STORE_OK)
+    if (rc == MLPD_OK)
         rc = load_rows(s, "SELECT name, version, percent FROM model_canaries ORDER BY name",
                        sizeof *out->canaries, fill_canary, (void **)&out->canaries,
                        &out->n_canaries, err);
     store_tx_rollback(s); /* read-only: nothing to keep */
     pthread_mutex_unlock(&s->mu);
-    if (rc != STORE_OK) store_registry_free(out);
+    if (rc != MLPD_OK) store_registry_free(out);
     return rc;
 }

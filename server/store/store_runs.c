@@ -31,14 +31,14 @@ void store_run_list_free(store_run *list, size_t n) {
 }
 
 /* Fill *r from a row selected with RUN_COLUMNS. */
-static int read_run_row(sqlite3_stmt *st, store_run *r, store_error *err) {
+static int read_run_row(sqlite3_stmt *st, store_run *r, mlpd_error *err) {
     memset(r, 0, sizeof *r);
     int oom = 0;
     r->id = sqlite3_column_int64(st, 0);
     const char *status = (const char *)sqlite3_column_text(st, 1);
     if (run_status_from_name(status, &r->status) != 0)
-        return store_fail(err, "run %lld has an unknown status '%s'", (long long)r->id,
-                          status ? status : "");
+        return mlpd_fail(err, MLPD_ESTORE, "run %lld has an unknown status '%s'", (long long)r->id,
+                         status ? status : "");
     r->config_json = store_column_text(st, 2, &oom);
     r->dataset = store_column_text(st, 3, &oom);
     r->error = store_column_text(st, 4, &oom);
@@ -59,36 +59,38 @@ static int read_run_row(sqlite3_stmt *st, store_run *r, store_error *err) {
     r->model_id = sqlite3_column_int64(st, 19); /* NULL reads as 0 */
     if (oom) {
         store_run_clear(r);
-        return store_fail(err, "out of memory");
+        return mlpd_fail(err, MLPD_ESTORE, "out of memory");
     }
-    return STORE_OK;
+    return MLPD_OK;
 }
 
-/* Step an UPDATE of one row by id: STORE_NOTFOUND when no row matched. */
-static int step_update(store *s, sqlite3_stmt *st, const char *what, store_error *err) {
-    int rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : store_fail_sql(s, err, what);
-    if (rc == STORE_OK && sqlite3_changes(s->db) == 0) rc = STORE_NOTFOUND;
+/* Step an UPDATE of one row by id: MLPD_ENOTFOUND when no row matched. */
+static int step_update(store *s, sqlite3_stmt *st, const char *what, mlpd_error *err) {
+    int rc = sqlite3_step(st) == SQLITE_DONE ? MLPD_OK : store_fail_sql(s, err, what);
+    if (rc == MLPD_OK && sqlite3_changes(s->db) == 0)
+        rc = mlpd_fail(err, MLPD_ENOTFOUND, "%s: no such row", what);
     sqlite3_finalize(st);
     return rc;
 }
 
 int store_run_create(store *s, const char *config_json, const char *dataset, int epochs,
-                     int64_t *id_out, store_error *err) {
+                     int64_t *id_out, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     /* A run is only accepted while its end can surely be recorded: with the
      * reserve in place (store_reserve.c), made again here if it was spent. */
     store_reserve_refill(s);
     if (s->reserve_path && s->reserve_missing) {
         pthread_mutex_unlock(&s->mu);
-        return store_fail_full(err, "the disk is full: no room is left to record a run (free "
-                                    "some space next to the database)");
+        return mlpd_fail(err, MLPD_ENOSPC,
+                         "the disk is full: no room is left to record a run (free "
+                         "some space next to the database)");
     }
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "INSERT INTO runs (status, config_json, dataset, epochs, created_at) "
                            "VALUES ('queued', ?1, ?2, ?3, ?4)",
                            &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_text(st, 1, config_json, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, dataset, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, epochs);
@@ -106,7 +108,7 @@ int store_run_create(store *s, const char *config_json, const char *dataset, int
 
 /* The status UPDATE; the caller holds s->mu. */
 static int update_status(store *s, int64_t id, run_status status, const char *error,
-                         store_error *err) {
+                         mlpd_error *err) {
     sqlite3_stmt *st;
     int rc =
         store_prepare(s,
@@ -116,7 +118,7 @@ static int update_status(store *s, int64_t id, run_status status, const char *er
                       "               ELSE finished_at END "
                       "WHERE id = ?1",
                       &st, err);
-    if (rc != STORE_OK) return rc;
+    if (rc != MLPD_OK) return rc;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, run_status_name(status), -1, SQLITE_STATIC);
     if (error)
@@ -128,16 +130,16 @@ static int update_status(store *s, int64_t id, run_status status, const char *er
 }
 
 int store_run_set_status(store *s, int64_t id, run_status status, const char *error,
-                         store_error *err) {
+                         mlpd_error *err) {
     if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
-        return store_fail(err, "invalid run status %d", (int)status);
+        return mlpd_fail(err, MLPD_ESTORE, "invalid run status %d", (int)status);
     int final = status == RUN_SUCCEEDED || status == RUN_FAILED || status == RUN_CANCELLED;
     pthread_mutex_lock(&s->mu);
     int rc = update_status(s, id, status, error, err);
     /* A run's end must be recorded even on a full disk: spend the reserve. */
-    if (rc == STORE_ERR && final && s->last_full && store_reserve_release(s))
+    if (rc == MLPD_ENOSPC && final && store_reserve_release(s))
         rc = update_status(s, id, status, error, err);
-    else if (rc == STORE_OK && final)
+    else if (rc == MLPD_OK && final)
         store_reserve_refill(s);
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -146,14 +148,14 @@ int store_run_set_status(store *s, int64_t id, run_status status, const char *er
 /* The progress UPDATE; the caller holds s->mu. */
 static int update_progress(store *s, int64_t id, int epoch, int64_t step, int64_t steps,
                            double loss, double accuracy, double val_loss, double val_accuracy,
-                           double samples_per_sec, store_error *err) {
+                           double samples_per_sec, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "UPDATE runs SET epoch = ?2, step = ?3, steps = ?4, loss = ?5,"
                            " accuracy = ?6, val_loss = ?7, val_accuracy = ?8,"
                            " samples_per_sec = ?9 WHERE id = ?1",
                            &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int(st, 2, epoch);
         sqlite3_bind_int64(st, 3, step);
@@ -170,7 +172,7 @@ static int update_progress(store *s, int64_t id, int epoch, int64_t step, int64_
 
 int store_run_set_progress(store *s, int64_t id, int epoch, int64_t step, int64_t steps,
                            double loss, double accuracy, double val_loss, double val_accuracy,
-                           double samples_per_sec, store_error *err) {
+                           double samples_per_sec, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     int rc = update_progress(s, id, epoch, step, steps, loss, accuracy, val_loss, val_accuracy,
                              samples_per_sec, err);
@@ -180,13 +182,13 @@ int store_run_set_progress(store *s, int64_t id, int epoch, int64_t step, int64_
 
 /* The final-results UPDATE; the caller holds s->mu. */
 static int update_finish(store *s, int64_t id, double test_loss, double test_accuracy,
-                         int64_t model_id, store_error *err) {
+                         int64_t model_id, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "UPDATE runs SET test_loss = ?2, test_accuracy = ?3, model_id = ?4 "
                            "WHERE id = ?1",
                            &st, err);
-    if (rc != STORE_OK) return rc;
+    if (rc != MLPD_OK) return rc;
     sqlite3_bind_int64(st, 1, id);
     store_bind_metric(st, 2, test_loss);
     store_bind_metric(st, 3, test_accuracy);
@@ -198,7 +200,7 @@ static int update_finish(store *s, int64_t id, double test_loss, double test_acc
 }
 
 int store_run_finish(store *s, int64_t id, double test_loss, double test_accuracy, int64_t model_id,
-                     store_error *err) {
+                     mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     int rc = update_finish(s, id, test_loss, test_accuracy, model_id, err);
     pthread_mutex_unlock(&s->mu);
@@ -207,43 +209,43 @@ int store_run_finish(store *s, int64_t id, double test_loss, double test_accurac
 
 int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsigned char *file,
                       size_t len, double test_loss, double test_accuracy,
-                      const store_model_derived *derived, int64_t *model_id_out, store_error *err) {
+                      const store_model_derived *derived, int64_t *model_id_out, mlpd_error *err) {
     store_model m = *meta;
     m.run_id = id;
     int64_t model_id = 0;
     pthread_mutex_lock(&s->mu);
     int rc = store_tx_begin(s, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         rc = store_model_insert(s, &m, file, len, &model_id, NULL, err);
-        if (rc == STORE_OK) rc = update_finish(s, id, test_loss, test_accuracy, model_id, err);
-        if (rc == STORE_OK) rc = update_status(s, id, RUN_SUCCEEDED, NULL, err);
-        if (rc == STORE_OK && derived && derived->eval_json)
+        if (rc == MLPD_OK) rc = update_finish(s, id, test_loss, test_accuracy, model_id, err);
+        if (rc == MLPD_OK) rc = update_status(s, id, RUN_SUCCEEDED, NULL, err);
+        if (rc == MLPD_OK && derived && derived->eval_json)
             rc = store_evaluation_insert(s, model_id, derived->eval_dataset, derived->eval_split,
                                          derived->eval_json, NULL, err);
-        if (rc == STORE_OK && derived && derived->mean)
+        if (rc == MLPD_OK && derived && derived->mean)
             rc = store_model_mean_insert(s, model_id, derived->mean_dataset, derived->mean,
                                          derived->mean_features, err);
-        if (rc == STORE_OK)
+        if (rc == MLPD_OK)
             rc = store_tx_commit(s, err);
         else
             store_tx_rollback(s);
     }
     pthread_mutex_unlock(&s->mu);
-    if (rc == STORE_OK && model_id_out) *model_id_out = model_id;
+    if (rc == MLPD_OK && model_id_out) *model_id_out = model_id;
     return rc;
 }
 
-int store_run_get(store *s, int64_t id, store_run *out, store_error *err) {
+int store_run_get(store *s, int64_t id, store_run *out, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1", &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_int64(st, 1, id);
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW)
             rc = read_run_row(st, out, err);
         else if (step == SQLITE_DONE)
-            rc = STORE_NOTFOUND;
+            rc = mlpd_fail(err, MLPD_ENOTFOUND, "no run with id %lld", (long long)id);
         else
             rc = store_fail_sql(s, err, "get run");
         sqlite3_finalize(st);
@@ -260,13 +262,13 @@ static void bind_status_filter(sqlite3_stmt *st, const store_run_query *q) {
         sqlite3_bind_null(st, 1);
 }
 
-static int count_runs(store *s, const store_run_query *q, int64_t *total, store_error *err) {
+static int count_runs(store *s, const store_run_query *q, int64_t *total, mlpd_error *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, "SELECT count(*) FROM runs WHERE ?1 IS NULL OR status = ?1", &st, err) !=
-        STORE_OK)
-        return STORE_ERR;
+        MLPD_OK)
+        return MLPD_ESTORE;
     bind_status_filter(st, q);
-    int rc = STORE_OK;
+    int rc = MLPD_OK;
     if (sqlite3_step(st) == SQLITE_ROW)
         *total = sqlite3_column_int64(st, 0);
     else
@@ -276,46 +278,46 @@ static int count_runs(store *s, const store_run_query *q, int64_t *total, store_
 }
 
 int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *n, int64_t *total,
-                   store_error *err) {
+                   mlpd_error *err) {
     *out = NULL;
     *n = 0;
     int limit = q->limit < 1 ? 1 : q->limit > 1000 ? 1000 : q->limit;
     int64_t offset = q->offset < 0 ? 0 : q->offset;
     store_run *list = calloc((size_t)limit, sizeof *list);
-    if (!list) return store_fail(err, "out of memory");
+    if (!list) return mlpd_fail(err, MLPD_ESTORE, "out of memory");
     pthread_mutex_lock(&s->mu);
     size_t count = 0;
     sqlite3_stmt *st = NULL;
-    int rc = STORE_OK;
+    int rc = MLPD_OK;
     if (total) rc = count_runs(s, q, total, err);
-    if (rc == STORE_OK)
+    if (rc == MLPD_OK)
         rc = store_prepare(s,
                            "SELECT " RUN_COLUMNS " FROM runs WHERE ?1 IS NULL OR status = ?1 "
                            "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
                            &st, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         bind_status_filter(st, q);
         sqlite3_bind_int(st, 2, limit);
         sqlite3_bind_int64(st, 3, offset);
         int step = SQLITE_DONE;
-        while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW && count < (size_t)limit)
-            if ((rc = read_run_row(st, &list[count], err)) == STORE_OK) count++;
-        if (rc == STORE_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+        while (rc == MLPD_OK && (step = sqlite3_step(st)) == SQLITE_ROW && count < (size_t)limit)
+            if ((rc = read_run_row(st, &list[count], err)) == MLPD_OK) count++;
+        if (rc == MLPD_OK && step != SQLITE_DONE && step != SQLITE_ROW)
             rc = store_fail_sql(s, err, "list runs");
     }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
-    if (rc != STORE_OK) {
+    if (rc != MLPD_OK) {
         store_run_list_free(list, count);
         return rc;
     }
     *out = list;
     *n = count;
-    return STORE_OK;
+    return MLPD_OK;
 }
 
 int store_run_ids_with_status(store *s, run_status status, int64_t **ids, size_t *n,
-                              store_error *err) {
+                              mlpd_error *err) {
     *ids = NULL;
     *n = 0;
     pthread_mutex_lock(&s->mu);
@@ -323,48 +325,48 @@ int store_run_ids_with_status(store *s, run_status status, int64_t **ids, size_t
     int rc = store_prepare(s, "SELECT id FROM runs WHERE status = ?1 ORDER BY id", &st, err);
     int64_t *list = NULL;
     size_t count = 0, cap = 0;
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_text(st, 1, run_status_name(status), -1, SQLITE_STATIC);
         int step;
-        while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        while (rc == MLPD_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
             if (count == cap) {
                 cap = cap ? cap * 2 : 16;
                 int64_t *grown = realloc(list, cap * sizeof *list);
                 if (!grown) {
-                    rc = store_fail(err, "out of memory");
+                    rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
                     break;
                 }
                 list = grown;
             }
             list[count++] = sqlite3_column_int64(st, 0);
         }
-        if (rc == STORE_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list run ids");
+        if (rc == MLPD_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list run ids");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
-    if (rc != STORE_OK) {
+    if (rc != MLPD_OK) {
         free(list);
         return rc;
     }
     *ids = list;
     *n = count;
-    return STORE_OK;
+    return MLPD_OK;
 }
 
 /* ---- metrics ------------------------------------------------------------------------ */
 
 /* The metric INSERTs; the caller holds s->mu and has begun a transaction. */
-static int insert_metrics(store *s, const store_metric *m, size_t n, store_error *err) {
+static int insert_metrics(store *s, const store_metric *m, size_t n, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "INSERT INTO metrics (run_id, key, epoch, step, value, time) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                            &st, err);
     double now = store_now();
-    for (size_t i = 0; rc == STORE_OK && i < n; i++) {
+    for (size_t i = 0; rc == MLPD_OK && i < n; i++) {
         if (!isfinite(m[i].value)) {
-            rc = store_fail(err, "metric %.31s of run %lld is not a finite number", m[i].key,
-                            (long long)m[i].run_id);
+            rc = mlpd_fail(err, MLPD_ESTORE, "metric %.31s of run %lld is not a finite number",
+                           m[i].key, (long long)m[i].run_id);
             break;
         }
         sqlite3_bind_int64(st, 1, m[i].run_id);
@@ -380,13 +382,13 @@ static int insert_metrics(store *s, const store_metric *m, size_t n, store_error
     return rc;
 }
 
-int store_metrics_append(store *s, const store_metric *m, size_t n, store_error *err) {
-    if (n == 0) return STORE_OK;
+int store_metrics_append(store *s, const store_metric *m, size_t n, mlpd_error *err) {
+    if (n == 0) return MLPD_OK;
     pthread_mutex_lock(&s->mu);
     int rc = store_tx_begin(s, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         rc = insert_metrics(s, m, n, err);
-        if (rc == STORE_OK)
+        if (rc == MLPD_OK)
             rc = store_tx_commit(s, err);
         else
             store_tx_rollback(s);
@@ -397,14 +399,14 @@ int store_metrics_append(store *s, const store_metric *m, size_t n, store_error 
 
 int store_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n, int epoch,
                            int64_t steps, double loss, double accuracy, double val_loss,
-                           double val_accuracy, double samples_per_sec, store_error *err) {
+                           double val_accuracy, double samples_per_sec, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     int rc = store_tx_begin(s, err);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         rc = update_progress(s, id, epoch, steps, steps, loss, accuracy, val_loss, val_accuracy,
                              samples_per_sec, err);
-        if (rc == STORE_OK) rc = insert_metrics(s, m, n, err);
-        if (rc == STORE_OK)
+        if (rc == MLPD_OK) rc = insert_metrics(s, m, n, err);
+        if (rc == MLPD_OK)
             rc = store_tx_commit(s, err);
         else
             store_tx_rollback(s);
@@ -414,7 +416,7 @@ int store_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n
 }
 
 int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, store_metric **out,
-                      size_t *n, store_error *err) {
+                      size_t *n, mlpd_error *err) {
     *out = NULL;
     *n = 0;
     if (limit < 1) limit = 1;
@@ -427,7 +429,7 @@ int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, sto
                            &st, err);
     store_metric *list = NULL;
     size_t count = 0, cap = 0;
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK) {
         sqlite3_bind_int64(st, 1, run_id);
         sqlite3_bind_int64(st, 2, since_id);
         sqlite3_bind_int(st, 3, limit);
@@ -437,7 +439,7 @@ int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, sto
                 cap = cap ? cap * 2 : 64;
                 store_metric *grown = realloc(list, cap * sizeof *list);
                 if (!grown) {
-                    rc = store_fail(err, "out of memory");
+                    rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
                     break;
                 }
                 list = grown;
@@ -453,15 +455,15 @@ int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, sto
             m->value = sqlite3_column_double(st, 5);
             m->time = sqlite3_column_double(st, 6);
         }
-        if (rc == STORE_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "get metrics");
+        if (rc == MLPD_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "get metrics");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
-    if (rc != STORE_OK) {
+    if (rc != MLPD_OK) {
         free(list);
         return rc;
     }
     *out = list;
     *n = count;
-    return STORE_OK;
+    return MLPD_OK;
 }

@@ -33,59 +33,32 @@
 
 /* ---- shared helpers ------------------------------------------------------------ */
 
-static void vfail(store_error *err, int full, const char *fmt, va_list ap) {
-    if (!err) return;
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    err->disk_full = full != 0;
+int store_fail_sql(store *s, mlpd_error *err, const char *what) {
+    int full = (sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL;
+    return mlpd_fail(err, full ? MLPD_ENOSPC : MLPD_ESTORE, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
-int store_fail(store_error *err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(err, 0, fmt, ap);
-    va_end(ap);
-    return STORE_ERR;
-}
-
-int store_fail_full(store_error *err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(err, 1, fmt, ap);
-    va_end(ap);
-    return STORE_ERR;
-}
-
-int store_fail_sql(store *s, store_error *err, const char *what) {
-    s->last_full = (sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL;
-    if (s->last_full) return store_fail_full(err, "%s: %s", what, sqlite3_errmsg(s->db));
-    return store_fail(err, "%s: %s", what, sqlite3_errmsg(s->db));
-}
-
-int store_error_is_full(const store_error *err) {
-    return err && err->disk_full;
-}
-
-int store_prepare(store *s, const char *sql, sqlite3_stmt **st, store_error *err) {
+int store_prepare(store *s, const char *sql, sqlite3_stmt **st, mlpd_error *err) {
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
         *st = NULL;
         return store_fail_sql(s, err, "prepare");
     }
-    return STORE_OK;
+    return MLPD_OK;
 }
 
-int store_tx_begin(store *s, store_error *err) {
+int store_tx_begin(store *s, mlpd_error *err) {
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return store_fail_sql(s, err, "begin");
-    return STORE_OK;
+    return MLPD_OK;
 }
 
-int store_tx_commit(store *s, store_error *err) {
+int store_tx_commit(store *s, mlpd_error *err) {
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         int rc = store_fail_sql(s, err, "commit");
         store_tx_rollback(s);
         return rc;
     }
-    return STORE_OK;
+    return MLPD_OK;
 }
 
 void store_tx_rollback(store *s) {
@@ -163,26 +136,26 @@ static int parse_migration_name(const char *name, int *number) {
 }
 
 /* The migration files of dir sorted by number (malloc'ed array in *out). */
-static int list_migrations(const char *dir, migration_file **out, size_t *n, store_error *err) {
+static int list_migrations(const char *dir, migration_file **out, size_t *n, mlpd_error *err) {
     DIR *d = opendir(dir);
-    if (!d) return store_fail(err, "migrations folder %s: %s", dir, strerror(errno));
+    if (!d) return mlpd_fail(err, MLPD_ESTORE, "migrations folder %s: %s", dir, strerror(errno));
     migration_file *list = NULL;
     size_t count = 0, cap = 0;
-    int rc = STORE_OK;
+    int rc = MLPD_OK;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         int number;
         if (parse_migration_name(e->d_name, &number) != 0) continue;
         if (strlen(e->d_name) >= sizeof list[0].name) continue;
         if (count == MAX_MIGRATIONS) {
-            rc = store_fail(err, "more than %d migrations in %s", MAX_MIGRATIONS, dir);
+            rc = mlpd_fail(err, MLPD_ESTORE, "more than %d migrations in %s", MAX_MIGRATIONS, dir);
             break;
         }
         if (count == cap) {
             cap = cap ? cap * 2 : 16;
             migration_file *grown = realloc(list, cap * sizeof *list);
             if (!grown) {
-                rc = store_fail(err, "out of memory");
+                rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
                 break;
             }
             list = grown;
@@ -192,29 +165,30 @@ static int list_migrations(const char *dir, migration_file **out, size_t *n, sto
         count++;
     }
     closedir(d);
-    if (rc == STORE_OK && count == 0) rc = store_fail(err, "no NNN_*.sql migrations in %s", dir);
-    if (rc == STORE_OK) {
+    if (rc == MLPD_OK && count == 0)
+        rc = mlpd_fail(err, MLPD_ESTORE, "no NNN_*.sql migrations in %s", dir);
+    if (rc == MLPD_OK) {
         qsort(list, count, sizeof *list, cmp_migration);
         for (size_t i = 1; i < count; i++)
             if (list[i].number == list[i - 1].number) {
-                rc = store_fail(err, "two migrations numbered %d: %s and %s", list[i].number,
-                                list[i - 1].name, list[i].name);
+                rc = mlpd_fail(err, MLPD_ESTORE, "two migrations numbered %d: %s and %s",
+                               list[i].number, list[i - 1].name, list[i].name);
                 break;
             }
     }
-    if (rc != STORE_OK) {
+    if (rc != MLPD_OK) {
         free(list);
         return rc;
     }
     *out = list;
     *n = count;
-    return STORE_OK;
+    return MLPD_OK;
 }
 
-static char *read_text_file(const char *path, store_error *err) {
+static char *read_text_file(const char *path, mlpd_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        store_fail(err, "%s: %s", path, strerror(errno));
+        mlpd_fail(err, MLPD_ESTORE, "%s: %s", path, strerror(errno));
         return NULL;
     }
     char *buf = malloc(MAX_MIGRATION_BYTES + 1);
@@ -222,7 +196,8 @@ static char *read_text_file(const char *path, store_error *err) {
     int bad = !buf || ferror(f) || len > MAX_MIGRATION_BYTES;
     fclose(f);
     if (bad) {
-        store_fail(err, "%s: %s", path, buf ? "unreadable or larger than 4 MiB" : "out of memory");
+        mlpd_fail(err, MLPD_ESTORE, "%s: %s", path,
+                  buf ? "unreadable or larger than 4 MiB" : "out of memory");
         free(buf);
         return NULL;
     }
@@ -230,106 +205,108 @@ static char *read_text_file(const char *path, store_error *err) {
     return buf;
 }
 
-static int read_user_version(store *s, int *version, store_error *err) {
+static int read_user_version(store *s, int *version, mlpd_error *err) {
     sqlite3_stmt *st;
-    if (store_prepare(s, "PRAGMA user_version", &st, err) != STORE_OK) return STORE_ERR;
+    if (store_prepare(s, "PRAGMA user_version", &st, err) != MLPD_OK) return MLPD_ESTORE;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? STORE_OK : store_fail_sql(s, err, "read user_version");
+    return rc == SQLITE_ROW ? MLPD_OK : store_fail_sql(s, err, "read user_version");
 }
 
 /* Apply one migration in its own transaction. The version is re-read inside
  * the transaction so that two processes migrating at once cannot both apply it. */
-static int apply_migration(store *s, const char *dir, const migration_file *m, store_error *err) {
+static int apply_migration(store *s, const char *dir, const migration_file *m, mlpd_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, m->name);
     char *sql = read_text_file(path, err);
-    if (!sql) return STORE_ERR;
+    if (!sql) return MLPD_ESTORE;
     int rc = store_tx_begin(s, err), version = 0;
-    if (rc == STORE_OK) rc = read_user_version(s, &version, err);
-    if (rc == STORE_OK && version < m->number) {
+    if (rc == MLPD_OK) rc = read_user_version(s, &version, err);
+    if (rc == MLPD_OK && version < m->number) {
         char *msg = NULL;
         if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-            rc = store_fail(err, "migration %s failed: %s", m->name, msg ? msg : "?");
+            rc = mlpd_fail(err, MLPD_ESTORE, "migration %s failed: %s", m->name, msg ? msg : "?");
             sqlite3_free(msg);
         }
         /* PRAGMA takes no bound parameters; the number is an int we parsed. */
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", m->number);
-        if (rc == STORE_OK && sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+        if (rc == MLPD_OK && sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
             rc = store_fail_sql(s, err, "set user_version");
     }
     free(sql);
-    if (rc == STORE_OK) return store_tx_commit(s, err);
+    if (rc == MLPD_OK) return store_tx_commit(s, err);
     store_tx_rollback(s);
     return rc;
 }
 
-static int migrate(store *s, const char *dir, store_error *err) {
+static int migrate(store *s, const char *dir, mlpd_error *err) {
     migration_file *list = NULL;
     size_t n = 0;
-    if (list_migrations(dir, &list, &n, err) != STORE_OK) return STORE_ERR;
+    if (list_migrations(dir, &list, &n, err) != MLPD_OK) return MLPD_ESTORE;
     int newest = list[n - 1].number, version = 0;
     int rc = read_user_version(s, &version, err);
-    if (rc == STORE_OK && version > newest)
-        rc = store_fail(err, "database schema version %d is newer than this mlpd (%d)", version,
-                        newest);
-    for (size_t i = 0; rc == STORE_OK && i < n; i++)
+    if (rc == MLPD_OK && version > newest)
+        rc = mlpd_fail(err, MLPD_ESTORE, "database schema version %d is newer than this mlpd (%d)",
+                       version, newest);
+    for (size_t i = 0; rc == MLPD_OK && i < n; i++)
         if (list[i].number > version) rc = apply_migration(s, dir, &list[i], err);
     free(list);
-    if (rc == STORE_OK) rc = read_user_version(s, &s->schema_version, err);
+    if (rc == MLPD_OK) rc = read_user_version(s, &s->schema_version, err);
     return rc;
 }
 
 /* ---- open / close ------------------------------------------------------------------ */
 
-static int exec_pragma(store *s, const char *sql, store_error *err) {
+static int exec_pragma(store *s, const char *sql, mlpd_error *err) {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return store_fail_sql(s, err, sql);
-    return STORE_OK;
+    return MLPD_OK;
 }
 
-static int set_wal(store *s, store_error *err) {
+static int set_wal(store *s, mlpd_error *err) {
     sqlite3_stmt *st;
-    if (store_prepare(s, "PRAGMA journal_mode = WAL", &st, err) != STORE_OK) return STORE_ERR;
-    int rc = STORE_OK;
+    if (store_prepare(s, "PRAGMA journal_mode = WAL", &st, err) != MLPD_OK) return MLPD_ESTORE;
+    int rc = MLPD_OK;
     if (sqlite3_step(st) != SQLITE_ROW) {
         rc = store_fail_sql(s, err, "journal_mode");
     } else {
         const char *mode = (const char *)sqlite3_column_text(st, 0);
         /* An in-memory database (tests, ":memory:") cannot use WAL. */
         if (!mode || (strcmp(mode, "wal") && strcmp(mode, "memory")))
-            rc = store_fail(err, "cannot switch the database to WAL (mode %s)", mode ? mode : "?");
+            rc = mlpd_fail(err, MLPD_ESTORE, "cannot switch the database to WAL (mode %s)",
+                           mode ? mode : "?");
     }
     sqlite3_finalize(st);
     return rc;
 }
 
-int store_open(const char *path, const char *migrations_dir, store **out, store_error *err) {
+int store_open(const char *path, const char *migrations_dir, store **out, mlpd_error *err) {
     *out = NULL;
     store *s = calloc(1, sizeof *s);
-    if (!s) return store_fail(err, "out of memory");
+    if (!s) return mlpd_fail(err, MLPD_ESTORE, "out of memory");
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        store_fail(err, "open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        mlpd_fail(err, MLPD_ESTORE, "open %s: %s", path,
+                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
         sqlite3_close(s->db);
         free(s);
-        return STORE_ERR;
+        return MLPD_ESTORE;
     }
     pthread_mutex_init(&s->mu, NULL);
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     int rc = set_wal(s, err);
-    if (rc == STORE_OK) rc = exec_pragma(s, "PRAGMA synchronous = FULL", err);
-    if (rc == STORE_OK) rc = exec_pragma(s, "PRAGMA foreign_keys = ON", err);
-    if (rc == STORE_OK) rc = migrate(s, migrations_dir, err);
-    if (rc != STORE_OK) {
+    if (rc == MLPD_OK) rc = exec_pragma(s, "PRAGMA synchronous = FULL", err);
+    if (rc == MLPD_OK) rc = exec_pragma(s, "PRAGMA foreign_keys = ON", err);
+    if (rc == MLPD_OK) rc = migrate(s, migrations_dir, err);
+    if (rc != MLPD_OK) {
         store_close(s);
-        return STORE_ERR;
+        return MLPD_ESTORE;
     }
     store_reserve_init(s, path);
     *out = s;
-    return STORE_OK;
+    return MLPD_OK;
 }
 
 void store_close(store *s) {
@@ -344,7 +321,7 @@ int store_ping(store *s) {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int ok = 0;
-    if (store_prepare(s, "SELECT 1", &st, NULL) == STORE_OK) {
+    if (store_prepare(s, "SELECT 1", &st, NULL) == MLPD_OK) {
         ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
         sqlite3_finalize(st);
     }

@@ -18,7 +18,6 @@ struct store {
     sqlite3 *db;
     pthread_mutex_t mu;  /* guards db and every statement made from it */
     int schema_version;  /* user_version after migrations */
-    int last_full;       /* the last store_fail_sql was a full disk (SQLITE_FULL) */
     char *reserve_path;  /* "<db>-reserve" (store_reserve.c), NULL in memory */
     int reserve_missing; /* the reserve was used or could not be made */
 };
@@ -32,34 +31,32 @@ int store_reserve_release(store *s);
 void store_reserve_refill(store *s);
 void store_reserve_free(store *s);
 
-/* Fill err->msg (err may be NULL); returns STORE_ERR. */
-int store_fail(store_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The same for a full disk: store_error_is_full(err) then answers 1. */
-int store_fail_full(store_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "<what>: <sqlite's message>" into err; returns STORE_ERR. Also sets
- * s->last_full to whether SQLite's error was a full disk. */
-int store_fail_sql(store *s, store_error *err, const char *what);
+/* "<what>: <sqlite's message>" into err; returns MLPD_ENOSPC when SQLite's
+ * error was a full disk (SQLITE_FULL), else MLPD_ESTORE. Other failures use
+ * mlpd_fail(err, MLPD_ESTORE, ...); a missing row mlpd_fail(err,
+ * MLPD_ENOTFOUND, ...). */
+int store_fail_sql(store *s, mlpd_error *err, const char *what);
 
 /* Prepare one statement (per call: statements are cheap next to the fsync of
  * a commit, and this keeps no state beside the connection). */
-int store_prepare(store *s, const char *sql, sqlite3_stmt **st, store_error *err);
+int store_prepare(store *s, const char *sql, sqlite3_stmt **st, mlpd_error *err);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
-int store_tx_begin(store *s, store_error *err);
-int store_tx_commit(store *s, store_error *err);
+int store_tx_begin(store *s, mlpd_error *err);
+int store_tx_commit(store *s, mlpd_error *err);
 void store_tx_rollback(store *s);
 
 /* The model INSERT of store_model_put (run_id from meta, 0 = NULL) and its
  * registration as the next version of meta->name; the caller holds s->mu and
  * has begun a transaction (two statements). */
 int store_model_insert(store *s, const store_model *meta, const unsigned char *file, size_t len,
-                       int64_t *id_out, int *version_out, store_error *err);
+                       int64_t *id_out, int *version_out, mlpd_error *err);
 /* store_evaluation_put and store_model_mean_put without the lock or the
  * model check (store_evals.c): for store_run_succeed's transaction. */
 int store_evaluation_insert(store *s, int64_t model_id, const char *dataset, const char *split,
-                            const char *report_json, int64_t *id_out, store_error *err);
+                            const char *report_json, int64_t *id_out, mlpd_error *err);
 int store_model_mean_insert(store *s, int64_t model_id, const char *dataset, const float *mean,
-                            int features, store_error *err);
+                            int features, mlpd_error *err);
 
 /* Wall-clock seconds since the Unix epoch, sub-second. */
 double store_now(void);

@@ -112,13 +112,12 @@ static int setup(void **state) {
     write_csv(path, 64, 4);
     snprintf(path, sizeof path, "%s/slow.csv", f->data);
     write_csv(path, 2000, 16);
-    store_error err = {0};
-    if (store_open(f->db, migrations_dir(), &f->st, &err) != STORE_OK) {
+    mlpd_error err = {0};
+    if (store_open(f->db, migrations_dir(), &f->st, &err) != MLPD_OK) {
         fprintf(stderr, "store_open: %s\n", err.msg);
         return -1;
     }
-    char e[256];
-    if (datasets_scan(f->st, f->data, e, sizeof e) != 2) return -1;
+    if (datasets_scan(f->st, f->data, &err) != 2) return -1;
     *state = f;
     return 0;
 }
@@ -141,8 +140,8 @@ static jobs *start(fixture *f, int max_running, int max_queued) {
                        .log = test_log,
                        .log_user = f};
     jobs *j = NULL;
-    char err[256] = "";
-    if (jobs_start(&cfg, &j, err, sizeof err) != JOBS_OK) fail_msg("jobs_start: %s", err);
+    mlpd_error err = {0};
+    if (jobs_start(&cfg, &j, &err) != MLPD_OK) fail_msg("jobs_start: %s", err.msg);
     return j;
 }
 
@@ -166,16 +165,16 @@ static api_train_request request(const char *dataset, int epochs, int batch) {
 
 static int64_t submit_ok(jobs *j, const api_train_request *r) {
     int64_t id = 0;
-    char err[256] = "";
-    int rc = jobs_submit(j, r, &id, err, sizeof err);
-    if (rc != JOBS_OK) fail_msg("jobs_submit: %d %s", rc, err);
+    mlpd_error err = {0};
+    int rc = jobs_submit(j, r, &id, &err);
+    if (rc != MLPD_OK) fail_msg("jobs_submit: %d %s", rc, err.msg);
     assert_true(id > 0);
     return id;
 }
 
 static run_status status_of(fixture *f, int64_t id) {
     store_run r;
-    assert_int_equal(store_run_get(f->st, id, &r, NULL), STORE_OK);
+    assert_int_equal(store_run_get(f->st, id, &r, NULL), MLPD_OK);
     run_status s = r.status;
     store_run_clear(&r);
     return s;
@@ -196,7 +195,7 @@ static run_status wait_final(fixture *f, int64_t id, double seconds) {
 static size_t count_metrics(fixture *f, int64_t run, const char *key) {
     store_metric *m;
     size_t n, hits = 0;
-    assert_int_equal(store_metrics_get(f->st, run, 0, 100000, &m, &n, NULL), STORE_OK);
+    assert_int_equal(store_metrics_get(f->st, run, 0, 100000, &m, &n, NULL), MLPD_OK);
     for (size_t i = 0; i < n; i++) hits += !key || !strcmp(m[i].key, key);
     free(m);
     return hits;
@@ -210,7 +209,7 @@ static void wait_first_epoch(fixture *f, jobs *j, int64_t id) {
         sleep_ms(20);
     }
     jobs_live live;
-    assert_int_equal(jobs_get_live(j, id, &live), JOBS_OK);
+    assert_int_equal(jobs_get_live(j, id, &live), MLPD_OK);
     assert_true(live.epoch >= 1 && live.steps > 0 && live.progress > 0 && live.progress < 1);
 }
 
@@ -253,10 +252,10 @@ static void test_scan_finds_csv_and_idx(void **state) {
     snprintf(path, sizeof path, "%s/bad name.csv", f->data);
     write_csv(path, 5, 2);
 
-    char err[256] = "";
-    assert_int_equal(datasets_scan(f->st, f->data, err, sizeof err), 3);
+    mlpd_error err = {0};
+    assert_int_equal(datasets_scan(f->st, f->data, &err), 3);
     store_dataset d;
-    assert_int_equal(store_dataset_get(f->st, "mini", &d, NULL), STORE_OK);
+    assert_int_equal(store_dataset_get(f->st, "mini", &d, NULL), MLPD_OK);
     assert_string_equal(d.format, "idx");
     assert_string_equal(d.path, "mini");
     assert_string_equal(d.source, "data-dir");
@@ -265,7 +264,7 @@ static void test_scan_finds_csv_and_idx(void **state) {
     assert_int_equal(d.features, 6);
     assert_int_equal(d.classes, 7);
     store_dataset_clear(&d);
-    assert_int_equal(store_dataset_get(f->st, "tiny", &d, NULL), STORE_OK);
+    assert_int_equal(store_dataset_get(f->st, "tiny", &d, NULL), MLPD_OK);
     assert_string_equal(d.format, "csv");
     assert_string_equal(d.path, "tiny.csv");
     assert_int_equal(d.n_train, 64);
@@ -273,8 +272,8 @@ static void test_scan_finds_csv_and_idx(void **state) {
     assert_int_equal(d.features, 4);
     assert_int_equal(d.classes, 2);
     store_dataset_clear(&d);
-    assert_int_equal(store_dataset_get(f->st, "partial", &d, NULL), STORE_NOTFOUND);
-    assert_int_equal(store_dataset_get(f->st, "bad name", &d, NULL), STORE_NOTFOUND);
+    assert_int_equal(store_dataset_get(f->st, "partial", &d, NULL), MLPD_ENOTFOUND);
+    assert_int_equal(store_dataset_get(f->st, "bad name", &d, NULL), MLPD_ENOTFOUND);
 
     /* A rescan keeps the source of a dataset registered with the same path. */
     store_dataset up = {.name = "tiny",
@@ -284,16 +283,16 @@ static void test_scan_finds_csv_and_idx(void **state) {
                         .n_train = 1,
                         .features = 4,
                         .classes = 2};
-    assert_int_equal(store_dataset_put(f->st, &up, NULL, NULL), STORE_OK);
-    assert_int_equal(datasets_scan(f->st, f->data, err, sizeof err), 3);
-    assert_int_equal(store_dataset_get(f->st, "tiny", &d, NULL), STORE_OK);
+    assert_int_equal(store_dataset_put(f->st, &up, NULL, NULL), MLPD_OK);
+    assert_int_equal(datasets_scan(f->st, f->data, &err), 3);
+    assert_int_equal(store_dataset_get(f->st, "tiny", &d, NULL), MLPD_OK);
     assert_string_equal(d.source, "upload");
     assert_int_equal(d.n_train, 64);
     store_dataset_clear(&d);
 
     snprintf(dir, sizeof dir, "%s/missing", f->dir);
-    assert_int_equal(datasets_scan(f->st, dir, err, sizeof err), -1);
-    assert_non_null(strstr(err, "missing"));
+    assert_int_equal(datasets_scan(f->st, dir, &err), MLPD_EIO);
+    assert_non_null(strstr(err.msg, "missing"));
 }
 
 /* ---- jobs ------------------------------------------------------------------------------- */
@@ -306,7 +305,7 @@ static void test_small_job_succeeds(void **state) {
     assert_int_equal(wait_final(f, id, 60), RUN_SUCCEEDED);
 
     store_run run;
-    assert_int_equal(store_run_get(f->st, id, &run, NULL), STORE_OK);
+    assert_int_equal(store_run_get(f->st, id, &run, NULL), MLPD_OK);
     assert_null(run.error);
     assert_int_equal(run.epoch, 3);
     assert_int_equal(run.epochs, 3);
@@ -328,11 +327,11 @@ static void test_small_job_succeeds(void **state) {
     assert_int_equal(count_metrics(f, id, "val_loss"), 0); /* no validation split: NaN skipped */
 
     store_model m;
-    assert_int_equal(store_model_get(f->st, model_id, &m, NULL), STORE_OK);
+    assert_int_equal(store_model_get(f->st, model_id, &m, NULL), MLPD_OK);
     assert_int_equal(m.run_id, id);
     unsigned char *buf;
     size_t len;
-    assert_int_equal(store_model_file(f->st, model_id, &buf, &len, NULL), STORE_OK);
+    assert_int_equal(store_model_file(f->st, model_id, &buf, &len, NULL), MLPD_OK);
     char crc[16];
     snprintf(crc, sizeof crc, "%08lx", crc32(0L, buf, (uInt)len));
     assert_string_equal(m.checksum, crc);
@@ -348,8 +347,8 @@ static void test_small_job_succeeds(void **state) {
     mlp_model_free(model);
     free(buf);
     store_model_clear(&m);
-    assert_int_equal(jobs_get_live(j, id, &(jobs_live){0}), JOBS_NOTFOUND);
-    assert_int_equal(jobs_cancel(j, id), JOBS_CONFLICT);
+    assert_int_equal(jobs_get_live(j, id, &(jobs_live){0}), MLPD_ENOTFOUND);
+    assert_int_equal(jobs_cancel(j, id), MLPD_ECONFLICT);
 
     /* Warm start from that model: same layers run, others are refused. */
     api_train_request warm = request("tiny", 1, 16);
@@ -357,13 +356,13 @@ static void test_small_job_succeeds(void **state) {
     int64_t id2 = submit_ok(j, &warm);
     assert_int_equal(wait_final(f, id2, 60), RUN_SUCCEEDED);
     warm.recipe.hidden[0] = 5;
-    char err[256] = "";
+    mlpd_error err = {0};
     int64_t none = 0;
-    assert_int_equal(jobs_submit(j, &warm, &none, err, sizeof err), JOBS_CONFLICT);
-    assert_non_null(strstr(err, "4-8-2"));
+    assert_int_equal(jobs_submit(j, &warm, &none, &err), MLPD_ECONFLICT);
+    assert_non_null(strstr(err.msg, "4-8-2"));
     warm.recipe.hidden[0] = 8;
     warm.warm_start_model = model_id + 1000;
-    assert_int_equal(jobs_submit(j, &warm, &none, err, sizeof err), JOBS_NOTFOUND);
+    assert_int_equal(jobs_submit(j, &warm, &none, &err), MLPD_ENOTFOUND);
 
     /* An Adam job's model file keeps the optimizer state (format version 2),
      * with one step per batch; an SGD model has none (version 1 above). */
@@ -371,8 +370,8 @@ static void test_small_job_succeeds(void **state) {
     adam.recipe.train.optimizer = MLP_OPT_ADAM;
     int64_t id3 = submit_ok(j, &adam);
     assert_int_equal(wait_final(f, id3, 60), RUN_SUCCEEDED);
-    assert_int_equal(store_run_get(f->st, id3, &run, NULL), STORE_OK);
-    assert_int_equal(store_model_file(f->st, run.model_id, &buf, &len, NULL), STORE_OK);
+    assert_int_equal(store_run_get(f->st, id3, &run, NULL), MLPD_OK);
+    assert_int_equal(store_model_file(f->st, run.model_id, &buf, &len, NULL), MLPD_OK);
     mlp_optim_state st;
     assert_int_equal(mlp_model_from_buffer_with_state(buf, len, &model, &st, NULL), MLP_OK);
     assert_int_equal(st.kind, MLP_OPT_ADAM);
@@ -387,8 +386,8 @@ static void test_small_job_succeeds(void **state) {
     store_run_clear(&run);
     int64_t id4 = submit_ok(j, &adam);
     assert_int_equal(wait_final(f, id4, 60), RUN_SUCCEEDED);
-    assert_int_equal(store_run_get(f->st, id4, &run, NULL), STORE_OK);
-    assert_int_equal(store_model_file(f->st, run.model_id, &buf, &len, NULL), STORE_OK);
+    assert_int_equal(store_run_get(f->st, id4, &run, NULL), MLPD_OK);
+    assert_int_equal(store_model_file(f->st, run.model_id, &buf, &len, NULL), MLPD_OK);
     assert_int_equal(mlp_model_from_buffer_with_state(buf, len, &model, &st, NULL), MLP_OK);
     assert_int_equal(st.step, 2 * 4 + 4);
     mlp_optim_state_free(&st);
@@ -403,18 +402,18 @@ static void test_unknown_dataset_is_refused(void **state) {
     fixture *f = *state;
     jobs *j = start(f, 1, 4);
     api_train_request r = request("no-such-set", 1, 16);
-    char err[256] = "";
+    mlpd_error err = {0};
     int64_t id = 0;
-    assert_int_equal(jobs_submit(j, &r, &id, err, sizeof err), JOBS_NOTFOUND);
-    assert_non_null(strstr(err, "no-such-set"));
+    assert_int_equal(jobs_submit(j, &r, &id, &err), MLPD_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "no-such-set"));
     store_run_query q = {.limit = 10};
     store_run *list;
     size_t n;
     int64_t total;
-    assert_int_equal(store_run_list(f->st, &q, &list, &n, &total, NULL), STORE_OK);
+    assert_int_equal(store_run_list(f->st, &q, &list, &n, &total, NULL), MLPD_OK);
     assert_int_equal(total, 0); /* nothing was recorded */
     store_run_list_free(list, n);
-    assert_int_equal(jobs_cancel(j, 424242), JOBS_NOTFOUND);
+    assert_int_equal(jobs_cancel(j, 424242), MLPD_ENOTFOUND);
     jobs_free(j);
 }
 
@@ -431,17 +430,17 @@ static void test_cancel_running_job(void **state) {
     assert_true(stats.train_samples_per_sec > 0);
 
     double t0 = now_s();
-    assert_int_equal(jobs_cancel(j, id), JOBS_OK);
+    assert_int_equal(jobs_cancel(j, id), MLPD_OK);
     assert_int_equal(wait_final(f, id, 10), RUN_CANCELLED);
     double took = now_s() - t0;
     assert_true(took < 2.0);
     assert_true(count_metrics(f, id, "loss") >= 1); /* what it recorded stays */
     store_run run;
-    assert_int_equal(store_run_get(f->st, id, &run, NULL), STORE_OK);
+    assert_int_equal(store_run_get(f->st, id, &run, NULL), MLPD_OK);
     assert_int_equal(run.model_id, 0);
     assert_true(run.epoch >= 1);
     store_run_clear(&run);
-    assert_int_equal(jobs_cancel(j, id), JOBS_CONFLICT);
+    assert_int_equal(jobs_cancel(j, id), MLPD_ECONFLICT);
     jobs_free(j);
 }
 
@@ -493,8 +492,8 @@ static void test_blas_threads_follow_serving(void **state) {
                        .log = test_log,
                        .log_user = f};
     jobs *j = NULL;
-    char err[256] = "";
-    if (jobs_start(&cfg, &j, err, sizeof err) != JOBS_OK) fail_msg("jobs_start: %s", err);
+    mlpd_error err = {0};
+    if (jobs_start(&cfg, &j, &err) != MLPD_OK) fail_msg("jobs_start: %s", err.msg);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, feeder, NULL), 0);
     api_train_request r = request("slow", SLOW_EPOCHS, 4);
@@ -513,7 +512,7 @@ static void test_blas_threads_follow_serving(void **state) {
     double quiet = now_s() - t0;
     printf("quiet: two OpenBLAS threads after %.0f ms\n", quiet * 1e3);
     assert_true(quiet >= JOBS_SERVING_QUIET_SECONDS - 0.05);
-    assert_int_equal(jobs_cancel(j, id), JOBS_OK);
+    assert_int_equal(jobs_cancel(j, id), MLPD_OK);
     assert_int_equal(wait_final(f, id, 10), RUN_CANCELLED);
     atomic_store(&feeder_stop, 1);
     pthread_join(t, NULL);
@@ -527,24 +526,24 @@ static void test_queue_full(void **state) {
     api_train_request slow = request("slow", SLOW_EPOCHS, 4);
     int64_t a = submit_ok(j, &slow);
     int64_t b = submit_ok(j, &slow);
-    char err[256] = "";
+    mlpd_error err = {0};
     int64_t c = 0;
-    assert_int_equal(jobs_submit(j, &slow, &c, err, sizeof err), JOBS_FULL);
+    assert_int_equal(jobs_submit(j, &slow, &c, &err), MLPD_EBUSY);
     assert_int_equal(c, 0);
     /* Cancelling the queued run frees its place at once. */
-    assert_int_equal(jobs_cancel(j, b), JOBS_OK);
+    assert_int_equal(jobs_cancel(j, b), MLPD_OK);
     assert_int_equal(status_of(f, b), RUN_CANCELLED);
     c = submit_ok(j, &slow);
     assert_int_equal(status_of(f, c), RUN_QUEUED);
     jobs_stats stats;
     jobs_get_stats(j, &stats);
     assert_int_equal(stats.queued + stats.running, 2);
-    assert_int_equal(jobs_cancel(j, a), JOBS_OK);
+    assert_int_equal(jobs_cancel(j, a), MLPD_OK);
     assert_int_equal(wait_final(f, a, 10), RUN_CANCELLED);
     /* The queued one starts next (FIFO); cancel it too. */
     double until = now_s() + 10;
     while (status_of(f, c) != RUN_RUNNING && now_s() < until) sleep_ms(10);
-    assert_int_equal(jobs_cancel(j, c), JOBS_OK);
+    assert_int_equal(jobs_cancel(j, c), MLPD_OK);
     assert_int_equal(wait_final(f, c, 10), RUN_CANCELLED);
     jobs_free(j);
 }
@@ -555,23 +554,23 @@ static void test_recovery_after_crash(void **state) {
     api_train_request r = request("tiny", 2, 16);
     char *cfg = api_train_request_encode(&r);
     int64_t crashed, q1, q2;
-    assert_int_equal(store_run_create(f->st, cfg, "tiny", 2, &crashed, NULL), STORE_OK);
-    assert_int_equal(store_run_set_status(f->st, crashed, RUN_RUNNING, NULL, NULL), STORE_OK);
-    assert_int_equal(store_run_create(f->st, cfg, "tiny", 2, &q1, NULL), STORE_OK);
+    assert_int_equal(store_run_create(f->st, cfg, "tiny", 2, &crashed, NULL), MLPD_OK);
+    assert_int_equal(store_run_set_status(f->st, crashed, RUN_RUNNING, NULL, NULL), MLPD_OK);
+    assert_int_equal(store_run_create(f->st, cfg, "tiny", 2, &q1, NULL), MLPD_OK);
     assert_int_equal(store_run_create(f->st, "{\"epochs\": \"many\"}", "tiny", 2, &q2, NULL),
-                     STORE_OK);
+                     MLPD_OK);
     free(cfg);
 
     jobs *j = start(f, 1, 4);
     store_run run;
-    assert_int_equal(store_run_get(f->st, crashed, &run, NULL), STORE_OK);
+    assert_int_equal(store_run_get(f->st, crashed, &run, NULL), MLPD_OK);
     assert_int_equal(run.status, RUN_FAILED);
     assert_string_equal(run.error, "interrupted");
     store_run_clear(&run);
     assert_int_equal(wait_final(f, q1, 60), RUN_SUCCEEDED);
     assert_int_equal(count_metrics(f, q1, "loss"), 2);
     /* A stored config that no longer decodes fails with a reason, not silently. */
-    assert_int_equal(store_run_get(f->st, q2, &run, NULL), STORE_OK);
+    assert_int_equal(store_run_get(f->st, q2, &run, NULL), MLPD_OK);
     assert_int_equal(run.status, RUN_FAILED);
     assert_non_null(run.error);
     store_run_clear(&run);
@@ -589,20 +588,20 @@ static void test_shutdown_interrupts_running_keeps_queued(void **state) {
     jobs_stop(j);
     assert_true(now_s() - t0 < 2.0);
     store_run run;
-    assert_int_equal(store_run_get(f->st, a, &run, NULL), STORE_OK);
+    assert_int_equal(store_run_get(f->st, a, &run, NULL), MLPD_OK);
     assert_int_equal(run.status, RUN_FAILED);
     assert_string_equal(run.error, "interrupted: daemon shut down");
     store_run_clear(&run);
     assert_int_equal(status_of(f, b), RUN_QUEUED);
-    char err[64];
+    mlpd_error err = {0};
     int64_t c = 0;
-    assert_int_equal(jobs_submit(j, &slow, &c, err, sizeof err), JOBS_ERR);
+    assert_int_equal(jobs_submit(j, &slow, &c, &err), MLPD_EINTERNAL);
     jobs_free(j);
     /* It is picked up again by the next runner. */
     j = start(f, 1, 4);
     double until = now_s() + 10;
     while (status_of(f, b) == RUN_QUEUED && now_s() < until) sleep_ms(10);
-    assert_int_equal(jobs_cancel(j, b), JOBS_OK);
+    assert_int_equal(jobs_cancel(j, b), MLPD_OK);
     assert_int_equal(wait_final(f, b, 10), RUN_CANCELLED);
     jobs_free(j);
 }
@@ -618,14 +617,14 @@ static void test_sigkill_keeps_finished_epochs(void **state) {
     if (pid == 0) {
         store *cs = NULL;
         jobs *cj = NULL;
-        char err[256];
-        if (store_open(f->db, migrations_dir(), &cs, NULL) != STORE_OK) _exit(2);
+        mlpd_error err = {0};
+        if (store_open(f->db, migrations_dir(), &cs, NULL) != MLPD_OK) _exit(2);
         jobs_config cfg = {
             .st = cs, .data_dir = f->data, .max_running = 1, .max_queued = 1, .blas_threads = 1};
-        if (jobs_start(&cfg, &cj, err, sizeof err) != JOBS_OK) _exit(3);
+        if (jobs_start(&cfg, &cj, &err) != MLPD_OK) _exit(3);
         api_train_request r = request("slow", SLOW_EPOCHS, 4);
         int64_t id;
-        if (jobs_submit(cj, &r, &id, err, sizeof err) != JOBS_OK) _exit(4);
+        if (jobs_submit(cj, &r, &id, &err) != MLPD_OK) _exit(4);
         for (;;) pause(); /* until killed */
     }
     /* Wait (through the parent's own connection) for three finished epochs. */
@@ -640,7 +639,7 @@ static void test_sigkill_keeps_finished_epochs(void **state) {
         }
         int64_t *ids;
         size_t n;
-        assert_int_equal(store_run_ids_with_status(f->st, RUN_RUNNING, &ids, &n, NULL), STORE_OK);
+        assert_int_equal(store_run_ids_with_status(f->st, RUN_RUNNING, &ids, &n, NULL), MLPD_OK);
         if (n) run = ids[0];
         free(ids);
         sleep_ms(10);
@@ -651,22 +650,22 @@ static void test_sigkill_keeps_finished_epochs(void **state) {
 
     /* Restart: a fresh connection finds the same epochs 1..n, in order. */
     store_close(f->st);
-    assert_int_equal(store_open(f->db, migrations_dir(), &f->st, NULL), STORE_OK);
+    assert_int_equal(store_open(f->db, migrations_dir(), &f->st, NULL), MLPD_OK);
     store_metric *m;
     size_t n;
-    assert_int_equal(store_metrics_get(f->st, run, 0, 100000, &m, &n, NULL), STORE_OK);
+    assert_int_equal(store_metrics_get(f->st, run, 0, 100000, &m, &n, NULL), MLPD_OK);
     int next_epoch = 1;
     for (size_t i = 0; i < n; i++)
         if (!strcmp(m[i].key, "loss")) assert_int_equal(m[i].epoch, next_epoch++);
     free(m);
     assert_true((size_t)(next_epoch - 1) >= epochs);
     store_run rec;
-    assert_int_equal(store_run_get(f->st, run, &rec, NULL), STORE_OK);
+    assert_int_equal(store_run_get(f->st, run, &rec, NULL), MLPD_OK);
     assert_int_equal(rec.status, RUN_RUNNING);
     assert_int_equal(rec.epoch, next_epoch - 1); /* progress and metrics agree */
     store_run_clear(&rec);
     jobs *j = start(f, 1, 1);
-    assert_int_equal(store_run_get(f->st, run, &rec, NULL), STORE_OK);
+    assert_int_equal(store_run_get(f->st, run, &rec, NULL), MLPD_OK);
     assert_int_equal(rec.status, RUN_FAILED);
     assert_string_equal(rec.error, "interrupted");
     store_run_clear(&rec);

@@ -89,9 +89,9 @@ static void wait_done(req *rs, int n) {
 static void test_single_item(void **state) {
     (void)state;
     mlp_model *m = make_model(8, 16, 5, 1);
-    char err[128];
+    mlpd_error err;
     batcher_options o = {.max_rows = 16, .max_delay_us = 0};
-    batcher *b = batcher_create(&o, err, sizeof err);
+    batcher *b = batcher_create(&o, &err);
     assert_non_null(b);
     static req r;
     fill_req(&r, m, 1, 7);
@@ -112,9 +112,9 @@ static void test_single_item(void **state) {
 static void test_delay_makes_one_batch(void **state) {
     (void)state;
     mlp_model *m = make_model(8, 16, 5, 2);
-    char err[128];
+    mlpd_error err;
     batcher_options o = {.max_rows = 10, .max_delay_us = 5 * 1000 * 1000};
-    batcher *b = batcher_create(&o, err, sizeof err);
+    batcher *b = batcher_create(&o, &err);
     assert_non_null(b);
     static req rs[5];
     for (int i = 0; i < 5; i++) fill_req(&rs[i], m, 2, 100 + (unsigned)i);
@@ -134,9 +134,9 @@ static void test_delay_makes_one_batch(void **state) {
 static void test_mixed_models_and_big_item(void **state) {
     (void)state;
     mlp_model *a = make_model(8, 16, 5, 3), *c = make_model(6, 12, 3, 4);
-    char err[128];
+    mlpd_error err;
     batcher_options o = {.max_rows = 8, .max_delay_us = 2000};
-    batcher *b = batcher_create(&o, err, sizeof err);
+    batcher *b = batcher_create(&o, &err);
     assert_non_null(b);
     static req rs[9];
     for (int i = 0; i < 8; i++) fill_req(&rs[i], i % 2 ? c : a, 1 + i % 3, 200 + (unsigned)i);
@@ -173,9 +173,9 @@ static void test_concurrent_submitters(void **state) {
     (void)state;
     enum { THREADS = 6, PER = 40 };
     mlp_model *m = make_model(8, 16, 5, 5);
-    char err[128];
+    mlpd_error err;
     batcher_options o = {.max_rows = 16, .max_delay_us = 0};
-    batcher *b = batcher_create(&o, err, sizeof err);
+    batcher *b = batcher_create(&o, &err);
     assert_non_null(b);
     req *rs = calloc(THREADS * PER, sizeof *rs);
     assert_non_null(rs);
@@ -212,9 +212,9 @@ static void test_concurrent_submitters(void **state) {
 static void test_free_answers_queued_items(void **state) {
     (void)state;
     mlp_model *m = make_model(8, 16, 5, 6);
-    char err[128];
+    mlpd_error err;
     batcher_options o = {.max_rows = 1000, .max_delay_us = 10 * 1000 * 1000};
-    batcher *b = batcher_create(&o, err, sizeof err);
+    batcher *b = batcher_create(&o, &err);
     assert_non_null(b);
     static req rs[4];
     for (int i = 0; i < 4; i++) fill_req(&rs[i], m, 3, 300 + (unsigned)i);

@@ -511,18 +511,18 @@ static void test_handler_helpers(void **state) {
         assert_non_null(strstr(res.body, "no model with id"));
         free(res.body);
     }
-    store_error se = {0};
+    mlpd_error se = {0};
     snprintf(se.msg, sizeof se.msg, "disk I/O error");
     memset(&res, 0, sizeof res);
-    assert_int_equal(route_store_check(STORE_OK, &se, &res, "no job with id %d", 7), 0);
+    assert_int_equal(route_store_check(MLPD_OK, &se, &res, "no job with id %d", 7), 0);
     assert_int_equal(res.status, 0);
     assert_null(res.body);
-    assert_int_equal(route_store_check(STORE_NOTFOUND, &se, &res, "no job with id %d", 7), -1);
+    assert_int_equal(route_store_check(MLPD_ENOTFOUND, &se, &res, "no job with id %d", 7), -1);
     assert_int_equal(res.status, 404);
     assert_non_null(strstr(res.body, "\"detail\":\"no job with id 7\""));
     free(res.body);
     memset(&res, 0, sizeof res);
-    assert_int_equal(route_store_check(STORE_ERR, &se, &res, "no job with id %d", 7), -1);
+    assert_int_equal(route_store_check(MLPD_ESTORE, &se, &res, "no job with id %d", 7), -1);
     assert_int_equal(res.status, 500);
     assert_non_null(strstr(res.body, "store: disk I/O error"));
     free(res.body);

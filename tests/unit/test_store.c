@@ -82,9 +82,9 @@ static int teardown(void **state) {
 
 static store *open_ok(const fixture *f) {
     store *s = NULL;
-    store_error err = {0};
+    mlpd_error err = {0};
     int rc = store_open(f->db, f->migrations, &s, &err);
-    if (rc != STORE_OK) fail_msg("store_open: %s", err.msg);
+    if (rc != MLPD_OK) fail_msg("store_open: %s", err.msg);
     assert_non_null(s);
     return s;
 }
@@ -145,8 +145,8 @@ static void test_newer_db_is_refused(void **state) {
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", f->newest + 2);
     raw_exec(f->db, sql);
     store *s = NULL;
-    store_error err = {0};
-    assert_int_equal(store_open(f->db, f->migrations, &s, &err), STORE_ERR);
+    mlpd_error err = {0};
+    assert_int_equal(store_open(f->db, f->migrations, &s, &err), MLPD_ESTORE);
     assert_null(s);
     snprintf(want, sizeof want, "database schema version %d is newer than this mlpd (%d)",
              f->newest + 2, f->newest);
@@ -168,8 +168,8 @@ static void test_new_migration_applies_and_bad_one_rolls_back(void **state) {
 
     snprintf(path, sizeof path, "%s/%03d_bad.sql", f->migrations, f->newest + 2);
     tu_write_text(path, "CREATE TABLE half (y INTEGER);\nSELECT no_such_column FROM extra;\n");
-    store_error err = {0};
-    assert_int_equal(store_open(f->db, f->migrations, &s, &err), STORE_ERR);
+    mlpd_error err = {0};
+    assert_int_equal(store_open(f->db, f->migrations, &s, &err), MLPD_ESTORE);
     assert_non_null(strstr(err.msg, "_bad.sql"));
     assert_int_equal(raw_int(f->db, "PRAGMA user_version"), f->newest + 1);
     assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'half'"), 0);
@@ -178,10 +178,10 @@ static void test_new_migration_applies_and_bad_one_rolls_back(void **state) {
 static void test_missing_migrations_dir_is_an_error(void **state) {
     fixture *f = *state;
     store *s = NULL;
-    store_error err = {0};
+    mlpd_error err = {0};
     char dir[600];
     snprintf(dir, sizeof dir, "%s/nowhere", f->dir);
-    assert_int_equal(store_open(f->db, dir, &s, &err), STORE_ERR);
+    assert_int_equal(store_open(f->db, dir, &s, &err), MLPD_ESTORE);
     assert_null(s);
     assert_non_null(strstr(err.msg, "nowhere"));
 }
@@ -192,8 +192,8 @@ static int64_t new_run(store *s, const char *dataset, int epochs) {
     char cfg[128];
     snprintf(cfg, sizeof cfg, "{\"dataset\":\"%s\",\"epochs\":%d}", dataset, epochs);
     int64_t id = 0;
-    store_error err = {0};
-    assert_int_equal(store_run_create(s, cfg, dataset, epochs, &id, &err), STORE_OK);
+    mlpd_error err = {0};
+    assert_int_equal(store_run_create(s, cfg, dataset, epochs, &id, &err), MLPD_OK);
     assert_true(id > 0);
     return id;
 }
@@ -201,10 +201,10 @@ static int64_t new_run(store *s, const char *dataset, int epochs) {
 static void test_runs_lifecycle(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {0};
+    mlpd_error err = {0};
     int64_t id = new_run(s, "digits", 7);
     store_run r;
-    assert_int_equal(store_run_get(s, id, &r, &err), STORE_OK);
+    assert_int_equal(store_run_get(s, id, &r, &err), MLPD_OK);
     assert_int_equal(r.status, RUN_QUEUED);
     assert_string_equal(r.dataset, "digits");
     assert_string_equal(r.config_json, "{\"dataset\":\"digits\",\"epochs\":7}");
@@ -215,10 +215,10 @@ static void test_runs_lifecycle(void **state) {
     assert_null(r.error);
     store_run_clear(&r);
 
-    assert_int_equal(store_run_set_status(s, id, RUN_RUNNING, NULL, &err), STORE_OK);
+    assert_int_equal(store_run_set_status(s, id, RUN_RUNNING, NULL, &err), MLPD_OK);
     assert_int_equal(store_run_set_progress(s, id, 2, 30, 40, 0.5, 0.8, NAN, 0.75, 1234.5, &err),
-                     STORE_OK);
-    assert_int_equal(store_run_get(s, id, &r, &err), STORE_OK);
+                     MLPD_OK);
+    assert_int_equal(store_run_get(s, id, &r, &err), MLPD_OK);
     assert_int_equal(r.status, RUN_RUNNING);
     assert_true(r.started_at >= r.created_at && r.finished_at == 0);
     assert_int_equal(r.epoch, 2);
@@ -231,9 +231,9 @@ static void test_runs_lifecycle(void **state) {
     assert_float_equal(r.samples_per_sec, 1234.5, 1e-9);
     store_run_clear(&r);
 
-    assert_int_equal(store_run_finish(s, id, 0.3, 0.9, 0, &err), STORE_OK);
-    assert_int_equal(store_run_set_status(s, id, RUN_FAILED, "boom", &err), STORE_OK);
-    assert_int_equal(store_run_get(s, id, &r, &err), STORE_OK);
+    assert_int_equal(store_run_finish(s, id, 0.3, 0.9, 0, &err), MLPD_OK);
+    assert_int_equal(store_run_set_status(s, id, RUN_FAILED, "boom", &err), MLPD_OK);
+    assert_int_equal(store_run_get(s, id, &r, &err), MLPD_OK);
     assert_int_equal(r.status, RUN_FAILED);
     assert_string_equal(r.error, "boom");
     assert_true(r.finished_at >= r.started_at && r.finished_at > 0);
@@ -242,10 +242,10 @@ static void test_runs_lifecycle(void **state) {
     assert_int_equal(r.model_id, 0);
     store_run_clear(&r);
 
-    assert_int_equal(store_run_get(s, id + 100, &r, &err), STORE_NOTFOUND);
-    assert_int_equal(store_run_set_status(s, id + 100, RUN_RUNNING, NULL, &err), STORE_NOTFOUND);
+    assert_int_equal(store_run_get(s, id + 100, &r, &err), MLPD_ENOTFOUND);
+    assert_int_equal(store_run_set_status(s, id + 100, RUN_RUNNING, NULL, &err), MLPD_ENOTFOUND);
     assert_int_equal(store_run_set_progress(s, id + 100, 1, 1, 1, 0, 0, 0, 0, 0, &err),
-                     STORE_NOTFOUND);
+                     MLPD_ENOTFOUND);
     store_close(s);
 }
 
@@ -264,7 +264,7 @@ static void test_run_status_names(void **state) {
 static void test_run_list_filter_pagination(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {0};
+    mlpd_error err = {0};
     int64_t ids[9];
     for (int i = 0; i < 9; i++) {
         ids[i] = new_run(s, "ds", i + 1);
@@ -276,21 +276,21 @@ static void test_run_list_filter_pagination(void **state) {
     store_run *list;
     size_t n;
     int64_t total = -1;
-    assert_int_equal(store_run_list(s, &q, &list, &n, &total, &err), STORE_OK);
+    assert_int_equal(store_run_list(s, &q, &list, &n, &total, &err), MLPD_OK);
     assert_int_equal(total, 9);
     assert_int_equal(n, 4);
     for (size_t i = 0; i < n; i++) assert_int_equal(list[i].id, ids[8 - i]); /* newest first */
     store_run_list_free(list, n);
 
     q.offset = 8;
-    assert_int_equal(store_run_list(s, &q, &list, &n, &total, &err), STORE_OK);
+    assert_int_equal(store_run_list(s, &q, &list, &n, &total, &err), MLPD_OK);
     assert_int_equal(total, 9);
     assert_int_equal(n, 1);
     assert_int_equal(list[0].id, ids[0]);
     store_run_list_free(list, n);
 
     store_run_query qr = {.has_status = 1, .status = RUN_RUNNING, .limit = 2, .offset = 1};
-    assert_int_equal(store_run_list(s, &qr, &list, &n, &total, &err), STORE_OK);
+    assert_int_equal(store_run_list(s, &qr, &list, &n, &total, &err), MLPD_OK);
     assert_int_equal(total, 3);
     assert_int_equal(n, 2);
     assert_int_equal(list[0].id, ids[3]);
@@ -299,12 +299,12 @@ static void test_run_list_filter_pagination(void **state) {
     store_run_list_free(list, n);
 
     int64_t *qids;
-    assert_int_equal(store_run_ids_with_status(s, RUN_QUEUED, &qids, &n, &err), STORE_OK);
+    assert_int_equal(store_run_ids_with_status(s, RUN_QUEUED, &qids, &n, &err), MLPD_OK);
     assert_int_equal(n, 6);
     for (size_t i = 1; i < n; i++) assert_true(qids[i] > qids[i - 1]); /* oldest first */
     assert_int_equal(qids[0], ids[1]);
     free(qids);
-    assert_int_equal(store_run_ids_with_status(s, RUN_SUCCEEDED, &qids, &n, &err), STORE_OK);
+    assert_int_equal(store_run_ids_with_status(s, RUN_SUCCEEDED, &qids, &n, &err), MLPD_OK);
     assert_int_equal(n, 0);
     free(qids);
     store_close(s);
@@ -321,18 +321,18 @@ static store_metric metric(int64_t run, const char *key, int epoch, int64_t step
 static void test_metrics_append_and_cursor(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {0};
+    mlpd_error err = {0};
     int64_t a = new_run(s, "ds", 2), b = new_run(s, "ds", 2);
     store_metric ma[3] = {metric(a, "loss", 1, 10, 0.9), metric(a, "accuracy", 1, 10, 0.6),
                           metric(a, "loss", 2, 20, 0.4)};
     store_metric mb[1] = {metric(b, "loss", 1, 5, 2.5)};
-    assert_int_equal(store_metrics_append(s, ma, 2, &err), STORE_OK);
-    assert_int_equal(store_metrics_append(s, mb, 1, &err), STORE_OK);
-    assert_int_equal(store_metrics_append(s, ma + 2, 1, &err), STORE_OK);
+    assert_int_equal(store_metrics_append(s, ma, 2, &err), MLPD_OK);
+    assert_int_equal(store_metrics_append(s, mb, 1, &err), MLPD_OK);
+    assert_int_equal(store_metrics_append(s, ma + 2, 1, &err), MLPD_OK);
 
     store_metric *got;
     size_t n;
-    assert_int_equal(store_metrics_get(s, a, 0, 100, &got, &n, &err), STORE_OK);
+    assert_int_equal(store_metrics_get(s, a, 0, 100, &got, &n, &err), MLPD_OK);
     assert_int_equal(n, 3);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(got[i].run_id, a);
@@ -345,40 +345,40 @@ static void test_metrics_append_and_cursor(void **state) {
     }
     int64_t first = got[0].id, last = got[2].id;
     free(got);
-    assert_int_equal(store_metrics_get(s, a, first, 100, &got, &n, &err), STORE_OK);
+    assert_int_equal(store_metrics_get(s, a, first, 100, &got, &n, &err), MLPD_OK);
     assert_int_equal(n, 2);
     assert_string_equal(got[0].key, "accuracy");
     free(got);
-    assert_int_equal(store_metrics_get(s, a, 0, 1, &got, &n, &err), STORE_OK);
+    assert_int_equal(store_metrics_get(s, a, 0, 1, &got, &n, &err), MLPD_OK);
     assert_int_equal(n, 1);
     assert_int_equal(got[0].id, first);
     free(got);
-    assert_int_equal(store_metrics_get(s, a, last, 100, &got, &n, &err), STORE_OK);
+    assert_int_equal(store_metrics_get(s, a, last, 100, &got, &n, &err), MLPD_OK);
     assert_int_equal(n, 0);
     free(got);
 
     /* One bad metric rolls back the whole batch. */
     store_metric bad[2] = {metric(b, "loss", 2, 9, 1.0), metric(b, "loss", 3, 10, NAN)};
-    assert_int_equal(store_metrics_append(s, bad, 2, &err), STORE_ERR);
-    assert_int_equal(store_metrics_get(s, b, 0, 100, &got, &n, &err), STORE_OK);
+    assert_int_equal(store_metrics_append(s, bad, 2, &err), MLPD_ESTORE);
+    assert_int_equal(store_metrics_get(s, b, 0, 100, &got, &n, &err), MLPD_OK);
     assert_int_equal(n, 1);
     free(got);
     /* Foreign keys are on: no metrics for a run that does not exist. */
     store_metric orphan = metric(b + 1000, "loss", 1, 1, 1.0);
-    assert_int_equal(store_metrics_append(s, &orphan, 1, &err), STORE_ERR);
+    assert_int_equal(store_metrics_append(s, &orphan, 1, &err), MLPD_ESTORE);
     store_close(s);
 }
 
 static void test_record_epoch_is_atomic(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {0};
+    mlpd_error err = {0};
     int64_t run = new_run(s, "ds", 5);
     store_metric ok[2] = {metric(run, "loss", 1, 40, 0.7), metric(run, "accuracy", 1, 40, 0.55)};
     assert_int_equal(store_run_record_epoch(s, run, ok, 2, 1, 40, 0.7, 0.55, NAN, NAN, 99.0, &err),
-                     STORE_OK);
+                     MLPD_OK);
     store_run r;
-    assert_int_equal(store_run_get(s, run, &r, &err), STORE_OK);
+    assert_int_equal(store_run_get(s, run, &r, &err), MLPD_OK);
     assert_int_equal(r.epoch, 1);
     assert_int_equal(r.step, 40);
     assert_int_equal(r.steps, 40);
@@ -388,21 +388,21 @@ static void test_record_epoch_is_atomic(void **state) {
     /* A bad metric undoes the progress update as well. */
     store_metric bad[2] = {metric(run, "loss", 2, 80, 0.6), metric(run, "accuracy", 2, 80, NAN)};
     assert_int_equal(store_run_record_epoch(s, run, bad, 2, 2, 40, 0.6, 0.6, NAN, NAN, 99.0, &err),
-                     STORE_ERR);
-    assert_int_equal(store_run_get(s, run, &r, &err), STORE_OK);
+                     MLPD_ESTORE);
+    assert_int_equal(store_run_get(s, run, &r, &err), MLPD_OK);
     assert_int_equal(r.epoch, 1);
     store_run_clear(&r);
     store_metric *got;
     size_t n;
-    assert_int_equal(store_metrics_get(s, run, 0, 100, &got, &n, &err), STORE_OK);
+    assert_int_equal(store_metrics_get(s, run, 0, 100, &got, &n, &err), MLPD_OK);
     assert_int_equal(n, 2);
     free(got);
     /* An unknown run: nothing is written. */
     store_metric other = metric(run, "loss", 3, 120, 0.5);
     assert_int_equal(
         store_run_record_epoch(s, run + 50, &other, 1, 3, 40, 0.5, 0.6, NAN, NAN, 1, &err),
-        STORE_NOTFOUND);
-    assert_int_equal(store_metrics_get(s, run, 0, 100, &got, &n, &err), STORE_OK);
+        MLPD_ENOTFOUND);
+    assert_int_equal(store_metrics_get(s, run, 0, 100, &got, &n, &err), MLPD_OK);
     assert_int_equal(n, 2);
     free(got);
     store_close(s);
@@ -418,7 +418,7 @@ static void *append_many(void *p) {
     append_arg *a = p;
     for (int i = 0; i < a->count; i++) {
         store_metric m = metric(a->run, "step_loss", 1, i, (double)i);
-        if (store_metrics_append(a->s, &m, 1, NULL) != STORE_OK) return (void *)1;
+        if (store_metrics_append(a->s, &m, 1, NULL) != MLPD_OK) return (void *)1;
     }
     return NULL;
 }
@@ -441,7 +441,7 @@ static void test_metrics_from_many_threads(void **state) {
     for (int i = 0; i < THREADS; i++) {
         store_metric *got;
         size_t n;
-        assert_int_equal(store_metrics_get(s, args[i].run, 0, 1000, &got, &n, NULL), STORE_OK);
+        assert_int_equal(store_metrics_get(s, args[i].run, 0, 1000, &got, &n, NULL), MLPD_OK);
         assert_int_equal(n, EACH);
         for (size_t k = 0; k < n; k++) assert_int_equal(got[k].step, (int64_t)k);
         free(got);
@@ -461,8 +461,8 @@ static int64_t put_model(store *s, int64_t run, const char *name, size_t len, un
                             "\"loss\":\"cross_entropy\"}",
                         .n_params = 15};
     int64_t id = 0;
-    store_error err = {0};
-    assert_int_equal(store_model_put(s, &meta, bytes, len, &id, NULL, &err), STORE_OK);
+    mlpd_error err = {0};
+    assert_int_equal(store_model_put(s, &meta, bytes, len, &id, NULL, &err), MLPD_OK);
     free(bytes);
     assert_true(id > 0);
     return id;
@@ -471,16 +471,16 @@ static int64_t put_model(store *s, int64_t run, const char *name, size_t len, un
 static void test_models(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {0};
+    mlpd_error err = {0};
     int64_t latest;
-    assert_int_equal(store_model_latest(s, &latest, &err), STORE_NOTFOUND);
+    assert_int_equal(store_model_latest(s, &latest, &err), MLPD_ENOTFOUND);
     int64_t run = new_run(s, "ds", 1);
     int64_t m1 = put_model(s, run, "first", 1000, 1);
     int64_t m2 = put_model(s, 0, "other", 70000, 2); /* bigger than a page: overflow pages */
-    assert_int_equal(store_run_finish(s, run, NAN, NAN, m1, &err), STORE_OK);
+    assert_int_equal(store_run_finish(s, run, NAN, NAN, m1, &err), MLPD_OK);
 
     store_model m;
-    assert_int_equal(store_model_get(s, m1, &m, &err), STORE_OK);
+    assert_int_equal(store_model_get(s, m1, &m, &err), MLPD_OK);
     assert_int_equal(m.run_id, run);
     assert_string_equal(m.name, "first");
     assert_non_null(strstr(m.arch_json, "softmax"));
@@ -489,7 +489,7 @@ static void test_models(void **state) {
     assert_int_equal(m.n_params, 15);
     unsigned char *bytes;
     size_t len;
-    assert_int_equal(store_model_file(s, m1, &bytes, &len, &err), STORE_OK);
+    assert_int_equal(store_model_file(s, m1, &bytes, &len, &err), MLPD_OK);
     assert_int_equal(len, 1000);
     for (size_t i = 0; i < len; i++) assert_int_equal(bytes[i], (unsigned char)(i * 31 + 1));
     char crc[16];
@@ -498,7 +498,7 @@ static void test_models(void **state) {
     free(bytes);
     store_model_clear(&m);
 
-    assert_int_equal(store_model_get(s, m2, &m, &err), STORE_OK);
+    assert_int_equal(store_model_get(s, m2, &m, &err), MLPD_OK);
     assert_int_equal(m.run_id, 0);
     assert_string_equal(m.name, "other");
     assert_int_equal(m.version, 1);
@@ -508,36 +508,36 @@ static void test_models(void **state) {
     store_model *list;
     size_t n;
     int64_t total;
-    assert_int_equal(store_model_list(s, 10, 0, &list, &n, &total, &err), STORE_OK);
+    assert_int_equal(store_model_list(s, 10, 0, &list, &n, &total, &err), MLPD_OK);
     assert_int_equal(total, 2);
     assert_int_equal(n, 2);
     assert_int_equal(list[0].id, m2);
     assert_int_equal(list[1].id, m1);
     store_model_list_free(list, n);
-    assert_int_equal(store_model_list(s, 1, 1, &list, &n, &total, &err), STORE_OK);
+    assert_int_equal(store_model_list(s, 1, 1, &list, &n, &total, &err), MLPD_OK);
     assert_int_equal(n, 1);
     assert_int_equal(list[0].id, m1);
     store_model_list_free(list, n);
 
-    assert_int_equal(store_model_latest(s, &latest, &err), STORE_OK);
+    assert_int_equal(store_model_latest(s, &latest, &err), MLPD_OK);
     assert_int_equal(latest, m2);
-    assert_int_equal(store_model_delete(s, m2, &err), STORE_OK);
-    assert_int_equal(store_model_delete(s, m2, &err), STORE_NOTFOUND);
-    assert_int_equal(store_model_get(s, m2, &m, &err), STORE_NOTFOUND);
-    assert_int_equal(store_model_file(s, m2, &bytes, &len, &err), STORE_NOTFOUND);
-    assert_int_equal(store_model_latest(s, &latest, &err), STORE_OK);
+    assert_int_equal(store_model_delete(s, m2, &err), MLPD_OK);
+    assert_int_equal(store_model_delete(s, m2, &err), MLPD_ENOTFOUND);
+    assert_int_equal(store_model_get(s, m2, &m, &err), MLPD_ENOTFOUND);
+    assert_int_equal(store_model_file(s, m2, &bytes, &len, &err), MLPD_ENOTFOUND);
+    assert_int_equal(store_model_latest(s, &latest, &err), MLPD_OK);
     assert_int_equal(latest, m1);
 
     /* Deleting the model a run made clears the run's link to it. */
     store_run r;
-    assert_int_equal(store_run_get(s, run, &r, &err), STORE_OK);
+    assert_int_equal(store_run_get(s, run, &r, &err), MLPD_OK);
     assert_int_equal(r.model_id, m1);
     store_run_clear(&r);
-    assert_int_equal(store_model_delete(s, m1, &err), STORE_OK);
-    assert_int_equal(store_run_get(s, run, &r, &err), STORE_OK);
+    assert_int_equal(store_model_delete(s, m1, &err), MLPD_OK);
+    assert_int_equal(store_run_get(s, run, &r, &err), MLPD_OK);
     assert_int_equal(r.model_id, 0);
     store_run_clear(&r);
-    assert_int_equal(store_model_latest(s, &latest, &err), STORE_NOTFOUND);
+    assert_int_equal(store_model_latest(s, &latest, &err), MLPD_ENOTFOUND);
     store_close(s);
 }
 
@@ -546,7 +546,7 @@ static void test_models(void **state) {
 static void test_datasets(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {0};
+    mlpd_error err = {0};
     store_dataset d = {.name = "zeta",
                        .source = "upload",
                        .path = "zeta.csv",
@@ -555,7 +555,7 @@ static void test_datasets(void **state) {
                        .features = 4,
                        .classes = 3};
     int64_t id1, id2, id3;
-    assert_int_equal(store_dataset_put(s, &d, &id1, &err), STORE_OK);
+    assert_int_equal(store_dataset_put(s, &d, &id1, &err), MLPD_OK);
     store_dataset e = {.name = "alpha",
                        .source = "data-dir",
                        .path = "alpha",
@@ -564,11 +564,11 @@ static void test_datasets(void **state) {
                        .n_test = 10,
                        .features = 784,
                        .classes = 10};
-    assert_int_equal(store_dataset_put(s, &e, &id2, &err), STORE_OK);
+    assert_int_equal(store_dataset_put(s, &e, &id2, &err), MLPD_OK);
     assert_true(id1 != id2);
 
     store_dataset got;
-    assert_int_equal(store_dataset_get(s, "zeta", &got, &err), STORE_OK);
+    assert_int_equal(store_dataset_get(s, "zeta", &got, &err), MLPD_OK);
     assert_int_equal(got.id, id1);
     assert_string_equal(got.source, "upload");
     assert_string_equal(got.path, "zeta.csv");
@@ -583,18 +583,18 @@ static void test_datasets(void **state) {
     /* Same name: updated in place, id and created_at kept. */
     d.n_train = 250;
     d.classes = 5;
-    assert_int_equal(store_dataset_put(s, &d, &id3, &err), STORE_OK);
+    assert_int_equal(store_dataset_put(s, &d, &id3, &err), MLPD_OK);
     assert_int_equal(id3, id1);
-    assert_int_equal(store_dataset_get(s, "zeta", &got, &err), STORE_OK);
+    assert_int_equal(store_dataset_get(s, "zeta", &got, &err), MLPD_OK);
     assert_int_equal(got.n_train, 250);
     assert_int_equal(got.classes, 5);
     assert_true(got.created_at == created);
     store_dataset_clear(&got);
-    assert_int_equal(store_dataset_get(s, "nope", &got, &err), STORE_NOTFOUND);
+    assert_int_equal(store_dataset_get(s, "nope", &got, &err), MLPD_ENOTFOUND);
 
     store_dataset *list;
     size_t n;
-    assert_int_equal(store_dataset_list(s, &list, &n, &err), STORE_OK);
+    assert_int_equal(store_dataset_list(s, &list, &n, &err), MLPD_OK);
     assert_int_equal(n, 2);
     assert_string_equal(list[0].name, "alpha");
     assert_string_equal(list[1].name, "zeta");
@@ -603,7 +603,7 @@ static void test_datasets(void **state) {
     store_dataset bad = e;
     bad.name = "bad";
     bad.format = "parquet";
-    assert_int_equal(store_dataset_put(s, &bad, NULL, &err), STORE_ERR);
+    assert_int_equal(store_dataset_put(s, &bad, NULL, &err), MLPD_ESTORE);
     store_close(s);
 }
 
@@ -612,11 +612,11 @@ static void test_datasets(void **state) {
 static void test_everything_survives_reopen(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
-    store_error err = {0};
+    mlpd_error err = {0};
     int64_t run = new_run(s, "keep", 3);
     store_run_set_status(s, run, RUN_RUNNING, NULL, &err);
     store_metric m = metric(run, "loss", 1, 7, 0.25);
-    assert_int_equal(store_metrics_append(s, &m, 1, &err), STORE_OK);
+    assert_int_equal(store_metrics_append(s, &m, 1, &err), MLPD_OK);
     int64_t model = put_model(s, run, "kept", 321, 9);
     store_dataset d = {.name = "keep",
                        .source = "upload",
@@ -625,33 +625,33 @@ static void test_everything_survives_reopen(void **state) {
                        .n_train = 3,
                        .features = 2,
                        .classes = 2};
-    assert_int_equal(store_dataset_put(s, &d, NULL, &err), STORE_OK);
+    assert_int_equal(store_dataset_put(s, &d, NULL, &err), MLPD_OK);
     store_close(s);
 
     s = open_ok(f);
     store_run r;
-    assert_int_equal(store_run_get(s, run, &r, &err), STORE_OK);
+    assert_int_equal(store_run_get(s, run, &r, &err), MLPD_OK);
     assert_int_equal(r.status, RUN_RUNNING);
     assert_string_equal(r.dataset, "keep");
     store_run_clear(&r);
     store_metric *got;
     size_t n;
-    assert_int_equal(store_metrics_get(s, run, 0, 10, &got, &n, &err), STORE_OK);
+    assert_int_equal(store_metrics_get(s, run, 0, 10, &got, &n, &err), MLPD_OK);
     assert_int_equal(n, 1);
     assert_float_equal(got[0].value, 0.25, 1e-12);
     free(got);
     unsigned char *bytes;
     size_t len;
-    assert_int_equal(store_model_file(s, model, &bytes, &len, &err), STORE_OK);
+    assert_int_equal(store_model_file(s, model, &bytes, &len, &err), MLPD_OK);
     assert_int_equal(len, 321);
     assert_int_equal(bytes[5], (unsigned char)(5 * 31 + 9));
     free(bytes);
     store_dataset ds;
-    assert_int_equal(store_dataset_get(s, "keep", &ds, &err), STORE_OK);
+    assert_int_equal(store_dataset_get(s, "keep", &ds, &err), MLPD_OK);
     assert_int_equal(ds.features, 2);
     store_dataset_clear(&ds);
     /* Ids are not reused after a delete (AUTOINCREMENT): cursors stay valid. */
-    assert_int_equal(store_model_delete(s, model, &err), STORE_OK);
+    assert_int_equal(store_model_delete(s, model, &err), MLPD_OK);
     int64_t again = put_model(s, 0, "kept", 10, 1);
     assert_true(again > model);
     store_close(s);

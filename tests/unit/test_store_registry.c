@@ -37,8 +37,8 @@ static int teardown(void **state) {
 
 static store *open_with(const char *migs) {
     store *s = NULL;
-    store_error err = {0};
-    if (store_open(db, migs, &s, &err) != STORE_OK) fail_msg("store_open: %s", err.msg);
+    mlpd_error err = {0};
+    if (store_open(db, migs, &s, &err) != MLPD_OK) fail_msg("store_open: %s", err.msg);
     return s;
 }
 
@@ -47,15 +47,15 @@ static int64_t put(store *s, const char *name, int *version) {
     for (size_t i = 0; i < sizeof bytes; i++) bytes[i] = (unsigned char)(i * 7 + 1);
     store_model meta = {.name = (char *)name, .arch_json = "{\"inputs\":4}", .n_params = 4};
     int64_t id = 0;
-    store_error err = {0};
-    assert_int_equal(store_model_put(s, &meta, bytes, sizeof bytes, &id, version, &err), STORE_OK);
+    mlpd_error err = {0};
+    assert_int_equal(store_model_put(s, &meta, bytes, sizeof bytes, &id, version, &err), MLPD_OK);
     return id;
 }
 
 static void test_versions_aliases_canary(void **state) {
     (void)state;
     store *s = open_with(migrations());
-    store_error err = {0};
+    mlpd_error err = {0};
     int v = 0;
     int64_t a1 = put(s, "alpha", &v);
     assert_int_equal(v, 1);
@@ -64,32 +64,32 @@ static void test_versions_aliases_canary(void **state) {
     int64_t a2 = put(s, "alpha", &v);
     assert_int_equal(v, 2);
     int64_t id = 0;
-    assert_int_equal(store_model_find(s, "alpha", 2, &id, &err), STORE_OK);
+    assert_int_equal(store_model_find(s, "alpha", 2, &id, &err), MLPD_OK);
     assert_int_equal(id, a2);
-    assert_int_equal(store_model_find(s, "alpha", 3, &id, &err), STORE_NOTFOUND);
+    assert_int_equal(store_model_find(s, "alpha", 3, &id, &err), MLPD_ENOTFOUND);
     store_model *list;
     size_t n;
-    assert_int_equal(store_model_versions(s, "alpha", &list, &n, &err), STORE_OK);
+    assert_int_equal(store_model_versions(s, "alpha", &list, &n, &err), MLPD_OK);
     assert_int_equal(n, 2);
     assert_int_equal(list[0].id, a1);
     assert_int_equal(list[1].version, 2);
     store_model_list_free(list, n);
-    assert_int_equal(store_model_versions(s, "gamma", &list, &n, &err), STORE_NOTFOUND);
+    assert_int_equal(store_model_versions(s, "gamma", &list, &n, &err), MLPD_ENOTFOUND);
 
     /* Aliases: set, move, refuse an unknown version, block deletes. */
-    assert_int_equal(store_alias_set(s, "alpha", "production", 1, &err), STORE_OK);
-    assert_int_equal(store_alias_set(s, "alpha", "production", 9, &err), STORE_NOTFOUND);
-    assert_int_equal(store_model_delete(s, a1, &err), STORE_CONFLICT);
+    assert_int_equal(store_alias_set(s, "alpha", "production", 1, &err), MLPD_OK);
+    assert_int_equal(store_alias_set(s, "alpha", "production", 9, &err), MLPD_ENOTFOUND);
+    assert_int_equal(store_model_delete(s, a1, &err), MLPD_ECONFLICT);
     assert_non_null(strstr(err.msg, "production"));
-    assert_int_equal(store_alias_set(s, "alpha", "production", 2, &err), STORE_OK);
-    assert_int_equal(store_canary_set(s, "alpha", 1, 25, &err), STORE_OK);
-    assert_int_equal(store_canary_set(s, "alpha", 7, 25, &err), STORE_NOTFOUND);
-    assert_int_equal(store_canary_set(s, "alpha", 1, -1, &err), STORE_ERR);
-    assert_int_equal(store_model_delete(s, a1, &err), STORE_CONFLICT);
+    assert_int_equal(store_alias_set(s, "alpha", "production", 2, &err), MLPD_OK);
+    assert_int_equal(store_canary_set(s, "alpha", 1, 25, &err), MLPD_OK);
+    assert_int_equal(store_canary_set(s, "alpha", 7, 25, &err), MLPD_ENOTFOUND);
+    assert_int_equal(store_canary_set(s, "alpha", 1, -1, &err), MLPD_ESTORE);
+    assert_int_equal(store_model_delete(s, a1, &err), MLPD_ECONFLICT);
     assert_non_null(strstr(err.msg, "canary"));
 
     store_registry reg;
-    assert_int_equal(store_registry_load(s, &reg, &err), STORE_OK);
+    assert_int_equal(store_registry_load(s, &reg, &err), MLPD_OK);
     assert_int_equal(reg.n_versions, 3);
     assert_string_equal(reg.versions[0].name, "alpha");
     assert_int_equal(reg.versions[2].model_id, b1);
@@ -99,11 +99,11 @@ static void test_versions_aliases_canary(void **state) {
     assert_int_equal(reg.canaries[0].percent, 25);
     store_registry_free(&reg);
 
-    assert_int_equal(store_canary_set(s, "alpha", 0, 0, &err), STORE_OK);
-    assert_int_equal(store_model_delete(s, a1, &err), STORE_OK);
-    assert_int_equal(store_alias_delete(s, "alpha", "production", &err), STORE_OK);
-    assert_int_equal(store_alias_delete(s, "alpha", "production", &err), STORE_NOTFOUND);
-    assert_int_equal(store_model_delete(s, a2, &err), STORE_OK);
+    assert_int_equal(store_canary_set(s, "alpha", 0, 0, &err), MLPD_OK);
+    assert_int_equal(store_model_delete(s, a1, &err), MLPD_OK);
+    assert_int_equal(store_alias_delete(s, "alpha", "production", &err), MLPD_OK);
+    assert_int_equal(store_alias_delete(s, "alpha", "production", &err), MLPD_ENOTFOUND);
+    assert_int_equal(store_model_delete(s, a2, &err), MLPD_OK);
     /* Versions are never reused while a row of the name lives; a name whose
      * versions are all gone starts again at 1. */
     put(s, "alpha", &v);
@@ -147,7 +147,7 @@ static void test_migration_folds_labels_into_names(void **state) {
              " (4, 1, NULL, '{}', 'x', 1, 1, 0, x'00'),"
              " (5, 2, NULL, '{}', 'x', 1, 1, 0, x'00');");
     s = open_with(migrations());
-    store_error err = {0};
+    mlpd_error err = {0};
     store_model m;
     static const struct {
         int64_t id;
@@ -159,7 +159,7 @@ static void test_migration_folds_labels_into_names(void **state) {
                 {4, "fashion-mnist", 2},
                 {5, "model", 2}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        assert_int_equal(store_model_get(s, want[i].id, &m, &err), STORE_OK);
+        assert_int_equal(store_model_get(s, want[i].id, &m, &err), MLPD_OK);
         assert_string_equal(m.name, want[i].name);
         assert_int_equal(m.version, want[i].version);
         store_model_clear(&m);

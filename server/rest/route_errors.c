@@ -1,0 +1,72 @@
+/* route_errors.c - the one place where the daemon's error codes
+ * (mlpd_error.h) become HTTP answers: status, problem type (RFC 9457) and
+ * Retry-After. Handlers never choose a status for a code themselves. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "router.h"
+
+/* A full job queue clears as jobs finish: minutes of training at most. */
+#define RETRY_AFTER_BUSY_SECONDS 30
+/* A draining daemon is gone or back (restarted) within seconds. */
+#define RETRY_AFTER_DRAINING_SECONDS 5
+
+/* code -> answer. The types are documented in api/openapi.yaml. */
+static const struct {
+    mlpd_status code;
+    int status;
+    const char *type;
+    int retry_after; /* seconds, 0 = no header */
+} http_of[] = {
+    {MLPD_ENOTFOUND, 404, "not-found", 0},
+    {MLPD_ECONFLICT, 409, "conflict", 0},
+    {MLPD_EBUSY, 429, "queue-full", RETRY_AFTER_BUSY_SECONDS},
+    {MLPD_ENOSPC, 507, "insufficient-storage", 0},
+    {MLPD_ESTORE, 500, "store", 0},
+    {MLPD_EIO, 500, "internal", 0},
+    {MLPD_EINTERNAL, 500, "internal", 0},
+};
+
+int route_reply_error(http_response *res, mlpd_status code, const char *type, const char *pointer,
+                      const char *detail_fmt, ...) {
+    int status = 500, retry_after = 0;
+    const char *table_type = "internal"; /* MLPD_OK or an unknown code: a bug */
+    for (size_t i = 0; i < sizeof http_of / sizeof http_of[0]; i++) {
+        if (http_of[i].code == code) {
+            status = http_of[i].status;
+            table_type = http_of[i].type;
+            retry_after = http_of[i].retry_after;
+        }
+    }
+    char detail[sizeof((api_problem *)0)->detail];
+    va_list ap;
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof detail, detail_fmt, ap);
+    va_end(ap);
+    http_reply_problem(res, status, type ? type : table_type, pointer, "%s", detail);
+    if (retry_after) http_set_header(res, "Retry-After", "%d", retry_after);
+    return -1;
+}
+
+int route_store_check(int rc, const mlpd_error *se, http_response *res, const char *notfound_fmt,
+                      ...) {
+    if (rc == MLPD_OK) return 0;
+    const char *msg = se ? se->msg : "";
+    if (rc == MLPD_ENOTFOUND) {
+        char detail[256];
+        va_list ap;
+        va_start(ap, notfound_fmt);
+        vsnprintf(detail, sizeof detail, notfound_fmt, ap);
+        va_end(ap);
+        return route_reply_error(res, rc, NULL, NULL, "%s", detail);
+    }
+    if (rc == MLPD_ECONFLICT) return route_reply_error(res, rc, NULL, NULL, "%s", msg);
+    if (rc == MLPD_ENOSPC)
+        return route_reply_error(res, rc, NULL, NULL, "the disk is full: %s", msg);
+    return route_reply_error(res, rc, "store", NULL, "store: %s", msg);
+}
+
+void route_reply_draining(http_response *res) {
+    http_reply_problem(res, 503, "draining", NULL, "the daemon is shutting down");
+    http_set_header(res, "Retry-After", "%d", RETRY_AFTER_DRAINING_SECONDS);
+}
