@@ -21,6 +21,27 @@ const char *http_query(const http_request *req, const char *name) {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct {
+    int (*fn)(void *user, const char *key, const char *value);
+    void *user;
+    int stop;
+} query_walk;
+
+static enum MHD_Result on_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+    (void)kind;
+    query_walk *w = cls;
+    w->stop = w->fn(w->user, key, value);
+    return w->stop ? MHD_NO : MHD_YES;
+}
+
+int http_query_each(const http_request *req,
+                    int (*fn)(void *user, const char *key, const char *value), void *user) {
+    if (!req->conn) return 0;
+    query_walk w = {fn, user, 0};
+    return MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, on_query_arg, &w);
+}
+
 const char *http_header(const http_request *req, const char *name) {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }

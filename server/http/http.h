@@ -65,6 +65,10 @@ typedef struct {
 /* ---- request helpers ------------------------------------------------------- */
 /* Value of query argument `name`, NULL when absent. */
 const char *http_query(const http_request *req, const char *name);
+/* Call fn for each query argument in the order sent (value NULL for a bare
+ * "?key"), until fn returns non-zero. Returns how many were visited. */
+int http_query_each(const http_request *req,
+                    int (*fn)(void *user, const char *key, const char *value), void *user);
 /* Value of request header `name` (case-insensitive), NULL when absent. */
 const char *http_header(const http_request *req, const char *name);
 

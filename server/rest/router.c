@@ -15,79 +15,74 @@
 
 /* The API, top to bottom. Handlers live in routes_*.c and sse.c. Scopes
  * (auth.h): OPEN never needs a token, READ either token, INFER the inference
- * (or management) token, MANAGE the management token. */
+ * (or management) token, MANAGE the management token. R declares a route
+ * that takes no query parameter; RQ lists the ones it takes ("a|b"): any
+ * other is refused with 400 before the handler runs, as unknown body members
+ * are. */
+// clang-format off
+#define RQ(method, pattern, handler, body, types, scope, query) \
+    {method, pattern, handler, body, types, NULL, scope, query, 0, {0}}
 #define R(method, pattern, handler, body, types, scope)                                            \
-    {                                                                                              \
-        method, pattern, handler, body, types, NULL, scope, 0, {                                   \
-            0                                                                                      \
-        }                                                                                          \
-    }
+    RQ(method, pattern, handler, body, types, scope, NULL)
 #define OCTETS "application/octet-stream"
+#define PAGE   "limit|offset"
 static const route route_table[] = {
-    /* method   pattern                  handler               body               content types  scope */
-    R("POST", "/train", route_train, ROUTE_BODY_JSON, CT_JSON, AUTH_MANAGE),
-    R("GET", "/jobs", route_jobs_list, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("GET", "/jobs/{id}", route_job_get, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("GET", "/jobs/{id}/metrics", route_job_metrics, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("GET", "/jobs/{id}/events", route_job_events, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("POST", "/jobs/{id}/cancel", route_job_cancel, ROUTE_BODY_NONE, NULL, AUTH_MANAGE),
-    R("POST", "/predict", route_predict, ROUTE_BODY_JSON, CT_JSON, AUTH_INFER),
-    R("POST", "/explain", route_explain, ROUTE_BODY_JSON, CT_JSON, AUTH_INFER),
-    R("GET", "/models", route_models_list, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("POST", "/models", route_model_upload, ROUTE_BODY_UPLOAD, OCTETS, AUTH_MANAGE),
-    R("GET", "/models/{id}", route_model_get, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("DELETE", "/models/{id}", route_model_delete, ROUTE_BODY_NONE, NULL, AUTH_MANAGE),
-    R("GET", "/models/{id}/file", route_model_file, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("GET", "/models/{name}/versions/{v}", route_model_version_get, ROUTE_BODY_NONE, NULL,
-      AUTH_READ),
-    R("DELETE", "/models/{name}/versions/{v}", route_model_version_delete, ROUTE_BODY_NONE, NULL,
-      AUTH_MANAGE),
-    R("PUT", "/models/{name}/aliases/{alias}", route_alias_put, ROUTE_BODY_JSON, CT_JSON,
-      AUTH_MANAGE),
-    R("DELETE", "/models/{name}/aliases/{alias}", route_alias_delete, ROUTE_BODY_NONE, NULL,
-      AUTH_MANAGE),
-    R("PUT", "/models/{name}/canary", route_canary_put, ROUTE_BODY_JSON, CT_JSON, AUTH_MANAGE),
-    R("DELETE", "/models/{name}/canary", route_canary_delete, ROUTE_BODY_NONE, NULL, AUTH_MANAGE),
+    /*  method   pattern                                    handler                      body               types     scope, query */
+    R(  "POST",  "/train",                                  route_train,                 ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
+    RQ( "GET",   "/jobs",                                   route_jobs_list,             ROUTE_BODY_NONE,   NULL,     AUTH_READ, "status|" PAGE),
+    R(  "GET",   "/jobs/{id}",                              route_job_get,               ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    RQ( "GET",   "/jobs/{id}/metrics",                      route_job_metrics,           ROUTE_BODY_NONE,   NULL,     AUTH_READ, "since|limit"),
+    R(  "GET",   "/jobs/{id}/events",                       route_job_events,            ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "POST",  "/jobs/{id}/cancel",                       route_job_cancel,            ROUTE_BODY_NONE,   NULL,     AUTH_MANAGE),
+    R(  "POST",  "/predict",                                route_predict,               ROUTE_BODY_JSON,   CT_JSON,  AUTH_INFER),
+    R(  "POST",  "/explain",                                route_explain,               ROUTE_BODY_JSON,   CT_JSON,  AUTH_INFER),
+    RQ( "GET",   "/models",                                 route_models_list,           ROUTE_BODY_NONE,   NULL,     AUTH_READ, PAGE),
+    RQ( "POST",  "/models",                                 route_model_upload,          ROUTE_BODY_UPLOAD, OCTETS,   AUTH_MANAGE, "name"),
+    R(  "GET",   "/models/{id}",                            route_model_get,             ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "DELETE","/models/{id}",                            route_model_delete,          ROUTE_BODY_NONE,   NULL,     AUTH_MANAGE),
+    R(  "GET",   "/models/{id}/file",                       route_model_file,            ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "GET",   "/models/{name}/versions/{v}",             route_model_version_get,     ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "DELETE","/models/{name}/versions/{v}",             route_model_version_delete,  ROUTE_BODY_NONE,   NULL,     AUTH_MANAGE),
+    R(  "PUT",   "/models/{name}/aliases/{alias}",          route_alias_put,             ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
+    R(  "DELETE","/models/{name}/aliases/{alias}",          route_alias_delete,          ROUTE_BODY_NONE,   NULL,     AUTH_MANAGE),
+    R(  "PUT",   "/models/{name}/canary",                   route_canary_put,            ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
+    R(  "DELETE","/models/{name}/canary",                   route_canary_delete,         ROUTE_BODY_NONE,   NULL,     AUTH_MANAGE),
     /* Open Inference Protocol v2 (routes_v2.c, routes_v2_repo.c); "stats" before {name}. */
-    R("GET", "/v2", route_v2_server, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
-    R("GET", "/v2/health/live", route_v2_live, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
-    R("GET", "/v2/health/ready", route_v2_ready, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
-    R("GET", "/v2/models/stats", route_v2_stats, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("GET", "/v2/models/{name}", route_v2_model, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("GET", "/v2/models/{name}/ready", route_v2_model_ready, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("GET", "/v2/models/{name}/stats", route_v2_stats, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("POST", "/v2/models/{name}/infer", route_v2_infer, ROUTE_BODY_JSON, NULL, AUTH_INFER),
-    R("GET", "/v2/models/{name}/versions/{v}", route_v2_model, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("GET", "/v2/models/{name}/versions/{v}/ready", route_v2_model_ready, ROUTE_BODY_NONE, NULL,
-      AUTH_READ),
-    R("GET", "/v2/models/{name}/versions/{v}/stats", route_v2_stats, ROUTE_BODY_NONE, NULL,
-      AUTH_READ),
-    R("POST", "/v2/models/{name}/versions/{v}/infer", route_v2_infer, ROUTE_BODY_JSON, NULL,
-      AUTH_INFER),
-    R("POST", "/v2/repository/index", route_v2_repo_index, ROUTE_BODY_JSON, NULL, AUTH_READ),
-    R("POST", "/v2/repository/models/{name}/load", route_v2_repo_load, ROUTE_BODY_JSON, NULL,
-      AUTH_MANAGE),
-    R("POST", "/v2/repository/models/{name}/unload", route_v2_repo_unload, ROUTE_BODY_JSON, NULL,
-      AUTH_MANAGE),
+    R(  "GET",   "/v2",                                     route_v2_server,             ROUTE_BODY_NONE,   NULL,     AUTH_OPEN),
+    R(  "GET",   "/v2/health/live",                         route_v2_live,               ROUTE_BODY_NONE,   NULL,     AUTH_OPEN),
+    R(  "GET",   "/v2/health/ready",                        route_v2_ready,              ROUTE_BODY_NONE,   NULL,     AUTH_OPEN),
+    R(  "GET",   "/v2/models/stats",                        route_v2_stats,              ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "GET",   "/v2/models/{name}",                       route_v2_model,              ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "GET",   "/v2/models/{name}/ready",                 route_v2_model_ready,        ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "GET",   "/v2/models/{name}/stats",                 route_v2_stats,              ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "POST",  "/v2/models/{name}/infer",                 route_v2_infer,              ROUTE_BODY_JSON,   NULL,     AUTH_INFER),
+    R(  "GET",   "/v2/models/{name}/versions/{v}",          route_v2_model,              ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "GET",   "/v2/models/{name}/versions/{v}/ready",    route_v2_model_ready,        ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "GET",   "/v2/models/{name}/versions/{v}/stats",    route_v2_stats,              ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "POST",  "/v2/models/{name}/versions/{v}/infer",    route_v2_infer,              ROUTE_BODY_JSON,   NULL,     AUTH_INFER),
+    R(  "POST",  "/v2/repository/index",                    route_v2_repo_index,         ROUTE_BODY_JSON,   NULL,     AUTH_READ),
+    R(  "POST",  "/v2/repository/models/{name}/load",       route_v2_repo_load,          ROUTE_BODY_JSON,   NULL,     AUTH_MANAGE),
+    R(  "POST",  "/v2/repository/models/{name}/unload",     route_v2_repo_unload,        ROUTE_BODY_JSON,   NULL,     AUTH_MANAGE),
     /* TensorFlow Serving v1 (routes_v1.c): ":predict" ends the last segment. */
-    R("GET", "/v1/models/{path*}", route_v1_get, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("POST", "/v1/models/{path*}", route_v1_post, ROUTE_BODY_JSON, CT_JSON, AUTH_INFER),
-    R("GET", "/models/{id}/evaluation", route_model_evaluation, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("POST", "/models/{id}/evaluate", route_model_evaluate, ROUTE_BODY_JSON, CT_JSON, AUTH_MANAGE),
-    R("GET", "/datasets", route_datasets_list, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("POST", "/datasets", route_dataset_upload, ROUTE_BODY_UPLOAD, "text/csv", AUTH_MANAGE),
-    R("GET", "/datasets/{name}", route_dataset_get, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("GET", "/datasets/{name}/samples", route_dataset_samples, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("PUT", "/datasets/{name}/files/{file}", route_dataset_file_upload, ROUTE_BODY_UPLOAD, OCTETS,
-      AUTH_MANAGE),
-    R("GET", "/healthz", route_healthz, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
-    R("GET", "/readyz", route_readyz, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
-    R("GET", "/metrics", route_metrics, ROUTE_BODY_NONE, NULL, AUTH_READ),
-    R("GET", "/openapi.yaml", route_openapi, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
-    R("GET", "/", route_web_index, ROUTE_BODY_NONE, NULL, AUTH_OPEN),
-    /* Last: any other path names a dashboard file, if web/ has it. */
-    {"GET", "/{file*}", route_web_file, ROUTE_BODY_NONE, NULL, route_web_exists, AUTH_OPEN, 0, {0}},
+    R(  "GET",   "/v1/models/{path*}",                      route_v1_get,                ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "POST",  "/v1/models/{path*}",                      route_v1_post,               ROUTE_BODY_JSON,   CT_JSON,  AUTH_INFER),
+    R(  "GET",   "/models/{id}/evaluation",                 route_model_evaluation,      ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "POST",  "/models/{id}/evaluate",                   route_model_evaluate,        ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
+    R(  "GET",   "/datasets",                               route_datasets_list,         ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    RQ( "POST",  "/datasets",                               route_dataset_upload,        ROUTE_BODY_UPLOAD, "text/csv", AUTH_MANAGE, "name|scale"),
+    R(  "GET",   "/datasets/{name}",                        route_dataset_get,           ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    RQ( "GET",   "/datasets/{name}/samples",                route_dataset_samples,       ROUTE_BODY_NONE,   NULL,     AUTH_READ, "n|split|index"),
+    R(  "PUT",   "/datasets/{name}/files/{file}",           route_dataset_file_upload,   ROUTE_BODY_UPLOAD, OCTETS,   AUTH_MANAGE),
+    R(  "GET",   "/healthz",                                route_healthz,               ROUTE_BODY_NONE,   NULL,     AUTH_OPEN),
+    R(  "GET",   "/readyz",                                 route_readyz,                ROUTE_BODY_NONE,   NULL,     AUTH_OPEN),
+    R(  "GET",   "/metrics",                                route_metrics,               ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "GET",   "/openapi.yaml",                           route_openapi,               ROUTE_BODY_NONE,   NULL,     AUTH_OPEN),
+    RQ( "GET",   "/",                                       route_web_index,             ROUTE_BODY_NONE,   NULL,     AUTH_OPEN, "*"),
+    /* Last: any other path names a dashboard file, if web/ has it (any query:
+     * a browser's cache-busting "?v=" must not break a page). */
+    {"GET", "/{file*}", route_web_file, ROUTE_BODY_NONE, NULL, route_web_exists, AUTH_OPEN, "*", 0, {0}},
 };
+// clang-format on
 #undef R
 #define N_ROUTES (sizeof route_table / sizeof route_table[0])
 
@@ -115,6 +110,7 @@ router *router_create(size_t json_limit, size_t upload_limit) {
         rt->content_types = route_table[i].content_types;
         rt->exists = route_table[i].exists;
         rt->scope = route_table[i].scope;
+        rt->query = route_table[i].query;
         rt->body_limit = rt->body == ROUTE_BODY_JSON     ? json_limit
                          : rt->body == ROUTE_BODY_UPLOAD ? upload_limit
                                                          : 0;
@@ -196,6 +192,58 @@ static void reply_auth_refused(auth_result ar, const route *rt, http_response *r
     }
 }
 
+/* ---- query parameters -------------------------------------------------------------- */
+typedef struct {
+    const char *allowed; /* the route's "a|b" list, or NULL */
+    char bad[64];        /* the first parameter refused */
+    const char *why;     /* "unknown" or "repeated" */
+    char seen[8][32];    /* names met so far (a route takes at most a few) */
+    int n_seen;
+} query_check;
+
+static int listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n)) return 1;
+        p = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+static int on_query(void *user, const char *key, const char *value) {
+    (void)value;
+    query_check *q = user;
+    const char *why = !listed(q->allowed, key) ? "unknown" : NULL;
+    for (int i = 0; !why && i < q->n_seen; i++)
+        if (!strcmp(q->seen[i], key)) why = "repeated";
+    if (why) {
+        snprintf(q->bad, sizeof q->bad, "%s", key);
+        q->why = why;
+        return 1;
+    }
+    if (q->n_seen < 8) snprintf(q->seen[q->n_seen++], sizeof q->seen[0], "%s", key);
+    return 0;
+}
+
+/* 400 for a query parameter the route does not take, or one given twice
+ * (which of the two would count is a guess a client should not rely on). */
+static int check_query(const route *rt, const http_request *req, http_response *res) {
+    if (rt->query && !strcmp(rt->query, "*")) return 0;
+    query_check q = {.allowed = rt->query};
+    http_query_each(req, on_query, &q);
+    if (!q.why) return 0;
+    char takes[160];
+    snprintf(takes, sizeof takes, "%s", rt->query ? rt->query : "");
+    for (char *p = takes; *p; p++)
+        if (*p == '|') *p = ',';
+    http_reply_problem(res, 400, "unknown-query-parameter", NULL,
+                       "%s query parameter '%s' on %s %s; it takes %s%s", q.why, q.bad, rt->method,
+                       rt->pattern, rt->query ? "" : "none", takes);
+    return -1;
+}
+
 route *router_admit(router *r, app *a, http_request *req, const char *content_type,
                     long long content_length, char param_buf[HTTP_MAX_PARAMS][160],
                     http_response *res, route **matched) {
@@ -253,6 +301,7 @@ route *router_admit(router *r, app *a, http_request *req, const char *content_ty
         reply_auth_refused(ar, found, res);
         return NULL;
     }
+    if (check_query(found, req, res) != 0) return NULL;
     /* A body is checked only when one is sent (POST /train accepts none). */
     if (content_length > (long long)found->body_limit) {
         http_reply_problem(res, 413, "body-too-large", NULL,

@@ -98,6 +98,8 @@ typedef struct route {
     const char *content_types;               /* "a/b|c/d"; NULL: not checked */
     int (*exists)(app *a, const char *path); /* optional; see above */
     auth_scope scope;                        /* who may call it when tokens are set (auth.h) */
+    const char *query;                       /* query parameters it takes, "a|b"; NULL: none;
+                                                "*": any (static files) */
     size_t body_limit;                       /* resolved from body and the config */
     route_stats stats;
 } route;

@@ -143,6 +143,36 @@ static void test_wrong_content_type_is_415(void **state) {
             "/input");
 }
 
+static void test_unknown_or_repeated_query_parameters_are_400(void **state) {
+    (void)state;
+    static const struct {
+        const char *path, *mentions;
+    } bad[] = {
+        {"/jobs?foo=1", "'foo'"},              /* unknown */
+        {"/jobs?limit=1&limit=2", "repeated"}, /* which one would count? */
+        {"/healthz?x", "takes none"},          /* a route without parameters */
+        {"/models/1?verbose=1", "'verbose'"},
+        {"/jobs/1/metrics?since=0&offset=3", "'offset'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cJSON *j = expect_problem(&D, "GET", bad[i].path, NULL, NULL, 0, NULL, 400, NULL);
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+        assert_string_equal(type->valuestring, "/problems/unknown-query-parameter");
+        expect_detail_mentions(j, bad[i].mentions);
+        cJSON_Delete(j);
+    }
+    /* what a route declares passes; static files take any query (cache busting) */
+    static const char *const good[] = {"/jobs?status=queued&limit=5&offset=0", "/models?limit=2",
+                                       "/index.html?v=3", "/?from=mail"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        http_result r;
+        assert_int_equal(http_get(&D, good[i], &r), 0);
+        if (r.status != 200) fprintf(stderr, "%s -> %ld\n", good[i], r.status);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+    }
+}
+
 static void test_full_queue_is_429_with_retry_after(void **state) {
     (void)state;
     /* --max-queue 1 and one job running: the third submission is refused. */
@@ -196,6 +226,7 @@ int main(void) {
         cmocka_unit_test(test_unknown_things_are_404),
         cmocka_unit_test(test_wrong_method_is_405_with_allow),
         cmocka_unit_test(test_wrong_content_type_is_415),
+        cmocka_unit_test(test_unknown_or_repeated_query_parameters_are_400),
         cmocka_unit_test(test_full_queue_is_429_with_retry_after),
         cmocka_unit_test(test_daemon_is_healthy_after_all_that),
     };
