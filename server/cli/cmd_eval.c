@@ -33,10 +33,19 @@ static void print_confusion(const mlp_eval_result *r) {
 int cmd_eval(int argc, char **argv) {
     const char *model_path = NULL, *data = NULL;
     const cli_option opts[] = {
-        {"model", CLI_STRING, &model_path, 0, 0, CLI_REQUIRED, NULL, "FILE", "model file"},
-        {"data", CLI_STRING, &data, 0, 0, CLI_REQUIRED, NULL, "DIR|FILE",
-         "IDX folder (its test split is used) or CSV file (label first)"},
-        {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL},
+        {.name = "model",
+         .kind = CLI_STRING,
+         .dest = &model_path,
+         .flags = CLI_REQUIRED,
+         .metavar = "FILE",
+         .help = "model file"},
+        {.name = "data",
+         .kind = CLI_STRING,
+         .dest = &data,
+         .flags = CLI_REQUIRED,
+         .metavar = "DIR|FILE",
+         .help = "IDX folder (its test split is used) or CSV file (label first)"},
+        {0},
     };
     char msg[512];
     int rc = cli_parse(opts, argc, argv, msg, sizeof msg);

@@ -133,12 +133,22 @@ int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *file = "-";
     int scale_255 = 0;
     const cli_option opts[] = {
-        {"model", CLI_STRING, &model_path, 0, 0, CLI_REQUIRED, NULL, "FILE", "model file"},
-        {"file", CLI_STRING, &file, 0, 0, 0, NULL, "FILE",
-         "CSV rows of features, no label column ('-': standard input)"},
-        {"scale-255", CLI_FLAG, &scale_255, 0, 0, 0, NULL, NULL,
-         "divide every value by 255 (raw pixel rows for a model trained on IDX images)"},
-        {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL},
+        {.name = "model",
+         .kind = CLI_STRING,
+         .dest = &model_path,
+         .flags = CLI_REQUIRED,
+         .metavar = "FILE",
+         .help = "model file"},
+        {.name = "file",
+         .kind = CLI_STRING,
+         .dest = &file,
+         .metavar = "FILE",
+         .help = "CSV rows of features, no label column ('-': standard input)"},
+        {.name = "scale-255",
+         .kind = CLI_FLAG,
+         .dest = &scale_255,
+         .help = "divide every value by 255 (raw pixel rows for a model trained on IDX images)"},
+        {0},
     };
     char msg[512];
     int rc = cli_parse(opts, argc, argv, msg, sizeof msg);

@@ -93,11 +93,23 @@ static int parse_args(train_opts *o, int argc, char **argv) {
     memset(o, 0, sizeof *o);
     mlp_recipe_default(&o->recipe);
     cli_option opts[4 + RECIPE_OPTIONS_MAX] = {
-        {"data", CLI_STRING, &o->data, 0, 0, CLI_REQUIRED, NULL, "DIR|FILE",
-         "MNIST-style IDX folder or CSV file (label first)"},
-        {"out", CLI_STRING, &o->out, 0, 0, CLI_REQUIRED, NULL, "FILE", "model file to write"},
-        {"warm-start", CLI_STRING, &o->warm_start, 0, 0, 0, NULL, "FILE",
-         "start from this model's weights (the network options are then ignored)"},
+        {.name = "data",
+         .kind = CLI_STRING,
+         .dest = &o->data,
+         .flags = CLI_REQUIRED,
+         .metavar = "DIR|FILE",
+         .help = "MNIST-style IDX folder or CSV file (label first)"},
+        {.name = "out",
+         .kind = CLI_STRING,
+         .dest = &o->out,
+         .flags = CLI_REQUIRED,
+         .metavar = "FILE",
+         .help = "model file to write"},
+        {.name = "warm-start",
+         .kind = CLI_STRING,
+         .dest = &o->warm_start,
+         .metavar = "FILE",
+         .help = "start from this model's weights (the network options are then ignored)"},
     };
     size_t n = 3;
     recipe_options ro;

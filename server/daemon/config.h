@@ -62,7 +62,8 @@ int serve_config_parse(serve_config *c, int argc, char **argv, FILE *out, char *
 /* Print the options with their variables and defaults. */
 void serve_config_usage(FILE *f);
 
-/* Parse a size such as "1048576", "64K", "1M", "1MiB", "2G" into bytes.
+/* Parse a size such as "1048576", "64K", "1M", "1MiB", "2G" into bytes
+ * (cli_parse_size: the syntax of --max-body and --max-upload).
  * Returns 0 or -1 when malformed or zero. */
 int serve_parse_size(const char *s, size_t *out);
 

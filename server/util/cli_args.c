@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- numbers ------------------------------------------------------------------ */
 
@@ -72,6 +73,32 @@ int cli_parse_int_list(const char *s, long min, long max, cli_int_list *out) {
     return 0;
 }
 
+int cli_parse_size(const char *s, size_t *out) {
+    if (!starts_like_number(s) || *s == '-' || *s == '+') return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s) return -1;
+    unsigned long long mul = 1;
+    if (*end) {
+        switch (*end) {
+        case 'k':
+        case 'K': mul = 1ull << 10; break;
+        case 'm':
+        case 'M': mul = 1ull << 20; break;
+        case 'g':
+        case 'G': mul = 1ull << 30; break;
+        default: return -1;
+        }
+        end++;
+        if (!strcasecmp(end, "ib") || !strcasecmp(end, "b")) end += strlen(end);
+        if (*end) return -1;
+    }
+    if (v == 0 || v > SIZE_MAX / mul) return -1;
+    *out = (size_t)(v * mul);
+    return 0;
+}
+
 /* ---- option table ------------------------------------------------------------------ */
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
@@ -88,15 +115,24 @@ static void range_text(const cli_option *o, char *buf, size_t n) {
              (o->flags & CLI_MAX_OPEN) ? ')' : ']');
 }
 
-static int apply_value(const cli_option *o, const char *val, char *err, size_t errlen) {
+/* A switch's value from its variable or --flag=VALUE: 0, false and no clear it. */
+static int switch_value(const char *val) {
+    return !(val[0] == '0' || !strcasecmp(val, "false") || !strcasecmp(val, "no"));
+}
+
+/* Set o from text; `who` names the source in err ("--port", "MLPD_PORT"). */
+static int apply_value(const cli_option *o, const char *val, const char *who, char *err,
+                       size_t errlen) {
     char range[96];
     switch (o->kind) {
-    case CLI_FLAG: *(int *)o->dest = (o->flags & CLI_NEGATE) ? 0 : 1; return 0;
+    case CLI_FLAG:
+        *(int *)o->dest = val ? switch_value(val) : (o->flags & CLI_NEGATE) ? 0 : 1;
+        return 0;
     case CLI_INT: {
         long v;
         if (cli_parse_long(val, (long)o->min, (long)o->max, &v)) {
-            set_err(err, errlen, "--%s: '%s' is not an integer in [%ld, %ld]", o->name, val,
-                    (long)o->min, (long)o->max);
+            set_err(err, errlen, "%s: '%s' is not an integer in [%ld, %ld]", who, val, (long)o->min,
+                    (long)o->max);
             return -1;
         }
         *(int *)o->dest = (int)v;
@@ -107,10 +143,10 @@ static int apply_value(const cli_option *o, const char *val, char *err, size_t e
         if (cli_parse_u64(val, &v) ||
             (o->max > 0 && (v < (uint64_t)o->min || v > (uint64_t)o->max))) {
             if (o->max > 0)
-                set_err(err, errlen, "--%s: '%s' is not an integer in [%.0f, %.0f]", o->name, val,
-                        o->min, o->max);
+                set_err(err, errlen, "%s: '%s' is not an integer in [%.0f, %.0f]", who, val, o->min,
+                        o->max);
             else
-                set_err(err, errlen, "--%s: '%s' is not a non-negative integer", o->name, val);
+                set_err(err, errlen, "%s: '%s' is not a non-negative integer", who, val);
             return -1;
         }
         *(uint64_t *)o->dest = v;
@@ -121,15 +157,29 @@ static int apply_value(const cli_option *o, const char *val, char *err, size_t e
         if (cli_parse_double(val, o->min, o->max, !!(o->flags & CLI_MIN_OPEN),
                              !!(o->flags & CLI_MAX_OPEN), &v)) {
             range_text(o, range, sizeof range);
-            set_err(err, errlen, "--%s: '%s' is not a number in %s", o->name, val, range);
+            set_err(err, errlen, "%s: '%s' is not a number in %s", who, val, range);
             return -1;
         }
         *(float *)o->dest = (float)v;
         return 0;
     }
+    case CLI_SIZE:
+        if (cli_parse_size(val, (size_t *)o->dest)) {
+            set_err(err, errlen, "%s: '%s' is not a size such as 1048576, 512K or 64M", who, val);
+            return -1;
+        }
+        return 0;
     case CLI_STRING:
+        if (o->cap > 0) { /* a buffer: copied, may be empty */
+            if (strlen(val) >= o->cap) {
+                set_err(err, errlen, "%s: value too long (at most %zu bytes)", who, o->cap - 1);
+                return -1;
+            }
+            memcpy(o->dest, val, strlen(val) + 1);
+            return 0;
+        }
         if (!*val) {
-            set_err(err, errlen, "--%s: empty value", o->name);
+            set_err(err, errlen, "%s: empty value", who);
             return -1;
         }
         *(const char **)o->dest = val;
@@ -145,20 +195,44 @@ static int apply_value(const cli_option *o, const char *val, char *err, size_t e
         for (const char *const *c = o->choices; *c && used < sizeof range; c++)
             used += (size_t)snprintf(range + used, sizeof range - used, "%s%s",
                                      c == o->choices ? "" : ", ", *c);
-        set_err(err, errlen, "--%s: '%s' is not one of %s", o->name, val, range);
+        set_err(err, errlen, "%s: '%s' is not one of %s", who, val, range);
         return -1;
     }
     case CLI_INT_LIST:
         if (cli_parse_int_list(val, (long)o->min, (long)o->max, (cli_int_list *)o->dest)) {
             set_err(err, errlen,
-                    "--%s: '%s' is not a comma-separated list of 1 to %d integers in [%ld, %ld]",
-                    o->name, val, CLI_LIST_MAX, (long)o->min, (long)o->max);
+                    "%s: '%s' is not a comma-separated list of 1 to %d integers in [%ld, %ld]", who,
+                    val, CLI_LIST_MAX, (long)o->min, (long)o->max);
             return -1;
         }
         return 0;
     }
-    set_err(err, errlen, "--%s: unsupported option kind", o->name);
+    set_err(err, errlen, "%s: unsupported option kind", who);
     return -1;
+}
+
+int cli_set_defaults(const cli_option *opts, char *err, size_t errlen) {
+    for (const cli_option *o = opts; o->name; o++) {
+        if (!o->def) continue;
+        char who[80];
+        snprintf(who, sizeof who, "default of --%s", o->name);
+        if (apply_value(o, o->def, who, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+int cli_parse_env(const cli_option *opts, char *err, size_t errlen) {
+    for (const cli_option *o = opts; o->name; o++) {
+        const char *v = o->env ? getenv(o->env) : NULL;
+        if (v && !*v && (o->flags & CLI_SECRET)) {
+            set_err(err, errlen,
+                    "%s is set but empty: give the token, or unset it to run without one", o->env);
+            return CLI_USAGE;
+        }
+        /* Other empty variables count as unset (compose passes ${VAR:-} through). */
+        if (v && *v && apply_value(o, v, o->env, err, errlen)) return CLI_USAGE;
+    }
+    return CLI_OK;
 }
 
 int cli_parse(const cli_option *opts, int argc, char **argv, char *err, size_t errlen) {
@@ -186,7 +260,8 @@ int cli_parse(const cli_option *opts, int argc, char **argv, char *err, size_t e
         const cli_option *o = NULL;
         size_t k;
         for (k = 0; k < n_opts; k++)
-            if (strlen(opts[k].name) == name_len && !strncmp(opts[k].name, name, name_len)) {
+            if (!(opts[k].flags & CLI_SECRET) && strlen(opts[k].name) == name_len &&
+                !strncmp(opts[k].name, name, name_len)) {
                 o = &opts[k];
                 break;
             }
@@ -196,10 +271,11 @@ int cli_parse(const cli_option *opts, int argc, char **argv, char *err, size_t e
         }
         const char *val = NULL;
         if (o->kind == CLI_FLAG) {
-            if (eq) {
+            if (eq && !o->env) {
                 set_err(err, errlen, "--%s takes no value", o->name);
                 return CLI_USAGE;
             }
+            if (eq) val = eq + 1;
         } else if (eq) {
             val = eq + 1;
         } else if (i + 1 < argc) {
@@ -208,7 +284,9 @@ int cli_parse(const cli_option *opts, int argc, char **argv, char *err, size_t e
             set_err(err, errlen, "--%s needs a value", o->name);
             return CLI_USAGE;
         }
-        if (apply_value(o, val, err, errlen)) return CLI_USAGE;
+        char who[80];
+        snprintf(who, sizeof who, "--%s", o->name);
+        if (apply_value(o, val, who, err, errlen)) return CLI_USAGE;
         seen[k] = 1;
     }
     for (size_t k = 0; k < n_opts; k++)
@@ -228,6 +306,7 @@ static const char *default_metavar(cli_kind k) {
     case CLI_FLOAT: return "X";
     case CLI_INT_LIST: return "N,N,...";
     case CLI_CHOICE: return "NAME";
+    case CLI_SIZE: return "SIZE";
     default: return "VALUE";
     }
 }
@@ -240,9 +319,10 @@ static void current_value(const cli_option *o, char *buf, size_t n) {
     case CLI_INT: snprintf(buf, n, "%d", *(const int *)o->dest); break;
     case CLI_U64: snprintf(buf, n, "%" PRIu64, *(const uint64_t *)o->dest); break;
     case CLI_FLOAT: snprintf(buf, n, "%g", (double)*(const float *)o->dest); break;
+    case CLI_SIZE: snprintf(buf, n, "%zu", *(const size_t *)o->dest); break;
     case CLI_STRING:
     case CLI_CHOICE: {
-        const char *s = *(const char *const *)o->dest;
+        const char *s = o->cap ? (const char *)o->dest : *(const char *const *)o->dest;
         if (s) snprintf(buf, n, "%s", s);
         break;
     }
@@ -256,33 +336,55 @@ static void current_value(const cli_option *o, char *buf, size_t n) {
     }
 }
 
+/* What the help line says after the text: the choices. */
+static void help_choices(const cli_option *o, char *extra, size_t cap) {
+    size_t used = 0;
+    extra[0] = '\0';
+    if (o->kind != CLI_CHOICE) return;
+    used += (size_t)snprintf(extra, cap, " (one of ");
+    for (const char *const *c = o->choices; *c && used < cap; c++)
+        used += (size_t)snprintf(extra + used, cap - used, "%s%s", c == o->choices ? "" : "|", *c);
+    if (used < cap) snprintf(extra + used, cap - used, ")");
+}
+
+/* ... and after the default: the range and the variable ("(in 1..256; MLPD_WORKERS)"). */
+static void help_tail(const cli_option *o, char *tail, size_t cap) {
+    char range[96] = "";
+    if (o->kind == CLI_FLOAT)
+        range_text(o, range, sizeof range);
+    else if (o->kind == CLI_INT || (o->kind == CLI_U64 && o->max > 0))
+        snprintf(range, sizeof range, "%.0f..%.0f", o->min, o->max);
+    tail[0] = '\0';
+    if (range[0] || o->env)
+        snprintf(tail, cap, " (%s%s%s%s)", range[0] ? "in " : "", range,
+                 range[0] && o->env ? "; " : "", o->env ? o->env : "");
+}
+
 void cli_print_help(FILE *f, const char *usage, const char *summary, const cli_option *opts) {
     fprintf(f, "usage: %s\n", usage);
     if (summary) fprintf(f, "\n%s\n", summary);
     fprintf(f, "\noptions:\n");
     for (const cli_option *o = opts; o->name; o++) {
-        char left[64], val[160], extra[320];
-        if (o->kind == CLI_FLAG)
+        char left[64], val[160], extra[320], tail[160];
+        if (o->flags & CLI_SECRET)
+            snprintf(left, sizeof left, "(environment only)");
+        else if (o->kind == CLI_FLAG)
             snprintf(left, sizeof left, "--%s", o->name);
         else
             snprintf(left, sizeof left, "--%s %s", o->name,
                      o->metavar ? o->metavar : default_metavar(o->kind));
-        current_value(o, val, sizeof val);
-        extra[0] = '\0';
-        if (o->kind == CLI_CHOICE) {
-            size_t used = 0;
-            used += (size_t)snprintf(extra, sizeof extra, " (one of ");
-            for (const char *const *c = o->choices; *c && used < sizeof extra; c++)
-                used += (size_t)snprintf(extra + used, sizeof extra - used, "%s%s",
-                                         c == o->choices ? "" : "|", *c);
-            if (used < sizeof extra) snprintf(extra + used, sizeof extra - used, ")");
-        }
+        if (o->def)
+            snprintf(val, sizeof val, "%s", o->def);
+        else
+            current_value(o, val, sizeof val);
+        help_choices(o, extra, sizeof extra);
+        help_tail(o, tail, sizeof tail);
         fprintf(f, "  %-26s %s%s", left, o->help ? o->help : "", extra);
         if (o->flags & CLI_REQUIRED)
             fprintf(f, " (required)");
-        else if (val[0])
+        else if (val[0] && o->kind != CLI_FLAG)
             fprintf(f, " [default: %s]", val);
-        fputc('\n', f);
+        fprintf(f, "%s\n", tail);
     }
     fprintf(f, "  %-26s %s\n", "--help", "show this help and exit");
 }

@@ -113,15 +113,15 @@ static void make_table(opts_t *d, cli_option *t) {
     d->list.v[0] = 3;
     d->list.v[1] = 4;
     const cli_option table[] = {
-        {"n", CLI_INT, &d->n, 1, 10, 0, NULL, NULL, "a count"},
-        {"x", CLI_FLOAT, &d->x, 0, 1, CLI_MAX_OPEN, NULL, "P", "a share"},
-        {"flag", CLI_FLAG, &d->flag, 0, 0, 0, NULL, NULL, "a switch"},
-        {"seed", CLI_U64, &d->seed, 0, 0, 0, NULL, NULL, "a seed"},
-        {"s", CLI_STRING, &d->s, 0, 0, 0, NULL, "TEXT", "a string"},
-        {"colour", CLI_CHOICE, &d->colour, 0, 0, 0, COLOURS, NULL, "a colour"},
-        {"list", CLI_INT_LIST, &d->list, 1, 100, 0, NULL, NULL, "widths"},
-        {"req", CLI_STRING, &d->req, 0, 0, CLI_REQUIRED, NULL, "FILE", "needed"},
-        {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL},
+        {"n", CLI_INT, &d->n, 1, 10, 0, NULL, NULL, "a count", NULL, NULL, 0},
+        {"x", CLI_FLOAT, &d->x, 0, 1, CLI_MAX_OPEN, NULL, "P", "a share", NULL, NULL, 0},
+        {"flag", CLI_FLAG, &d->flag, 0, 0, 0, NULL, NULL, "a switch", NULL, NULL, 0},
+        {"seed", CLI_U64, &d->seed, 0, 0, 0, NULL, NULL, "a seed", NULL, NULL, 0},
+        {"s", CLI_STRING, &d->s, 0, 0, 0, NULL, "TEXT", "a string", NULL, NULL, 0},
+        {"colour", CLI_CHOICE, &d->colour, 0, 0, 0, COLOURS, NULL, "a colour", NULL, NULL, 0},
+        {"list", CLI_INT_LIST, &d->list, 1, 100, 0, NULL, NULL, "widths", NULL, NULL, 0},
+        {"req", CLI_STRING, &d->req, 0, 0, CLI_REQUIRED, NULL, "FILE", "needed", NULL, NULL, 0},
+        {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 0},
     };
     memcpy(t, table, sizeof table);
 }
@@ -283,6 +283,109 @@ static void test_print_help_shows_defaults(void **state) {
     free(text);
 }
 
+/* ---- settings: default texts, environment variables, buffers, sizes ------------------- */
+
+typedef struct {
+    char host[8];
+    int port, quiet;
+    size_t body;
+    char secret[16];
+} settings_t;
+
+static void settings_table(settings_t *c, cli_option *t) {
+    const cli_option rows[] = {
+        {"host", CLI_STRING, c->host, 0, 0, 0, NULL, NULL, "a host", "T_HOST", "lo",
+         sizeof c->host},
+        {"port", CLI_INT, &c->port, 0, 65535, 0, NULL, NULL, "a port", "T_PORT", "8080", 0},
+        {"quiet", CLI_FLAG, &c->quiet, 0, 0, 0, NULL, NULL, "be quiet", "T_QUIET", "0", 0},
+        {"body", CLI_SIZE, &c->body, 0, 0, 0, NULL, NULL, "a size", "T_BODY", "1M", 0},
+        {"secret", CLI_STRING, c->secret, 0, 0, CLI_SECRET, NULL, NULL, "a token", "T_SECRET", "",
+         sizeof c->secret},
+        {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 0},
+    };
+    memcpy(t, rows, sizeof rows);
+}
+
+static void test_settings(void **state) {
+    (void)state;
+    settings_t c;
+    cli_option t[6];
+    char err[200] = "";
+    memset(&c, 0x55, sizeof c);
+    settings_table(&c, t);
+    assert_int_equal(cli_set_defaults(t, err, sizeof err), 0);
+    assert_string_equal(c.host, "lo");
+    assert_int_equal(c.port, 8080);
+    assert_int_equal(c.quiet, 0);
+    assert_int_equal(c.body, 1 << 20);
+    assert_string_equal(c.secret, "");
+    /* Variables, then flags; an empty variable counts as unset. */
+    setenv("T_PORT", "9000", 1);
+    setenv("T_HOST", "", 1);
+    setenv("T_QUIET", "yes", 1);
+    setenv("T_BODY", "64K", 1);
+    setenv("T_SECRET", "s3cr3t", 1);
+    assert_int_equal(cli_parse_env(t, err, sizeof err), CLI_OK);
+    assert_int_equal(c.port, 9000);
+    assert_string_equal(c.host, "lo");
+    assert_int_equal(c.quiet, 1);
+    assert_int_equal(c.body, 64 << 10);
+    assert_string_equal(c.secret, "s3cr3t");
+    /* A switch with a variable takes its values after '='; a buffer may be emptied. */
+    assert_int_equal(parse(t, err, sizeof err, "--port", "9100", "--quiet=false", "--host=", NULL),
+                     CLI_OK);
+    assert_int_equal(c.port, 9100);
+    assert_int_equal(c.quiet, 0);
+    assert_string_equal(c.host, "");
+    /* Refusals name the variable or the flag. */
+    setenv("T_BODY", "lots", 1);
+    assert_int_equal(cli_parse_env(t, err, sizeof err), CLI_USAGE);
+    assert_non_null(strstr(err, "T_BODY"));
+    setenv("T_BODY", "1M", 1);
+    setenv("T_SECRET", "", 1); /* a secret meant and not given */
+    assert_int_equal(cli_parse_env(t, err, sizeof err), CLI_USAGE);
+    assert_non_null(strstr(err, "T_SECRET"));
+    assert_int_equal(parse(t, err, sizeof err, "--secret", "x", NULL), CLI_USAGE);
+    assert_non_null(strstr(err, "unknown option '--secret'"));
+    assert_int_equal(parse(t, err, sizeof err, "--host", "toolonghost", NULL), CLI_USAGE);
+    assert_non_null(strstr(err, "--host: value too long"));
+    assert_int_equal(parse(t, err, sizeof err, "--body", "0", NULL), CLI_USAGE);
+    assert_non_null(strstr(err, "--body"));
+    unsetenv("T_PORT");
+    unsetenv("T_HOST");
+    unsetenv("T_QUIET");
+    unsetenv("T_BODY");
+    unsetenv("T_SECRET");
+    /* Help shows the default texts and the variables. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cli_print_help(f, "cmd", NULL, t);
+    fclose(f);
+    const char *want[] = {"a port [default: 8080] (in 0..65535; T_PORT)",
+                          "--body SIZE",
+                          "a size [default: 1M] (T_BODY)",
+                          "(environment only)",
+                          "a token (T_SECRET)",
+                          NULL};
+    for (const char **w = want; *w; w++)
+        if (!strstr(text, *w)) fail_msg("help lacks \"%s\":\n%s", *w, text);
+    free(text);
+}
+
+static void test_parse_size(void **state) {
+    (void)state;
+    size_t v = 0;
+    assert_int_equal(cli_parse_size("1048576", &v), 0);
+    assert_int_equal(v, 1048576);
+    assert_int_equal(cli_parse_size("2g", &v), 0);
+    assert_true(v == (size_t)2 << 30);
+    assert_int_equal(cli_parse_size("1MiB", &v), 0);
+    assert_int_equal(v, 1 << 20);
+    const char *bad[] = {"", "0", "-5", "+5", " 5", "12Q", "1MX", "99999999999999999999G", NULL};
+    for (const char **s = bad; *s; s++) assert_int_equal(cli_parse_size(*s, &v), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_long),
@@ -295,6 +398,8 @@ int main(void) {
         cmocka_unit_test(test_refusals_name_the_flag),
         cmocka_unit_test(test_required),
         cmocka_unit_test(test_print_help_shows_defaults),
+        cmocka_unit_test(test_settings),
+        cmocka_unit_test(test_parse_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
