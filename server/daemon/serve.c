@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "config.h"
 #include "cors.h"
@@ -105,12 +106,6 @@ static int is_loopback(const char *ipv4) {
     return !strncmp(ipv4, "127.", 4);
 }
 
-static double wall_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 int cmd_serve(int argc, char **argv) {
     serve_config cfg;
     serve_config_default(&cfg);
@@ -168,7 +163,7 @@ int cmd_serve(int argc, char **argv) {
     a.auth = &keys;
     a.cors = &cors;
     a.metrics = &metrics;
-    a.started_at = wall_now();
+    a.started_at = wall_seconds();
     atomic_init(&a.draining, 0);
     atomic_init(&a.http, NULL);
 

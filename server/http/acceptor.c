@@ -1,4 +1,5 @@
 /* acceptor.c - a listening socket served by one accept thread (acceptor.h). */
+#include "clock.h"
 #include "acceptor.h"
 
 #include <errno.h>
@@ -45,8 +46,7 @@ static void *accept_main(void *arg) {
             /* Out of descriptors or memory: the connection waits in the
              * backlog; try again shortly rather than spin. */
             log_error("accept: %s; retrying in 10 ms", strerror(errno));
-            struct timespec pause = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
-            nanosleep(&pause, NULL);
+            sleep_ms(10);
             continue;
         }
         default:

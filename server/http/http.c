@@ -1,6 +1,7 @@
 /* http.c - libmicrohttpd glue: per-connection state, body collection with the
  * limit the handler gave, response building, the handler told on completion.
  * Listeners, the acceptor and the server's life cycle: http_server.c. */
+#include "clock.h"
 #include "http.h"
 
 #include <microhttpd.h>
@@ -205,7 +206,7 @@ static void finish_deferred(conn_state *s) {
  * failed for memory, here; filled now that the decoded URL and the headers are in. */
 static conn_state *begin(http_server *h, conn_state *s, struct MHD_Connection *c, const char *url,
                          const char *method) {
-    if (!s && (s = calloc(1, sizeof *s)) != NULL) clock_gettime(CLOCK_MONOTONIC, &s->start);
+    if (!s && (s = calloc(1, sizeof *s)) != NULL) s->start = mono_seconds();
     if (!s) return NULL;
     snprintf(s->method, sizeof s->method, "%s", method);
     s->path = strdup(url);
@@ -342,7 +343,7 @@ void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     atomic_fetch_add_explicit(&l->requests, 1, memory_order_relaxed);
     if (s->deferred) finish_deferred(s); /* closed before the answer: release the work */
     atomic_fetch_sub(&h->in_flight, 1);
-    double secs = seconds_since(&s->start);
+    double secs = mono_seconds() - s->start;
     int status = s->queued ? s->res.status : 499; /* 499: client went away before an answer */
     (void)toe;
     h->handler.done(h->handler.ctx, s->counted, &s->req, status, s->res.body_len, secs);

@@ -53,7 +53,7 @@ typedef struct {
     char *path;
     char request_id[48];
     char params[HTTP_MAX_PARAMS][160];
-    struct timespec start;
+    double start;
     int began;    /* the access handler has seen the request */
     int fault;    /* http_uri_fault found in the raw request target */
     int closing;  /* answered on the socket itself; MHD closes it */
@@ -70,12 +70,6 @@ enum http_uri_fault { HTTP_URI_OK = 0, HTTP_URI_TOO_MANY_PARAMS, HTTP_URI_ENCODE
  * own 431 when they overflow it (the client waits for the idle timeout).
  * mlpd's routes read at most three. */
 #define HTTP_MAX_QUERY_PARAMS 64
-
-static inline double seconds_since(const struct timespec *t0) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
-}
 
 /* MHD's access handler and completion callback (http.c); cls is the
  * listener the connection belongs to. */

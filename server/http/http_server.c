@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "http_impl.h"
 #include "log.h"
 
@@ -215,11 +216,10 @@ void http_server_quiesce(http_server *h) {
 }
 
 int http_server_drain(http_server *h, double timeout_seconds) {
-    struct timespec t0, pause = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = mono_seconds();
     int n;
-    while ((n = atomic_load(&h->in_flight)) > 0 && seconds_since(&t0) < timeout_seconds)
-        nanosleep(&pause, NULL);
+    while ((n = atomic_load(&h->in_flight)) > 0 && mono_seconds() - t0 < timeout_seconds)
+        sleep_ms(20);
     return n;
 }
 
@@ -228,9 +228,8 @@ void http_server_stop(http_server *h) {
     /* MHD must not be stopped with a suspended connection, and a deferred
      * request's work (a prediction batch: milliseconds) always resumes it:
      * wait for those, however long the drain was. */
-    struct timespec t0, pause = {.tv_sec = 0, .tv_nsec = 1000000L};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (atomic_load(&h->deferred) > 0 && seconds_since(&t0) < 30.0) nanosleep(&pause, NULL);
+    double t0 = mono_seconds();
+    while (atomic_load(&h->deferred) > 0 && mono_seconds() - t0 < 30.0) sleep_ms(1);
     acceptor_free(h->acc); /* no connection is handed to a stopped worker */
     for (int i = 0; i < h->n_d; i++) {
         MHD_stop_daemon(h->d[i]);

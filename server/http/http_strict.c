@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "http_impl.h"
 #include "log.h"
 
@@ -23,7 +24,7 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     (void)cls, (void)c;
     conn_state *s = calloc(1, sizeof *s);
     if (!s) return NULL; /* http_on_request allocates it then, unchecked */
-    clock_gettime(CLOCK_MONOTONIC, &s->start);
+    s->start = mono_seconds();
     if (!uri) return s;
     /* %00 would reach the routes as a C string cut at the NUL ("/jobs/1%00"
      * is "/jobs/1"): refused whole. The raw target is not decoded yet, so

@@ -31,6 +31,7 @@
 #include <cjson/cJSON.h>
 #include <zlib.h>
 
+#include "clock.h"
 #include "encode.h"
 #include "evaluation.h"
 #include "jobs_impl.h"
@@ -66,12 +67,6 @@ typedef struct {
     uint64_t served_seen; /* jobs_config.serving() at the last check */
     double t_served;      /* monotonic seconds when it last moved */
 } train_ctx;
-
-static double mono_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int should_stop(const train_ctx *c) {
     return atomic_load(&c->jb->cancel) || atomic_load(&c->j->stopping) || c->store_failed[0];
@@ -124,7 +119,7 @@ static void count_samples(train_ctx *c, const mlp_progress *p) {
 static int on_batch(const mlp_progress *p, const mlp_model *m, void *user) {
     (void)m;
     train_ctx *c = user;
-    adapt_blas_threads(c, mono_now());
+    adapt_blas_threads(c, mono_seconds());
     if (p->epoch != c->cur_epoch) {
         c->cur_epoch = p->epoch;
         c->sum_loss = c->sum_acc = 0;
@@ -135,7 +130,7 @@ static int on_batch(const mlp_progress *p, const mlp_model *m, void *user) {
     c->sum_loss += p->loss;
     c->sum_acc += p->accuracy;
     c->n_batches++;
-    double now = mono_now(), elapsed = now - c->t_start;
+    double now = mono_seconds(), elapsed = now - c->t_start;
     double total = (double)p->epochs * (double)p->steps;
     double done = (double)(p->epoch - 1) * (double)p->steps + (double)p->step;
 
@@ -205,7 +200,7 @@ static int on_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
                                p->accuracy, p->val_loss, p->val_accuracy, p->samples_per_sec,
                                &se) != MLPD_OK)
         snprintf(c->store_failed, sizeof c->store_failed, "store: %s", se.msg);
-    c->t_progress = mono_now();
+    c->t_progress = mono_seconds();
     /* Short epochs would flood the log: at most one epoch line per EPOCH_LOG_SECONDS. */
     if (p->epoch == 1 || p->epoch == p->epochs ||
         c->t_progress - c->t_logged >= EPOCH_LOG_SECONDS) {
@@ -459,10 +454,8 @@ static void record_end(jobs *j, const job *jb, run_status final, const char *err
         if (!logged++)
             jobs_logf(j, "job %lld: cannot record its end yet (%s); retrying",
                       (long long)jb->run_id, se.msg);
-        for (waited_ms = 0; waited_ms < delay_ms && !atomic_load(&j->stopping); waited_ms += 50) {
-            struct timespec pause = {0, 50 * 1000000L};
-            nanosleep(&pause, NULL);
-        }
+        for (waited_ms = 0; waited_ms < delay_ms && !atomic_load(&j->stopping); waited_ms += 50)
+            sleep_ms(50);
         if (atomic_load(&j->stopping)) {
             jobs_logf(j, "job %lld: its end is left to the next start's recovery",
                       (long long)jb->run_id);
@@ -474,7 +467,7 @@ static void record_end(jobs *j, const job *jb, run_status final, const char *err
 }
 
 void jobs_run_one(jobs *j, job *jb) {
-    double t_begin = mono_now();
+    double t_begin = mono_seconds();
     mlpd_error se = {0};
     char why[400] = "";
     if (store_run_set_status(j->cfg.st, jb->run_id, RUN_RUNNING, NULL, &se) != MLPD_OK)
@@ -505,7 +498,7 @@ void jobs_run_one(jobs *j, job *jb) {
         cfg.on_batch = on_batch;
         cfg.on_epoch = on_epoch;
         cfg.user = &c;
-        c.t_start = c.t_progress = mono_now();
+        c.t_start = c.t_progress = mono_seconds();
         if (j->cfg.serving) c.served_seen = j->cfg.serving(j->cfg.serving_user);
         c.t_served = -1e9;
         adapt_blas_threads(&c, c.t_start);
@@ -517,7 +510,7 @@ void jobs_run_one(jobs *j, job *jb) {
             ok = 0;
         }
     }
-    double train_seconds = c.t_start > 0 ? mono_now() - c.t_start : 0;
+    double train_seconds = c.t_start > 0 ? mono_seconds() - c.t_start : 0;
 
     /* Decide the outcome; from here a cancel is refused (MLPD_ECONFLICT). */
     job_stop_reason stop = jobs_enter_finishing(j, jb);
@@ -541,7 +534,7 @@ void jobs_run_one(jobs *j, job *jb) {
     run_release(&r);
     /* A success was recorded with its model; any other end is recorded here. */
     if (final != RUN_SUCCEEDED) record_end(j, jb, final, error);
-    hist_observe(&j->counters.job_seconds, mono_now() - t_begin);
+    hist_observe(&j->counters.job_seconds, mono_seconds() - t_begin);
     if (final != RUN_SUCCEEDED)
         jobs_logf(j, "job %lld %s%s%s", (long long)jb->run_id, run_status_name(final),
                   error ? ": " : "", error ? error : "");

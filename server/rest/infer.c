@@ -1,4 +1,5 @@
 /* infer.c - the inference path shared by /predict, v2 and v1 (infer.h). */
+#include "clock.h"
 #include "infer.h"
 
 #include <stdarg.h>
@@ -95,12 +96,6 @@ void *infer_job_new(size_t size, int rows, int outputs) {
     return j;
 }
 
-static uint64_t wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* The statistics of a finished job (the answer written or failed). */
 static void record(infer_job *j, int ok, uint64_t answered_ns, uint64_t end_ns) {
     model_stat *s = j->stat;
@@ -124,7 +119,7 @@ static void record(infer_job *j, int ok, uint64_t answered_ns, uint64_t end_ns) 
 /* The answer for a job whose outputs are written (or failed); releases everything. */
 static void finish(void *arg, http_response *res) {
     infer_job *j = arg;
-    uint64_t t0 = batcher_now_ns();
+    uint64_t t0 = mono_ns();
     int ok = !j->item.failed;
     if (ok) {
         j->answer(j, res);
@@ -133,7 +128,7 @@ static void finish(void *arg, http_response *res) {
     } else {
         infer_reply_error(j->style, res, 500, "internal", NULL, "out of memory predicting");
     }
-    record(j, ok, t0, batcher_now_ns());
+    record(j, ok, t0, mono_ns());
     model_cache_release(j->a->models, j->cm);
     j->release(j);
 }
@@ -148,7 +143,7 @@ void infer_run(app *a, infer_job *j, const http_request *req, http_response *res
     j->item.model = j->cm->model;
     j->item.done = on_batched;
     j->stat = model_stats_get(a->stats, j->cm->id, j->target.name, j->target.version);
-    j->decoded_ns = j->submit_ns = batcher_now_ns();
+    j->decoded_ns = j->submit_ns = mono_ns();
     if (!j->start_ns) j->start_ns = j->decoded_ns;
     batcher *b = model_cache_batcher(a->models);
     if (b && batcher_run_here(b, &j->item)) { /* idle: no hand-off to the batcher thread */

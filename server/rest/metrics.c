@@ -1,4 +1,5 @@
 /* metrics.c - Prometheus text exposition of the daemon's counters and gauges. */
+#include "clock.h"
 #include "metrics.h"
 
 #include <stdarg.h>
@@ -246,10 +247,8 @@ static void put_process(text *t, app *a) {
                (double)pi.virtual_bytes);
     put_scalar(t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
                (double)pi.resident_bytes);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     put_scalar(t, "mlpd_uptime_seconds", "gauge", "Seconds since the daemon started.",
-               (double)now.tv_sec + now.tv_nsec * 1e-9 - a->started_at);
+               wall_seconds() - a->started_at);
 }
 
 /* ---- per model version ({model, version}: model_stats.h) ---- */

@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 
+#include "clock.h"
 #include "encode.h"
 #include "infer.h"
 #include "predict_request.h"
@@ -43,7 +44,7 @@ int route_model_lookup(app *a, int64_t id, cached_model **out, http_response *re
 
 void route_predict(app *a, const http_request *req, http_response *res) {
     if (infer_refuse_draining(a, INFER_ERR_PROBLEM, res)) return;
-    uint64_t start = batcher_now_ns();
+    uint64_t start = mono_ns();
     api_predict_request pr;
     api_problem prob;
     if (api_predict_request_decode(req->body, req->body_len, a->cfg->max_predict_batch, &pr,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "infer.h"
 #include "model_ref.h"
 #include "tfs.h"
@@ -103,7 +104,7 @@ static void v1_release(infer_job *base) {
 
 void route_v1_post(app *a, const http_request *req, http_response *res) {
     if (infer_refuse_draining(a, V1, res)) return;
-    uint64_t start = batcher_now_ns();
+    uint64_t start = mono_ns();
     const char *path = req->params[0];
     const char *colon = strrchr(path, ':');
     char ref_text[256];

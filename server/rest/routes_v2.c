@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "infer.h"
 #include "model_ref.h"
 #include "v2_infer.h"
@@ -171,7 +172,7 @@ static long long header_length(const http_request *req) {
 
 void route_v2_infer(app *a, const http_request *req, http_response *res) {
     if (infer_refuse_draining(a, V2, res)) return;
-    uint64_t start = batcher_now_ns();
+    uint64_t start = mono_ns();
     api_model_ref ref;
     if (path_ref(req, &ref, res) != 0) return;
     long long hl = header_length(req);

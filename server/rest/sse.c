@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "router.h"
 #include "views.h"
@@ -64,12 +65,6 @@ typedef struct sse_hub {
     int max_streams;
     atomic_int open; /* streams admitted and not yet freed by MHD */
 } sse_hub;
-
-static double now_mono(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void stream_unref(sse_stream *s) {
     if (atomic_fetch_sub(&s->refs, 1) == 1) {
@@ -162,11 +157,11 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max) {
             size_t n = s->len - s->off < max ? s->len - s->off : max;
             memcpy(out, s->buf + s->off, n);
             s->off += n;
-            s->last_write = now_mono();
+            s->last_write = mono_seconds();
             return (ssize_t)n;
         }
         if (s->ended || atomic_load(&s->hub->stopping)) return MHD_CONTENT_READER_END_OF_STREAM;
-        double t = now_mono();
+        double t = mono_seconds();
         if (t - s->last_poll >= SSE_TICK_MS * 1e-3 * 0.8) {
             s->last_poll = t;
             poll_job(s);
@@ -222,9 +217,8 @@ static void sweep(sse_hub *h) {
 
 static void *ticker_main(void *arg) {
     sse_hub *h = arg;
-    struct timespec tick = {.tv_sec = 0, .tv_nsec = SSE_TICK_MS * 1000000L};
     while (!atomic_load(&h->stopping)) {
-        nanosleep(&tick, NULL);
+        sleep_ms(SSE_TICK_MS);
         sweep(h);
     }
     return NULL;
@@ -318,7 +312,7 @@ void route_job_events(app *a, const http_request *req, http_response *res) {
     s->cursor = cursor;
     s->last_status = -1;
     s->last_step = -1;
-    s->last_write = now_mono();
+    s->last_write = mono_seconds();
     pthread_mutex_init(&s->mu, NULL);
     atomic_init(&s->closed, 0);
     atomic_init(&s->refs, 2); /* the hub's and the response's */

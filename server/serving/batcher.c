@@ -1,4 +1,5 @@
 /* batcher.c - one thread that runs queued predictions in batches (batcher.h). */
+#include "clock.h"
 #include "batcher.h"
 
 #include <pthread.h>
@@ -27,12 +28,6 @@ struct batcher {
     size_t x_cap, probs_cap, scratch_cap, labels_cap;
     atomic_uint_fast64_t batches, items, rows;
 };
-
-static uint64_t now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 /* Make *buf hold at least n elements of size sz. 0, or -1 out of memory. */
 static int reserve(void **buf, size_t *cap, size_t n, size_t sz) {
@@ -82,7 +77,7 @@ static batch_item *take_batch(batcher *b, int *rows_out) {
 static void run_batch(batcher *b, batch_item *list, int rows) {
     const mlp_model *m = list->model;
     int in = m->arch.sizes[0], out = m->arch.sizes[m->arch.n_layers];
-    uint64_t t0 = now_ns();
+    uint64_t t0 = mono_ns();
     int failed = reserve((void **)&b->scratch, &b->scratch_cap, mlp_scratch_floats(m, rows),
                          sizeof(float)) != 0;
     if (!failed && !list->next) {
@@ -109,7 +104,7 @@ static void run_batch(batcher *b, batch_item *list, int rows) {
     }
     /* Count before answering: a client that reads /metrics right after its
      * answer must already see its batch. */
-    uint64_t n_items = 0, t1 = now_ns();
+    uint64_t n_items = 0, t1 = mono_ns();
     for (batch_item *it = list; it; it = it->next) {
         n_items++;
         it->started_ns = t0;
@@ -139,18 +134,12 @@ static void wait_for_more(batcher *b) {
     if (gap && b->last_rows < 2) return;
     uint64_t deadline = b->head->enqueued_ns + (uint64_t)b->opt.max_delay_us * 1000u;
     for (;;) {
-        uint64_t now = now_ns(), until = deadline;
+        uint64_t now = mono_ns(), until = deadline;
         if (gap && b->last_arrival_ns + gap < until) until = b->last_arrival_ns + gap;
         if (b->stopping || b->queued_rows >= b->opt.max_rows || now >= until) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
         uint64_t left = until - now;
         if (left > 1000000000u) left = 1000000000u;
-        ts.tv_nsec += (long)left;
-        while (ts.tv_nsec >= 1000000000L) {
-            ts.tv_nsec -= 1000000000L;
-            ts.tv_sec++;
-        }
+        struct timespec ts = mono_deadline(left);
         b->idle = 1;
         pthread_cond_timedwait(&b->wake, &b->lock, &ts);
         b->idle = 0;
@@ -215,7 +204,7 @@ batcher *batcher_create(const batcher_options *o, mlpd_error *err) {
 int batcher_submit(batcher *b, batch_item *it) {
     it->next = NULL;
     it->failed = 0;
-    it->enqueued_ns = b->opt.max_delay_us > 0 ? now_ns() : 0;
+    it->enqueued_ns = b->opt.max_delay_us > 0 ? mono_ns() : 0;
     pthread_mutex_lock(&b->lock);
     b->last_arrival_ns = it->enqueued_ns;
     if (b->stopping) {
@@ -246,10 +235,10 @@ void batch_item_predict_here(batch_item *it) {
                          ? stack_scratch
                          : malloc(need * sizeof *scratch);
     it->failed = scratch == NULL;
-    it->started_ns = now_ns();
+    it->started_ns = mono_ns();
     if (scratch) mlp_predict(it->model, it->x, it->rows, it->probs, it->labels, scratch);
     if (scratch != stack_scratch) free(scratch);
-    it->compute_ns = now_ns() - it->started_ns;
+    it->compute_ns = mono_ns() - it->started_ns;
     it->first_in_batch = 1;
 }
 
@@ -270,10 +259,6 @@ int batcher_run_here(batcher *b, batch_item *it) {
     b->running--;
     pthread_mutex_unlock(&b->lock);
     return 1;
-}
-
-uint64_t batcher_now_ns(void) {
-    return now_ns();
 }
 
 void batcher_get_stats(batcher *b, batcher_stats *out) {

@@ -48,7 +48,7 @@ struct batch_item {
     int failed;                   /* set by the batcher: no memory for the batch, outputs unset */
     void (*done)(batch_item *it); /* called once, outputs written, on the batcher thread */
     /* Set with the outputs (per-model statistics): when its batch started
-     * (CLOCK_MONOTONIC ns), how long the batch's forward pass took, and 1 on
+     * (mono_ns(), clock.h), how long the batch's forward pass took, and 1 on
      * the first item of its batch (one model execution per batch). */
     uint64_t started_ns;
     uint64_t compute_ns;
@@ -93,9 +93,6 @@ void batch_item_predict_here(batch_item *it);
  * it->done is NOT called; counted as a batch of its own). Otherwise 0: the
  * caller submits it. */
 int batcher_run_here(batcher *b, batch_item *it);
-
-/* CLOCK_MONOTONIC in nanoseconds (the clock of started_ns). */
-uint64_t batcher_now_ns(void);
 
 void batcher_get_stats(batcher *b, batcher_stats *out);
 

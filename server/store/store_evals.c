@@ -45,7 +45,7 @@ int store_evaluation_insert(store *s, int64_t model_id, const char *dataset, con
     sqlite3_bind_int64(st, 1, model_id);
     sqlite3_bind_text(st, 2, dataset, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, split, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 4, store_now());
+    sqlite3_bind_double(st, 4, wall_seconds());
     sqlite3_bind_text(st, 5, report_json, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_DONE) {
         if (id_out) *id_out = sqlite3_last_insert_rowid(s->db);

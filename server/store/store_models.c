@@ -120,7 +120,7 @@ int store_model_insert(store *s, const store_model *meta, const unsigned char *f
     bind_text_or_null(st, 5, checksum);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)len);
     sqlite3_bind_int64(st, 7, meta->n_params);
-    sqlite3_bind_double(st, 8, store_now());
+    sqlite3_bind_double(st, 8, wall_seconds());
     sqlite3_bind_blob(st, 9, file, (int)len, SQLITE_STATIC);
     int64_t id = 0;
     if (sqlite3_step(st) == SQLITE_DONE)
@@ -413,7 +413,7 @@ int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_er
         sqlite3_bind_int64(st, 6, d->n_test);
         sqlite3_bind_int(st, 7, d->features);
         sqlite3_bind_int(st, 8, d->classes);
-        sqlite3_bind_double(st, 9, store_now());
+        sqlite3_bind_double(st, 9, wall_seconds());
         if (sqlite3_step(st) == SQLITE_ROW) {
             if (id_out) *id_out = sqlite3_column_int64(st, 0);
             /* RETURNING: the write completes when the statement runs to its end. */

@@ -94,7 +94,7 @@ int store_run_create(store *s, const char *config_json, const char *dataset, int
         sqlite3_bind_text(st, 1, config_json, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, dataset, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, epochs);
-        sqlite3_bind_double(st, 4, store_now());
+        sqlite3_bind_double(st, 4, wall_seconds());
         if (sqlite3_step(st) == SQLITE_DONE) {
             if (id_out) *id_out = sqlite3_last_insert_rowid(s->db);
         } else {
@@ -125,7 +125,7 @@ static int update_status(store *s, int64_t id, run_status status, const char *er
         sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 3);
-    sqlite3_bind_double(st, 4, store_now());
+    sqlite3_bind_double(st, 4, wall_seconds());
     return step_update(s, st, "set run status", err);
 }
 
@@ -362,7 +362,7 @@ static int insert_metrics(store *s, const store_metric *m, size_t n, mlpd_error 
                            "INSERT INTO metrics (run_id, key, epoch, step, value, time) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                            &st, err);
-    double now = store_now();
+    double now = wall_seconds();
     for (size_t i = 0; rc == MLPD_OK && i < n; i++) {
         if (!isfinite(m[i].value)) {
             rc = mlpd_fail(err, MLPD_ESTORE, "metric %.31s of run %lld is not a finite number",

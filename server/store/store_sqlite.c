@@ -65,12 +65,6 @@ void store_tx_rollback(store *s) {
     if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-double store_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int store_bind_metric(sqlite3_stmt *st, int idx, double v) {
     if (!isfinite(v)) return sqlite3_bind_null(st, idx);
     return sqlite3_bind_double(st, idx, v);

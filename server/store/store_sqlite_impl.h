@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "store.h"
 
 struct store {
@@ -57,9 +58,6 @@ int store_evaluation_insert(store *s, int64_t model_id, const char *dataset, con
                             const char *report_json, int64_t *id_out, mlpd_error *err);
 int store_model_mean_insert(store *s, int64_t model_id, const char *dataset, const float *mean,
                             int features, mlpd_error *err);
-
-/* Wall-clock seconds since the Unix epoch, sub-second. */
-double store_now(void);
 
 /* NaN (and infinities) are stored as NULL; NULL reads back as NaN. */
 int store_bind_metric(sqlite3_stmt *st, int idx, double v);
