@@ -16,11 +16,6 @@
 mlp_status mlp_fail(mlp_error *err, mlp_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* ---- model (model.c) ---- */
-/* Validate arch and allocate a model whose parameters are all zero; for code
- * that fills the parameters itself (model files). Free with mlp_model_free(). */
-mlp_status mlp_model_alloc(const mlp_arch *arch, mlp_model **out, mlp_error *err);
-
 /* ---- layers (layers.c) ---- */
 /* y (B,O) = act(x (B,I) W^T + b), b (O): the bias is the product's starting
  * value (sgemm beta = 1) and the activation one pass; below a few rows each

@@ -108,7 +108,10 @@ static void carve(mlp_model *m) {
     }
 }
 
-mlp_status mlp_model_alloc(const mlp_arch *arch, mlp_model **out, mlp_error *err) {
+/* Validate arch and allocate a model whose parameters are all zero, for
+ * mlp_model_create (which initialises them) and mlp_model_clone (which copies
+ * them). Free with mlp_model_free(). */
+static mlp_status model_alloc(const mlp_arch *arch, mlp_model **out, mlp_error *err) {
     if (!out) return mlp_fail(err, MLP_EINVAL, "no output pointer");
     *out = NULL;
     mlp_status s = mlp_arch_validate(arch, err);
@@ -159,7 +162,7 @@ mlp_status mlp_model_create(const mlp_arch *arch, mlp_init init, uint64_t seed, 
     if (init != MLP_INIT_GLOROT_UNIFORM && init != MLP_INIT_HE_NORMAL)
         return mlp_fail(err, MLP_EINVAL, "unknown initialiser (%d)", (int)init);
     mlp_model *m;
-    mlp_status s = mlp_model_alloc(arch, &m, err);
+    mlp_status s = model_alloc(arch, &m, err);
     if (s != MLP_OK) return s;
     mlp_rng r;
     mlp_rng_seed(&r, seed);
@@ -170,7 +173,7 @@ mlp_status mlp_model_create(const mlp_arch *arch, mlp_init init, uint64_t seed, 
             init_glorot_uniform(m->W[l], n, fan_in, fan_out, &r);
         else
             init_he_normal(m->W[l], n, fan_in, &r);
-        /* biases stay zero (mlp_model_alloc zeroed them) */
+        /* biases stay zero (model_alloc zeroed them) */
     }
     *out = m;
     return MLP_OK;
@@ -181,7 +184,7 @@ mlp_status mlp_model_clone(const mlp_model *src, mlp_model **out, mlp_error *err
     *out = NULL;
     if (!src) return mlp_fail(err, MLP_EINVAL, "no model to clone");
     mlp_model *m;
-    mlp_status s = mlp_model_alloc(&src->arch, &m, err);
+    mlp_status s = model_alloc(&src->arch, &m, err);
     if (s != MLP_OK) return s;
     memcpy(m->params, src->params, src->n_params * sizeof(float));
     *out = m;

@@ -177,7 +177,7 @@ int cmd_serve(int argc, char **argv) {
      * the largest mmap'd block freed so far, and its trim threshold to twice
      * that: after a model file (2 MB) is read and freed, up to 4 MB of freed
      * heap stayed resident in each thread's arena. Serving one model went
-     * from 20.7 to 16.6 MiB with these (make bench, section 5). 1 MiB and not
+     * from 20.7 to 16.6 MiB with these (make bench: tests/bench/section_5_memory.sh). 1 MiB and not
      * glibc's initial 128 KiB: OpenBLAS mallocs and frees a 516 KiB job array
      * in every multi-threaded sgemm, which then cost an mmap, page faults and
      * an munmap (with TLB shootdowns to the other core) per product. */

@@ -43,7 +43,7 @@ typedef struct {
      * moved until JOBS_SERVING_QUIET_SECONDS pass without it moving: a
      * second thread only helps training while a core is free, and under
      * prediction load it made training and predictions both slower (make
-     * bench, sections 1b and 4). A job's weights are therefore reproducible
+     * bench: tests/bench/section_2_train_jobs.sh measures both). A job's weights are therefore reproducible
      * bit for bit only when no predictions are served during it. */
     uint64_t (*serving)(void *user);
     void *serving_user;

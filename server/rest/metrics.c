@@ -28,7 +28,15 @@ void metrics_count_prediction(mlpd_metrics *m, int rows) {
     atomic_fetch_add_explicit(&m->prediction_requests, 1, memory_order_relaxed);
 }
 
-void metrics_process_info(process_info *pi) {
+/* What the process_* families report, read from /proc and getrusage. */
+typedef struct {
+    double cpu_seconds; /* user + system */
+    double open_fds;    /* descriptors open now */
+    double max_fds;     /* RLIMIT_NOFILE's soft limit, -1 when unlimited */
+    long long virtual_bytes, resident_bytes;
+} process_info;
+
+static void process_info_read(process_info *pi) {
     memset(pi, 0, sizeof *pi);
     long page = sysconf(_SC_PAGESIZE);
     FILE *f = fopen("/proc/self/statm", "r");
@@ -55,12 +63,6 @@ void metrics_process_info(process_info *pi) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         pi->max_fds = rl.rlim_cur == RLIM_INFINITY ? -1 : (double)rl.rlim_cur;
-}
-
-long long metrics_rss_bytes(void) {
-    process_info pi;
-    metrics_process_info(&pi);
-    return pi.resident_bytes;
 }
 
 /* A growing text buffer; on ENOMEM it stops growing and `failed` is set. */
@@ -237,7 +239,7 @@ static void put_process(text *t, app *a) {
     put_scalar(t, "process_start_time_seconds", "gauge",
                "Start time of the process since the Unix epoch in seconds.", a->started_at);
     process_info pi;
-    metrics_process_info(&pi);
+    process_info_read(&pi);
     put_scalar(t, "process_cpu_seconds_total", "counter",
                "Total user and system CPU time spent in seconds.", pi.cpu_seconds);
     put_scalar(t, "process_open_fds", "gauge", "Number of open file descriptors.", pi.open_fds);

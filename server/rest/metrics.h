@@ -31,16 +31,4 @@ void metrics_count_prediction(mlpd_metrics *m, int rows);
 /* The whole exposition as a malloc'ed string (*len bytes); NULL on ENOMEM. */
 char *metrics_render(struct app *a, size_t *len);
 
-/* What the process_* families report, read from /proc and getrusage. */
-typedef struct {
-    double cpu_seconds; /* user + system */
-    double open_fds;    /* descriptors open now */
-    double max_fds;     /* RLIMIT_NOFILE's soft limit, -1 when unlimited */
-    long long virtual_bytes, resident_bytes;
-} process_info;
-void metrics_process_info(process_info *pi);
-
-/* Resident set size of this process in bytes, 0 if unknown. */
-long long metrics_rss_bytes(void);
-
 #endif /* MLPD_METRICS_H */

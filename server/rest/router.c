@@ -318,10 +318,6 @@ route *router_admit(router *r, app *a, http_request *req, const char *content_ty
     return found;
 }
 
-void router_dispatch(route *rt, app *a, const http_request *req, http_response *res) {
-    rt->handler(a, req, res);
-}
-
 void router_record(router *r, route *rt, int status, double seconds) {
     if (!rt) rt = &r->unmatched;
     route_stats *st = &rt->stats;
@@ -366,7 +362,7 @@ static void *on_admit(void *ctx, http_request *req, const char *content_type,
 }
 
 static void on_handle(void *ctx, void *target, const http_request *req, http_response *res) {
-    router_dispatch(target, ctx, req, res);
+    ((route *)target)->handler(ctx, req, res);
 }
 
 static void on_done(void *ctx, void *counted, const http_request *req, int status, size_t bytes,

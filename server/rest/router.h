@@ -119,9 +119,6 @@ route *router_admit(router *r, app *a, http_request *req, const char *content_ty
                     long long content_length, char param_buf[HTTP_MAX_PARAMS][160],
                     http_response *res, route **matched);
 
-/* Run the route's handler for a fully received request. */
-void router_dispatch(route *rt, app *a, const http_request *req, http_response *res);
-
 /* Count a finished request (status, wall time) on the route (NULL: the
  * "unmatched" pseudo-route). */
 void router_record(router *r, route *rt, int status, double seconds);
@@ -201,8 +198,6 @@ int route_web_exists(app *a, const char *path);
  * Retry-After (SSE_RETRY_AFTER_SECONDS). */
 #define SSE_RETRY_AFTER_SECONDS 5
 struct sse_hub *sse_hub_create(int max_streams, mlpd_error *err);
-/* Streams open now. */
-int sse_hub_open_streams(struct sse_hub *h);
 /* End every stream and stop the ticker; call after http_server_quiesce and
  * before http_server_stop (MHD must not stop with suspended connections). */
 void sse_hub_stop(struct sse_hub *h);

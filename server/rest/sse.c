@@ -244,10 +244,6 @@ struct sse_hub *sse_hub_create(int max_streams, mlpd_error *err) {
     return h;
 }
 
-int sse_hub_open_streams(struct sse_hub *h) {
-    return h ? atomic_load(&h->open) : 0;
-}
-
 void sse_hub_stop(struct sse_hub *h) {
     if (!h || atomic_exchange(&h->stopping, 1)) return;
     if (h->ticker_running) pthread_join(h->ticker, NULL);

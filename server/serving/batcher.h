@@ -2,7 +2,7 @@
  *
  * At batch 1 a forward pass is bound by reading the weights (784-512-256-10:
  * 2 MB per row, ~40 µs); rows computed together share that read, so a batch
- * of 32 costs a fraction per row (tests/bench, issue 6). HTTP threads parse a
+ * of 32 costs a fraction per row (make bench, in-process inference: tests/bench/bench_engine.c). HTTP threads parse a
  * request, submit its rows here and suspend the connection; one batcher
  * thread takes every queued item for the same model (up to max_rows rows),
  * runs one mlp_predict() over them, writes each item's outputs and calls its

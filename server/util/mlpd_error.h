@@ -43,7 +43,4 @@ typedef struct {
 mlpd_status mlpd_fail(mlpd_error *err, mlpd_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Short static name of a code ("not found", "disk full", ...), for logs. */
-const char *mlpd_status_str(mlpd_status code);
-
 #endif /* MLPD_ERROR_H */
