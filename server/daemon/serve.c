@@ -106,6 +106,150 @@ static int is_loopback(const char *ipv4) {
     return !strncmp(ipv4, "127.", 4);
 }
 
+/* SIGTERM and SIGINT are handled by the main thread only: blocked here until
+ * cmd_serve waits for them with sigsuspend(old). SIGPIPE is ignored. */
+static void install_signals(sigset_t *old) {
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &term, old);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Process-wide settings of OpenBLAS and malloc. */
+static void tune_process(const serve_config *cfg) {
+    /* OpenBLAS' thread count is process-wide. Predictions on packed models
+     * (AVX2 CPUs, up to MLP_PACKED_MAX_ROWS rows) never call OpenBLAS, so
+     * training may use every core while nothing is served, and drops to one
+     * thread while predictions are answered (jobs.h). */
+    if (cfg->blas_threads > 0) openblas_set_num_threads(cfg->blas_threads);
+
+    /* Fixed malloc thresholds. glibc raises its mmap threshold to the size of
+     * the largest mmap'd block freed so far, and its trim threshold to twice
+     * that: after a model file (2 MB) is read and freed, up to 4 MB of freed
+     * heap stayed resident in each thread's arena. Serving one model went
+     * from 20.7 to 16.6 MiB with these (make bench:
+     * tests/bench/section_5_memory.sh). 1 MiB and not glibc's initial 128 KiB:
+     * OpenBLAS mallocs and frees a 516 KiB job array in every multi-threaded
+     * sgemm, which then cost an mmap, page faults and an munmap (with TLB
+     * shootdowns to the other core) per product. */
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+}
+
+/* Everything the handlers use, bottom up: store, data sets, model cache and
+ * registry, job runner, dashboard files, router, event streams. 0, or -1
+ * after logging why (what started is freed by stop_services). */
+static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics,
+                          web_assets **web) {
+    mlpd_error se = {0};
+    if (store_open(cfg->db, cfg->migrations, &a->st, &se) != MLPD_OK) {
+        log_error("cannot open the store %s: %s", cfg->db, se.msg);
+        return -1;
+    }
+    int found = datasets_scan(a->st, cfg->data_dir, &se);
+    if (found < 0)
+        log_error("scanning %s: %s", cfg->data_dir, se.msg);
+    else
+        log_info("data dir %s: %d data set(s)", cfg->data_dir, found);
+    batcher_options bo = {.max_rows = cfg->predict_batch_rows,
+                          .max_delay_us = cfg->predict_batch_delay_us,
+                          .idle_gap_us = cfg->predict_batch_gap_us};
+    /* Before the job runner, which tells it about the models jobs make. */
+    a->models = model_cache_create(a->st, MODEL_CACHE_CAPACITY, &bo);
+    a->registry = registry_create(a->st, cfg->default_alias);
+    a->stats = model_stats_create();
+    if (a->models && a->registry) model_cache_attach_registry(a->models, a->registry);
+    if (!a->models || !a->registry || !a->stats) {
+        log_error("cannot start: out of memory");
+        return -1;
+    }
+    jobs_config jc = {.st = a->st,
+                      .data_dir = cfg->data_dir,
+                      .max_running = cfg->max_jobs,
+                      .max_queued = cfg->max_queue,
+                      .blas_threads = cfg->blas_threads,
+                      .serving = predictions_answered,
+                      .serving_user = metrics,
+                      .model_saved = model_saved,
+                      .model_saved_user = a->models,
+                      .log = log_job,
+                      .log_user = NULL};
+    if (jobs_start(&jc, &a->jobs, &se) != MLPD_OK) {
+        log_error("cannot start the job runner: %s", se.msg);
+        return -1;
+    }
+    /* Only the dashboard's own files are served from the web dir. */
+    char err[512] = "";
+    *web = web_assets_load(cfg->web_dir, err, sizeof err);
+    if (!*web) log_error("the dashboard is not served: %s", err);
+    a->web = *web;
+    a->router = router_create(cfg->max_body, cfg->max_upload);
+    a->sse = sse_hub_create(cfg->max_streams, &se);
+    if (!a->router || !a->sse) {
+        log_error("cannot start: %s", a->sse ? "out of memory" : se.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Free what start_services started (NULLs are fine); the job runner is
+ * stopped first if it still runs. */
+static void stop_services(app *a, web_assets *web) {
+    jobs_free(a->jobs);
+    sse_hub_free(a->sse);
+    model_cache_free(a->models);
+    registry_free(a->registry);
+    model_stats_free(a->stats);
+    router_free(a->router);
+    web_assets_free(web);
+    if (a->st) store_close(a->st);
+}
+
+/* The start-up lines: where, who may call, and a warning when the daemon is
+ * reachable beyond loopback without tokens. */
+static void log_listening(const serve_config *cfg, const auth_keys *keys, const cors_policy *cors,
+                          int port) {
+    log_info("listening on http://%s:%d (workers %d, max jobs %d, db %s, data %s)", cfg->bind, port,
+             cfg->workers, cfg->max_jobs, cfg->db, cfg->data_dir);
+    log_info("access: %s; CORS: %s",
+             !auth_enabled(keys)                           ? "open (no tokens)"
+             : keys->management_len && keys->inference_len ? "management and inference tokens"
+             : keys->management_len                        ? "management token only"
+                                    : "inference token only (management locked)",
+             cors_enabled(cors) ? cfg->cors_origins : "off");
+    if (!is_loopback(cfg->bind) && !auth_enabled(keys))
+        log_error("warning: listening on %s beyond loopback without tokens: anyone who can reach "
+                  "it may train, upload and delete (set MLPD_MANAGEMENT_TOKEN or "
+                  "--management-token-file, see docs/security.md)",
+                  cfg->bind);
+}
+
+/* Wait for SIGTERM/SIGINT, then shut down in order: readiness false, no new
+ * connections, jobs stopped at a batch boundary, streams ended, requests in
+ * flight drained (DRAIN_SECONDS at most), the server stopped. sigsuspend
+ * unblocks the signals only while waiting, so one cannot slip in between the
+ * check and the wait. */
+static void serve_until_signal(app *a, http_server *http, const sigset_t *old) {
+    while (!signals_seen) sigsuspend(old);
+    pthread_sigmask(SIG_SETMASK, old, NULL); /* a second signal now exits at once */
+    log_info("shutting down: draining");
+    atomic_store(&a->draining, 1);
+    http_server_quiesce(http);
+    jobs_stop(a->jobs);
+    sse_hub_stop(a->sse);
+    int left = http_server_drain(http, DRAIN_SECONDS);
+    if (left > 0) log_info("closing %d request(s) still in flight", left);
+    http_server_stop(http);
+}
+
 int cmd_serve(int argc, char **argv) {
     serve_config cfg;
     serve_config_default(&cfg);
@@ -116,7 +260,7 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "mlpd serve: %s\n", err);
         return 2;
     }
-    /* Both stay on this stack frame, which outlives the server. */
+    /* These stay on this stack frame, which outlives the server. */
     auth_keys keys;
     cors_policy cors;
     auth_sources tokens;
@@ -135,24 +279,10 @@ int cmd_serve(int argc, char **argv) {
         log_error("cannot create data dir %s: %s", cfg.data_dir, strerror(errno));
         return 1;
     }
-
-    /* Signals: handled by the main thread only; blocked until we wait. */
-    sigset_t term, old;
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
-    sigaddset(&term, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &term, &old);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sigset_t old;
+    install_signals(&old);
 
     int rc = 1;
-    store *st = NULL;
-    jobs *jb = NULL;
     http_server *http = NULL;
     web_assets *web = NULL;
     mlpd_metrics metrics;
@@ -166,73 +296,9 @@ int cmd_serve(int argc, char **argv) {
     a.started_at = wall_seconds();
     atomic_init(&a.draining, 0);
     atomic_init(&a.http, NULL);
+    tune_process(&cfg);
+    if (start_services(&a, &cfg, &metrics, &web) != 0) goto out;
 
-    /* OpenBLAS' thread count is process-wide. Predictions on packed models
-     * (AVX2 CPUs, up to MLP_PACKED_MAX_ROWS rows) never call OpenBLAS, so
-     * training may use every core while nothing is served, and drops to one
-     * thread while predictions are answered (jobs.h). */
-    if (cfg.blas_threads > 0) openblas_set_num_threads(cfg.blas_threads);
-
-    /* Fixed malloc thresholds. glibc raises its mmap threshold to the size of
-     * the largest mmap'd block freed so far, and its trim threshold to twice
-     * that: after a model file (2 MB) is read and freed, up to 4 MB of freed
-     * heap stayed resident in each thread's arena. Serving one model went
-     * from 20.7 to 16.6 MiB with these (make bench: tests/bench/section_5_memory.sh). 1 MiB and not
-     * glibc's initial 128 KiB: OpenBLAS mallocs and frees a 516 KiB job array
-     * in every multi-threaded sgemm, which then cost an mmap, page faults and
-     * an munmap (with TLB shootdowns to the other core) per product. */
-    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
-
-    mlpd_error se = {0};
-    if (store_open(cfg.db, cfg.migrations, &st, &se) != MLPD_OK) {
-        log_error("cannot open the store %s: %s", cfg.db, se.msg);
-        goto out;
-    }
-    a.st = st;
-    int found = datasets_scan(st, cfg.data_dir, &se);
-    if (found < 0)
-        log_error("scanning %s: %s", cfg.data_dir, se.msg);
-    else
-        log_info("data dir %s: %d data set(s)", cfg.data_dir, found);
-    batcher_options bo = {.max_rows = cfg.predict_batch_rows,
-                          .max_delay_us = cfg.predict_batch_delay_us,
-                          .idle_gap_us = cfg.predict_batch_gap_us};
-    /* Before the job runner, which tells it about the models jobs make. */
-    a.models = model_cache_create(st, MODEL_CACHE_CAPACITY, &bo);
-    a.registry = registry_create(st, cfg.default_alias);
-    a.stats = model_stats_create();
-    if (a.models && a.registry) model_cache_attach_registry(a.models, a.registry);
-    if (!a.models || !a.registry || !a.stats) {
-        log_error("cannot start: out of memory");
-        goto out;
-    }
-    jobs_config jc = {.st = st,
-                      .data_dir = cfg.data_dir,
-                      .max_running = cfg.max_jobs,
-                      .max_queued = cfg.max_queue,
-                      .blas_threads = cfg.blas_threads,
-                      .serving = predictions_answered,
-                      .serving_user = &metrics,
-                      .model_saved = model_saved,
-                      .model_saved_user = a.models,
-                      .log = log_job,
-                      .log_user = NULL};
-    if (jobs_start(&jc, &jb, &se) != MLPD_OK) {
-        log_error("cannot start the job runner: %s", se.msg);
-        goto out;
-    }
-    a.jobs = jb;
-    /* Only the dashboard's own files are served from the web dir. */
-    web = web_assets_load(cfg.web_dir, err, sizeof err);
-    if (!web) log_error("the dashboard is not served: %s", err);
-    a.web = web;
-    a.router = router_create(cfg.max_body, cfg.max_upload);
-    a.sse = sse_hub_create(cfg.max_streams, &se);
-    if (!a.router || !a.sse) {
-        log_error("cannot start: %s", a.sse ? "out of memory" : se.msg);
-        goto out;
-    }
     http_options ho = {.bind = cfg.bind,
                        .port = cfg.port,
                        .workers = cfg.workers,
@@ -247,34 +313,10 @@ int cmd_serve(int argc, char **argv) {
         goto out;
     }
     int port = http_server_port(http);
-    log_info("listening on http://%s:%d (workers %d, max jobs %d, db %s, data %s)", cfg.bind, port,
-             cfg.workers, cfg.max_jobs, cfg.db, cfg.data_dir);
-    log_info("access: %s; CORS: %s",
-             !auth_enabled(&keys)                        ? "open (no tokens)"
-             : keys.management_len && keys.inference_len ? "management and inference tokens"
-             : keys.management_len                       ? "management token only"
-                                   : "inference token only (management locked)",
-             cors_enabled(&cors) ? cfg.cors_origins : "off");
-    if (!is_loopback(cfg.bind) && !auth_enabled(&keys))
-        log_error("warning: listening on %s beyond loopback without tokens: anyone who can reach "
-                  "it may train, upload and delete (set MLPD_MANAGEMENT_TOKEN or "
-                  "--management-token-file, see docs/security.md)",
-                  cfg.bind);
+    log_listening(&cfg, &keys, &cors, port);
     if (cfg.port_file[0] && write_port_file(cfg.port_file, port) != 0)
         log_error("cannot write the port file %s: %s", cfg.port_file, strerror(errno));
-
-    /* Wait for SIGTERM/SIGINT: sigsuspend unblocks them only while waiting,
-     * so a signal cannot slip in between the check and the wait. */
-    while (!signals_seen) sigsuspend(&old);
-    pthread_sigmask(SIG_SETMASK, &old, NULL); /* a second signal now exits at once */
-    log_info("shutting down: draining");
-    atomic_store(&a.draining, 1);
-    http_server_quiesce(http);
-    jobs_stop(jb);
-    sse_hub_stop(a.sse);
-    int left = http_server_drain(http, DRAIN_SECONDS);
-    if (left > 0) log_info("closing %d request(s) still in flight", left);
-    http_server_stop(http);
+    serve_until_signal(&a, http, &old);
     http = NULL;
     rc = 0;
 out:
@@ -282,14 +324,7 @@ out:
         sse_hub_stop(a.sse);
         http_server_stop(http);
     }
-    jobs_free(jb); /* stops the runner first if still running; NULL is fine */
-    sse_hub_free(a.sse);
-    model_cache_free(a.models);
-    registry_free(a.registry);
-    model_stats_free(a.stats);
-    router_free(a.router);
-    web_assets_free(web);
-    if (st) store_close(st);
+    stop_services(&a, web);
     if (rc == 0) log_info("stopped");
     if (cfg.port_file[0]) unlink(cfg.port_file);
     return rc;
