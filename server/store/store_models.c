@@ -312,15 +312,8 @@ int store_model_versions(store *s, const char *name, store_model **out, size_t *
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         int step = SQLITE_DONE;
         while (rc == MLPD_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            if (count == cap) {
-                cap = cap ? cap * 2 : 8;
-                store_model *grown = realloc(list, cap * sizeof *list);
-                if (!grown) {
-                    rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
-                    break;
-                }
-                list = grown;
-            }
+            if ((rc = store_grow((void **)&list, &cap, count, sizeof *list, 8, err)) != MLPD_OK)
+                break;
             if ((rc = read_model_row(st, &list[count], err)) == MLPD_OK) count++;
         }
         if (rc == MLPD_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list versions");
@@ -456,15 +449,8 @@ int store_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err
     if (rc == MLPD_OK) {
         int step = SQLITE_DONE;
         while (rc == MLPD_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            if (count == cap) {
-                cap = cap ? cap * 2 : 16;
-                store_dataset *grown = realloc(list, cap * sizeof *list);
-                if (!grown) {
-                    rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
-                    break;
-                }
-                list = grown;
-            }
+            if ((rc = store_grow((void **)&list, &cap, count, sizeof *list, 16, err)) != MLPD_OK)
+                break;
             if ((rc = read_dataset_row(st, &list[count], err)) == MLPD_OK) count++;
         }
         if (rc == MLPD_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list datasets");

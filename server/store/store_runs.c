@@ -329,15 +329,8 @@ int store_run_ids_with_status(store *s, run_status status, int64_t **ids, size_t
         sqlite3_bind_text(st, 1, run_status_name(status), -1, SQLITE_STATIC);
         int step;
         while (rc == MLPD_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            if (count == cap) {
-                cap = cap ? cap * 2 : 16;
-                int64_t *grown = realloc(list, cap * sizeof *list);
-                if (!grown) {
-                    rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
-                    break;
-                }
-                list = grown;
-            }
+            if ((rc = store_grow((void **)&list, &cap, count, sizeof *list, 16, err)) != MLPD_OK)
+                break;
             list[count++] = sqlite3_column_int64(st, 0);
         }
         if (rc == MLPD_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list run ids");
@@ -435,15 +428,8 @@ int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, sto
         sqlite3_bind_int(st, 3, limit);
         int step;
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            if (count == cap) {
-                cap = cap ? cap * 2 : 64;
-                store_metric *grown = realloc(list, cap * sizeof *list);
-                if (!grown) {
-                    rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
-                    break;
-                }
-                list = grown;
-            }
+            if ((rc = store_grow((void **)&list, &cap, count, sizeof *list, 64, err)) != MLPD_OK)
+                break;
             store_metric *m = &list[count++];
             memset(m, 0, sizeof *m);
             m->id = sqlite3_column_int64(st, 0);

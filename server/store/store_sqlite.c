@@ -38,6 +38,16 @@ int store_fail_sql(store *s, mlpd_error *err, const char *what) {
     return mlpd_fail(err, full ? MLPD_ENOSPC : MLPD_ESTORE, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
+int store_grow(void **arr, size_t *cap, size_t count, size_t elem, size_t first, mlpd_error *err) {
+    if (count < *cap) return MLPD_OK;
+    size_t n = *cap ? *cap * 2 : first;
+    void *grown = realloc(*arr, n * elem);
+    if (!grown) return mlpd_fail(err, MLPD_ESTORE, "out of memory");
+    *arr = grown;
+    *cap = n;
+    return MLPD_OK;
+}
+
 int store_prepare(store *s, const char *sql, sqlite3_stmt **st, mlpd_error *err) {
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
         *st = NULL;
@@ -145,15 +155,7 @@ static int list_migrations(const char *dir, migration_file **out, size_t *n, mlp
             rc = mlpd_fail(err, MLPD_ESTORE, "more than %d migrations in %s", MAX_MIGRATIONS, dir);
             break;
         }
-        if (count == cap) {
-            cap = cap ? cap * 2 : 16;
-            migration_file *grown = realloc(list, cap * sizeof *list);
-            if (!grown) {
-                rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
-                break;
-            }
-            list = grown;
-        }
+        if ((rc = store_grow((void **)&list, &cap, count, sizeof *list, 16, err)) != MLPD_OK) break;
         list[count].number = number;
         snprintf(list[count].name, sizeof list[count].name, "%s", e->d_name);
         count++;

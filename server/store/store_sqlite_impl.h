@@ -38,6 +38,12 @@ void store_reserve_free(store *s);
  * MLPD_ENOTFOUND, ...). */
 int store_fail_sql(store *s, mlpd_error *err, const char *what);
 
+/* Make room for element `count` of a growing array *arr of *cap elements of
+ * elem bytes: nothing when count < *cap, else *cap doubles (first: its first
+ * size) and *arr is realloc'ed. MLPD_OK, or MLPD_ESTORE "out of memory" with
+ * *arr and *cap unchanged (the caller frees *arr). */
+int store_grow(void **arr, size_t *cap, size_t count, size_t elem, size_t first, mlpd_error *err);
+
 /* Prepare one statement (per call: statements are cheap next to the fsync of
  * a commit, and this keeps no state beside the connection). */
 int store_prepare(store *s, const char *sql, sqlite3_stmt **st, mlpd_error *err);
