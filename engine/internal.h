@@ -156,8 +156,6 @@ void mlp_optim_step(mlp_optim *o, float *params, const float *grad);
 void mlp_optim_free(mlp_optim *o);
 
 /* ---- schedules and watched metrics (schedule.c) ---- */
-/* mlp.h's defaults of a schedule (constant; step_epochs 10, gamma 0.1, ...). */
-void mlp_lr_schedule_default(mlp_lr_schedule *s);
 /* The schedule's members that its type reads; messages start "lr_schedule.<member>". */
 mlp_status mlp_lr_schedule_validate(const mlp_lr_schedule *s, float lr, int epochs, mlp_error *err);
 /* Known monitor and mode; messages start with `where` ("" or "lr_schedule."). */

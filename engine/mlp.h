@@ -434,6 +434,10 @@ typedef struct {
 } mlp_optim_state;
 /* Frees m (and v) and zeroes *s; accepts NULL. */
 void mlp_optim_state_free(mlp_optim_state *s);
+/* 1 when a run with optimizer `opt` can continue state s (not empty, and of
+ * the same optimizer, adam and adamw counting as one); a warm start with
+ * another optimizer starts its state afresh. */
+int mlp_optim_state_fits(const mlp_optim_state *s, mlp_optimizer opt);
 
 typedef struct {
     mlp_optimizer optimizer;     /* default sgd */

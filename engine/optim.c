@@ -84,6 +84,11 @@ void mlp_optim_export(mlp_optim *o, mlp_optim_state *out) {
     o->m = o->v = NULL;
 }
 
+int mlp_optim_state_fits(const mlp_optim_state *s, mlp_optimizer opt) {
+    if (!s || s->n == 0) return 0;
+    return s->kind == opt || (mlp_optim_buffers(s->kind) == 2 && mlp_optim_buffers(opt) == 2);
+}
+
 void mlp_optim_state_free(mlp_optim_state *s) {
     if (!s) return;
     free(s->m); /* v points into the same allocation */

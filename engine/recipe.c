@@ -35,6 +35,15 @@ static const char *init_name(int v) {
 static const char *optimizer_name(int v) {
     return mlp_optimizer_name((mlp_optimizer)v);
 }
+static const char *lr_kind_name(int v) {
+    return mlp_lr_kind_name((mlp_lr_kind)v);
+}
+static const char *metric_name(int v) {
+    return mlp_metric_name((mlp_metric)v);
+}
+static const char *mode_name(int v) {
+    return mlp_mode_name((mlp_mode)v);
+}
 
 static const int hidden_acts[] = {MLP_ACT_RELU, MLP_ACT_SIGMOID, MLP_ACT_TANH, -1};
 static const int output_acts[] = {MLP_ACT_SOFTMAX, MLP_ACT_SIGMOID, MLP_ACT_LINEAR, -1};
@@ -42,6 +51,11 @@ static const int losses[] = {MLP_LOSS_CROSS_ENTROPY, MLP_LOSS_MSE, -1};
 static const int inits[] = {MLP_INIT_GLOROT_UNIFORM, MLP_INIT_HE_NORMAL, -1};
 static const int optimizers[] = {MLP_OPT_SGD, MLP_OPT_MOMENTUM, MLP_OPT_ADAM, MLP_OPT_ADAMW, -1};
 static const int default_hidden[] = {512, 256, 0};
+static const int lr_kinds[] = {MLP_LR_CONSTANT, MLP_LR_STEP,    MLP_LR_EXPONENTIAL,
+                               MLP_LR_COSINE,   MLP_LR_PLATEAU, -1};
+static const int metrics[] = {MLP_METRIC_VAL_LOSS, MLP_METRIC_VAL_ACCURACY, MLP_METRIC_LOSS,
+                              MLP_METRIC_ACCURACY, -1};
+static const int modes[] = {MLP_MODE_AUTO, MLP_MODE_MIN, MLP_MODE_MAX, -1};
 
 #define AT(member) offsetof(mlp_recipe, member)
 #define TR(member) (offsetof(mlp_recipe, train) + offsetof(mlp_train_config, member))
@@ -81,6 +95,34 @@ const mlp_recipe_field mlp_recipe_fields[] = {
     FLOAT_("beta2", "beta2", beta2, 0.999, 0, 1, OPEN_HI, "Adam's beta2"),
     FLOAT_("epsilon", "epsilon", epsilon, 1e-7, 0, 1, OPEN_LO,
            "Adam's epsilon (added after bias correction, as PyTorch does)"),
+    FLOAT_("weight_decay", "weight-decay", weight_decay, 0.01, 0, 10, 0,
+           "AdamW's decoupled weight decay (optimizer adamw)"),
+    FLOAT_("label_smoothing", "label-smoothing", label_smoothing, 0, 0, 1, OPEN_HI,
+           "cross-entropy targets (1-s) one-hot + s/classes"),
+    FLOAT_("clip_norm", "clip-norm", clip_norm, 0, 0, 1e6, 0,
+           "clip the gradient to this global L2 norm (0: off)"),
+    CHOICE_("lr_schedule.type", "lr-schedule", TR(schedule.type), MLP_LR_CONSTANT, lr_kinds,
+            lr_kind_name, 0, "learning-rate schedule"),
+    INT_("lr_schedule.step_epochs", "step-epochs", schedule.step_epochs, 10, 1, 10000,
+         "step: epochs between decays"),
+    FLOAT_("lr_schedule.gamma", "gamma", schedule.gamma, 0.1, 0, 1, OPEN_LO,
+           "step, exponential: the decay factor"),
+    FLOAT_("lr_schedule.min_lr", "min-lr", schedule.min_lr, 0, 0, 10, 0,
+           "cosine: the final rate; reduce_on_plateau: the floor (at most learning_rate)"),
+    INT_("lr_schedule.warmup_epochs", "warmup-epochs", schedule.warmup_epochs, 0, 0, 10000,
+         "cosine: epochs of linear warm-up (fewer than epochs)"),
+    CHOICE_("lr_schedule.monitor", "plateau-monitor", TR(schedule.monitor), MLP_METRIC_VAL_LOSS,
+            metrics, metric_name, 0, "reduce_on_plateau: the metric watched"),
+    CHOICE_("lr_schedule.mode", "plateau-mode", TR(schedule.mode), MLP_MODE_AUTO, modes, mode_name,
+            0, "reduce_on_plateau: min, max, or auto (max for accuracies)"),
+    FLOAT_("lr_schedule.factor", "plateau-factor", schedule.factor, 0.1, 0, 1, OPEN_LO | OPEN_HI,
+           "reduce_on_plateau: the rate is multiplied by this"),
+    INT_("lr_schedule.patience", "plateau-patience", schedule.patience, 10, 1, 10000,
+         "reduce_on_plateau: epochs without improvement before a reduction"),
+    FLOAT_("lr_schedule.min_delta", "plateau-min-delta", schedule.min_delta, 1e-4, 0, FLT_MAX, 0,
+           "reduce_on_plateau: change that counts as improvement"),
+    INT_("lr_schedule.cooldown", "plateau-cooldown", schedule.cooldown, 0, 0, 10000,
+         "reduce_on_plateau: epochs after a reduction during which nothing is counted"),
     INT_("batch_size", "batch", batch_size, 128, 1, 65536, "batch size"),
     INT_("epochs", "epochs", epochs, 10, 1, 10000, "epochs"),
     FLOAT_("validation_split", "val", validation_split, 0, 0, 0.9, 0,
@@ -91,10 +133,16 @@ const mlp_recipe_field mlp_recipe_fields[] = {
     BOOL_("shuffle", "no-shuffle", shuffle, 1, "reshuffle the training samples every epoch"),
     {"seed", "seed", MLP_RF_U64, TR(seed), 0, 0, SAFE_INT, 0, NULL, NULL, 0, NULL,
      "seed of initialisation, shuffling and dropout"},
+    CHOICE_("early_stopping.monitor", "monitor", TR(monitor), MLP_METRIC_VAL_LOSS, metrics,
+            metric_name, 0,
+            "metric watched by early stopping and best weights (val_* fall back to the training "
+            "metric without a validation split)"),
+    CHOICE_("early_stopping.mode", "mode", TR(mode), MLP_MODE_AUTO, modes, mode_name, 0,
+            "min, max, or auto (max for accuracies)"),
     INT_("early_stopping.patience", "patience", patience, 0, 0, 10000,
          "stop after N epochs without improvement (0: off)"),
     FLOAT_("early_stopping.min_delta", "min-delta", min_delta, 0, 0, FLT_MAX, 0,
-           "decrease of the monitored loss that counts as improvement"),
+           "change of the monitored metric that counts as improvement"),
     BOOL_("early_stopping.restore_best_weights", "no-restore-best-weights", restore_best, 1,
           "with early stopping, end with the best epoch's weights"),
 };
@@ -121,29 +169,8 @@ const char *mlp_recipe_field_leaf(const mlp_recipe_field *f) {
     return dot ? dot + 1 : f->name;
 }
 
-/* Members of mlp_train_config that have no line in the table yet (engine
- * options the API and the command line do not offer yet): their defaults and
- * checks stay here until they get one. */
-static void untabled_defaults(mlp_train_config *c) {
-    c->weight_decay = 0.01f; /* PyTorch AdamW's default */
-    mlp_lr_schedule_default(&c->schedule);
-    c->monitor = MLP_METRIC_VAL_LOSS;
-    c->mode = MLP_MODE_AUTO;
-}
-
-static mlp_status untabled_check(const mlp_train_config *c, mlp_error *err) {
-    if (!(c->weight_decay >= 0.0f) || !isfinite(c->weight_decay))
-        return mlp_fail(err, MLP_EINVAL, "weight_decay must be finite and >= 0");
-    if (!(c->label_smoothing >= 0.0f && c->label_smoothing < 1.0f))
-        return mlp_fail(err, MLP_EINVAL, "label_smoothing must be in [0, 1)");
-    if (!(c->clip_norm >= 0.0f) || !isfinite(c->clip_norm))
-        return mlp_fail(err, MLP_EINVAL, "clip_norm must be finite and >= 0");
-    return mlp_watch_validate(c->monitor, c->mode, "", err);
-}
-
 void mlp_recipe_default(mlp_recipe *r) {
     memset(r, 0, sizeof *r);
-    untabled_defaults(&r->train);
     for (size_t i = 0; i < mlp_recipe_n_fields; i++) {
         const mlp_recipe_field *f = &mlp_recipe_fields[i];
         void *v = mlp_recipe_value(r, f);
@@ -290,14 +317,19 @@ mlp_status mlp_recipe_validate(const mlp_recipe *r, const mlp_recipe_field **bad
         return blame(bad, r->output_activation >= 0 ? "output_activation" : "loss");
     }
     const mlp_train_config *c = &r->train;
+    if (c->label_smoothing > 0.0f && r->loss != MLP_LOSS_CROSS_ENTROPY) {
+        mlp_fail(err, MLP_EINVAL, "label_smoothing needs the cross_entropy loss");
+        return blame(bad, "label_smoothing");
+    }
     if (c->nesterov && (c->optimizer != MLP_OPT_MOMENTUM || !(c->momentum > 0.0f))) {
         mlp_fail(err, MLP_EINVAL, "nesterov needs optimizer momentum with momentum > 0");
         return blame(bad, "nesterov");
     }
     mlp_error own = {{0}};
     if (!err) err = &own; /* the message names the member to blame */
-    if (untabled_check(c, err) != MLP_OK ||
-        mlp_lr_schedule_validate(&c->schedule, c->lr, c->epochs, err) != MLP_OK)
+    /* Rules between members: the schedule's min_lr <= learning_rate and
+     * warmup_epochs < epochs (messages start with the member's name). */
+    if (mlp_lr_schedule_validate(&c->schedule, c->lr, c->epochs, err) != MLP_OK)
         return blame_by_message(bad, err);
     return MLP_OK;
 }

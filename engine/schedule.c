@@ -12,20 +12,6 @@
 
 #define PI 3.14159265358979323846
 
-void mlp_lr_schedule_default(mlp_lr_schedule *s) {
-    s->type = MLP_LR_CONSTANT;
-    s->step_epochs = 10;
-    s->gamma = 0.1f;
-    s->min_lr = 0.0f;
-    s->warmup_epochs = 0;
-    s->monitor = MLP_METRIC_VAL_LOSS;
-    s->mode = MLP_MODE_AUTO;
-    s->factor = 0.1f;
-    s->patience = 10;
-    s->min_delta = 1e-4f;
-    s->cooldown = 0;
-}
-
 static int metric_known(mlp_metric m) {
     return m == MLP_METRIC_VAL_LOSS || m == MLP_METRIC_VAL_ACCURACY || m == MLP_METRIC_LOSS ||
            m == MLP_METRIC_ACCURACY;

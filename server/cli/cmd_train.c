@@ -36,13 +36,15 @@ static int on_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
 }
 
 /* The model to train: fresh from the recipe, or the warm-start file checked
- * against the data's widths (mlp_warm_start_check, the daemon's rule too).
- * Returns an exit status (0 ok). */
-static int make_model(const train_opts *o, const mlp_dataset *d, mlp_model **out) {
+ * against the data's widths (mlp_warm_start_check, the daemon's rule too),
+ * with the optimizer state the file may hold in *state. Returns an exit
+ * status (0 ok). */
+static int make_model(const train_opts *o, const mlp_dataset *d, mlp_model **out,
+                      mlp_optim_state *state) {
     mlp_error err = {{0}};
     const mlp_recipe *r = &o->recipe;
     if (o->warm_start) {
-        if (mlp_model_load(o->warm_start, out, &err) != MLP_OK ||
+        if (mlp_model_load_with_state(o->warm_start, out, state, &err) != MLP_OK ||
             mlp_warm_start_check(&(*out)->arch, d->features, d->classes, NULL, &err) != MLP_OK) {
             fprintf(stderr, "mlpd train: --warm-start %s: %s\n", o->warm_start, err.msg);
             mlp_model_free(*out);
@@ -146,11 +148,17 @@ int cmd_train(int argc, char **argv) {
         return 1;
     }
     mlp_model *m = NULL;
-    rc = make_model(&o, train, &m);
+    /* As the daemon's jobs: a warm start continues the file's optimizer state
+     * when the optimizer is the same, and the saved file keeps the new one. */
+    mlp_optim_state state_in = {0}, state_out = {0};
+    rc = make_model(&o, train, &m, &state_in);
     if (rc != 0) {
+        mlp_optim_state_free(&state_in);
         mlp_dataset_free(train);
         return rc;
     }
+    c->init_state = mlp_optim_state_fits(&state_in, c->optimizer) ? &state_in : NULL;
+    c->state_out = &state_out;
     printf("Training ");
     print_arch(stdout, m);
     printf(" (%zu parameters) on %zu samples, %s, lr %g, batch %d, %d epochs\n", m->n_params,
@@ -166,9 +174,11 @@ int cmd_train(int argc, char **argv) {
     memset(&res, 0, sizeof res);
     mlp_status st = mlp_train(m, train, c, &res, &err);
     mlp_dataset_free(train);
+    mlp_optim_state_free(&state_in);
     if (st != MLP_OK) {
         fprintf(stderr, "mlpd train: training failed after %d epochs: %s\n", res.epochs_run,
                 err.msg[0] ? err.msg : mlp_status_str(st));
+        mlp_optim_state_free(&state_out);
         mlp_model_free(m);
         return 1;
     }
@@ -177,7 +187,10 @@ int cmd_train(int argc, char **argv) {
                res.best_epoch);
 
     report_test(o.data, m);
-    if (mlp_model_save(m, o.out, &err) != MLP_OK) {
+    /* SGD keeps no buffers: its models stay version 1 files. */
+    st = mlp_model_save_with_state(m, state_out.m ? &state_out : NULL, o.out, &err);
+    mlp_optim_state_free(&state_out);
+    if (st != MLP_OK) {
         fprintf(stderr, "mlpd train: --out %s: %s\n", o.out, err.msg);
         mlp_model_free(m);
         return 1;

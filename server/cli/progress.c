@@ -37,6 +37,7 @@ int progress_format_epoch(char *buf, size_t n, const mlp_progress *p) {
     used = add_metric(buf, n, used, "accuracy", p->accuracy, "%.4f");
     used = add_metric(buf, n, used, "val_loss", p->val_loss, "%.4f");
     used = add_metric(buf, n, used, "val_accuracy", p->val_accuracy, "%.4f");
+    used = add_metric(buf, n, used, "learning_rate", p->learning_rate, "%.4g");
     return (int)used;
 }
 

@@ -366,15 +366,6 @@ static int prepare(jobs *j, const job *jb, run_res *r, char *why, size_t cap) {
     return 0;
 }
 
-/* Whether a warm-start file's state can continue under `opt`: the same
- * optimizer, or adam and adamw (same moments). Another optimizer starts fresh. */
-static int state_fits(const mlp_optim_state *s, mlp_optimizer opt) {
-    if (s->n == 0) return 0;
-    if (s->kind == opt) return 1;
-    return (s->kind == MLP_OPT_ADAM || s->kind == MLP_OPT_ADAMW) &&
-           (opt == MLP_OPT_ADAM || opt == MLP_OPT_ADAMW);
-}
-
 /* Evaluate, serialise and store the trained model, finishing the run as
  * succeeded in the same transaction (store_run_succeed). 0 or -1 + why. */
 static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_result *res,
@@ -493,7 +484,7 @@ void jobs_run_one(jobs *j, job *jb) {
     int ok = !why[0] && prepare(j, jb, &r, why, sizeof why) == 0;
     if (ok && !should_stop(&c)) {
         mlp_train_config cfg = jb->req.recipe.train;
-        cfg.init_state = state_fits(&r.state_in, cfg.optimizer) ? &r.state_in : NULL;
+        cfg.init_state = mlp_optim_state_fits(&r.state_in, cfg.optimizer) ? &r.state_in : NULL;
         cfg.state_out = &r.state_out;
         cfg.on_batch = on_batch;
         cfg.on_epoch = on_epoch;

@@ -58,6 +58,15 @@ static void test_wrong_types_and_ranges_are_422(void **state) {
     post_json("/train", "{\"hidden\":[32, 1000000000]}", 422, "/hidden/1");
     post_json("/train", "{\"learning_rate\":0}", 422, "/learning_rate");
     post_json("/train", "{\"no_such_field\":1}", 422, "/no_such_field");
+    /* issue 16: schedules, monitors, options that need another member */
+    post_json("/train", "{\"lr_schedule\":{\"type\":\"step\",\"step_epochs\":0}}", 422,
+              "/lr_schedule/step_epochs");
+    post_json("/train", "{\"lr_schedule\":{\"type\":\"cosine\",\"min_lr\":0.5}}", 422,
+              "/lr_schedule/min_lr");
+    post_json("/train", "{\"lr_schedule\":{\"type\":\"cyclic\"}}", 422, "/lr_schedule/type");
+    post_json("/train", "{\"early_stopping\":{\"monitor\":\"val_f1\"}}", 422,
+              "/early_stopping/monitor");
+    post_json("/train", "{\"loss\":\"mse\",\"label_smoothing\":0.1}", 422, "/label_smoothing");
     post_json("/train", "[1,2,3]", 422, NULL);
     post_json("/predict", "{\"input\":\"pixels\"}", 422, "/input");
 }

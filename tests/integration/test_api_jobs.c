@@ -56,6 +56,41 @@ static void test_submit_answers_202_with_location_and_job(void **state) {
     cJSON_Delete(expect_job_end(&D, id, 120, "succeeded"));
 }
 
+/* A step schedule through the API: the metric learning_rate holds the rate
+ * each epoch used (lr * gamma^(epoch-1) with step_epochs 1), and the run's
+ * recorded config names the schedule. */
+static void test_schedule_recorded_per_epoch(void **state) {
+    (void)state;
+    int64_t job = 0;
+    int64_t model = train_model(&D,
+                                "{\"hidden\":[8],\"epochs\":3,\"optimizer\":\"adamw\","
+                                "\"learning_rate\":0.01,\"label_smoothing\":0.1,\"clip_norm\":5,"
+                                "\"lr_schedule\":{\"type\":\"step\",\"step_epochs\":1,"
+                                "\"gamma\":0.5},\"seed\":3}",
+                                120, &job);
+    assert_true(model > 0);
+    char path[96];
+    snprintf(path, sizeof path, "/jobs/%lld/metrics", (long long)job);
+    cJSON *all = expect_json(&D, path, 200);
+    const cJSON *m;
+    int seen = 0;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(all, "metrics")) {
+        if (strcmp(json_str(m, "key"), "learning_rate")) continue;
+        int e = (int)json_num(m, "epoch");
+        double want = 0.01 * pow(0.5, e - 1);
+        assert_true(fabs(json_num(m, "value") - want) < 1e-8);
+        seen++;
+    }
+    assert_int_equal(seen, 3);
+    cJSON_Delete(all);
+    snprintf(path, sizeof path, "/jobs/%lld", (long long)job);
+    cJSON *j = expect_json(&D, path, 200);
+    const cJSON *ls = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(j, "config"), "lr_schedule");
+    assert_string_equal(json_str(ls, "type"), "step");
+    cJSON_Delete(j);
+}
+
 static void test_finished_job_has_results(void **state) {
     (void)state;
     char path[64];
@@ -316,6 +351,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_submit_answers_202_with_location_and_job),
         cmocka_unit_test(test_finished_job_has_results),
+        cmocka_unit_test(test_schedule_recorded_per_epoch),
         cmocka_unit_test(test_list_is_newest_first_with_filters),
         cmocka_unit_test(test_metrics_per_epoch_and_since_cursor),
         cmocka_unit_test(test_events_follow_a_job_to_the_end),

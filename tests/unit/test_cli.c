@@ -433,6 +433,7 @@ static mlp_progress sample_progress(void) {
                       .accuracy = 0.88119,
                       .val_loss = NAN,
                       .val_accuracy = NAN,
+                      .learning_rate = NAN,
                       .seconds = 1.24,
                       .samples_per_sec = 51000.4};
     return p;
@@ -449,6 +450,9 @@ static void test_progress_epoch_line(void **state) {
     p.val_accuracy = 0.75;
     progress_format_epoch(buf, sizeof buf, &p);
     assert_non_null(strstr(buf, "accuracy: 0.8812 - val_loss: 0.5000 - val_accuracy: 0.7500"));
+    p.learning_rate = 0.00025;
+    progress_format_epoch(buf, sizeof buf, &p);
+    assert_non_null(strstr(buf, "val_accuracy: 0.7500 - learning_rate: 0.00025"));
     /* A short buffer is truncated, terminated, never overrun. */
     char small[12];
     memset(small, 'x', sizeof small);

@@ -166,8 +166,8 @@ static void test_unknown_and_duplicate_members(void **state) {
     assert_refused("{\"epochs\":2,\"Epochs\":3}", 422, "/Epochs");
     assert_refused("{\"a/b~c\":1}", 422, "/a~1b~0c");
     assert_refused("{\"\":1}", 422, "/");
-    assert_refused("{\"early_stopping\":{\"patience\":1,\"monitor\":\"val_loss\"}}", 422,
-                   "/early_stopping/monitor");
+    assert_refused("{\"early_stopping\":{\"patience\":1,\"metric\":\"val_loss\"}}", 422,
+                   "/early_stopping/metric");
     assert_refused("{\"epochs\":2,\"epochs\":3}", 422, "/epochs");
     assert_refused("{\"early_stopping\":{\"patience\":1,\"patience\":2}}", 422,
                    "/early_stopping/patience");
@@ -343,6 +343,62 @@ static void test_combinations(void **state) {
     api_problem p;
     assert_int_equal(decode("{\"optimizer\":\"momentum\",\"nesterov\":true}", &r, &p), 0);
     assert_int_equal(r.recipe.train.nesterov, 1);
+    /* issue 16's refusals: zero or negative periods, min_lr above the rate,
+     * a warm-up as long as the run, unknown monitors and schedule members,
+     * label smoothing without cross-entropy */
+    assert_refused("{\"lr_schedule\":{\"type\":\"step\",\"step_epochs\":0}}", 422,
+                   "/lr_schedule/step_epochs");
+    assert_refused("{\"lr_schedule\":{\"type\":\"step\",\"step_epochs\":-3}}", 422,
+                   "/lr_schedule/step_epochs");
+    assert_refused("{\"lr_schedule\":{\"type\":\"reduce_on_plateau\",\"patience\":0}}", 422,
+                   "/lr_schedule/patience");
+    assert_refused("{\"lr_schedule\":{\"type\":\"cosine\",\"warmup_epochs\":-1}}", 422,
+                   "/lr_schedule/warmup_epochs");
+    assert_refused("{\"epochs\":5,\"lr_schedule\":{\"type\":\"cosine\",\"warmup_epochs\":5}}", 422,
+                   "/lr_schedule/warmup_epochs");
+    assert_refused("{\"learning_rate\":0.01,\"lr_schedule\":{\"type\":\"cosine\",\"min_lr\":0.02}}",
+                   422, "/lr_schedule/min_lr");
+    assert_refused("{\"lr_schedule\":{\"type\":\"reduce_on_plateau\",\"min_lr\":0.5}}", 422,
+                   "/lr_schedule/min_lr");
+    assert_refused("{\"lr_schedule\":{\"type\":\"exponential\",\"gamma\":0}}", 422,
+                   "/lr_schedule/gamma");
+    assert_refused("{\"lr_schedule\":{\"type\":\"linear\"}}", 422, "/lr_schedule/type");
+    assert_refused("{\"lr_schedule\":{\"type\":\"step\",\"period\":3}}", 422,
+                   "/lr_schedule/period");
+    assert_refused("{\"lr_schedule\":{\"monitor\":\"val_f1\"}}", 422, "/lr_schedule/monitor");
+    assert_refused("{\"early_stopping\":{\"monitor\":\"test_accuracy\"}}", 422,
+                   "/early_stopping/monitor");
+    assert_refused("{\"early_stopping\":{\"mode\":\"up\"}}", 422, "/early_stopping/mode");
+    assert_refused("{\"loss\":\"mse\",\"label_smoothing\":0.1}", 422, "/label_smoothing");
+    assert_refused("{\"label_smoothing\":1}", 422, "/label_smoothing");
+    assert_refused("{\"clip_norm\":-1}", 422, "/clip_norm");
+    assert_refused("{\"weight_decay\":-0.1}", 422, "/weight_decay");
+    /* and the same options accepted */
+    assert_int_equal(
+        decode("{\"optimizer\":\"adamw\",\"weight_decay\":0.05,\"label_smoothing\":0.1,"
+               "\"clip_norm\":1.5,\"epochs\":20,\"lr_schedule\":{\"type\":\"cosine\","
+               "\"warmup_epochs\":1,\"min_lr\":0.0001},\"validation_split\":0.1,"
+               "\"early_stopping\":{\"monitor\":\"val_accuracy\",\"mode\":\"max\",\"patience\":3}}",
+               &r, &p),
+        0);
+    assert_int_equal(r.recipe.train.optimizer, MLP_OPT_ADAMW);
+    assert_true(r.recipe.train.weight_decay == 0.05f);
+    assert_true(r.recipe.train.label_smoothing == 0.1f);
+    assert_true(r.recipe.train.clip_norm == 1.5f);
+    assert_int_equal(r.recipe.train.schedule.type, MLP_LR_COSINE);
+    assert_int_equal(r.recipe.train.schedule.warmup_epochs, 1);
+    assert_true(r.recipe.train.schedule.min_lr == 0.0001f);
+    assert_int_equal(r.recipe.train.monitor, MLP_METRIC_VAL_ACCURACY);
+    assert_int_equal(r.recipe.train.mode, MLP_MODE_MAX);
+    assert_int_equal(decode("{\"lr_schedule\":{\"type\":\"reduce_on_plateau\","
+                            "\"monitor\":\"val_accuracy\",\"factor\":0.5,\"patience\":2,"
+                            "\"cooldown\":1,\"min_lr\":0.001}}",
+                            &r, &p),
+                     0);
+    assert_int_equal(r.recipe.train.schedule.type, MLP_LR_PLATEAU);
+    assert_int_equal(r.recipe.train.schedule.monitor, MLP_METRIC_VAL_ACCURACY);
+    assert_true(r.recipe.train.schedule.factor == 0.5f);
+    assert_int_equal(r.recipe.train.schedule.cooldown, 1);
 }
 
 static void test_malformed_bodies(void **state) {
@@ -477,6 +533,10 @@ static void test_encode_shape(void **state) {
         "beta1",
         "beta2",
         "epsilon",
+        "weight_decay",
+        "label_smoothing",
+        "clip_norm",
+        "lr_schedule",
         "batch_size",
         "epochs",
         "validation_split",
@@ -502,7 +562,10 @@ static void test_encode_shape(void **state) {
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "model_name")->valuestring,
                         "mnist-digits");
     cJSON *es = cJSON_GetObjectItemCaseSensitive(o, "early_stopping");
-    assert_int_equal(cJSON_GetArraySize(es), 3);
+    assert_int_equal(cJSON_GetArraySize(es), 5); /* monitor, mode, patience, min_delta, restore */
+    cJSON *ls = cJSON_GetObjectItemCaseSensitive(o, "lr_schedule");
+    assert_int_equal(cJSON_GetArraySize(ls), 11);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(ls, "type")->valuestring, "constant");
     cJSON_Delete(o);
     /* Floats are written in their shortest exact form. */
     assert_non_null(strstr(e, "\"learning_rate\":0.01,"));

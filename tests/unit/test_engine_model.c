@@ -76,7 +76,7 @@ static void test_config_validation(void **state) {
         c.schedule.type = kind;                                                                    \
         c.schedule.field = value;                                                                  \
         assert_int_equal(mlp_train_config_validate(&c, &e), MLP_EINVAL);                           \
-        if (!strstr(e.msg, "lr_schedule." name)) fail_msg("message \"%s\"", e.msg);                \
+        if (!strstr(e.msg, name)) fail_msg("message \"%s\"", e.msg);                               \
     } while (0)
     REJECT_SCHED(MLP_LR_STEP, step_epochs, 0, "step_epochs");
     REJECT_SCHED(MLP_LR_STEP, step_epochs, -2, "step_epochs");
@@ -91,11 +91,15 @@ static void test_config_validation(void **state) {
     REJECT_SCHED(MLP_LR_PLATEAU, monitor, (mlp_metric)8, "monitor");
     REJECT_SCHED(MLP_LR_PLATEAU, min_lr, 1.0f, "min_lr");
 #undef REJECT_SCHED
-    /* members a schedule does not read are not checked */
+    /* min_lr may equal the rate (a constant one), and the cross-member rules
+     * apply only to the types that read the members */
     c = ok;
     c.schedule.type = MLP_LR_COSINE;
-    c.schedule.step_epochs = 0;
-    c.schedule.min_lr = c.lr; /* equal is allowed: a constant rate */
+    c.schedule.min_lr = c.lr;
+    assert_int_equal(mlp_train_config_validate(&c, NULL), MLP_OK);
+    c.schedule.type = MLP_LR_STEP;
+    c.schedule.min_lr = 2 * c.lr;
+    c.schedule.warmup_epochs = c.epochs;
     assert_int_equal(mlp_train_config_validate(&c, NULL), MLP_OK);
     /* mlp_train refuses a bad configuration before touching the model */
     mlp_dataset d = make_blobs(20, 1, 0);

@@ -100,6 +100,117 @@ export const RECIPE = {
 		"flag":	"epsilon",
 		"description":	"Adam's epsilon (added after bias correction, as PyTorch does)"
 	},
+	"weight_decay":	{
+		"type":	"number",
+		"default":	0.01,
+		"minimum":	0,
+		"maximum":	1e+01,
+		"flag":	"weight-decay",
+		"description":	"AdamW's decoupled weight decay (optimizer adamw)"
+	},
+	"label_smoothing":	{
+		"type":	"number",
+		"default":	0,
+		"minimum":	0,
+		"exclusiveMaximum":	1,
+		"flag":	"label-smoothing",
+		"description":	"cross-entropy targets (1-s) one-hot + s/classes"
+	},
+	"clip_norm":	{
+		"type":	"number",
+		"default":	0,
+		"minimum":	0,
+		"maximum":	1e+06,
+		"flag":	"clip-norm",
+		"description":	"clip the gradient to this global L2 norm (0: off)"
+	},
+	"lr_schedule.type":	{
+		"type":	"string",
+		"enum":	["constant", "step", "exponential", "cosine", "reduce_on_plateau"],
+		"nullable":	false,
+		"default":	"constant",
+		"flag":	"lr-schedule",
+		"description":	"learning-rate schedule"
+	},
+	"lr_schedule.step_epochs":	{
+		"type":	"integer",
+		"default":	10,
+		"minimum":	1,
+		"maximum":	10000,
+		"flag":	"step-epochs",
+		"description":	"step: epochs between decays"
+	},
+	"lr_schedule.gamma":	{
+		"type":	"number",
+		"default":	0.1,
+		"exclusiveMinimum":	0,
+		"maximum":	1,
+		"flag":	"gamma",
+		"description":	"step, exponential: the decay factor"
+	},
+	"lr_schedule.min_lr":	{
+		"type":	"number",
+		"default":	0,
+		"minimum":	0,
+		"maximum":	1e+01,
+		"flag":	"min-lr",
+		"description":	"cosine: the final rate; reduce_on_plateau: the floor (at most learning_rate)"
+	},
+	"lr_schedule.warmup_epochs":	{
+		"type":	"integer",
+		"default":	0,
+		"minimum":	0,
+		"maximum":	10000,
+		"flag":	"warmup-epochs",
+		"description":	"cosine: epochs of linear warm-up (fewer than epochs)"
+	},
+	"lr_schedule.monitor":	{
+		"type":	"string",
+		"enum":	["val_loss", "val_accuracy", "loss", "accuracy"],
+		"nullable":	false,
+		"default":	"val_loss",
+		"flag":	"plateau-monitor",
+		"description":	"reduce_on_plateau: the metric watched"
+	},
+	"lr_schedule.mode":	{
+		"type":	"string",
+		"enum":	["auto", "min", "max"],
+		"nullable":	false,
+		"default":	"auto",
+		"flag":	"plateau-mode",
+		"description":	"reduce_on_plateau: min, max, or auto (max for accuracies)"
+	},
+	"lr_schedule.factor":	{
+		"type":	"number",
+		"default":	0.1,
+		"exclusiveMinimum":	0,
+		"exclusiveMaximum":	1,
+		"flag":	"plateau-factor",
+		"description":	"reduce_on_plateau: the rate is multiplied by this"
+	},
+	"lr_schedule.patience":	{
+		"type":	"integer",
+		"default":	10,
+		"minimum":	1,
+		"maximum":	10000,
+		"flag":	"plateau-patience",
+		"description":	"reduce_on_plateau: epochs without improvement before a reduction"
+	},
+	"lr_schedule.min_delta":	{
+		"type":	"number",
+		"default":	0.0001,
+		"minimum":	0,
+		"flag":	"plateau-min-delta",
+		"description":	"reduce_on_plateau: change that counts as improvement"
+	},
+	"lr_schedule.cooldown":	{
+		"type":	"integer",
+		"default":	0,
+		"minimum":	0,
+		"maximum":	10000,
+		"flag":	"plateau-cooldown",
+		"description":	"reduce_on_plateau: epochs after a reduction during which nothing is counted"
+	},
 	"batch_size":	{
 		"type":	"integer",
 		"default":	128,
@@ -162,6 +273,22 @@ export const RECIPE = {
 		"flag":	"seed",
 		"description":	"seed of initialisation, shuffling and dropout"
 	},
+	"early_stopping.monitor":	{
+		"type":	"string",
+		"enum":	["val_loss", "val_accuracy", "loss", "accuracy"],
+		"nullable":	false,
+		"default":	"val_loss",
+		"flag":	"monitor",
+		"description":	"metric watched by early stopping and best weights (val_* fall back to the training metric without a validation split)"
+	},
+	"early_stopping.mode":	{
+		"type":	"string",
+		"enum":	["auto", "min", "max"],
+		"nullable":	false,
+		"default":	"auto",
+		"flag":	"mode",
+		"description":	"min, max, or auto (max for accuracies)"
+	},
 	"early_stopping.patience":	{
 		"type":	"integer",
 		"default":	0,
@@ -175,7 +302,7 @@ export const RECIPE = {
 		"default":	0,
 		"minimum":	0,
 		"flag":	"min-delta",
-		"description":	"decrease of the monitored loss that counts as improvement"
+		"description":	"change of the monitored metric that counts as improvement"
 	},
 	"early_stopping.restore_best_weights":	{
 		"type":	"boolean",

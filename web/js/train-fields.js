@@ -6,10 +6,11 @@
 //
 // kind: 'number' | 'int' | 'intlist' | 'select' | 'bool' | 'dataset' | 'model'
 // optimizers: the optimizers a field applies to (disabled for the others).
+// schedules: the lr_schedule types a field applies to (disabled for the others).
 // A field left blank is not sent, so the daemon's default applies.
 import { RECIPE } from './recipe.js';
 
-export const TRAIN_GROUPS = ['Data', 'Network', 'Optimizer', 'Training', 'Early stopping'];
+export const TRAIN_GROUPS = ['Data', 'Network', 'Optimizer', 'Learning-rate schedule', 'Training', 'Early stopping'];
 
 // The layout of one recipe member, completed from its RECIPE entry:
 // def, min and max (inclusive or not: minOpen/maxOpen), options, help.
@@ -52,6 +53,30 @@ export const TRAIN_FIELDS = [
   member({ group: 'Optimizer', name: 'beta1', label: 'Adam β1', kind: 'number', step: 'any', optimizers: ['adam', 'adamw'] }),
   member({ group: 'Optimizer', name: 'beta2', label: 'Adam β2', kind: 'number', step: 'any', optimizers: ['adam', 'adamw'] }),
   member({ group: 'Optimizer', name: 'epsilon', label: 'Adam ε', kind: 'number', step: 'any', optimizers: ['adam', 'adamw'] }),
+  member({ group: 'Optimizer', name: 'weight_decay', label: 'Weight decay', kind: 'number', step: 'any', optimizers: ['adamw'] }),
+  member({ group: 'Optimizer', name: 'clip_norm', label: 'Gradient clip (global norm)', kind: 'number', step: 'any' }),
+
+  member({ group: 'Learning-rate schedule', name: 'lr_schedule.type', label: 'Schedule', kind: 'select' }),
+  member({ group: 'Learning-rate schedule', name: 'lr_schedule.step_epochs', label: 'Step every (epochs)', kind: 'int',
+    schedules: ['step'] }),
+  member({ group: 'Learning-rate schedule', name: 'lr_schedule.gamma', label: 'Decay factor γ', kind: 'number', step: 'any',
+    schedules: ['step', 'exponential'] }),
+  member({ group: 'Learning-rate schedule', name: 'lr_schedule.min_lr', label: 'Minimum rate', kind: 'number', step: 'any',
+    schedules: ['cosine', 'reduce_on_plateau'] }),
+  member({ group: 'Learning-rate schedule', name: 'lr_schedule.warmup_epochs', label: 'Warm-up (epochs)', kind: 'int',
+    schedules: ['cosine'] }),
+  member({ group: 'Learning-rate schedule', name: 'lr_schedule.monitor', label: 'Plateau: watch', kind: 'select',
+    schedules: ['reduce_on_plateau'] }),
+  member({ group: 'Learning-rate schedule', name: 'lr_schedule.mode', label: 'Plateau: mode', kind: 'select',
+    schedules: ['reduce_on_plateau'] }),
+  member({ group: 'Learning-rate schedule', name: 'lr_schedule.factor', label: 'Plateau: factor', kind: 'number', step: 'any',
+    schedules: ['reduce_on_plateau'] }),
+  member({ group: 'Learning-rate schedule', name: 'lr_schedule.patience', label: 'Plateau: patience (epochs)', kind: 'int',
+    schedules: ['reduce_on_plateau'] }),
+  member({ group: 'Learning-rate schedule', name: 'lr_schedule.min_delta', label: 'Plateau: minimum change', kind: 'number',
+    step: 'any', schedules: ['reduce_on_plateau'] }),
+  member({ group: 'Learning-rate schedule', name: 'lr_schedule.cooldown', label: 'Plateau: cooldown (epochs)', kind: 'int',
+    schedules: ['reduce_on_plateau'] }),
 
   member({ group: 'Training', name: 'epochs', label: 'Epochs', kind: 'int' }),
   member({ group: 'Training', name: 'batch_size', label: 'Batch size', kind: 'int' }),
@@ -59,9 +84,12 @@ export const TRAIN_FIELDS = [
   member({ group: 'Training', name: 'l2', label: 'L2 penalty', kind: 'number', step: 'any' }),
   member({ group: 'Training', name: 'dropout', label: 'Dropout rate', kind: 'number', step: 0.05,
     help: 'on hidden layers while training' }),
+  member({ group: 'Training', name: 'label_smoothing', label: 'Label smoothing', kind: 'number', step: 0.05 }),
   { group: 'Training', name: 'warm_start_model', label: 'Warm start from model', kind: 'model', def: null,
     help: 'continue from a model\'s weights (same architecture)' },
 
+  member({ group: 'Early stopping', name: 'early_stopping.monitor', label: 'Watch', kind: 'select' }),
+  member({ group: 'Early stopping', name: 'early_stopping.mode', label: 'Mode', kind: 'select' }),
   member({ group: 'Early stopping', name: 'early_stopping.patience', label: 'Patience (epochs)', kind: 'int',
     help: 'stop after this many epochs without improvement; 0: off' }),
   member({ group: 'Early stopping', name: 'early_stopping.min_delta', label: 'Minimum improvement', kind: 'number',

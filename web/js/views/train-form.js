@@ -86,13 +86,18 @@ export function mountTrainForm(root, { api, navigate, query }) {
   form.append(h('div', { class: 'form-actions' }, submit,
     h('button', { type: 'button', class: 'btn', text: 'Reset to defaults', onclick: reset })));
 
+  // Fields that only one optimizer or one schedule reads are disabled (and
+  // not sent) for the others.
   const optimizer = controls.get('optimizer').el;
+  const schedule = controls.get('lr_schedule.type').el;
   function applyOptimizer() {
     for (const { field, el } of controls.values()) {
       if (field.optimizers) el.disabled = !field.optimizers.includes(optimizer.value);
+      if (field.schedules) el.disabled = !field.schedules.includes(schedule.value);
     }
   }
   optimizer.addEventListener('change', applyOptimizer);
+  schedule.addEventListener('change', applyOptimizer);
   applyOptimizer();
 
   function reset() {
