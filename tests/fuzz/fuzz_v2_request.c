@@ -43,8 +43,8 @@ static void check_answer(const api_v2_request *r) {
     for (int i = 0; i < r->rows; i++) labels[i] = i % CLASSES;
     char *body = NULL;
     size_t len = 0, header_len = 0;
-    check(api_v2_response_encode(r, "fuzz", 1, CLASSES, probs, labels, &body, &len,
-                                 &header_len) == 0);
+    check(api_v2_response_encode(r, "fuzz", 1, CLASSES, probs, labels, &body, &len, &header_len) ==
+          0);
     check(header_len <= len);
     cJSON *o = cJSON_ParseWithLength(body, header_len ? header_len : len);
     check(o != NULL && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(o, "outputs")));
