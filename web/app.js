@@ -10,6 +10,7 @@ import { mountTrainForm } from './js/views/train-form.js';
 import { mountModelsList } from './js/views/models-list.js';
 import { mountModelTry } from './js/views/model-try.js';
 import { mountDatasets } from './js/views/datasets.js';
+import { mountRegisteredModel } from './js/views/registered-model.js';
 
 const ROUTES = [
   { pattern: /^\/jobs\/?$/, section: 'jobs', title: () => 'Jobs', mount: mountJobsList },
@@ -17,6 +18,7 @@ const ROUTES = [
   { pattern: /^\/new$/, section: 'new', title: () => 'New job', mount: mountTrainForm },
   { pattern: /^\/models\/?$/, section: 'models', title: () => 'Models', mount: mountModelsList },
   { pattern: /^\/models\/(\d+)$/, section: 'models', title: ([id]) => `Model ${id}`, mount: mountModelTry },
+  { pattern: /^\/registry\/([A-Za-z][A-Za-z0-9._-]{0,63})$/, section: 'models', title: ([n]) => `Model ${n}`, mount: mountRegisteredModel },
   { pattern: /^\/datasets\/?$/, section: 'datasets', title: () => 'Datasets', mount: mountDatasets },
 ];
 

@@ -11,7 +11,8 @@ export const METRICS_PAGE = 1000;
 export class ApiError extends Error {
   constructor(status, problem, fallback) {
     const p = problem && typeof problem === 'object' ? problem : {};
-    super(p.detail || p.title || fallback || `HTTP ${status}`);
+    // Problems (mlpd's routes) carry detail; the v2/v1 protocols {"error"}.
+    super(p.detail || p.error || p.title || fallback || `HTTP ${status}`);
     this.name = 'ApiError';
     this.status = status;
     this.problem = p;
@@ -105,6 +106,20 @@ export function createApi({ base = '', token = '' } = {}) {
     },
     getModel: (id, opts) => get(`/models/${encodeURIComponent(id)}`, opts).then((d) => (d && d.model) || d),
     modelFileUrl: (id) => url(`/models/${encodeURIComponent(id)}/file`),
+    // The registry: a name's versions (oldest first), aliases and canary.
+    getRegisteredModel: (name, opts) => get(`/models/${encodeURIComponent(name)}`, opts),
+    setAlias: (name, alias, version) => request('PUT',
+      `/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { version: Number(version) }),
+    deleteAlias: (name, alias) => request('DELETE',
+      `/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`),
+    setCanary: (name, version, percent) => request('PUT', `/models/${encodeURIComponent(name)}/canary`,
+      { version: Number(version), percent: Number(percent) }),
+    deleteCanary: (name) => request('DELETE', `/models/${encodeURIComponent(name)}/canary`),
+    // Serving statistics per version (the v2 statistics extension).
+    async modelStats(name, opts) {
+      const data = await get(`/v2/models/${encodeURIComponent(name)}/stats`, opts);
+      return listOf(data, 'model_stats');
+    },
     // One 784-vector (or any width): resolves to {label, probabilities}.
     async predict(modelId, input) {
       const body = { input: Array.from(input) };

@@ -17,7 +17,7 @@ export function modelAccuracy(m) {
   return metrics.test_accuracy ?? metrics.accuracy ?? metrics.val_accuracy;
 }
 
-const HEADERS = ['Model', 'Architecture', 'Parameters', 'Test accuracy', 'Test loss', 'Job', 'Created', ''];
+const HEADERS = ['Model', 'Name', 'Architecture', 'Parameters', 'Test accuracy', 'Test loss', 'Job', 'Created', ''];
 
 export function mountModelsList(root, { api }) {
   const controller = new AbortController();
@@ -34,7 +34,9 @@ export function mountModelsList(root, { api }) {
     replaceChildren(tbody, models.map((m) => {
       const metrics = objectField(m, 'metrics') || {};
       const cells = [
-        h('a', { href: `#/models/${m.id}`, text: `#${m.id}${m.name ? ` ${m.name}` : ''}` }),
+        h('a', { href: `#/models/${m.id}`, text: `#${m.id}` }),
+        m.name ? h('a', { href: `#/registry/${encodeURIComponent(m.name)}`, text: `${m.name} v${m.version}`,
+          'aria-label': `Versions of ${m.name}` }) : '–',
         archSummary(objectField(m, 'arch')) || '–',
         fmtInt(m.n_params),
         fmtPct(modelAccuracy(m), 2),
