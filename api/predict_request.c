@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_float.h"
 #include "json_scan.h"
 #include "json_util.h"
 #include "mlp.h"
@@ -46,104 +47,6 @@ static void content_error(scanner *s, int status, const char *pointer, const cha
                     pointer, "%s", detail);
 }
 
-/* ---- the number fast path ---------------------------------------------------------- */
-
-/* 10^-k as doubles (each the correctly rounded constant), k = 0..8. */
-static const double pow10_inv[9] = {1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8};
-
-/* m / 10^k correctly rounded to float, for m < 2^24 and k <= 8.
- * Why a multiplication by the double 10^-k is enough: it is within 2^-52
- * relative of m / 10^k, i.e. closer than 2^(q-27) to it when the value is
- * near the float midpoint M * 2^q (M odd, 2^24 <= M < 2^25). A value
- * m / 10^k that is not that midpoint is at least 2^q / 10^k >= 2^(q-26.6)
- * away from it (m * 2^-q - M * 10^k is a nonzero integer), and it cannot be
- * a midpoint (M would divide m < 2^24). So the double lies on the same side
- * of every float midpoint as the exact value, and the cast gives the
- * correctly rounded float; so does (float)strtod() for the same reason (its
- * double is within half a unit of the value). */
-static inline float decimal_to_float(uint32_t m, int k) {
-    return (float)((double)m * pow10_inv[k]);
-}
-
-/* Bytes fast_float_roomy may look at: '-', 8 integer digits, '.', 8 fraction
- * digits and one more, and the byte after the number. */
-#define FAST_FLOAT_ROOM 32
-
-/* The common short number, -?int(.frac)?, straight to a float: at most 8
- * fraction digits and a digit string below 2^24 (7 significant digits), no
- * exponent; its float is exactly (float)strtod()'s (decimal_to_float).
- * Returns 1 with *v and *next set, or 0 (nothing consumed) for anything
- * else, which the general lexer then reads and, if malformed, reports: so
- * the JSON grammar is unchanged ("01", "1.", "-" fall through).
- * Precondition: FAST_FLOAT_ROOM bytes are readable at p, so no step checks
- * for the end (the number itself may be shorter: every read stops at the
- * first byte that does not belong to it). */
-static inline int fast_float_roomy(const char *p, float *v, const char **next) {
-    int neg = *p == '-';
-    p += neg;
-    if (!api_json_is_digit(*p)) return 0;
-    uint32_t m = 0;
-    int frac = 0;
-    if (*p == '0') {
-        p++;
-        if (api_json_is_digit(*p)) return 0; /* leading zero: not JSON */
-    } else {
-        do { /* at most 8 digits: the 9th would make m >= 2^24 */
-            m = m * 10u + (uint32_t)(*p++ - '0');
-            if (m >= (1u << 24)) return 0;
-        } while (api_json_is_digit(*p));
-    }
-    if (*p == '.') {
-        p++;
-        if (!api_json_is_digit(*p)) return 0;
-        do { /* at most 9 fraction digits are read */
-            m = m * 10u + (uint32_t)(*p++ - '0');
-            if (m >= (1u << 24) || ++frac > 8) return 0;
-        } while (api_json_is_digit(*p));
-    }
-    if (*p == 'e' || *p == 'E') return 0;
-    float f = decimal_to_float(m, frac);
-    *v = neg ? -f : f;
-    *next = p;
-    return 1;
-}
-
-/* fast_float_roomy near the end of the body: the same, checking every step. */
-static int fast_float_tail(const char *p, const char *end, float *v, const char **next) {
-    int neg = p < end && *p == '-';
-    p += neg;
-    if (p >= end || !api_json_is_digit(*p)) return 0;
-    uint32_t m = 0;
-    int frac = 0;
-    if (*p == '0') {
-        p++;
-        if (p < end && api_json_is_digit(*p)) return 0; /* leading zero: not JSON */
-    } else {
-        for (; p < end && api_json_is_digit(*p); p++) {
-            m = m * 10u + (uint32_t)(*p - '0');
-            if (m >= (1u << 24)) return 0;
-        }
-    }
-    if (p < end && *p == '.') {
-        p++;
-        if (p >= end || !api_json_is_digit(*p)) return 0;
-        for (; p < end && api_json_is_digit(*p); p++) {
-            m = m * 10u + (uint32_t)(*p - '0');
-            if (m >= (1u << 24) || ++frac > 8) return 0;
-        }
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) return 0;
-    float f = decimal_to_float(m, frac);
-    *v = neg ? -f : f;
-    *next = p;
-    return 1;
-}
-
-static inline int fast_float(const char *p, const char *end, float *v, const char **next) {
-    return end - p >= FAST_FLOAT_ROOM ? fast_float_roomy(p, v, next)
-                                      : fast_float_tail(p, end, v, next);
-}
-
 static inline int is_json_ws(char c) {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
@@ -163,10 +66,10 @@ static int grow(scanner *s) {
 }
 
 /* The hot loop of a row: store the values of a run of "number," pairs that
- * fast_float_roomy reads (the usual compact body), as many as fit in the
+ * api_json_fast_float_roomy reads (the usual compact body), as many as fit in the
  * buffer and in MLP_MAX_INPUT given the n values of the row already read.
  * Stops before anything else (the row's last value, a blank, a longer
- * number, the body's last FAST_FLOAT_ROOM bytes), which scan_row's general
+ * number, the body's last API_JSON_FAST_FLOAT_ROOM bytes), which scan_row's general
  * step then reads. Returns the count stored; s->lx.p is past the last ','. */
 static int store_compact_run(scanner *s, int n) {
     size_t room = s->cap - s->n_vals;
@@ -177,13 +80,13 @@ static int store_compact_run(scanner *s, int n) {
     size_t k = 0;
     uint32_t zero_comma;
     memcpy(&zero_comma, "0.0,", 4);
-    while (k < room && end - p >= FAST_FLOAT_ROOM) {
+    while (k < room && end - p >= API_JSON_FAST_FLOAT_ROOM) {
         float v;
         const char *q;
         uint32_t word;
         memcpy(&word, p, 4);
         /* "0.0," (Python's json) and "0," (JavaScript's JSON.stringify): most
-         * pixels of an image are 0, so they skip even fast_float_roomy. */
+         * pixels of an image are 0, so they skip even api_json_fast_float_roomy. */
         if (word == zero_comma) {
             dst[k++] = 0.0f;
             p += 4;
@@ -194,7 +97,7 @@ static int store_compact_run(scanner *s, int n) {
             p += 2;
             continue;
         }
-        if (!fast_float_roomy(p, &v, &q) || *q != ',') break;
+        if (!api_json_fast_float_roomy(p, &v, &q) || *q != ',') break;
         dst[k++] = v;
         p = q + 1;
     }
@@ -225,7 +128,7 @@ static int scan_row(scanner *s, const char *base, int store, int *width) {
         if (s->lx.p < s->lx.end && (*s->lx.p == '-' || api_json_is_digit(*s->lx.p))) {
             float v;
             const char *after;
-            if (fast_float(s->lx.p, s->lx.end, &v, &after)) {
+            if (api_json_fast_float(s->lx.p, s->lx.end, &v, &after)) {
                 s->lx.p = after; /* always finite: below 2^24 */
             } else {
                 double d;
