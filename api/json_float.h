@@ -12,7 +12,6 @@
 
 #include "json_scan.h"
 
-
 /* 10^-k as doubles (each the correctly rounded constant), k = 0..8. */
 static const double api_json_pow10_inv[9] = {1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8};
 
@@ -74,7 +73,8 @@ static inline int api_json_fast_float_roomy(const char *p, float *v, const char 
 }
 
 /* api_json_fast_float_roomy near the end of the body: the same, checking every step. */
-static inline int api_json_fast_float_tail(const char *p, const char *end, float *v, const char **next) {
+static inline int api_json_fast_float_tail(const char *p, const char *end, float *v,
+                                           const char **next) {
     int neg = p < end && *p == '-';
     p += neg;
     if (p >= end || !api_json_is_digit(*p)) return 0;
@@ -106,7 +106,7 @@ static inline int api_json_fast_float_tail(const char *p, const char *end, float
 
 static inline int api_json_fast_float(const char *p, const char *end, float *v, const char **next) {
     return end - p >= API_JSON_FAST_FLOAT_ROOM ? api_json_fast_float_roomy(p, v, next)
-                                      : api_json_fast_float_tail(p, end, v, next);
+                                               : api_json_fast_float_tail(p, end, v, next);
 }
 
 #endif /* MLPD_API_JSON_FLOAT_H */
