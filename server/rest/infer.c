@@ -39,13 +39,13 @@ int infer_refuse_draining(app *a, infer_error_style style, http_response *res) {
 int infer_resolve(app *a, infer_error_style style, const char *pointer, const char *name,
                   const char *alias, int version, int64_t id, registry_target *t, cached_model **cm,
                   http_response *res) {
-    char err[256] = "";
+    mlpd_error err = {0};
     memset(t, 0, sizeof *t);
     if (name && name[0]) {
-        int rc = registry_resolve(a->registry, name, alias, version, 1, t, err, sizeof err);
-        if (rc != REGISTRY_OK) {
-            infer_reply_error(style, res, rc == REGISTRY_NOTFOUND ? 404 : 500,
-                              rc == REGISTRY_NOTFOUND ? "not-found" : "store", pointer, "%s", err);
+        int rc = registry_resolve(a->registry, name, alias, version, 1, t, &err);
+        if (rc != MLPD_OK) {
+            infer_reply_error(style, res, rc == MLPD_ENOTFOUND ? 404 : 500,
+                              rc == MLPD_ENOTFOUND ? "not-found" : "store", pointer, "%s", err.msg);
             return -1;
         }
         id = t->model_id;

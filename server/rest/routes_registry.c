@@ -44,9 +44,9 @@ void route_registered_model_get(app *a, const http_request *req, http_response *
                           "no model named '%s'", name) != 0)
         return;
     store_registry reg;
-    char err[256];
-    if (registry_snapshot(a->registry, &reg, err, sizeof err) != REGISTRY_OK) {
-        http_reply_problem(res, 500, "store", NULL, "%s", err);
+    mlpd_error err = {0};
+    if (registry_snapshot(a->registry, &reg, &err) != MLPD_OK) {
+        http_reply_problem(res, 500, "store", NULL, "%s", err.msg);
     } else {
         http_reply_json(res, 200,
                         view_registered_model(name, list, n, &reg, a->cfg->default_alias));

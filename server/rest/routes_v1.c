@@ -55,19 +55,18 @@ void route_v1_get(app *a, const http_request *req, http_response *res) {
     }
     int all = !ref.alias[0] && ref.version == 0;
     registry_target t;
-    char err[256] = "";
-    int rc =
-        registry_resolve(a->registry, ref.name, ref.alias, ref.version, 0, &t, err, sizeof err);
-    if (rc != REGISTRY_OK) {
-        infer_reply_error(V1, res, rc == REGISTRY_NOTFOUND ? 404 : 500, "not-found", NULL, "%s",
-                          err);
+    mlpd_error err = {0};
+    int rc = registry_resolve(a->registry, ref.name, ref.alias, ref.version, 0, &t, &err);
+    if (rc != MLPD_OK) {
+        infer_reply_error(V1, res, rc == MLPD_ENOTFOUND ? 404 : 500, "not-found", NULL, "%s",
+                          err.msg);
         return;
     }
     int unloaded = registry_is_unloaded(a->registry, t.name);
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "model_version_status");
     store_registry reg;
-    if (all && registry_snapshot(a->registry, &reg, err, sizeof err) == REGISTRY_OK) {
+    if (all && registry_snapshot(a->registry, &reg, &err) == MLPD_OK) {
         /* Newest first, as TF Serving lists them. */
         for (size_t i = reg.n_versions; i-- > 0;)
             if (!strcmp(reg.versions[i].name, t.name))

@@ -66,10 +66,10 @@ static int path_ref(const http_request *req, api_model_ref *ref, http_response *
 static int path_target(app *a, const http_request *req, registry_target *t, http_response *res) {
     api_model_ref ref;
     if (path_ref(req, &ref, res) != 0) return -1;
-    char err[256] = "";
-    int rc = registry_resolve(a->registry, ref.name, ref.alias, ref.version, 0, t, err, sizeof err);
-    if (rc == REGISTRY_OK) return 0;
-    infer_reply_error(V2, res, rc == REGISTRY_NOTFOUND ? 404 : 500, "not-found", NULL, "%s", err);
+    mlpd_error err = {0};
+    int rc = registry_resolve(a->registry, ref.name, ref.alias, ref.version, 0, t, &err);
+    if (rc == MLPD_OK) return 0;
+    infer_reply_error(V2, res, rc == MLPD_ENOTFOUND ? 404 : 500, "not-found", NULL, "%s", err.msg);
     return -1;
 }
 
@@ -91,9 +91,9 @@ void route_v2_model(app *a, const http_request *req, http_response *res) {
     cJSON_Delete(arch);
     store_model_clear(&m);
     store_registry reg;
-    char err[256];
-    if (registry_snapshot(a->registry, &reg, err, sizeof err) != REGISTRY_OK) {
-        infer_reply_error(V2, res, 500, "store", NULL, "%s", err);
+    mlpd_error err = {0};
+    if (registry_snapshot(a->registry, &reg, &err) != MLPD_OK) {
+        infer_reply_error(V2, res, 500, "store", NULL, "%s", err.msg);
         return;
     }
     int *versions = malloc((reg.n_versions + 1) * sizeof *versions);

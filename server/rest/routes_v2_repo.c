@@ -63,24 +63,23 @@ static cJSON *model_stat_json(app *a, const store_reg_version *v) {
 void route_v2_stats(app *a, const http_request *req, http_response *res) {
     const char *name = req->n_params > 0 ? req->params[0] : NULL;
     registry_target t = {0};
-    char err[256] = "";
+    mlpd_error err = {0};
     if (name) {
         api_model_ref ref;
         const char *sel = req->n_params > 1 ? req->params[1] : NULL;
         int rc = api_model_ref_from_parts(name, sel, &ref) == 0
-                     ? registry_resolve(a->registry, ref.name, ref.alias, ref.version, 0, &t, err,
-                                        sizeof err)
-                     : (snprintf(err, sizeof err, "unknown model: '%s'", name), REGISTRY_NOTFOUND);
-        if (rc != REGISTRY_OK) {
-            infer_reply_error(V2, res, rc == REGISTRY_NOTFOUND ? 404 : 500, "not-found", NULL, "%s",
-                              err);
+                     ? registry_resolve(a->registry, ref.name, ref.alias, ref.version, 0, &t, &err)
+                     : mlpd_fail(&err, MLPD_ENOTFOUND, "unknown model: '%s'", name);
+        if (rc != MLPD_OK) {
+            infer_reply_error(V2, res, rc == MLPD_ENOTFOUND ? 404 : 500, "not-found", NULL, "%s",
+                              err.msg);
             return;
         }
     }
     int one_version = req->n_params > 1;
     store_registry reg;
-    if (registry_snapshot(a->registry, &reg, err, sizeof err) != REGISTRY_OK) {
-        infer_reply_error(V2, res, 500, "store", NULL, "%s", err);
+    if (registry_snapshot(a->registry, &reg, &err) != MLPD_OK) {
+        infer_reply_error(V2, res, 500, "store", NULL, "%s", err.msg);
         return;
     }
     cJSON *o = cJSON_CreateObject();
@@ -123,9 +122,9 @@ void route_v2_repo_index(app *a, const http_request *req, http_response *res) {
     int only_ready = cJSON_IsTrue(r);
     cJSON_Delete(body);
     store_registry reg;
-    char err[256];
-    if (registry_snapshot(a->registry, &reg, err, sizeof err) != REGISTRY_OK) {
-        infer_reply_error(V2, res, 500, "store", NULL, "%s", err);
+    mlpd_error err = {0};
+    if (registry_snapshot(a->registry, &reg, &err) != MLPD_OK) {
+        infer_reply_error(V2, res, 500, "store", NULL, "%s", err.msg);
         return;
     }
     cJSON *arr = cJSON_CreateArray();
@@ -155,14 +154,13 @@ void route_v2_repo_load(app *a, const http_request *req, http_response *res) {
     if (optional_body(req, &body, res) != 0) return;
     cJSON_Delete(body); /* no load parameters apply to mlpd models */
     registry_target t;
-    char err[256] = "";
-    int rc =
-        api_model_name_ok(req->params[0])
-            ? registry_resolve(a->registry, req->params[0], NULL, 0, 0, &t, err, sizeof err)
-            : (snprintf(err, sizeof err, "unknown model: '%s'", req->params[0]), REGISTRY_NOTFOUND);
-    if (rc != REGISTRY_OK) {
-        infer_reply_error(V2, res, rc == REGISTRY_NOTFOUND ? 400 : 500, "not-found", NULL, "%s",
-                          err);
+    mlpd_error err = {0};
+    int rc = api_model_name_ok(req->params[0])
+                 ? registry_resolve(a->registry, req->params[0], NULL, 0, 0, &t, &err)
+                 : mlpd_fail(&err, MLPD_ENOTFOUND, "unknown model: '%s'", req->params[0]);
+    if (rc != MLPD_OK) {
+        infer_reply_error(V2, res, rc == MLPD_ENOTFOUND ? 400 : 500, "not-found", NULL, "%s",
+                          err.msg);
         return;
     }
     registry_set_unloaded(a->registry, t.name, 0);
@@ -182,9 +180,9 @@ void route_v2_repo_unload(app *a, const http_request *req, http_response *res) {
     if (optional_body(req, &body, res) != 0) return;
     cJSON_Delete(body); /* unload_dependents: mlpd models have none */
     store_registry reg;
-    char err[256];
+    mlpd_error err = {0};
     if (!api_model_name_ok(req->params[0]) ||
-        registry_snapshot(a->registry, &reg, err, sizeof err) != REGISTRY_OK) {
+        registry_snapshot(a->registry, &reg, &err) != MLPD_OK) {
         infer_reply_error(V2, res, 400, "not-found", NULL, "unknown model: '%s'", req->params[0]);
         return;
     }

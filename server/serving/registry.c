@@ -55,18 +55,16 @@ void registry_changed(registry *r) {
 }
 
 /* Take the read lock on a snapshot at least as new as the last change. */
-static int rdlock_fresh(registry *r, char *err, size_t errlen) {
+static int rdlock_fresh(registry *r, mlpd_error *err) {
     for (;;) {
         pthread_rwlock_rdlock(&r->lock);
         uint_fast64_t g = atomic_load(&r->gen);
-        if (r->snap_gen == g) return REGISTRY_OK;
+        if (r->snap_gen == g) return MLPD_OK;
         pthread_rwlock_unlock(&r->lock);
         store_registry fresh;
         mlpd_error se = {0};
-        if (store_registry_load(r->st, &fresh, &se) != MLPD_OK) {
-            snprintf(err, errlen, "store: %s", se.msg);
-            return REGISTRY_ERR;
-        }
+        if (store_registry_load(r->st, &fresh, &se) != MLPD_OK)
+            return mlpd_fail(err, se.code, "store: %s", se.msg);
         pthread_rwlock_wrlock(&r->lock);
         /* A change that came while loading bumped gen past g: the loop then
          * reads again, so no answer predates the change that asked for it. */
@@ -111,17 +109,17 @@ static int default_version(registry *r, const char *name, int *canary) {
 }
 
 int registry_resolve(registry *r, const char *name, const char *alias, int version, int canary,
-                     registry_target *out, char *err, size_t errlen) {
+                     registry_target *out, mlpd_error *err) {
     memset(out, 0, sizeof *out);
-    int rc = rdlock_fresh(r, err, errlen);
-    if (rc != REGISTRY_OK) return rc;
+    int rc = rdlock_fresh(r, err);
+    if (rc != MLPD_OK) return rc;
     const store_reg_version *v = NULL;
     if (!find_version(&r->snap, name, 0)) {
-        snprintf(err, errlen, "no model named '%s'", name);
+        mlpd_fail(err, MLPD_ENOTFOUND, "no model named '%s'", name);
     } else if (alias && alias[0]) {
         int av = alias_version(&r->snap, name, alias);
         if (av == 0)
-            snprintf(err, errlen, "model '%s' has no alias '%s'", name, alias);
+            mlpd_fail(err, MLPD_ENOTFOUND, "model '%s' has no alias '%s'", name, alias);
         else
             v = find_version(&r->snap, name, av);
     } else {
@@ -129,14 +127,14 @@ int registry_resolve(registry *r, const char *name, const char *alias, int versi
         if (version == 0 && !canary && r->default_alias[0])
             version = alias_version(&r->snap, name, r->default_alias);
         v = find_version(&r->snap, name, version);
-        if (!v) snprintf(err, errlen, "model '%s' has no version %d", name, version);
+        if (!v) mlpd_fail(err, MLPD_ENOTFOUND, "model '%s' has no version %d", name, version);
     }
-    rc = REGISTRY_NOTFOUND;
+    rc = MLPD_ENOTFOUND;
     if (v) {
         out->model_id = v->model_id;
         snprintf(out->name, sizeof out->name, "%s", v->name);
         out->version = v->version;
-        rc = REGISTRY_OK;
+        rc = MLPD_OK;
     }
     pthread_rwlock_unlock(&r->lock);
     return rc;
@@ -144,15 +142,15 @@ int registry_resolve(registry *r, const char *name, const char *alias, int versi
 
 int registry_lookup_id(registry *r, int64_t model_id, registry_target *out) {
     memset(out, 0, sizeof *out);
-    char err[160];
-    if (rdlock_fresh(r, err, sizeof err) != REGISTRY_OK) return REGISTRY_ERR;
-    int rc = REGISTRY_NOTFOUND;
+    int rc = rdlock_fresh(r, NULL);
+    if (rc != MLPD_OK) return rc;
+    rc = MLPD_ENOTFOUND;
     for (size_t i = 0; i < r->snap.n_versions; i++) {
         if (r->snap.versions[i].model_id != model_id) continue;
         out->model_id = model_id;
         snprintf(out->name, sizeof out->name, "%s", r->snap.versions[i].name);
         out->version = r->snap.versions[i].version;
-        rc = REGISTRY_OK;
+        rc = MLPD_OK;
         break;
     }
     pthread_rwlock_unlock(&r->lock);
@@ -197,22 +195,21 @@ static int dup_array(void **dst, const void *src, size_t n, size_t elem) {
     return 0;
 }
 
-int registry_snapshot(registry *r, store_registry *out, char *err, size_t errlen) {
+int registry_snapshot(registry *r, store_registry *out, mlpd_error *err) {
     memset(out, 0, sizeof *out);
-    int rc = rdlock_fresh(r, err, errlen);
-    if (rc != REGISTRY_OK) return rc;
+    int rc = rdlock_fresh(r, err);
+    if (rc != MLPD_OK) return rc;
     const store_registry *s = &r->snap;
     if (dup_array((void **)&out->versions, s->versions, s->n_versions, sizeof *s->versions) ||
         dup_array((void **)&out->aliases, s->aliases, s->n_aliases, sizeof *s->aliases) ||
         dup_array((void **)&out->canaries, s->canaries, s->n_canaries, sizeof *s->canaries)) {
-        snprintf(err, errlen, "out of memory");
-        rc = REGISTRY_ERR;
+        rc = mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
     } else {
         out->n_versions = s->n_versions;
         out->n_aliases = s->n_aliases;
         out->n_canaries = s->n_canaries;
     }
     pthread_rwlock_unlock(&r->lock);
-    if (rc != REGISTRY_OK) store_registry_free(out);
+    if (rc != MLPD_OK) store_registry_free(out);
     return rc;
 }

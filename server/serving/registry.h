@@ -26,9 +26,9 @@
 
 #include "store.h"
 
-#define REGISTRY_OK       0
-#define REGISTRY_NOTFOUND 1    /* no such name, version or alias; err says which */
-#define REGISTRY_ERR      (-1) /* the store failed */
+/* Errors follow mlpd_error.h: MLPD_ENOTFOUND for no such name, version or
+ * alias (err says which), the store's code when reloading the snapshot
+ * fails, MLPD_EINTERNAL for no memory. */
 
 typedef struct registry registry;
 
@@ -51,8 +51,8 @@ void registry_changed(registry *r);
 /* Resolve as above (alias NULL or "" and version 0: the name's default).
  * With canary 0 the canary share is not applied (metadata, readiness). */
 int registry_resolve(registry *r, const char *name, const char *alias, int version, int canary,
-                     registry_target *out, char *err, size_t errlen);
-/* Name and version of model id (REGISTRY_NOTFOUND when it has none). */
+                     registry_target *out, mlpd_error *err);
+/* Name and version of model id (MLPD_ENOTFOUND when it has none). */
 int registry_lookup_id(registry *r, int64_t model_id, registry_target *out);
 
 /* The v2 model repository extension's unload / load: an unloaded name
@@ -62,6 +62,6 @@ void registry_set_unloaded(registry *r, const char *name, int unloaded);
 int registry_is_unloaded(registry *r, const char *name);
 
 /* A copy of the whole snapshot (for listings); free with store_registry_free. */
-int registry_snapshot(registry *r, store_registry *out, char *err, size_t errlen);
+int registry_snapshot(registry *r, store_registry *out, mlpd_error *err);
 
 #endif /* MLPD_REGISTRY_H */
