@@ -10,6 +10,9 @@
 #define RETRY_AFTER_BUSY_SECONDS 30
 /* A draining daemon is gone or back (restarted) within seconds. */
 #define RETRY_AFTER_DRAINING_SECONDS 5
+/* Another process's write lock on the store (a backup, a sqlite3 shell):
+ * usually brief; the writer already waited the store's busy timeout. */
+#define RETRY_AFTER_LOCKED_SECONDS 5
 
 /* code -> answer. The types are documented in api/openapi.yaml. */
 static const struct {
@@ -25,7 +28,12 @@ static const struct {
     {MLPD_ESTORE, 500, "store", 0},
     {MLPD_EIO, 500, "internal", 0},
     {MLPD_EINTERNAL, 500, "internal", 0},
+    {MLPD_ELOCKED, 503, "store-locked", RETRY_AFTER_LOCKED_SECONDS},
 };
+
+mlpd_status route_failure_code(int rc) {
+    return rc == MLPD_ELOCKED ? MLPD_ELOCKED : MLPD_EINTERNAL;
+}
 
 int route_reply_error(http_response *res, mlpd_status code, const char *type, const char *pointer,
                       const char *detail_fmt, ...) {
@@ -38,6 +46,8 @@ int route_reply_error(http_response *res, mlpd_status code, const char *type, co
             retry_after = http_of[i].retry_after;
         }
     }
+    /* A locked store is one answer on every route: no narrower type. */
+    if (code == MLPD_ELOCKED) type = NULL;
     char detail[sizeof((api_problem *)0)->detail];
     va_list ap;
     va_start(ap, detail_fmt);

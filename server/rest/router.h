@@ -232,10 +232,15 @@ int route_query_page(const http_request *req, long long *limit, long long *offse
  *   MLPD_ESTORE     500 store
  *   MLPD_EIO        500 internal
  *   MLPD_EINTERNAL  500 internal (so is MLPD_OK or an unknown code: a bug)
+ *   MLPD_ELOCKED    503 store-locked, Retry-After: 5 (type is ignored: a locked
+ *                   store is the same answer on every route)
  * type, when not NULL, names the problem more precisely where the API
  * documents a narrower type for that status (409 "does-not-fit" and
  * "job-ended", 404 "no-model"); the status always comes from the table.
  * pointer (may be NULL) is the JSON pointer of the offending field. */
+/* The code for a failure a route documents as "internal", whatever it was:
+ * MLPD_ELOCKED stays itself (503, retry), anything else is MLPD_EINTERNAL. */
+mlpd_status route_failure_code(int rc);
 int route_reply_error(http_response *res, mlpd_status code, const char *type, const char *pointer,
                       const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
 

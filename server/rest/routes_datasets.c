@@ -314,7 +314,7 @@ void route_dataset_file_upload(app *a, const http_request *req, http_response *r
     int has_train = idx_present(dir, 0, p, sizeof p) == 0 && idx_present(dir, 1, p, sizeof p) == 0;
     int n_test_files =
         (idx_present(dir, 2, p, sizeof p) == 0) + (idx_present(dir, 3, p, sizeof p) == 0);
-    int complete = 0, store_full = 0;
+    int complete = 0, store_full = 0, store_locked = 0;
     if (has_train && n_test_files != 1) {
         mlp_dataset *train = NULL, *test = NULL;
         if (mlp_dataset_load_path(dir, "train", &train, &me) == MLP_OK &&
@@ -339,10 +339,17 @@ void route_dataset_file_upload(app *a, const http_request *req, http_response *r
                 else
                     snprintf(me.msg, sizeof me.msg, "store: %.240s", se.msg);
                 store_full = !complete && se.code == MLPD_ENOSPC;
+                store_locked = !complete && se.code == MLPD_ELOCKED;
             }
         }
         mlp_dataset_free(train);
         mlp_dataset_free(test);
+        if (store_locked) { /* the file stays: the same PUT registers the set later */
+            route_reply_error(res, MLPD_ELOCKED, NULL, NULL,
+                              "the files are stored but the data set cannot be registered: %s",
+                              me.msg);
+            return;
+        }
         if (store_full) { /* the file stays: the same PUT registers the set once there is room */
             route_reply_error(res, MLPD_ENOSPC, NULL, NULL,
                               "the files are stored but the data set cannot be registered: %s",

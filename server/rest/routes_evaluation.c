@@ -75,7 +75,7 @@ void route_model_evaluate(app *a, const http_request *req, http_response *res) {
         return;
     }
     if (rc != MLPD_OK) { /* "internal", whatever failed */
-        route_reply_error(res, MLPD_EINTERNAL, NULL, NULL, "%s", me.msg);
+        route_reply_error(res, route_failure_code(rc), NULL, NULL, "%s", me.msg);
         return;
     }
     mlp_dataset *d = NULL;

@@ -102,7 +102,7 @@ void route_train(app *a, const http_request *req, http_response *res) {
         if (atomic_load(&a->draining))
             route_reply_draining(res);
         else /* POST /train documents "internal" for every other failure */
-            route_reply_error(res, MLPD_EINTERNAL, NULL, NULL, "%s", err.msg);
+            route_reply_error(res, route_failure_code(rc), NULL, NULL, "%s", err.msg);
     }
 }
 
@@ -180,7 +180,8 @@ void route_job_cancel(app *a, const http_request *req, http_response *res) {
         route_reply_error(res, rc, NULL, NULL,
                           "the disk is full: job %lld's end cannot be recorded", (long long)id);
     else if (rc != MLPD_OK) /* documented as "internal", whatever failed */
-        route_reply_error(res, MLPD_EINTERNAL, NULL, NULL, "cannot cancel job %lld", (long long)id);
+        route_reply_error(res, route_failure_code(rc), NULL, NULL, "cannot cancel job %lld",
+                          (long long)id);
     else
         reply_job(a, id, 202, res);
 }

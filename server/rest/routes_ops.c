@@ -45,10 +45,9 @@ void route_readyz(app *a, const http_request *req, http_response *res) {
         return;
     }
     if (!store_writable(a->st)) {
-        http_reply_problem(res, 503, "store-locked", NULL,
-                           "the store cannot write: another process holds the database's write "
-                           "lock");
-        http_set_header(res, "Retry-After", "%d", READYZ_RETRY_AFTER_SECONDS);
+        route_reply_error(res, MLPD_ELOCKED, NULL, NULL,
+                          "the store cannot write: another process holds the database's write "
+                          "lock");
         return;
     }
     static const char body[] = "{\"status\":\"ready\"}";

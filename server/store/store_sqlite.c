@@ -34,8 +34,11 @@
 /* ---- shared helpers ------------------------------------------------------------ */
 
 int store_fail_sql(store *s, mlpd_error *err, const char *what) {
-    int full = (sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL;
-    return mlpd_fail(err, full ? MLPD_ENOSPC : MLPD_ESTORE, "%s: %s", what, sqlite3_errmsg(s->db));
+    int primary = sqlite3_errcode(s->db) & 0xff;
+    mlpd_status code = primary == SQLITE_FULL                               ? MLPD_ENOSPC
+                       : primary == SQLITE_BUSY || primary == SQLITE_LOCKED ? MLPD_ELOCKED
+                                                                            : MLPD_ESTORE;
+    return mlpd_fail(err, code, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
 int store_grow(void **arr, size_t *cap, size_t count, size_t elem, size_t first, mlpd_error *err) {

@@ -33,7 +33,9 @@ void store_reserve_refill(store *s);
 void store_reserve_free(store *s);
 
 /* "<what>: <sqlite's message>" into err; returns MLPD_ENOSPC when SQLite's
- * error was a full disk (SQLITE_FULL), else MLPD_ESTORE. Other failures use
+ * error was a full disk (SQLITE_FULL), MLPD_ELOCKED when another process
+ * held the lock past the busy timeout (SQLITE_BUSY, SQLITE_LOCKED), else
+ * MLPD_ESTORE. Other failures use
  * mlpd_fail(err, MLPD_ESTORE, ...); a missing row mlpd_fail(err,
  * MLPD_ENOTFOUND, ...). */
 int store_fail_sql(store *s, mlpd_error *err, const char *what);

@@ -29,8 +29,10 @@ typedef enum {
     MLPD_ENOSPC = -4,    /* the disk is full: the write was refused, nothing was lost */
     MLPD_ESTORE = -5,    /* the store failed (SQLite, its files, memory while reading) */
     MLPD_EIO = -6,       /* a file or folder outside the store (the data dir) failed */
-    MLPD_EINTERNAL = -7  /* anything else: out of memory, a thread that did not start, a
+    MLPD_EINTERNAL = -7, /* anything else: out of memory, a thread that did not start, a
                             stored model the engine refuses, the daemon shutting down */
+    MLPD_ELOCKED = -8    /* another process holds the store's write lock past the busy
+                            timeout (SQLITE_BUSY): nothing was written, retry later */
 } mlpd_status;
 
 typedef struct {

@@ -1,7 +1,9 @@
 /* test_store_locked.c - another process holding the database's write lock
  * (BEGIN EXCLUSIVE, as a backup tool or a stray sqlite3 shell would): /readyz
  * says so at once (503, problem type store-locked, Retry-After), reads go on,
- * and once the lock is released everything is ready again. */
+ * writes answer 503 store-locked with Retry-After once the store's busy
+ * timeout passes (one problem type whatever the route, not 500), nothing
+ * half-done is kept, and once the lock is released everything works again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,9 +64,40 @@ static void test_readiness_reflects_a_locked_store(void **state) {
     expect_healthy(&D);
 }
 
+/* A write refused while locked: 503 store-locked with Retry-After. */
+static void expect_locked(const char *method, const char *path, const char *ctype,
+                          const char *body) {
+    http_result r;
+    cJSON *j = expect_problem(&D, method, path, ctype, body, strlen(body), NULL, 503, &r);
+    assert_string_equal(json_str(j, "type"), "/problems/store-locked");
+    expect_retry_after(&r);
+    cJSON_Delete(j);
+    http_result_free(&r);
+}
+
+static void test_writes_get_503_while_locked(void **state) {
+    (void)state;
+    const char *csv = "label,a,b\n0,0.1,0.2\n1,0.3,0.4\n";
+    const char *train = "{\"hidden\":[4],\"epochs\":1}";
+    sqlite3 *c = lock_database();
+    expect_locked("POST", "/datasets?name=locked", "text/csv", csv);
+    expect_locked("POST", "/train", "application/json", train);
+    unlock_database(c);
+    /* nothing was kept: the same requests now succeed */
+    assert_int_equal(request_status(&D, "GET", "/datasets/locked", NULL, NULL, 0, NULL), 404);
+    assert_int_equal(
+        request_status(&D, "POST", "/datasets?name=locked", "text/csv", csv, strlen(csv), NULL),
+        201);
+    int64_t id = train_job(&D, train);
+    assert_true(id > 0);
+    cJSON_Delete(expect_job_end(&D, id, 60, "succeeded"));
+    expect_healthy(&D);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_readiness_reflects_a_locked_store),
+        cmocka_unit_test(test_writes_get_503_while_locked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
