@@ -600,8 +600,37 @@ static void test_nul_refused(void **state) {
     assert_int_equal(p.status, 400);
 }
 
+/* docs/recipes' bodies can be posted as they are: each decodes, and names
+ * what its README says (run from the repository's top folder, as make test does). */
+static void test_documented_recipes_decode(void **state) {
+    (void)state;
+    static const struct {
+        const char *file;
+        mlp_lr_kind schedule;
+        int epochs;
+    } recipes[] = {{"docs/recipes/fashion-mnist-30s.json", MLP_LR_COSINE, 20},
+                   {"docs/recipes/fashion-mnist-120s.json", MLP_LR_COSINE, 30},
+                   {"docs/recipes/parity-cosine.json", MLP_LR_COSINE, 10},
+                   {"docs/recipes/parity-step.json", MLP_LR_STEP, 10}};
+    for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
+        FILE *f = fopen(recipes[i].file, "rb");
+        if (!f) fail_msg("cannot open %s", recipes[i].file);
+        char body[4096];
+        size_t n = fread(body, 1, sizeof body - 1, f);
+        fclose(f);
+        body[n] = '\0';
+        api_train_request r;
+        api_problem p;
+        if (decode(body, &r, &p) != 0) fail_msg("%s: %s", recipes[i].file, p.detail);
+        assert_string_equal(r.dataset, "fashion-mnist");
+        assert_int_equal(r.recipe.train.schedule.type, recipes[i].schedule);
+        assert_int_equal(r.recipe.train.epochs, recipes[i].epochs);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_documented_recipes_decode),
         cmocka_unit_test(test_defaults_are_the_reference_recipe),
         cmocka_unit_test(test_every_member),
         cmocka_unit_test(test_output_follows_loss),
