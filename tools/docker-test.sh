@@ -202,6 +202,9 @@ COMPOSE_LIMIT=120
 compose() { timeout "$COMPOSE_LIMIT" "${COMPOSE[@]}" -p "$PROJECT" -f docker/compose.yaml "$@"; }
 
 container_id() { compose ps -q mlpd 2>/dev/null | head -n 1; }
+# logs_say TEXT: the daemon logged TEXT (grep reads the whole log: with
+# pipefail, grep -q's early exit would fail the pipeline through SIGPIPE).
+logs_say() { docker logs "$(container_id)" 2>&1 | grep -F "$1" >/dev/null; }
 container_state() { # field of .State, e.g. Status, ExitCode, Health.Status
     local id; id=$(container_id)
     [ -n "$id" ] && docker inspect --format "{{.State.$1}}" "$id" 2>/dev/null
@@ -213,6 +216,7 @@ cleanup() {
         log "MLPD_DOCKER_KEEP=1: leaving the stack and dockerd running"
         return
     fi
+    rm -f docker/extra-ca/*.crt
     if [ "$started_stack" = 1 ]; then
         compose logs --no-color >"$OUT/mlpd.log" 2>&1
         compose down -v --remove-orphans >"$OUT/down.log" 2>&1
@@ -315,19 +319,41 @@ ok "base image $BASE_IMAGE ($((SECONDS - t0)) s)"
 
 PORT=${MLPD_HOST_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 export MLPD_HOST_PORT=$PORT
+# One core: the daemon must size OpenBLAS by the quota, not the host's cores.
+export MLPD_CPUS=1
 BASE=http://127.0.0.1:$PORT
+
+# A TLS-intercepting proxy between this machine and the npm registry: the
+# build stage trusts the CA files this machine's node is told to trust.
+extra_ca() {
+    local f n=0
+    rm -f docker/extra-ca/*.crt
+    for f in "${NODE_EXTRA_CA_CERTS:-}" /usr/local/share/ca-certificates/*.crt; do
+        [ -f "$f" ] || continue
+        n=$((n + 1))
+        cp "$f" "docker/extra-ca/host-$n.crt"
+    done
+    log "build stage trusts $n extra CA file(s) of this machine"
+}
+extra_ca
 
 t0=$SECONDS
 log "building (log: $OUT/build.log)"
 COMPOSE_LIMIT=1200 compose build >"$OUT/build.log" 2>&1 \
     || abort "image build (see $OUT/build.log)"
 build_s=$((SECONDS - t0))
+VERSION=${MLPD_VERSION:-0.3.0}
+docker tag "mlpd:$VERSION" mlpd:latest
 size=$(docker image inspect --format '{{.Size}}' mlpd:latest)
-ok "image built in $build_s s, $((size / 1000000)) MB"
+ok "image built in $build_s s, $((size / 1000000)) MB, tagged mlpd:$VERSION and mlpd:latest"
 
 # The runtime image holds what the issue asks for and runs as non-root.
-check "image runs as a non-root user" \
-    test "$(docker image inspect --format '{{.Config.User}}' mlpd:latest)" = mlpd
+check "image runs as the numeric non-root user 10001:10001" \
+    test "$(docker image inspect --format '{{.Config.User}}' mlpd:latest)" = 10001:10001
+check "image carries OCI labels with version $VERSION" test "$(docker image inspect --format \
+    '{{index .Config.Labels "org.opencontainers.image.version"}}' mlpd:latest)" = "$VERSION"
+check "the build stage installed the npm packages itself (no host node_modules in the context)" \
+    grep -q 'npm ci' "$OUT/build.log"
 check "image holds the binary, web/, migrations/ and api/openapi.yaml" \
     timeout 60 docker run --rm --entrypoint /bin/sh mlpd:latest -c \
     'test -x /usr/local/bin/mlpd && test -s "$MLPD_WEB_DIR/index.html" &&
@@ -343,6 +369,11 @@ wait_until 90 is_healthy || abort "container healthy within 90 s (state: $(conta
 ok "container healthy"
 check "restart policy unless-stopped" test "$(docker inspect --format \
     '{{.HostConfig.RestartPolicy.Name}}' "$(container_id)")" = unless-stopped
+check "root filesystem read-only, every capability dropped, no-new-privileges" test \
+    "$(docker inspect --format '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}}' \
+      "$(container_id)")" = "true [ALL] [no-new-privileges:true]"
+check "CPU quota of one core (MLPD_CPUS=1) gives OpenBLAS one thread" \
+    logs_say 'OpenBLAS threads 1 '
 check "port published on the loopback only" \
     test "$(docker port "$(container_id)" 8080/tcp | sort -u)" = "127.0.0.1:$PORT"
 

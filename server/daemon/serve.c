@@ -29,11 +29,13 @@
 #include "clock.h"
 #include "auth.h"
 #include "config.h"
+#include "cpu_quota.h"
 #include "cors.h"
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
+#include "mlp.h"
 #include "model_cache.h"
 #include "model_stats.h"
 #include "registry.h"
@@ -128,8 +130,20 @@ static void tune_process(const serve_config *cfg) {
     /* OpenBLAS' thread count is process-wide. Predictions on packed models
      * (AVX2 CPUs, up to MLP_PACKED_MAX_ROWS rows) never call OpenBLAS, so
      * training may use every core while nothing is served, and drops to one
-     * thread while predictions are answered (jobs.h). */
-    if (cfg->blas_threads > 0) openblas_set_num_threads(cfg->blas_threads);
+     * thread while predictions are answered (jobs.h). Under a CPU quota (a
+     * container's --cpus) "every core" means the quota, not the cores the
+     * process sees: more threads would only wait for their share. */
+    if (cfg->blas_threads > 0) {
+        openblas_set_num_threads(cfg->blas_threads);
+    } else {
+        int quota = cpu_quota_cores("/sys/fs/cgroup");
+        if (quota > 0 && quota < openblas_get_num_threads()) {
+            openblas_set_num_threads(quota);
+            log_info("CPU quota of %d core(s): OpenBLAS limited to %d thread(s)", quota, quota);
+        }
+    }
+    log_info("OpenBLAS threads %d (core %s); prediction kernel %s", openblas_get_num_threads(),
+             openblas_get_corename(), mlp_kernel_name());
 
     /* Fixed malloc thresholds. glibc raises its mmap threshold to the size of
      * the largest mmap'd block freed so far, and its trim threshold to twice
