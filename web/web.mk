@@ -4,7 +4,10 @@
 #                      into web/vendor/, and write web/assets.list: the files
 #                      the daemon serves (server/rest/web_assets.h). Nothing
 #                      else in web/ is served: not this file, README.md,
-#                      package.json or anything left lying here.
+#                      package.json or anything left lying here. Each served
+#                      text asset gets a gzip sibling (name.gz, gzip -9 -n),
+#                      sent to clients that accept gzip; so does
+#                      api/openapi.yaml.
 #
 # web/vendor/ is generated and git-ignored (web/.gitignore). The dashboard
 # still loads without it, showing its curves as tables only.
@@ -20,7 +23,17 @@ WEB_SERVED = $(sort $(patsubst web/%,%,$(wildcard web/*.html web/*.css web/*.js 
 WEB_ASSETS_LIST := web/assets.list
 
 .PHONY: web-assets web-assets-list
-web-assets: $(WEB_VENDOR)/chart.umd.js $(WEB_VENDOR)/chart.js.LICENSE.md web-assets-list
+# Precompressed at build time, so serving a file costs no CPU: text assets
+# (html, css, js, svg, md, yaml) only; images are compressed already.
+WEB_GZ = $(addsuffix .gz,$(addprefix web/,$(filter %.html %.css %.js %.svg %.md,$(WEB_SERVED)))) \
+         api/openapi.yaml.gz
+web-assets: $(WEB_VENDOR)/chart.umd.js $(WEB_VENDOR)/chart.js.LICENSE.md web-assets-list $(WEB_GZ)
+
+web/%.gz: web/%
+	gzip -9 -n -c $< >$@.tmp && mv $@.tmp $@
+
+api/openapi.yaml.gz: api/openapi.yaml
+	gzip -9 -n -c $< >$@.tmp && mv $@.tmp $@
 
 # Rewritten only when the set of files changes (a file added or removed).
 web-assets-list:

@@ -32,7 +32,7 @@ struct MHD_Connection;
 struct MHD_Response;
 
 #define HTTP_MAX_PARAMS  2
-#define HTTP_MAX_HEADERS 8
+#define HTTP_MAX_HEADERS 12
 
 /* What a handler is given. Strings point into MHD's or the connection's
  * memory and live until the handler returns. */

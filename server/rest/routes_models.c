@@ -65,9 +65,22 @@ void route_model_file(app *a, const http_request *req, http_response *res) {
     size_t len = 0;
     mlpd_error se = {0};
     if (check_model(store_model_file(a->st, id, &file, &len, &se), &se, id, res) != 0) return;
-    http_reply_take(res, 200, "application/octet-stream", (char *)file, len);
-    http_set_header(res, "Content-Disposition", "attachment; filename=\"model-%lld.mlp\"",
-                    (long long)id);
+    /* A model's bytes never change under its id (a new version is a new id):
+     * the ETag is their CRC-32 and caches may keep them for a year. */
+    char etag[24];
+    snprintf(etag, sizeof etag, "\"%08lx\"", crc32(0L, file, (uInt)len));
+    const char *inm = http_header(req, "If-None-Match");
+    if (inm && (strstr(inm, etag) || !strcmp(inm, "*"))) {
+        /* The buffer stays for its length only: libmicrohttpd writes a 304's
+         * Content-Length, which must be the 200's (RFC 9110 8.6), never 0. */
+        http_reply_take(res, 304, "application/octet-stream", (char *)file, len);
+    } else {
+        http_reply_take(res, 200, "application/octet-stream", (char *)file, len);
+        http_set_header(res, "Content-Disposition", "attachment; filename=\"model-%lld.mlp\"",
+                        (long long)id);
+    }
+    http_set_header(res, "ETag", "%s", etag);
+    http_set_header(res, "Cache-Control", "public, max-age=31536000, immutable");
 }
 
 void route_model_upload(app *a, const http_request *req, http_response *res) {

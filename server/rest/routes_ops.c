@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "http_gzip.h"
 #include "metrics.h"
 #include "router.h"
 #include "web_assets.h"
@@ -121,22 +123,68 @@ int route_web_exists(app *a, const char *path) {
     return stat(full, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* Send file `full` (already checked) with content type and caching policy. */
+/* The file to send for `full`: its gzip sibling `full.gz` (written at build
+ * time, web/web.mk) when the client accepts gzip and the sibling is at least
+ * as new as the file; otherwise the file itself. *gz says which; *fd and *sb
+ * describe it. -1 when the file cannot be opened. */
+static int open_variant(const http_request *req, const char *full, int *fd, struct stat *sb,
+                        int *gz) {
+    *gz = 0;
+    *fd = open(full, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0 || fstat(*fd, sb) != 0 || !S_ISREG(sb->st_mode)) {
+        if (*fd >= 0) close(*fd);
+        return -1;
+    }
+    if (!http_accepts_gzip(http_header(req, "Accept-Encoding"))) return 0;
+    char gzpath[1100];
+    snprintf(gzpath, sizeof gzpath, "%s.gz", full);
+    int zfd = open(gzpath, O_RDONLY | O_CLOEXEC);
+    struct stat zsb;
+    if (zfd >= 0 && fstat(zfd, &zsb) == 0 && S_ISREG(zsb.st_mode) &&
+        zsb.st_mtim.tv_sec >= sb->st_mtim.tv_sec) {
+        close(*fd);
+        *fd = zfd;
+        *sb = zsb;
+        *gz = 1;
+    } else if (zfd >= 0) {
+        close(zfd);
+    }
+    return 0;
+}
+
+/* Is the client's copy current? If-None-Match (the ETag) wins over
+ * If-Modified-Since (RFC 9110 section 13.1.3); the date compares whole
+ * seconds, as an HTTP date carries no more. */
+static int still_fresh(const http_request *req, const char *etag, time_t mtime) {
+    const char *inm = http_header(req, "If-None-Match");
+    if (inm) return strstr(inm, etag) != NULL || !strcmp(inm, "*");
+    const char *ims = http_header(req, "If-Modified-Since");
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!ims || !strptime(ims, "%a, %d %b %Y %H:%M:%S GMT", &tm)) return 0;
+    return mtime <= timegm(&tm);
+}
+
+/* Send file `full` (already checked) with content type and caching policy:
+ * an ETag and Last-Modified, 304 when the client's copy is current, the
+ * build-time gzip variant when the client accepts it. */
 static void send_file(const http_request *req, http_response *res, const char *full,
                       const char *content_type, const char *cache_control) {
-    int fd = open(full, O_RDONLY | O_CLOEXEC);
+    int fd, gz;
     struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        if (fd >= 0) close(fd);
+    if (open_variant(req, full, &fd, &sb, &gz) != 0) {
         http_reply_problem(res, 404, "not-found", NULL, "no resource at %s", req->path);
         return;
     }
-    char etag[64];
-    snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)sb.st_size,
+    char etag[64], modified[64];
+    snprintf(etag, sizeof etag, "\"%llx-%llx%s\"", (unsigned long long)sb.st_size,
              (unsigned long long)sb.st_mtim.tv_sec * 1000000000ull +
-                 (unsigned long long)sb.st_mtim.tv_nsec);
-    const char *inm = http_header(req, "If-None-Match");
-    int fresh = inm && strstr(inm, etag);
+                 (unsigned long long)sb.st_mtim.tv_nsec,
+             gz ? "-gz" : "");
+    struct tm tm;
+    gmtime_r(&sb.st_mtim.tv_sec, &tm);
+    strftime(modified, sizeof modified, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    int fresh = still_fresh(req, etag, sb.st_mtim.tv_sec);
     /* A 304 is built from the file too: libmicrohttpd 0.9.75 writes a
      * Content-Length on a 304 (never its body), and RFC 9110 section 8.6
      * allows one only when it is the length a 200 would have had. */
@@ -150,10 +198,13 @@ static void send_file(const http_request *req, http_response *res, const char *f
         http_reply_mhd(res, 304, r);
     } else {
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        if (gz) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
         http_reply_mhd(res, 200, r);
         res->body_len = (size_t)sb.st_size; /* for the request log */
     }
     http_set_header(res, "ETag", "%s", etag);
+    http_set_header(res, "Last-Modified", "%s", modified);
+    http_set_header(res, "Vary", "Accept-Encoding");
     http_set_header(res, "Cache-Control", "%s", cache_control);
 }
 
