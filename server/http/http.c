@@ -59,6 +59,18 @@ void http_set_header(http_response *res, const char *name, const char *fmt, ...)
     va_end(ap);
 }
 
+void http_add_vary(http_response *res, const char *token) {
+    for (int i = 0; i < res->n_headers; i++) {
+        if (strcasecmp(res->headers[i].name, "Vary")) continue;
+        char *v = res->headers[i].value;
+        size_t n = strlen(v);
+        if (!strcasestr(v, token) && n + strlen(token) + 3 < sizeof res->headers[i].value)
+            snprintf(v + n, sizeof res->headers[i].value - n, "%s%s", n ? ", " : "", token);
+        return;
+    }
+    http_set_header(res, "Vary", "%s", token);
+}
+
 static void reset_body(http_response *res) {
     free(res->body);
     res->body = NULL;
@@ -151,12 +163,12 @@ static void set_request_id(http_server *h, struct MHD_Connection *c, char *out, 
 /* A buffered answer of a compressible type and at least HTTP_GZIP_MIN bytes
  * varies with Accept-Encoding; it is sent gzip-coded when the client accepts
  * that and the handler set no coding of its own (http_gzip.h). */
-static void maybe_gzip(struct MHD_Connection *c, http_response *res, int *vary, int *gzipped) {
+static void maybe_gzip(struct MHD_Connection *c, http_response *res, int *gzipped) {
     if (!res->body || res->body_len < HTTP_GZIP_MIN || !http_compressible(res->content_type))
         return;
     for (int i = 0; i < res->n_headers; i++)
         if (!strcasecmp(res->headers[i].name, "Content-Encoding")) return;
-    *vary = 1;
+    http_add_vary(res, "Accept-Encoding");
     const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
     if (!http_accepts_gzip(ae)) return;
     size_t n = 0;
@@ -172,10 +184,10 @@ static enum MHD_Result send_response(struct MHD_Connection *c, conn_state *s) {
     http_response *res = &s->res;
     struct MHD_Response *r = res->mhd;
     res->mhd = NULL;
-    int vary = 0, gzipped = 0;
+    int gzipped = 0;
     if (!r) {
         if (res->status == 0) http_reply_problem(res, 500, "internal", NULL, "no response");
-        maybe_gzip(c, res, &vary, &gzipped);
+        maybe_gzip(c, res, &gzipped);
         r = MHD_create_response_from_buffer(res->body_len, res->body ? res->body : (void *)"",
                                             res->body ? MHD_RESPMEM_MUST_FREE
                                                       : MHD_RESPMEM_PERSISTENT);
@@ -185,7 +197,6 @@ static enum MHD_Result send_response(struct MHD_Connection *c, conn_state *s) {
             MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
     }
     int has_cache = 0;
-    if (vary) MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     if (gzipped) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     for (int i = 0; i < res->n_headers; i++) {
         MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);

@@ -76,6 +76,9 @@ const char *http_header(const http_request *req, const char *name);
 /* Add a header (silently ignored past HTTP_MAX_HEADERS; values are cut at 159 bytes). */
 void http_set_header(http_response *res, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Add `token` to the answer's Vary header (one header, a comma-separated
+ * list: "Origin, Accept-Encoding"), creating it when absent. */
+void http_add_vary(http_response *res, const char *token);
 /* Body = the JSON of `json` (compact), application/json. Frees json. */
 void http_reply_json(http_response *res, int status, cJSON *json);
 /* Body = a copy of bytes[0..len). */

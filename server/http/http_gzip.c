@@ -15,7 +15,8 @@ static int weight_is_zero(const char *params, size_t len) {
             continue;
         size_t j = i + 2;
         if (j >= len || params[j] != '0') return 0;
-        for (j++; j < len && (params[j] == '.' || params[j] == '0'); j++);
+        for (j++; j < len && (params[j] == '.' || params[j] == '0'); j++)
+            ;
         return j >= len || params[j] == ' ' || params[j] == ';' || params[j] == '\t';
     }
     return 0;
@@ -46,9 +47,12 @@ int http_accepts_gzip(const char *ae) {
 
 int http_compressible(const char *ct) {
     if (!ct) return 0;
-    static const char *const types[] = {"application/json",       "application/problem+json",
-                                        "application/yaml",       "application/javascript",
-                                        "text/",                  "image/svg+xml",
+    static const char *const types[] = {"application/json",
+                                        "application/problem+json",
+                                        "application/yaml",
+                                        "application/javascript",
+                                        "text/",
+                                        "image/svg+xml",
                                         "application/openmetrics"};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (!strncasecmp(ct, types[i], strlen(types[i]))) return 1;

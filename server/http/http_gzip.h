@@ -3,8 +3,8 @@
  *
  * The transport compresses a buffered answer itself (http.c) when it is at
  * least HTTP_GZIP_MIN bytes of a compressible type and the client accepts
- * gzip; such answers always carry "Vary: Accept-Encoding", compressed or
- * not, so a cache keeps the two forms apart. Streams and files (responses
+ * gzip; such answers always name Accept-Encoding in their Vary header,
+ * compressed or not, so a cache keeps the two forms apart. Streams and files (responses
  * made by the handler, http_reply_mhd) are left alone: the static-file route
  * serves files compressed at build time instead.
  */

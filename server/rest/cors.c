@@ -86,7 +86,7 @@ int cors_origin_allowed(const cors_policy *p, const char *origin) {
 
 void cors_add_response_headers(const cors_policy *p, const char *origin, http_response *res) {
     if (!cors_enabled(p)) return;
-    http_set_header(res, "Vary", "Origin");
+    http_add_vary(res, "Origin");
     if (!cors_origin_allowed(p, origin)) return;
     http_set_header(res, "Access-Control-Allow-Origin", "%s", origin);
     http_set_header(res, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);

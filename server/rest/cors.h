@@ -26,7 +26,7 @@
 #define CORS_ORIGIN_MAX      128 /* fits a response header value */
 #define CORS_MAX_AGE_SECONDS 600
 #define CORS_ALLOW_HEADERS   "Content-Type, Authorization, Last-Event-ID"
-#define CORS_EXPOSE_HEADERS  "Location, Retry-After"
+#define CORS_EXPOSE_HEADERS  "Location, Retry-After, X-Request-Id, Content-Disposition"
 
 typedef struct cors_policy {
     int n; /* 0: CORS off */

@@ -204,7 +204,7 @@ static void send_file(const http_request *req, http_response *res, const char *f
     }
     http_set_header(res, "ETag", "%s", etag);
     http_set_header(res, "Last-Modified", "%s", modified);
-    http_set_header(res, "Vary", "Accept-Encoding");
+    http_add_vary(res, "Accept-Encoding");
     http_set_header(res, "Cache-Control", "%s", cache_control);
 }
 
