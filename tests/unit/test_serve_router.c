@@ -391,7 +391,8 @@ static void test_cors_headers(void **state) {
     cors_add_response_headers(&p, "http://a.test", &res);
     assert_string_equal(res_header(&res, "Access-Control-Allow-Origin"), "http://a.test");
     assert_string_equal(res_header(&res, "Vary"), "Origin");
-    assert_string_equal(res_header(&res, "Access-Control-Expose-Headers"), "Location, Retry-After");
+    assert_string_equal(res_header(&res, "Access-Control-Expose-Headers"),
+                        "Location, Retry-After, X-Request-Id, Content-Disposition");
     memset(&res, 0, sizeof res);
     cors_add_response_headers(&p, "http://b.test", &res);
     assert_null(res_header(&res, "Access-Control-Allow-Origin"));
