@@ -18,7 +18,7 @@ LAYER_INC_server/rest     := -Iserver/rest -Iserver/http -Iserver/jobs -Iserver/
                              -Iserver/datasets -Iserver/store -Iserver/util -Iapi -Iengine
 LAYER_INC_server/daemon   := -Iserver/daemon $(LAYER_INC_server/rest)
 LAYER_INC_server/cli      := -Iserver/cli -Iserver/util -Iapi -Iengine
-LAYER_INC_server          := -Iserver/cli -Iserver/daemon
+LAYER_INC_server          := -Iserver/cli -Iserver/daemon -Iserver/util
 
 # The daemon's folders, bottom to top (main.c, in server/ itself, links them).
 SERVER_LAYERS := server/util server/store server/http server/datasets server/jobs \

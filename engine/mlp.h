@@ -379,6 +379,8 @@ typedef struct {
     long global_step; /* batches since training started */
     double loss;      /* per batch: this batch's loss; per epoch: the epoch mean */
     double accuracy;
+    double epoch_loss;     /* the epoch's means so far, weighted by rows: after its last */
+    double epoch_accuracy; /* batch, the loss and accuracy the epoch reports */
     double val_loss;
     double val_accuracy;
     double seconds;         /* elapsed in this epoch */
@@ -599,6 +601,10 @@ typedef struct {
  * give bit-identical weights. Returns MLP_OK, MLP_ESTOPPED (callback), or an
  * error; `res` (may be NULL) is filled in every case. Allocates its own
  * scratch once, sized by batch. */
+/* Rows mlp_train trains on out of n with validation_split `split` (the rest
+ * are held out): Keras' int(n * (1 - split)) on the decimal the user wrote. */
+size_t mlp_train_rows(size_t n, float split);
+
 mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_config *cfg,
                      mlp_train_result *res, mlp_error *err);
 

@@ -27,7 +27,7 @@
  * double precision on the decimal the user wrote. The float split is first
  * rounded to 7 significant digits (what a float holds) so that 0.3f counts as
  * 0.3: 1000 rows -> 700, not 699. */
-static size_t train_rows(size_t n, float split) {
+size_t mlp_train_rows(size_t n, float split) {
     double s = (double)split;
     if (s > 0.0) {
         double k = pow(10.0, 6.0 - floor(log10(s)));
@@ -95,6 +95,7 @@ static void progress_blank(mlp_progress *p, const mlp_train_config *c) {
     memset(p, 0, sizeof *p);
     p->epochs = c->epochs;
     p->loss = p->accuracy = p->val_loss = p->val_accuracy = p->learning_rate = NAN;
+    p->epoch_loss = p->epoch_accuracy = NAN;
 }
 
 static mlp_status check_data(const mlp_model *m, const mlp_dataset *d, mlp_error *err) {
@@ -159,6 +160,8 @@ static mlp_status run_epoch(run_state *r, mlp_model *m, const mlp_dataset *d,
             p->global_step = r->global_step;
             p->loss = batch_loss;
             p->accuracy = (double)st.correct / count;
+            p->epoch_loss = loss_sum / (double)seen;
+            p->epoch_accuracy = (double)correct / (double)seen;
             p->seconds = dt;
             p->samples_per_sec = dt > 0 ? (double)seen / dt : NAN;
             if (c->on_batch(p, m, c->user) != 0)
@@ -167,8 +170,8 @@ static mlp_status run_epoch(run_state *r, mlp_model *m, const mlp_dataset *d,
     }
     p->step = r->steps;
     p->global_step = r->global_step;
-    p->loss = loss_sum / (double)seen;
-    p->accuracy = (double)correct / (double)seen;
+    p->loss = p->epoch_loss = loss_sum / (double)seen;
+    p->accuracy = p->epoch_accuracy = (double)correct / (double)seen;
     p->val_loss = p->val_accuracy = NAN;
     if (r->n_val > 0) {
         double vl = 0.0;
@@ -198,7 +201,7 @@ mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_con
     if (s == MLP_OK) s = check_data(m, train, err);
     if (s != MLP_OK) return s;
     mlp_model_unpack(m); /* the packed copy would not follow the new weights */
-    size_t n_train = train_rows(train->n, cfg->validation_split);
+    size_t n_train = mlp_train_rows(train->n, cfg->validation_split);
     size_t n_val = train->n - n_train;
     if (cfg->label_smoothing > 0.0f && m->arch.loss != MLP_LOSS_CROSS_ENTROPY)
         return mlp_fail(err, MLP_EINVAL, "label_smoothing needs the cross_entropy loss");

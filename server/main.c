@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "serve.h"
+#include "version.h"
 
 static const struct {
     const char *name;
@@ -20,13 +21,18 @@ static void usage(FILE *f) {
     fprintf(f, "usage: mlpd <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'mlpd <command> --help' describes a command's options.\n");
+    fprintf(f, "\n'mlpd <command> --help' describes a command's options; 'mlpd --version' "
+               "prints the version.\n");
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("mlpd %s\n", MLPD_VERSION);
+        return 0;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);

@@ -62,14 +62,14 @@ int cmd_eval(int argc, char **argv) {
     mlp_error err = {{0}};
     mlp_model *m = NULL;
     if (mlp_model_load(model_path, &m, &err) != MLP_OK) {
-        fprintf(stderr, "mlpd eval: --model %s: %s\n", model_path, err.msg);
+        cli_fail_path("eval", "model", model_path, err.msg);
         return 1;
     }
     struct stat st;
     const char *split = (stat(data, &st) == 0 && S_ISREG(st.st_mode)) ? "train" : "test";
     mlp_dataset *d = NULL;
     if (mlp_dataset_load_path(data, split, &d, &err) != MLP_OK) {
-        fprintf(stderr, "mlpd eval: --data %s: %s\n", data, err.msg);
+        cli_fail_path("eval", "data", data, err.msg);
         mlp_model_free(m);
         return 1;
     }

@@ -165,7 +165,7 @@ int cmd_predict(int argc, char **argv) {
     mlp_error err = {{0}};
     mlp_model *m = NULL;
     if (mlp_model_load(model_path, &m, &err) != MLP_OK) {
-        fprintf(stderr, "mlpd predict: --model %s: %s\n", model_path, err.msg);
+        cli_fail_path("predict", "model", model_path, err.msg);
         return 1;
     }
     (void)mlp_model_pack(m, &err); /* optional speed-up: CBLAS serves without it */

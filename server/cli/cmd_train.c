@@ -5,10 +5,13 @@
  * test split when the data has one, and saves the model atomically to --out.
  * Exit status: 0 done, 1 failure (data, training, saving), 2 usage error.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli_args.h"
 #include "commands.h"
@@ -46,7 +49,7 @@ static int make_model(const train_opts *o, const mlp_dataset *d, mlp_model **out
     if (o->warm_start) {
         if (mlp_model_load_with_state(o->warm_start, out, state, &err) != MLP_OK ||
             mlp_warm_start_check(&(*out)->arch, d->features, d->classes, NULL, &err) != MLP_OK) {
-            fprintf(stderr, "mlpd train: --warm-start %s: %s\n", o->warm_start, err.msg);
+            cli_fail_path("train", "warm-start", o->warm_start, err.msg);
             mlp_model_free(*out);
             *out = NULL;
             return 1;
@@ -88,6 +91,43 @@ static void report_test(const char *data, const mlp_model *m) {
 
 static void print_arch(FILE *f, const mlp_model *m) {
     for (int l = 0; l <= m->arch.n_layers; l++) fprintf(f, "%s%d", l ? "-" : "", m->arch.sizes[l]);
+}
+
+/* Can --out take the model? It is saved at the end through a temporary file
+ * in the same folder (mlp_model_save): try that now, so that a long run is
+ * never wasted on a path that cannot take its result. 0, or -1 with why. */
+static int out_writable(const char *path, char *why, size_t cap) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(why, cap, "is a folder, not a file");
+        return -1;
+    }
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
+        snprintf(why, cap, "path too long");
+        return -1;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(why, cap, "cannot write there: %s", strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(tmp);
+    return 0;
+}
+
+/* "Training 784-512-256-10 (535818 parameters) on 54000 samples (6000 held
+ * out for validation), sgd, lr 0.01, batch 128, 10 epochs" */
+static void print_header(const mlp_model *m, const mlp_dataset *d, const mlp_train_config *c) {
+    size_t rows = mlp_train_rows(d->n, c->validation_split);
+    printf("Training ");
+    print_arch(stdout, m);
+    printf(" (%zu parameters) on %zu samples", m->n_params, rows);
+    if (rows < d->n) printf(" (%zu held out for validation)", d->n - rows);
+    printf(", %s, lr %g, batch %d, %d epoch%s\n", mlp_optimizer_name(c->optimizer), (double)c->lr,
+           c->batch_size, c->epochs, c->epochs == 1 ? "" : "s");
+    fflush(stdout);
 }
 
 /* Parse argv into *o. Returns -1 to go on, else the exit status. */
@@ -142,9 +182,14 @@ int cmd_train(int argc, char **argv) {
     if (rc >= 0) return rc;
     mlp_train_config *c = &o.recipe.train;
     mlp_error err = {{0}};
+    char why[300];
+    if (out_writable(o.out, why, sizeof why) != 0) {
+        cli_fail_path("train", "out", o.out, why);
+        return 1;
+    }
     mlp_dataset *train = NULL;
     if (mlp_dataset_load_path(o.data, "train", &train, &err) != MLP_OK) {
-        fprintf(stderr, "mlpd train: --data %s: %s\n", o.data, err.msg);
+        cli_fail_path("train", "data", o.data, err.msg);
         return 1;
     }
     mlp_model *m = NULL;
@@ -159,11 +204,7 @@ int cmd_train(int argc, char **argv) {
     }
     c->init_state = mlp_optim_state_fits(&state_in, c->optimizer) ? &state_in : NULL;
     c->state_out = &state_out;
-    printf("Training ");
-    print_arch(stdout, m);
-    printf(" (%zu parameters) on %zu samples, %s, lr %g, batch %d, %d epochs\n", m->n_params,
-           train->n, mlp_optimizer_name(c->optimizer), (double)c->lr, c->batch_size, c->epochs);
-    fflush(stdout);
+    print_header(m, train, c);
 
     progress_bar pb;
     progress_init(&pb, stdout, 0);
@@ -176,8 +217,8 @@ int cmd_train(int argc, char **argv) {
     mlp_dataset_free(train);
     mlp_optim_state_free(&state_in);
     if (st != MLP_OK) {
-        fprintf(stderr, "mlpd train: training failed after %d epochs: %s\n", res.epochs_run,
-                err.msg[0] ? err.msg : mlp_status_str(st));
+        fprintf(stderr, "mlpd train: training failed after %d epoch%s: %s\n", res.epochs_run,
+                res.epochs_run == 1 ? "" : "s", err.msg[0] ? err.msg : mlp_status_str(st));
         mlp_optim_state_free(&state_out);
         mlp_model_free(m);
         return 1;
@@ -191,7 +232,7 @@ int cmd_train(int argc, char **argv) {
     st = mlp_model_save_with_state(m, state_out.m ? &state_out : NULL, o.out, &err);
     mlp_optim_state_free(&state_out);
     if (st != MLP_OK) {
-        fprintf(stderr, "mlpd train: --out %s: %s\n", o.out, err.msg);
+        cli_fail_path("train", "out", o.out, err.msg);
         mlp_model_free(m);
         return 1;
     }

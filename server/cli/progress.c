@@ -67,28 +67,19 @@ static void clear_bar(progress_bar *pb) {
     pb->drawn = 0;
 }
 
+/* The bar shows the engine's running epoch means (weighted by rows, as the
+ * epoch's own figures are), so its last drawing and the epoch line agree. */
 void progress_batch(progress_bar *pb, const mlp_progress *p) {
     if (p->epoch != pb->last_epoch) {
         pb->last_epoch = p->epoch;
-        pb->loss_sum = pb->acc_sum = 0.0;
-        pb->loss_n = pb->acc_n = 0;
         pb->last_draw = -1.0;
-    }
-    if (!isnan(p->loss)) {
-        pb->loss_sum += p->loss;
-        pb->loss_n++;
-    }
-    if (!isnan(p->accuracy)) {
-        pb->acc_sum += p->accuracy;
-        pb->acc_n++;
     }
     if (!pb->tty) return;
     int last = p->step >= p->steps;
     if (!last && pb->last_draw >= 0.0 && p->seconds - pb->last_draw < REDRAW_SECONDS) return;
     pb->last_draw = p->seconds;
     char line[512];
-    progress_format_bar(line, sizeof line, p, pb->loss_n ? pb->loss_sum / (double)pb->loss_n : NAN,
-                        pb->acc_n ? pb->acc_sum / (double)pb->acc_n : NAN);
+    progress_format_bar(line, sizeof line, p, p->epoch_loss, p->epoch_accuracy);
     fputs("\r\033[K", pb->out);
     fputs(line, pb->out);
     fflush(pb->out);

@@ -18,20 +18,19 @@
 
 typedef struct {
     FILE *out;
-    int tty;                  /* redraw a bar during epochs (out is a terminal) */
-    int drawn;                /* a bar is on screen and must be cleared first */
-    double last_draw;         /* p->seconds when the bar was last drawn */
-    int last_epoch;           /* epoch the running means belong to */
-    double loss_sum, acc_sum; /* per-batch values summed for running means */
-    long loss_n, acc_n;
+    int tty;          /* redraw a bar during epochs (out is a terminal) */
+    int drawn;        /* a bar is on screen and must be cleared first */
+    double last_draw; /* p->seconds when the bar was last drawn */
+    int last_epoch;   /* epoch the bar is drawn for */
 } progress_bar;
 
 /* Start reporting to out; the bar is drawn only if out is a terminal
  * (isatty), unless force_tty is 1 (0: decide by isatty). */
 void progress_init(progress_bar *pb, FILE *out, int force_tty);
 
-/* On every batch (an mlp_train on_batch callback's data): updates the running
- * means and redraws the bar when due. Writes nothing unless tty. */
+/* On every batch (an mlp_train on_batch callback's data): redraws the bar,
+ * with the epoch's running means (p->epoch_loss, p->epoch_accuracy), when
+ * due; always after the epoch's last batch. Writes nothing unless tty. */
 void progress_batch(progress_bar *pb, const mlp_progress *p);
 
 /* On every epoch's end: clears the bar and writes the epoch line, flushed. */
