@@ -224,12 +224,45 @@ static void test_train_names_the_next_version(void **state) {
     cJSON_Delete(p);
 }
 
+/* --default-alias names the alias unversioned requests use; "" turns
+ * aliases off for them (always the latest); a malformed one stops the start. */
+static void test_default_alias_flag(void **state) {
+    (void)state;
+    static const char *const champion[] = {"--default-alias", "champion", NULL};
+    static const char *const none[] = {"--default-alias=", NULL};
+    const char *const *flags[] = {champion, none};
+    for (int k = 0; k < 2; k++) {
+        mlpd_daemon saved = D, other;
+        int64_t saved_ids[4];
+        memcpy(saved_ids, ids, sizeof ids);
+        assert_int_equal(daemon_start(&other, flags[k]), 0);
+        D = other; /* upload() and answered() talk to D */
+        int64_t first = upload("digits", 7), second = upload("digits", 8);
+        assert_true(first > 0 && second > 0);
+        ids[1] = first;
+        ids[2] = second;
+        assert_int_equal(put_json("/models/digits/aliases/champion", "{\"version\":1}"), 200);
+        assert_int_equal(put_json("/models/digits/aliases/production", "{\"version\":1}"), 200);
+        /* champion: its alias wins; "": the latest, whatever the aliases say. */
+        assert_int_equal(answered("\"digits\""), k == 0 ? 1 : 2);
+        cJSON *m = expect_json(&D, "/models/digits", 200);
+        assert_string_equal(json_str(m, "default_alias"), k == 0 ? "champion" : "");
+        cJSON_Delete(m);
+        assert_int_equal(daemon_finish(&D), 0);
+        D = saved;
+        memcpy(ids, saved_ids, sizeof ids);
+    }
+    static const char *const bad[] = {"--default-alias", "9lives", NULL};
+    assert_int_equal(serve_exit_status(NULL, bad), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_versions_are_numbered_per_name),
         cmocka_unit_test(test_aliases_move_and_protect_versions),
         cmocka_unit_test(test_canary_takes_its_share),
         cmocka_unit_test(test_train_names_the_next_version),
+        cmocka_unit_test(test_default_alias_flag),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
