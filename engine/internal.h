@@ -49,12 +49,32 @@ void mlp_dropout_mask(float *mask, size_t n, float rate, mlp_rng *r);
 void mlp_dropout_apply(float *out, const float *y, const float *mask, size_t n);
 
 /* ---- packed prediction kernel (packed.c) ---- */
-/* 1 when this CPU runs the packed kernel (x86-64 with AVX2 and FMA). */
-int mlp_packed_supported(void);
+#define MLP_PACKED_NR     16 /* outputs per panel */
+#define MLP_PACKED_MAX_MR 12 /* the most rows any variant's register tile takes */
+/* One instruction-set variant of the packed kernel. tile_rows: c (rb rows,
+ * stride ldc, 16 columns) += x (rb rows, stride ldx)[0..kc) times the panel
+ * block w (kc x 16), for 1 <= rb <= mr. */
+typedef struct {
+    const char *name;   /* as mlp_kernel_name() reports it */
+    const char *option; /* as MLPD_KERNEL names it */
+    int mr;             /* rows per register tile, <= MLP_PACKED_MAX_MR */
+    int (*supported)(void);
+    void (*tile_rows)(int rb, float *c, int ldc, const float *x, int ldx, const float *w, int kc);
+} mlp_packed_kernel;
+extern const mlp_packed_kernel mlp_packed_kernel_avx512;   /* packed_avx512.c */
+extern const mlp_packed_kernel mlp_packed_kernel_avx2;     /* packed_avx2.c */
+extern const mlp_packed_kernel mlp_packed_kernel_portable; /* packed_portable.c */
+/* Use the variant MLPD_KERNEL would name `want` (NULL or "": the best this
+ * CPU runs); one the CPU lacks, or an unknown name, gives the best instead.
+ * Returns what mlp_kernel_name() reports from then on. For tests and
+ * benchmarks: not while another thread predicts. */
+const char *mlp_kernel_select(const char *want);
+/* 1 when the variant in use is the one MLPD_KERNEL calls `option`. */
+int mlp_kernel_is(const char *option);
 /* Layer l's packed panels in m->packed (NULL when m is not packed). */
 const float *mlp_packed_layer(const mlp_model *m, int layer);
 /* As mlp_dense_bias_act_forward, with W given as packed panels (packed.c's
- * layout) instead of (O,I) rows. Only for a packed model (CPU supported). */
+ * layout) instead of (O,I) rows, by the variant in use. */
 void mlp_dense_packed_forward(float *y, const float *x, const float *Wp, const float *b,
                               mlp_act act, int B, int In, int O);
 

@@ -171,14 +171,18 @@ void mlp_model_free(mlp_model *m);
 /* Prepare m for fast small-batch prediction: keep a second copy of the
  * weights (4 bytes per weight, plus padding of each layer to a multiple of 16
  * outputs) laid out for the prediction kernel, which reads them as they are
- * instead of repacking them on every product as sgemm does. Does nothing on
- * CPUs without AVX2 and FMA (the CBLAS path stays). Writes m: call it before
+ * instead of repacking them on every product as sgemm does (every CPU: the
+ * kernel has a plain-C variant). Writes m: call it before
  * m is shared between threads. The copy is freed by mlp_model_free() and
  * dropped by mlp_train() and mlp_model_unpack() (training changes the
  * weights, the copy would be stale). MLP_OK or MLP_ENOMEM. */
 mlp_status mlp_model_pack(mlp_model *m, mlp_error *err);
-/* The prediction kernel this CPU runs, chosen at run time: "avx2-fma" (the
- * packed kernel) or "cblas" (everything through CBLAS). Static string. */
+/* The packed kernel's variant in use, chosen once per process: "avx512",
+ * "avx2-fma" or "portable", the best this CPU runs, unless the environment
+ * variable MLPD_KERNEL=avx512|avx2|portable (read once) asks for one; a
+ * request the CPU cannot run, or an unknown name, gets the best instead and
+ * the name says so, e.g. "avx2-fma (MLPD_KERNEL=avx512 unsupported by this
+ * CPU)". Static string. */
 const char *mlp_kernel_name(void);
 void mlp_model_unpack(mlp_model *m);
 

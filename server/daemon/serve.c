@@ -128,7 +128,7 @@ static void install_signals(sigset_t *old) {
 /* Process-wide settings of OpenBLAS and malloc. */
 static void tune_process(const serve_config *cfg) {
     /* OpenBLAS' thread count is process-wide. Predictions on packed models
-     * (AVX2 CPUs, up to MLP_PACKED_MAX_ROWS rows) never call OpenBLAS, so
+     * (up to MLP_PACKED_MAX_ROWS rows) never call OpenBLAS, so
      * training may use every core while nothing is served, and drops to one
      * thread while predictions are answered (jobs.h). Under a CPU quota (a
      * container's --cpus) "every core" means the quota, not the cores the
@@ -233,6 +233,7 @@ static void log_listening(const serve_config *cfg, const auth_keys *keys, const 
                           int port) {
     log_info("listening on http://%s:%d (workers %d, max jobs %d, db %s, data %s)", cfg->bind, port,
              cfg->workers, cfg->max_jobs, cfg->db, cfg->data_dir);
+    log_info("prediction kernel: %s", mlp_kernel_name());
     log_info("access: %s; CORS: %s",
              !auth_enabled(keys)                           ? "open (no tokens)"
              : keys->management_len && keys->inference_len ? "management and inference tokens"

@@ -5,7 +5,10 @@
  *                         weights from glorot init (speed does not depend on
  *                         their values), packed as the daemon packs its models;
  *                         batch 16 also without packing (the CBLAS path), the
- *                         size of a batch the daemon's batcher runs under load
+ *                         size of a batch the daemon's batcher runs under load;
+ *                         then batch-1 median and batch-16 throughput again
+ *                         for each packed-kernel variant this CPU runs
+ *                         (mlpd_b1_median_us_<variant>, ...; MLPD_KERNEL's names)
  *   bench_engine explain  integrated gradients (50 steps, zero baseline, probability
  *                         of the predicted class) of one input on the reference
  *                         network, packed, one OpenBLAS thread as the daemon runs
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "internal.h" /* mlp_kernel_select: time each packed-kernel variant */
 #include "mlp.h"
 
 /* OpenBLAS extension: the name of the kernel set in use (e.g. "Haswell"). */
@@ -48,6 +52,34 @@ static mlp_model *reference_model(void) {
         exit(1);
     }
     return m;
+}
+
+/* Batch-1 median and batch-16 throughput of each packed-kernel variant this
+ * CPU runs, forced in turn; the automatic choice is restored after. */
+static void bench_variants(const mlp_model *m, const float *x, float *probs, int *labels,
+                           float *scratch, double *lat) {
+    static const char *const variants[] = {"avx512", "avx2", "portable"};
+    enum { REPS = 2000, B16_REPS = 1000 };
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        mlp_kernel_select(variants[v]);
+        if (!mlp_kernel_is(variants[v])) {
+            printf("mlpd_kernel_%s=unsupported\n", variants[v]);
+            continue;
+        }
+        for (int i = 0; i < 200; i++) mlp_predict(m, x, 1, probs, labels, scratch);
+        for (int i = 0; i < REPS; i++) {
+            double t0 = now_sec();
+            mlp_predict(m, x, 1, probs, labels, scratch);
+            lat[i] = now_sec() - t0;
+        }
+        qsort(lat, REPS, sizeof(double), cmp_double);
+        double t0 = now_sec();
+        for (int i = 0; i < B16_REPS; i++) mlp_predict(m, x, 16, probs, labels, scratch);
+        double b16 = (double)B16_REPS * 16 / (now_sec() - t0);
+        printf("mlpd_b1_median_us_%s=%.2f\n", variants[v], lat[REPS / 2] * 1e6);
+        printf("mlpd_b16_samples_per_sec_%s=%.1f\n", variants[v], b16);
+    }
+    mlp_kernel_select(NULL);
 }
 
 static int bench_infer(void) {
@@ -78,6 +110,7 @@ static int bench_infer(void) {
     enum { B16 = 16, B16_REPS = 2000 };
     int threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
+    bench_variants(m, x, probs, labels, scratch, lat);
     for (int packed = 1; packed >= 0; packed--) {
         if (!packed) mlp_model_unpack(m);
         t0 = now_sec();
@@ -165,6 +198,7 @@ static int bench_sgemm(void) {
 
 int main(int argc, char **argv) {
     printf("openblas_core=%s\n", openblas_get_corename());
+    printf("mlpd_kernel=%s\n", mlp_kernel_name());
     if (argc == 2 && !strcmp(argv[1], "infer")) return bench_infer();
     if (argc == 2 && !strcmp(argv[1], "sgemm")) return bench_sgemm();
     if (argc == 2 && !strcmp(argv[1], "explain")) return bench_explain();

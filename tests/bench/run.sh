@@ -100,6 +100,12 @@ done
 a=$(val mlpd_b16_samples_per_sec "$OUT/infer.txt"); b=$(val mlpd_b16_cblas_samples_per_sec "$OUT/infer.txt")
 printf '%-24s packed kernel %s vs OpenBLAS sgemm %s rows/s (one core each): %s\n' \
     "b16, mlpd's two paths" "$a" "$b" "$(ratio "$a" "$b")"
+echo "packed kernel in use: $(val mlpd_kernel "$OUT/infer.txt")"
+for v in avx512 avx2 portable; do
+    printf '%-24s b1 median %8s us   b16 %10s rows/s\n' "variant $v" \
+        "$(val "mlpd_b1_median_us_$v" "$OUT/infer.txt" || true)" \
+        "$(val "mlpd_b16_samples_per_sec_$v" "$OUT/infer.txt" || true)"
+done
 
 # ---- 2b. attributions in process (issue 17's target: IG 50 steps <= 2 ms) ------------
 "$BUILD/tests/bench/bench_engine" explain >"$OUT/explain.txt"

@@ -13,8 +13,16 @@
  *   gives what the CBLAS path gives, to float rounding, for every batch size
  *   on either side of the kernel's row tiles, input blocks and batch limit,
  *   every hidden activation and both output kinds, with widths that are not
- *   multiples of the kernel's 16-output panels or 8-float vectors; packing is
- *   a no-op only on a CPU without the kernel, and mlp_train drops the copy.
+ *   multiples of the kernel's 16-output panels or 8-float vectors, and
+ *   mlp_train drops the copy. This runs once per instruction-set variant
+ *   (mlp_kernel_select: avx512, avx2, portable), each forced in turn.
+ *   How a variant this machine lacks is kept honest: the portable variant
+ *   runs everywhere, so the packed layout and driver are always checked;
+ *   forcing a variant whose instructions the CPU lacks (by
+ *   __builtin_cpu_supports, asked here independently of packed.c) must select
+ *   the best variant the CPU has and say "unsupported" in mlp_kernel_name():
+ *   that is asserted, not skipped, and the message names the fallback. Its
+ *   own numbers are then checked on a CPU that has it (CI or a developer's).
  * - mlp_dataset_gather (dataset.c) on uint8 pixels: every byte value v comes
  *   out as exactly (float)v / 255.0f, rows in index order, with labels, for
  *   counts below and above the prefetch distance.
@@ -157,7 +165,7 @@ static void check_packed_model(mlp_act hidden_act, mlp_loss loss, int outputs) {
         for (int o = 0; o < a.sizes[l + 1]; o++) packed->b[l][o] = 0.01f * (float)(o % 7) - 0.03f;
     assert_int_equal(mlp_model_clone(packed, &plain, NULL), MLP_OK);
     assert_int_equal(mlp_model_pack(packed, NULL), MLP_OK);
-    assert_true((packed->packed != NULL) == (mlp_packed_supported() != 0));
+    assert_non_null(packed->packed); /* every CPU runs at least the portable variant */
     assert_null(plain->packed);
     mlp_rng r;
     mlp_rng_seed(&r, 21);
@@ -181,19 +189,78 @@ static void check_packed_model(mlp_act hidden_act, mlp_loss loss, int outputs) {
                          (double)want[i]);
         }
     }
-    print_message("packed %-7s %-13s batches 1..%d: worst difference %.3f of the tolerance\n",
-                  mlp_act_name(hidden_act), mlp_loss_name(loss), MAXB, worst);
+    print_message("packed %-8s %-7s %-13s batches 1..%d: worst difference %.3f of the "
+                  "tolerance\n",
+                  mlp_kernel_name(), mlp_act_name(hidden_act), mlp_loss_name(loss), MAXB, worst);
     free(x), free(scratch), free(got), free(want);
     mlp_model_free(packed);
     mlp_model_free(plain);
 }
 
-static void test_packed_kernel(void **state) {
+/* Whether this CPU has the instructions of MLPD_KERNEL's `option`, asked
+ * here rather than of packed.c, so a wrong choice there is caught. */
+static int cpu_has(const char *option) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (!strcmp(option, "avx512")) return __builtin_cpu_supports("avx512f");
+    if (!strcmp(option, "avx2"))
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    if (strcmp(option, "portable")) return 0;
+#endif
+    return 1;
+}
+
+/* Force the variant `option`; if the CPU has it, check its numbers on every
+ * activation pairing, else check that the best variant took its place and
+ * the name says why. Restores the automatic choice. */
+static void check_variant(const char *option) {
+    const char *best = mlp_kernel_select(NULL);
+    char best_name[96];
+    snprintf(best_name, sizeof best_name, "%s", best);
+    const char *name = mlp_kernel_select(option);
+    if (cpu_has(option)) {
+        assert_true(mlp_kernel_is(option));
+        assert_null(strstr(name, "unsupported"));
+        check_packed_model(MLP_ACT_RELU, MLP_LOSS_CROSS_ENTROPY, 10);
+        check_packed_model(MLP_ACT_SIGMOID, MLP_LOSS_CROSS_ENTROPY, 3);
+        check_packed_model(MLP_ACT_TANH, MLP_LOSS_MSE, 1);
+        check_packed_model(MLP_ACT_RELU, MLP_LOSS_MSE, 17);
+    } else {
+        assert_false(mlp_kernel_is(option));
+        assert_non_null(strstr(name, "unsupported by this CPU"));
+        assert_int_equal(strncmp(name, best_name, strlen(best_name)), 0);
+        print_message("this CPU lacks %s: forcing it fell back as it must, to \"%s\"\n", option,
+                      name);
+    }
+    mlp_kernel_select(NULL);
+}
+
+static void test_packed_avx512(void **state) {
     (void)state;
-    check_packed_model(MLP_ACT_RELU, MLP_LOSS_CROSS_ENTROPY, 10);
-    check_packed_model(MLP_ACT_SIGMOID, MLP_LOSS_CROSS_ENTROPY, 3);
-    check_packed_model(MLP_ACT_TANH, MLP_LOSS_MSE, 1);
-    check_packed_model(MLP_ACT_RELU, MLP_LOSS_MSE, 17);
+    check_variant("avx512");
+}
+
+static void test_packed_avx2(void **state) {
+    (void)state;
+    check_variant("avx2");
+}
+
+static void test_packed_portable(void **state) {
+    (void)state;
+    check_variant("portable");
+}
+
+/* The automatic choice is the best the CPU has; an unknown name gets it too. */
+static void test_kernel_choice(void **state) {
+    (void)state;
+    const char *want = cpu_has("avx512") ? "avx512" : cpu_has("avx2") ? "avx2-fma" : "portable";
+    assert_string_equal(mlp_kernel_select(NULL), want);
+    assert_string_equal(mlp_kernel_select(""), want);
+    const char *name = mlp_kernel_select("sse9");
+    assert_int_equal(strncmp(name, want, strlen(want)), 0);
+    assert_non_null(strstr(name, "MLPD_KERNEL=sse9 unknown"));
+    assert_string_equal(mlp_kernel_select(NULL), want);
 }
 
 /* Training changes the weights, so it must not leave a stale packed copy. */
@@ -321,7 +388,10 @@ int main(void) {
         cmocka_unit_test(test_predict_independent_of_batch),
         cmocka_unit_test(test_single_rows_concurrently),
         cmocka_unit_test(test_gather_u8),
-        cmocka_unit_test(test_packed_kernel),
+        cmocka_unit_test(test_kernel_choice),
+        cmocka_unit_test(test_packed_avx512),
+        cmocka_unit_test(test_packed_avx2),
+        cmocka_unit_test(test_packed_portable),
         cmocka_unit_test(test_train_drops_packed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
