@@ -19,8 +19,8 @@ static int supported(void) {
 }
 
 /* rb is a constant in each inlined copy, so the row loop unrolls. */
-static inline __attribute__((always_inline)) void
-tile(int rb, float *c, int ldc, const float *x, int ldx, const float *w, int kc) {
+static inline __attribute__((always_inline)) void tile(int rb, float *c, int ldc, const float *x,
+                                                       int ldx, const float *w, int kc) {
     float acc[MR][NR];
     memset(acc, 0, sizeof acc);
     for (int k = 0; k < kc; k++) {
