@@ -28,13 +28,21 @@ tile(int rb, float *c, int ldc, const float *x, int ldx, const float *w, int kc)
            a8 = a0, a9 = a0, a10 = a0, a11 = a0;
 /* One row's update of a tile: its input k broadcast, times the weight row. */
 #define TILE_ROW(i)                                                                                \
-    if (rb > (i))                                                                                  \
-        a##i = _mm512_fmadd_ps(_mm512_set1_ps(x[(size_t)(i) * (size_t)ldx + k]), wk, a##i);
+    if (rb > (i)) a##i = _mm512_fmadd_ps(_mm512_set1_ps(x[(size_t)(i) * (size_t)ldx + k]), wk, a##i)
     for (int k = 0; k < kc; k++) {
         __m512 wk = _mm512_loadu_ps(w + (size_t)k * NR);
-        TILE_ROW(0)
-        TILE_ROW(1) TILE_ROW(2) TILE_ROW(3) TILE_ROW(4) TILE_ROW(5) TILE_ROW(6) TILE_ROW(7)
-            TILE_ROW(8) TILE_ROW(9) TILE_ROW(10) TILE_ROW(11)
+        TILE_ROW(0);
+        TILE_ROW(1);
+        TILE_ROW(2);
+        TILE_ROW(3);
+        TILE_ROW(4);
+        TILE_ROW(5);
+        TILE_ROW(6);
+        TILE_ROW(7);
+        TILE_ROW(8);
+        TILE_ROW(9);
+        TILE_ROW(10);
+        TILE_ROW(11);
     }
 #undef TILE_ROW
     __m512 acc[MR] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};
