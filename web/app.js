@@ -11,6 +11,7 @@ import { mountModelsList } from './js/views/models-list.js';
 import { mountModelTry } from './js/views/model-try.js';
 import { mountDatasets } from './js/views/datasets.js';
 import { mountRegisteredModel } from './js/views/registered-model.js';
+import { mountCompare } from './js/views/compare.js';
 
 const ROUTES = [
   { pattern: /^\/jobs\/?$/, section: 'jobs', title: () => 'Jobs', mount: mountJobsList },
@@ -19,6 +20,7 @@ const ROUTES = [
   { pattern: /^\/models\/?$/, section: 'models', title: () => 'Models', mount: mountModelsList },
   { pattern: /^\/models\/(\d+)$/, section: 'models', title: ([id]) => `Model ${id}`, mount: mountModelTry },
   { pattern: /^\/registry\/([A-Za-z][A-Za-z0-9._-]{0,63})$/, section: 'models', title: ([n]) => `Model ${n}`, mount: mountRegisteredModel },
+  { pattern: /^\/compare$/, section: 'jobs', title: () => 'Compare jobs', mount: mountCompare },
   { pattern: /^\/datasets\/?$/, section: 'datasets', title: () => 'Datasets', mount: mountDatasets },
 ];
 

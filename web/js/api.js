@@ -128,6 +128,24 @@ export function createApi({ base = '', token = '' } = {}) {
       const first = Array.isArray(data.predictions) ? data.predictions[0] : data;
       return { model: data.model, label: first.label, probabilities: first.probabilities || [] };
     },
+    // Attributions of one input (POST /explain): resolves to {label,
+    // probabilities, target, attributions, convergence_delta?, method, output}.
+    async explain(modelId, input, { method, output, target } = {}, opts) {
+      const body = { input: Array.from(input) };
+      if (modelId) body.model = Number(modelId);
+      if (method) body.method = method;
+      if (output) body.output = output;
+      if (Number.isInteger(target)) body.target = target;
+      const data = (await request('POST', '/explain', body, opts)).data || {};
+      const first = Array.isArray(data.predictions) ? data.predictions[0] : {};
+      return { ...first, method: data.method, output: data.output };
+    },
+    getEvaluation: (id, opts) => get(`/models/${encodeURIComponent(id)}/evaluation`, opts),
+    // Rows `indices` of a data set's split (GET .../samples?index=).
+    async datasetRows(name, split, indices, opts) {
+      const q = query({ split, index: indices.join(',') });
+      return listOf(await get(`/datasets/${encodeURIComponent(name)}/samples${q}`, opts), 'samples');
+    },
     async listDatasets(opts) {
       return listOf(await get('/datasets', opts), 'datasets');
     },

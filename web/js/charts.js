@@ -96,3 +96,27 @@ export function createProbabilityChart(canvas) {
     destroy: () => chart.destroy(),
   };
 }
+
+// Several jobs' curves on one chart (the comparison page): one colour per
+// job, training solid and validation dashed.
+// createCompareChart(canvas, {yTitle, percent, series: [{label, color, dashed, points: [{x, y}]}]})
+export function createCompareChart(canvas, { yTitle, percent = false, series }) {
+  const options = baseOptions();
+  options.interaction = { mode: 'nearest', axis: 'x', intersect: false };
+  options.plugins = { legend: { labels: { usePointStyle: true, pointStyle: 'line', color: options.color } } };
+  options.scales.x = { ...options.scales.x, type: 'linear', title: { display: true, text: 'epoch' },
+    ticks: { ...options.scales.x.ticks, precision: 0 } };
+  options.scales.y = { ...options.scales.y, title: { display: true, text: yTitle } };
+  if (percent) {
+    options.scales.y.ticks = { ...options.scales.y.ticks, callback: (v) => `${Math.round(v * 100)}%` };
+  }
+  const chart = new window.Chart(canvas, {
+    type: 'line',
+    data: {
+      datasets: series.map((s) => ({ label: s.label, data: s.points, borderColor: s.color, backgroundColor: s.color,
+        borderDash: s.dashed ? [6, 4] : [], tension: 0.2 })),
+    },
+    options,
+  });
+  return { chart, destroy: () => chart.destroy() };
+}

@@ -1,7 +1,7 @@
 // views/jobs-list.js - #/jobs: every job with its status, a progress bar and
 // its latest loss and accuracy, refreshed by polling GET /jobs. Rows are
 // updated in place (keyed by job id) so focus and reading position survive
-// a refresh.
+// a refresh. 2 to 5 jobs can be ticked and compared (#/compare?jobs=...).
 import { h, notice, replaceChildren } from '../dom.js';
 import { fmtNum, fmtPct, fmtTime, isFinal, isNum, statusBadge } from '../format.js';
 import { poll } from '../poll.js';
@@ -19,8 +19,13 @@ function progressCell(job) {
   ];
 }
 
-function cells(job) {
+const COMPARE_MAX = 5;
+
+function cells(job, selected, onToggle) {
+  const box = h('input', { type: 'checkbox', class: 'compare-box', checked: selected.has(job.id),
+    'aria-label': `compare job ${job.id}`, onchange: (ev) => onToggle(job.id, ev.target.checked) });
   return [
+    box,
     h('a', { href: `#/jobs/${job.id}`, text: `#${job.id}`, 'aria-label': `job ${job.id}` }),
     statusBadge(job.status),
     job.dataset || (job.config && job.config.dataset) || '–',
@@ -32,10 +37,25 @@ function cells(job) {
   ];
 }
 
-const HEADERS = ['Job', 'Status', 'Dataset', 'Progress', 'Loss', 'Accuracy', 'Val. accuracy', 'Created'];
+const HEADERS = ['Compare', 'Job', 'Status', 'Dataset', 'Progress', 'Loss', 'Accuracy', 'Val. accuracy', 'Created'];
 
 export function mountJobsList(root, { api }) {
   const rows = new Map(); // id -> {tr, key}
+  const selected = new Set();
+  const compare = h('a', { class: 'btn', id: 'compare-btn', href: '#/compare', 'aria-disabled': 'true', text: 'Compare' });
+  function onToggle(id, on) {
+    if (on) selected.add(id); else selected.delete(id);
+    const ok = selected.size >= 2 && selected.size <= COMPARE_MAX;
+    compare.setAttribute('aria-disabled', ok ? 'false' : 'true');
+    compare.href = `#/compare?jobs=${[...selected].sort((a, b) => a - b).join(',')}`;
+    compare.textContent = `Compare${selected.size ? ` (${selected.size})` : ''}`;
+  }
+  compare.addEventListener('click', (ev) => {
+    if (compare.getAttribute('aria-disabled') === 'true') {
+      ev.preventDefault();
+      replaceChildren(status, notice(`Tick 2 to ${COMPARE_MAX} jobs to compare.`, 'error'));
+    }
+  });
   const tbody = h('tbody');
   const table = h('table', { class: 'data jobs-table' },
     h('caption', { class: 'visually-hidden', text: 'Training jobs, newest first' }),
@@ -55,7 +75,7 @@ export function mountJobsList(root, { api }) {
         rows.set(job.id, row);
       }
       if (row.key !== key) {
-        replaceChildren(row.tr, cells(job).map((c, j) => h('td', { 'data-label': HEADERS[j] }, c)));
+        replaceChildren(row.tr, cells(job, selected, onToggle).map((c, j) => h('td', { 'data-label': HEADERS[j] }, c)));
         row.key = key;
       }
       if (tbody.children[i] !== row.tr) tbody.insertBefore(row.tr, tbody.children[i] || null);
@@ -75,7 +95,7 @@ export function mountJobsList(root, { api }) {
     h('div', { class: 'page-head' },
       h('h1', { tabindex: -1, text: 'Jobs' }),
       h('a', { class: 'btn btn-primary', href: '#/new', text: 'New job' })),
-    h('div', { class: 'toolbar' }, h('label', { for: 'jobs-filter', text: 'Status' }), filter),
+    h('div', { class: 'toolbar' }, h('label', { for: 'jobs-filter', text: 'Status' }), filter, compare),
     status,
     h('div', { class: 'table-wrap' }, table));
   return () => poller.stop();

@@ -1,6 +1,8 @@
 // views/model-try.js - #/models/<id>: a model's details and "try it": draw a
 // digit, see it reduced to 28x28 the MNIST way (mnist-preprocess.js), post it
-// to POST /predict and show the answer with its ten probabilities as bars.
+// to POST /predict and show the answer with its ten probabilities as bars,
+// then why (model-explain.js); a test sample explained; the model's
+// evaluation report (model-evaluation.js).
 import { h, notice, replaceChildren } from '../dom.js';
 import { archSummary, fmtBytes, fmtInt, fmtNum, fmtPct, fmtTime } from '../format.js';
 import { chartsAvailable, createProbabilityChart } from '../charts.js';
@@ -8,6 +10,8 @@ import { createDrawPad } from '../draw-pad.js';
 import { mnistFromInk, MNIST_SIDE } from '../mnist-preprocess.js';
 import { paintPixels } from '../pixels.js';
 import { objectField } from './models-list.js';
+import { createExplainPanel, testSamplePanel } from './model-explain.js';
+import { evaluationSection } from './model-evaluation.js';
 
 const PAD_SIZE = 280;
 // Fashion-MNIST's class names; digits are their own names.
@@ -48,6 +52,7 @@ function tryPanel(api, m, dataset, cleanups) {
   const chartCanvas = h('canvas', { id: 'prob-chart', role: 'img', 'aria-label': 'Probability of each class' });
   const chart = chartsAvailable() ? createProbabilityChart(chartCanvas) : null;
   if (chart) cleanups.push(() => chart.destroy());
+  const why = createExplainPanel(api, m, classNames(10, dataset));
   let seq = 0;
 
   async function predict() {
@@ -71,6 +76,7 @@ function tryPanel(api, m, dataset, cleanups) {
         h('p', { class: 'muted', text: `${fmtPct(probs[best], 1)} sure` }));
       chart?.show(probs, names, best);
       replaceChildren(probTable, probs.map((p, i) => h('tr', {}, h('th', { scope: 'row', text: names[i] }), h('td', { text: fmtPct(p, 2) }))));
+      why.explain(input);
     } catch (err) {
       if (mine === seq) replaceChildren(answer, notice(`Prediction failed: ${err.message}`, 'error'));
     }
@@ -86,6 +92,7 @@ function tryPanel(api, m, dataset, cleanups) {
     replaceChildren(answer, h('p', { class: 'muted', text: 'Draw a digit, then predict.' }));
     replaceChildren(probTable);
     chart?.show([], [], -1);
+    why.clear();
   }
 
   return h('section', { class: 'try', 'aria-labelledby': 'try-title' },
@@ -103,7 +110,8 @@ function tryPanel(api, m, dataset, cleanups) {
         chart ? h('div', { class: 'chart-area prob-area' }, chartCanvas) : null,
         h('details', {}, h('summary', { text: 'Probabilities' }),
           h('table', { class: 'data', id: 'prob-table' }, h('thead', {}, h('tr', {},
-            h('th', { scope: 'col', text: 'Class' }), h('th', { scope: 'col', text: 'Probability' }))), probTable)))));
+            h('th', { scope: 'col', text: 'Class' }), h('th', { scope: 'col', text: 'Probability' }))), probTable)),
+        why.el)));
 }
 
 export function mountModelTry(root, { api, params }) {
@@ -116,6 +124,9 @@ export function mountModelTry(root, { api, params }) {
     const arch = objectField(m, 'arch');
     const config = objectField(m, 'config') || {};
     const inputs = arch?.inputs;
+    const outputs = arch?.layers?.[arch.layers.length - 1]?.units ?? 10;
+    const names = classNames(outputs, config.dataset);
+    const image = inputs === undefined || inputs === MNIST_SIDE * MNIST_SIDE;
     replaceChildren(body,
       h('div', { class: 'actions' },
         m.run_id ? h('a', { class: 'btn', href: `#/jobs/${m.run_id}`, text: `Job #${m.run_id}` }) : null,
@@ -123,7 +134,9 @@ export function mountModelTry(root, { api, params }) {
       detailsList(m),
       inputs === undefined || inputs === MNIST_SIDE * MNIST_SIDE
         ? tryPanel(api, m, config.dataset, cleanups)
-        : notice(`This model takes ${inputs} inputs; drawing needs a 784-input (28×28) model.`));
+        : notice(`This model takes ${inputs} inputs; drawing needs a 784-input (28×28) model.`),
+      image && config.dataset ? testSamplePanel(api, m, config.dataset, names) : null,
+      evaluationSection(api, m, names, cleanups));
   }).catch((err) => {
     if (err.name !== 'AbortError') {
       replaceChildren(body, notice(err.status === 404 ? `There is no model ${id}.` : err.message, 'error'));
