@@ -35,6 +35,17 @@ cJSON *api_encode_explanations(int64_t model_id, const mlp_explain_config *cfg, 
                                const float *probs, const int *labels, const int *target, int width,
                                const float *attr, const float *delta);
 
+/* The Open Inference Protocol v2 answer of POST /v2/models/{name}/explain, as
+ * JSON text (malloc'ed, the caller frees; NULL when out of memory):
+ * model_name, model_version (a string), id (when not NULL), parameters
+ * {method, output}, and the outputs "probabilities" FP32 [n, classes],
+ * "label" INT64 [n], "target" INT64 [n], "attributions" FP32 [n, width] and,
+ * for integrated gradients, "convergence_delta" FP32 [n]. */
+char *api_v2_explain_encode(const char *model_name, int model_version, const char *id,
+                            const mlp_explain_config *cfg, int n, int classes, const float *probs,
+                            const int *labels, const int *target, int width, const float *attr,
+                            const float *delta);
+
 /* Limits of an EvaluationReport: the most confused pairs and the worst
  * misclassified examples it lists. */
 #define API_REPORT_PAIRS 10

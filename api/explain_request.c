@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "json_util.h"
+#include "model_ref.h"
 
 /* A JSON number that fits a float (finite after the cast). */
 static int float_value(const cJSON *v, float *out) {
@@ -158,13 +159,14 @@ static const struct {
 };
 #define N_MEMBERS (sizeof members / sizeof members[0])
 
-/* Unknown or repeated members, and options of another method. */
-static int check_members(const cJSON *o, mlp_explain_method method, api_problem *p) {
+/* Unknown (when strict) or repeated members, and options of another method. */
+static int check_members(const cJSON *o, mlp_explain_method method, int strict, api_problem *p) {
     for (const cJSON *v = o->child; v; v = v->next) {
         char ptr[sizeof p->pointer];
         api_json_pointer(ptr, sizeof ptr, "", v->string);
         size_t k = 0;
         while (k < N_MEMBERS && strcmp(members[k].name, v->string)) k++;
+        if (k == N_MEMBERS && !strict) continue;
         if (k == N_MEMBERS)
             return api_json_invalid(p, ptr,
                                     "unknown field \"%.64s\" (expected model, input, inputs, "
@@ -182,8 +184,8 @@ static int check_members(const cJSON *o, mlp_explain_method method, api_problem 
     return 0;
 }
 
-/* method and output, then the method's options. */
-static int decode_options(const cJSON *o, api_explain_request *r, api_problem *p) {
+/* method and output, then the method's options; strict: unknown members are refused. */
+static int decode_options(const cJSON *o, api_explain_request *r, int strict, api_problem *p) {
     mlp_explain_config *c = &r->cfg;
     const cJSON *v;
     int64_t i;
@@ -195,7 +197,7 @@ static int decode_options(const cJSON *o, api_explain_request *r, api_problem *p
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "output")) &&
         (!cJSON_IsString(v) || mlp_explain_output_from_name(v->valuestring, &c->output)))
         return api_json_invalid(p, "/output", "output must be \"probability\" or \"logit\"");
-    if (check_members(o, c->method, p)) return -1;
+    if (check_members(o, c->method, strict, p)) return -1;
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "n_steps"))) {
         if (api_json_get_int(v, 1, MLP_EXPLAIN_MAX_STEPS, &i) != API_JSON_OK)
             return api_json_invalid(p, "/n_steps", "n_steps must be an integer in 1..%d",
@@ -223,13 +225,21 @@ static int decode_options(const cJSON *o, api_explain_request *r, api_problem *p
 
 static int decode_tree(const cJSON *o, api_explain_request *r, api_problem *p) {
     if (!cJSON_IsObject(o)) return api_json_invalid(p, "", "the body must be a JSON object");
-    if (decode_options(o, r, p)) return -1;
+    if (decode_options(o, r, 1, p)) return -1;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "model");
     int64_t id = 0;
-    if (v && !cJSON_IsNull(v) && api_json_get_int(v, 0, API_JSON_MAX_SAFE_INT, &id) != API_JSON_OK)
+    if (cJSON_IsString(v)) {
+        if (api_model_ref_parse(v->valuestring, &r->ref) != 0)
+            return api_json_invalid(p, "/model",
+                                    "model must be a registered name (\"name\", "
+                                    "\"name@alias\" or \"name/3\") or a model id");
+        r->has_ref = 1;
+    } else if (v && !cJSON_IsNull(v) &&
+               api_json_get_int(v, 0, API_JSON_MAX_SAFE_INT, &id) != API_JSON_OK) {
         return api_json_invalid(p, "/model",
                                 "model must be a model id (integer >= 0; 0 or null for the "
-                                "latest)");
+                                "latest) or a registered name");
+    }
     r->model_id = id;
     if (decode_rows(cJSON_GetObjectItemCaseSensitive(o, "input"),
                     cJSON_GetObjectItemCaseSensitive(o, "inputs"), r, p))
@@ -240,6 +250,22 @@ static int decode_tree(const cJSON *o, api_explain_request *r, api_problem *p) {
         return -1;
     }
     return decode_target(cJSON_GetObjectItemCaseSensitive(o, "target"), r, p);
+}
+
+int api_explain_params_decode(const cJSON *params, int rows, api_explain_request *r,
+                              api_problem *prob) {
+    memset(r, 0, sizeof *r);
+    mlp_explain_config_default(&r->cfg);
+    r->n = rows;
+    if (params && !cJSON_IsObject(params)) return api_json_invalid(prob, "", "must be an object");
+    if (params && decode_options(params, r, 0, prob)) return -1;
+    r->target = malloc(sizeof(int) * (size_t)(rows > 0 ? rows : 1));
+    if (!r->target) {
+        api_problem_set(prob, 500, "internal", NULL, "out of memory");
+        return -1;
+    }
+    return decode_target(params ? cJSON_GetObjectItemCaseSensitive(params, "target") : NULL, r,
+                         prob);
 }
 
 int api_explain_request_decode(const char *json, size_t len, api_explain_request *out,

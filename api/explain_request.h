@@ -1,6 +1,8 @@
 /* explain_request.h - the POST /explain body.
  *
- *   {"model": 3, "input": [784 numbers]}            one vector (or "inputs": rows)
+ *   {"model": 3, "input": [784 numbers]}            one vector (or "inputs": rows);
+ *                                                   model: an id, or a registered name
+ *                                                   ("name", "name@alias", "name/3")
  *    + "method": "saliency" | "gradient_x_input" | "integrated_gradients" (default)
  *               | "smoothgrad"
  *    + "output": "probability" (default) | "logit"
@@ -20,7 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "mlp.h"
+#include "model_ref.h"
 #include "problem.h"
 
 /* Rows per request: an explanation costs n_steps (or samples) forward and
@@ -30,7 +35,9 @@
 typedef enum { API_BASELINE_ZEROS, API_BASELINE_MEAN, API_BASELINE_VECTOR } api_baseline_kind;
 
 typedef struct {
-    int64_t model_id;       /* 0: the latest model */
+    int64_t model_id; /* 0: the latest model (or the one ref names) */
+    int has_ref;      /* "model" was a registered name: ref says which */
+    api_model_ref ref;
     int batch_form;         /* 1 when the body used "inputs" */
     int n, width;           /* rows, values per row */
     float *x;               /* n * width */
@@ -50,5 +57,14 @@ typedef struct {
 int api_explain_request_decode(const char *json, size_t len, api_explain_request *out,
                                api_problem *prob);
 void api_explain_request_free(api_explain_request *r);
+
+/* The options alone, from an Open Inference Protocol v2 request's
+ * "parameters" object (NULL: all defaults) for `rows` rows: the members of
+ * the /explain body but model and the rows, with the same checks, except
+ * that unknown parameters are ignored (as the protocol does). Fills *r's
+ * cfg, baseline and target (n = rows); the rows are the caller's to add.
+ * 0, or -1 with *prob (pointer relative to "parameters"). */
+int api_explain_params_decode(const cJSON *params, int rows, api_explain_request *r,
+                              api_problem *prob);
 
 #endif /* MLPD_API_EXPLAIN_REQUEST_H */

@@ -166,6 +166,7 @@ void route_v2_ready(app *a, const http_request *req, http_response *res);
 void route_v2_model(app *a, const http_request *req, http_response *res);
 void route_v2_model_ready(app *a, const http_request *req, http_response *res);
 void route_v2_infer(app *a, const http_request *req, http_response *res);
+void route_v2_explain(app *a, const http_request *req, http_response *res); /* routes_explain.c */
 void route_v2_stats(app *a, const http_request *req, http_response *res);
 void route_v2_repo_index(app *a, const http_request *req, http_response *res);
 void route_v2_repo_load(app *a, const http_request *req, http_response *res);

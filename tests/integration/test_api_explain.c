@@ -65,7 +65,13 @@ static int setup(void **state) {
         mlp_model_from_buffer((unsigned char *)f.body, f.len, &local, NULL) != MLP_OK ||
         mlp_model_pack(local, NULL) != MLP_OK) /* as the daemon's model cache does */
         return -1;
+    http_result named;
+    int up = http_do(&D, "POST", "/models?name=digits", "application/octet-stream", f.body, f.len,
+                     NULL, 0, &named);
+    long named_status = named.status;
+    http_result_free(&named);
     http_result_free(&f);
+    if (up != 0 || named_status != 201) return -1;
     linear_id = upload_linear_model();
     return linear_id > 0 ? 0 : -1;
 }
@@ -317,12 +323,135 @@ static void test_refusals(void **state) {
     cJSON_Delete(p);
 }
 
+/* {"inputs": [the v2 tensor of rows 0..n-1]} + ,"parameters": {...} (caller frees). */
+static char *v2_body(int n, const char *params) {
+    size_t cap = (size_t)n * 784 * 16 + strlen(params) + 256;
+    char *b = malloc(cap);
+    assert_non_null(b);
+    size_t k = (size_t)snprintf(b, cap,
+                                "{\"id\":\"q1\",\"inputs\":[{\"name\":\"input\",\"shape\":[%d,784],"
+                                "\"datatype\":\"FP32\",\"data\":[",
+                                n);
+    for (int i = 0; i < n * 784; i++)
+        k += (size_t)snprintf(b + k, cap - k, "%s%.9g", i ? "," : "", digits[i]);
+    snprintf(b + k, cap - k, "]}]%s%s}", *params ? ",\"parameters\":" : "", params);
+    return b;
+}
+
+/* The named output tensor of a v2 answer. */
+static const cJSON *v2_output(const cJSON *j, const char *name) {
+    const cJSON *o;
+    cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(j, "outputs")) {
+        if (!strcmp(json_str(o, "name"), name)) return o;
+    }
+    return NULL;
+}
+
+/* POST /v2/models/{name}[/versions/{v}]/explain: the infer body plus
+ * "parameters"; attributions [N, 784] among the outputs, as the engine's. */
+static void test_v2_explain(void **state) {
+    (void)state;
+    char *body = v2_body(2, "{\"method\":\"saliency\",\"output\":\"logit\",\"target\":[3,null],"
+                            "\"binary_data_output\":false}");
+    http_result r;
+    assert_int_equal(http_post_json(&D, "/v2/models/digits/explain", body, &r), 0);
+    free(body);
+    if (r.status != 200) fprintf(stderr, "v2 explain -> %ld %.300s\n", r.status, r.body);
+    assert_int_equal(r.status, 200);
+    cJSON *j = http_result_json(&r);
+    http_result_free(&r);
+    assert_string_equal(json_str(j, "model_name"), "digits");
+    assert_string_equal(json_str(j, "model_version"), "1");
+    assert_string_equal(json_str(j, "id"), "q1");
+    const cJSON *a = v2_output(j, "attributions"), *t = v2_output(j, "target");
+    assert_non_null(a);
+    assert_string_equal(json_str(a, "datatype"), "FP32");
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(a, "shape");
+    assert_int_equal(cJSON_GetArrayItem(shape, 0)->valueint, 2);
+    assert_int_equal(cJSON_GetArrayItem(shape, 1)->valueint, 784);
+    assert_null(v2_output(j, "convergence_delta"));
+    float attr[2 * 784];
+    int target[2] = {3, -1};
+    float *scratch = malloc(sizeof(float) * mlp_explain_scratch_floats(local));
+    mlp_explain_config cfg;
+    mlp_explain_config_default(&cfg);
+    cfg.method = MLP_EXPLAIN_SALIENCY;
+    cfg.output = MLP_EXPLAIN_LOGIT;
+    assert_int_equal(mlp_explain(local, &cfg, digits, 2, target, attr, NULL, scratch, NULL),
+                     MLP_OK);
+    free(scratch);
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(a, "data"), *v;
+    assert_int_equal(cJSON_GetArraySize(data), 2 * 784);
+    int i = 0;
+    cJSON_ArrayForEach(v, data) {
+        assert_true(fabs(v->valuedouble - attr[i]) <= 1e-5 * fabs(attr[i]) + 1e-6);
+        i++;
+    }
+    const cJSON *td = cJSON_GetObjectItemCaseSensitive(t, "data");
+    assert_int_equal(cJSON_GetArrayItem(td, 0)->valueint, 3);
+    assert_int_equal(cJSON_GetArrayItem(td, 1)->valueint, target[1]);
+    cJSON_Delete(j);
+
+    /* versioned, defaults: integrated gradients with its delta */
+    body = v2_body(1, "");
+    assert_int_equal(http_post_json(&D, "/v2/models/digits/versions/1/explain", body, &r), 0);
+    free(body);
+    assert_int_equal(r.status, 200);
+    j = http_result_json(&r);
+    http_result_free(&r);
+    assert_non_null(v2_output(j, "convergence_delta"));
+    assert_string_equal(json_str(cJSON_GetObjectItemCaseSensitive(j, "parameters"), "method"),
+                        "integrated_gradients");
+    cJSON_Delete(j);
+
+    /* refusals: {"error"} with the protocol's statuses */
+    static const struct {
+        const char *path, *params;
+        long status;
+        const char *needle;
+    } bad[] = {
+        {"/v2/models/digits/explain", "{\"n_steps\":0}", 400, "n_steps"},
+        {"/v2/models/digits/explain", "{\"method\":\"saliency\",\"samples\":3}", 400, "samples"},
+        {"/v2/models/digits/explain", "{\"target\":10}", 400, "target"},
+        {"/v2/models/nobody/explain", "", 404, "nobody"},
+        {"/v2/models/digits/versions/9/explain", "", 404, ""},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        body = v2_body(1, bad[k].params);
+        assert_int_equal(http_post_json(&D, bad[k].path, body, &r), 0);
+        free(body);
+        if (r.status != bad[k].status)
+            fprintf(stderr, "%s -> %ld %s\n", bad[k].path, r.status, r.body);
+        assert_int_equal(r.status, bad[k].status);
+        cJSON *e = http_result_json(&r);
+        assert_non_null(strstr(json_str(e, "error"), bad[k].needle));
+        cJSON_Delete(e);
+        http_result_free(&r);
+    }
+}
+
+/* /explain names a model of the registry as /predict does. */
+static void test_model_by_name(void **state) {
+    (void)state;
+    char *body = explain_body(0, 1, "\"model\":\"digits/1\",\"method\":\"saliency\"");
+    cJSON *j = post_explain(body, 200);
+    free(body);
+    mlp_explain_config cfg;
+    mlp_explain_config_default(&cfg);
+    cfg.method = MLP_EXPLAIN_SALIENCY;
+    int t = -1;
+    check_against_engine(j, &cfg, 1, &t);
+    cJSON_Delete(j);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_is_integrated_gradients),
         cmocka_unit_test(test_every_method),
         cmocka_unit_test(test_linear_output),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_v2_explain),
+        cmocka_unit_test(test_model_by_name),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
