@@ -26,23 +26,11 @@
 
 /* ---- the API's own members ----------------------------------------------------- */
 
-/* The dataset name also names a folder or file under the data dir: a leading
- * dot is refused so that "." and ".." can never be asked for. */
-static int dataset_name_ok(const char *s) {
-    size_t n = strlen(s);
-    if (n < 1 || n > 64 || s[0] == '.') return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '_' || c == '-';
-        if (!ok) return 0;
-    }
-    return 1;
-}
-
+/* The dataset name also names a folder or file under the data dir: the
+ * engine's one rule (mlp_dataset_name_ok) refuses '/', a leading dot, ... */
 static int dec_dataset(const cJSON *v, api_train_request *r, const char *ptr, api_problem *p) {
     if (!cJSON_IsString(v)) return api_json_invalid(p, ptr, DATASET " must be a string");
-    if (!dataset_name_ok(v->valuestring))
+    if (!mlp_dataset_name_ok(v->valuestring, strlen(v->valuestring)))
         return api_json_invalid(p, ptr,
                                 DATASET " must be 1 to 64 characters of A-Z a-z 0-9 . _ - "
                                         "not starting with a dot");

@@ -24,6 +24,23 @@ static size_t round16(size_t n) {
     return (n + 15u) & ~(size_t)15u;
 }
 
+/* The widest hidden layer: the width of any dL/dx below the output. */
+static int widest_hidden(const mlp_arch *a) {
+    int widest = 1;
+    for (int l = 1; l < a->n_layers; l++) widest = a->sizes[l] > widest ? a->sizes[l] : widest;
+    return widest;
+}
+
+size_t mlp_workspace_floats(const mlp_arch *a, int batch, float dropout) {
+    int L = a->n_layers;
+    size_t B = (size_t)batch;
+    size_t total = round16(B * a->sizes[0]) + round16(B); /* x, y */
+    for (int l = 1; l <= L; l++)
+        total += round16(B * a->sizes[l]) * (l < L && dropout > 0.0f ? 3 : 1);
+    total += 2 * round16(B * (size_t)widest_hidden(a));
+    return total + round16(mlp_arch_param_count(a));
+}
+
 mlp_status mlp_workspace_create(const mlp_arch *a, int batch, float dropout, mlp_workspace **out,
                                 mlp_error *err) {
     *out = NULL;
@@ -32,15 +49,9 @@ mlp_status mlp_workspace_create(const mlp_arch *a, int batch, float dropout, mlp
     if (batch < 1) return mlp_fail(err, MLP_EINVAL, "batch %d < 1", batch);
     int L = a->n_layers;
     size_t B = (size_t)batch;
-    int widest = 1; /* widest hidden layer: the width of any dL/dx below the output */
-    for (int l = 1; l < L; l++) widest = a->sizes[l] > widest ? a->sizes[l] : widest;
-
-    size_t total = round16(B * a->sizes[0]) + round16(B); /* x, y */
-    for (int l = 1; l <= L; l++)
-        total += round16(B * a->sizes[l]) * (l < L && dropout > 0.0f ? 3 : 1);
-    total += 2 * round16(B * widest);
+    int widest = widest_hidden(a);
+    size_t total = mlp_workspace_floats(a, batch, dropout);
     size_t n_params = mlp_arch_param_count(a);
-    total += round16(n_params);
 
     mlp_workspace *ws = calloc(1, sizeof *ws);
     void *block = NULL;

@@ -131,6 +131,9 @@ typedef struct {
     long correct;    /* rows whose prediction equals the label */
 } mlp_batch_stats;
 
+/* Floats in the one block mlp_workspace_create allocates (also what
+ * mlp_train_memory counts). */
+size_t mlp_workspace_floats(const mlp_arch *a, int batch, float dropout);
 mlp_status mlp_workspace_create(const mlp_arch *a, int batch, float dropout, mlp_workspace **out,
                                 mlp_error *err);
 void mlp_workspace_free(mlp_workspace *ws);

@@ -46,7 +46,8 @@ typedef enum {
     MLP_EIO = -3,      /* open/read/write failed (errno kept in msg) */
     MLP_EFORMAT = -4,  /* malformed file or buffer */
     MLP_ESTOPPED = -5, /* a callback asked training to stop */
-    MLP_ENUMERIC = -6  /* loss became NaN or infinite */
+    MLP_ENUMERIC = -6, /* loss became NaN or infinite */
+    MLP_ETOOBIG = -7   /* a data set larger than the limit it is read with */
 } mlp_status;
 
 typedef struct {
@@ -285,30 +286,133 @@ typedef struct {
     uint8_t *x_u8;   /* n * features, or NULL */
     float *x_f32;    /* n * features, or NULL */
     int32_t *labels; /* n, each in [0, classes) */
+    int csv_header;  /* CSV only: 1 when the first non-blank line was a header */
 } mlp_dataset;
 
 /* Sizes the readers refuse before allocating anything. */
 #define MLP_MAX_SAMPLES  10000000u
 #define MLP_MAX_FEATURES MLP_MAX_INPUT
+/* Largest data set a reader builds in memory unless told otherwise: what
+ * mlp_dataset_bytes() counts, i.e. the decoded size, not the file size. */
+#define MLP_DATASET_MAX_BYTES_DEFAULT (2ull << 30)
+
+/* Bytes a data set of n samples takes in memory (values, one byte each for
+ * pixels or four for float features, plus the int32 labels). */
+uint64_t mlp_dataset_bytes(uint64_t n, int features, int pixels_u8);
+
+/* How the readers find files and how much they may build. Pass NULL for the
+ * defaults (paths as given, MLP_DATASET_MAX_BYTES_DEFAULT). */
+typedef struct {
+    /* NULL, or the folder that relative paths are taken from. Messages then
+     * name files by the relative path only: a daemon passes its data folder
+     * here so that no error it forwards shows where that folder is. */
+    const char *base_dir;
+    /* Single-file readers (mlp_dataset_load_csv, mlp_idx_check): the name
+     * messages give the file instead of its path (an upload's name rather
+     * than its temporary file); NULL for the path. */
+    const char *shown_as;
+    /* Refuse (MLP_ETOOBIG) a data set whose decoded size (mlp_dataset_bytes)
+     * would exceed this, before allocating it; 0 for the default. */
+    uint64_t max_bytes;
+} mlp_load_opts;
+
+/* Data set names, the one rule every layer applies: 1 to 64 characters of
+ * [A-Za-z0-9._-], not starting with '.' (so never hidden, never "." or "..",
+ * never a path). 1 when name[0..len-1] is one. */
+int mlp_dataset_name_ok(const char *name, size_t len);
+
+/* The MNIST folder layout: a data set folder holds these four files, each
+ * either plain or with ".gz" appended (gzip; decided by content, not name). */
+typedef enum {
+    MLP_MNIST_TRAIN_IMAGES, /* train-images-idx3-ubyte */
+    MLP_MNIST_TRAIN_LABELS, /* train-labels-idx1-ubyte */
+    MLP_MNIST_TEST_IMAGES,  /* t10k-images-idx3-ubyte */
+    MLP_MNIST_TEST_LABELS,  /* t10k-labels-idx1-ubyte */
+    MLP_MNIST_FILES
+} mlp_mnist_file;
+/* The file's name without ".gz" (static). */
+const char *mlp_mnist_file_name(mlp_mnist_file f);
+/* Which file `name` is (one of the four, plain or with ".gz"), or -1. */
+int mlp_mnist_file_from_name(const char *name);
+/* 1 for the two label files, 0 for the image files. */
+#define MLP_MNIST_IS_LABELS(f) ((int)(f) % 2 == 1)
+/* Write dir/NAME, or dir/NAME.gz when only that is a regular file, into
+ * path (cap bytes); dir is relative to o->base_dir when that is set, and so
+ * is the result. 0 when one exists, -1 otherwise (or when it does not fit). */
+int mlp_mnist_find(const mlp_load_opts *o, const char *dir, mlp_mnist_file f, char *path,
+                   size_t cap);
+
+/* One IDX file's header, and what a full check learned. */
+typedef struct {
+    int labels;          /* 1: idx1 ubyte labels, 0: idx3 ubyte images */
+    uint32_t count;      /* samples the header declares */
+    uint32_t rows, cols; /* images only */
+    int features;        /* rows * cols for images, 0 for labels */
+    int classes;         /* labels after a full check: 1 + the largest (at least 2) */
+    int gzip;            /* the file is gzip-compressed */
+} mlp_idx_info;
+
+/* Check one IDX file (labels = 1 for idx1 labels, 0 for idx3 images):
+ * magic, header, and that what the header declares is within the limits
+ * (MLP_MAX_SAMPLES, MLP_MAX_FEATURES, o->max_bytes: MLP_ETOOBIG) and can be
+ * in the file at all (a plain file's length; gzip's best ratio, 1032:1).
+ * With full set, also read the body as a stream, in constant memory, and
+ * check that it holds exactly the declared bytes and that a gzip stream is
+ * whole (its CRC-32 and length trailer). Messages name the file as
+ * o->shown_as or its (relative) path. */
+mlp_status mlp_idx_check(const char *path, int labels, int full, const mlp_load_opts *o,
+                         mlp_idx_info *info, mlp_error *err);
 
 /* Read a pair of IDX files (idx3 ubyte images, idx1 ubyte labels), each plain
  * or gzip-compressed (decided by content, not by name). Checks magic, dims,
- * counts against each other and against the real file length. */
-mlp_status mlp_dataset_load_idx(const char *images_path, const char *labels_path, mlp_dataset **out,
-                                mlp_error *err);
+ * counts against each other, against the real file length and against
+ * o->max_bytes before allocating. */
+mlp_status mlp_dataset_load_idx(const char *images_path, const char *labels_path,
+                                const mlp_load_opts *o, mlp_dataset **out, mlp_error *err);
 
 /* Read a CSV file: one sample per line, label first (an integer >= 0), then
- * the features. A first line that does not parse as numbers is taken as a
- * header. With scale_255 non-zero, features are divided by 255. Every row must
- * have the same number of cells; blank lines are skipped. */
-mlp_status mlp_dataset_load_csv(const char *path, int scale_255, mlp_dataset **out, mlp_error *err);
+ * the features. A UTF-8 byte order mark is skipped. The first non-blank line
+ * is a header when its first cell (the label column) is not a number; any
+ * other line, the first included, must parse whole or is an error naming
+ * its line and column: no row is ever dropped. d->csv_header says whether a
+ * header was found. With scale_255 non-zero, features are divided by 255.
+ * Every row has the same number of cells; blank lines are skipped. */
+mlp_status mlp_dataset_load_csv(const char *path, int scale_255, const mlp_load_opts *o,
+                                mlp_dataset **out, mlp_error *err);
 
-/* Load split "train" or "test" of `path`: a folder holding the standard MNIST
- * file names (train-images-idx3-ubyte, train-labels-idx1-ubyte,
- * t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each possibly with .gz),
- * or a CSV file (whose only split is "train"; "test" gives MLP_EINVAL). */
-mlp_status mlp_dataset_load_path(const char *path, const char *split, mlp_dataset **out,
-                                 mlp_error *err);
+/* Load split "train" or "test" of `path`: a folder in the MNIST layout, or a
+ * CSV file (whose only split is "train"; "test" gives MLP_EINVAL). */
+mlp_status mlp_dataset_load_path(const char *path, const char *split, const mlp_load_opts *o,
+                                 mlp_dataset **out, mlp_error *err);
+
+/* What a data set is, learned without holding it: sizes from the IDX
+ * headers and a full read of the label files (images are not read), or for
+ * a CSV file from reading it. */
+typedef struct {
+    int idx;            /* 1: MNIST folder, 0: CSV file */
+    uint64_t n_train;   /* samples of the train split */
+    uint64_t n_test;    /* of the test split (0 when there is none) */
+    int features;       /* values per sample */
+    int classes;        /* over both splits */
+    int csv_header;     /* CSV: a header line was found */
+    uint64_t mem_bytes; /* mlp_dataset_bytes of both splits */
+} mlp_dataset_info;
+
+/* Fill *info for `path` (a folder in the MNIST layout, whose test pair is
+ * optional but whole when present, or a CSV file). Refuses what the readers
+ * would refuse, including a decoded size over o->max_bytes. */
+mlp_status mlp_dataset_probe(const char *path, const mlp_load_opts *o, mlp_dataset_info *info,
+                             mlp_error *err);
+
+/* Load some samples of a split as a new small data set without loading the
+ * split whole (IDX: only those rows are decoded). rows[0..count-1] are row
+ * numbers of the split, in any order, repeats allowed: row k of the result
+ * is rows[k]. With rows NULL, `count` evenly spaced ones are taken instead:
+ * row k is floor(k * N / count), count capped at N. N, the split's size, goes
+ * to *total; a listed row >= N is MLP_EINVAL naming it. */
+mlp_status mlp_dataset_load_rows(const char *path, const char *split, const uint32_t *rows,
+                                 int count, const mlp_load_opts *o, mlp_dataset **out,
+                                 size_t *total, mlp_error *err);
 
 void mlp_dataset_free(mlp_dataset *d);
 
@@ -612,6 +716,25 @@ size_t mlp_train_rows(size_t n, float split);
 mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_config *cfg,
                      mlp_train_result *res, mlp_error *err);
 
+/* What one training run holds in memory, in bytes: the one estimate that
+ * the daemon (at submit, against --max-job-memory) and `mlpd train` apply.
+ * It counts what mlp_train() allocates plus the model and the data. */
+typedef struct {
+    uint64_t params;      /* the model's weights and biases */
+    uint64_t optimizer;   /* momentum / Adam state, best weights kept for restore_best */
+    uint64_t activations; /* per-batch buffers: activations, dropout masks, gradients,
+                             the validation chunk */
+    uint64_t dataset;     /* data_bytes as given, plus the shuffle order */
+    uint64_t total;       /* the sum */
+} mlp_memory_estimate;
+
+/* Fill *out for training arch `a` with config `c` on n_train samples (the
+ * train split before any validation hold-out) while data_bytes of data sets
+ * are held (mlp_dataset_bytes of every split loaded). No validation: an
+ * arch or config that mlp_train() would refuse gets a meaningless figure. */
+void mlp_train_memory(const mlp_arch *a, const mlp_train_config *c, uint64_t n_train,
+                      uint64_t data_bytes, mlp_memory_estimate *out);
+
 /* ---- model files ------------------------------------------------------------------ */
 /* The format is documented byte by byte in docs/model-format.md.
  * Serialise into a new buffer (*buf, *len; the caller free()s *buf). */
@@ -638,6 +761,12 @@ mlp_status mlp_model_from_buffer_with_state(const unsigned char *buf, size_t len
                                             mlp_optim_state *state, mlp_error *err);
 mlp_status mlp_model_load_with_state(const char *path, mlp_model **out, mlp_optim_state *state,
                                      mlp_error *err);
+/* The checksum of a model file as mlpd reports it: the CRC-32 stored in its
+ * trailer, which covers every byte before it (docs/model-format.md). Call
+ * it on a buffer mlp_model_from_buffer() accepted; 0 when len < 4. (A CRC
+ * taken over the whole file, trailer included, is the same constant for
+ * every file: CRC-32's residue.) */
+uint32_t mlp_model_checksum(const unsigned char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -457,3 +457,7 @@ mlp_status mlp_model_load_with_state(const char *path, mlp_model **out, mlp_opti
     if (s != MLP_OK) return mlp_io_prefix(err, s, path);
     return MLP_OK;
 }
+
+uint32_t mlp_model_checksum(const unsigned char *buf, size_t len) {
+    return buf && len >= 4 ? get32(buf + len - 4) : 0;
+}

@@ -17,6 +17,7 @@ const char *mlp_status_str(mlp_status s) {
     case MLP_EFORMAT: return "malformed data";
     case MLP_ESTOPPED: return "stopped by callback";
     case MLP_ENUMERIC: return "numeric error (loss not finite)";
+    case MLP_ETOOBIG: return "data set too large";
     }
     return "unknown status";
 }

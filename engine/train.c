@@ -141,8 +141,8 @@ static mlp_status run_epoch(run_state *r, mlp_model *m, const mlp_dataset *d,
             mlp_backprop(m, ws, count, c->l1, c->l2, drop_rng, &st);
         double batch_loss = st.loss_sum / count + st.penalty;
         if (!isfinite(batch_loss))
-            return mlp_fail(err, MLP_ENUMERIC, "loss is %g at epoch %d, batch %ld", batch_loss,
-                            epoch, step);
+            return mlp_fail(err, MLP_ENUMERIC, "the loss became %s at epoch %d, step %ld",
+                            isnan(batch_loss) ? "NaN" : "infinite", epoch, step);
         if (r->fused_sgd) {
             r->opt.t++; /* the step count a saved state carries */
         } else {
@@ -181,12 +181,34 @@ static mlp_status run_epoch(run_state *r, mlp_model *m, const mlp_dataset *d,
         p->val_loss = vl / (double)r->n_val + mlp_penalty(m, c->l1, c->l2);
         p->val_accuracy = (double)vc / (double)r->n_val;
         if (!isfinite(p->val_loss))
-            return mlp_fail(err, MLP_ENUMERIC, "validation loss is %g at epoch %d", p->val_loss,
-                            epoch);
+            return mlp_fail(err, MLP_ENUMERIC, "the validation loss became %s at epoch %d",
+                            isnan(p->val_loss) ? "NaN" : "infinite", epoch);
     }
     p->seconds = now_seconds() - t0;
     p->samples_per_sec = p->seconds > 0 ? (double)seen / p->seconds : NAN;
     return MLP_OK;
+}
+
+void mlp_train_memory(const mlp_arch *a, const mlp_train_config *c, uint64_t n_train,
+                      uint64_t data_bytes, mlp_memory_estimate *out) {
+    memset(out, 0, sizeof *out);
+    uint64_t n_params = mlp_arch_param_count(a), f = sizeof(float);
+    int B = c->batch_size < 1 ? 1 : c->batch_size;
+    if (n_train > 0 && (uint64_t)B > n_train) B = (int)n_train; /* as run_init */
+    out->params = n_params * f;
+    int buffers = mlp_optim_buffers(c->optimizer); /* as mlp_optim_init */
+    if (c->patience > 0 && c->restore_best) buffers++;
+    out->optimizer = (uint64_t)buffers * n_params * f;
+    out->activations = mlp_workspace_floats(a, B, c->dropout) * f;
+    if (c->validation_split > 0.0f) { /* mlp_eval_buf_init for chunks of B rows */
+        int widest = 1;
+        for (int l = 1; l < a->n_layers; l++) widest = a->sizes[l] > widest ? a->sizes[l] : widest;
+        uint64_t per_row = (uint64_t)a->sizes[0] + (uint64_t)a->sizes[a->n_layers] + 3 +
+                           (a->n_layers > 1 ? 2u * (uint64_t)widest : 0);
+        out->activations += (uint64_t)B * per_row * f;
+    }
+    out->dataset = data_bytes + n_train * sizeof(uint32_t);
+    out->total = out->params + out->optimizer + out->activations + out->dataset;
 }
 
 mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_config *cfg,

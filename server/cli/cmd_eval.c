@@ -68,7 +68,7 @@ int cmd_eval(int argc, char **argv) {
     struct stat st;
     const char *split = (stat(data, &st) == 0 && S_ISREG(st.st_mode)) ? "train" : "test";
     mlp_dataset *d = NULL;
-    if (mlp_dataset_load_path(data, split, &d, &err) != MLP_OK) {
+    if (mlp_dataset_load_path(data, split, NULL, &d, &err) != MLP_OK) {
         cli_fail_path("eval", "data", data, err.msg);
         mlp_model_free(m);
         return 1;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,7 +76,7 @@ static void report_test(const char *data, const mlp_model *m) {
     if (stat(data, &st) != 0 || !S_ISDIR(st.st_mode)) return;
     mlp_error err = {{0}};
     mlp_dataset *test = NULL;
-    if (mlp_dataset_load_path(data, "test", &test, &err) != MLP_OK) {
+    if (mlp_dataset_load_path(data, "test", NULL, &test, &err) != MLP_OK) {
         printf("no test split: %s\n", err.msg);
         return;
     }
@@ -87,6 +88,26 @@ static void report_test(const char *data, const mlp_model *m) {
         fprintf(stderr, "mlpd train: test split: %s\n", err.msg);
     mlp_eval_result_free(&r);
     mlp_dataset_free(test);
+}
+
+/* Say the job's memory estimate (the daemon's, mlp_train_memory) and refuse
+ * one larger than the machine's physical memory. 0, or -1 (message printed). */
+static int check_memory(const mlp_model *m, const mlp_dataset *d, const mlp_train_config *c) {
+    mlp_memory_estimate e;
+    mlp_train_memory(&m->arch, c, d->n, mlp_dataset_bytes(d->n, d->features, d->x_u8 != NULL), &e);
+    const double mib = 1048576.0;
+    printf("Memory: about %.1f MiB (parameters %.1f, optimizer %.1f, batch %.1f, data %.1f)\n",
+           e.total / mib, e.params / mib, e.optimizer / mib, e.activations / mib, e.dataset / mib);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t ram = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    if (ram && e.total > ram) {
+        fprintf(stderr,
+                "mlpd train: this training would need about %.1f MiB, more than this machine's "
+                "%.1f MiB of memory: lower --batch or the layer widths\n",
+                e.total / mib, ram / mib);
+        return -1;
+    }
+    return 0;
 }
 
 static void print_arch(FILE *f, const mlp_model *m) {
@@ -188,7 +209,7 @@ int cmd_train(int argc, char **argv) {
         return 1;
     }
     mlp_dataset *train = NULL;
-    if (mlp_dataset_load_path(o.data, "train", &train, &err) != MLP_OK) {
+    if (mlp_dataset_load_path(o.data, "train", NULL, &train, &err) != MLP_OK) {
         cli_fail_path("train", "data", o.data, err.msg);
         return 1;
     }
@@ -205,6 +226,12 @@ int cmd_train(int argc, char **argv) {
     c->init_state = mlp_optim_state_fits(&state_in, c->optimizer) ? &state_in : NULL;
     c->state_out = &state_out;
     print_header(m, train, c);
+    if (check_memory(m, train, c) != 0) {
+        mlp_dataset_free(train);
+        mlp_model_free(m);
+        return 2;
+    }
+    fflush(stdout);
 
     progress_bar pb;
     progress_init(&pb, stdout, 0);

@@ -64,6 +64,11 @@ static void settings(serve_config *c, cli_option t[N_ROWS]) {
             "weights + biases of a network to train (over it: 422)"),
         INT("max-epochs", max_epochs, 1, 10000, "MLPD_MAX_EPOCHS", "1000",
             "epochs of one training job (over it: 422)"),
+        SIZE("max-dataset-bytes", max_dataset_bytes, "MLPD_MAX_DATASET_BYTES", "2G",
+             "largest data set decoded in memory (an upload over it: 413)"),
+        SIZE("max-job-memory", max_job_memory, "MLPD_MAX_JOB_MEMORY", "50%",
+             "estimated memory of one training job: parameters, optimizer, batch, data; N% of "
+             "RAM or bytes (over it: 422)"),
         STR("management-token-file", management_token_file, "MLPD_MANAGEMENT_TOKEN_FILE", "",
             "file holding the management bearer token"),
         STR("token-file", management_token_file, NULL, NULL, "same as --management-token-file"),
@@ -155,6 +160,8 @@ void serve_config_rest(const serve_config *c, rest_config *out) {
                          .api_dir = c->api_dir,
                          .max_epochs = c->max_epochs,
                          .max_params = c->max_params,
+                         .max_dataset_bytes = c->max_dataset_bytes,
+                         .max_job_memory = c->max_job_memory,
                          .max_predict_batch = c->max_predict_batch,
                          .default_alias = c->default_alias,
                          .quiet = c->quiet};

@@ -29,6 +29,8 @@ typedef struct serve_config {
     int max_streams;       /* --max-streams: open GET /jobs/{id}/events streams */
     int max_params;        /* --max-params: weights + biases of a network trained by POST /train */
     int max_epochs;        /* --max-epochs: epochs of one training job */
+    size_t max_dataset_bytes; /* --max-dataset-bytes: a data set decoded in memory */
+    size_t max_job_memory;    /* --max-job-memory: a training job's estimated memory */
     /* Access control (auth.h). Raw tokens come from the environment only (a
      * flag would show them in ps); files from flags or the environment. */
     char management_token[260]; /* MLPD_MANAGEMENT_TOKEN */

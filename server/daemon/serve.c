@@ -168,7 +168,7 @@ static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics
         log_error("cannot open the store %s: %s", cfg->db, se.msg);
         return -1;
     }
-    int found = datasets_scan(a->st, cfg->data_dir, &se);
+    int found = datasets_scan(a->st, cfg->data_dir, cfg->max_dataset_bytes, &se);
     if (found < 0)
         log_error("scanning %s: %s", cfg->data_dir, se.msg);
     else
@@ -187,6 +187,7 @@ static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics
     }
     jobs_config jc = {.st = a->st,
                       .data_dir = cfg->data_dir,
+                      .max_dataset_bytes = cfg->max_dataset_bytes,
                       .max_running = cfg->max_jobs,
                       .max_queued = cfg->max_queue,
                       .blas_threads = cfg->blas_threads,

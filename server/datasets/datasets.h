@@ -9,10 +9,11 @@
 
 #include "store.h"
 
-/* Register the datasets found in data_dir (folders holding the four MNIST
- * IDX files, plain or .gz; *.csv files) in the store. Returns how many (>= 0),
- * or a negative mlpd_status with the reason in err (MLPD_EIO: the folder
- * cannot be read; the store's code: a dataset cannot be registered). */
-int datasets_scan(store *st, const char *data_dir, mlpd_error *err);
+/* Register the datasets found in data_dir (folders in the MNIST layout, *.csv
+ * files) in the store, skipping any that would decode to more than
+ * max_bytes. Returns how many (>= 0), or a negative mlpd_status with the
+ * reason in err (MLPD_EIO: the folder cannot be read; the store's code: a
+ * dataset cannot be registered). */
+int datasets_scan(store *st, const char *data_dir, size_t max_bytes, mlpd_error *err);
 
 #endif /* MLPD_DATASETS_H */

@@ -1,14 +1,11 @@
 /* datasets_scan.c - register the datasets found in the data dir (datasets.h).
  *
- * - A subfolder holding the four MNIST IDX files (train-images-idx3-ubyte,
- *   train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte,
- *   each plain or .gz) is an "idx" dataset named after the folder. Its counts
- *   come from the IDX headers; the label files (one byte per sample) are read
- *   whole to find the number of classes. The images are not read.
- * - A *.csv file is a "csv" dataset named after the file without ".csv"; it is
- *   parsed with the engine's reader to learn its size (CSV sets are small).
- * Entries whose name is not a valid dataset name, or that cannot be read, are
- * skipped. A dataset already registered with the same path keeps its source
+ * - A subfolder in the MNIST layout (mlp.h) is an "idx" dataset named after
+ *   the folder; a *.csv file is a "csv" dataset named after the file without
+ *   ".csv". What they hold comes from the engine's mlp_dataset_probe (IDX
+ *   headers and labels; the images are not read).
+ * Entries whose name breaks the engine's name rule (mlp_dataset_name_ok), that
+ * cannot be read, or that would decode to more than the limit, are skipped. A dataset already registered with the same path keeps its source
  * (an upload stays an upload).
  *
  * Crash leftovers: an upload is written to a ".upload-XXXXXX" temporary (in
@@ -25,26 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <zlib.h>
+#include <unistd.h>
 
 #include "datasets.h"
 #include "mlp.h"
-
-#define IDX_IMAGES_MAGIC 0x00000803u /* unsigned byte, 3 dimensions */
-#define IDX_LABELS_MAGIC 0x00000801u /* unsigned byte, 1 dimension */
-
-/* [A-Za-z0-9._-]{1,64}, not starting with '.' (hidden files are not datasets). */
-static int dataset_name_ok(const char *s, size_t len) {
-    if (len == 0 || len > 64 || s[0] == '.') return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '_' || c == '-';
-        if (!ok) return 0;
-    }
-    return 1;
-}
 
 static const char *source_for(const char *name) {
     if (!strcmp(name, "fashion-mnist")) return "package:dataset-fashion-mnist";
@@ -52,91 +33,15 @@ static const char *source_for(const char *name) {
     return "data-dir";
 }
 
-static uint32_t be32(const unsigned char *b) {
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
-/* dir/base or dir/base.gz, whichever is a regular file (plain first). */
-static int find_idx_file(const char *dir, const char *base, char *path, size_t cap) {
-    static const char *const suffixes[] = {"", ".gz"};
-    for (size_t i = 0; i < 2; i++) {
-        struct stat st;
-        snprintf(path, cap, "%s/%s%s", dir, base, suffixes[i]);
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return 0;
-    }
-    return -1;
-}
-
-/* Samples and values per sample from an idx3 images header. gzread reads
- * plain files as they are, so one path serves both. */
-static int idx_images_header(const char *path, int64_t *n, int *features) {
-    gzFile f = gzopen(path, "rb");
-    if (!f) return -1;
-    unsigned char h[16];
-    int got = gzread(f, h, sizeof h);
-    gzclose(f);
-    if (got != (int)sizeof h || be32(h) != IDX_IMAGES_MAGIC) return -1;
-    uint64_t rows = be32(h + 8), cols = be32(h + 12);
-    if (rows == 0 || cols == 0 || rows * cols > MLP_MAX_FEATURES) return -1;
-    *n = be32(h + 4);
-    *features = (int)(rows * cols);
-    return 0;
-}
-
-/* Samples and 1 + the largest label of an idx1 labels file. */
-static int idx_labels_scan(const char *path, int64_t *n, int *classes) {
-    gzFile f = gzopen(path, "rb");
-    if (!f) return -1;
-    unsigned char h[8], buf[8192];
-    int rc = -1;
-    if (gzread(f, h, sizeof h) == (int)sizeof h && be32(h) == IDX_LABELS_MAGIC &&
-        be32(h + 4) <= MLP_MAX_SAMPLES) {
-        uint32_t want = be32(h + 4), seen = 0;
-        int max = 0, got;
-        while (seen < want && (got = gzread(f, buf, sizeof buf)) > 0) {
-            for (int i = 0; i < got && seen < want; i++, seen++)
-                if (buf[i] > max) max = buf[i];
-        }
-        if (seen == want) {
-            *n = want;
-            *classes = max + 1 < 2 ? 2 : max + 1;
-            rc = 0;
-        }
-    }
-    gzclose(f);
-    return rc;
-}
-
-/* Fill d for an IDX folder; -1 when it is not a complete, readable one. */
-static int probe_idx_folder(const char *dir, store_dataset *d) {
-    char img[4096], lab[4096];
-    int64_t n_img, n_lab;
-    int features, classes, test_features, test_classes;
-    if (find_idx_file(dir, "train-images-idx3-ubyte", img, sizeof img) ||
-        find_idx_file(dir, "train-labels-idx1-ubyte", lab, sizeof lab) ||
-        idx_images_header(img, &n_img, &features) || idx_labels_scan(lab, &n_lab, &classes) ||
-        n_img != n_lab)
-        return -1;
-    d->n_train = n_img;
-    if (find_idx_file(dir, "t10k-images-idx3-ubyte", img, sizeof img) ||
-        find_idx_file(dir, "t10k-labels-idx1-ubyte", lab, sizeof lab) ||
-        idx_images_header(img, &n_img, &test_features) ||
-        idx_labels_scan(lab, &n_lab, &test_classes) || n_img != n_lab || test_features != features)
-        return -1;
-    d->n_test = n_img;
-    d->features = features;
-    d->classes = classes > test_classes ? classes : test_classes;
-    return 0;
-}
-
-static int probe_csv(const char *path, store_dataset *d) {
-    mlp_dataset *ds = NULL;
-    if (mlp_dataset_load_csv(path, 0, &ds, NULL) != MLP_OK) return -1;
-    d->n_train = (int64_t)ds->n;
-    d->n_test = 0;
-    d->features = ds->features;
-    d->classes = ds->classes;
-    mlp_dataset_free(ds);
+/* Fill d from the engine's probe of rel (under data_dir); -1 when it is not
+ * a complete, readable data set within the limit. */
+static int probe(const mlp_load_opts *lo, const char *rel, store_dataset *d) {
+    mlp_dataset_info info;
+    if (mlp_dataset_probe(rel, lo, &info, NULL) != MLP_OK) return -1;
+    d->n_train = (int64_t)info.n_train;
+    d->n_test = (int64_t)info.n_test;
+    d->features = info.features;
+    d->classes = info.classes;
     return 0;
 }
 
@@ -179,7 +84,8 @@ static void remove_upload_leftovers(const char *dir, int descend) {
     closedir(d);
 }
 
-int datasets_scan(store *st, const char *data_dir, mlpd_error *err) {
+int datasets_scan(store *st, const char *data_dir, size_t max_bytes, mlpd_error *err) {
+    mlp_load_opts lo = {.base_dir = data_dir, .max_bytes = max_bytes};
     remove_upload_leftovers(data_dir, 1);
     DIR *dir = opendir(data_dir);
     if (!dir) return mlpd_fail(err, MLPD_EIO, "data dir %s: %s", data_dir, strerror(errno));
@@ -196,9 +102,9 @@ int datasets_scan(store *st, const char *data_dir, mlpd_error *err) {
         memset(&d, 0, sizeof d);
         int is_csv = S_ISREG(sb.st_mode) && len > 4 && !strcmp(fname + len - 4, ".csv");
         size_t name_len = is_csv ? len - 4 : len;
-        if (!(is_csv || S_ISDIR(sb.st_mode)) || !dataset_name_ok(fname, name_len)) continue;
+        if (!(is_csv || S_ISDIR(sb.st_mode)) || !mlp_dataset_name_ok(fname, name_len)) continue;
         snprintf(name, sizeof name, "%.*s", (int)name_len, fname);
-        if (is_csv ? probe_csv(path, &d) : probe_idx_folder(path, &d)) continue;
+        if (probe(&lo, fname, &d) != 0) continue;
         d.name = name;
         d.path = (char *)fname;
         d.format = is_csv ? "csv" : "idx";

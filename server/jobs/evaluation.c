@@ -18,8 +18,8 @@ static int fail(char *why, size_t cap, int rc, const char *fmt, ...) {
     return rc;
 }
 
-int evaluation_load_split(store *st, const char *data_dir, const char *name, const char *split,
-                          mlp_dataset **out, char *why, size_t cap) {
+int evaluation_load_split(store *st, const char *data_dir, size_t max_bytes, const char *name,
+                          const char *split, mlp_dataset **out, char *why, size_t cap) {
     *out = NULL;
     store_dataset ds;
     mlpd_error se = {0};
@@ -34,12 +34,12 @@ int evaluation_load_split(store *st, const char *data_dir, const char *name, con
         store_dataset_clear(&ds);
         return rc;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", data_dir, ds.path);
-    store_dataset_clear(&ds);
+    /* Under the data dir: messages name files relative to it, never where it is. */
+    mlp_load_opts lo = {.base_dir = data_dir, .max_bytes = max_bytes};
     mlp_error e = {{0}};
-    if (mlp_dataset_load_path(path, split, out, &e) != MLP_OK)
-        return fail(why, cap, EVAL_ERR, "dataset '%s': %s", name, e.msg);
+    mlp_status s = mlp_dataset_load_path(ds.path, split, &lo, out, &e);
+    store_dataset_clear(&ds);
+    if (s != MLP_OK) return fail(why, cap, EVAL_ERR, "dataset '%s': %s", name, e.msg);
     return EVAL_OK;
 }
 

@@ -20,10 +20,12 @@
 #define EVAL_ERR        (-1) /* a read, store or memory failure */
 
 /* Load split "train" or "test" of the registered data set `name` from
- * data_dir (the path the store records, which must stay inside data_dir).
+ * data_dir (the path the store records, which must stay inside data_dir),
+ * refusing one that decodes to more than max_bytes; messages name files
+ * relative to data_dir.
  * *out is the caller's (mlp_dataset_free). The reason goes to why. */
-int evaluation_load_split(store *st, const char *data_dir, const char *name, const char *split,
-                          mlp_dataset **out, char *why, size_t cap);
+int evaluation_load_split(store *st, const char *data_dir, size_t max_bytes, const char *name,
+                          const char *split, mlp_dataset **out, char *why, size_t cap);
 
 /* Evaluate m on d (split `split` of data set `dataset`) and store the report
  * as an evaluation of model_id; its id into *eval_id (may be NULL).

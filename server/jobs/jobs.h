@@ -33,10 +33,11 @@ typedef struct jobs jobs;
 
 typedef struct {
     store *st;
-    const char *data_dir; /* datasets' paths are relative to it */
-    int max_running;      /* runs training at once (--max-jobs), >= 1 */
-    int max_queued;       /* queued runs accepted before MLPD_EBUSY */
-    int blas_threads;     /* OpenBLAS threads while training (and no predictions
+    const char *data_dir;     /* datasets' paths are relative to it */
+    size_t max_dataset_bytes; /* a data set decoded in memory (mlp_load_opts.max_bytes) */
+    int max_running;          /* runs training at once (--max-jobs), >= 1 */
+    int max_queued;           /* queued runs accepted before MLPD_EBUSY */
+    int blas_threads;         /* OpenBLAS threads while training (and no predictions
                                are served: see serving), 0 = OpenBLAS' setting at start */
     /* Predictions answered so far (may be NULL). With one job at a time,
      * training drops to one OpenBLAS thread from the batch after this count

@@ -29,7 +29,6 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
-#include <zlib.h>
 
 #include "clock.h"
 #include "encode.h"
@@ -327,11 +326,13 @@ static int prepare(jobs *j, const job *jb, run_res *r, char *why, size_t cap) {
         set_why(why, cap, "dataset '%s' has a path outside the data dir", r->ds.name);
         return -1;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", j->data_dir, r->ds.path);
+    /* Read under the data dir, so that messages name files relative to it
+     * (a job's error is shown to API clients: no server path in it). */
+    mlp_load_opts lo = {.base_dir = j->data_dir, .max_bytes = j->cfg.max_dataset_bytes};
     mlp_error e = {{0}};
-    if (mlp_dataset_load_path(path, "train", &r->train, &e) != MLP_OK ||
-        (r->ds.n_test > 0 && mlp_dataset_load_path(path, "test", &r->test, &e) != MLP_OK)) {
+    if (mlp_dataset_load_path(r->ds.path, "train", &lo, &r->train, &e) != MLP_OK ||
+        (r->ds.n_test > 0 &&
+         mlp_dataset_load_path(r->ds.path, "test", &lo, &r->test, &e) != MLP_OK)) {
         set_why(why, cap, "dataset '%s': %s", r->ds.name, e.msg);
         return -1;
     }
@@ -392,7 +393,7 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
         return -1;
     }
     char crc[9];
-    snprintf(crc, sizeof crc, "%08lx", crc32(0L, buf, (uInt)len));
+    snprintf(crc, sizeof crc, "%08x", (unsigned)mlp_model_checksum(buf, len));
     char *config = api_train_request_encode(&jb->req);
     store_model meta = {.run_id = jb->run_id,
                         .name = (char *)jb->req.model_name,

@@ -45,6 +45,8 @@ typedef struct rest_config {
     const char *api_dir;       /* holds openapi.yaml */
     int max_epochs;            /* epochs of one training job */
     int max_params;            /* weights + biases of a network trained by POST /train */
+    size_t max_dataset_bytes;  /* a data set decoded in memory (uploads, jobs) */
+    size_t max_job_memory;     /* a training job's estimate (mlp_train_memory) */
     int max_predict_batch;     /* rows per POST /predict (and per v1/v2 inference request) */
     const char *default_alias; /* --default-alias ("" = none) */
     int quiet;                 /* no per-request log lines */

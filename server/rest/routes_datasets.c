@@ -1,18 +1,27 @@
 /* routes_datasets.c - GET /datasets, GET /datasets/{name}, POST /datasets (CSV
  * upload), PUT /datasets/{name}/files/{file} (IDX upload, one file at a time).
  *
- * An upload is written to a temporary file inside the data dir, validated by
- * loading it with the engine's CSV reader, then linked into place as
- * <data dir>/<name>.csv only when valid; link(2) refuses an existing name, so
- * two uploads of one name cannot overwrite each other. Names are restricted
- * to [A-Za-z0-9_-][A-Za-z0-9._-]{0,63}: no '/', no leading dot, so the file
- * can never land outside the data dir.
+ * Formats, the MNIST folder layout and the name rule are the engine's
+ * (mlp.h); this file only places files and registers them. Files are read
+ * under the data dir (mlp_load_opts.base_dir) and an upload's temporary is
+ * shown by the name it is uploaded as, so no answer carries a server path.
+ * Every read is bounded by --max-dataset-bytes (413 beyond it, before
+ * anything that size is allocated) and done as a stream: a data set is never
+ * held whole on an HTTP thread, which does work in proportion to the bytes
+ * the client sent (gzip's best ratio is checked against the header first).
+ *
+ * An upload is written to a temporary file inside the data dir, validated,
+ * then linked into place as <data dir>/<name>.csv only when valid; link(2)
+ * refuses an existing name, so two uploads of one name cannot overwrite each
+ * other. Names follow mlp_dataset_name_ok: no '/', no leading dot, so the
+ * file can never land outside the data dir.
  *
  * IDX files go into <data dir>/<name>/ under one of the eight standard MNIST
  * names (the body decides plain or gzip; the name's ".gz" only names it).
- * Each file is checked alone (magic of its kind), then with its partner when
- * that is present; once the train pair (and the test pair, if either test
- * file is there) loads together, the folder is registered as a data set.
+ * Each file is checked whole on its own (mlp_idx_check: header, dimensions
+ * against the bytes, gzip trailer), then its header against its partner's
+ * when that is present; once the train pair (and the test pair, if either
+ * test file is there) probes together, the folder is registered.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,21 +30,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include "router.h"
 #include "views.h"
 
-static int dataset_name_ok(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 64 || s[0] == '.') return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
+static int name_ok(const char *s) {
+    return s && mlp_dataset_name_ok(s, strlen(s));
+}
+
+/* How the engine reads under the data dir; shown_as names a temporary. */
+static mlp_load_opts load_opts(const app *a, const char *shown_as) {
+    return (mlp_load_opts){
+        .base_dir = a->cfg->data_dir, .shown_as = shown_as, .max_bytes = a->cfg->max_dataset_bytes};
+}
+
+/* The engine refused an upload: 413 over the size limit, else 422 `type`. */
+static void reply_refused(http_response *res, mlp_status s, const char *type, const char *what,
+                          const mlp_error *me) {
+    if (s == MLP_ETOOBIG)
+        http_reply_problem(res, 413, "dataset-too-large", NULL, "%s: %s (--max-dataset-bytes)",
+                           what, me->msg);
+    else
+        http_reply_problem(res, 422, type, NULL, "%s: %s", what, me->msg);
 }
 
 void route_datasets_list(app *a, const http_request *req, http_response *res) {
@@ -49,18 +64,22 @@ void route_datasets_list(app *a, const http_request *req, http_response *res) {
     store_dataset_list_free(list, n);
 }
 
-/* Answer with dataset `name` (status on success). */
-static void reply_dataset(app *a, const char *name, int status, http_response *res) {
+/* Answer with dataset `name` (status on success); csv_header >= 0 adds
+ * whether the upload had a header line. */
+static void reply_dataset(app *a, const char *name, int status, int csv_header,
+                          http_response *res) {
     store_dataset d;
     mlpd_error se = {0};
-    int rc = dataset_name_ok(name) ? store_dataset_get(a->st, name, &d, &se) : MLPD_ENOTFOUND;
+    int rc = name_ok(name) ? store_dataset_get(a->st, name, &d, &se) : MLPD_ENOTFOUND;
     if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) return;
-    http_reply_json(res, status, view_dataset(&d));
+    cJSON *body = view_dataset(&d);
+    if (body && csv_header >= 0) cJSON_AddBoolToObject(body, "header", csv_header);
+    http_reply_json(res, status, body);
     store_dataset_clear(&d);
 }
 
 void route_dataset_get(app *a, const http_request *req, http_response *res) {
-    reply_dataset(a, req->params[0], 200, res);
+    reply_dataset(a, req->params[0], 200, -1, res);
 }
 
 /* Write body to a new temporary file in dir; its path into tmp. 0, or the
@@ -97,9 +116,41 @@ static void reply_write_failed(http_response *res, int e, const char *what) {
                           strerror(e));
 }
 
+/* Why `name` cannot be a new CSV data set (a 409 detail), or 0 when it can:
+ * a data set of that name, or its file or folder in the data dir. A name
+ * such as "a.csv" collides with the file of data set "a": say so. */
+static int csv_name_taken(app *a, const char *name, char *why, size_t cap) {
+    store_dataset d;
+    struct stat sb;
+    char path[1100], owner[72];
+    if (store_dataset_get(a->st, name, &d, NULL) == MLPD_OK) {
+        store_dataset_clear(&d);
+        snprintf(why, cap, "a data set named '%s' exists already (data sets are immutable)", name);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/%s.csv", a->cfg->data_dir, name);
+    if (stat(path, &sb) == 0) {
+        snprintf(why, cap, "the data folder holds %s.csv already", name);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/%s", a->cfg->data_dir, name);
+    if (stat(path, &sb) != 0) return 0;
+    size_t n = strlen(name);
+    snprintf(owner, sizeof owner, "%.*s", n > 4 ? (int)n - 4 : 0, name);
+    if (S_ISREG(sb.st_mode) && n > 4 && !strcmp(name + n - 4, ".csv") &&
+        store_dataset_get(a->st, owner, &d, NULL) == MLPD_OK) {
+        store_dataset_clear(&d);
+        snprintf(why, cap, "'%s' is the file of data set '%s': choose another name", name, owner);
+    } else {
+        snprintf(why, cap, "the data folder holds a %s named '%s' already",
+                 S_ISDIR(sb.st_mode) ? "folder" : "file", name);
+    }
+    return 1;
+}
+
 void route_dataset_upload(app *a, const http_request *req, http_response *res) {
     const char *name = http_query(req, "name");
-    if (!name || !dataset_name_ok(name)) {
+    if (!name_ok(name)) {
         http_reply_problem(res, 422, "invalid-query", NULL,
                            "query parameter 'name' must match [A-Za-z0-9_-][A-Za-z0-9._-]{0,63}; "
                            "got '%s'",
@@ -116,44 +167,35 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
                            scale);
         return;
     }
-    const char *dir = a->cfg->data_dir;
-    char final[1024], tmp[1100];
-    snprintf(final, sizeof final, "%s/%s.csv", dir, name);
-    store_dataset existing;
-    int rc = store_dataset_get(a->st, name, &existing, NULL);
-    if (rc == MLPD_OK) store_dataset_clear(&existing);
-    struct stat sb;
-    char folder[1024];
-    snprintf(folder, sizeof folder, "%s/%s", dir, name);
-    if (rc == MLPD_OK || stat(final, &sb) == 0 || stat(folder, &sb) == 0) {
-        http_reply_problem(res, 409, "dataset-exists", NULL,
-                           "a data set named '%s' exists already (data sets are immutable)", name);
+    char why[256], final[1100], tmp[1100], shown[80];
+    if (csv_name_taken(a, name, why, sizeof why)) {
+        http_reply_problem(res, 409, "dataset-exists", NULL, "%s", why);
         return;
     }
-    int werr = write_temp(dir, req->body, req->body_len, tmp, sizeof tmp);
+    int werr = write_temp(a->cfg->data_dir, req->body, req->body_len, tmp, sizeof tmp);
     if (werr != 0) {
         reply_write_failed(res, werr, "write into");
         return;
     }
-    mlp_dataset *d = NULL;
+    snprintf(shown, sizeof shown, "%s.csv", name);
+    mlp_load_opts lo = load_opts(a, shown);
+    mlp_dataset_info info;
     mlp_error me = {{0}};
-    if (mlp_dataset_load_csv(tmp, 0, &d, &me) != MLP_OK) {
+    mlp_status s = mlp_dataset_probe(strrchr(tmp, '/') + 1, &lo, &info, &me);
+    if (s != MLP_OK) {
         unlink(tmp);
-        http_reply_problem(res, 422, "invalid-csv", NULL, "the CSV was refused: %s", me.msg);
+        reply_refused(res, s, "invalid-csv", "the CSV was refused", &me);
         return;
     }
     store_dataset rec = {.name = (char *)name,
                          .source = "upload",
-                         .path = NULL,
+                         .path = shown,
                          .format = "csv",
-                         .n_train = (int64_t)d->n,
+                         .n_train = (int64_t)info.n_train,
                          .n_test = 0,
-                         .features = d->features,
-                         .classes = d->classes};
-    mlp_dataset_free(d);
-    char rel[80];
-    snprintf(rel, sizeof rel, "%s.csv", name);
-    rec.path = rel;
+                         .features = info.features,
+                         .classes = info.classes};
+    snprintf(final, sizeof final, "%s/%s", a->cfg->data_dir, shown);
     if (link(tmp, final) != 0) {
         int e = errno;
         unlink(tmp);
@@ -166,71 +208,26 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
     }
     unlink(tmp);
     mlpd_error se = {0};
-    rc = store_dataset_put(a->st, &rec, NULL, &se);
+    int rc = store_dataset_put(a->st, &rec, NULL, &se);
     if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) {
         unlink(final);
         return;
     }
-    reply_dataset(a, name, 201, res);
+    reply_dataset(a, name, 201, info.csv_header, res);
     if (res->status == 201) http_set_header(res, "Location", "/datasets/%s", name);
 }
 
 /* ---- IDX upload ------------------------------------------------------------------------- */
-static const char *const idx_bases[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-
-/* Index into idx_bases of an allowed file name (plain or .gz), -1 otherwise. */
-static int idx_kind(const char *file) {
-    for (int i = 0; i < 4; i++) {
-        size_t n = strlen(idx_bases[i]);
-        if (!strncmp(file, idx_bases[i], n) && (!file[n] || !strcmp(file + n, ".gz"))) return i;
-    }
-    return -1;
-}
-
-/* dir/base or dir/base.gz, whichever exists, into path; 0 or -1. */
-static int idx_present(const char *dir, int kind, char *path, size_t cap) {
-    struct stat sb;
-    snprintf(path, cap, "%s/%s", dir, idx_bases[kind]);
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) return 0;
-    snprintf(path, cap, "%s/%s.gz", dir, idx_bases[kind]);
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? 0 : -1;
-}
-
-/* The first 4 bytes (through gzip when compressed) are the magic of its kind? */
-static int idx_magic_ok(const char *path, int kind) {
-    gzFile g = gzopen(path, "rb");
-    if (!g) return 0;
-    unsigned char m[4];
-    int ok = gzread(g, m, 4) == 4 && m[0] == 0 && m[1] == 0 && m[2] == 8 &&
-             m[3] == (kind % 2 == 0 ? 3 : 1);
-    gzclose(g);
-    return ok;
-}
-
-/* Load one split's pair from dir, with `kind`'s file taken from `override`. */
-static mlp_status load_pair(const char *dir, int images_kind, int kind, const char *override,
-                            mlp_dataset **out, mlp_error *err) {
-    char img[1100], lab[1100];
-    if (images_kind == kind)
-        snprintf(img, sizeof img, "%s", override);
-    else if (idx_present(dir, images_kind, img, sizeof img) != 0)
-        return MLP_EIO;
-    if (images_kind + 1 == kind)
-        snprintf(lab, sizeof lab, "%s", override);
-    else if (idx_present(dir, images_kind + 1, lab, sizeof lab) != 0)
-        return MLP_EIO;
-    return mlp_dataset_load_idx(img, lab, out, err);
-}
 
 /* Body of a DatasetUpload answer. */
-static cJSON *upload_state(app *a, const char *name, const char *dir, int complete) {
+static cJSON *upload_state(app *a, const char *name, int complete) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", name);
     cJSON *files = cJSON_AddArrayToObject(o, "files");
+    mlp_load_opts lo = load_opts(a, NULL);
     char path[1100];
-    for (int k = 0; k < 4; k++)
-        if (idx_present(dir, k, path, sizeof path) == 0)
+    for (int k = 0; k < MLP_MNIST_FILES; k++)
+        if (mlp_mnist_find(&lo, name, k, path, sizeof path) == 0)
             cJSON_AddItemToArray(files, cJSON_CreateString(strrchr(path, '/') + 1));
     cJSON_AddBoolToObject(o, "complete", complete);
     store_dataset d;
@@ -243,10 +240,106 @@ static cJSON *upload_state(app *a, const char *name, const char *dir, int comple
     return o;
 }
 
+/* The uploaded file (rel, under the data dir) alone, then against its
+ * partner's header when that is there. 0, or -1 with res filled. */
+static int check_idx_upload(app *a, const char *name, const char *file, int kind, const char *rel,
+                            http_response *res) {
+    mlp_load_opts lo = load_opts(a, file);
+    mlp_idx_info mine, other;
+    mlp_error me = {{0}};
+    int labels = MLP_MNIST_IS_LABELS(kind);
+    mlp_status s = mlp_idx_check(rel, labels, 1, &lo, &mine, &me);
+    if (s != MLP_OK) {
+        reply_refused(res, s, "invalid-idx", "the IDX file was refused", &me);
+        return -1;
+    }
+    char partner[1100];
+    lo.shown_as = NULL;
+    if (mlp_mnist_find(&lo, name, labels ? kind - 1 : kind + 1, partner, sizeof partner) != 0)
+        return 0;
+    s = mlp_idx_check(partner, !labels, 0, &lo, &other, &me);
+    if (s == MLP_OK && other.count != mine.count)
+        snprintf(me.msg, sizeof me.msg, "%.80s holds %u samples but %.100s holds %u", file,
+                 (unsigned)mine.count, partner, (unsigned)other.count);
+    if (s != MLP_OK || other.count != mine.count) {
+        http_reply_problem(res, 422, "invalid-idx", NULL, "%s does not fit its partner: %s", file,
+                           me.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Register folder `name` when its files make a data set: the train pair, and
+ * the test pair when either test file is there. *complete says whether it
+ * was; 0, or -1 with res filled. */
+static int register_idx(app *a, const char *name, int *complete, http_response *res) {
+    mlp_load_opts lo = load_opts(a, NULL);
+    char p[1100];
+    int n_files[2] = {0, 0};
+    for (int k = 0; k < MLP_MNIST_FILES; k++)
+        n_files[k / 2] += mlp_mnist_find(&lo, name, k, p, sizeof p) == 0;
+    *complete = 0;
+    if (n_files[0] < 2 || n_files[1] == 1) return 0;
+    mlp_dataset_info info;
+    mlp_error me = {{0}};
+    mlp_status s = mlp_dataset_probe(name, &lo, &info, &me);
+    if (s != MLP_OK) {
+        reply_refused(res, s, "invalid-idx", "the files are stored but do not make a data set yet",
+                      &me);
+        return -1;
+    }
+    store_dataset rec = {.name = (char *)name,
+                         .source = "upload",
+                         .path = (char *)name,
+                         .format = "idx",
+                         .n_train = (int64_t)info.n_train,
+                         .n_test = (int64_t)info.n_test,
+                         .features = info.features,
+                         .classes = info.classes};
+    mlpd_error se = {0};
+    if (store_dataset_put(a->st, &rec, NULL, &se) != MLPD_OK) {
+        if (se.code == MLPD_ENOSPC || se.code == MLPD_ELOCKED) /* the file stays: the same
+                                                                   PUT registers it later */
+            route_reply_error(res, se.code, NULL, NULL,
+                              "the files are stored but the data set cannot be registered: %s",
+                              se.msg);
+        else
+            http_reply_problem(res, 422, "invalid-idx", NULL,
+                               "the files are stored but do not make a data set yet: store: %.240s",
+                               se.msg);
+        return -1;
+    }
+    *complete = 1;
+    return 0;
+}
+
+/* The folder of IDX upload `name`, made if needed; 0, or -1 with a 409 in res. */
+static int idx_folder(app *a, const char *name, char *dir, size_t cap, http_response *res) {
+    char csv[1100];
+    store_dataset existing;
+    struct stat sb;
+    snprintf(dir, cap, "%s/%s", a->cfg->data_dir, name);
+    snprintf(csv, sizeof csv, "%s/%s.csv", a->cfg->data_dir, name);
+    if (store_dataset_get(a->st, name, &existing, NULL) == MLPD_OK) {
+        store_dataset_clear(&existing);
+        http_reply_problem(res, 409, "dataset-exists", NULL,
+                           "data set '%s' is registered already (data sets are immutable)", name);
+        return -1;
+    }
+    if (stat(csv, &sb) == 0 || (mkdir(dir, 0755) != 0 && errno != EEXIST) || stat(dir, &sb) != 0 ||
+        !S_ISDIR(sb.st_mode)) {
+        http_reply_problem(res, 409, "dataset-exists", NULL,
+                           "'%s' is taken in the data dir by something that is not an IDX folder",
+                           name);
+        return -1;
+    }
+    return 0;
+}
+
 void route_dataset_file_upload(app *a, const http_request *req, http_response *res) {
     const char *name = req->params[0], *file = req->params[1];
-    int kind = idx_kind(file);
-    if (!dataset_name_ok(name) || kind < 0) {
+    int kind = mlp_mnist_file_from_name(file);
+    if (!name_ok(name) || kind < 0) {
         http_reply_problem(
             res, 404, "not-found", NULL,
             "no upload slot %s: the name must match [A-Za-z0-9_-][A-Za-z0-9._-]{0,63} "
@@ -254,54 +347,23 @@ void route_dataset_file_upload(app *a, const http_request *req, http_response *r
             req->path);
         return;
     }
-    char dir[1024], csv[1024], tmp[1100];
-    snprintf(dir, sizeof dir, "%s/%s", a->cfg->data_dir, name);
-    snprintf(csv, sizeof csv, "%s/%s.csv", a->cfg->data_dir, name);
-    store_dataset existing;
-    struct stat sb;
-    if (store_dataset_get(a->st, name, &existing, NULL) == MLPD_OK) {
-        store_dataset_clear(&existing);
-        http_reply_problem(res, 409, "dataset-exists", NULL,
-                           "data set '%s' is registered already (data sets are immutable)", name);
-        return;
-    }
-    if (stat(csv, &sb) == 0 || (mkdir(dir, 0755) != 0 && errno != EEXIST) || stat(dir, &sb) != 0 ||
-        !S_ISDIR(sb.st_mode)) {
-        http_reply_problem(res, 409, "dataset-exists", NULL,
-                           "'%s' is taken in the data dir by something that is not an IDX folder",
-                           name);
-        return;
-    }
+    char dir[1100], tmp[1200], rel[200];
+    if (idx_folder(a, name, dir, sizeof dir, res) != 0) return;
     int werr = write_temp(dir, req->body, req->body_len, tmp, sizeof tmp);
     if (werr != 0) {
         reply_write_failed(res, werr, "write into");
         return;
     }
-    if (!idx_magic_ok(tmp, kind)) {
+    snprintf(rel, sizeof rel, "%s/%s", name, strrchr(tmp, '/') + 1);
+    if (check_idx_upload(a, name, file, kind, rel, res) != 0) {
         unlink(tmp);
-        http_reply_problem(res, 422, "invalid-idx", NULL, "%s is not an IDX %s file", file,
-                           kind % 2 == 0 ? "images (magic 0x00000803)"
-                                         : "labels (magic 0x00000801)");
         return;
     }
-    /* With its partner present, the two must read together. */
-    int images_kind = kind - kind % 2;
-    char partner[1100];
-    mlp_dataset *pair = NULL;
-    mlp_error me = {{0}};
-    if (idx_present(dir, kind % 2 ? images_kind : images_kind + 1, partner, sizeof partner) == 0 &&
-        load_pair(dir, images_kind, kind, tmp, &pair, &me) != MLP_OK) {
-        unlink(tmp);
-        http_reply_problem(res, 422, "invalid-idx", NULL, "%s does not fit its partner: %s", file,
-                           me.msg);
-        return;
-    }
-    mlp_dataset_free(pair);
     /* Place it, dropping the other spelling (plain/.gz) of the same file. */
-    char final[1100], other[1100];
+    char final[1200], other[1200];
+    const char *base = mlp_mnist_file_name(kind);
     snprintf(final, sizeof final, "%s/%s", dir, file);
-    size_t blen = strlen(idx_bases[kind]);
-    snprintf(other, sizeof other, "%s/%s%s", dir, idx_bases[kind], file[blen] ? "" : ".gz");
+    snprintf(other, sizeof other, "%s/%s%s", dir, base, file[strlen(base)] ? "" : ".gz");
     if (rename(tmp, final) != 0) {
         int e = errno;
         unlink(tmp);
@@ -309,58 +371,7 @@ void route_dataset_file_upload(app *a, const http_request *req, http_response *r
         return;
     }
     unlink(other);
-    /* Complete? The train pair, and the test pair when either test file is there. */
-    char p[1100];
-    int has_train = idx_present(dir, 0, p, sizeof p) == 0 && idx_present(dir, 1, p, sizeof p) == 0;
-    int n_test_files =
-        (idx_present(dir, 2, p, sizeof p) == 0) + (idx_present(dir, 3, p, sizeof p) == 0);
-    int complete = 0, store_full = 0, store_locked = 0;
-    if (has_train && n_test_files != 1) {
-        mlp_dataset *train = NULL, *test = NULL;
-        if (mlp_dataset_load_path(dir, "train", &train, &me) == MLP_OK &&
-            (n_test_files == 0 || mlp_dataset_load_path(dir, "test", &test, &me) == MLP_OK)) {
-            if (test && test->features != train->features) {
-                snprintf(me.msg, sizeof me.msg, "test images have %d values, train images %d",
-                         test->features, train->features);
-            } else {
-                store_dataset rec = {.name = (char *)name,
-                                     .source = "upload",
-                                     .path = (char *)name,
-                                     .format = "idx",
-                                     .n_train = (int64_t)train->n,
-                                     .n_test = test ? (int64_t)test->n : 0,
-                                     .features = train->features,
-                                     .classes = test && test->classes > train->classes
-                                                    ? test->classes
-                                                    : train->classes};
-                mlpd_error se = {0};
-                if (store_dataset_put(a->st, &rec, NULL, &se) == MLPD_OK)
-                    complete = 1;
-                else
-                    snprintf(me.msg, sizeof me.msg, "store: %.240s", se.msg);
-                store_full = !complete && se.code == MLPD_ENOSPC;
-                store_locked = !complete && se.code == MLPD_ELOCKED;
-            }
-        }
-        mlp_dataset_free(train);
-        mlp_dataset_free(test);
-        if (store_locked) { /* the file stays: the same PUT registers the set later */
-            route_reply_error(res, MLPD_ELOCKED, NULL, NULL,
-                              "the files are stored but the data set cannot be registered: %s",
-                              me.msg);
-            return;
-        }
-        if (store_full) { /* the file stays: the same PUT registers the set once there is room */
-            route_reply_error(res, MLPD_ENOSPC, NULL, NULL,
-                              "the files are stored but the data set cannot be registered: %s",
-                              me.msg);
-            return;
-        }
-        if (!complete) {
-            http_reply_problem(res, 422, "invalid-idx", NULL,
-                               "the files are stored but do not make a data set yet: %s", me.msg);
-            return;
-        }
-    }
-    http_reply_json(res, 201, upload_state(a, name, dir, complete));
+    int complete = 0;
+    if (register_idx(a, name, &complete, res) != 0) return;
+    http_reply_json(res, 201, upload_state(a, name, complete));
 }

@@ -79,7 +79,8 @@ void route_model_evaluate(app *a, const http_request *req, http_response *res) {
         return;
     }
     mlp_dataset *d = NULL;
-    rc = evaluation_load_split(a->st, a->cfg->data_dir, r.dataset, r.split, &d, why, sizeof why);
+    rc = evaluation_load_split(a->st, a->cfg->data_dir, a->cfg->max_dataset_bytes, r.dataset,
+                               r.split, &d, why, sizeof why);
     if (rc == EVAL_OK)
         rc = evaluation_record(a->st, id, cm->model, r.dataset, r.split, d, NULL, why, sizeof why);
     mlp_dataset_free(d);

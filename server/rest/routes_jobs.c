@@ -53,14 +53,32 @@ static int check_train_limits(app *a, const api_train_request *tr, http_response
     store_dataset ds;
     if (store_dataset_get(a->st, tr->dataset, &ds, NULL) != MLPD_OK)
         return 0; /* unknown data set: jobs_submit answers 404 */
-    uint64_t params =
-        network_params(ds.features, tr->recipe.hidden, tr->recipe.n_hidden, ds.classes);
+    const mlp_recipe *rc = &tr->recipe;
+    uint64_t params = network_params(ds.features, rc->hidden, rc->n_hidden, ds.classes);
+    mlp_memory_estimate mem = {0};
+    mlp_arch arch;
+    int sized = mlp_arch_make(&arch, ds.features, rc->hidden, rc->n_hidden, rc->activation,
+                              ds.classes, rc->loss, rc->output_activation, NULL) == MLP_OK;
+    int is_idx = ds.format && !strcmp(ds.format, "idx");
+    uint64_t data = mlp_dataset_bytes((uint64_t)ds.n_train, ds.features, is_idx) +
+                    mlp_dataset_bytes((uint64_t)ds.n_test, ds.features, is_idx);
+    if (sized) mlp_train_memory(&arch, &rc->train, (uint64_t)ds.n_train, data, &mem);
     store_dataset_clear(&ds);
     if (params > (uint64_t)a->cfg->max_params) {
         http_reply_problem(res, 422, "limit-exceeded", "/hidden",
                            "this network has %llu parameters for data set '%s'; the limit is %d "
                            "(--max-params)",
                            (unsigned long long)params, tr->dataset, a->cfg->max_params);
+        return -1;
+    }
+    if (mem.total > a->cfg->max_job_memory) {
+        http_reply_problem(res, 422, "limit-exceeded", "/batch_size",
+                           "this job would need about %.1f MiB (parameters %.1f, optimizer %.1f, "
+                           "batch of %d %.1f, data %.1f); the limit is %.1f MiB "
+                           "(--max-job-memory)",
+                           mem.total / 1048576.0, mem.params / 1048576.0, mem.optimizer / 1048576.0,
+                           rc->train.batch_size, mem.activations / 1048576.0,
+                           mem.dataset / 1048576.0, a->cfg->max_job_memory / 1048576.0);
         return -1;
     }
     return 0;

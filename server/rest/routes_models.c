@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zlib.h>
-
 #include "model_cache.h"
 #include "model_ref.h"
 #include "router.h"
@@ -66,9 +64,11 @@ void route_model_file(app *a, const http_request *req, http_response *res) {
     mlpd_error se = {0};
     if (check_model(store_model_file(a->st, id, &file, &len, &se), &se, id, res) != 0) return;
     /* A model's bytes never change under its id (a new version is a new id):
-     * the ETag is their CRC-32 and caches may keep them for a year. */
+     * the ETag is the CRC-32 the file stores (mlp_model_checksum; one taken
+     * over the whole file is the same for every model) and caches may keep
+     * them for a year. */
     char etag[24];
-    snprintf(etag, sizeof etag, "\"%08lx\"", crc32(0L, file, (uInt)len));
+    snprintf(etag, sizeof etag, "\"%08x\"", (unsigned)mlp_model_checksum(file, len));
     const char *inm = http_header(req, "If-None-Match");
     if (inm && (strstr(inm, etag) || !strcmp(inm, "*"))) {
         /* The buffer stays for its length only: libmicrohttpd writes a 304's
@@ -99,7 +99,8 @@ void route_model_upload(app *a, const http_request *req, http_response *res) {
         return;
     }
     char crc[16];
-    snprintf(crc, sizeof crc, "%08lx", crc32(0L, (const Bytef *)req->body, (uInt)req->body_len));
+    snprintf(crc, sizeof crc, "%08x",
+             (unsigned)mlp_model_checksum((const unsigned char *)req->body, req->body_len));
     char *arch_json = api_encode_arch_json(&m->arch);
     store_model meta = {.name = (char *)name,
                         .arch_json = arch_json,

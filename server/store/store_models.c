@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "mlp.h"
 #include "store_sqlite_impl.h"
 
 /* A model's metadata with its registered name and version (models m JOIN
@@ -96,11 +96,12 @@ int store_model_insert(store *s, const store_model *meta, const unsigned char *f
                          STORE_NAME_MAX);
     if (!file || len == 0 || len > (size_t)0x7fffffff)
         return mlpd_fail(err, MLPD_ESTORE, "model file of %zu bytes cannot be stored", len);
-    /* The checksum is the CRC32 of the bytes; computed here when not given. */
+    /* The checksum is the one the file stores (mlp_model_checksum); taken
+     * here when not given. */
     char crc_hex[9];
     const char *checksum = meta->checksum;
     if (!checksum) {
-        snprintf(crc_hex, sizeof crc_hex, "%08lx", crc32(0L, file, (uInt)len));
+        snprintf(crc_hex, sizeof crc_hex, "%08x", (unsigned)mlp_model_checksum(file, len));
         checksum = crc_hex;
     }
     sqlite3_stmt *st;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 /* ---- numbers ------------------------------------------------------------------ */
@@ -80,6 +81,12 @@ int cli_parse_size(const char *s, size_t *out) {
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s) return -1;
     unsigned long long mul = 1;
+    if (!strcmp(end, "%")) { /* a share of the machine's physical memory */
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        if (v == 0 || v > 100 || pages <= 0 || page <= 0) return -1;
+        *out = (size_t)((unsigned long long)pages / 100u * v * (unsigned long long)page);
+        return *out ? 0 : -1;
+    }
     if (*end) {
         switch (*end) {
         case 'k':

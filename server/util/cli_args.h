@@ -39,7 +39,7 @@ typedef enum {
     CLI_STRING,   /* const char **dest = the argv string (not copied) */
     CLI_CHOICE,   /* const char **dest = the matching entry of choices */
     CLI_INT_LIST, /* cli_int_list *dest: comma-separated ints within [min, max] */
-    CLI_SIZE      /* size_t *dest: bytes, "1048576", "64K", "1M", "1MiB", "2G"; > 0 */
+    CLI_SIZE      /* size_t *dest: bytes, "1048576", "64K", "1M", "1MiB", "2G", "50%" of RAM; > 0 */
 } cli_kind;
 
 #define CLI_REQUIRED 1u /* the option must be given */
@@ -107,7 +107,8 @@ int cli_parse_double(const char *s, double min, double max, int open_min, int op
 /* "512,256" -> {512, 256}: 1..CLI_LIST_MAX items within [min, max], no empty
  * item, no blanks. */
 int cli_parse_int_list(const char *s, long min, long max, cli_int_list *out);
-/* A size in bytes (see CLI_SIZE): 0, or -1 when malformed, zero or too big. */
+/* A size in bytes (see CLI_SIZE), or "N%" (1..100) of the machine's physical
+ * memory: 0, or -1 when malformed, zero or too big. */
 int cli_parse_size(const char *s, size_t *out);
 
 #endif /* MLPD_CLI_ARGS_H */

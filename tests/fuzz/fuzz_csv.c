@@ -84,7 +84,7 @@ static void check_round_trip(const mlp_dataset *d) {
     mlp_dataset *back = NULL;
     mlp_error err = {{0}};
     mlp_status s = mlp_dataset_load_csv(mem_file_put(&again_file, "fuzz_csv_again", text, len), 0,
-                                        &back, &err);
+                                        NULL, &back, &err);
     check(s == MLP_OK && back != NULL);
     check(back->n == d->n && back->features == d->features && back->classes == d->classes);
     check(memcmp(back->labels, d->labels, d->n * sizeof *d->labels) == 0);
@@ -98,8 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     mlp_dataset *plain = NULL, *scaled = NULL;
     mlp_error err = {{0}}, err_scaled = {{0}};
 
-    mlp_status s = mlp_dataset_load_csv(path, 0, &plain, &err);
-    mlp_status s_scaled = mlp_dataset_load_csv(path, 1, &scaled, &err_scaled);
+    mlp_status s = mlp_dataset_load_csv(path, 0, NULL, &plain, &err);
+    mlp_status s_scaled = mlp_dataset_load_csv(path, 1, NULL, &scaled, &err_scaled);
     check(s == s_scaled);
     if (s != MLP_OK) {
         check_refusal(s, plain, &err);

@@ -1,4 +1,5 @@
-/* fuzz_idx.c - libFuzzer target for the IDX reader, mlp_dataset_load_idx.
+/* fuzz_idx.c - libFuzzer target for the IDX reader: mlp_dataset_load_idx and
+ * the one-file check mlp_idx_check (what an upload runs).
  *
  * An input holds both files of a pair:
  *
@@ -10,7 +11,11 @@
  * Properties checked on every input (abort() makes libFuzzer report it):
  * - the reader never crashes, leaks or touches memory it does not own
  *   (ASan/UBSan), and never allocates more than the files can fill;
- * - a refusal is MLP_EFORMAT (or MLP_ENOMEM) with a message and no data set;
+ * - a refusal is MLP_EFORMAT, MLP_ETOOBIG (over FUZZ_MAX_BYTES) or
+ *   MLP_ENOMEM, with a message and no data set;
+ * - mlp_idx_check (full) of each file agrees: an accepted pair passes both
+ *   checks with the same count, dimensions and classes, and a file the
+ *   check refuses never makes a pair that loads;
  * - an accepted pair gives n = the header's count, features = rows * cols,
  *   pixels as uint8 only, labels in [0, classes), classes = max(2, 1 + the
  *   largest label);
@@ -29,8 +34,9 @@
 #include "mem_file.h"
 #include "mlp.h"
 
-#define IMAGES_HEADER 16
-#define LABELS_HEADER 8
+#define IMAGES_HEADER  16
+#define LABELS_HEADER  8
+#define FUZZ_MAX_BYTES (64u << 20) /* well under the fuzzer's RSS limit */
 
 static mem_file images_file = MEM_FILE_INIT, labels_file = MEM_FILE_INIT;
 
@@ -70,14 +76,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     const char *img_path = mem_file_put(&images_file, "fuzz_idx_images", img, img_len);
     const char *lab_path = mem_file_put(&labels_file, "fuzz_idx_labels", lab, lab_len);
+    mlp_load_opts lo = {.max_bytes = FUZZ_MAX_BYTES};
     mlp_dataset *d = NULL;
-    mlp_error err = {{0}};
-    mlp_status s = mlp_dataset_load_idx(img_path, lab_path, &d, &err);
+    mlp_error err = {{0}}, ierr = {{0}}, lerr = {{0}};
+    mlp_idx_info ii, li;
+    mlp_status si = mlp_idx_check(img_path, 0, 1, &lo, &ii, &ierr);
+    mlp_status sl = mlp_idx_check(lab_path, 1, 1, &lo, &li, &lerr);
+    check(si == MLP_OK || ierr.msg[0] != '\0');
+    check(sl == MLP_OK || lerr.msg[0] != '\0');
+    mlp_status s = mlp_dataset_load_idx(img_path, lab_path, &lo, &d, &err);
     if (s != MLP_OK) {
-        check(s == MLP_EFORMAT || s == MLP_ENOMEM);
+        check(s == MLP_EFORMAT || s == MLP_ETOOBIG || s == MLP_ENOMEM);
         check(d == NULL && err.msg[0] != '\0');
         return 0;
     }
+    check(si == MLP_OK && sl == MLP_OK);
+    check(ii.count == d->n && li.count == d->n && ii.features == d->features);
+    check(li.classes == d->classes);
     check(d != NULL);
     check(d->n >= 1 && d->n <= MLP_MAX_SAMPLES);
     check(d->features >= 1 && d->features <= MLP_MAX_FEATURES);

@@ -130,7 +130,7 @@ static void idx_seed(const char *dir, const char *name, uint32_t n, uint32_t row
     int fd_lab = mem_path(lab, lab_len, lab_path, sizeof lab_path);
     mlp_dataset *d = NULL;
     mlp_error err = {{0}};
-    if (mlp_dataset_load_idx(img_path, lab_path, &d, &err) != MLP_OK) die(name, err.msg);
+    if (mlp_dataset_load_idx(img_path, lab_path, NULL, &d, &err) != MLP_OK) die(name, err.msg);
     mlp_dataset_free(d);
     close(fd_img);
     close(fd_lab);
@@ -164,7 +164,7 @@ static void csv_seed(const char *dir, const char *name, const char *text) {
     int fd = mem_path(text, strlen(text), path, sizeof path);
     mlp_dataset *d = NULL;
     mlp_error err = {{0}};
-    if (mlp_dataset_load_csv(path, 0, &d, &err) != MLP_OK) die(name, err.msg);
+    if (mlp_dataset_load_csv(path, 0, NULL, &d, &err) != MLP_OK) die(name, err.msg);
     mlp_dataset_free(d);
     close(fd);
     write_file(dir, "csv", name, text, strlen(text));

@@ -161,6 +161,12 @@ static void test_train_prints_epochs_and_saves(void **state) {
     run_result r = train_model(e);
     if (r.status != 0) fail_msg("train exit %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
     assert_null(strchr(r.out, '\r')); /* not a terminal: no progress bar */
+    /* The memory estimate the daemon applies (mlp_train_memory), said. */
+    const char *mem = strstr(r.out, "Memory: about ");
+    assert_non_null(mem);
+    double mib = strtod(mem + strlen("Memory: about "), NULL);
+    assert_true(mib > 0 && mib < 64);
+    assert_non_null(strstr(mem, "(parameters "));
     /* One line per epoch, in order, each with loss and accuracy. */
     double first_loss = NAN, last_loss = NAN;
     int epochs = 0;
@@ -220,7 +226,7 @@ static void test_eval_matches_engine(void **state) {
     mlp_dataset *d = NULL;
     mlp_error err;
     assert_int_equal(mlp_model_load(e->model, &m, &err), MLP_OK);
-    assert_int_equal(mlp_dataset_load_csv(e->train_csv, 0, &d, &err), MLP_OK);
+    assert_int_equal(mlp_dataset_load_csv(e->train_csv, 0, NULL, &d, &err), MLP_OK);
     mlp_eval_result res;
     memset(&res, 0, sizeof res);
     assert_int_equal(mlp_evaluate(m, d, &res, &err), MLP_OK);
@@ -287,7 +293,7 @@ static void test_predict_matches_engine(void **state) {
     mlp_dataset *d = NULL;
     mlp_error err;
     assert_int_equal(mlp_model_load(e->model, &m, &err), MLP_OK);
-    assert_int_equal(mlp_dataset_load_csv(e->train_csv, 0, &d, &err), MLP_OK);
+    assert_int_equal(mlp_dataset_load_csv(e->train_csv, 0, NULL, &d, &err), MLP_OK);
     float want[PREDICT_ROWS * CLASSES];
     int want_labels[PREDICT_ROWS];
     float *scratch = malloc(sizeof(float) * mlp_scratch_floats(m, PREDICT_ROWS));

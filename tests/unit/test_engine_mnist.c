@@ -40,7 +40,7 @@ static void load(const char *split, mlp_dataset **out) {
     char path[1024];
     snprintf(path, sizeof path, "%s/mnist-digits", dir && *dir ? dir : "data");
     mlp_error err = {{0}};
-    mlp_status s = mlp_dataset_load_path(path, split, out, &err);
+    mlp_status s = mlp_dataset_load_path(path, split, NULL, out, &err);
     if (s != MLP_OK)
         fail_msg("cannot load the %s split of %s (%s): run `make data` first", split, path,
                  err.msg);

@@ -117,7 +117,7 @@ static int setup(void **state) {
         fprintf(stderr, "store_open: %s\n", err.msg);
         return -1;
     }
-    if (datasets_scan(f->st, f->data, &err) != 2) return -1;
+    if (datasets_scan(f->st, f->data, MLP_DATASET_MAX_BYTES_DEFAULT, &err) != 2) return -1;
     *state = f;
     return 0;
 }
@@ -253,7 +253,7 @@ static void test_scan_finds_csv_and_idx(void **state) {
     write_csv(path, 5, 2);
 
     mlpd_error err = {0};
-    assert_int_equal(datasets_scan(f->st, f->data, &err), 3);
+    assert_int_equal(datasets_scan(f->st, f->data, MLP_DATASET_MAX_BYTES_DEFAULT, &err), 3);
     store_dataset d;
     assert_int_equal(store_dataset_get(f->st, "mini", &d, NULL), MLPD_OK);
     assert_string_equal(d.format, "idx");
@@ -284,14 +284,14 @@ static void test_scan_finds_csv_and_idx(void **state) {
                         .features = 4,
                         .classes = 2};
     assert_int_equal(store_dataset_put(f->st, &up, NULL, NULL), MLPD_OK);
-    assert_int_equal(datasets_scan(f->st, f->data, &err), 3);
+    assert_int_equal(datasets_scan(f->st, f->data, MLP_DATASET_MAX_BYTES_DEFAULT, &err), 3);
     assert_int_equal(store_dataset_get(f->st, "tiny", &d, NULL), MLPD_OK);
     assert_string_equal(d.source, "upload");
     assert_int_equal(d.n_train, 64);
     store_dataset_clear(&d);
 
     snprintf(dir, sizeof dir, "%s/missing", f->dir);
-    assert_int_equal(datasets_scan(f->st, dir, &err), MLPD_EIO);
+    assert_int_equal(datasets_scan(f->st, dir, MLP_DATASET_MAX_BYTES_DEFAULT, &err), MLPD_EIO);
     assert_non_null(strstr(err.msg, "missing"));
 }
 
@@ -333,8 +333,9 @@ static void test_small_job_succeeds(void **state) {
     size_t len;
     assert_int_equal(store_model_file(f->st, model_id, &buf, &len, NULL), MLPD_OK);
     char crc[16];
-    snprintf(crc, sizeof crc, "%08lx", crc32(0L, buf, (uInt)len));
+    snprintf(crc, sizeof crc, "%08lx", crc32(0L, buf, (uInt)len - 4));
     assert_string_equal(m.checksum, crc);
+    assert_string_not_equal(m.checksum, "2144df1c");
     mlp_model *model = NULL;
     assert_int_equal(mlp_model_from_buffer(buf, len, &model, NULL), MLP_OK);
     assert_int_equal(model->arch.n_layers, 2);

@@ -112,7 +112,7 @@ static void expect_idx_error(const char *img, const char *lab, mlp_status want,
     mlp_error err = {{0}};
     snprintf(img_path, sizeof img_path, "%s/%s", g_dir, img);
     snprintf(lab_path, sizeof lab_path, "%s/%s", g_dir, lab);
-    mlp_status s = mlp_dataset_load_idx(img_path, lab_path, &d, &err);
+    mlp_status s = mlp_dataset_load_idx(img_path, lab_path, NULL, &d, &err);
     if (s != want || !strstr(err.msg, needle))
         fail_msg("status %d (want %d), message \"%s\" (want \"%s\")", s, want, err.msg, needle);
     assert_null(d);
@@ -122,7 +122,7 @@ static void expect_csv_error(const char *text, const char *needle) {
     mlp_dataset *d = (mlp_dataset *)1;
     mlp_error err = {{0}};
     write_text("bad.csv", text);
-    mlp_status s = mlp_dataset_load_csv(tmp_path("bad.csv"), 0, &d, &err);
+    mlp_status s = mlp_dataset_load_csv(tmp_path("bad.csv"), 0, NULL, &d, &err);
     if (s != MLP_EFORMAT || !strstr(err.msg, needle))
         fail_msg("csv %.40s...: status %d, message \"%s\" (want \"%s\")", text, s, err.msg, needle);
     assert_null(d);
@@ -152,7 +152,7 @@ static void test_idx_plain_and_gzip(void **state) {
         mlp_dataset *d = NULL;
         mlp_error err = {{0}};
         write_pair("a-img", "a-lab", 9, 3, 4, gz[k][0], gz[k][1]);
-        mlp_status s = mlp_dataset_load_idx(tmp_path("a-img"), tmp_path("a-lab"), &d, &err);
+        mlp_status s = mlp_dataset_load_idx(tmp_path("a-img"), tmp_path("a-lab"), NULL, &d, &err);
         if (s != MLP_OK) fail_msg("gzip %d/%d: %s", gz[k][0], gz[k][1], err.msg);
         check_idx_content(d, 9, 12);
         mlp_dataset_free(d);
@@ -165,7 +165,7 @@ static void test_idx_large_grows_buffer(void **state) {
     mlp_dataset *d = NULL;
     mlp_error err = {{0}};
     write_pair("big-img", "big-lab", 7000, 28, 28, 1, 0);
-    assert_int_equal(mlp_dataset_load_idx(tmp_path("big-img"), tmp_path("big-lab"), &d, &err),
+    assert_int_equal(mlp_dataset_load_idx(tmp_path("big-img"), tmp_path("big-lab"), NULL, &d, &err),
                      MLP_OK);
     check_idx_content(d, 7000, 784);
     mlp_dataset_free(d);
@@ -176,7 +176,8 @@ static void test_gather(void **state) {
     mlp_dataset *d = NULL;
     mlp_error err = {{0}};
     write_pair("g-img", "g-lab", 6, 2, 3, 0, 0);
-    assert_int_equal(mlp_dataset_load_idx(tmp_path("g-img"), tmp_path("g-lab"), &d, &err), MLP_OK);
+    assert_int_equal(mlp_dataset_load_idx(tmp_path("g-img"), tmp_path("g-lab"), NULL, &d, &err),
+                     MLP_OK);
     const uint32_t idx[3] = {5, 0, 3};
     float x[3 * 6];
     int32_t y[3];
@@ -192,7 +193,7 @@ static void test_gather(void **state) {
     mlp_dataset_free(d);
 
     write_text("g.csv", "1,0.5,-2\n0,3,4e-3\n");
-    assert_int_equal(mlp_dataset_load_csv(tmp_path("g.csv"), 0, &d, &err), MLP_OK);
+    assert_int_equal(mlp_dataset_load_csv(tmp_path("g.csv"), 0, NULL, &d, &err), MLP_OK);
     const uint32_t rows[2] = {1, 0};
     float xf[4];
     mlp_dataset_gather(d, rows, 2, xf, y);
@@ -244,11 +245,16 @@ static void test_idx_lying_header(void **state) {
     write_images("l-img", 0x803, 1000, 28, 28, 5, 0);
     write_labels("l-lab", 0x801, 1000, 1000, 0);
     expect_idx_error("l-img", "l-lab", MLP_EFORMAT, "holds only 3920");
-    /* The biggest count allowed, on a tiny gzipped file: refused without
-     * allocating what the header claims. */
+    /* The biggest count allowed, on a tiny gzipped file (the gzip bomb of
+     * issue 12: 41 GB claimed): refused by the byte budget before reading. */
     write_images("l-img", 0x803, MLP_MAX_SAMPLES, 64, 64, 2, 1);
     write_labels("l-lab", 0x801, MLP_MAX_SAMPLES, 2, 1);
-    expect_idx_error("l-img", "l-lab", MLP_EFORMAT, "truncated");
+    expect_idx_error("l-img", "l-lab", MLP_ETOOBIG, "the limit is 2147483648");
+    /* Within the budget (78 MB) but more than deflate can pack into this
+     * little gzip: refused without inflating. */
+    write_images("l-img", 0x803, 100000, 28, 28, 2, 1);
+    write_labels("l-lab", 0x801, 100000, 2, 1);
+    expect_idx_error("l-img", "l-lab", MLP_EFORMAT, "gzip-compressed bytes can hold");
 }
 
 static void test_idx_trailing_data(void **state) {
@@ -315,7 +321,7 @@ static void test_csv_good(void **state) {
                          "   \n"
                          "0,1e2,-0.25,\t3\n"
                          "4,0,0,0"); /* last line without a newline */
-    assert_int_equal(mlp_dataset_load_csv(tmp_path("ok.csv"), 0, &d, &err), MLP_OK);
+    assert_int_equal(mlp_dataset_load_csv(tmp_path("ok.csv"), 0, NULL, &d, &err), MLP_OK);
     assert_int_equal(d->n, 3);
     assert_int_equal(d->features, 3);
     assert_int_equal(d->classes, 5);
@@ -328,7 +334,7 @@ static void test_csv_good(void **state) {
 
     /* No header; scaled by 1/255; a single class still gives 2 classes. */
     write_text("ok2.csv", "0,255,51\n0,0,102\n");
-    assert_int_equal(mlp_dataset_load_csv(tmp_path("ok2.csv"), 1, &d, &err), MLP_OK);
+    assert_int_equal(mlp_dataset_load_csv(tmp_path("ok2.csv"), 1, NULL, &d, &err), MLP_OK);
     assert_int_equal(d->n, 2);
     assert_int_equal(d->classes, 2);
     assert_true(d->x_f32[0] == 1.0f && d->x_f32[1] == 51.0f / 255.0f);
@@ -359,10 +365,10 @@ static void test_csv_malformed(void **state) {
     mlp_error err = {{0}};
     static const char with_nul[] = "1,2\n0,2\0,3\n";
     write_file("nul.csv", with_nul, sizeof with_nul - 1, 0);
-    assert_int_equal(mlp_dataset_load_csv(tmp_path("nul.csv"), 0, &d, &err), MLP_EFORMAT);
+    assert_int_equal(mlp_dataset_load_csv(tmp_path("nul.csv"), 0, NULL, &d, &err), MLP_EFORMAT);
     assert_null(d);
     assert_non_null(strstr(err.msg, ":2: contains a NUL byte"));
-    assert_int_equal(mlp_dataset_load_csv(tmp_path("missing.csv"), 0, &d, &err), MLP_EIO);
+    assert_int_equal(mlp_dataset_load_csv(tmp_path("missing.csv"), 0, NULL, &d, &err), MLP_EIO);
     assert_null(d);
     assert_non_null(strstr(err.msg, "missing.csv"));
 }
@@ -394,27 +400,27 @@ static void test_load_path(void **state) {
     write_pair("mnist/t10k-images-idx3-ubyte", "mnist/t10k-labels-idx1-ubyte.gz", 5, 2, 3, 0, 1);
     mlp_dataset *d = NULL;
     mlp_error err = {{0}};
-    assert_int_equal(mlp_dataset_load_path(dir, "train", &d, &err), MLP_OK);
+    assert_int_equal(mlp_dataset_load_path(dir, "train", NULL, &d, &err), MLP_OK);
     check_idx_content(d, 8, 6);
     mlp_dataset_free(d);
-    assert_int_equal(mlp_dataset_load_path(dir, "test", &d, &err), MLP_OK);
+    assert_int_equal(mlp_dataset_load_path(dir, "test", NULL, &d, &err), MLP_OK);
     check_idx_content(d, 5, 6);
     mlp_dataset_free(d);
 
-    assert_int_equal(mlp_dataset_load_path(dir, "valid", &d, &err), MLP_EINVAL);
+    assert_int_equal(mlp_dataset_load_path(dir, "valid", NULL, &d, &err), MLP_EINVAL);
     assert_null(d);
     assert_non_null(strstr(err.msg, "unknown split"));
-    assert_int_equal(mlp_dataset_load_path(g_dir, "train", &d, &err), MLP_EIO);
+    assert_int_equal(mlp_dataset_load_path(g_dir, "train", NULL, &d, &err), MLP_EIO);
     assert_non_null(strstr(err.msg, "no train-images-idx3-ubyte"));
-    assert_int_equal(mlp_dataset_load_path(tmp_path("nowhere"), "train", &d, &err), MLP_EIO);
+    assert_int_equal(mlp_dataset_load_path(tmp_path("nowhere"), "train", NULL, &d, &err), MLP_EIO);
 
     write_text("p.csv", "y,a\n1,0.5\n3,0.25\n");
-    assert_int_equal(mlp_dataset_load_path(tmp_path("p.csv"), "train", &d, &err), MLP_OK);
+    assert_int_equal(mlp_dataset_load_path(tmp_path("p.csv"), "train", NULL, &d, &err), MLP_OK);
     assert_int_equal(d->n, 2);
     assert_int_equal(d->classes, 4);
     assert_true(d->x_f32[0] == 0.5f && d->x_f32[1] == 0.25f); /* unscaled */
     mlp_dataset_free(d);
-    assert_int_equal(mlp_dataset_load_path(tmp_path("p.csv"), "test", &d, &err), MLP_EINVAL);
+    assert_int_equal(mlp_dataset_load_path(tmp_path("p.csv"), "test", NULL, &d, &err), MLP_EINVAL);
     assert_null(d);
 }
 
@@ -423,7 +429,7 @@ static void test_load_path(void **state) {
 static void check_real(const char *dir, const char *split, size_t n) {
     mlp_dataset *d = NULL;
     mlp_error err = {{0}};
-    mlp_status s = mlp_dataset_load_path(dir, split, &d, &err);
+    mlp_status s = mlp_dataset_load_path(dir, split, NULL, &d, &err);
     if (s != MLP_OK) fail_msg("%s %s: %s (run `make data` first)", dir, split, err.msg);
     assert_int_equal(d->n, n);
     assert_int_equal(d->features, 784);

@@ -175,6 +175,33 @@ static void test_new_migration_applies_and_bad_one_rolls_back(void **state) {
     assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'half'"), 0);
 }
 
+/* 003_model_checksum.sql: a model stored with the old checksum (the CRC of
+ * the whole file, the same for every file) gets the one its file stores. */
+static void test_checksum_migration(void **state) {
+    fixture *f = *state;
+    char on[1024], off[1024];
+    snprintf(on, sizeof on, "%s/003_model_checksum.sql", f->migrations);
+    snprintf(off, sizeof off, "%s/003_model_checksum.off", f->migrations);
+    assert_int_equal(rename(on, off), 0);
+    unsigned char file[64];
+    for (size_t i = 0; i < sizeof file; i++) file[i] = (unsigned char)(i * 7 + 1);
+    file[60] = 0x78, file[61] = 0x56, file[62] = 0x34, file[63] = 0x12; /* little-endian */
+    store_model meta = {.arch_json = "{}", .checksum = "2144df1c", .n_params = 1};
+    int64_t id = 0;
+    store_error err = {0};
+    store *s = open_ok(f); /* without the migration: user_version 1 */
+    assert_int_equal(store_schema_version(s), 1);
+    assert_int_equal(store_model_put(s, &meta, file, sizeof file, &id, &err), STORE_OK);
+    store_close(s);
+    assert_int_equal(rename(off, on), 0);
+    s = open_ok(f);
+    store_model m;
+    assert_int_equal(store_model_get(s, id, &m, &err), STORE_OK);
+    assert_string_equal(m.checksum, "12345678");
+    store_model_clear(&m);
+    store_close(s);
+}
+
 static void test_missing_migrations_dir_is_an_error(void **state) {
     fixture *f = *state;
     store *s = NULL;
@@ -493,8 +520,11 @@ static void test_models(void **state) {
     assert_int_equal(len, 1000);
     for (size_t i = 0; i < len; i++) assert_int_equal(bytes[i], (unsigned char)(i * 31 + 1));
     char crc[16];
-    snprintf(crc, sizeof crc, "%08lx", crc32(0L, bytes, (uInt)len));
-    assert_string_equal(m.checksum, crc); /* computed by the store when not given */
+    /* Taken by the store when not given: the CRC-32 a model file stores in
+     * its last four bytes, little-endian (docs/model-format.md). */
+    snprintf(crc, sizeof crc, "%02x%02x%02x%02x", bytes[len - 1], bytes[len - 2], bytes[len - 3],
+             bytes[len - 4]);
+    assert_string_equal(m.checksum, crc);
     free(bytes);
     store_model_clear(&m);
 
@@ -663,6 +693,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_newer_db_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_migration_applies_and_bad_one_rolls_back, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_checksum_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_migrations_dir_is_an_error, setup, teardown),
         cmocka_unit_test(test_run_status_names),
         cmocka_unit_test_setup_teardown(test_runs_lifecycle, setup, teardown),
