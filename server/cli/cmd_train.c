@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,21 +91,33 @@ static void report_test(const char *data, const mlp_model *m) {
     mlp_dataset_free(test);
 }
 
+/* bytes as "12.3 KiB" / "4.5 MiB" / "1.2 GiB" into buf. */
+static const char *human_bytes(uint64_t bytes, char *buf, size_t cap) {
+    static const char *const units[] = {"KiB", "MiB", "GiB"};
+    double v = (double)bytes / 1024.0;
+    int u = 0;
+    while (v >= 1024.0 && u < 2) v /= 1024.0, u++;
+    snprintf(buf, cap, "%.1f %s", v, units[u]);
+    return buf;
+}
+
 /* Say the job's memory estimate (the daemon's, mlp_train_memory) and refuse
  * one larger than the machine's physical memory. 0, or -1 (message printed). */
 static int check_memory(const mlp_model *m, const mlp_dataset *d, const mlp_train_config *c) {
     mlp_memory_estimate e;
     mlp_train_memory(&m->arch, c, d->n, mlp_dataset_bytes(d->n, d->features, d->x_u8 != NULL), &e);
-    const double mib = 1048576.0;
-    printf("Memory: about %.1f MiB (parameters %.1f, optimizer %.1f, batch %.1f, data %.1f)\n",
-           e.total / mib, e.params / mib, e.optimizer / mib, e.activations / mib, e.dataset / mib);
+    char t[32], p[32], o[32], a[32], ds[32], ram_s[32];
+    printf("Memory: about %s (parameters %s, optimizer %s, batch %s, data %s)\n",
+           human_bytes(e.total, t, sizeof t), human_bytes(e.params, p, sizeof p),
+           human_bytes(e.optimizer, o, sizeof o), human_bytes(e.activations, a, sizeof a),
+           human_bytes(e.dataset, ds, sizeof ds));
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     uint64_t ram = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
     if (ram && e.total > ram) {
         fprintf(stderr,
-                "mlpd train: this training would need about %.1f MiB, more than this machine's "
-                "%.1f MiB of memory: lower --batch or the layer widths\n",
-                e.total / mib, ram / mib);
+                "mlpd train: this training would need about %s, more than this machine's %s of "
+                "memory: lower --batch or the layer widths\n",
+                t, human_bytes(ram, ram_s, sizeof ram_s));
         return -1;
     }
     return 0;

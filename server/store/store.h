@@ -152,7 +152,7 @@ typedef struct {
         *arch_json; /* {"inputs":784,"layers":[{"units":512,"activation":"relu"},...],"loss":...} */
     char *config_json;  /* training config, NULL for uploads */
     char *metrics_json; /* final metrics, NULL if none */
-    char *checksum;     /* hex CRC32 of the model file bytes */
+    char *checksum;     /* the CRC-32 the model file stores, 8 hex digits */
     int64_t size_bytes;
     int64_t n_params;
     double created_at;
