@@ -195,7 +195,7 @@ static void test_mean_baseline(void **state) {
     mlp_dataset *train = NULL;
     char dir[400];
     snprintf(dir, sizeof dir, "%s/mnist-digits", D.data_dir);
-    assert_int_equal(mlp_dataset_load_path(dir, "train", &train, NULL), MLP_OK);
+    assert_int_equal(mlp_dataset_load_path(dir, "train", NULL, &train, NULL), MLP_OK);
     float mean[784];
     for (int j = 0; j < 784; j++) {
         double s = 0;

@@ -175,13 +175,13 @@ static void test_new_migration_applies_and_bad_one_rolls_back(void **state) {
     assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'half'"), 0);
 }
 
-/* 003_model_checksum.sql: a model stored with the old checksum (the CRC of
+/* 004_model_checksum.sql: a model stored with the old checksum (the CRC of
  * the whole file, the same for every file) gets the one its file stores. */
 static void test_checksum_migration(void **state) {
     fixture *f = *state;
     char on[1024], off[1024];
-    snprintf(on, sizeof on, "%s/003_model_checksum.sql", f->migrations);
-    snprintf(off, sizeof off, "%s/003_model_checksum.off", f->migrations);
+    snprintf(on, sizeof on, "%s/004_model_checksum.sql", f->migrations);
+    snprintf(off, sizeof off, "%s/004_model_checksum.off", f->migrations);
     assert_int_equal(rename(on, off), 0);
     unsigned char file[64];
     for (size_t i = 0; i < sizeof file; i++) file[i] = (unsigned char)(i * 7 + 1);

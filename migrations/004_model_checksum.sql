@@ -1,4 +1,4 @@
--- 003_model_checksum.sql - models' checksum is the CRC-32 their file stores.
+-- 004_model_checksum.sql - models' checksum is the CRC-32 their file stores.
 --
 -- Until now the daemon reported the CRC-32 of the whole file, trailer
 -- included, which is CRC-32's constant residue (2144df1c) for every valid
