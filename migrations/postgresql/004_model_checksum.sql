@@ -1,4 +1,4 @@
--- 004_model_checksum.sql - migrations/002_model_checksum.sql (SQLite) in
+-- 004_model_checksum.sql - migrations/004_model_checksum.sql (SQLite) in
 -- PostgreSQL: a model's checksum is the CRC-32 its file stores in its last
 -- four bytes, little-endian (docs/model-format.md), as 8 hex digits.
 UPDATE models
