@@ -188,16 +188,16 @@ static void test_checksum_migration(void **state) {
     file[60] = 0x78, file[61] = 0x56, file[62] = 0x34, file[63] = 0x12; /* little-endian */
     store_model meta = {.name = "old", .arch_json = "{}", .checksum = "2144df1c", .n_params = 1};
     int64_t id = 0;
-    store_error err = {0};
+    mlpd_error err = {0};
     store *s = open_ok(f); /* without the migration */
     assert_int_equal(store_schema_version(s), f->newest - 1);
-    if (store_model_put(s, &meta, file, sizeof file, &id, NULL, &err) != STORE_OK)
+    if (store_model_put(s, &meta, file, sizeof file, &id, NULL, &err) != MLPD_OK)
         fail_msg("put: %s", err.msg);
     store_close(s);
     assert_int_equal(rename(off, on), 0);
     s = open_ok(f);
     store_model m;
-    assert_int_equal(store_model_get(s, id, &m, &err), STORE_OK);
+    assert_int_equal(store_model_get(s, id, &m, &err), MLPD_OK);
     assert_string_equal(m.checksum, "12345678");
     store_model_clear(&m);
     store_close(s);
