@@ -2,6 +2,8 @@
 #
 #   make fuzz                  build every target, fuzz each for FUZZ_SECONDS (default 60)
 #   make fuzz-smoke            replay every corpus file, then fuzz each ~FUZZ_SMOKE_SECONDS (10): CI
+#   make fuzz-long             every target for FUZZ_LONG_SECONDS (600) each, with the executions
+#                              and the new coverage of each and in total
 #   make fuzz-build            build only
 #   make fuzz-seeds            regenerate the binary seed files (models, IDX) with the real writers
 #
@@ -26,6 +28,7 @@ FUZZ_CC ?= clang
 FUZZ_BUILD ?= build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_LONG_SECONDS ?= 600
 FUZZ_SERVER_TARGETS ?= fuzz_router
 
 FUZZ_PKG_CFLAGS := $(shell pkg-config --cflags openblas libmicrohttpd libcjson sqlite3 zlib 2>/dev/null)
@@ -48,7 +51,7 @@ FUZZ_CORE_LIB := $(FUZZ_BUILD)/libmlpfuzz_core.a
 FUZZ_SERVER_LIB := $(FUZZ_BUILD)/libmlpfuzz_server.a
 FUZZ_SEEDS_BIN := $(FUZZ_BUILD)/make_seeds
 
-.PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds
+.PHONY: fuzz fuzz-smoke fuzz-long fuzz-build fuzz-seeds
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -83,6 +86,9 @@ fuzz-seeds: $(FUZZ_SEEDS_BIN)
 
 fuzz: $(FUZZ_BIN)
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+
+fuzz-long: $(FUZZ_BIN)
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_LONG_SECONDS) FUZZ_SUMMARY=1 bash tests/fuzz/run.sh
 
 fuzz-smoke: $(FUZZ_BIN)
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) bash tests/fuzz/run.sh

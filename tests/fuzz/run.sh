@@ -6,7 +6,10 @@
 # For each target, two checks, each printed on one line:
 #   replay  every file of its seed corpus, run once: the regression tests
 #           (seeds, and inputs of crashes since fixed)
-#   fuzz    FUZZ_SECONDS of fuzzing (0 skips it), starting from the seeds
+#   fuzz    FUZZ_SECONDS of fuzzing (0 skips it), starting from the seeds and
+#           what earlier runs found; it reports executions, the coverage at
+#           the start and at the end (edges "cov", features "ft") and the new
+#           inputs kept
 # and at the end one line "N passed, N failed" (the format tests/run.sh reads).
 #
 # Environment:
@@ -14,6 +17,8 @@
 #                   $FUZZ_BUILD/corpus/<name>/ (new inputs), crashes to
 #                   $FUZZ_BUILD/crashes/, logs to $FUZZ_BUILD/logs/
 #   FUZZ_SECONDS    fuzzing time per target (60)
+#   FUZZ_SUMMARY    1: end with the totals (executions, new edges, features and
+#                   inputs over every target): `make fuzz-long` sets it
 #   FUZZ_RSS_MB     memory limit per target, also the largest single malloc (2048)
 #   REPLAY_CRASHES  1: also replay tests/fuzz/crashes/<name>/* (known, unfixed
 #                   crashes: each should fail until its bug is fixed)
@@ -29,6 +34,7 @@ export OPENBLAS_NUM_THREADS=1
 LOGS=$FUZZ_BUILD/logs
 mkdir -p "$LOGS" "$FUZZ_BUILD/crashes"
 passed=0; failed=0
+total_execs=0; total_cov=0; total_ft=0; total_inputs=0
 
 # Seeds: tests/fuzz/corpus/<name>/, or tests/fuzz/corpus/fuzz_<name>/.
 corpus_of() {
@@ -79,15 +85,26 @@ replay() { # name, bin, label, expect, dir
 fuzz() { # name, bin, seeds
     local name=$1 bin=$2 seeds=$3 log="$LOGS/$name.fuzz.log" work="$FUZZ_BUILD/corpus/$name"
     mkdir -p "$work"
+    local before
+    before=$(find "$work" -type f | wc -l)
     "$bin" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb="$FUZZ_RSS_MB" -timeout=25 \
         -print_final_stats=1 -artifact_prefix="$FUZZ_BUILD/crashes/$name-" \
         "$work" ${seeds:+"$seeds"} >"$log" 2>&1
-    local rc=$? execs rate cov
+    local rc=$? execs rate cov0 ft0 cov1 ft1 inputs
     execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$')
     rate=$(grep -Eo 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -Eo '[0-9]+$')
-    cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1)
+    # New coverage: edges (cov) and features (ft) once the corpus is loaded
+    # (INITED) against the last report; new inputs: the working corpus grew.
+    read -r cov0 ft0 < <(grep -Eo 'INITED cov: [0-9]+ ft: [0-9]+' "$log" | head -n 1 |
+                         awk '{print $3, $5}')
+    read -r cov1 ft1 < <(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1 | awk '{print $2, $4}')
+    inputs=$(( $(find "$work" -type f | wc -l) - before ))
     if [ $rc -eq 0 ]; then
-        result "$name" fuzz 0 "${FUZZ_SECONDS}s: ${execs:-?} execs, ${rate:-?}/s, $cov, corpus $(find "$work" -type f | wc -l)"
+        result "$name" fuzz 0 "${FUZZ_SECONDS}s: ${execs:-?} execs, ${rate:-?}/s, cov ${cov0:-?} -> ${cov1:-?} (+$(( ${cov1:-0} - ${cov0:-0} ))), ft ${ft0:-?} -> ${ft1:-?} (+$(( ${ft1:-0} - ${ft0:-0} ))), corpus +$inputs new inputs"
+        total_execs=$(( total_execs + ${execs:-0} ))
+        total_cov=$(( total_cov + ${cov1:-0} - ${cov0:-0} ))
+        total_ft=$(( total_ft + ${ft1:-0} - ${ft0:-0} ))
+        total_inputs=$(( total_inputs + inputs ))
     else
         local art
         art=$(grep -Eo "Test unit written to [^ ]+" "$log" | tail -n 1 | cut -d' ' -f5)
@@ -115,5 +132,9 @@ for name in "${names[@]}"; do
     if [ "$FUZZ_SECONDS" -gt 0 ]; then fuzz "$name" "$bin" "$seeds"; fi
 done
 
+if [ "${FUZZ_SUMMARY:-0}" = 1 ]; then
+    echo "fuzz totals: ${#names[@]} targets x ${FUZZ_SECONDS}s: $total_execs execs;" \
+         "new coverage +$total_cov edges, +$total_ft features, +$total_inputs inputs"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
