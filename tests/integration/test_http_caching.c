@@ -154,9 +154,10 @@ static void test_model_files_are_immutable_with_an_etag(void **state) {
     assert_int_equal(r.status, 200);
     assert_true(header_is(&r, "Cache-Control", "public, max-age=31536000, immutable"));
     assert_int_equal(http_result_header(&r, "ETag", etag, sizeof etag), 0);
-    /* the tag is the CRC-32 of the bytes served */
+    /* the tag is the CRC-32 the file stores: that of every byte before its
+     * trailer (over the whole file it would be the same for every model) */
     char want[24];
-    snprintf(want, sizeof want, "\"%08lx\"", crc32(0L, (const Bytef *)r.body, (uInt)r.len));
+    snprintf(want, sizeof want, "\"%08lx\"", crc32(0L, (const Bytef *)r.body, (uInt)r.len - 4));
     assert_string_equal(etag, want);
     snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
     get(path, inm, NULL, &again);
