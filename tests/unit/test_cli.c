@@ -605,7 +605,7 @@ static int bar_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
 static void test_last_bar_matches_epoch_line(void **state) {
     cli_env *e = *state;
     mlp_dataset *d = NULL;
-    assert_int_equal(mlp_dataset_load_csv(e->train_csv, 0, &d, NULL), MLP_OK);
+    assert_int_equal(mlp_dataset_load_csv(e->train_csv, 0, NULL, &d, NULL), MLP_OK);
     mlp_arch a;
     int hidden = 5;
     assert_int_equal(mlp_arch_make(&a, FEATURES, &hidden, 1, MLP_ACT_RELU, CLASSES,
