@@ -10,8 +10,11 @@
  * - the parser never crashes, leaks or reads outside the buffer (ASan/UBSan);
  * - a refusal is MLP_EFORMAT (or MLP_ENOMEM) with a message and no model;
  * - an accepted buffer gives a model whose arch validates and whose
- *   parameter count matches it, and serialising that model gives back the
- *   very same bytes (the format has one encoding per model);
+ *   parameter count matches it, and serialising that model with the
+ *   optimizer state read beside it gives back the very same bytes (the
+ *   format has one encoding per model and state: version 1 without a
+ *   state, version 2 with one); the loader that skips the state reads the
+ *   same weights;
  * - the model can run: mlp_predict on one row of zeros stays inside its
  *   scratch buffer and names a class in [0, outputs) ([0, 2) for a single
  *   output unit, which the engine reads as a binary classifier).
@@ -19,15 +22,21 @@
  * Run: `make fuzz` (all targets) or build/fuzz/fuzz_model tests/fuzz/corpus/model.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 #include "mlp.h"
 
-static void check(int ok) {
-    if (!ok) abort();
-}
+/* Names the failed property, so a crash report says which one broke. */
+#define check(ok)                                                                                  \
+    do {                                                                                           \
+        if (!(ok)) {                                                                               \
+            fprintf(stderr, "fuzz_model: check failed at line %d: %s\n", __LINE__, #ok);           \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
 
 static void run_once(const mlp_model *m) {
     int inputs = m->arch.sizes[0], outputs = m->arch.sizes[m->arch.n_layers];
@@ -47,24 +56,37 @@ static void run_once(const mlp_model *m) {
 
 static void parse_and_check(const uint8_t *buf, size_t len) {
     mlp_model *m = NULL;
+    mlp_optim_state st;
     mlp_error err = {{0}};
-    mlp_status s = mlp_model_from_buffer(buf, len, &m, &err);
+    mlp_status s = mlp_model_from_buffer_with_state(buf, len, &m, &st, &err);
     if (s != MLP_OK) {
         check(s == MLP_EFORMAT || s == MLP_ENOMEM);
         check(m == NULL && err.msg[0] != '\0');
+        check(mlp_model_from_buffer(buf, len, &m, NULL) == s && m == NULL);
         return;
     }
     check(m != NULL);
     check(mlp_arch_validate(&m->arch, NULL) == MLP_OK);
     check(m->n_params == mlp_arch_param_count(&m->arch));
+    check(st.n == 0 || st.n == m->n_params);
 
+    /* One encoding per model: weights and state (version 2 when a state came
+     * with the file, version 1 otherwise) give back the very same bytes. */
     unsigned char *again = NULL;
     size_t again_len = 0;
-    check(mlp_model_to_buffer(m, &again, &again_len, NULL) == MLP_OK);
+    check(mlp_model_to_buffer_with_state(m, &st, &again, &again_len, NULL) == MLP_OK);
     check(again_len == len && memcmp(again, buf, len) == 0);
     free(again);
 
+    /* The loader without a state reads the same weights from the same file. */
+    mlp_model *plain = NULL;
+    check(mlp_model_from_buffer(buf, len, &plain, NULL) == MLP_OK && plain != NULL);
+    check(plain->n_params == m->n_params &&
+          memcmp(plain->params, m->params, m->n_params * sizeof *m->params) == 0);
+    mlp_model_free(plain);
+
     run_once(m);
+    mlp_optim_state_free(&st);
     mlp_model_free(m);
 }
 
