@@ -1,6 +1,6 @@
 /* jobs_impl.h - what the job runner's files (jobs.c: queue, threads, public
- * calls; jobs_worker.c: training one run; datasets_scan.c: the data dir at
- * start) share. Not part of the interface.
+ * calls; jobs_worker.c: training one run; jobs_progress.c: its callbacks;
+ * datasets_scan.c: the data dir at start) share. Not part of the interface.
  *
  * Locking: jobs.mu guards the queue, the running slots, every job's `finishing`
  * and a job's lifetime (a job is freed only under mu, after it left the queue

@@ -1,0 +1,94 @@
+/* mlp_model.h - part of mlp.h: networks: architecture, model allocation, inference and the packed kernel.
+ *
+ * Include "mlp.h", never this file: mlp.h is the engine's one public header
+ * and includes its parts in dependency order (the general contracts are
+ * written at its top). */
+#ifndef MLP_MODEL_H
+#define MLP_MODEL_H
+
+#ifndef MLP_H_INSIDE
+#error "include mlp.h, not the parts of it"
+#endif
+
+/* ---- model ---------------------------------------------------------------------- */
+/* What a network is: validated by mlp_model_create(). */
+typedef struct {
+    int n_layers;                  /* dense layers, 1..MLP_MAX_LAYERS */
+    int sizes[MLP_MAX_LAYERS + 1]; /* sizes[0] input width, sizes[n_layers] output width */
+    mlp_act act[MLP_MAX_LAYERS];   /* activation applied after layer l */
+    mlp_loss loss;                 /* softmax output pairs with cross_entropy;
+                                         sigmoid/linear output with mse */
+} mlp_arch;
+
+typedef struct {
+    mlp_arch arch;
+    size_t n_params;          /* floats in params */
+    float *params;            /* one allocation: W[0], b[0], W[1], b[1], ... */
+    float *W[MLP_MAX_LAYERS]; /* (sizes[l+1], sizes[l]), points into params */
+    float *b[MLP_MAX_LAYERS]; /* (sizes[l+1]), points into params */
+    float *packed;            /* NULL, or the weights again in the prediction
+                                         kernel's layout (mlp_model_pack) */
+} mlp_model;
+
+/* Fill *a from a list of hidden widths: layers hidden[0..n_hidden-1] with
+ * activation `hidden_act`, then an output layer of `outputs` units whose
+ * activation follows the loss (softmax for cross_entropy, linear for mse
+ * unless out_act is given: pass MLP_ACT_SOFTMAX/SIGMOID/LINEAR, or -1 for
+ * the default). Returns MLP_EINVAL with a message on a bad combination. */
+mlp_status mlp_arch_make(mlp_arch *a, int inputs, const int *hidden, int n_hidden,
+                         mlp_act hidden_act, int outputs, mlp_loss loss, int out_act,
+                         mlp_error *err);
+
+/* Check every limit and pairing of an arch (widths, layer count, total
+ * parameters, softmax only last and only with cross_entropy, ...). */
+mlp_status mlp_arch_validate(const mlp_arch *a, mlp_error *err);
+
+/* Total floats of weights and biases for an arch (no validation). */
+size_t mlp_arch_param_count(const mlp_arch *a);
+
+/* Allocate a model for `arch` and initialise it: weights by `init` from
+ * `seed`, biases zero. The caller frees *out with mlp_model_free(). */
+mlp_status mlp_model_create(const mlp_arch *arch, mlp_init init, uint64_t seed, mlp_model **out,
+                            mlp_error *err);
+/* Deep copy (new allocation). */
+mlp_status mlp_model_clone(const mlp_model *src, mlp_model **out, mlp_error *err);
+void mlp_model_free(mlp_model *m);
+
+/* ---- inference -------------------------------------------------------------- */
+/* Batches of up to MLP_PACKED_MAX_ROWS rows on a packed model run the packed
+ * kernel (no OpenBLAS call at all); others go through CBLAS (sgemv for a
+ * few rows, sgemm above). */
+#define MLP_PACKED_MAX_ROWS 64
+
+/* Prepare m for fast small-batch prediction: keep a second copy of the
+ * weights (4 bytes per weight, plus padding of each layer to a multiple of 16
+ * outputs) laid out for the prediction kernel, which reads them as they are
+ * instead of repacking them on every product as sgemm does (every CPU: the
+ * kernel has a plain-C variant). Writes m: call it before
+ * m is shared between threads. The copy is freed by mlp_model_free() and
+ * dropped by mlp_train() and mlp_model_unpack() (training changes the
+ * weights, the copy would be stale). MLP_OK or MLP_ENOMEM. */
+mlp_status mlp_model_pack(mlp_model *m, mlp_error *err);
+/* The packed kernel's variant in use, chosen once per process: "avx512",
+ * "avx2-fma" or "portable", the best this CPU runs, unless the environment
+ * variable MLPD_KERNEL=avx512|avx2|portable (read once) asks for one; a
+ * request the CPU cannot run, or an unknown name, gets the best instead and
+ * the name says so, e.g. "avx2-fma (MLPD_KERNEL=avx512 unsupported by this
+ * CPU)". Static string. */
+const char *mlp_kernel_name(void);
+void mlp_model_unpack(mlp_model *m);
+
+/* Floats of scratch that mlp_forward()/mlp_predict() need for `batch` rows. */
+size_t mlp_scratch_floats(const mlp_model *m, int batch);
+
+/* out (B, O) = the network's output for x (B, I): probabilities for a
+ * softmax output. scratch holds mlp_scratch_floats(m, batch) floats and is
+ * the caller's (one per thread). Reads m only. */
+void mlp_forward(const mlp_model *m, const float *x, int batch, float *out, float *scratch);
+
+/* As mlp_forward, then labels[i] = the predicted class of row i: the argmax,
+ * or for a single output unit 1 when the output is >= 0.5, else 0 (labels may be NULL). */
+void mlp_predict(const mlp_model *m, const float *x, int batch, float *probs, int *labels,
+                 float *scratch);
+
+#endif /* MLP_MODEL_H */
