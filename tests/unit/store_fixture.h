@@ -119,7 +119,8 @@ static inline store_metric metric(int64_t run, const char *key, int epoch, int64
 }
 
 /* A model of len bytes (a pattern from seed) under `name`; its id. */
-static inline int64_t put_model(store *s, int64_t run, const char *name, size_t len, unsigned seed) {
+static inline int64_t put_model(store *s, int64_t run, const char *name, size_t len,
+                                unsigned seed) {
     unsigned char *bytes = malloc(len);
     for (size_t i = 0; i < len; i++) bytes[i] = (unsigned char)(i * 31 + seed);
     store_model meta = {.run_id = run,
