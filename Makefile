@@ -127,7 +127,16 @@ $(DATA_STAMP): tools/make-data.sh tools/digits-to-idx.js
 	bash tools/make-data.sh
 
 # ---- tests -----------------------------------------------------------------
-test: all $(UNIT_BIN) $(INTEG_BIN) data
+# The npm packages the tests use (package-lock.json pins them): installed
+# again whenever the lock file is newer than the installed tree. A
+# node_modules that is a link to a tree shared with other checkouts is
+# replaced by a tree of this checkout's own: npm ci would empty the shared one.
+NPM_STAMP := node_modules/.package-lock.json
+$(NPM_STAMP): package-lock.json
+	if [ -L node_modules ]; then rm node_modules; fi
+	npm ci --no-audit --no-fund --loglevel=error
+
+test: all $(UNIT_BIN) $(INTEG_BIN) data $(NPM_STAMP)
 	@MLPD_BIN=$(abspath $(MLPD)) BUILD=$(BUILD) bash tests/run.sh
 
 # What the sanitize suite builds (with SANITIZE=1, into build/san).

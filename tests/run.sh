@@ -6,6 +6,8 @@
 #   unit         $BUILD/tests/unit/test_*         (cmocka)
 #   integration  $BUILD/tests/integration/test_*  (cmocka + libcurl, real daemon), then
 #                tests/postgresql/test_*.sh (throwaway PostgreSQL clusters, tools/pg-tmp.sh)
+#                and tests/contract/check-responses.mjs over every answer they got
+#                (api/openapi.yaml, ajv) and Redocly's lint of the document
 #   browser      tests/browser/*.test.mjs           (node + playwright-core + chromium)
 # and, when named in SUITES or MLPD_EXTRA_SUITES (CI names them all):
 #   sanitize     unit + integration again, built with ASan+UBSan (build/san)
@@ -67,6 +69,11 @@ for suite in $SUITES; do
         run_one "format/clang-format" make --no-print-directory format-check
         run_one "format/layers" make --no-print-directory layers-check ;;
     unit|integration)
+        # Every exchange of the integration suite is recorded (contract_log.h)
+        # and validated against api/openapi.yaml afterwards.
+        contract_log="$(cd "$OUT" && pwd)/contract-responses.jsonl"
+        [ "$suite" = integration ] && rm -f "$contract_log"
+        [ "$suite" = integration ] && export MLPD_CONTRACT_LOG="$contract_log"
         for t in "$BUILD"/tests/$suite/test_*; do
             [ -x "$t" ] || continue
             run_one "$suite/$(basename "$t")" "$t"
@@ -75,6 +82,9 @@ for suite in $SUITES; do
             for t in tests/postgresql/test_*.sh; do
                 run_one "postgresql/$(basename "$t")" bash "$t"
             done
+            unset MLPD_CONTRACT_LOG
+            run_one "contract/openapi-responses" node tests/contract/check-responses.mjs "$contract_log"
+            run_one "contract/openapi-lint" node tests/contract/lint-openapi.mjs
         fi ;;
     browser)
         for t in tests/browser/*.test.mjs; do

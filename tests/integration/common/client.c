@@ -19,6 +19,7 @@
 
 #include <zlib.h>
 
+#include "contract_log.h"
 #include "mlp.h"
 
 /* ---- HTTP ------------------------------------------------------------------------- */
@@ -78,6 +79,7 @@ int http_do_lines(const mlpd_daemon *d, const char *method, const char *path, co
     r->body = b.buf ? b.buf : calloc(1, 1);
     r->len = b.len;
     r->headers = h.buf ? h.buf : calloc(1, 1);
+    contract_log_exchange(method, path, r->status, r->headers, r->body, r->len);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
     if (rc != CURLE_OK && rc != CURLE_OPERATION_TIMEDOUT) {
