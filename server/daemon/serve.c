@@ -202,9 +202,9 @@ static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics
         return -1;
     }
     /* Only the dashboard's own files are served from the web dir. */
-    char err[512] = "";
-    *web = web_assets_load(cfg->web_dir, err, sizeof err);
-    if (!*web) log_error("the dashboard is not served: %s", err);
+    mlpd_error we = {0};
+    if (web_assets_load(cfg->web_dir, web, &we) != MLPD_OK)
+        log_error("the dashboard is not served: %s", we.msg);
     a->web = *web;
     a->router = router_create(cfg->max_body, cfg->max_upload);
     a->sse = sse_hub_create(cfg->max_streams, &se);
@@ -322,10 +322,11 @@ int cmd_serve(int argc, char **argv) {
                        .timeout_seconds = cfg.timeout,
                        .balance = http_balance_parse(cfg.balance)};
     http_handler handler = router_http_handler(&a);
-    http = http_server_start(&ho, &handler, err, sizeof err);
+    mlpd_error he = {0};
+    http_server_start(&ho, &handler, &http, &he);
     atomic_store(&a.http, http);
     if (!http) {
-        log_error("%s", err);
+        log_error("%s", he.msg);
         goto out;
     }
     int port = http_server_port(http);

@@ -57,13 +57,11 @@ static void *accept_main(void *arg) {
     return NULL;
 }
 
-acceptor *acceptor_start(const struct sockaddr_in *addr, int backlog, acceptor_fn on_accept,
-                         void *user, char *err, size_t errlen) {
+mlpd_status acceptor_start(const struct sockaddr_in *addr, int backlog, acceptor_fn on_accept,
+                           void *user, acceptor **out, mlpd_error *err) {
+    *out = NULL;
     acceptor *a = calloc(1, sizeof *a);
-    if (!a) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    if (!a) return mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
     a->on_accept = on_accept;
     a->user = user;
     atomic_init(&a->stopping, 0);
@@ -74,10 +72,10 @@ acceptor *acceptor_start(const struct sockaddr_in *addr, int backlog, acceptor_f
     if (a->fd < 0 || setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(a->fd, (const struct sockaddr *)addr, sizeof *addr) != 0 ||
         listen(a->fd, backlog) != 0 || getsockname(a->fd, (struct sockaddr *)&bound, &blen) != 0) {
-        snprintf(err, errlen, "%s", strerror(errno));
+        int e = errno;
         if (a->fd >= 0) close(a->fd);
         free(a);
-        return NULL;
+        return mlpd_fail(err, MLPD_EIO, "%s", strerror(e));
     }
     a->port = ntohs(bound.sin_port);
     /* Accepting needs little stack. */
@@ -87,12 +85,12 @@ acceptor *acceptor_start(const struct sockaddr_in *addr, int backlog, acceptor_f
     int rc = pthread_create(&a->thread, &ta, accept_main, a);
     pthread_attr_destroy(&ta);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot start the accept thread");
         close(a->fd);
         free(a);
-        return NULL;
+        return mlpd_fail(err, MLPD_EINTERNAL, "cannot start the accept thread");
     }
-    return a;
+    *out = a;
+    return MLPD_OK;
 }
 
 int acceptor_port(const acceptor *a) {

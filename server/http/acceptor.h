@@ -21,12 +21,16 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "mlpd_error.h"
+
 typedef struct acceptor acceptor;
 typedef void (*acceptor_fn)(void *user, int fd, const struct sockaddr *peer, socklen_t peer_len);
 
-/* NULL with a reason in err when the socket cannot be bound or the thread started. */
-acceptor *acceptor_start(const struct sockaddr_in *addr, int backlog, acceptor_fn on_accept,
-                         void *user, char *err, size_t errlen);
+/* Bind, listen and start the accept thread: *out. MLPD_EIO (the socket
+ * cannot be bound: errno's words in err) or MLPD_EINTERNAL (no memory, no
+ * thread); *out is then NULL. */
+mlpd_status acceptor_start(const struct sockaddr_in *addr, int backlog, acceptor_fn on_accept,
+                           void *user, acceptor **out, mlpd_error *err);
 /* The port actually bound (for port 0). */
 int acceptor_port(const acceptor *a);
 /* Stop accepting (the port is closed at once), join the thread. Idempotent. */

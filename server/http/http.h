@@ -26,6 +26,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "mlpd_error.h"
 #include "problem.h"
 
 struct MHD_Connection;
@@ -160,10 +161,12 @@ typedef struct http_handler {
                  double seconds);
 } http_handler;
 
-/* Listen and serve through handler (copied; ctx must outlive the server).
- * Returns NULL with a reason in err. */
-http_server *http_server_start(const http_options *o, const http_handler *handler, char *err,
-                               size_t errlen);
+/* Listen and serve through handler (copied; ctx must outlive the server):
+ * *out. MLPD_EINVAL (o->bind is not an IPv4 address), MLPD_EIO (the port
+ * cannot be listened on) or MLPD_EINTERNAL (no memory), with the reason in
+ * err; *out is then NULL. */
+mlpd_status http_server_start(const http_options *o, const http_handler *handler, http_server **out,
+                              mlpd_error *err);
 /* The port actually bound. */
 int http_server_port(http_server *h);
 /* Listeners (one thread each) and, for listener i < that count, the

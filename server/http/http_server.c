@@ -131,21 +131,17 @@ static int listener_port(struct MHD_Daemon *d) {
     return info ? (int)info->port : -1;
 }
 
-http_server *http_server_start(const http_options *o, const http_handler *handler, char *err,
-                               size_t errlen) {
+mlpd_status http_server_start(const http_options *o, const http_handler *handler, http_server **out,
+                              mlpd_error *err) {
+    *out = NULL;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)o->port);
-    if (inet_pton(AF_INET, o->bind, &sa.sin_addr) != 1) {
-        snprintf(err, errlen, "--bind: '%s' is not an IPv4 address", o->bind);
-        return NULL;
-    }
+    if (inet_pton(AF_INET, o->bind, &sa.sin_addr) != 1)
+        return mlpd_fail(err, MLPD_EINVAL, "--bind: '%s' is not an IPv4 address", o->bind);
     http_server *h = calloc(1, sizeof *h);
-    if (!h) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    if (!h) return mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
     h->handler = *handler;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -178,17 +174,17 @@ http_server *http_server_start(const http_options *o, const http_handler *handle
         if (i == 0 && !balanced)
             sa.sin_port = htons((uint16_t)listener_port(h->d[0])); /* --port 0 */
     }
-    char why[160] = "address in use or not permitted";
-    if (h->n_d == n && balanced &&
-        !(h->acc = acceptor_start(&sa, SOMAXCONN, on_accept, h, why, sizeof why)))
+    mlpd_error ae = {.msg = "address in use or not permitted"};
+    if (ok && h->n_d == n && balanced &&
+        acceptor_start(&sa, SOMAXCONN, on_accept, h, &h->acc, &ae) != MLPD_OK)
         ok = 0;
     if (!ok || h->n_d < n) {
         for (int i = 0; i < h->n_d; i++) MHD_stop_daemon(h->d[i]);
-        snprintf(err, errlen, "cannot listen on %s:%d (%s)", o->bind, o->port, why);
         free(h);
-        return NULL;
+        return mlpd_fail(err, MLPD_EIO, "cannot listen on %s:%d (%s)", o->bind, o->port, ae.msg);
     }
-    return h;
+    *out = h;
+    return MLPD_OK;
 }
 
 int http_server_port(http_server *h) {

@@ -242,10 +242,10 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
     store_model_derived derived;
     char *report = NULL;
     float *mean = NULL;
-    char dwhy[256];
-    if (evaluation_derive(r->model, r->ds.name, r->train, r->test, &derived, &report, &mean, dwhy,
-                          sizeof dwhy) != EVAL_OK)
-        jobs_logf(j, "job %lld: %s (stored without it)", (long long)jb->run_id, dwhy);
+    mlpd_error de = {0};
+    if (evaluation_derive(r->model, r->ds.name, r->train, r->test, &derived, &report, &mean, &de) !=
+        MLPD_OK)
+        jobs_logf(j, "job %lld: %s (stored without it)", (long long)jb->run_id, de.msg);
     if (!meta.arch_json || !meta.config_json || !meta.metrics_json)
         set_why(why, cap, "out of memory");
     else if (store_run_succeed(j->cfg.st, jb->run_id, &meta, buf, len, test_loss, test_acc,

@@ -11,17 +11,13 @@
 #include "metrics.h"
 #include "v2_infer.h"
 
-void infer_reply_error(infer_error_style style, http_response *res, int status, const char *slug,
-                       const char *pointer, const char *fmt, ...) {
-    char detail[320];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
+static void reply(infer_error_style style, http_response *res, int status, const char *slug,
+                  const char *pointer, const char *detail) {
     if (style == INFER_ERR_PROBLEM) {
         http_reply_problem(res, status, slug, pointer, "%s", detail);
         return;
     }
+    if (status == 422) status = 400;
     char *body = api_v2_error_json(detail);
     if (body)
         http_reply_take(res, status, "application/json", body, strlen(body));
@@ -29,10 +25,33 @@ void infer_reply_error(infer_error_style style, http_response *res, int status, 
         http_reply_bytes(res, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
 }
 
+void infer_reply_error(infer_error_style style, http_response *res, mlpd_status code,
+                       const char *slug, const char *pointer, const char *fmt, ...) {
+    char detail[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    const char *type;
+    int retry_after;
+    int status = route_http_status(code, &type, &retry_after);
+    reply(style, res, status, slug ? slug : type, pointer, detail);
+    if (retry_after) http_set_header(res, "Retry-After", "%d", retry_after);
+}
+
+void infer_reply_status(infer_error_style style, http_response *res, int status, const char *slug,
+                        const char *pointer, const char *fmt, ...) {
+    char detail[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    reply(style, res, status, slug, pointer, detail);
+}
+
 int infer_refuse_draining(app *a, infer_error_style style, http_response *res) {
     if (!atomic_load(&a->draining)) return 0;
-    infer_reply_error(style, res, 503, "draining", NULL, "the daemon is shutting down");
-    http_set_header(res, "Retry-After", "5");
+    infer_reply_error(style, res, MLPD_EDRAINING, NULL, NULL, "the daemon is shutting down");
     return 1;
 }
 
@@ -44,8 +63,8 @@ int infer_resolve(app *a, infer_error_style style, const char *pointer, const ch
     if (name && name[0]) {
         int rc = registry_resolve(a->registry, name, alias, version, 1, t, &err);
         if (rc != MLPD_OK) {
-            infer_reply_error(style, res, rc == MLPD_ENOTFOUND ? 404 : 500,
-                              rc == MLPD_ENOTFOUND ? "not-found" : "store", pointer, "%s", err.msg);
+            infer_reply_error(style, res, rc == MLPD_ENOTFOUND ? rc : MLPD_ESTORE, NULL, pointer,
+                              "%s", err.msg);
             return -1;
         }
         id = t->model_id;
@@ -57,16 +76,16 @@ int infer_resolve(app *a, infer_error_style style, const char *pointer, const ch
         rc = model_cache_get(a->models, id, cm, &me);
     if (rc == MLPD_ENOTFOUND) {
         if (id)
-            infer_reply_error(style, res, 404, "not-found", pointer, "no model with id %lld",
+            infer_reply_error(style, res, MLPD_ENOTFOUND, NULL, pointer, "no model with id %lld",
                               (long long)id);
         else
-            infer_reply_error(style, res, 404, "no-model", pointer,
+            infer_reply_error(style, res, MLPD_ENOTFOUND, "no-model", pointer,
                               "there is no model yet: train one (POST /train) or upload one "
                               "(POST /models)");
         return -1;
     }
     if (rc != MLPD_OK) {
-        infer_reply_error(style, res, 500, "internal", NULL, "%s", me.msg);
+        infer_reply_error(style, res, route_failure_code(rc), NULL, NULL, "%s", me.msg);
         return -1;
     }
     if (*cm && !t->name[0]) registry_lookup_id(a->registry, (*cm)->id, t);
@@ -74,7 +93,7 @@ int infer_resolve(app *a, infer_error_style style, const char *pointer, const ch
     if (!*cm || registry_is_unloaded(a->registry, t->name)) {
         model_cache_release(a->models, *cm);
         *cm = NULL;
-        infer_reply_error(style, res, 503, "model-unloaded", pointer,
+        infer_reply_error(style, res, MLPD_EUNLOADED, NULL, pointer,
                           "model '%s' is unloaded: load it again (POST "
                           "/v2/repository/models/%s/load)",
                           t->name, t->name);
@@ -126,7 +145,7 @@ static void finish(void *arg, http_response *res) {
         ok = res->status == 200;
         if (ok) metrics_count_prediction(j->a->metrics, j->item.rows);
     } else {
-        infer_reply_error(j->style, res, 500, "internal", NULL, "out of memory predicting");
+        infer_reply_error(j->style, res, MLPD_EINTERNAL, NULL, NULL, "out of memory predicting");
     }
     record(j, ok, t0, mono_ns());
     model_cache_release(j->a->models, j->cm);

@@ -42,10 +42,21 @@ struct infer_job {
     void (*release)(infer_job *j);
 };
 
-/* An error in the route's style: problem+json with slug and pointer (may be
- * NULL), or {"error": detail}. */
-void infer_reply_error(infer_error_style style, http_response *res, int status, const char *slug,
-                       const char *pointer, const char *fmt, ...)
+/* Answer failure `code` (mlpd_error.h) in the route's style: problem+json
+ * with slug (NULL: the table's type) and pointer (may be NULL), or
+ * {"error": detail}. The status and Retry-After come from route_errors.c's
+ * table, except that the v1 and v2 protocols answer a request they cannot
+ * serve with 400 where mlpd's own routes answer 422 (their specifications
+ * have one client-error status). */
+void infer_reply_error(infer_error_style style, http_response *res, mlpd_status code,
+                       const char *slug, const char *pointer, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* The same for a body the API layer refused: its api_problem's status is
+ * the contract's for that body (400, 413, 415, 422, ...), kept as it is
+ * apart from the protocols' 422 -> 400. */
+void infer_reply_status(infer_error_style style, http_response *res, int status, const char *slug,
+                        const char *pointer, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 /* The model a request names: by registered name (alias / version / the
@@ -53,7 +64,8 @@ void infer_reply_error(infer_error_style style, http_response *res, int status, 
  * model). On success *cm is referenced and *t says which name and version
  * (name "" for a model without one). Otherwise res is filled (problems
  * carry pointer, the member that named the model; may be NULL) (404 for an
- * unknown name, version, alias or id, 500 for a store failure) and -1 returned. */
+ * unknown name, version, alias or id, 503 for an unloaded model, 500 for a
+ * store failure) and -1 returned. */
 int infer_resolve(app *a, infer_error_style style, const char *pointer, const char *name,
                   const char *alias, int version, int64_t id, registry_target *t, cached_model **cm,
                   http_response *res);

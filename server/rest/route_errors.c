@@ -29,23 +29,33 @@ static const struct {
     {MLPD_EIO, 500, "internal", 0},
     {MLPD_EINTERNAL, 500, "internal", 0},
     {MLPD_ELOCKED, 503, "store-locked", RETRY_AFTER_LOCKED_SECONDS},
+    {MLPD_EINVAL, 422, "invalid-field", 0},
+    {MLPD_EUNLOADED, 503, "model-unloaded", 0},
+    {MLPD_EDRAINING, 503, "draining", RETRY_AFTER_DRAINING_SECONDS},
 };
 
 mlpd_status route_failure_code(int rc) {
     return rc == MLPD_ELOCKED ? MLPD_ELOCKED : MLPD_EINTERNAL;
 }
 
-int route_reply_error(http_response *res, mlpd_status code, const char *type, const char *pointer,
-                      const char *detail_fmt, ...) {
-    int status = 500, retry_after = 0;
-    const char *table_type = "internal"; /* MLPD_OK or an unknown code: a bug */
+int route_http_status(mlpd_status code, const char **type, int *retry_after) {
+    *type = "internal"; /* MLPD_OK or an unknown code: a bug */
+    *retry_after = 0;
     for (size_t i = 0; i < sizeof http_of / sizeof http_of[0]; i++) {
         if (http_of[i].code == code) {
-            status = http_of[i].status;
-            table_type = http_of[i].type;
-            retry_after = http_of[i].retry_after;
+            *type = http_of[i].type;
+            *retry_after = http_of[i].retry_after;
+            return http_of[i].status;
         }
     }
+    return 500;
+}
+
+int route_reply_error(http_response *res, mlpd_status code, const char *type, const char *pointer,
+                      const char *detail_fmt, ...) {
+    int retry_after;
+    const char *table_type;
+    int status = route_http_status(code, &table_type, &retry_after);
     /* A locked store is one answer on every route: no narrower type. */
     if (code == MLPD_ELOCKED) type = NULL;
     char detail[sizeof((api_problem *)0)->detail];
@@ -77,6 +87,5 @@ int route_store_check(int rc, const mlpd_error *se, http_response *res, const ch
 }
 
 void route_reply_draining(http_response *res) {
-    http_reply_problem(res, 503, "draining", NULL, "the daemon is shutting down");
-    http_set_header(res, "Retry-After", "%d", RETRY_AFTER_DRAINING_SECONDS);
+    route_reply_error(res, MLPD_EDRAINING, NULL, NULL, "the daemon is shutting down");
 }

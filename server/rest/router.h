@@ -237,10 +237,18 @@ int route_query_page(const http_request *req, long long *limit, long long *offse
  *   MLPD_EINTERNAL  500 internal (so is MLPD_OK or an unknown code: a bug)
  *   MLPD_ELOCKED    503 store-locked, Retry-After: 5 (type is ignored: a locked
  *                   store is the same answer on every route)
+ *   MLPD_EINVAL     422 invalid-field
+ *   MLPD_EUNLOADED  503 model-unloaded
+ *   MLPD_EDRAINING  503 draining, Retry-After: 5
  * type, when not NULL, names the problem more precisely where the API
  * documents a narrower type for that status (409 "does-not-fit" and
- * "job-ended", 404 "no-model"); the status always comes from the table.
- * pointer (may be NULL) is the JSON pointer of the offending field. */
+ * "job-ended", 404 "no-model", 422 "width-mismatch"); the status always
+ * comes from the table. pointer (may be NULL) is the JSON pointer of the
+ * offending field. */
+/* The table's row for code: the HTTP status, the problem type and the
+ * Retry-After seconds (0: none); 500 "internal" for an unknown code. For
+ * answers that are not problem+json (the v1/v2 protocols, infer.h). */
+int route_http_status(mlpd_status code, const char **type, int *retry_after);
 /* The code for a failure a route documents as "internal", whatever it was:
  * MLPD_ELOCKED stays itself (503, retry), anything else is MLPD_EINTERNAL. */
 mlpd_status route_failure_code(int rc);

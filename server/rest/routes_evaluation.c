@@ -25,10 +25,10 @@ static void reply_evaluation(app *a, int64_t id, int status, http_response *res)
                               "no model with id %lld", (long long)id) != 0)
             return;
         store_model_clear(&m);
-        http_reply_problem(res, 404, "not-found", NULL,
-                           "model %lld has no evaluation yet: POST /models/%lld/evaluate with a "
-                           "dataset",
-                           (long long)id, (long long)id);
+        route_reply_error(res, MLPD_ENOTFOUND, NULL, NULL,
+                          "model %lld has no evaluation yet: POST /models/%lld/evaluate with a "
+                          "dataset",
+                          (long long)id, (long long)id);
         return;
     }
     if (route_store_check(rc, &se, res, "no model with id %lld", (long long)id) != 0) return;
@@ -43,18 +43,24 @@ void route_model_evaluation(app *a, const http_request *req, http_response *res)
     reply_evaluation(a, id, 200, res);
 }
 
-/* Map an EVAL_* result to its answer. */
-static void reply_failure(int rc, const char *why, http_response *res) {
-    switch (rc) {
-    case EVAL_NO_DATASET:
-    case EVAL_NO_SPLIT:
-    case EVAL_MISMATCH:
-        http_reply_problem(res, 422, rc == EVAL_MISMATCH ? "width-mismatch" : "invalid-field",
-                           rc == EVAL_NO_SPLIT ? "/split" : "/dataset", "%s", why);
-        break;
-    case EVAL_NO_MODEL: http_reply_problem(res, 404, "not-found", NULL, "%s", why); break;
-    default: http_reply_problem(res, 500, "internal", NULL, "%s", why);
-    }
+/* The data set and split named in the body could not be loaded: ENOTFOUND
+ * (no such data set) and EINVAL (no such split) are the request's fault. */
+static void reply_load_failure(int rc, const mlpd_error *e, http_response *res) {
+    if (rc == MLPD_ENOTFOUND || rc == MLPD_EINVAL)
+        route_reply_error(res, MLPD_EINVAL, NULL, rc == MLPD_EINVAL ? "/split" : "/dataset", "%s",
+                          e->msg);
+    else
+        route_reply_error(res, route_failure_code(rc), NULL, NULL, "%s", e->msg);
+}
+
+/* The report could not be recorded: EINVAL, the data set does not fit the
+ * model; ENOTFOUND, the model was deleted meanwhile. */
+static void reply_record_failure(int rc, const mlpd_error *e, http_response *res) {
+    if (rc == MLPD_EINVAL)
+        route_reply_error(res, rc, "width-mismatch", "/dataset", "%s", e->msg);
+    else
+        route_reply_error(res, rc == MLPD_ENOTFOUND ? rc : route_failure_code(rc), NULL, NULL, "%s",
+                          e->msg);
 }
 
 void route_model_evaluate(app *a, const http_request *req, http_response *res) {
@@ -67,7 +73,6 @@ void route_model_evaluate(app *a, const http_request *req, http_response *res) {
         return;
     }
     cached_model *cm = NULL;
-    char why[320];
     mlpd_error me = {0};
     int rc = model_cache_get(a->models, id, &cm, &me);
     if (rc == MLPD_ENOTFOUND) {
@@ -79,15 +84,16 @@ void route_model_evaluate(app *a, const http_request *req, http_response *res) {
         return;
     }
     mlp_dataset *d = NULL;
+    mlpd_error ee = {0};
     rc = evaluation_load_split(a->st, a->cfg->data_dir, a->cfg->max_dataset_bytes, r.dataset,
-                               r.split, &d, why, sizeof why);
-    if (rc == EVAL_OK)
-        rc = evaluation_record(a->st, id, cm->model, r.dataset, r.split, d, NULL, why, sizeof why);
+                               r.split, &d, &ee);
+    if (rc != MLPD_OK)
+        reply_load_failure(rc, &ee, res);
+    else if ((rc = evaluation_record(a->st, id, cm->model, r.dataset, r.split, d, NULL, &ee)) !=
+             MLPD_OK)
+        reply_record_failure(rc, &ee, res);
     mlp_dataset_free(d);
     model_cache_release(a->models, cm);
-    if (rc != EVAL_OK) {
-        reply_failure(rc, why, res);
-        return;
-    }
+    if (rc != MLPD_OK) return;
     reply_evaluation(a, id, 201, res);
 }

@@ -25,11 +25,6 @@
 #include "router.h"
 #include "v2_infer.h"
 
-/* The v2 protocol answers a bad request with 400 where mlpd's routes say 422. */
-static int status_for(infer_error_style style, int status) {
-    return style == INFER_ERR_PROTOCOL && status == 422 ? 400 : status;
-}
-
 /* baseline "mean": the training set's mean input the job recorded for the
  * model, into r->baseline. 0, or -1 with res filled (422 when there is none). */
 static int load_mean(app *a, api_explain_request *r, int64_t id, infer_error_style style,
@@ -37,14 +32,14 @@ static int load_mean(app *a, api_explain_request *r, int64_t id, infer_error_sty
     mlpd_error se = {0};
     int rc = store_model_mean_get(a->st, id, &r->baseline, &r->baseline_width, &se);
     if (rc == MLPD_ENOTFOUND) {
-        infer_reply_error(style, res, status_for(style, 422), "invalid-field", "/baseline",
+        infer_reply_error(style, res, MLPD_EINVAL, "invalid-field", "/baseline",
                           "no training-set mean is recorded for model %lld (models uploaded "
                           "rather than trained here have none): give \"zeros\" or a vector",
                           (long long)id);
         return -1;
     }
     if (rc != MLPD_OK) {
-        infer_reply_error(style, res, 500, "store", NULL, "store: %s", se.msg);
+        infer_reply_error(style, res, MLPD_ESTORE, NULL, NULL, "store: %s", se.msg);
         return -1;
     }
     r->baseline_kind = API_BASELINE_VECTOR;
@@ -56,30 +51,31 @@ static int check_against_model(const api_explain_request *r, const cached_model 
                                infer_error_style style, http_response *res) {
     const mlp_model *m = cm->model;
     int inputs = m->arch.sizes[0], outputs = m->arch.sizes[m->arch.n_layers];
-    int bad = status_for(style, 422);
     if (r->width != inputs) {
-        infer_reply_error(style, res, bad, "width-mismatch", r->batch_form ? "/inputs" : "/input",
+        infer_reply_error(style, res, MLPD_EINVAL, "width-mismatch",
+                          r->batch_form ? "/inputs" : "/input",
                           "%s has %d value%s per row but model %lld takes %d inputs",
                           r->batch_form ? "inputs" : "input", r->width, r->width == 1 ? "" : "s",
                           (long long)cm->id, inputs);
         return -1;
     }
     if (r->baseline_kind == API_BASELINE_VECTOR && r->baseline_width != inputs) {
-        infer_reply_error(style, res, bad, "width-mismatch", "/baseline",
+        infer_reply_error(style, res, MLPD_EINVAL, "width-mismatch", "/baseline",
                           "baseline has %d values but model %lld takes %d inputs",
                           r->baseline_width, (long long)cm->id, inputs);
         return -1;
     }
     mlp_error err = {{0}};
     if (mlp_explain_config_validate(&r->cfg, m, &err) != MLP_OK) {
-        infer_reply_error(style, res, bad, "invalid-field", "/output", "%s", err.msg);
+        infer_reply_error(style, res, MLPD_EINVAL, "invalid-field", "/output", "%s", err.msg);
         return -1;
     }
     for (int i = 0; i < r->n; i++)
         if (r->target[i] >= outputs) {
             char ptr[32];
             snprintf(ptr, sizeof ptr, "/target/%d", i);
-            infer_reply_error(style, res, bad, "invalid-field", r->target_array ? ptr : "/target",
+            infer_reply_error(style, res, MLPD_EINVAL, "invalid-field",
+                              r->target_array ? ptr : "/target",
                               "target %d is not a class of model %lld (0..%d)", r->target[i],
                               (long long)cm->id, outputs - 1);
             return -1;
@@ -105,7 +101,7 @@ static int explain_rows(api_explain_request *r, const cached_model *cm, infer_er
     e->block = malloc(sizeof(float) * (n_probs + n_attr + (size_t)n + n_pscr + n_escr) +
                       sizeof(int) * (size_t)n);
     if (!e->block) {
-        infer_reply_error(style, res, 500, "internal", NULL, "out of memory");
+        infer_reply_error(style, res, MLPD_EINTERNAL, NULL, NULL, "out of memory");
         return -1;
     }
     e->probs = e->block;
@@ -118,7 +114,7 @@ static int explain_rows(api_explain_request *r, const cached_model *cm, infer_er
     mlp_error err = {{0}};
     mlp_predict(m, r->x, n, e->probs, e->labels, pscr);
     if (mlp_explain(m, &r->cfg, r->x, n, r->target, e->attr, e->delta, escr, &err) != MLP_OK) {
-        infer_reply_error(style, res, status_for(style, 422), "invalid-field", NULL, "%s", err.msg);
+        infer_reply_error(style, res, MLPD_EINVAL, "invalid-field", NULL, "%s", err.msg);
         free(e->block);
         return -1;
     }
@@ -180,12 +176,13 @@ static int decode_v2(const http_request *req, api_v2_request *v2, api_explain_re
     long long hl = header_length(req);
     api_problem prob;
     if (hl == -2 || (hl >= 0 && (size_t)hl > req->body_len)) {
-        infer_reply_error(INFER_ERR_PROTOCOL, res, 400, "invalid", NULL,
+        infer_reply_error(INFER_ERR_PROTOCOL, res, MLPD_EINVAL, "invalid", NULL,
                           "Inference-Header-Content-Length must be the JSON part's length");
         return -1;
     }
     if (api_v2_request_decode(req->body, req->body_len, hl, API_EXPLAIN_MAX_ROWS, v2, &prob) != 0) {
-        infer_reply_error(INFER_ERR_PROTOCOL, res, prob.status, "invalid", NULL, "%s", prob.detail);
+        infer_reply_status(INFER_ERR_PROTOCOL, res, prob.status, "invalid", NULL, "%s",
+                           prob.detail);
         return -1;
     }
     cJSON *root = api_json_parse(req->body, hl >= 0 ? (size_t)hl : req->body_len, &prob);
@@ -194,8 +191,8 @@ static int decode_v2(const http_request *req, api_v2_request *v2, api_explain_re
                   : -1;
     cJSON_Delete(root);
     if (rc != 0) {
-        infer_reply_error(INFER_ERR_PROTOCOL, res, status_for(INFER_ERR_PROTOCOL, prob.status),
-                          "invalid", NULL, "parameters%s: %s", prob.pointer, prob.detail);
+        infer_reply_status(INFER_ERR_PROTOCOL, res, prob.status, "invalid", NULL,
+                           "parameters%s: %s", prob.pointer, prob.detail);
         return -1;
     }
     /* the rows move over to r */
@@ -212,7 +209,7 @@ void route_v2_explain(app *a, const http_request *req, http_response *res) {
     const char *sel = req->n_params > 1 ? req->params[1] : NULL;
     api_model_ref ref;
     if (api_model_ref_from_parts(req->params[0], sel, &ref) != 0) {
-        infer_reply_error(INFER_ERR_PROTOCOL, res, 404, "not-found", NULL,
+        infer_reply_error(INFER_ERR_PROTOCOL, res, MLPD_ENOTFOUND, NULL, NULL,
                           "unknown model: '%s'%s%s", req->params[0], sel ? " version " : "",
                           sel ? sel : "");
         return;
@@ -234,7 +231,8 @@ void route_v2_explain(app *a, const http_request *req, http_response *res) {
             if (body)
                 http_reply_take(res, 200, "application/json", body, strlen(body));
             else
-                infer_reply_error(INFER_ERR_PROTOCOL, res, 500, "internal", NULL, "out of memory");
+                infer_reply_error(INFER_ERR_PROTOCOL, res, MLPD_EINTERNAL, NULL, NULL,
+                                  "out of memory");
             free(e.block);
         }
         model_cache_release(a->models, cm);

@@ -62,17 +62,17 @@ void route_predict(app *a, const http_request *req, http_response *res) {
     const mlp_model *m = cm->model;
     int inputs = m->arch.sizes[0], outputs = m->arch.sizes[m->arch.n_layers];
     if (pr.width != inputs) {
-        http_reply_problem(res, 422, "width-mismatch", pr.batch_form ? "/inputs" : "/input",
-                           "%s has %d value%s per row but model %lld takes %d inputs",
-                           pr.batch_form ? "inputs" : "input", pr.width, pr.width == 1 ? "" : "s",
-                           (long long)cm->id, inputs);
+        route_reply_error(res, MLPD_EINVAL, "width-mismatch", pr.batch_form ? "/inputs" : "/input",
+                          "%s has %d value%s per row but model %lld takes %d inputs",
+                          pr.batch_form ? "inputs" : "input", pr.width, pr.width == 1 ? "" : "s",
+                          (long long)cm->id, inputs);
         model_cache_release(a->models, cm);
         api_predict_request_free(&pr);
         return;
     }
     predict_job *j = infer_job_new(sizeof *j, pr.n, outputs);
     if (!j) {
-        http_reply_problem(res, 500, "internal", NULL, "out of memory");
+        route_reply_error(res, MLPD_EINTERNAL, NULL, NULL, "out of memory");
         model_cache_release(a->models, cm);
         api_predict_request_free(&pr);
         return;

@@ -49,7 +49,7 @@ static void status_entry(cJSON *arr, int version, int unloaded) {
 void route_v1_get(app *a, const http_request *req, http_response *res) {
     api_model_ref ref;
     if (parse_ref(req->params[0], &ref) != 0) {
-        infer_reply_error(V1, res, 404, "not-found", NULL, "no model at /v1/models/%s",
+        infer_reply_error(V1, res, MLPD_ENOTFOUND, NULL, NULL, "no model at /v1/models/%s",
                           req->params[0]);
         return;
     }
@@ -58,8 +58,8 @@ void route_v1_get(app *a, const http_request *req, http_response *res) {
     mlpd_error err = {0};
     int rc = registry_resolve(a->registry, ref.name, ref.alias, ref.version, 0, &t, &err);
     if (rc != MLPD_OK) {
-        infer_reply_error(V1, res, rc == MLPD_ENOTFOUND ? 404 : 500, "not-found", NULL, "%s",
-                          err.msg);
+        infer_reply_error(V1, res, rc == MLPD_ENOTFOUND ? rc : MLPD_EINTERNAL, "not-found", NULL,
+                          "%s", err.msg);
         return;
     }
     int unloaded = registry_is_unloaded(a->registry, t.name);
@@ -87,7 +87,7 @@ static void v1_answer(infer_job *base, http_response *res) {
     v1_job *j = (v1_job *)base;
     char *body = api_tfs_response_encode(&j->r, base->outputs, base->item.probs);
     if (!body) {
-        infer_reply_error(V1, res, 500, "internal", NULL, "out of memory");
+        infer_reply_error(V1, res, MLPD_EINTERNAL, NULL, NULL, "out of memory");
         return;
     }
     http_reply_take(res, 200, "application/json", body, strlen(body));
@@ -109,7 +109,9 @@ void route_v1_post(app *a, const http_request *req, http_response *res) {
     char ref_text[256];
     api_model_ref ref;
     if (!colon || strcmp(colon, ":predict") || (size_t)(colon - path) >= sizeof ref_text) {
-        infer_reply_error(V1, res, colon ? 400 : 404, "not-found", NULL,
+        /* A verb other than :predict is a request this route cannot serve;
+         * no verb at all names no model. */
+        infer_reply_error(V1, res, colon ? MLPD_EINVAL : MLPD_ENOTFOUND, "not-found", NULL,
                           "POST /v1/models/{name}[/versions/{v}|/labels/{label}]:predict is the "
                           "only verb served (not '%s')",
                           colon ? colon : path);
@@ -118,13 +120,14 @@ void route_v1_post(app *a, const http_request *req, http_response *res) {
     memcpy(ref_text, path, (size_t)(colon - path));
     ref_text[colon - path] = '\0';
     if (parse_ref(ref_text, &ref) != 0) {
-        infer_reply_error(V1, res, 404, "not-found", NULL, "no model at /v1/models/%s", ref_text);
+        infer_reply_error(V1, res, MLPD_ENOTFOUND, NULL, NULL, "no model at /v1/models/%s",
+                          ref_text);
         return;
     }
     api_tfs_request r;
     api_problem prob;
     if (api_tfs_request_decode(req->body, req->body_len, a->cfg->max_predict_batch, &r, &prob)) {
-        infer_reply_error(V1, res, prob.status, "invalid", NULL, "%s", prob.detail);
+        infer_reply_status(V1, res, prob.status, "invalid", NULL, "%s", prob.detail);
         return;
     }
     registry_target t;
@@ -138,11 +141,11 @@ void route_v1_post(app *a, const http_request *req, http_response *res) {
     v1_job *j = r.width == inputs ? infer_job_new(sizeof *j, r.rows, outputs) : NULL;
     if (!j) {
         if (r.width != inputs)
-            infer_reply_error(V1, res, 400, "invalid", NULL,
+            infer_reply_error(V1, res, MLPD_EINVAL, "invalid", NULL,
                               "each instance has %d values but model '%s' version %d takes %d",
                               r.width, t.name, t.version, inputs);
         else
-            infer_reply_error(V1, res, 500, "internal", NULL, "out of memory");
+            infer_reply_error(V1, res, MLPD_EINTERNAL, NULL, NULL, "out of memory");
         model_cache_release(a->models, cm);
         api_tfs_request_free(&r);
         return;

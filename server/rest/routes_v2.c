@@ -56,8 +56,8 @@ void route_v2_ready(app *a, const http_request *req, http_response *res) {
 static int path_ref(const http_request *req, api_model_ref *ref, http_response *res) {
     const char *sel = req->n_params > 1 ? req->params[1] : NULL;
     if (api_model_ref_from_parts(req->params[0], sel, ref) == 0) return 0;
-    infer_reply_error(V2, res, 404, "not-found", NULL, "unknown model: '%s'%s%s", req->params[0],
-                      sel ? " version " : "", sel ? sel : "");
+    infer_reply_error(V2, res, MLPD_ENOTFOUND, NULL, NULL, "unknown model: '%s'%s%s",
+                      req->params[0], sel ? " version " : "", sel ? sel : "");
     return -1;
 }
 
@@ -69,7 +69,8 @@ static int path_target(app *a, const http_request *req, registry_target *t, http
     mlpd_error err = {0};
     int rc = registry_resolve(a->registry, ref.name, ref.alias, ref.version, 0, t, &err);
     if (rc == MLPD_OK) return 0;
-    infer_reply_error(V2, res, rc == MLPD_ENOTFOUND ? 404 : 500, "not-found", NULL, "%s", err.msg);
+    infer_reply_error(V2, res, rc == MLPD_ENOTFOUND ? rc : MLPD_EINTERNAL, "not-found", NULL, "%s",
+                      err.msg);
     return -1;
 }
 
@@ -79,7 +80,7 @@ void route_v2_model(app *a, const http_request *req, http_response *res) {
     store_model m;
     mlpd_error se = {0};
     if (store_model_get(a->st, t.model_id, &m, &se) != MLPD_OK) {
-        infer_reply_error(V2, res, 500, "store", NULL, "store: %s", se.msg);
+        infer_reply_error(V2, res, MLPD_ESTORE, NULL, NULL, "store: %s", se.msg);
         return;
     }
     /* The width and classes from the stored architecture, without loading it. */
@@ -93,7 +94,7 @@ void route_v2_model(app *a, const http_request *req, http_response *res) {
     store_registry reg;
     mlpd_error err = {0};
     if (registry_snapshot(a->registry, &reg, &err) != MLPD_OK) {
-        infer_reply_error(V2, res, 500, "store", NULL, "%s", err.msg);
+        infer_reply_error(V2, res, MLPD_ESTORE, NULL, NULL, "%s", err.msg);
         return;
     }
     int *versions = malloc((reg.n_versions + 1) * sizeof *versions);
@@ -104,7 +105,7 @@ void route_v2_model(app *a, const http_request *req, http_response *res) {
     cJSON *o = versions ? api_v2_model_metadata(t.name, versions, n, width, classes) : NULL;
     free(versions);
     if (!o) {
-        infer_reply_error(V2, res, 500, "internal", NULL, "out of memory");
+        infer_reply_error(V2, res, MLPD_EINTERNAL, NULL, NULL, "out of memory");
         return;
     }
     http_reply_json(res, 200, o);
@@ -145,7 +146,7 @@ static void v2_answer(infer_job *base, http_response *res) {
     if (api_v2_response_encode(&j->r, base->target.name, base->target.version, base->outputs,
                                base->item.probs, base->item.labels, &body, &len,
                                &header_len) != 0) {
-        infer_reply_error(V2, res, 500, "internal", NULL, "out of memory");
+        infer_reply_error(V2, res, MLPD_EINTERNAL, NULL, NULL, "out of memory");
         return;
     }
     http_reply_take(res, 200, header_len ? "application/octet-stream" : "application/json", body,
@@ -177,7 +178,7 @@ void route_v2_infer(app *a, const http_request *req, http_response *res) {
     if (path_ref(req, &ref, res) != 0) return;
     long long hl = header_length(req);
     if (hl == -2) {
-        infer_reply_error(V2, res, 400, "invalid", NULL,
+        infer_reply_error(V2, res, MLPD_EINVAL, "invalid", NULL,
                           "Inference-Header-Content-Length must be a non-negative integer");
         return;
     }
@@ -185,7 +186,7 @@ void route_v2_infer(app *a, const http_request *req, http_response *res) {
     api_problem prob;
     if (api_v2_request_decode(req->body, req->body_len, hl, a->cfg->max_predict_batch, &r, &prob) !=
         0) {
-        infer_reply_error(V2, res, prob.status, "invalid", NULL, "%s", prob.detail);
+        infer_reply_status(V2, res, prob.status, "invalid", NULL, "%s", prob.detail);
         return;
     }
     registry_target t;
@@ -199,12 +200,12 @@ void route_v2_infer(app *a, const http_request *req, http_response *res) {
     v2_job *j = r.width == inputs ? infer_job_new(sizeof *j, r.rows, outputs) : NULL;
     if (!j) {
         if (r.width != inputs)
-            infer_reply_error(V2, res, 400, "invalid", NULL,
+            infer_reply_error(V2, res, MLPD_EINVAL, "invalid", NULL,
                               "input '" API_V2_INPUT "' has shape [%d, %d] but model '%s' version "
                               "%d expects [-1, %d]",
                               r.rows, r.width, t.name, t.version, inputs);
         else
-            infer_reply_error(V2, res, 500, "internal", NULL, "out of memory");
+            infer_reply_error(V2, res, MLPD_EINTERNAL, NULL, NULL, "out of memory");
         model_cache_release(a->models, cm);
         api_v2_request_free(&r);
         return;

@@ -71,15 +71,15 @@ void route_v2_stats(app *a, const http_request *req, http_response *res) {
                      ? registry_resolve(a->registry, ref.name, ref.alias, ref.version, 0, &t, &err)
                      : mlpd_fail(&err, MLPD_ENOTFOUND, "unknown model: '%s'", name);
         if (rc != MLPD_OK) {
-            infer_reply_error(V2, res, rc == MLPD_ENOTFOUND ? 404 : 500, "not-found", NULL, "%s",
-                              err.msg);
+            infer_reply_error(V2, res, rc == MLPD_ENOTFOUND ? rc : MLPD_EINTERNAL, "not-found",
+                              NULL, "%s", err.msg);
             return;
         }
     }
     int one_version = req->n_params > 1;
     store_registry reg;
     if (registry_snapshot(a->registry, &reg, &err) != MLPD_OK) {
-        infer_reply_error(V2, res, 500, "store", NULL, "%s", err.msg);
+        infer_reply_error(V2, res, MLPD_ESTORE, NULL, NULL, "%s", err.msg);
         return;
     }
     cJSON *o = cJSON_CreateObject();
@@ -106,7 +106,7 @@ static int optional_body(const http_request *req, cJSON **out, http_response *re
     if (*out && cJSON_IsObject(*out)) return 0;
     cJSON_Delete(*out);
     *out = NULL;
-    infer_reply_error(V2, res, 400, "invalid", NULL, "the body must be a JSON object");
+    infer_reply_error(V2, res, MLPD_EINVAL, "invalid", NULL, "the body must be a JSON object");
     return -1;
 }
 
@@ -116,7 +116,7 @@ void route_v2_repo_index(app *a, const http_request *req, http_response *res) {
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(body, "ready");
     if (r && !cJSON_IsBool(r)) {
         cJSON_Delete(body);
-        infer_reply_error(V2, res, 400, "invalid", NULL, "ready must be a boolean");
+        infer_reply_error(V2, res, MLPD_EINVAL, "invalid", NULL, "ready must be a boolean");
         return;
     }
     int only_ready = cJSON_IsTrue(r);
@@ -124,7 +124,7 @@ void route_v2_repo_index(app *a, const http_request *req, http_response *res) {
     store_registry reg;
     mlpd_error err = {0};
     if (registry_snapshot(a->registry, &reg, &err) != MLPD_OK) {
-        infer_reply_error(V2, res, 500, "store", NULL, "%s", err.msg);
+        infer_reply_error(V2, res, MLPD_ESTORE, NULL, NULL, "%s", err.msg);
         return;
     }
     cJSON *arr = cJSON_CreateArray();
@@ -159,15 +159,15 @@ void route_v2_repo_load(app *a, const http_request *req, http_response *res) {
                  ? registry_resolve(a->registry, req->params[0], NULL, 0, 0, &t, &err)
                  : mlpd_fail(&err, MLPD_ENOTFOUND, "unknown model: '%s'", req->params[0]);
     if (rc != MLPD_OK) {
-        infer_reply_error(V2, res, rc == MLPD_ENOTFOUND ? 400 : 500, "not-found", NULL, "%s",
-                          err.msg);
+        infer_reply_error(V2, res, rc == MLPD_ENOTFOUND ? MLPD_EINVAL : MLPD_EINTERNAL, "not-found",
+                          NULL, "%s", err.msg);
         return;
     }
     registry_set_unloaded(a->registry, t.name, 0);
     cached_model *cm = NULL; /* loads, packs and warms it up (model_cache.h) */
     mlpd_error me = {0};
     if (model_cache_get(a->models, t.model_id, &cm, &me) != MLPD_OK) {
-        infer_reply_error(V2, res, 500, "internal", NULL, "failed to load '%s': %s", t.name,
+        infer_reply_error(V2, res, MLPD_EINTERNAL, NULL, NULL, "failed to load '%s': %s", t.name,
                           me.msg);
         return;
     }
@@ -183,7 +183,8 @@ void route_v2_repo_unload(app *a, const http_request *req, http_response *res) {
     mlpd_error err = {0};
     if (!api_model_name_ok(req->params[0]) ||
         registry_snapshot(a->registry, &reg, &err) != MLPD_OK) {
-        infer_reply_error(V2, res, 400, "not-found", NULL, "unknown model: '%s'", req->params[0]);
+        infer_reply_error(V2, res, MLPD_EINVAL, "not-found", NULL, "unknown model: '%s'",
+                          req->params[0]);
         return;
     }
     int found = 0;
@@ -195,7 +196,8 @@ void route_v2_repo_unload(app *a, const http_request *req, http_response *res) {
     }
     store_registry_free(&reg);
     if (!found) {
-        infer_reply_error(V2, res, 400, "not-found", NULL, "unknown model: '%s'", req->params[0]);
+        infer_reply_error(V2, res, MLPD_EINVAL, "not-found", NULL, "unknown model: '%s'",
+                          req->params[0]);
         return;
     }
     http_reply_take(res, 200, NULL, NULL, 0);

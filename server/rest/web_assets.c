@@ -16,14 +16,13 @@ static int cmp_path(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-web_assets *web_assets_load(const char *web_dir, char *err, size_t errlen) {
+mlpd_status web_assets_load(const char *web_dir, web_assets **out, mlpd_error *err) {
+    *out = NULL;
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", web_dir, WEB_ASSETS_LIST);
     FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s (it is written by make)", path, strerror(errno));
-        return NULL;
-    }
+    if (!f)
+        return mlpd_fail(err, MLPD_EIO, "%s: %s (it is written by make)", path, strerror(errno));
     web_assets *w = calloc(1, sizeof *w);
     size_t cap = 0;
     char line[512];
@@ -44,12 +43,12 @@ web_assets *web_assets_load(const char *web_dir, char *err, size_t errlen) {
     ok = ok && !ferror(f) && feof(f);
     fclose(f);
     if (!ok) {
-        snprintf(err, errlen, "%s: cannot be read whole", path);
         web_assets_free(w);
-        return NULL;
+        return mlpd_fail(err, MLPD_EIO, "%s: cannot be read whole", path);
     }
     if (w->n) qsort(w->paths, w->n, sizeof *w->paths, cmp_path);
-    return w;
+    *out = w;
+    return MLPD_OK;
 }
 
 int web_assets_has(const web_assets *w, const char *rel) {

@@ -7,14 +7,17 @@
 
 #include <stddef.h>
 
+#include "mlpd_error.h"
+
 /* The list's name inside the web dir; web/web.mk writes the same file. */
 #define WEB_ASSETS_LIST "assets.list"
 
 typedef struct web_assets web_assets;
 
-/* Read <web_dir>/assets.list; NULL with the reason in err when it cannot be
- * read (then nothing but GET / is served). */
-web_assets *web_assets_load(const char *web_dir, char *err, size_t errlen);
+/* Read <web_dir>/assets.list into *out. MLPD_EIO with the reason in err
+ * when it cannot be read whole (then *out is NULL and nothing but GET / is
+ * served). */
+mlpd_status web_assets_load(const char *web_dir, web_assets **out, mlpd_error *err);
 /* Is rel ("js/api.js", no leading slash) on the list? w may be NULL: no. */
 int web_assets_has(const web_assets *w, const char *rel);
 /* Number of paths on the list (0 for NULL). */

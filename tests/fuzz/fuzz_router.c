@@ -92,8 +92,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     check(f != NULL);
     fputs("index.html\napp.js\n", f);
     check(fclose(f) == 0);
-    char err[256];
-    check((web_list = web_assets_load(web_dir, err, sizeof err)) != NULL);
+    check(web_assets_load(web_dir, &web_list, NULL) == MLPD_OK);
     check(realpath(web_dir, web_real) != NULL);
     atexit(remove_web_dir);
     return 0;
