@@ -128,6 +128,44 @@ static int switch_value(const char *val) {
 }
 
 /* Set o from text; `who` names the source in err ("--port", "MLPD_PORT"). */
+/* A CLI_STRING: copied into a buffer of o->cap bytes (may be empty), or
+ * pointed at (must not be empty). */
+static int apply_string(const cli_option *o, const char *val, const char *who, char *err,
+                        size_t errlen) {
+    if (o->cap > 0) {
+        if (strlen(val) >= o->cap) {
+            set_err(err, errlen, "%s: value too long (at most %zu bytes)", who, o->cap - 1);
+            return -1;
+        }
+        memcpy(o->dest, val, strlen(val) + 1);
+        return 0;
+    }
+    if (!*val) {
+        set_err(err, errlen, "%s: empty value", who);
+        return -1;
+    }
+    *(const char **)o->dest = val;
+    return 0;
+}
+
+/* A CLI_CHOICE: the matching entry of o->choices, or an error listing them. */
+static int apply_choice(const cli_option *o, const char *val, const char *who, char *err,
+                        size_t errlen) {
+    for (const char *const *c = o->choices; *c; c++)
+        if (!strcmp(*c, val)) {
+            *(const char **)o->dest = *c;
+            return 0;
+        }
+    char list[96];
+    size_t used = 0;
+    list[0] = '\0';
+    for (const char *const *c = o->choices; *c && used < sizeof list; c++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+                                 c == o->choices ? "" : ", ", *c);
+    set_err(err, errlen, "%s: '%s' is not one of %s", who, val, list);
+    return -1;
+}
+
 static int apply_value(const cli_option *o, const char *val, const char *who, char *err,
                        size_t errlen) {
     char range[96];
@@ -176,35 +214,8 @@ static int apply_value(const cli_option *o, const char *val, const char *who, ch
             return -1;
         }
         return 0;
-    case CLI_STRING:
-        if (o->cap > 0) { /* a buffer: copied, may be empty */
-            if (strlen(val) >= o->cap) {
-                set_err(err, errlen, "%s: value too long (at most %zu bytes)", who, o->cap - 1);
-                return -1;
-            }
-            memcpy(o->dest, val, strlen(val) + 1);
-            return 0;
-        }
-        if (!*val) {
-            set_err(err, errlen, "%s: empty value", who);
-            return -1;
-        }
-        *(const char **)o->dest = val;
-        return 0;
-    case CLI_CHOICE: {
-        for (const char *const *c = o->choices; *c; c++)
-            if (!strcmp(*c, val)) {
-                *(const char **)o->dest = *c;
-                return 0;
-            }
-        size_t used = 0;
-        range[0] = '\0';
-        for (const char *const *c = o->choices; *c && used < sizeof range; c++)
-            used += (size_t)snprintf(range + used, sizeof range - used, "%s%s",
-                                     c == o->choices ? "" : ", ", *c);
-        set_err(err, errlen, "%s: '%s' is not one of %s", who, val, range);
-        return -1;
-    }
+    case CLI_STRING: return apply_string(o, val, who, err, errlen);
+    case CLI_CHOICE: return apply_choice(o, val, who, err, errlen);
     case CLI_INT_LIST:
         if (cli_parse_int_list(val, (long)o->min, (long)o->max, (cli_int_list *)o->dest)) {
             set_err(err, errlen,
