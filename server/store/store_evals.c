@@ -66,6 +66,20 @@ int store_evaluation_put(store *s, const store_evaluation *e, int64_t *id_out, m
     return rc;
 }
 
+static int read_evaluation(sqlite3_stmt *st, void *item, mlpd_error *err) {
+    store_evaluation *e = item;
+    int oom = 0;
+    e->id = sqlite3_column_int64(st, 0);
+    e->model_id = sqlite3_column_int64(st, 1);
+    e->dataset = store_column_text(st, 2, &oom);
+    e->split = store_column_text(st, 3, &oom);
+    e->created_at = store_column_time(st, 4);
+    e->report_json = store_column_text(st, 5, &oom);
+    if (!oom) return MLPD_OK;
+    store_evaluation_clear(e);
+    return mlpd_fail(err, MLPD_ESTORE, "out of memory");
+}
+
 int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, mlpd_error *err) {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
@@ -76,23 +90,8 @@ int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, m
                            &st, err);
     if (rc == MLPD_OK) {
         sqlite3_bind_int64(st, 1, model_id);
-        int step = sqlite3_step(st), oom = 0;
-        if (step == SQLITE_ROW) {
-            out->id = sqlite3_column_int64(st, 0);
-            out->model_id = sqlite3_column_int64(st, 1);
-            out->dataset = store_column_text(st, 2, &oom);
-            out->split = store_column_text(st, 3, &oom);
-            out->created_at = store_column_time(st, 4);
-            out->report_json = store_column_text(st, 5, &oom);
-            if (oom) {
-                store_evaluation_clear(out);
-                rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
-            }
-        } else {
-            rc = step == SQLITE_DONE ? mlpd_fail(err, MLPD_ENOTFOUND, "get evaluation: not found")
-                                     : store_fail_sql(s, err, "get evaluation");
-        }
-        sqlite3_finalize(st);
+        rc = store_read_one(s, st, read_evaluation, out, "get evaluation: not found",
+                            "get evaluation", err);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;

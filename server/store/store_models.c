@@ -32,12 +32,16 @@ void store_model_clear(store_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-void store_model_list_free(store_model *list, size_t n) {
-    for (size_t i = 0; list && i < n; i++) store_model_clear(&list[i]);
-    free(list);
+static void clear_model(void *m) {
+    store_model_clear(m);
 }
 
-static int read_model_row(sqlite3_stmt *st, store_model *m, mlpd_error *err) {
+void store_model_list_free(store_model *list, size_t n) {
+    store_free_items(list, n, sizeof *list, clear_model);
+}
+
+static int read_model_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
+    store_model *m = item;
     memset(m, 0, sizeof *m);
     int oom = 0;
     m->id = sqlite3_column_int64(st, 0);
@@ -154,13 +158,7 @@ int store_model_get(store *s, int64_t id, store_model *out, mlpd_error *err) {
     int rc = store_prepare(s, "SELECT " MODEL_COLUMNS MODEL_FROM "WHERE m.id = ?1", &st, err);
     if (rc == MLPD_OK) {
         sqlite3_bind_int64(st, 1, id);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW)
-            rc = read_model_row(st, out, err);
-        else
-            rc = step == SQLITE_DONE ? mlpd_fail(err, MLPD_ENOTFOUND, "get model: not found")
-                                     : store_fail_sql(s, err, "get model");
-        sqlite3_finalize(st);
+        rc = store_read_one(s, st, read_model_row, out, "get model: not found", "get model", err);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -215,10 +213,7 @@ int store_model_list(store *s, int limit, int64_t offset, store_model **out, siz
     if (limit < 1) limit = 1;
     if (limit > 1000) limit = 1000;
     if (offset < 0) offset = 0;
-    store_model *list = calloc((size_t)limit, sizeof *list);
-    if (!list) return mlpd_fail(err, MLPD_ESTORE, "out of memory");
     pthread_mutex_lock(&s->mu);
-    size_t count = 0;
     sqlite3_stmt *st = NULL;
     int rc = MLPD_OK;
     if (total) rc = count_rows(s, "SELECT count(*) FROM models", total, err);
@@ -230,21 +225,11 @@ int store_model_list(store *s, int limit, int64_t offset, store_model **out, siz
     if (rc == MLPD_OK) {
         sqlite3_bind_int(st, 1, limit);
         sqlite3_bind_int64(st, 2, offset);
-        int step = SQLITE_DONE;
-        while (rc == MLPD_OK && count < (size_t)limit && (step = sqlite3_step(st)) == SQLITE_ROW)
-            if ((rc = read_model_row(st, &list[count], err)) == MLPD_OK) count++;
-        if (rc == MLPD_OK && step != SQLITE_DONE && step != SQLITE_ROW)
-            rc = store_fail_sql(s, err, "list models");
+        rc = store_read_all(s, st, read_model_row, clear_model, sizeof **out, 16, (size_t)limit,
+                            (void **)out, n, "list models", err);
     }
-    sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
-    if (rc != MLPD_OK) {
-        store_model_list_free(list, count);
-        return rc;
-    }
-    *out = list;
-    *n = count;
-    return MLPD_OK;
+    return rc;
 }
 
 /* MLPD_ECONFLICT when an alias or a canary points at model id (s->mu held). */
@@ -301,34 +286,25 @@ int store_model_delete(store *s, int64_t id, mlpd_error *err) {
 
 int store_model_versions(store *s, const char *name, store_model **out, size_t *n,
                          mlpd_error *err) {
-    *out = NULL;
-    *n = 0;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(
         s, "SELECT " MODEL_COLUMNS MODEL_FROM "WHERE v.name = ?1 ORDER BY v.version", &st, err);
-    store_model *list = NULL;
-    size_t count = 0, cap = 0;
     if (rc == MLPD_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        int step = SQLITE_DONE;
-        while (rc == MLPD_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            if ((rc = store_grow((void **)&list, &cap, count, sizeof *list, 8, err)) != MLPD_OK)
-                break;
-            if ((rc = read_model_row(st, &list[count], err)) == MLPD_OK) count++;
-        }
-        if (rc == MLPD_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list versions");
-        sqlite3_finalize(st);
+        rc = store_read_all(s, st, read_model_row, clear_model, sizeof **out, 8, 0, (void **)out, n,
+                            "list versions", err);
+    } else {
+        *out = NULL;
+        *n = 0;
     }
     pthread_mutex_unlock(&s->mu);
-    if (rc == MLPD_OK && count == 0) rc = mlpd_fail(err, MLPD_ENOTFOUND, "no versions");
-    if (rc != MLPD_OK) {
-        store_model_list_free(list, count);
-        return rc;
+    if (rc == MLPD_OK && *n == 0) {
+        free(*out);
+        *out = NULL;
+        rc = mlpd_fail(err, MLPD_ENOTFOUND, "no versions");
     }
-    *out = list;
-    *n = count;
-    return MLPD_OK;
+    return rc;
 }
 
 int store_model_latest(store *s, int64_t *id_out, mlpd_error *err) {
@@ -359,12 +335,16 @@ void store_dataset_clear(store_dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
-void store_dataset_list_free(store_dataset *list, size_t n) {
-    for (size_t i = 0; list && i < n; i++) store_dataset_clear(&list[i]);
-    free(list);
+static void clear_dataset(void *d) {
+    store_dataset_clear(d);
 }
 
-static int read_dataset_row(sqlite3_stmt *st, store_dataset *d, mlpd_error *err) {
+void store_dataset_list_free(store_dataset *list, size_t n) {
+    store_free_items(list, n, sizeof *list, clear_dataset);
+}
+
+static int read_dataset_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
+    store_dataset *d = item;
     memset(d, 0, sizeof *d);
     int oom = 0;
     d->id = sqlite3_column_int64(st, 0);
@@ -427,13 +407,8 @@ int store_dataset_get(store *s, const char *name, store_dataset *out, mlpd_error
     int rc = store_prepare(s, "SELECT " DATASET_COLUMNS " FROM datasets WHERE name = ?1", &st, err);
     if (rc == MLPD_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW)
-            rc = read_dataset_row(st, out, err);
-        else
-            rc = step == SQLITE_DONE ? mlpd_fail(err, MLPD_ENOTFOUND, "get dataset: not found")
-                                     : store_fail_sql(s, err, "get dataset");
-        sqlite3_finalize(st);
+        rc = store_read_one(s, st, read_dataset_row, out, "get dataset: not found", "get dataset",
+                            err);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -445,24 +420,9 @@ int store_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT " DATASET_COLUMNS " FROM datasets ORDER BY name", &st, err);
-    store_dataset *list = NULL;
-    size_t count = 0, cap = 0;
-    if (rc == MLPD_OK) {
-        int step = SQLITE_DONE;
-        while (rc == MLPD_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            if ((rc = store_grow((void **)&list, &cap, count, sizeof *list, 16, err)) != MLPD_OK)
-                break;
-            if ((rc = read_dataset_row(st, &list[count], err)) == MLPD_OK) count++;
-        }
-        if (rc == MLPD_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list datasets");
-        sqlite3_finalize(st);
-    }
+    if (rc == MLPD_OK)
+        rc = store_read_all(s, st, read_dataset_row, clear_dataset, sizeof **out, 16, 0,
+                            (void **)out, n, "list datasets", err);
     pthread_mutex_unlock(&s->mu);
-    if (rc != MLPD_OK) {
-        store_dataset_list_free(list, count);
-        return rc;
-    }
-    *out = list;
-    *n = count;
-    return MLPD_OK;
+    return rc;
 }

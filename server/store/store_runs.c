@@ -25,13 +25,17 @@ void store_run_clear(store_run *r) {
     memset(r, 0, sizeof *r);
 }
 
+static void clear_run(void *r) {
+    store_run_clear(r);
+}
+
 void store_run_list_free(store_run *list, size_t n) {
-    for (size_t i = 0; list && i < n; i++) store_run_clear(&list[i]);
-    free(list);
+    store_free_items(list, n, sizeof *list, clear_run);
 }
 
 /* Fill *r from a row selected with RUN_COLUMNS. */
-static int read_run_row(sqlite3_stmt *st, store_run *r, mlpd_error *err) {
+static int read_run_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
+    store_run *r = item;
     memset(r, 0, sizeof *r);
     int oom = 0;
     r->id = sqlite3_column_int64(st, 0);
@@ -240,15 +244,10 @@ int store_run_get(store *s, int64_t id, store_run *out, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1", &st, err);
     if (rc == MLPD_OK) {
+        char notfound[48];
+        snprintf(notfound, sizeof notfound, "no run with id %lld", (long long)id);
         sqlite3_bind_int64(st, 1, id);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW)
-            rc = read_run_row(st, out, err);
-        else if (step == SQLITE_DONE)
-            rc = mlpd_fail(err, MLPD_ENOTFOUND, "no run with id %lld", (long long)id);
-        else
-            rc = store_fail_sql(s, err, "get run");
-        sqlite3_finalize(st);
+        rc = store_read_one(s, st, read_run_row, out, notfound, "get run", err);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -283,10 +282,7 @@ int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *
     *n = 0;
     int limit = q->limit < 1 ? 1 : q->limit > 1000 ? 1000 : q->limit;
     int64_t offset = q->offset < 0 ? 0 : q->offset;
-    store_run *list = calloc((size_t)limit, sizeof *list);
-    if (!list) return mlpd_fail(err, MLPD_ESTORE, "out of memory");
     pthread_mutex_lock(&s->mu);
-    size_t count = 0;
     sqlite3_stmt *st = NULL;
     int rc = MLPD_OK;
     if (total) rc = count_runs(s, q, total, err);
@@ -299,20 +295,16 @@ int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *
         bind_status_filter(st, q);
         sqlite3_bind_int(st, 2, limit);
         sqlite3_bind_int64(st, 3, offset);
-        int step = SQLITE_DONE;
-        while (rc == MLPD_OK && (step = sqlite3_step(st)) == SQLITE_ROW && count < (size_t)limit)
-            if ((rc = read_run_row(st, &list[count], err)) == MLPD_OK) count++;
-        if (rc == MLPD_OK && step != SQLITE_DONE && step != SQLITE_ROW)
-            rc = store_fail_sql(s, err, "list runs");
+        rc = store_read_all(s, st, read_run_row, clear_run, sizeof **out, 16, (size_t)limit,
+                            (void **)out, n, "list runs", err);
     }
-    sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
-    if (rc != MLPD_OK) {
-        store_run_list_free(list, count);
-        return rc;
-    }
-    *out = list;
-    *n = count;
+    return rc;
+}
+
+static int read_id(sqlite3_stmt *st, void *item, mlpd_error *err) {
+    (void)err;
+    *(int64_t *)item = sqlite3_column_int64(st, 0);
     return MLPD_OK;
 }
 
@@ -323,27 +315,13 @@ int store_run_ids_with_status(store *s, run_status status, int64_t **ids, size_t
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT id FROM runs WHERE status = ?1 ORDER BY id", &st, err);
-    int64_t *list = NULL;
-    size_t count = 0, cap = 0;
     if (rc == MLPD_OK) {
         sqlite3_bind_text(st, 1, run_status_name(status), -1, SQLITE_STATIC);
-        int step;
-        while (rc == MLPD_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            if ((rc = store_grow((void **)&list, &cap, count, sizeof *list, 16, err)) != MLPD_OK)
-                break;
-            list[count++] = sqlite3_column_int64(st, 0);
-        }
-        if (rc == MLPD_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "list run ids");
-        sqlite3_finalize(st);
+        rc = store_read_all(s, st, read_id, NULL, sizeof **ids, 16, 0, (void **)ids, n,
+                            "list run ids", err);
     }
     pthread_mutex_unlock(&s->mu);
-    if (rc != MLPD_OK) {
-        free(list);
-        return rc;
-    }
-    *ids = list;
-    *n = count;
-    return MLPD_OK;
+    return rc;
 }
 
 /* ---- metrics ------------------------------------------------------------------------ */
@@ -408,6 +386,21 @@ int store_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n
     return rc;
 }
 
+static int read_metric(sqlite3_stmt *st, void *item, mlpd_error *err) {
+    (void)err;
+    store_metric *m = item;
+    memset(m, 0, sizeof *m);
+    m->id = sqlite3_column_int64(st, 0);
+    m->run_id = sqlite3_column_int64(st, 1);
+    const char *key = (const char *)sqlite3_column_text(st, 2);
+    snprintf(m->key, sizeof m->key, "%s", key ? key : "");
+    m->epoch = sqlite3_column_int(st, 3);
+    m->step = sqlite3_column_int64(st, 4);
+    m->value = sqlite3_column_double(st, 5);
+    m->time = sqlite3_column_double(st, 6);
+    return MLPD_OK;
+}
+
 int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, store_metric **out,
                       size_t *n, mlpd_error *err) {
     *out = NULL;
@@ -420,36 +413,13 @@ int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, sto
                            "SELECT id, run_id, key, epoch, step, value, time FROM metrics "
                            "WHERE run_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
                            &st, err);
-    store_metric *list = NULL;
-    size_t count = 0, cap = 0;
     if (rc == MLPD_OK) {
         sqlite3_bind_int64(st, 1, run_id);
         sqlite3_bind_int64(st, 2, since_id);
         sqlite3_bind_int(st, 3, limit);
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            if ((rc = store_grow((void **)&list, &cap, count, sizeof *list, 64, err)) != MLPD_OK)
-                break;
-            store_metric *m = &list[count++];
-            memset(m, 0, sizeof *m);
-            m->id = sqlite3_column_int64(st, 0);
-            m->run_id = sqlite3_column_int64(st, 1);
-            const char *key = (const char *)sqlite3_column_text(st, 2);
-            snprintf(m->key, sizeof m->key, "%s", key ? key : "");
-            m->epoch = sqlite3_column_int(st, 3);
-            m->step = sqlite3_column_int64(st, 4);
-            m->value = sqlite3_column_double(st, 5);
-            m->time = sqlite3_column_double(st, 6);
-        }
-        if (rc == MLPD_OK && step != SQLITE_DONE) rc = store_fail_sql(s, err, "get metrics");
-        sqlite3_finalize(st);
+        rc = store_read_all(s, st, read_metric, NULL, sizeof **out, 64, 0, (void **)out, n,
+                            "get metrics", err);
     }
     pthread_mutex_unlock(&s->mu);
-    if (rc != MLPD_OK) {
-        free(list);
-        return rc;
-    }
-    *out = list;
-    *n = count;
-    return MLPD_OK;
+    return rc;
 }

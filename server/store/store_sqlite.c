@@ -51,6 +51,52 @@ int store_grow(void **arr, size_t *cap, size_t count, size_t elem, size_t first,
     return MLPD_OK;
 }
 
+void store_free_items(void *list, size_t n, size_t elem, void (*clear)(void *)) {
+    for (size_t i = 0; list && i < n; i++) clear((char *)list + i * elem);
+    free(list);
+}
+
+int store_read_one(store *s, sqlite3_stmt *st, store_row_reader read, void *item,
+                   const char *notfound, const char *what, mlpd_error *err) {
+    int step = sqlite3_step(st), rc;
+    if (step == SQLITE_ROW)
+        rc = read(st, item, err);
+    else if (step == SQLITE_DONE)
+        rc = mlpd_fail(err, MLPD_ENOTFOUND, "%s", notfound);
+    else
+        rc = store_fail_sql(s, err, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_read_all(store *s, sqlite3_stmt *st, store_row_reader read, void (*clear)(void *),
+                   size_t elem, size_t first, size_t max, void **out, size_t *n, const char *what,
+                   mlpd_error *err) {
+    *out = NULL;
+    *n = 0;
+    char *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = MLPD_OK, step = SQLITE_DONE;
+    while ((max == 0 || count < max) && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((rc = store_grow((void **)&list, &cap, count, elem, first, err)) != MLPD_OK) break;
+        if ((rc = read(st, list + count * elem, err)) != MLPD_OK) break;
+        count++;
+    }
+    if (rc == MLPD_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = store_fail_sql(s, err, what);
+    sqlite3_finalize(st);
+    if (rc != MLPD_OK) {
+        if (clear)
+            store_free_items(list, count, elem, clear);
+        else
+            free(list);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return MLPD_OK;
+}
+
 int store_prepare(store *s, const char *sql, sqlite3_stmt **st, mlpd_error *err) {
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
         *st = NULL;

@@ -46,6 +46,30 @@ int store_fail_sql(store *s, mlpd_error *err, const char *what);
  * *arr and *cap unchanged (the caller frees *arr). */
 int store_grow(void **arr, size_t *cap, size_t count, size_t elem, size_t first, mlpd_error *err);
 
+/* Reads the row st is on into *item, the columns as the caller's SELECT
+ * lists them: MLPD_OK, or MLPD_ESTORE (memory, a bad value) having released
+ * whatever it took for item. */
+typedef int (*store_row_reader)(sqlite3_stmt *st, void *item, mlpd_error *err);
+
+/* One row of st (prepared and bound): read into item; no row is
+ * MLPD_ENOTFOUND with `notfound` as the reason, an SQLite failure
+ * store_fail_sql(what). Finalizes st. */
+int store_read_one(store *s, sqlite3_stmt *st, store_row_reader read, void *item,
+                   const char *notfound, const char *what, mlpd_error *err);
+
+/* Every row of st (prepared and bound), at most max (0: no limit), each read
+ * into a new element of elem bytes of a growing array (first: its first
+ * size): *out (the caller frees it) and *n. On failure the rows read so far
+ * are released with clear (NULL: the elements own nothing), the array is
+ * freed and *out, *n stay NULL, 0. Finalizes st. */
+int store_read_all(store *s, sqlite3_stmt *st, store_row_reader read, void (*clear)(void *),
+                   size_t elem, size_t first, size_t max, void **out, size_t *n, const char *what,
+                   mlpd_error *err);
+
+/* clear() every one of n elements of elem bytes of list, then free list
+ * (NULL is fine): what the store_*_list_free calls do. */
+void store_free_items(void *list, size_t n, size_t elem, void (*clear)(void *));
+
 /* Prepare one statement (per call: statements are cheap next to the fsync of
  * a commit, and this keeps no state beside the connection). */
 int store_prepare(store *s, const char *sql, sqlite3_stmt **st, mlpd_error *err);
