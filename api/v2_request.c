@@ -72,57 +72,56 @@ static int expect(v2_scan *s, char c, const char *what) {
     return 0;
 }
 
-/* Members of the object at s->lx.p: fn(s, key, depth) reads each value. */
-typedef int (*member_fn)(v2_scan *s, const char *key, int depth);
-static int scan_object(v2_scan *s, int depth, member_fn fn) {
-    if (expect(s, '{', "'{' expected")) return -1;
-    if (peek(s) == '}') {
+/* The opening bracket `open` and the blanks after it: 1 when `close`
+ * follows at once (an empty container, consumed), 0 when items follow, -1
+ * on a syntax error. */
+static int open_container(v2_scan *s, char open, char close, const char *what) {
+    if (expect(s, open, what)) return -1;
+    if (peek(s) != close) return 0;
+    s->lx.p++;
+    return 1;
+}
+
+/* What follows an item: 1 for ',' (another item follows), 0 for `close`
+ * (the container ended), both consumed; -1 on anything else. */
+static int next_item(v2_scan *s, char close, const char *what) {
+    api_json_scan_ws(&s->lx);
+    if (peek(s) == close) {
         s->lx.p++;
         return 0;
     }
-    for (;;) {
+    if (peek(s) != ',') return api_json_scan_syntax_error(&s->lx, what);
+    s->lx.p++;
+    api_json_scan_ws(&s->lx);
+    return 1;
+}
+
+/* Members of the object at s->lx.p: fn(s, key, depth) reads each value. */
+typedef int (*member_fn)(v2_scan *s, const char *key, int depth);
+static int scan_object(v2_scan *s, int depth, member_fn fn) {
+    int more = open_container(s, '{', '}', "'{' expected");
+    if (more != 0) return more < 0 ? -1 : 0;
+    do {
         char key[64];
         int cut = 0;
         if (peek(s) != '"') return api_json_scan_syntax_error(&s->lx, "a member name expected");
         if (api_json_scan_string(&s->lx, key, sizeof key, &cut)) return -1;
         if (expect(s, ':', "':' expected")) return -1;
         if (cut ? api_json_scan_skip(&s->lx, depth + 1) : fn(s, key, depth + 1)) return -1;
-        api_json_scan_ws(&s->lx);
-        if (peek(s) == ',') {
-            s->lx.p++;
-            api_json_scan_ws(&s->lx);
-            continue;
-        }
-        if (peek(s) == '}') {
-            s->lx.p++;
-            return 0;
-        }
-        return api_json_scan_syntax_error(&s->lx, "',' or '}' expected");
-    }
+    } while ((more = next_item(s, '}', "',' or '}' expected")) == 1);
+    return more;
 }
 
 /* Elements of the array at s->lx.p: fn(s, index, depth) reads each. */
 typedef int (*element_fn)(v2_scan *s, int index, int depth);
 static int scan_array(v2_scan *s, int depth, element_fn fn) {
-    if (expect(s, '[', "'[' expected")) return -1;
-    if (peek(s) == ']') {
-        s->lx.p++;
-        return 0;
-    }
-    for (int i = 0;; i++) {
-        if (fn(s, i, depth + 1)) return -1;
-        api_json_scan_ws(&s->lx);
-        if (peek(s) == ',') {
-            s->lx.p++;
-            api_json_scan_ws(&s->lx);
-            continue;
-        }
-        if (peek(s) == ']') {
-            s->lx.p++;
-            return 0;
-        }
-        return api_json_scan_syntax_error(&s->lx, "',' or ']' expected");
-    }
+    int more = open_container(s, '[', ']', "'[' expected");
+    if (more != 0) return more < 0 ? -1 : 0;
+    int i = 0;
+    do {
+        if (fn(s, i++, depth + 1)) return -1;
+    } while ((more = next_item(s, ']', "',' or ']' expected")) == 1);
+    return more;
 }
 
 /* A string value into buf; `what` names it for errors. */
@@ -203,27 +202,13 @@ static int data_value(v2_scan *s, int depth);
 /* Nested arrays of numbers at s->lx.p, flattened row-major into r->x. */
 static int data_array(v2_scan *s, int depth) {
     if (depth >= API_JSON_MAX_DEPTH) return api_json_scan_syntax_error(&s->lx, "nested too deep");
-    s->lx.p++; /* '[' */
-    api_json_scan_ws(&s->lx);
-    if (peek(s) == ']') {
-        s->lx.p++;
-        return 0;
-    }
-    for (;;) {
+    int more = open_container(s, '[', ']', "'[' expected");
+    if (more != 0) return more < 0 ? -1 : 0;
+    do {
         if (peek(s) != '[') compact_run(s);
         if (data_value(s, depth + 1)) return -1;
-        api_json_scan_ws(&s->lx);
-        if (peek(s) == ',') {
-            s->lx.p++;
-            api_json_scan_ws(&s->lx);
-            continue;
-        }
-        if (peek(s) == ']') {
-            s->lx.p++;
-            return 0;
-        }
-        return api_json_scan_syntax_error(&s->lx, "',' or ']' expected");
-    }
+    } while ((more = next_item(s, ']', "',' or ']' expected")) == 1);
+    return more;
 }
 
 static int data_value(v2_scan *s, int depth) {
