@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli_args.h"
+#include "cmd_common.h"
 #include "commands.h"
 #include "mlp.h"
 
@@ -33,12 +34,7 @@ static void print_confusion(const mlp_eval_result *r) {
 int cmd_eval(int argc, char **argv) {
     const char *model_path = NULL, *data = NULL;
     const cli_option opts[] = {
-        {.name = "model",
-         .kind = CLI_STRING,
-         .dest = &model_path,
-         .flags = CLI_REQUIRED,
-         .metavar = "FILE",
-         .help = "model file"},
+        CLI_MODEL_OPTION(&model_path),
         {.name = "data",
          .kind = CLI_STRING,
          .dest = &data,
@@ -47,24 +43,12 @@ int cmd_eval(int argc, char **argv) {
          .help = "IDX folder (its test split is used) or CSV file (label first)"},
         {0},
     };
-    char msg[512];
-    int rc = cli_parse(opts, argc, argv, msg, sizeof msg);
-    if (rc == CLI_HELP) {
-        cli_print_help(stdout, "mlpd eval --model FILE --data DIR|FILE",
-                       "Print a model's test loss, accuracy and confusion matrix.", opts);
-        return 0;
-    }
-    if (rc != CLI_OK) {
-        fprintf(stderr, "mlpd eval: %s\n", msg);
-        return 2;
-    }
-
+    int rc = cli_command_parse("eval", opts, argc, argv, "mlpd eval --model FILE --data DIR|FILE",
+                               "Print a model's test loss, accuracy and confusion matrix.");
+    if (rc >= 0) return rc;
+    mlp_model *m = cli_load_model("eval", model_path);
+    if (!m) return 1;
     mlp_error err = {{0}};
-    mlp_model *m = NULL;
-    if (mlp_model_load(model_path, &m, &err) != MLP_OK) {
-        cli_fail_path("eval", "model", model_path, err.msg);
-        return 1;
-    }
     struct stat st;
     const char *split = (stat(data, &st) == 0 && S_ISREG(st.st_mode)) ? "train" : "test";
     mlp_dataset *d = NULL;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli_args.h"
+#include "cmd_common.h"
 #include "commands.h"
 #include "mlp.h"
 
@@ -133,12 +134,7 @@ int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *file = "-";
     int scale_255 = 0;
     const cli_option opts[] = {
-        {.name = "model",
-         .kind = CLI_STRING,
-         .dest = &model_path,
-         .flags = CLI_REQUIRED,
-         .metavar = "FILE",
-         .help = "model file"},
+        CLI_MODEL_OPTION(&model_path),
         {.name = "file",
          .kind = CLI_STRING,
          .dest = &file,
@@ -150,24 +146,13 @@ int cmd_predict(int argc, char **argv) {
          .help = "divide every value by 255 (raw pixel rows for a model trained on IDX images)"},
         {0},
     };
-    char msg[512];
-    int rc = cli_parse(opts, argc, argv, msg, sizeof msg);
-    if (rc == CLI_HELP) {
-        cli_print_help(stdout, "mlpd predict --model FILE [--file rows.csv]",
-                       "Print, for each CSV row, the predicted class and the model's outputs.",
-                       opts);
-        return 0;
-    }
-    if (rc != CLI_OK) {
-        fprintf(stderr, "mlpd predict: %s\n", msg);
-        return 2;
-    }
+    int rc = cli_command_parse(
+        "predict", opts, argc, argv, "mlpd predict --model FILE [--file rows.csv]",
+        "Print, for each CSV row, the predicted class and the model's outputs.");
+    if (rc >= 0) return rc;
+    mlp_model *m = cli_load_model("predict", model_path);
+    if (!m) return 1;
     mlp_error err = {{0}};
-    mlp_model *m = NULL;
-    if (mlp_model_load(model_path, &m, &err) != MLP_OK) {
-        cli_fail_path("predict", "model", model_path, err.msg);
-        return 1;
-    }
     (void)mlp_model_pack(m, &err); /* optional speed-up: CBLAS serves without it */
     FILE *in = stdin;
     if (strcmp(file, "-") != 0 && !(in = fopen(file, "r"))) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli_args.h"
+#include "cmd_common.h"
 #include "commands.h"
 #include "mlp.h"
 #include "progress.h"

@@ -9,8 +9,4 @@ int cmd_train(int argc, char **argv);   /* cmd_train.c */
 int cmd_eval(int argc, char **argv);    /* cmd_eval.c */
 int cmd_predict(int argc, char **argv); /* cmd_predict.c */
 
-/* Print "mlpd <cmd>: --<flag> <path>: <why>" on stderr, naming the path once:
- * the engine's messages often start with it ("<path>: cannot open: ..."). */
-void cli_fail_path(const char *cmd, const char *flag, const char *path, const char *why);
-
 #endif
