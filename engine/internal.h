@@ -179,10 +179,11 @@ void mlp_optim_step(mlp_optim *o, float *params, const float *grad);
 void mlp_optim_free(mlp_optim *o);
 
 /* ---- schedules and watched metrics (schedule.c) ---- */
-/* The schedule's members that its type reads; messages start "lr_schedule.<member>". */
+/* The rules between the schedule's members and the rest of the config
+ * (min_lr <= lr, warmup_epochs < epochs) for the type chosen; each member's
+ * own range is the recipe table's (mlp_recipe_validate checks it first).
+ * Messages start "lr_schedule.<member>". */
 mlp_status mlp_lr_schedule_validate(const mlp_lr_schedule *s, float lr, int epochs, mlp_error *err);
-/* Known monitor and mode; messages start with `where` ("" or "lr_schedule."). */
-mlp_status mlp_watch_validate(mlp_metric monitor, mlp_mode mode, const char *where, mlp_error *err);
 /* The rate of 0-based batch `step` of a run of `epochs` epochs of `steps`
  * batches from base rate lr (mlp.h's formulas); plateau_lr is
  * reduce_on_plateau's current rate. */

@@ -8,8 +8,8 @@
  * a unit test compares it with api/openapi.yaml's TrainRequest.
  *
  * Why these limits: batch 65536 and epochs 10000 keep one request from asking
- * for absurd work or memory (a batch's activations grow with it; issue 12
- * asks for a memory estimate on top); patience never needs more than the
+ * for absurd work or memory (a batch's activations grow with it; the daemon
+ * also checks mlp_train_memory's estimate); patience never needs more than the
  * epochs; lr, l1 and l2 above 10 only diverge; a validation split above 0.9
  * leaves too few rows to train on.
  */

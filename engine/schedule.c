@@ -12,58 +12,18 @@
 
 #define PI 3.14159265358979323846
 
-static int metric_known(mlp_metric m) {
-    return m == MLP_METRIC_VAL_LOSS || m == MLP_METRIC_VAL_ACCURACY || m == MLP_METRIC_LOSS ||
-           m == MLP_METRIC_ACCURACY;
-}
-
-static int mode_known(mlp_mode m) {
-    return m == MLP_MODE_AUTO || m == MLP_MODE_MIN || m == MLP_MODE_MAX;
-}
-
-mlp_status mlp_watch_validate(mlp_metric monitor, mlp_mode mode, const char *where,
-                              mlp_error *err) {
-    if (!metric_known(monitor))
-        return mlp_fail(err, MLP_EINVAL, "%smonitor: unknown metric", where);
-    if (!mode_known(mode)) return mlp_fail(err, MLP_EINVAL, "%smode: unknown mode", where);
-    return MLP_OK;
-}
-
-/* Only the members the chosen type reads are checked: a cosine schedule
- * with a leftover step_epochs of 0 is fine. Messages start with the member's
- * name under lr_schedule so callers can point at it. */
+/* Each member's own range is checked by the recipe table (recipe.c,
+ * mlp_recipe_fields) before this runs; only the rules between members are
+ * here. Messages start with the member's name under lr_schedule so callers
+ * can point at it. */
 mlp_status mlp_lr_schedule_validate(const mlp_lr_schedule *s, float lr, int epochs,
                                     mlp_error *err) {
-    switch (s->type) {
-    case MLP_LR_CONSTANT: return MLP_OK;
-    case MLP_LR_STEP:
-        if (s->step_epochs < 1)
-            return mlp_fail(err, MLP_EINVAL, "lr_schedule.step_epochs must be >= 1");
-        if (!(s->gamma > 0.0f && s->gamma <= 1.0f))
-            return mlp_fail(err, MLP_EINVAL, "lr_schedule.gamma must be in (0, 1]");
-        return MLP_OK;
-    case MLP_LR_EXPONENTIAL:
-        if (!(s->gamma > 0.0f && s->gamma <= 1.0f))
-            return mlp_fail(err, MLP_EINVAL, "lr_schedule.gamma must be in (0, 1]");
-        return MLP_OK;
-    case MLP_LR_COSINE:
-        if (!(s->min_lr >= 0.0f && s->min_lr <= lr))
-            return mlp_fail(err, MLP_EINVAL, "lr_schedule.min_lr must be in [0, learning rate]");
-        if (s->warmup_epochs < 0 || s->warmup_epochs >= epochs)
-            return mlp_fail(err, MLP_EINVAL, "lr_schedule.warmup_epochs must be in [0, epochs)");
-        return MLP_OK;
-    case MLP_LR_PLATEAU:
-        if (!(s->min_lr >= 0.0f && s->min_lr <= lr))
-            return mlp_fail(err, MLP_EINVAL, "lr_schedule.min_lr must be in [0, learning rate]");
-        if (!(s->factor > 0.0f && s->factor < 1.0f))
-            return mlp_fail(err, MLP_EINVAL, "lr_schedule.factor must be in (0, 1)");
-        if (s->patience < 1) return mlp_fail(err, MLP_EINVAL, "lr_schedule.patience must be >= 1");
-        if (s->cooldown < 0) return mlp_fail(err, MLP_EINVAL, "lr_schedule.cooldown must be >= 0");
-        if (!(s->min_delta >= 0.0f) || !isfinite(s->min_delta))
-            return mlp_fail(err, MLP_EINVAL, "lr_schedule.min_delta must be finite and >= 0");
-        return mlp_watch_validate(s->monitor, s->mode, "lr_schedule.", err);
-    }
-    return mlp_fail(err, MLP_EINVAL, "lr_schedule.type: unknown schedule (%d)", (int)s->type);
+    int uses_min_lr = s->type == MLP_LR_COSINE || s->type == MLP_LR_PLATEAU;
+    if (uses_min_lr && !(s->min_lr <= lr))
+        return mlp_fail(err, MLP_EINVAL, "lr_schedule.min_lr must be in [0, learning rate]");
+    if (s->type == MLP_LR_COSINE && s->warmup_epochs >= epochs)
+        return mlp_fail(err, MLP_EINVAL, "lr_schedule.warmup_epochs must be in [0, epochs)");
+    return MLP_OK;
 }
 
 float mlp_lr_at(const mlp_lr_schedule *s, float lr, float plateau_lr, long step, long steps,
