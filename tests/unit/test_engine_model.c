@@ -68,7 +68,14 @@ static void test_config_validation(void **state) {
     REJECT(mode, (mlp_mode)5);
     REJECT(schedule.type, (mlp_lr_kind)9);
 #undef REJECT
-    /* A schedule's members, each refused with a message naming it. */
+}
+
+/* A schedule's members, each refused with a message naming it; the rules
+ * between members apply only to the types that read them. */
+static void test_schedule_validation(void **state) {
+    (void)state;
+    mlp_train_config ok, c;
+    mlp_train_config_default(&ok);
 #define REJECT_SCHED(kind, field, value, name)                                                     \
     do {                                                                                           \
         mlp_error e = {{0}};                                                                       \
@@ -101,7 +108,14 @@ static void test_config_validation(void **state) {
     c.schedule.min_lr = 2 * c.lr;
     c.schedule.warmup_epochs = c.epochs;
     assert_int_equal(mlp_train_config_validate(&c, NULL), MLP_OK);
-    /* mlp_train refuses a bad configuration before touching the model */
+}
+
+/* mlp_train refuses a bad configuration before touching the model, and data
+ * that does not fit the model. */
+static void test_train_refuses_bad_input(void **state) {
+    (void)state;
+    mlp_train_config ok, c;
+    mlp_train_config_default(&ok);
     mlp_dataset d = make_blobs(20, 1, 0);
     mlp_model *m = make_model(4, MLP_ACT_RELU, 1), *copy;
     assert_int_equal(mlp_model_clone(m, &copy, NULL), MLP_OK);
@@ -109,7 +123,6 @@ static void test_config_validation(void **state) {
     c.lr = -1;
     assert_int_equal(mlp_train(m, &d, &c, NULL, NULL), MLP_EINVAL);
     assert_memory_equal(m->params, copy->params, m->n_params * sizeof(float));
-    /* and data that does not fit the model */
     d.features = 5;
     assert_int_equal(mlp_train(m, &d, &ok, NULL, NULL), MLP_EINVAL);
     d.features = FEATURES;
@@ -315,6 +328,8 @@ static void test_concurrent_predict(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_validation),
+        cmocka_unit_test(test_schedule_validation),
+        cmocka_unit_test(test_train_refuses_bad_input),
         cmocka_unit_test(test_arch_validation),
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_names_and_rng),
