@@ -1,12 +1,8 @@
 /* test_jobs.c - the job runner with a real store, real engine and small
- * synthetic datasets written to a temp data dir: dataset scanning, a job that
- * succeeds, cancelling, the queue limit, unknown datasets and models, warm
- * starts, crash recovery and shutdown; OpenBLAS threads following the
- * prediction traffic.
- *
- * Migrations come from $MLPD_MIGRATIONS or ./migrations (tests run from the
- * repository root).
- */
+ * synthetic datasets written to a temp data dir (jobs_fixture.h): dataset
+ * scanning, a job that succeeds, warm starts and optimizer state, unknown
+ * datasets and models, cancelling, the queue limit. Crash recovery,
+ * shutdown and OpenBLAS threads: test_jobs_lifecycle.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,185 +29,7 @@
 #include "datasets.h"
 #include "jobs.h"
 #include "test_util.h"
-
-typedef struct {
-    char dir[256];
-    char data[512];
-    char db[512];
-    store *st;
-    pthread_mutex_t log_mu;
-    char log[8192]; /* every job log line, for assertions */
-} fixture;
-
-static const char *migrations_dir(void) {
-    const char *env = getenv("MLPD_MIGRATIONS");
-    return env && *env ? env : "migrations";
-}
-
-static void test_log(void *user, const char *fmt, ...) {
-    fixture *f = user;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    pthread_mutex_lock(&f->log_mu);
-    size_t used = strlen(f->log);
-    snprintf(f->log + used, sizeof f->log - used, "%s\n", line);
-    pthread_mutex_unlock(&f->log_mu);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* A two-class CSV: label 1 when the first half of the features sums above the
- * second half. Values come from a small LCG so every run writes the same file. */
-static void write_csv(const char *path, int rows, int features) {
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fprintf(fp, "label");
-    for (int k = 0; k < features; k++) fprintf(fp, ",f%d", k);
-    fputc('\n', fp);
-    uint32_t x = 12345;
-    float *v = malloc((size_t)features * sizeof *v);
-    for (int r = 0; r < rows; r++) {
-        float a = 0, b = 0;
-        for (int k = 0; k < features; k++) {
-            x = x * 1664525u + 1013904223u;
-            v[k] = (float)(x >> 8) / 16777216.0f;
-            if (k < features / 2)
-                a += v[k];
-            else
-                b += v[k];
-        }
-        fprintf(fp, "%d", a > b ? 1 : 0);
-        for (int k = 0; k < features; k++) fprintf(fp, ",%.4f", v[k]);
-        fputc('\n', fp);
-    }
-    free(v);
-    fclose(fp);
-}
-
-static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    if (tu_make_temp_dir(f->dir, sizeof f->dir, "test-jobs") != 0) return -1;
-    snprintf(f->data, sizeof f->data, "%s/data", f->dir);
-    snprintf(f->db, sizeof f->db, "%s/mlpd.db", f->dir);
-    if (mkdir(f->data, 0700) != 0) return -1;
-    pthread_mutex_init(&f->log_mu, NULL);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tiny.csv", f->data);
-    write_csv(path, 64, 4);
-    snprintf(path, sizeof path, "%s/slow.csv", f->data);
-    write_csv(path, 2000, 16);
-    mlpd_error err = {0};
-    if (store_open(f->db, migrations_dir(), &f->st, &err) != MLPD_OK) {
-        fprintf(stderr, "store_open: %s\n", err.msg);
-        return -1;
-    }
-    if (datasets_scan(f->st, f->data, MLP_DATASET_MAX_BYTES_DEFAULT, &err) != 2) return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    store_close(f->st);
-    tu_remove_tree(f->dir);
-    pthread_mutex_destroy(&f->log_mu);
-    free(f);
-    return 0;
-}
-
-static jobs *start(fixture *f, int max_running, int max_queued) {
-    jobs_config cfg = {.st = f->st,
-                       .data_dir = f->data,
-                       .max_running = max_running,
-                       .max_queued = max_queued,
-                       .blas_threads = 1,
-                       .log = test_log,
-                       .log_user = f};
-    jobs *j = NULL;
-    mlpd_error err = {0};
-    if (jobs_start(&cfg, &j, &err) != MLPD_OK) fail_msg("jobs_start: %s", err.msg);
-    return j;
-}
-
-/* Long enough never to end during a test; the most POST /train accepts, so
- * that a stored config decodes again after a restart. */
-#define SLOW_EPOCHS 10000
-
-/* A small network on `dataset`. */
-static api_train_request request(const char *dataset, int epochs, int batch) {
-    api_train_request r;
-    api_train_request_default(&r);
-    snprintf(r.dataset, sizeof r.dataset, "%s", dataset);
-    r.recipe.hidden[0] = 8;
-    r.recipe.n_hidden = 1;
-    r.recipe.train.epochs = epochs;
-    r.recipe.train.batch_size = batch;
-    r.recipe.train.lr = 0.1f;
-    r.recipe.train.seed = 7;
-    return r;
-}
-
-static int64_t submit_ok(jobs *j, const api_train_request *r) {
-    int64_t id = 0;
-    mlpd_error err = {0};
-    int rc = jobs_submit(j, r, &id, &err);
-    if (rc != MLPD_OK) fail_msg("jobs_submit: %d %s", rc, err.msg);
-    assert_true(id > 0);
-    return id;
-}
-
-static run_status status_of(fixture *f, int64_t id) {
-    store_run r;
-    assert_int_equal(store_run_get(f->st, id, &r, NULL), MLPD_OK);
-    run_status s = r.status;
-    store_run_clear(&r);
-    return s;
-}
-
-/* Wait until run id has a final status (or fail after `seconds`). */
-static run_status wait_final(fixture *f, int64_t id, double seconds) {
-    double until = now_s() + seconds;
-    for (;;) {
-        run_status s = status_of(f, id);
-        if (s == RUN_SUCCEEDED || s == RUN_FAILED || s == RUN_CANCELLED) return s;
-        if (now_s() > until)
-            fail_msg("run %lld still %s after %.0fs", (long long)id, run_status_name(s), seconds);
-        sleep_ms(20);
-    }
-}
-
-static size_t count_metrics(fixture *f, int64_t run, const char *key) {
-    store_metric *m;
-    size_t n, hits = 0;
-    assert_int_equal(store_metrics_get(f->st, run, 0, 100000, &m, &n, NULL), MLPD_OK);
-    for (size_t i = 0; i < n; i++) hits += !key || !strcmp(m[i].key, key);
-    free(m);
-    return hits;
-}
-
-/* Wait until the running run id has recorded its first epoch. */
-static void wait_first_epoch(fixture *f, jobs *j, int64_t id) {
-    double until = now_s() + 30;
-    while (count_metrics(f, id, "loss") == 0) {
-        if (now_s() > until) fail_msg("run %lld recorded no epoch in 30s", (long long)id);
-        sleep_ms(20);
-    }
-    jobs_live live;
-    assert_int_equal(jobs_get_live(j, id, &live), MLPD_OK);
-    assert_true(live.epoch >= 1 && live.steps > 0 && live.progress > 0 && live.progress < 1);
-}
+#include "jobs_fixture.h"
 
 /* ---- datasets_scan ------------------------------------------------------------------ */
 
@@ -364,9 +182,20 @@ static void test_small_job_succeeds(void **state) {
     warm.recipe.hidden[0] = 8;
     warm.warm_start_model = model_id + 1000;
     assert_int_equal(jobs_submit(j, &warm, &none, &err), MLPD_ENOTFOUND);
+    jobs_free(j);
+    assert_non_null(strstr(f->log, "succeeded"));
+}
 
-    /* An Adam job's model file keeps the optimizer state (format version 2),
-     * with one step per batch; an SGD model has none (version 1 above). */
+/* An Adam job's model file keeps the optimizer state (format version 2),
+ * with one step per batch (an SGD model has none: version 1); a warm start
+ * from it continues the state. */
+static void test_adam_job_keeps_optimizer_state(void **state) {
+    fixture *f = *state;
+    jobs *j = start(f, 1, 4);
+    store_run run;
+    unsigned char *buf;
+    size_t len;
+    mlp_model *model = NULL;
     api_train_request adam = request("tiny", 2, 16);
     adam.recipe.train.optimizer = MLP_OPT_ADAM;
     int64_t id3 = submit_ok(j, &adam);
@@ -445,82 +274,6 @@ static void test_cancel_running_job(void **state) {
     jobs_free(j);
 }
 
-/* ---- OpenBLAS threads and prediction traffic ---------------------------------------- */
-
-static atomic_uint_fast64_t served; /* the fake prediction counter */
-static atomic_int serving_on;       /* 1: the feeder thread bumps it */
-static atomic_int feeder_stop;
-
-static uint64_t served_so_far(void *user) {
-    (void)user;
-    return atomic_load(&served);
-}
-
-static void *feeder(void *arg) {
-    (void)arg;
-    while (!atomic_load(&feeder_stop)) {
-        if (atomic_load(&serving_on)) atomic_fetch_add(&served, 1);
-        sleep_ms(5);
-    }
-    return NULL;
-}
-
-/* Poll until OpenBLAS runs `want` threads (set by the training thread). */
-static void wait_blas_threads(int want) {
-    double until = now_s() + 5;
-    while (openblas_get_num_threads() != want) {
-        if (now_s() > until)
-            fail_msg("OpenBLAS threads %d, want %d", openblas_get_num_threads(), want);
-        sleep_ms(5);
-    }
-}
-
-/* blas_threads 2: a training job uses two OpenBLAS threads while no
- * prediction is answered, one from the batch after they start, two again
- * once they have been quiet for JOBS_SERVING_QUIET_SECONDS. */
-static void test_blas_threads_follow_serving(void **state) {
-    fixture *f = *state;
-    atomic_store(&served, 0);
-    atomic_store(&serving_on, 0);
-    atomic_store(&feeder_stop, 0);
-    openblas_set_num_threads(1);
-    jobs_config cfg = {.st = f->st,
-                       .data_dir = f->data,
-                       .max_running = 1,
-                       .max_queued = 1,
-                       .blas_threads = 2,
-                       .serving = served_so_far,
-                       .log = test_log,
-                       .log_user = f};
-    jobs *j = NULL;
-    mlpd_error err = {0};
-    if (jobs_start(&cfg, &j, &err) != MLPD_OK) fail_msg("jobs_start: %s", err.msg);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, feeder, NULL), 0);
-    api_train_request r = request("slow", SLOW_EPOCHS, 4);
-    int64_t id = submit_ok(j, &r);
-    wait_first_epoch(f, j, id);
-    wait_blas_threads(2);
-    atomic_store(&serving_on, 1);
-    double t0 = now_s();
-    wait_blas_threads(1);
-    printf("serving: one OpenBLAS thread after %.0f ms\n", (now_s() - t0) * 1e3);
-    sleep_ms(300); /* still serving: stays at one */
-    assert_int_equal(openblas_get_num_threads(), 1);
-    atomic_store(&serving_on, 0);
-    t0 = now_s();
-    wait_blas_threads(2);
-    double quiet = now_s() - t0;
-    printf("quiet: two OpenBLAS threads after %.0f ms\n", quiet * 1e3);
-    assert_true(quiet >= JOBS_SERVING_QUIET_SECONDS - 0.05);
-    assert_int_equal(jobs_cancel(j, id), MLPD_OK);
-    assert_int_equal(wait_final(f, id, 10), RUN_CANCELLED);
-    atomic_store(&feeder_stop, 1);
-    pthread_join(t, NULL);
-    jobs_free(j);
-    openblas_set_num_threads(1);
-}
-
 static void test_queue_full(void **state) {
     fixture *f = *state;
     jobs *j = start(f, 1, 1);
@@ -549,142 +302,14 @@ static void test_queue_full(void **state) {
     jobs_free(j);
 }
 
-static void test_recovery_after_crash(void **state) {
-    fixture *f = *state;
-    /* What a crashed daemon leaves: one run "running", two "queued". */
-    api_train_request r = request("tiny", 2, 16);
-    char *cfg = api_train_request_encode(&r);
-    int64_t crashed, q1, q2;
-    assert_int_equal(store_run_create(f->st, cfg, "tiny", 2, &crashed, NULL), MLPD_OK);
-    assert_int_equal(store_run_set_status(f->st, crashed, RUN_RUNNING, NULL, NULL), MLPD_OK);
-    assert_int_equal(store_run_create(f->st, cfg, "tiny", 2, &q1, NULL), MLPD_OK);
-    assert_int_equal(store_run_create(f->st, "{\"epochs\": \"many\"}", "tiny", 2, &q2, NULL),
-                     MLPD_OK);
-    free(cfg);
-
-    jobs *j = start(f, 1, 4);
-    store_run run;
-    assert_int_equal(store_run_get(f->st, crashed, &run, NULL), MLPD_OK);
-    assert_int_equal(run.status, RUN_FAILED);
-    assert_string_equal(run.error, "interrupted");
-    store_run_clear(&run);
-    assert_int_equal(wait_final(f, q1, 60), RUN_SUCCEEDED);
-    assert_int_equal(count_metrics(f, q1, "loss"), 2);
-    /* A stored config that no longer decodes fails with a reason, not silently. */
-    assert_int_equal(store_run_get(f->st, q2, &run, NULL), MLPD_OK);
-    assert_int_equal(run.status, RUN_FAILED);
-    assert_non_null(run.error);
-    store_run_clear(&run);
-    jobs_free(j);
-}
-
-static void test_shutdown_interrupts_running_keeps_queued(void **state) {
-    fixture *f = *state;
-    jobs *j = start(f, 1, 4);
-    api_train_request slow = request("slow", SLOW_EPOCHS, 4);
-    int64_t a = submit_ok(j, &slow);
-    int64_t b = submit_ok(j, &slow);
-    wait_first_epoch(f, j, a);
-    double t0 = now_s();
-    jobs_stop(j);
-    assert_true(now_s() - t0 < 2.0);
-    store_run run;
-    assert_int_equal(store_run_get(f->st, a, &run, NULL), MLPD_OK);
-    assert_int_equal(run.status, RUN_FAILED);
-    assert_string_equal(run.error, "interrupted: daemon shut down");
-    store_run_clear(&run);
-    assert_int_equal(status_of(f, b), RUN_QUEUED);
-    mlpd_error err = {0};
-    int64_t c = 0;
-    assert_int_equal(jobs_submit(j, &slow, &c, &err), MLPD_EINTERNAL);
-    jobs_free(j);
-    /* It is picked up again by the next runner. */
-    j = start(f, 1, 4);
-    double until = now_s() + 10;
-    while (status_of(f, b) == RUN_QUEUED && now_s() < until) sleep_ms(10);
-    assert_int_equal(jobs_cancel(j, b), MLPD_OK);
-    assert_int_equal(wait_final(f, b, 10), RUN_CANCELLED);
-    jobs_free(j);
-}
-
-/* A daemon killed with SIGKILL mid-training: every epoch it finished is in the
- * database, and the next start marks the run failed "interrupted". The
- * "daemon" is a child process with its own connection to the same file. */
-static void test_sigkill_keeps_finished_epochs(void **state) {
-    fixture *f = *state;
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        store *cs = NULL;
-        jobs *cj = NULL;
-        mlpd_error err = {0};
-        if (store_open(f->db, migrations_dir(), &cs, NULL) != MLPD_OK) _exit(2);
-        jobs_config cfg = {
-            .st = cs, .data_dir = f->data, .max_running = 1, .max_queued = 1, .blas_threads = 1};
-        if (jobs_start(&cfg, &cj, &err) != MLPD_OK) _exit(3);
-        api_train_request r = request("slow", SLOW_EPOCHS, 4);
-        int64_t id;
-        if (jobs_submit(cj, &r, &id, &err) != MLPD_OK) _exit(4);
-        for (;;) pause(); /* until killed */
-    }
-    /* Wait (through the parent's own connection) for three finished epochs. */
-    int64_t run = 0;
-    double until = now_s() + 30;
-    while (run == 0 || count_metrics(f, run, "loss") < 3) {
-        int wstatus;
-        if (waitpid(pid, &wstatus, WNOHANG) == pid) fail_msg("the child exited early: %d", wstatus);
-        if (now_s() > until) {
-            kill(pid, SIGKILL);
-            fail_msg("no three epochs in 30s");
-        }
-        int64_t *ids;
-        size_t n;
-        assert_int_equal(store_run_ids_with_status(f->st, RUN_RUNNING, &ids, &n, NULL), MLPD_OK);
-        if (n) run = ids[0];
-        free(ids);
-        sleep_ms(10);
-    }
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    assert_int_equal(waitpid(pid, NULL, 0), pid);
-    size_t epochs = count_metrics(f, run, "loss");
-
-    /* Restart: a fresh connection finds the same epochs 1..n, in order. */
-    store_close(f->st);
-    assert_int_equal(store_open(f->db, migrations_dir(), &f->st, NULL), MLPD_OK);
-    store_metric *m;
-    size_t n;
-    assert_int_equal(store_metrics_get(f->st, run, 0, 100000, &m, &n, NULL), MLPD_OK);
-    int next_epoch = 1;
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(m[i].key, "loss")) assert_int_equal(m[i].epoch, next_epoch++);
-    free(m);
-    assert_true((size_t)(next_epoch - 1) >= epochs);
-    store_run rec;
-    assert_int_equal(store_run_get(f->st, run, &rec, NULL), MLPD_OK);
-    assert_int_equal(rec.status, RUN_RUNNING);
-    assert_int_equal(rec.epoch, next_epoch - 1); /* progress and metrics agree */
-    store_run_clear(&rec);
-    jobs *j = start(f, 1, 1);
-    assert_int_equal(store_run_get(f->st, run, &rec, NULL), MLPD_OK);
-    assert_int_equal(rec.status, RUN_FAILED);
-    assert_string_equal(rec.error, "interrupted");
-    store_run_clear(&rec);
-    jobs_free(j);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_scan_finds_csv_and_idx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_job_succeeds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_adam_job_keeps_optimizer_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_dataset_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_running_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_blas_threads_follow_serving, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recovery_after_crash, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_interrupts_running_keeps_queued, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_sigkill_keeps_finished_epochs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
