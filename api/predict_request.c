@@ -247,6 +247,25 @@ static int scan_model(scanner *s, api_predict_request *out) {
     return 0;
 }
 
+/* "precision": "float32", "bf16" or "int8" (whether the model serves it is
+ * the route's check). */
+static int scan_precision(scanner *s, api_predict_request *out) {
+    if (s->lx.p < s->lx.end && *s->lx.p == '"') {
+        char text[16];
+        int cut = 0;
+        mlp_precision p;
+        if (api_json_scan_string(&s->lx, text, sizeof text, &cut)) return -1;
+        if (!cut && mlp_precision_from_name(text, &p) == 0) {
+            out->precision = (int)p;
+            return 0;
+        }
+    } else if (api_json_scan_skip(&s->lx, 1)) {
+        return -1;
+    }
+    content_error(s, 422, "/precision", "precision must be \"float32\", \"bf16\" or \"int8\"");
+    return 0;
+}
+
 static int scan_body(scanner *s, int max_batch, api_predict_request *out) {
     api_json_scan_ws(&s->lx);
     if (s->lx.p >= s->lx.end) {
@@ -260,7 +279,7 @@ static int scan_body(scanner *s, int max_batch, api_predict_request *out) {
     }
     s->lx.p++;
     api_json_scan_ws(&s->lx);
-    int seen_model = 0, seen_input = 0, seen_inputs = 0;
+    int seen_model = 0, seen_input = 0, seen_inputs = 0, seen_precision = 0;
     int empty = s->lx.p < s->lx.end && *s->lx.p == '}';
     if (empty) s->lx.p++;
     while (!empty) {
@@ -274,14 +293,16 @@ static int scan_body(scanner *s, int max_batch, api_predict_request *out) {
             return api_json_scan_syntax_error(&s->lx, "':' expected");
         s->lx.p++;
         api_json_scan_ws(&s->lx);
-        int *seen = cut                      ? NULL
-                    : !strcmp(key, "model")  ? &seen_model
-                    : !strcmp(key, "input")  ? &seen_input
-                    : !strcmp(key, "inputs") ? &seen_inputs
-                                             : NULL;
+        int *seen = cut                         ? NULL
+                    : !strcmp(key, "model")     ? &seen_model
+                    : !strcmp(key, "input")     ? &seen_input
+                    : !strcmp(key, "inputs")    ? &seen_inputs
+                    : !strcmp(key, "precision") ? &seen_precision
+                                                : NULL;
         api_json_pointer(ptr, sizeof ptr, "", key);
         if (!seen) {
-            content_error(s, 422, ptr, "unknown field \"%.64s\" (expected model, input or inputs)",
+            content_error(s, 422, ptr,
+                          "unknown field \"%.64s\" (expected model, input, inputs or precision)",
                           key);
             if (api_json_scan_skip(&s->lx, 1)) return -1;
         } else if (*seen) {
@@ -290,6 +311,9 @@ static int scan_body(scanner *s, int max_batch, api_predict_request *out) {
         } else if (seen == &seen_model) {
             *seen = 1;
             if (scan_model(s, out)) return -1;
+        } else if (seen == &seen_precision) {
+            *seen = 1;
+            if (scan_precision(s, out)) return -1;
         } else if ((seen == &seen_input && seen_inputs) || (seen == &seen_inputs && seen_input)) {
             *seen = 1;
             content_error(s, 422, ptr, "give either input (one row) or inputs (a batch), not both");
@@ -332,6 +356,7 @@ static int scan_body(scanner *s, int max_batch, api_predict_request *out) {
 int api_predict_request_decode(const char *json, size_t len, int max_batch,
                                api_predict_request *out, api_problem *prob) {
     memset(out, 0, sizeof *out);
+    out->precision = -1;
     if (max_batch < 1) max_batch = API_PREDICT_MAX_BATCH_DEFAULT;
     scanner s = {.lx = {.p = json, .end = json + len, .start = json, .prob = prob}};
     int rc = scan_body(&s, max_batch, out);

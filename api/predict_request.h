@@ -27,6 +27,7 @@ typedef struct {
     int n;          /* rows */
     int width;      /* values per row */
     float *x;       /* n * width, malloc'ed; freed by api_predict_request_free */
+    int precision;  /* an mlp_precision the body asked for, -1 when it named none */
 } api_predict_request;
 
 /* Parse and validate; rows beyond max_batch give 413 naming the limit,

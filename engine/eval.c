@@ -49,7 +49,7 @@ void mlp_eval_rows(const mlp_model *m, const mlp_dataset *d, size_t start, size_
         int n = count - done < (size_t)b->chunk ? (int)(count - done) : b->chunk;
         for (int i = 0; i < n; i++) b->idx[i] = (uint32_t)(start + done + (size_t)i);
         mlp_dataset_gather(d, b->idx, n, b->x, b->y);
-        mlp_forward_logits(m, b->x, n, b->out, b->scratch);
+        mlp_forward_logits_precision(m, b->precision, b->x, n, b->out, b->scratch);
         if (a->loss == MLP_LOSS_CROSS_ENTROPY)
             *loss_sum += mlp_softmax_ce_loss(b->out, b->y, n, O, b->label_smoothing, b->pred);
         else
@@ -64,6 +64,11 @@ void mlp_eval_rows(const mlp_model *m, const mlp_dataset *d, size_t start, size_
 
 mlp_status mlp_evaluate(const mlp_model *m, const mlp_dataset *d, mlp_eval_result *res,
                         mlp_error *err) {
+    return mlp_evaluate_precision(m, MLP_PRECISION_F32, d, res, err);
+}
+
+mlp_status mlp_evaluate_precision(const mlp_model *m, mlp_precision p, const mlp_dataset *d,
+                                  mlp_eval_result *res, mlp_error *err) {
     if (!res) return mlp_fail(err, MLP_EINVAL, "no result to fill");
     memset(res, 0, sizeof *res);
     if (!m || !d) return mlp_fail(err, MLP_EINVAL, "no model or data set");
@@ -89,6 +94,7 @@ mlp_status mlp_evaluate(const mlp_model *m, const mlp_dataset *d, mlp_eval_resul
         mlp_eval_result_free(res);
         return s;
     }
+    b.precision = p;
     double loss = 0.0;
     size_t correct = 0;
     mlp_eval_rows(m, d, 0, d->n, &b, &loss, &correct, res->confusion);

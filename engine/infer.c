@@ -18,19 +18,22 @@ static int widest_hidden(const mlp_arch *a) {
 size_t mlp_scratch_floats(const mlp_model *m, int batch) {
     if (!m || batch < 1) return 0;
     /* At least 1 so that a caller's malloc never sees 0 (single-layer models
-     * need no scratch). */
-    if (m->arch.n_layers == 1) return 1;
-    return 2u * (size_t)batch * (size_t)widest_hidden(&m->arch);
+     * need no ping-pong buffers). */
+    size_t pingpong = m->arch.n_layers == 1 ? 1 : 2u * (size_t)batch * widest_hidden(&m->arch);
+    return pingpong + mlp_lowp_scratch_floats(m, batch);
 }
 
 /* Shared by mlp_forward and mlp_forward_logits: `normalise` decides whether a
- * softmax output layer is applied or left as logits. */
-static void forward(const mlp_model *m, const float *x, int B, float *out, float *scratch,
-                    int normalise) {
+ * softmax output layer is applied or left as logits. A reduced precision p
+ * (when m has it) runs every layer through lowp.c, whatever the batch. */
+static void forward(const mlp_model *m, mlp_precision p, const float *x, int B, float *out,
+                    float *scratch, int normalise) {
     const mlp_arch *a = &m->arch;
     int L = a->n_layers;
     size_t half = (size_t)B * (size_t)widest_hidden(a);
+    float *lowp_scratch = scratch + (L == 1 ? 1 : 2 * half);
     const float *in = x;
+    int lowp = p != MLP_PRECISION_F32 && mlp_model_has_precision(m, p);
     int packed = m->packed && B <= MLP_PACKED_MAX_ROWS;
     for (int l = 0; l < L; l++) {
         int I = a->sizes[l], O = a->sizes[l + 1];
@@ -38,7 +41,9 @@ static void forward(const mlp_model *m, const float *x, int B, float *out, float
         mlp_act act = a->act[l];
         if (act == MLP_ACT_SOFTMAX && !normalise) act = MLP_ACT_LINEAR;
         const float *Wp = packed ? mlp_packed_layer(m, l) : NULL;
-        if (Wp)
+        if (lowp)
+            mlp_lowp_forward_layer(m, p, l, y, in, act, B, lowp_scratch);
+        else if (Wp)
             mlp_dense_packed_forward(y, in, Wp, m->b[l], act, B, I, O);
         else
             mlp_dense_bias_act_forward(y, in, m->W[l], m->b[l], act, B, I, O);
@@ -48,18 +53,35 @@ static void forward(const mlp_model *m, const float *x, int B, float *out, float
 
 void mlp_forward(const mlp_model *m, const float *x, int batch, float *out, float *scratch) {
     if (batch < 1) return;
-    forward(m, x, batch, out, scratch, 1);
+    forward(m, MLP_PRECISION_F32, x, batch, out, scratch, 1);
 }
 
 void mlp_forward_logits(const mlp_model *m, const float *x, int batch, float *out, float *scratch) {
     if (batch < 1) return;
-    forward(m, x, batch, out, scratch, 0);
+    forward(m, MLP_PRECISION_F32, x, batch, out, scratch, 0);
+}
+
+void mlp_forward_precision(const mlp_model *m, mlp_precision p, const float *x, int batch,
+                           float *out, float *scratch) {
+    if (batch < 1) return;
+    forward(m, p, x, batch, out, scratch, 1);
+}
+
+void mlp_forward_logits_precision(const mlp_model *m, mlp_precision p, const float *x, int batch,
+                                  float *out, float *scratch) {
+    if (batch < 1) return;
+    forward(m, p, x, batch, out, scratch, 0);
 }
 
 void mlp_predict(const mlp_model *m, const float *x, int batch, float *probs, int *labels,
                  float *scratch) {
+    mlp_predict_precision(m, MLP_PRECISION_F32, x, batch, probs, labels, scratch);
+}
+
+void mlp_predict_precision(const mlp_model *m, mlp_precision p, const float *x, int batch,
+                           float *probs, int *labels, float *scratch) {
     if (batch < 1) return;
-    forward(m, x, batch, probs, scratch, 1);
+    forward(m, p, x, batch, probs, scratch, 1);
     if (!labels) return;
     int O = m->arch.sizes[m->arch.n_layers];
     for (int i = 0; i < batch; i++) labels[i] = mlp_row_label(probs + (size_t)i * O, O);

@@ -78,6 +78,51 @@ const float *mlp_packed_layer(const mlp_model *m, int layer);
 void mlp_dense_packed_forward(float *y, const float *x, const float *Wp, const float *b,
                               mlp_act act, int B, int In, int O);
 
+/* ---- reduced-precision kernels (lowp.c: layouts, driver, choice) ---- */
+/* bf16 panels: per 16 outputs, per input pair kp, 16 words of two bf16
+ * (low half input 2kp, high half 2kp+1): vdpbf16ps's operand layout. A row
+ * of inputs is likewise one word per pair. rows: c (rb rows, stride ldc, 16
+ * floats) += x (rb rows, stride ldx words)[0..np) times the panel block w
+ * (np x 16 words), one float32 accumulator per row and output, each pair
+ * added high half first; one: the same for a batch of exactly one row with
+ * four accumulators over kp mod 4 (a tail goes to the first), summed as
+ * (a0 + a1) + (a2 + a3) and added to c. */
+typedef struct {
+    const char *name, *option; /* as mlp_kernel_name_for / MLPD_KERNEL call it */
+    int mr;                    /* rows per tile, <= MLP_PACKED_MAX_MR */
+    int (*supported)(void);
+    void (*rows)(int rb, float *c, int ldc, const uint32_t *x, int ldx, const uint32_t *w, int np);
+    void (*one)(float *c, const uint32_t *x, const uint32_t *w, int np);
+} mlp_bf16_kernel;
+/* int8 panels: per 16 outputs, per input quad kq, 16 words of four signed
+ * bytes (byte t is input 4kq + t): vpdpbusd's layout. Inputs are unsigned
+ * bytes, four per word. rows: c (rb rows, stride ldc, 16 int32) += the exact
+ * sums of x times w over nq quads (integers: any order gives the same). */
+typedef struct {
+    const char *name, *option;
+    int mr;
+    int (*supported)(void);
+    void (*rows)(int rb, int32_t *c, int ldc, const uint32_t *x, int ldx, const uint32_t *w,
+                 int nq);
+} mlp_int8_kernel;
+extern const mlp_bf16_kernel mlp_bf16_kernel_avx512, mlp_bf16_kernel_avx2, mlp_bf16_kernel_portable;
+extern const mlp_int8_kernel mlp_int8_kernel_avx512, mlp_int8_kernel_avx2, mlp_int8_kernel_portable;
+/* Choose the bf16 and int8 variants as mlp_kernel_select does the float one
+ * (called by it, under its once-guard). */
+void mlp_lowp_select(const char *want);
+/* f rounded to bfloat16, nearest even; denormals to (signed) zero, as the
+ * hardware reads them. */
+uint16_t mlp_bf16_round(float f);
+/* Floats of scratch a reduced-precision layer needs for `batch` rows (0 when
+ * m has no reduced precision). */
+size_t mlp_lowp_scratch_floats(const mlp_model *m, int batch);
+/* Layer l of m in precision p (m has it): y (B,O) = act(x W^T + b); scratch
+ * holds mlp_lowp_scratch_floats(m, B) floats. */
+void mlp_lowp_forward_layer(const mlp_model *m, mlp_precision p, int l, float *y, const float *x,
+                            mlp_act act, int B, float *scratch);
+/* Free m's reduced-precision copies. */
+void mlp_lowp_drop(mlp_model *m);
+
 /* ---- losses (loss.c) ---- */
 /* The predicted class of one output row: argmax (first on ties), or for a
  * single output unit 1 if y >= 0.5 else 0. */
@@ -106,6 +151,8 @@ double mlp_mse_loss(const float *y, const int32_t *labels, int B, int O, int *pr
 /* As mlp_forward, but a softmax output layer is left as logits (bias added,
  * not normalised) so losses can use log-sum-exp. */
 void mlp_forward_logits(const mlp_model *m, const float *x, int batch, float *out, float *scratch);
+void mlp_forward_logits_precision(const mlp_model *m, mlp_precision p, const float *x, int batch,
+                                  float *out, float *scratch);
 
 /* ---- one training batch (backprop.c) ---- */
 /* Buffers for forward + backward of up to `batch` rows, allocated once. */
@@ -218,14 +265,15 @@ void mlp_plateau_update(mlp_plateau *pl, const mlp_lr_schedule *s, double value)
 
 /* ---- evaluation over a range of rows (eval.c) ---- */
 typedef struct {
-    int chunk;             /* rows per forward pass */
-    float label_smoothing; /* of the cross-entropy loss summed, 0 after init */
-    uint32_t *idx;         /* (chunk) */
-    float *x;              /* (chunk, I) */
-    int32_t *y;            /* (chunk) */
-    float *out;            /* (chunk, O) */
-    int *pred;             /* (chunk) */
-    float *scratch;        /* mlp_scratch_floats(m, chunk) */
+    int chunk;               /* rows per forward pass */
+    mlp_precision precision; /* of the forward passes, float32 after init */
+    float label_smoothing;   /* of the cross-entropy loss summed, 0 after init */
+    uint32_t *idx;           /* (chunk) */
+    float *x;                /* (chunk, I) */
+    int32_t *y;              /* (chunk) */
+    float *out;              /* (chunk, O) */
+    int *pred;               /* (chunk) */
+    float *scratch;          /* mlp_scratch_floats(m, chunk) */
 } mlp_eval_buf;
 
 mlp_status mlp_eval_buf_init(mlp_eval_buf *b, const mlp_model *m, int chunk, mlp_error *err);

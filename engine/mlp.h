@@ -3,7 +3,7 @@
  * A small, flat C library (prefix mlp_) for dense feed-forward networks:
  * build, train (mini-batch backpropagation with SGD / momentum / Adam /
  * AdamW, learning-rate schedules, early stopping),
- * evaluate, predict, and read data sets and model files.
+ * evaluate, predict (float32, bf16, int8), and read data sets and model files.
  *
  * Contracts that hold everywhere:
  * - No global mutable state. Library code never prints and never exits; it
@@ -24,6 +24,7 @@
  * The API is written in parts, one topic each, which only this header
  * includes (each refuses to be included alone): mlp_base.h (limits, status,
  * enum names, rng), mlp_model.h (architecture, models, inference),
+ * mlp_precision.h (bf16 and int8 prediction),
  * mlp_explain.h (attributions), mlp_data.h (data set readers), mlp_eval.h
  * (evaluation, reports), mlp_train.h (training), mlp_recipe.h (the recipe
  * table, warm start), mlp_modelfile.h (model files). Code includes mlp.h.
@@ -41,6 +42,7 @@ extern "C" {
 #define MLP_H_INSIDE
 #include "mlp_base.h"
 #include "mlp_model.h"
+#include "mlp_precision.h"
 #include "mlp_explain.h"
 #include "mlp_data.h"
 #include "mlp_eval.h"

@@ -23,6 +23,9 @@ typedef struct {
  * below the output width). Allocates res->confusion. Thread-safe on m. */
 mlp_status mlp_evaluate(const mlp_model *m, const mlp_dataset *d, mlp_eval_result *res,
                         mlp_error *err);
+/* As mlp_evaluate, predicting in precision p (mlp_forward_precision). */
+mlp_status mlp_evaluate_precision(const mlp_model *m, mlp_precision p, const mlp_dataset *d,
+                                  mlp_eval_result *res, mlp_error *err);
 void mlp_eval_result_free(mlp_eval_result *res);
 
 /* An evaluation report: what a person reading a classifier asks after the

@@ -28,6 +28,8 @@ typedef struct {
     float *b[MLP_MAX_LAYERS]; /* (sizes[l+1]), points into params */
     float *packed;            /* NULL, or the weights again in the prediction
                                          kernel's layout (mlp_model_pack) */
+    struct mlp_lowp *lowp[2]; /* NULL, or reduced-precision copies of the weights,
+                                 [0] bf16, [1] int8 (mlp_model_pack_precision) */
 } mlp_model;
 
 /* Fill *a from a list of hidden widths: layers hidden[0..n_hidden-1] with

@@ -194,6 +194,7 @@ mlp_status mlp_model_clone(const mlp_model *src, mlp_model **out, mlp_error *err
 void mlp_model_free(mlp_model *m) {
     if (!m) return;
     free(m->packed);
+    mlp_lowp_drop(m);
     free(m->params);
     free(m);
 }

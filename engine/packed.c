@@ -63,6 +63,7 @@ static const char *select_kernel(const char *want) {
         if (want && !strcmp(want, kernels[i]->option)) asked = kernels[i];
     }
     active = asked && asked->supported() ? asked : best;
+    mlp_lowp_select(want && *want ? want : NULL);
     if (!want || !*want || active == asked)
         snprintf(active_name, sizeof active_name, "%s", active->name);
     else
@@ -117,6 +118,7 @@ void mlp_model_unpack(mlp_model *m) {
     if (!m) return;
     free(m->packed);
     m->packed = NULL;
+    mlp_lowp_drop(m);
 }
 
 const float *mlp_packed_layer(const mlp_model *m, int layer) {

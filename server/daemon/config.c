@@ -18,6 +18,8 @@
     { n, CLI_STRING, c->field, 0, 0, 0, NULL, "STR", help, env, def, sizeof c->field }
 #define INT(n, field, lo, hi, env, def, help)                                                      \
     { n, CLI_INT, &c->field, lo, hi, 0, NULL, NULL, help, env, def, 0 }
+#define FLOAT(n, field, lo, hi, env, def, help)                                                    \
+    { n, CLI_FLOAT, &c->field, lo, hi, 0, NULL, NULL, help, env, def, 0 }
 #define SIZE(n, field, env, def, help)                                                             \
     { n, CLI_SIZE, &c->field, 0, 0, 0, NULL, NULL, help, env, def, 0 }
 #define FLAG(n, field, env, def, help)                                                             \
@@ -89,6 +91,9 @@ static void settings(serve_config *c, cli_option t[N_ROWS]) {
             "0", "with a delay: stop waiting once no request came for this long"),
         STR("default-alias", default_alias, "MLPD_DEFAULT_ALIAS", "production",
             "alias a request naming a model without a version uses (\"\" = always the latest)"),
+        FLOAT("max-precision-drop", max_precision_drop, 0, 100, "MLPD_MAX_PRECISION_DROP", "0.3",
+              "largest test accuracy loss, in percentage points, a model version may take to "
+              "serve in bf16 or int8 (more: 422)"),
         STR("balance", balance, "MLPD_HTTP_BALANCE", "fewest",
             "how connections reach the HTTP workers: fewest (one acceptor, each to the worker "
             "with the fewest open), reuseport (kernel hash), pool (libmicrohttpd's thread pool)"),
@@ -164,6 +169,7 @@ void serve_config_rest(const serve_config *c, rest_config *out) {
                          .max_job_memory = c->max_job_memory,
                          .max_predict_batch = c->max_predict_batch,
                          .default_alias = c->default_alias,
+                         .max_precision_drop = c->max_precision_drop,
                          .quiet = c->quiet};
 }
 

@@ -45,6 +45,7 @@ typedef struct serve_config {
     int predict_batch_gap_us; /* --predict-batch-gap-us: stop waiting after this idle gap, 0 = off */
     char balance[16];         /* --balance / MLPD_HTTP_BALANCE: http_balance name (http.h) */
     char default_alias[65];   /* --default-alias: the alias unversioned requests use, "" = none */
+    float max_precision_drop; /* --max-precision-drop: accuracy points bf16/int8 may lose */
 } serve_config;
 
 /* The parts of the settings that the layers below read (borrowing c's

@@ -160,6 +160,7 @@ static void on_batched(batch_item *it) {
 void infer_run(app *a, infer_job *j, const http_request *req, http_response *res) {
     j->a = a;
     j->item.model = j->cm->model;
+    if (!j->precision_asked) j->item.precision = j->cm->precision;
     j->item.done = on_batched;
     j->stat = model_stats_get(a->stats, j->cm->id, j->target.name, j->target.version);
     j->decoded_ns = j->submit_ns = mono_ns();

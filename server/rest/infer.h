@@ -35,7 +35,8 @@ struct infer_job {
     http_deferred *d;
     infer_error_style style;
     uint64_t start_ns, submit_ns, decoded_ns;
-    int outputs; /* classes */
+    int outputs;         /* classes */
+    int precision_asked; /* item.precision was set by the request (else: the version's) */
     /* Fill res from item.probs / item.labels (not called when the batch failed). */
     void (*answer)(infer_job *j, http_response *res);
     /* Free the protocol's part and j itself (j was made by infer_job_new). */

@@ -43,6 +43,8 @@ static const route route_table[] = {
     R(  "GET",   "/models/{id}/file",                       route_model_file,            ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     R(  "GET",   "/models/{name}/versions/{v}",             route_model_version_get,     ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     R(  "DELETE","/models/{name}/versions/{v}",             route_model_version_delete,  ROUTE_BODY_NONE,   NULL,     AUTH_MANAGE),
+    R(  "GET",   "/models/{name}/versions/{v}/precision",   route_model_precision_get,   ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "PUT",   "/models/{name}/versions/{v}/precision",   route_model_precision_put,   ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
     R(  "PUT",   "/models/{name}/aliases/{alias}",          route_alias_put,             ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
     R(  "DELETE","/models/{name}/aliases/{alias}",          route_alias_delete,          ROUTE_BODY_NONE,   NULL,     AUTH_MANAGE),
     R(  "PUT",   "/models/{name}/canary",                   route_canary_put,            ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),

@@ -49,6 +49,7 @@ typedef struct rest_config {
     size_t max_job_memory;     /* a training job's estimate (mlp_train_memory) */
     int max_predict_batch;     /* rows per POST /predict (and per v1/v2 inference request) */
     const char *default_alias; /* --default-alias ("" = none) */
+    float max_precision_drop;  /* percentage points of test accuracy bf16/int8 may lose */
     int quiet;                 /* no per-request log lines */
 } rest_config;
 
@@ -158,6 +159,9 @@ void route_registered_model_get(app *a, const http_request *req, http_response *
 void route_model_version_get(app *a, const http_request *req, http_response *res);
 void route_model_version_delete(app *a, const http_request *req, http_response *res);
 void route_alias_put(app *a, const http_request *req, http_response *res);
+/* routes_precision.c: the serving precision of a model version (docs/precision.md). */
+void route_model_precision_get(app *a, const http_request *req, http_response *res);
+void route_model_precision_put(app *a, const http_request *req, http_response *res);
 void route_alias_delete(app *a, const http_request *req, http_response *res);
 void route_canary_put(app *a, const http_request *req, http_response *res);
 void route_canary_delete(app *a, const http_request *req, http_response *res);

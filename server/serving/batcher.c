@@ -52,7 +52,8 @@ static batch_item *take_batch(batcher *b, int *rows_out) {
     batch_item *prev = NULL, *it = b->head;
     while (it && rows < b->opt.max_rows) {
         batch_item *next = it->next;
-        if (it->model == m && rows + it->rows <= b->opt.max_rows) {
+        if (it->model == m && it->precision == first->precision &&
+            rows + it->rows <= b->opt.max_rows) {
             if (prev)
                 prev->next = next;
             else
@@ -82,7 +83,8 @@ static void run_batch(batcher *b, batch_item *list, int rows) {
                          sizeof(float)) != 0;
     if (!failed && !list->next) {
         /* One item: predict straight from and into its own buffers. */
-        mlp_predict(m, list->x, rows, list->probs, list->labels, b->scratch);
+        mlp_predict_precision(m, list->precision, list->x, rows, list->probs, list->labels,
+                              b->scratch);
     } else if (!failed) {
         failed = reserve((void **)&b->x, &b->x_cap, (size_t)rows * in, sizeof(float)) ||
                  reserve((void **)&b->probs, &b->probs_cap, (size_t)rows * out, sizeof(float)) ||
@@ -93,7 +95,7 @@ static void run_batch(batcher *b, batch_item *list, int rows) {
                 memcpy(b->x + r * in, it->x, (size_t)it->rows * in * sizeof(float));
                 r += (size_t)it->rows;
             }
-            mlp_predict(m, b->x, rows, b->probs, b->labels, b->scratch);
+            mlp_predict_precision(m, list->precision, b->x, rows, b->probs, b->labels, b->scratch);
             r = 0;
             for (batch_item *it = list; it; it = it->next) {
                 memcpy(it->probs, b->probs + r * out, (size_t)it->rows * out * sizeof(float));
@@ -236,7 +238,9 @@ void batch_item_predict_here(batch_item *it) {
                          : malloc(need * sizeof *scratch);
     it->failed = scratch == NULL;
     it->started_ns = mono_ns();
-    if (scratch) mlp_predict(it->model, it->x, it->rows, it->probs, it->labels, scratch);
+    if (scratch)
+        mlp_predict_precision(it->model, it->precision, it->x, it->rows, it->probs, it->labels,
+                              scratch);
     if (scratch != stack_scratch) free(scratch);
     it->compute_ns = mono_ns() - it->started_ns;
     it->first_in_batch = 1;

@@ -41,6 +41,8 @@ typedef struct batch_item batch_item;
  * item (and x, probs, labels) alive until done() is called. */
 struct batch_item {
     const mlp_model *model;       /* read-only while queued */
+    mlp_precision precision;      /* computed in (float32 when the model lacks it); items of
+                                     one batch share model and precision */
     const float *x;               /* (rows, inputs) */
     int rows;                     /* >= 1 */
     float *probs;                 /* (rows, outputs), written by the batcher */

@@ -131,6 +131,20 @@ static int load(model_cache *c, int64_t id, cached_model **out, mlpd_error *err)
     /* Weights in the prediction kernel's layout, packed once here, before the
      * model is shared. Without the memory for it the CBLAS path still works. */
     (void)mlp_model_pack(model, &me);
+    /* The version's serving precision (docs/precision.md), packed beside the
+     * float32 weights, which a request may still ask for. */
+    mlp_precision prec = MLP_PRECISION_F32;
+    store_model_precision mp;
+    rc = store_model_precision_get(c->st, id, &mp, &se);
+    if (rc == MLPD_OK && mlp_precision_from_name(mp.precision, &prec) == 0 &&
+        mlp_model_pack_precision(model, prec, &me) != MLP_OK) {
+        mlp_model_free(model);
+        return mlpd_fail(err, MLPD_EINTERNAL, "model %lld: %s", (long long)id, me.msg);
+    }
+    if (rc != MLPD_OK && rc != MLPD_ENOTFOUND) {
+        mlp_model_free(model);
+        return mlpd_fail(err, rc, "store: %s", se.msg);
+    }
     /* Warm-up: one forward pass of a zero row before anyone may use it. */
     float *zero =
         calloc((size_t)model->arch.sizes[0] + (size_t)model->arch.sizes[model->arch.n_layers],
@@ -152,6 +166,7 @@ static int load(model_cache *c, int64_t id, cached_model **out, mlpd_error *err)
     }
     m->id = id;
     m->model = model;
+    m->precision = prec;
     atomic_init(&m->refs, 1);
     atomic_init(&m->last_used, 0);
     *out = m;

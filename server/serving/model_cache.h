@@ -40,6 +40,7 @@ typedef struct model_cache model_cache;
 typedef struct cached_model {
     int64_t id;
     const mlp_model *model;
+    mlp_precision precision;        /* the version's serving precision (packed) */
     atomic_int refs;                /* internal */
     atomic_uint_fast64_t last_used; /* internal: LRU tick */
 } cached_model;

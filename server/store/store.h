@@ -267,4 +267,23 @@ int store_model_mean_put(store *s, int64_t model_id, const char *dataset, const 
  * when none is recorded (an uploaded model). */
 int store_model_mean_get(store *s, int64_t model_id, float **mean, int *features, mlpd_error *err);
 
+/* ---- the precision a model version serves in (store_precision.c) -------------------- */
+typedef struct {
+    int64_t model_id;
+    char precision[8];       /* "bf16" or "int8" */
+    char dataset[65];        /* whose test split was measured */
+    int64_t test_rows;       /* rows of that split */
+    double accuracy_float32; /* on it, in float32 */
+    double accuracy;         /* on it, in the precision */
+    double created_at;
+} store_model_precision;
+/* Opt model p->model_id into p->precision (replacing any earlier choice);
+ * MLPD_ENOTFOUND when the model does not exist. */
+int store_model_precision_put(store *s, const store_model_precision *p, mlpd_error *err);
+/* Back to float32 (no row): MLPD_OK also when there was none. */
+int store_model_precision_clear(store *s, int64_t model_id, mlpd_error *err);
+/* The model's choice; MLPD_ENOTFOUND when it serves in float32. */
+int store_model_precision_get(store *s, int64_t model_id, store_model_precision *out,
+                              mlpd_error *err);
+
 #endif /* MLPD_STORE_H */

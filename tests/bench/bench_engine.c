@@ -8,7 +8,9 @@
  *                         size of a batch the daemon's batcher runs under load;
  *                         then batch-1 median and batch-16 throughput again
  *                         for each packed-kernel variant this CPU runs
- *                         (mlpd_b1_median_us_<variant>, ...; MLPD_KERNEL's names)
+ *                         (mlpd_b1_median_us_<variant>, ...; MLPD_KERNEL's names);
+ *                         batch-1 median and batch-128 rows/s in float32, bf16
+ *                         and int8 (mlpd_b1_median_us_bf16, ...), one core
  *   bench_engine explain  integrated gradients (50 steps, zero baseline, probability
  *                         of the predicted class) of one input on the reference
  *                         network, packed, one OpenBLAS thread as the daemon runs
@@ -82,6 +84,35 @@ static void bench_variants(const mlp_model *m, const float *x, float *probs, int
     mlp_kernel_select(NULL);
 }
 
+/* Batch-1 median and batch-128 rows/s in each precision (the variant chosen
+ * for it on this CPU), on one core: mlpd_b1_median_us_<p>,
+ * mlpd_b128_samples_per_sec_<p>, mlpd_kernel_<p>. */
+static void bench_precisions(mlp_model *m, const float *x, float *probs, int *labels, double *lat) {
+    enum { B = 128, REPS = 4000, BATCH_REPS = 300 };
+    for (int p = 0; p < MLP_PRECISIONS; p++) {
+        if (mlp_model_pack_precision(m, (mlp_precision)p, NULL) != MLP_OK) exit(1);
+        float *scratch = malloc(sizeof(float) * mlp_scratch_floats(m, B));
+        const char *name = mlp_precision_name((mlp_precision)p);
+        for (int i = 0; i < 200; i++)
+            mlp_predict_precision(m, (mlp_precision)p, x, 1, probs, labels, scratch);
+        for (int i = 0; i < REPS; i++) {
+            double t0 = now_sec();
+            mlp_predict_precision(m, (mlp_precision)p, x, 1, probs, labels, scratch);
+            lat[i] = now_sec() - t0;
+        }
+        qsort(lat, REPS, sizeof(double), cmp_double);
+        double t0 = now_sec();
+        for (int i = 0; i < BATCH_REPS; i++)
+            mlp_predict_precision(m, (mlp_precision)p, x, B, probs, labels, scratch);
+        printf("mlpd_kernel_%s=%s\n", name, mlp_kernel_name_for((mlp_precision)p));
+        printf("mlpd_b1_median_us_%s=%.2f\n", name, lat[REPS / 2] * 1e6);
+        printf("mlpd_b1_p99_us_%s=%.2f\n", name, lat[REPS * 99 / 100] * 1e6);
+        printf("mlpd_b128_samples_per_sec_%s=%.1f\n", name,
+               (double)BATCH_REPS * B / (now_sec() - t0));
+        free(scratch);
+    }
+}
+
 static int bench_infer(void) {
     mlp_model *m = reference_model();
     if (mlp_model_pack(m, NULL) != MLP_OK) return 1;
@@ -111,8 +142,9 @@ static int bench_infer(void) {
     int threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
     bench_variants(m, x, probs, labels, scratch, lat);
+    bench_precisions(m, x, probs, labels, lat);
     for (int packed = 1; packed >= 0; packed--) {
-        if (!packed) mlp_model_unpack(m);
+        if (!packed) mlp_model_unpack(m); /* also drops the reduced precisions */
         t0 = now_sec();
         for (int i = 0; i < B16_REPS; i++) mlp_predict(m, x, B16, probs, labels, scratch);
         printf("mlpd_b16%s_samples_per_sec=%.1f\n", packed ? "" : "_cblas",

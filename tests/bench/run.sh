@@ -107,6 +107,16 @@ for v in avx512 avx2 portable; do
         "$(val "mlpd_b16_samples_per_sec_$v" "$OUT/infer.txt" || true)"
 done
 
+echo
+echo "-- precisions (docs/precision.md), reference network, in process, one core; pytorch float32"
+tb1=$(val torch_b1_median_us "$OUT/torch_infer.txt" 2>/dev/null); tb128=$(val torch_b128_samples_per_sec "$OUT/torch_infer.txt" 2>/dev/null)
+for p in float32 bf16 int8; do
+    a=$(val "mlpd_b1_median_us_$p" "$OUT/infer.txt"); b=$(val "mlpd_b128_samples_per_sec_$p" "$OUT/infer.txt")
+    printf '%-8s %-12s b1 median %7s us (pytorch %s: %s)   b128 %9s rows/s (pytorch %s: %s)\n' "$p" \
+        "$(val "mlpd_kernel_$p" "$OUT/infer.txt")" "$a" "${tb1:-n/a}" "$(ratio "$a" "$tb1")" \
+        "$b" "${tb128:-n/a}" "$(ratio "$b" "$tb128")"
+done
+
 # ---- 2b. attributions in process (issue 17's target: IG 50 steps <= 2 ms) ------------
 "$BUILD/tests/bench/bench_engine" explain >"$OUT/explain.txt"
 echo
