@@ -175,11 +175,15 @@ void route_model_precision_put(app *a, const http_request *req, http_response *r
     }
     char why[320];
     mlp_dataset *d = NULL;
+    mlpd_error ee = {0};
     int rc = evaluation_load_split(a->st, a->cfg->data_dir, a->cfg->max_dataset_bytes, p.dataset,
-                                   "test", &d, why, sizeof why);
-    if (rc != EVAL_OK) {
-        http_reply_problem(res, rc == EVAL_ERR ? 500 : 422,
-                           rc == EVAL_ERR ? "internal" : "invalid-field", "/dataset", "%s", why);
+                                   "test", &d, &ee);
+    if (rc == MLPD_ENOTFOUND || rc == MLPD_EINVAL) { /* no such data set, or no test split */
+        route_reply_error(res, MLPD_EINVAL, NULL, "/dataset", "%s", ee.msg);
+        return;
+    }
+    if (rc != MLPD_OK) {
+        route_reply_error(res, route_failure_code(rc), NULL, NULL, "%s", ee.msg);
         return;
     }
     cached_model *cm = NULL;
