@@ -153,6 +153,43 @@ static const char *job_status(int64_t id, double wait_s, char *error, size_t cap
 
 /* ---- the test ------------------------------------------------------------------------------ */
 
+/* The run that was training when the disk filled: its next epoch's
+ * metrics cannot be written, so it ends failed with the store's reason
+ * (recorded through the store's reserve); should SQLite still find room,
+ * it trains on and a cancel must end it. */
+static void running_job_ends_cleanly(int64_t long_id) {
+    char err[300];
+    const char *st = "running";
+    for (double t0 = now_seconds(); !strcmp(st, "running") && now_seconds() - t0 < 10;) {
+        sleep_millis(50);
+        st = job_status(long_id, 0, err, sizeof err);
+    }
+    if (!strcmp(st, "running")) {
+        long c = cancel_job(&D, long_id); /* a running job's cancel needs no disk: a flag */
+        assert_true(c == 202 || c == 409);
+        st = job_status(long_id, 60, err, sizeof err);
+        printf("  full disk: running job trained on; cancelled, it ended %s\n", st);
+        assert_true(!strcmp(st, "cancelled") || !strcmp(st, "failed"));
+    } else {
+        printf("  full disk: running job ended by itself: %s: %s\n", st, err);
+        assert_string_equal(st, "failed");
+        assert_non_null(strstr(err, "full"));
+    }
+}
+
+/* PRAGMA integrity_check on the database at path (the daemon stopped). */
+static void assert_integrity_ok(const char *path) {
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    printf("integrity_check after the disk was freed: %s\n", sqlite3_column_text(q, 0));
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+}
+
 static void test_full_disk_gives_clean_errors(void **state) {
     (void)state;
     char db[128], data[128], filler[128], link_to[512], link_at[160];
@@ -188,27 +225,7 @@ static void test_full_disk_gives_clean_errors(void **state) {
            free_bytes());
     assert_true(free_bytes() < 4096);
 
-    /* The run that was training when the disk filled: its next epoch's
-     * metrics cannot be written, so it ends failed with the store's reason
-     * (recorded through the store's reserve); should SQLite still find room,
-     * it trains on and a cancel must end it. */
-    char path[64];
-    const char *st = "running";
-    for (double t0 = now_seconds(); !strcmp(st, "running") && now_seconds() - t0 < 10;) {
-        sleep_millis(50);
-        st = job_status(long_id, 0, err, sizeof err);
-    }
-    if (!strcmp(st, "running")) {
-        long c = cancel_job(&D, long_id); /* a running job's cancel needs no disk: a flag */
-        assert_true(c == 202 || c == 409);
-        st = job_status(long_id, 60, err, sizeof err);
-        printf("  full disk: running job trained on; cancelled, it ended %s\n", st);
-        assert_true(!strcmp(st, "cancelled") || !strcmp(st, "failed"));
-    } else {
-        printf("  full disk: running job ended by itself: %s: %s\n", st, err);
-        assert_string_equal(st, "failed");
-        assert_non_null(strstr(err, "full"));
-    }
+    running_job_ends_cleanly(long_id);
 
     /* The run's end may have spent the store's reserve: fill that space
      * too, so that what follows meets a disk full to the last byte. */
@@ -251,18 +268,10 @@ static void test_full_disk_gives_clean_errors(void **state) {
     free(model);
 
     assert_int_equal(daemon_stop(&D), 0);
-    sqlite3 *h = NULL;
-    assert_int_equal(sqlite3_open_v2(db + strlen("--db="), &h, SQLITE_OPEN_READWRITE, NULL),
-                     SQLITE_OK);
-    sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    printf("integrity_check after the disk was freed: %s\n", sqlite3_column_text(q, 0));
-    assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
-    sqlite3_finalize(q);
-    sqlite3_close(h);
+    assert_integrity_ok(db + strlen("--db="));
     assert_int_equal(daemon_restart(&D), 0);
     assert_int_equal(get_status("/datasets/after"), 200);
+    char path[64];
     snprintf(path, sizeof path, "/jobs/%lld", (long long)ok_id);
     assert_int_equal(get_status(path), 200);
     assert_int_equal(daemon_stop(&D), 0);
