@@ -91,6 +91,8 @@ static void settings(serve_config *c, cli_option t[N_ROWS]) {
             "0", "with a delay: stop waiting once no request came for this long"),
         STR("default-alias", default_alias, "MLPD_DEFAULT_ALIAS", "production",
             "alias a request naming a model without a version uses (\"\" = always the latest)"),
+        INT("keep-step-metrics", keep_step_metrics, 0, 1000000000, "MLPD_KEEP_STEP_METRICS", "1000",
+            "step-level metrics (step_loss) kept per run, thinned evenly as it trains (0: all)"),
         FLOAT("max-precision-drop", max_precision_drop, 0, 100, "MLPD_MAX_PRECISION_DROP", "0.3",
               "largest test accuracy loss, in percentage points, a model version may take to "
               "serve in bf16 or int8 (more: 422)"),

@@ -45,6 +45,7 @@ typedef struct serve_config {
     int predict_batch_gap_us; /* --predict-batch-gap-us: stop waiting after this idle gap, 0 = off */
     char balance[16];         /* --balance / MLPD_HTTP_BALANCE: http_balance name (http.h) */
     char default_alias[65];   /* --default-alias: the alias unversioned requests use, "" = none */
+    int keep_step_metrics;    /* --keep-step-metrics: step_loss rows kept per run, 0 = all */
     float max_precision_drop; /* --max-precision-drop: accuracy points bf16/int8 may lose */
 } serve_config;
 

@@ -168,6 +168,7 @@ static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics
         log_error("cannot open the store %s: %s", cfg->db, se.msg);
         return -1;
     }
+    store_set_keep_step_metrics(a->st, cfg->keep_step_metrics);
     int found = datasets_scan(a->st, cfg->data_dir, cfg->max_dataset_bytes, &se);
     if (found < 0)
         log_error("scanning %s: %s", cfg->data_dir, se.msg);
@@ -234,7 +235,8 @@ static void log_listening(const serve_config *cfg, const auth_keys *keys, const 
                           int port) {
     log_info("listening on http://%s:%d (workers %d, max jobs %d, db %s, data %s)", cfg->bind, port,
              cfg->workers, cfg->max_jobs, cfg->db, cfg->data_dir);
-    log_info("prediction kernel: %s", mlp_kernel_name());
+    log_info("prediction kernel: %s (bf16: %s, int8: %s)", mlp_kernel_name(),
+             mlp_kernel_name_for(MLP_PRECISION_BF16), mlp_kernel_name_for(MLP_PRECISION_INT8));
     log_info("access: %s; CORS: %s",
              !auth_enabled(keys)                           ? "open (no tokens)"
              : keys->management_len && keys->inference_len ? "management and inference tokens"

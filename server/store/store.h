@@ -135,6 +135,13 @@ int store_metrics_append(store *s, const store_metric *m, size_t n, mlpd_error *
  * store_run_set_progress(id, epoch, steps, steps, ...) in one transaction, so a
  * crash never leaves the run's progress and its metrics disagreeing.
  * MLPD_ENOTFOUND (nothing written) for an unknown run. */
+/* --keep-step-metrics: from now on, each commit of "step_loss" metrics of a
+ * run (store_metrics_append, store_run_record_epoch) thins that run's step
+ * rows to at most `keep`, evenly spread (every second one deleted, the first
+ * and last kept, until they fit); keep 0 keeps all. Epoch metrics are never
+ * thinned. Runs not written to are left as they are (a start-up pass over
+ * every run would make start-up slow on a large store). */
+void store_set_keep_step_metrics(store *s, int keep);
 int store_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n, int epoch,
                            int64_t steps, double loss, double accuracy, double val_loss,
                            double val_accuracy, double samples_per_sec, mlpd_error *err);

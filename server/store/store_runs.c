@@ -261,10 +261,13 @@ static void bind_status_filter(sqlite3_stmt *st, const store_run_query *q) {
         sqlite3_bind_null(st, 1);
 }
 
+/* From run_counts (migrations/006_run_counts.sql), kept by triggers: a
+ * count(*) over runs walked an index of every run on each GET /jobs. */
 static int count_runs(store *s, const store_run_query *q, int64_t *total, mlpd_error *err) {
     sqlite3_stmt *st;
-    if (store_prepare(s, "SELECT count(*) FROM runs WHERE ?1 IS NULL OR status = ?1", &st, err) !=
-        MLPD_OK)
+    if (store_prepare(s,
+                      "SELECT coalesce(sum(n), 0) FROM run_counts WHERE ?1 IS NULL OR status = ?1",
+                      &st, err) != MLPD_OK)
         return MLPD_ESTORE;
     bind_status_filter(st, q);
     int rc = MLPD_OK;
@@ -286,10 +289,16 @@ int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *
     sqlite3_stmt *st = NULL;
     int rc = MLPD_OK;
     if (total) rc = count_runs(s, q, total, err);
+    /* Two statements, not "?1 IS NULL OR status = ?1": with the OR, SQLite
+     * plans one scan of the whole table for both (a rare status read every
+     * run's row); apart, a status walks runs_status_id (status, id) and no
+     * status walks the table backwards from the newest id. */
     if (rc == MLPD_OK)
         rc = store_prepare(s,
-                           "SELECT " RUN_COLUMNS " FROM runs WHERE ?1 IS NULL OR status = ?1 "
-                           "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+                           q->has_status ? "SELECT " RUN_COLUMNS " FROM runs WHERE status = ?1 "
+                                           "ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+                                         : "SELECT " RUN_COLUMNS " FROM runs WHERE ?1 IS NULL "
+                                           "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
                            &st, err);
     if (rc == MLPD_OK) {
         bind_status_filter(st, q);
@@ -353,12 +362,64 @@ static int insert_metrics(store *s, const store_metric *m, size_t n, mlpd_error 
     return rc;
 }
 
+/* --keep-step-metrics: while run_id has more than keep "step_loss" rows,
+ * delete every second one of them (by id; the first and the last stay), so
+ * what is kept stays spread evenly over the whole run: between keep/2 and
+ * keep rows. keep 0: no bound. The caller holds s->mu inside a transaction. */
+static int thin_steps(store *s, int64_t run_id, mlpd_error *err) {
+    int keep = s->keep_step_metrics;
+    if (keep <= 0) return MLPD_OK;
+    sqlite3_stmt *count, *thin;
+    int rc = store_prepare(
+        s, "SELECT count(*) FROM metrics WHERE run_id = ?1 AND key = 'step_loss'", &count, err);
+    if (rc != MLPD_OK) return rc;
+    rc = store_prepare(s,
+                       "DELETE FROM metrics WHERE id IN (SELECT id FROM (SELECT id,"
+                       " row_number() OVER (ORDER BY id) AS i, count(*) OVER () AS n"
+                       " FROM metrics WHERE run_id = ?1 AND key = 'step_loss')"
+                       " WHERE (i % 2 = 0 OR ?2 < 2) AND i < n)",
+                       &thin, err);
+    for (int round = 0; rc == MLPD_OK && round < 64; round++) {
+        sqlite3_bind_int64(count, 1, run_id);
+        int64_t n = sqlite3_step(count) == SQLITE_ROW ? sqlite3_column_int64(count, 0) : -1;
+        sqlite3_reset(count);
+        if (n < 0) rc = store_fail_sql(s, err, "count step metrics");
+        if (rc != MLPD_OK || n <= keep) break;
+        sqlite3_bind_int64(thin, 1, run_id);
+        sqlite3_bind_int(thin, 2, keep);
+        if (sqlite3_step(thin) != SQLITE_DONE) rc = store_fail_sql(s, err, "thin step metrics");
+        sqlite3_reset(thin);
+    }
+    sqlite3_finalize(count);
+    sqlite3_finalize(thin);
+    return rc;
+}
+
+/* thin_steps for the run of each step metric in m (a commit holds one run's). */
+static int thin_after(store *s, const store_metric *m, size_t n, mlpd_error *err) {
+    int64_t done = 0;
+    int rc = MLPD_OK;
+    for (size_t i = 0; rc == MLPD_OK && i < n; i++)
+        if (m[i].run_id != done && !strcmp(m[i].key, "step_loss")) {
+            rc = thin_steps(s, m[i].run_id, err);
+            done = m[i].run_id;
+        }
+    return rc;
+}
+
+void store_set_keep_step_metrics(store *s, int keep) {
+    pthread_mutex_lock(&s->mu);
+    s->keep_step_metrics = keep > 0 ? keep : 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
 int store_metrics_append(store *s, const store_metric *m, size_t n, mlpd_error *err) {
     if (n == 0) return MLPD_OK;
     pthread_mutex_lock(&s->mu);
     int rc = store_tx_begin(s, err);
     if (rc == MLPD_OK) {
         rc = insert_metrics(s, m, n, err);
+        if (rc == MLPD_OK) rc = thin_after(s, m, n, err);
         if (rc == MLPD_OK)
             rc = store_tx_commit(s, err);
         else
@@ -377,6 +438,7 @@ int store_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n
         rc = update_progress(s, id, epoch, steps, steps, loss, accuracy, val_loss, val_accuracy,
                              samples_per_sec, err);
         if (rc == MLPD_OK) rc = insert_metrics(s, m, n, err);
+        if (rc == MLPD_OK) rc = thin_after(s, m, n, err);
         if (rc == MLPD_OK)
             rc = store_tx_commit(s, err);
         else

@@ -17,10 +17,11 @@
 
 struct store {
     sqlite3 *db;
-    pthread_mutex_t mu;  /* guards db and every statement made from it */
-    int schema_version;  /* user_version after migrations */
-    char *reserve_path;  /* "<db>-reserve" (store_reserve.c), NULL in memory */
-    int reserve_missing; /* the reserve was used or could not be made */
+    pthread_mutex_t mu;    /* guards db and every statement made from it */
+    int keep_step_metrics; /* step_loss rows kept per run, 0 = all (store_set_keep_step_metrics) */
+    int schema_version;    /* user_version after migrations */
+    char *reserve_path;    /* "<db>-reserve" (store_reserve.c), NULL in memory */
+    int reserve_missing;   /* the reserve was used or could not be made */
 };
 
 /* Space held back for the writes that end a run (store_reserve.c; the

@@ -309,6 +309,62 @@ static void test_metrics_append_and_cursor(void **state) {
     store_close(s);
 }
 
+/* --keep-step-metrics: a run's step_loss rows stay within (keep/2, keep],
+ * spread over the whole run (its first and newest kept); epoch metrics and
+ * other runs are untouched; 0 keeps everything. */
+static void test_step_metrics_retention(void **state) {
+    fixture *f = *state;
+    store *s = open_ok(f);
+    mlpd_error err = {0};
+    enum { KEEP = 64, COMMITS = 40, PER = 25 };
+    int64_t a = new_run(s, "ds", 2), b = new_run(s, "ds", 2);
+    store_set_keep_step_metrics(s, KEEP);
+    int64_t step = 0;
+    for (int c = 0; c < COMMITS; c++) {
+        store_metric m[PER + 1];
+        for (int i = 0; i < PER; i++) {
+            step++;
+            m[i] = metric(a, "step_loss", c / 10 + 1, step, 1.0 / (double)step);
+        }
+        m[PER] = metric(a, "loss", c / 10 + 1, step, 0.5);
+        if (c % 2)
+            assert_int_equal(store_metrics_append(s, m, PER + 1, &err), MLPD_OK);
+        else
+            assert_int_equal(store_run_record_epoch(s, a, m, PER + 1, c / 10 + 1, step, 0.5, 0.5,
+                                                    NAN, NAN, 100.0, &err),
+                             MLPD_OK);
+        store_metric *got;
+        size_t n, steps = 0, losses = 0;
+        int64_t first = -1, last = -1;
+        assert_int_equal(store_metrics_get(s, a, 0, 10000, &got, &n, &err), MLPD_OK);
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(got[i].key, "step_loss")) {
+                losses++;
+                continue;
+            }
+            if (first < 0) first = got[i].step;
+            last = got[i].step;
+            steps++;
+        }
+        free(got);
+        assert_int_equal(losses, (size_t)c + 1);
+        assert_int_equal(first, 1);
+        assert_int_equal(last, step);
+        assert_true(steps <= KEEP);
+        if (step > KEEP) assert_true(steps > KEEP / 2);
+    }
+    store_set_keep_step_metrics(s, 0);
+    store_metric mb[3 * KEEP];
+    for (int i = 0; i < 3 * KEEP; i++) mb[i] = metric(b, "step_loss", 1, i + 1, 1.0);
+    assert_int_equal(store_metrics_append(s, mb, 3 * KEEP, &err), MLPD_OK);
+    store_metric *got;
+    size_t n;
+    assert_int_equal(store_metrics_get(s, b, 0, 10000, &got, &n, &err), MLPD_OK);
+    assert_int_equal(n, 3 * KEEP);
+    free(got);
+    store_close(s);
+}
+
 static void test_record_epoch_is_atomic(void **state) {
     fixture *f = *state;
     store *s = open_ok(f);
@@ -402,6 +458,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_run_list_filter_pagination, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_append_and_cursor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_epoch_is_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step_metrics_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_from_many_threads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
