@@ -304,9 +304,12 @@ char *metrics_render(app *a, size_t *len) {
     if (!t.buf) return NULL;
     t.buf[0] = '\0';
     put(&t,
-        "# HELP mlpd_build_info The daemon's version and the prediction kernel this CPU runs.\n"
-        "# TYPE mlpd_build_info gauge\nmlpd_build_info{version=\"%s\",kernel=\"%s\"} 1\n",
-        MLPD_VERSION, mlp_kernel_name());
+        "# HELP mlpd_build_info The daemon's version and the prediction kernels this CPU runs "
+        "(float32, bf16, int8).\n"
+        "# TYPE mlpd_build_info gauge\nmlpd_build_info{version=\"%s\",kernel=\"%s\","
+        "kernel_bf16=\"%s\",kernel_int8=\"%s\"} 1\n",
+        MLPD_VERSION, mlp_kernel_name(), mlp_kernel_name_for(MLP_PRECISION_BF16),
+        mlp_kernel_name_for(MLP_PRECISION_INT8));
     put_http(&t, a);
     put_predict(&t, a);
     put_models(&t, a);
