@@ -15,6 +15,9 @@
  *                         of the predicted class) of one input on the reference
  *                         network, packed, one OpenBLAS thread as the daemon runs
  *                         it: median and p99 latency; saliency's alongside
+ *   bench_engine accuracy MODEL DATA
+ *                         test accuracy of a model file on DATA's test split in
+ *                         float32, bf16 and int8 (mlpd_accuracy_<p>)
  *   bench_engine sgemm    OpenBLAS sgemm GFLOP/s at 2048^3, and the time bound of
  *                         one epoch of the reference recipe's eight products
  *
@@ -228,12 +231,41 @@ static int bench_sgemm(void) {
     return 0;
 }
 
+/* Test accuracy of a model file on a data set's test split in each
+ * precision (the check PUT .../precision makes): mlpd_accuracy_<p>. */
+static int bench_accuracy(const char *model_path, const char *data) {
+    mlp_model *m = NULL;
+    mlp_dataset *d = NULL;
+    mlp_error err;
+    if (mlp_model_load(model_path, &m, &err) != MLP_OK ||
+        mlp_dataset_load_path(data, "test", NULL, &d, &err) != MLP_OK) {
+        fprintf(stderr, "bench_engine: %s\n", err.msg);
+        mlp_model_free(m);
+        return 1;
+    }
+    for (int p = 0; p < MLP_PRECISIONS; p++) {
+        mlp_eval_result r;
+        if (mlp_model_pack_precision(m, (mlp_precision)p, &err) != MLP_OK ||
+            mlp_evaluate_precision(m, (mlp_precision)p, d, &r, &err) != MLP_OK) {
+            fprintf(stderr, "bench_engine: %s\n", err.msg);
+            return 1;
+        }
+        printf("mlpd_accuracy_%s=%.4f\n", mlp_precision_name((mlp_precision)p), r.accuracy);
+        mlp_eval_result_free(&r);
+    }
+    printf("mlpd_accuracy_rows=%zu\n", d->n);
+    mlp_dataset_free(d);
+    mlp_model_free(m);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     printf("openblas_core=%s\n", openblas_get_corename());
     printf("mlpd_kernel=%s\n", mlp_kernel_name());
     if (argc == 2 && !strcmp(argv[1], "infer")) return bench_infer();
     if (argc == 2 && !strcmp(argv[1], "sgemm")) return bench_sgemm();
     if (argc == 2 && !strcmp(argv[1], "explain")) return bench_explain();
-    fprintf(stderr, "usage: bench_engine infer|explain|sgemm\n");
+    if (argc == 4 && !strcmp(argv[1], "accuracy")) return bench_accuracy(argv[2], argv[3]);
+    fprintf(stderr, "usage: bench_engine infer|explain|sgemm|accuracy MODEL DATA\n");
     return 2;
 }

@@ -92,7 +92,9 @@ int main(int argc, char **argv) {
     sqlite3 *db = NULL;
     if (sqlite3_open(argv[1], &db) != SQLITE_OK) return 1;
     double t0 = now_sec();
-    if (exec(db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144; BEGIN")) return 1;
+    if (exec(db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = "
+                 "-262144; BEGIN"))
+        return 1;
     sqlite3_stmt *run = prepare(
         db, "INSERT INTO runs (id, status, config_json, dataset, error, created_at, started_at,"
             " finished_at, epoch, epochs, step, steps, loss, accuracy, val_loss, val_accuracy,"

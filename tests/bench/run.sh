@@ -117,6 +117,23 @@ for p in float32 bf16 int8; do
         "$b" "${tb128:-n/a}" "$(ratio "$b" "$tb128")"
 done
 
+# Accuracy on both data sets' test splits in each precision (issue 18: within
+# 0.3 points of float32): the model section 1 trained, and the reference
+# recipe for 10 epochs on mnist-digits.
+"$MLPD" train --data data/mnist-digits --epochs 10 --seed 1 --out "$OUT/digits.bin" >/dev/null 2>&1
+for m in "$OUT/model.bin:$DATA" "$OUT/digits.bin:data/mnist-digits"; do
+    "$BUILD/tests/bench/bench_engine" accuracy "${m%%:*}" "${m#*:}" >"$OUT/accuracy.txt" 2>&1
+    a=$(val mlpd_accuracy_float32 "$OUT/accuracy.txt")
+    printf '%-22s test accuracy (%s rows): float32 %s' "$(basename "${m#*:}")" \
+        "$(val mlpd_accuracy_rows "$OUT/accuracy.txt")" "${a:-n/a}"
+    for p in bf16 int8; do
+        b=$(val "mlpd_accuracy_$p" "$OUT/accuracy.txt")
+        printf '   %s %s (%s pp)' "$p" "${b:-n/a}" \
+            "$(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%+.2f", (b - a) * 100 }')"
+    done
+    echo
+done
+
 # ---- 2b. attributions in process (issue 17's target: IG 50 steps <= 2 ms) ------------
 "$BUILD/tests/bench/bench_engine" explain >"$OUT/explain.txt"
 echo

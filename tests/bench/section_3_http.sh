@@ -3,6 +3,7 @@
 # keep-alive connections (wrk) at 1, 16 and 64 connections, BENCH_WRK_SECONDS
 # each, against, one at a time:
 #   mlpd        `mlpd serve`, a 784-512-256-10 model trained through it
+#   mlpd-int8   the same daemon and model version served in int8 (PUT .../precision)
 #   naive-C     tests/bench/bench_peer_naive.c: libmicrohttpd + cJSON + sgemv, run
 #               with 1 and with 2 OpenBLAS threads; the ratio takes the faster
 #               of the two at each connection count (no straw man)
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/../.." || exit 1
 bench_init http
 
 CONNS=(1 16 64)
-SERVERS=(mlpd naive-C naive-C-2blas python ceiling)
+SERVERS=(mlpd mlpd-int8 naive-C naive-C-2blas python ceiling)
 echo "-- 3. prediction over HTTP: POST /predict, one 784-value vector, keep-alive, wrk ${WRK_SECONDS}s per run"
 
 # wait_post URL [SECONDS]: until a POST of $BENCH_BODY answers 200; prints the label.
@@ -39,6 +40,16 @@ start_server() {
     local port
     case $1 in
     mlpd)
+        SERVER_URL=$DAEMON_URL/predict; SERVER_PID=$DAEMON_PID; return 0 ;;
+    mlpd-int8)
+        # The same daemon and model version, opted into int8 (docs/precision.md):
+        # its accuracy check runs on mnist-digits' test split first.
+        local ref
+        ref=$(curl -s --max-time 5 "$DAEMON_URL/models/$model_id" |
+            $PY -c 'import json, sys; m = json.load(sys.stdin); print("%s/versions/%d" % (m["name"], m["version"]))')
+        curl -sf --max-time 60 -X PUT -H 'Content-Type: application/json' -d '{"precision":"int8"}' \
+            "$DAEMON_URL/models/$ref/precision" >"$BENCH_TMP/precision.json" || return 1
+        echo "  int8 for $ref: $(cat "$BENCH_TMP/precision.json")"
         SERVER_URL=$DAEMON_URL/predict; SERVER_PID=$DAEMON_PID; return 0 ;;
     naive-C*)
         # naive-C runs as mlpd does (one OpenBLAS thread: concurrent sgemv calls
@@ -98,7 +109,7 @@ PYEOF
 }
 
 stop_server() {
-    [ "$1" = mlpd ] && return 0
+    case $1 in mlpd*) return 0 ;; esac
     stop_pid "$SERVER_PID"; untrack "$SERVER_PID"
 }
 
@@ -149,4 +160,8 @@ for c in "${CONNS[@]}"; do
     printf '%-14s %6s %14s %14s %14s\n' "req/s" "$c" "$(ratio "$m" "$(val rps "$OUT/http_python_c$c.txt")")" \
         "$(ratio "$m" "$naive")" \
         "$(ratio "$m" "$(val rps "$OUT/http_ceiling_c$c.txt")")"
+    m8=$(val rps "$OUT/http_mlpd-int8_c$c.txt")
+    printf '%-14s %6s %14s %14s %14s\n' "int8 req/s" "$c" "$(ratio "$m8" "$(val rps "$OUT/http_python_c$c.txt")")" \
+        "$(ratio "$m8" "$naive")" \
+        "$(ratio "$m8" "$(val rps "$OUT/http_ceiling_c$c.txt")")"
 done
