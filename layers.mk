@@ -13,8 +13,10 @@ LAYER_INC_server/http     := -Iserver/http -Iserver/util -Iapi
 LAYER_INC_server/datasets := -Iserver/datasets -Iserver/store -Iserver/util -Iengine
 LAYER_INC_server/jobs     := -Iserver/jobs -Iserver/datasets -Iserver/store -Iserver/util \
                              -Iapi -Iengine
+LAYER_INC_server/sweeps   := -Iserver/sweeps -Iserver/jobs -Iserver/datasets -Iserver/store \
+                             -Iserver/util -Iapi -Iengine
 LAYER_INC_server/serving  := -Iserver/serving -Iserver/store -Iserver/util -Iengine
-LAYER_INC_server/rest     := -Iserver/rest -Iserver/http -Iserver/jobs -Iserver/serving \
+LAYER_INC_server/rest     := -Iserver/rest -Iserver/http -Iserver/sweeps -Iserver/jobs -Iserver/serving \
                              -Iserver/datasets -Iserver/store -Iserver/util -Iapi -Iengine
 LAYER_INC_server/daemon   := -Iserver/daemon $(LAYER_INC_server/rest)
 LAYER_INC_server/cli      := -Iserver/cli -Iserver/util -Iapi -Iengine
@@ -22,6 +24,6 @@ LAYER_INC_server          := -Iserver/cli -Iserver/daemon -Iserver/util
 
 # The daemon's folders, bottom to top (main.c, in server/ itself, links them).
 SERVER_LAYERS := server/util server/store server/http server/datasets server/jobs \
-                 server/serving server/rest server/daemon server/cli
+                 server/sweeps server/serving server/rest server/daemon server/cli
 
 ALL_INC := -Iengine -Iapi $(SERVER_LAYERS:%=-I%)

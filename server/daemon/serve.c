@@ -1,7 +1,7 @@
 /* serve.c - `mlpd serve`: start-up, the wait for a signal, orderly shutdown.
  *
  * Start: settings (config.h), tokens (auth.h) and CORS origins (cors.h) ->
- * store_open -> datasets_scan -> jobs_start -> model cache, router,
+ * store_open -> datasets_scan -> jobs_start -> sweeps_start -> model cache, router,
  * event-stream hub -> listen. Listening beyond loopback without tokens is
  * allowed but logged as a warning. The bound port is logged
  * and, with --port-file, written to a file (for --port 0).
@@ -33,6 +33,7 @@
 #include "cors.h"
 #include "http.h"
 #include "jobs.h"
+#include "sweeps.h"
 #include "log.h"
 #include "metrics.h"
 #include "mlp.h"
@@ -202,6 +203,16 @@ static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics
         log_error("cannot start the job runner: %s", se.msg);
         return -1;
     }
+    /* After the job runner: its recovery settles the children first. */
+    sweeps_config wc = {.st = a->st,
+                        .jobs = a->jobs,
+                        .max_active = cfg->max_queue > 0 ? cfg->max_queue : 1,
+                        .log = log_job,
+                        .log_user = NULL};
+    if (sweeps_start(&wc, &a->sweeps, &se) != MLPD_OK) {
+        log_error("cannot start the sweep scheduler: %s", se.msg);
+        return -1;
+    }
     /* Only the dashboard's own files are served from the web dir. */
     mlpd_error we = {0};
     if (web_assets_load(cfg->web_dir, web, &we) != MLPD_OK)
@@ -219,6 +230,7 @@ static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics
 /* Free what start_services started (NULLs are fine); the job runner is
  * stopped first if it still runs. */
 static void stop_services(app *a, web_assets *web) {
+    sweeps_free(a->sweeps);
     jobs_free(a->jobs);
     sse_hub_free(a->sse);
     model_cache_free(a->models);
@@ -261,6 +273,7 @@ static void serve_until_signal(app *a, http_server *http, const sigset_t *old) {
     log_info("shutting down: draining");
     atomic_store(&a->draining, 1);
     http_server_quiesce(http);
+    sweeps_stop(a->sweeps); /* before the runner: no child is queued while it stops */
     jobs_stop(a->jobs);
     sse_hub_stop(a->sse);
     int left = http_server_drain(http, DRAIN_SECONDS);

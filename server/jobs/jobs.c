@@ -228,6 +228,28 @@ int jobs_start(const jobs_config *cfg, jobs **out, mlpd_error *err) {
 }
 
 int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, mlpd_error *err) {
+    return jobs_submit_in(j, req, 0, run_id, err);
+}
+
+/* Under mu. */
+static int queue_full(const jobs *j, mlpd_error *err) {
+    if (j->n_queued + j->n_running >= j->cfg.max_queued + j->cfg.max_running)
+        return mlpd_fail(err, MLPD_EBUSY, "%d run(s) are queued already (the limit is %d)",
+                         j->n_queued, j->cfg.max_queued);
+    return MLPD_OK;
+}
+
+int jobs_has_room(jobs *j, mlpd_error *err) {
+    if (atomic_load(&j->stopping))
+        return mlpd_fail(err, MLPD_EINTERNAL, "the daemon is shutting down");
+    pthread_mutex_lock(&j->mu);
+    int rc = queue_full(j, err);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+int jobs_submit_in(jobs *j, const api_train_request *req, int64_t sweep_id, int64_t *run_id,
+                   mlpd_error *err) {
     if (atomic_load(&j->stopping))
         return mlpd_fail(err, MLPD_EINTERNAL, "the daemon is shutting down");
     int rc = jobs_check_request(j, req, err);
@@ -235,13 +257,12 @@ int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, mlpd_err
     char *config_json = api_train_request_encode(req);
     if (!config_json) return mlpd_fail(err, MLPD_EINTERNAL, "cannot encode the training config");
     pthread_mutex_lock(&j->mu);
-    if (j->n_queued + j->n_running >= j->cfg.max_queued + j->cfg.max_running)
-        rc = mlpd_fail(err, MLPD_EBUSY, "%d run(s) are queued already (the limit is %d)",
-                       j->n_queued, j->cfg.max_queued);
+    rc = queue_full(j, err);
     int64_t id = 0;
     mlpd_error se = {0};
-    if (rc == MLPD_OK && store_run_create(j->cfg.st, config_json, req->dataset,
-                                          req->recipe.train.epochs, &id, &se) != MLPD_OK)
+    if (rc == MLPD_OK &&
+        store_run_create_in(j->cfg.st, config_json, req->dataset, req->recipe.train.epochs,
+                            sweep_id, &id, &se) != MLPD_OK)
         rc = mlpd_fail(err, se.code, "store: %s", se.msg);
     job *jb = rc == MLPD_OK ? job_new(j, id, req) : NULL;
     if (rc == MLPD_OK && !jb) {
@@ -261,6 +282,10 @@ int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, mlpd_err
 }
 
 int jobs_cancel(jobs *j, int64_t run_id) {
+    return jobs_cancel_why(j, run_id, NULL);
+}
+
+int jobs_cancel_why(jobs *j, int64_t run_id, const char *why) {
     int rc = MLPD_OK;
     mlpd_error se = {0};
     pthread_mutex_lock(&j->mu);
@@ -269,17 +294,19 @@ int jobs_cancel(jobs *j, int64_t run_id) {
     job *queued = find_queued(j, run_id);
     job *running = queued ? NULL : find_running(j, run_id);
     if (queued) {
-        if (store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, NULL, &se) == MLPD_OK)
+        if (store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, why, &se) == MLPD_OK)
             unqueue(j, run_id);
         else {
             rc = se.code;
             queued = NULL;
         }
     } else if (running) {
-        if (running->finishing)
+        if (running->finishing) {
             rc = MLPD_ECONFLICT;
-        else
+        } else {
+            snprintf(running->cancel_why, sizeof running->cancel_why, "%s", why ? why : "");
             atomic_store(&running->cancel, 1); /* seen at the next batch boundary */
+        }
     } else {
         /* Not in memory: ended, unknown, or left queued by a stopped runner. */
         store_run run;
@@ -287,7 +314,7 @@ int jobs_cancel(jobs *j, int64_t run_id) {
         if (got != MLPD_OK)
             rc = got; /* MLPD_ENOTFOUND for an unknown id */
         else if (run.status == RUN_QUEUED || run.status == RUN_RUNNING)
-            rc = store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, NULL, &se);
+            rc = store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, why, &se);
         else
             rc = MLPD_ECONFLICT;
         if (got == MLPD_OK) store_run_clear(&run);

@@ -67,6 +67,17 @@ int jobs_start(const jobs_config *cfg, jobs **out, mlpd_error *err);
  * checked here: an unknown one gives MLPD_ENOTFOUND and a width mismatch
  * MLPD_ECONFLICT. The reason is in err. */
 int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, mlpd_error *err);
+/* The same for a child of sweep sweep_id (recorded with the run; 0: none). */
+int jobs_submit_in(jobs *j, const api_train_request *req, int64_t sweep_id, int64_t *run_id,
+                   mlpd_error *err);
+/* Check that req can be trained: its dataset exists (MLPD_ENOTFOUND), its
+ * network fits the dataset (MLPD_ECONFLICT) and a warm-start model exists
+ * (MLPD_ENOTFOUND) with the same layers (MLPD_ECONFLICT). Reason in err.
+ * jobs_submit does it; a sweep checks its base with it before any child. */
+int jobs_check_request(jobs *j, const api_train_request *req, mlpd_error *err);
+/* MLPD_OK when a submit would find room in the queue now, MLPD_EBUSY (reason
+ * in err) when it is full, MLPD_EINTERNAL while shutting down. */
+int jobs_has_room(jobs *j, mlpd_error *err);
 
 /* Cancel a queued run (it ends cancelled at once) or a running one (it stops
  * at the next batch boundary and ends cancelled; what it recorded stays).
@@ -74,6 +85,9 @@ int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, mlpd_err
  * MLPD_ENOSPC when its end cannot be recorded because the disk is full (it
  * then stays queued), the store's code on another store failure. */
 int jobs_cancel(jobs *j, int64_t run_id);
+/* jobs_cancel recording why (the run's error, e.g. a sweep's pruning); why
+ * may be NULL. */
+int jobs_cancel_why(jobs *j, int64_t run_id, const char *why);
 
 /* Live state of a run being trained, fresher than the store (per batch). */
 typedef struct {

@@ -33,9 +33,11 @@ typedef struct job {
     struct jobs *owner;
     int64_t run_id;
     api_train_request req;
-    struct job *next;  /* queue link (while queued) */
-    atomic_int cancel; /* set by jobs_cancel while running */
-    int finishing;     /* training ended, outcome being recorded (under owner->mu) */
+    struct job *next;     /* queue link (while queued) */
+    atomic_int cancel;    /* set by jobs_cancel while running */
+    int finishing;        /* training ended, outcome being recorded (under owner->mu) */
+    char cancel_why[200]; /* the reason given with a cancel ("" none; under owner->mu until
+                             finishing, read-only after) */
     pthread_mutex_t live_mu;
     jobs_live live; /* under live_mu */
 } job;
@@ -59,11 +61,6 @@ struct jobs {
 
 /* A log line through cfg.log (no-op without one). */
 void jobs_logf(const jobs *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Check that req can be trained: its dataset exists (MLPD_ENOTFOUND), its
- * network fits the dataset (MLPD_ECONFLICT) and a warm-start model exists
- * (MLPD_ENOTFOUND) with the same layers (MLPD_ECONFLICT). Reason in err. */
-int jobs_check_request(jobs *j, const api_train_request *req, mlpd_error *err);
 
 /* Train one run (status running -> a final status, everything recorded in
  * the store). Called by a worker thread with jb in a running slot. */

@@ -336,7 +336,7 @@ void jobs_run_one(jobs *j, job *jb) {
     const char *error = why;
     if (stop == JOB_STOP_CANCEL) {
         final = RUN_CANCELLED;
-        error = NULL;
+        error = jb->cancel_why[0] ? jb->cancel_why : NULL;
     } else if (stop == JOB_STOP_SHUTDOWN && !(ok && ts == MLP_OK)) {
         /* A run whose training had completed is still saved below. */
         error = "interrupted: daemon shut down";

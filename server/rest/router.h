@@ -29,12 +29,14 @@
 #include "http.h"
 #include "jobs.h"
 #include "store.h"
+#include "train_request.h"
 
 struct model_cache;
 struct model_stats;
 struct registry;
 struct mlpd_metrics;
 struct sse_hub;
+struct sweeps;
 typedef struct router router;
 
 /* The settings the handlers read (the daemon fills it from its own
@@ -59,6 +61,7 @@ typedef struct app {
     const rest_config *cfg;
     store *st;
     jobs *jobs;
+    struct sweeps *sweeps; /* the sweep scheduler (sweeps.h) */
     struct model_cache *models;
     struct registry *registry; /* names, aliases, canaries (registry.h) */
     struct model_stats *stats; /* per model version statistics (model_stats.h) */
@@ -143,6 +146,12 @@ void route_job_get(app *a, const http_request *req, http_response *res);
 void route_job_metrics(app *a, const http_request *req, http_response *res);
 void route_job_events(app *a, const http_request *req, http_response *res); /* sse.c */
 void route_job_cancel(app *a, const http_request *req, http_response *res);
+/* sweeps (routes_sweeps.c, sse_sweep.c) */
+void route_sweep_create(app *a, const http_request *req, http_response *res);
+void route_sweeps_list(app *a, const http_request *req, http_response *res);
+void route_sweep_get(app *a, const http_request *req, http_response *res);
+void route_sweep_cancel(app *a, const http_request *req, http_response *res);
+void route_sweep_events(app *a, const http_request *req, http_response *res);
 void route_predict(app *a, const http_request *req, http_response *res);
 void route_explain(app *a, const http_request *req, http_response *res); /* routes_explain.c */
 /* The model a /predict or /explain body names (0: the latest), referenced:
@@ -196,6 +205,17 @@ void route_openapi(app *a, const http_request *req, http_response *res);
 void route_web_index(app *a, const http_request *req, http_response *res);
 void route_web_file(app *a, const http_request *req, http_response *res);
 int route_web_exists(app *a, const char *path);
+
+/* The daemon's limits on a training request (--max-epochs, --max-params,
+ * --max-job-memory): 0, or -1 with a 422 limit-exceeded in res. The pointer
+ * names the member: ctx->prefix + "/epochs" (ctx NULL: no prefix), or
+ * "/space/<member>" when ctx->space (a sweep's space) varies it. */
+typedef struct {
+    const char *prefix;
+    const cJSON *space;
+} route_limit_ctx;
+int route_check_train_limits(app *a, const api_train_request *tr, const route_limit_ctx *ctx,
+                             http_response *res);
 
 /* ---- event streams (sse.c) -------------------------------------------------------- */
 /* The hub keeps the open /jobs/{id}/events streams and a ticker thread that

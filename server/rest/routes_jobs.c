@@ -6,6 +6,7 @@
  * --max-params (weights + biases for the data set's width and classes), both
  * 422 naming the field, and --max-queue (429 with Retry-After, jobs.h). */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,10 +43,21 @@ static uint64_t network_params(int features, const int *hidden, int n_hidden, in
     return total;
 }
 
-/* The configured limits; 0, or -1 with res filled (422). */
-static int check_train_limits(app *a, const api_train_request *tr, http_response *res) {
+/* The pointer of `member` for a limit refusal: under /space when the sweep's
+ * space varies it, else prefix + member. */
+static void limit_pointer(char *dst, size_t cap, const route_limit_ctx *ctx, const char *member) {
+    if (ctx && ctx->space && cJSON_GetObjectItemCaseSensitive(ctx->space, member))
+        snprintf(dst, cap, "/space/%s", member);
+    else
+        snprintf(dst, cap, "%s/%s", ctx && ctx->prefix ? ctx->prefix : "", member);
+}
+
+int route_check_train_limits(app *a, const api_train_request *tr, const route_limit_ctx *ctx,
+                             http_response *res) {
+    char ptr[96];
     if (tr->recipe.train.epochs > a->cfg->max_epochs) {
-        http_reply_problem(res, 422, "limit-exceeded", "/epochs",
+        limit_pointer(ptr, sizeof ptr, ctx, "epochs");
+        http_reply_problem(res, 422, "limit-exceeded", ptr,
                            "epochs %d exceeds this daemon's limit of %d (--max-epochs)",
                            tr->recipe.train.epochs, a->cfg->max_epochs);
         return -1;
@@ -65,14 +77,16 @@ static int check_train_limits(app *a, const api_train_request *tr, http_response
     if (sized) mlp_train_memory(&arch, &rc->train, (uint64_t)ds.n_train, data, &mem);
     store_dataset_clear(&ds);
     if (params > (uint64_t)a->cfg->max_params) {
-        http_reply_problem(res, 422, "limit-exceeded", "/hidden",
+        limit_pointer(ptr, sizeof ptr, ctx, "hidden");
+        http_reply_problem(res, 422, "limit-exceeded", ptr,
                            "this network has %llu parameters for data set '%s'; the limit is %d "
                            "(--max-params)",
                            (unsigned long long)params, tr->dataset, a->cfg->max_params);
         return -1;
     }
     if (mem.total > a->cfg->max_job_memory) {
-        http_reply_problem(res, 422, "limit-exceeded", "/batch_size",
+        limit_pointer(ptr, sizeof ptr, ctx, "batch_size");
+        http_reply_problem(res, 422, "limit-exceeded", ptr,
                            "this job would need about %.1f MiB (parameters %.1f, optimizer %.1f, "
                            "batch of %d %.1f, data %.1f); the limit is %.1f MiB "
                            "(--max-job-memory)",
@@ -97,7 +111,7 @@ void route_train(app *a, const http_request *req, http_response *res) {
         http_reply_api_problem(res, &prob);
         return;
     }
-    if (check_train_limits(a, &tr, res) != 0) return;
+    if (route_check_train_limits(a, &tr, NULL, res) != 0) return;
     int64_t id = 0;
     mlpd_error err = {0};
     int rc = jobs_submit(a->jobs, &tr, &id, &err);

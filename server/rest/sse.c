@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "log.h"
 #include "router.h"
+#include "sse_impl.h"
 #include "views.h"
 
 #define HEARTBEAT_SECONDS 15.0
@@ -54,6 +55,9 @@ typedef struct sse_stream {
     atomic_int closed; /* the free callback ran */
     atomic_int refs;
     struct sse_stream *next; /* hub list */
+    sse_poll_fn poll;        /* poll_job, or another kind's (sse_sweep.c) */
+    void *state;             /* that kind's, freed with free_state */
+    void (*free_state)(void *);
 } sse_stream;
 
 typedef struct sse_hub {
@@ -68,6 +72,7 @@ typedef struct sse_hub {
 
 static void stream_unref(sse_stream *s) {
     if (atomic_fetch_sub(&s->refs, 1) == 1) {
+        if (s->free_state) s->free_state(s->state);
         pthread_mutex_destroy(&s->mu);
         free(s->buf);
         free(s);
@@ -90,7 +95,7 @@ static void append(sse_stream *s, const char *text, size_t n) {
 }
 
 /* One event: optional id, the event name, data = compact JSON of `json` (freed). */
-static void add_event(sse_stream *s, int64_t id, const char *event, cJSON *json) {
+void sse_add_event(sse_stream *s, int64_t id, const char *event, cJSON *json) {
     char *data = json ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
     if (!data) return;
@@ -102,6 +107,19 @@ static void add_event(sse_stream *s, int64_t id, const char *event, cJSON *json)
     append(s, data, strlen(data));
     append(s, "\n\n", 2);
     free(data);
+}
+
+app *sse_app(sse_stream *s) {
+    return s->app;
+}
+int64_t sse_id(sse_stream *s) {
+    return s->run_id;
+}
+void *sse_state(sse_stream *s) {
+    return s->state;
+}
+void sse_end(sse_stream *s) {
+    s->ended = 1;
 }
 
 /* ---- polling ----------------------------------------------------------------------------- */
@@ -124,7 +142,7 @@ static void poll_job(sse_stream *s) {
     int full = 0;
     if (store_metrics_get(a->st, s->run_id, s->cursor, METRICS_PAGE, &m, &n, NULL) == MLPD_OK) {
         for (size_t i = 0; i < n; i++) {
-            add_event(s, m[i].id, "metric", view_metric(&m[i]));
+            sse_add_event(s, m[i].id, "metric", view_metric(&m[i]));
             s->cursor = m[i].id;
         }
         full = n == METRICS_PAGE;
@@ -134,14 +152,14 @@ static void poll_job(sse_stream *s) {
     int has_live = run.status == RUN_RUNNING && jobs_get_live(a->jobs, s->run_id, &live) == MLPD_OK;
     if ((int)run.status != s->last_status) {
         s->last_status = (int)run.status;
-        add_event(s, 0, "status", view_job(&run, has_live ? &live : NULL));
+        sse_add_event(s, 0, "status", view_job(&run, has_live ? &live : NULL));
     } else if (has_live && (live.step != s->last_step || live.epoch != s->last_epoch)) {
         s->last_step = live.step;
         s->last_epoch = live.epoch;
-        add_event(s, 0, "progress", view_job(&run, &live));
+        sse_add_event(s, 0, "progress", view_job(&run, &live));
     }
     if (is_final(run.status) && !full) {
-        add_event(s, 0, "end", view_job(&run, NULL));
+        sse_add_event(s, 0, "end", view_job(&run, NULL));
         s->ended = 1;
     }
     if (full) s->last_poll = 0; /* more metrics wait: poll again at once */
@@ -164,7 +182,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max) {
         double t = mono_seconds();
         if (t - s->last_poll >= SSE_TICK_MS * 1e-3 * 0.8) {
             s->last_poll = t;
-            poll_job(s);
+            s->poll(s);
             if (s->off < s->len || s->ended) continue;
         }
         if (t - s->last_write >= HEARTBEAT_SECONDS) {
@@ -284,23 +302,40 @@ void route_job_events(app *a, const http_request *req, http_response *res) {
         long long v = strtoll(last, &end, 10);
         if (end != last && *end == '\0' && v > 0) cursor = v;
     }
+    char fallback[64];
+    snprintf(fallback, sizeof fallback, "GET /jobs/%lld/metrics", (long long)id);
+    sse_open(a, req, res, id, cursor, poll_job, NULL, NULL, fallback);
+}
+
+void sse_open(app *a, const http_request *req, http_response *res, int64_t id, int64_t cursor,
+              sse_poll_fn poll, void *state, void (*free_state)(void *), const char *fallback) {
+    if (atomic_load(&a->sse->stopping)) {
+        if (free_state) free_state(state);
+        http_reply_problem(res, 503, "draining", NULL, "the daemon is shutting down");
+        return;
+    }
     /* Admission against --max-streams; from here on `open` counts this
      * stream until stream_free (or the failure paths below) gives it back. */
     if (atomic_fetch_add(&a->sse->open, 1) >= a->sse->max_streams) {
         atomic_fetch_sub(&a->sse->open, 1);
+        if (free_state) free_state(state);
         http_reply_problem(res, 503, "too-many-streams", NULL,
                            "%d event streams are open, the most this daemon serves (see "
-                           "--max-streams); retry later or poll GET /jobs/%lld/metrics",
-                           a->sse->max_streams, (long long)id);
+                           "--max-streams); retry later or poll %s",
+                           a->sse->max_streams, fallback);
         http_set_header(res, "Retry-After", "%d", SSE_RETRY_AFTER_SECONDS);
         return;
     }
     sse_stream *s = calloc(1, sizeof *s);
     if (!s) {
         atomic_fetch_sub(&a->sse->open, 1);
+        if (free_state) free_state(state);
         http_reply_problem(res, 500, "internal", NULL, "out of memory");
         return;
     }
+    s->poll = poll;
+    s->state = state;
+    s->free_state = free_state;
     s->hub = a->sse;
     s->app = a;
     s->conn = req->conn;
@@ -317,6 +352,7 @@ void route_job_events(app *a, const http_request *req, http_response *res) {
     if (!r) {
         atomic_fetch_sub(&a->sse->open, 1);
         pthread_mutex_destroy(&s->mu);
+        if (free_state) free_state(state);
         free(s);
         http_reply_problem(res, 500, "internal", NULL, "cannot create the event stream");
         return;

@@ -46,4 +46,11 @@ cJSON *view_evaluation(const store_evaluation *e);
 cJSON *view_dataset(const store_dataset *d);
 cJSON *view_dataset_list(const store_dataset *list, size_t n);
 
+/* Schema Sweep (views_sweep.c): the sweep, counts of its children by
+ * status, the best child, its config, and with_children its children
+ * (SweepChild, oldest first). */
+cJSON *view_sweep(const store_sweep *w, const store_run *children, size_t n, int with_children);
+/* Schema SweepChild: child `index` of w. */
+cJSON *view_sweep_child(const store_sweep *w, const store_run *child, int index);
+
 #endif /* MLPD_VIEWS_H */

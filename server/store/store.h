@@ -84,6 +84,7 @@ typedef struct {
     double samples_per_sec;
     double test_loss, test_accuracy; /* NaN when unknown */
     int64_t model_id;                /* 0 until succeeded */
+    int64_t sweep_id;                /* the sweep it is a child of, 0 for none */
 } store_run;
 void store_run_clear(store_run *r);
 
@@ -91,6 +92,9 @@ void store_run_clear(store_run *r);
  * to keep the space that recording its end needs (see store_run_set_status). */
 int store_run_create(store *s, const char *config_json, const char *dataset, int epochs,
                      int64_t *id_out, mlpd_error *err);
+/* The same for a child of sweep sweep_id (0: none, as store_run_create). */
+int store_run_create_in(store *s, const char *config_json, const char *dataset, int epochs,
+                        int64_t sweep_id, int64_t *id_out, mlpd_error *err);
 /* Set status; started_at is set on RUNNING, finished_at on a final status.
  * error may be NULL. A final status is written even when the disk is full,
  * by spending space the store holds back for it (store_reserve.c). */
@@ -292,5 +296,35 @@ int store_model_precision_clear(store *s, int64_t model_id, mlpd_error *err);
 /* The model's choice; MLPD_ENOTFOUND when it serves in float32. */
 int store_model_precision_get(store *s, int64_t model_id, store_model_precision *out,
                               mlpd_error *err);
+
+/* ---- sweeps: jobs that run jobs (store_sweeps.c) ---------------------------------- */
+typedef struct {
+    int64_t id;
+    run_status status; /* the runs' vocabulary: queued, running, then a final one */
+    char *config_json; /* the full, defaulted SweepRequest */
+    char *error;       /* NULL unless failed (or ended with a reason) */
+    double created_at, started_at, finished_at; /* 0 when not yet */
+    int64_t best_run_id;                        /* 0 while no child succeeded */
+    double best_value;                          /* NaN while none */
+} store_sweep;
+void store_sweep_clear(store_sweep *w);
+void store_sweep_list_free(store_sweep *list, size_t n);
+
+/* New sweep in status queued. */
+int store_sweep_create(store *s, const char *config_json, int64_t *id_out, mlpd_error *err);
+int store_sweep_get(store *s, int64_t id, store_sweep *out, mlpd_error *err);
+/* Set status (started_at on RUNNING, finished_at on a final status); error
+ * may be NULL. A final status spends the run reserve on a full disk, as
+ * store_run_set_status does. */
+int store_sweep_set_status(store *s, int64_t id, run_status st, const char *error, mlpd_error *err);
+int store_sweep_set_best(store *s, int64_t id, int64_t run_id, double value, mlpd_error *err);
+/* Newest first, as store_run_list (q->status filters). */
+int store_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t *n,
+                     int64_t *total, mlpd_error *err);
+/* Ids of sweeps with the given status, oldest first (start-up). */
+int store_sweep_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n, mlpd_error *err);
+/* The children of a sweep, oldest (child 0) first, at most limit (1..10000). */
+int store_sweep_children(store *s, int64_t sweep_id, int limit, store_run **out, size_t *n,
+                         mlpd_error *err);
 
 #endif /* MLPD_STORE_H */

@@ -10,10 +10,7 @@
 
 #include "store_sqlite_impl.h"
 
-#define RUN_COLUMNS                                                                                \
-    "id, status, config_json, dataset, error, created_at, started_at, finished_at, "               \
-    "epoch, epochs, step, steps, loss, accuracy, val_loss, val_accuracy, "                         \
-    "samples_per_sec, test_loss, test_accuracy, model_id"
+#define RUN_COLUMNS STORE_RUN_COLUMNS
 
 #define MAX_METRICS_PER_GET 100000
 
@@ -25,16 +22,16 @@ void store_run_clear(store_run *r) {
     memset(r, 0, sizeof *r);
 }
 
-static void clear_run(void *r) {
+void store_clear_run(void *r) {
     store_run_clear(r);
 }
 
 void store_run_list_free(store_run *list, size_t n) {
-    store_free_items(list, n, sizeof *list, clear_run);
+    store_free_items(list, n, sizeof *list, store_clear_run);
 }
 
 /* Fill *r from a row selected with RUN_COLUMNS. */
-static int read_run_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
+int store_read_run_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
     store_run *r = item;
     memset(r, 0, sizeof *r);
     int oom = 0;
@@ -61,6 +58,7 @@ static int read_run_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
     r->test_loss = store_column_metric(st, 17);
     r->test_accuracy = store_column_metric(st, 18);
     r->model_id = sqlite3_column_int64(st, 19); /* NULL reads as 0 */
+    r->sweep_id = sqlite3_column_int64(st, 20);
     if (oom) {
         store_run_clear(r);
         return mlpd_fail(err, MLPD_ESTORE, "out of memory");
@@ -79,6 +77,11 @@ static int step_update(store *s, sqlite3_stmt *st, const char *what, mlpd_error 
 
 int store_run_create(store *s, const char *config_json, const char *dataset, int epochs,
                      int64_t *id_out, mlpd_error *err) {
+    return store_run_create_in(s, config_json, dataset, epochs, 0, id_out, err);
+}
+
+int store_run_create_in(store *s, const char *config_json, const char *dataset, int epochs,
+                        int64_t sweep_id, int64_t *id_out, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     /* A run is only accepted while its end can surely be recorded: with the
      * reserve in place (store_reserve.c), made again here if it was spent. */
@@ -91,14 +94,18 @@ int store_run_create(store *s, const char *config_json, const char *dataset, int
     }
     sqlite3_stmt *st;
     int rc = store_prepare(s,
-                           "INSERT INTO runs (status, config_json, dataset, epochs, created_at) "
-                           "VALUES ('queued', ?1, ?2, ?3, ?4)",
+                           "INSERT INTO runs (status, config_json, dataset, epochs, created_at,"
+                           " sweep_id) VALUES ('queued', ?1, ?2, ?3, ?4, ?5)",
                            &st, err);
     if (rc == MLPD_OK) {
         sqlite3_bind_text(st, 1, config_json, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, dataset, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, epochs);
         sqlite3_bind_double(st, 4, wall_seconds());
+        if (sweep_id > 0)
+            sqlite3_bind_int64(st, 5, sweep_id);
+        else
+            sqlite3_bind_null(st, 5);
         if (sqlite3_step(st) == SQLITE_DONE) {
             if (id_out) *id_out = sqlite3_last_insert_rowid(s->db);
         } else {
@@ -247,7 +254,7 @@ int store_run_get(store *s, int64_t id, store_run *out, mlpd_error *err) {
         char notfound[48];
         snprintf(notfound, sizeof notfound, "no run with id %lld", (long long)id);
         sqlite3_bind_int64(st, 1, id);
-        rc = store_read_one(s, st, read_run_row, out, notfound, "get run", err);
+        rc = store_read_one(s, st, store_read_run_row, out, notfound, "get run", err);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -304,8 +311,8 @@ int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *
         bind_status_filter(st, q);
         sqlite3_bind_int(st, 2, limit);
         sqlite3_bind_int64(st, 3, offset);
-        rc = store_read_all(s, st, read_run_row, clear_run, sizeof **out, 16, (size_t)limit,
-                            (void **)out, n, "list runs", err);
+        rc = store_read_all(s, st, store_read_run_row, store_clear_run, sizeof **out, 16,
+                            (size_t)limit, (void **)out, n, "list runs", err);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;

@@ -92,6 +92,15 @@ int store_evaluation_insert(store *s, int64_t model_id, const char *dataset, con
 int store_model_mean_insert(store *s, int64_t model_id, const char *dataset, const float *mean,
                             int features, mlpd_error *err);
 
+/* The columns of a run, as store_runs.c selects them, and the reader of
+ * such a row (store_sweeps.c lists a sweep's children with them). */
+#define STORE_RUN_COLUMNS                                                                          \
+    "id, status, config_json, dataset, error, created_at, started_at, finished_at, "               \
+    "epoch, epochs, step, steps, loss, accuracy, val_loss, val_accuracy, "                         \
+    "samples_per_sec, test_loss, test_accuracy, model_id, sweep_id"
+int store_read_run_row(sqlite3_stmt *st, void *item, mlpd_error *err); /* a store_row_reader */
+void store_clear_run(void *r);                                         /* store_run_clear */
+
 /* NaN (and infinities) are stored as NULL; NULL reads back as NaN. */
 int store_bind_metric(sqlite3_stmt *st, int idx, double v);
 double store_column_metric(sqlite3_stmt *st, int col);
