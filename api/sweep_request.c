@@ -351,6 +351,9 @@ int api_sweep_request_decode(const char *json, size_t len, api_sweep_request *ou
                            cJSON_GetObjectItemCaseSensitive(root, "mode"), &r, prob) &&
                !dec_pruning(cJSON_GetObjectItemCaseSensitive(root, "pruning"), &r, prob)) {
         rc = 0;
+        for (int i = 0; rc == 0 && i < r.n_params; i++)
+            for (int k = 0; rc == 0 && k < r.params[i].n_values; k++)
+                rc = api_sweep_check_value(&r, i, k, prob);
         /* Every child the sweep may make must be a valid train request. */
         for (int i = 0; rc == 0 && i < r.max_runs; i++) {
             api_train_request child;

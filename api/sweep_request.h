@@ -93,6 +93,11 @@ char *api_sweep_request_encode(const api_sweep_request *r);
 int api_sweep_child(const api_sweep_request *r, int index, api_train_request *child,
                     cJSON **settings, api_problem *prob);
 
+/* Value k of list or choice `param` set into the base must be a valid train
+ * request: 0, or -1 with a 422 pointing at it (/space/<member>/k or
+ * /space/<member>/values/k). Decode checks every value with it. */
+int api_sweep_check_value(const api_sweep_request *r, int param, int k, api_problem *prob);
+
 /* The value of the metric named by the sweep in a run's last epoch values. */
 double api_sweep_metric_of(mlp_metric m, double loss, double accuracy, double val_loss,
                            double val_accuracy);

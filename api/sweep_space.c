@@ -122,6 +122,30 @@ static int check_split(const api_sweep_request *r, const api_train_request *c, i
     return -1;
 }
 
+int api_sweep_check_value(const api_sweep_request *r, int param, int k, api_problem *prob) {
+    const api_sweep_param *sp = &r->params[param];
+    char *base_json = api_train_request_encode(&r->base);
+    cJSON *body = base_json ? cJSON_Parse(base_json) : NULL;
+    free(base_json);
+    cJSON *v = cJSON_Duplicate(cJSON_GetArrayItem(sp->values, k), 1);
+    char *text = body && v && set_member(body, sp->key, v) == 0 ? cJSON_PrintUnformatted(body)
+                                                                : (cJSON_Delete(v), NULL);
+    cJSON_Delete(body);
+    if (!text) return api_problem_set(prob, 500, "internal", NULL, "out of memory"), -1;
+    api_train_request child;
+    api_problem in;
+    memset(&in, 0, sizeof in);
+    int rc = api_train_request_decode(text, strlen(text), &child, &in);
+    free(text);
+    if (rc == 0) return 0;
+    char key[sizeof prob->pointer], ptr[sizeof prob->pointer];
+    api_json_pointer(key, sizeof key, "/space", sp->key);
+    if (sp->kind == API_SPEC_CHOICE)
+        api_json_pointer(key + strlen(key), sizeof key - strlen(key), "", "values");
+    api_json_pointer_index(ptr, sizeof ptr, key, k);
+    return api_json_invalid(prob, ptr, "%s", in.detail);
+}
+
 int api_sweep_child(const api_sweep_request *r, int index, api_train_request *child,
                     cJSON **settings_out, api_problem *prob) {
     if (settings_out) *settings_out = NULL;
