@@ -224,8 +224,8 @@ static void test_cancel(void **state) {
     assert_string_equal(json_str(w, "status"), "cancelled");
     cJSON_Delete(w);
     cJSON_Delete(expect_problem(&D, "POST", path, NULL, NULL, 0, NULL, 409, NULL));
-    cJSON_Delete(expect_problem(&D, "POST", "/sweeps/999999/cancel", NULL, NULL, 0, NULL, 404,
-                                NULL));
+    cJSON_Delete(
+        expect_problem(&D, "POST", "/sweeps/999999/cancel", NULL, NULL, 0, NULL, 404, NULL));
 }
 
 /* A restart in the middle: the sweep resumes making children and ends. */

@@ -69,8 +69,7 @@ static void test_bad_input(void **state) {
             422, "/space/optimizer/values/1", "one of");
     refused("{" VAL "\"space\": {\"learning_rate\": [0.1]}, \"metric\": \"f1\"}", 422, "/metric",
             "val_accuracy");
-    refused("{" VAL "\"space\": {\"learning_rate\": [0.1]}, \"mode\": \"up\"}", 422, "/mode",
-            NULL);
+    refused("{" VAL "\"space\": {\"learning_rate\": [0.1]}, \"mode\": \"up\"}", 422, "/mode", NULL);
     refused("{\"space\": {\"learning_rate\": [0.1]}}", 422, "/base/validation_split",
             "validation split");
     refused("{\"space\": {\"validation_split\": [0.2, 0]}}", 422, "/space/validation_split",
@@ -91,11 +90,13 @@ static void test_bad_input(void **state) {
             "\"high\": 0.1}}, \"method\": \"grid\"}",
             422, "/space/learning_rate", "grid");
     /* a cross-member rule broken by some child: min_lr above the drawn rate */
-    refused("{\"base\": {\"validation_split\": 0.2, \"learning_rate\": 0.1, \"lr_schedule\": {\"type\": "
+    refused("{\"base\": {\"validation_split\": 0.2, \"learning_rate\": 0.1, \"lr_schedule\": "
+            "{\"type\": "
             "\"cosine\", \"min_lr\": 0.05}}, \"space\": {\"learning_rate\": [0.1, 0.01]}}",
             422, "/space/learning_rate/1", "min_lr");
     /* ... and by a random draw: the member the engine names, and the child */
-    refused("{\"base\": {\"validation_split\": 0.2, \"learning_rate\": 0.1, \"lr_schedule\": {\"type\": "
+    refused("{\"base\": {\"validation_split\": 0.2, \"learning_rate\": 0.1, \"lr_schedule\": "
+            "{\"type\": "
             "\"cosine\", \"min_lr\": 0.05}}, \"space\": {\"learning_rate\": {\"type\": "
             "\"uniform\", \"low\": 0.01, \"high\": 0.1}}, \"max_runs\": 50}",
             422, "/base/lr_schedule/min_lr", "child 0 {\"learning_rate\"");
@@ -117,10 +118,11 @@ static void test_grid_cap(void **state) {
     refused(body, 422, "/space", "1000000 points");
     api_sweep_request r;
     api_problem p;
-    const char *ok = "{" VAL "\"space\": {\"learning_rate\": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, "
-                     "0.07, 0.08, 0.09, 0.1], \"l2\": [0, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, "
-                     "0.007, 0.008, 0.009], \"l1\": [0, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, "
-                     "0.007, 0.008, 0.009]}}";
+    const char *ok =
+        "{" VAL "\"space\": {\"learning_rate\": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, "
+        "0.07, 0.08, 0.09, 0.1], \"l2\": [0, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, "
+        "0.007, 0.008, 0.009], \"l1\": [0, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, "
+        "0.007, 0.008, 0.009]}}";
     assert_int_equal(decode(ok, &r, &p), 0);
     assert_int_equal(r.method, API_SWEEP_GRID);
     assert_int_equal(r.grid_points, 1000);
@@ -166,9 +168,8 @@ static void test_defaults_and_round_trip(void **state) {
     api_sweep_request_free(&r);
     api_sweep_request_free(&back);
     /* a loss metric minimises by default */
-    assert_int_equal(decode("{" VAL "\"space\": {\"l2\": [0, 0.01]}, \"metric\": \"val_loss\"}",
-                            &r, &p),
-                     0);
+    assert_int_equal(
+        decode("{" VAL "\"space\": {\"l2\": [0, 0.01]}, \"metric\": \"val_loss\"}", &r, &p), 0);
     assert_int_equal(r.mode, MLP_MODE_MIN);
     assert_int_equal(r.method, API_SWEEP_GRID);
     assert_int_equal(r.max_runs, 2);
