@@ -1,5 +1,5 @@
 /* store_sweeps.c - the SQLite store's sweeps (contracts in store.h; the
- * table is migrations/006_sweeps.sql). */
+ * table is migrations/007_sweeps.sql). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* test_store_sweeps.c - the store's sweeps (store.h, 005_sweeps.sql): a
+/* test_store_sweeps.c - the store's sweeps (store.h, 007_sweeps.sql): a
  * sweep's life (queued, running with its start time, the best child, a
  * final status), children as runs with a sweep_id in the order they were
  * made, the list's filter and pagination, ids by status for the resume at

@@ -1,4 +1,4 @@
--- 006_sweeps.sql - hyperparameter sweeps: a job that runs jobs (docs/sweeps.md).
+-- 007_sweeps.sql - hyperparameter sweeps: a job that runs jobs (docs/sweeps.md).
 --
 -- A sweep's children are ordinary runs whose sweep_id names it; child i is
 -- the i-th of them by id (the scheduler makes them one at a time, in order),

@@ -1,4 +1,4 @@
--- 006_sweeps.sql - migrations/006_sweeps.sql (SQLite) in PostgreSQL's types:
+-- 007_sweeps.sql - migrations/007_sweeps.sql (SQLite) in PostgreSQL's types:
 -- hyperparameter sweeps, and the sweep each child run belongs to.
 
 CREATE TABLE sweeps (
