@@ -52,6 +52,7 @@ typedef struct {
     float *x;         /* rows * width values (malloc'ed) */
     int binary_input; /* the input came as binary data */
     int n_outputs;    /* outputs to send, in order (both by default) */
+    int precision;    /* parameters.precision as an mlp_precision, -1 when absent */
     api_v2_output outputs[2];
 } api_v2_request;
 

@@ -20,6 +20,7 @@
 #include "json_float.h"
 #include "json_scan.h"
 #include "json_util.h"
+#include "mlp.h"
 #include "v2_infer.h"
 
 /* Values of one input, at most this many (a 64 MiB float tensor). */
@@ -314,6 +315,15 @@ static int output_element(v2_scan *s, int i, int depth) {
 
 static int request_param(v2_scan *s, const char *key, int depth) {
     if (!strcmp(key, "binary_data_output")) return read_bool(s, &s->binary_out, key);
+    if (!strcmp(key, "precision")) { /* mlpd's: float32, bf16, int8 (docs/precision.md) */
+        char name[16];
+        mlp_precision p;
+        if (read_string(s, name, sizeof name, "parameter precision")) return -1;
+        if (mlp_precision_from_name(name, &p) != 0)
+            return bad(s, "parameter precision must be \"float32\", \"bf16\" or \"int8\"");
+        s->r->precision = (int)p;
+        return 0;
+    }
     return api_json_scan_skip(&s->lx, depth);
 }
 
@@ -463,6 +473,7 @@ static int check_outputs(v2_scan *s) {
 int api_v2_request_decode(const char *body, size_t len, long long header_len, int max_rows,
                           api_v2_request *out, api_problem *prob) {
     memset(out, 0, sizeof *out);
+    out->precision = -1;
     v2_scan s = {.r = out, .max_rows = max_rows};
     s.lx = (api_json_scan){.p = body, .end = body + len, .start = body, .prob = prob};
     size_t json_len = len;

@@ -157,6 +157,22 @@ static void on_batched(batch_item *it) {
     http_deferred_resume(((infer_job *)it)->d);
 }
 
+int infer_ask_precision(infer_job *j, int precision, const char *pointer, http_response *res) {
+    if (precision < 0) return 0;
+    mlp_precision served = j->cm->precision;
+    if (precision != MLP_PRECISION_F32 && (mlp_precision)precision != served) {
+        infer_reply_error(j->style, res, MLPD_EINVAL, "precision-not-served", pointer,
+                          "model %lld serves float32%s%s; another precision is opted into, with "
+                          "its accuracy check, by PUT /models/{name}/versions/{v}/precision",
+                          (long long)j->cm->id, served ? " and " : " only",
+                          served ? mlp_precision_name(served) : "");
+        return -1;
+    }
+    j->precision_asked = 1;
+    j->item.precision = (mlp_precision)precision;
+    return 0;
+}
+
 void infer_run(app *a, infer_job *j, const http_request *req, http_response *res) {
     j->a = a;
     j->item.model = j->cm->model;

@@ -80,6 +80,11 @@ void *infer_job_new(size_t size, int rows, int outputs);
  * job is consumed. */
 void infer_run(app *a, infer_job *j, const http_request *req, http_response *res);
 
+/* A request's precision (an mlp_precision, -1: none asked, the version's
+ * own): float32 or the one the version serves (docs/precision.md); 0 with
+ * the job's item set, or -1 with 422 (400 for the protocols) in res. */
+int infer_ask_precision(infer_job *j, int precision, const char *pointer, http_response *res);
+
 /* The 503 every inference route answers while the daemon drains; 1 when sent. */
 int infer_refuse_draining(app *a, infer_error_style style, http_response *res);
 

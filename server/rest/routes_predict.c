@@ -70,18 +70,6 @@ void route_predict(app *a, const http_request *req, http_response *res) {
         api_predict_request_free(&pr);
         return;
     }
-    /* A request may ask for float32 or the precision the version was
-     * checked in (docs/precision.md), nothing else. */
-    if (pr.precision > 0 && (mlp_precision)pr.precision != cm->precision) {
-        http_reply_problem(res, 422, "precision-not-served", "/precision",
-                           "model %lld serves %s%s%s; another precision is opted into, with its "
-                           "accuracy check, by PUT /models/{name}/versions/{v}/precision",
-                           (long long)cm->id, "float32", cm->precision ? " and " : " only",
-                           cm->precision ? mlp_precision_name(cm->precision) : "");
-        model_cache_release(a->models, cm);
-        api_predict_request_free(&pr);
-        return;
-    }
     predict_job *j = infer_job_new(sizeof *j, pr.n, outputs);
     if (!j) {
         route_reply_error(res, MLPD_EINTERNAL, NULL, NULL, "out of memory");
@@ -96,11 +84,12 @@ void route_predict(app *a, const http_request *req, http_response *res) {
     j->base.start_ns = start;
     j->base.item.x = j->pr.x;
     j->base.item.rows = j->pr.n;
-    if (pr.precision >= 0) {
-        j->base.precision_asked = 1;
-        j->base.item.precision = (mlp_precision)pr.precision;
-    }
     j->base.answer = answer;
     j->base.release = release;
+    if (infer_ask_precision(&j->base, pr.precision, "/precision", res) != 0) {
+        model_cache_release(a->models, cm);
+        release(&j->base);
+        return;
+    }
     infer_run(a, &j->base, req, res);
 }

@@ -219,5 +219,10 @@ void route_v2_infer(app *a, const http_request *req, http_response *res) {
     j->base.item.rows = j->r.rows;
     j->base.answer = v2_answer;
     j->base.release = v2_release;
+    if (infer_ask_precision(&j->base, j->r.precision, NULL, res) != 0) {
+        model_cache_release(a->models, cm);
+        v2_release(&j->base);
+        return;
+    }
     infer_run(a, &j->base, req, res);
 }

@@ -13,6 +13,7 @@
  *   answers are unchanged, which the test checks through the reported
  *   float32 accuracy) makes every other int8 weight of that layer round to
  *   zero: 422 naming --max-precision-drop, and the version stays float32.
+ * - The v2 protocol's parameters.precision follows the same rule (400).
  * - An uploaded model must name its dataset; bad bodies are 422; unknown
  *   versions 404; "float32" goes back.
  */
@@ -29,6 +30,7 @@
 #include "daemon.h"
 #include "expect.h"
 #include "mlp.h"
+#include "oip_client.h"
 
 static mlpd_daemon D;
 static int64_t model_id, job_id;
@@ -97,6 +99,30 @@ static cJSON *predict(const char *more, long status) {
     return p;
 }
 
+/* POST /v2/models/digits/infer of digit 0 with parameters.precision; the
+ * probabilities (caller deletes) on 200, else the error object. */
+static cJSON *v2_infer(const char *precision, long want) {
+    size_t cap = 784 * 16 + 256, n = 0;
+    char *body = malloc(cap);
+    n += (size_t)snprintf(body + n, cap - n,
+                          "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,784],"
+                          "\"datatype\":\"FP32\",\"data\":[");
+    for (int k = 0; k < 784; k++)
+        n += (size_t)snprintf(body + n, cap - n, "%s%.9g", k ? "," : "", (double)digits[k]);
+    snprintf(body + n, cap - n, "]}],\"parameters\":{\"precision\":\"%s\"}}", precision);
+    long status = 0;
+    cJSON *j = oip_call(&D, "POST", "/v2/models/digits/infer", body, want == 200 ? "none" : "error",
+                        &status);
+    free(body);
+    assert_non_null(j);
+    if (status != want) fail_msg("v2 infer in %s: %ld", precision, status);
+    if (want != 200) return j;
+    cJSON *out = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "outputs"), 0);
+    cJSON *data = cJSON_DetachItemFromObject(out, "data");
+    cJSON_Delete(j);
+    return data;
+}
+
 static void test_int8_opt_in(void **state) {
     (void)state;
     cJSON *f32_before = predict("", 200);
@@ -129,6 +155,14 @@ static void test_int8_opt_in(void **state) {
     }
     assert_false(same); /* it did compute in int8 */
     cJSON_Delete(by_default), cJSON_Delete(asked), cJSON_Delete(f32_now), cJSON_Delete(f32_before);
+
+    /* The v2 protocol's parameters.precision: the same rule, its 400. */
+    cJSON *v8 = v2_infer("int8", 200), *v32 = v2_infer("float32", 200);
+    assert_false(cJSON_Compare(v8, v32, 1));
+    cJSON_Delete(v8), cJSON_Delete(v32);
+    cJSON *e = v2_infer("bf16", 400);
+    assert_non_null(strstr(json_str(e, "error"), "serves float32 and int8"));
+    cJSON_Delete(e);
 
     cJSON *p = predict(",\"precision\":\"bf16\"", 422);
     assert_string_equal(json_str(p, "type"), "/problems/precision-not-served");
