@@ -263,6 +263,34 @@ void mlp_plateau_init(mlp_plateau *pl, const mlp_lr_schedule *s, float lr);
 /* After an epoch whose monitored value is `value`. */
 void mlp_plateau_update(mlp_plateau *pl, const mlp_lr_schedule *s, double value);
 
+/* ---- checkpoints (checkpoint.c) ---- */
+/* A run's state after an epoch, besides the weights (the model's) and the
+ * optimizer's (mlp_optim). order and best belong to the run (run_state in
+ * train.c): encode reads them, decode fills them (n_order must be the run's;
+ * best may be NULL when the run keeps no best weights). */
+typedef struct {
+    int epoch;      /* epochs completed */
+    int best_epoch; /* early stopping's best so far, 0 = none */
+    long global_step;
+    mlp_rng rng;
+    mlp_watch watch;     /* early stopping (maximize and min_delta come from the config) */
+    mlp_plateau plateau; /* reduce_on_plateau */
+    mlp_progress last;   /* the epoch's metrics (numbers only) */
+    uint32_t *order;
+    size_t n_order;
+    float *best;
+} mlp_ckpt;
+
+/* Serialise (the caller free()s *buf). */
+mlp_status mlp_ckpt_encode(const mlp_model *m, const mlp_optim *o, const mlp_ckpt *c,
+                           unsigned char **buf, size_t *len, mlp_error *err);
+/* Parse buf into m's weights, o's state and step, and *c (its order, best,
+ * n_order set by the caller; watch.maximize/min_delta are left as they are).
+ * MLP_EFORMAT for damaged bytes, MLP_EINVAL for a checkpoint of another
+ * network, optimizer or data size. */
+mlp_status mlp_ckpt_decode(const unsigned char *buf, size_t len, mlp_model *m, mlp_optim *o,
+                           mlp_ckpt *c, mlp_error *err);
+
 /* ---- evaluation over a range of rows (eval.c) ---- */
 typedef struct {
     int chunk;               /* rows per forward pass */

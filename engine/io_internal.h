@@ -10,8 +10,31 @@
 #define MLP_IO_INTERNAL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "mlp.h"
+
+/* ---- little-endian encoding (model files, checkpoints) ---------------------------- */
+static inline unsigned char *mlp_put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+    return p + 4;
+}
+static inline uint32_t mlp_get32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint32_t mlp_float_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+static inline float mlp_bits_float(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
 
 /* ---- io.c ---------------------------------------------------------------------- */
 

@@ -30,6 +30,11 @@ typedef struct {
     double learning_rate;   /* per batch: the rate this batch used; per epoch: the rate of
                                the epoch's last batch (the metric `learning_rate`) */
     int improved;           /* per epoch: the monitored metric improved by min_delta */
+    /* per epoch, with mlp_train_config.checkpoint: the run's checkpoint after
+     * this epoch (mlp_train_config.resume continues from it), valid during
+     * the on_epoch call only; NULL otherwise */
+    const unsigned char *checkpoint;
+    size_t checkpoint_len;
 } mlp_progress;
 
 /* Return 0 to go on, non-zero to stop training (mlp_train then returns
@@ -116,6 +121,18 @@ typedef struct {
                                           its kind and n must match; read only */
     mlp_optim_state *state_out; /* NULL, or filled at the end with the optimizer's final state
                                    (the caller frees it with mlp_optim_state_free) */
+    /* Checkpoints: with `checkpoint` set, every epoch's on_epoch gets the
+     * bytes that let a later mlp_train continue after that epoch
+     * (mlp_progress.checkpoint): the weights, the optimizer's state, the
+     * generator's state and shuffle order, the schedule's and early
+     * stopping's state, the step and epoch counts (docs/model-format.md,
+     * "Checkpoints"). `resume` (resume_len bytes of one, or NULL) continues
+     * that run: m must have the checkpoint's architecture and gets its
+     * weights; cfg and the data must be the run's own. Same OpenBLAS thread
+     * count: the end weights equal the uninterrupted run's, bit for bit. */
+    int checkpoint;
+    const unsigned char *resume;
+    size_t resume_len;
     mlp_callback on_batch;      /* may be NULL; called after every batch */
     mlp_callback on_epoch;      /* may be NULL; called after every epoch */
     void *user;                 /* passed to the callbacks */

@@ -71,32 +71,6 @@ static int loss_code(mlp_loss l) {
     return -1;
 }
 
-/* ---- little-endian encoding ---- */
-
-static unsigned char *put32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-    return p + 4;
-}
-
-static uint32_t get32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint32_t float_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float bits_float(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* Bytes of the header (magic through n_params) for n_layers layers. */
 static size_t header_bytes(uint32_t n_layers) {
     return FIXED_HEADER + 4u * ((size_t)n_layers + 1) + 4u * n_layers + 8u;
@@ -154,23 +128,23 @@ mlp_status mlp_model_to_buffer_with_state(const mlp_model *m, const mlp_optim_st
     if (!out) return mlp_io_fail(err, MLP_ENOMEM, "to_buffer: out of memory for %zu bytes", total);
     memcpy(p, MODEL_MAGIC, 4);
     p += 4;
-    p = put32(p, st ? STATE_VERSION : MODEL_VERSION);
-    p = put32(p, (uint32_t)n_layers);
-    p = put32(p, (uint32_t)loss_code(a->loss));
-    for (size_t l = 0; l <= n_layers; l++) p = put32(p, (uint32_t)a->sizes[l]);
-    for (size_t l = 0; l < n_layers; l++) p = put32(p, (uint32_t)act_code(a->act[l]));
-    p = put32(p, (uint32_t)(m->n_params & 0xffffffffu));
-    p = put32(p, (uint32_t)((uint64_t)m->n_params >> 32));
-    for (size_t i = 0; i < m->n_params; i++) p = put32(p, float_bits(m->params[i]));
+    p = mlp_put32(p, st ? STATE_VERSION : MODEL_VERSION);
+    p = mlp_put32(p, (uint32_t)n_layers);
+    p = mlp_put32(p, (uint32_t)loss_code(a->loss));
+    for (size_t l = 0; l <= n_layers; l++) p = mlp_put32(p, (uint32_t)a->sizes[l]);
+    for (size_t l = 0; l < n_layers; l++) p = mlp_put32(p, (uint32_t)act_code(a->act[l]));
+    p = mlp_put32(p, (uint32_t)(m->n_params & 0xffffffffu));
+    p = mlp_put32(p, (uint32_t)((uint64_t)m->n_params >> 32));
+    for (size_t i = 0; i < m->n_params; i++) p = mlp_put32(p, mlp_float_bits(m->params[i]));
     if (st) {
-        p = put32(p, (uint32_t)opt_code(st->kind));
-        p = put32(p, nb);
-        p = put32(p, (uint32_t)((uint64_t)st->step & 0xffffffffu));
-        p = put32(p, (uint32_t)((uint64_t)st->step >> 32));
+        p = mlp_put32(p, (uint32_t)opt_code(st->kind));
+        p = mlp_put32(p, nb);
+        p = mlp_put32(p, (uint32_t)((uint64_t)st->step & 0xffffffffu));
+        p = mlp_put32(p, (uint32_t)((uint64_t)st->step >> 32));
         for (size_t i = 0; i < st->n * nb; i++)
-            p = put32(p, float_bits(i < st->n ? st->m[i] : st->v[i - st->n]));
+            p = mlp_put32(p, mlp_float_bits(i < st->n ? st->m[i] : st->v[i - st->n]));
     }
-    put32(p, (uint32_t)crc32_z(0L, out, (z_size_t)(p - out)));
+    mlp_put32(p, (uint32_t)crc32_z(0L, out, (z_size_t)(p - out)));
     *buf = out;
     *len = total;
     return MLP_OK;
@@ -180,7 +154,7 @@ mlp_status mlp_model_to_buffer_with_state(const mlp_model *m, const mlp_optim_st
 static mlp_status decode_arch(const unsigned char *buf, uint32_t n_layers, mlp_arch *a,
                               mlp_error *err) {
     const unsigned char *p = buf + FIXED_HEADER;
-    uint32_t loss = get32(buf + 12);
+    uint32_t loss = mlp_get32(buf + 12);
 
     memset(a, 0, sizeof *a);
     a->n_layers = (int)n_layers;
@@ -188,14 +162,14 @@ static mlp_status decode_arch(const unsigned char *buf, uint32_t n_layers, mlp_a
         return mlp_io_fail(err, MLP_EFORMAT, "unknown loss code %u", (unsigned)loss);
     a->loss = loss_by_code[loss];
     for (uint32_t l = 0; l <= n_layers; l++, p += 4) {
-        uint32_t size = get32(p);
+        uint32_t size = mlp_get32(p);
         if (size > INT_MAX)
             return mlp_io_fail(err, MLP_EFORMAT, "layer width %u at position %u is absurd",
                                (unsigned)size, (unsigned)l);
         a->sizes[l] = (int)size;
     }
     for (uint32_t l = 0; l < n_layers; l++, p += 4) {
-        uint32_t code = get32(p);
+        uint32_t code = mlp_get32(p);
         if (code >= N_ACT_CODES)
             return mlp_io_fail(err, MLP_EFORMAT, "unknown activation code %u for layer %u",
                                (unsigned)code, (unsigned)l);
@@ -215,7 +189,7 @@ mlp_status mlp_model_from_buffer(const unsigned char *buf, size_t len, mlp_model
  * at p (which must hold STATE_HEADER bytes); 0 for a bad optimizer code or
  * buffer count. */
 static size_t state_bytes(const unsigned char *p, uint64_t n_params) {
-    uint32_t code = get32(p), nb = get32(p + 4);
+    uint32_t code = mlp_get32(p), nb = mlp_get32(p + 4);
     if (code >= N_OPT_CODES || nb != opt_buffers(opt_by_code[code])) return 0;
     return STATE_HEADER + 4u * (size_t)nb * (size_t)n_params;
 }
@@ -223,23 +197,23 @@ static size_t state_bytes(const unsigned char *p, uint64_t n_params) {
 /* Decode a checked state section at p into *st (allocating its buffers). */
 static mlp_status decode_state(const unsigned char *p, size_t n_params, mlp_optim_state *st,
                                mlp_error *err) {
-    uint32_t nb = get32(p + 4);
-    uint64_t step = (uint64_t)get32(p + 8) | (uint64_t)get32(p + 12) << 32;
+    uint32_t nb = mlp_get32(p + 4);
+    uint64_t step = (uint64_t)mlp_get32(p + 8) | (uint64_t)mlp_get32(p + 12) << 32;
     if (step > (uint64_t)INT64_MAX)
         return mlp_io_fail(err, MLP_EFORMAT, "optimizer step count %llu is absurd",
                            (unsigned long long)step);
     const unsigned char *f = p + STATE_HEADER;
     for (size_t i = 0; i < nb * n_params; i++)
-        if (!isfinite(bits_float(get32(f + 4 * i))))
+        if (!isfinite(mlp_bits_float(mlp_get32(f + 4 * i))))
             return mlp_io_fail(err, MLP_EFORMAT, "optimizer state %zu is NaN or infinite", i);
     if (!st) return MLP_OK;
-    st->kind = opt_by_code[get32(p)];
+    st->kind = opt_by_code[mlp_get32(p)];
     st->step = (int64_t)step;
     st->n = n_params;
     if (nb > 0) {
         st->m = malloc(4u * nb * n_params);
         if (!st->m) return mlp_io_fail(err, MLP_ENOMEM, "out of memory for the optimizer state");
-        for (size_t i = 0; i < nb * n_params; i++) st->m[i] = bits_float(get32(f + 4 * i));
+        for (size_t i = 0; i < nb * n_params; i++) st->m[i] = mlp_bits_float(mlp_get32(f + 4 * i));
         if (nb == 2) st->v = st->m + n_params;
     }
     return MLP_OK;
@@ -256,19 +230,20 @@ mlp_status mlp_model_from_buffer_with_state(const unsigned char *buf, size_t len
         return mlp_io_fail(err, MLP_EFORMAT, "not a model file (wrong magic, expected \"MLPD\")");
     if (len < FIXED_HEADER)
         return mlp_io_fail(err, MLP_EFORMAT, "truncated header (%zu bytes)", len);
-    uint32_t version = get32(buf + 4);
+    uint32_t version = mlp_get32(buf + 4);
     if (version != MODEL_VERSION && version != STATE_VERSION)
         return mlp_io_fail(err, MLP_EFORMAT,
                            "unsupported model format version %u (this build reads %u and %u)",
                            (unsigned)version, MODEL_VERSION, STATE_VERSION);
-    uint32_t n_layers = get32(buf + 8);
+    uint32_t n_layers = mlp_get32(buf + 8);
     if (n_layers < 1 || n_layers > MLP_MAX_LAYERS)
         return mlp_io_fail(err, MLP_EFORMAT, "layer count %u outside 1..%d", (unsigned)n_layers,
                            MLP_MAX_LAYERS);
     size_t hdr = header_bytes(n_layers);
     if (len < hdr)
         return mlp_io_fail(err, MLP_EFORMAT, "truncated header (%zu of %zu bytes)", len, hdr);
-    uint64_t n_params = (uint64_t)get32(buf + hdr - 8) | (uint64_t)get32(buf + hdr - 4) << 32;
+    uint64_t n_params = (uint64_t)mlp_get32(buf + hdr - 8) | (uint64_t)mlp_get32(buf + hdr - 4)
+                                                                 << 32;
     if (n_params > MLP_MAX_PARAMS)
         return mlp_io_fail(err, MLP_EFORMAT, "parameter count %llu exceeds the limit of %u",
                            (unsigned long long)n_params, MLP_MAX_PARAMS);
@@ -286,7 +261,7 @@ mlp_status mlp_model_from_buffer_with_state(const unsigned char *buf, size_t len
     if (len > total)
         return mlp_io_fail(err, MLP_EFORMAT, "%zu bytes of trailing garbage after the checksum",
                            len - total);
-    uint32_t want = get32(buf + total - 4);
+    uint32_t want = mlp_get32(buf + total - 4);
     uint32_t have = (uint32_t)crc32_z(0L, buf, (z_size_t)(total - 4));
     if (want != have)
         return mlp_io_fail(err, MLP_EFORMAT, "bad checksum (stored %08x, computed %08x)",
@@ -303,7 +278,7 @@ mlp_status mlp_model_from_buffer_with_state(const unsigned char *buf, size_t len
                            (unsigned long long)n_params, mlp_arch_param_count(&arch));
     const unsigned char *p = buf + hdr;
     for (size_t i = 0; i < n_params; i++)
-        if (!isfinite(bits_float(get32(p + 4 * i))))
+        if (!isfinite(mlp_bits_float(mlp_get32(p + 4 * i))))
             return mlp_io_fail(err, MLP_EFORMAT, "parameter %zu is NaN or infinite", i);
     if (version == STATE_VERSION) {
         s = decode_state(buf + weights_end, (size_t)n_params, st, err);
@@ -319,7 +294,7 @@ mlp_status mlp_model_from_buffer_with_state(const unsigned char *buf, size_t len
         mlp_optim_state_free(st);
         return s;
     }
-    for (size_t i = 0; i < n_params; i++) m->params[i] = bits_float(get32(p + 4 * i));
+    for (size_t i = 0; i < n_params; i++) m->params[i] = mlp_bits_float(mlp_get32(p + 4 * i));
     *out = m;
     return MLP_OK;
 }
@@ -459,5 +434,5 @@ mlp_status mlp_model_load_with_state(const char *path, mlp_model **out, mlp_opti
 }
 
 uint32_t mlp_model_checksum(const unsigned char *buf, size_t len) {
-    return buf && len >= 4 ? get32(buf + len - 4) : 0;
+    return buf && len >= 4 ? mlp_get32(buf + len - 4) : 0;
 }

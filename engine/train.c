@@ -189,6 +189,55 @@ static mlp_status run_epoch(run_state *r, mlp_model *m, const mlp_dataset *d,
     return MLP_OK;
 }
 
+/* Continue from cfg->resume: the weights into m, the optimizer's state into
+ * r->opt, the generator, order, counts and schedule into r, early stopping's
+ * state into *watch and *best_epoch, the last epoch's metrics into res. */
+static mlp_status resume_run(run_state *r, mlp_model *m, const mlp_train_config *c,
+                             mlp_watch *watch, int *best_epoch, mlp_train_result *res,
+                             mlp_error *err) {
+    mlp_ckpt k = {.watch = *watch,
+                  .plateau = r->plateau,
+                  .order = r->order,
+                  .n_order = r->n_train,
+                  .best = r->best};
+    progress_blank(&k.last, c);
+    mlp_status s = mlp_ckpt_decode(c->resume, c->resume_len, m, &r->opt, &k, err);
+    if (s != MLP_OK) return s;
+    if (k.epoch < 1 || k.epoch > c->epochs)
+        return mlp_fail(err, MLP_EINVAL, "the checkpoint is after epoch %d of a %d-epoch run",
+                        k.epoch, c->epochs);
+    r->rng = k.rng;
+    r->global_step = k.global_step;
+    r->plateau = k.plateau;
+    *watch = k.watch;
+    *best_epoch = k.best_epoch;
+    res->epochs_run = k.epoch;
+    res->last = k.last;
+    return MLP_OK;
+}
+
+/* The checkpoint after `epoch` (cfg->checkpoint) into p->checkpoint; the
+ * caller frees it once on_epoch has seen it. */
+static mlp_status take_checkpoint(const run_state *r, const mlp_model *m, int epoch, int best_epoch,
+                                  const mlp_watch *watch, mlp_progress *p, mlp_error *err) {
+    mlp_ckpt k = {.epoch = epoch,
+                  .best_epoch = best_epoch,
+                  .global_step = r->global_step,
+                  .rng = r->rng,
+                  .watch = *watch,
+                  .plateau = r->plateau,
+                  .last = *p,
+                  .order = r->order,
+                  .n_order = r->n_train,
+                  .best = r->best};
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    mlp_status s = mlp_ckpt_encode(m, &r->opt, &k, &buf, &len, err);
+    p->checkpoint = buf;
+    p->checkpoint_len = len;
+    return s;
+}
+
 void mlp_train_memory(const mlp_arch *a, const mlp_train_config *c, uint64_t n_train,
                       uint64_t data_bytes, mlp_memory_estimate *out) {
     memset(out, 0, sizeof *out);
@@ -242,9 +291,19 @@ mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_con
     }
     mlp_watch watch;
     mlp_watch_init(&watch, mlp_watch_maximize(cfg->monitor, cfg->mode), (double)cfg->min_delta);
-    int best_epoch = 0, have_val = r.n_val > 0;
+    int best_epoch = 0, have_val = r.n_val > 0, first = 1;
+    if (cfg->resume) {
+        s = resume_run(&r, m, cfg, &watch, &best_epoch, res, err);
+        if (s != MLP_OK) {
+            run_free(&r);
+            return s;
+        }
+        first = res->epochs_run + 1;
+        /* Killed between its last epoch's record and the stop that followed. */
+        res->stopped_early = cfg->patience > 0 && watch.wait >= cfg->patience;
+    }
     mlp_progress p;
-    for (int epoch = 1; epoch <= cfg->epochs; epoch++) {
+    for (int epoch = first; epoch <= cfg->epochs && !res->stopped_early; epoch++) {
         s = run_epoch(&r, m, train, cfg, epoch, &p, err);
         if (s != MLP_OK) break;
         /* Early stopping, as keras.callbacks.EarlyStopping: an improvement
@@ -258,9 +317,15 @@ mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_con
         if (cfg->schedule.type == MLP_LR_PLATEAU)
             mlp_plateau_update(&r.plateau, &cfg->schedule,
                                mlp_watch_value(&p, cfg->schedule.monitor, have_val));
+        if (cfg->checkpoint && (s = take_checkpoint(&r, m, epoch, best_epoch, &watch, &p, err)))
+            break;
+        int stop = cfg->on_epoch && cfg->on_epoch(&p, m, cfg->user) != 0;
+        free((void *)p.checkpoint);
+        p.checkpoint = NULL;
+        p.checkpoint_len = 0;
         res->epochs_run = epoch;
         res->last = p;
-        if (cfg->on_epoch && cfg->on_epoch(&p, m, cfg->user) != 0) {
+        if (stop) {
             s = mlp_fail(err, MLP_ESTOPPED, "stopped by the epoch callback");
             break;
         }
