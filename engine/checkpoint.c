@@ -90,7 +90,8 @@ mlp_status mlp_ckpt_encode(const mlp_model *m, const mlp_optim *o, const mlp_ckp
     p = put64(p, (uint64_t)c->n_order);
     for (size_t i = 0; i < c->n_order; i++) p = mlp_put32(p, c->order[i]);
     p = mlp_put32(p, c->best ? 1u : 0u);
-    for (size_t i = 0; c->best && i < m->n_params; i++) p = mlp_put32(p, mlp_float_bits(c->best[i]));
+    for (size_t i = 0; c->best && i < m->n_params; i++)
+        p = mlp_put32(p, mlp_float_bits(c->best[i]));
     p = put64(p, (uint64_t)model_len);
     memcpy(p, model, model_len);
     p += model_len;
@@ -118,8 +119,7 @@ static mlp_status restore_model(const unsigned char *bytes, size_t n, mlp_model 
     int buffers = mlp_optim_buffers(o->kind);
     if (!same_arch(&saved->arch, &m->arch) || saved->n_params != m->n_params)
         s = mlp_fail(err, MLP_EINVAL, "the checkpoint is of another network");
-    else if ((buffers > 0) != (st.n > 0) ||
-             (st.n > 0 && mlp_optim_buffers(st.kind) != buffers))
+    else if ((buffers > 0) != (st.n > 0) || (st.n > 0 && mlp_optim_buffers(st.kind) != buffers))
         s = mlp_fail(err, MLP_EINVAL, "the checkpoint's optimizer state is not %s's",
                      mlp_optimizer_name(o->kind));
     if (s == MLP_OK) {

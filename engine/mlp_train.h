@@ -133,9 +133,9 @@ typedef struct {
     int checkpoint;
     const unsigned char *resume;
     size_t resume_len;
-    mlp_callback on_batch;      /* may be NULL; called after every batch */
-    mlp_callback on_epoch;      /* may be NULL; called after every epoch */
-    void *user;                 /* passed to the callbacks */
+    mlp_callback on_batch; /* may be NULL; called after every batch */
+    mlp_callback on_epoch; /* may be NULL; called after every epoch */
+    void *user;            /* passed to the callbacks */
 } mlp_train_config;
 
 /* Keras' defaults, the reference recipe: sgd lr 0.01, batch 128, 10 epochs,
