@@ -12,6 +12,8 @@ import { mountModelTry } from './js/views/model-try.js';
 import { mountDatasets } from './js/views/datasets.js';
 import { mountRegisteredModel } from './js/views/registered-model.js';
 import { mountCompare } from './js/views/compare.js';
+import { mountSweepsList } from './js/views/sweeps-list.js';
+import { mountSweepDetail } from './js/views/sweep-detail.js';
 
 const ROUTES = [
   { pattern: /^\/jobs\/?$/, section: 'jobs', title: () => 'Jobs', mount: mountJobsList },
@@ -20,6 +22,8 @@ const ROUTES = [
   { pattern: /^\/models\/?$/, section: 'models', title: () => 'Models', mount: mountModelsList },
   { pattern: /^\/models\/(\d+)$/, section: 'models', title: ([id]) => `Model ${id}`, mount: mountModelTry },
   { pattern: /^\/registry\/([A-Za-z][A-Za-z0-9._-]{0,63})$/, section: 'models', title: ([n]) => `Model ${n}`, mount: mountRegisteredModel },
+  { pattern: /^\/sweeps\/?$/, section: 'sweeps', title: () => 'Sweeps', mount: mountSweepsList },
+  { pattern: /^\/sweeps\/(\d+)$/, section: 'sweeps', title: ([id]) => `Sweep ${id}`, mount: mountSweepDetail },
   { pattern: /^\/compare$/, section: 'jobs', title: () => 'Compare jobs', mount: mountCompare },
   { pattern: /^\/datasets\/?$/, section: 'datasets', title: () => 'Datasets', mount: mountDatasets },
 ];
