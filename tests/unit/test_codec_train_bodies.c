@@ -226,6 +226,7 @@ static void test_documented_recipes_decode(void **state) {
         int epochs;
     } recipes[] = {{"docs/recipes/fashion-mnist-30s.json", MLP_LR_COSINE, 20},
                    {"docs/recipes/fashion-mnist-120s.json", MLP_LR_COSINE, 30},
+                   {"docs/recipes/fashion-mnist-45ep.json", MLP_LR_COSINE, 45},
                    {"docs/recipes/parity-cosine.json", MLP_LR_COSINE, 10},
                    {"docs/recipes/parity-step.json", MLP_LR_STEP, 10}};
     for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {

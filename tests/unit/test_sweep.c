@@ -297,6 +297,34 @@ static void test_median_rule(void **state) {
     assert_int_equal(sweep_rule_should_stop(&min, good, 2, lpeers, 1, &best, &median), 0);
 }
 
+/* docs/recipes' sweep bodies can be posted as they are (run from the
+ * repository's top folder, as make test does): each decodes to what its
+ * README says. */
+static void test_documented_sweeps_decode(void **state) {
+    (void)state;
+    static const struct {
+        const char *file, *dataset;
+        int runs, parallel;
+    } sweeps[] = {{"docs/recipes/mnist-digits-sweep.json", "mnist-digits", 16, 2},
+                  {"docs/recipes/fashion-mnist-sweep.json", "fashion-mnist", 6, 2}};
+    for (size_t i = 0; i < sizeof sweeps / sizeof sweeps[0]; i++) {
+        FILE *f = fopen(sweeps[i].file, "rb");
+        if (!f) fail_msg("cannot open %s", sweeps[i].file);
+        char body[4096];
+        size_t n = fread(body, 1, sizeof body - 1, f);
+        fclose(f);
+        body[n] = '\0';
+        api_sweep_request r;
+        api_problem p;
+        if (decode(body, &r, &p) != 0) fail_msg("%s: %s %s", sweeps[i].file, p.pointer, p.detail);
+        assert_string_equal(r.base.dataset, sweeps[i].dataset);
+        assert_int_equal(r.method, API_SWEEP_RANDOM);
+        assert_int_equal(r.max_runs, sweeps[i].runs);
+        assert_int_equal(r.parallel, sweeps[i].parallel);
+        api_sweep_request_free(&r);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_input),
@@ -305,6 +333,7 @@ int main(void) {
         cmocka_unit_test(test_grid_enumeration),
         cmocka_unit_test(test_random_sampler),
         cmocka_unit_test(test_median_rule),
+        cmocka_unit_test(test_documented_sweeps_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
