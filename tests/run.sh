@@ -63,6 +63,30 @@ run_step() { # name, command...: a preparation step (a build); it counts only wh
     fi
 }
 
+# The integration suite again with every daemon on PostgreSQL: a throwaway
+# cluster (tools/pg-tmp.sh) for the pass, a database per daemon in it
+# (tests/integration/common/daemon.c reads MLPD_TEST_PG_URI). Three
+# programs test what only a SQLite file has, and run in the SQLite pass only:
+# test_crash_kill reads the database file after SIGKILLs, test_full_disk
+# fills the file system under it, test_store_locked holds the file's write
+# lock from another process (PostgreSQL's server owns all three concerns).
+PG_ONLY_SQLITE="test_crash_kill test_full_disk test_store_locked"
+integration_pg() {
+    local dir uri t
+    dir=$(mktemp -u /tmp/mlpd-pgpass-XXXXXX)
+    if ! uri=$(bash tools/pg-tmp.sh start "$dir" 2>"$OUT/pg-start.log" | tail -n 1) || [ -z "$uri" ]; then
+        failed=$((failed + 1)); failed_names+=("integration-pg/cluster")
+        echo "---- $OUT/pg-start.log ----"; cat "$OUT/pg-start.log"; echo "----"
+        return
+    fi
+    for t in "$BUILD"/tests/integration/test_*; do
+        [ -x "$t" ] || continue
+        case " $PG_ONLY_SQLITE " in *" $(basename "$t") "*) continue ;; esac
+        run_one "integration-pg/$(basename "$t")" env MLPD_TEST_PG_URI="$uri" "$t"
+    done
+    bash tools/pg-tmp.sh stop "$dir"
+}
+
 for suite in $SUITES; do
     case $suite in
     format)
@@ -82,6 +106,7 @@ for suite in $SUITES; do
             for t in tests/postgresql/test_*.sh; do
                 run_one "postgresql/$(basename "$t")" bash "$t"
             done
+            integration_pg
             unset MLPD_CONTRACT_LOG
             run_one "contract/openapi-responses" node tests/contract/check-responses.mjs "$contract_log"
             run_one "contract/openapi-lint" node tests/contract/lint-openapi.mjs

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 build_pkgs=(gcc make pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev libopenblas-dev
             zlib1g-dev libpq-dev dataset-fashion-mnist)
 test_pkgs=(clang-format libcmocka-dev libyaml-dev libcurl4-openssl-dev curl sqlite3 chromium clang libclang-rt-14-dev valgrind linux-perf
-            postgresql postgresql-common haproxy)
+            postgresql postgresql-common haproxy python3-yaml)
 bench_pkgs=(python3 python3-torch python3-numpy python3-flask gunicorn wrk)
 
 want=("${build_pkgs[@]}")

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # pg-tmp.sh - a throwaway PostgreSQL cluster for tests and benchmarks.
 #
-#   tools/pg-tmp.sh start DIR    make DIR (must not exist), initdb a cluster in it,
+#   tools/pg-tmp.sh start DIR    make DIR (must not exist; its parent must be
+#                                searchable by MLPD_PG_USER), initdb a cluster in it,
 #                                start it on 127.0.0.1 and a free port; prints its URI
 #                                postgresql://mlpd:PASSWORD@127.0.0.1:PORT/mlpd
 #                                (also written to DIR/uri)
 #   tools/pg-tmp.sh stop DIR     stop that cluster (fast shutdown) and remove DIR
-#   tools/pg-tmp.sh restart DIR  stop and start it again on the same port
+#   tools/pg-tmp.sh down DIR     stop the server only (data and port kept)
+#   tools/pg-tmp.sh up DIR       start it again on the same port
+#   tools/pg-tmp.sh restart DIR  down (when running), then up
 #
 # Debian's own binaries (postgresql-15: initdb, pg_ctl) run as an unprivileged
 # user: PostgreSQL refuses to run as root, and CI runs the tests as root, so
@@ -72,13 +75,22 @@ stop() {
     rm -rf "$dir"
 }
 
+down() {
+    as_pg "$PG_BIN/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null
+}
+
+up() {
+    pg_start "$1" "$(cat "$1/port")"
+}
+
 restart() {
-    local dir=$1
-    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
-    pg_start "$dir" "$(cat "$dir/port")"
+    if as_pg "$PG_BIN/pg_ctl" -D "$1/data" status >/dev/null 2>&1; then down "$1"; fi
+    up "$1"
 }
 
 case ${1:-} in
-start | stop | restart) [ $# -eq 2 ] || { echo "usage: $0 $1 DIR" >&2; exit 2; }; "$1" "$2" ;;
-*) echo "usage: $0 start|stop|restart DIR" >&2; exit 2 ;;
+start | stop | down | up | restart)
+    [ $# -eq 2 ] || { echo "usage: $0 $1 DIR" >&2; exit 2; }
+    "$1" "$2" ;;
+*) echo "usage: $0 start|stop|down|up|restart DIR" >&2; exit 2 ;;
 esac

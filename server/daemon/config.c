@@ -28,14 +28,15 @@
 #define SECRET(n, field, env, help)                                                                \
     { n, CLI_STRING, c->field, 0, 0, CLI_SECRET, NULL, NULL, help, env, "", sizeof c->field }
 
-enum { N_ROWS = 40 };
+enum { N_ROWS = 48 };
 
 /* The rows for c, ended by a row whose name is NULL. */
 static void settings(serve_config *c, cli_option t[N_ROWS]) {
     const cli_option rows[] = {
         STR("bind", bind, "MLPD_BIND", "127.0.0.1", "IPv4 address to listen on"),
         INT("port", port, 0, 65535, "MLPD_PORT", "8080", "TCP port (0: any free port)"),
-        STR("db", db, "MLPD_DB", "data/mlpd.db", "SQLite database file"),
+        STR("db", db, "MLPD_DB", "data/mlpd.db",
+            "SQLite database file, or a postgresql://user:pass@host:port/db URI"),
         STR("data-dir", data_dir, "MLPD_DATA_DIR", "data",
             "folder of data sets (scanned at start)"),
         STR("migrations", migrations, "MLPD_MIGRATIONS", "migrations",
@@ -96,6 +97,14 @@ static void settings(serve_config *c, cli_option t[N_ROWS]) {
         FLOAT("max-precision-drop", max_precision_drop, 0, 100, "MLPD_MAX_PRECISION_DROP", "0.3",
               "largest test accuracy loss, in percentage points, a model version may take to "
               "serve in bf16 or int8 (more: 422)"),
+        STR("role", role, "MLPD_ROLE", "all",
+            "all: answer HTTP and train; api: answer HTTP, never train; trainer: train, answer "
+            "only /healthz, /readyz and /metrics"),
+        STR("node-name", node_name, "MLPD_NODE_NAME", "",
+            "this daemon's name on the jobs it trains (\"\": hostname:port)"),
+        INT("lease-seconds", lease_seconds, 3, 3600, "MLPD_LEASE_SECONDS", "30",
+            "a training daemon renews its claim on a job every third of this; a job whose claim "
+            "is older is queued again by any daemon"),
         STR("balance", balance, "MLPD_HTTP_BALANCE", "fewest",
             "how connections reach the HTTP workers: fewest (one acceptor, each to the worker "
             "with the fewest open), reuseport (kernel hash), pool (libmicrohttpd's thread pool)"),
@@ -139,6 +148,10 @@ static int check_names(const serve_config *c, char *err, size_t errlen) {
                  c->default_alias);
         return 2;
     }
+    if (strcmp(c->role, "all") && strcmp(c->role, "api") && strcmp(c->role, "trainer")) {
+        snprintf(err, errlen, "--role: expected all, api or trainer, got '%s'", c->role);
+        return 2;
+    }
     if (http_balance_parse(c->balance) < 0) {
         snprintf(err, errlen, "--balance: expected fewest, reuseport or pool, got '%s'",
                  c->balance);
@@ -172,6 +185,7 @@ void serve_config_rest(const serve_config *c, rest_config *out) {
                          .max_predict_batch = c->max_predict_batch,
                          .default_alias = c->default_alias,
                          .max_precision_drop = c->max_precision_drop,
+                         .trainer_only = !strcmp(c->role, "trainer"),
                          .quiet = c->quiet};
 }
 

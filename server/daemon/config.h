@@ -47,6 +47,9 @@ typedef struct serve_config {
     char default_alias[65];   /* --default-alias: the alias unversioned requests use, "" = none */
     int keep_step_metrics;    /* --keep-step-metrics: step_loss rows kept per run, 0 = all */
     float max_precision_drop; /* --max-precision-drop: accuracy points bf16/int8 may lose */
+    char role[16];            /* --role: all, api (never trains) or trainer (health/metrics only) */
+    char node_name[128];      /* --node-name: worker name on claimed jobs, "" = hostname:port */
+    int lease_seconds;        /* --lease-seconds: job claims expire after this unless renewed */
 } serve_config;
 
 /* The parts of the settings that the layers below read (borrowing c's

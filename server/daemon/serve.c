@@ -159,15 +159,41 @@ static void tune_process(const serve_config *cfg) {
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 }
 
+/* What another daemon on the same database did (store_listen's thread). */
+static void on_store_event(void *user, store_event ev, int64_t id) {
+    app *a = user;
+    if (ev == STORE_EVENT_MODELS)
+        model_cache_changed_elsewhere(a->models);
+    else
+        jobs_on_event(a->jobs, ev, id);
+}
+
+/* --node-name, or hostname:port (the configured port) when empty. */
+static void node_name(const serve_config *cfg, char *out, size_t cap) {
+    if (cfg->node_name[0]) {
+        snprintf(out, cap, "%s", cfg->node_name);
+        return;
+    }
+    char host[64] = "localhost";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    snprintf(out, cap, "%s:%d", host, cfg->port);
+}
+
 /* Everything the handlers use, bottom up: store, data sets, model cache and
  * registry, job runner, dashboard files, router, event streams. 0, or -1
- * after logging why (what started is freed by stop_services). */
+ * after logging why (what started is freed by stop_services); -2 when the
+ * store is a PostgreSQL URI that cannot be used (malformed, unreachable, a
+ * refused password, a schema newer than this binary): a setting to fix,
+ * like any refused flag, which exits 2. */
 static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics,
                           web_assets **web) {
     mlpd_error se = {0};
+    char db_shown[sizeof cfg->db];
+    store_path_display(cfg->db, db_shown, sizeof db_shown);
     if (store_open(cfg->db, cfg->migrations, &a->st, &se) != MLPD_OK) {
-        log_error("cannot open the store %s: %s", cfg->db, se.msg);
-        return -1;
+        log_error("cannot open the store %s: %s", db_shown, se.msg);
+        return store_path_is_uri(cfg->db) ? -2 : -1;
     }
     store_set_keep_step_metrics(a->st, cfg->keep_step_metrics);
     int found = datasets_scan(a->st, cfg->data_dir, cfg->max_dataset_bytes, &se);
@@ -187,10 +213,15 @@ static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics
         log_error("cannot start: out of memory");
         return -1;
     }
+    char node[160];
+    node_name(cfg, node, sizeof node);
     jobs_config jc = {.st = a->st,
                       .data_dir = cfg->data_dir,
                       .max_dataset_bytes = cfg->max_dataset_bytes,
                       .max_running = cfg->max_jobs,
+                      .api_only = !strcmp(cfg->role, "api"),
+                      .node_name = node,
+                      .lease_seconds = cfg->lease_seconds,
                       .max_queued = cfg->max_queue,
                       .blas_threads = cfg->blas_threads,
                       .serving = predictions_answered,
@@ -213,6 +244,11 @@ static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics
         log_error("cannot start the sweep scheduler: %s", se.msg);
         return -1;
     }
+    /* Other daemons on a shared database: their jobs and model changes. */
+    if (store_listen(a->st, on_store_event, a, &se) != MLPD_OK) {
+        log_error("cannot listen to the store: %s", se.msg);
+        return -1;
+    }
     /* Only the dashboard's own files are served from the web dir. */
     mlpd_error we = {0};
     if (web_assets_load(cfg->web_dir, web, &we) != MLPD_OK)
@@ -231,6 +267,7 @@ static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics
  * stopped first if it still runs. */
 static void stop_services(app *a, web_assets *web) {
     sweeps_free(a->sweeps);
+    if (a->st) store_listen_stop(a->st); /* its callback uses the runner and the cache */
     jobs_free(a->jobs);
     sse_hub_free(a->sse);
     model_cache_free(a->models);
@@ -245,8 +282,10 @@ static void stop_services(app *a, web_assets *web) {
  * reachable beyond loopback without tokens. */
 static void log_listening(const serve_config *cfg, const auth_keys *keys, const cors_policy *cors,
                           int port) {
+    char db_shown[sizeof cfg->db];
+    store_path_display(cfg->db, db_shown, sizeof db_shown);
     log_info("listening on http://%s:%d (workers %d, max jobs %d, db %s, data %s)", cfg->bind, port,
-             cfg->workers, cfg->max_jobs, cfg->db, cfg->data_dir);
+             cfg->workers, cfg->max_jobs, db_shown, cfg->data_dir);
     log_info("prediction kernel: %s (bf16: %s, int8: %s)", mlp_kernel_name(),
              mlp_kernel_name_for(MLP_PRECISION_BF16), mlp_kernel_name_for(MLP_PRECISION_INT8));
     log_info("access: %s; CORS: %s",
@@ -328,7 +367,11 @@ int cmd_serve(int argc, char **argv) {
     atomic_init(&a.draining, 0);
     atomic_init(&a.http, NULL);
     tune_process(&cfg);
-    if (start_services(&a, &cfg, &metrics, &web) != 0) goto out;
+    int started = start_services(&a, &cfg, &metrics, &web);
+    if (started != 0) {
+        if (started == -2) rc = 2;
+        goto out;
+    }
 
     http_options ho = {.bind = cfg.bind,
                        .port = cfg.port,

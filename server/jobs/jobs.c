@@ -1,10 +1,13 @@
 /* jobs.c - the job runner's queue, worker threads and public calls (see jobs.h).
  *
- * Training one run is jobs_worker.c's. Capacity: at most max_running runs train
- * while up to max_queued more wait; a submit beyond that answers MLPD_EBUSY. The
- * check counts queued + running against max_queued + max_running so that the
- * answer does not depend on whether an idle worker has already picked up the
- * previous submit.
+ * Training one run is jobs_worker.c's. The queue lives in the store
+ * (store_run_claim): idle workers claim when woken (a submit here, a
+ * notification from another daemon) or every CLAIM_POLL_SECONDS; the janitor
+ * thread renews leases and rescues expired ones. Capacity: at most
+ * max_running runs train here while up to max_queued more wait in the store;
+ * a submit beyond that answers MLPD_EBUSY. The check counts queued + running
+ * against max_queued + max_running so that the answer does not depend on
+ * whether an idle worker has already claimed the previous submit.
  */
 #include <cblas.h>
 #include <math.h>
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jobs_impl.h"
 
@@ -32,6 +36,7 @@ static job *job_new(jobs *j, int64_t run_id, const api_train_request *req) {
     jb->run_id = run_id;
     jb->req = *req;
     atomic_init(&jb->cancel, 0);
+    atomic_init(&jb->lost, 0);
     pthread_mutex_init(&jb->live_mu, NULL);
     return jb;
 }
@@ -40,42 +45,6 @@ static void job_free(job *jb) {
     if (!jb) return;
     pthread_mutex_destroy(&jb->live_mu);
     free(jb);
-}
-
-/* Under mu. */
-static void enqueue(jobs *j, job *jb) {
-    jb->next = NULL;
-    if (j->tail)
-        j->tail->next = jb;
-    else
-        j->head = jb;
-    j->tail = jb;
-    j->n_queued++;
-    pthread_cond_signal(&j->cv);
-}
-
-/* Under mu: the queued job of run_id, NULL when not queued. */
-static job *find_queued(jobs *j, int64_t run_id) {
-    for (job *jb = j->head; jb; jb = jb->next)
-        if (jb->run_id == run_id) return jb;
-    return NULL;
-}
-
-/* Under mu: unlink the queued job of run_id, NULL when not queued. */
-static job *unqueue(jobs *j, int64_t run_id) {
-    job *prev = NULL;
-    for (job *jb = j->head; jb; prev = jb, jb = jb->next) {
-        if (jb->run_id != run_id) continue;
-        if (prev)
-            prev->next = jb->next;
-        else
-            j->head = jb->next;
-        if (j->tail == jb) j->tail = prev;
-        j->n_queued--;
-        jb->next = NULL;
-        return jb;
-    }
-    return NULL;
 }
 
 /* Under mu. */
@@ -88,28 +57,80 @@ static job *find_running(jobs *j, int64_t run_id) {
 job_stop_reason jobs_enter_finishing(jobs *j, job *jb) {
     pthread_mutex_lock(&j->mu);
     jb->finishing = 1;
-    job_stop_reason why = atomic_load(&jb->cancel)    ? JOB_STOP_CANCEL
+    job_stop_reason why = atomic_load(&jb->lost)      ? JOB_STOP_LOST
+                          : atomic_load(&jb->cancel)  ? JOB_STOP_CANCEL
                           : atomic_load(&j->stopping) ? JOB_STOP_SHUTDOWN
                                                       : JOB_STOP_NONE;
     pthread_mutex_unlock(&j->mu);
     return why;
 }
 
+/* Under mu: wake the idle workers (a run may wait to be claimed). */
+static void wake_workers(jobs *j) {
+    j->wakes++;
+    pthread_cond_broadcast(&j->cv);
+}
+
+/* The job of claimed run id, its config read back from the store; NULL when
+ * it cannot be (the run is then failed with the reason). */
+static job *job_of_claim(jobs *j, int64_t id) {
+    store_run run;
+    mlpd_error se = {0};
+    if (store_run_get(j->cfg.st, id, &run, &se) != MLPD_OK) {
+        jobs_logf(j, "job %lld claimed but unreadable: %s", (long long)id, se.msg);
+        return NULL;
+    }
+    api_train_request req;
+    api_problem prob;
+    memset(&prob, 0, sizeof prob);
+    const char *cfg_json = run.config_json ? run.config_json : "";
+    job *jb = NULL;
+    if (api_train_request_decode(cfg_json, strlen(cfg_json), &req, &prob) != 0) {
+        char why[400];
+        snprintf(why, sizeof why, "stored config cannot be read back: %s", prob.detail);
+        store_run_set_status(j->cfg.st, id, RUN_FAILED, why, NULL);
+        jobs_logf(j, "job %lld: %s", (long long)id, why);
+    } else if (!(jb = job_new(j, id, &req))) {
+        store_run_set_status(j->cfg.st, id, RUN_FAILED, "out of memory", NULL);
+    }
+    store_run_clear(&run);
+    return jb;
+}
+
+/* Under mu: wait until woken, stopped or CLAIM_POLL_SECONDS passed. */
+static void wait_for_work(jobs *j, uint64_t seen) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)CLAIM_POLL_SECONDS;
+    while (!atomic_load(&j->stopping) && j->wakes == seen)
+        if (pthread_cond_timedwait(&j->cv, &j->mu, &until) != 0) break;
+}
+
 static void *worker_main(void *arg) {
     pthread_setname_np(pthread_self(), "mlpd-job"); /* as top -H and perf show it */
     jobs *j = arg;
     pthread_mutex_lock(&j->mu);
-    for (;;) {
-        while (!atomic_load(&j->stopping) && !j->head) pthread_cond_wait(&j->cv, &j->mu);
-        if (atomic_load(&j->stopping)) break;
-        job *jb = j->head;
-        j->head = jb->next;
-        if (!j->head) j->tail = NULL;
-        j->n_queued--;
+    while (!atomic_load(&j->stopping)) {
+        uint64_t seen = j->wakes;
+        /* Claimed under mu, counted running at once: a submit (which counts
+         * under mu) never sees the run neither queued nor running. */
+        int64_t id = 0;
+        int claimed = store_run_claim(j->cfg.st, j->node, j->cfg.lease_seconds, &id, NULL);
+        if (claimed != MLPD_OK) { /* nothing queued (or the store is down): wait */
+            wait_for_work(j, seen);
+            continue;
+        }
+        j->n_running++;
+        pthread_mutex_unlock(&j->mu);
+        job *jb = job_of_claim(j, id);
+        pthread_mutex_lock(&j->mu);
+        if (!jb) {
+            j->n_running--;
+            continue;
+        }
         int slot = 0;
         while (j->running[slot]) slot++; /* a free slot exists: one per worker */
         j->running[slot] = jb;
-        j->n_running++;
         pthread_mutex_unlock(&j->mu);
 
         jobs_run_one(j, jb);
@@ -123,47 +144,81 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-/* Start-up recovery (see jobs.h): running -> failed "interrupted"; queued -> queue. */
+/* Renew the leases of the runs training here (a lost one stops; a requested
+ * cancel is passed on), then rescue the expired leases of dead daemons. */
+static void janitor_pass(jobs *j) {
+    pthread_mutex_lock(&j->mu);
+    for (int i = 0; i < j->cfg.max_running; i++) {
+        job *jb = j->running[i];
+        if (!jb || jb->finishing) continue;
+        int cancel = 0;
+        mlpd_error se = {0};
+        int rc =
+            store_run_heartbeat(j->cfg.st, jb->run_id, j->node, j->cfg.lease_seconds, &cancel, &se);
+        if (rc == MLPD_ECONFLICT) {
+            atomic_store(&jb->lost, 1);
+            jobs_logf(j, "job %lld: lease lost (%s); stopping without recording more",
+                      (long long)jb->run_id, se.msg);
+        } else if (rc == MLPD_OK && cancel && !atomic_exchange(&jb->cancel, 1)) {
+            jobs_logf(j, "job %lld: cancel requested", (long long)jb->run_id);
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+    int requeued = 0, failed = 0;
+    if (store_run_rescue(j->cfg.st, j->cfg.max_attempts, &requeued, &failed, NULL) == MLPD_OK &&
+        (requeued || failed)) {
+        jobs_logf(j,
+                  "rescued %d run(s) whose daemon stopped renewing its lease (%d queued "
+                  "again, %d ended)",
+                  requeued + failed, requeued, failed);
+        pthread_mutex_lock(&j->mu);
+        wake_workers(j);
+        pthread_mutex_unlock(&j->mu);
+    }
+}
+
+static void *janitor_main(void *arg) {
+    pthread_setname_np(pthread_self(), "mlpd-lease");
+    jobs *j = arg;
+    double period = j->cfg.lease_seconds / LEASE_RENEWALS;
+    pthread_mutex_lock(&j->mu);
+    while (!atomic_load(&j->stopping)) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        double t = (double)until.tv_nsec * 1e-9 + period;
+        until.tv_sec += (time_t)t;
+        until.tv_nsec = (long)((t - (double)(time_t)t) * 1e9);
+        while (!atomic_load(&j->stopping) && pthread_cond_timedwait(&j->cv, &j->mu, &until) == 0) {
+        }
+        if (atomic_load(&j->stopping)) break;
+        pthread_mutex_unlock(&j->mu);
+        janitor_pass(j);
+        pthread_mutex_lock(&j->mu);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+/* Start-up recovery (see jobs.h): this daemon's running runs -> failed
+ * "interrupted"; other daemons' runs are left to their leases. */
 static int recover(jobs *j, mlpd_error *err) {
     mlpd_error se = {0};
     int64_t *ids = NULL;
     size_t n = 0;
     if (store_run_ids_with_status(j->cfg.st, RUN_RUNNING, &ids, &n, &se) != MLPD_OK)
         return mlpd_fail(err, se.code, "recovery: %s", se.msg);
-    for (size_t i = 0; i < n; i++) {
-        if (store_run_set_status(j->cfg.st, ids[i], RUN_FAILED, "interrupted", &se) != MLPD_OK) {
-            free(ids);
-            return mlpd_fail(err, se.code, "recovery of run %lld: %s", (long long)ids[i], se.msg);
-        }
-        jobs_logf(j, "job %lld was running when mlpd stopped: marked failed (interrupted)",
-                  (long long)ids[i]);
-    }
-    free(ids);
-    if (store_run_ids_with_status(j->cfg.st, RUN_QUEUED, &ids, &n, &se) != MLPD_OK)
-        return mlpd_fail(err, se.code, "recovery: %s", se.msg);
     int rc = MLPD_OK;
     for (size_t i = 0; rc == MLPD_OK && i < n; i++) {
         store_run run;
         if (store_run_get(j->cfg.st, ids[i], &run, &se) != MLPD_OK) continue;
-        api_train_request req;
-        api_problem prob;
-        memset(&prob, 0, sizeof prob);
-        const char *cfg_json = run.config_json ? run.config_json : "";
-        if (api_train_request_decode(cfg_json, strlen(cfg_json), &req, &prob) != 0) {
-            char why[400];
-            snprintf(why, sizeof why, "stored config cannot be read back: %s", prob.detail);
-            store_run_set_status(j->cfg.st, ids[i], RUN_FAILED, why, NULL);
-            jobs_logf(j, "job %lld: %s", (long long)ids[i], why);
-        } else {
-            job *jb = job_new(j, ids[i], &req);
-            if (!jb) {
-                rc = mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
-            } else {
-                enqueue(j, jb); /* no worker runs yet: no lock needed */
-                jobs_logf(j, "job %lld queued again after restart", (long long)ids[i]);
-            }
-        }
+        int mine = !run.worker || !strcmp(run.worker, j->node);
         store_run_clear(&run);
+        if (!mine) continue;
+        if (store_run_set_status(j->cfg.st, ids[i], RUN_FAILED, "interrupted", &se) != MLPD_OK)
+            rc = mlpd_fail(err, se.code, "recovery of run %lld: %s", (long long)ids[i], se.msg);
+        else
+            jobs_logf(j, "job %lld was running when mlpd stopped: marked failed (interrupted)",
+                      (long long)ids[i]);
     }
     free(ids);
     return rc;
@@ -192,6 +247,9 @@ int jobs_start(const jobs_config *cfg, jobs **out, mlpd_error *err) {
     jobs *j = calloc(1, sizeof *j);
     if (!j) return mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
     j->cfg = *cfg;
+    snprintf(j->node, sizeof j->node, "%s", cfg->node_name ? cfg->node_name : "local");
+    if (j->cfg.lease_seconds <= 0) j->cfg.lease_seconds = 30;
+    if (j->cfg.max_attempts <= 0) j->cfg.max_attempts = 3;
     /* Several jobs at once share the cores: one OpenBLAS thread each. */
     j->blas_max = cfg->max_running > 1    ? 1
                   : cfg->blas_threads > 0 ? cfg->blas_threads
@@ -213,16 +271,25 @@ int jobs_start(const jobs_config *cfg, jobs **out, mlpd_error *err) {
         jobs_free(j);
         return rc;
     }
-    int recovered = j->n_queued; /* read before the workers start taking from the queue */
-    for (int i = 0; i < cfg->max_running; i++) {
+    int workers = cfg->api_only ? 0 : cfg->max_running;
+    for (int i = 0; i < workers; i++) {
         if (pthread_create(&j->threads[i], NULL, worker_main, j) != 0) {
             jobs_free(j); /* stops and joins the ones started */
             return mlpd_fail(err, MLPD_EINTERNAL, "cannot start job worker thread %d", i + 1);
         }
         j->n_threads++;
     }
-    jobs_logf(j, "job runner started: %d worker(s), queue of %d, %d run(s) recovered",
-              cfg->max_running, cfg->max_queued, recovered);
+    if (pthread_create(&j->janitor, NULL, janitor_main, j) != 0) {
+        jobs_free(j);
+        return mlpd_fail(err, MLPD_EINTERNAL, "cannot start the lease thread");
+    }
+    j->janitor_started = 1;
+    int64_t queued = 0;
+    store_run_count(j->cfg.st, RUN_QUEUED, &queued, NULL);
+    jobs_logf(j,
+              "job runner started as %s: %d worker(s), queue of %d, %lld run(s) queued, "
+              "lease %.0f s",
+              j->node, workers, cfg->max_queued, (long long)queued, j->cfg.lease_seconds);
     *out = j;
     return MLPD_OK;
 }
@@ -231,11 +298,17 @@ int jobs_submit(jobs *j, const api_train_request *req, int64_t *run_id, mlpd_err
     return jobs_submit_in(j, req, 0, run_id, err);
 }
 
-/* Under mu. */
+/* Under mu. The queue is the store's: its queued runs (of every daemon) and
+ * the ones training here count against max_queued + max_running. */
 static int queue_full(const jobs *j, mlpd_error *err) {
-    if (j->n_queued + j->n_running >= j->cfg.max_queued + j->cfg.max_running)
-        return mlpd_fail(err, MLPD_EBUSY, "%d run(s) are queued already (the limit is %d)",
-                         j->n_queued, j->cfg.max_queued);
+    int64_t queued = 0;
+    mlpd_error se = {0};
+    if (store_run_count(j->cfg.st, RUN_QUEUED, &queued, &se) != MLPD_OK)
+        return mlpd_fail(err, se.code, "store: %s", se.msg);
+    int capacity = j->cfg.max_queued + (j->cfg.api_only ? 0 : j->cfg.max_running);
+    if (queued + j->n_running >= capacity)
+        return mlpd_fail(err, MLPD_EBUSY, "%lld run(s) are queued already (the limit is %d)",
+                         (long long)queued, j->cfg.max_queued);
     return MLPD_OK;
 }
 
@@ -264,13 +337,8 @@ int jobs_submit_in(jobs *j, const api_train_request *req, int64_t sweep_id, int6
         store_run_create_in(j->cfg.st, config_json, req->dataset, req->recipe.train.epochs,
                             sweep_id, &id, &se) != MLPD_OK)
         rc = mlpd_fail(err, se.code, "store: %s", se.msg);
-    job *jb = rc == MLPD_OK ? job_new(j, id, req) : NULL;
-    if (rc == MLPD_OK && !jb) {
-        store_run_set_status(j->cfg.st, id, RUN_FAILED, "out of memory", NULL);
-        rc = mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
-    }
     if (rc == MLPD_OK) {
-        enqueue(j, jb);
+        wake_workers(j);
         if (run_id) *run_id = id;
     }
     pthread_mutex_unlock(&j->mu);
@@ -287,46 +355,38 @@ int jobs_cancel(jobs *j, int64_t run_id) {
 
 int jobs_cancel_why(jobs *j, int64_t run_id, const char *why) {
     int rc = MLPD_OK;
-    mlpd_error se = {0};
     pthread_mutex_lock(&j->mu);
-    /* A queued run leaves the queue only once its end is recorded: were the
-     * write refused (disk full), it would otherwise run again after a restart. */
-    job *queued = find_queued(j, run_id);
-    job *running = queued ? NULL : find_running(j, run_id);
-    if (queued) {
-        if (store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, why, &se) == MLPD_OK)
-            unqueue(j, run_id);
-        else {
-            rc = se.code;
-            queued = NULL;
-        }
-    } else if (running) {
+    job *running = find_running(j, run_id);
+    if (running) {
         if (running->finishing) {
             rc = MLPD_ECONFLICT;
         } else {
             snprintf(running->cancel_why, sizeof running->cancel_why, "%s", why ? why : "");
             atomic_store(&running->cancel, 1); /* seen at the next batch boundary */
         }
-    } else {
-        /* Not in memory: ended, unknown, or left queued by a stopped runner. */
-        store_run run;
-        int got = store_run_get(j->cfg.st, run_id, &run, NULL);
-        if (got != MLPD_OK)
-            rc = got; /* MLPD_ENOTFOUND for an unknown id */
-        else if (run.status == RUN_QUEUED || run.status == RUN_RUNNING)
-            rc = store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, why, &se);
-        else
-            rc = MLPD_ECONFLICT;
-        if (got == MLPD_OK) store_run_clear(&run);
     }
     pthread_mutex_unlock(&j->mu);
-    if (queued) {
-        jobs_logf(j, "job %lld cancelled while queued", (long long)run_id);
-        job_free(queued);
-    } else if (running && rc == MLPD_OK) {
-        jobs_logf(j, "job %lld: cancel requested", (long long)run_id);
-    }
+    int was_running = 0;
+    /* Queued: ended in the store at once. Running on another daemon: the
+     * request is recorded; that daemon stops at its next heartbeat, or at
+     * once on the notification (jobs_on_event). */
+    if (!running) rc = store_run_cancel(j->cfg.st, run_id, &was_running, NULL);
+    /* A queued run's reason is recorded with it; one running on another
+     * daemon ends with none (the request carries no text). */
+    if (rc == MLPD_OK && !running && !was_running && why && why[0])
+        store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, why, NULL);
+    if (rc == MLPD_OK)
+        jobs_logf(j, "job %lld %s", (long long)run_id,
+                  running || was_running ? "cancel requested" : "cancelled while queued");
     return rc;
+}
+
+void jobs_on_event(jobs *j, store_event ev, int64_t id) {
+    pthread_mutex_lock(&j->mu);
+    if (ev == STORE_EVENT_JOBS) wake_workers(j);
+    job *jb = ev == STORE_EVENT_CANCEL ? find_running(j, id) : NULL;
+    if (jb && !jb->finishing) atomic_store(&jb->cancel, 1);
+    pthread_mutex_unlock(&j->mu);
 }
 
 int jobs_get_live(jobs *j, int64_t run_id, jobs_live *out) {
@@ -345,8 +405,9 @@ int jobs_get_live(jobs *j, int64_t run_id, jobs_live *out) {
 
 void jobs_get_stats(jobs *j, jobs_stats *out) {
     memset(out, 0, sizeof *out);
+    int64_t queued = 0;
+    if (store_run_count(j->cfg.st, RUN_QUEUED, &queued, NULL) == MLPD_OK) out->queued = (int)queued;
     pthread_mutex_lock(&j->mu);
-    out->queued = j->n_queued;
     out->running = j->n_running;
     for (int i = 0; i < j->cfg.max_running; i++) {
         job *jb = j->running[i];
@@ -368,21 +429,15 @@ void jobs_stop(jobs *j) {
     }
     atomic_store(&j->stopping, 1);
     pthread_cond_broadcast(&j->cv);
-    int running = j->n_running, queued = j->n_queued;
+    int running = j->n_running;
     pthread_mutex_unlock(&j->mu);
-    if (running || queued)
-        jobs_logf(j, "job runner stopping: %d run(s) interrupted, %d stay queued", running, queued);
+    if (running)
+        jobs_logf(j, "job runner stopping: %d run(s) interrupted; queued runs stay queued",
+                  running);
     for (int i = 0; i < j->n_threads; i++) pthread_join(j->threads[i], NULL);
+    if (j->janitor_started) pthread_join(j->janitor, NULL);
     pthread_mutex_lock(&j->mu);
     j->stopped = 1;
-    /* Queued runs stay "queued" in the store and run after the next start. */
-    while (j->head) {
-        job *jb = j->head;
-        j->head = jb->next;
-        job_free(jb);
-    }
-    j->tail = NULL;
-    j->n_queued = 0;
     pthread_mutex_unlock(&j->mu);
 }
 

@@ -1,5 +1,13 @@
-/* jobs.h - the training job runner: a FIFO queue of runs and up to max_running
- * worker threads that train them with the engine, recording everything in the store.
+/* jobs.h - the training job runner: runs queued in the store (FIFO) and up to
+ * max_running worker threads that claim and train them with the engine,
+ * recording everything in the store.
+ *
+ * The queue is the store's (store_run_claim): every daemon on one database
+ * may submit, and every daemon that trains (not api_only) claims the oldest
+ * queued run, holds a lease it renews every lease_seconds / 3 and records
+ * its node name as the run's worker. Any daemon queues again a run whose
+ * lease expired (its daemon died), up to max_attempts claims; a run claimed
+ * again starts over (its earlier metrics are removed with the claim).
  *
  * Lifecycle of a run: queued -> running -> succeeded | failed | cancelled.
  * Per epoch the runner appends the metrics loss, accuracy, val_loss,
@@ -8,9 +16,10 @@
  * success it evaluates the test split (when the dataset has one), stores the
  * model and calls store_run_finish.
  *
- * Crash recovery (jobs_start): runs found "running" were interrupted by a crash;
- * they are marked failed with error "interrupted" (they are not resumed).
- * Runs found "queued" are queued again, oldest first.
+ * Crash recovery (jobs_start): runs found "running" under this daemon's own
+ * node name (or none) were interrupted by its crash; they are marked failed
+ * with error "interrupted" (they are not resumed). Runs of other daemons are
+ * left to their leases. Queued runs simply stay queued.
  *
  * Thread safety: every function may be called from any HTTP thread.
  *
@@ -36,6 +45,10 @@ typedef struct {
     const char *data_dir;     /* datasets' paths are relative to it */
     size_t max_dataset_bytes; /* a data set decoded in memory (mlp_load_opts.max_bytes) */
     int max_running;          /* runs training at once (--max-jobs), >= 1 */
+    int api_only;             /* --role api: submit and cancel, never claim */
+    const char *node_name;    /* the worker name recorded on claimed runs; NULL: "local" */
+    double lease_seconds;     /* --lease-seconds; 0: 30 */
+    int max_attempts;         /* claims of one run before it fails; 0: 3 */
     int max_queued;           /* queued runs accepted before MLPD_EBUSY */
     int blas_threads;         /* OpenBLAS threads while training (and no predictions
                                are served: see serving), 0 = OpenBLAS' setting at start */
@@ -88,6 +101,11 @@ int jobs_cancel(jobs *j, int64_t run_id);
 /* jobs_cancel recording why (the run's error, e.g. a sweep's pruning); why
  * may be NULL. */
 int jobs_cancel_why(jobs *j, int64_t run_id, const char *why);
+
+/* What another daemon did (store_listen's events; call from the listener):
+ * STORE_EVENT_JOBS wakes the idle workers to claim, STORE_EVENT_CANCEL stops
+ * run id at its next batch if it trains here. Cheap, takes no store call. */
+void jobs_on_event(jobs *j, store_event ev, int64_t id);
 
 /* Live state of a run being trained, fresher than the store (per batch). */
 typedef struct {

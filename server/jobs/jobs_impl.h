@@ -26,16 +26,30 @@
 /* The run's progress row is rewritten at most this often during an epoch. */
 #define PROGRESS_WRITE_SECONDS 1.0
 
-/* Why training was asked to stop. */
-typedef enum { JOB_STOP_NONE = 0, JOB_STOP_CANCEL, JOB_STOP_SHUTDOWN } job_stop_reason;
+/* Why training was asked to stop. LOST: the run's lease went to another
+ * daemon (store_run_heartbeat answered MLPD_ECONFLICT): nothing more of it
+ * may be written by this one. */
+typedef enum {
+    JOB_STOP_NONE = 0,
+    JOB_STOP_CANCEL,
+    JOB_STOP_SHUTDOWN,
+    JOB_STOP_LOST
+} job_stop_reason;
+
+/* A claimed run's lease is renewed every lease_seconds / LEASE_RENEWALS
+ * (jobs.c's janitor), which also rescues expired leases of other daemons. */
+#define LEASE_RENEWALS 3
+/* Idle workers look at the queue at least this often even when nothing woke
+ * them (a notification missed while the database was unreachable). */
+#define CLAIM_POLL_SECONDS 2.0
 
 typedef struct job {
     struct jobs *owner;
     int64_t run_id;
     api_train_request req;
-    struct job *next;     /* queue link (while queued) */
-    atomic_int cancel;    /* set by jobs_cancel while running */
-    int finishing;        /* training ended, outcome being recorded (under owner->mu) */
+    atomic_int cancel; /* set by jobs_cancel, a heartbeat or a notification while running */
+    atomic_int lost;   /* the lease was lost (JOB_STOP_LOST) */
+    int finishing;     /* training ended, outcome being recorded (under owner->mu) */
     char cancel_why[200]; /* the reason given with a cancel ("" none; under owner->mu until
                              finishing, read-only after) */
     pthread_mutex_t live_mu;
@@ -47,15 +61,17 @@ struct jobs {
     int blas_max;    /* OpenBLAS threads for training when nothing is served */
     char *data_dir;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* signalled when a job is queued or on stop */
-    job *head, *tail;  /* FIFO of queued jobs */
-    int n_queued;
-    job **running; /* cfg.max_running slots, NULL when free */
+    pthread_cond_t cv; /* signalled when a run may be waiting to be claimed, or on stop */
+    uint64_t wakes;    /* counts those signals (under mu), so none is missed */
+    char node[128];    /* cfg.node_name, or "local" */
+    job **running;     /* cfg.max_running slots, NULL when free */
     int n_running;
     atomic_int stopping; /* jobs_stop was called: no new work, running jobs stop */
     int stopped;         /* workers joined */
     pthread_t *threads;
     int n_threads;
+    pthread_t janitor; /* leases and rescue (jobs.c) */
+    int janitor_started;
     jobs_counters counters; /* /metrics (jobs.h) */
 };
 

@@ -13,7 +13,8 @@
 #define EPOCH_LOG_SECONDS 5.0
 
 int train_ctx_should_stop(const train_ctx *c) {
-    return atomic_load(&c->jb->cancel) || atomic_load(&c->j->stopping) || c->store_failed[0];
+    return atomic_load(&c->jb->cancel) || atomic_load(&c->jb->lost) ||
+           atomic_load(&c->j->stopping) || c->store_failed[0];
 }
 
 /* ---- callbacks ----------------------------------------------------------------------- */

@@ -294,10 +294,7 @@ static void record_end(jobs *j, const job *jb, run_status final, const char *err
 
 void jobs_run_one(jobs *j, job *jb) {
     double t_begin = mono_seconds();
-    mlpd_error se = {0};
-    char why[400] = "";
-    if (store_run_set_status(j->cfg.st, jb->run_id, RUN_RUNNING, NULL, &se) != MLPD_OK)
-        set_why(why, sizeof why, "store: %s", se.msg);
+    char why[400] = ""; /* the claim (store_run_claim) recorded the run running */
     jobs_logf(j, "job %lld started: dataset %s", (long long)jb->run_id, jb->req.dataset);
     pthread_mutex_lock(&jb->live_mu);
     jb->live.epochs = jb->req.recipe.train.epochs;
@@ -334,7 +331,13 @@ void jobs_run_one(jobs *j, job *jb) {
     job_stop_reason stop = jobs_enter_finishing(j, jb);
     run_status final = RUN_FAILED;
     const char *error = why;
-    if (stop == JOB_STOP_CANCEL) {
+    if (stop == JOB_STOP_LOST) {
+        /* Another daemon holds the run now: write nothing more of it. */
+        run_release(&r);
+        hist_observe(&j->counters.job_seconds, mono_seconds() - t_begin);
+        jobs_logf(j, "job %lld abandoned: its lease went to another daemon", (long long)jb->run_id);
+        return;
+    } else if (stop == JOB_STOP_CANCEL) {
         final = RUN_CANCELLED;
         error = jb->cancel_why[0] ? jb->cancel_why : NULL;
     } else if (stop == JOB_STOP_SHUTDOWN && !(ok && ts == MLP_OK)) {

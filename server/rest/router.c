@@ -304,6 +304,14 @@ route *router_admit(router *r, app *a, http_request *req, const char *content_ty
         return NULL;
     }
     *matched = found;
+    if (a->cfg->trainer_only && found->handler != route_healthz && found->handler != route_readyz &&
+        found->handler != route_metrics) {
+        http_reply_problem(res, 404, "not-found", NULL,
+                           "this daemon trains only (--role trainer): it answers /healthz, "
+                           "/readyz and /metrics; ask an api daemon for %s",
+                           req->path);
+        return NULL;
+    }
     /* The token before the body: an anonymous client learns nothing about limits. */
     auth_result ar = auth_check(a->auth, found->scope, request_header(req, "Authorization"));
     if (ar != AUTH_OK) {

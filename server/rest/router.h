@@ -53,6 +53,7 @@ typedef struct rest_config {
     const char *default_alias; /* --default-alias ("" = none) */
     float max_precision_drop;  /* percentage points of test accuracy bf16/int8 may lose */
     int quiet;                 /* no per-request log lines */
+    int trainer_only;          /* --role trainer: every route but health and metrics is 404 */
 } rest_config;
 
 /* Everything a handler may use; built by serve.c, read-only after start

@@ -94,6 +94,8 @@ cJSON *view_job(const store_run *r, const jobs_live *live) {
     cJSON_AddItemToObject(o, "test_loss", api_json_number_or_null(r->test_loss));
     cJSON_AddItemToObject(o, "test_accuracy", api_json_number_or_null(r->test_accuracy));
     cJSON_AddItemToObject(o, "sweep", id_or_null(r->sweep_id));
+    cJSON_AddItemToObject(o, "worker", string_or_null(r->worker));
+    cJSON_AddNumberToObject(o, "attempts", r->attempts);
     return o;
 }
 

@@ -234,6 +234,14 @@ void model_cache_invalidate(model_cache *c, int64_t id) {
     model_cache_models_changed(c);
 }
 
+void model_cache_changed_elsewhere(model_cache *c) {
+    pthread_rwlock_wrlock(&c->lock);
+    for (int i = 0; i < c->n; i++) unref(c->entries[i]);
+    c->n = 0;
+    pthread_rwlock_unlock(&c->lock);
+    model_cache_models_changed(c);
+}
+
 void model_cache_models_changed(model_cache *c) {
     atomic_fetch_add(&c->gen, 1);
     registry_changed(c->reg);

@@ -63,6 +63,11 @@ void model_cache_invalidate(model_cache *c, int64_t id);
 /* The set of models may have changed: forget the remembered latest id (and
  * the attached registry's snapshot). */
 void model_cache_models_changed(model_cache *c);
+/* Another daemon on the same database changed models (a notification: which
+ * ones is not said): forget every loaded model, the latest id and the
+ * registry's snapshot, so the next request reads the store again and a
+ * deleted model is never served. In-flight users keep their reference. */
+void model_cache_changed_elsewhere(model_cache *c);
 /* Let model_cache_models_changed also call registry_changed(r) (registry.h),
  * so every path that changes models (uploads, jobs, deletes) refreshes the
  * names too. Call before serving. */

@@ -85,6 +85,8 @@ typedef struct {
     double test_loss, test_accuracy; /* NaN when unknown */
     int64_t model_id;                /* 0 until succeeded */
     int64_t sweep_id;                /* the sweep it is a child of, 0 for none */
+    char *worker;                    /* --node-name of the daemon that claimed it last, or NULL */
+    int attempts;                    /* claims so far (store_run_claim) */
 } store_run;
 void store_run_clear(store_run *r);
 
@@ -277,6 +279,58 @@ int store_model_mean_put(store *s, int64_t model_id, const char *dataset, const 
 /* The recorded mean (malloc'ed, caller frees) and its width; MLPD_ENOTFOUND
  * when none is recorded (an uploaded model). */
 int store_model_mean_get(store *s, int64_t model_id, float **mean, int *features, mlpd_error *err);
+/* ---- the job queue shared by the daemons on one database -------------------- */
+/* Claim the oldest queued run for worker (a --node-name): status running,
+ * worker set, attempts + 1, lease until now + lease_seconds, in one
+ * statement (PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent claims never
+ * take the same run nor wait on each other). A run claimed again (after a
+ * rescue) starts over: its previous attempt's metrics and progress are
+ * removed in the same transaction, so each epoch's metrics appear once.
+ * MLPD_ENOTFOUND when nothing is queued. */
+int store_run_claim(store *s, const char *worker, double lease_seconds, int64_t *id_out,
+                    mlpd_error *err);
+/* Renew worker's lease on run id; *cancel_out (may be NULL) is set when a
+ * cancel was requested. MLPD_ECONFLICT when id is no longer worker's running
+ * run (rescued and claimed by another, or ended): the caller stops at once
+ * and records nothing more. */
+int store_run_heartbeat(store *s, int64_t id, const char *worker, double lease_seconds,
+                        int *cancel_out, mlpd_error *err);
+/* Rescue the running runs whose lease expired: queued again while attempts
+ * < max_attempts, else failed ("lease expired ..."); a run whose cancel was
+ * requested ends cancelled. *requeued and *failed (may be NULL) count them. */
+int store_run_rescue(store *s, int max_attempts, int *requeued, int *failed, mlpd_error *err);
+/* Cancel from any daemon: a queued run ends cancelled at once (*was_running
+ * = 0); a running one gets cancel_requested (*was_running = 1: the daemon
+ * training it stops at its next heartbeat or notification). MLPD_ECONFLICT
+ * when the run already ended, MLPD_ENOTFOUND when there is none. */
+int store_run_cancel(store *s, int64_t id, int *was_running, mlpd_error *err);
+/* Runs with status st (the queue limit counts queued runs of every daemon). */
+int store_run_count(store *s, run_status st, int64_t *n, mlpd_error *err);
+
+/* ---- events between the daemons of one database ------------------------------ */
+typedef enum {
+    STORE_EVENT_JOBS = 1, /* a run was queued: claim now */
+    STORE_EVENT_CANCEL,   /* id: cancel requested for that run */
+    STORE_EVENT_MODELS    /* models, versions, aliases or canaries changed */
+} store_event;
+typedef void (*store_event_fn)(void *user, store_event ev, int64_t id);
+/* Call fn (on a thread of the store's) for what other daemons on the same
+ * database do: PostgreSQL LISTEN/NOTIFY. After a lost connection comes back,
+ * JOBS and MODELS are reported once (events may have been missed). SQLite has
+ * one daemon: nothing is ever reported. Call at most once; store_close stops
+ * it. fn must be quick and must not call the store. */
+int store_listen(store *s, store_event_fn fn, void *user, mlpd_error *err);
+/* Stop calling fn (joins the thread); before freeing what fn uses. */
+void store_listen_stop(store *s);
+/* 1 when other daemons may share the database (PostgreSQL), 0 for SQLite. */
+int store_is_shared(store *s);
+
+/* 1 when path (--db) names a PostgreSQL database (a postgresql:// or
+ * postgres:// URI, opened by store_open with libpq), 0 for a SQLite file. */
+int store_path_is_uri(const char *path);
+/* path as it may be logged: a URI's password replaced by "***" (at most
+ * cap - 1 bytes into out). */
+void store_path_display(const char *path, char *out, size_t cap);
 
 /* ---- the precision a model version serves in (store_precision.c) -------------------- */
 typedef struct {

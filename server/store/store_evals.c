@@ -19,7 +19,7 @@ void store_evaluation_clear(store_evaluation *e) {
 }
 
 /* MLPD_OK when model id exists, MLPD_ENOTFOUND, or MLPD_ESTORE. Lock held. */
-static int model_exists(store *s, int64_t id, mlpd_error *err) {
+static int model_exists(sqlite_store *s, int64_t id, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT 1 FROM models WHERE id = ?1", &st, err);
     if (rc != MLPD_OK) return rc;
@@ -32,8 +32,9 @@ static int model_exists(store *s, int64_t id, mlpd_error *err) {
     return rc;
 }
 
-int store_evaluation_insert(store *s, int64_t model_id, const char *dataset, const char *split,
-                            const char *report_json, int64_t *id_out, mlpd_error *err) {
+int store_evaluation_insert(sqlite_store *s, int64_t model_id, const char *dataset,
+                            const char *split, const char *report_json, int64_t *id_out,
+                            mlpd_error *err) {
     if (!dataset || !split || !report_json)
         return mlpd_fail(err, MLPD_ESTORE, "an evaluation needs its dataset, split and report");
     sqlite3_stmt *st;
@@ -56,7 +57,9 @@ int store_evaluation_insert(store *s, int64_t model_id, const char *dataset, con
     return rc;
 }
 
-int store_evaluation_put(store *s, const store_evaluation *e, int64_t *id_out, mlpd_error *err) {
+int sqlite_evaluation_put(store *base, const store_evaluation *e, int64_t *id_out,
+                          mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     int rc = model_exists(s, e->model_id, err);
     if (rc == MLPD_OK)
@@ -80,7 +83,9 @@ static int read_evaluation(sqlite3_stmt *st, void *item, mlpd_error *err) {
     return mlpd_fail(err, MLPD_ESTORE, "out of memory");
 }
 
-int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, mlpd_error *err) {
+int sqlite_evaluation_latest(store *base, int64_t model_id, store_evaluation *out,
+                             mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
@@ -99,8 +104,8 @@ int store_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, m
 
 /* The floats are stored as their bytes: the daemon reads them back on the
  * same machine (x86-64 and arm64 are both little-endian, as documented). */
-int store_model_mean_insert(store *s, int64_t model_id, const char *dataset, const float *mean,
-                            int features, mlpd_error *err) {
+int store_model_mean_insert(sqlite_store *s, int64_t model_id, const char *dataset,
+                            const float *mean, int features, mlpd_error *err) {
     if (!dataset || !mean || features < 1) return mlpd_fail(err, MLPD_ESTORE, "no mean to store");
     sqlite3_stmt *st;
     int rc = store_prepare(s,
@@ -117,8 +122,9 @@ int store_model_mean_insert(store *s, int64_t model_id, const char *dataset, con
     return rc;
 }
 
-int store_model_mean_put(store *s, int64_t model_id, const char *dataset, const float *mean,
-                         int features, mlpd_error *err) {
+int sqlite_model_mean_put(store *base, int64_t model_id, const char *dataset, const float *mean,
+                          int features, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     int rc = model_exists(s, model_id, err);
     if (rc == MLPD_OK) rc = store_model_mean_insert(s, model_id, dataset, mean, features, err);
@@ -126,7 +132,9 @@ int store_model_mean_put(store *s, int64_t model_id, const char *dataset, const 
     return rc;
 }
 
-int store_model_mean_get(store *s, int64_t model_id, float **mean, int *features, mlpd_error *err) {
+int sqlite_model_mean_get(store *base, int64_t model_id, float **mean, int *features,
+                          mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     *mean = NULL;
     *features = 0;
     pthread_mutex_lock(&s->mu);

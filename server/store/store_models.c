@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlp.h"
 #include "store_sqlite_impl.h"
 
 /* A model's metadata with its registered name and version (models m JOIN
@@ -71,7 +70,7 @@ static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *text) {
 
 /* The next version of name, registered for model id (s->mu held, inside the
  * caller's transaction). */
-static int register_version(store *s, int64_t id, const char *name, int *version_out,
+static int register_version(sqlite_store *s, int64_t id, const char *name, int *version_out,
                             mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s,
@@ -92,22 +91,10 @@ static int register_version(store *s, int64_t id, const char *name, int *version
     return rc;
 }
 
-int store_model_insert(store *s, const store_model *meta, const unsigned char *file, size_t len,
-                       int64_t *id_out, int *version_out, mlpd_error *err) {
-    if (!meta->arch_json) return mlpd_fail(err, MLPD_ESTORE, "a model needs its arch_json");
-    if (!meta->name || !meta->name[0] || strlen(meta->name) > STORE_NAME_MAX)
-        return mlpd_fail(err, MLPD_ESTORE, "a model needs a registered name of 1 to %d characters",
-                         STORE_NAME_MAX);
-    if (!file || len == 0 || len > (size_t)0x7fffffff)
-        return mlpd_fail(err, MLPD_ESTORE, "model file of %zu bytes cannot be stored", len);
-    /* The checksum is the one the file stores (mlp_model_checksum); taken
-     * here when not given. */
-    char crc_hex[9];
+int store_model_insert(sqlite_store *s, const store_model *meta, const unsigned char *file,
+                       size_t len, int64_t *id_out, int *version_out, mlpd_error *err) {
+    /* store.c checked the model and set its checksum (store_model_check). */
     const char *checksum = meta->checksum;
-    if (!checksum) {
-        snprintf(crc_hex, sizeof crc_hex, "%08x", (unsigned)mlp_model_checksum(file, len));
-        checksum = crc_hex;
-    }
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "INSERT INTO models (run_id, arch_json, config_json,"
@@ -138,8 +125,9 @@ int store_model_insert(store *s, const store_model *meta, const unsigned char *f
     return rc;
 }
 
-int store_model_put(store *s, const store_model *meta, const unsigned char *file, size_t len,
-                    int64_t *id_out, int *version_out, mlpd_error *err) {
+int sqlite_model_put(store *base, const store_model *meta, const unsigned char *file, size_t len,
+                     int64_t *id_out, int *version_out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     /* The model row and its version together, or neither. */
     int rc = store_tx_begin(s, err);
@@ -152,7 +140,8 @@ int store_model_put(store *s, const store_model *meta, const unsigned char *file
     return rc;
 }
 
-int store_model_get(store *s, int64_t id, store_model *out, mlpd_error *err) {
+int sqlite_model_get(store *base, int64_t id, store_model *out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT " MODEL_COLUMNS MODEL_FROM "WHERE m.id = ?1", &st, err);
@@ -164,7 +153,8 @@ int store_model_get(store *s, int64_t id, store_model *out, mlpd_error *err) {
     return rc;
 }
 
-int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, mlpd_error *err) {
+int sqlite_model_file(store *base, int64_t id, unsigned char **file, size_t *len, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     *file = NULL;
     *len = 0;
     pthread_mutex_lock(&s->mu);
@@ -194,7 +184,7 @@ int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, ml
     return rc;
 }
 
-static int count_rows(store *s, const char *sql, int64_t *total, mlpd_error *err) {
+static int count_rows(sqlite_store *s, const char *sql, int64_t *total, mlpd_error *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, sql, &st, err) != MLPD_OK) return MLPD_ESTORE;
     int rc = MLPD_OK;
@@ -206,8 +196,9 @@ static int count_rows(store *s, const char *sql, int64_t *total, mlpd_error *err
     return rc;
 }
 
-int store_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
-                     int64_t *total, mlpd_error *err) {
+int sqlite_model_list(store *base, int limit, int64_t offset, store_model **out, size_t *n,
+                      int64_t *total, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     *out = NULL;
     *n = 0;
     if (limit < 1) limit = 1;
@@ -233,7 +224,7 @@ int store_model_list(store *s, int limit, int64_t offset, store_model **out, siz
 }
 
 /* MLPD_ECONFLICT when an alias or a canary points at model id (s->mu held). */
-static int check_unreferenced(store *s, int64_t id, mlpd_error *err) {
+static int check_unreferenced(sqlite_store *s, int64_t id, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "SELECT v.name, v.version, a.alias FROM model_versions v "
@@ -266,7 +257,8 @@ static int check_unreferenced(store *s, int64_t id, mlpd_error *err) {
     return rc;
 }
 
-int store_model_delete(store *s, int64_t id, mlpd_error *err) {
+int sqlite_model_delete(store *base, int64_t id, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     /* runs.model_id of the run that made it becomes NULL (ON DELETE SET NULL);
@@ -284,8 +276,11 @@ int store_model_delete(store *s, int64_t id, mlpd_error *err) {
     return rc;
 }
 
-int store_model_versions(store *s, const char *name, store_model **out, size_t *n,
-                         mlpd_error *err) {
+int sqlite_model_versions(store *base, const char *name, store_model **out, size_t *n,
+                          mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
+    *out = NULL;
+    *n = 0;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(
@@ -307,7 +302,8 @@ int store_model_versions(store *s, const char *name, store_model **out, size_t *
     return rc;
 }
 
-int store_model_latest(store *s, int64_t *id_out, mlpd_error *err) {
+int sqlite_model_latest(store *base, int64_t *id_out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT id FROM models ORDER BY id DESC LIMIT 1", &st, err);
@@ -364,7 +360,8 @@ static int read_dataset_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
     return MLPD_OK;
 }
 
-int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_error *err) {
+int sqlite_dataset_put(store *base, const store_dataset *d, int64_t *id_out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     if (!d->name || !d->source || !d->path || !d->format)
         return mlpd_fail(err, MLPD_ESTORE, "a dataset needs a name, source, path and format");
     pthread_mutex_lock(&s->mu);
@@ -401,7 +398,8 @@ int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_er
     return rc;
 }
 
-int store_dataset_get(store *s, const char *name, store_dataset *out, mlpd_error *err) {
+int sqlite_dataset_get(store *base, const char *name, store_dataset *out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT " DATASET_COLUMNS " FROM datasets WHERE name = ?1", &st, err);
@@ -414,7 +412,8 @@ int store_dataset_get(store *s, const char *name, store_dataset *out, mlpd_error
     return rc;
 }
 
-int store_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err) {
+int sqlite_dataset_list(store *base, store_dataset **out, size_t *n, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     *out = NULL;
     *n = 0;
     pthread_mutex_lock(&s->mu);

@@ -1,13 +1,14 @@
 /* store_precision.c - the SQLite store's serving precision of model versions
- * (store.h; migrations/005_model_precision.sql). A model with no row serves
- * in float32.
+ * (store.h; migrations/005_model_precision.sql; the PostgreSQL twin is
+ * store_pg_precision.c). A model with no row serves in float32.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "store_sqlite_impl.h"
 
-int store_model_precision_put(store *s, const store_model_precision *p, mlpd_error *err) {
+int sqlite_model_precision_put(store *base, const store_model_precision *p, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     /* INSERT ... SELECT from models: no row when the model is gone, which is
@@ -35,7 +36,8 @@ int store_model_precision_put(store *s, const store_model_precision *p, mlpd_err
     return rc;
 }
 
-int store_model_precision_clear(store *s, int64_t model_id, mlpd_error *err) {
+int sqlite_model_precision_clear(store *base, int64_t model_id, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "DELETE FROM model_precisions WHERE model_id = ?1", &st, err);
@@ -48,8 +50,9 @@ int store_model_precision_clear(store *s, int64_t model_id, mlpd_error *err) {
     return rc;
 }
 
-int store_model_precision_get(store *s, int64_t model_id, store_model_precision *out,
-                              mlpd_error *err) {
+int sqlite_model_precision_get(store *base, int64_t model_id, store_model_precision *out,
+                               mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;

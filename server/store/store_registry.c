@@ -8,7 +8,8 @@
 #include "store_sqlite_impl.h"
 
 /* Does version `version` of name exist? MLPD_OK / MLPD_ENOTFOUND (s->mu held). */
-static int find_version(store *s, const char *name, int version, int64_t *id_out, mlpd_error *err) {
+static int find_version(sqlite_store *s, const char *name, int version, int64_t *id_out,
+                        mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(
         s, "SELECT model_id FROM model_versions WHERE name = ?1 AND version = ?2", &st, err);
@@ -26,7 +27,9 @@ static int find_version(store *s, const char *name, int version, int64_t *id_out
     return rc;
 }
 
-int store_model_find(store *s, const char *name, int version, int64_t *id_out, mlpd_error *err) {
+int sqlite_model_find(store *base, const char *name, int version, int64_t *id_out,
+                      mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     int rc = find_version(s, name, version, id_out, err);
     pthread_mutex_unlock(&s->mu);
@@ -35,8 +38,8 @@ int store_model_find(store *s, const char *name, int version, int64_t *id_out, m
 
 /* Run one write statement with text ?1, text ?2 (may be NULL: unbound) and
  * ints ?3, ?4 (s->mu held). *changes gets the rows it changed. */
-static int exec_write(store *s, const char *sql, const char *t1, const char *t2, int i3, int i4,
-                      int *changes, mlpd_error *err) {
+static int exec_write(sqlite_store *s, const char *sql, const char *t1, const char *t2, int i3,
+                      int i4, int *changes, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s, sql, &st, err);
     if (rc != MLPD_OK) return rc;
@@ -50,7 +53,9 @@ static int exec_write(store *s, const char *sql, const char *t1, const char *t2,
     return rc;
 }
 
-int store_alias_set(store *s, const char *name, const char *alias, int version, mlpd_error *err) {
+int sqlite_alias_set(store *base, const char *name, const char *alias, int version,
+                     mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     /* One statement: the alias moves atomically (readers see old or new). */
     int rc = find_version(s, name, version, NULL, err);
@@ -63,7 +68,8 @@ int store_alias_set(store *s, const char *name, const char *alias, int version, 
     return rc;
 }
 
-int store_alias_delete(store *s, const char *name, const char *alias, mlpd_error *err) {
+int sqlite_alias_delete(store *base, const char *name, const char *alias, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     int changes = 0;
     int rc = exec_write(s, "DELETE FROM model_aliases WHERE name = ?1 AND alias = ?2", name, alias,
@@ -72,7 +78,8 @@ int store_alias_delete(store *s, const char *name, const char *alias, mlpd_error
     return rc == MLPD_OK && changes == 0 ? mlpd_fail(err, MLPD_ENOTFOUND, "alias not set") : rc;
 }
 
-int store_canary_set(store *s, const char *name, int version, int percent, mlpd_error *err) {
+int sqlite_canary_set(store *base, const char *name, int version, int percent, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     if (percent < 0 || percent > 100)
         return mlpd_fail(err, MLPD_ESTORE, "percent must be in [0, 100]");
     pthread_mutex_lock(&s->mu);
@@ -105,8 +112,8 @@ void store_registry_free(store_registry *r) {
 
 /* Every row of sql into a growing array of elem-sized records, each filled by
  * fill(st, record) (s->mu held). */
-static int load_rows(store *s, const char *sql, size_t elem, void (*fill)(sqlite3_stmt *, void *),
-                     void **out, size_t *n, mlpd_error *err) {
+static int load_rows(sqlite_store *s, const char *sql, size_t elem,
+                     void (*fill)(sqlite3_stmt *, void *), void **out, size_t *n, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s, sql, &st, err);
     if (rc != MLPD_OK) return rc;
@@ -164,7 +171,8 @@ static void fill_canary(sqlite3_stmt *st, void *rec) {
     c->percent = sqlite3_column_int(st, 2);
 }
 
-int store_registry_load(store *s, store_registry *out, mlpd_error *err) {
+int sqlite_registry_load(store *base, store_registry *out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
     /* One read transaction: the three tables at the same moment. */

@@ -25,7 +25,7 @@
 #define RESERVE_BYTES (1024 * 1024)
 
 /* Create the reserve file at its full size; remove it when that fails. */
-static void make_reserve(store *s) {
+static void make_reserve(sqlite_store *s) {
     int fd = open(s->reserve_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return;
     /* posix_fallocate gives the file real blocks (a sparse file would free nothing). */
@@ -38,7 +38,7 @@ static void make_reserve(store *s) {
     s->reserve_missing = 0;
 }
 
-void store_reserve_init(store *s, const char *db_path) {
+void store_reserve_init(sqlite_store *s, const char *db_path) {
     s->reserve_path = NULL;
     s->reserve_missing = 0;
     if (!db_path[0] || !strcmp(db_path, ":memory:") || !strncmp(db_path, "file:", 5)) return;
@@ -50,17 +50,17 @@ void store_reserve_init(store *s, const char *db_path) {
     if (access(s->reserve_path, F_OK) != 0) s->reserve_missing = 1;
 }
 
-int store_reserve_release(store *s) {
+int store_reserve_release(sqlite_store *s) {
     if (!s->reserve_path || s->reserve_missing) return 0;
     s->reserve_missing = 1;
     return unlink(s->reserve_path) == 0;
 }
 
-void store_reserve_refill(store *s) {
+void store_reserve_refill(sqlite_store *s) {
     if (s->reserve_path && s->reserve_missing) make_reserve(s);
 }
 
-void store_reserve_free(store *s) {
+void store_reserve_free(sqlite_store *s) {
     free(s->reserve_path);
     s->reserve_path = NULL;
 }

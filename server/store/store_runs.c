@@ -19,6 +19,7 @@ void store_run_clear(store_run *r) {
     free(r->config_json);
     free(r->dataset);
     free(r->error);
+    free(r->worker);
     memset(r, 0, sizeof *r);
 }
 
@@ -59,6 +60,8 @@ int store_read_run_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
     r->test_accuracy = store_column_metric(st, 18);
     r->model_id = sqlite3_column_int64(st, 19); /* NULL reads as 0 */
     r->sweep_id = sqlite3_column_int64(st, 20);
+    r->worker = store_column_text(st, 21, &oom);
+    r->attempts = sqlite3_column_int(st, 22);
     if (oom) {
         store_run_clear(r);
         return mlpd_fail(err, MLPD_ESTORE, "out of memory");
@@ -67,7 +70,7 @@ int store_read_run_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
 }
 
 /* Step an UPDATE of one row by id: MLPD_ENOTFOUND when no row matched. */
-static int step_update(store *s, sqlite3_stmt *st, const char *what, mlpd_error *err) {
+static int step_update(sqlite_store *s, sqlite3_stmt *st, const char *what, mlpd_error *err) {
     int rc = sqlite3_step(st) == SQLITE_DONE ? MLPD_OK : store_fail_sql(s, err, what);
     if (rc == MLPD_OK && sqlite3_changes(s->db) == 0)
         rc = mlpd_fail(err, MLPD_ENOTFOUND, "%s: no such row", what);
@@ -75,13 +78,9 @@ static int step_update(store *s, sqlite3_stmt *st, const char *what, mlpd_error 
     return rc;
 }
 
-int store_run_create(store *s, const char *config_json, const char *dataset, int epochs,
-                     int64_t *id_out, mlpd_error *err) {
-    return store_run_create_in(s, config_json, dataset, epochs, 0, id_out, err);
-}
-
-int store_run_create_in(store *s, const char *config_json, const char *dataset, int epochs,
-                        int64_t sweep_id, int64_t *id_out, mlpd_error *err) {
+int sqlite_run_create(store *base, const char *config_json, const char *dataset, int epochs,
+                      int64_t sweep_id, int64_t *id_out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     /* A run is only accepted while its end can surely be recorded: with the
      * reserve in place (store_reserve.c), made again here if it was spent. */
@@ -118,7 +117,7 @@ int store_run_create_in(store *s, const char *config_json, const char *dataset, 
 }
 
 /* The status UPDATE; the caller holds s->mu. */
-static int update_status(store *s, int64_t id, run_status status, const char *error,
+static int update_status(sqlite_store *s, int64_t id, run_status status, const char *error,
                          mlpd_error *err) {
     sqlite3_stmt *st;
     int rc =
@@ -140,8 +139,9 @@ static int update_status(store *s, int64_t id, run_status status, const char *er
     return step_update(s, st, "set run status", err);
 }
 
-int store_run_set_status(store *s, int64_t id, run_status status, const char *error,
-                         mlpd_error *err) {
+int sqlite_run_set_status(store *base, int64_t id, run_status status, const char *error,
+                          mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
         return mlpd_fail(err, MLPD_ESTORE, "invalid run status %d", (int)status);
     int final = status == RUN_SUCCEEDED || status == RUN_FAILED || status == RUN_CANCELLED;
@@ -157,7 +157,7 @@ int store_run_set_status(store *s, int64_t id, run_status status, const char *er
 }
 
 /* The progress UPDATE; the caller holds s->mu. */
-static int update_progress(store *s, int64_t id, int epoch, int64_t step, int64_t steps,
+static int update_progress(sqlite_store *s, int64_t id, int epoch, int64_t step, int64_t steps,
                            double loss, double accuracy, double val_loss, double val_accuracy,
                            double samples_per_sec, mlpd_error *err) {
     sqlite3_stmt *st;
@@ -181,9 +181,10 @@ static int update_progress(store *s, int64_t id, int epoch, int64_t step, int64_
     return rc;
 }
 
-int store_run_set_progress(store *s, int64_t id, int epoch, int64_t step, int64_t steps,
-                           double loss, double accuracy, double val_loss, double val_accuracy,
-                           double samples_per_sec, mlpd_error *err) {
+int sqlite_run_set_progress(store *base, int64_t id, int epoch, int64_t step, int64_t steps,
+                            double loss, double accuracy, double val_loss, double val_accuracy,
+                            double samples_per_sec, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     int rc = update_progress(s, id, epoch, step, steps, loss, accuracy, val_loss, val_accuracy,
                              samples_per_sec, err);
@@ -192,7 +193,7 @@ int store_run_set_progress(store *s, int64_t id, int epoch, int64_t step, int64_
 }
 
 /* The final-results UPDATE; the caller holds s->mu. */
-static int update_finish(store *s, int64_t id, double test_loss, double test_accuracy,
+static int update_finish(sqlite_store *s, int64_t id, double test_loss, double test_accuracy,
                          int64_t model_id, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s,
@@ -210,17 +211,19 @@ static int update_finish(store *s, int64_t id, double test_loss, double test_acc
     return step_update(s, st, "finish run", err);
 }
 
-int store_run_finish(store *s, int64_t id, double test_loss, double test_accuracy, int64_t model_id,
-                     mlpd_error *err) {
+int sqlite_run_finish(store *base, int64_t id, double test_loss, double test_accuracy,
+                      int64_t model_id, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     int rc = update_finish(s, id, test_loss, test_accuracy, model_id, err);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsigned char *file,
-                      size_t len, double test_loss, double test_accuracy,
-                      const store_model_derived *derived, int64_t *model_id_out, mlpd_error *err) {
+int sqlite_run_succeed(store *base, int64_t id, const store_model *meta, const unsigned char *file,
+                       size_t len, double test_loss, double test_accuracy,
+                       const store_model_derived *derived, int64_t *model_id_out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     store_model m = *meta;
     m.run_id = id;
     int64_t model_id = 0;
@@ -246,7 +249,8 @@ int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsig
     return rc;
 }
 
-int store_run_get(store *s, int64_t id, store_run *out, mlpd_error *err) {
+int sqlite_run_get(store *base, int64_t id, store_run *out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1", &st, err);
@@ -270,7 +274,7 @@ static void bind_status_filter(sqlite3_stmt *st, const store_run_query *q) {
 
 /* From run_counts (migrations/006_run_counts.sql), kept by triggers: a
  * count(*) over runs walked an index of every run on each GET /jobs. */
-static int count_runs(store *s, const store_run_query *q, int64_t *total, mlpd_error *err) {
+static int count_runs(sqlite_store *s, const store_run_query *q, int64_t *total, mlpd_error *err) {
     sqlite3_stmt *st;
     if (store_prepare(s,
                       "SELECT coalesce(sum(n), 0) FROM run_counts WHERE ?1 IS NULL OR status = ?1",
@@ -286,8 +290,9 @@ static int count_runs(store *s, const store_run_query *q, int64_t *total, mlpd_e
     return rc;
 }
 
-int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *n, int64_t *total,
-                   mlpd_error *err) {
+int sqlite_run_list(store *base, const store_run_query *q, store_run **out, size_t *n,
+                    int64_t *total, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     *out = NULL;
     *n = 0;
     int limit = q->limit < 1 ? 1 : q->limit > 1000 ? 1000 : q->limit;
@@ -324,8 +329,9 @@ static int read_id(sqlite3_stmt *st, void *item, mlpd_error *err) {
     return MLPD_OK;
 }
 
-int store_run_ids_with_status(store *s, run_status status, int64_t **ids, size_t *n,
-                              mlpd_error *err) {
+int sqlite_run_ids_with_status(store *base, run_status status, int64_t **ids, size_t *n,
+                               mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     *ids = NULL;
     *n = 0;
     pthread_mutex_lock(&s->mu);
@@ -343,7 +349,7 @@ int store_run_ids_with_status(store *s, run_status status, int64_t **ids, size_t
 /* ---- metrics ------------------------------------------------------------------------ */
 
 /* The metric INSERTs; the caller holds s->mu and has begun a transaction. */
-static int insert_metrics(store *s, const store_metric *m, size_t n, mlpd_error *err) {
+static int insert_metrics(sqlite_store *s, const store_metric *m, size_t n, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s,
                            "INSERT INTO metrics (run_id, key, epoch, step, value, time) "
@@ -373,7 +379,7 @@ static int insert_metrics(store *s, const store_metric *m, size_t n, mlpd_error 
  * delete every second one of them (by id; the first and the last stay), so
  * what is kept stays spread evenly over the whole run: between keep/2 and
  * keep rows. keep 0: no bound. The caller holds s->mu inside a transaction. */
-static int thin_steps(store *s, int64_t run_id, mlpd_error *err) {
+static int thin_steps(sqlite_store *s, int64_t run_id, mlpd_error *err) {
     int keep = s->keep_step_metrics;
     if (keep <= 0) return MLPD_OK;
     sqlite3_stmt *count, *thin;
@@ -403,7 +409,7 @@ static int thin_steps(store *s, int64_t run_id, mlpd_error *err) {
 }
 
 /* thin_steps for the run of each step metric in m (a commit holds one run's). */
-static int thin_after(store *s, const store_metric *m, size_t n, mlpd_error *err) {
+static int thin_after(sqlite_store *s, const store_metric *m, size_t n, mlpd_error *err) {
     int64_t done = 0;
     int rc = MLPD_OK;
     for (size_t i = 0; rc == MLPD_OK && i < n; i++)
@@ -414,13 +420,15 @@ static int thin_after(store *s, const store_metric *m, size_t n, mlpd_error *err
     return rc;
 }
 
-void store_set_keep_step_metrics(store *s, int keep) {
+void sqlite_set_keep_step_metrics(store *base, int keep) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     s->keep_step_metrics = keep > 0 ? keep : 0;
     pthread_mutex_unlock(&s->mu);
 }
 
-int store_metrics_append(store *s, const store_metric *m, size_t n, mlpd_error *err) {
+int sqlite_metrics_append(store *base, const store_metric *m, size_t n, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     if (n == 0) return MLPD_OK;
     pthread_mutex_lock(&s->mu);
     int rc = store_tx_begin(s, err);
@@ -436,9 +444,10 @@ int store_metrics_append(store *s, const store_metric *m, size_t n, mlpd_error *
     return rc;
 }
 
-int store_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n, int epoch,
-                           int64_t steps, double loss, double accuracy, double val_loss,
-                           double val_accuracy, double samples_per_sec, mlpd_error *err) {
+int sqlite_run_record_epoch(store *base, int64_t id, const store_metric *m, size_t n, int epoch,
+                            int64_t steps, double loss, double accuracy, double val_loss,
+                            double val_accuracy, double samples_per_sec, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     int rc = store_tx_begin(s, err);
     if (rc == MLPD_OK) {
@@ -470,8 +479,9 @@ static int read_metric(sqlite3_stmt *st, void *item, mlpd_error *err) {
     return MLPD_OK;
 }
 
-int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, store_metric **out,
-                      size_t *n, mlpd_error *err) {
+int sqlite_metrics_get(store *base, int64_t run_id, int64_t since_id, int limit, store_metric **out,
+                       size_t *n, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     *out = NULL;
     *n = 0;
     if (limit < 1) limit = 1;

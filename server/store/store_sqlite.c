@@ -15,8 +15,6 @@
  * that also sets user_version to its number, so a failed migration leaves the
  * database as it was. Migration files must not contain BEGIN/COMMIT.
  */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -27,13 +25,11 @@
 
 #include "store_sqlite_impl.h"
 
-#define BUSY_TIMEOUT_MS     5000
-#define MAX_MIGRATIONS      1000
-#define MAX_MIGRATION_BYTES (4 * 1024 * 1024)
+#define BUSY_TIMEOUT_MS 5000
 
 /* ---- shared helpers ------------------------------------------------------------ */
 
-int store_fail_sql(store *s, mlpd_error *err, const char *what) {
+int store_fail_sql(sqlite_store *s, mlpd_error *err, const char *what) {
     int primary = sqlite3_errcode(s->db) & 0xff;
     mlpd_status code = primary == SQLITE_FULL                               ? MLPD_ENOSPC
                        : primary == SQLITE_BUSY || primary == SQLITE_LOCKED ? MLPD_ELOCKED
@@ -56,7 +52,7 @@ void store_free_items(void *list, size_t n, size_t elem, void (*clear)(void *)) 
     free(list);
 }
 
-int store_read_one(store *s, sqlite3_stmt *st, store_row_reader read, void *item,
+int store_read_one(sqlite_store *s, sqlite3_stmt *st, store_row_reader read, void *item,
                    const char *notfound, const char *what, mlpd_error *err) {
     int step = sqlite3_step(st), rc;
     if (step == SQLITE_ROW)
@@ -69,7 +65,7 @@ int store_read_one(store *s, sqlite3_stmt *st, store_row_reader read, void *item
     return rc;
 }
 
-int store_read_all(store *s, sqlite3_stmt *st, store_row_reader read, void (*clear)(void *),
+int store_read_all(sqlite_store *s, sqlite3_stmt *st, store_row_reader read, void (*clear)(void *),
                    size_t elem, size_t first, size_t max, void **out, size_t *n, const char *what,
                    mlpd_error *err) {
     *out = NULL;
@@ -97,7 +93,7 @@ int store_read_all(store *s, sqlite3_stmt *st, store_row_reader read, void (*cle
     return MLPD_OK;
 }
 
-int store_prepare(store *s, const char *sql, sqlite3_stmt **st, mlpd_error *err) {
+int store_prepare(sqlite_store *s, const char *sql, sqlite3_stmt **st, mlpd_error *err) {
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
         *st = NULL;
         return store_fail_sql(s, err, "prepare");
@@ -105,13 +101,13 @@ int store_prepare(store *s, const char *sql, sqlite3_stmt **st, mlpd_error *err)
     return MLPD_OK;
 }
 
-int store_tx_begin(store *s, mlpd_error *err) {
+int store_tx_begin(sqlite_store *s, mlpd_error *err) {
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return store_fail_sql(s, err, "begin");
     return MLPD_OK;
 }
 
-int store_tx_commit(store *s, mlpd_error *err) {
+int store_tx_commit(sqlite_store *s, mlpd_error *err) {
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         int rc = store_fail_sql(s, err, "commit");
         store_tx_rollback(s);
@@ -120,7 +116,7 @@ int store_tx_commit(store *s, mlpd_error *err) {
     return MLPD_OK;
 }
 
-void store_tx_rollback(store *s) {
+void store_tx_rollback(sqlite_store *s) {
     if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -168,89 +164,7 @@ int run_status_from_name(const char *name, run_status *out) {
 
 /* ---- migrations ------------------------------------------------------------------- */
 
-typedef struct {
-    int number;
-    char name[256];
-} migration_file;
-
-static int cmp_migration(const void *a, const void *b) {
-    const migration_file *x = a, *y = b;
-    return (x->number > y->number) - (x->number < y->number);
-}
-
-/* NNN_name.sql: digits, an underscore, a name, ".sql". */
-static int parse_migration_name(const char *name, int *number) {
-    size_t len = strlen(name), digits = 0;
-    while (isdigit((unsigned char)name[digits])) digits++;
-    if (digits == 0 || digits > 6 || name[digits] != '_') return -1;
-    if (len < digits + 1 + 4 || strcmp(name + len - 4, ".sql")) return -1;
-    *number = atoi(name);
-    return *number > 0 ? 0 : -1;
-}
-
-/* The migration files of dir sorted by number (malloc'ed array in *out). */
-static int list_migrations(const char *dir, migration_file **out, size_t *n, mlpd_error *err) {
-    DIR *d = opendir(dir);
-    if (!d) return mlpd_fail(err, MLPD_ESTORE, "migrations folder %s: %s", dir, strerror(errno));
-    migration_file *list = NULL;
-    size_t count = 0, cap = 0;
-    int rc = MLPD_OK;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        int number;
-        if (parse_migration_name(e->d_name, &number) != 0) continue;
-        if (strlen(e->d_name) >= sizeof list[0].name) continue;
-        if (count == MAX_MIGRATIONS) {
-            rc = mlpd_fail(err, MLPD_ESTORE, "more than %d migrations in %s", MAX_MIGRATIONS, dir);
-            break;
-        }
-        if ((rc = store_grow((void **)&list, &cap, count, sizeof *list, 16, err)) != MLPD_OK) break;
-        list[count].number = number;
-        snprintf(list[count].name, sizeof list[count].name, "%s", e->d_name);
-        count++;
-    }
-    closedir(d);
-    if (rc == MLPD_OK && count == 0)
-        rc = mlpd_fail(err, MLPD_ESTORE, "no NNN_*.sql migrations in %s", dir);
-    if (rc == MLPD_OK) {
-        qsort(list, count, sizeof *list, cmp_migration);
-        for (size_t i = 1; i < count; i++)
-            if (list[i].number == list[i - 1].number) {
-                rc = mlpd_fail(err, MLPD_ESTORE, "two migrations numbered %d: %s and %s",
-                               list[i].number, list[i - 1].name, list[i].name);
-                break;
-            }
-    }
-    if (rc != MLPD_OK) {
-        free(list);
-        return rc;
-    }
-    *out = list;
-    *n = count;
-    return MLPD_OK;
-}
-
-static char *read_text_file(const char *path, mlpd_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mlpd_fail(err, MLPD_ESTORE, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(MAX_MIGRATION_BYTES + 1);
-    size_t len = buf ? fread(buf, 1, MAX_MIGRATION_BYTES + 1, f) : 0;
-    int bad = !buf || ferror(f) || len > MAX_MIGRATION_BYTES;
-    fclose(f);
-    if (bad) {
-        mlpd_fail(err, MLPD_ESTORE, "%s: %s", path,
-                  buf ? "unreadable or larger than 4 MiB" : "out of memory");
-        free(buf);
-        return NULL;
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
-static int read_user_version(store *s, int *version, mlpd_error *err) {
+static int read_user_version(sqlite_store *s, int *version, mlpd_error *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, "PRAGMA user_version", &st, err) != MLPD_OK) return MLPD_ESTORE;
     int rc = sqlite3_step(st);
@@ -261,10 +175,9 @@ static int read_user_version(store *s, int *version, mlpd_error *err) {
 
 /* Apply one migration in its own transaction. The version is re-read inside
  * the transaction so that two processes migrating at once cannot both apply it. */
-static int apply_migration(store *s, const char *dir, const migration_file *m, mlpd_error *err) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, m->name);
-    char *sql = read_text_file(path, err);
+static int apply_migration(sqlite_store *s, const char *dir, const store_migration *m,
+                           mlpd_error *err) {
+    char *sql = store_migration_text(dir, m, err);
     if (!sql) return MLPD_ESTORE;
     int rc = store_tx_begin(s, err), version = 0;
     if (rc == MLPD_OK) rc = read_user_version(s, &version, err);
@@ -286,10 +199,10 @@ static int apply_migration(store *s, const char *dir, const migration_file *m, m
     return rc;
 }
 
-static int migrate(store *s, const char *dir, mlpd_error *err) {
-    migration_file *list = NULL;
+static int migrate(sqlite_store *s, const char *dir, mlpd_error *err) {
+    store_migration *list = NULL;
     size_t n = 0;
-    if (list_migrations(dir, &list, &n, err) != MLPD_OK) return MLPD_ESTORE;
+    if (store_migrations_list(dir, &list, &n, err) != MLPD_OK) return MLPD_ESTORE;
     int newest = list[n - 1].number, version = 0;
     int rc = read_user_version(s, &version, err);
     if (rc == MLPD_OK && version > newest)
@@ -304,12 +217,12 @@ static int migrate(store *s, const char *dir, mlpd_error *err) {
 
 /* ---- open / close ------------------------------------------------------------------ */
 
-static int exec_pragma(store *s, const char *sql, mlpd_error *err) {
+static int exec_pragma(sqlite_store *s, const char *sql, mlpd_error *err) {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return store_fail_sql(s, err, sql);
     return MLPD_OK;
 }
 
-static int set_wal(store *s, mlpd_error *err) {
+static int set_wal(sqlite_store *s, mlpd_error *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, "PRAGMA journal_mode = WAL", &st, err) != MLPD_OK) return MLPD_ESTORE;
     int rc = MLPD_OK;
@@ -326,10 +239,14 @@ static int set_wal(store *s, mlpd_error *err) {
     return rc;
 }
 
-int store_open(const char *path, const char *migrations_dir, store **out, mlpd_error *err) {
+static const store_ops sqlite_ops;
+static void sqlite_close(store *base);
+
+int sqlite_store_open(const char *path, const char *migrations_dir, store **out, mlpd_error *err) {
     *out = NULL;
-    store *s = calloc(1, sizeof *s);
+    sqlite_store *s = calloc(1, sizeof *s);
     if (!s) return mlpd_fail(err, MLPD_ESTORE, "out of memory");
+    s->base.ops = &sqlite_ops;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         mlpd_fail(err, MLPD_ESTORE, "open %s: %s", path,
@@ -346,15 +263,16 @@ int store_open(const char *path, const char *migrations_dir, store **out, mlpd_e
     if (rc == MLPD_OK) rc = exec_pragma(s, "PRAGMA foreign_keys = ON", err);
     if (rc == MLPD_OK) rc = migrate(s, migrations_dir, err);
     if (rc != MLPD_OK) {
-        store_close(s);
+        sqlite_close(&s->base);
         return MLPD_ESTORE;
     }
     store_reserve_init(s, path);
-    *out = s;
+    *out = &s->base;
     return MLPD_OK;
 }
 
-void store_close(store *s) {
+static void sqlite_close(store *base) {
+    sqlite_store *s = sqlite_of(base);
     if (!s) return;
     sqlite3_close(s->db);  /* every statement is finalized by the call that made it */
     store_reserve_free(s); /* the file stays, for the next open */
@@ -362,7 +280,8 @@ void store_close(store *s) {
     free(s);
 }
 
-int store_ping(store *s) {
+static int sqlite_ping(store *base) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int ok = 0;
@@ -374,7 +293,8 @@ int store_ping(store *s) {
     return ok;
 }
 
-int store_writable(store *s) {
+static int sqlite_writable(store *base) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     /* BEGIN IMMEDIATE takes the write lock a write would need, and ROLLBACK
      * gives it back with nothing written. A short wait, not the writers'
@@ -387,9 +307,64 @@ int store_writable(store *s) {
     return ok;
 }
 
-int store_schema_version(store *s) {
+static int sqlite_schema_version(store *base) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     int v = s->schema_version;
     pthread_mutex_unlock(&s->mu);
     return v;
 }
+
+static const store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sqlite_close,
+    .ping = sqlite_ping,
+    .writable = sqlite_writable,
+    .schema_version = sqlite_schema_version,
+    .dataset_put = sqlite_dataset_put,
+    .dataset_get = sqlite_dataset_get,
+    .dataset_list = sqlite_dataset_list,
+    .run_create = sqlite_run_create,
+    .run_set_status = sqlite_run_set_status,
+    .run_set_progress = sqlite_run_set_progress,
+    .run_finish = sqlite_run_finish,
+    .run_get = sqlite_run_get,
+    .run_list = sqlite_run_list,
+    .run_ids_with_status = sqlite_run_ids_with_status,
+    .metrics_append = sqlite_metrics_append,
+    .sweep_create = sqlite_sweep_create,
+    .sweep_get = sqlite_sweep_get,
+    .sweep_set_status = sqlite_sweep_set_status,
+    .sweep_set_best = sqlite_sweep_set_best,
+    .sweep_list = sqlite_sweep_list,
+    .sweep_ids_with_status = sqlite_sweep_ids_with_status,
+    .sweep_children = sqlite_sweep_children,
+    .set_keep_step_metrics = sqlite_set_keep_step_metrics,
+    .run_record_epoch = sqlite_run_record_epoch,
+    .metrics_get = sqlite_metrics_get,
+    .model_put = sqlite_model_put,
+    .run_succeed = sqlite_run_succeed,
+    .model_get = sqlite_model_get,
+    .model_file = sqlite_model_file,
+    .model_list = sqlite_model_list,
+    .model_delete = sqlite_model_delete,
+    .model_latest = sqlite_model_latest,
+    .model_versions = sqlite_model_versions,
+    .model_find = sqlite_model_find,
+    .alias_set = sqlite_alias_set,
+    .alias_delete = sqlite_alias_delete,
+    .canary_set = sqlite_canary_set,
+    .registry_load = sqlite_registry_load,
+    .evaluation_put = sqlite_evaluation_put,
+    .evaluation_latest = sqlite_evaluation_latest,
+    .model_mean_put = sqlite_model_mean_put,
+    .model_mean_get = sqlite_model_mean_get,
+    .model_precision_put = sqlite_model_precision_put,
+    .model_precision_clear = sqlite_model_precision_clear,
+    .model_precision_get = sqlite_model_precision_get,
+    .run_claim = sqlite_run_claim,
+    .run_heartbeat = sqlite_run_heartbeat,
+    .run_rescue = sqlite_run_rescue,
+    .run_cancel = sqlite_run_cancel,
+    .run_count = sqlite_run_count,
+};

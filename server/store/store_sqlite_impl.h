@@ -13,25 +13,30 @@
 #include <sqlite3.h>
 
 #include "clock.h"
-#include "store.h"
+#include "store_backend.h"
 
-struct store {
+typedef struct sqlite_store {
+    store base; /* first: a sqlite_store is a store (store_backend.h) */
     sqlite3 *db;
     pthread_mutex_t mu;    /* guards db and every statement made from it */
     int keep_step_metrics; /* step_loss rows kept per run, 0 = all (store_set_keep_step_metrics) */
     int schema_version;    /* user_version after migrations */
     char *reserve_path;    /* "<db>-reserve" (store_reserve.c), NULL in memory */
     int reserve_missing;   /* the reserve was used or could not be made */
-};
+} sqlite_store;
+
+static inline sqlite_store *sqlite_of(store *s) {
+    return (sqlite_store *)s;
+}
 
 /* Space held back for the writes that end a run (store_reserve.c; the
  * caller holds s->mu except in init/free). init makes "<db>-reserve" when it
  * can; release deletes it, returning 1 when that freed space (0: there was
  * none to free); refill makes it again if it is missing. */
-void store_reserve_init(store *s, const char *db_path);
-int store_reserve_release(store *s);
-void store_reserve_refill(store *s);
-void store_reserve_free(store *s);
+void store_reserve_init(sqlite_store *s, const char *db_path);
+int store_reserve_release(sqlite_store *s);
+void store_reserve_refill(sqlite_store *s);
+void store_reserve_free(sqlite_store *s);
 
 /* "<what>: <sqlite's message>" into err; returns MLPD_ENOSPC when SQLite's
  * error was a full disk (SQLITE_FULL), MLPD_ELOCKED when another process
@@ -39,7 +44,7 @@ void store_reserve_free(store *s);
  * MLPD_ESTORE. Other failures use
  * mlpd_fail(err, MLPD_ESTORE, ...); a missing row mlpd_fail(err,
  * MLPD_ENOTFOUND, ...). */
-int store_fail_sql(store *s, mlpd_error *err, const char *what);
+int store_fail_sql(sqlite_store *s, mlpd_error *err, const char *what);
 
 /* Make room for element `count` of a growing array *arr of *cap elements of
  * elem bytes: nothing when count < *cap, else *cap doubles (first: its first
@@ -55,7 +60,7 @@ typedef int (*store_row_reader)(sqlite3_stmt *st, void *item, mlpd_error *err);
 /* One row of st (prepared and bound): read into item; no row is
  * MLPD_ENOTFOUND with `notfound` as the reason, an SQLite failure
  * store_fail_sql(what). Finalizes st. */
-int store_read_one(store *s, sqlite3_stmt *st, store_row_reader read, void *item,
+int store_read_one(sqlite_store *s, sqlite3_stmt *st, store_row_reader read, void *item,
                    const char *notfound, const char *what, mlpd_error *err);
 
 /* Every row of st (prepared and bound), at most max (0: no limit), each read
@@ -63,7 +68,7 @@ int store_read_one(store *s, sqlite3_stmt *st, store_row_reader read, void *item
  * size): *out (the caller frees it) and *n. On failure the rows read so far
  * are released with clear (NULL: the elements own nothing), the array is
  * freed and *out, *n stay NULL, 0. Finalizes st. */
-int store_read_all(store *s, sqlite3_stmt *st, store_row_reader read, void (*clear)(void *),
+int store_read_all(sqlite_store *s, sqlite3_stmt *st, store_row_reader read, void (*clear)(void *),
                    size_t elem, size_t first, size_t max, void **out, size_t *n, const char *what,
                    mlpd_error *err);
 
@@ -73,31 +78,32 @@ void store_free_items(void *list, size_t n, size_t elem, void (*clear)(void *));
 
 /* Prepare one statement (per call: statements are cheap next to the fsync of
  * a commit, and this keeps no state beside the connection). */
-int store_prepare(store *s, const char *sql, sqlite3_stmt **st, mlpd_error *err);
+int store_prepare(sqlite_store *s, const char *sql, sqlite3_stmt **st, mlpd_error *err);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
-int store_tx_begin(store *s, mlpd_error *err);
-int store_tx_commit(store *s, mlpd_error *err);
-void store_tx_rollback(store *s);
+int store_tx_begin(sqlite_store *s, mlpd_error *err);
+int store_tx_commit(sqlite_store *s, mlpd_error *err);
+void store_tx_rollback(sqlite_store *s);
 
 /* The model INSERT of store_model_put (run_id from meta, 0 = NULL) and its
  * registration as the next version of meta->name; the caller holds s->mu and
  * has begun a transaction (two statements). */
-int store_model_insert(store *s, const store_model *meta, const unsigned char *file, size_t len,
-                       int64_t *id_out, int *version_out, mlpd_error *err);
+int store_model_insert(sqlite_store *s, const store_model *meta, const unsigned char *file,
+                       size_t len, int64_t *id_out, int *version_out, mlpd_error *err);
 /* store_evaluation_put and store_model_mean_put without the lock or the
  * model check (store_evals.c): for store_run_succeed's transaction. */
-int store_evaluation_insert(store *s, int64_t model_id, const char *dataset, const char *split,
-                            const char *report_json, int64_t *id_out, mlpd_error *err);
-int store_model_mean_insert(store *s, int64_t model_id, const char *dataset, const float *mean,
-                            int features, mlpd_error *err);
+int store_evaluation_insert(sqlite_store *s, int64_t model_id, const char *dataset,
+                            const char *split, const char *report_json, int64_t *id_out,
+                            mlpd_error *err);
+int store_model_mean_insert(sqlite_store *s, int64_t model_id, const char *dataset,
+                            const float *mean, int features, mlpd_error *err);
 
 /* The columns of a run, as store_runs.c selects them, and the reader of
  * such a row (store_sweeps.c lists a sweep's children with them). */
 #define STORE_RUN_COLUMNS                                                                          \
     "id, status, config_json, dataset, error, created_at, started_at, finished_at, "               \
     "epoch, epochs, step, steps, loss, accuracy, val_loss, val_accuracy, "                         \
-    "samples_per_sec, test_loss, test_accuracy, model_id, sweep_id"
+    "samples_per_sec, test_loss, test_accuracy, model_id, sweep_id, worker, attempts"
 int store_read_run_row(sqlite3_stmt *st, void *item, mlpd_error *err); /* a store_row_reader */
 void store_clear_run(void *r);                                         /* store_run_clear */
 
@@ -108,5 +114,76 @@ double store_column_metric(sqlite3_stmt *st, int col);
 double store_column_time(sqlite3_stmt *st, int col);
 /* strdup of a TEXT column, NULL for SQL NULL. *oom is set when the copy failed. */
 char *store_column_text(sqlite3_stmt *st, int col, int *oom);
+
+/* The operations, for the backend table (store_sqlite.c). */
+int sqlite_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_error *err);
+int sqlite_dataset_get(store *s, const char *name, store_dataset *out, mlpd_error *err);
+int sqlite_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err);
+int sqlite_run_create(store *s, const char *config_json, const char *dataset, int epochs,
+                      int64_t sweep_id,
+                      int64_t *id_out, mlpd_error *err);
+int sqlite_run_set_status(store *s, int64_t id, run_status st, const char *error, mlpd_error *err);
+int sqlite_run_set_progress(store *s, int64_t id, int epoch, int64_t step, int64_t steps,
+                            double loss, double accuracy, double val_loss, double val_accuracy,
+                            double samples_per_sec, mlpd_error *err);
+int sqlite_run_finish(store *s, int64_t id, double test_loss, double test_accuracy,
+                      int64_t model_id, mlpd_error *err);
+int sqlite_run_get(store *s, int64_t id, store_run *out, mlpd_error *err);
+int sqlite_run_list(store *s, const store_run_query *q, store_run **out, size_t *n, int64_t *total,
+                    mlpd_error *err);
+int sqlite_run_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n, mlpd_error *err);
+int sqlite_metrics_append(store *s, const store_metric *m, size_t n, mlpd_error *err);
+void sqlite_set_keep_step_metrics(store *s, int keep);
+int sqlite_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n, int epoch,
+                            int64_t steps, double loss, double accuracy, double val_loss,
+                            double val_accuracy, double samples_per_sec, mlpd_error *err);
+int sqlite_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, store_metric **out,
+                       size_t *n, mlpd_error *err);
+int sqlite_model_put(store *s, const store_model *meta, const unsigned char *file, size_t len,
+                     int64_t *id_out, int *version_out, mlpd_error *err);
+int sqlite_run_succeed(store *s, int64_t id, const store_model *meta, const unsigned char *file,
+                       size_t len, double test_loss, double test_accuracy,
+                       const store_model_derived *derived, int64_t *model_id_out, mlpd_error *err);
+int sqlite_evaluation_put(store *s, const store_evaluation *e, int64_t *id_out, mlpd_error *err);
+int sqlite_evaluation_latest(store *s, int64_t model_id, store_evaluation *out, mlpd_error *err);
+int sqlite_model_mean_put(store *s, int64_t model_id, const char *dataset, const float *mean,
+                          int features, mlpd_error *err);
+int sqlite_model_mean_get(store *s, int64_t model_id, float **mean, int *features, mlpd_error *err);
+int sqlite_model_precision_put(store *s, const store_model_precision *p, mlpd_error *err);
+int sqlite_model_precision_clear(store *s, int64_t model_id, mlpd_error *err);
+int sqlite_model_precision_get(store *s, int64_t model_id, store_model_precision *out,
+                               mlpd_error *err);
+int sqlite_model_get(store *s, int64_t id, store_model *out, mlpd_error *err);
+int sqlite_model_file(store *s, int64_t id, unsigned char **file, size_t *len, mlpd_error *err);
+int sqlite_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
+                      int64_t *total, mlpd_error *err);
+int sqlite_model_delete(store *s, int64_t id, mlpd_error *err);
+int sqlite_model_latest(store *s, int64_t *id_out, mlpd_error *err);
+int sqlite_model_versions(store *s, const char *name, store_model **out, size_t *n,
+                          mlpd_error *err);
+int sqlite_model_find(store *s, const char *name, int version, int64_t *id_out, mlpd_error *err);
+int sqlite_alias_set(store *s, const char *name, const char *alias, int version, mlpd_error *err);
+int sqlite_alias_delete(store *s, const char *name, const char *alias, mlpd_error *err);
+int sqlite_canary_set(store *s, const char *name, int version, int percent, mlpd_error *err);
+int sqlite_registry_load(store *s, store_registry *out, mlpd_error *err);
+int sqlite_run_claim(store *s, const char *worker, double lease_seconds, int64_t *id_out,
+                     mlpd_error *err);
+int sqlite_run_heartbeat(store *s, int64_t id, const char *worker, double lease_seconds,
+                         int *cancel_out, mlpd_error *err);
+int sqlite_run_rescue(store *s, int max_attempts, int *requeued, int *failed, mlpd_error *err);
+int sqlite_run_cancel(store *s, int64_t id, int *was_running, mlpd_error *err);
+int sqlite_run_count(store *s, run_status st, int64_t *n, mlpd_error *err);
+
+int sqlite_sweep_create(store *s, const char *config_json, int64_t *id_out, mlpd_error *err);
+int sqlite_sweep_get(store *s, int64_t id, store_sweep *out, mlpd_error *err);
+int sqlite_sweep_set_status(store *s, int64_t id, run_status st, const char *error,
+                            mlpd_error *err);
+int sqlite_sweep_set_best(store *s, int64_t id, int64_t run_id, double value, mlpd_error *err);
+int sqlite_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t *n,
+                      int64_t *total, mlpd_error *err);
+int sqlite_sweep_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n,
+                                 mlpd_error *err);
+int sqlite_sweep_children(store *s, int64_t sweep_id, int limit, store_run **out, size_t *n,
+                          mlpd_error *err);
 
 #endif /* MLPD_STORE_SQLITE_IMPL_H */

@@ -1,5 +1,6 @@
 /* store_sweeps.c - the SQLite store's sweeps (contracts in store.h; the
- * table is migrations/007_sweeps.sql). */
+ * table is migrations/007_sweeps.sql). The PostgreSQL store has none yet
+ * (store_pg.c refuses them: docs/scale-out.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,7 @@ static int read_sweep_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
 }
 
 /* Step an UPDATE of one sweep: MLPD_ENOTFOUND when no row matched. */
-static int step_one(store *s, sqlite3_stmt *st, const char *what, mlpd_error *err) {
+static int step_one(sqlite_store *s, sqlite3_stmt *st, const char *what, mlpd_error *err) {
     int rc = sqlite3_step(st) == SQLITE_DONE ? MLPD_OK : store_fail_sql(s, err, what);
     if (rc == MLPD_OK && sqlite3_changes(s->db) == 0)
         rc = mlpd_fail(err, MLPD_ENOTFOUND, "%s: no such sweep", what);
@@ -58,7 +59,8 @@ static int step_one(store *s, sqlite3_stmt *st, const char *what, mlpd_error *er
     return rc;
 }
 
-int store_sweep_create(store *s, const char *config_json, int64_t *id_out, mlpd_error *err) {
+int sqlite_sweep_create(store *base, const char *config_json, int64_t *id_out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s,
@@ -79,7 +81,8 @@ int store_sweep_create(store *s, const char *config_json, int64_t *id_out, mlpd_
     return rc;
 }
 
-int store_sweep_get(store *s, int64_t id, store_sweep *out, mlpd_error *err) {
+int sqlite_sweep_get(store *base, int64_t id, store_sweep *out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "SELECT " SWEEP_COLUMNS " FROM sweeps WHERE id = ?1", &st, err);
@@ -94,7 +97,7 @@ int store_sweep_get(store *s, int64_t id, store_sweep *out, mlpd_error *err) {
 }
 
 /* The caller holds s->mu. */
-static int update_status(store *s, int64_t id, run_status status, const char *error,
+static int update_status(sqlite_store *s, int64_t id, run_status status, const char *error,
                          mlpd_error *err) {
     sqlite3_stmt *st;
     int rc =
@@ -117,8 +120,9 @@ static int update_status(store *s, int64_t id, run_status status, const char *er
     return step_one(s, st, "set sweep status", err);
 }
 
-int store_sweep_set_status(store *s, int64_t id, run_status status, const char *error,
+int sqlite_sweep_set_status(store *base, int64_t id, run_status status, const char *error,
                            mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
         return mlpd_fail(err, MLPD_ESTORE, "invalid sweep status %d", (int)status);
     int final = status == RUN_SUCCEEDED || status == RUN_FAILED || status == RUN_CANCELLED;
@@ -132,7 +136,8 @@ int store_sweep_set_status(store *s, int64_t id, run_status status, const char *
     return rc;
 }
 
-int store_sweep_set_best(store *s, int64_t id, int64_t run_id, double value, mlpd_error *err) {
+int sqlite_sweep_set_best(store *base, int64_t id, int64_t run_id, double value, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     int rc = store_prepare(s, "UPDATE sweeps SET best_run_id = ?2, best_value = ?3 WHERE id = ?1",
@@ -155,7 +160,7 @@ static void bind_status(sqlite3_stmt *st, const store_run_query *q) {
 }
 
 /* The caller holds s->mu. */
-static int count_sweeps(store *s, const store_run_query *q, int64_t *total, mlpd_error *err) {
+static int count_sweeps(sqlite_store *s, const store_run_query *q, int64_t *total, mlpd_error *err) {
     sqlite3_stmt *st;
     int rc =
         store_prepare(s, "SELECT count(*) FROM sweeps WHERE ?1 IS NULL OR status = ?1", &st, err);
@@ -169,8 +174,9 @@ static int count_sweeps(store *s, const store_run_query *q, int64_t *total, mlpd
     return rc;
 }
 
-int store_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t *n,
+int sqlite_sweep_list(store *base, const store_run_query *q, store_sweep **out, size_t *n,
                      int64_t *total, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     *out = NULL;
     *n = 0;
     int limit = q->limit < 1 ? 1 : q->limit > 1000 ? 1000 : q->limit;
@@ -199,8 +205,9 @@ static int read_id(sqlite3_stmt *st, void *item, mlpd_error *err) {
     return MLPD_OK;
 }
 
-int store_sweep_ids_with_status(store *s, run_status status, int64_t **ids, size_t *n,
+int sqlite_sweep_ids_with_status(store *base, run_status status, int64_t **ids, size_t *n,
                                 mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     *ids = NULL;
     *n = 0;
     pthread_mutex_lock(&s->mu);
@@ -215,8 +222,9 @@ int store_sweep_ids_with_status(store *s, run_status status, int64_t **ids, size
     return rc;
 }
 
-int store_sweep_children(store *s, int64_t sweep_id, int limit, store_run **out, size_t *n,
+int sqlite_sweep_children(store *base, int64_t sweep_id, int limit, store_run **out, size_t *n,
                          mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
     *out = NULL;
     *n = 0;
     if (limit < 1) limit = 1;

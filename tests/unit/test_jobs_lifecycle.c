@@ -127,7 +127,9 @@ static void test_recovery_after_crash(void **state) {
     store_run_clear(&run);
     assert_int_equal(wait_final(f, q1, 60), RUN_SUCCEEDED);
     assert_int_equal(count_metrics(f, q1, "loss"), 2);
-    /* A stored config that no longer decodes fails with a reason, not silently. */
+    /* A stored config that no longer decodes fails with a reason, not
+     * silently, when a worker claims it (after q1: the queue is FIFO). */
+    assert_int_equal(wait_final(f, q2, 10), RUN_FAILED);
     assert_int_equal(store_run_get(f->st, q2, &run, NULL), MLPD_OK);
     assert_int_equal(run.status, RUN_FAILED);
     assert_non_null(run.error);

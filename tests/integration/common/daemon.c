@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <libpq-fe.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -132,6 +133,40 @@ static int launch(mlpd_daemon *d) {
     return -1;
 }
 
+const char *test_pg_uri(void) {
+    const char *u = getenv("MLPD_TEST_PG_URI");
+    return u && *u ? u : NULL;
+}
+
+/* One statement on the cluster's maintenance database (the URI's own). */
+static int pg_admin(const char *sql) {
+    PGconn *c = PQconnectdb(test_pg_uri());
+    PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
+
+/* With MLPD_TEST_PG_URI set, a daemon gets a database of its own in that
+ * cluster (so every test starts from an empty store, as with a fresh SQLite
+ * file): d->db becomes the URI with the database name replaced. */
+static int pg_create_db(mlpd_daemon *d) {
+    static int counter;
+    const char *uri = test_pg_uri();
+    const char *slash = strrchr(uri, '/');
+    if (!slash || strchr(slash, '?')) {
+        fprintf(stderr, "MLPD_TEST_PG_URI must end in /dbname (no query): %s\n", uri);
+        return -1;
+    }
+    snprintf(d->pg_name, sizeof d->pg_name, "mlpdt_%d_%d", (int)getpid(), ++counter);
+    snprintf(d->db, sizeof d->db, "%.*s/%s", (int)(slash - uri), uri, d->pg_name);
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", d->pg_name);
+    return pg_admin(sql);
+}
+
 int daemon_start(mlpd_daemon *d, const char *const *extra) {
     memset(d, 0, sizeof *d);
     if (find_repo(d->repo, sizeof d->repo) != 0) {
@@ -142,6 +177,7 @@ int daemon_start(mlpd_daemon *d, const char *const *extra) {
     if (!mkdtemp(d->dir)) return -1;
     snprintf(d->data_dir, sizeof d->data_dir, "%s/data", d->dir);
     snprintf(d->db, sizeof d->db, "%s/mlpd.db", d->dir);
+    if (test_pg_uri() && pg_create_db(d) != 0) return -1;
     snprintf(d->log, sizeof d->log, "%s/daemon.log", d->dir);
     if (mkdir(d->data_dir, 0755) != 0) return -1;
     char src[PATH_MAX], dst[400];
@@ -193,6 +229,12 @@ void daemon_kill(mlpd_daemon *d) {
 void daemon_cleanup(mlpd_daemon *d) {
     if (d->pid) daemon_kill(d);
     if (d->dir[0] && !getenv("MLPD_TEST_KEEP")) remove_tree(d->dir);
+    if (d->pg_name[0] && !getenv("MLPD_TEST_KEEP")) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", d->pg_name);
+        pg_admin(sql);
+        d->pg_name[0] = '\0';
+    }
 }
 
 int daemon_finish(mlpd_daemon *d) {

@@ -25,14 +25,19 @@ typedef struct {
     int port;
     char dir[256]; /* the daemon's temporary folder */
     char data_dir[320];
-    char db[320];
+    char db[320];     /* SQLite file, or a PostgreSQL URI (MLPD_TEST_PG_URI) */
+    char pg_name[64]; /* the PostgreSQL database made for this daemon, "" with SQLite */
     char log[320];
     char repo[256];    /* repository root (migrations/, api/, data/) */
     char extra[8][64]; /* extra serve flags kept across restarts */
     int n_extra;
 } mlpd_daemon;
 
-/* Create a fresh folder and start a daemon in it. extra: NULL-terminated
+/* The PostgreSQL cluster the suite runs against (MLPD_TEST_PG_URI, set by
+ * tests/run.sh for its PostgreSQL pass), NULL for SQLite. */
+const char *test_pg_uri(void);
+/* Create a fresh folder and start a daemon in it (with MLPD_TEST_PG_URI,
+ * also a fresh database in that cluster, dropped by daemon_cleanup). extra: NULL-terminated
  * list of additional `serve` arguments (may be NULL), kept for restarts. */
 int daemon_start(mlpd_daemon *d, const char *const *extra);
 /* Start again in the same folder (same database and data dir). */
