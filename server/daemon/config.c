@@ -105,6 +105,10 @@ static void settings(serve_config *c, cli_option t[N_ROWS]) {
         INT("lease-seconds", lease_seconds, 3, 3600, "MLPD_LEASE_SECONDS", "30",
             "a training daemon renews its claim on a job every third of this; a job whose claim "
             "is older is queued again by any daemon"),
+        INT("shutdown-delay", shutdown_delay, 0, 600, "MLPD_SHUTDOWN_DELAY", "0",
+            "seconds a SIGTERM'd daemon keeps serving, /readyz 503 and every answer closing its "
+            "connection, before it closes its listener: let load balancers take it out first "
+            "(docs/scale-out.md)"),
         STR("balance", balance, "MLPD_HTTP_BALANCE", "fewest",
             "how connections reach the HTTP workers: fewest (one acceptor, each to the worker "
             "with the fewest open), reuseport (kernel hash), pool (libmicrohttpd's thread pool)"),

@@ -50,6 +50,7 @@ typedef struct serve_config {
     char role[16];            /* --role: all, api (never trains) or trainer (health/metrics only) */
     char node_name[128];      /* --node-name: worker name on claimed jobs, "" = hostname:port */
     int lease_seconds;        /* --lease-seconds: job claims expire after this unless renewed */
+    int shutdown_delay;       /* --shutdown-delay: seconds serving, not ready, after SIGTERM */
 } serve_config;
 
 /* The parts of the settings that the layers below read (borrowing c's

@@ -7,8 +7,10 @@
  * and, with --port-file, written to a file (for --port 0).
  *
  * Signals: SIGTERM/SIGINT handlers only count; the main thread waits in
- * sigsuspend(). On the first signal it drains: readiness turns false, the
- * listener closes (MHD_quiesce_daemon), the job runner stops (running jobs
+ * sigsuspend(). On the first signal it drains: readiness turns false and
+ * answers close their connections; after --shutdown-delay seconds of serving
+ * like that (load balancers take the daemon out meanwhile) the listener
+ * closes (MHD_quiesce_daemon), the job runner stops (running jobs
  * are recorded as interrupted), event streams end, in-flight requests get a
  * few seconds, then MHD stops and the store closes; exit 0. A second signal
  * during that exits at once with status 1.
@@ -301,16 +303,24 @@ static void log_listening(const serve_config *cfg, const auth_keys *keys, const 
                   cfg->bind);
 }
 
-/* Wait for SIGTERM/SIGINT, then shut down in order: readiness false, no new
- * connections, jobs stopped at a batch boundary, streams ended, requests in
- * flight drained (DRAIN_SECONDS at most), the server stopped. sigsuspend
- * unblocks the signals only while waiting, so one cannot slip in between the
- * check and the wait. */
-static void serve_until_signal(app *a, http_server *http, const sigset_t *old) {
+/* Wait for SIGTERM/SIGINT, then shut down in order: readiness false and
+ * keep-alive off; for `delay` seconds (--shutdown-delay) everything is still
+ * served, so a load balancer polling /readyz takes the daemon out of its pool
+ * before anything is refused; then no new connections, jobs stopped at a
+ * batch boundary, streams ended, requests in flight drained (DRAIN_SECONDS at
+ * most), the server stopped. sigsuspend unblocks the signals only while
+ * waiting, so one cannot slip in between the check and the wait. */
+static void serve_until_signal(app *a, http_server *http, int delay, const sigset_t *old) {
     while (!signals_seen) sigsuspend(old);
     pthread_sigmask(SIG_SETMASK, old, NULL); /* a second signal now exits at once */
-    log_info("shutting down: draining");
     atomic_store(&a->draining, 1);
+    http_server_end_keepalive(http);
+    if (delay > 0) {
+        log_info("shutting down: not ready, still serving for %d s", delay);
+        sleep_ms(delay * 1000); /* a second signal's handler exits during it */
+    }
+    log_info("shutting down: draining");
+    atomic_store(&a->stopping, 1);
     http_server_quiesce(http);
     sweeps_stop(a->sweeps); /* before the runner: no child is queued while it stops */
     jobs_stop(a->jobs);
@@ -365,6 +375,7 @@ int cmd_serve(int argc, char **argv) {
     a.metrics = &metrics;
     a.started_at = wall_seconds();
     atomic_init(&a.draining, 0);
+    atomic_init(&a.stopping, 0);
     atomic_init(&a.http, NULL);
     tune_process(&cfg);
     int started = start_services(&a, &cfg, &metrics, &web);
@@ -391,7 +402,7 @@ int cmd_serve(int argc, char **argv) {
     log_listening(&cfg, &keys, &cors, port);
     if (cfg.port_file[0] && write_port_file(cfg.port_file, port) != 0)
         log_error("cannot write the port file %s: %s", cfg.port_file, strerror(errno));
-    serve_until_signal(&a, http, &old);
+    serve_until_signal(&a, http, cfg.shutdown_delay, &old);
     http = NULL;
     rc = 0;
 out:

@@ -205,6 +205,9 @@ static enum MHD_Result send_response(struct MHD_Connection *c, conn_state *s) {
     /* API answers describe changing state: never let a cache keep them. */
     if (!has_cache) MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Request-Id", s->request_id);
+    if (atomic_load_explicit(&s->h->no_keepalive, memory_order_relaxed) &&
+        !MHD_get_response_header(r, MHD_HTTP_HEADER_CONNECTION))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)res->status, r);
     MHD_destroy_response(r);
     s->queued = 1;

@@ -174,6 +174,11 @@ int http_server_port(http_server *h);
  * the kernel spreads connections over the workers (/metrics). */
 int http_server_listeners(http_server *h);
 void http_server_listener_stats(http_server *h, int i, uint64_t *connections, uint64_t *requests);
+/* From now on every answer says "Connection: close" and its connection
+ * closes after it: clients holding keep-alive connections (a load balancer's
+ * pool, an L4 service) reconnect, and find another replica. The start of a
+ * drain. */
+void http_server_end_keepalive(http_server *h);
 /* Stop accepting new connections; requests in flight go on. */
 void http_server_quiesce(http_server *h);
 /* Wait until no request is in flight (responses being sent included) or

@@ -35,6 +35,7 @@ struct http_server {
     atomic_uint_fast64_t next_id; /* request ids */
     atomic_int in_flight;         /* requests begun and not completed */
     atomic_int deferred;          /* http_defer()ed requests whose finish has not run */
+    atomic_int no_keepalive;      /* http_server_end_keepalive: answers close connections */
     uint32_t id_prefix;           /* distinguishes ids across restarts */
 };
 

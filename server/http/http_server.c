@@ -200,6 +200,10 @@ void http_server_listener_stats(http_server *h, int i, uint64_t *connections, ui
     *requests = atomic_load_explicit(&h->ls[i].requests, memory_order_relaxed);
 }
 
+void http_server_end_keepalive(http_server *h) {
+    if (h) atomic_store(&h->no_keepalive, 1);
+}
+
 void http_server_quiesce(http_server *h) {
     if (!h) return;
     if (h->acc) {

@@ -50,7 +50,7 @@ void infer_reply_status(infer_error_style style, http_response *res, int status,
 }
 
 int infer_refuse_draining(app *a, infer_error_style style, http_response *res) {
-    if (!atomic_load(&a->draining)) return 0;
+    if (!atomic_load(&a->stopping)) return 0;
     infer_reply_error(style, res, MLPD_EDRAINING, NULL, NULL, "the daemon is shutting down");
     return 1;
 }

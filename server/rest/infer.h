@@ -85,7 +85,9 @@ void infer_run(app *a, infer_job *j, const http_request *req, http_response *res
  * the job's item set, or -1 with 422 (400 for the protocols) in res. */
 int infer_ask_precision(infer_job *j, int precision, const char *pointer, http_response *res);
 
-/* The 503 every inference route answers while the daemon drains; 1 when sent. */
+/* The 503 every inference route answers once the draining daemon closed its
+ * listener (app.stopping; during --shutdown-delay it still predicts); 1 when
+ * sent. */
 int infer_refuse_draining(app *a, infer_error_style style, http_response *res);
 
 #endif /* MLPD_INFER_H */

@@ -73,6 +73,8 @@ typedef struct app {
     const cors_policy *cors;      /* NULL or empty: CORS off */
     const struct web_assets *web; /* the web dir's files that are served (NULL: none) */
     atomic_int draining;          /* 1 once shutdown began: /readyz answers 503 */
+    atomic_int stopping;          /* 1 once the listener closed (after --shutdown-delay):
+                                     new work (jobs, predictions) is refused, 503 */
     double started_at;            /* seconds since the epoch */
     /* The HTTP server, once started (its listener counters, for /metrics). */
     _Atomic(struct http_server *) http;

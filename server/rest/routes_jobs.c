@@ -99,7 +99,7 @@ int route_check_train_limits(app *a, const api_train_request *tr, const route_li
 }
 
 void route_train(app *a, const http_request *req, http_response *res) {
-    if (atomic_load(&a->draining)) {
+    if (atomic_load(&a->stopping)) {
         route_reply_draining(res);
         return;
     }
@@ -131,7 +131,7 @@ void route_train(app *a, const http_request *req, http_response *res) {
     case MLPD_ECONFLICT: route_reply_error(res, rc, "does-not-fit", NULL, "%s", err.msg); return;
     case MLPD_ENOSPC: route_reply_error(res, rc, NULL, NULL, "%s", err.msg); return;
     default:
-        if (atomic_load(&a->draining))
+        if (atomic_load(&a->stopping))
             route_reply_draining(res);
         else /* POST /train documents "internal" for every other failure */
             route_reply_error(res, route_failure_code(rc), NULL, NULL, "%s", err.msg);

@@ -1,7 +1,8 @@
 /* test_restart.c - what survives the daemon: a clean restart on the same
  * database keeps every run, metric and model; SIGKILL during training leaves
  * the run failed "interrupted" and the others intact; SIGTERM drains (exit 0)
- * and keeps queued runs queued for the next start. */
+ * and keeps queued runs queued for the next start; --shutdown-delay serves on,
+ * not ready, before the drain. */
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -220,6 +221,46 @@ static void test_drain_gives_up_on_a_stalled_request(void **state) {
     daemon_cleanup(&d);
 }
 
+/* --shutdown-delay: after SIGTERM the daemon is not ready but serves as
+ * before (predictions, new jobs) for the delay, every answer closing its
+ * connection, and only then stops; a load balancer takes it out meanwhile. */
+static void test_shutdown_delay_keeps_serving(void **state) {
+    (void)state;
+    static const char *const extra[] = {"--shutdown-delay", "5", NULL};
+    mlpd_daemon d;
+    assert_int_equal(daemon_start(&d, extra), 0);
+    int64_t model = train_model(&d, "{\"hidden\":[8],\"epochs\":1}", 60, NULL);
+    assert_true(model > 0);
+    float x[784] = {0};
+    char *body = predict_body(model, x, 1, 784, 0);
+    assert_non_null(body);
+    kill(d.pid, SIGTERM);
+    double t0 = now_seconds();
+    http_result r;
+    char conn[32];
+    int not_ready = 0;
+    while (!not_ready && now_seconds() - t0 < 4) { /* the handler runs at once */
+        assert_int_equal(http_get(&d, "/readyz", &r), 0);
+        not_ready = r.status == 503;
+        http_result_free(&r);
+    }
+    assert_true(not_ready);
+    assert_int_equal(http_post_json(&d, "/predict", body, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(http_result_header(&r, "Connection", conn, sizeof conn), 0);
+    assert_string_equal(conn, "close");
+    http_result_free(&r);
+    int64_t job = train_job(&d, "{\"hidden\":[8],\"epochs\":1}");
+    assert_true(job > 0);                /* accepted: it runs after the restart */
+    assert_true(now_seconds() - t0 < 5); /* all of it within the delay */
+    assert_int_equal(daemon_wait(&d, 30), 0);
+    assert_true(now_seconds() - t0 >= 4.9); /* the delay was kept */
+    free(body);
+    assert_int_equal(daemon_restart(&d), 0);
+    cJSON_Delete(expect_job_end(&d, job, 60, "succeeded"));
+    assert_int_equal(daemon_finish(&d), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_restart_keeps_everything),
@@ -228,6 +269,7 @@ int main(void) {
         cmocka_unit_test(test_readiness_turns_false_while_draining),
         cmocka_unit_test(test_second_signal_exits_at_once),
         cmocka_unit_test(test_drain_gives_up_on_a_stalled_request),
+        cmocka_unit_test(test_shutdown_delay_keeps_serving),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,6 +45,11 @@ for name, d in deps.items():
     assert env["MLPD_ROLE"]["value"] == {"mlpd-api": "api", "mlpd-trainer": "trainer"}[name]
     mounts = {m["mountPath"] for m in c["volumeMounts"]}
     assert "/tmp" in mounts  # writable scratch beside a read-only root
+# The api pods keep serving after SIGTERM until the Service dropped them,
+# within the grace period (docs/scale-out.md, rolling restarts).
+api_pod = deps["mlpd-api"]["spec"]["template"]["spec"]
+api_env = {e["name"]: e for e in api_pod["containers"][0]["env"]}
+assert 0 < int(api_env["MLPD_SHUTDOWN_DELAY"]["value"]) + 5 < api_pod["terminationGracePeriodSeconds"]
 api = deps["mlpd-api"]["spec"]["template"]["metadata"]["labels"]
 svc = by["Service"]["mlpd"]["spec"]["selector"]
 assert svc.items() <= api.items()

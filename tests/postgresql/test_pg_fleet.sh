@@ -12,7 +12,10 @@
 #     it is gone on the others within a second (NOTIFY);
 #   - a job's events stream from a daemon that does not train it;
 #   - a rolling restart of every daemon under bounded wrk load through HAProxy
-#     gives no non-2xx answer;
+#     gives no non-2xx answer: each daemon drains on SIGTERM (--shutdown-delay:
+#     /readyz 503 while it still serves, so HAProxy takes it out before its
+#     listener closes), and HAProxy retries only connections that failed
+#     before the request was sent;
 #   - PostgreSQL restarted: every daemon reports not ready, then ready again,
 #     and every acknowledged job is still there.
 # Figures are printed as "fleet: ..." lines. Ends with "N passed, N failed".
@@ -30,6 +33,7 @@ pgdir=$(mktemp -u /tmp/mlpd-pg-XXXXXX)
 uri=$(tools/pg-tmp.sh start "$pgdir" | tail -n 1)
 mkdir -p "$work/data"; ln -s "$PWD/data/mnist-digits" "$work/data/mnist-digits"
 LEASE=3
+DELAY=2 # --shutdown-delay: > HAProxy's fall 2 x inter 250 ms, with room for slow checks
 declare -a PID PORT
 free_port() {
     local p
@@ -41,7 +45,7 @@ free_port() {
 start_node() { # i: starts daemon i on PORT[i]
     local i=$1
     "$MLPD_BIN" serve --port "${PORT[$i]}" --db "$uri" --data-dir "$work/data" \
-        --migrations migrations --node-name "n$i" --lease-seconds $LEASE --blas-threads 1 \
+        --migrations migrations --node-name "n$i" --lease-seconds $LEASE --blas-threads 1 --shutdown-delay $DELAY \
         --quiet >>"$work/n$i.log" 2>&1 &
     PID[$i]=$!
 }
@@ -50,7 +54,12 @@ wait_ready() { for _ in $(seq 1 100); do ready "$1" && return 0; sleep 0.1; done
 for i in 1 2 3; do PORT[$i]=$(free_port); start_node "$i"; done
 for i in 1 2 3; do check "daemon n$i ready" wait_ready "${PORT[$i]}"; done
 
-LB_PORT=$(free_port)
+LB_PORT=$(free_port); STATS_PORT=$(free_port)
+# Health: a slow check (a loaded machine) is not a failure before 2 s, and a
+# daemon leaves the pool after two failed checks, so one late answer does not
+# take every daemon out at once (HAProxy then answers 503 itself). Retries:
+# only connections refused before the request was sent (conn-failure, safe
+# for any method); the daemons' drain is what keeps requests from failing.
 cat >"$work/haproxy.cfg" <<EOF
 global
     maxconn 512
@@ -60,13 +69,11 @@ defaults
     timeout client 30s
     timeout server 30s
     timeout tunnel 1h
+    timeout check 2s
     retries 3
     option redispatch 1
     option http-server-close
-    # A daemon that stops between accepting a connection and answering on it
-    # (its listener closes on SIGTERM): the request goes to another one.
-    # Safe for the POST /predict load here (no side effect).
-    retry-on conn-failure empty-response response-timeout 503
+    retry-on conn-failure
 frontend fe
     bind 127.0.0.1:$LB_PORT
     default_backend mlpd
@@ -74,15 +81,26 @@ backend mlpd
     balance leastconn
     option httpchk GET /readyz
     http-check expect status 200
-    default-server inter 200ms fall 1 rise 2
+    default-server inter 250ms fall 2 rise 2
     server n1 127.0.0.1:${PORT[1]} check
     server n2 127.0.0.1:${PORT[2]} check
     server n3 127.0.0.1:${PORT[3]} check
+listen stats
+    bind 127.0.0.1:$STATS_PORT
+    stats enable
+    stats uri /stats
 EOF
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 HAPROXY=$!
 LB=http://127.0.0.1:$LB_PORT
 check "HAProxy forwards" wait_ready "$LB_PORT"
+lb_state() { # server name: its state in HAProxy (UP, DOWN, ...)
+    curl -s -m 2 "http://127.0.0.1:$STATS_PORT/stats;csv" |
+        awk -F, -v s="$1" '$1 == "mlpd" && $2 == s {print $18}'
+}
+wait_lb() { # server name, state: up to 10 s
+    for _ in $(seq 1 200); do [ "$(lb_state "$1")" = "$2" ] && return 0; sleep 0.05; done; return 1
+}
 
 jget() { curl -s -m 5 "$1"; }
 num() { sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p"; }   # an integer member, fast
@@ -184,18 +202,26 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"model":$best,"input":[$(python3 -c "print(','.join(['0.25']*784))")]}'
 EOF
-wrk -t2 -c4 -d12s -s "$work/predict.lua" "$LB/predict" >"$work/wrk.txt" 2>&1 &
+# Each daemon in turn: SIGTERM, wait for its exit, start it again, and go
+# on once HAProxy has it UP again (what a rollout waits for).
+wrk -t2 -c4 -d16s -s "$work/predict.lua" "$LB/predict" >"$work/wrk.txt" 2>&1 &
 WRK=$!
 sleep 1
+t_roll=$(date +%s.%N); rolled=0; out_before_exit=0
 for i in 1 2 3; do
-    kill -TERM "${PID[$i]}"; wait "${PID[$i]}"
-    start_node "$i"; wait_ready "${PORT[$i]}"; sleep 0.6 # HAProxy: rise 2 x 200 ms
+    kill -TERM "${PID[$i]}"
+    wait_lb "n$i" DOWN && kill -0 "${PID[$i]}" 2>/dev/null && out_before_exit=$((out_before_exit + 1))
+    wait "${PID[$i]}"
+    start_node "$i"; wait_ready "${PORT[$i]}" && wait_lb "n$i" UP && rolled=$((rolled + 1))
 done
+t_roll=$(python3 -c "print(round($(date +%s.%N) - $t_roll, 1))")
 wait $WRK
 reqs=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
 non2xx=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.txt"); non2xx=${non2xx:-0}
 errs=$(awk '/Socket errors/ {print}' "$work/wrk.txt")
-echo "fleet: rolling restart of 3 daemons under wrk: $reqs requests, $non2xx non-2xx, ${errs:-no socket errors}"
+echo "fleet: rolling restart of 3 daemons in $t_roll s under wrk: $reqs requests, $non2xx non-2xx, ${errs:-no socket errors}; $out_before_exit of 3 left HAProxy's pool before exiting"
+check "rolling restart: each daemon back in HAProxy's pool" test $rolled = 3
+check "rolling restart: each daemon out of the pool while still running" test $out_before_exit = 3
 check "rolling restart: requests answered" test "${reqs:-0}" -gt 100
 check "rolling restart: zero non-2xx" test "$non2xx" = 0
 check "rolling restart: no socket errors" test -z "$errs"
@@ -213,7 +239,7 @@ tools/pg-tmp.sh up "$pgdir"
 for i in 1 2 3; do check "n$i ready again" wait_ready "${PORT[$i]}"; done
 check "every acknowledged job is still there" \
     test "$(psql "$uri" -Atc "SELECT count(*) FROM runs")" = "$before"
-check "HAProxy has them back" wait_ready "$LB_PORT" # rise 2 x 200 ms after /readyz is 200
+check "HAProxy has them back" wait_ready "$LB_PORT" # rise 2 x 250 ms after /readyz is 200
 job=$(submit '{"hidden":[8],"epochs":1}')
 check "and new jobs run" wait_status "$LB/jobs/$job" succeeded 60
 
