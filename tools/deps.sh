@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 build_pkgs=(gcc make pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev libopenblas-dev
             zlib1g-dev libpq-dev dataset-fashion-mnist)
 test_pkgs=(clang-format libcmocka-dev libyaml-dev libcurl4-openssl-dev curl sqlite3 chromium clang libclang-rt-14-dev valgrind linux-perf
-            postgresql postgresql-common haproxy python3-yaml)
+            postgresql postgresql-common haproxy python3-yaml docker-compose)
 bench_pkgs=(python3 python3-torch python3-numpy python3-flask gunicorn wrk)
 
 want=("${build_pkgs[@]}")
@@ -19,6 +19,11 @@ missing=()
 # ask for Debian's only when the commands are absent.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# kubectl (for `kubectl kustomize` of docker/k8s) may come from Kubernetes'
+# own packaging; Debian's is kubernetes-client.
+if [ "${MLPD_DEPS_MINIMAL:-0}" != 1 ]; then
+    command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+fi
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

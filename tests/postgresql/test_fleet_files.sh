@@ -14,13 +14,9 @@ check() { # description, command...
     else failed=$((failed + 1)); echo "FAIL $what"; "$@" 2>&1 | tail -n 5; fi
 }
 tmp=$(mktemp -d /tmp/mlpd-fleetfiles-XXXXXX)
-if command -v kubectl >/dev/null; then
-    check "kubectl kustomize docker/k8s" bash -c "kubectl kustomize docker/k8s >$tmp/k8s.yaml"
-    check "kubectl kustomize docker/k8s/postgres-example" \
-        bash -c "kubectl kustomize docker/k8s/postgres-example >$tmp/pg.yaml"
-else
-    cat docker/k8s/*.yaml >"$tmp/k8s.yaml"; cat docker/k8s/postgres-example/postgres.yaml >"$tmp/pg.yaml"
-fi
+check "kubectl kustomize docker/k8s" bash -c "kubectl kustomize docker/k8s >$tmp/k8s.yaml"
+check "kubectl kustomize docker/k8s/postgres-example" \
+    bash -c "kubectl kustomize docker/k8s/postgres-example >$tmp/pg.yaml"
 check "manifests: structure" python3 - "$tmp/k8s.yaml" "$tmp/pg.yaml" <<'PYEOF'
 import sys, yaml
 docs = [d for f in sys.argv[1:] for d in yaml.safe_load_all(open(f)) if d]
@@ -63,13 +59,11 @@ assert sts["selector"]["matchLabels"].items() <= sts["template"]["metadata"]["la
 print("%d documents" % len(docs))
 PYEOF
 check "haproxy -c docker/haproxy/haproxy.cfg" haproxy -c -f docker/haproxy/haproxy.cfg
-if command -v docker-compose >/dev/null; then
-    # The secret file must exist for `config`; a throwaway one, removed after.
-    made=0; [ -e docker/pg-password ] || { printf x >docker/pg-password; made=1; }
-    check "docker-compose config docker/compose.fleet.yaml" \
-        docker-compose -f docker/compose.fleet.yaml config -q
-    [ $made = 1 ] && rm -f docker/pg-password
-fi
+# The secret file must exist for `config`; a throwaway one, removed after.
+made=0; [ -e docker/pg-password ] || { printf x >docker/pg-password; made=1; }
+check "docker-compose config docker/compose.fleet.yaml" \
+    docker-compose -f docker/compose.fleet.yaml config -q
+[ $made = 1 ] && rm -f docker/pg-password
 rm -rf "$tmp"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
