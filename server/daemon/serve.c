@@ -185,9 +185,9 @@ static void node_name(const serve_config *cfg, char *out, size_t cap) {
 /* Everything the handlers use, bottom up: store, data sets, model cache and
  * registry, job runner, dashboard files, router, event streams. 0, or -1
  * after logging why (what started is freed by stop_services); -2 when the
- * store is a PostgreSQL URI that cannot be used (malformed, unreachable, a
- * refused password, a schema newer than this binary): a setting to fix,
- * like any refused flag, which exits 2. */
+ * store cannot be used as configured (a PostgreSQL URI that is malformed,
+ * unreachable or refused; a schema newer than this binary, on either store):
+ * a setting to fix, like any refused flag, which exits 2. */
 static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics,
                           web_assets **web) {
     mlpd_error se = {0};
@@ -195,7 +195,7 @@ static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics
     store_path_display(cfg->db, db_shown, sizeof db_shown);
     if (store_open(cfg->db, cfg->migrations, &a->st, &se) != MLPD_OK) {
         log_error("cannot open the store %s: %s", db_shown, se.msg);
-        return store_path_is_uri(cfg->db) ? -2 : -1;
+        return store_path_is_uri(cfg->db) || se.code == MLPD_ECONFLICT ? -2 : -1;
     }
     store_set_keep_step_metrics(a->st, cfg->keep_step_metrics);
     int found = datasets_scan(a->st, cfg->data_dir, cfg->max_dataset_bytes, &se);

@@ -30,8 +30,9 @@
 typedef struct store store;
 
 /* Open (creating if needed) and migrate. migrations_dir holds NNN_name.sql
- * files. A database whose user_version is newer than the newest migration is
- * refused with a clear message. */
+ * files. A database whose schema version is newer than the newest migration
+ * is refused with a clear message and MLPD_ECONFLICT (a binary to upgrade, not
+ * a store failure). */
 int store_open(const char *path, const char *migrations_dir, store **out, mlpd_error *err);
 void store_close(store *s);
 /* 1 when the connection answers a trivial query (for /readyz). */

@@ -194,8 +194,8 @@ static int migrate_locked(pg_store *s, const char *dir, mlpd_error *err) {
     int newest = list[n - 1].number, version = 0;
     if (rc == MLPD_OK) rc = read_version(s, &version, err);
     if (rc == MLPD_OK && version > newest)
-        rc = mlpd_fail(err, MLPD_ESTORE, "database schema version %d is newer than this mlpd (%d)",
-                       version, newest);
+        rc = mlpd_fail(err, MLPD_ECONFLICT,
+                       "database schema version %d is newer than this mlpd (%d)", version, newest);
     for (size_t i = 0; rc == MLPD_OK && i < n; i++)
         if (list[i].number > version) rc = apply_migration(s, dir, &list[i], err);
     free(list);
@@ -263,7 +263,7 @@ int pg_store_open(const char *uri, const char *migrations_dir, store **out, mlpd
     if (rc == MLPD_OK) rc = migrate(s, migrations_dir, err);
     if (rc != MLPD_OK) {
         pg_ops.close(&s->base);
-        return MLPD_ESTORE;
+        return rc;
     }
     *out = &s->base;
     return MLPD_OK;

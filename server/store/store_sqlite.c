@@ -206,8 +206,8 @@ static int migrate(sqlite_store *s, const char *dir, mlpd_error *err) {
     int newest = list[n - 1].number, version = 0;
     int rc = read_user_version(s, &version, err);
     if (rc == MLPD_OK && version > newest)
-        rc = mlpd_fail(err, MLPD_ESTORE, "database schema version %d is newer than this mlpd (%d)",
-                       version, newest);
+        rc = mlpd_fail(err, MLPD_ECONFLICT,
+                       "database schema version %d is newer than this mlpd (%d)", version, newest);
     for (size_t i = 0; rc == MLPD_OK && i < n; i++)
         if (list[i].number > version) rc = apply_migration(s, dir, &list[i], err);
     free(list);
@@ -264,7 +264,7 @@ int sqlite_store_open(const char *path, const char *migrations_dir, store **out,
     if (rc == MLPD_OK) rc = migrate(s, migrations_dir, err);
     if (rc != MLPD_OK) {
         sqlite_close(&s->base);
-        return MLPD_ESTORE;
+        return rc;
     }
     store_reserve_init(s, path);
     *out = &s->base;

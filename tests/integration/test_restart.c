@@ -261,6 +261,30 @@ static void test_shutdown_delay_keeps_serving(void **state) {
     assert_int_equal(daemon_finish(&d), 0);
 }
 
+/* A store left by a newer mlpd (schema ahead of the migrations): the start
+ * stops at once with exit status 2 (a setting to fix, like a refused flag)
+ * and says why; nothing is served. Both stores (tests/run.sh runs this file
+ * against PostgreSQL too). */
+static void test_newer_schema_exits_2(void **state) {
+    (void)state;
+    mlpd_daemon d;
+    assert_int_equal(daemon_start(&d, NULL), 0);
+    assert_int_equal(daemon_stop(&d), 0);
+    assert_int_equal(daemon_schema_ahead(&d), 0);
+    double t0 = now_seconds();
+    assert_int_not_equal(daemon_restart(&d), 0); /* never listens */
+    assert_int_equal(d.start_exit, 2);
+    assert_true(now_seconds() - t0 < 10);
+    FILE *f = fopen(d.log, "r");
+    assert_non_null(f);
+    char line[512];
+    int said = 0;
+    while (fgets(line, sizeof line, f)) said |= strstr(line, "is newer than this mlpd") != NULL;
+    fclose(f);
+    assert_true(said);
+    daemon_cleanup(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_restart_keeps_everything),
@@ -270,6 +294,7 @@ int main(void) {
         cmocka_unit_test(test_second_signal_exits_at_once),
         cmocka_unit_test(test_drain_gives_up_on_a_stalled_request),
         cmocka_unit_test(test_shutdown_delay_keeps_serving),
+        cmocka_unit_test(test_newer_schema_exits_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

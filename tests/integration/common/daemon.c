@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -113,6 +114,7 @@ static int launch(mlpd_daemon *d) {
         if (waitpid(pid, &status, WNOHANG) == pid) {
             fprintf(stderr, "daemon exited during start-up (status %d)\n", status);
             d->pid = 0;
+            d->start_exit = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
             daemon_dump_log(d);
             return -1;
         }
@@ -165,6 +167,36 @@ static int pg_create_db(mlpd_daemon *d) {
     char sql[128];
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", d->pg_name);
     return pg_admin(sql);
+}
+
+int daemon_schema_ahead(const mlpd_daemon *d) {
+    if (d->pg_name[0]) {
+        PGconn *c = PQconnectdb(d->db);
+        PGresult *r = PQstatus(c) == CONNECTION_OK
+                          ? PQexec(c, "INSERT INTO mlpd_schema_migrations VALUES "
+                                      "((SELECT max(version) + 1 FROM mlpd_schema_migrations),"
+                                      " 'future.sql', 0)")
+                          : NULL;
+        int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok) fprintf(stderr, "schema ahead: %s", PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return ok ? 0 : -1;
+    }
+    sqlite3 *db = NULL;
+    int version = -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2(d->db, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version + 1);
+    int ok = version > 0 && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok) fprintf(stderr, "schema ahead: %s\n", db ? sqlite3_errmsg(db) : "cannot open");
+    sqlite3_close(db);
+    return ok ? 0 : -1;
 }
 
 int daemon_start(mlpd_daemon *d, const char *const *extra) {

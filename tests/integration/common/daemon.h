@@ -31,6 +31,7 @@ typedef struct {
     char repo[256];    /* repository root (migrations/, api/, data/) */
     char extra[8][64]; /* extra serve flags kept across restarts */
     int n_extra;
+    int start_exit; /* exit status when the last start failed because it exited */
 } mlpd_daemon;
 
 /* The PostgreSQL cluster the suite runs against (MLPD_TEST_PG_URI, set by
@@ -42,6 +43,10 @@ const char *test_pg_uri(void);
 int daemon_start(mlpd_daemon *d, const char *const *extra);
 /* Start again in the same folder (same database and data dir). */
 int daemon_restart(mlpd_daemon *d);
+/* Make the stopped daemon's store one schema version newer than its
+ * migrations (as a newer mlpd would leave it): SQLite's user_version, or a
+ * row in PostgreSQL's mlpd_schema_migrations. 0 or -1. */
+int daemon_schema_ahead(const mlpd_daemon *d);
 /* SIGTERM and wait (up to 30 s); returns the exit status, -1 on a crash or timeout. */
 int daemon_stop(mlpd_daemon *d);
 /* Wait for the daemon to exit by itself (after a signal sent by the test);
