@@ -199,8 +199,10 @@ static void *janitor_main(void *arg) {
     return NULL;
 }
 
-/* Start-up recovery (see jobs.h): this daemon's running runs -> failed
- * "interrupted"; other daemons' runs are left to their leases. */
+/* Start-up recovery (see jobs.h): this daemon's running runs (it died with
+ * them) are queued again, to continue from their checkpoints, unless they
+ * have had max_attempts claims: those fail "interrupted". Other daemons' runs
+ * are left to their leases. */
 static int recover(jobs *j, mlpd_error *err) {
     mlpd_error se = {0};
     int64_t *ids = NULL;
@@ -212,13 +214,20 @@ static int recover(jobs *j, mlpd_error *err) {
         store_run run;
         if (store_run_get(j->cfg.st, ids[i], &run, &se) != MLPD_OK) continue;
         int mine = !run.worker || !strcmp(run.worker, j->node);
+        int again = run.attempts < j->cfg.max_attempts, epoch = run.epoch;
         store_run_clear(&run);
         if (!mine) continue;
-        if (store_run_set_status(j->cfg.st, ids[i], RUN_FAILED, "interrupted", &se) != MLPD_OK)
+        if (store_run_set_status(j->cfg.st, ids[i], again ? RUN_QUEUED : RUN_FAILED,
+                                 again ? NULL : "interrupted", &se) != MLPD_OK)
             rc = mlpd_fail(err, se.code, "recovery of run %lld: %s", (long long)ids[i], se.msg);
+        else if (again)
+            jobs_logf(j, "job %lld was running when mlpd stopped: queued again (epoch %d done)",
+                      (long long)ids[i], epoch);
         else
-            jobs_logf(j, "job %lld was running when mlpd stopped: marked failed (interrupted)",
-                      (long long)ids[i]);
+            jobs_logf(j,
+                      "job %lld was running when mlpd stopped: marked failed (interrupted, "
+                      "%d claims)",
+                      (long long)ids[i], j->cfg.max_attempts);
     }
     free(ids);
     return rc;

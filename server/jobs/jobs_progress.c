@@ -143,7 +143,7 @@ int train_ctx_on_epoch(const mlp_progress *p, const mlp_model *m, void *user) {
     mlpd_error se = {0};
     if (store_run_record_epoch(c->j->cfg.st, c->jb->run_id, ms, n, p->epoch, p->steps, p->loss,
                                p->accuracy, p->val_loss, p->val_accuracy, p->samples_per_sec,
-                               &se) != MLPD_OK)
+                               p->checkpoint, p->checkpoint_len, &se) != MLPD_OK)
         snprintf(c->store_failed, sizeof c->store_failed, "store: %s", se.msg);
     c->t_progress = mono_seconds();
     /* Short epochs would flood the log: at most one epoch line per EPOCH_LOG_SECONDS. */

@@ -3,8 +3,11 @@
  *
  * What is recorded when (so that a SIGKILL loses at most the epoch in progress):
  * - every epoch: the metrics loss, accuracy, val_loss, val_accuracy, seconds,
- *   learning_rate (NaN ones skipped) and the run's progress row, in one
- *   transaction;
+ *   learning_rate (NaN ones skipped), the run's progress row and its
+ *   checkpoint (the engine's: weights, optimizer, generator and schedule
+ *   state), in one transaction. A run claimed again (rescued, or queued again
+ *   by a restart or a drain) continues after that epoch and ends with the
+ *   weights an uninterrupted run would have;
  * - every STEP_METRIC_INTERVAL batches: a "step_loss" metric, held in memory
  *   and committed with the next progress row or epoch (a transaction is an
  *   fsync: one per step metric cost the job up to a quarter of its speed
@@ -132,11 +135,15 @@ typedef struct {
     store_dataset ds;
     mlp_dataset *train, *test;
     mlp_model *model;
+    unsigned char *ckpt; /* the run's checkpoint to resume from, or NULL */
+    size_t ckpt_len;
+    int ckpt_epoch;
     mlp_optim_state state_in;  /* the warm-start file's optimizer state, or empty */
     mlp_optim_state state_out; /* the run's final optimizer state */
 } run_res;
 
 static void run_release(run_res *r) {
+    free(r->ckpt);
     mlp_optim_state_free(&r->state_in);
     mlp_optim_state_free(&r->state_out);
     store_dataset_clear(&r->ds);
@@ -196,6 +203,11 @@ static int prepare(jobs *j, const job *jb, run_res *r, char *why, size_t cap) {
     } else if (mlp_model_create(&arch, req->recipe.init, req->recipe.train.seed, &r->model, &e) !=
                MLP_OK) {
         set_why(why, cap, "model: %s", e.msg);
+        return -1;
+    }
+    rc = store_run_checkpoint(j->cfg.st, jb->run_id, &r->ckpt, &r->ckpt_len, &r->ckpt_epoch, &se);
+    if (rc != MLPD_OK && rc != MLPD_ENOTFOUND) {
+        set_why(why, cap, "store: %s", se.msg);
         return -1;
     }
     return 0;
@@ -316,6 +328,12 @@ void jobs_run_one(jobs *j, job *jb) {
         cfg.on_batch = train_ctx_on_batch;
         cfg.on_epoch = train_ctx_on_epoch;
         cfg.user = &c;
+        cfg.checkpoint = 1;
+        cfg.resume = r.ckpt;
+        cfg.resume_len = r.ckpt_len;
+        if (r.ckpt)
+            jobs_logf(j, "job %lld resumes after epoch %d (its checkpoint)", (long long)jb->run_id,
+                      r.ckpt_epoch);
         train_ctx_start(&c);
         mlp_error e = {{0}};
         ts = mlp_train(r.model, r.train, &cfg, &res, &e);
@@ -341,8 +359,11 @@ void jobs_run_one(jobs *j, job *jb) {
         final = RUN_CANCELLED;
         error = jb->cancel_why[0] ? jb->cancel_why : NULL;
     } else if (stop == JOB_STOP_SHUTDOWN && !(ok && ts == MLP_OK)) {
-        /* A run whose training had completed is still saved below. */
-        error = "interrupted: daemon shut down";
+        /* Queued again, to continue from its last checkpoint on the next
+         * start or another daemon; a run whose training had completed is
+         * still saved below. */
+        final = ok ? RUN_QUEUED : RUN_FAILED;
+        error = ok ? NULL : why;
     } else if (c.store_failed[0]) {
         error = c.store_failed;
     } else if (ok && ts == MLP_OK) {

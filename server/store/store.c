@@ -103,9 +103,20 @@ int store_metrics_append(store *s, const store_metric *m, size_t n, mlpd_error *
 
 int store_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n, int epoch,
                            int64_t steps, double loss, double accuracy, double val_loss,
-                           double val_accuracy, double samples_per_sec, mlpd_error *err) {
+                           double val_accuracy, double samples_per_sec, const unsigned char *ckpt,
+                           size_t ckpt_len, mlpd_error *err) {
+    if (ckpt && (ckpt_len == 0 || ckpt_len > (size_t)0x7fffffff))
+        return mlpd_fail(err, MLPD_ESTORE, "a checkpoint of %zu bytes cannot be stored", ckpt_len);
     return s->ops->run_record_epoch(s, id, m, n, epoch, steps, loss, accuracy, val_loss,
-                                    val_accuracy, samples_per_sec, err);
+                                    val_accuracy, samples_per_sec, ckpt, ckpt_len, err);
+}
+
+int store_run_checkpoint(store *s, int64_t id, unsigned char **data, size_t *len, int *epoch,
+                         mlpd_error *err) {
+    *data = NULL;
+    *len = 0;
+    *epoch = 0;
+    return s->ops->run_checkpoint(s, id, data, len, epoch, err);
 }
 
 int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, store_metric **out,

@@ -138,10 +138,6 @@ typedef struct {
 
 /* Append several metrics of one run in one transaction. */
 int store_metrics_append(store *s, const store_metric *m, size_t n, mlpd_error *err);
-/* A finished epoch, atomically: store_metrics_append(m, n) and
- * store_run_set_progress(id, epoch, steps, steps, ...) in one transaction, so a
- * crash never leaves the run's progress and its metrics disagreeing.
- * MLPD_ENOTFOUND (nothing written) for an unknown run. */
 /* --keep-step-metrics: from now on, each commit of "step_loss" metrics of a
  * run (store_metrics_append, store_run_record_epoch) thins that run's step
  * rows to at most `keep`, evenly spread (every second one deleted, the first
@@ -149,9 +145,22 @@ int store_metrics_append(store *s, const store_metric *m, size_t n, mlpd_error *
  * thinned. Runs not written to are left as they are (a start-up pass over
  * every run would make start-up slow on a large store). */
 void store_set_keep_step_metrics(store *s, int keep);
+/* A finished epoch, atomically: store_metrics_append(m, n),
+ * store_run_set_progress(id, epoch, steps, steps, ...) and, when ckpt is not
+ * NULL, the run's checkpoint after that epoch (ckpt_len bytes, replacing the
+ * one before) in one transaction, so a crash never leaves the run's
+ * progress, its metrics and its checkpoint disagreeing. MLPD_ENOTFOUND
+ * (nothing written) for an unknown run. */
 int store_run_record_epoch(store *s, int64_t id, const store_metric *m, size_t n, int epoch,
                            int64_t steps, double loss, double accuracy, double val_loss,
-                           double val_accuracy, double samples_per_sec, mlpd_error *err);
+                           double val_accuracy, double samples_per_sec, const unsigned char *ckpt,
+                           size_t ckpt_len, mlpd_error *err);
+/* The latest checkpoint of run id (malloc'ed into *data, *len bytes; the
+ * caller frees it) and the epoch it follows. A run keeps one from its first
+ * recorded epoch until it ends (succeeded, failed, cancelled: then it is
+ * dropped). MLPD_ENOTFOUND when it has none. */
+int store_run_checkpoint(store *s, int64_t id, unsigned char **data, size_t *len, int *epoch,
+                         mlpd_error *err);
 /* Metrics of a run with id > since_id, oldest first, at most limit. */
 int store_metrics_get(store *s, int64_t run_id, int64_t since_id, int limit, store_metric **out,
                       size_t *n, mlpd_error *err);
@@ -285,8 +294,10 @@ int store_model_mean_get(store *s, int64_t model_id, float **mean, int *features
  * worker set, attempts + 1, lease until now + lease_seconds, in one
  * statement (PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent claims never
  * take the same run nor wait on each other). A run claimed again (after a
- * rescue) starts over: its previous attempt's metrics and progress are
- * removed in the same transaction, so each epoch's metrics appear once.
+ * rescue, a restart or a drain) continues after its checkpoint's epoch (0
+ * without one): its progress is set back to that epoch and the metrics of
+ * later epochs (an epoch cut short) are removed in the same transaction, so
+ * each epoch's metrics appear once.
  * MLPD_ENOTFOUND when nothing is queued. */
 int store_run_claim(store *s, const char *worker, double lease_seconds, int64_t *id_out,
                     mlpd_error *err);

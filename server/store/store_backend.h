@@ -45,7 +45,10 @@ typedef struct store_ops {
     void (*set_keep_step_metrics)(store *s, int keep);
     int (*run_record_epoch)(store *s, int64_t id, const store_metric *m, size_t n, int epoch,
                             int64_t steps, double loss, double accuracy, double val_loss,
-                            double val_accuracy, double samples_per_sec, mlpd_error *err);
+                            double val_accuracy, double samples_per_sec, const unsigned char *ckpt,
+                            size_t ckpt_len, mlpd_error *err);
+    int (*run_checkpoint)(store *s, int64_t id, unsigned char **data, size_t *len, int *epoch,
+                          mlpd_error *err);
     int (*metrics_get)(store *s, int64_t run_id, int64_t since_id, int limit, store_metric **out,
                        size_t *n, mlpd_error *err);
     int (*model_put)(store *s, const store_model *meta, const unsigned char *file, size_t len,

@@ -329,6 +329,7 @@ static const store_ops pg_ops = {
     .sweep_children = pgs_sweep_children,
     .set_keep_step_metrics = pgs_set_keep_step_metrics,
     .run_record_epoch = pgs_run_record_epoch,
+    .run_checkpoint = pgs_run_checkpoint,
     .metrics_get = pgs_metrics_get,
     .model_put = pgs_model_put,
     .run_succeed = pgs_run_succeed,

@@ -27,22 +27,28 @@ int pgs_run_claim(store *base, const char *worker, double lease_seconds, int64_t
         r = pgs_exec(s,
                      "UPDATE runs SET status = 'running', worker = $1, attempts = attempts + 1,"
                      " lease_until = $3, started_at = $2, cancel_requested = 0, error = NULL,"
-                     " epoch = 0, step = 0, loss = NULL, accuracy = NULL, val_loss = NULL,"
+                     " epoch = coalesce((SELECT c.epoch FROM run_checkpoints c"
+                     "                   WHERE c.run_id = runs.id), 0),"
+                     " step = 0, loss = NULL, accuracy = NULL, val_loss = NULL,"
                      " val_accuracy = NULL, samples_per_sec = NULL"
                      " WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY id"
                      "             LIMIT 1 FOR UPDATE SKIP LOCKED)"
-                     " RETURNING id, attempts",
+                     " RETURNING id, attempts, epoch",
                      &p, 0, "claim", err);
     if (rc == MLPD_OK && !r) rc = MLPD_ESTORE;
     int64_t id = r && PQntuples(r) == 1 ? pgs_i64(r, 0, 0) : 0;
-    int attempts = r && PQntuples(r) == 1 ? (int)pgs_i64(r, 0, 1) : 0;
+    int64_t resume_after =
+        r && PQntuples(r) == 1 ? pgs_i64(r, 0, 2) : 0; /* its checkpoint's epoch */
     PQclear(r);
     if (rc == MLPD_OK && id == 0) rc = mlpd_fail(err, MLPD_ENOTFOUND, "no queued run");
-    /* A second attempt starts over: the first one's metrics go with it. */
-    if (rc == MLPD_OK && attempts > 1) {
+    /* Claimed again: it goes on after its checkpoint (none: from the start),
+     * and the metrics of an epoch cut short go. */
+    if (rc == MLPD_OK) {
         pgs_params d = {0};
         pgs_p_i64(&d, id);
-        rc = pgs_cmd(s, "DELETE FROM metrics WHERE run_id = $1", &d, "claim", NULL, err);
+        pgs_p_i64(&d, resume_after);
+        rc = pgs_cmd(s, "DELETE FROM metrics WHERE run_id = $1 AND epoch > $2", &d, "claim", NULL,
+                     err);
     }
     if (rc == MLPD_OK)
         rc = pgs_commit(s, err);
@@ -50,6 +56,35 @@ int pgs_run_claim(store *base, const char *worker, double lease_seconds, int64_t
         pgs_rollback(s);
     pthread_mutex_unlock(&s->mu);
     if (rc == MLPD_OK) *id_out = id;
+    return rc;
+}
+
+int pgs_run_checkpoint(store *base, int64_t id, unsigned char **data, size_t *len, int *epoch,
+                       mlpd_error *err) {
+    pg_store *s = pgs_of(base);
+    pgs_params p = {0};
+    pgs_p_i64(&p, id);
+    pthread_mutex_lock(&s->mu);
+    /* Binary results (the bytes as they are): the epoch as text, read below. */
+    PGresult *r = pgs_exec(s, "SELECT data, epoch::text FROM run_checkpoints WHERE run_id = $1", &p,
+                           1, "read checkpoint", err);
+    pthread_mutex_unlock(&s->mu);
+    if (!r) return MLPD_ESTORE;
+    int rc = MLPD_OK;
+    if (PQntuples(r) != 1) {
+        rc = mlpd_fail(err, MLPD_ENOTFOUND, "no checkpoint");
+    } else {
+        int n = PQgetlength(r, 0, 0);
+        *data = malloc(n > 0 ? (size_t)n : 1);
+        if (!*data) {
+            rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
+        } else {
+            memcpy(*data, PQgetvalue(r, 0, 0), (size_t)n);
+            *len = (size_t)n;
+            *epoch = atoi(PQgetvalue(r, 0, 1));
+        }
+    }
+    PQclear(r);
     return rc;
 }
 

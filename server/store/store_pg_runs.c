@@ -372,8 +372,13 @@ int pgs_metrics_append(store *base, const store_metric *m, size_t n, mlpd_error 
 
 int pgs_run_record_epoch(store *base, int64_t id, const store_metric *m, size_t n, int epoch,
                          int64_t steps, double loss, double accuracy, double val_loss,
-                         double val_accuracy, double samples_per_sec, mlpd_error *err) {
+                         double val_accuracy, double samples_per_sec, const unsigned char *ckpt,
+                         size_t ckpt_len, mlpd_error *err) {
     pg_store *s = pgs_of(base);
+    pgs_params cp = {0};
+    pgs_p_i64(&cp, id);
+    pgs_p_i64(&cp, epoch);
+    pgs_p_bytes(&cp, ckpt, ckpt_len);
     pthread_mutex_lock(&s->mu);
     int rc = pgs_begin(s, err);
     if (rc == MLPD_OK) {
@@ -381,6 +386,13 @@ int pgs_run_record_epoch(store *base, int64_t id, const store_metric *m, size_t 
                              samples_per_sec, err);
         if (rc == MLPD_OK) rc = insert_metrics(s, m, n, err);
         if (rc == MLPD_OK) rc = thin_after(s, m, n, err);
+        /* The checkpoint after this epoch replaces the one before. */
+        if (rc == MLPD_OK && ckpt)
+            rc = pgs_cmd(s,
+                         "INSERT INTO run_checkpoints (run_id, epoch, data) VALUES ($1, $2, $3)"
+                         " ON CONFLICT (run_id) DO UPDATE SET epoch = excluded.epoch,"
+                         " data = excluded.data",
+                         &cp, "store checkpoint", NULL, err);
         if (rc == MLPD_OK)
             rc = pgs_commit(s, err);
         else

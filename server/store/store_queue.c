@@ -50,7 +50,9 @@ static int mark_claimed(sqlite_store *s, int64_t id, const char *worker, double 
     int rc = store_prepare(s,
                            "UPDATE runs SET status = 'running', worker = ?2,"
                            " attempts = attempts + 1, lease_until = ?4, started_at = ?3,"
-                           " cancel_requested = 0, error = NULL, epoch = 0, step = 0, loss = NULL,"
+                           " cancel_requested = 0, error = NULL, epoch = coalesce((SELECT"
+                           " c.epoch FROM run_checkpoints c WHERE c.run_id = ?1), 0), step = 0,"
+                           " loss = NULL,"
                            " accuracy = NULL, val_loss = NULL, val_accuracy = NULL,"
                            " samples_per_sec = NULL WHERE id = ?1",
                            &st, err);
@@ -74,9 +76,13 @@ int sqlite_run_claim(store *base, const char *worker, double lease_seconds, int6
     int rc = store_tx_begin(s, err);
     if (rc == MLPD_OK) rc = oldest_queued(s, &id, &attempts, err);
     if (rc == MLPD_OK && id == 0) rc = mlpd_fail(err, MLPD_ENOTFOUND, "no queued run");
-    /* A second attempt starts over: the first one's metrics and progress go. */
-    if (rc == MLPD_OK && attempts > 0)
-        rc = exec3(s, "DELETE FROM metrics WHERE run_id = ?1", id, NULL, 0, NULL, err);
+    /* Claimed again: it goes on after its checkpoint (none: from the start),
+     * and the metrics of an epoch cut short go. */
+    if (rc == MLPD_OK)
+        rc = exec3(s,
+                   "DELETE FROM metrics WHERE run_id = ?1 AND epoch > coalesce((SELECT c.epoch"
+                   " FROM run_checkpoints c WHERE c.run_id = ?1), 0)",
+                   id, NULL, 0, NULL, err);
     if (rc == MLPD_OK) rc = mark_claimed(s, id, worker, now, now + lease_seconds, err);
     if (rc == MLPD_OK)
         rc = store_tx_commit(s, err);
@@ -84,6 +90,36 @@ int sqlite_run_claim(store *base, const char *worker, double lease_seconds, int6
         store_tx_rollback(s);
     pthread_mutex_unlock(&s->mu);
     if (rc == MLPD_OK) *id_out = id;
+    return rc;
+}
+
+int sqlite_run_checkpoint(store *base, int64_t id, unsigned char **data, size_t *len, int *epoch,
+                          mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc =
+        store_prepare(s, "SELECT epoch, data FROM run_checkpoints WHERE run_id = ?1", &st, err);
+    if (rc == MLPD_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            int n = sqlite3_column_bytes(st, 1);
+            *data = malloc(n > 0 ? (size_t)n : 1);
+            if (!*data) {
+                rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
+            } else {
+                memcpy(*data, sqlite3_column_blob(st, 1), (size_t)n);
+                *len = (size_t)n;
+                *epoch = sqlite3_column_int(st, 0);
+            }
+        } else {
+            rc = step == SQLITE_DONE ? mlpd_fail(err, MLPD_ENOTFOUND, "no checkpoint")
+                                     : store_fail_sql(s, err, "read checkpoint");
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
     return rc;
 }
 

@@ -444,9 +444,29 @@ int sqlite_metrics_append(store *base, const store_metric *m, size_t n, mlpd_err
     return rc;
 }
 
+/* The run's checkpoint after `epoch`, replacing the one before (s->mu held,
+ * in the epoch's transaction). */
+static int put_checkpoint(sqlite_store *s, int64_t id, int epoch, const unsigned char *ckpt,
+                          size_t len, mlpd_error *err) {
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "INSERT INTO run_checkpoints (run_id, epoch, data) VALUES (?1, ?2, ?3)"
+                           " ON CONFLICT (run_id) DO UPDATE SET epoch = excluded.epoch,"
+                           " data = excluded.data",
+                           &st, err);
+    if (rc != MLPD_OK) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, epoch);
+    sqlite3_bind_blob(st, 3, ckpt, (int)len, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail_sql(s, err, "store checkpoint");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int sqlite_run_record_epoch(store *base, int64_t id, const store_metric *m, size_t n, int epoch,
                             int64_t steps, double loss, double accuracy, double val_loss,
-                            double val_accuracy, double samples_per_sec, mlpd_error *err) {
+                            double val_accuracy, double samples_per_sec, const unsigned char *ckpt,
+                            size_t ckpt_len, mlpd_error *err) {
     sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     int rc = store_tx_begin(s, err);
@@ -455,6 +475,7 @@ int sqlite_run_record_epoch(store *base, int64_t id, const store_metric *m, size
                              samples_per_sec, err);
         if (rc == MLPD_OK) rc = insert_metrics(s, m, n, err);
         if (rc == MLPD_OK) rc = thin_after(s, m, n, err);
+        if (rc == MLPD_OK && ckpt) rc = put_checkpoint(s, id, epoch, ckpt, ckpt_len, err);
         if (rc == MLPD_OK)
             rc = store_tx_commit(s, err);
         else

@@ -341,6 +341,7 @@ static const store_ops sqlite_ops = {
     .sweep_children = sqlite_sweep_children,
     .set_keep_step_metrics = sqlite_set_keep_step_metrics,
     .run_record_epoch = sqlite_run_record_epoch,
+    .run_checkpoint = sqlite_run_checkpoint,
     .metrics_get = sqlite_metrics_get,
     .model_put = sqlite_model_put,
     .run_succeed = sqlite_run_succeed,

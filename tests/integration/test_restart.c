@@ -1,7 +1,8 @@
 /* test_restart.c - what survives the daemon: a clean restart on the same
  * database keeps every run, metric and model; SIGKILL during training leaves
- * the run failed "interrupted" and the others intact; SIGTERM drains (exit 0)
- * and keeps queued runs queued for the next start; --shutdown-delay serves on,
+ * the run queued again and resumed from its checkpoint, ending with the
+ * uninterrupted run's model byte for byte, the others intact; SIGTERM drains
+ * (exit 0) and queues the running run again, to resume at the next start; --shutdown-delay serves on,
  * not ready, before the drain. */
 #include <math.h>
 #include <setjmp.h>
@@ -30,15 +31,6 @@ static cJSON *job(const mlpd_daemon *d, int64_t id) {
     char path[64];
     snprintf(path, sizeof path, "/jobs/%lld", (long long)id);
     return expect_json(d, path, 200);
-}
-
-/* Job id was cut short by the daemon's end: failed, "interrupted", ended. */
-static void expect_interrupted(const mlpd_daemon *d, int64_t id) {
-    cJSON *j = job(d, id);
-    assert_string_equal(json_str(j, "status"), "failed");
-    assert_non_null(strstr(json_str(j, "error"), "interrupted"));
-    assert_non_null(json_str(j, "finished_at"));
-    cJSON_Delete(j);
 }
 
 static void test_clean_restart_keeps_everything(void **state) {
@@ -88,44 +80,98 @@ static void test_clean_restart_keeps_everything(void **state) {
     assert_int_equal(daemon_finish(&d), 0);
 }
 
-static void test_sigkill_mid_training_marks_the_run_interrupted(void **state) {
+/* GET /models/{id}/file: the model's bytes (malloc'ed, *len). */
+static char *model_bytes(const mlpd_daemon *d, int64_t model, size_t *len) {
+    char path[64];
+    snprintf(path, sizeof path, "/models/%lld/file", (long long)model);
+    http_result r;
+    assert_int_equal(http_get(d, path, &r), 0);
+    assert_int_equal(r.status, 200);
+    *len = r.len;
+    return r.body; /* owned by the caller now */
+}
+
+/* The job's "loss" metrics are epochs 1..n, each once; returns n. */
+static int loss_epochs_once(const mlpd_daemon *d, int64_t id) {
+    char path[96];
+    snprintf(path, sizeof path, "/jobs/%lld/metrics?limit=10000", (long long)id);
+    cJSON *m = expect_json(d, path, 200), *it;
+    int next = 1;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(m, "metrics")) {
+        if (strcmp(json_str(it, "key"), "loss")) continue;
+        assert_int_equal((int)json_num(it, "epoch"), next);
+        next++;
+    }
+    cJSON_Delete(m);
+    return next - 1;
+}
+
+/* Job id's "epoch" (epochs completed) once it is at least `min`; -1 when
+ * it ended or timeout_s passed first. */
+static int wait_epoch(const mlpd_daemon *d, int64_t id, int min, double timeout_s) {
+    double t0 = now_seconds();
+    while (now_seconds() - t0 < timeout_s) {
+        cJSON *j = job(d, id);
+        int e = (int)json_num(j, "epoch");
+        int ended =
+            strcmp(json_str(j, "status"), "running") && strcmp(json_str(j, "status"), "queued");
+        cJSON_Delete(j);
+        if (ended) return -1;
+        if (e >= min) return e;
+        usleep(20 * 1000);
+    }
+    return -1;
+}
+
+#define RESUME_JOB "{\"hidden\":[256,128],\"epochs\":6,\"seed\":11}"
+
+/* SIGKILL mid-training: the restarted daemon queues the run again and goes
+ * on after its last recorded epoch (its checkpoint), and the run ends with
+ * exactly the model of an uninterrupted run of the same job (byte for byte);
+ * each epoch's metrics appear once; the earlier run is untouched. */
+static void test_sigkill_mid_training_resumes(void **state) {
     (void)state;
     mlpd_daemon d;
-    assert_int_equal(daemon_start(&d, NULL), 0);
-    int64_t ok;
-    int64_t model = train_model(&d, "{\"hidden\":[16],\"epochs\":1}", 120, &ok);
-    assert_true(model > 0);
+    static const char *const one_thread[] = {"--blas-threads", "1", NULL};
+    assert_int_equal(daemon_start(&d, one_thread), 0);
+    int64_t ref_job;
+    int64_t ref = train_model(&d, RESUME_JOB, 300, &ref_job);
+    assert_true(ref > 0);
     char okm[64];
-    snprintf(okm, sizeof okm, "/jobs/%lld/metrics", (long long)ok);
+    snprintf(okm, sizeof okm, "/jobs/%lld/metrics", (long long)ref_job);
     char *ok_metrics = snapshot(&d, okm);
 
-    int64_t victim = train_job(&d, "{\"hidden\":[32],\"epochs\":500}");
+    int64_t victim = train_job(&d, RESUME_JOB);
     assert_true(victim > 0);
-    assert_int_equal(wait_job_progress(&d, victim, 2, 60), 0);
-    daemon_kill(&d); /* SIGKILL: no chance to record anything */
+    int at_kill = wait_epoch(&d, victim, 2, 120);
+    assert_true(at_kill >= 2 && at_kill < 6); /* killed mid-run, after a checkpoint */
+    daemon_kill(&d);                          /* SIGKILL: no chance to record anything */
     assert_int_equal(daemon_restart(&d), 0);
 
-    expect_interrupted(&d, victim);
-    char vm[64];
-    snprintf(vm, sizeof vm, "/jobs/%lld/metrics", (long long)victim);
-    cJSON *m = expect_json(&d, vm, 200);
-    assert_true(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "metrics")) >= 2);
-    cJSON_Delete(m);
-    /* the earlier run, its metrics and its model are intact */
-    cJSON *j = job(&d, ok);
-    assert_string_equal(json_str(j, "status"), "succeeded");
-    assert_int_equal((int64_t)json_num(j, "model_id"), model);
-    cJSON_Delete(j);
+    cJSON *end = expect_job_end(&d, victim, 300, "succeeded");
+    assert_int_equal((int)json_num(end, "attempts"), 2);
+    int64_t model = (int64_t)json_num(end, "model_id");
+    cJSON_Delete(end);
+    assert_int_equal(loss_epochs_once(&d, victim), 6);
+    size_t a_len, b_len;
+    char *a = model_bytes(&d, ref, &a_len), *b = model_bytes(&d, model, &b_len);
+    assert_int_equal(a_len, b_len);
+    assert_memory_equal(a, b, a_len);
+    free(a);
+    free(b);
+    FILE *log = fopen(d.log, "r");
+    assert_non_null(log);
+    char line[512], want[96];
+    snprintf(want, sizeof want, "job %lld resumes after epoch", (long long)victim);
+    int resumed = 0;
+    while (fgets(line, sizeof line, log)) resumed |= strstr(line, want) != NULL;
+    fclose(log);
+    assert_true(resumed);
+    /* the earlier run and its metrics are intact */
     char *ok_after = snapshot(&d, okm);
     assert_string_equal(ok_after, ok_metrics);
     free(ok_after);
     free(ok_metrics);
-    char mp[64];
-    snprintf(mp, sizeof mp, "/models/%lld", (long long)model);
-    cJSON_Delete(expect_json(&d, mp, 200));
-    /* and the daemon trains again */
-    int64_t again = train_job(&d, "{\"hidden\":[8],\"epochs\":1}");
-    cJSON_Delete(expect_job_end(&d, again, 60, "succeeded"));
     assert_int_equal(daemon_finish(&d), 0);
 }
 
@@ -133,16 +179,21 @@ static void test_sigterm_drains_and_requeues(void **state) {
     (void)state;
     mlpd_daemon d;
     assert_int_equal(daemon_start(&d, NULL), 0);
-    int64_t running = train_job(&d, "{\"hidden\":[32],\"epochs\":500}");
+    int64_t running = train_job(&d, RESUME_JOB);
     int64_t queued = train_job(&d, "{\"hidden\":[8],\"epochs\":1}");
     assert_true(running > 0 && queued > 0);
-    assert_int_equal(wait_job_progress(&d, running, 1, 60), 0);
+    int at_stop = wait_epoch(&d, running, 1, 120);
+    assert_true(at_stop >= 1 && at_stop < 6);
     double t0 = now_seconds();
     assert_int_equal(daemon_stop(&d), 0); /* drains and exits 0 */
     assert_true(now_seconds() - t0 < 15);
+    /* the running run is queued again, and goes on at the next start */
     assert_int_equal(daemon_restart(&d), 0);
-    expect_interrupted(&d, running);
-    /* the queued run was kept and runs now */
+    cJSON *end = expect_job_end(&d, running, 300, "succeeded");
+    assert_int_equal((int)json_num(end, "attempts"), 2);
+    cJSON_Delete(end);
+    assert_int_equal(loss_epochs_once(&d, running), 6);
+    /* the queued run was kept and runs too */
     cJSON_Delete(expect_job_end(&d, queued, 60, "succeeded"));
     assert_int_equal(daemon_finish(&d), 0);
 }
@@ -200,9 +251,14 @@ static void test_second_signal_exits_at_once(void **state) {
     assert_int_equal(daemon_wait(&d, 10), 1);
     assert_true(now_seconds() - t0 < 1.0);
     close(fd);
-    /* the job was already recorded as interrupted by the first signal */
+    /* the first signal had already queued the job again: it goes on */
     assert_int_equal(daemon_restart(&d), 0);
-    expect_interrupted(&d, id);
+    assert_true(wait_epoch(&d, id, 1, 60) >= 1);
+    cJSON *j = job(&d, id);
+    assert_int_equal((int)json_num(j, "attempts"), 2);
+    cJSON_Delete(j);
+    assert_int_equal(cancel_job(&d, id), 202);
+    cJSON_Delete(expect_job_end(&d, id, 30, "cancelled"));
     assert_int_equal(daemon_finish(&d), 0);
 }
 
@@ -288,7 +344,7 @@ static void test_newer_schema_exits_2(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_restart_keeps_everything),
-        cmocka_unit_test(test_sigkill_mid_training_marks_the_run_interrupted),
+        cmocka_unit_test(test_sigkill_mid_training_resumes),
         cmocka_unit_test(test_sigterm_drains_and_requeues),
         cmocka_unit_test(test_readiness_turns_false_while_draining),
         cmocka_unit_test(test_second_signal_exits_at_once),

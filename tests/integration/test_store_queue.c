@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -148,12 +149,18 @@ static void test_expired_lease_is_rescued_up_to_max_attempts(void **state) {
     store *s = open_store();
     int64_t id = queue_run(s), got = 0;
     mlpd_error err = {0};
-    store_metric m = {.run_id = id, .key = "loss", .epoch = 1, .step = 1, .value = 0.5};
+    store_metric m1 = {.run_id = id, .key = "loss", .epoch = 1, .step = 1, .value = 0.5};
+    store_metric m2 = {.run_id = id, .key = "step_loss", .epoch = 2, .step = 2, .value = 0.4};
+    static const unsigned char ck[] = "checkpoint after epoch 1";
     int requeued = -1, failed = -1, cancel = -1;
-    /* A lease of 0.2 s that nobody renews. */
+    /* A lease of 0.2 s that nobody renews; epoch 1 recorded with its
+     * checkpoint, epoch 2 cut short after a step metric. */
     assert_int_equal(store_run_claim(s, "a", 0.2, &got, &err), MLPD_OK);
     assert_int_equal(got, id);
-    assert_int_equal(store_metrics_append(s, &m, 1, &err), MLPD_OK);
+    assert_int_equal(
+        store_run_record_epoch(s, id, &m1, 1, 1, 10, 0.5, 0.8, NAN, NAN, 100, ck, sizeof ck, &err),
+        MLPD_OK);
+    assert_int_equal(store_metrics_append(s, &m2, 1, &err), MLPD_OK);
     assert_int_equal(store_run_heartbeat(s, id, "a", 0.2, &cancel, &err), MLPD_OK);
     assert_int_equal(cancel, 0);
     assert_int_equal(store_run_rescue(s, 2, &requeued, &failed, &err), MLPD_OK);
@@ -162,8 +169,9 @@ static void test_expired_lease_is_rescued_up_to_max_attempts(void **state) {
     assert_int_equal(store_run_rescue(s, 2, &requeued, &failed, &err), MLPD_OK);
     assert_int_equal(requeued, 1);
     assert_int_equal(failed, 0);
-    /* The old holder learns it lost the run; b claims it as attempt 2, and
-     * the first attempt's metrics are gone. */
+    /* The old holder learns it lost the run; b claims it as attempt 2 and
+     * goes on after the checkpoint: epoch 1's metrics stay, the cut epoch's
+     * go, the progress is back at epoch 1. */
     assert_int_equal(store_run_heartbeat(s, id, "a", 30, NULL, &err), MLPD_ECONFLICT);
     assert_int_equal(store_run_claim(s, "b", 0.2, &got, &err), MLPD_OK);
     assert_int_equal(got, id);
@@ -171,11 +179,22 @@ static void test_expired_lease_is_rescued_up_to_max_attempts(void **state) {
     store_metric *ms = NULL;
     size_t n = 99;
     assert_int_equal(store_metrics_get(s, id, 0, 100, &ms, &n, &err), MLPD_OK);
-    assert_int_equal(n, 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ms[0].key, "loss");
+    assert_int_equal(ms[0].epoch, 1);
     free(ms);
+    unsigned char *got_ck = NULL;
+    size_t ck_len = 0;
+    int ck_epoch = 0;
+    assert_int_equal(store_run_checkpoint(s, id, &got_ck, &ck_len, &ck_epoch, &err), MLPD_OK);
+    assert_int_equal(ck_epoch, 1);
+    assert_int_equal(ck_len, sizeof ck);
+    assert_memory_equal(got_ck, ck, sizeof ck);
+    free(got_ck);
     store_run r;
     assert_int_equal(store_run_get(s, id, &r, &err), MLPD_OK);
     assert_int_equal(r.attempts, 2);
+    assert_int_equal(r.epoch, 1);
     assert_string_equal(r.worker, "b");
     store_run_clear(&r);
     /* Expired again with 2 attempts spent: failed, with the reason. */
@@ -187,6 +206,9 @@ static void test_expired_lease_is_rescued_up_to_max_attempts(void **state) {
     assert_int_equal(r.status, RUN_FAILED);
     assert_non_null(strstr(r.error, "lease expired"));
     store_run_clear(&r);
+    /* an ended run keeps no checkpoint */
+    assert_int_equal(store_run_checkpoint(s, id, &got_ck, &ck_len, &ck_epoch, &err),
+                     MLPD_ENOTFOUND);
     store_close(s);
 }
 

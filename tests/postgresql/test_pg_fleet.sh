@@ -4,9 +4,10 @@
 #   - 20 jobs submitted through HAProxy each run exactly once (one claim, each
 #     epoch's metrics once), spread over the daemons;
 #   - SIGKILL of the daemon training a job mid-epoch: another daemon queues it
-#     again when the lease expires and finishes it; the model's bytes equal an
-#     uninterrupted run's with the same seed (the job starts over: checkpoints
-#     are not implemented, see docs/scale-out.md);
+#     again when the lease expires and finishes it from the checkpoint of the
+#     last epoch recorded (its log says so); the model's bytes equal an
+#     uninterrupted run's with the same seed, and each epoch's metrics appear
+#     once;
 #   - a job is cancelled through a daemon that does not train it;
 #   - a model trained on one daemon is predicted on another; deleted on one,
 #     it is gone on the others within a second (NOTIFY);
@@ -171,6 +172,9 @@ check "killed mid-run" test "${epoch_at_kill:-12}" -lt 12
 check "job finished elsewhere after the kill" wait_status "$LB/jobs/$job" succeeded 300
 info=$(jget "$LB/jobs/$job")
 check "claimed twice" test "$(echo "$info" | field "['attempts']")" = 2
+resumed_at=$(sed -n "s/.*job $job resumes after epoch \([0-9]*\).*/\1/p" "$work/${w}.log" 2>/dev/null | tail -n 1)
+echo "fleet: $w resumed job $job after epoch ${resumed_at:-?} (its checkpoint; killed during epoch $((epoch_at_kill + 1)))"
+check "resumed from the checkpoint, not from epoch 1" test "${resumed_at:-0}" -ge 1
 check "each epoch's loss once after the rescue" test "$(psql "$uri" -Atc \
     "SELECT count(*) FROM metrics WHERE key = 'loss' AND run_id = $job")" = 12
 m_ref=$(jget "$LB/jobs/$ref" | field "['model_id']"); m_job=$(echo "$info" | field "['model_id']")

@@ -106,12 +106,33 @@ static void test_blas_threads_follow_serving(void **state) {
     openblas_set_num_threads(1);
 }
 
+/* The run's "loss" metrics are epochs 1, 2, ... n, each once; returns n. */
+static int loss_epochs_once(fixture *f, int64_t run) {
+    store_metric *m;
+    size_t n;
+    assert_int_equal(store_metrics_get(f->st, run, 0, 100000, &m, &n, NULL), MLPD_OK);
+    int next = 1;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(m[i].key, "loss")) assert_int_equal(m[i].epoch, next++);
+    free(m);
+    return next - 1;
+}
+
 static void test_recovery_after_crash(void **state) {
     fixture *f = *state;
-    /* What a crashed daemon leaves: one run "running", two "queued". */
+    /* What a crashed daemon leaves: one run "running" claimed 3 times (the
+     * most), one "running" claimed once, two "queued". */
     api_train_request r = request("tiny", 2, 16);
     char *cfg = api_train_request_encode(&r);
-    int64_t crashed, q1, q2;
+    int64_t exhausted, claimed, crashed, q1, q2;
+    assert_int_equal(store_run_create(f->st, cfg, "tiny", 2, &exhausted, NULL), MLPD_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(store_run_claim(f->st, "local", 30, &claimed, NULL), MLPD_OK);
+        assert_int_equal(claimed, exhausted);
+        if (i < 2)
+            assert_int_equal(store_run_set_status(f->st, exhausted, RUN_QUEUED, NULL, NULL),
+                             MLPD_OK);
+    }
     assert_int_equal(store_run_create(f->st, cfg, "tiny", 2, &crashed, NULL), MLPD_OK);
     assert_int_equal(store_run_set_status(f->st, crashed, RUN_RUNNING, NULL, NULL), MLPD_OK);
     assert_int_equal(store_run_create(f->st, cfg, "tiny", 2, &q1, NULL), MLPD_OK);
@@ -121,10 +142,14 @@ static void test_recovery_after_crash(void **state) {
 
     jobs *j = start(f, 1, 4);
     store_run run;
-    assert_int_equal(store_run_get(f->st, crashed, &run, NULL), MLPD_OK);
+    assert_int_equal(store_run_get(f->st, exhausted, &run, NULL), MLPD_OK);
     assert_int_equal(run.status, RUN_FAILED);
     assert_string_equal(run.error, "interrupted");
     store_run_clear(&run);
+    /* the other one is queued again and runs (from its start: it has no
+     * checkpoint), before the queued ones */
+    assert_int_equal(wait_final(f, crashed, 60), RUN_SUCCEEDED);
+    assert_int_equal(count_metrics(f, crashed, "loss"), 2);
     assert_int_equal(wait_final(f, q1, 60), RUN_SUCCEEDED);
     assert_int_equal(count_metrics(f, q1, "loss"), 2);
     /* A stored config that no longer decodes fails with a reason, not
@@ -137,7 +162,7 @@ static void test_recovery_after_crash(void **state) {
     jobs_free(j);
 }
 
-static void test_shutdown_interrupts_running_keeps_queued(void **state) {
+static void test_shutdown_requeues_running_keeps_queued(void **state) {
     fixture *f = *state;
     jobs *j = start(f, 1, 4);
     api_train_request slow = request("slow", SLOW_EPOCHS, 4);
@@ -147,19 +172,31 @@ static void test_shutdown_interrupts_running_keeps_queued(void **state) {
     double t0 = now_s();
     jobs_stop(j);
     assert_true(now_s() - t0 < 2.0);
+    /* the running one is queued again, to go on from its checkpoint */
     store_run run;
     assert_int_equal(store_run_get(f->st, a, &run, NULL), MLPD_OK);
-    assert_int_equal(run.status, RUN_FAILED);
-    assert_string_equal(run.error, "interrupted: daemon shut down");
+    assert_int_equal(run.status, RUN_QUEUED);
+    assert_null(run.error);
+    int done = run.epoch;
+    assert_true(done >= 1);
     store_run_clear(&run);
     assert_int_equal(status_of(f, b), RUN_QUEUED);
     mlpd_error err = {0};
     int64_t c = 0;
     assert_int_equal(jobs_submit(j, &slow, &c, &err), MLPD_EINTERNAL);
     jobs_free(j);
-    /* It is picked up again by the next runner. */
+    /* The next runner takes both up again, a first, after its epochs. */
     j = start(f, 1, 4);
     double until = now_s() + 10;
+    while (status_of(f, a) == RUN_QUEUED && now_s() < until) sleep_ms(10);
+    assert_int_equal(store_run_get(f->st, a, &run, NULL), MLPD_OK);
+    assert_int_equal(run.status, RUN_RUNNING);
+    assert_true(run.epoch >= done); /* not from epoch 0 */
+    store_run_clear(&run);
+    assert_true(loss_epochs_once(f, a) >= done); /* kept, once each */
+    assert_int_equal(jobs_cancel(j, a), MLPD_OK);
+    assert_int_equal(wait_final(f, a, 10), RUN_CANCELLED);
+    until = now_s() + 10;
     while (status_of(f, b) == RUN_QUEUED && now_s() < until) sleep_ms(10);
     assert_int_equal(jobs_cancel(j, b), MLPD_OK);
     assert_int_equal(wait_final(f, b, 10), RUN_CANCELLED);
@@ -167,8 +204,9 @@ static void test_shutdown_interrupts_running_keeps_queued(void **state) {
 }
 
 /* A daemon killed with SIGKILL mid-training: every epoch it finished is in the
- * database, and the next start marks the run failed "interrupted". The
- * "daemon" is a child process with its own connection to the same file. */
+ * database with its checkpoint, and the next start queues the run again and
+ * goes on after those epochs. The "daemon" is a child process with its own
+ * connection to the same file. */
 static void test_sigkill_keeps_finished_epochs(void **state) {
     fixture *f = *state;
     fflush(NULL);
@@ -224,11 +262,26 @@ static void test_sigkill_keeps_finished_epochs(void **state) {
     assert_int_equal(rec.status, RUN_RUNNING);
     assert_int_equal(rec.epoch, next_epoch - 1); /* progress and metrics agree */
     store_run_clear(&rec);
+    unsigned char *ck = NULL;
+    size_t ck_len = 0;
+    int ck_epoch = 0;
+    assert_int_equal(store_run_checkpoint(f->st, run, &ck, &ck_len, &ck_epoch, NULL), MLPD_OK);
+    assert_int_equal(ck_epoch, next_epoch - 1);
+    assert_true(ck_len > 0);
+    free(ck);
     jobs *j = start(f, 1, 1);
+    until = now_s() + 10;
+    while (status_of(f, run) != RUN_RUNNING && now_s() < until) sleep_ms(10);
     assert_int_equal(store_run_get(f->st, run, &rec, NULL), MLPD_OK);
-    assert_int_equal(rec.status, RUN_FAILED);
-    assert_string_equal(rec.error, "interrupted");
+    assert_int_equal(rec.status, RUN_RUNNING);
+    assert_true(rec.epoch >= ck_epoch); /* resumed, not restarted */
+    assert_int_equal(rec.attempts, 2);
     store_run_clear(&rec);
+    assert_int_equal(jobs_cancel(j, run), MLPD_OK);
+    assert_int_equal(wait_final(f, run, 10), RUN_CANCELLED);
+    /* an ended run keeps no checkpoint */
+    assert_int_equal(store_run_checkpoint(f->st, run, &ck, &ck_len, &ck_epoch, NULL),
+                     MLPD_ENOTFOUND);
     jobs_free(j);
 }
 
@@ -236,7 +289,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_blas_threads_follow_serving, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_after_crash, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_interrupts_running_keeps_queued, setup,
+        cmocka_unit_test_setup_teardown(test_shutdown_requeues_running_keeps_queued, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_keeps_finished_epochs, setup, teardown),
     };

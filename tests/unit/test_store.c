@@ -372,8 +372,9 @@ static void test_record_epoch_is_atomic(void **state) {
     mlpd_error err = {0};
     int64_t run = new_run(s, "ds", 5);
     store_metric ok[2] = {metric(run, "loss", 1, 40, 0.7), metric(run, "accuracy", 1, 40, 0.55)};
-    assert_int_equal(store_run_record_epoch(s, run, ok, 2, 1, 40, 0.7, 0.55, NAN, NAN, 99.0, &err),
-                     MLPD_OK);
+    assert_int_equal(
+        store_run_record_epoch(s, run, ok, 2, 1, 40, 0.7, 0.55, NAN, NAN, 99.0, NULL, 0, &err),
+        MLPD_OK);
     store_run r;
     assert_int_equal(store_run_get(s, run, &r, &err), MLPD_OK);
     assert_int_equal(r.epoch, 1);
@@ -384,8 +385,9 @@ static void test_record_epoch_is_atomic(void **state) {
     store_run_clear(&r);
     /* A bad metric undoes the progress update as well. */
     store_metric bad[2] = {metric(run, "loss", 2, 80, 0.6), metric(run, "accuracy", 2, 80, NAN)};
-    assert_int_equal(store_run_record_epoch(s, run, bad, 2, 2, 40, 0.6, 0.6, NAN, NAN, 99.0, &err),
-                     MLPD_ESTORE);
+    assert_int_equal(
+        store_run_record_epoch(s, run, bad, 2, 2, 40, 0.6, 0.6, NAN, NAN, 99.0, NULL, 0, &err),
+        MLPD_ESTORE);
     assert_int_equal(store_run_get(s, run, &r, &err), MLPD_OK);
     assert_int_equal(r.epoch, 1);
     store_run_clear(&r);
@@ -397,7 +399,7 @@ static void test_record_epoch_is_atomic(void **state) {
     /* An unknown run: nothing is written. */
     store_metric other = metric(run, "loss", 3, 120, 0.5);
     assert_int_equal(
-        store_run_record_epoch(s, run + 50, &other, 1, 3, 40, 0.5, 0.6, NAN, NAN, 1, &err),
+        store_run_record_epoch(s, run + 50, &other, 1, 3, 40, 0.5, 0.6, NAN, NAN, 1, NULL, 0, &err),
         MLPD_ENOTFOUND);
     assert_int_equal(store_metrics_get(s, run, 0, 100, &got, &n, &err), MLPD_OK);
     assert_int_equal(n, 2);
