@@ -11,7 +11,7 @@
  * answers close their connections; after --shutdown-delay seconds of serving
  * like that (load balancers take the daemon out meanwhile) the listener
  * closes (MHD_quiesce_daemon), the job runner stops (running jobs
- * are recorded as interrupted), event streams end, in-flight requests get a
+ * are queued again, to resume from their checkpoints), event streams end, in-flight requests get a
  * few seconds, then MHD stops and the store closes; exit 0. A second signal
  * during that exits at once with status 1.
  */

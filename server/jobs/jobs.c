@@ -441,7 +441,9 @@ void jobs_stop(jobs *j) {
     int running = j->n_running;
     pthread_mutex_unlock(&j->mu);
     if (running)
-        jobs_logf(j, "job runner stopping: %d run(s) interrupted; queued runs stay queued",
+        jobs_logf(j,
+                  "job runner stopping: %d run(s) stopped and queued again; queued runs stay "
+                  "queued",
                   running);
     for (int i = 0; i < j->n_threads; i++) pthread_join(j->threads[i], NULL);
     if (j->janitor_started) pthread_join(j->janitor, NULL);

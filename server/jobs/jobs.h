@@ -17,9 +17,10 @@
  * model and calls store_run_finish.
  *
  * Crash recovery (jobs_start): runs found "running" under this daemon's own
- * node name (or none) were interrupted by its crash; they are marked failed
- * with error "interrupted" (they are not resumed). Runs of other daemons are
- * left to their leases. Queued runs simply stay queued.
+ * node name (or none) were interrupted by its crash; they are queued again
+ * and resume after their checkpoint's epoch (failed "interrupted" once they
+ * have had max_attempts claims). Runs of other daemons are left to their
+ * leases. Queued runs simply stay queued.
  *
  * Thread safety: every function may be called from any HTTP thread.
  *
@@ -136,8 +137,8 @@ typedef struct {
 const jobs_counters *jobs_get_counters(const jobs *j);
 
 /* Shutdown: stop accepting, stop running jobs at their next batch boundary and
- * record them as failed with error "interrupted: daemon shut down", join the
- * workers. Queued runs stay queued in the store (run on the next start). */
+ * queue them again (they resume from their checkpoints, on the next start or
+ * another daemon), join the workers. Queued runs stay queued in the store. */
 void jobs_stop(jobs *j);
 void jobs_free(jobs *j);
 

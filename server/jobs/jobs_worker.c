@@ -281,8 +281,8 @@ static int save_result(jobs *j, const job *jb, run_res *r, const mlp_train_resul
 /* Record a run's end (not a success: that is store_run_succeed's). Should
  * the store refuse even with its reserve spent (a disk still full), try again
  * with a growing pause while the runner runs, so that the run does not stay
- * "running" once space is back; on shutdown give up: the next start marks it
- * failed "interrupted". */
+ * "running" once space is back; on shutdown give up: the next start queues
+ * it again (jobs.h, crash recovery). */
 static void record_end(jobs *j, const job *jb, run_status final, const char *error) {
     mlpd_error se = {0};
     int delay_ms = 100, waited_ms = 0, logged = 0;
