@@ -332,7 +332,7 @@ static void test_step_metrics_retention(void **state) {
             assert_int_equal(store_metrics_append(s, m, PER + 1, &err), MLPD_OK);
         else
             assert_int_equal(store_run_record_epoch(s, a, m, PER + 1, c / 10 + 1, step, 0.5, 0.5,
-                                                    NAN, NAN, 100.0, &err),
+                                                    NAN, NAN, 100.0, NULL, 0, &err),
                              MLPD_OK);
         store_metric *got;
         size_t n, steps = 0, losses = 0;
