@@ -47,9 +47,9 @@ typedef struct job {
     struct jobs *owner;
     int64_t run_id;
     api_train_request req;
-    atomic_int cancel; /* set by jobs_cancel, a heartbeat or a notification while running */
-    atomic_int lost;   /* the lease was lost (JOB_STOP_LOST) */
-    int finishing;     /* training ended, outcome being recorded (under owner->mu) */
+    atomic_int cancel;    /* set by jobs_cancel, a heartbeat or a notification while running */
+    atomic_int lost;      /* the lease was lost (JOB_STOP_LOST) */
+    int finishing;        /* training ended, outcome being recorded (under owner->mu) */
     char cancel_why[200]; /* the reason given with a cancel ("" none; under owner->mu until
                              finishing, read-only after) */
     pthread_mutex_t live_mu;

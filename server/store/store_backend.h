@@ -29,8 +29,7 @@ typedef struct store_ops {
     int (*dataset_get)(store *s, const char *name, store_dataset *out, mlpd_error *err);
     int (*dataset_list)(store *s, store_dataset **out, size_t *n, mlpd_error *err);
     int (*run_create)(store *s, const char *config_json, const char *dataset, int epochs,
-                      int64_t sweep_id,
-                      int64_t *id_out, mlpd_error *err);
+                      int64_t sweep_id, int64_t *id_out, mlpd_error *err);
     int (*run_set_status)(store *s, int64_t id, run_status st, const char *error, mlpd_error *err);
     int (*run_set_progress)(store *s, int64_t id, int epoch, int64_t step, int64_t steps,
                             double loss, double accuracy, double val_loss, double val_accuracy,

@@ -105,8 +105,7 @@ int pgs_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_erro
 int pgs_dataset_get(store *s, const char *name, store_dataset *out, mlpd_error *err);
 int pgs_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err);
 int pgs_run_create(store *s, const char *config_json, const char *dataset, int epochs,
-                   int64_t sweep_id,
-                   int64_t *id_out, mlpd_error *err);
+                   int64_t sweep_id, int64_t *id_out, mlpd_error *err);
 int pgs_run_set_status(store *s, int64_t id, run_status st, const char *error, mlpd_error *err);
 int pgs_run_set_progress(store *s, int64_t id, int epoch, int64_t step, int64_t steps, double loss,
                          double accuracy, double val_loss, double val_accuracy,
@@ -171,13 +170,11 @@ void pgs_listen_stop_op(store *s);
 
 int pgs_sweep_create(store *s, const char *config_json, int64_t *id_out, mlpd_error *err);
 int pgs_sweep_get(store *s, int64_t id, store_sweep *out, mlpd_error *err);
-int pgs_sweep_set_status(store *s, int64_t id, run_status st, const char *error,
-                         mlpd_error *err);
+int pgs_sweep_set_status(store *s, int64_t id, run_status st, const char *error, mlpd_error *err);
 int pgs_sweep_set_best(store *s, int64_t id, int64_t run_id, double value, mlpd_error *err);
-int pgs_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t *n,
-                   int64_t *total, mlpd_error *err);
-int pgs_sweep_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n,
-                              mlpd_error *err);
+int pgs_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t *n, int64_t *total,
+                   mlpd_error *err);
+int pgs_sweep_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n, mlpd_error *err);
 int pgs_sweep_children(store *s, int64_t sweep_id, int limit, store_run **out, size_t *n,
                        mlpd_error *err);
 

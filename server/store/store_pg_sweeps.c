@@ -17,8 +17,7 @@ int pgs_sweep_get(store *s, int64_t id, store_sweep *out, mlpd_error *err) {
     return mlpd_fail(err, MLPD_ENOTFOUND, "no sweep with id %lld", (long long)id);
 }
 
-int pgs_sweep_set_status(store *s, int64_t id, run_status st, const char *error,
-                         mlpd_error *err) {
+int pgs_sweep_set_status(store *s, int64_t id, run_status st, const char *error, mlpd_error *err) {
     (void)s, (void)st, (void)error;
     return mlpd_fail(err, MLPD_ENOTFOUND, "no sweep with id %lld", (long long)id);
 }
@@ -28,8 +27,8 @@ int pgs_sweep_set_best(store *s, int64_t id, int64_t run_id, double value, mlpd_
     return mlpd_fail(err, MLPD_ENOTFOUND, "no sweep with id %lld", (long long)id);
 }
 
-int pgs_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t *n,
-                   int64_t *total, mlpd_error *err) {
+int pgs_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t *n, int64_t *total,
+                   mlpd_error *err) {
     (void)s, (void)q, (void)err;
     *out = NULL;
     *n = 0;
@@ -37,8 +36,7 @@ int pgs_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t
     return MLPD_OK;
 }
 
-int pgs_sweep_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n,
-                              mlpd_error *err) {
+int pgs_sweep_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n, mlpd_error *err) {
     (void)s, (void)st, (void)err;
     *ids = NULL;
     *n = 0;

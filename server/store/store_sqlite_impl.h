@@ -120,8 +120,7 @@ int sqlite_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_e
 int sqlite_dataset_get(store *s, const char *name, store_dataset *out, mlpd_error *err);
 int sqlite_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err);
 int sqlite_run_create(store *s, const char *config_json, const char *dataset, int epochs,
-                      int64_t sweep_id,
-                      int64_t *id_out, mlpd_error *err);
+                      int64_t sweep_id, int64_t *id_out, mlpd_error *err);
 int sqlite_run_set_status(store *s, int64_t id, run_status st, const char *error, mlpd_error *err);
 int sqlite_run_set_progress(store *s, int64_t id, int epoch, int64_t step, int64_t steps,
                             double loss, double accuracy, double val_loss, double val_accuracy,

@@ -121,7 +121,7 @@ static int update_status(sqlite_store *s, int64_t id, run_status status, const c
 }
 
 int sqlite_sweep_set_status(store *base, int64_t id, run_status status, const char *error,
-                           mlpd_error *err) {
+                            mlpd_error *err) {
     sqlite_store *s = sqlite_of(base);
     if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
         return mlpd_fail(err, MLPD_ESTORE, "invalid sweep status %d", (int)status);
@@ -160,7 +160,8 @@ static void bind_status(sqlite3_stmt *st, const store_run_query *q) {
 }
 
 /* The caller holds s->mu. */
-static int count_sweeps(sqlite_store *s, const store_run_query *q, int64_t *total, mlpd_error *err) {
+static int count_sweeps(sqlite_store *s, const store_run_query *q, int64_t *total,
+                        mlpd_error *err) {
     sqlite3_stmt *st;
     int rc =
         store_prepare(s, "SELECT count(*) FROM sweeps WHERE ?1 IS NULL OR status = ?1", &st, err);
@@ -175,7 +176,7 @@ static int count_sweeps(sqlite_store *s, const store_run_query *q, int64_t *tota
 }
 
 int sqlite_sweep_list(store *base, const store_run_query *q, store_sweep **out, size_t *n,
-                     int64_t *total, mlpd_error *err) {
+                      int64_t *total, mlpd_error *err) {
     sqlite_store *s = sqlite_of(base);
     *out = NULL;
     *n = 0;
@@ -206,7 +207,7 @@ static int read_id(sqlite3_stmt *st, void *item, mlpd_error *err) {
 }
 
 int sqlite_sweep_ids_with_status(store *base, run_status status, int64_t **ids, size_t *n,
-                                mlpd_error *err) {
+                                 mlpd_error *err) {
     sqlite_store *s = sqlite_of(base);
     *ids = NULL;
     *n = 0;
@@ -223,7 +224,7 @@ int sqlite_sweep_ids_with_status(store *base, run_status status, int64_t **ids, 
 }
 
 int sqlite_sweep_children(store *base, int64_t sweep_id, int limit, store_run **out, size_t *n,
-                         mlpd_error *err) {
+                          mlpd_error *err) {
     sqlite_store *s = sqlite_of(base);
     *out = NULL;
     *n = 0;
