@@ -244,7 +244,7 @@ int pgs_run_list(store *base, const store_run_query *q, store_run **out, size_t 
         return MLPD_ESTORE;
     }
     int rows = PQntuples(r), rc = MLPD_OK;
-    if (total) *total = rows > 0 ? pgs_i64(r, 0, 22) : pgs_i64(c, 0, 0);
+    if (total) *total = rows > 0 ? pgs_i64(r, 0, 23) : pgs_i64(c, 0, 0); /* after RUN_COLUMNS */
     PQclear(c);
     store_run *list = calloc(rows > 0 ? (size_t)rows : 1, sizeof *list);
     if (!list) rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
