@@ -5,7 +5,8 @@
  * - every epoch: the metrics loss, accuracy, val_loss, val_accuracy, seconds,
  *   learning_rate (NaN ones skipped) and the run's progress row, in one
  *   transaction;
- * - every STEP_METRIC_INTERVAL batches: a "step_loss" metric, held in memory
+ * - every STEP_METRIC_INTERVAL batches: "step_loss" (the batch's) and
+ *   "step_accuracy" (the epoch's running accuracy) metrics, held in memory
  *   and committed with the next progress row or epoch (a transaction is an
  *   fsync: one per step metric cost the job up to a quarter of its speed
  *   when the disk was slow);

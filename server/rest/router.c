@@ -25,7 +25,7 @@
 #define R(method, pattern, handler, body, types, scope)                                            \
     RQ(method, pattern, handler, body, types, scope, NULL)
 #define OCTETS "application/octet-stream"
-#define PAGE   "limit|offset"
+#define PAGE   "limit|offset|cursor"
 static const route route_table[] = {
     /*  method   pattern                                    handler                      body               types     scope, query */
     R(  "POST",  "/train",                                  route_train,                 ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
@@ -77,7 +77,7 @@ static const route route_table[] = {
     R(  "POST",  "/v1/models/{path*}",                      route_v1_post,               ROUTE_BODY_JSON,   CT_JSON,  AUTH_INFER),
     R(  "GET",   "/models/{id}/evaluation",                 route_model_evaluation,      ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     R(  "POST",  "/models/{id}/evaluate",                   route_model_evaluate,        ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
-    R(  "GET",   "/datasets",                               route_datasets_list,         ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    RQ( "GET",   "/datasets",                               route_datasets_list,         ROUTE_BODY_NONE,   NULL,     AUTH_READ, PAGE),
     RQ( "POST",  "/datasets",                               route_dataset_upload,        ROUTE_BODY_UPLOAD, "text/csv", AUTH_MANAGE, "name|scale"),
     R(  "GET",   "/datasets/{name}",                        route_dataset_get,           ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     RQ( "GET",   "/datasets/{name}/samples",                route_dataset_samples,       ROUTE_BODY_NONE,   NULL,     AUTH_READ, "n|split|index"),

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "paging.h"
 #include "router.h"
 #include "views.h"
 
@@ -53,14 +54,27 @@ static void reply_refused(http_response *res, mlp_status s, const char *type, co
         http_reply_problem(res, 422, type, NULL, "%s: %s", what, me->msg);
 }
 
+/* Data sets are few (the data folder's): the page is cut from the whole
+ * list, sorted by name, after the cursor's name. */
 void route_datasets_list(app *a, const http_request *req, http_response *res) {
-    (void)req;
+    route_page pg;
+    if (route_page_parse(req, 1, &pg, res) != 0) return;
     store_dataset *list = NULL;
     size_t n = 0;
     mlpd_error se = {0};
     if (route_store_check(store_dataset_list(a->st, &list, &n, &se), &se, res, "no data sets") != 0)
         return;
-    http_reply_json(res, 200, view_dataset_list(list, n));
+    size_t from = 0;
+    while (pg.has_cursor && from < n && strcmp(list[from].name, pg.cursor_name) <= 0) from++;
+    from += (size_t)pg.offset < n - from ? (size_t)pg.offset : n - from;
+    size_t shown = n - from < (size_t)pg.limit ? n - from : (size_t)pg.limit;
+    cJSON *body = view_dataset_list(list + from, shown);
+    cJSON_AddNumberToObject(body, "total", (double)n);
+    cJSON_AddNumberToObject(body, "limit", (double)pg.limit);
+    cJSON_AddNumberToObject(body, "offset", (double)pg.offset);
+    route_page_next(req, &pg, NULL, from + shown < n ? list[from + shown - 1].name : NULL, body,
+                    res);
+    http_reply_json(res, 200, body);
     store_dataset_list_free(list, n);
 }
 

@@ -81,6 +81,7 @@ typedef struct {
     int epoch, epochs;                          /* epochs completed / configured */
     int64_t step, steps;                        /* batches done in the current epoch / per epoch */
     double loss, accuracy, val_loss, val_accuracy; /* latest epoch values; NaN when unknown */
+    double best_val_accuracy; /* the highest epoch val_accuracy recorded; NaN when none */
     double samples_per_sec;
     double test_loss, test_accuracy; /* NaN when unknown */
     int64_t model_id;                /* 0 until succeeded */
@@ -112,10 +113,12 @@ int store_run_get(store *s, int64_t id, store_run *out, mlpd_error *err);
 typedef struct {
     int has_status; /* filter by status when set */
     run_status status;
-    int limit; /* 1..1000 */
+    int limit; /* 1..1001 (the API's 1000 and one row to see whether a next page exists) */
     int64_t offset;
+    int64_t before_id; /* > 0: only runs with a smaller id (a keyset cursor) */
 } store_run_query;
-/* Newest first. *total is the count matching the filter, ignoring limit/offset. */
+/* Newest first. *total is the count matching the filter, ignoring limit,
+ * offset and before_id. */
 int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *n, int64_t *total,
                    mlpd_error *err);
 void store_run_list_free(store_run *list, size_t n);
@@ -126,7 +129,8 @@ int store_run_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n,
 typedef struct {
     int64_t id; /* increasing; usable as a cursor (?since=, Last-Event-ID) */
     int64_t run_id;
-    char key[32]; /* "loss" "accuracy" "val_loss" "val_accuracy" "seconds" ("step_loss" per step) */
+    char key
+        [32]; /* "loss" "accuracy" "val_loss" "val_accuracy" "seconds" ("step_loss", "step_accuracy" per step) */
     int epoch;    /* 1-based */
     int64_t step; /* global step (batches since start) */
     double value;
@@ -198,8 +202,8 @@ int store_model_get(store *s, int64_t id, store_model *out, mlpd_error *err);
 /* The file bytes (malloc'ed, caller frees). */
 int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, mlpd_error *err);
 /* Newest first. */
-int store_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
-                     int64_t *total, mlpd_error *err);
+int store_model_list(store *s, int limit, int64_t offset, int64_t before_id, store_model **out,
+                     size_t *n, int64_t *total, mlpd_error *err);
 void store_model_list_free(store_model *list, size_t n);
 /* MLPD_ECONFLICT (nothing deleted) when an alias or the canary of its name
  * points at this version. */

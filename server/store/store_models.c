@@ -206,12 +206,12 @@ static int count_rows(store *s, const char *sql, int64_t *total, mlpd_error *err
     return rc;
 }
 
-int store_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
-                     int64_t *total, mlpd_error *err) {
+int store_model_list(store *s, int limit, int64_t offset, int64_t before_id, store_model **out,
+                     size_t *n, int64_t *total, mlpd_error *err) {
     *out = NULL;
     *n = 0;
     if (limit < 1) limit = 1;
-    if (limit > 1000) limit = 1000;
+    if (limit > 1001) limit = 1001; /* the API's 1000 and one look-ahead row */
     if (offset < 0) offset = 0;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
@@ -219,12 +219,13 @@ int store_model_list(store *s, int limit, int64_t offset, store_model **out, siz
     if (total) rc = count_rows(s, "SELECT count(*) FROM models", total, err);
     if (rc == MLPD_OK)
         rc = store_prepare(s,
-                           "SELECT " MODEL_COLUMNS MODEL_FROM "ORDER BY m.id DESC "
-                           "LIMIT ?1 OFFSET ?2",
+                           "SELECT " MODEL_COLUMNS MODEL_FROM "WHERE ?3 IS NULL OR m.id < ?3 "
+                           "ORDER BY m.id DESC LIMIT ?1 OFFSET ?2",
                            &st, err);
     if (rc == MLPD_OK) {
         sqlite3_bind_int(st, 1, limit);
         sqlite3_bind_int64(st, 2, offset);
+        if (before_id > 0) sqlite3_bind_int64(st, 3, before_id);
         rc = store_read_all(s, st, read_model_row, clear_model, sizeof **out, 16, (size_t)limit,
                             (void **)out, n, "list models", err);
     }

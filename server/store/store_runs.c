@@ -59,6 +59,7 @@ int store_read_run_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
     r->test_accuracy = store_column_metric(st, 18);
     r->model_id = sqlite3_column_int64(st, 19); /* NULL reads as 0 */
     r->sweep_id = sqlite3_column_int64(st, 20);
+    r->best_val_accuracy = store_column_metric(st, 21);
     if (oom) {
         store_run_clear(r);
         return mlpd_fail(err, MLPD_ESTORE, "out of memory");
@@ -290,7 +291,7 @@ int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *
                    mlpd_error *err) {
     *out = NULL;
     *n = 0;
-    int limit = q->limit < 1 ? 1 : q->limit > 1000 ? 1000 : q->limit;
+    int limit = q->limit < 1 ? 1 : q->limit > 1001 ? 1001 : q->limit;
     int64_t offset = q->offset < 0 ? 0 : q->offset;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
@@ -303,14 +304,16 @@ int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *
     if (rc == MLPD_OK)
         rc = store_prepare(s,
                            q->has_status ? "SELECT " RUN_COLUMNS " FROM runs WHERE status = ?1 "
-                                           "ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+                                           "AND id < ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
                                          : "SELECT " RUN_COLUMNS " FROM runs WHERE ?1 IS NULL "
-                                           "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+                                           "AND id < ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
                            &st, err);
     if (rc == MLPD_OK) {
         bind_status_filter(st, q);
         sqlite3_bind_int(st, 2, limit);
         sqlite3_bind_int64(st, 3, offset);
+        /* The keyset cursor: runs older than it (every run without one). */
+        sqlite3_bind_int64(st, 4, q->before_id > 0 ? q->before_id : INT64_MAX);
         rc = store_read_all(s, st, store_read_run_row, store_clear_run, sizeof **out, 16,
                             (size_t)limit, (void **)out, n, "list runs", err);
     }

@@ -97,7 +97,8 @@ int store_model_mean_insert(store *s, int64_t model_id, const char *dataset, con
 #define STORE_RUN_COLUMNS                                                                          \
     "id, status, config_json, dataset, error, created_at, started_at, finished_at, "               \
     "epoch, epochs, step, steps, loss, accuracy, val_loss, val_accuracy, "                         \
-    "samples_per_sec, test_loss, test_accuracy, model_id, sweep_id"
+    "samples_per_sec, test_loss, test_accuracy, model_id, sweep_id, "                              \
+    "(SELECT max(value) FROM metrics WHERE metrics.run_id = runs.id AND key = 'val_accuracy')"
 int store_read_run_row(sqlite3_stmt *st, void *item, mlpd_error *err); /* a store_row_reader */
 void store_clear_run(void *r);                                         /* store_run_clear */
 
