@@ -78,9 +78,11 @@ export function createApi({ base = '', token = '' } = {}) {
     base,
     token,
     url,
-    async listJobs({ limit = 50, offset, status } = {}, opts) {
-      const data = await get(`/jobs${query({ limit, offset, status })}`, opts);
-      return { jobs: listOf(data, 'jobs'), total: data && Number.isFinite(data.total) ? data.total : null };
+    // A page of jobs, newest first; `next` is the cursor of the page after it (null: the last).
+    async listJobs({ limit = 50, offset, status, cursor } = {}, opts) {
+      const data = await get(`/jobs${query({ limit, offset, status, cursor })}`, opts);
+      return { jobs: listOf(data, 'jobs'), total: data && Number.isFinite(data.total) ? data.total : null,
+        next: data && typeof data.next === 'string' ? data.next : null };
     },
     getJob: (id, opts) => get(`/jobs/${encodeURIComponent(id)}`, opts).then((d) => (d && d.job) || d),
     // Up to METRICS_PAGE metrics with id > since, oldest first.

@@ -42,8 +42,9 @@ function datasetCard(api, d, signal) {
   return h('article', { class: 'card dataset', dataset: { dataset: d.name }, 'aria-labelledby': `ds-${d.id ?? d.name}` },
     h('div', { class: 'card-head' },
       h('h2', { id: `ds-${d.id ?? d.name}`, text: d.name }),
-      h('a', { class: 'btn btn-small', href: `#/new?dataset=${encodeURIComponent(d.name)}`, text: 'Train on it',
-        'aria-label': `Train on ${d.name}` })),
+      // The accessible name starts with the visible words (axe: label-content-name-mismatch).
+      h('a', { class: 'btn btn-small', href: `#/new?dataset=${encodeURIComponent(d.name)}` },
+        'Train on it', h('span', { class: 'visually-hidden', text: `: ${d.name}` }))),
     h('dl', { class: 'summary compact' }, facts.map(([k, v]) => h('div', {}, h('dt', { text: k }), h('dd', { text: v })))),
     samplesBlock(api, d, signal));
 }

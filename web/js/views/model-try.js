@@ -4,7 +4,7 @@
 // then why (model-explain.js); a test sample explained; the model's
 // evaluation report (model-evaluation.js).
 import { h, notice, replaceChildren } from '../dom.js';
-import { archSummary, fmtBytes, fmtInt, fmtNum, fmtPct, fmtTime } from '../format.js';
+import { archSummary, fmtBytes, fmtDuration, fmtInt, fmtNum, fmtPct, fmtTime } from '../format.js';
 import { chartsAvailable, createProbabilityChart } from '../charts.js';
 import { createDrawPad } from '../draw-pad.js';
 import { mnistFromInk, MNIST_SIDE } from '../mnist-preprocess.js';
@@ -22,19 +22,40 @@ function classNames(n, dataset) {
   return Array.from({ length: n }, (_, i) => String(i));
 }
 
+// The run's final metrics as people read them: label and formatter per
+// member; members not listed here read by their name.
+const METRIC_WORDS = {
+  epochs_run: ['Epochs run', fmtInt],
+  best_epoch: ['Best epoch', (v) => (v > 0 ? fmtInt(v) : '–')],
+  stopped_early: ['Stopped early', (v) => (v ? 'yes' : 'no')],
+  loss: ['Training loss', fmtNum],
+  accuracy: ['Training accuracy', (v) => fmtPct(v, 2)],
+  val_loss: ['Validation loss', fmtNum],
+  val_accuracy: ['Validation accuracy', (v) => fmtPct(v, 2)],
+  test_loss: ['Test loss', fmtNum],
+  test_accuracy: ['Test accuracy', (v) => fmtPct(v, 2)],
+  train_seconds: ['Training time', fmtDuration],
+};
+
+export function metricItems(metrics) {
+  return Object.entries(metrics || {}).map(([k, v]) => {
+    const [label, fmt] = METRIC_WORDS[k] || [k[0].toUpperCase() + k.slice(1).replace(/_/g, ' '),
+      /accuracy/.test(k) ? (x) => fmtPct(x, 2) : fmtNum];
+    return [label, fmt(v)];
+  });
+}
+
 function detailsList(m) {
   const arch = objectField(m, 'arch');
   const metrics = objectField(m, 'metrics') || {};
   const items = [
     ['Architecture', archSummary(arch) || '–'],
-    ['Loss', arch?.loss || '–'],
+    ['Loss function', arch?.loss ? arch.loss.replace(/_/g, ' ') : '–'],
     ['Parameters', fmtInt(m.n_params)],
     ['File size', fmtBytes(m.size_bytes)],
     ['Created', fmtTime(m.created_at)],
   ];
-  for (const [k, v] of Object.entries(metrics)) {
-    items.push([k[0].toUpperCase() + k.slice(1).replace(/_/g, ' '), /accuracy/.test(k) ? fmtPct(v, 2) : fmtNum(v)]);
-  }
+  items.push(...metricItems(metrics));
   return h('dl', { class: 'summary' }, items.map(([k, v]) => h('div', {}, h('dt', { text: k }), h('dd', { text: v }))));
 }
 

@@ -36,14 +36,15 @@ export function mountModelsList(root, { api }) {
       const cells = [
         h('a', { href: `#/models/${m.id}`, text: `#${m.id}` }),
         m.name ? h('a', { href: `#/registry/${encodeURIComponent(m.name)}`, text: `${m.name} v${m.version}`,
-          'aria-label': `Versions of ${m.name}` }) : '–',
+          title: `Versions of ${m.name}` }) : '–',
         archSummary(objectField(m, 'arch')) || '–',
         fmtInt(m.n_params),
         fmtPct(modelAccuracy(m), 2),
         fmtNum(metrics.test_loss ?? metrics.loss),
         m.run_id ? h('a', { href: `#/jobs/${m.run_id}`, text: `#${m.run_id}` }) : 'upload',
         fmtTime(m.created_at),
-        h('a', { class: 'btn btn-small', href: `#/models/${m.id}`, text: 'Try it', 'aria-label': `Try model ${m.id}` }),
+        h('a', { class: 'btn btn-small', href: `#/models/${m.id}` }, 'Try it',
+          h('span', { class: 'visually-hidden', text: `: model ${m.id}` })),
       ];
       return h('tr', { dataset: { model: m.id } }, cells.map((c, i) => h('td', { 'data-label': HEADERS[i] }, c)));
     }));
