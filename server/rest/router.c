@@ -106,7 +106,7 @@ struct router {
     route unmatched; /* counts 404s and other refusals of unknown paths */
 };
 
-router *router_create(size_t json_limit, size_t upload_limit) {
+router *router_create(size_t json_limit, size_t upload_limit, size_t infer_limit) {
     router *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     for (size_t i = 0; i < N_ROUTES; i++) {
@@ -120,9 +120,10 @@ router *router_create(size_t json_limit, size_t upload_limit) {
         rt->exists = route_table[i].exists;
         rt->scope = route_table[i].scope;
         rt->query = route_table[i].query;
-        rt->body_limit = rt->body == ROUTE_BODY_JSON     ? json_limit
-                         : rt->body == ROUTE_BODY_UPLOAD ? upload_limit
-                                                         : 0;
+        rt->body_limit = rt->body == ROUTE_BODY_JSON && rt->scope == AUTH_INFER ? infer_limit
+                         : rt->body == ROUTE_BODY_JSON                          ? json_limit
+                         : rt->body == ROUTE_BODY_UPLOAD                        ? upload_limit
+                                                                                : 0;
         hist_init(&rt->stats.duration, route_bucket_bounds, N_BOUNDS);
     }
     r->unmatched.method = "";
