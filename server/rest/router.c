@@ -78,7 +78,7 @@ static const route route_table[] = {
     R(  "GET",   "/models/{id}/evaluation",                 route_model_evaluation,      ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     R(  "POST",  "/models/{id}/evaluate",                   route_model_evaluate,        ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
     RQ( "GET",   "/datasets",                               route_datasets_list,         ROUTE_BODY_NONE,   NULL,     AUTH_READ, PAGE),
-    RQ( "POST",  "/datasets",                               route_dataset_upload,        ROUTE_BODY_UPLOAD, "text/csv", AUTH_MANAGE, "name|scale"),
+    RQ( "POST",  "/datasets",                               route_dataset_upload,        ROUTE_BODY_UPLOAD, "text/csv", AUTH_MANAGE, "name|scale|classes"),
     R(  "GET",   "/datasets/{name}",                        route_dataset_get,           ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     RQ( "GET",   "/datasets/{name}/samples",                route_dataset_samples,       ROUTE_BODY_NONE,   NULL,     AUTH_READ, "n|split|index"),
     R(  "PUT",   "/datasets/{name}/files/{file}",           route_dataset_file_upload,   ROUTE_BODY_UPLOAD, OCTETS,   AUTH_MANAGE),

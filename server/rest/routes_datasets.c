@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "datasets.h"
 #include "paging.h"
 #include "router.h"
 #include "views.h"
@@ -201,6 +202,14 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
         reply_refused(res, s, "invalid-csv", "the CSV was refused", &me);
         return;
     }
+    /* ?classes=a,b,c: the labels' names, one per class in label order. */
+    const char *classes = http_query(req, "classes");
+    char *names = NULL;
+    if (classes && !(names = datasets_class_names_json(classes, info.classes, why, sizeof why))) {
+        unlink(tmp);
+        http_reply_problem(res, 422, "invalid-query", NULL, "query parameter 'classes': %s", why);
+        return;
+    }
     store_dataset rec = {.name = (char *)name,
                          .source = "upload",
                          .path = shown,
@@ -208,10 +217,12 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
                          .n_train = (int64_t)info.n_train,
                          .n_test = 0,
                          .features = info.features,
-                         .classes = info.classes};
+                         .classes = info.classes,
+                         .class_names = names};
     snprintf(final, sizeof final, "%s/%s", a->cfg->data_dir, shown);
     if (link(tmp, final) != 0) {
         int e = errno;
+        free(names);
         unlink(tmp);
         if (e == EEXIST)
             http_reply_problem(res, 409, "dataset-exists", NULL,
@@ -223,6 +234,7 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
     unlink(tmp);
     mlpd_error se = {0};
     int rc = store_dataset_put(a->st, &rec, NULL, &se);
+    free(names);
     if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) {
         unlink(final);
         return;

@@ -224,6 +224,9 @@ cJSON *view_dataset(const store_dataset *d) {
     cJSON_AddNumberToObject(o, "n_test", (double)d->n_test);
     cJSON_AddNumberToObject(o, "features", d->features);
     cJSON_AddNumberToObject(o, "classes", d->classes);
+    cJSON *names = d->class_names ? cJSON_Parse(d->class_names) : NULL;
+    cJSON_AddItemToObject(o, "class_names", cJSON_IsArray(names) ? names : cJSON_CreateNull());
+    if (names && !cJSON_IsArray(names)) cJSON_Delete(names);
     cJSON_AddItemToObject(o, "created_at", api_json_time_or_null(d->created_at));
     return o;
 }

@@ -55,6 +55,8 @@ typedef struct {
     int64_t n_test;  /* samples in the test split, 0 if none */
     int features;
     int classes;
+    char *class_names; /* JSON array of strings in label order, or NULL (no names);
+                          a put with NULL keeps the names stored */
     double created_at;
 } store_dataset;
 void store_dataset_clear(store_dataset *d);
@@ -62,6 +64,12 @@ void store_dataset_clear(store_dataset *d);
 /* Insert, or update every field but id/created_at of the row with that name. */
 int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_error *err);
 int store_dataset_get(store *s, const char *name, store_dataset *out, mlpd_error *err);
+/* A class name as data sets keep it: 1..64 bytes, no control character, no
+ * quote or backslash (so it goes into JSON answers as it is). */
+int store_class_name_ok(const char *s, size_t len);
+/* The class names (JSON array text, malloc'ed, or NULL when none) of the
+ * data set the run that made model_id trained on; NULL for an upload. */
+int store_model_class_names(store *s, int64_t model_id, char **json_out, mlpd_error *err);
 /* All datasets ordered by name; *out is an array of *n (free with store_dataset_list_free). */
 int store_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err);
 void store_dataset_list_free(store_dataset *list, size_t n);

@@ -18,7 +18,7 @@
     "m.size_bytes, m.n_params, m.created_at, v.version"
 #define MODEL_FROM " FROM models m JOIN model_versions v ON v.model_id = m.id "
 #define DATASET_COLUMNS                                                                            \
-    "id, name, source, path, format, n_train, n_test, features, classes, created_at"
+    "id, name, source, path, format, n_train, n_test, features, classes, created_at, class_names"
 
 /* ---- models ----------------------------------------------------------------------- */
 
@@ -333,6 +333,7 @@ void store_dataset_clear(store_dataset *d) {
     free(d->source);
     free(d->path);
     free(d->format);
+    free(d->class_names);
     memset(d, 0, sizeof *d);
 }
 
@@ -358,6 +359,7 @@ static int read_dataset_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
     d->features = sqlite3_column_int(st, 7);
     d->classes = sqlite3_column_int(st, 8);
     d->created_at = store_column_time(st, 9);
+    d->class_names = store_column_text(st, 10, &oom);
     if (oom) {
         store_dataset_clear(d);
         return mlpd_fail(err, MLPD_ESTORE, "out of memory");
@@ -373,10 +375,11 @@ int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_er
     int rc = store_prepare(
         s,
         "INSERT INTO datasets (name, source, path, format, n_train, n_test, features, classes,"
-        " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        " created_at, class_names) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
         "ON CONFLICT (name) DO UPDATE SET source = excluded.source, path = excluded.path,"
         " format = excluded.format, n_train = excluded.n_train, n_test = excluded.n_test,"
-        " features = excluded.features, classes = excluded.classes "
+        " features = excluded.features, classes = excluded.classes,"
+        " class_names = coalesce(excluded.class_names, datasets.class_names) "
         "RETURNING id",
         &st, err);
     if (rc == MLPD_OK) {
@@ -389,6 +392,7 @@ int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_er
         sqlite3_bind_int(st, 7, d->features);
         sqlite3_bind_int(st, 8, d->classes);
         sqlite3_bind_double(st, 9, wall_seconds());
+        if (d->class_names) sqlite3_bind_text(st, 10, d->class_names, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
             if (id_out) *id_out = sqlite3_column_int64(st, 0);
             /* RETURNING: the write completes when the statement runs to its end. */
@@ -396,6 +400,37 @@ int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_er
         } else {
             rc = store_fail_sql(s, err, "store dataset");
         }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_class_name_ok(const char *s, size_t len) {
+    if (len == 0 || len > 64) return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') return 0;
+    }
+    return 1;
+}
+
+int store_model_class_names(store *s, int64_t model_id, char **json_out, mlpd_error *err) {
+    *json_out = NULL;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "SELECT d.class_names FROM models m JOIN runs r ON r.id = m.run_id "
+                           "JOIN datasets d ON d.name = r.dataset WHERE m.id = ?1",
+                           &st, err);
+    if (rc == MLPD_OK) {
+        sqlite3_bind_int64(st, 1, model_id);
+        int step = sqlite3_step(st), oom = 0;
+        if (step == SQLITE_ROW)
+            *json_out = store_column_text(st, 0, &oom);
+        else if (step != SQLITE_DONE)
+            rc = store_fail_sql(s, err, "class names");
+        if (oom) rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
