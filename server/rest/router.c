@@ -80,6 +80,7 @@ static const route route_table[] = {
     RQ( "GET",   "/datasets",                               route_datasets_list,         ROUTE_BODY_NONE,   NULL,     AUTH_READ, PAGE),
     RQ( "POST",  "/datasets",                               route_dataset_upload,        ROUTE_BODY_UPLOAD, "text/csv", AUTH_MANAGE, "name|scale|classes"),
     R(  "GET",   "/datasets/{name}",                        route_dataset_get,           ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "DELETE","/datasets/{name}",                        route_dataset_delete,        ROUTE_BODY_NONE,   NULL,     AUTH_MANAGE),
     RQ( "GET",   "/datasets/{name}/samples",                route_dataset_samples,       ROUTE_BODY_NONE,   NULL,     AUTH_READ, "n|split|index"),
     R(  "PUT",   "/datasets/{name}/files/{file}",           route_dataset_file_upload,   ROUTE_BODY_UPLOAD, OCTETS,   AUTH_MANAGE),
     R(  "GET",   "/healthz",                                route_healthz,               ROUTE_BODY_NONE,   NULL,     AUTH_OPEN),

@@ -198,6 +198,7 @@ void route_model_evaluate(app *a, const http_request *req, http_response *res);
 void route_datasets_list(app *a, const http_request *req, http_response *res);
 void route_dataset_get(app *a, const http_request *req, http_response *res);
 void route_dataset_upload(app *a, const http_request *req, http_response *res);
+void route_dataset_delete(app *a, const http_request *req, http_response *res);
 void route_dataset_file_upload(app *a, const http_request *req, http_response *res);
 void route_dataset_samples(app *a, const http_request *req,
                            http_response *res); /* routes_samples.c */

@@ -23,6 +23,7 @@
  * when that is present; once the train pair (and the test pair, if either
  * test file is there) probes together, the folder is registered.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "datasets.h"
+#include "log.h"
 #include "paging.h"
 #include "router.h"
 #include "views.h"
@@ -95,6 +97,53 @@ static void reply_dataset(app *a, const char *name, int status, int csv_header,
 
 void route_dataset_get(app *a, const http_request *req, http_response *res) {
     reply_dataset(a, req->params[0], 200, -1, res);
+}
+
+/* Remove an uploaded set's files: its CSV, or its IDX folder's files and
+ * the folder (nothing below it is a folder: uploads write only files). */
+static void remove_upload_files(const char *data_dir, const store_dataset *d) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", data_dir, d->path);
+    if (!strcmp(d->format, "csv")) {
+        if (unlink(path) != 0) log_error("dataset %s: unlink: %s", d->name, strerror(errno));
+        return;
+    }
+    DIR *dir = opendir(path);
+    struct dirent *e;
+    while (dir && (e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+            continue;
+        char file[1400];
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        if (unlink(file) != 0) log_error("dataset %s: unlink: %s", d->name, strerror(errno));
+    }
+    if (dir) closedir(dir);
+    if (rmdir(path) != 0) log_error("dataset %s: rmdir: %s", d->name, strerror(errno));
+}
+
+/* DELETE /datasets/{name}: only uploads are deleted (with their files); a
+ * set found in the data folder would come back at the next start, so it is
+ * a 409 saying where its files are. */
+void route_dataset_delete(app *a, const http_request *req, http_response *res) {
+    const char *name = req->params[0];
+    store_dataset d;
+    mlpd_error se = {0};
+    int rc = name_ok(name) ? store_dataset_get(a->st, name, &d, &se) : MLPD_ENOTFOUND;
+    if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) return;
+    if (!d.source || strcmp(d.source, "upload")) {
+        http_reply_problem(res, 409, "dataset-not-uploaded", NULL,
+                           "data set '%s' was found in the data folder (%s), not uploaded: remove "
+                           "its files there",
+                           name, d.source ? d.source : "?");
+        store_dataset_clear(&d);
+        return;
+    }
+    rc = store_dataset_delete(a->st, name, &se);
+    if (route_store_check(rc, &se, res, "no data set named '%s'", name) == 0) {
+        remove_upload_files(a->cfg->data_dir, &d);
+        http_reply_take(res, 204, NULL, NULL, 0);
+    }
+    store_dataset_clear(&d);
 }
 
 /* Write body to a new temporary file in dir; its path into tmp. 0, or the

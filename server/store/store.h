@@ -70,6 +70,10 @@ int store_class_name_ok(const char *s, size_t len);
 /* The class names (JSON array text, malloc'ed, or NULL when none) of the
  * data set the run that made model_id trained on; NULL for an upload. */
 int store_model_class_names(store *s, int64_t model_id, char **json_out, mlpd_error *err);
+/* Forget data set `name` (its files are the caller's): MLPD_ENOTFOUND when
+ * there is none, MLPD_ECONFLICT while a queued or running job trains on it.
+ * Ended runs keep its name. */
+int store_dataset_delete(store *s, const char *name, mlpd_error *err);
 /* All datasets ordered by name; *out is an array of *n (free with store_dataset_list_free). */
 int store_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err);
 void store_dataset_list_free(store_dataset *list, size_t n);

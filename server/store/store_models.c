@@ -406,6 +406,35 @@ int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_er
     return rc;
 }
 
+int store_dataset_delete(store *s, const char *name, mlpd_error *err) {
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "SELECT count(*) FROM runs WHERE dataset = ?1 AND status IN "
+                           "('queued', 'running')",
+                           &st, err);
+    if (rc == MLPD_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            rc = store_fail_sql(s, err, "delete dataset");
+        else if (sqlite3_column_int64(st, 0) > 0)
+            rc = mlpd_fail(err, MLPD_ECONFLICT,
+                           "data set '%s' is used by a queued or running job; cancel it first",
+                           name);
+        sqlite3_finalize(st);
+    }
+    if (rc == MLPD_OK) rc = store_prepare(s, "DELETE FROM datasets WHERE name = ?1", &st, err);
+    if (rc == MLPD_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? MLPD_OK : store_fail_sql(s, err, "delete dataset");
+        if (rc == MLPD_OK && sqlite3_changes(s->db) == 0)
+            rc = mlpd_fail(err, MLPD_ENOTFOUND, "no data set named '%s'", name);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 int store_class_name_ok(const char *s, size_t len) {
     if (len == 0 || len > 64) return 0;
     for (size_t i = 0; i < len; i++) {

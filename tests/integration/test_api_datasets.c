@@ -147,6 +147,16 @@ static void test_csv_upload_registers_and_trains(void **state) {
                      3);
     cJSON_Delete(j);
     http_result_free(&p);
+
+    /* Deleting the upload removes it and its file; the finished job keeps its name. */
+    assert_int_equal(request_status(&D, "DELETE", "/datasets/tiny-3", NULL, NULL, 0, NULL), 204);
+    assert_int_equal(stat(file, &sb), -1);
+    cJSON_Delete(expect_json(&D, "/datasets/tiny-3", 404));
+    assert_int_equal(request_status(&D, "DELETE", "/datasets/tiny-3", NULL, NULL, 0, NULL), 404);
+    /* A set found in the data folder is not deleted from the API: its files stay. */
+    cJSON_Delete(
+        expect_problem(&D, "DELETE", "/datasets/mnist-digits", NULL, NULL, 0, NULL, 409, NULL));
+    cJSON_Delete(expect_json(&D, "/datasets/mnist-digits", 200));
 }
 
 static void test_bad_uploads_leave_nothing_behind(void **state) {
