@@ -40,7 +40,7 @@ typedef struct model_cache model_cache;
 typedef struct cached_model {
     int64_t id;
     const mlp_model *model;
-    mlp_precision precision;        /* the version's serving precision (packed) */
+    mlp_precision precision; /* the version's serving precision (packed) */
     /* The names of its outputs (its training set's class names, one per
      * output), or NULL (an upload, or a set without names). */
     char **class_names;

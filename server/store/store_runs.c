@@ -372,31 +372,34 @@ static int insert_metrics(store *s, const store_metric *m, size_t n, mlpd_error 
     return rc;
 }
 
-/* --keep-step-metrics: while run_id has more than keep "step_loss" rows,
- * delete every second one of them (by id; the first and the last stay), so
- * what is kept stays spread evenly over the whole run: between keep/2 and
- * keep rows. keep 0: no bound. The caller holds s->mu inside a transaction. */
-static int thin_steps(store *s, int64_t run_id, mlpd_error *err) {
+/* --keep-step-metrics: while run_id has more than keep rows of step metric
+ * `key` ("step_loss", "step_accuracy"), delete every second one of them (by
+ * id; the first and the last stay), so what is kept stays spread evenly over
+ * the whole run: between keep/2 and keep rows. keep 0: no bound. The caller
+ * holds s->mu inside a transaction. */
+static int thin_steps(store *s, int64_t run_id, const char *key, mlpd_error *err) {
     int keep = s->keep_step_metrics;
     if (keep <= 0) return MLPD_OK;
     sqlite3_stmt *count, *thin;
-    int rc = store_prepare(
-        s, "SELECT count(*) FROM metrics WHERE run_id = ?1 AND key = 'step_loss'", &count, err);
+    int rc = store_prepare(s, "SELECT count(*) FROM metrics WHERE run_id = ?1 AND key = ?2", &count,
+                           err);
     if (rc != MLPD_OK) return rc;
     rc = store_prepare(s,
                        "DELETE FROM metrics WHERE id IN (SELECT id FROM (SELECT id,"
                        " row_number() OVER (ORDER BY id) AS i, count(*) OVER () AS n"
-                       " FROM metrics WHERE run_id = ?1 AND key = 'step_loss')"
+                       " FROM metrics WHERE run_id = ?1 AND key = ?3)"
                        " WHERE (i % 2 = 0 OR ?2 < 2) AND i < n)",
                        &thin, err);
     for (int round = 0; rc == MLPD_OK && round < 64; round++) {
         sqlite3_bind_int64(count, 1, run_id);
+        sqlite3_bind_text(count, 2, key, -1, SQLITE_STATIC);
         int64_t n = sqlite3_step(count) == SQLITE_ROW ? sqlite3_column_int64(count, 0) : -1;
         sqlite3_reset(count);
         if (n < 0) rc = store_fail_sql(s, err, "count step metrics");
         if (rc != MLPD_OK || n <= keep) break;
         sqlite3_bind_int64(thin, 1, run_id);
         sqlite3_bind_int(thin, 2, keep);
+        sqlite3_bind_text(thin, 3, key, -1, SQLITE_STATIC);
         if (sqlite3_step(thin) != SQLITE_DONE) rc = store_fail_sql(s, err, "thin step metrics");
         sqlite3_reset(thin);
     }
@@ -411,7 +414,8 @@ static int thin_after(store *s, const store_metric *m, size_t n, mlpd_error *err
     int rc = MLPD_OK;
     for (size_t i = 0; rc == MLPD_OK && i < n; i++)
         if (m[i].run_id != done && !strcmp(m[i].key, "step_loss")) {
-            rc = thin_steps(s, m[i].run_id, err);
+            rc = thin_steps(s, m[i].run_id, "step_loss", err);
+            if (rc == MLPD_OK) rc = thin_steps(s, m[i].run_id, "step_accuracy", err);
             done = m[i].run_id;
         }
     return rc;
