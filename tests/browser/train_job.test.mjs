@@ -140,7 +140,8 @@ t.test('a running job is followed by its event stream, or by polling without it,
     await page.route(events, (route) => route.fulfill({ status: 404, contentType: 'application/problem+json',
       body: '{"type":"about:blank","title":"Not Found","status":404}' }));
     await page.goto(`${daemon.url}/#/jobs/${id}`);
-    await page.waitForFunction(() => document.querySelector('.feed-mode')?.textContent === 'Live: polling');
+    await page.waitForFunction(() => document.querySelector('.feed-mode')?.textContent === 'Live: polling',
+      null, { timeout: 30000 });
     await page.waitForFunction(() => window.Chart.getChart(document.getElementById('chart-loss'))
       .data.datasets[0].data.length >= 1, null, { timeout: 30000 });
     assert.ok(seen.includes('metrics'), `requests: ${seen}`);
@@ -150,7 +151,8 @@ t.test('a running job is followed by its event stream, or by polling without it,
     await page.goto('about:blank');
     seen.length = 0;
     await page.goto(`${daemon.url}/#/jobs/${id}`);
-    await page.waitForFunction(() => document.querySelector('.feed-mode')?.textContent === 'Live: event stream');
+    await page.waitForFunction(() => document.querySelector('.feed-mode')?.textContent === 'Live: event stream',
+      null, { timeout: 30000 });
     await page.waitForFunction(() => window.Chart.getChart(document.getElementById('chart-loss'))
       .data.datasets[0].data.length >= 1, null, { timeout: 30000 });
     assert.ok(seen.includes('events') && !seen.includes('metrics'), `requests: ${seen}`);

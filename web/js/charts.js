@@ -69,18 +69,24 @@ export function createCurveChart(canvas, { yTitle, percent = false, single = nul
   const index = { train: 0, val: single ? -1 : 1, step: steps ? datasets.length - 1 : -1 };
   return {
     chart,
-    set(series, epoch, value) {
+    // redraw false: the caller redraws once after many (redraw()).
+    set(series, epoch, value, redraw = true) {
       const ds = chart.data.datasets[index[series]];
       if (!ds) return;
       const { data } = ds;
-      const at = data.findIndex((p) => p.x === epoch);
-      if (at >= 0) data[at] = { x: epoch, y: value };
+      const last = data[data.length - 1];
+      if (!last || last.x < epoch) data.push({ x: epoch, y: value }); // in order: the usual case
       else {
-        data.push({ x: epoch, y: value });
-        data.sort((a, b) => a.x - b.x);
+        const at = data.findIndex((p) => p.x === epoch);
+        if (at >= 0) data[at] = { x: epoch, y: value };
+        else {
+          data.push({ x: epoch, y: value });
+          data.sort((a, b) => a.x - b.x);
+        }
       }
-      chart.update('none');
+      if (redraw) chart.update('none');
     },
+    redraw: () => chart.update('none'),
     count: (series) => chart.data.datasets[index[series]].data.length,
     setEpochs(n) {
       if (!(n > 0) || chart.options.scales.x.max === n) return;

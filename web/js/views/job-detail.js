@@ -92,9 +92,15 @@ export function mountJobDetail(root, { api, params }) {
       h('td', { text: fmtNum(m.learning_rate) }))));
   }
 
+  // Step points wait for the steps per epoch; a replay of many is drawn once.
   function drawSteps() {
-    if (!stepsPerEpoch) return;
-    for (const p of stepPoints.splice(0)) charts[p.chart]?.set('step', p.step / stepsPerEpoch, p.value);
+    if (!stepsPerEpoch || !stepPoints.length) return;
+    const touched = new Set();
+    for (const p of stepPoints.splice(0)) {
+      charts[p.chart]?.set('step', p.step / stepsPerEpoch, p.value, false);
+      touched.add(p.chart);
+    }
+    for (const name of touched) charts[name]?.redraw();
   }
 
   function onMetrics(list) {
