@@ -118,43 +118,17 @@ int store_run_create_in(store *s, const char *config_json, const char *dataset, 
     return rc;
 }
 
-/* The status UPDATE; the caller holds s->mu. */
-static int update_status(store *s, int64_t id, run_status status, const char *error,
-                         mlpd_error *err) {
-    sqlite3_stmt *st;
-    int rc =
-        store_prepare(s,
-                      "UPDATE runs SET status = ?2, error = ?3,"
-                      " started_at = CASE WHEN ?2 = 'running' THEN ?4 ELSE started_at END,"
-                      " finished_at = CASE WHEN ?2 IN ('succeeded', 'failed', 'cancelled') THEN ?4"
-                      "               ELSE finished_at END "
-                      "WHERE id = ?1",
-                      &st, err);
-    if (rc != MLPD_OK) return rc;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, run_status_name(status), -1, SQLITE_STATIC);
-    if (error)
-        sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_double(st, 4, wall_seconds());
-    return step_update(s, st, "set run status", err);
-}
+/* A run's status UPDATE (store_write_status's parameters). */
+static const char RUN_STATUS_SQL[] =
+    "UPDATE runs SET status = ?2, error = ?3,"
+    " started_at = CASE WHEN ?2 = 'running' THEN ?4 ELSE started_at END,"
+    " finished_at = CASE WHEN ?2 IN ('succeeded', 'failed', 'cancelled') THEN ?4"
+    "               ELSE finished_at END "
+    "WHERE id = ?1";
 
 int store_run_set_status(store *s, int64_t id, run_status status, const char *error,
                          mlpd_error *err) {
-    if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
-        return mlpd_fail(err, MLPD_ESTORE, "invalid run status %d", (int)status);
-    int final = status == RUN_SUCCEEDED || status == RUN_FAILED || status == RUN_CANCELLED;
-    pthread_mutex_lock(&s->mu);
-    int rc = update_status(s, id, status, error, err);
-    /* A run's end must be recorded even on a full disk: spend the reserve. */
-    if (rc == MLPD_ENOSPC && final && store_reserve_release(s))
-        rc = update_status(s, id, status, error, err);
-    else if (rc == MLPD_OK && final)
-        store_reserve_refill(s);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return store_write_status(s, RUN_STATUS_SQL, id, status, error, "set run status", "run", err);
 }
 
 /* The progress UPDATE; the caller holds s->mu. */
@@ -230,7 +204,9 @@ int store_run_succeed(store *s, int64_t id, const store_model *meta, const unsig
     if (rc == MLPD_OK) {
         rc = store_model_insert(s, &m, file, len, &model_id, NULL, err);
         if (rc == MLPD_OK) rc = update_finish(s, id, test_loss, test_accuracy, model_id, err);
-        if (rc == MLPD_OK) rc = update_status(s, id, RUN_SUCCEEDED, NULL, err);
+        if (rc == MLPD_OK)
+            rc = store_write_status_once(s, RUN_STATUS_SQL, id, RUN_SUCCEEDED, NULL,
+                                         "set run status", "run", err);
         if (rc == MLPD_OK && derived && derived->eval_json)
             rc = store_evaluation_insert(s, model_id, derived->eval_dataset, derived->eval_split,
                                          derived->eval_json, NULL, err);

@@ -33,6 +33,21 @@ int store_reserve_release(store *s);
 void store_reserve_refill(store *s);
 void store_reserve_free(store *s);
 
+/* Write a status change of one row (a run or a sweep) under the reserve rule:
+ * sql has ?1 id, ?2 the status's name, ?3 the error (NULL binds NULL), ?4 the
+ * time now. A final status must be recorded even on a full disk, so on
+ * MLPD_ENOSPC the reserve is spent and the write tried once more; a final
+ * status written refills it. An invalid status is MLPD_ESTORE "invalid <noun>
+ * status", a row the UPDATE does not change MLPD_ENOTFOUND "<what>: no such
+ * <noun>". Takes s->mu (the caller must not hold it). */
+int store_write_status(store *s, const char *sql, int64_t id, run_status status, const char *error,
+                       const char *what, const char *noun, mlpd_error *err);
+
+/* One try of that UPDATE, without the reserve rule, for a caller that holds
+ * s->mu (inside its own transaction). */
+int store_write_status_once(store *s, const char *sql, int64_t id, run_status status,
+                            const char *error, const char *what, const char *noun, mlpd_error *err);
+
 /* "<what>: <sqlite's message>" into err; returns MLPD_ENOSPC when SQLite's
  * error was a full disk (SQLITE_FULL), MLPD_ELOCKED when another process
  * held the lock past the busy timeout (SQLITE_BUSY, SQLITE_LOCKED), else

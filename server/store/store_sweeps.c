@@ -93,43 +93,17 @@ int store_sweep_get(store *s, int64_t id, store_sweep *out, mlpd_error *err) {
     return rc;
 }
 
-/* The caller holds s->mu. */
-static int update_status(store *s, int64_t id, run_status status, const char *error,
-                         mlpd_error *err) {
-    sqlite3_stmt *st;
-    int rc =
-        store_prepare(s,
-                      "UPDATE sweeps SET status = ?2, error = ?3,"
-                      " started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL THEN ?4"
-                      "              ELSE started_at END,"
-                      " finished_at = CASE WHEN ?2 IN ('succeeded', 'failed', 'cancelled') THEN ?4"
-                      "               ELSE finished_at END "
-                      "WHERE id = ?1",
-                      &st, err);
-    if (rc != MLPD_OK) return rc;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, run_status_name(status), -1, SQLITE_STATIC);
-    if (error)
-        sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_double(st, 4, wall_seconds());
-    return step_one(s, st, "set sweep status", err);
-}
-
 int store_sweep_set_status(store *s, int64_t id, run_status status, const char *error,
                            mlpd_error *err) {
-    if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
-        return mlpd_fail(err, MLPD_ESTORE, "invalid sweep status %d", (int)status);
-    int final = status == RUN_SUCCEEDED || status == RUN_FAILED || status == RUN_CANCELLED;
-    pthread_mutex_lock(&s->mu);
-    int rc = update_status(s, id, status, error, err);
-    if (rc == MLPD_ENOSPC && final && store_reserve_release(s))
-        rc = update_status(s, id, status, error, err);
-    else if (rc == MLPD_OK && final)
-        store_reserve_refill(s);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return store_write_status(
+        s,
+        "UPDATE sweeps SET status = ?2, error = ?3,"
+        " started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL THEN ?4"
+        "              ELSE started_at END,"
+        " finished_at = CASE WHEN ?2 IN ('succeeded', 'failed', 'cancelled') THEN ?4"
+        "               ELSE finished_at END "
+        "WHERE id = ?1",
+        id, status, error, "set sweep status", "sweep", err);
 }
 
 int store_sweep_set_best(store *s, int64_t id, int64_t run_id, double value, mlpd_error *err) {
