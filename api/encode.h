@@ -24,9 +24,10 @@ cJSON *api_encode_arch(const mlp_arch *a);
 char *api_encode_arch_json(const mlp_arch *a);
 
 /* Schema PredictResponse: rows of `classes` outputs in probs (n, classes),
- * labels (n). */
+ * labels (n). class_names (may be NULL): one name per class, each free of
+ * characters JSON escapes; a row then says its label's "class_name". */
 cJSON *api_encode_predictions(int64_t model_id, int n, int classes, const float *probs,
-                              const int *labels);
+                              const int *labels, char *const *class_names);
 
 /* Schema ExplainResponse: PredictResponse's rows (probs (n, classes), labels
  * (n)) each with its target (n), attributions (n, width) and, for integrated

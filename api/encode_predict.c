@@ -97,9 +97,12 @@ static size_t format_int(char *out, int64_t v) {
 /* One prediction {"label":L,"probabilities":[...]} as JSON text in a raw
  * cJSON item: one allocation per row instead of one per value, and no
  * printf (cJSON prints raw items verbatim). */
-static cJSON *prediction_raw(int label, int classes, const float *probs) {
-    static const char head[] = "{\"label\":", mid[] = ",\"probabilities\":[";
-    size_t cap = sizeof head + sizeof mid + 24 + (size_t)classes * (API_PROBABILITY_MAX + 1) + 4;
+static cJSON *prediction_raw(int label, int classes, const float *probs, const char *name) {
+    static const char head[] = "{\"label\":", mid[] = ",\"probabilities\":[",
+                      named[] = ",\"class_name\":\"";
+    size_t name_len = name ? strlen(name) : 0;
+    size_t cap = sizeof head + sizeof mid + 24 + (size_t)classes * (API_PROBABILITY_MAX + 1) + 4 +
+                 (name ? sizeof named + name_len + 1 : 0);
     char stackbuf[1024];
     char *buf = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
     if (!buf) return NULL;
@@ -107,6 +110,13 @@ static cJSON *prediction_raw(int label, int classes, const float *probs) {
     memcpy(buf + n, head, sizeof head - 1);
     n += sizeof head - 1;
     n += format_int(buf + n, label);
+    if (name) { /* checked when stored: no character JSON would escape */
+        memcpy(buf + n, named, sizeof named - 1);
+        n += sizeof named - 1;
+        memcpy(buf + n, name, name_len);
+        n += name_len;
+        buf[n++] = '"';
+    }
     memcpy(buf + n, mid, sizeof mid - 1);
     n += sizeof mid - 1;
     for (int k = 0; k < classes; k++) {
@@ -124,7 +134,7 @@ static cJSON *prediction_raw(int label, int classes, const float *probs) {
 /* The tree holds "model" and each prediction as raw JSON text: it prints as
  * PredictResponse, but its predictions are not cJSON objects to walk. */
 cJSON *api_encode_predictions(int64_t model_id, int n, int classes, const float *probs,
-                              const int *labels) {
+                              const int *labels, char *const *class_names) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     char id[24];
@@ -136,7 +146,9 @@ cJSON *api_encode_predictions(int64_t model_id, int n, int classes, const float 
         return NULL;
     }
     for (int i = 0; i < n; i++) {
-        cJSON *p = prediction_raw(labels[i], classes, probs + (size_t)i * classes);
+        const char *name =
+            class_names && labels[i] >= 0 && labels[i] < classes ? class_names[labels[i]] : NULL;
+        cJSON *p = prediction_raw(labels[i], classes, probs + (size_t)i * classes, name);
         if (!p) { /* out of memory: no half answer */
             cJSON_Delete(o);
             return NULL;

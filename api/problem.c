@@ -105,6 +105,13 @@ char *api_problem_to_json(const api_problem *p) {
              cJSON_AddNumberToObject(o, "status", p->status);
     if (ok && p->detail[0]) ok = cJSON_AddStringToObject(o, "detail", p->detail) != NULL;
     if (ok && p->pointer[0]) ok = cJSON_AddStringToObject(o, "pointer", p->pointer) != NULL;
+    cJSON *errors = ok && p->n_errors > 1 ? cJSON_AddArrayToObject(o, "errors") : NULL;
+    for (int i = 0; errors && i < p->n_errors && i < API_PROBLEM_MAX_ERRORS; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "pointer", p->errors[i].pointer);
+        cJSON_AddStringToObject(e, "detail", p->errors[i].detail);
+        cJSON_AddItemToArray(errors, e);
+    }
     char *s = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return s;

@@ -2,10 +2,14 @@
  *
  * Body: {"type": "...", "title": "...", "status": N, "detail": "...",
  *        "pointer": "/field"}  (pointer only when a field is to blame),
- * served as application/problem+json.
+ * served as application/problem+json. When several members of a body are to
+ * blame (POST /train), "errors": [{"pointer", "detail"}, ...] lists them all
+ * and detail/pointer repeat the first.
  */
 #ifndef MLPD_API_PROBLEM_H
 #define MLPD_API_PROBLEM_H
+
+#define API_PROBLEM_MAX_ERRORS 8
 
 typedef struct {
     int status;        /* HTTP status, 4xx/5xx */
@@ -13,6 +17,11 @@ typedef struct {
     char title[96];    /* short, the same for every problem of this type */
     char detail[320];  /* this occurrence, human-readable */
     char pointer[128]; /* JSON pointer of the offending field, "" if none */
+    int n_errors;      /* entries of errors[]; written only when > 1 */
+    struct {
+        char pointer[128];
+        char detail[320];
+    } errors[API_PROBLEM_MAX_ERRORS];
 } api_problem;
 
 /* Fill *p: title follows the status (e.g. 422 "Unprocessable Content") unless

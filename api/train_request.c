@@ -206,15 +206,33 @@ static int find_member(const char *prefix, const char *key, int *group) {
     return -1;
 }
 
+/* Every member's refusal, not only the first: a person fixes them at once. */
+typedef struct {
+    int n;
+    api_problem first; /* the first refusal whole (its type and status answer) */
+    struct {
+        char pointer[128];
+        char detail[320];
+    } e[API_PROBLEM_MAX_ERRORS];
+} refusals;
+
+static void note(refusals *errs, const api_problem *p) {
+    if (errs->n >= API_PROBLEM_MAX_ERRORS) return;
+    if (errs->n == 0) errs->first = *p;
+    snprintf(errs->e[errs->n].pointer, sizeof errs->e[0].pointer, "%s", p->pointer);
+    snprintf(errs->e[errs->n].detail, sizeof errs->e[0].detail, "%s", p->detail);
+    errs->n++;
+}
+
 static int decode_object(const cJSON *obj, const char *prefix, const char *base,
-                         api_train_request *r, api_problem *p);
+                         api_train_request *r, api_problem *p, refusals *errs);
 
 /* An object member such as early_stopping: its members listed in the error. */
 static int decode_group(const cJSON *v, const char *group, const char *ptr, api_train_request *r,
-                        api_problem *p) {
+                        api_problem *p, refusals *errs) {
     char prefix[64];
     snprintf(prefix, sizeof prefix, "%s.", group);
-    if (cJSON_IsObject(v)) return decode_object(v, prefix, ptr, r, p);
+    if (cJSON_IsObject(v)) return decode_object(v, prefix, ptr, r, p, errs);
     char list[256] = "";
     size_t used = 0, pl = strlen(prefix);
     for (size_t i = 0; i < mlp_recipe_n_fields && used < sizeof list; i++)
@@ -224,10 +242,12 @@ static int decode_group(const cJSON *v, const char *group, const char *ptr, api_
     return api_json_invalid(p, ptr, "%s must be an object {%s}", group, list);
 }
 
+/* Decode every member, noting each refusal in errs (a group's members' own);
+ * -1 when any was refused. */
 static int decode_object(const cJSON *obj, const char *prefix, const char *base,
-                         api_train_request *r, api_problem *p) {
+                         api_train_request *r, api_problem *p, refusals *errs) {
     unsigned char seen[MAX_MEMBERS + 3] = {0}; /* + dataset, warm_start_model, model_name */
-    int top = prefix[0] == '\0';
+    int top = prefix[0] == '\0', failed = 0;
     for (const cJSON *m = obj->child; m; m = m->next) {
         const char *key = m->string ? m->string : "";
         char ptr[sizeof p->pointer];
@@ -241,10 +261,17 @@ static int decode_object(const cJSON *obj, const char *prefix, const char *base,
             i = MAX_MEMBERS + 2;
         else
             i = find_member(prefix, key, &group);
-        if (i < 0) return api_json_invalid(p, ptr, "unknown field \"%.64s\"", key);
-        if (seen[i]) return api_json_invalid(p, ptr, "field \"%s\" appears twice", key);
+        if (i < 0 || seen[i]) {
+            if (i < 0)
+                api_json_invalid(p, ptr, "unknown field \"%.64s\"", key);
+            else
+                api_json_invalid(p, ptr, "field \"%s\" appears twice", key);
+            note(errs, p);
+            failed = 1;
+            continue;
+        }
         seen[i] = 1;
-        int rc;
+        int rc, before = errs->n;
         if (i == MAX_MEMBERS)
             rc = dec_dataset(m, r, ptr, p);
         else if (i == MAX_MEMBERS + 1)
@@ -252,12 +279,13 @@ static int decode_object(const cJSON *obj, const char *prefix, const char *base,
         else if (i == MAX_MEMBERS + 2)
             rc = dec_model_name(m, r, ptr, p);
         else if (group)
-            rc = decode_group(m, key, ptr, r, p);
+            rc = decode_group(m, key, ptr, r, p, errs);
         else
             rc = dec_member(&mlp_recipe_fields[i], m, &r->recipe, ptr, p);
-        if (rc) return -1;
+        if (rc && errs->n == before) note(errs, p);
+        if (rc) failed = 1;
     }
-    return 0;
+    return failed ? -1 : 0;
 }
 
 /* o's object member `name` up to the dot of a dotted table name, created on
@@ -301,9 +329,19 @@ int api_train_request_decode(const char *json, size_t len, api_train_request *ou
     api_train_request_default(&r);
     r.recipe.output_activation = -1; /* until the body or the loss decides */
     r.model_name[0] = '\0';          /* until the body or the dataset decides */
+    static const refusals none;
+    refusals errs = none;
     if (!cJSON_IsObject(root)) {
         api_json_invalid(prob, "", "the body must be a JSON object");
-    } else if (!decode_object(root, "", "", &r, prob)) {
+    } else if (decode_object(root, "", "", &r, prob, &errs) != 0) {
+        /* The first refusal is the problem's detail and pointer; all are listed. */
+        *prob = errs.first;
+        prob->n_errors = errs.n;
+        for (int i = 0; i < errs.n; i++) {
+            memcpy(prob->errors[i].pointer, errs.e[i].pointer, sizeof prob->errors[i].pointer);
+            memcpy(prob->errors[i].detail, errs.e[i].detail, sizeof prob->errors[i].detail);
+        }
+    } else {
         const mlp_recipe_field *bad = NULL;
         mlp_error e = {{0}};
         if (mlp_recipe_validate(&r.recipe, &bad, &e) == MLP_OK) {

@@ -69,10 +69,8 @@ run_step() { # name, command...: a preparation step (a build); it counts only wh
 # programs test what only a SQLite file has, and run in the SQLite pass only:
 # test_crash_kill reads the database file after SIGKILLs, test_full_disk
 # fills the file system under it, test_store_locked holds the file's write
-# lock from another process (PostgreSQL's server owns all three concerns);
-# test_api_sweeps: the PostgreSQL store refuses sweeps for now
-# (store_pg_sweeps.c, docs/scale-out.md).
-PG_ONLY_SQLITE="test_crash_kill test_full_disk test_store_locked test_api_sweeps"
+# lock from another process (PostgreSQL's server owns all three concerns).
+PG_ONLY_SQLITE="test_crash_kill test_full_disk test_store_locked"
 integration_pg() {
     local dir uri t
     dir=$(mktemp -u /tmp/mlpd-pgpass-XXXXXX)

@@ -69,6 +69,17 @@ static void flush_rows(const mlp_model *m, const float *x, int rows, float *prob
     }
 }
 
+/* The row's largest value when every value is a whole number in 0..255 and
+ * one is above 1 (it reads like raw pixels), else 0. */
+static float raw_pixel_max(const float *row, int width) {
+    float max = 0;
+    for (int j = 0; j < width; j++) {
+        if (row[j] < 0 || row[j] > 255 || row[j] != (float)(int)row[j]) return 0;
+        if (row[j] > max) max = row[j];
+    }
+    return max > 1 ? max : 0;
+}
+
 static int predict_stream(const mlp_model *m, FILE *in, const char *name, int scale_255) {
     int width = m->arch.sizes[0], outs = m->arch.sizes[m->arch.n_layers];
     float *x = malloc(sizeof(float) * (size_t)PREDICT_BATCH * (size_t)width);
@@ -78,7 +89,8 @@ static int predict_stream(const mlp_model *m, FILE *in, const char *name, int sc
     char *line = NULL;
     size_t cap = 0;
     long lineno = 0;
-    int first = 1; /* the next non-blank line is the first: it may be a header */
+    int first = 1;  /* the next non-blank line is the first: it may be a header */
+    int warned = 0; /* raw-looking rows are pointed out once */
     int rows = 0, rc = 0;
     if (!x || !probs || !labels || !scratch) {
         fprintf(stderr, "mlpd predict: out of memory\n");
@@ -106,6 +118,17 @@ static int predict_stream(const mlp_model *m, FILE *in, const char *name, int sc
                     name, lineno, cells, width);
             rc = 1;
             goto done;
+        }
+        float raw = scale_255 || warned ? 0 : raw_pixel_max(row, width);
+        if (raw > 0) {
+            /* Predicted as given (a model may take such features), but a
+             * model trained on images scaled to 0..1 answers nonsense. */
+            fprintf(stderr,
+                    "mlpd predict: warning: %s line %ld holds whole numbers up to %g, like raw "
+                    "0..255 pixels; models trained on images take 0..1 (give --scale-255 to "
+                    "divide by 255)\n",
+                    name, lineno, (double)raw);
+            warned = 1;
         }
         if (scale_255)
             for (int j = 0; j < width; j++) row[j] /= 255.0f;

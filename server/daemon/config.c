@@ -57,6 +57,9 @@ static void settings(serve_config *c, cli_option t[N_ROWS]) {
              "largest model or data set upload"),
         INT("max-predict-batch", max_predict_batch, 1, 1000000, "MLPD_MAX_PREDICT_BATCH", "256",
             "rows per POST /predict"),
+        STR("max-predict-body", max_predict_body_arg, "MLPD_MAX_PREDICT_BODY", "auto",
+            "largest body of an inference request (/predict, /explain, v1, v2); auto: room for "
+            "--max-predict-batch rows of 784 values at 16 bytes each, and at least --max-body"),
         INT("max-connections", max_connections, 1, 1000000, "MLPD_MAX_CONNECTIONS", "512",
             "open connections"),
         INT("timeout", timeout, 1, 86400, "MLPD_TIMEOUT", "60", "idle connection timeout, seconds"),
@@ -143,8 +146,9 @@ void serve_config_usage(FILE *f) {
     cli_print_help(f, USAGE, SUMMARY, t);
 }
 
-/* What no single row can check: names another layer owns the rules of. */
-static int check_names(const serve_config *c, char *err, size_t errlen) {
+/* What no single row can check: names another layer owns the rules of, and
+ * --max-predict-body ("auto" or a size). */
+static int check_names(serve_config *c, char *err, size_t errlen) {
     if (c->default_alias[0] && !api_model_name_ok(c->default_alias)) {
         snprintf(err, errlen,
                  "--default-alias: '%s' is not an alias (a letter, then up to 63 of "
@@ -154,6 +158,12 @@ static int check_names(const serve_config *c, char *err, size_t errlen) {
     }
     if (strcmp(c->role, "all") && strcmp(c->role, "api") && strcmp(c->role, "trainer")) {
         snprintf(err, errlen, "--role: expected all, api or trainer, got '%s'", c->role);
+        return 2;
+    }
+    if (strcmp(c->max_predict_body_arg, "auto") &&
+        serve_parse_size(c->max_predict_body_arg, &c->max_predict_body) != 0) {
+        snprintf(err, errlen, "--max-predict-body: expected auto or a size like 4M, got '%s'",
+                 c->max_predict_body_arg);
         return 2;
     }
     if (http_balance_parse(c->balance) < 0) {
@@ -176,6 +186,12 @@ int serve_config_parse(serve_config *c, int argc, char **argv, FILE *out, char *
     }
     if (rc != CLI_OK) return 2;
     return check_names(c, err, errlen);
+}
+
+size_t serve_predict_body_limit(const serve_config *c) {
+    if (c->max_predict_body) return c->max_predict_body;
+    size_t derived = (size_t)c->max_predict_batch * PREDICT_ROW_VALUES * PREDICT_VALUE_BYTES + 4096;
+    return derived > c->max_body ? derived : c->max_body;
 }
 
 void serve_config_rest(const serve_config *c, rest_config *out) {

@@ -23,12 +23,14 @@ typedef struct serve_config {
     size_t max_body;       /* --max-body: JSON request bodies, bytes */
     size_t max_upload;     /* --max-upload: model / dataset uploads, bytes */
     int max_predict_batch; /* --max-predict-batch: rows per POST /predict */
-    int max_connections;   /* --max-connections */
-    int timeout;           /* --timeout: idle connection timeout, seconds */
-    int quiet;             /* --quiet / MLPD_QUIET=1: no per-request log lines */
-    int max_streams;       /* --max-streams: open GET /jobs/{id}/events streams */
-    int max_params;        /* --max-params: weights + biases of a network trained by POST /train */
-    int max_epochs;        /* --max-epochs: epochs of one training job */
+    char max_predict_body_arg[24]; /* --max-predict-body: a size, or "auto" */
+    size_t max_predict_body;       /* its bytes; 0 = auto (derived, see below) */
+    int max_connections;           /* --max-connections */
+    int timeout;                   /* --timeout: idle connection timeout, seconds */
+    int quiet;                     /* --quiet / MLPD_QUIET=1: no per-request log lines */
+    int max_streams;               /* --max-streams: open GET /jobs/{id}/events streams */
+    int max_params; /* --max-params: weights + biases of a network trained by POST /train */
+    int max_epochs; /* --max-epochs: epochs of one training job */
     size_t max_dataset_bytes; /* --max-dataset-bytes: a data set decoded in memory */
     size_t max_job_memory;    /* --max-job-memory: a training job's estimated memory */
     /* Access control (auth.h). Raw tokens come from the environment only (a
@@ -52,6 +54,16 @@ typedef struct serve_config {
     int lease_seconds;        /* --lease-seconds: job claims expire after this unless renewed */
     int shutdown_delay;       /* --shutdown-delay: seconds serving, not ready, after SIGTERM */
 } serve_config;
+
+/* The body limit of the inference routes: --max-predict-body, or when 0
+ * room for a full batch (--max-predict-batch) of MNIST rows written as JSON:
+ * PREDICT_ROW_VALUES values of up to PREDICT_VALUE_BYTES characters each
+ * ("0.123456789012, "), plus 4 KiB for the rest; never below --max-body.
+ * 256 rows: 3.2 MB, so the batch limit, not the body limit, is what a
+ * client of real images meets first. */
+#define PREDICT_ROW_VALUES  784
+#define PREDICT_VALUE_BYTES 16
+size_t serve_predict_body_limit(const serve_config *c);
 
 /* The parts of the settings that the layers below read (borrowing c's
  * strings): the REST layer's settings and where the access tokens come from. */

@@ -240,6 +240,8 @@ static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics
     sweeps_config wc = {.st = a->st,
                         .jobs = a->jobs,
                         .max_active = cfg->max_queue > 0 ? cfg->max_queue : 1,
+                        .node = node,
+                        .lease_seconds = cfg->lease_seconds,
                         .log = log_job,
                         .log_user = NULL};
     if (sweeps_start(&wc, &a->sweeps, &se) != MLPD_OK) {
@@ -256,7 +258,7 @@ static int start_services(app *a, const serve_config *cfg, mlpd_metrics *metrics
     if (web_assets_load(cfg->web_dir, web, &we) != MLPD_OK)
         log_error("the dashboard is not served: %s", we.msg);
     a->web = *web;
-    a->router = router_create(cfg->max_body, cfg->max_upload);
+    a->router = router_create(cfg->max_body, cfg->max_upload, serve_predict_body_limit(cfg));
     a->sse = sse_hub_create(cfg->max_streams, &se);
     if (!a->router || !a->sse) {
         log_error("cannot start: %s", a->sse ? "out of memory" : se.msg);

@@ -16,4 +16,12 @@
  * dataset cannot be registered). */
 int datasets_scan(store *st, const char *data_dir, size_t max_bytes, mlpd_error *err);
 
+/* The class names of the packaged sets (fashion-mnist, mnist-digits) as a
+ * JSON array in label order; NULL for any other name. */
+const char *datasets_known_class_names(const char *name);
+
+/* "a,b,c" (the upload parameter ?classes=) as a JSON array of `classes`
+ * names (malloc'ed), or NULL with why in err: a bad name or the wrong count. */
+char *datasets_class_names_json(const char *list, int classes, char *err, size_t errlen);
+
 #endif /* MLPD_DATASETS_H */

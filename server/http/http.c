@@ -296,11 +296,19 @@ static enum MHD_Result first_call(http_server *h, conn_state *s, struct MHD_Conn
         return MHD_YES;
     }
     s->refused = 1;
-    /* A refused request that announces a body is answered now, so the
-     * client need not send it (MHD then closes the connection); one
-     * without a body is answered on the final call, keeping keep-alive. */
-    int has_body = len != 0;
-    return has_body ? send_response(c, s) : MHD_YES;
+    /* One without a body is answered on the final call, keeping keep-alive. */
+    if (len == 0) return MHD_YES;
+    /* One that announces a body is closed after its answer. A body of
+     * announced length up to HTTP_LINGER_MAX_BYTES is first read and
+     * dropped (a lingering close, as nginx's): closing with it unread makes
+     * the kernel reset the connection, and a client still writing it
+     * (Node's fetch) sees EPIPE instead of the answer. A client that asked
+     * to be told first (Expect: 100-continue, no body sent yet), a longer
+     * body or a chunked one is answered at once. */
+    http_set_header(&s->res, "Connection", "close");
+    const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+    if (len > 0 && len <= HTTP_LINGER_MAX_BYTES && !expect) return MHD_YES;
+    return send_response(c, s);
 }
 
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -318,7 +326,7 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char 
         finish_deferred(s);
         return send_response(c, s);
     }
-    if (s->refused) { /* drop whatever body still arrives; answer once */
+    if (s->refused) { /* drop whatever body still arrives; answer once it is in */
         if (*upload_size > 0) {
             *upload_size = 0;
             return MHD_YES;

@@ -34,6 +34,9 @@ struct MHD_Response;
 
 #define HTTP_MAX_PARAMS  2
 #define HTTP_MAX_HEADERS 12
+/* A refused request's body of announced length up to this is read and
+ * dropped before the answer (a lingering close; http.c, first_call). */
+#define HTTP_LINGER_MAX_BYTES (8u << 20)
 
 /* What a handler is given. Strings point into MHD's or the connection's
  * memory and live until the handler returns. */

@@ -376,14 +376,11 @@ int jobs_cancel_why(jobs *j, int64_t run_id, const char *why) {
     }
     pthread_mutex_unlock(&j->mu);
     int was_running = 0;
-    /* Queued: ended in the store at once. Running on another daemon: the
-     * request is recorded; that daemon stops at its next heartbeat, or at
-     * once on the notification (jobs_on_event). */
-    if (!running) rc = store_run_cancel(j->cfg.st, run_id, &was_running, NULL);
-    /* A queued run's reason is recorded with it; one running on another
-     * daemon ends with none (the request carries no text). */
-    if (rc == MLPD_OK && !running && !was_running && why && why[0])
-        store_run_set_status(j->cfg.st, run_id, RUN_CANCELLED, why, NULL);
+    /* Queued: ended in the store at once, with the reason. Running on
+     * another daemon: the request and its reason are recorded; that daemon
+     * stops at its next heartbeat, or at once on the notification
+     * (jobs_on_event), and its cancelled status takes the reason. */
+    if (!running) rc = store_run_cancel(j->cfg.st, run_id, why, &was_running, NULL);
     if (rc == MLPD_OK)
         jobs_logf(j, "job %lld %s", (long long)run_id,
                   running || was_running ? "cancel requested" : "cancelled while queued");

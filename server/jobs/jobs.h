@@ -12,7 +12,7 @@
  * Lifecycle of a run: queued -> running -> succeeded | failed | cancelled.
  * Per epoch the runner appends the metrics loss, accuracy, val_loss,
  * val_accuracy, seconds (store_metrics_append) and updates the run's progress;
- * per step it appends "step_loss" every STEP_METRIC_INTERVAL batches. On
+ * per step it appends "step_loss" and "step_accuracy" every STEP_METRIC_INTERVAL batches. On
  * success it evaluates the test split (when the dataset has one), stores the
  * model and calls store_run_finish.
  *

@@ -18,7 +18,7 @@
 
 #include "jobs.h"
 
-/* A "step_loss" metric is taken every this many batches; they are committed
+/* "step_loss" and "step_accuracy" metrics are taken every this many batches; they are committed
  * with the next progress row or epoch, not one transaction (one fsync) each. */
 #define STEP_METRIC_INTERVAL 50
 /* Step metrics held before a commit at most (committed early when full). */

@@ -95,11 +95,23 @@ int train_ctx_on_batch(const mlp_progress *p, const mlp_model *m, void *user) {
     store *st = c->j->cfg.st;
     mlpd_error se = {0};
     if (p->global_step % STEP_METRIC_INTERVAL == 0 && isfinite(p->loss)) {
-        store_metric *sm = &c->pending[c->n_pending++];
-        *sm = (store_metric){
-            .run_id = c->jb->run_id, .epoch = p->epoch, .step = p->global_step, .value = p->loss};
-        snprintf(sm->key, sizeof sm->key, "step_loss");
-        if (c->n_pending == STEP_METRICS_PENDING) train_ctx_flush(c);
+        /* The batch's loss and the epoch's running accuracy: the dashboard
+         * draws them while the first epoch has no per-epoch point yet. */
+        const struct {
+            const char *key;
+            double value;
+        } step_vals[] = {{"step_loss", p->loss},
+                         {"step_accuracy", c->sum_acc / (double)c->n_batches}};
+        for (size_t i = 0; i < sizeof step_vals / sizeof step_vals[0]; i++) {
+            if (!isfinite(step_vals[i].value)) continue;
+            store_metric *sm = &c->pending[c->n_pending++];
+            *sm = (store_metric){.run_id = c->jb->run_id,
+                                 .epoch = p->epoch,
+                                 .step = p->global_step,
+                                 .value = step_vals[i].value};
+            snprintf(sm->key, sizeof sm->key, "%s", step_vals[i].key);
+        }
+        if (c->n_pending >= STEP_METRICS_PENDING) train_ctx_flush(c);
     }
     if (now - c->t_progress >= PROGRESS_WRITE_SECONDS) {
         c->t_progress = now;

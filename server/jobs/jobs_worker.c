@@ -8,7 +8,8 @@
  *   state), in one transaction. A run claimed again (rescued, or queued again
  *   by a restart or a drain) continues after that epoch and ends with the
  *   weights an uninterrupted run would have;
- * - every STEP_METRIC_INTERVAL batches: a "step_loss" metric, held in memory
+ * - every STEP_METRIC_INTERVAL batches: "step_loss" (the batch's) and
+ *   "step_accuracy" (the epoch's running accuracy) metrics, held in memory
  *   and committed with the next progress row or epoch (a transaction is an
  *   fsync: one per step metric cost the job up to a quarter of its speed
  *   when the disk was slow);

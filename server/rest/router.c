@@ -25,7 +25,7 @@
 #define R(method, pattern, handler, body, types, scope)                                            \
     RQ(method, pattern, handler, body, types, scope, NULL)
 #define OCTETS "application/octet-stream"
-#define PAGE   "limit|offset"
+#define PAGE   "limit|offset|cursor"
 static const route route_table[] = {
     /*  method   pattern                                    handler                      body               types     scope, query */
     R(  "POST",  "/train",                                  route_train,                 ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
@@ -77,9 +77,10 @@ static const route route_table[] = {
     R(  "POST",  "/v1/models/{path*}",                      route_v1_post,               ROUTE_BODY_JSON,   CT_JSON,  AUTH_INFER),
     R(  "GET",   "/models/{id}/evaluation",                 route_model_evaluation,      ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     R(  "POST",  "/models/{id}/evaluate",                   route_model_evaluate,        ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
-    R(  "GET",   "/datasets",                               route_datasets_list,         ROUTE_BODY_NONE,   NULL,     AUTH_READ),
-    RQ( "POST",  "/datasets",                               route_dataset_upload,        ROUTE_BODY_UPLOAD, "text/csv", AUTH_MANAGE, "name|scale"),
+    RQ( "GET",   "/datasets",                               route_datasets_list,         ROUTE_BODY_NONE,   NULL,     AUTH_READ, PAGE),
+    RQ( "POST",  "/datasets",                               route_dataset_upload,        ROUTE_BODY_UPLOAD, "text/csv", AUTH_MANAGE, "name|scale|classes"),
     R(  "GET",   "/datasets/{name}",                        route_dataset_get,           ROUTE_BODY_NONE,   NULL,     AUTH_READ),
+    R(  "DELETE","/datasets/{name}",                        route_dataset_delete,        ROUTE_BODY_NONE,   NULL,     AUTH_MANAGE),
     RQ( "GET",   "/datasets/{name}/samples",                route_dataset_samples,       ROUTE_BODY_NONE,   NULL,     AUTH_READ, "n|split|index"),
     R(  "PUT",   "/datasets/{name}/files/{file}",           route_dataset_file_upload,   ROUTE_BODY_UPLOAD, OCTETS,   AUTH_MANAGE),
     R(  "GET",   "/healthz",                                route_healthz,               ROUTE_BODY_NONE,   NULL,     AUTH_OPEN),
@@ -106,7 +107,7 @@ struct router {
     route unmatched; /* counts 404s and other refusals of unknown paths */
 };
 
-router *router_create(size_t json_limit, size_t upload_limit) {
+router *router_create(size_t json_limit, size_t upload_limit, size_t infer_limit) {
     router *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     for (size_t i = 0; i < N_ROUTES; i++) {
@@ -120,9 +121,10 @@ router *router_create(size_t json_limit, size_t upload_limit) {
         rt->exists = route_table[i].exists;
         rt->scope = route_table[i].scope;
         rt->query = route_table[i].query;
-        rt->body_limit = rt->body == ROUTE_BODY_JSON     ? json_limit
-                         : rt->body == ROUTE_BODY_UPLOAD ? upload_limit
-                                                         : 0;
+        rt->body_limit = rt->body == ROUTE_BODY_JSON && rt->scope == AUTH_INFER ? infer_limit
+                         : rt->body == ROUTE_BODY_JSON                          ? json_limit
+                         : rt->body == ROUTE_BODY_UPLOAD                        ? upload_limit
+                                                                                : 0;
         hist_init(&rt->stats.duration, route_bucket_bounds, N_BOUNDS);
     }
     r->unmatched.method = "";

@@ -114,7 +114,10 @@ typedef struct route {
 } route;
 
 /* Build the table with body limits for JSON bodies and uploads. NULL on ENOMEM. */
-router *router_create(size_t json_limit, size_t upload_limit);
+/* json_limit: JSON bodies; upload_limit: model and data set uploads;
+ * infer_limit: JSON bodies of the inference routes (scope AUTH_INFER:
+ * /predict, /explain, v1 and v2 inference), sized for a full batch. */
+router *router_create(size_t json_limit, size_t upload_limit, size_t infer_limit);
 void router_free(router *r);
 
 /* Admission of a request whose headers are known. Returns NULL and fills res
@@ -198,6 +201,7 @@ void route_model_evaluate(app *a, const http_request *req, http_response *res);
 void route_datasets_list(app *a, const http_request *req, http_response *res);
 void route_dataset_get(app *a, const http_request *req, http_response *res);
 void route_dataset_upload(app *a, const http_request *req, http_response *res);
+void route_dataset_delete(app *a, const http_request *req, http_response *res);
 void route_dataset_file_upload(app *a, const http_request *req, http_response *res);
 void route_dataset_samples(app *a, const http_request *req,
                            http_response *res); /* routes_samples.c */

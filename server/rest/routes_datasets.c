@@ -23,6 +23,7 @@
  * when that is present; once the train pair (and the test pair, if either
  * test file is there) probes together, the folder is registered.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "datasets.h"
+#include "log.h"
+#include "paging.h"
 #include "router.h"
 #include "views.h"
 
@@ -53,14 +57,27 @@ static void reply_refused(http_response *res, mlp_status s, const char *type, co
         http_reply_problem(res, 422, type, NULL, "%s: %s", what, me->msg);
 }
 
+/* Data sets are few (the data folder's): the page is cut from the whole
+ * list, sorted by name, after the cursor's name. */
 void route_datasets_list(app *a, const http_request *req, http_response *res) {
-    (void)req;
+    route_page pg;
+    if (route_page_parse(req, 1, &pg, res) != 0) return;
     store_dataset *list = NULL;
     size_t n = 0;
     mlpd_error se = {0};
     if (route_store_check(store_dataset_list(a->st, &list, &n, &se), &se, res, "no data sets") != 0)
         return;
-    http_reply_json(res, 200, view_dataset_list(list, n));
+    size_t from = 0;
+    while (pg.has_cursor && from < n && strcmp(list[from].name, pg.cursor_name) <= 0) from++;
+    from += (size_t)pg.offset < n - from ? (size_t)pg.offset : n - from;
+    size_t shown = n - from < (size_t)pg.limit ? n - from : (size_t)pg.limit;
+    cJSON *body = view_dataset_list(list + from, shown);
+    cJSON_AddNumberToObject(body, "total", (double)n);
+    cJSON_AddNumberToObject(body, "limit", (double)pg.limit);
+    cJSON_AddNumberToObject(body, "offset", (double)pg.offset);
+    route_page_next(req, &pg, NULL, from + shown < n ? list[from + shown - 1].name : NULL, body,
+                    res);
+    http_reply_json(res, 200, body);
     store_dataset_list_free(list, n);
 }
 
@@ -80,6 +97,53 @@ static void reply_dataset(app *a, const char *name, int status, int csv_header,
 
 void route_dataset_get(app *a, const http_request *req, http_response *res) {
     reply_dataset(a, req->params[0], 200, -1, res);
+}
+
+/* Remove an uploaded set's files: its CSV, or its IDX folder's files and
+ * the folder (nothing below it is a folder: uploads write only files). */
+static void remove_upload_files(const char *data_dir, const store_dataset *d) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", data_dir, d->path);
+    if (!strcmp(d->format, "csv")) {
+        if (unlink(path) != 0) log_error("dataset %s: unlink: %s", d->name, strerror(errno));
+        return;
+    }
+    DIR *dir = opendir(path);
+    struct dirent *e;
+    while (dir && (e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+            continue;
+        char file[1400];
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        if (unlink(file) != 0) log_error("dataset %s: unlink: %s", d->name, strerror(errno));
+    }
+    if (dir) closedir(dir);
+    if (rmdir(path) != 0) log_error("dataset %s: rmdir: %s", d->name, strerror(errno));
+}
+
+/* DELETE /datasets/{name}: only uploads are deleted (with their files); a
+ * set found in the data folder would come back at the next start, so it is
+ * a 409 saying where its files are. */
+void route_dataset_delete(app *a, const http_request *req, http_response *res) {
+    const char *name = req->params[0];
+    store_dataset d;
+    mlpd_error se = {0};
+    int rc = name_ok(name) ? store_dataset_get(a->st, name, &d, &se) : MLPD_ENOTFOUND;
+    if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) return;
+    if (!d.source || strcmp(d.source, "upload")) {
+        http_reply_problem(res, 409, "dataset-not-uploaded", NULL,
+                           "data set '%s' was found in the data folder (%s), not uploaded: remove "
+                           "its files there",
+                           name, d.source ? d.source : "?");
+        store_dataset_clear(&d);
+        return;
+    }
+    rc = store_dataset_delete(a->st, name, &se);
+    if (route_store_check(rc, &se, res, "no data set named '%s'", name) == 0) {
+        remove_upload_files(a->cfg->data_dir, &d);
+        http_reply_take(res, 204, NULL, NULL, 0);
+    }
+    store_dataset_clear(&d);
 }
 
 /* Write body to a new temporary file in dir; its path into tmp. 0, or the
@@ -187,6 +251,14 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
         reply_refused(res, s, "invalid-csv", "the CSV was refused", &me);
         return;
     }
+    /* ?classes=a,b,c: the labels' names, one per class in label order. */
+    const char *classes = http_query(req, "classes");
+    char *names = NULL;
+    if (classes && !(names = datasets_class_names_json(classes, info.classes, why, sizeof why))) {
+        unlink(tmp);
+        http_reply_problem(res, 422, "invalid-query", NULL, "query parameter 'classes': %s", why);
+        return;
+    }
     store_dataset rec = {.name = (char *)name,
                          .source = "upload",
                          .path = shown,
@@ -194,10 +266,12 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
                          .n_train = (int64_t)info.n_train,
                          .n_test = 0,
                          .features = info.features,
-                         .classes = info.classes};
+                         .classes = info.classes,
+                         .class_names = names};
     snprintf(final, sizeof final, "%s/%s", a->cfg->data_dir, shown);
     if (link(tmp, final) != 0) {
         int e = errno;
+        free(names);
         unlink(tmp);
         if (e == EEXIST)
             http_reply_problem(res, 409, "dataset-exists", NULL,
@@ -209,6 +283,7 @@ void route_dataset_upload(app *a, const http_request *req, http_response *res) {
     unlink(tmp);
     mlpd_error se = {0};
     int rc = store_dataset_put(a->st, &rec, NULL, &se);
+    free(names);
     if (route_store_check(rc, &se, res, "no data set named '%s'", name) != 0) {
         unlink(final);
         return;

@@ -8,8 +8,10 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "paging.h"
 #include "router.h"
 #include "train_request.h"
 #include "views.h"
@@ -151,10 +153,11 @@ void route_jobs_list(app *a, const http_request *req, http_response *res) {
         }
         q.has_status = 1;
     }
-    long long limit, offset;
-    if (route_query_page(req, &limit, &offset, res) != 0) return;
-    q.limit = (int)limit;
-    q.offset = offset;
+    route_page pg;
+    if (route_page_parse(req, 0, &pg, res) != 0) return;
+    q.limit = (int)pg.limit + 1; /* one more: is there a next page? */
+    q.offset = pg.offset;
+    q.before_id = pg.cursor_id;
     store_run *runs = NULL;
     size_t n = 0;
     int64_t total = 0;
@@ -162,7 +165,14 @@ void route_jobs_list(app *a, const http_request *req, http_response *res) {
     if (route_store_check(store_run_list(a->st, &q, &runs, &n, &total, &se), &se, res, "no jobs") !=
         0)
         return;
-    cJSON *body = view_job_list(runs, n, total, q.limit, q.offset);
+    char next[24] = "";
+    size_t fetched = n;
+    if (n > (size_t)pg.limit) {
+        n = (size_t)pg.limit; /* the look-ahead row is not shown */
+        snprintf(next, sizeof next, "%lld", (long long)runs[n - 1].id);
+    }
+    cJSON *body = view_job_list(runs, n, total, (int)pg.limit, pg.offset);
+    route_page_next(req, &pg, "status", next[0] ? next : NULL, body, res);
     /* A running job's entry gets its live progress too, as GET /jobs/{id} would. */
     cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "jobs");
     for (size_t i = 0; i < n; i++) {
@@ -170,7 +180,7 @@ void route_jobs_list(app *a, const http_request *req, http_response *res) {
         if (runs[i].status == RUN_RUNNING && jobs_get_live(a->jobs, runs[i].id, &live) == MLPD_OK)
             cJSON_ReplaceItemInArray(arr, (int)i, view_job(&runs[i], &live));
     }
-    store_run_list_free(runs, n);
+    store_run_list_free(runs, fetched);
     http_reply_json(res, 200, body);
 }
 

@@ -6,6 +6,7 @@
 
 #include "model_cache.h"
 #include "model_ref.h"
+#include "paging.h"
 #include "router.h"
 #include "views.h"
 
@@ -15,16 +16,23 @@ static int check_model(int rc, const mlpd_error *se, int64_t id, http_response *
 }
 
 void route_models_list(app *a, const http_request *req, http_response *res) {
-    long long limit, offset;
-    if (route_query_page(req, &limit, &offset, res) != 0) return;
+    route_page pg;
+    if (route_page_parse(req, 0, &pg, res) != 0) return;
     store_model *list = NULL;
     size_t n = 0;
     int64_t total = 0;
     mlpd_error se = {0};
-    if (route_store_check(store_model_list(a->st, (int)limit, offset, &list, &n, &total, &se), &se,
-                          res, "no models") != 0)
+    /* One row more than the page: is there a next page? */
+    if (route_store_check(store_model_list(a->st, (int)pg.limit + 1, pg.offset, pg.cursor_id, &list,
+                                           &n, &total, &se),
+                          &se, res, "no models") != 0)
         return;
-    http_reply_json(res, 200, view_model_list(list, n, total, (int)limit, offset));
+    size_t shown = n > (size_t)pg.limit ? (size_t)pg.limit : n;
+    char next[24] = "";
+    if (shown < n) snprintf(next, sizeof next, "%lld", (long long)list[shown - 1].id);
+    cJSON *body = view_model_list(list, shown, total, (int)pg.limit, pg.offset);
+    route_page_next(req, &pg, NULL, next[0] ? next : NULL, body, res);
+    http_reply_json(res, 200, body);
     store_model_list_free(list, n);
 }
 

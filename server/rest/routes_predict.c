@@ -21,7 +21,7 @@ typedef struct {
 static void answer(infer_job *base, http_response *res) {
     predict_job *j = (predict_job *)base;
     cJSON *o = api_encode_predictions(base->cm->id, j->pr.n, base->outputs, base->item.probs,
-                                      base->item.labels);
+                                      base->item.labels, base->cm->class_names);
     /* Every answer says which name and version answered. */
     if (o && base->target.name[0]) {
         cJSON_AddStringToObject(o, "model_name", base->target.name);

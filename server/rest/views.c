@@ -84,6 +84,7 @@ cJSON *view_job(const store_run *r, const jobs_live *live) {
     cJSON_AddItemToObject(o, "accuracy", api_json_number_or_null(accuracy));
     cJSON_AddItemToObject(o, "val_loss", api_json_number_or_null(r->val_loss));
     cJSON_AddItemToObject(o, "val_accuracy", api_json_number_or_null(r->val_accuracy));
+    cJSON_AddItemToObject(o, "best_val_accuracy", api_json_number_or_null(r->best_val_accuracy));
     cJSON_AddItemToObject(o, "samples_per_sec", api_json_number_or_null(sps > 0 ? sps : NAN));
     cJSON_AddItemToObject(o, "eta_seconds", api_json_number_or_null(eta));
     cJSON_AddItemToObject(o, "created_at", api_json_time_or_null(r->created_at));
@@ -225,6 +226,9 @@ cJSON *view_dataset(const store_dataset *d) {
     cJSON_AddNumberToObject(o, "n_test", (double)d->n_test);
     cJSON_AddNumberToObject(o, "features", d->features);
     cJSON_AddNumberToObject(o, "classes", d->classes);
+    cJSON *names = d->class_names ? cJSON_Parse(d->class_names) : NULL;
+    cJSON_AddItemToObject(o, "class_names", cJSON_IsArray(names) ? names : cJSON_CreateNull());
+    if (names && !cJSON_IsArray(names)) cJSON_Delete(names);
     cJSON_AddItemToObject(o, "created_at", api_json_time_or_null(d->created_at));
     return o;
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "batcher.h"
 #include "registry.h"
 
@@ -53,6 +55,8 @@ model_cache *model_cache_create(store *st, int capacity, const batcher_options *
 static void unref(cached_model *m) {
     if (atomic_fetch_sub(&m->refs, 1) == 1) {
         mlp_model_free((mlp_model *)m->model);
+        for (int i = 0; m->class_names && m->class_names[i]; i++) free(m->class_names[i]);
+        free(m->class_names);
         free(m);
     }
 }
@@ -113,6 +117,32 @@ static int resolve_latest(model_cache *c, int64_t *id, mlpd_error *err) {
     return latest ? MLPD_OK : mlpd_fail(err, MLPD_ENOTFOUND, "there is no model yet");
 }
 
+/* Its training set's class names as a NULL-ended array when there is one
+ * name per output, each fit for a JSON answer as it is; else NULL. */
+static char **class_names_of(model_cache *c, int64_t id, int outputs) {
+    char *json = NULL;
+    if (store_model_class_names(c->st, id, &json, NULL) != MLPD_OK || !json) return NULL;
+    cJSON *arr = cJSON_Parse(json);
+    free(json);
+    char **names = NULL;
+    if (cJSON_IsArray(arr) && cJSON_GetArraySize(arr) == outputs &&
+        (names = calloc((size_t)outputs + 1, sizeof *names)) != NULL) {
+        for (int i = 0; i < outputs; i++) {
+            const cJSON *s = cJSON_GetArrayItem(arr, i);
+            if (!cJSON_IsString(s) ||
+                !store_class_name_ok(s->valuestring, strlen(s->valuestring)) ||
+                !(names[i] = strdup(s->valuestring))) {
+                for (int k = 0; k < i; k++) free(names[k]);
+                free(names);
+                names = NULL;
+                break;
+            }
+        }
+    }
+    cJSON_Delete(arr);
+    return names;
+}
+
 /* Read and parse model id from the store (no lock held). */
 static int load(model_cache *c, int64_t id, cached_model **out, mlpd_error *err) {
     unsigned char *file = NULL;
@@ -167,6 +197,7 @@ static int load(model_cache *c, int64_t id, cached_model **out, mlpd_error *err)
     m->id = id;
     m->model = model;
     m->precision = prec;
+    m->class_names = class_names_of(c, id, model->arch.sizes[model->arch.n_layers]);
     atomic_init(&m->refs, 1);
     atomic_init(&m->last_used, 0);
     *out = m;

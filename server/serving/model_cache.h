@@ -40,7 +40,10 @@ typedef struct model_cache model_cache;
 typedef struct cached_model {
     int64_t id;
     const mlp_model *model;
-    mlp_precision precision;        /* the version's serving precision (packed) */
+    mlp_precision precision; /* the version's serving precision (packed) */
+    /* The names of its outputs (its training set's class names, one per
+     * output), or NULL (an upload, or a set without names). */
+    char **class_names;
     atomic_int refs;                /* internal */
     atomic_uint_fast64_t last_used; /* internal: LRU tick */
 } cached_model;

@@ -54,6 +54,23 @@ int store_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err
     return s->ops->dataset_list(s, out, n, err);
 }
 
+int store_dataset_delete(store *s, const char *name, mlpd_error *err) {
+    return s->ops->dataset_delete(s, name, err);
+}
+
+int store_model_class_names(store *s, int64_t model_id, char **json_out, mlpd_error *err) {
+    return s->ops->model_class_names(s, model_id, json_out, err);
+}
+
+int store_class_name_ok(const char *s, size_t len) {
+    if (len == 0 || len > 64) return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') return 0;
+    }
+    return 1;
+}
+
 int store_run_create(store *s, const char *config_json, const char *dataset, int epochs,
                      int64_t *id_out, mlpd_error *err) {
     return s->ops->run_create(s, config_json, dataset, epochs, 0, id_out, err);
@@ -171,9 +188,9 @@ int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, ml
     return s->ops->model_file(s, id, file, len, err);
 }
 
-int store_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
-                     int64_t *total, mlpd_error *err) {
-    return s->ops->model_list(s, limit, offset, out, n, total, err);
+int store_model_list(store *s, int limit, int64_t offset, int64_t before_id, store_model **out,
+                     size_t *n, int64_t *total, mlpd_error *err) {
+    return s->ops->model_list(s, limit, offset, before_id, out, n, total, err);
 }
 
 int store_model_delete(store *s, int64_t id, mlpd_error *err) {
@@ -223,8 +240,8 @@ int store_run_rescue(store *s, int max_attempts, int *requeued, int *failed, mlp
     return s->ops->run_rescue(s, max_attempts, requeued, failed, err);
 }
 
-int store_run_cancel(store *s, int64_t id, int *was_running, mlpd_error *err) {
-    return s->ops->run_cancel(s, id, was_running, err);
+int store_run_cancel(store *s, int64_t id, const char *why, int *was_running, mlpd_error *err) {
+    return s->ops->run_cancel(s, id, why, was_running, err);
 }
 
 int store_run_count(store *s, run_status st, int64_t *n, mlpd_error *err) {
@@ -273,8 +290,19 @@ int store_model_precision_get(store *s, int64_t model_id, store_model_precision 
     return s->ops->model_precision_get(s, model_id, out, err);
 }
 
-int store_sweep_create(store *s, const char *config_json, int64_t *id_out, mlpd_error *err) {
-    return s->ops->sweep_create(s, config_json, id_out, err);
+int store_sweep_create(store *s, const char *config_json, const char *worker, double lease_seconds,
+                       int64_t *id_out, mlpd_error *err) {
+    return s->ops->sweep_create(s, config_json, worker, lease_seconds, id_out, err);
+}
+
+int store_sweep_claim(store *s, const char *worker, double lease_seconds, int own, int64_t after_id,
+                      int64_t *id_out, mlpd_error *err) {
+    return s->ops->sweep_claim(s, worker, lease_seconds, own, after_id, id_out, err);
+}
+
+int store_sweep_renew(store *s, int64_t id, const char *worker, double lease_seconds,
+                      mlpd_error *err) {
+    return s->ops->sweep_renew(s, id, worker, lease_seconds, err);
 }
 
 int store_sweep_get(store *s, int64_t id, store_sweep *out, mlpd_error *err) {
@@ -293,11 +321,6 @@ int store_sweep_set_best(store *s, int64_t id, int64_t run_id, double value, mlp
 int store_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t *n,
                      int64_t *total, mlpd_error *err) {
     return s->ops->sweep_list(s, q, out, n, total, err);
-}
-
-int store_sweep_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n,
-                                mlpd_error *err) {
-    return s->ops->sweep_ids_with_status(s, st, ids, n, err);
 }
 
 int store_sweep_children(store *s, int64_t sweep_id, int limit, store_run **out, size_t *n,

@@ -56,6 +56,8 @@ typedef struct {
     int64_t n_test;  /* samples in the test split, 0 if none */
     int features;
     int classes;
+    char *class_names; /* JSON array of strings in label order, or NULL (no names);
+                          a put with NULL keeps the names stored */
     double created_at;
 } store_dataset;
 void store_dataset_clear(store_dataset *d);
@@ -63,6 +65,16 @@ void store_dataset_clear(store_dataset *d);
 /* Insert, or update every field but id/created_at of the row with that name. */
 int store_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_error *err);
 int store_dataset_get(store *s, const char *name, store_dataset *out, mlpd_error *err);
+/* A class name as data sets keep it: 1..64 bytes, no control character, no
+ * quote or backslash (so it goes into JSON answers as it is). */
+int store_class_name_ok(const char *s, size_t len);
+/* The class names (JSON array text, malloc'ed, or NULL when none) of the
+ * data set the run that made model_id trained on; NULL for an upload. */
+int store_model_class_names(store *s, int64_t model_id, char **json_out, mlpd_error *err);
+/* Forget data set `name` (its files are the caller's): MLPD_ENOTFOUND when
+ * there is none, MLPD_ECONFLICT while a queued or running job trains on it.
+ * Ended runs keep its name. */
+int store_dataset_delete(store *s, const char *name, mlpd_error *err);
 /* All datasets ordered by name; *out is an array of *n (free with store_dataset_list_free). */
 int store_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err);
 void store_dataset_list_free(store_dataset *list, size_t n);
@@ -82,6 +94,7 @@ typedef struct {
     int epoch, epochs;                          /* epochs completed / configured */
     int64_t step, steps;                        /* batches done in the current epoch / per epoch */
     double loss, accuracy, val_loss, val_accuracy; /* latest epoch values; NaN when unknown */
+    double best_val_accuracy; /* the highest epoch val_accuracy recorded; NaN when none */
     double samples_per_sec;
     double test_loss, test_accuracy; /* NaN when unknown */
     int64_t model_id;                /* 0 until succeeded */
@@ -115,10 +128,12 @@ int store_run_get(store *s, int64_t id, store_run *out, mlpd_error *err);
 typedef struct {
     int has_status; /* filter by status when set */
     run_status status;
-    int limit; /* 1..1000 */
+    int limit; /* 1..1001 (the API's 1000 and one row to see whether a next page exists) */
     int64_t offset;
+    int64_t before_id; /* > 0: only runs with a smaller id (a keyset cursor) */
 } store_run_query;
-/* Newest first. *total is the count matching the filter, ignoring limit/offset. */
+/* Newest first. *total is the count matching the filter, ignoring limit,
+ * offset and before_id. */
 int store_run_list(store *s, const store_run_query *q, store_run **out, size_t *n, int64_t *total,
                    mlpd_error *err);
 void store_run_list_free(store_run *list, size_t n);
@@ -129,7 +144,8 @@ int store_run_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n,
 typedef struct {
     int64_t id; /* increasing; usable as a cursor (?since=, Last-Event-ID) */
     int64_t run_id;
-    char key[32]; /* "loss" "accuracy" "val_loss" "val_accuracy" "seconds" ("step_loss" per step) */
+    char key
+        [32]; /* "loss" "accuracy" "val_loss" "val_accuracy" "seconds" ("step_loss", "step_accuracy" per step) */
     int epoch;    /* 1-based */
     int64_t step; /* global step (batches since start) */
     double value;
@@ -210,8 +226,8 @@ int store_model_get(store *s, int64_t id, store_model *out, mlpd_error *err);
 /* The file bytes (malloc'ed, caller frees). */
 int store_model_file(store *s, int64_t id, unsigned char **file, size_t *len, mlpd_error *err);
 /* Newest first. */
-int store_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
-                     int64_t *total, mlpd_error *err);
+int store_model_list(store *s, int limit, int64_t offset, int64_t before_id, store_model **out,
+                     size_t *n, int64_t *total, mlpd_error *err);
 void store_model_list_free(store_model *list, size_t n);
 /* MLPD_ECONFLICT (nothing deleted) when an alias or the canary of its name
  * points at this version. */
@@ -311,11 +327,14 @@ int store_run_heartbeat(store *s, int64_t id, const char *worker, double lease_s
  * < max_attempts, else failed ("lease expired ..."); a run whose cancel was
  * requested ends cancelled. *requeued and *failed (may be NULL) count them. */
 int store_run_rescue(store *s, int max_attempts, int *requeued, int *failed, mlpd_error *err);
-/* Cancel from any daemon: a queued run ends cancelled at once (*was_running
- * = 0); a running one gets cancel_requested (*was_running = 1: the daemon
- * training it stops at its next heartbeat or notification). MLPD_ECONFLICT
- * when the run already ended, MLPD_ENOTFOUND when there is none. */
-int store_run_cancel(store *s, int64_t id, int *was_running, mlpd_error *err);
+/* Cancel from any daemon: a queued run ends cancelled at once, with why as
+ * its error (*was_running = 0); a running one gets cancel_requested and why
+ * as its cancel_reason (*was_running = 1: the daemon training it stops at its
+ * next heartbeat or notification, and its final cancelled status takes that
+ * reason when it has none of its own). why may be NULL or "" (no reason).
+ * MLPD_ECONFLICT when the run already ended, MLPD_ENOTFOUND when there is
+ * none. */
+int store_run_cancel(store *s, int64_t id, const char *why, int *was_running, mlpd_error *err);
 /* Runs with status st (the queue limit counts queued runs of every daemon). */
 int store_run_count(store *s, run_status st, int64_t *n, mlpd_error *err);
 
@@ -376,8 +395,25 @@ typedef struct {
 void store_sweep_clear(store_sweep *w);
 void store_sweep_list_free(store_sweep *list, size_t n);
 
-/* New sweep in status queued. */
-int store_sweep_create(store *s, const char *config_json, int64_t *id_out, mlpd_error *err);
+/* New sweep in status queued, held by worker's scheduler (a --node-name) for
+ * lease_seconds (see store_sweep_claim). */
+int store_sweep_create(store *s, const char *config_json, const char *worker, double lease_seconds,
+                       int64_t *id_out, mlpd_error *err);
+/* A sweep is scheduled by one daemon at a time, under a lease like a run's
+ * (migrations/011_sweep_leases.sql). Claim the oldest active (queued or
+ * running) sweep that no daemon holds, whose lease expired (its daemon died)
+ * or, with own set (at start), that worker held before it stopped: held by
+ * worker until now + lease_seconds (PostgreSQL: FOR UPDATE SKIP LOCKED, so
+ * two daemons never claim the same one). Only ids above after_id are looked
+ * at, so a caller claiming in a loop (own set) moves past what it took.
+ * MLPD_ENOTFOUND when there is none. */
+int store_sweep_claim(store *s, const char *worker, double lease_seconds, int own, int64_t after_id,
+                      int64_t *id_out, mlpd_error *err);
+/* Renew worker's lease on sweep id. MLPD_ECONFLICT when it is no longer
+ * worker's active sweep (ended, cancelled from another daemon, or claimed by
+ * another after the lease expired): the caller forgets it at once. */
+int store_sweep_renew(store *s, int64_t id, const char *worker, double lease_seconds,
+                      mlpd_error *err);
 int store_sweep_get(store *s, int64_t id, store_sweep *out, mlpd_error *err);
 /* Set status (started_at on RUNNING, finished_at on a final status); error
  * may be NULL. A final status spends the run reserve on a full disk, as
@@ -387,8 +423,6 @@ int store_sweep_set_best(store *s, int64_t id, int64_t run_id, double value, mlp
 /* Newest first, as store_run_list (q->status filters). */
 int store_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t *n,
                      int64_t *total, mlpd_error *err);
-/* Ids of sweeps with the given status, oldest first (start-up). */
-int store_sweep_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n, mlpd_error *err);
 /* The children of a sweep, oldest (child 0) first, at most limit (1..10000). */
 int store_sweep_children(store *s, int64_t sweep_id, int limit, store_run **out, size_t *n,
                          mlpd_error *err);

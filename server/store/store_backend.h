@@ -28,6 +28,8 @@ typedef struct store_ops {
     int (*dataset_put)(store *s, const store_dataset *d, int64_t *id_out, mlpd_error *err);
     int (*dataset_get)(store *s, const char *name, store_dataset *out, mlpd_error *err);
     int (*dataset_list)(store *s, store_dataset **out, size_t *n, mlpd_error *err);
+    int (*dataset_delete)(store *s, const char *name, mlpd_error *err);
+    int (*model_class_names)(store *s, int64_t model_id, char **json_out, mlpd_error *err);
     int (*run_create)(store *s, const char *config_json, const char *dataset, int epochs,
                       int64_t sweep_id, int64_t *id_out, mlpd_error *err);
     int (*run_set_status)(store *s, int64_t id, run_status st, const char *error, mlpd_error *err);
@@ -57,8 +59,8 @@ typedef struct store_ops {
                        const store_model_derived *derived, int64_t *model_id_out, mlpd_error *err);
     int (*model_get)(store *s, int64_t id, store_model *out, mlpd_error *err);
     int (*model_file)(store *s, int64_t id, unsigned char **file, size_t *len, mlpd_error *err);
-    int (*model_list)(store *s, int limit, int64_t offset, store_model **out, size_t *n,
-                      int64_t *total, mlpd_error *err);
+    int (*model_list)(store *s, int limit, int64_t offset, int64_t before_id, store_model **out,
+                      size_t *n, int64_t *total, mlpd_error *err);
     int (*model_delete)(store *s, int64_t id, mlpd_error *err);
     int (*model_latest)(store *s, int64_t *id_out, mlpd_error *err);
     int (*model_versions)(store *s, const char *name, store_model **out, size_t *n,
@@ -82,20 +84,23 @@ typedef struct store_ops {
     int (*run_heartbeat)(store *s, int64_t id, const char *worker, double lease_seconds,
                          int *cancel_out, mlpd_error *err);
     int (*run_rescue)(store *s, int max_attempts, int *requeued, int *failed, mlpd_error *err);
-    int (*run_cancel)(store *s, int64_t id, int *was_running, mlpd_error *err);
+    int (*run_cancel)(store *s, int64_t id, const char *why, int *was_running, mlpd_error *err);
     int (*run_count)(store *s, run_status st, int64_t *n, mlpd_error *err);
     /* NULL: the backend has no other daemons to hear from (store_listen is a no-op). */
     int (*listen)(store *s, store_event_fn fn, void *user, mlpd_error *err);
     void (*listen_stop)(store *s);
-    int (*sweep_create)(store *s, const char *config_json, int64_t *id_out, mlpd_error *err);
+    int (*sweep_create)(store *s, const char *config_json, const char *worker, double lease_seconds,
+                        int64_t *id_out, mlpd_error *err);
+    int (*sweep_claim)(store *s, const char *worker, double lease_seconds, int own,
+                       int64_t after_id, int64_t *id_out, mlpd_error *err);
+    int (*sweep_renew)(store *s, int64_t id, const char *worker, double lease_seconds,
+                       mlpd_error *err);
     int (*sweep_get)(store *s, int64_t id, store_sweep *out, mlpd_error *err);
     int (*sweep_set_status)(store *s, int64_t id, run_status st, const char *error,
                             mlpd_error *err);
     int (*sweep_set_best)(store *s, int64_t id, int64_t run_id, double value, mlpd_error *err);
     int (*sweep_list)(store *s, const store_run_query *q, store_sweep **out, size_t *n,
                       int64_t *total, mlpd_error *err);
-    int (*sweep_ids_with_status)(store *s, run_status st, int64_t **ids, size_t *n,
-                                 mlpd_error *err);
     int (*sweep_children)(store *s, int64_t sweep_id, int limit, store_run **out, size_t *n,
                           mlpd_error *err);
 } store_ops;

@@ -17,7 +17,7 @@
     "m.size_bytes, m.n_params, m.created_at, v.version"
 #define MODEL_FROM " FROM models m JOIN model_versions v ON v.model_id = m.id "
 #define DATASET_COLUMNS                                                                            \
-    "id, name, source, path, format, n_train, n_test, features, classes, created_at"
+    "id, name, source, path, format, n_train, n_test, features, classes, created_at, class_names"
 
 /* ---- models ----------------------------------------------------------------------- */
 
@@ -196,13 +196,13 @@ static int count_rows(sqlite_store *s, const char *sql, int64_t *total, mlpd_err
     return rc;
 }
 
-int sqlite_model_list(store *base, int limit, int64_t offset, store_model **out, size_t *n,
-                      int64_t *total, mlpd_error *err) {
+int sqlite_model_list(store *base, int limit, int64_t offset, int64_t before_id, store_model **out,
+                      size_t *n, int64_t *total, mlpd_error *err) {
     sqlite_store *s = sqlite_of(base);
     *out = NULL;
     *n = 0;
     if (limit < 1) limit = 1;
-    if (limit > 1000) limit = 1000;
+    if (limit > 1001) limit = 1001; /* the API's 1000 and one look-ahead row */
     if (offset < 0) offset = 0;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
@@ -210,12 +210,13 @@ int sqlite_model_list(store *base, int limit, int64_t offset, store_model **out,
     if (total) rc = count_rows(s, "SELECT count(*) FROM models", total, err);
     if (rc == MLPD_OK)
         rc = store_prepare(s,
-                           "SELECT " MODEL_COLUMNS MODEL_FROM "ORDER BY m.id DESC "
-                           "LIMIT ?1 OFFSET ?2",
+                           "SELECT " MODEL_COLUMNS MODEL_FROM "WHERE ?3 IS NULL OR m.id < ?3 "
+                           "ORDER BY m.id DESC LIMIT ?1 OFFSET ?2",
                            &st, err);
     if (rc == MLPD_OK) {
         sqlite3_bind_int(st, 1, limit);
         sqlite3_bind_int64(st, 2, offset);
+        if (before_id > 0) sqlite3_bind_int64(st, 3, before_id);
         rc = store_read_all(s, st, read_model_row, clear_model, sizeof **out, 16, (size_t)limit,
                             (void **)out, n, "list models", err);
     }
@@ -328,6 +329,7 @@ void store_dataset_clear(store_dataset *d) {
     free(d->source);
     free(d->path);
     free(d->format);
+    free(d->class_names);
     memset(d, 0, sizeof *d);
 }
 
@@ -353,6 +355,7 @@ static int read_dataset_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
     d->features = sqlite3_column_int(st, 7);
     d->classes = sqlite3_column_int(st, 8);
     d->created_at = store_column_time(st, 9);
+    d->class_names = store_column_text(st, 10, &oom);
     if (oom) {
         store_dataset_clear(d);
         return mlpd_fail(err, MLPD_ESTORE, "out of memory");
@@ -369,10 +372,11 @@ int sqlite_dataset_put(store *base, const store_dataset *d, int64_t *id_out, mlp
     int rc = store_prepare(
         s,
         "INSERT INTO datasets (name, source, path, format, n_train, n_test, features, classes,"
-        " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        " created_at, class_names) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
         "ON CONFLICT (name) DO UPDATE SET source = excluded.source, path = excluded.path,"
         " format = excluded.format, n_train = excluded.n_train, n_test = excluded.n_test,"
-        " features = excluded.features, classes = excluded.classes "
+        " features = excluded.features, classes = excluded.classes,"
+        " class_names = coalesce(excluded.class_names, datasets.class_names) "
         "RETURNING id",
         &st, err);
     if (rc == MLPD_OK) {
@@ -385,6 +389,7 @@ int sqlite_dataset_put(store *base, const store_dataset *d, int64_t *id_out, mlp
         sqlite3_bind_int(st, 7, d->features);
         sqlite3_bind_int(st, 8, d->classes);
         sqlite3_bind_double(st, 9, wall_seconds());
+        if (d->class_names) sqlite3_bind_text(st, 10, d->class_names, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
             if (id_out) *id_out = sqlite3_column_int64(st, 0);
             /* RETURNING: the write completes when the statement runs to its end. */
@@ -392,6 +397,59 @@ int sqlite_dataset_put(store *base, const store_dataset *d, int64_t *id_out, mlp
         } else {
             rc = store_fail_sql(s, err, "store dataset");
         }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int sqlite_dataset_delete(store *base, const char *name, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "SELECT count(*) FROM runs WHERE dataset = ?1 AND status IN "
+                           "('queued', 'running')",
+                           &st, err);
+    if (rc == MLPD_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            rc = store_fail_sql(s, err, "delete dataset");
+        else if (sqlite3_column_int64(st, 0) > 0)
+            rc = mlpd_fail(err, MLPD_ECONFLICT,
+                           "data set '%s' is used by a queued or running job; cancel it first",
+                           name);
+        sqlite3_finalize(st);
+    }
+    if (rc == MLPD_OK) rc = store_prepare(s, "DELETE FROM datasets WHERE name = ?1", &st, err);
+    if (rc == MLPD_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? MLPD_OK : store_fail_sql(s, err, "delete dataset");
+        if (rc == MLPD_OK && sqlite3_changes(s->db) == 0)
+            rc = mlpd_fail(err, MLPD_ENOTFOUND, "no data set named '%s'", name);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int sqlite_model_class_names(store *base, int64_t model_id, char **json_out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
+    *json_out = NULL;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "SELECT d.class_names FROM models m JOIN runs r ON r.id = m.run_id "
+                           "JOIN datasets d ON d.name = r.dataset WHERE m.id = ?1",
+                           &st, err);
+    if (rc == MLPD_OK) {
+        sqlite3_bind_int64(st, 1, model_id);
+        int step = sqlite3_step(st), oom = 0;
+        if (step == SQLITE_ROW)
+            *json_out = store_column_text(st, 0, &oom);
+        else if (step != SQLITE_DONE)
+            rc = store_fail_sql(s, err, "class names");
+        if (oom) rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);

@@ -91,6 +91,14 @@ double pgs_metric(const PGresult *r, int row, int col);
 double pgs_time(const PGresult *r, int row, int col);
 char *pgs_text(const PGresult *r, int row, int col, int *oom);
 
+/* A run's columns in the order pgs_read_run_row reads them (store_pg_runs.c). */
+#define PGS_RUN_COLUMNS                                                                            \
+    "id, status, config_json, dataset, error, created_at, started_at, finished_at, "               \
+    "epoch, epochs, step, steps, loss, accuracy, val_loss, val_accuracy, "                         \
+    "samples_per_sec, test_loss, test_accuracy, model_id, worker, attempts, sweep_id, "            \
+    "(SELECT max(value) FROM metrics WHERE metrics.run_id = runs.id AND key = 'val_accuracy')"
+int pgs_read_run_row(const PGresult *r, int row, store_run *out, mlpd_error *err);
+
 /* The model INSERT and its registration as the next version of meta->name
  * (store_pg_models.c); the caller holds s->mu and has begun a transaction. */
 int pgs_model_insert(pg_store *s, const store_model *meta, const unsigned char *file, size_t len,
@@ -104,6 +112,8 @@ int pgs_register_version(pg_store *s, int64_t id, const char *name, int *version
 int pgs_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_error *err);
 int pgs_dataset_get(store *s, const char *name, store_dataset *out, mlpd_error *err);
 int pgs_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err);
+int pgs_dataset_delete(store *s, const char *name, mlpd_error *err);
+int pgs_model_class_names(store *s, int64_t model_id, char **json_out, mlpd_error *err);
 int pgs_run_create(store *s, const char *config_json, const char *dataset, int epochs,
                    int64_t sweep_id, int64_t *id_out, mlpd_error *err);
 int pgs_run_set_status(store *s, int64_t id, run_status st, const char *error, mlpd_error *err);
@@ -148,8 +158,8 @@ int pgs_model_mean_insert(pg_store *s, int64_t model_id, const char *dataset, co
                           int features, mlpd_error *err);
 int pgs_model_get(store *s, int64_t id, store_model *out, mlpd_error *err);
 int pgs_model_file(store *s, int64_t id, unsigned char **file, size_t *len, mlpd_error *err);
-int pgs_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
-                   int64_t *total, mlpd_error *err);
+int pgs_model_list(store *s, int limit, int64_t offset, int64_t before_id, store_model **out,
+                   size_t *n, int64_t *total, mlpd_error *err);
 int pgs_model_delete(store *s, int64_t id, mlpd_error *err);
 int pgs_model_latest(store *s, int64_t *id_out, mlpd_error *err);
 int pgs_model_versions(store *s, const char *name, store_model **out, size_t *n, mlpd_error *err);
@@ -163,18 +173,22 @@ int pgs_run_claim(store *s, const char *worker, double lease_seconds, int64_t *i
 int pgs_run_heartbeat(store *s, int64_t id, const char *worker, double lease_seconds,
                       int *cancel_out, mlpd_error *err);
 int pgs_run_rescue(store *s, int max_attempts, int *requeued, int *failed, mlpd_error *err);
-int pgs_run_cancel(store *s, int64_t id, int *was_running, mlpd_error *err);
+int pgs_run_cancel(store *s, int64_t id, const char *why, int *was_running, mlpd_error *err);
 int pgs_run_count(store *s, run_status st, int64_t *n, mlpd_error *err);
 int pgs_listen(store *s, store_event_fn fn, void *user, mlpd_error *err);
 void pgs_listen_stop_op(store *s);
 
-int pgs_sweep_create(store *s, const char *config_json, int64_t *id_out, mlpd_error *err);
+int pgs_sweep_create(store *s, const char *config_json, const char *worker, double lease_seconds,
+                     int64_t *id_out, mlpd_error *err);
+int pgs_sweep_claim(store *s, const char *worker, double lease_seconds, int own, int64_t after_id,
+                    int64_t *id_out, mlpd_error *err);
+int pgs_sweep_renew(store *s, int64_t id, const char *worker, double lease_seconds,
+                    mlpd_error *err);
 int pgs_sweep_get(store *s, int64_t id, store_sweep *out, mlpd_error *err);
 int pgs_sweep_set_status(store *s, int64_t id, run_status st, const char *error, mlpd_error *err);
 int pgs_sweep_set_best(store *s, int64_t id, int64_t run_id, double value, mlpd_error *err);
 int pgs_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t *n, int64_t *total,
                    mlpd_error *err);
-int pgs_sweep_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n, mlpd_error *err);
 int pgs_sweep_children(store *s, int64_t sweep_id, int limit, store_run **out, size_t *n,
                        mlpd_error *err);
 

@@ -16,7 +16,7 @@
     "m.size_bytes, m.n_params, m.created_at, v.version"
 #define MODEL_FROM " FROM models m JOIN model_versions v ON v.model_id = m.id "
 #define DATASET_COLUMNS                                                                            \
-    "id, name, source, path, format, n_train, n_test, features, classes, created_at"
+    "id, name, source, path, format, n_train, n_test, features, classes, created_at, class_names"
 
 /* ---- models ----------------------------------------------------------------------- */
 
@@ -128,21 +128,22 @@ int pgs_model_file(store *base, int64_t id, unsigned char **file, size_t *len, m
     return rc;
 }
 
-int pgs_model_list(store *base, int limit, int64_t offset, store_model **out, size_t *n,
-                   int64_t *total, mlpd_error *err) {
+int pgs_model_list(store *base, int limit, int64_t offset, int64_t before_id, store_model **out,
+                   size_t *n, int64_t *total, mlpd_error *err) {
     pg_store *s = pgs_of(base);
     *out = NULL;
     *n = 0;
     if (limit < 1) limit = 1;
-    if (limit > 1000) limit = 1000;
+    if (limit > 1001) limit = 1001; /* the API's 1000 and one look-ahead row */
     if (offset < 0) offset = 0;
     pgs_params p = {0};
     pgs_p_i64(&p, limit);
     pgs_p_i64(&p, offset);
+    pgs_p_i64(&p, before_id > 0 ? before_id : INT64_MAX); /* a keyset cursor, or none */
     pthread_mutex_lock(&s->mu);
     PGresult *r = pgs_exec(s,
                            "SELECT " MODEL_COLUMNS ", (SELECT count(*) FROM models)" MODEL_FROM
-                           "ORDER BY m.id DESC LIMIT $1 OFFSET $2",
+                           "WHERE m.id < $3 ORDER BY m.id DESC LIMIT $1 OFFSET $2",
                            &p, 0, "list models", err);
     PGresult *c = NULL;
     if (r && total && PQntuples(r) == 0)
@@ -285,6 +286,7 @@ static int read_dataset_row(const PGresult *r, int row, store_dataset *d, mlpd_e
     d->features = (int)pgs_i64(r, row, 7);
     d->classes = (int)pgs_i64(r, row, 8);
     d->created_at = pgs_time(r, row, 9);
+    d->class_names = pgs_text(r, row, 10, &oom);
     if (oom) {
         store_dataset_clear(d);
         return mlpd_fail(err, MLPD_ESTORE, "out of memory");
@@ -304,17 +306,19 @@ int pgs_dataset_put(store *base, const store_dataset *d, int64_t *id_out, mlpd_e
     pgs_p_i64(&p, d->features);
     pgs_p_i64(&p, d->classes);
     pgs_p_double(&p, wall_seconds());
+    pgs_p_text(&p, d->class_names); /* NULL keeps the stored names */
     pthread_mutex_lock(&s->mu);
     /* Idempotent: replicas that find the same packaged data set at start
      * register it once, whoever comes first. */
     PGresult *r = pgs_exec(s,
                            "INSERT INTO datasets (name, source, path, format, n_train, n_test,"
-                           " features, classes, created_at)"
-                           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                           " features, classes, created_at, class_names)"
+                           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                            " ON CONFLICT (name) DO UPDATE SET source = excluded.source,"
                            " path = excluded.path, format = excluded.format,"
                            " n_train = excluded.n_train, n_test = excluded.n_test,"
-                           " features = excluded.features, classes = excluded.classes"
+                           " features = excluded.features, classes = excluded.classes,"
+                           " class_names = coalesce(excluded.class_names, datasets.class_names)"
                            " RETURNING id",
                            &p, 0, "put dataset", err);
     pthread_mutex_unlock(&s->mu);
@@ -362,4 +366,53 @@ int pgs_dataset_list(store *base, store_dataset **out, size_t *n, mlpd_error *er
     *out = list;
     *n = count;
     return MLPD_OK;
+}
+
+int pgs_dataset_delete(store *base, const char *name, mlpd_error *err) {
+    pg_store *s = pgs_of(base);
+    pgs_params p = {0};
+    pgs_p_text(&p, name);
+    int64_t changed = 0;
+    pthread_mutex_lock(&s->mu);
+    /* One statement, so a job queued on another replica between a check and
+     * the delete cannot slip through: the row goes only when no queued or
+     * running run names it. */
+    int rc = pgs_cmd(s,
+                     "DELETE FROM datasets WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM runs"
+                     " WHERE runs.dataset = $1 AND runs.status IN ('queued', 'running'))",
+                     &p, "delete dataset", &changed, err);
+    PGresult *r = NULL;
+    if (rc == MLPD_OK && changed == 0)
+        r = pgs_exec(s, "SELECT 1 FROM datasets WHERE name = $1", &p, 0, "delete dataset", err);
+    pthread_mutex_unlock(&s->mu);
+    if (rc != MLPD_OK) return rc;
+    if (changed == 0) {
+        if (!r) return MLPD_ESTORE;
+        int exists = PQntuples(r) > 0;
+        PQclear(r);
+        if (exists)
+            return mlpd_fail(err, MLPD_ECONFLICT,
+                             "data set '%s' is used by a queued or running job; cancel it first",
+                             name);
+        return mlpd_fail(err, MLPD_ENOTFOUND, "no data set named '%s'", name);
+    }
+    return MLPD_OK;
+}
+
+int pgs_model_class_names(store *base, int64_t model_id, char **json_out, mlpd_error *err) {
+    pg_store *s = pgs_of(base);
+    *json_out = NULL;
+    pgs_params p = {0};
+    pgs_p_i64(&p, model_id);
+    pthread_mutex_lock(&s->mu);
+    PGresult *r = pgs_exec(s,
+                           "SELECT d.class_names FROM models m JOIN runs r ON r.id = m.run_id "
+                           "JOIN datasets d ON d.name = r.dataset WHERE m.id = $1",
+                           &p, 0, "class names", err);
+    pthread_mutex_unlock(&s->mu);
+    if (!r) return MLPD_ESTORE;
+    int oom = 0;
+    if (PQntuples(r) == 1) *json_out = pgs_text(r, 0, 0, &oom);
+    PQclear(r);
+    return oom ? mlpd_fail(err, MLPD_ESTORE, "out of memory") : MLPD_OK;
 }

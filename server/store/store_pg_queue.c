@@ -131,10 +131,12 @@ int pgs_run_rescue(store *base, int max_attempts, int *requeued, int *failed, ml
      * moment re-checks lease_until after the lock and changes nothing. */
     int rc = pgs_begin(s, err);
     if (rc == MLPD_OK)
-        rc = pgs_cmd(s,
-                     "UPDATE runs SET status = 'cancelled', finished_at = $1, lease_until = NULL"
-                     " WHERE status = 'running' AND lease_until < $1 AND cancel_requested = 1",
-                     &pc, "rescue", &n_cancel, err);
+        rc =
+            pgs_cmd(s,
+                    "UPDATE runs SET status = 'cancelled', error = cancel_reason, finished_at = $1,"
+                    " lease_until = NULL"
+                    " WHERE status = 'running' AND lease_until < $1 AND cancel_requested = 1",
+                    &pc, "rescue", &n_cancel, err);
     if (rc == MLPD_OK)
         rc = pgs_cmd(s,
                      "UPDATE runs SET status = 'failed', error = $3, finished_at = $1,"
@@ -161,21 +163,22 @@ int pgs_run_rescue(store *base, int max_attempts, int *requeued, int *failed, ml
 
 /* One cancel statement: under the row's lock it ends a queued run or flags a
  * running one; the last column is the status before (s->mu held). */
-static PGresult *cancel_once(pg_store *s, int64_t id, mlpd_error *err) {
+static PGresult *cancel_once(pg_store *s, int64_t id, const char *why, mlpd_error *err) {
     pgs_params p = {0};
     pgs_p_i64(&p, id);
     pgs_p_double(&p, wall_seconds());
+    pgs_p_text(&p, why && why[0] ? why : NULL);
     return pgs_exec(s,
-                    "WITH q AS (UPDATE runs SET status = 'cancelled', finished_at = $2"
+                    "WITH q AS (UPDATE runs SET status = 'cancelled', error = $3, finished_at = $2"
                     "           WHERE id = $1 AND status = 'queued' RETURNING 'queued'),"
-                    " r AS (UPDATE runs SET cancel_requested = 1"
+                    " r AS (UPDATE runs SET cancel_requested = 1, cancel_reason = $3"
                     "       WHERE id = $1 AND status = 'running' RETURNING 'running')"
                     " SELECT (SELECT * FROM q), (SELECT * FROM r),"
                     " (SELECT status FROM runs WHERE id = $1)",
                     &p, 0, "cancel", err);
 }
 
-int pgs_run_cancel(store *base, int64_t id, int *was_running, mlpd_error *err) {
+int pgs_run_cancel(store *base, int64_t id, const char *why, int *was_running, mlpd_error *err) {
     pg_store *s = pgs_of(base);
     *was_running = 0;
     int rc = MLPD_OK;
@@ -184,7 +187,7 @@ int pgs_run_cancel(store *base, int64_t id, int *was_running, mlpd_error *err) {
      * statement's snapshot and its lock matches neither UPDATE; the second
      * try sees it running. */
     for (int attempt = 0; attempt < 2; attempt++) {
-        PGresult *r = cancel_once(s, id, err);
+        PGresult *r = cancel_once(s, id, why, err);
         if (!r) {
             rc = MLPD_ESTORE;
             break;

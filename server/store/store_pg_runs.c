@@ -9,14 +9,9 @@
 
 #include "store_pg_impl.h"
 
-#define RUN_COLUMNS                                                                                \
-    "id, status, config_json, dataset, error, created_at, started_at, finished_at, "               \
-    "epoch, epochs, step, steps, loss, accuracy, val_loss, val_accuracy, "                         \
-    "samples_per_sec, test_loss, test_accuracy, model_id, worker, attempts, sweep_id"
-
 #define MAX_METRICS_PER_GET 100000
 
-static int read_run_row(const PGresult *r, int row, store_run *out, mlpd_error *err) {
+int pgs_read_run_row(const PGresult *r, int row, store_run *out, mlpd_error *err) {
     memset(out, 0, sizeof *out);
     int oom = 0;
     out->id = pgs_i64(r, row, 0);
@@ -45,6 +40,7 @@ static int read_run_row(const PGresult *r, int row, store_run *out, mlpd_error *
     out->worker = pgs_text(r, row, 20, &oom);
     out->attempts = (int)pgs_i64(r, row, 21);
     out->sweep_id = pgs_i64(r, row, 22);
+    out->best_val_accuracy = pgs_metric(r, row, 23);
     if (oom) {
         store_run_clear(out);
         return mlpd_fail(err, MLPD_ESTORE, "out of memory");
@@ -92,7 +88,8 @@ static int update_status(pg_store *s, int64_t id, run_status status, const char 
     pgs_p_text(&p, error);
     pgs_p_double(&p, wall_seconds());
     return update_one(s,
-                      "UPDATE runs SET status = $2, error = $3,"
+                      "UPDATE runs SET status = $2,"
+                      " error = coalesce($3, CASE WHEN $2 = 'cancelled' THEN cancel_reason END),"
                       " started_at = CASE WHEN $2 = 'running' THEN $4 ELSE started_at END,"
                       " finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'cancelled')"
                       "               THEN $4 ELSE finished_at END "
@@ -202,11 +199,11 @@ int pgs_run_get(store *base, int64_t id, store_run *out, mlpd_error *err) {
     pgs_p_i64(&p, id);
     pthread_mutex_lock(&s->mu);
     PGresult *r =
-        pgs_exec(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = $1", &p, 0, "get run", err);
+        pgs_exec(s, "SELECT " PGS_RUN_COLUMNS " FROM runs WHERE id = $1", &p, 0, "get run", err);
     pthread_mutex_unlock(&s->mu);
     if (!r) return MLPD_ESTORE;
     int rc = PQntuples(r) == 1
-                 ? read_run_row(r, 0, out, err)
+                 ? pgs_read_run_row(r, 0, out, err)
                  : mlpd_fail(err, MLPD_ENOTFOUND, "no run with id %lld", (long long)id);
     PQclear(r);
     return rc;
@@ -217,40 +214,42 @@ int pgs_run_list(store *base, const store_run_query *q, store_run **out, size_t 
     pg_store *s = pgs_of(base);
     *out = NULL;
     *n = 0;
-    int limit = q->limit < 1 ? 1 : q->limit > 1000 ? 1000 : q->limit;
+    int limit = q->limit < 1 ? 1 : q->limit > 1001 ? 1001 : q->limit;
     int64_t offset = q->offset < 0 ? 0 : q->offset;
     pgs_params p = {0};
     pgs_p_text(&p, q->has_status ? run_status_name(q->status) : NULL);
     pgs_p_i64(&p, limit);
     pgs_p_i64(&p, offset);
+    pgs_p_i64(&p, q->before_id > 0 ? q->before_id : INT64_MAX); /* a keyset cursor, or none */
     pthread_mutex_lock(&s->mu);
-    /* The count rides along each row (a window over the filtered set), so the
-     * page and its total come from one snapshot. */
+    /* The page, then its total (ignoring the cursor, as store.h says): a count
+     * over the runs_status_id index. PostgreSQL keeps no run_counts rows (see
+     * migrations/postgresql/006_run_counts.sql). */
     PGresult *r = pgs_exec(s,
-                           "SELECT " RUN_COLUMNS ", count(*) OVER () FROM runs"
-                           " WHERE $1::text IS NULL OR status = $1"
+                           "SELECT " PGS_RUN_COLUMNS " FROM runs"
+                           " WHERE ($1::text IS NULL OR status = $1) AND id < $4"
                            " ORDER BY id DESC LIMIT $2 OFFSET $3",
                            &p, 0, "list runs", err);
     PGresult *c = NULL;
-    if (r && total && PQntuples(r) == 0) { /* past the end: the count needs its own query */
+    if (r && total) {
         pgs_params cp = {0};
         pgs_p_text(&cp, p.v[0]);
         c = pgs_exec(s, "SELECT count(*) FROM runs WHERE $1::text IS NULL OR status = $1", &cp, 0,
                      "count runs", err);
     }
     pthread_mutex_unlock(&s->mu);
-    if (!r || (total && PQntuples(r) == 0 && !c)) {
+    if (!r || (total && !c)) {
         PQclear(r);
         return MLPD_ESTORE;
     }
     int rows = PQntuples(r), rc = MLPD_OK;
-    if (total) *total = rows > 0 ? pgs_i64(r, 0, 23) : pgs_i64(c, 0, 0); /* after RUN_COLUMNS */
+    if (total) *total = pgs_i64(c, 0, 0);
     PQclear(c);
     store_run *list = calloc(rows > 0 ? (size_t)rows : 1, sizeof *list);
     if (!list) rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
     size_t count = 0;
     for (int i = 0; rc == MLPD_OK && i < rows; i++)
-        if ((rc = read_run_row(r, i, &list[count], err)) == MLPD_OK) count++;
+        if ((rc = pgs_read_run_row(r, i, &list[count], err)) == MLPD_OK) count++;
     PQclear(r);
     if (rc != MLPD_OK) {
         store_run_list_free(list, count);
@@ -313,20 +312,21 @@ static int insert_metrics(pg_store *s, const store_metric *m, size_t n, mlpd_err
     return MLPD_OK;
 }
 
-/* --keep-step-metrics (store.h): thin run_id's "step_loss" rows to at most
+/* --keep-step-metrics (store.h): thin run_id's rows of step metric `key` to at most
  * keep, every second one deleted (the first and last kept) until they fit,
  * as the SQLite store does; the caller holds s->mu inside a transaction. */
-static int thin_steps(pg_store *s, int64_t run_id, mlpd_error *err) {
+static int thin_steps(pg_store *s, int64_t run_id, const char *key, mlpd_error *err) {
     int keep = s->keep_step_metrics, rc = MLPD_OK;
     for (int round = 0; keep > 0 && rc == MLPD_OK && round < 64; round++) {
         pgs_params p = {0};
         pgs_p_i64(&p, run_id);
         pgs_p_i64(&p, keep);
+        pgs_p_text(&p, key);
         int64_t deleted = 0;
         rc = pgs_cmd(s,
                      "DELETE FROM metrics WHERE id IN (SELECT id FROM (SELECT id,"
                      " row_number() OVER (ORDER BY id) AS i, count(*) OVER () AS n"
-                     " FROM metrics WHERE run_id = $1 AND key = 'step_loss') x"
+                     " FROM metrics WHERE run_id = $1 AND key = $3) x"
                      " WHERE n > $2 AND (i % 2 = 0 OR $2 < 2) AND i < n)",
                      &p, "thin step metrics", &deleted, err);
         if (deleted == 0) break;
@@ -340,7 +340,8 @@ static int thin_after(pg_store *s, const store_metric *m, size_t n, mlpd_error *
     int rc = MLPD_OK;
     for (size_t i = 0; rc == MLPD_OK && i < n; i++)
         if (m[i].run_id != done && !strcmp(m[i].key, "step_loss")) {
-            rc = thin_steps(s, m[i].run_id, err);
+            rc = thin_steps(s, m[i].run_id, "step_loss", err);
+            if (rc == MLPD_OK) rc = thin_steps(s, m[i].run_id, "step_accuracy", err);
             done = m[i].run_id;
         }
     return rc;

@@ -1,52 +1,227 @@
-/* store_pg_sweeps.c - sweeps on the PostgreSQL store: not supported yet.
- * The sweep scheduler (server/sweeps) runs in every daemon and would start
- * a sweep's children once per daemon on a shared database; until it claims
- * sweeps as jobs are claimed (store_run_claim), a sweep is refused here with
- * that reason and none exists (docs/scale-out.md). */
+/* store_pg_sweeps.c - the PostgreSQL store's sweeps (contracts in store.h;
+ * tables in migrations/postgresql/007_sweeps.sql and 011_sweep_leases.sql;
+ * the SQLite twin is store_sweeps.c). Several daemons share them: each
+ * sweep is scheduled by the daemon holding its lease (store_sweep_claim). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "store_pg_impl.h"
 
-#define NO_SWEEPS "sweeps need the SQLite store for now (one daemon): see docs/scale-out.md"
+#define SWEEP_COLUMNS                                                                              \
+    "id, status, config_json, error, created_at, started_at, finished_at, best_run_id, "           \
+    "best_value"
+#define MAX_CHILDREN 10000
 
-int pgs_sweep_create(store *s, const char *config_json, int64_t *id_out, mlpd_error *err) {
-    (void)s, (void)config_json, (void)id_out;
-    return mlpd_fail(err, MLPD_ECONFLICT, NO_SWEEPS);
-}
-
-int pgs_sweep_get(store *s, int64_t id, store_sweep *out, mlpd_error *err) {
-    (void)s, (void)out;
-    return mlpd_fail(err, MLPD_ENOTFOUND, "no sweep with id %lld", (long long)id);
-}
-
-int pgs_sweep_set_status(store *s, int64_t id, run_status st, const char *error, mlpd_error *err) {
-    (void)s, (void)st, (void)error;
-    return mlpd_fail(err, MLPD_ENOTFOUND, "no sweep with id %lld", (long long)id);
-}
-
-int pgs_sweep_set_best(store *s, int64_t id, int64_t run_id, double value, mlpd_error *err) {
-    (void)s, (void)run_id, (void)value;
-    return mlpd_fail(err, MLPD_ENOTFOUND, "no sweep with id %lld", (long long)id);
-}
-
-int pgs_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t *n, int64_t *total,
-                   mlpd_error *err) {
-    (void)s, (void)q, (void)err;
-    *out = NULL;
-    *n = 0;
-    if (total) *total = 0;
+static int read_sweep_row(const PGresult *r, int row, store_sweep *w, mlpd_error *err) {
+    memset(w, 0, sizeof *w);
+    int oom = 0;
+    w->id = pgs_i64(r, row, 0);
+    const char *status = PQgetvalue(r, row, 1);
+    if (run_status_from_name(status, &w->status) != 0)
+        return mlpd_fail(err, MLPD_ESTORE, "sweep %lld has an unknown status '%s'",
+                         (long long)w->id, status);
+    w->config_json = pgs_text(r, row, 2, &oom);
+    w->error = pgs_text(r, row, 3, &oom);
+    w->created_at = pgs_time(r, row, 4);
+    w->started_at = pgs_time(r, row, 5);
+    w->finished_at = pgs_time(r, row, 6);
+    w->best_run_id = pgs_i64(r, row, 7);
+    w->best_value = pgs_metric(r, row, 8);
+    if (oom) {
+        store_sweep_clear(w);
+        return mlpd_fail(err, MLPD_ESTORE, "out of memory");
+    }
     return MLPD_OK;
 }
 
-int pgs_sweep_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n, mlpd_error *err) {
-    (void)s, (void)st, (void)err;
-    *ids = NULL;
-    *n = 0;
-    return MLPD_OK;
-}
-
-int pgs_sweep_children(store *s, int64_t sweep_id, int limit, store_run **out, size_t *n,
+/* Run a query under s->mu; NULL after filling err. */
+static PGresult *query(pg_store *s, const char *sql, const pgs_params *p, const char *what,
                        mlpd_error *err) {
-    (void)s, (void)sweep_id, (void)limit, (void)err;
+    pthread_mutex_lock(&s->mu);
+    PGresult *r = pgs_exec(s, sql, p, 0, what, err);
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+/* A statement changing one row under s->mu: MLPD_ENOTFOUND "<what>: <none>"
+ * when no row changed. */
+static int change_one(pg_store *s, const char *sql, const pgs_params *p, const char *what,
+                      int none_code, const char *none, mlpd_error *err) {
+    int64_t changed = 0;
+    pthread_mutex_lock(&s->mu);
+    int rc = pgs_cmd(s, sql, p, what, &changed, err);
+    pthread_mutex_unlock(&s->mu);
+    if (rc == MLPD_OK && changed == 0) rc = mlpd_fail(err, none_code, "%s: %s", what, none);
+    return rc;
+}
+
+int pgs_sweep_create(store *base, const char *config_json, const char *worker, double lease_seconds,
+                     int64_t *id_out, mlpd_error *err) {
+    pgs_params p = {0};
+    pgs_p_text(&p, config_json);
+    pgs_p_double(&p, wall_seconds());
+    pgs_p_text(&p, worker);
+    pgs_p_double(&p, lease_seconds);
+    PGresult *r = query(pgs_of(base),
+                        "INSERT INTO sweeps (status, config_json, created_at, worker, lease_until)"
+                        " VALUES ('queued', $1, $2, $3, $2 + $4) RETURNING id",
+                        &p, "create sweep", err);
+    if (!r) return MLPD_ESTORE;
+    if (id_out) *id_out = pgs_i64(r, 0, 0);
+    PQclear(r);
+    return MLPD_OK;
+}
+
+int pgs_sweep_claim(store *base, const char *worker, double lease_seconds, int own,
+                    int64_t after_id, int64_t *id_out, mlpd_error *err) {
+    pgs_params p = {0};
+    pgs_p_text(&p, worker);
+    pgs_p_double(&p, wall_seconds());
+    pgs_p_double(&p, lease_seconds);
+    pgs_p_i64(&p, own != 0);
+    pgs_p_i64(&p, after_id);
+    PGresult *r = query(pgs_of(base),
+                        "UPDATE sweeps SET worker = $1, lease_until = $2 + $3 WHERE id = ("
+                        "SELECT id FROM sweeps WHERE status IN ('queued', 'running')"
+                        " AND (worker IS NULL OR lease_until < $2 OR ($4 = 1 AND worker = $1))"
+                        " AND id > $5 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
+                        &p, "claim sweep", err);
+    if (!r) return MLPD_ESTORE;
+    int rc = PQntuples(r) == 1 ? MLPD_OK : mlpd_fail(err, MLPD_ENOTFOUND, "no sweep to claim");
+    if (rc == MLPD_OK) *id_out = pgs_i64(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+int pgs_sweep_renew(store *base, int64_t id, const char *worker, double lease_seconds,
+                    mlpd_error *err) {
+    pgs_params p = {0};
+    pgs_p_i64(&p, id);
+    pgs_p_text(&p, worker);
+    pgs_p_double(&p, wall_seconds());
+    pgs_p_double(&p, lease_seconds);
+    char none[200];
+    snprintf(none, sizeof none, "sweep %lld is no longer held by %s", (long long)id, worker);
+    return change_one(pgs_of(base),
+                      "UPDATE sweeps SET lease_until = $3 + $4 WHERE id = $1 AND worker = $2"
+                      " AND status IN ('queued', 'running')",
+                      &p, "renew sweep", MLPD_ECONFLICT, none, err);
+}
+
+int pgs_sweep_get(store *base, int64_t id, store_sweep *out, mlpd_error *err) {
+    pgs_params p = {0};
+    pgs_p_i64(&p, id);
+    PGresult *r = query(pgs_of(base), "SELECT " SWEEP_COLUMNS " FROM sweeps WHERE id = $1", &p,
+                        "get sweep", err);
+    if (!r) return MLPD_ESTORE;
+    int rc = PQntuples(r) == 1
+                 ? read_sweep_row(r, 0, out, err)
+                 : mlpd_fail(err, MLPD_ENOTFOUND, "no sweep with id %lld", (long long)id);
+    PQclear(r);
+    return rc;
+}
+
+int pgs_sweep_set_status(store *base, int64_t id, run_status st, const char *error,
+                         mlpd_error *err) {
+    if ((int)st < RUN_QUEUED || st > RUN_CANCELLED)
+        return mlpd_fail(err, MLPD_ESTORE, "invalid sweep status %d", (int)st);
+    pgs_params p = {0};
+    pgs_p_i64(&p, id);
+    pgs_p_text(&p, run_status_name(st));
+    pgs_p_text(&p, error);
+    pgs_p_double(&p, wall_seconds());
+    return change_one(pgs_of(base),
+                      "UPDATE sweeps SET status = $2, error = $3,"
+                      " started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN $4"
+                      "              ELSE started_at END,"
+                      " finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'cancelled')"
+                      "               THEN $4 ELSE finished_at END "
+                      "WHERE id = $1",
+                      &p, "set sweep status", MLPD_ENOTFOUND, "no such sweep", err);
+}
+
+int pgs_sweep_set_best(store *base, int64_t id, int64_t run_id, double value, mlpd_error *err) {
+    pgs_params p = {0};
+    pgs_p_i64(&p, id);
+    pgs_p_i64(&p, run_id);
+    pgs_p_metric(&p, value);
+    return change_one(pgs_of(base),
+                      "UPDATE sweeps SET best_run_id = $2, best_value = $3 WHERE id = $1", &p,
+                      "set sweep best", MLPD_ENOTFOUND, "no such sweep", err);
+}
+
+int pgs_sweep_list(store *base, const store_run_query *q, store_sweep **out, size_t *n,
+                   int64_t *total, mlpd_error *err) {
+    pg_store *s = pgs_of(base);
     *out = NULL;
     *n = 0;
+    int limit = q->limit < 1 ? 1 : q->limit > 1000 ? 1000 : q->limit;
+    pgs_params p = {0};
+    pgs_p_text(&p, q->has_status ? run_status_name(q->status) : NULL);
+    pgs_p_i64(&p, limit);
+    pgs_p_i64(&p, q->offset < 0 ? 0 : q->offset);
+    pthread_mutex_lock(&s->mu);
+    PGresult *r = pgs_exec(s,
+                           "SELECT " SWEEP_COLUMNS " FROM sweeps WHERE $1::text IS NULL"
+                           " OR status = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
+                           &p, 0, "list sweeps", err);
+    PGresult *c = NULL;
+    if (r && total) {
+        pgs_params cp = {0};
+        pgs_p_text(&cp, p.v[0]);
+        c = pgs_exec(s, "SELECT count(*) FROM sweeps WHERE $1::text IS NULL OR status = $1", &cp, 0,
+                     "count sweeps", err);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!r || (total && !c)) {
+        PQclear(r);
+        return MLPD_ESTORE;
+    }
+    if (total) *total = pgs_i64(c, 0, 0);
+    PQclear(c);
+    int rows = PQntuples(r), rc = MLPD_OK;
+    store_sweep *list = calloc(rows > 0 ? (size_t)rows : 1, sizeof *list);
+    if (!list) rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
+    size_t count = 0;
+    for (int i = 0; rc == MLPD_OK && i < rows; i++)
+        if ((rc = read_sweep_row(r, i, &list[count], err)) == MLPD_OK) count++;
+    PQclear(r);
+    if (rc != MLPD_OK) {
+        store_sweep_list_free(list, count);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return MLPD_OK;
+}
+
+int pgs_sweep_children(store *base, int64_t sweep_id, int limit, store_run **out, size_t *n,
+                       mlpd_error *err) {
+    *out = NULL;
+    *n = 0;
+    if (limit < 1) limit = 1;
+    if (limit > MAX_CHILDREN) limit = MAX_CHILDREN;
+    pgs_params p = {0};
+    pgs_p_i64(&p, sweep_id);
+    pgs_p_i64(&p, limit);
+    PGresult *r = query(pgs_of(base),
+                        "SELECT " PGS_RUN_COLUMNS " FROM runs WHERE sweep_id = $1"
+                        " ORDER BY id LIMIT $2",
+                        &p, "list children", err);
+    if (!r) return MLPD_ESTORE;
+    int rows = PQntuples(r), rc = MLPD_OK;
+    store_run *list = calloc(rows > 0 ? (size_t)rows : 1, sizeof *list);
+    if (!list) rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
+    size_t count = 0;
+    for (int i = 0; rc == MLPD_OK && i < rows; i++)
+        if ((rc = pgs_read_run_row(r, i, &list[count], err)) == MLPD_OK) count++;
+    PQclear(r);
+    if (rc != MLPD_OK) {
+        store_run_list_free(list, count);
+        return rc;
+    }
+    *out = list;
+    *n = count;
     return MLPD_OK;
 }

@@ -161,7 +161,8 @@ int sqlite_run_rescue(store *base, int max_attempts, int *requeued, int *failed,
     int rc = store_tx_begin(s, err);
     if (rc == MLPD_OK)
         rc = exec3(s,
-                   "UPDATE runs SET status = 'cancelled', finished_at = ?3, lease_until = NULL"
+                   "UPDATE runs SET status = 'cancelled', error = cancel_reason, finished_at = ?3,"
+                   " lease_until = NULL"
                    " WHERE status = 'running' AND lease_until < ?3 AND cancel_requested = 1",
                    0, "", now, &n_cancel, err);
     if (rc == MLPD_OK)
@@ -185,18 +186,22 @@ int sqlite_run_rescue(store *base, int max_attempts, int *requeued, int *failed,
     return rc;
 }
 
-int sqlite_run_cancel(store *base, int64_t id, int *was_running, mlpd_error *err) {
+int sqlite_run_cancel(store *base, int64_t id, const char *why, int *was_running, mlpd_error *err) {
     sqlite_store *s = sqlite_of(base);
     int changed = 0;
     *was_running = 0;
+    const char *reason = why && why[0] ? why : NULL; /* binds NULL */
     pthread_mutex_lock(&s->mu);
-    int rc = exec3(s,
-                   "UPDATE runs SET status = 'cancelled', finished_at = ?3 WHERE id = ?1"
-                   " AND status = 'queued'",
-                   id, "", wall_seconds(), &changed, err);
+    int rc =
+        exec3(s,
+              "UPDATE runs SET status = 'cancelled', error = ?2, finished_at = ?3 WHERE id = ?1"
+              " AND status = 'queued'",
+              id, reason, wall_seconds(), &changed, err);
     if (rc == MLPD_OK && !changed) {
-        rc = exec3(s, "UPDATE runs SET cancel_requested = 1 WHERE id = ?1 AND status = 'running'",
-                   id, NULL, 0, &changed, err);
+        rc = exec3(s,
+                   "UPDATE runs SET cancel_requested = 1, cancel_reason = ?2 WHERE id = ?1"
+                   " AND status = 'running'",
+                   id, reason, 0, &changed, err);
         *was_running = changed;
     }
     if (rc == MLPD_OK && !changed) {

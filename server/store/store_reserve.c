@@ -64,3 +64,38 @@ void store_reserve_free(sqlite_store *s) {
     free(s->reserve_path);
     s->reserve_path = NULL;
 }
+
+int store_write_status_once(sqlite_store *s, const char *sql, int64_t id, run_status status,
+                            const char *error, const char *what, const char *noun,
+                            mlpd_error *err) {
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+    if (rc != MLPD_OK) return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, run_status_name(status), -1, SQLITE_STATIC);
+    if (error)
+        sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_double(st, 4, wall_seconds());
+    rc = sqlite3_step(st) == SQLITE_DONE ? MLPD_OK : store_fail_sql(s, err, what);
+    if (rc == MLPD_OK && sqlite3_changes(s->db) == 0)
+        rc = mlpd_fail(err, MLPD_ENOTFOUND, "%s: no such %s", what, noun);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_write_status(sqlite_store *s, const char *sql, int64_t id, run_status status,
+                       const char *error, const char *what, const char *noun, mlpd_error *err) {
+    if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
+        return mlpd_fail(err, MLPD_ESTORE, "invalid %s status %d", noun, (int)status);
+    int final = status == RUN_SUCCEEDED || status == RUN_FAILED || status == RUN_CANCELLED;
+    pthread_mutex_lock(&s->mu);
+    int rc = store_write_status_once(s, sql, id, status, error, what, noun, err);
+    if (rc == MLPD_ENOSPC && final && store_reserve_release(s))
+        rc = store_write_status_once(s, sql, id, status, error, what, noun, err);
+    else if (rc == MLPD_OK && final)
+        store_reserve_refill(s);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}

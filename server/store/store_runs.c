@@ -62,6 +62,7 @@ int store_read_run_row(sqlite3_stmt *st, void *item, mlpd_error *err) {
     r->sweep_id = sqlite3_column_int64(st, 20);
     r->worker = store_column_text(st, 21, &oom);
     r->attempts = sqlite3_column_int(st, 22);
+    r->best_val_accuracy = store_column_metric(st, 23);
     if (oom) {
         store_run_clear(r);
         return mlpd_fail(err, MLPD_ESTORE, "out of memory");
@@ -116,44 +117,19 @@ int sqlite_run_create(store *base, const char *config_json, const char *dataset,
     return rc;
 }
 
-/* The status UPDATE; the caller holds s->mu. */
-static int update_status(sqlite_store *s, int64_t id, run_status status, const char *error,
-                         mlpd_error *err) {
-    sqlite3_stmt *st;
-    int rc =
-        store_prepare(s,
-                      "UPDATE runs SET status = ?2, error = ?3,"
-                      " started_at = CASE WHEN ?2 = 'running' THEN ?4 ELSE started_at END,"
-                      " finished_at = CASE WHEN ?2 IN ('succeeded', 'failed', 'cancelled') THEN ?4"
-                      "               ELSE finished_at END "
-                      "WHERE id = ?1",
-                      &st, err);
-    if (rc != MLPD_OK) return rc;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, run_status_name(status), -1, SQLITE_STATIC);
-    if (error)
-        sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_double(st, 4, wall_seconds());
-    return step_update(s, st, "set run status", err);
-}
+/* A run's status UPDATE (store_write_status's parameters). */
+static const char RUN_STATUS_SQL[] =
+    "UPDATE runs SET status = ?2,"
+    " error = coalesce(?3, CASE WHEN ?2 = 'cancelled' THEN cancel_reason END),"
+    " started_at = CASE WHEN ?2 = 'running' THEN ?4 ELSE started_at END,"
+    " finished_at = CASE WHEN ?2 IN ('succeeded', 'failed', 'cancelled') THEN ?4"
+    "               ELSE finished_at END "
+    "WHERE id = ?1";
 
 int sqlite_run_set_status(store *base, int64_t id, run_status status, const char *error,
                           mlpd_error *err) {
-    sqlite_store *s = sqlite_of(base);
-    if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
-        return mlpd_fail(err, MLPD_ESTORE, "invalid run status %d", (int)status);
-    int final = status == RUN_SUCCEEDED || status == RUN_FAILED || status == RUN_CANCELLED;
-    pthread_mutex_lock(&s->mu);
-    int rc = update_status(s, id, status, error, err);
-    /* A run's end must be recorded even on a full disk: spend the reserve. */
-    if (rc == MLPD_ENOSPC && final && store_reserve_release(s))
-        rc = update_status(s, id, status, error, err);
-    else if (rc == MLPD_OK && final)
-        store_reserve_refill(s);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return store_write_status(sqlite_of(base), RUN_STATUS_SQL, id, status, error, "set run status",
+                              "run", err);
 }
 
 /* The progress UPDATE; the caller holds s->mu. */
@@ -232,7 +208,9 @@ int sqlite_run_succeed(store *base, int64_t id, const store_model *meta, const u
     if (rc == MLPD_OK) {
         rc = store_model_insert(s, &m, file, len, &model_id, NULL, err);
         if (rc == MLPD_OK) rc = update_finish(s, id, test_loss, test_accuracy, model_id, err);
-        if (rc == MLPD_OK) rc = update_status(s, id, RUN_SUCCEEDED, NULL, err);
+        if (rc == MLPD_OK)
+            rc = store_write_status_once(s, RUN_STATUS_SQL, id, RUN_SUCCEEDED, NULL,
+                                         "set run status", "run", err);
         if (rc == MLPD_OK && derived && derived->eval_json)
             rc = store_evaluation_insert(s, model_id, derived->eval_dataset, derived->eval_split,
                                          derived->eval_json, NULL, err);
@@ -295,7 +273,7 @@ int sqlite_run_list(store *base, const store_run_query *q, store_run **out, size
     sqlite_store *s = sqlite_of(base);
     *out = NULL;
     *n = 0;
-    int limit = q->limit < 1 ? 1 : q->limit > 1000 ? 1000 : q->limit;
+    int limit = q->limit < 1 ? 1 : q->limit > 1001 ? 1001 : q->limit;
     int64_t offset = q->offset < 0 ? 0 : q->offset;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
@@ -308,14 +286,16 @@ int sqlite_run_list(store *base, const store_run_query *q, store_run **out, size
     if (rc == MLPD_OK)
         rc = store_prepare(s,
                            q->has_status ? "SELECT " RUN_COLUMNS " FROM runs WHERE status = ?1 "
-                                           "ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+                                           "AND id < ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
                                          : "SELECT " RUN_COLUMNS " FROM runs WHERE ?1 IS NULL "
-                                           "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+                                           "AND id < ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
                            &st, err);
     if (rc == MLPD_OK) {
         bind_status_filter(st, q);
         sqlite3_bind_int(st, 2, limit);
         sqlite3_bind_int64(st, 3, offset);
+        /* The keyset cursor: runs older than it (every run without one). */
+        sqlite3_bind_int64(st, 4, q->before_id > 0 ? q->before_id : INT64_MAX);
         rc = store_read_all(s, st, store_read_run_row, store_clear_run, sizeof **out, 16,
                             (size_t)limit, (void **)out, n, "list runs", err);
     }
@@ -375,31 +355,34 @@ static int insert_metrics(sqlite_store *s, const store_metric *m, size_t n, mlpd
     return rc;
 }
 
-/* --keep-step-metrics: while run_id has more than keep "step_loss" rows,
- * delete every second one of them (by id; the first and the last stay), so
- * what is kept stays spread evenly over the whole run: between keep/2 and
- * keep rows. keep 0: no bound. The caller holds s->mu inside a transaction. */
-static int thin_steps(sqlite_store *s, int64_t run_id, mlpd_error *err) {
+/* --keep-step-metrics: while run_id has more than keep rows of step metric
+ * `key` ("step_loss", "step_accuracy"), delete every second one of them (by
+ * id; the first and the last stay), so what is kept stays spread evenly over
+ * the whole run: between keep/2 and keep rows. keep 0: no bound. The caller
+ * holds s->mu inside a transaction. */
+static int thin_steps(sqlite_store *s, int64_t run_id, const char *key, mlpd_error *err) {
     int keep = s->keep_step_metrics;
     if (keep <= 0) return MLPD_OK;
     sqlite3_stmt *count, *thin;
-    int rc = store_prepare(
-        s, "SELECT count(*) FROM metrics WHERE run_id = ?1 AND key = 'step_loss'", &count, err);
+    int rc = store_prepare(s, "SELECT count(*) FROM metrics WHERE run_id = ?1 AND key = ?2", &count,
+                           err);
     if (rc != MLPD_OK) return rc;
     rc = store_prepare(s,
                        "DELETE FROM metrics WHERE id IN (SELECT id FROM (SELECT id,"
                        " row_number() OVER (ORDER BY id) AS i, count(*) OVER () AS n"
-                       " FROM metrics WHERE run_id = ?1 AND key = 'step_loss')"
+                       " FROM metrics WHERE run_id = ?1 AND key = ?3)"
                        " WHERE (i % 2 = 0 OR ?2 < 2) AND i < n)",
                        &thin, err);
     for (int round = 0; rc == MLPD_OK && round < 64; round++) {
         sqlite3_bind_int64(count, 1, run_id);
+        sqlite3_bind_text(count, 2, key, -1, SQLITE_STATIC);
         int64_t n = sqlite3_step(count) == SQLITE_ROW ? sqlite3_column_int64(count, 0) : -1;
         sqlite3_reset(count);
         if (n < 0) rc = store_fail_sql(s, err, "count step metrics");
         if (rc != MLPD_OK || n <= keep) break;
         sqlite3_bind_int64(thin, 1, run_id);
         sqlite3_bind_int(thin, 2, keep);
+        sqlite3_bind_text(thin, 3, key, -1, SQLITE_STATIC);
         if (sqlite3_step(thin) != SQLITE_DONE) rc = store_fail_sql(s, err, "thin step metrics");
         sqlite3_reset(thin);
     }
@@ -414,7 +397,8 @@ static int thin_after(sqlite_store *s, const store_metric *m, size_t n, mlpd_err
     int rc = MLPD_OK;
     for (size_t i = 0; rc == MLPD_OK && i < n; i++)
         if (m[i].run_id != done && !strcmp(m[i].key, "step_loss")) {
-            rc = thin_steps(s, m[i].run_id, err);
+            rc = thin_steps(s, m[i].run_id, "step_loss", err);
+            if (rc == MLPD_OK) rc = thin_steps(s, m[i].run_id, "step_accuracy", err);
             done = m[i].run_id;
         }
     return rc;

@@ -38,6 +38,21 @@ int store_reserve_release(sqlite_store *s);
 void store_reserve_refill(sqlite_store *s);
 void store_reserve_free(sqlite_store *s);
 
+/* Write a status change of one row (a run or a sweep) under the reserve rule:
+ * sql has ?1 id, ?2 the status's name, ?3 the error (NULL binds NULL), ?4 the
+ * time now. A final status must be recorded even on a full disk, so on
+ * MLPD_ENOSPC the reserve is spent and the write tried once more; a final
+ * status written refills it. An invalid status is MLPD_ESTORE "invalid <noun>
+ * status", a row the UPDATE does not change MLPD_ENOTFOUND "<what>: no such
+ * <noun>". Takes s->mu (the caller must not hold it). */
+int store_write_status(sqlite_store *s, const char *sql, int64_t id, run_status status,
+                       const char *error, const char *what, const char *noun, mlpd_error *err);
+
+/* One try of that UPDATE, without the reserve rule, for a caller that holds
+ * s->mu (inside its own transaction). */
+int store_write_status_once(sqlite_store *s, const char *sql, int64_t id, run_status status,
+                            const char *error, const char *what, const char *noun, mlpd_error *err);
+
 /* "<what>: <sqlite's message>" into err; returns MLPD_ENOSPC when SQLite's
  * error was a full disk (SQLITE_FULL), MLPD_ELOCKED when another process
  * held the lock past the busy timeout (SQLITE_BUSY, SQLITE_LOCKED), else
@@ -103,7 +118,8 @@ int store_model_mean_insert(sqlite_store *s, int64_t model_id, const char *datas
 #define STORE_RUN_COLUMNS                                                                          \
     "id, status, config_json, dataset, error, created_at, started_at, finished_at, "               \
     "epoch, epochs, step, steps, loss, accuracy, val_loss, val_accuracy, "                         \
-    "samples_per_sec, test_loss, test_accuracy, model_id, sweep_id, worker, attempts"
+    "samples_per_sec, test_loss, test_accuracy, model_id, sweep_id, worker, attempts, "            \
+    "(SELECT max(value) FROM metrics WHERE metrics.run_id = runs.id AND key = 'val_accuracy')"
 int store_read_run_row(sqlite3_stmt *st, void *item, mlpd_error *err); /* a store_row_reader */
 void store_clear_run(void *r);                                         /* store_run_clear */
 
@@ -119,6 +135,8 @@ char *store_column_text(sqlite3_stmt *st, int col, int *oom);
 int sqlite_dataset_put(store *s, const store_dataset *d, int64_t *id_out, mlpd_error *err);
 int sqlite_dataset_get(store *s, const char *name, store_dataset *out, mlpd_error *err);
 int sqlite_dataset_list(store *s, store_dataset **out, size_t *n, mlpd_error *err);
+int sqlite_dataset_delete(store *s, const char *name, mlpd_error *err);
+int sqlite_model_class_names(store *s, int64_t model_id, char **json_out, mlpd_error *err);
 int sqlite_run_create(store *s, const char *config_json, const char *dataset, int epochs,
                       int64_t sweep_id, int64_t *id_out, mlpd_error *err);
 int sqlite_run_set_status(store *s, int64_t id, run_status st, const char *error, mlpd_error *err);
@@ -157,8 +175,8 @@ int sqlite_model_precision_get(store *s, int64_t model_id, store_model_precision
                                mlpd_error *err);
 int sqlite_model_get(store *s, int64_t id, store_model *out, mlpd_error *err);
 int sqlite_model_file(store *s, int64_t id, unsigned char **file, size_t *len, mlpd_error *err);
-int sqlite_model_list(store *s, int limit, int64_t offset, store_model **out, size_t *n,
-                      int64_t *total, mlpd_error *err);
+int sqlite_model_list(store *s, int limit, int64_t offset, int64_t before_id, store_model **out,
+                      size_t *n, int64_t *total, mlpd_error *err);
 int sqlite_model_delete(store *s, int64_t id, mlpd_error *err);
 int sqlite_model_latest(store *s, int64_t *id_out, mlpd_error *err);
 int sqlite_model_versions(store *s, const char *name, store_model **out, size_t *n,
@@ -173,18 +191,21 @@ int sqlite_run_claim(store *s, const char *worker, double lease_seconds, int64_t
 int sqlite_run_heartbeat(store *s, int64_t id, const char *worker, double lease_seconds,
                          int *cancel_out, mlpd_error *err);
 int sqlite_run_rescue(store *s, int max_attempts, int *requeued, int *failed, mlpd_error *err);
-int sqlite_run_cancel(store *s, int64_t id, int *was_running, mlpd_error *err);
+int sqlite_run_cancel(store *s, int64_t id, const char *why, int *was_running, mlpd_error *err);
 int sqlite_run_count(store *s, run_status st, int64_t *n, mlpd_error *err);
 
-int sqlite_sweep_create(store *s, const char *config_json, int64_t *id_out, mlpd_error *err);
+int sqlite_sweep_create(store *s, const char *config_json, const char *worker, double lease_seconds,
+                        int64_t *id_out, mlpd_error *err);
+int sqlite_sweep_claim(store *s, const char *worker, double lease_seconds, int own,
+                       int64_t after_id, int64_t *id_out, mlpd_error *err);
+int sqlite_sweep_renew(store *s, int64_t id, const char *worker, double lease_seconds,
+                       mlpd_error *err);
 int sqlite_sweep_get(store *s, int64_t id, store_sweep *out, mlpd_error *err);
 int sqlite_sweep_set_status(store *s, int64_t id, run_status st, const char *error,
                             mlpd_error *err);
 int sqlite_sweep_set_best(store *s, int64_t id, int64_t run_id, double value, mlpd_error *err);
 int sqlite_sweep_list(store *s, const store_run_query *q, store_sweep **out, size_t *n,
                       int64_t *total, mlpd_error *err);
-int sqlite_sweep_ids_with_status(store *s, run_status st, int64_t **ids, size_t *n,
-                                 mlpd_error *err);
 int sqlite_sweep_children(store *s, int64_t sweep_id, int limit, store_run **out, size_t *n,
                           mlpd_error *err);
 

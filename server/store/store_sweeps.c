@@ -1,6 +1,6 @@
 /* store_sweeps.c - the SQLite store's sweeps (contracts in store.h; the
- * table is migrations/007_sweeps.sql). The PostgreSQL store has none yet
- * (store_pg.c refuses them: docs/scale-out.md). */
+ * table is migrations/007_sweeps.sql, the leases 011_sweep_leases.sql; the
+ * PostgreSQL twin is store_pg_sweeps.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,22 +59,81 @@ static int step_one(sqlite_store *s, sqlite3_stmt *st, const char *what, mlpd_er
     return rc;
 }
 
-int sqlite_sweep_create(store *base, const char *config_json, int64_t *id_out, mlpd_error *err) {
+int sqlite_sweep_create(store *base, const char *config_json, const char *worker,
+                        double lease_seconds, int64_t *id_out, mlpd_error *err) {
     sqlite_store *s = sqlite_of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
-    int rc = store_prepare(s,
-                           "INSERT INTO sweeps (status, config_json, created_at) "
-                           "VALUES ('queued', ?1, ?2)",
-                           &st, err);
+    int rc =
+        store_prepare(s,
+                      "INSERT INTO sweeps (status, config_json, created_at, worker, lease_until)"
+                      " VALUES ('queued', ?1, ?2, ?3, ?2 + ?4)",
+                      &st, err);
     if (rc == MLPD_OK) {
         sqlite3_bind_text(st, 1, config_json, -1, SQLITE_STATIC);
         sqlite3_bind_double(st, 2, wall_seconds());
+        sqlite3_bind_text(st, 3, worker, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 4, lease_seconds);
         if (sqlite3_step(st) == SQLITE_DONE) {
             if (id_out) *id_out = sqlite3_last_insert_rowid(s->db);
         } else {
             rc = store_fail_sql(s, err, "create sweep");
         }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int sqlite_sweep_claim(store *base, const char *worker, double lease_seconds, int own,
+                       int64_t after_id, int64_t *id_out, mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(
+        s,
+        "UPDATE sweeps SET worker = ?1, lease_until = ?2 + ?3 WHERE id = (SELECT id FROM sweeps"
+        " WHERE status IN ('queued', 'running') AND (worker IS NULL OR lease_until < ?2"
+        " OR (?4 AND worker = ?1)) AND id > ?5 ORDER BY id LIMIT 1) RETURNING id",
+        &st, err);
+    if (rc == MLPD_OK) {
+        sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 2, wall_seconds());
+        sqlite3_bind_double(st, 3, lease_seconds);
+        sqlite3_bind_int(st, 4, own != 0);
+        sqlite3_bind_int64(st, 5, after_id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            *id_out = sqlite3_column_int64(st, 0);
+            if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail_sql(s, err, "claim sweep");
+        } else {
+            rc = step == SQLITE_DONE ? mlpd_fail(err, MLPD_ENOTFOUND, "no sweep to claim")
+                                     : store_fail_sql(s, err, "claim sweep");
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int sqlite_sweep_renew(store *base, int64_t id, const char *worker, double lease_seconds,
+                       mlpd_error *err) {
+    sqlite_store *s = sqlite_of(base);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    int rc = store_prepare(s,
+                           "UPDATE sweeps SET lease_until = ?3 + ?4 WHERE id = ?1 AND worker = ?2"
+                           " AND status IN ('queued', 'running')",
+                           &st, err);
+    if (rc == MLPD_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, worker, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 3, wall_seconds());
+        sqlite3_bind_double(st, 4, lease_seconds);
+        rc = sqlite3_step(st) == SQLITE_DONE ? MLPD_OK : store_fail_sql(s, err, "renew sweep");
+        if (rc == MLPD_OK && sqlite3_changes(s->db) == 0)
+            rc = mlpd_fail(err, MLPD_ECONFLICT, "sweep %lld is no longer held by %s", (long long)id,
+                           worker);
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
@@ -96,44 +155,17 @@ int sqlite_sweep_get(store *base, int64_t id, store_sweep *out, mlpd_error *err)
     return rc;
 }
 
-/* The caller holds s->mu. */
-static int update_status(sqlite_store *s, int64_t id, run_status status, const char *error,
-                         mlpd_error *err) {
-    sqlite3_stmt *st;
-    int rc =
-        store_prepare(s,
-                      "UPDATE sweeps SET status = ?2, error = ?3,"
-                      " started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL THEN ?4"
-                      "              ELSE started_at END,"
-                      " finished_at = CASE WHEN ?2 IN ('succeeded', 'failed', 'cancelled') THEN ?4"
-                      "               ELSE finished_at END "
-                      "WHERE id = ?1",
-                      &st, err);
-    if (rc != MLPD_OK) return rc;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, run_status_name(status), -1, SQLITE_STATIC);
-    if (error)
-        sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_double(st, 4, wall_seconds());
-    return step_one(s, st, "set sweep status", err);
-}
-
 int sqlite_sweep_set_status(store *base, int64_t id, run_status status, const char *error,
                             mlpd_error *err) {
-    sqlite_store *s = sqlite_of(base);
-    if ((int)status < RUN_QUEUED || status > RUN_CANCELLED)
-        return mlpd_fail(err, MLPD_ESTORE, "invalid sweep status %d", (int)status);
-    int final = status == RUN_SUCCEEDED || status == RUN_FAILED || status == RUN_CANCELLED;
-    pthread_mutex_lock(&s->mu);
-    int rc = update_status(s, id, status, error, err);
-    if (rc == MLPD_ENOSPC && final && store_reserve_release(s))
-        rc = update_status(s, id, status, error, err);
-    else if (rc == MLPD_OK && final)
-        store_reserve_refill(s);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return store_write_status(
+        sqlite_of(base),
+        "UPDATE sweeps SET status = ?2, error = ?3,"
+        " started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL THEN ?4"
+        "              ELSE started_at END,"
+        " finished_at = CASE WHEN ?2 IN ('succeeded', 'failed', 'cancelled') THEN ?4"
+        "               ELSE finished_at END "
+        "WHERE id = ?1",
+        id, status, error, "set sweep status", "sweep", err);
 }
 
 int sqlite_sweep_set_best(store *base, int64_t id, int64_t run_id, double value, mlpd_error *err) {
@@ -195,29 +227,6 @@ int sqlite_sweep_list(store *base, const store_run_query *q, store_sweep **out, 
         sqlite3_bind_int64(st, 3, q->offset < 0 ? 0 : q->offset);
         rc = store_read_all(s, st, read_sweep_row, clear_sweep, sizeof **out, 16, (size_t)limit,
                             (void **)out, n, "list sweeps", err);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
-}
-
-static int read_id(sqlite3_stmt *st, void *item, mlpd_error *err) {
-    (void)err;
-    *(int64_t *)item = sqlite3_column_int64(st, 0);
-    return MLPD_OK;
-}
-
-int sqlite_sweep_ids_with_status(store *base, run_status status, int64_t **ids, size_t *n,
-                                 mlpd_error *err) {
-    sqlite_store *s = sqlite_of(base);
-    *ids = NULL;
-    *n = 0;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, "SELECT id FROM sweeps WHERE status = ?1 ORDER BY id", &st, err);
-    if (rc == MLPD_OK) {
-        sqlite3_bind_text(st, 1, run_status_name(status), -1, SQLITE_STATIC);
-        rc = store_read_all(s, st, read_id, NULL, sizeof **ids, 8, 0, (void **)ids, n,
-                            "list sweep ids", err);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "sweeps_impl.h"
 
 void sweeps_logf(const sweeps *s, const char *fmt, ...) {
@@ -50,11 +51,51 @@ static sweep_state *unlink_state(sweeps *s, int64_t id) {
     return NULL;
 }
 
+static void resume_one(sweeps *s, int64_t id);
+
+/* Under mu: is sweep id active here? */
+static int is_active(const sweeps *s, int64_t id) {
+    for (const sweep_state *w = s->active; w; w = w->next)
+        if (w->id == id) return 1;
+    return 0;
+}
+
+/* Under mu: claim active sweeps for this daemon (own: also the ones it held
+ * before it stopped) while fewer than max_active are active here, and resume
+ * each. Another daemon's claims are never waited for (SKIP LOCKED). */
+static void claim_sweeps(sweeps *s, int own) {
+    int64_t id = 0;
+    while (own || s->n_active < s->cfg.max_active) {
+        if (store_sweep_claim(s->cfg.st, s->node, s->cfg.lease_seconds, own, id, &id, NULL) !=
+            MLPD_OK)
+            return; /* none left (or the store is down: the next pass tries again) */
+        if (is_active(s, id)) continue; /* ours already (its lease had lapsed) */
+        resume_one(s, id);
+    }
+}
+
+/* Under mu, every lease_seconds/3: renew this daemon's leases, forget the
+ * sweeps it no longer holds, then take over the ones whose daemon died. */
+static void lease_pass(sweeps *s) {
+    s->renewed_at = mono_seconds();
+    for (sweep_state *w = s->active, *next; w; w = next) {
+        next = w->next;
+        mlpd_error se = {0};
+        if (store_sweep_renew(s->cfg.st, w->id, s->node, s->cfg.lease_seconds, &se) !=
+            MLPD_ECONFLICT)
+            continue; /* renewed (or the store is down: its lease runs on meanwhile) */
+        sweeps_logf(s, "sweep %lld left to others: %s", (long long)w->id, se.msg);
+        sweep_state_free(unlink_state(s, w->id));
+    }
+    claim_sweeps(s, 0);
+}
+
 static void *scheduler_main(void *arg) {
     pthread_setname_np(pthread_self(), "mlpd-sweeps");
     sweeps *s = arg;
     pthread_mutex_lock(&s->mu);
     while (!atomic_load(&s->stopping)) {
+        if (mono_seconds() - s->renewed_at >= s->cfg.lease_seconds / 3) lease_pass(s);
         for (sweep_state *w = s->active, *next; w && !atomic_load(&s->stopping); w = next) {
             next = w->next;
             if (sweep_tick(s, w)) sweep_state_free(unlink_state(s, w->id));
@@ -105,19 +146,6 @@ static void resume_one(sweeps *s, int64_t id) {
     sweeps_logf(s, "sweep %lld resumed with %d child(ren)", (long long)id, w->n_children);
 }
 
-static int resume(sweeps *s, mlpd_error *err) {
-    static const run_status active[] = {RUN_QUEUED, RUN_RUNNING};
-    for (size_t k = 0; k < 2; k++) {
-        int64_t *ids = NULL;
-        size_t n = 0;
-        int rc = store_sweep_ids_with_status(s->cfg.st, active[k], &ids, &n, err);
-        if (rc != MLPD_OK) return rc;
-        for (size_t i = 0; i < n; i++) resume_one(s, ids[i]);
-        free(ids);
-    }
-    return MLPD_OK;
-}
-
 int sweeps_start(const sweeps_config *cfg, sweeps **out, mlpd_error *err) {
     *out = NULL;
     if (!cfg->st || !cfg->jobs)
@@ -126,11 +154,18 @@ int sweeps_start(const sweeps_config *cfg, sweeps **out, mlpd_error *err) {
     if (!s) return mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
     s->cfg = *cfg;
     if (s->cfg.max_active < 1) s->cfg.max_active = 1;
+    if (!(s->cfg.lease_seconds >= 1)) s->cfg.lease_seconds = 30;
+    snprintf(s->node, sizeof s->node, "%s", cfg->node && cfg->node[0] ? cfg->node : "mlpd");
+    s->cfg.node = s->node;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     atomic_init(&s->stopping, 0);
-    int rc = resume(s, err);
-    if (rc == MLPD_OK && pthread_create(&s->thread, NULL, scheduler_main, s) != 0)
+    pthread_mutex_lock(&s->mu);
+    claim_sweeps(s, 1); /* the ones it held before it stopped, and orphans */
+    s->renewed_at = mono_seconds();
+    pthread_mutex_unlock(&s->mu);
+    int rc = MLPD_OK;
+    if (pthread_create(&s->thread, NULL, scheduler_main, s) != 0)
         rc = mlpd_fail(err, MLPD_EINTERNAL, "cannot start the sweep scheduler thread");
     if (rc != MLPD_OK) {
         sweeps_free(s);
@@ -161,7 +196,8 @@ int sweeps_submit(sweeps *s, const api_sweep_request *req, int64_t *id, mlpd_err
     if (s->n_active >= s->cfg.max_active)
         rc = mlpd_fail(err, MLPD_EBUSY, "%d sweep(s) are active already (the limit is %d)",
                        s->n_active, s->cfg.max_active);
-    else if (store_sweep_create(s->cfg.st, config, &new_id, &se) != MLPD_OK)
+    else if (store_sweep_create(s->cfg.st, config, s->node, s->cfg.lease_seconds, &new_id, &se) !=
+             MLPD_OK)
         rc = mlpd_fail(err, se.code, "store: %s", se.msg);
     sweep_state *w = rc == MLPD_OK ? state_new(new_id, &copy) : NULL;
     if (rc == MLPD_OK && !w) {
@@ -183,6 +219,19 @@ int sweeps_submit(sweeps *s, const api_sweep_request *req, int64_t *id, mlpd_err
     return rc;
 }
 
+/* Cancel the unfinished children of sweep id as the store lists them. */
+static void cancel_children_in_store(sweeps *s, int64_t id) {
+    store_run *kids = NULL;
+    size_t n = 0;
+    if (store_sweep_children(s->cfg.st, id, 10000, &kids, &n, NULL) != MLPD_OK) return;
+    char why[96];
+    snprintf(why, sizeof why, "sweep %lld was cancelled", (long long)id);
+    for (size_t i = 0; i < n; i++)
+        if (kids[i].status == RUN_QUEUED || kids[i].status == RUN_RUNNING)
+            jobs_cancel_why(s->cfg.jobs, kids[i].id, why);
+    store_run_list_free(kids, n);
+}
+
 int sweeps_cancel(sweeps *s, int64_t id, mlpd_error *err) {
     pthread_mutex_lock(&s->mu);
     sweep_state *w = unlink_state(s, id);
@@ -198,6 +247,9 @@ int sweeps_cancel(sweeps *s, int64_t id, mlpd_error *err) {
             store_sweep_clear(&row);
         }
         pthread_mutex_unlock(&s->mu);
+        /* Scheduled by another daemon (or by none): its children are ended
+         * from here; that daemon's next renewal finds the sweep cancelled. */
+        if (rc == MLPD_OK) cancel_children_in_store(s, id);
         return rc;
     }
     char why[96];

@@ -14,12 +14,17 @@
  * succeeded) or cancelled (sweeps_cancel; its queued and running children are
  * cancelled too).
  *
- * Restart: sweeps found queued or running at start are resumed: the job
- * runner has already failed their interrupted children and queued their
- * queued ones again (jobs.h); the scheduler counts the children that exist
- * and goes on making the next ones (child i's settings depend only on the
- * config and i). The budget counts wall time from the sweep's start, the
- * daemon's down time included.
+ * Restart and fleets: a sweep is scheduled by one daemon at a time, the one
+ * holding its lease in the store (store_sweep_claim; the daemon that accepted
+ * it, first). The scheduler renews its leases every lease_seconds/3 and
+ * forgets a sweep whose lease it lost (cancelled from another daemon, or
+ * claimed by another after a stall). At start it claims the sweeps it held
+ * before it stopped, and at each renewal any active sweep whose lease expired
+ * (its daemon died): it resumes them from their children in the store (the
+ * job runners have queued interrupted children again, jobs.h), counts the
+ * children that exist and goes on making the next ones (child i's settings
+ * depend only on the config and i). The budget counts wall time from the
+ * sweep's start, down time included.
  *
  * Thread safety: every function may be called from any HTTP thread. Lock
  * order: sweeps' mutex, then the job runner's, then the store's.
@@ -41,12 +46,15 @@ typedef struct sweeps sweeps;
 typedef struct {
     store *st;
     jobs *jobs;
-    int max_active; /* sweeps queued or running at once; one more is MLPD_EBUSY */
+    int max_active;       /* sweeps queued or running at once; one more is MLPD_EBUSY */
+    const char *node;     /* this daemon's --node-name (copied): the leases' holder */
+    double lease_seconds; /* --lease-seconds: how long a lease lasts unrenewed */
     void (*log)(void *user, const char *fmt, ...);
     void *log_user;
 } sweeps_config;
 
-/* Resume the active sweeps (see above) and start the scheduler thread. */
+/* Claim and resume this daemon's active sweeps (see above) and start the
+ * scheduler thread. */
 int sweeps_start(const sweeps_config *cfg, sweeps **out, mlpd_error *err);
 
 /* Record a new sweep (config = api_sweep_request_encode(req)) and hand it to

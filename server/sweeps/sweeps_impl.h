@@ -39,6 +39,8 @@ typedef struct sweep_state {
 
 struct sweeps {
     sweeps_config cfg;
+    char node[160];    /* cfg.node's copy */
+    double renewed_at; /* monotonic seconds of the last lease renewal pass */
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a new sweep, or stop */
     sweep_state *active;

@@ -42,7 +42,7 @@ t.test('the models page lists the model with its architecture and accuracy', asy
 });
 
 t.test('a digit drawn with the mouse is predicted with ten probabilities', async () => {
-  await page.click(`a[aria-label="Try model ${model}"]`);
+  await page.click(`tr[data-model="${model}"] a:has-text("Try it")`);
   await page.waitForSelector('#draw-pad');
   const box = await page.locator('#draw-pad').boundingBox();
   const at = (fx, fy) => [box.x + box.width * fx, box.y + box.height * fy];

@@ -39,7 +39,7 @@ t.after(async () => {
 
 t.test('the models page links each model to its name and version', async () => {
   await page.goto(`${daemon.url}/#/models`);
-  const link = page.locator(`a[aria-label="Versions of ${NAME}"]`).first();
+  const link = page.locator(`a[title="Versions of ${NAME}"]`).first();
   await link.waitFor();
   assert.match(await link.textContent(), /^digits v[12]$/);
   await link.click();

@@ -36,12 +36,12 @@ t.test('the form shows every option with its default, all labelled', async () =>
   await assertControlsLabelled(page);
 });
 
-t.test('a value the daemon refuses is shown next to its field', async () => {
+t.test("a value out of the recipe's limits is shown next to its field", async () => {
   await page.fill('[name=epochs]', '-1');
   await page.click('button[type=submit]');
   const error = page.locator('[data-field=epochs] .field-error');
   await error.waitFor({ state: 'visible' });
-  assert.match(await error.textContent(), /epochs/);
+  assert.match(await error.textContent(), /^Epochs must be/);
   assert.equal(await page.getAttribute('[name=epochs]', 'aria-invalid'), 'true');
   // The message is tied to the field for screen readers, and focus went there.
   const described = await page.getAttribute('[name=epochs]', 'aria-describedby');
@@ -85,11 +85,11 @@ t.test('a small job submitted from the form trains, its curves gaining points', 
   assert.equal(await page.textContent('.title-badge .badge'), 'succeeded', `job ended ${ended.status}: ${ended.error}`);
   // Both epochs, training and validation, on both charts and in the table.
   await page.waitForFunction(() => document.querySelectorAll('#epoch-table tbody tr').length === 2, null, { timeout: 10000 });
-  assert.deepEqual(await chartPoints(page, 'chart-loss'), [2, 2]);
+  assert.deepEqual((await chartPoints(page, 'chart-loss')).slice(0, 2), [2, 2]);
   const seen = await page.evaluate(() => window.pointsSeen);
   assert.ok(seen[0] < 2 && seen[seen.length - 1] === 2 && seen.every((n, i) => i === 0 || n > seen[i - 1]),
     `training points over time: ${seen}`);
-  assert.deepEqual(await chartPoints(page, 'chart-accuracy'), [2, 2]);
+  assert.deepEqual((await chartPoints(page, 'chart-accuracy')).slice(0, 2), [2, 2]);
   const values = await page.evaluate(() => window.Chart.getChart(document.getElementById('chart-accuracy'))
     .data.datasets[0].data.map((p) => p.y));
   assert.ok(values.every((v) => v > 0.1 && v <= 1), `accuracy ${values}`);
@@ -140,7 +140,8 @@ t.test('a running job is followed by its event stream, or by polling without it,
     await page.route(events, (route) => route.fulfill({ status: 404, contentType: 'application/problem+json',
       body: '{"type":"about:blank","title":"Not Found","status":404}' }));
     await page.goto(`${daemon.url}/#/jobs/${id}`);
-    await page.waitForFunction(() => document.querySelector('.feed-mode')?.textContent === 'Live: polling');
+    await page.waitForFunction(() => document.querySelector('.feed-mode')?.textContent === 'Live: polling',
+      null, { timeout: 30000 });
     await page.waitForFunction(() => window.Chart.getChart(document.getElementById('chart-loss'))
       .data.datasets[0].data.length >= 1, null, { timeout: 30000 });
     assert.ok(seen.includes('metrics'), `requests: ${seen}`);
@@ -150,7 +151,8 @@ t.test('a running job is followed by its event stream, or by polling without it,
     await page.goto('about:blank');
     seen.length = 0;
     await page.goto(`${daemon.url}/#/jobs/${id}`);
-    await page.waitForFunction(() => document.querySelector('.feed-mode')?.textContent === 'Live: event stream');
+    await page.waitForFunction(() => document.querySelector('.feed-mode')?.textContent === 'Live: event stream',
+      null, { timeout: 30000 });
     await page.waitForFunction(() => window.Chart.getChart(document.getElementById('chart-loss'))
       .data.datasets[0].data.length >= 1, null, { timeout: 30000 });
     assert.ok(seen.includes('events') && !seen.includes('metrics'), `requests: ${seen}`);

@@ -12,7 +12,14 @@ import { lint, loadConfig } from '@redocly/openapi-core';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const file = process.argv[2] || join(REPO, 'api', 'openapi.yaml');
 const config = await loadConfig({});
-const problems = await lint({ ref: file, config });
+let problems;
+try {
+  problems = await lint({ ref: file, config });
+} catch (e) { // not YAML at all: one line saying where
+  console.log(`${file}: ${String(e.message).split('\n')[0]}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 for (const p of problems) {
   const where = (p.location && p.location[0] && p.location[0].pointer) || '';
   console.log(`${p.severity} ${p.ruleId}: ${p.message} ${where}`);

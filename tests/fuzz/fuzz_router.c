@@ -183,7 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (stop == length) content_length = -1;
     }
 
-    router *r = router_create(JSON_LIMIT, UPLOAD_LIMIT);
+    router *r = router_create(JSON_LIMIT, UPLOAD_LIMIT, JSON_LIMIT);
     check(r != NULL);
     app a;
     memset(&a, 0, sizeof a);

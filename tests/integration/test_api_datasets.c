@@ -70,6 +70,10 @@ static void test_list_and_get_the_digits(void **state) {
     assert_int_equal((int)json_num(digits, "features"), 784);
     assert_int_equal((int)json_num(digits, "classes"), 10);
     assert_string_equal(json_str(digits, "format"), "idx");
+    /* a packaged set's class names are known */
+    cJSON *names = cJSON_GetObjectItemCaseSensitive(digits, "class_names");
+    assert_int_equal(cJSON_GetArraySize(names), 10);
+    assert_string_equal(cJSON_GetArrayItem(names, 7)->valuestring, "7");
     cJSON_Delete(l);
     cJSON *one = expect_json(&D, "/datasets/mnist-digits", 200);
     assert_int_equal((int)json_num(one, "n_train"), 8000);
@@ -80,7 +84,17 @@ static void test_list_and_get_the_digits(void **state) {
 static void test_csv_upload_registers_and_trains(void **state) {
     (void)state;
     char *csv = make_csv(90);
-    http_result r = upload("?name=tiny-3", csv, strlen(csv));
+    /* class names: one per class, in label order, or refused with nothing kept */
+    static const char *const bad[] = {"?name=tiny-4&classes=low,high", "?name=tiny-4&classes=a,,c",
+                                      "?name=tiny-4&classes=a,b%22,c"};
+    for (int i = 0; i < 3; i++) {
+        http_result b = upload(bad[i], csv, strlen(csv));
+        assert_int_equal(b.status, 422);
+        assert_non_null(strstr(b.body, "classes"));
+        http_result_free(&b);
+    }
+    cJSON_Delete(expect_json(&D, "/datasets/tiny-4", 404));
+    http_result r = upload("?name=tiny-3&classes=low,middle,high", csv, strlen(csv));
     if (r.status != 201) fprintf(stderr, "%s\n", r.body);
     assert_int_equal(r.status, 201);
     char loc[64];
@@ -94,6 +108,9 @@ static void test_csv_upload_registers_and_trains(void **state) {
     assert_int_equal((int)json_num(j, "n_test"), 0);
     assert_int_equal((int)json_num(j, "features"), 4);
     assert_int_equal((int)json_num(j, "classes"), 3);
+    cJSON *names = cJSON_GetObjectItemCaseSensitive(j, "class_names");
+    assert_int_equal(cJSON_GetArraySize(names), 3);
+    assert_string_equal(cJSON_GetArrayItem(names, 1)->valuestring, "middle");
     cJSON_Delete(j);
     http_result_free(&r);
     char file[400];
@@ -125,10 +142,21 @@ static void test_csv_upload_registers_and_trains(void **state) {
     j = http_result_json(&p);
     cJSON *pred = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "predictions"), 0);
     assert_int_equal((int)json_num(pred, "label"), 1);
+    assert_string_equal(json_str(pred, "class_name"), "middle"); /* the data set's name for it */
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pred, "probabilities")),
                      3);
     cJSON_Delete(j);
     http_result_free(&p);
+
+    /* Deleting the upload removes it and its file; the finished job keeps its name. */
+    assert_int_equal(request_status(&D, "DELETE", "/datasets/tiny-3", NULL, NULL, 0, NULL), 204);
+    assert_int_equal(stat(file, &sb), -1);
+    cJSON_Delete(expect_json(&D, "/datasets/tiny-3", 404));
+    assert_int_equal(request_status(&D, "DELETE", "/datasets/tiny-3", NULL, NULL, 0, NULL), 404);
+    /* A set found in the data folder is not deleted from the API: its files stay. */
+    cJSON_Delete(
+        expect_problem(&D, "DELETE", "/datasets/mnist-digits", NULL, NULL, 0, NULL, 409, NULL));
+    cJSON_Delete(expect_json(&D, "/datasets/mnist-digits", 200));
 }
 
 static void test_bad_uploads_leave_nothing_behind(void **state) {

@@ -18,7 +18,8 @@ static int64_t model_id;
 
 static int setup(void **state) {
     (void)state;
-    const char *const extra[] = {"--max-body", "64K", "--max-queue", "1", NULL};
+    const char *const extra[] = {"--max-body", "64K", "--max-predict-body", "64K", "--max-queue",
+                                 "1",          NULL};
     if (daemon_start(&D, extra) != 0) return -1;
     model_id = train_model(&D, "{\"hidden\":[8],\"epochs\":1,\"seed\":4}", 120, NULL);
     return model_id > 0 ? 0 : -1;

@@ -167,9 +167,16 @@ static void test_metrics_per_epoch_and_since_cursor(void **state) {
                                             "val_accuracy", "seconds",  "learning_rate"};
     for (int k = 0; k < 6; k++) assert_int_equal(count_key(ms, per_epoch[k]), 2);
     assert_true(count_key(ms, "step_loss") >= 1);
-    double prev = 0;
+    /* each step_loss has a step_accuracy beside it: the epoch's running accuracy */
+    assert_int_equal(count_key(ms, "step_accuracy"), count_key(ms, "step_loss"));
+    double prev = 0, best_val = -1;
     const cJSON *m;
     cJSON_ArrayForEach(m, ms) {
+        if (!strcmp(json_str(m, "key"), "val_accuracy") && json_num(m, "value") > best_val)
+            best_val = json_num(m, "value");
+        if (!strcmp(json_str(m, "key"), "step_accuracy")) {
+            assert_true(json_num(m, "value") >= 0 && json_num(m, "value") <= 1);
+        }
         assert_true(json_num(m, "id") > prev);
         prev = json_num(m, "id");
         int e = (int)json_num(m, "epoch");
@@ -178,6 +185,11 @@ static void test_metrics_per_epoch_and_since_cursor(void **state) {
         assert_non_null(json_str(m, "time"));
     }
     assert_true(json_num(all, "next_since") == prev);
+    /* The job (and its list entry) carry the best epoch's validation accuracy. */
+    snprintf(path, sizeof path, "/jobs/%lld", (long long)done_id);
+    cJSON *job = expect_json(&D, path, 200);
+    assert_true(best_val >= 0 && json_num(job, "best_val_accuracy") == best_val);
+    cJSON_Delete(job);
 
     /* ?since= the middle id: exactly the later ones. */
     double mid = json_num(cJSON_GetArrayItem(ms, n / 2), "id");

@@ -223,20 +223,28 @@ static void test_cancel_queued_running_ended(void **state) {
     assert_int_equal(store_run_claim(s, "n1", 30, &got, &err), MLPD_OK);
     assert_int_equal(got, a);
     /* b is queued: cancelled at once. */
-    assert_int_equal(store_run_cancel(s, b, &was_running, &err), MLPD_OK);
+    assert_int_equal(store_run_cancel(s, b, "pruned: worse", &was_running, &err), MLPD_OK);
     assert_int_equal(was_running, 0);
     store_run r;
     assert_int_equal(store_run_get(s, b, &r, &err), MLPD_OK);
     assert_int_equal(r.status, RUN_CANCELLED);
+    assert_string_equal(r.error, "pruned: worse");
     store_run_clear(&r);
-    /* a is running: flagged, its holder sees it at the next heartbeat. */
-    assert_int_equal(store_run_cancel(s, a, &was_running, &err), MLPD_OK);
+    /* a is running: flagged with its reason, its holder sees it at the next
+     * heartbeat, and its cancelled status (no error of its own) takes the
+     * reason. */
+    assert_int_equal(store_run_cancel(s, a, "sweep 7 was cancelled", &was_running, &err), MLPD_OK);
     assert_int_equal(was_running, 1);
     assert_int_equal(store_run_heartbeat(s, a, "n1", 30, &cancel, &err), MLPD_OK);
     assert_int_equal(cancel, 1);
+    assert_int_equal(store_run_set_status(s, a, RUN_CANCELLED, NULL, &err), MLPD_OK);
+    assert_int_equal(store_run_get(s, a, &r, &err), MLPD_OK);
+    assert_int_equal(r.status, RUN_CANCELLED);
+    assert_string_equal(r.error, "sweep 7 was cancelled");
+    store_run_clear(&r);
     /* ended and unknown runs */
-    assert_int_equal(store_run_cancel(s, b, &was_running, &err), MLPD_ECONFLICT);
-    assert_int_equal(store_run_cancel(s, 999, &was_running, &err), MLPD_ENOTFOUND);
+    assert_int_equal(store_run_cancel(s, b, NULL, &was_running, &err), MLPD_ECONFLICT);
+    assert_int_equal(store_run_cancel(s, 999, "", &was_running, &err), MLPD_ENOTFOUND);
     int64_t none = 0;
     assert_int_equal(store_run_claim(s, "n1", 30, &none, &err), MLPD_ENOTFOUND);
     store_close(s);
@@ -285,7 +293,7 @@ static void test_events_reach_other_daemons(void **state) {
     assert_true(wait_above(&jobs_events, j0));
     assert_int_equal(store_run_claim(other, "o", 30, &got, &err), MLPD_OK);
     int was_running = 0;
-    assert_int_equal(store_run_cancel(other, id, &was_running, &err), MLPD_OK);
+    assert_int_equal(store_run_cancel(other, id, NULL, &was_running, &err), MLPD_OK);
     assert_true(wait_above(&cancel_events, 0));
     assert_int_equal(atomic_load(&cancel_id), id);
     unsigned char bytes[16] = {1, 2, 3};

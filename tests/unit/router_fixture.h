@@ -30,7 +30,7 @@ typedef struct {
 
 static inline int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
-    f->r = router_create(100, 1000);
+    f->r = router_create(100, 1000, 100);
     f->a.router = f->r;
     serve_config_default(&f->cfg);
     snprintf(f->cfg.web_dir, sizeof f->cfg.web_dir, "/nonexistent-web-dir");

@@ -214,6 +214,31 @@ static void test_predict_names_bad_lines(void **state) {
     }
 }
 
+/* Rows of whole numbers up to 255 read like raw pixels: predicted, with one
+ * warning pointing at --scale-255; none with the flag or for 0..1 rows. */
+static void test_predict_warns_about_raw_pixels(void **state) {
+    cli_env *e = *state;
+    char rows[160];
+    snprintf(rows, sizeof rows, "%s/raw.csv", e->dir);
+    tu_write_text(rows, "0,128,255,3\n0,1,2,3\n");
+    run_result r = run_mlpd(e, NULL, "predict", "--model", e->model, "--file", rows, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "line 1 holds whole numbers up to 255"));
+    assert_non_null(strstr(r.err, "--scale-255"));
+    assert_null(strstr(strstr(r.err, "--scale-255") + 1, "--scale-255")); /* once */
+    assert_non_null(strchr(r.out, '\n'));
+    run_free(&r);
+    r = run_mlpd(e, NULL, "predict", "--model", e->model, "--file", rows, "--scale-255", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.err, "");
+    run_free(&r);
+    tu_write_text(rows, "0,0.5,1,0.25\n");
+    r = run_mlpd(e, NULL, "predict", "--model", e->model, "--file", rows, NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.err, "");
+    run_free(&r);
+}
+
 static void test_warm_start(void **state) {
     cli_env *e = *state;
     char out[160];
@@ -306,6 +331,7 @@ int main(void) {
         cmocka_unit_test(test_eval_matches_engine),
         cmocka_unit_test(test_predict_matches_engine),
         cmocka_unit_test(test_predict_names_bad_lines),
+        cmocka_unit_test(test_predict_warns_about_raw_pixels),
         cmocka_unit_test(test_warm_start),
         cmocka_unit_test(test_bad_flags),
         cmocka_unit_test(test_help_lists_defaults),

@@ -93,7 +93,7 @@ static void test_sweep_matches_printf(void **state) {
  * every probability read back to its float. */
 static void check_response(int64_t model, int n, int classes, const float *probs,
                            const int *labels) {
-    cJSON *o = api_encode_predictions(model, n, classes, probs, labels);
+    cJSON *o = api_encode_predictions(model, n, classes, probs, labels, NULL);
     assert_non_null(o);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -151,10 +151,18 @@ static void test_predictions_response(void **state) {
     /* The exact text of a small one. */
     const float two[2] = {0.5f, 0.25f};
     const int label1 = 1;
-    cJSON *o = api_encode_predictions(3, 1, 2, two, &label1);
+    cJSON *o = api_encode_predictions(3, 1, 2, two, &label1, NULL);
     char *text = cJSON_PrintUnformatted(o);
     assert_string_equal(
         text, "{\"model\":3,\"predictions\":[{\"label\":1,\"probabilities\":[0.5,0.25]}]}");
+    free(text);
+    cJSON_Delete(o);
+    /* With class names, each row names its label's class. */
+    char *names[] = {"T-shirt/top", "Trouser", NULL};
+    o = api_encode_predictions(3, 1, 2, two, &label1, names);
+    text = cJSON_PrintUnformatted(o);
+    assert_string_equal(text, "{\"model\":3,\"predictions\":[{\"label\":1,\"class_name\":"
+                              "\"Trouser\",\"probabilities\":[0.5,0.25]}]}");
     free(text);
     cJSON_Delete(o);
 }

@@ -129,6 +129,36 @@ static void test_unknown_and_duplicate_members(void **state) {
     assert_non_null(strstr(p.detail, "\"colour\""));
 }
 
+/* Every refused member is listed, in body order; the first is also the
+ * problem's own detail and pointer. One alone gives no list. */
+static void test_every_refusal_is_listed(void **state) {
+    (void)state;
+    api_train_request r;
+    api_problem p;
+    assert_int_equal(decode("{\"epochs\":-1,\"learning_rate\":0,\"colour\":1,"
+                            "\"early_stopping\":{\"patience\":-2},\"batch_size\":64}",
+                            &r, &p),
+                     -1);
+    assert_int_equal(p.status, 422);
+    assert_int_equal(p.n_errors, 4);
+    static const char *const want[] = {"/epochs", "/learning_rate", "/colour",
+                                       "/early_stopping/patience"};
+    for (int i = 0; i < 4; i++) assert_string_equal(p.errors[i].pointer, want[i]);
+    assert_string_equal(p.pointer, "/epochs");
+    assert_string_equal(p.detail, p.errors[0].detail);
+    assert_non_null(strstr(p.errors[1].detail, "learning_rate"));
+    char *json = api_problem_to_json(&p);
+    cJSON *o = cJSON_Parse(json);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "errors")), 4);
+    cJSON_Delete(o);
+    free(json);
+    assert_int_equal(decode("{\"epochs\":-1}", &r, &p), -1);
+    assert_int_equal(p.n_errors, 1);
+    json = api_problem_to_json(&p);
+    assert_null(strstr(json, "errors"));
+    free(json);
+}
+
 static void test_wrong_types(void **state) {
     (void)state;
     static const struct {
@@ -358,6 +388,7 @@ int main(void) {
         cmocka_unit_test(test_every_member),
         cmocka_unit_test(test_output_follows_loss),
         cmocka_unit_test(test_unknown_and_duplicate_members),
+        cmocka_unit_test(test_every_refusal_is_listed),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_hidden_layers),

@@ -62,13 +62,13 @@ static void test_models(void **state) {
     store_model *list;
     size_t n;
     int64_t total;
-    assert_int_equal(store_model_list(s, 10, 0, &list, &n, &total, &err), MLPD_OK);
+    assert_int_equal(store_model_list(s, 10, 0, 0, &list, &n, &total, &err), MLPD_OK);
     assert_int_equal(total, 2);
     assert_int_equal(n, 2);
     assert_int_equal(list[0].id, m2);
     assert_int_equal(list[1].id, m1);
     store_model_list_free(list, n);
-    assert_int_equal(store_model_list(s, 1, 1, &list, &n, &total, &err), MLPD_OK);
+    assert_int_equal(store_model_list(s, 1, 1, 0, &list, &n, &total, &err), MLPD_OK);
     assert_int_equal(n, 1);
     assert_int_equal(list[0].id, m1);
     store_model_list_free(list, n);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -43,13 +44,42 @@ static store *open_store(void) {
     return s;
 }
 
+/* Leases: one daemon schedules a sweep at a time (store_sweep_claim). */
+static void test_sweep_leases(void **state) {
+    (void)state;
+    store *s = open_store();
+    mlpd_error err = {0};
+    int64_t a = 0, b = 0, id = 0;
+    assert_int_equal(store_sweep_create(s, "{}", "n1", 30, &a, &err), MLPD_OK);
+    assert_int_equal(store_sweep_create(s, "{}", "n1", 0.001, &b, &err), MLPD_OK);
+    /* a is held by n1: n2 cannot take it; b's lease has expired: n2 can */
+    usleep(5000);
+    assert_int_equal(store_sweep_claim(s, "n2", 30, 0, 0, &id, &err), MLPD_OK);
+    assert_int_equal(id, b);
+    assert_int_equal(store_sweep_claim(s, "n2", 30, 0, 0, &id, &err), MLPD_ENOTFOUND);
+    /* n1 lost b: its renewal says so; a renews */
+    assert_int_equal(store_sweep_renew(s, b, "n1", 30, &err), MLPD_ECONFLICT);
+    assert_non_null(strstr(err.msg, "no longer held by n1"));
+    assert_int_equal(store_sweep_renew(s, a, "n1", 30, &err), MLPD_OK);
+    assert_int_equal(store_sweep_renew(s, b, "n2", 30, &err), MLPD_OK);
+    /* n1 restarted: it takes back its own (own set), moving past what it took */
+    assert_int_equal(store_sweep_claim(s, "n1", 30, 1, 0, &id, &err), MLPD_OK);
+    assert_int_equal(id, a);
+    assert_int_equal(store_sweep_claim(s, "n1", 30, 1, a, &id, &err), MLPD_ENOTFOUND);
+    /* an ended sweep is nobody's: no renewal, no claim */
+    assert_int_equal(store_sweep_set_status(s, a, RUN_CANCELLED, NULL, &err), MLPD_OK);
+    assert_int_equal(store_sweep_renew(s, a, "n1", 30, &err), MLPD_ECONFLICT);
+    assert_int_equal(store_sweep_claim(s, "n1", 30, 1, 0, &id, &err), MLPD_ENOTFOUND);
+    store_close(s);
+}
+
 static void test_sweep_life_and_children(void **state) {
     (void)state;
     store *s = open_store();
     mlpd_error err = {0};
     int64_t a = 0, b = 0;
-    assert_int_equal(store_sweep_create(s, "{\"max_runs\":3}", &a, &err), MLPD_OK);
-    assert_int_equal(store_sweep_create(s, "{\"max_runs\":1}", &b, &err), MLPD_OK);
+    assert_int_equal(store_sweep_create(s, "{\"max_runs\":3}", "n1", 30, &a, &err), MLPD_OK);
+    assert_int_equal(store_sweep_create(s, "{\"max_runs\":1}", "n1", 30, &b, &err), MLPD_OK);
     assert_true(b > a);
     store_sweep w;
     assert_int_equal(store_sweep_get(s, a, &w, &err), MLPD_OK);
@@ -92,11 +122,6 @@ static void test_sweep_life_and_children(void **state) {
     assert_int_equal(store_sweep_set_status(s, a, RUN_RUNNING, NULL, &err), MLPD_OK);
     assert_int_equal(store_sweep_set_best(s, a, c[1], 0.75, &err), MLPD_OK);
     assert_int_equal(store_sweep_set_best(s, 999, c[1], 0.75, &err), MLPD_ENOTFOUND);
-    int64_t *ids;
-    assert_int_equal(store_sweep_ids_with_status(s, RUN_RUNNING, &ids, &n, &err), MLPD_OK);
-    assert_int_equal(n, 1);
-    assert_int_equal(ids[0], a);
-    free(ids);
     assert_int_equal(store_sweep_set_status(s, b, RUN_FAILED, "no child succeeded", &err), MLPD_OK);
     assert_int_equal(store_sweep_set_status(s, a, RUN_SUCCEEDED, NULL, &err), MLPD_OK);
     store_close(s);
@@ -134,6 +159,7 @@ static void test_sweep_life_and_children(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sweep_life_and_children),
+        cmocka_unit_test(test_sweep_leases),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

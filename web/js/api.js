@@ -48,14 +48,16 @@ function query(params) {
 export function createApi({ base = '', token = '' } = {}) {
   const url = (path) => `${base}${path}`;
 
+  // body: a value sent as JSON, or {raw, type} sent as it is (an upload).
   async function request(method, path, body, { signal } = {}) {
     const headers = { Accept: 'application/json, application/problem+json' };
     if (token) headers.Authorization = `Bearer ${token}`;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const raw = body && body.raw !== undefined;
+    if (body !== undefined) headers['Content-Type'] = raw ? body.type : 'application/json';
     let res;
     try {
       res = await fetch(url(path), {
-        method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
+        method, headers, signal, body: body === undefined ? undefined : (raw ? body.raw : JSON.stringify(body)),
       });
     } catch (e) {
       if (e.name === 'AbortError') throw e;
@@ -78,9 +80,11 @@ export function createApi({ base = '', token = '' } = {}) {
     base,
     token,
     url,
-    async listJobs({ limit = 50, offset, status } = {}, opts) {
-      const data = await get(`/jobs${query({ limit, offset, status })}`, opts);
-      return { jobs: listOf(data, 'jobs'), total: data && Number.isFinite(data.total) ? data.total : null };
+    // A page of jobs, newest first; `next` is the cursor of the page after it (null: the last).
+    async listJobs({ limit = 50, offset, status, cursor } = {}, opts) {
+      const data = await get(`/jobs${query({ limit, offset, status, cursor })}`, opts);
+      return { jobs: listOf(data, 'jobs'), total: data && Number.isFinite(data.total) ? data.total : null,
+        next: data && typeof data.next === 'string' ? data.next : null };
     },
     getJob: (id, opts) => get(`/jobs/${encodeURIComponent(id)}`, opts).then((d) => (d && d.job) || d),
     // Up to METRICS_PAGE metrics with id > since, oldest first.
@@ -149,6 +153,12 @@ export function createApi({ base = '', token = '' } = {}) {
     async listDatasets(opts) {
       return listOf(await get('/datasets', opts), 'datasets');
     },
+    getDataset: (name, opts) => get(`/datasets/${encodeURIComponent(name)}`, opts),
+    // A CSV file or text as data set `name`; classes: "a,b,c" or ''.
+    uploadCsv: async (name, csv, classes) => (await request('POST',
+      `/datasets${query({ name, classes })}`, { raw: csv, type: 'text/csv' })).data,
+    deleteDataset: (name) => request('DELETE', `/datasets/${encodeURIComponent(name)}`),
+    deleteModel: (id) => request('DELETE', `/models/${encodeURIComponent(id)}`),
     async datasetSamples(name, n = 8, opts) {
       return listOf(await get(`/datasets/${encodeURIComponent(name)}/samples${query({ n })}`, opts), 'samples');
     },

@@ -35,12 +35,35 @@ export function fmtBytes(v) {
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
+// "0.88 s", "12 s", "3 min 4 s", "1 h 2 min".
 export function fmtDuration(seconds) {
   if (!isNum(seconds) || seconds < 0) return '–';
+  if (seconds < 10) return `${Number(seconds.toFixed(2))} s`;
   const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+// Seconds between two API times (the second missing: until now), or NaN.
+export function secondsBetween(from, to) {
+  const a = toDate(from);
+  if (!a) return NaN;
+  const b = toDate(to) || new Date();
+  return (b.getTime() - a.getTime()) / 1000;
+}
+
+// A job's network and optimizer in a few words, from its config:
+// "512 → 256 relu", "adam, lr 0.001".
+export function jobArch(config) {
+  const hidden = config?.hidden;
+  if (!Array.isArray(hidden)) return '–';
+  return hidden.length ? `${hidden.join(' → ')} ${config.activation ?? ''}`.trim() : 'no hidden layer';
+}
+
+export function jobOptimizer(config) {
+  if (!config?.optimizer) return '–';
+  return `${config.optimizer}${isNum(config.learning_rate) ? `, lr ${config.learning_rate}` : ''}`;
 }
 
 // A time as the API writes it (an RFC 3339 string; Unix seconds are

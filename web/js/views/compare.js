@@ -60,8 +60,8 @@ const METRIC_ROWS = [
   ['Samples / s', (j) => fmtInt(j.samples_per_sec)], ['Model', (j) => (j.model_id ? h('a', { href: `#/models/${j.model_id}`, text: `#${j.model_id}` }) : '–')],
 ];
 
-function jobHeaders(jobs) {
-  return h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: '' }),
+function jobHeaders(jobs, corner = 'Option') {
+  return h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: corner }),
     jobs.map(({ job }, i) => h('th', { scope: 'col' }, h('span', { class: 'swatch', style: `background: ${COLOURS[i]}` }),
       h('a', { href: `#/jobs/${job.id}`, text: `Job #${job.id}` })))));
 }
@@ -99,7 +99,7 @@ export function mountCompare(root, { api, query }) {
             h('th', { scope: 'row', text: name }), vals.map((v) => h('td', { text: v })))))))
         : h('p', { class: 'muted', id: 'config-diff', text: 'The configurations are the same.' }),
       h('h2', { text: 'Metrics' }),
-      h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'compare-metrics' }, jobHeaders(jobs),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'compare-metrics' }, jobHeaders(jobs, 'Result'),
         h('tbody', {}, METRIC_ROWS.map(([label, f]) => h('tr', {}, h('th', { scope: 'row', text: label }),
           jobs.map(({ job }) => h('td', {}, f(job)))))))));
   }).catch((err) => {

@@ -2,7 +2,9 @@
 // (GET /jobs/{id}) until it ends; its per-epoch loss and accuracy, training
 // and validation, and its learning rate arrive through metrics-feed.js (SSE,
 // else polling) and feed three Chart.js curves plus a table (the same numbers, readable without
-// the charts). Also: its configuration, a cancel button, its model.
+// the charts). step_loss and step_accuracy (every few batches) are drawn
+// as they come, at fractional epochs, so the first epoch is not empty. Also:
+// its configuration (config-view.js), a cancel button, its model.
 import { h, notice, replaceChildren } from '../dom.js';
 import {
   fmtDuration, fmtInt, fmtNum, fmtPct, fmtTime, isFinal, isNum, statusBadge,
@@ -10,26 +12,25 @@ import {
 import { chartsAvailable, createCurveChart } from '../charts.js';
 import { followMetrics } from '../metrics-feed.js';
 import { poll } from '../poll.js';
+import { configView } from '../config-view.js';
 
 const REFRESH_MS = 1500;
 const CURVE_KEYS = { loss: ['loss', 'train'], val_loss: ['loss', 'val'],
   accuracy: ['accuracy', 'train'], val_accuracy: ['accuracy', 'val'], learning_rate: ['lr', 'train'] };
+const STEP_KEYS = { step_loss: 'loss', step_accuracy: 'accuracy' };
 
-// Nested config objects as "early_stopping.patience" rows.
-function flatten(obj, prefix = '', out = []) {
-  for (const [k, v] of Object.entries(obj || {})) {
-    const name = prefix ? `${prefix}.${k}` : k;
-    if (v && typeof v === 'object' && !Array.isArray(v)) flatten(v, name, out);
-    else out.push([name, Array.isArray(v) ? v.join(', ') : String(v)]);
-  }
-  return out;
+// "epoch 1 of 30" while the first epoch runs (job.epoch counts completed ones).
+export function epochText(job) {
+  const epochs = job.epochs ?? job.config?.epochs;
+  if (!isNum(job.epoch)) return '–';
+  const shown = job.status === 'running' && (!epochs || job.epoch < epochs) ? job.epoch + 1 : job.epoch;
+  return `epoch ${shown} of ${epochs ?? '?'}`;
 }
 
 function summaryItems(job) {
-  const epochs = job.epochs ?? job.config?.epochs;
   const items = [
     ['Dataset', job.dataset || job.config?.dataset || '–'],
-    ['Epoch', isNum(job.epoch) ? `${job.epoch} / ${epochs ?? '?'}` : '–'],
+    ['Epoch', epochText(job)],
     ['Step', isNum(job.step) && isNum(job.steps) ? `${job.step} / ${job.steps}` : '–'],
     ['Loss', fmtNum(job.loss)],
     ['Accuracy', fmtPct(job.accuracy, 2)],
@@ -52,6 +53,8 @@ export function mountJobDetail(root, { api, params }) {
   let feed = null;
   const charts = {};
   const epochs = new Map(); // epoch -> {loss, accuracy, val_loss, val_accuracy, learning_rate}
+  const stepPoints = []; // {chart, step (global), value}: drawn once the steps per epoch are known
+  let stepsPerEpoch = 0;
 
   const title = h('h1', { tabindex: -1, text: `Job #${id}` });
   const badge = h('span', { class: 'title-badge' });
@@ -62,20 +65,20 @@ export function mountJobDetail(root, { api, params }) {
   const summary = h('dl', { class: 'summary' });
   const feedMode = h('p', { class: 'feed-mode muted' });
   const epochBody = h('tbody');
-  const config = h('tbody');
+  const config = h('div', { class: 'config-view' });
   const chartBox = h('div', { class: 'charts' });
 
-  function chartCard(name, label, yTitle, percent, single = null) {
+  function chartCard(name, label, yTitle, percent, single = null, steps = null) {
     const canvas = h('canvas', { id: `chart-${name}`, role: 'img',
       'aria-label': `${label} per epoch${single ? '' : ', training and validation'}` });
     const card = h('figure', { class: 'card chart-card' },
       h('figcaption', { text: label }), h('div', { class: 'chart-area' }, canvas));
     chartBox.append(card);
-    charts[name] = createCurveChart(canvas, { yTitle, percent, single });
+    charts[name] = createCurveChart(canvas, { yTitle, percent, single, steps });
   }
   if (chartsAvailable()) {
-    chartCard('loss', 'Loss', 'loss', false);
-    chartCard('accuracy', 'Accuracy', 'accuracy', true);
+    chartCard('loss', 'Loss', 'loss', false, null, 'training, every 50 batches');
+    chartCard('accuracy', 'Accuracy', 'accuracy', true, null, 'training, running in the epoch');
     chartCard('lr', 'Learning rate', 'learning rate', false, 'learning rate');
   } else {
     chartBox.append(notice('Charts are unavailable (web/vendor/chart.umd.js missing: run "make web-assets"); the table below has the same values.'));
@@ -89,9 +92,24 @@ export function mountJobDetail(root, { api, params }) {
       h('td', { text: fmtNum(m.learning_rate) }))));
   }
 
+  // Step points wait for the steps per epoch; a replay of many is drawn once.
+  function drawSteps() {
+    if (!stepsPerEpoch || !stepPoints.length) return;
+    const touched = new Set();
+    for (const p of stepPoints.splice(0)) {
+      charts[p.chart]?.set('step', p.step / stepsPerEpoch, p.value, false);
+      touched.add(p.chart);
+    }
+    for (const name of touched) charts[name]?.redraw();
+  }
+
   function onMetrics(list) {
     let changed = false;
     for (const m of list) {
+      if (STEP_KEYS[m.key] && isNum(m.step) && isNum(m.value)) {
+        stepPoints.push({ chart: STEP_KEYS[m.key], step: m.step, value: m.value });
+        continue;
+      }
       const target = CURVE_KEYS[m.key];
       if (!target || !isNum(m.epoch) || !isNum(m.value)) continue;
       const row = epochs.get(m.epoch) || {};
@@ -100,6 +118,7 @@ export function mountJobDetail(root, { api, params }) {
       charts[target[0]]?.set(target[1], m.epoch, m.value);
       changed = true;
     }
+    drawSteps();
     if (changed) renderEpochs();
   }
 
@@ -117,6 +136,12 @@ export function mountJobDetail(root, { api, params }) {
 
   function renderJob(j) {
     replaceChildren(badge, statusBadge(j.status));
+    if (isNum(j.steps) && j.steps > 0 && !stepsPerEpoch) {
+      stepsPerEpoch = j.steps;
+      drawSteps();
+    }
+    const total = j.epochs ?? j.config?.epochs;
+    for (const c of Object.values(charts)) c.setEpochs?.(total);
     const p = isNum(j.progress) ? j.progress : (j.status === 'succeeded' ? 1 : 0);
     progress.value = p;
     progress.setAttribute('aria-valuetext', `${Math.round(p * 100)}%`);
@@ -138,9 +163,7 @@ export function mountJobDetail(root, { api, params }) {
     if (focused) [...actions.children].find((b) => b.textContent === focused)?.focus();
     if (j.error) replaceChildren(message, notice(`Error: ${j.error}`, 'error'));
     const cfg = typeof j.config === 'string' ? JSON.parse(j.config) : j.config;
-    if (cfg && !config.children.length) {
-      replaceChildren(config, flatten(cfg).map(([k, v]) => h('tr', {}, h('th', { scope: 'row', text: k }), h('td', { text: v }))));
-    }
+    if (cfg && !config.children.length) replaceChildren(config, configView(cfg));
   }
 
   const poller = poll(async (signal) => {
@@ -181,8 +204,7 @@ export function mountJobDetail(root, { api, params }) {
           h('thead', {}, h('tr', {}, ['Epoch', 'Loss', 'Accuracy', 'Val. loss', 'Val. accuracy', 'Learning rate'].map((t) => h('th', { scope: 'col', text: t })))),
           epochBody)))),
     h('section', { 'aria-labelledby': 'config-title' },
-      h('h2', { id: 'config-title', text: 'Configuration' }),
-      h('div', { class: 'table-wrap' }, h('table', { class: 'data kv' }, config))));
+      h('h2', { id: 'config-title', text: 'Configuration' }), config));
 
   return () => {
     poller.stop();

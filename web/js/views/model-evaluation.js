@@ -13,6 +13,26 @@ const GALLERY = 8;
 
 // The confusion matrix as a table whose cells are shaded by their share of
 // the row (normalised) or of the largest cell (counts).
+// WCAG relative luminance of an sRGB colour (0..255 channels).
+function luminance(rgb) {
+  const [r, g, b] = rgb.map((c) => {
+    const s = c / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+// The cell's blue at `share` over a white page, and whichever of near-black
+// and white text reads better on it (axe's colour-contrast rule).
+export function cellColours(share) {
+  const blue = [29, 78, 216];
+  const bg = blue.map((c) => Math.round(255 + (c - 255) * share));
+  const l = luminance(bg);
+  const onDark = (1.05) / (l + 0.05); // white text
+  const onLight = (l + 0.05) / (luminance([17, 17, 17]) + 0.05);
+  return { background: `rgb(${bg.join(', ')})`, color: onDark >= onLight ? '#fff' : '#111' };
+}
+
 function confusionTable(e, names, normalised) {
   const C = e.confusion;
   const max = Math.max(1, ...C.flat());
@@ -20,11 +40,11 @@ function confusionTable(e, names, normalised) {
     const sum = row.reduce((s, v) => s + v, 0) || 1;
     return h('tr', {}, h('th', { scope: 'row', text: names[t] ?? t }), row.map((v, p) => {
       const share = normalised ? v / sum : v / max;
-      const dark = share > 0.55;
+      const { background, color } = cellColours(share);
       return h('td', {
         class: `cm-cell${t === p ? ' cm-diag' : ''}`,
         dataset: { true: t, predicted: p, count: v },
-        style: `background: rgba(29, 78, 216, ${share.toFixed(3)}); color: ${dark ? '#fff' : 'inherit'}`,
+        style: `background: ${background}; color: ${color}`,
         title: `true ${names[t] ?? t}, predicted ${names[p] ?? p}: ${v}`,
         text: normalised ? fmtPct(v / sum, 0) : String(v),
       });
@@ -32,7 +52,7 @@ function confusionTable(e, names, normalised) {
   });
   return h('table', { class: 'data confusion', id: 'confusion' },
     h('caption', { text: `Rows: true class; columns: predicted class${normalised ? ' (share of the row)' : ' (counts)'}` }),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: '' }),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, h('span', { class: 'visually-hidden', text: 'True class' })),
       names.slice(0, C.length).map((n) => h('th', { scope: 'col', text: n })))),
     h('tbody', {}, rows));
 }
@@ -87,7 +107,9 @@ export function evaluationSection(api, model, names, cleanups) {
 
   api.getEvaluation(model.id, { signal: controller.signal }).then((e) => {
     const norm = h('input', { type: 'checkbox', id: 'confusion-normalise' });
-    const matrix = h('div', { class: 'table-wrap' }, confusionTable(e, names, false));
+    // Scrolling regions take keyboard focus (tabindex 0), so they can be scrolled without a mouse.
+    const matrix = h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': 'Confusion matrix' },
+      confusionTable(e, names, false));
     norm.addEventListener('change', () => replaceChildren(matrix, confusionTable(e, names, norm.checked)));
     const gallery = h('ul', { class: 'gallery', id: 'misclassified' });
     replaceChildren(body,
@@ -95,7 +117,8 @@ export function evaluationSection(api, model, names, cleanups) {
       h('h3', { text: 'Confusion matrix' }),
       h('div', { class: 'check' }, norm, h('label', { for: 'confusion-normalise', text: 'Row-normalised (recall per class)' })),
       matrix,
-      h('h3', { text: 'Per class' }), h('div', { class: 'table-wrap' }, perClassTable(e, names)),
+      h('h3', { text: 'Per class' }), h('div', { class: 'table-wrap', tabindex: 0, role: 'region',
+        'aria-label': 'Per-class precision and recall' }, perClassTable(e, names)),
       h('h3', { text: 'Most confused' }),
       h('ul', { id: 'confused-pairs' }, e.most_confused.slice(0, 5).map((q) => h('li', {
         text: `${names[q.true] ?? q.true} taken for ${names[q.predicted] ?? q.predicted}: ${q.count} times` }))),

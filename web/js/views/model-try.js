@@ -4,7 +4,7 @@
 // then why (model-explain.js); a test sample explained; the model's
 // evaluation report (model-evaluation.js).
 import { h, notice, replaceChildren } from '../dom.js';
-import { archSummary, fmtBytes, fmtInt, fmtNum, fmtPct, fmtTime } from '../format.js';
+import { archSummary, fmtBytes, fmtDuration, fmtInt, fmtNum, fmtPct, fmtTime } from '../format.js';
 import { chartsAvailable, createProbabilityChart } from '../charts.js';
 import { createDrawPad } from '../draw-pad.js';
 import { mnistFromInk, MNIST_SIDE } from '../mnist-preprocess.js';
@@ -14,12 +14,34 @@ import { createExplainPanel, testSamplePanel } from './model-explain.js';
 import { evaluationSection } from './model-evaluation.js';
 
 const PAD_SIZE = 280;
-// Fashion-MNIST's class names; digits are their own names.
-const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
-
-function classNames(n, dataset) {
-  if (n === 10 && /fashion/i.test(dataset || '')) return FASHION;
+// The outputs' names: the training set's class names (GET /datasets/{name},
+// kept with the set), else the label numbers.
+function classNames(n, stored) {
+  if (Array.isArray(stored) && stored.length === n) return stored.map(String);
   return Array.from({ length: n }, (_, i) => String(i));
+}
+
+// The run's final metrics as people read them: label and formatter per
+// member; members not listed here read by their name.
+const METRIC_WORDS = {
+  epochs_run: ['Epochs run', fmtInt],
+  best_epoch: ['Best epoch', (v) => (v > 0 ? fmtInt(v) : '–')],
+  stopped_early: ['Stopped early', (v) => (v ? 'yes' : 'no')],
+  loss: ['Training loss', fmtNum],
+  accuracy: ['Training accuracy', (v) => fmtPct(v, 2)],
+  val_loss: ['Validation loss', fmtNum],
+  val_accuracy: ['Validation accuracy', (v) => fmtPct(v, 2)],
+  test_loss: ['Test loss', fmtNum],
+  test_accuracy: ['Test accuracy', (v) => fmtPct(v, 2)],
+  train_seconds: ['Training time', fmtDuration],
+};
+
+export function metricItems(metrics) {
+  return Object.entries(metrics || {}).map(([k, v]) => {
+    const [label, fmt] = METRIC_WORDS[k] || [k[0].toUpperCase() + k.slice(1).replace(/_/g, ' '),
+      /accuracy/.test(k) ? (x) => fmtPct(x, 2) : fmtNum];
+    return [label, fmt(v)];
+  });
 }
 
 function detailsList(m) {
@@ -27,18 +49,16 @@ function detailsList(m) {
   const metrics = objectField(m, 'metrics') || {};
   const items = [
     ['Architecture', archSummary(arch) || '–'],
-    ['Loss', arch?.loss || '–'],
+    ['Loss function', arch?.loss ? arch.loss.replace(/_/g, ' ') : '–'],
     ['Parameters', fmtInt(m.n_params)],
     ['File size', fmtBytes(m.size_bytes)],
     ['Created', fmtTime(m.created_at)],
   ];
-  for (const [k, v] of Object.entries(metrics)) {
-    items.push([k[0].toUpperCase() + k.slice(1).replace(/_/g, ' '), /accuracy/.test(k) ? fmtPct(v, 2) : fmtNum(v)]);
-  }
+  items.push(...metricItems(metrics));
   return h('dl', { class: 'summary' }, items.map(([k, v]) => h('div', {}, h('dt', { text: k }), h('dd', { text: v }))));
 }
 
-function tryPanel(api, m, dataset, cleanups) {
+function tryPanel(api, m, dataset, cleanups, names) {
   const canvas = h('canvas', { id: 'draw-pad', class: 'draw-pad', width: PAD_SIZE, height: PAD_SIZE, tabindex: 0,
     role: 'img', 'aria-label': 'Drawing area. Draw a digit with the mouse or a finger; with the keyboard, arrow keys move the pen and Space lifts or lowers it.' });
   const cursor = h('canvas', { class: 'draw-cursor', width: PAD_SIZE, height: PAD_SIZE, 'aria-hidden': 'true' });
@@ -52,7 +72,7 @@ function tryPanel(api, m, dataset, cleanups) {
   const chartCanvas = h('canvas', { id: 'prob-chart', role: 'img', 'aria-label': 'Probability of each class' });
   const chart = chartsAvailable() ? createProbabilityChart(chartCanvas) : null;
   if (chart) cleanups.push(() => chart.destroy());
-  const why = createExplainPanel(api, m, classNames(10, dataset));
+  const why = createExplainPanel(api, m, names);
   let seq = 0;
 
   async function predict() {
@@ -68,7 +88,6 @@ function tryPanel(api, m, dataset, cleanups) {
       const r = await api.predict(m.id, input);
       if (mine !== seq) return; // a newer drawing was sent meanwhile
       const probs = r.probabilities.map(Number);
-      const names = classNames(probs.length, dataset);
       const best = Number.isInteger(r.label) ? r.label : probs.indexOf(Math.max(...probs));
       replaceChildren(answer,
         h('p', { class: 'digit', 'data-label': best }, h('span', { class: 'muted', text: 'Prediction ' }),
@@ -120,12 +139,14 @@ export function mountModelTry(root, { api, params }) {
   const cleanups = [];
   const body = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
 
-  api.getModel(id, { signal: controller.signal }).then((m) => {
+  api.getModel(id, { signal: controller.signal }).then(async (m) => {
     const arch = objectField(m, 'arch');
     const config = objectField(m, 'config') || {};
     const inputs = arch?.inputs;
     const outputs = arch?.layers?.[arch.layers.length - 1]?.units ?? 10;
-    const names = classNames(outputs, config.dataset);
+    const set = config.dataset
+      ? await api.getDataset(config.dataset, { signal: controller.signal }).catch(() => null) : null;
+    const names = classNames(outputs, set?.class_names);
     const image = inputs === undefined || inputs === MNIST_SIDE * MNIST_SIDE;
     replaceChildren(body,
       h('div', { class: 'actions' },
@@ -133,7 +154,7 @@ export function mountModelTry(root, { api, params }) {
         h('a', { class: 'btn', href: api.modelFileUrl(m.id), download: `model-${m.id}.mlp`, text: 'Download' })),
       detailsList(m),
       inputs === undefined || inputs === MNIST_SIDE * MNIST_SIDE
-        ? tryPanel(api, m, config.dataset, cleanups)
+        ? tryPanel(api, m, config.dataset, cleanups, names)
         : notice(`This model takes ${inputs} inputs; drawing needs a 784-input (28×28) model.`),
       image && config.dataset ? testSamplePanel(api, m, config.dataset, names) : null,
       evaluationSection(api, m, names, cleanups));

@@ -23,7 +23,7 @@ function versionRow(m, aliasesOf, stats, canary) {
   const tags = (aliasesOf[m.version] || []).map((a) => h('span', { class: 'badge', text: a }));
   if (canary && canary.version === m.version) tags.push(h('span', { class: 'badge badge-canary', text: `canary ${canary.percent}%` }));
   const cells = [
-    h('a', { href: `#/models/${m.id}`, text: `v${m.version}`, 'aria-label': `Version ${m.version} (model ${m.id})` }),
+    h('a', { href: `#/models/${m.id}` }, `v${m.version}`, h('span', { class: 'visually-hidden', text: ` (model ${m.id})` })),
     tags.length ? tags : '–',
     archSummary(objectField(m, 'arch')) || '–',
     fmtInt(m.n_params),

@@ -1,9 +1,13 @@
 // views/train-form.js - the new-job form (#/new, #/new?from=<job id> to start
-// from a job's configuration). Every option of POST /train with its default;
-// the daemon validates, and a problem+json answer's "pointer" puts its
-// message next to the field it names.
+// from a job's configuration). Every option of POST /train with its default
+// and the recipe's limits (min/max/step on the inputs). Every field is
+// checked in the page first (field-check.js: as soon as it is left, and all
+// at once on submit, so nothing is sent with a known mistake); what only the
+// daemon can judge comes back as a problem whose pointer(s) put each message
+// next to its field, the rest above the form.
 import { h, notice, replaceChildren, uid } from '../dom.js';
 import { ApiError } from '../api.js';
+import { listProblem, numberProblem } from '../field-check.js';
 import {
   TRAIN_FIELDS, TRAIN_GROUPS, defaultText, fieldForPointer, fieldPointer, setAt, valueAt,
 } from '../train-fields.js';
@@ -29,20 +33,23 @@ function control(field, id, describedBy) {
   }
 }
 
-// Read one control: {skip} (blank: let the daemon default it), {value} or {error}.
+// Read one control: {skip} (blank: let the daemon default it), {value} or
+// {error} (a message for people, from the recipe's limits).
 function readControl(field, el) {
   if (el.disabled) return { skip: true };
   if (field.kind === 'bool') return { value: el.checked };
   if (field.kind === 'intlist') {
     const parts = el.value.split(/[\s,]+/).filter(Boolean);
     const nums = parts.map(Number);
-    if (nums.some((n) => !Number.isFinite(n))) return { error: 'widths must be numbers, e.g. 512, 256' };
-    return { value: nums };
+    const error = listProblem(field, nums);
+    return error ? { error } : { value: nums };
   }
   if (field.kind === 'number' || field.kind === 'int') {
-    if (el.validity.badInput) return { error: 'not a number' };
+    if (el.validity.badInput) return { error: numberProblem(field, NaN) };
     if (el.value === '') return { skip: true };
-    return { value: Number(el.value) };
+    const v = Number(el.value);
+    const error = numberProblem(field, v);
+    return error ? { error } : { value: v };
   }
   if (el.value === '') return { skip: true };
   return { value: field.kind === 'model' ? Number(el.value) : el.value };
@@ -122,6 +129,38 @@ export function mountTrainForm(root, { api, navigate, query }) {
     c.el.setAttribute('aria-invalid', 'true');
   }
 
+  // Every error the daemon's problem names: each pointer's message next to
+  // its field (a problem may list several in "errors"), the rest above the form.
+  function showServerErrors(err) {
+    const p = err.problem;
+    const items = Array.isArray(p.errors) && p.errors.length
+      ? p.errors.map((e) => ({ pointer: e?.pointer, detail: e?.detail || p.detail }))
+      : [{ pointer: p.pointer, detail: p.detail }];
+    const unplaced = [];
+    for (const { pointer, detail } of items) {
+      const field = typeof pointer === 'string' && pointer ? fieldForPointer(pointer) : null;
+      if (field) {
+        const c = controls.get(field.name);
+        showFieldError(field.name, c.error.hidden ? detail || err.message : `${c.error.textContent} ${detail}`);
+      } else unplaced.push(detail);
+    }
+    if (!unplaced.length) return;
+    const title = p.title || (err.status ? `Error ${err.status}` : 'Network error');
+    const details = unplaced.filter(Boolean);
+    alert.append(h('div', { class: 'notice notice-error', role: 'alert' }, h('strong', { text: title }),
+      details.length === 1 ? ` ${details[0]}` : (details.length ? h('ul', {}, details.map((d) => h('li', { text: d }))) : ` ${err.status ? '' : err.message}`)));
+  }
+
+  // A field's own check as soon as it is left, so mistakes show before submitting.
+  function checkOne(name) {
+    const c = controls.get(name);
+    const r = readControl(c.field, c.el);
+    c.error.hidden = !r.error;
+    c.error.textContent = r.error || '';
+    if (r.error) c.el.setAttribute('aria-invalid', 'true'); else c.el.removeAttribute('aria-invalid');
+  }
+  for (const [name, { el }] of controls) el.addEventListener('change', () => checkOne(name));
+
   function focusFirstError() {
     const first = [...controls.values()].find((c) => !c.error.hidden);
     (first ? first.el : alert).focus?.();
@@ -156,19 +195,7 @@ export function mountTrainForm(root, { api, navigate, query }) {
       navigate(id !== undefined ? `#/jobs/${id}` : '#/jobs');
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      let placed = false;
-      for (const pointer of err.pointers) {
-        const field = fieldForPointer(pointer);
-        if (field) {
-          showFieldError(field.name, err.problem.detail || err.message);
-          placed = true;
-        }
-      }
-      if (!placed) {
-        const title = err.problem.title || (err.status ? `Error ${err.status}` : 'Network error');
-        alert.append(h('div', { class: 'notice notice-error', role: 'alert' },
-          h('strong', { text: title }), err.problem.detail ? ` ${err.problem.detail}` : (err.status ? '' : ` ${err.message}`)));
-      }
+      showServerErrors(err);
       focusFirstError();
     } finally {
       submit.disabled = false;

@@ -1,5 +1,5 @@
--- 008_job_leases.sql - jobs claimed by any daemon sharing the database
--- (PostgreSQL mirror of migrations/008_job_leases.sql, which says what each
+-- 009_job_leases.sql - jobs claimed by any daemon sharing the database
+-- (PostgreSQL mirror of migrations/009_job_leases.sql, which says what each
 -- column means). Claims take the oldest queued run with
 -- SELECT ... FOR UPDATE SKIP LOCKED, so daemons claiming at once never wait
 -- on each other and never take the same run.

@@ -1,5 +1,5 @@
--- 009_checkpoints.sql - each running job's latest checkpoint (PostgreSQL
--- mirror of migrations/009_checkpoints.sql, which says what it holds and
+-- 010_checkpoints.sql - each running job's latest checkpoint (PostgreSQL
+-- mirror of migrations/010_checkpoints.sql, which says what it holds and
 -- when it is written and dropped).
 CREATE TABLE run_checkpoints (
     run_id BIGINT  PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,

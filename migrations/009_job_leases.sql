@@ -1,4 +1,4 @@
--- 008_job_leases.sql - jobs claimed by any daemon sharing the database.
+-- 009_job_leases.sql - jobs claimed by any daemon sharing the database.
 --
 -- A queued run is claimed (status running) by one daemon, `worker` (its
 -- --node-name), which holds it until `lease_until` (seconds since the Unix
@@ -6,7 +6,7 @@
 -- queued again by any daemon, up to a number of `attempts` (counted per
 -- claim). `cancel_requested` asks whichever daemon trains it to stop; the
 -- SQLite store has one daemon, but the columns and their rules are the same
--- for both stores (migrations/postgresql/008_job_leases.sql).
+-- for both stores (migrations/postgresql/009_job_leases.sql).
 
 ALTER TABLE runs ADD COLUMN worker TEXT;
 ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0);

@@ -1,4 +1,4 @@
--- 009_checkpoints.sql - each running job's latest checkpoint.
+-- 010_checkpoints.sql - each running job's latest checkpoint.
 --
 -- After every epoch the daemon training a run writes the run's checkpoint
 -- (engine/checkpoint.c: weights, optimizer state, generator state, shuffle
