@@ -56,7 +56,7 @@ INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_COMMON := $(sort $(wildcard tests/integration/common/*.c))
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
-.PHONY: all test unit-test sanitize-build bench data deps run clean docker-test format format-check layers-check
+.PHONY: all test unit-test sanitize-build bench data deps run clean docker-test docker-fleet-test format format-check layers-check
 all: $(MLPD) web-assets $(RECIPE_JS)
 
 # A source's include path is its layer's (layers.mk: LAYER_INC_<folder>).
@@ -144,6 +144,11 @@ sanitize-build: all $(UNIT_BIN) $(INTEG_BIN)
 
 docker-test:
 	@bash tools/docker-test.sh
+
+# The fleet (docker/compose.fleet.yaml) with 2 api replicas: one killed under
+# prediction load, the trainer killed mid-job (docs/scale-out.md).
+docker-fleet-test:
+	@bash tools/docker-fleet-test.sh
 
 unit-test: all $(UNIT_BIN)
 	@BUILD=$(BUILD) SUITES=unit bash tests/run.sh

@@ -14,6 +14,8 @@
 #   fuzz         replay every fuzz corpus, then fuzz each target briefly (make fuzz-smoke)
 #   valgrind     the daemon under valgrind through train/predict/upload/cancel/shutdown
 #   docker       build the image, run it with compose, walk through it (tools/docker-test.sh)
+#   docker-fleet build the fleet's images, run it with compose (2 api replicas), kill an
+#                api replica and the trainer mid-job (tools/docker-fleet-test.sh)
 # A cmocka binary's counts come from its "[  PASSED  ] N test(s)." and
 # "[  FAILED  ] N test(s)" lines; a node suite prints "N passed, N failed".
 # A program that dies without a summary counts as one failure.
@@ -126,6 +128,8 @@ for suite in $SUITES; do
         run_one "valgrind/daemon" env BUILD="$BUILD" MLPD_BIN="$MLPD_BIN" bash tools/valgrind-daemon.sh ;;
     docker)
         run_one "docker/compose-walkthrough" bash tools/docker-test.sh ;;
+    docker-fleet)
+        run_one "docker/fleet-walkthrough" bash tools/docker-fleet-test.sh ;;
     *)
         echo "unknown suite '$suite'"; failed=$((failed + 1)) ;;
     esac
