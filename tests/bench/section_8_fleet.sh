@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bench section 7: the fleet's costs (docs/scale-out.md).
+# Bench section 8: the fleet's costs (docs/scale-out.md).
 #   - job submit (POST /train) and status poll (GET /jobs/{id}) operations per
 #     second on SQLite and on PostgreSQL (a throwaway loopback cluster,
 #     tools/pg-tmp.sh), wrk at 4 connections for BENCH_FLEET_SECONDS each, on
@@ -23,7 +23,7 @@ fleet_cleanup() {
 }
 trap fleet_cleanup EXIT
 
-echo "-- 7. fleet: SQLite vs PostgreSQL, HAProxy hop, SIGKILL to a new claim"
+echo "-- 8. fleet: SQLite vs PostgreSQL, HAProxy hop, SIGKILL to a new claim"
 if ! URI=$(bash tools/pg-tmp.sh start "$PGDIR" 2>"$BENCH_TMP/pg.log" | tail -n 1) || [ -z "$URI" ]; then
     echo "  PostgreSQL cluster did not start (make deps):"; tail -n 3 "$BENCH_TMP/pg.log"; exit 0
 fi
