@@ -65,7 +65,7 @@ int pgs_sweep_create(store *base, const char *config_json, const char *worker, d
     pgs_p_double(&p, lease_seconds);
     PGresult *r = query(pgs_of(base),
                         "INSERT INTO sweeps (status, config_json, created_at, worker, lease_until)"
-                        " VALUES ('queued', $1, $2, $3, $2 + $4) RETURNING id",
+                        " VALUES ('queued', $1, $2, $3, $2::float8 + $4::float8) RETURNING id",
                         &p, "create sweep", err);
     if (!r) return MLPD_ESTORE;
     if (id_out) *id_out = pgs_i64(r, 0, 0);
@@ -82,9 +82,9 @@ int pgs_sweep_claim(store *base, const char *worker, double lease_seconds, int o
     pgs_p_i64(&p, own != 0);
     pgs_p_i64(&p, after_id);
     PGresult *r = query(pgs_of(base),
-                        "UPDATE sweeps SET worker = $1, lease_until = $2 + $3 WHERE id = ("
+                        "UPDATE sweeps SET worker = $1, lease_until = $2::float8 + $3::float8 WHERE id = ("
                         "SELECT id FROM sweeps WHERE status IN ('queued', 'running')"
-                        " AND (worker IS NULL OR lease_until < $2 OR ($4 = 1 AND worker = $1))"
+                        " AND (worker IS NULL OR lease_until < $2 OR ($4::int = 1 AND worker = $1))"
                         " AND id > $5 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
                         &p, "claim sweep", err);
     if (!r) return MLPD_ESTORE;
@@ -104,7 +104,7 @@ int pgs_sweep_renew(store *base, int64_t id, const char *worker, double lease_se
     char none[200];
     snprintf(none, sizeof none, "sweep %lld is no longer held by %s", (long long)id, worker);
     return change_one(pgs_of(base),
-                      "UPDATE sweeps SET lease_until = $3 + $4 WHERE id = $1 AND worker = $2"
+                      "UPDATE sweeps SET lease_until = $3::float8 + $4::float8 WHERE id = $1 AND worker = $2"
                       " AND status IN ('queued', 'running')",
                       &p, "renew sweep", MLPD_ECONFLICT, none, err);
 }

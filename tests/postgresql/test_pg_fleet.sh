@@ -212,8 +212,8 @@ sweep=$(curl -s -m 5 -X POST "http://127.0.0.1:${PORT[1]}/sweeps" -H 'Content-Ty
     -d "$sweep_body" | field "['id']")
 kids() { psql "$uri" -Atc "SELECT count(*) FROM runs WHERE sweep_id = ${sweep:-0}"; }
 for _ in $(seq 1 500); do [ "$(kids)" -ge 1 ] && break; sleep 0.02; done
-check "sweep $sweep scheduled by n1, children started" \
-    test "$(psql "$uri" -Atc "SELECT worker FROM sweeps WHERE id = ${sweep:-0}")" = n1 -a "$(kids)" -ge 1
+check "sweep $sweep scheduled by n1, children started" test -n "$sweep" -a \
+    "$(psql "$uri" -Atc "SELECT worker FROM sweeps WHERE id = ${sweep:-0}")" = n1 -a "$(kids)" -ge 1
 kill -KILL "${PID[1]}"; wait "${PID[1]}" 2>/dev/null
 t_kill=$(date +%s.%N); holder=n1
 for _ in $(seq 1 1000); do
@@ -221,7 +221,7 @@ for _ in $(seq 1 1000); do
     [ "$holder" != n1 ] && break; sleep 0.02
 done
 echo "fleet: sweep $sweep taken over by $holder $(python3 -c "print(round($(date +%s.%N) - $t_kill, 2))") s after SIGKILL of n1 (lease $LEASE s)"
-check "sweep taken over by another daemon" test "$holder" != n1
+check "sweep taken over by another daemon" test -n "$holder" -a "$holder" != n1
 check "the sweep ends succeeded" wait_status "$LB/sweeps/$sweep" succeeded 300
 check "four children, none made twice" test "$(kids)" = 4
 check "every child ended: succeeded, or pruned by the median rule" test "$(psql "$uri" -Atc \
