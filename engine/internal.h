@@ -251,6 +251,15 @@ double mlp_clip_global_norm(float *g, size_t n, float max_norm);
 void mlp_optim_step(mlp_optim *o, float *params, const float *grad);
 void mlp_optim_free(mlp_optim *o);
 
+/* ---- augmentation (augment.c; the contract is mlp_train.h's mlp_augment) ---- */
+/* dst (side x side) = src flipped left-right when flip, then moved by dx
+ * (right) and dy (down) pixels with 0 moved in. src and dst must not overlap. */
+void mlp_augment_image(const float *src, float *dst, int side, int flip, int dx, int dy);
+/* Augment the count rows of x (each side x side) in place, drawing from rng
+ * in row order; tmp holds side * side floats. */
+void mlp_augment_batch(const mlp_augment *a, int side, float *x, int count, mlp_rng *rng,
+                       float *tmp);
+
 /* ---- schedules and watched metrics (schedule.c) ---- */
 /* The rules between the schedule's members and the rest of the config
  * (min_lr <= lr, warmup_epochs < epochs) for the type chosen; each member's
