@@ -107,7 +107,7 @@ static void test_check(void **state) {
     assert_null(member);
     assert_int_equal(mlp_augment_check(&flip, 784, &member, &err), MLP_OK);
     assert_null(member);
-    assert_int_equal(mlp_augment_check(&flip, 64, &member, &err), MLP_OK); /* 8 x 8 */
+    assert_int_equal(mlp_augment_check(&flip, 64, &member, &err), MLP_OK);     /* 8 x 8 */
     assert_int_equal(mlp_augment_check(&flip, 49, &member, &err), MLP_EINVAL); /* 7 x 7 */
     assert_string_equal(member, "augment.hflip");
     assert_int_equal(mlp_augment_check(&flip, 4, &member, &err), MLP_EINVAL); /* 2 x 2 */
