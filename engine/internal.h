@@ -93,6 +93,16 @@ typedef struct {
     int (*supported)(void);
     void (*rows)(int rb, float *c, int ldc, const uint32_t *x, int ldx, const uint32_t *w, int np);
     void (*one)(float *c, const uint32_t *x, const uint32_t *w, int np);
+    /* A variant with a whole-layer product instead of tiles (AMX): c (B
+     * rows, stride ldc) = x (B rows, stride ldx words)[0..nw) times every
+     * panel of w (ceil(O/16) panels of nw x 16 words), written, not added;
+     * rows and one are then unused. NULL for the tile variants. */
+    void (*gemm)(float *c, int ldc, const uint32_t *x, int ldx, const uint32_t *w, int B, int nw,
+                 int O);
+    /* The steps around the product, vectorised; NULL: lowp.c's plain C,
+     * which they equal bit for bit (lowp_rows_avx512.c). */
+    void (*convert)(uint32_t *xw, const float *x, int B, int In);
+    void (*finish)(float *y, const float *c, int ldc, const float *b, int B, int O);
 } mlp_bf16_kernel;
 /* int8 panels: per 16 outputs, per input quad kq, 16 words of four signed
  * bytes (byte t is input 4kq + t): vpdpbusd's layout. Inputs are unsigned
@@ -104,9 +114,25 @@ typedef struct {
     int (*supported)(void);
     void (*rows)(int rb, int32_t *c, int ldc, const uint32_t *x, int ldx, const uint32_t *w,
                  int nq);
+    /* as mlp_bf16_kernel's */
+    void (*gemm)(int32_t *c, int ldc, const uint32_t *x, int ldx, const uint32_t *w, int B, int nq,
+                 int O);
+    void (*convert)(uint32_t *xw, float *sx, const float *x, int B, int In);
+    void (*finish)(float *y, const int32_t *c, int ldc, const float *b, const float *sx,
+                   const float *scale, const int32_t *sum, int B, int O);
 } mlp_int8_kernel;
-extern const mlp_bf16_kernel mlp_bf16_kernel_avx512, mlp_bf16_kernel_avx2, mlp_bf16_kernel_portable;
-extern const mlp_int8_kernel mlp_int8_kernel_avx512, mlp_int8_kernel_avx2, mlp_int8_kernel_portable;
+extern const mlp_bf16_kernel mlp_bf16_kernel_amx, mlp_bf16_kernel_avx512, mlp_bf16_kernel_avx2,
+    mlp_bf16_kernel_portable;
+extern const mlp_int8_kernel mlp_int8_kernel_amx, mlp_int8_kernel_avx512, mlp_int8_kernel_avx2,
+    mlp_int8_kernel_portable;
+/* lowp_rows_avx512.c: convert and finish for the AVX-512 and AMX variants
+ * (bf16 rounding needs AVX512-BF16, the rest AVX512F/BW). */
+void mlp_lowp_avx512_round_rows(uint32_t *xw, const float *x, int B, int In);
+void mlp_lowp_avx512_quantize_rows(uint32_t *xw, float *sx, const float *x, int B, int In);
+void mlp_lowp_avx512_finish_bf16(float *y, const float *c, int ldc, const float *b, int B, int O);
+void mlp_lowp_avx512_finish_int8(float *y, const int32_t *c, int ldc, const float *b,
+                                 const float *sx, const float *scale, const int32_t *sum, int B,
+                                 int O);
 /* Choose the bf16 and int8 variants as mlp_kernel_select does the float one
  * (called by it, under its once-guard). */
 void mlp_lowp_select(const char *want);
@@ -224,6 +250,15 @@ double mlp_clip_global_norm(float *g, size_t n, float max_norm);
 /* One update of params (n) from grad (n). */
 void mlp_optim_step(mlp_optim *o, float *params, const float *grad);
 void mlp_optim_free(mlp_optim *o);
+
+/* ---- augmentation (augment.c; the contract is mlp_train.h's mlp_augment) ---- */
+/* dst (side x side) = src flipped left-right when flip, then moved by dx
+ * (right) and dy (down) pixels with 0 moved in. src and dst must not overlap. */
+void mlp_augment_image(const float *src, float *dst, int side, int flip, int dx, int dy);
+/* Augment the count rows of x (each side x side) in place, drawing from rng
+ * in row order; tmp holds side * side floats. */
+void mlp_augment_batch(const mlp_augment *a, int side, float *x, int count, mlp_rng *rng,
+                       float *tmp);
 
 /* ---- schedules and watched metrics (schedule.c) ---- */
 /* The rules between the schedule's members and the rest of the config

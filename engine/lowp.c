@@ -32,11 +32,14 @@ struct mlp_lowp {
     int32_t *sum[MLP_MAX_LAYERS]; /* int8: per output, sum of its int8 weights */
 };
 
-static const mlp_bf16_kernel *const bf16_kernels[] = {
-    &mlp_bf16_kernel_avx512, &mlp_bf16_kernel_avx2, &mlp_bf16_kernel_portable};
-static const mlp_int8_kernel *const int8_kernels[] = {
-    &mlp_int8_kernel_avx512, &mlp_int8_kernel_avx2, &mlp_int8_kernel_portable};
-enum { N_VARIANTS = 3 };
+/* Best first: the automatic choice is the first the CPU supports. */
+static const mlp_bf16_kernel *const bf16_kernels[] = {&mlp_bf16_kernel_amx, &mlp_bf16_kernel_avx512,
+                                                      &mlp_bf16_kernel_avx2,
+                                                      &mlp_bf16_kernel_portable};
+static const mlp_int8_kernel *const int8_kernels[] = {&mlp_int8_kernel_amx, &mlp_int8_kernel_avx512,
+                                                      &mlp_int8_kernel_avx2,
+                                                      &mlp_int8_kernel_portable};
+enum { N_VARIANTS = 4 };
 static const mlp_bf16_kernel *bf16_active;
 static const mlp_int8_kernel *int8_active;
 
@@ -283,23 +286,46 @@ void mlp_lowp_forward_layer(const mlp_model *m, mlp_precision p, int l, float *y
     void *C = scratch + (size_t)B * in_words;
     float *sx = scratch + (size_t)B * ((size_t)in_words + (size_t)out_pad);
     const float *b = m->b[l];
-    memset(C, 0, (size_t)B * Op * sizeof(float));
     if (p == MLP_PRECISION_BF16) {
+        const mlp_bf16_kernel *kn = bf16_active;
         float *c = C;
-        round_rows(xw, x, B, In);
-        DRIVE(bf16_active, c, xw, q->w[l], B, nw, O, bf16_active->one);
-        for (int i = 0; i < B; i++)
-            for (int j = 0; j < O; j++) y[(size_t)i * O + j] = b[j] + c[(size_t)i * Op + j];
+        if (kn->convert)
+            kn->convert(xw, x, B, In);
+        else
+            round_rows(xw, x, B, In);
+        if (kn->gemm)
+            kn->gemm(c, Op, xw, nw, q->w[l], B, nw, O);
+        else {
+            memset(C, 0, (size_t)B * Op * sizeof(float));
+            DRIVE(kn, c, xw, q->w[l], B, nw, O, kn->one);
+        }
+        if (kn->finish)
+            kn->finish(y, c, Op, b, B, O);
+        else
+            for (int i = 0; i < B; i++)
+                for (int j = 0; j < O; j++) y[(size_t)i * O + j] = b[j] + c[(size_t)i * Op + j];
     } else {
+        const mlp_int8_kernel *kn = int8_active;
         int32_t *c = C;
         void (*no_one)(int32_t *, const uint32_t *, const uint32_t *, int) = NULL;
-        quantize_rows(xw, sx, x, B, In);
-        DRIVE(int8_active, c, xw, q->w[l], B, nw, O, no_one);
-        for (int i = 0; i < B; i++)
-            for (int j = 0; j < O; j++) {
-                int32_t s = c[(size_t)i * Op + j] - 128 * q->sum[l][j];
-                y[(size_t)i * O + j] = b[j] + sx[i] * q->scale[l][j] * (float)s;
-            }
+        if (kn->convert)
+            kn->convert(xw, sx, x, B, In);
+        else
+            quantize_rows(xw, sx, x, B, In);
+        if (kn->gemm)
+            kn->gemm(c, Op, xw, nw, q->w[l], B, nw, O);
+        else {
+            memset(C, 0, (size_t)B * Op * sizeof(float));
+            DRIVE(kn, c, xw, q->w[l], B, nw, O, no_one);
+        }
+        if (kn->finish)
+            kn->finish(y, c, Op, b, sx, q->scale[l], q->sum[l], B, O);
+        else
+            for (int i = 0; i < B; i++)
+                for (int j = 0; j < O; j++) {
+                    int32_t s = c[(size_t)i * Op + j] - 128 * q->sum[l][j];
+                    y[(size_t)i * O + j] = b[j] + sx[i] * q->scale[l][j] * (float)s;
+                }
     }
     mlp_act_rows(y, act, B, O);
 }

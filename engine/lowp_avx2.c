@@ -160,6 +160,11 @@ static void int8_rows(int rb, int32_t *c, int ldc, const uint32_t *x, int ldx, c
 #define INT8_MR 2
 #endif
 
-const mlp_bf16_kernel mlp_bf16_kernel_avx2 = {"avx2-fma", "avx2",    BF16_MR,
-                                              supported,  bf16_rows, bf16_one};
-const mlp_int8_kernel mlp_int8_kernel_avx2 = {"avx2", "avx2", INT8_MR, supported, int8_rows};
+const mlp_bf16_kernel mlp_bf16_kernel_avx2 = {.name = "avx2-fma",
+                                              .option = "avx2",
+                                              .mr = BF16_MR,
+                                              .supported = supported,
+                                              .rows = bf16_rows,
+                                              .one = bf16_one};
+const mlp_int8_kernel mlp_int8_kernel_avx2 = {
+    .name = "avx2", .option = "avx2", .mr = INT8_MR, .supported = supported, .rows = int8_rows};

@@ -154,7 +154,18 @@ static void int8_rows(int rb, int32_t *c, int ldc, const uint32_t *x, int ldx, c
 #define MR 12
 #endif
 
-const mlp_bf16_kernel mlp_bf16_kernel_avx512 = {"avx512-bf16",  "avx512",  MR,
-                                                bf16_supported, bf16_rows, bf16_one};
-const mlp_int8_kernel mlp_int8_kernel_avx512 = {"avx512-vnni", "avx512", MR, vnni_supported,
-                                                int8_rows};
+const mlp_bf16_kernel mlp_bf16_kernel_avx512 = {.name = "avx512-bf16",
+                                                .option = "avx512",
+                                                .mr = MR,
+                                                .supported = bf16_supported,
+                                                .rows = bf16_rows,
+                                                .one = bf16_one,
+                                                .convert = mlp_lowp_avx512_round_rows,
+                                                .finish = mlp_lowp_avx512_finish_bf16};
+const mlp_int8_kernel mlp_int8_kernel_avx512 = {.name = "avx512-vnni",
+                                                .option = "avx512",
+                                                .mr = MR,
+                                                .supported = vnni_supported,
+                                                .rows = int8_rows,
+                                                .convert = mlp_lowp_avx512_quantize_rows,
+                                                .finish = mlp_lowp_avx512_finish_int8};

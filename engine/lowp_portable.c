@@ -81,6 +81,11 @@ static void int8_rows(int rb, int32_t *c, int ldc, const uint32_t *x, int ldx, c
     }
 }
 
-const mlp_bf16_kernel mlp_bf16_kernel_portable = {"portable", "portable", MR,
-                                                  supported,  bf16_rows,  bf16_one};
-const mlp_int8_kernel mlp_int8_kernel_portable = {"portable", "portable", MR, supported, int8_rows};
+const mlp_bf16_kernel mlp_bf16_kernel_portable = {.name = "portable",
+                                                  .option = "portable",
+                                                  .mr = MR,
+                                                  .supported = supported,
+                                                  .rows = bf16_rows,
+                                                  .one = bf16_one};
+const mlp_int8_kernel mlp_int8_kernel_portable = {
+    .name = "portable", .option = "portable", .mr = MR, .supported = supported, .rows = int8_rows};

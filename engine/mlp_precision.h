@@ -41,9 +41,10 @@ mlp_status mlp_model_pack_precision(mlp_model *m, mlp_precision p, mlp_error *er
  * once packed). */
 int mlp_model_has_precision(const mlp_model *m, mlp_precision p);
 /* The variant computing precision p: float32 as mlp_kernel_name(); bf16
- * "avx512-bf16", "avx2-fma" or "portable"; int8 "avx512-vnni", "avx2" or
- * "portable", chosen once per process like mlp_kernel_name() (MLPD_KERNEL's
- * avx512|avx2|portable names the family for every precision). */
+ * "amx-bf16", "avx512-bf16", "avx2-fma" or "portable"; int8 "amx-int8",
+ * "avx512-vnni", "avx2" or "portable", chosen once per process like
+ * mlp_kernel_name() (MLPD_KERNEL's amx|avx512|avx2|portable names the family
+ * for every precision; float32 has no amx member). */
 const char *mlp_kernel_name_for(mlp_precision p);
 /* As mlp_forward / mlp_predict, in precision p when m has it
  * (mlp_model_has_precision), else in float32. scratch: mlp_scratch_floats(m,

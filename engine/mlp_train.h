@@ -71,6 +71,25 @@ typedef struct {
     int cooldown;       /* plateau: >= 0, default 0 */
 } mlp_lr_schedule;
 
+/* Training-time augmentation of square images: a data set whose samples are
+ * side x side pixels, row by row (features = side * side, side >= 8, e.g.
+ * 784 = 28 x 28).
+ * After a batch is gathered, each of its rows (the batch's copy, never the
+ * data set) is, in row order, with draws from the run's generator (after the
+ * epoch's shuffle, before the dropout masks):
+ * - hflip: mirrored left-right when the top bit of one draw is set (p = 1/2);
+ * - shift s > 0: moved by dx, dy = (draw % (2s + 1)) - s pixels (dx then dy;
+ *   positive: right, down), the pixels moved in are 0 (the background of
+ *   images scaled to [0, 1]).
+ * Flip first, then shift: out[r][c] = flipped[r - dy][c - dx]. With both off
+ * nothing is drawn, so a run without augmentation is what it was before.
+ * Same seed, data and thread count: the same weights, and a checkpoint holds
+ * the generator, so a resumed run draws what the uninterrupted one would. */
+typedef struct {
+    int hflip; /* default 0 */
+    int shift; /* 0 (off) .. 16, and below the image's side; default 0 */
+} mlp_augment;
+
 /* An optimizer's state between runs: what warm start carries over so that
  * chained runs step like one (model files can hold it, see
  * mlp_model_save_with_state). m and v are one allocation (v = m + n). */
@@ -106,6 +125,7 @@ typedef struct {
                                larger (torch.nn.utils.clip_grad_norm_); 0 = off */
     mlp_lr_schedule schedule;
     float dropout;          /* rate on hidden layers' outputs, [0, 1), inverted */
+    mlp_augment augment;    /* of each batch's copy; needs square images (mlp_augment_check) */
     int batch_size;         /* default 128 */
     int epochs;             /* default 10 */
     int shuffle;            /* default 1 */
@@ -147,5 +167,18 @@ void mlp_train_config_default(mlp_train_config *c);
  * between members (nesterov, the schedule's periods and min_lr <= lr, known
  * enums, ...). The message names the offending member. */
 mlp_status mlp_train_config_validate(const mlp_train_config *c, mlp_error *err);
+
+/* The side of a square image of `features` pixels (28 for 784), or 0 when
+ * features is not the square of a side of at least MLP_MIN_IMAGE_SIDE. */
+#define MLP_MIN_IMAGE_SIDE 8
+int mlp_image_side(int features);
+
+/* Can augmentation `a` apply to samples of `features` values? MLP_OK when it
+ * is off, or when they are side x side images with shift < side; else
+ * MLP_EINVAL with a message starting with the member at fault
+ * ("augment.shift ..."), whose dotted name goes to *member (may be NULL).
+ * mlp_train checks it too; the daemon and mlpd train check it before a job. */
+mlp_status mlp_augment_check(const mlp_augment *a, int features, const char **member,
+                             mlp_error *err);
 
 #endif /* MLP_TRAIN_H */

@@ -130,6 +130,12 @@ const mlp_recipe_field mlp_recipe_fields[] = {
     FLOAT_("l1", "l1", l1, 0, 0, 10, 0, "L1 penalty on weights"),
     FLOAT_("l2", "l2", l2, 0, 0, 10, 0, "L2 penalty on weights"),
     FLOAT_("dropout", "dropout", dropout, 0, 0, 1, OPEN_HI, "dropout rate on hidden layers"),
+    BOOL_("augment.hflip", "hflip", augment.hflip, 0,
+          "augmentation: mirror each training image left-right with probability 1/2 (square "
+          "images only)"),
+    INT_("augment.shift", "shift", augment.shift, 0, 0, 16,
+         "augmentation: move each training image by up to this many pixels in x and y, "
+         "uniformly (square images only; 0: off)"),
     BOOL_("shuffle", "no-shuffle", shuffle, 1, "reshuffle the training samples every epoch"),
     {"seed", "seed", MLP_RF_U64, TR(seed), 0, 0, SAFE_INT, 0, NULL, NULL, 0, NULL,
      "seed of initialisation, shuffling and dropout"},

@@ -11,7 +11,7 @@
  * schedule (schedule.c); reduce_on_plateau acts between epochs like Keras'
  * callback.
  *
- * Everything random (shuffling, dropout masks) comes from one generator
+ * Everything random (shuffling, augmentation, dropout masks) comes from one generator
  * seeded with cfg->seed and drawn in a fixed order, and every reduction runs
  * in a fixed order, so a run is reproducible bit for bit for a fixed
  * OpenBLAS thread count.
@@ -48,6 +48,8 @@ typedef struct {
     mlp_optim opt;
     uint32_t *order;     /* (n_train) row indices, reshuffled per epoch */
     float *best;         /* (n_params) best weights, or NULL without restore */
+    float *aug_tmp;      /* (features) one image, or NULL without augmentation */
+    int side;            /* the images' side with augmentation */
     mlp_eval_buf val;    /* validation chunks, unused without a split */
     mlp_rng rng;         /* shuffling, then dropout masks, in step order */
     mlp_plateau plateau; /* reduce_on_plateau's rate and counters */
@@ -62,6 +64,7 @@ static void run_free(run_state *r) {
     mlp_optim_free(&r->opt);
     free(r->order);
     free(r->best);
+    free(r->aug_tmp);
     mlp_eval_buf_free(&r->val);
 }
 
@@ -79,6 +82,11 @@ static mlp_status run_init(run_state *r, const mlp_model *m, const mlp_train_con
     mlp_plateau_init(&r->plateau, &c->schedule, c->lr);
     r->order = malloc(n_train * sizeof *r->order);
     if (c->patience > 0 && c->restore_best) r->best = malloc(m->n_params * sizeof *r->best);
+    if (c->augment.hflip || c->augment.shift) {
+        r->side = mlp_image_side(m->arch.sizes[0]);
+        r->aug_tmp = malloc((size_t)m->arch.sizes[0] * sizeof *r->aug_tmp);
+        if (!r->aug_tmp) return mlp_fail(err, MLP_ENOMEM, "out of memory for augmentation");
+    }
     if (!r->order || (c->patience > 0 && c->restore_best && !r->best))
         return mlp_fail(err, MLP_ENOMEM, "out of memory for training state");
     for (size_t i = 0; i < n_train; i++) r->order[i] = (uint32_t)i;
@@ -98,12 +106,14 @@ static void progress_blank(mlp_progress *p, const mlp_train_config *c) {
     p->epoch_loss = p->epoch_accuracy = NAN;
 }
 
-static mlp_status check_data(const mlp_model *m, const mlp_dataset *d, mlp_error *err) {
+static mlp_status check_data(const mlp_model *m, const mlp_dataset *d, const mlp_train_config *c,
+                             mlp_error *err) {
     int O = m->arch.sizes[m->arch.n_layers];
     int classes = O >= 2 ? O : 2;
     if (d->features != m->arch.sizes[0])
         return mlp_fail(err, MLP_EINVAL, "data set has %d features, model expects %d", d->features,
                         m->arch.sizes[0]);
+    if (mlp_augment_check(&c->augment, d->features, NULL, err) != MLP_OK) return MLP_EINVAL;
     if (d->n > UINT32_MAX) return mlp_fail(err, MLP_EINVAL, "too many samples (%zu)", d->n);
     for (size_t i = 0; i < d->n; i++)
         if (d->labels[i] < 0 || d->labels[i] >= classes)
@@ -131,6 +141,7 @@ static mlp_status run_epoch(run_state *r, mlp_model *m, const mlp_dataset *d,
         size_t pos = (size_t)(step - 1) * (size_t)B;
         int count = r->n_train - pos < (size_t)B ? (int)(r->n_train - pos) : B;
         mlp_dataset_gather(d, r->order + pos, count, ws->x, ws->y);
+        if (r->aug_tmp) mlp_augment_batch(&c->augment, r->side, ws->x, count, &r->rng, r->aug_tmp);
         mlp_batch_stats st;
         float lr =
             mlp_lr_at(&c->schedule, c->lr, r->plateau.lr, r->global_step, r->steps, c->epochs);
@@ -249,6 +260,7 @@ void mlp_train_memory(const mlp_arch *a, const mlp_train_config *c, uint64_t n_t
     if (c->patience > 0 && c->restore_best) buffers++;
     out->optimizer = (uint64_t)buffers * n_params * f;
     out->activations = mlp_workspace_floats(a, B, c->dropout) * f;
+    if (c->augment.hflip || c->augment.shift) out->activations += (uint64_t)a->sizes[0] * f;
     if (c->validation_split > 0.0f) { /* mlp_eval_buf_init for chunks of B rows */
         int widest = 1;
         for (int l = 1; l < a->n_layers; l++) widest = a->sizes[l] > widest ? a->sizes[l] : widest;
@@ -269,7 +281,7 @@ mlp_status mlp_train(mlp_model *m, const mlp_dataset *train, const mlp_train_con
     if (!m || !train || !cfg)
         return mlp_fail(err, MLP_EINVAL, "model, data set and configuration are required");
     mlp_status s = mlp_train_config_validate(cfg, err);
-    if (s == MLP_OK) s = check_data(m, train, err);
+    if (s == MLP_OK) s = check_data(m, train, cfg, err);
     if (s != MLP_OK) return s;
     mlp_model_unpack(m); /* the packed copy would not follow the new weights */
     size_t n_train = mlp_train_rows(train->n, cfg->validation_split);

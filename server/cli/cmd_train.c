@@ -227,6 +227,15 @@ int cmd_train(int argc, char **argv) {
         cli_fail_path("train", "data", o.data, err.msg);
         return 1;
     }
+    /* Augmentation needs images: say so before anything is built (usage: 2). */
+    const char *member = NULL;
+    if (mlp_augment_check(&c->augment, train->features, &member, &err) != MLP_OK) {
+        fprintf(stderr, "mlpd train: --%s: %s\n",
+                mlp_recipe_field_named(member) ? mlp_recipe_field_named(member)->flag : member,
+                err.msg);
+        mlp_dataset_free(train);
+        return 2;
+    }
     mlp_model *m = NULL;
     /* As the daemon's jobs: a warm start continues the file's optimizer state
      * when the optimizer is the same, and the saved file keeps the new one. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json_util.h"
 #include "paging.h"
 #include "router.h"
 #include "train_request.h"
@@ -45,13 +46,19 @@ static uint64_t network_params(int features, const int *hidden, int n_hidden, in
     return total;
 }
 
-/* The pointer of `member` for a limit refusal: under /space when the sweep's
- * space varies it, else prefix + member. */
+/* The pointer of `member` (a recipe name, dotted for an object's member) for
+ * a refusal: under /space when the sweep's space varies it (its keys are the
+ * dotted names), else prefix + member with its dots as slashes. */
 static void limit_pointer(char *dst, size_t cap, const route_limit_ctx *ctx, const char *member) {
-    if (ctx && ctx->space && cJSON_GetObjectItemCaseSensitive(ctx->space, member))
+    if (ctx && ctx->space && cJSON_GetObjectItemCaseSensitive(ctx->space, member)) {
         snprintf(dst, cap, "/space/%s", member);
-    else
-        snprintf(dst, cap, "%s/%s", ctx && ctx->prefix ? ctx->prefix : "", member);
+        return;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "%s", member);
+    for (char *c = path; *c; c++)
+        if (*c == '.') *c = '/';
+    snprintf(dst, cap, "%s/%s", ctx && ctx->prefix ? ctx->prefix : "", path);
 }
 
 int route_check_train_limits(app *a, const api_train_request *tr, const route_limit_ctx *ctx,
@@ -68,6 +75,17 @@ int route_check_train_limits(app *a, const api_train_request *tr, const route_li
     if (store_dataset_get(a->st, tr->dataset, &ds, NULL) != MLPD_OK)
         return 0; /* unknown data set: jobs_submit answers 404 */
     const mlp_recipe *rc = &tr->recipe;
+    /* Augmentation needs square images: a data set's width is known here,
+     * not when the body is decoded. */
+    const char *member = NULL;
+    mlp_error aug = {{0}};
+    if (mlp_augment_check(&rc->train.augment, ds.features, &member, &aug) != MLP_OK) {
+        store_dataset_clear(&ds);
+        limit_pointer(ptr, sizeof ptr, ctx, member);
+        http_reply_problem(res, 422, API_SLUG_INVALID, ptr, "%s (data set '%s')", aug.msg,
+                           tr->dataset);
+        return -1;
+    }
     uint64_t params = network_params(ds.features, rc->hidden, rc->n_hidden, ds.classes);
     mlp_memory_estimate mem = {0};
     mlp_arch arch;

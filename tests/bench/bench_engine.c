@@ -10,7 +10,9 @@
  *                         for each packed-kernel variant this CPU runs
  *                         (mlpd_b1_median_us_<variant>, ...; MLPD_KERNEL's names);
  *                         batch-1 median and batch-128 rows/s in float32, bf16
- *                         and int8 (mlpd_b1_median_us_bf16, ...), one core
+ *                         and int8 (mlpd_b1_median_us_bf16, ...), one core, then
+ *                         bf16 and int8 by each of their variants (amx, avx512,
+ *                         avx2) this CPU runs (mlpd_b1_median_us_bf16_amx, ...)
  *   bench_engine explain  integrated gradients (50 steps, zero baseline, probability
  *                         of the predicted class) of one input on the reference
  *                         network, packed, one OpenBLAS thread as the daemon runs
@@ -87,33 +89,63 @@ static void bench_variants(const mlp_model *m, const float *x, float *probs, int
     mlp_kernel_select(NULL);
 }
 
+/* Batch-1 latencies (sorted into lat[0..reps)) and batch-128 rows/s of m in
+ * precision p by the variant in use, on the calling thread. */
+static double time_precision(const mlp_model *m, mlp_precision p, const float *x, float *probs,
+                             int *labels, double *lat, int reps, int batch_reps) {
+    enum { B = 128 };
+    float *scratch = malloc(sizeof(float) * mlp_scratch_floats(m, B));
+    for (int i = 0; i < 200; i++) mlp_predict_precision(m, p, x, 1, probs, labels, scratch);
+    for (int i = 0; i < reps; i++) {
+        double t0 = now_sec();
+        mlp_predict_precision(m, p, x, 1, probs, labels, scratch);
+        lat[i] = now_sec() - t0;
+    }
+    qsort(lat, reps, sizeof(double), cmp_double);
+    double t0 = now_sec();
+    for (int i = 0; i < batch_reps; i++) mlp_predict_precision(m, p, x, B, probs, labels, scratch);
+    double rows = (double)batch_reps * B / (now_sec() - t0);
+    free(scratch);
+    return rows;
+}
+
 /* Batch-1 median and batch-128 rows/s in each precision (the variant chosen
  * for it on this CPU), on one core: mlpd_b1_median_us_<p>,
- * mlpd_b128_samples_per_sec_<p>, mlpd_kernel_<p>. */
+ * mlpd_b128_samples_per_sec_<p>, mlpd_kernel_<p>; then bf16 and int8 by
+ * each of their variants this CPU runs, forced in turn (MLPD_KERNEL's
+ * names): mlpd_b1_median_us_<p>_<variant>, ... or
+ * mlpd_kernel_<p>_<variant>=unsupported. */
 static void bench_precisions(mlp_model *m, const float *x, float *probs, int *labels, double *lat) {
-    enum { B = 128, REPS = 4000, BATCH_REPS = 300 };
+    enum { REPS = 4000, BATCH_REPS = 300 };
+    static const char *const variants[] = {"amx", "avx512", "avx2"};
     for (int p = 0; p < MLP_PRECISIONS; p++) {
         if (mlp_model_pack_precision(m, (mlp_precision)p, NULL) != MLP_OK) exit(1);
-        float *scratch = malloc(sizeof(float) * mlp_scratch_floats(m, B));
         const char *name = mlp_precision_name((mlp_precision)p);
-        for (int i = 0; i < 200; i++)
-            mlp_predict_precision(m, (mlp_precision)p, x, 1, probs, labels, scratch);
-        for (int i = 0; i < REPS; i++) {
-            double t0 = now_sec();
-            mlp_predict_precision(m, (mlp_precision)p, x, 1, probs, labels, scratch);
-            lat[i] = now_sec() - t0;
-        }
-        qsort(lat, REPS, sizeof(double), cmp_double);
-        double t0 = now_sec();
-        for (int i = 0; i < BATCH_REPS; i++)
-            mlp_predict_precision(m, (mlp_precision)p, x, B, probs, labels, scratch);
+        double rows = time_precision(m, (mlp_precision)p, x, probs, labels, lat, REPS, BATCH_REPS);
         printf("mlpd_kernel_%s=%s\n", name, mlp_kernel_name_for((mlp_precision)p));
         printf("mlpd_b1_median_us_%s=%.2f\n", name, lat[REPS / 2] * 1e6);
         printf("mlpd_b1_p99_us_%s=%.2f\n", name, lat[REPS * 99 / 100] * 1e6);
-        printf("mlpd_b128_samples_per_sec_%s=%.1f\n", name,
-               (double)BATCH_REPS * B / (now_sec() - t0));
-        free(scratch);
+        printf("mlpd_b128_samples_per_sec_%s=%.1f\n", name, rows);
     }
+    for (int p = MLP_PRECISION_BF16; p <= MLP_PRECISION_INT8; p++) {
+        const char *name = mlp_precision_name((mlp_precision)p);
+        for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
+            mlp_kernel_select(variants[v]);
+            const char *got = mlp_kernel_name_for((mlp_precision)p);
+            size_t n = strlen(variants[v]); /* "amx-bf16", "avx2", not "avx512-bf16 (MLPD_...)" */
+            if (strncmp(got, variants[v], n) || (got[n] != '-' && got[n] != '\0') ||
+                strchr(got, ' ')) {
+                printf("mlpd_kernel_%s_%s=unsupported\n", name, variants[v]);
+                continue;
+            }
+            double rows = time_precision(m, (mlp_precision)p, x, probs, labels, lat, REPS / 2,
+                                         BATCH_REPS / 3);
+            printf("mlpd_kernel_%s_%s=%s\n", name, variants[v], got);
+            printf("mlpd_b1_median_us_%s_%s=%.2f\n", name, variants[v], lat[REPS / 4] * 1e6);
+            printf("mlpd_b128_samples_per_sec_%s_%s=%.1f\n", name, variants[v], rows);
+        }
+    }
+    mlp_kernel_select(NULL);
 }
 
 static int bench_infer(void) {

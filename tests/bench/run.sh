@@ -116,6 +116,13 @@ for p in float32 bf16 int8; do
         "$(val "mlpd_kernel_$p" "$OUT/infer.txt")" "$a" "${tb1:-n/a}" "$(ratio "$a" "$tb1")" \
         "$b" "${tb128:-n/a}" "$(ratio "$b" "$tb128")"
 done
+for p in bf16 int8; do
+    for v in amx avx512 avx2; do
+        printf '%-8s %-24s b1 median %7s us   b128 %9s rows/s\n' "$p" "variant $v ($(val "mlpd_kernel_${p}_$v" "$OUT/infer.txt"))" \
+            "$(val "mlpd_b1_median_us_${p}_$v" "$OUT/infer.txt" || true)" \
+            "$(val "mlpd_b128_samples_per_sec_${p}_$v" "$OUT/infer.txt" || true)"
+    done
+done
 
 # Accuracy on both data sets' test splits in each precision (issue 18: within
 # 0.3 points of float32): the model section 1 trained, and the reference

@@ -126,6 +126,25 @@ static void test_csv_upload_registers_and_trains(void **state) {
     http_result_free(&r);
     free(csv);
 
+    /* 4 features are no image: augmentation is refused at submit, for a job
+     * and for a sweep's base, naming the member */
+    static const char *const aug[][3] = {
+        {"/train", "{\"dataset\":\"tiny-3\",\"augment\":{\"hflip\":true}}", "/augment/hflip"},
+        {"/train", "{\"dataset\":\"tiny-3\",\"augment\":{\"hflip\":true,\"shift\":1}}",
+         "/augment/shift"},
+        {"/sweeps",
+         "{\"base\":{\"dataset\":\"tiny-3\",\"validation_split\":0.2,\"augment\":{\"shift\":1}},"
+         "\"space\":{\"learning_rate\":[0.1,0.2]}}",
+         "/base/augment/shift"},
+    };
+    for (int i = 0; i < 3; i++) {
+        cJSON *p = expect_problem(&D, "POST", aug[i][0], "application/json", aug[i][1],
+                                  strlen(aug[i][1]), NULL, 422, NULL);
+        expect_problem_pointer(p, aug[i][2]);
+        expect_detail_mentions(p, "square images");
+        cJSON_Delete(p);
+    }
+
     /* train on it and predict 4-wide rows */
     int64_t id = train_job(&D, "{\"dataset\":\"tiny-3\",\"hidden\":[8],\"epochs\":30,"
                                "\"batch_size\":10,\"learning_rate\":0.5,\"seed\":1}");

@@ -68,6 +68,9 @@ static void test_wrong_types_and_ranges_are_422(void **state) {
     post_json("/train", "{\"early_stopping\":{\"monitor\":\"val_f1\"}}", 422,
               "/early_stopping/monitor");
     post_json("/train", "{\"loss\":\"mse\",\"label_smoothing\":0.1}", 422, "/label_smoothing");
+    /* augmentation's ranges (its need for images: test_api_datasets) */
+    post_json("/train", "{\"augment\":{\"shift\":-1}}", 422, "/augment/shift");
+    post_json("/train", "{\"augment\":{\"rotate\":5}}", 422, "/augment/rotate");
     post_json("/train", "[1,2,3]", 422, NULL);
     post_json("/predict", "{\"input\":\"pixels\"}", 422, "/input");
 }

@@ -140,6 +140,19 @@ static void test_out_checked_before_training(void **state) {
     }
 }
 
+/* Augmentation on a CSV that is no square image: refused before training,
+ * naming the option (usage error, 2). */
+static void test_augment_needs_images(void **state) {
+    cli_env *e = *state;
+    run_result r = run_mlpd(e, NULL, "train", "--data", e->train_csv, "--epochs", "1", "--hidden",
+                            "4", "--hflip", "--out", e->model, NULL);
+    assert_int_equal(r.status, 2);
+    if (!strstr(r.err, "--hflip") || !strstr(r.err, "square images"))
+        fail_msg("no word of --hflip and images: %s", r.err);
+    if (strstr(r.out, "Training")) fail_msg("trained before refusing --hflip:\n%s", r.out);
+    run_free(&r);
+}
+
 static int count_of(const char *hay, const char *needle) {
     int n = 0;
     for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
@@ -248,6 +261,7 @@ int main(void) {
         cmocka_unit_test(test_progress_epoch_line),
         cmocka_unit_test(test_progress_bar_only_on_terminals),
         cmocka_unit_test(test_version),
+        cmocka_unit_test(test_augment_needs_images),
         cmocka_unit_test(test_out_checked_before_training),
         cmocka_unit_test(test_errors_name_the_path_once),
         cmocka_unit_test(test_header_rows_and_singular),

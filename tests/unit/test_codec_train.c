@@ -354,6 +354,16 @@ static void test_combinations(void **state) {
     assert_refused("{\"label_smoothing\":1}", 422, "/label_smoothing");
     assert_refused("{\"clip_norm\":-1}", 422, "/clip_norm");
     assert_refused("{\"weight_decay\":-0.1}", 422, "/weight_decay");
+    /* augmentation: its members' ranges and names */
+    assert_refused("{\"augment\":{\"shift\":-1}}", 422, "/augment/shift");
+    assert_refused("{\"augment\":{\"shift\":17}}", 422, "/augment/shift");
+    assert_refused("{\"augment\":{\"shift\":1.5}}", 422, "/augment/shift");
+    assert_refused("{\"augment\":{\"hflip\":1}}", 422, "/augment/hflip");
+    assert_refused("{\"augment\":{\"rotate\":10}}", 422, "/augment/rotate");
+    assert_refused("{\"augment\":true}", 422, "/augment");
+    assert_int_equal(decode("{\"augment\":{\"hflip\":true,\"shift\":2}}", &r, &p), 0);
+    assert_int_equal(r.recipe.train.augment.hflip, 1);
+    assert_int_equal(r.recipe.train.augment.shift, 2);
     /* and the same options accepted */
     assert_int_equal(
         decode("{\"optimizer\":\"adamw\",\"weight_decay\":0.05,\"label_smoothing\":0.1,"

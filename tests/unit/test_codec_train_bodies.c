@@ -136,33 +136,13 @@ static void test_encode_shape(void **state) {
     assert_non_null(o);
     /* Every member, in the documented order. */
     static const char *order[] = {
-        "dataset",
-        "hidden",
-        "activation",
-        "output_activation",
-        "loss",
-        "init",
-        "optimizer",
-        "learning_rate",
-        "momentum",
-        "nesterov",
-        "beta1",
-        "beta2",
-        "epsilon",
-        "weight_decay",
-        "label_smoothing",
-        "clip_norm",
-        "lr_schedule",
-        "batch_size",
-        "epochs",
-        "validation_split",
-        "l1",
-        "l2",
-        "dropout",
-        "shuffle",
-        "seed",
-        "early_stopping",
-        "warm_start_model",
+        "dataset",     "hidden",       "activation",      "output_activation",
+        "loss",        "init",         "optimizer",       "learning_rate",
+        "momentum",    "nesterov",     "beta1",           "beta2",
+        "epsilon",     "weight_decay", "label_smoothing", "clip_norm",
+        "lr_schedule", "batch_size",   "epochs",          "validation_split",
+        "l1",          "l2",           "dropout",         "augment",
+        "shuffle",     "seed",         "early_stopping",  "warm_start_model",
         "model_name",
     };
     size_t i = 0;
@@ -182,6 +162,10 @@ static void test_encode_shape(void **state) {
     cJSON *ls = cJSON_GetObjectItemCaseSensitive(o, "lr_schedule");
     assert_int_equal(cJSON_GetArraySize(ls), 11);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(ls, "type")->valuestring, "constant");
+    cJSON *aug = cJSON_GetObjectItemCaseSensitive(o, "augment");
+    assert_int_equal(cJSON_GetArraySize(aug), 2); /* off: hflip false, shift 0 */
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(aug, "hflip")));
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(aug, "shift")->valueint, 0);
     cJSON_Delete(o);
     /* Floats are written in their shortest exact form. */
     assert_non_null(strstr(e, "\"learning_rate\":0.01,"));

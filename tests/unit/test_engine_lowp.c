@@ -1,6 +1,6 @@
 /* test_engine_lowp.c - reduced-precision prediction (lowp.c and its variants).
  *
- * - Each variant this CPU runs (forced in turn: avx512, avx2, portable),
+ * - Each variant this CPU runs (forced in turn: amx, avx512, avx2, portable),
  *   against float32 within the precision's error bound, computed here per
  *   output from the operands (not a fixed number):
  *     bf16: |got - want| <= (2^-7 + 1e-5) * sum_k |x_k w_k| + 1e-6, the
@@ -9,13 +9,18 @@
  *     int8: |got - want| <= sum_k (|x_k| s_w/2 + |w_k| s_x/2 + s_x s_w/4)
  *           + 1e-5 * sum_k |x_k w_k| + 1e-6, rounding each operand to its
  *           scale's grid (s_x = max|x_row|/127, s_w = max|w_row|/127).
- *   Batches 1..70 (every tile remainder of 12-, 4- and 2-row tiles, the one
- *   row path), 600 inputs (five input blocks of 128 words, an odd tail) and
- *   37 outputs (a partial panel), inputs of both signs and all-zero rows.
+ *   Batches 1..70 (every tile remainder of 12-, 4- and 2-row tiles and of
+ *   AMX's 16-row tiles, the one row path), 600 inputs (five input blocks of
+ *   128 words, an odd tail; AMX: 16-word steps and a tail of 12 words for
+ *   bf16, 6 for int8) and 83 outputs (six panels: an AMX group of four and
+ *   one of two, the last panel partial), inputs of both signs and all-zero
+ *   rows.
  * - Each vector variant against the portable one, which is the precision's
- *   arithmetic in plain C: int8 bit for bit; bf16 to 1e-6 of sum |x w| (the
- *   only allowed difference is float32 denormal flushing); the largest
- *   difference seen is printed.
+ *   arithmetic in plain C: int8 bit for bit; bf16 to 2^-27 of sum |x w| for
+ *   the AVX variants (the only allowed difference is float32 denormal
+ *   flushing), to 2 IN 2^-24 of it for AMX tiles (they add the same exact
+ *   products in their own order: the bound of two float32 sums of IN terms);
+ *   the number of differing outputs and the largest difference are printed.
  * - How a variant this CPU lacks is kept honest: the portable variant is the
  *   reference every run checks (layout, driver, quantization, scales);
  *   forcing a variant the CPU lacks (by __builtin_cpu_supports asked here,
@@ -32,16 +37,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "internal.h"
 
-enum { IN = 600, OUT = 37, MAXB = 70 };
+enum { IN = 600, OUT = 83, MAXB = 70 };
 
 static int cpu_has(const char *option, mlp_precision p) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
+    if (!strcmp(option, "amx")) /* and Linux lets this process use the tiles */
+        return cpu_has("avx512", p) && __builtin_cpu_supports("amx-tile") &&
+               (p == MLP_PRECISION_BF16 ? __builtin_cpu_supports("amx-bf16")
+                                        : __builtin_cpu_supports("amx-int8")) &&
+               syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
     if (!strcmp(option, "avx512"))
         return __builtin_cpu_supports("avx512f") &&
                (p == MLP_PRECISION_BF16
@@ -57,6 +69,7 @@ static int cpu_has(const char *option, mlp_precision p) {
 }
 
 static const char *expected_name(const char *option, mlp_precision p) {
+    if (!strcmp(option, "amx")) return p == MLP_PRECISION_BF16 ? "amx-bf16" : "amx-int8";
     if (!strcmp(option, "avx512")) return p == MLP_PRECISION_BF16 ? "avx512-bf16" : "avx512-vnni";
     if (!strcmp(option, "avx2")) return p == MLP_PRECISION_BF16 ? "avx2-fma" : "avx2";
     return "portable";
@@ -144,15 +157,22 @@ static void check_against_portable(const mlp_model *m, mlp_precision p, const fl
         print_message("int8  %-12s identical to portable, bit for bit\n", mlp_kernel_name_for(p));
         return;
     }
-    double worst = 0;
+    /* The AVX variants add as portable does (only denormal flushing may
+     * differ): 2^-27 of sum |x w|. AMX tiles add the same exact products in
+     * their own order: two float32 sums of IN products in any order differ
+     * by at most 2 IN 2^-24 of sum |x w|. */
+    int amx = !strcmp(mlp_kernel_name_for(p), "amx-bf16");
+    double worst = 0, allowed = amx ? 2.0 * IN * 0x1p-24 : 0x1p-27;
     size_t at = 0, differ = 0;
     for (int B = 1; B <= MAXB; B++)
         for (int i = 0; i < B; i++)
             for (int o = 0; o < OUT; o++, at++) {
-                double z, mag = bound(m, p, x, i, o, &z), d = fabs(got[at] - ref[at]);
+                double mag = 0, d = fabs(got[at] - ref[at]);
+                for (int k = 0; k < IN; k++)
+                    mag += fabs((double)x[(size_t)i * IN + k] * m->W[0][(size_t)o * IN + k]);
                 differ += got[at] != ref[at];
                 worst = fmax(worst, d / mag);
-                if (d > 1e-6 * mag)
+                if (d > allowed * mag)
                     fail_msg("bf16 %s batch %d row %d out %d: %.9g, portable %.9g",
                              mlp_kernel_name_for(p), B, i, o, (double)got[at], (double)ref[at]);
             }
@@ -161,7 +181,7 @@ static void check_against_portable(const mlp_model *m, mlp_precision p, const fl
 }
 
 static void check_precision(mlp_precision p) {
-    static const char *const options[] = {"portable", "avx2", "avx512"};
+    static const char *const options[] = {"portable", "avx2", "avx512", "amx"};
     mlp_model *m = layer_model(p);
     float *x = inputs(), *ref = NULL;
     for (size_t v = 0; v < sizeof options / sizeof *options; v++) {
@@ -203,9 +223,10 @@ static void test_choice(void **state) {
     (void)state;
     mlp_kernel_select(NULL);
     for (int p = MLP_PRECISION_BF16; p <= MLP_PRECISION_INT8; p++) {
-        const char *want = cpu_has("avx512", (mlp_precision)p) ? "avx512"
-                           : cpu_has("avx2", (mlp_precision)p) ? "avx2"
-                                                               : "portable";
+        const char *want = cpu_has("amx", (mlp_precision)p)      ? "amx"
+                           : cpu_has("avx512", (mlp_precision)p) ? "avx512"
+                           : cpu_has("avx2", (mlp_precision)p)   ? "avx2"
+                                                                 : "portable";
         assert_string_equal(mlp_kernel_name_for((mlp_precision)p),
                             expected_name(want, (mlp_precision)p));
     }

@@ -259,6 +259,20 @@ export const RECIPE = {
 		"flag":	"dropout",
 		"description":	"dropout rate on hidden layers"
 	},
+	"augment.hflip":	{
+		"type":	"boolean",
+		"default":	false,
+		"flag":	"hflip",
+		"description":	"augmentation: mirror each training image left-right with probability 1/2 (square images only)"
+	},
+	"augment.shift":	{
+		"type":	"integer",
+		"default":	0,
+		"minimum":	0,
+		"maximum":	16,
+		"flag":	"shift",
+		"description":	"augmentation: move each training image by up to this many pixels in x and y, uniformly (square images only; 0: off)"
+	},
 	"shuffle":	{
 		"type":	"boolean",
 		"default":	true,

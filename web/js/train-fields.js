@@ -85,6 +85,10 @@ export const TRAIN_FIELDS = [
   member({ group: 'Training', name: 'dropout', label: 'Dropout rate', kind: 'number', step: 0.05,
     help: 'on hidden layers while training' }),
   member({ group: 'Training', name: 'label_smoothing', label: 'Label smoothing', kind: 'number', step: 0.05 }),
+  member({ group: 'Training', name: 'augment.hflip', label: 'Augment: mirror left-right', kind: 'bool',
+    help: 'mirror each training image with probability 1/2 (square images only; not for digits)' }),
+  member({ group: 'Training', name: 'augment.shift', label: 'Augment: shift (pixels)', kind: 'int',
+    help: 'move each training image by up to this many pixels in x and y (square images only; 0: off)' }),
   { group: 'Training', name: 'warm_start_model', label: 'Warm start from model', kind: 'model', def: null,
     help: 'continue from a model\'s weights (same architecture)' },
 
