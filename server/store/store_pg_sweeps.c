@@ -81,12 +81,13 @@ int pgs_sweep_claim(store *base, const char *worker, double lease_seconds, int o
     pgs_p_double(&p, lease_seconds);
     pgs_p_i64(&p, own != 0);
     pgs_p_i64(&p, after_id);
-    PGresult *r = query(pgs_of(base),
-                        "UPDATE sweeps SET worker = $1, lease_until = $2::float8 + $3::float8 WHERE id = ("
-                        "SELECT id FROM sweeps WHERE status IN ('queued', 'running')"
-                        " AND (worker IS NULL OR lease_until < $2 OR ($4::int = 1 AND worker = $1))"
-                        " AND id > $5 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
-                        &p, "claim sweep", err);
+    PGresult *r =
+        query(pgs_of(base),
+              "UPDATE sweeps SET worker = $1, lease_until = $2::float8 + $3::float8 WHERE id = ("
+              "SELECT id FROM sweeps WHERE status IN ('queued', 'running')"
+              " AND (worker IS NULL OR lease_until < $2 OR ($4::int = 1 AND worker = $1))"
+              " AND id > $5 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
+              &p, "claim sweep", err);
     if (!r) return MLPD_ESTORE;
     int rc = PQntuples(r) == 1 ? MLPD_OK : mlpd_fail(err, MLPD_ENOTFOUND, "no sweep to claim");
     if (rc == MLPD_OK) *id_out = pgs_i64(r, 0, 0);
@@ -103,10 +104,11 @@ int pgs_sweep_renew(store *base, int64_t id, const char *worker, double lease_se
     pgs_p_double(&p, lease_seconds);
     char none[200];
     snprintf(none, sizeof none, "sweep %lld is no longer held by %s", (long long)id, worker);
-    return change_one(pgs_of(base),
-                      "UPDATE sweeps SET lease_until = $3::float8 + $4::float8 WHERE id = $1 AND worker = $2"
-                      " AND status IN ('queued', 'running')",
-                      &p, "renew sweep", MLPD_ECONFLICT, none, err);
+    return change_one(
+        pgs_of(base),
+        "UPDATE sweeps SET lease_until = $3::float8 + $4::float8 WHERE id = $1 AND worker = $2"
+        " AND status IN ('queued', 'running')",
+        &p, "renew sweep", MLPD_ECONFLICT, none, err);
 }
 
 int pgs_sweep_get(store *base, int64_t id, store_sweep *out, mlpd_error *err) {
