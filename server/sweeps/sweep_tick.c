@@ -170,6 +170,12 @@ static void record_failed_child(sweeps *s, sweep_state *w, const api_train_reque
 static void launch(sweeps *s, sweep_state *w) {
     int active = active_children(w);
     while (!w->budget_spent && w->n_children < w->req.max_runs && active < w->req.parallel) {
+        /* Still this daemon's sweep? A scheduler stalled past its lease may
+         * have lost it to another daemon, which counts the children in the
+         * store: making one here too would make child i twice. */
+        if (store_sweep_renew(s->cfg.st, w->id, s->node, s->cfg.lease_seconds, NULL) ==
+            MLPD_ECONFLICT)
+            return; /* the next lease pass forgets it */
         api_train_request req;
         api_problem prob;
         if (api_sweep_child(&w->req, w->n_children, &req, NULL, &prob) != 0) {
