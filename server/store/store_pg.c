@@ -362,3 +362,23 @@ static const store_ops pg_ops = {
     .listen = pgs_listen,
     .listen_stop = pgs_listen_stop_op,
 };
+
+int pgs_read_rows(const PGresult *r, pgs_row_reader read, void (*clear)(void *), size_t item_size,
+                  void **out, size_t *n, mlpd_error *err) {
+    *out = NULL;
+    *n = 0;
+    int rows = PQntuples(r), rc = MLPD_OK;
+    char *list = calloc(rows > 0 ? (size_t)rows : 1, item_size);
+    if (!list) return mlpd_fail(err, MLPD_ESTORE, "out of memory");
+    int count = 0;
+    for (; rc == MLPD_OK && count < rows; count++)
+        if ((rc = read(r, count, list + (size_t)count * item_size, err)) != MLPD_OK) break;
+    if (rc != MLPD_OK) {
+        for (int i = 0; i < count; i++) clear(list + (size_t)i * item_size);
+        free(list);
+        return rc;
+    }
+    *out = list;
+    *n = (size_t)count;
+    return MLPD_OK;
+}

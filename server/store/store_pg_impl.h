@@ -91,13 +91,23 @@ double pgs_metric(const PGresult *r, int row, int col);
 double pgs_time(const PGresult *r, int row, int col);
 char *pgs_text(const PGresult *r, int row, int col, int *oom);
 
+/* Fills item (zeroed first) from row `row` of r; on failure it leaves
+ * nothing in item to free. */
+typedef int (*pgs_row_reader)(const PGresult *r, int row, void *item, mlpd_error *err);
+/* Every row of r read into a new array of item_size items (*out, *n); on a
+ * failure the items read so far are cleared with clear and freed, and *out is
+ * NULL. r stays the caller's. */
+int pgs_read_rows(const PGresult *r, pgs_row_reader read, void (*clear)(void *), size_t item_size,
+                  void **out, size_t *n, mlpd_error *err);
+
 /* A run's columns in the order pgs_read_run_row reads them (store_pg_runs.c). */
 #define PGS_RUN_COLUMNS                                                                            \
     "id, status, config_json, dataset, error, created_at, started_at, finished_at, "               \
     "epoch, epochs, step, steps, loss, accuracy, val_loss, val_accuracy, "                         \
     "samples_per_sec, test_loss, test_accuracy, model_id, worker, attempts, sweep_id, "            \
     "(SELECT max(value) FROM metrics WHERE metrics.run_id = runs.id AND key = 'val_accuracy')"
-int pgs_read_run_row(const PGresult *r, int row, store_run *out, mlpd_error *err);
+int pgs_read_run_row(const PGresult *r, int row, void *run, mlpd_error *err); /* a store_run */
+void pgs_clear_run(void *run);                                                /* store_run_clear */
 
 /* The model INSERT and its registration as the next version of meta->name
  * (store_pg_models.c); the caller holds s->mu and has begun a transaction. */

@@ -20,7 +20,12 @@
 
 /* ---- models ----------------------------------------------------------------------- */
 
-static int read_model_row(const PGresult *r, int row, store_model *m, mlpd_error *err) {
+static void clear_model(void *m) {
+    store_model_clear(m);
+}
+
+static int read_model_row(const PGresult *r, int row, void *item, mlpd_error *err) {
+    store_model *m = item;
     memset(m, 0, sizeof *m);
     int oom = 0;
     m->id = pgs_i64(r, row, 0);
@@ -153,22 +158,11 @@ int pgs_model_list(store *base, int limit, int64_t offset, int64_t before_id, st
         PQclear(r);
         return MLPD_ESTORE;
     }
-    int rows = PQntuples(r), rc = MLPD_OK;
-    if (total) *total = rows > 0 ? pgs_i64(r, 0, 11) : pgs_i64(c, 0, 0);
+    if (total) *total = PQntuples(r) > 0 ? pgs_i64(r, 0, 11) : pgs_i64(c, 0, 0);
     PQclear(c);
-    store_model *list = calloc(rows > 0 ? (size_t)rows : 1, sizeof *list);
-    if (!list) rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
-    size_t count = 0;
-    for (int i = 0; rc == MLPD_OK && i < rows; i++)
-        if ((rc = read_model_row(r, i, &list[count], err)) == MLPD_OK) count++;
+    int rc = pgs_read_rows(r, read_model_row, clear_model, sizeof **out, (void **)out, n, err);
     PQclear(r);
-    if (rc != MLPD_OK) {
-        store_model_list_free(list, count);
-        return rc;
-    }
-    *out = list;
-    *n = count;
-    return MLPD_OK;
+    return rc;
 }
 
 /* MLPD_ECONFLICT when an alias or a canary points at model id (s->mu held). */
@@ -240,21 +234,14 @@ int pgs_model_versions(store *base, const char *name, store_model **out, size_t 
                  0, "list versions", err);
     pthread_mutex_unlock(&s->mu);
     if (!r) return MLPD_ESTORE;
-    int rows = PQntuples(r), rc = MLPD_OK;
-    store_model *list = calloc(rows > 0 ? (size_t)rows : 1, sizeof *list);
-    if (!list) rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
-    size_t count = 0;
-    for (int i = 0; rc == MLPD_OK && i < rows; i++)
-        if ((rc = read_model_row(r, i, &list[count], err)) == MLPD_OK) count++;
+    int rc = pgs_read_rows(r, read_model_row, clear_model, sizeof **out, (void **)out, n, err);
     PQclear(r);
-    if (rc == MLPD_OK && count == 0) rc = mlpd_fail(err, MLPD_ENOTFOUND, "no model '%s'", name);
-    if (rc != MLPD_OK) {
-        store_model_list_free(list, count);
-        return rc;
+    if (rc == MLPD_OK && *n == 0) {
+        store_model_list_free(*out, *n);
+        *out = NULL;
+        rc = mlpd_fail(err, MLPD_ENOTFOUND, "no model '%s'", name);
     }
-    *out = list;
-    *n = count;
-    return MLPD_OK;
+    return rc;
 }
 
 int pgs_model_latest(store *base, int64_t *id_out, mlpd_error *err) {
@@ -273,7 +260,12 @@ int pgs_model_latest(store *base, int64_t *id_out, mlpd_error *err) {
 
 /* ---- datasets ----------------------------------------------------------------------- */
 
-static int read_dataset_row(const PGresult *r, int row, store_dataset *d, mlpd_error *err) {
+static void clear_dataset(void *d) {
+    store_dataset_clear(d);
+}
+
+static int read_dataset_row(const PGresult *r, int row, void *item, mlpd_error *err) {
+    store_dataset *d = item;
     memset(d, 0, sizeof *d);
     int oom = 0;
     d->id = pgs_i64(r, row, 0);
@@ -352,20 +344,9 @@ int pgs_dataset_list(store *base, store_dataset **out, size_t *n, mlpd_error *er
                            "list datasets", err);
     pthread_mutex_unlock(&s->mu);
     if (!r) return MLPD_ESTORE;
-    int rows = PQntuples(r), rc = MLPD_OK;
-    store_dataset *list = calloc(rows > 0 ? (size_t)rows : 1, sizeof *list);
-    if (!list) rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
-    size_t count = 0;
-    for (int i = 0; rc == MLPD_OK && i < rows; i++)
-        if ((rc = read_dataset_row(r, i, &list[count], err)) == MLPD_OK) count++;
+    int rc = pgs_read_rows(r, read_dataset_row, clear_dataset, sizeof **out, (void **)out, n, err);
     PQclear(r);
-    if (rc != MLPD_OK) {
-        store_dataset_list_free(list, count);
-        return rc;
-    }
-    *out = list;
-    *n = count;
-    return MLPD_OK;
+    return rc;
 }
 
 int pgs_dataset_delete(store *base, const char *name, mlpd_error *err) {

@@ -11,7 +11,12 @@
 
 #define MAX_METRICS_PER_GET 100000
 
-int pgs_read_run_row(const PGresult *r, int row, store_run *out, mlpd_error *err) {
+void pgs_clear_run(void *run) {
+    store_run_clear(run);
+}
+
+int pgs_read_run_row(const PGresult *r, int row, void *run, mlpd_error *err) {
+    store_run *out = run;
     memset(out, 0, sizeof *out);
     int oom = 0;
     out->id = pgs_i64(r, row, 0);
@@ -242,22 +247,11 @@ int pgs_run_list(store *base, const store_run_query *q, store_run **out, size_t 
         PQclear(r);
         return MLPD_ESTORE;
     }
-    int rows = PQntuples(r), rc = MLPD_OK;
     if (total) *total = pgs_i64(c, 0, 0);
     PQclear(c);
-    store_run *list = calloc(rows > 0 ? (size_t)rows : 1, sizeof *list);
-    if (!list) rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
-    size_t count = 0;
-    for (int i = 0; rc == MLPD_OK && i < rows; i++)
-        if ((rc = pgs_read_run_row(r, i, &list[count], err)) == MLPD_OK) count++;
+    int rc = pgs_read_rows(r, pgs_read_run_row, pgs_clear_run, sizeof **out, (void **)out, n, err);
     PQclear(r);
-    if (rc != MLPD_OK) {
-        store_run_list_free(list, count);
-        return rc;
-    }
-    *out = list;
-    *n = count;
-    return MLPD_OK;
+    return rc;
 }
 
 int pgs_run_ids_with_status(store *base, run_status status, int64_t **ids, size_t *n,

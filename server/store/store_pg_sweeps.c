@@ -13,7 +13,12 @@
     "best_value"
 #define MAX_CHILDREN 10000
 
-static int read_sweep_row(const PGresult *r, int row, store_sweep *w, mlpd_error *err) {
+static void clear_sweep(void *w) {
+    store_sweep_clear(w);
+}
+
+static int read_sweep_row(const PGresult *r, int row, void *item, mlpd_error *err) {
+    store_sweep *w = item;
     memset(w, 0, sizeof *w);
     int oom = 0;
     w->id = pgs_i64(r, row, 0);
@@ -182,20 +187,9 @@ int pgs_sweep_list(store *base, const store_run_query *q, store_sweep **out, siz
     }
     if (total) *total = pgs_i64(c, 0, 0);
     PQclear(c);
-    int rows = PQntuples(r), rc = MLPD_OK;
-    store_sweep *list = calloc(rows > 0 ? (size_t)rows : 1, sizeof *list);
-    if (!list) rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
-    size_t count = 0;
-    for (int i = 0; rc == MLPD_OK && i < rows; i++)
-        if ((rc = read_sweep_row(r, i, &list[count], err)) == MLPD_OK) count++;
+    int rc = pgs_read_rows(r, read_sweep_row, clear_sweep, sizeof **out, (void **)out, n, err);
     PQclear(r);
-    if (rc != MLPD_OK) {
-        store_sweep_list_free(list, count);
-        return rc;
-    }
-    *out = list;
-    *n = count;
-    return MLPD_OK;
+    return rc;
 }
 
 int pgs_sweep_children(store *base, int64_t sweep_id, int limit, store_run **out, size_t *n,
@@ -212,18 +206,7 @@ int pgs_sweep_children(store *base, int64_t sweep_id, int limit, store_run **out
                         " ORDER BY id LIMIT $2",
                         &p, "list children", err);
     if (!r) return MLPD_ESTORE;
-    int rows = PQntuples(r), rc = MLPD_OK;
-    store_run *list = calloc(rows > 0 ? (size_t)rows : 1, sizeof *list);
-    if (!list) rc = mlpd_fail(err, MLPD_ESTORE, "out of memory");
-    size_t count = 0;
-    for (int i = 0; rc == MLPD_OK && i < rows; i++)
-        if ((rc = pgs_read_run_row(r, i, &list[count], err)) == MLPD_OK) count++;
+    int rc = pgs_read_rows(r, pgs_read_run_row, pgs_clear_run, sizeof **out, (void **)out, n, err);
     PQclear(r);
-    if (rc != MLPD_OK) {
-        store_run_list_free(list, count);
-        return rc;
-    }
-    *out = list;
-    *n = count;
-    return MLPD_OK;
+    return rc;
 }
