@@ -7,12 +7,8 @@
 # file (docker-compose config). Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
-passed=0; failed=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $what"
-    else failed=$((failed + 1)); echo "FAIL $what"; "$@" 2>&1 | tail -n 5; fi
-}
+PG_TEST_SHOW_FAILURE=1
+. tests/postgresql/lib.sh
 tmp=$(mktemp -d /tmp/mlpd-fleetfiles-XXXXXX)
 check "kubectl kustomize docker/k8s" bash -c "kubectl kustomize docker/k8s >$tmp/k8s.yaml"
 check "kubectl kustomize docker/k8s/postgres-example" \
@@ -65,5 +61,4 @@ check "docker-compose config docker/compose.fleet.yaml" \
     docker-compose -f docker/compose.fleet.yaml config -q
 [ $made = 1 ] && rm -f docker/pg-password
 rm -rf "$tmp"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

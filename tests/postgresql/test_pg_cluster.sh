@@ -7,12 +7,7 @@
 # Ends with "N passed, N failed" (tests/run.sh).
 set -u
 cd "$(dirname "$0")/../.."
-passed=0; failed=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $what"
-    else failed=$((failed + 1)); echo "FAIL $what"; fi
-}
+. tests/postgresql/lib.sh
 
 dir=$(mktemp -u /tmp/mlpd-pg-XXXXXX)
 uri=$(tools/pg-tmp.sh start "$dir" | tail -n 1)
@@ -39,5 +34,4 @@ check "a committed row survives the restart" \
 tools/pg-tmp.sh stop "$dir"
 check "stop removes the folder" test ! -e "$dir"
 check "nothing listens on the port after stop" bash -c "! ss -ltnH 'sport = :$port' | grep -q ."
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

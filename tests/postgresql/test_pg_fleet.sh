@@ -25,13 +25,7 @@
 # Figures are printed as "fleet: ..." lines. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
-MLPD_BIN=${MLPD_BIN:-$PWD/build/mlpd}
-passed=0; failed=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $what"
-    else failed=$((failed + 1)); echo "FAIL $what"; fi
-}
+. tests/postgresql/lib.sh
 work=$(mktemp -d /tmp/mlpd-fleet-XXXXXX)
 pgdir=$(mktemp -u /tmp/mlpd-pg-XXXXXX)
 uri=$(tools/pg-tmp.sh start "$pgdir" | tail -n 1)
@@ -317,5 +311,4 @@ kill "$HAPROXY"; wait "$HAPROXY" 2>/dev/null
 tools/pg-tmp.sh stop "$pgdir"
 if [ "$failed" -ne 0 ]; then tail -n 20 "$work"/n*.log "$work/wrk.txt"; fi
 rm -rf "$work"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

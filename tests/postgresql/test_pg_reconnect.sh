@@ -6,13 +6,7 @@
 # still there, and new work is accepted. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
-MLPD_BIN=${MLPD_BIN:-$PWD/build/mlpd}
-passed=0; failed=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $what"
-    else failed=$((failed + 1)); echo "FAIL $what"; fi
-}
+. tests/postgresql/lib.sh
 work=$(mktemp -d /tmp/mlpd-pgre-XXXXXX)
 dir=$(mktemp -u /tmp/mlpd-pg-XXXXXX)
 uri=$(tools/pg-tmp.sh start "$dir" | tail -n 1)
@@ -51,5 +45,4 @@ kill "$pid"; wait "$pid"
 check "clean exit" test $? = 0
 tools/pg-tmp.sh stop "$dir"
 rm -rf "$work"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -7,13 +7,7 @@
 # (pg_advisory_lock) and become ready. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
-MLPD_BIN=${MLPD_BIN:-$PWD/build/mlpd}
-passed=0; failed=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $what"
-    else failed=$((failed + 1)); echo "FAIL $what"; fi
-}
+. tests/postgresql/lib.sh
 work=$(mktemp -d /tmp/mlpd-pgset-XXXXXX)
 dir=$(mktemp -u /tmp/mlpd-pg-XXXXXX) # its own: the cluster's user must reach it
 uri=$(tools/pg-tmp.sh start "$dir" | tail -n 1)
@@ -69,5 +63,4 @@ expect_refused newer-schema "$uri" "newer than this mlpd"
 
 tools/pg-tmp.sh stop "$dir"
 rm -rf "$work"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
