@@ -118,7 +118,7 @@ for p in float32 bf16 int8; do
 done
 for p in bf16 int8; do
     for v in amx avx512 avx2; do
-        printf '%-8s %-24s b1 median %7s us   b128 %9s rows/s\n' "$p" "variant $v ($(val "mlpd_kernel_${p}_$v" "$OUT/infer.txt"))" \
+        printf '%-8s %-30s b1 median %7s us   b128 %9s rows/s\n' "$p" "variant $v ($(val "mlpd_kernel_${p}_$v" "$OUT/infer.txt"))" \
             "$(val "mlpd_b1_median_us_${p}_$v" "$OUT/infer.txt" || true)" \
             "$(val "mlpd_b128_samples_per_sec_${p}_$v" "$OUT/infer.txt" || true)"
     done
