@@ -79,6 +79,14 @@ void mlp_dense_packed_forward(float *y, const float *x, const float *Wp, const f
                               mlp_act act, int B, int In, int O);
 
 /* ---- reduced-precision kernels (lowp.c: layouts, driver, choice) ---- */
+/* Words of one row of layer inputs, and of one output's weights in a panel:
+ * In inputs as pairs (per_word 2, bf16) or quads (4, int8), padded with
+ * zero words to a multiple of 16 so that AMX tiles (16 words deep) need no
+ * narrower last step; zero inputs times zero weights add nothing. */
+static inline int mlp_lowp_words(int per_word, int In) {
+    int w = (In + per_word - 1) / per_word;
+    return (w + 15) / 16 * 16;
+}
 /* bf16 panels: per 16 outputs, per input pair kp, 16 words of two bf16
  * (low half input 2kp, high half 2kp+1): vdpbf16ps's operand layout. A row
  * of inputs is likewise one word per pair. rows: c (rb rows, stride ldc, 16

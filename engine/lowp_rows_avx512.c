@@ -29,13 +29,14 @@ static inline __mmask16 first(int n) {
 }
 
 BF16_TARGET void mlp_lowp_avx512_round_rows(uint32_t *xw, const float *x, int B, int In) {
-    int np = (In + 1) / 2;
+    int np = mlp_lowp_words(2, In);
     for (int i = 0; i < B; i++) {
         const float *r = x + (size_t)i * In;
         uint32_t *w = xw + (size_t)i * np;
-        for (int k = 0; k < In; k += 32) {
-            /* Masked loads read zeros past In: the odd last pair's high half. */
-            __m512 lo = _mm512_maskz_loadu_ps(first(In - k), r + k);
+        for (int k = 0; k < 2 * np; k += 32) {
+            /* Masked loads read zeros past In: the odd last pair's high half
+             * and the padding words. */
+            __m512 lo = _mm512_maskz_loadu_ps(first(In - k > 0 ? In - k : 0), r + k);
             __m512 hi = _mm512_maskz_loadu_ps(first(In - k - 16 > 0 ? In - k - 16 : 0), r + k + 16);
             __m512i pairs = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
             _mm512_mask_storeu_epi32(w + k / 2, first(np - k / 2), pairs);
@@ -44,7 +45,7 @@ BF16_TARGET void mlp_lowp_avx512_round_rows(uint32_t *xw, const float *x, int B,
 }
 
 TARGET void mlp_lowp_avx512_quantize_rows(uint32_t *xw, float *sx, const float *x, int B, int In) {
-    int nq = (In + 3) / 4;
+    int nq = mlp_lowp_words(4, In);
     const __m512 magic = _mm512_set1_ps(12582912.0f);
     for (int i = 0; i < B; i++) {
         const float *r = x + (size_t)i * In;
