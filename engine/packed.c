@@ -21,6 +21,10 @@
  * Below SMALL_ROWS rows the inputs are not blocked: each panel is then read
  * as one stream, which is what bounds a one- or two-row product.
  *
+ * Split: mlp_dense_packed_panels computes any range of whole panels, with
+ * the bits the whole layer gives them, so split.c can share a layer's
+ * panels between cores (pool.c).
+ *
  * Variants (one tile function each, same layout, so a model is packed once
  * whatever runs it): packed_avx512.c, packed_avx2.c, packed_portable.c.
  * Chosen once per process: avx512 > avx2-fma > portable by what the CPU

@@ -54,9 +54,9 @@ typedef struct {
 static helper helpers[MLP_POOL_MAX_PARTS - 1];
 static int n_helpers;
 static pthread_once_t started = PTHREAD_ONCE_INIT;
-static atomic_int backoff_skip;  /* calls left without lending */
-static atomic_int backoff_len;   /* length of the next pause */
-static _Thread_local int denied; /* mlp_predict_split_here(0) on this thread */
+static atomic_int backoff_skip;     /* calls left without lending */
+static atomic_int backoff_len;      /* length of the next pause */
+static _Thread_local int denied;    /* mlp_predict_split_here(0) on this thread */
 static atomic_ulong n_lent, n_late; /* helpers lent, of which never started */
 
 uint64_t mlp_now_ns(void) {

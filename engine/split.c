@@ -21,10 +21,10 @@
 
 #include "internal.h"
 
-#define SPLIT_MIN_MACS (64 * 1024) /* a layer smaller than ~2 us of work runs whole */
-#define CHUNKS_PER_PART 4          /* so that claiming evens out a slow part */
-#define CHUNK_MAX_MACS  (4 << 20)  /* ~0.1 ms: bounds the wait for a claimed chunk */
-#define SLOW_WAIT_NS    20000      /* a wait this long means a helper lost its core */
+#define SPLIT_MIN_MACS  (64 * 1024) /* a layer smaller than ~2 us of work runs whole */
+#define CHUNKS_PER_PART 4           /* so that claiming evens out a slow part */
+#define CHUNK_MAX_MACS  (4 << 20)   /* ~0.1 ms: bounds the wait for a claimed chunk */
+#define SLOW_WAIT_NS    20000       /* a wait this long means a helper lost its core */
 
 typedef struct {
     _Alignas(64) atomic_int n;
@@ -43,7 +43,7 @@ typedef struct {
     int done_through[MLP_MAX_LAYERS]; /* chunks in layers 0..l */
     counter claimed[MLP_MAX_LAYERS][MLP_POOL_MAX_PARTS];
     counter done[MLP_POOL_MAX_PARTS];
-    atomic_int ready; /* the fields above are written (helpers start before) */
+    atomic_int ready;  /* the fields above are written (helpers start before) */
     int slow;          /* the caller waited long for a helper (caller's) */
     uint64_t chunk_ns; /* the caller's longest chunk so far (caller's) */
 } split_job;
@@ -62,7 +62,8 @@ static int worth_splitting(const mlp_arch *a, int l, int B) {
 
 static int all_done(split_job *s) {
     int n = 0;
-    for (int p = 0; p < s->parts; p++) n += atomic_load_explicit(&s->done[p].n, memory_order_acquire);
+    for (int p = 0; p < s->parts; p++)
+        n += atomic_load_explicit(&s->done[p].n, memory_order_acquire);
     return n;
 }
 
@@ -104,8 +105,8 @@ static void run_part(mlp_pool_job *job, int me) {
             int p = (me + q) % s->parts, first, end;
             share(s, l, p, &first, &end);
             for (;;) {
-                int c = first + atomic_fetch_add_explicit(&s->claimed[l][p].n, 1,
-                                                          memory_order_relaxed);
+                int c =
+                    first + atomic_fetch_add_explicit(&s->claimed[l][p].n, 1, memory_order_relaxed);
                 if (c >= end) break;
                 const mlp_arch *a = &s->m->arch;
                 int In = a->sizes[l], O = a->sizes[l + 1], np = mlp_packed_panels(O);
