@@ -182,8 +182,8 @@ static void test_model_freed_after_split(void **state) {
     mlp_pool_backoff_reset();
     unsigned long before = helpers_lent();
     for (int i = 0; i < 300; i++) {
-        mlp_model *m = packed_model(512, hidden, 1, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY,
-                                    (uint64_t)i);
+        mlp_model *m =
+            packed_model(512, hidden, 1, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, (uint64_t)i);
         assert_true(mlp_scratch_floats(m, 8) <= sizeof scratch / sizeof *scratch);
         mlp_forward(m, x, 1 + i % 8, out, scratch);
         mlp_model_free(m); /* a helper may still be leaving the job */
