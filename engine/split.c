@@ -75,10 +75,10 @@ static inline void cpu_relax(void) {
 
 /* Until layer l's chunks are all done: the other parts' last chunks, a few
  * microseconds unless a part's thread lost its core; then yield to it.
- * Returns 1 when that took over SLOW_WAIT_NS more than two of the caller's
- * chunks would (a helper lost its core midway). */
-static int wait_layer(split_job *s, int l) {
-    uint64_t since = 0, slow = SLOW_WAIT_NS + 2 * s->chunk_ns;
+ * For the caller (me 0; chunk_ns is its own), returns 1 when that took
+ * SLOW_WAIT_NS more than two of its chunks would (a helper lost its core). */
+static int wait_layer(split_job *s, int l, int me) {
+    uint64_t since = 0, slow = SLOW_WAIT_NS + (me == 0 ? 2 * s->chunk_ns : 0);
     for (unsigned i = 1; all_done(s) < s->done_through[l]; i++) {
         cpu_relax();
         if (i % 256) continue;
@@ -100,7 +100,7 @@ static void run_part(mlp_pool_job *job, int me) {
     while (!atomic_load_explicit(&s->ready, memory_order_acquire)) cpu_relax();
     int mine = 0; /* chunks this part finished */
     for (int l = 0; l < s->n_split; l++) {
-        if (l > 0 && wait_layer(s, l - 1) && me == 0) s->slow = 1;
+        if (l > 0 && wait_layer(s, l - 1, me) && me == 0) s->slow = 1;
         for (int q = 0; q < s->parts; q++) {
             int p = (me + q) % s->parts, first, end;
             share(s, l, p, &first, &end);
@@ -171,7 +171,7 @@ int mlp_packed_forward_split(const mlp_model *m, const float *x, int B, float *c
         plan(s);
         atomic_store_explicit(&s->ready, 1, memory_order_release);
         run_part(&s->job, 0);
-        if (wait_layer(s, s->n_split - 1)) s->slow = 1;
+        if (wait_layer(s, s->n_split - 1, 0)) s->slow = 1;
     }
     int n = s->n_split;
     mlp_pool_leave(&s->job, s->slow); /* s may be reused from here */
