@@ -117,9 +117,6 @@ int mlp_pool_lend(mlp_pool_job *job, int max_helpers);
 int mlp_pool_leave(mlp_pool_job *job, int slow);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t mlp_now_ns(void);
-/* Since the process started: helpers lent, and how many of them never
- * started (taken back). For tests and benchmarks. */
-void mlp_pool_counts(unsigned long *lent, unsigned long *late);
 /* Lend again from the next call on, whatever helpers were late before (tests). */
 void mlp_pool_backoff_reset(void);
 /* Layers [0, n) of the float32 packed forward pass of m over B rows, split

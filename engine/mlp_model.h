@@ -90,6 +90,10 @@ int mlp_predict_cores(void);
  * (say, the batch was built from concurrent requests, so the other cores are
  * busy serving), 1 = may (the default). */
 void mlp_predict_split_here(int allow);
+/* Since the process started: helper threads lent to split predictions, and
+ * how many of those were taken back before they started (too late: their
+ * core was busy). /metrics and the benchmarks show them. */
+void mlp_predict_split_counts(unsigned long *lent, unsigned long *late);
 void mlp_model_unpack(mlp_model *m);
 
 /* Floats of scratch that mlp_forward()/mlp_predict() need for `batch` rows. */

@@ -218,7 +218,7 @@ int mlp_pool_leave(mlp_pool_job *job, int slow) {
     return late;
 }
 
-void mlp_pool_counts(unsigned long *lent, unsigned long *late) {
+void mlp_predict_split_counts(unsigned long *lent, unsigned long *late) {
     *lent = atomic_load_explicit(&n_lent, memory_order_relaxed);
     *late = atomic_load_explicit(&n_late, memory_order_relaxed);
 }

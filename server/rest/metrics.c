@@ -207,6 +207,15 @@ static void put_predict(text *t, app *a) {
                (double)bs.rows);
     put_scalar(t, "mlpd_models_cached", "gauge", "Models loaded in memory for predictions.",
                model_cache_size(a->models));
+    unsigned long lent, late;
+    mlp_predict_split_counts(&lent, &late);
+    put(t,
+        "# HELP mlpd_predict_split_helpers_total Helper threads lent to float32 predictions split "
+        "over idle cores: ran (joined the prediction) or late (taken back before starting, its "
+        "core busy).\n# TYPE mlpd_predict_split_helpers_total counter\n"
+        "mlpd_predict_split_helpers_total{outcome=\"ran\"} %lu\n"
+        "mlpd_predict_split_helpers_total{outcome=\"late\"} %lu\n",
+        lent - late, late);
 }
 
 static void put_jobs(text *t, app *a) {

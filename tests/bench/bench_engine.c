@@ -72,7 +72,7 @@ static void bench_one_core(const mlp_model *m, const float *x, float *probs, int
                            float *scratch, double *lat) {
     enum { B = 128, REPS = 4000, BATCH_REPS = 300 };
     unsigned long lent, late;
-    mlp_pool_counts(&lent, &late);
+    mlp_predict_split_counts(&lent, &late);
     printf("mlpd_predict_cores=%d\nmlpd_split_helpers_lent=%lu\nmlpd_split_helpers_late=%lu\n",
            mlp_predict_cores(), lent, late);
     mlp_predict_split_here(0);

@@ -33,6 +33,7 @@ core=$(val openblas_core "$OUT/sgemm.txt")
 sgemm=$(val sgemm_2048_gflops "$OUT/sgemm.txt")
 bound=$(val sgemm_epoch60k_bound_seconds "$OUT/sgemm.txt")
 echo "OpenBLAS kernel: $core   sgemm 2048^3: $sgemm GFLOP/s   epoch bound (8 products x 469 steps): ${bound}s"
+echo "mlpd $("$MLPD" --version | tail -n 1)"
 
 # ---- 1. training: reference recipe on Fashion-MNIST 60,000 ----------------------
 # FLOPs per training sample of 784-512-256-10: forward 2*W, weight gradients 2*W,

@@ -107,6 +107,8 @@ static void test_metrics_exposition(void **state) {
         "# TYPE process_max_fds gauge",
         "# TYPE process_start_time_seconds gauge",
         "# TYPE mlpd_build_info gauge",
+        "# TYPE mlpd_predict_split_helpers_total counter",
+        "mlpd_predict_split_helpers_total{outcome=\"late\"}",
         "mlpd_http_requests_total{route=\"/healthz\",method=\"GET\",code=\"200\"}",
         "mlpd_http_request_duration_seconds_bucket{route=\"/healthz\",method=\"GET\",le=\"+Inf\"}",
         "mlpd_jobs{status=\"queued\"} 0",

@@ -53,7 +53,7 @@ static mlp_model *packed_model(int in, const int *hidden, int n_hidden, mlp_act 
 
 static unsigned long helpers_lent(void) {
     unsigned long lent, late;
-    mlp_pool_counts(&lent, &late);
+    mlp_predict_split_counts(&lent, &late);
     return lent;
 }
 
@@ -84,8 +84,8 @@ static void check_bits(const mlp_model *m, int maxb, const char *what) {
             mlp_forward(m, x, B, split, scratch);
             for (int i = 0; i < B * out; i++)
                 if (memcmp(&split[i], &one[i], sizeof *one))
-                    fail_msg("%s, kernel %s, batch %d, output %d: split %.9g, one core %.9g",
-                             what, mlp_kernel_name(), B, i, (double)split[i], (double)one[i]);
+                    fail_msg("%s, kernel %s, batch %d, output %d: split %.9g, one core %.9g", what,
+                             mlp_kernel_name(), B, i, (double)split[i], (double)one[i]);
         }
         lent = helpers_lent() - before;
     }
