@@ -2,7 +2,8 @@
  * (api/openapi.yaml schemas); the store's records are encoded in server/rest/views.h.
  *
  * Each function builds a new cJSON tree (the caller owns it: cJSON_Delete, or
- * hand it to http_reply_json) or returns NULL when out of memory. Conventions
+ * hand it to http_reply_json) or returns NULL when out of memory, except the
+ * hot path's PredictResponse, written as text (api_encode_predictions). Conventions
  * of the schemas: times are RFC 3339 strings in UTC, an unknown number (NaN)
  * or time (0) is null, an absent id (0) is null, stored JSON texts (config,
  * arch, metrics) are embedded as JSON, not as strings.
@@ -23,11 +24,28 @@ cJSON *api_encode_arch(const mlp_arch *a);
  * caller frees; NULL when out of memory). */
 char *api_encode_arch_json(const mlp_arch *a);
 
-/* Schema PredictResponse: rows of `classes` outputs in probs (n, classes),
- * labels (n). class_names (may be NULL): one name per class, each free of
- * characters JSON escapes; a row then says its label's "class_name". */
-cJSON *api_encode_predictions(int64_t model_id, int n, int classes, const float *probs,
-                              const int *labels, char *const *class_names);
+/* What a PredictResponse says: rows of `classes` outputs in probs (n,
+ * classes), labels (n). class_names (may be NULL): one name per class, each
+ * free of characters JSON escapes; a row then says its label's "class_name".
+ * model_name (NULL or "": none) and model_version: the registry name and
+ * version that answered; canary: a canary version did. */
+typedef struct {
+    int64_t model_id;
+    int n, classes;
+    const float *probs;
+    const int *labels;
+    char *const *class_names;
+    const char *model_name;
+    int model_version;
+    int canary;
+} api_predictions;
+
+/* Schema PredictResponse as compact JSON text with the members in the order
+ * model, predictions, model_name, model_version, canary (the last three only
+ * when set): malloc'ed and NUL-terminated (the caller frees), its length in
+ * *len; NULL when out of memory. Written without a cJSON tree or printf: it
+ * ends every POST /predict. */
+char *api_encode_predictions(const api_predictions *p, size_t *len);
 
 /* Schema ExplainResponse: PredictResponse's rows (probs (n, classes), labels
  * (n)) each with its target (n), attributions (n, width) and, for integrated

@@ -1,8 +1,8 @@
 /* encode_predict.c - the PredictResponse body (api_encode_predictions) and
  * the number formatter it uses. Kept apart from encode.c's cJSON builders
  * because it is on the serving hot path: every POST /predict ends here, so
- * the probabilities are written without printf and each row is one raw
- * cJSON item (see encode.h for the contracts). */
+ * the answer is written as text into one buffer, the probabilities without
+ * printf (see encode.h for the contracts). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -94,66 +94,106 @@ static size_t format_int(char *out, int64_t v) {
     return len;
 }
 
-/* One prediction {"label":L,"probabilities":[...]} as JSON text in a raw
- * cJSON item: one allocation per row instead of one per value, and no
- * printf (cJSON prints raw items verbatim). */
-static cJSON *prediction_raw(int label, int classes, const float *probs, const char *name) {
-    static const char head[] = "{\"label\":", mid[] = ",\"probabilities\":[",
-                      named[] = ",\"class_name\":\"";
-    size_t name_len = name ? strlen(name) : 0;
-    size_t cap = sizeof head + sizeof mid + 24 + (size_t)classes * (API_PROBABILITY_MAX + 1) + 4 +
-                 (name ? sizeof named + name_len + 1 : 0);
-    char stackbuf[1024];
-    char *buf = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
-    if (!buf) return NULL;
+/* s as a JSON string literal (quotes included) at out, escaped as cJSON
+ * prints strings: '"', '\\' and \b \f \n \r \t by their short escapes, the
+ * other control characters as \u00XX, every other byte as it is. out needs
+ * 6 * strlen(s) + 2 bytes. Returns the length written. */
+static size_t put_json_string(char *out, const char *s) {
+    static const char hex[] = "0123456789abcdef";
     size_t n = 0;
-    memcpy(buf + n, head, sizeof head - 1);
-    n += sizeof head - 1;
-    n += format_int(buf + n, label);
-    if (name) { /* checked when stored: no character JSON would escape */
-        memcpy(buf + n, named, sizeof named - 1);
-        n += sizeof named - 1;
-        memcpy(buf + n, name, name_len);
-        n += name_len;
-        buf[n++] = '"';
+    out[n++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        const char *esc = NULL;
+        switch (*p) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default: break;
+        }
+        if (esc) {
+            out[n++] = esc[0];
+            out[n++] = esc[1];
+        } else if (*p < 0x20) {
+            memcpy(out + n, "\\u00", 4);
+            out[n + 4] = hex[*p >> 4];
+            out[n + 5] = hex[*p & 15];
+            n += 6;
+        } else {
+            out[n++] = (char)*p;
+        }
     }
-    memcpy(buf + n, mid, sizeof mid - 1);
-    n += sizeof mid - 1;
-    for (int k = 0; k < classes; k++) {
-        if (k) buf[n++] = ',';
-        n += api_format_probability(buf + n, probs[k]);
-    }
-    buf[n++] = ']';
-    buf[n++] = '}';
-    buf[n] = '\0';
-    cJSON *item = cJSON_CreateRaw(buf);
-    if (buf != stackbuf) free(buf);
-    return item;
+    out[n++] = '"';
+    return n;
 }
 
-/* The tree holds "model" and each prediction as raw JSON text: it prints as
- * PredictResponse, but its predictions are not cJSON objects to walk. */
-cJSON *api_encode_predictions(int64_t model_id, int n, int classes, const float *probs,
-                              const int *labels, char *const *class_names) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    char id[24];
-    id[format_int(id, model_id)] = '\0';
-    cJSON *arr = NULL;
-    if (!cJSON_AddRawToObject(o, "model", id) ||
-        !(arr = cJSON_AddArrayToObject(o, "predictions"))) {
-        cJSON_Delete(o);
-        return NULL;
+/* Appends the literal string s (no NUL) at out + *n. */
+#define PUT_LIT(out, n, s) (memcpy((out) + (n), (s), sizeof(s) - 1), (n) += sizeof(s) - 1)
+
+/* One prediction {"label":L,"class_name":"C","probabilities":[...]} at out;
+ * returns its length. */
+static size_t put_prediction(char *out, int label, int classes, const float *probs,
+                             const char *name) {
+    size_t n = 0;
+    PUT_LIT(out, n, "{\"label\":");
+    n += format_int(out + n, label);
+    if (name) { /* checked when stored: no character JSON would escape */
+        size_t len = strlen(name);
+        PUT_LIT(out, n, ",\"class_name\":\"");
+        memcpy(out + n, name, len);
+        n += len;
+        out[n++] = '"';
     }
-    for (int i = 0; i < n; i++) {
-        const char *name =
-            class_names && labels[i] >= 0 && labels[i] < classes ? class_names[labels[i]] : NULL;
-        cJSON *p = prediction_raw(labels[i], classes, probs + (size_t)i * classes, name);
-        if (!p) { /* out of memory: no half answer */
-            cJSON_Delete(o);
-            return NULL;
-        }
-        cJSON_AddItemToArray(arr, p);
+    PUT_LIT(out, n, ",\"probabilities\":[");
+    for (int k = 0; k < classes; k++) {
+        if (k) out[n++] = ',';
+        n += api_format_probability(out + n, probs[k]);
     }
-    return o;
+    out[n++] = ']';
+    out[n++] = '}';
+    return n;
+}
+
+/* The class name row i's label names, or NULL. */
+static const char *label_name(char *const *class_names, int classes, int label) {
+    return class_names && label >= 0 && label < classes ? class_names[label] : NULL;
+}
+
+/* Written straight into one buffer sized for the worst case up front: one
+ * allocation per answer, no tree and no printf. */
+char *api_encode_predictions(const api_predictions *p, size_t *len) {
+    const char *src = p->model_name && p->model_name[0] ? p->model_name : NULL;
+    size_t row = 64 + (size_t)p->classes * (API_PROBABILITY_MAX + 1);
+    size_t cap = 128 + (src ? 6 * strlen(src) : 0);
+    for (int i = 0; i < p->n; i++) {
+        const char *name = label_name(p->class_names, p->classes, p->labels[i]);
+        cap += row + (name ? strlen(name) : 0);
+    }
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    size_t n = 0;
+    PUT_LIT(out, n, "{\"model\":");
+    n += format_int(out + n, p->model_id);
+    PUT_LIT(out, n, ",\"predictions\":[");
+    for (int i = 0; i < p->n; i++) {
+        if (i) out[n++] = ',';
+        n += put_prediction(out + n, p->labels[i], p->classes,
+                            p->probs + (size_t)i * (size_t)p->classes,
+                            label_name(p->class_names, p->classes, p->labels[i]));
+    }
+    out[n++] = ']';
+    if (src) {
+        PUT_LIT(out, n, ",\"model_name\":");
+        n += put_json_string(out + n, src);
+        PUT_LIT(out, n, ",\"model_version\":");
+        n += format_int(out + n, p->model_version);
+    }
+    if (p->canary) PUT_LIT(out, n, ",\"canary\":true");
+    out[n++] = '}';
+    out[n] = '\0';
+    *len = n;
+    return out;
 }

@@ -65,6 +65,17 @@ static int grow(scanner *s) {
     return 0;
 }
 
+/* Whether the n (16 or 32) bytes at p are those of pattern: eight zeros in
+ * a row, an image's background, are stored at once. */
+_Static_assert(API_JSON_FAST_FLOAT_ROOM >= 32, "a run of eight zeros is read in the room");
+static int same_bytes(const char *p, const char *pattern, size_t n) {
+    uint64_t a[4], b[4], diff = 0;
+    memcpy(a, p, n);
+    memcpy(b, pattern, n);
+    for (size_t i = 0; i < n / 8; i++) diff |= a[i] ^ b[i];
+    return diff == 0;
+}
+
 /* The hot loop of a row: store the values of a run of "number," pairs that
  * api_json_fast_float_roomy reads (the usual compact body), as many as fit in the
  * buffer and in MLP_MAX_INPUT given the n values of the row already read.
@@ -86,13 +97,26 @@ static int store_compact_run(scanner *s, int n) {
         uint32_t word;
         memcpy(&word, p, 4);
         /* "0.0," (Python's json) and "0," (JavaScript's JSON.stringify): most
-         * pixels of an image are 0, so they skip even api_json_fast_float_roomy. */
+         * pixels of an image are 0, so they skip even api_json_fast_float_roomy,
+         * eight at a time in a run. */
         if (word == zero_comma) {
+            if (room - k >= 8 && same_bytes(p, "0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,", 32)) {
+                memset(dst + k, 0, 8 * sizeof *dst);
+                k += 8;
+                p += 32;
+                continue;
+            }
             dst[k++] = 0.0f;
             p += 4;
             continue;
         }
         if (p[0] == '0' && p[1] == ',') {
+            if (room - k >= 8 && same_bytes(p, "0,0,0,0,0,0,0,0,", 16)) {
+                memset(dst + k, 0, 8 * sizeof *dst);
+                k += 8;
+                p += 16;
+                continue;
+            }
             dst[k++] = 0.0f;
             p += 2;
             continue;

@@ -7,6 +7,8 @@
  * No allocation: scratch is two ping-pong buffers of (batch, widest hidden
  * layer) floats; the output layer writes straight into `out`.
  */
+#include <stdatomic.h>
+
 #include "internal.h"
 
 static int widest_hidden(const mlp_arch *a) {
@@ -32,23 +34,26 @@ static void forward(const mlp_model *m, mlp_precision p, const float *x, int B, 
     int L = a->n_layers;
     size_t half = (size_t)B * (size_t)widest_hidden(a);
     float *lowp_scratch = scratch + (L == 1 ? 1 : 2 * half);
-    const float *in = x;
+    float *ys[MLP_MAX_LAYERS]; /* layer l's output: ping-pong halves, then out */
+    for (int l = 0; l < L; l++) ys[l] = l == L - 1 ? out : scratch + (l % 2) * half;
     int lowp = p != MLP_PRECISION_F32 && mlp_model_has_precision(m, p);
     int packed = m->packed && B <= MLP_PACKED_MAX_ROWS;
-    for (int l = 0; l < L; l++) {
+    atomic_fetch_add_explicit(&mlp_forwards_running, 1, memory_order_relaxed);
+    int first = packed && !lowp ? mlp_packed_forward_split(m, x, B, ys) : 0;
+    for (int l = first; l < L; l++) {
         int I = a->sizes[l], O = a->sizes[l + 1];
-        float *y = l == L - 1 ? out : scratch + (l % 2) * half;
+        const float *in = l == 0 ? x : ys[l - 1];
         mlp_act act = a->act[l];
         if (act == MLP_ACT_SOFTMAX && !normalise) act = MLP_ACT_LINEAR;
         const float *Wp = packed ? mlp_packed_layer(m, l) : NULL;
         if (lowp)
-            mlp_lowp_forward_layer(m, p, l, y, in, act, B, lowp_scratch);
+            mlp_lowp_forward_layer(m, p, l, ys[l], in, act, B, lowp_scratch);
         else if (Wp)
-            mlp_dense_packed_forward(y, in, Wp, m->b[l], act, B, I, O);
+            mlp_dense_packed_forward(ys[l], in, Wp, m->b[l], act, B, I, O);
         else
-            mlp_dense_bias_act_forward(y, in, m->W[l], m->b[l], act, B, I, O);
-        in = y;
+            mlp_dense_bias_act_forward(ys[l], in, m->W[l], m->b[l], act, B, I, O);
     }
+    atomic_fetch_sub_explicit(&mlp_forwards_running, 1, memory_order_relaxed);
 }
 
 void mlp_forward(const mlp_model *m, const float *x, int batch, float *out, float *scratch) {

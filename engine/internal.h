@@ -9,6 +9,8 @@
 #ifndef MLP_INTERNAL_H
 #define MLP_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "mlp.h"
 
 /* ---- errors (status.c) ---- */
@@ -77,8 +79,65 @@ const float *mlp_packed_layer(const mlp_model *m, int layer);
  * layout) instead of (O,I) rows, by the variant in use. */
 void mlp_dense_packed_forward(float *y, const float *x, const float *Wp, const float *b,
                               mlp_act act, int B, int In, int O);
+/* Panels of a layer with O outputs. */
+static inline int mlp_packed_panels(int O) {
+    return (O + MLP_PACKED_NR - 1) / MLP_PACKED_NR;
+}
+/* As mlp_dense_packed_forward for the outputs of panels [pa, pb) only
+ * (columns 16 pa .. min(16 pb, O) of every row of y; y's other columns are
+ * not touched), bit for bit what the whole layer gives them. act must be
+ * elementwise (not softmax) unless the range is the whole layer. */
+void mlp_dense_packed_panels(float *y, const float *x, const float *Wp, const float *b, mlp_act act,
+                             int B, int In, int O, int pa, int pb);
+
+/* ---- cores lent to a prediction (pool.c) and the split forward pass (split.c) ---- */
+#define MLP_POOL_MAX_PARTS 8 /* the caller and up to 7 helpers */
+/* A job helpers run: run(job, part) on each helper lent, part 1..n_lent (the
+ * caller is part 0). run must let the caller finish without it: a helper may
+ * start late or never (its part taken back), so work is claimed, not
+ * assigned; and once the caller has left, a helper still in run may touch
+ * only the job's own memory (which must not be the caller's stack). */
+typedef struct mlp_pool_job mlp_pool_job;
+struct mlp_pool_job {
+    void (*run)(mlp_pool_job *job, int part);
+    atomic_int refs;                  /* the caller's and each started helper's: free at 0 */
+    int n_lent;                       /* set by mlp_pool_lend */
+    int lent[MLP_POOL_MAX_PARTS - 1]; /* pool.c's: which helpers */
+};
+/* Lend up to max_helpers idle helpers to job, whose refs is 1 (the
+ * caller's); none when this thread said mlp_predict_split_here(0), none is
+ * idle, or lending pauses after late helpers. Returns how many; the caller
+ * must call mlp_pool_leave(job) when done, even when 0. */
+int mlp_pool_lend(mlp_pool_job *job, int max_helpers);
+/* The caller is done with job (all its work finished): helpers that have
+ * not started are taken back (run never called for their part), those
+ * running drop their own reference when they leave; drops the caller's.
+ * Returns how many never started. slow = 1 when the caller had to wait
+ * long for a helper's work (both pause lending for a while). */
+int mlp_pool_leave(mlp_pool_job *job, int slow);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t mlp_now_ns(void);
+/* Lend again from the next call on, whatever helpers were late before (tests). */
+void mlp_pool_backoff_reset(void);
+/* Layers [0, n) of the float32 packed forward pass of m over B rows, split
+ * by output panels over idle cores; ys[l] is layer l's output (layer l > 0
+ * reads ys[l - 1]). Returns n: 0 when nothing was worth splitting or no
+ * core was free (the caller then runs every layer), else the caller runs
+ * layers n.. itself. Results are bit for bit the unsplit pass's. */
+int mlp_packed_forward_split(const mlp_model *m, const float *x, int B, float *const *ys);
+/* Forward passes running now in this process (infer.c counts them): a pass
+ * splits only when it is the only one. */
+extern atomic_int mlp_forwards_running;
 
 /* ---- reduced-precision kernels (lowp.c: layouts, driver, choice) ---- */
+/* Words of one row of layer inputs, and of one output's weights in a panel:
+ * In inputs as pairs (per_word 2, bf16) or quads (4, int8), padded with
+ * zero words to a multiple of 16 so that AMX tiles (16 words deep) need no
+ * narrower last step; zero inputs times zero weights add nothing. */
+static inline int mlp_lowp_words(int per_word, int In) {
+    int w = (In + per_word - 1) / per_word;
+    return (w + 15) / 16 * 16;
+}
 /* bf16 panels: per 16 outputs, per input pair kp, 16 words of two bf16
  * (low half input 2kp, high half 2kp+1): vdpbf16ps's operand layout. A row
  * of inputs is likewise one word per pair. rows: c (rb rows, stride ldc, 16

@@ -94,9 +94,8 @@ static int padded(int O) {
     return (O + NR - 1) / NR * NR;
 }
 
-/* Words of one row of layer inputs: pairs (bf16) or quads (int8). */
 static int words(mlp_precision p, int In) {
-    return p == MLP_PRECISION_BF16 ? (In + 1) / 2 : (In + 3) / 4;
+    return mlp_lowp_words(p == MLP_PRECISION_BF16 ? 2 : 4, In);
 }
 
 static void lowp_free(struct mlp_lowp *q) {
@@ -119,7 +118,7 @@ static void pack_bf16(uint32_t *dst, const float *W, int In, int O) {
             for (int j = 0; j < NR; j++) {
                 const float *row = W + (size_t)(p0 + j) * In;
                 int k = 2 * kp, in = p0 + j < O;
-                uint32_t lo = in ? mlp_bf16_round(row[k]) : 0;
+                uint32_t lo = in && k < In ? mlp_bf16_round(row[k]) : 0;
                 uint32_t hi = in && k + 1 < In ? mlp_bf16_round(row[k + 1]) : 0;
                 *dst++ = lo | hi << 16;
             }
@@ -212,7 +211,7 @@ static void round_rows(uint32_t *xw, const float *x, int B, int In) {
     for (int i = 0; i < B; i++) {
         const float *r = x + (size_t)i * In;
         for (int kp = 0; kp < np; kp++) {
-            uint32_t lo = mlp_bf16_round(r[2 * kp]);
+            uint32_t lo = 2 * kp < In ? mlp_bf16_round(r[2 * kp]) : 0;
             uint32_t hi = 2 * kp + 1 < In ? mlp_bf16_round(r[2 * kp + 1]) : 0;
             xw[(size_t)i * np + kp] = lo | hi << 16;
         }

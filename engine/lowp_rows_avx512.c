@@ -13,6 +13,8 @@
  * Why: at batch 128 these loops in scalar C took more time than the AMX
  * products themselves (54% of a bf16 prediction in perf).
  */
+#include <string.h>
+
 #include "internal.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -27,13 +29,14 @@ static inline __mmask16 first(int n) {
 }
 
 BF16_TARGET void mlp_lowp_avx512_round_rows(uint32_t *xw, const float *x, int B, int In) {
-    int np = (In + 1) / 2;
+    int np = mlp_lowp_words(2, In);
     for (int i = 0; i < B; i++) {
         const float *r = x + (size_t)i * In;
         uint32_t *w = xw + (size_t)i * np;
-        for (int k = 0; k < In; k += 32) {
-            /* Masked loads read zeros past In: the odd last pair's high half. */
-            __m512 lo = _mm512_maskz_loadu_ps(first(In - k), r + k);
+        for (int k = 0; k < 2 * np; k += 32) {
+            /* Masked loads read zeros past In: the odd last pair's high half
+             * and the padding words. */
+            __m512 lo = _mm512_maskz_loadu_ps(first(In - k > 0 ? In - k : 0), r + k);
             __m512 hi = _mm512_maskz_loadu_ps(first(In - k - 16 > 0 ? In - k - 16 : 0), r + k + 16);
             __m512i pairs = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
             _mm512_mask_storeu_epi32(w + k / 2, first(np - k / 2), pairs);
@@ -42,26 +45,43 @@ BF16_TARGET void mlp_lowp_avx512_round_rows(uint32_t *xw, const float *x, int B,
 }
 
 TARGET void mlp_lowp_avx512_quantize_rows(uint32_t *xw, float *sx, const float *x, int B, int In) {
-    int nq = (In + 3) / 4;
+    int nq = mlp_lowp_words(4, In);
     const __m512 magic = _mm512_set1_ps(12582912.0f);
     for (int i = 0; i < B; i++) {
         const float *r = x + (size_t)i * In;
-        __m512 m = _mm512_setzero_ps();
-        for (int k = 0; k < In; k += 16) { /* a NaN is skipped, as the C loop skips it */
-            __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(first(In - k), r + k));
-            m = _mm512_max_ps(v, m);
+        /* Four running maxima (no one long chain); a NaN is skipped, as the
+         * C loop skips it. */
+        __m512 m0 = _mm512_setzero_ps(), m1 = m0, m2 = m0, m3 = m0;
+        int k = 0;
+        for (; k + 64 <= In; k += 64) {
+            m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(r + k)), m0);
+            m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(r + k + 16)), m1);
+            m2 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(r + k + 32)), m2);
+            m3 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(r + k + 48)), m3);
         }
-        float amax = _mm512_reduce_max_ps(m);
+        for (; k < In; k += 16)
+            m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(first(In - k), r + k)), m0);
+        float amax =
+            _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
         float inv = amax > 0.0f ? 127.0f / amax : 1.0f;
         sx[i] = amax > 0.0f ? amax / 127.0f : 1.0f;
         uint8_t *b = (uint8_t *)(xw + (size_t)i * nq);
         __m512 vinv = _mm512_set1_ps(inv);
-        for (int k = 0; k < 4 * nq; k += 16) {
+        for (k = 0; k < 4 * nq; k += 16) {
             /* Past In: zero, stored as 128 like the C loop's padding. */
             __m512 v = _mm512_maskz_loadu_ps(first(In - k > 0 ? In - k : 0), r + k);
             v = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(v, vinv), magic), magic);
             __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(128));
-            _mm512_mask_cvtepi32_storeu_epi8(b + k, first(4 * nq - k), q);
+            /* The narrowing to bytes in registers, then a plain store: the
+             * masked narrowing store was a third of an int8 batch of 128. */
+            __m128i bytes = _mm512_cvtepi32_epi8(q);
+            if (4 * nq - k >= 16)
+                _mm_storeu_si128((__m128i *)(b + k), bytes);
+            else {
+                uint8_t last[16];
+                _mm_storeu_si128((__m128i *)last, bytes);
+                memcpy(b + k, last, (size_t)(4 * nq - k));
+            }
         }
     }
 }

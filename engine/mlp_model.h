@@ -60,7 +60,7 @@ void mlp_model_free(mlp_model *m);
 /* Batches of up to MLP_PACKED_MAX_ROWS rows on a packed model run the packed
  * kernel (no OpenBLAS call at all); others go through CBLAS (sgemv for a
  * few rows, sgemm above). */
-#define MLP_PACKED_MAX_ROWS 64
+#define MLP_PACKED_MAX_ROWS 256
 
 /* Prepare m for fast small-batch prediction: keep a second copy of the
  * weights (4 bytes per weight, plus padding of each layer to a multiple of 16
@@ -78,6 +78,22 @@ mlp_status mlp_model_pack(mlp_model *m, mlp_error *err);
  * the name says so, e.g. "avx2-fma (MLPD_KERNEL=avx512 unsupported by this
  * CPU)". Static string. */
 const char *mlp_kernel_name(void);
+/* Cores a float32 prediction on a packed model may use: the caller's and one
+ * helper thread per other core (MLPD_PREDICT_CORES=N, read once, caps it; 1
+ * never splits). A pass whose layers are big enough (the reference network
+ * at any batch) is split by output neurons over the helpers that are idle
+ * at that moment, only while no other forward pass runs in the process;
+ * results are bit for bit the single-core ones, scratch stays the caller's.
+ * The helpers start with the first prediction that splits (engine/pool.c). */
+int mlp_predict_cores(void);
+/* For the calling thread's later predictions: 0 = never borrow other cores
+ * (say, the batch was built from concurrent requests, so the other cores are
+ * busy serving), 1 = may (the default). */
+void mlp_predict_split_here(int allow);
+/* Since the process started: helper threads lent to split predictions, and
+ * how many of those were taken back before they started (too late: their
+ * core was busy). /metrics and the benchmarks show them. */
+void mlp_predict_split_counts(unsigned long *lent, unsigned long *late);
 void mlp_model_unpack(mlp_model *m);
 
 /* Floats of scratch that mlp_forward()/mlp_predict() need for `batch` rows. */

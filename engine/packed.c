@@ -21,6 +21,10 @@
  * Below SMALL_ROWS rows the inputs are not blocked: each panel is then read
  * as one stream, which is what bounds a one- or two-row product.
  *
+ * Split: mlp_dense_packed_panels computes any range of whole panels, with
+ * the bits the whole layer gives them, so split.c can share a layer's
+ * panels between cores (pool.c).
+ *
  * Variants (one tile function each, same layout, so a model is packed once
  * whatever runs it): packed_avx512.c, packed_avx2.c, packed_portable.c.
  * Chosen once per process: avx512 > avx2-fma > portable by what the CPU
@@ -128,15 +132,18 @@ const float *mlp_packed_layer(const mlp_model *m, int layer) {
     return p;
 }
 
-/* y (B,O) += x (B,In) W^T from the packed panels Wp, by kernel k's tiles. */
+/* y (B,O) += x (B,In) W^T for the outputs of panels [pa, pb) of Wp, by
+ * kernel kn's tiles. Each output gets the same additions in the same order
+ * whatever range it is computed in (input blocks outer), so a layer split
+ * by panels gives the bits of the whole layer. */
 static void packed_gemm(const mlp_packed_kernel *kn, float *y, const float *x, const float *Wp,
-                        int B, int In, int O) {
+                        int B, int In, int O, int pa, int pb) {
     enum { NR = MLP_PACKED_NR };
     int kb = B <= SMALL_ROWS ? In : KC, mr = kn->mr;
     float edge[MLP_PACKED_MAX_MR * NR]; /* the last, partial panel's outputs */
     for (int k0 = 0; k0 < In; k0 += kb) {
         int kc = In - k0 < kb ? In - k0 : kb;
-        for (int p0 = 0; p0 < O; p0 += NR) {
+        for (int p0 = pa * NR; p0 < O && p0 < pb * NR; p0 += NR) {
             const float *w = Wp + (size_t)p0 * In + (size_t)k0 * NR;
             for (int r = 0; r < B; r += mr) {
                 int rb = B - r < mr ? B - r : mr;
@@ -155,10 +162,21 @@ static void packed_gemm(const mlp_packed_kernel *kn, float *y, const float *x, c
     }
 }
 
+void mlp_dense_packed_panels(float *y, const float *x, const float *Wp, const float *b, mlp_act act,
+                             int B, int In, int O, int pa, int pb) {
+    mlp_kernel_name(); /* chooses the kernel on first use */
+    int c0 = pa * MLP_PACKED_NR, c1 = pb * MLP_PACKED_NR < O ? pb * MLP_PACKED_NR : O;
+    if (c0 >= c1) return;
+    for (int i = 0; i < B; i++)
+        memcpy(y + (size_t)i * O + c0, b + c0, (size_t)(c1 - c0) * sizeof *y);
+    packed_gemm(active, y, x, Wp, B, In, O, pa, pb);
+    if (c0 == 0 && c1 == O)
+        mlp_act_rows(y, act, B, O);
+    else /* an elementwise activation (the caller's contract) */
+        for (int i = 0; i < B; i++) mlp_act_rows(y + (size_t)i * O + c0, act, 1, c1 - c0);
+}
+
 void mlp_dense_packed_forward(float *y, const float *x, const float *Wp, const float *b,
                               mlp_act act, int B, int In, int O) {
-    mlp_kernel_name(); /* chooses the kernel on first use */
-    for (int i = 0; i < B; i++) memcpy(y + (size_t)i * O, b, (size_t)O * sizeof *y);
-    packed_gemm(active, y, x, Wp, B, In, O);
-    mlp_act_rows(y, act, B, O);
+    mlp_dense_packed_panels(y, x, Wp, b, act, B, In, O, 0, mlp_packed_panels(O));
 }

@@ -31,8 +31,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-        printf("mlpd %s\n", MLPD_VERSION);
-        return 0;
+        return cmd_version();
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cmd_common.h"
+#include "commands.h"
+#include "version.h"
 
 void cli_fail_path(const char *cmd, const char *flag, const char *path, const char *why) {
     size_t n = strlen(path);
@@ -33,4 +35,12 @@ mlp_model *cli_load_model(const char *cmd, const char *path) {
     if (mlp_model_load(path, &m, &err) == MLP_OK) return m;
     cli_fail_path(cmd, "model", path, err.msg);
     return NULL;
+}
+
+int cmd_version(void) {
+    printf("mlpd %s\nprediction kernels: float32 %s (split over up to %d cores when idle), "
+           "bf16 %s, int8 %s\n",
+           MLPD_VERSION, mlp_kernel_name(), mlp_predict_cores(),
+           mlp_kernel_name_for(MLP_PRECISION_BF16), mlp_kernel_name_for(MLP_PRECISION_INT8));
+    return 0;
 }

@@ -8,5 +8,8 @@
 int cmd_train(int argc, char **argv);   /* cmd_train.c */
 int cmd_eval(int argc, char **argv);    /* cmd_eval.c */
 int cmd_predict(int argc, char **argv); /* cmd_predict.c */
+/* `mlpd --version`: the version, then the prediction kernels this CPU runs
+ * and the cores a float32 prediction may use (cmd_common.c). Returns 0. */
+int cmd_version(void);
 
 #endif

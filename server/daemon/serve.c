@@ -290,8 +290,9 @@ static void log_listening(const serve_config *cfg, const auth_keys *keys, const 
     store_path_display(cfg->db, db_shown, sizeof db_shown);
     log_info("listening on http://%s:%d (workers %d, max jobs %d, db %s, data %s)", cfg->bind, port,
              cfg->workers, cfg->max_jobs, db_shown, cfg->data_dir);
-    log_info("prediction kernel: %s (bf16: %s, int8: %s)", mlp_kernel_name(),
-             mlp_kernel_name_for(MLP_PRECISION_BF16), mlp_kernel_name_for(MLP_PRECISION_INT8));
+    log_info("prediction kernel: %s, split over up to %d cores when idle (bf16: %s, int8: %s)",
+             mlp_kernel_name(), mlp_predict_cores(), mlp_kernel_name_for(MLP_PRECISION_BF16),
+             mlp_kernel_name_for(MLP_PRECISION_INT8));
     log_info("access: %s; CORS: %s",
              !auth_enabled(keys)                           ? "open (no tokens)"
              : keys->management_len && keys->inference_len ? "management and inference tokens"

@@ -141,6 +141,26 @@ void http_reply_mhd(http_response *res, int status, struct MHD_Response *mhd) {
 }
 
 /* ---- request ids ----------------------------------------------------------------- */
+/* prefix and n as "%08x-%06llx" (n grows past six digits as needed) into out
+ * (cap >= 32), without printf: every request mints one. */
+static void format_request_id(char *out, size_t cap, uint32_t prefix, uint64_t n) {
+    static const char hex[] = "0123456789abcdef";
+    char tail[16];
+    size_t k = 0;
+    do {
+        tail[k++] = hex[n & 15];
+        n >>= 4;
+    } while (n || k < 6);
+    if (cap < 8 + 1 + k + 1) {
+        out[0] = '\0';
+        return;
+    }
+    for (int i = 0; i < 8; i++) out[i] = hex[(prefix >> (28 - 4 * i)) & 15];
+    out[8] = '-';
+    for (size_t i = 0; i < k; i++) out[9 + i] = tail[k - 1 - i];
+    out[9 + k] = '\0';
+}
+
 /* Keep a client's X-Request-Id when it is short and plain; otherwise mint one. */
 static void set_request_id(http_server *h, struct MHD_Connection *c, char *out, size_t cap) {
     const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
@@ -156,7 +176,7 @@ static void set_request_id(http_server *h, struct MHD_Connection *c, char *out, 
         }
     }
     uint64_t n = atomic_fetch_add(&h->next_id, 1) + 1;
-    snprintf(out, cap, "%08x-%06llx", h->id_prefix, (unsigned long long)n);
+    format_request_id(out, cap, h->id_prefix, n);
 }
 
 /* ---- sending ----------------------------------------------------------------------- */
@@ -247,7 +267,9 @@ static conn_state *begin(http_server *h, conn_state *s, struct MHD_Connection *c
                          const char *method) {
     if (!s && (s = calloc(1, sizeof *s)) != NULL) s->start = mono_seconds();
     if (!s) return NULL;
-    snprintf(s->method, sizeof s->method, "%s", method);
+    size_t mlen = strnlen(method, sizeof s->method - 1); /* cut as snprintf would */
+    memcpy(s->method, method, mlen);
+    s->method[mlen] = '\0';
     s->path = strdup(url);
     if (!s->path) {
         free(s);

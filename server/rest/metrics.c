@@ -207,6 +207,15 @@ static void put_predict(text *t, app *a) {
                (double)bs.rows);
     put_scalar(t, "mlpd_models_cached", "gauge", "Models loaded in memory for predictions.",
                model_cache_size(a->models));
+    unsigned long lent, late;
+    mlp_predict_split_counts(&lent, &late);
+    put(t,
+        "# HELP mlpd_predict_split_helpers_total Helper threads lent to float32 predictions split "
+        "over idle cores: ran (joined the prediction) or late (taken back before starting, its "
+        "core busy).\n# TYPE mlpd_predict_split_helpers_total counter\n"
+        "mlpd_predict_split_helpers_total{outcome=\"ran\"} %lu\n"
+        "mlpd_predict_split_helpers_total{outcome=\"late\"} %lu\n",
+        lent - late, late);
 }
 
 static void put_jobs(text *t, app *a) {
@@ -304,12 +313,12 @@ char *metrics_render(app *a, size_t *len) {
     if (!t.buf) return NULL;
     t.buf[0] = '\0';
     put(&t,
-        "# HELP mlpd_build_info The daemon's version and the prediction kernels this CPU runs "
-        "(float32, bf16, int8).\n"
+        "# HELP mlpd_build_info The daemon's version, the prediction kernels this CPU runs "
+        "(float32, bf16, int8) and the cores a float32 prediction may be split over when idle.\n"
         "# TYPE mlpd_build_info gauge\nmlpd_build_info{version=\"%s\",kernel=\"%s\","
-        "kernel_bf16=\"%s\",kernel_int8=\"%s\"} 1\n",
+        "kernel_bf16=\"%s\",kernel_int8=\"%s\",predict_cores=\"%d\"} 1\n",
         MLPD_VERSION, mlp_kernel_name(), mlp_kernel_name_for(MLP_PRECISION_BF16),
-        mlp_kernel_name_for(MLP_PRECISION_INT8));
+        mlp_kernel_name_for(MLP_PRECISION_INT8), mlp_predict_cores());
     put_http(&t, a);
     put_predict(&t, a);
     put_models(&t, a);

@@ -20,15 +20,23 @@ typedef struct {
 
 static void answer(infer_job *base, http_response *res) {
     predict_job *j = (predict_job *)base;
-    cJSON *o = api_encode_predictions(base->cm->id, j->pr.n, base->outputs, base->item.probs,
-                                      base->item.labels, base->cm->class_names);
     /* Every answer says which name and version answered. */
-    if (o && base->target.name[0]) {
-        cJSON_AddStringToObject(o, "model_name", base->target.name);
-        cJSON_AddNumberToObject(o, "model_version", base->target.version);
+    api_predictions p = {.model_id = base->cm->id,
+                         .n = j->pr.n,
+                         .classes = base->outputs,
+                         .probs = base->item.probs,
+                         .labels = base->item.labels,
+                         .class_names = base->cm->class_names,
+                         .model_name = base->target.name,
+                         .model_version = base->target.version,
+                         .canary = base->target.canary};
+    size_t len = 0;
+    char *text = api_encode_predictions(&p, &len);
+    if (!text) {
+        http_reply_problem(res, 500, "internal", NULL, "out of memory encoding the response");
+        return;
     }
-    if (o && base->target.canary) cJSON_AddTrueToObject(o, "canary");
-    http_reply_json(res, 200, o);
+    http_reply_take(res, 200, "application/json", text, len);
 }
 
 static void release(infer_job *base) {

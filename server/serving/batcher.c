@@ -74,9 +74,14 @@ static batch_item *take_batch(batcher *b, int *rows_out) {
     return first;
 }
 
-/* Predict `rows` rows of the items in `list` (all for one model) and answer them. */
-static void run_batch(batcher *b, batch_item *list, int rows) {
+/* Predict `rows` rows of the items in `list` (all for one model) and answer
+ * them. alone: the list is one request and nothing else waits, so the other
+ * cores are likely idle and the engine may borrow them (mlp_predict_cores);
+ * a batch gathered from concurrent requests means HTTP threads are busy on
+ * them, and splitting would only take their cores. */
+static void run_batch(batcher *b, batch_item *list, int rows, int alone) {
     const mlp_model *m = list->model;
+    mlp_predict_split_here(alone);
     int in = m->arch.sizes[0], out = m->arch.sizes[m->arch.n_layers];
     uint64_t t0 = mono_ns();
     int failed = reserve((void **)&b->scratch, &b->scratch_cap, mlp_scratch_floats(m, rows),
@@ -162,10 +167,11 @@ static void *batcher_main(void *arg) {
         wait_for_more(b);
         int rows;
         batch_item *list = take_batch(b, &rows);
+        int alone = !list->next && !b->head && b->running == 0;
         b->last_rows = rows;
         b->running++;
         pthread_mutex_unlock(&b->lock);
-        run_batch(b, list, rows);
+        run_batch(b, list, rows, alone);
         pthread_mutex_lock(&b->lock);
         b->running--;
     }

@@ -24,7 +24,10 @@
  * Threads: batcher_submit() and batcher_run_here() from any thread; done()
  * runs on the batcher thread, outside the batcher's lock. Predictions may run
  * on two threads at once (the batcher's and one batcher_run_here), each with
- * its own scratch; the model is read-only (mlp.h).
+ * its own scratch; the model is read-only (mlp.h). A batch that is one
+ * request with nothing else queued (low load) may be split over idle cores
+ * by the engine (mlp_predict_cores); one gathered from several requests is
+ * not, since their HTTP threads keep the other cores busy.
  */
 #ifndef MLPD_BATCHER_H
 #define MLPD_BATCHER_H

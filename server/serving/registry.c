@@ -148,7 +148,10 @@ int registry_lookup_id(registry *r, int64_t model_id, registry_target *out) {
     for (size_t i = 0; i < r->snap.n_versions; i++) {
         if (r->snap.versions[i].model_id != model_id) continue;
         out->model_id = model_id;
-        snprintf(out->name, sizeof out->name, "%s", r->snap.versions[i].name);
+        /* Snapshot names fit (both are STORE_NAME_MAX + 1 bytes); cut if not. */
+        size_t len = strnlen(r->snap.versions[i].name, sizeof out->name - 1);
+        memcpy(out->name, r->snap.versions[i].name, len);
+        out->name[len] = '\0';
         out->version = r->snap.versions[i].version;
         rc = MLPD_OK;
         break;

@@ -13,6 +13,9 @@
  *                         and int8 (mlpd_b1_median_us_bf16, ...), one core, then
  *                         bf16 and int8 by each of their variants (amx, avx512,
  *                         avx2) this CPU runs (mlpd_b1_median_us_bf16_amx, ...)
+ *                         (float32 not split); the first figures (mlpd_b1_*,
+ *                         mlpd_b128_*) use every idle core as the daemon does
+ *                         (mlp_predict_cores), _1core ones refuse to split
  *   bench_engine explain  integrated gradients (50 steps, zero baseline, probability
  *                         of the predicted class) of one input on the reference
  *                         network, packed, one OpenBLAS thread as the daemon runs
@@ -59,6 +62,30 @@ static mlp_model *reference_model(void) {
         exit(1);
     }
     return m;
+}
+
+/* The figures above with splitting refused (mlp_predict_split_here(0), left
+ * so for the rest of bench_infer: every later figure is one core's): as
+ * before the split and as a loaded daemon runs (_1core); and how many
+ * helpers were lent / came too late over the split runs. */
+static void bench_one_core(const mlp_model *m, const float *x, float *probs, int *labels,
+                           float *scratch, double *lat) {
+    enum { B = 128, REPS = 4000, BATCH_REPS = 300 };
+    unsigned long lent, late;
+    mlp_predict_split_counts(&lent, &late);
+    printf("mlpd_predict_cores=%d\nmlpd_split_helpers_lent=%lu\nmlpd_split_helpers_late=%lu\n",
+           mlp_predict_cores(), lent, late);
+    mlp_predict_split_here(0);
+    for (int i = 0; i < REPS; i++) {
+        double t0 = now_sec();
+        mlp_predict(m, x, 1, probs, labels, scratch);
+        lat[i] = now_sec() - t0;
+    }
+    qsort(lat, REPS, sizeof(double), cmp_double);
+    printf("mlpd_b1_median_us_1core=%.2f\n", lat[REPS / 2] * 1e6);
+    double t0 = now_sec();
+    for (int i = 0; i < BATCH_REPS; i++) mlp_predict(m, x, B, probs, labels, scratch);
+    printf("mlpd_b128_samples_per_sec_1core=%.1f\n", (double)BATCH_REPS * B / (now_sec() - t0));
 }
 
 /* Batch-1 median and batch-16 throughput of each packed-kernel variant this
@@ -110,7 +137,7 @@ static double time_precision(const mlp_model *m, mlp_precision p, const float *x
 }
 
 /* Batch-1 median and batch-128 rows/s in each precision (the variant chosen
- * for it on this CPU), on one core: mlpd_b1_median_us_<p>,
+ * for it on this CPU), on one core (float32 not split): mlpd_b1_median_us_<p>,
  * mlpd_b128_samples_per_sec_<p>, mlpd_kernel_<p>; then bf16 and int8 by
  * each of their variants this CPU runs, forced in turn (MLPD_KERNEL's
  * names): mlpd_b1_median_us_<p>_<variant>, ... or
@@ -171,6 +198,7 @@ static int bench_infer(void) {
     double t0 = now_sec();
     for (int i = 0; i < BATCH_REPS; i++) mlp_predict(m, x, B, probs, labels, scratch);
     printf("mlpd_b128_samples_per_sec=%.1f\n", (double)BATCH_REPS * B / (now_sec() - t0));
+    bench_one_core(m, x, probs, labels, scratch, lat);
 
     /* Both batch-16 paths on one core, as the daemon runs them (--blas-threads 1). */
     enum { B16 = 16, B16_REPS = 2000 };

@@ -33,6 +33,7 @@ core=$(val openblas_core "$OUT/sgemm.txt")
 sgemm=$(val sgemm_2048_gflops "$OUT/sgemm.txt")
 bound=$(val sgemm_epoch60k_bound_seconds "$OUT/sgemm.txt")
 echo "OpenBLAS kernel: $core   sgemm 2048^3: $sgemm GFLOP/s   epoch bound (8 products x 469 steps): ${bound}s"
+echo "mlpd $("$MLPD" --version | tail -n 1)"
 
 # ---- 1. training: reference recipe on Fashion-MNIST 60,000 ----------------------
 # FLOPs per training sample of 784-512-256-10: forward 2*W, weight gradients 2*W,
@@ -90,17 +91,25 @@ printf '%-34s %11s MiB\n' "peak RSS, mlpd train" "$(awk -v k="$train_rss" 'BEGIN
 "$BUILD/tests/bench/bench_engine" infer >"$OUT/infer.txt"
 if [ "$have_torch" = 1 ]; then
     PEER_TORCH_THREADS=1 $PY tests/bench/torch_peer.py infer >"$OUT/torch_infer.txt" 2>&1
+    PEER_TORCH_THREADS=$(nproc) $PY tests/bench/torch_peer.py infer >"$OUT/torch_infer_all.txt" 2>&1
 fi
 echo
-echo "-- inference, reference network, in process"
+cores=$(val mlpd_predict_cores "$OUT/infer.txt")
+echo "-- inference, reference network, in process (mlpd: float32 split over up to $cores cores when idle; pytorch: 1 thread, and $(nproc) threads)"
 for k in b1_median_us b1_p99_us b16_samples_per_sec b128_samples_per_sec; do
     a=$(val "mlpd_$k" "$OUT/infer.txt"); b=$(val "torch_$k" "$OUT/torch_infer.txt" 2>/dev/null)
-    printf '%-24s mlpd %12s   pytorch %12s   mlpd/pytorch %s\n' "$k" "$a" "${b:-n/a}" "$(ratio "$a" "$b")"
+    c=$(val "torch_$k" "$OUT/torch_infer_all.txt" 2>/dev/null)
+    printf '%-24s mlpd %12s   pytorch %12s   mlpd/pytorch %-7s  pytorch %s threads %12s   mlpd/that %s\n' \
+        "$k" "$a" "${b:-n/a}" "$(ratio "$a" "$b")" "$(nproc)" "${c:-n/a}" "$(ratio "$a" "$c")"
 done
+printf '%-24s b1 median %s us, b128 %s rows/s (split: %s helpers lent, %s too late)\n' \
+    "mlpd on one core" "$(val mlpd_b1_median_us_1core "$OUT/infer.txt")" \
+    "$(val mlpd_b128_samples_per_sec_1core "$OUT/infer.txt")" \
+    "$(val mlpd_split_helpers_lent "$OUT/infer.txt")" "$(val mlpd_split_helpers_late "$OUT/infer.txt")"
 a=$(val mlpd_b16_samples_per_sec "$OUT/infer.txt"); b=$(val mlpd_b16_cblas_samples_per_sec "$OUT/infer.txt")
 printf '%-24s packed kernel %s vs OpenBLAS sgemm %s rows/s (one core each): %s\n' \
     "b16, mlpd's two paths" "$a" "$b" "$(ratio "$a" "$b")"
-echo "packed kernel in use: $(val mlpd_kernel "$OUT/infer.txt")"
+echo "packed kernel in use: $(val mlpd_kernel "$OUT/infer.txt"), float32 on up to $cores cores (the rows below: one core)"
 for v in avx512 avx2 portable; do
     printf '%-24s b1 median %8s us   b16 %10s rows/s\n' "variant $v" \
         "$(val "mlpd_b1_median_us_$v" "$OUT/infer.txt" || true)" \
@@ -118,7 +127,7 @@ for p in float32 bf16 int8; do
 done
 for p in bf16 int8; do
     for v in amx avx512 avx2; do
-        printf '%-8s %-24s b1 median %7s us   b128 %9s rows/s\n' "$p" "variant $v ($(val "mlpd_kernel_${p}_$v" "$OUT/infer.txt"))" \
+        printf '%-8s %-30s b1 median %7s us   b128 %9s rows/s\n' "$p" "variant $v ($(val "mlpd_kernel_${p}_$v" "$OUT/infer.txt"))" \
             "$(val "mlpd_b1_median_us_${p}_$v" "$OUT/infer.txt" || true)" \
             "$(val "mlpd_b128_samples_per_sec_${p}_$v" "$OUT/infer.txt" || true)"
     done

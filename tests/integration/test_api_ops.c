@@ -69,10 +69,20 @@ static void test_health_and_readiness(void **state) {
     assert_int_equal(http_get(&D, "/readyz", &r), 0);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "{\"status\":\"ready\"}");
-    char id[64];
+    char id[64], next[64];
     assert_int_equal(http_result_header(&r, "X-Request-Id", id, sizeof id), 0);
-    assert_true(strlen(id) > 4);
     http_result_free(&r);
+    /* A minted id is "%08x-%06x": the daemon's prefix and a counter that
+     * goes up by one per request. */
+    assert_int_equal(http_get(&D, "/healthz", &r), 0);
+    assert_int_equal(http_result_header(&r, "X-Request-Id", next, sizeof next), 0);
+    http_result_free(&r);
+    assert_int_equal(strlen(id), 15);
+    assert_int_equal(strspn(id, "0123456789abcdef"), 8);
+    assert_int_equal(id[8], '-');
+    assert_int_equal(strspn(id + 9, "0123456789abcdef"), 6);
+    assert_memory_equal(id, next, 9);
+    assert_int_equal(strtoull(next + 9, NULL, 16), strtoull(id + 9, NULL, 16) + 1);
     /* a client's request id is echoed */
     assert_int_equal(http_do(&D, "GET", "/healthz", NULL, NULL, 0, "X-Request-Id: trace-42", 0, &r),
                      0);
@@ -107,6 +117,8 @@ static void test_metrics_exposition(void **state) {
         "# TYPE process_max_fds gauge",
         "# TYPE process_start_time_seconds gauge",
         "# TYPE mlpd_build_info gauge",
+        "# TYPE mlpd_predict_split_helpers_total counter",
+        "mlpd_predict_split_helpers_total{outcome=\"late\"}",
         "mlpd_http_requests_total{route=\"/healthz\",method=\"GET\",code=\"200\"}",
         "mlpd_http_request_duration_seconds_bucket{route=\"/healthz\",method=\"GET\",le=\"+Inf\"}",
         "mlpd_jobs{status=\"queued\"} 0",

@@ -117,8 +117,12 @@ static void test_version(void **state) {
     cli_env *e = *state;
     run_result r = run_mlpd(e, NULL, "--version", NULL);
     assert_int_equal(r.status, 0);
-    char want[64];
-    snprintf(want, sizeof want, "mlpd %s\n", MLPD_VERSION);
+    char want[256];
+    snprintf(want, sizeof want,
+             "mlpd %s\nprediction kernels: float32 %s (split over up to %d cores when idle), "
+             "bf16 %s, int8 %s\n",
+             MLPD_VERSION, mlp_kernel_name(), mlp_predict_cores(),
+             mlp_kernel_name_for(MLP_PRECISION_BF16), mlp_kernel_name_for(MLP_PRECISION_INT8));
     assert_string_equal(r.out, want);
     run_free(&r);
 }

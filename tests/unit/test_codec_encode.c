@@ -1,6 +1,7 @@
 /* test_codec_encode.c - the POST /predict response: api_format_probability
  * against glibc's "%.9g" (edge values and a sweep over float bit patterns)
- * and the PredictResponse text api_encode_predictions prints, parsed back. */
+ * and the PredictResponse text api_encode_predictions writes, parsed back and
+ * compared with cJSON's own escaping of the registry name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,17 +90,19 @@ static void test_sweep_matches_printf(void **state) {
     assert_true(checked > 1000000);
 }
 
-/* The printed response of n rows, parsed with cJSON: model id, labels, and
- * every probability read back to its float. */
+/* The response text of n rows (no registry name), parsed with cJSON: model
+ * id, labels, and every probability read back to its float. */
 static void check_response(int64_t model, int n, int classes, const float *probs,
                            const int *labels) {
-    cJSON *o = api_encode_predictions(model, n, classes, probs, labels, NULL);
-    assert_non_null(o);
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
+    api_predictions p = {
+        .model_id = model, .n = n, .classes = classes, .probs = probs, .labels = labels};
+    size_t len = 0;
+    char *text = api_encode_predictions(&p, &len);
     assert_non_null(text);
+    assert_int_equal(len, strlen(text));
     cJSON *back = cJSON_Parse(text);
     if (!back) fail_msg("not JSON: %.200s", text);
+    assert_int_equal(cJSON_GetArraySize(back), 2); /* model, predictions */
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(back, "model");
     assert_true(cJSON_IsNumber(m));
     assert_true((int64_t)m->valuedouble == model);
@@ -129,6 +132,15 @@ static void check_response(int64_t model, int n, int classes, const float *probs
     free(text);
 }
 
+/* The text of a one-row answer (the caller frees). */
+static char *encode_one(const api_predictions *p) {
+    size_t len = 0;
+    char *text = api_encode_predictions(p, &len);
+    assert_non_null(text);
+    assert_int_equal(len, strlen(text));
+    return text;
+}
+
 static void test_predictions_response(void **state) {
     (void)state;
     const float one[10] = {0.1522908f,  0.07961178f, 0.1160405f,  0.09210774f, 0.08219205f,
@@ -140,31 +152,84 @@ static void test_predictions_response(void **state) {
                                 0.125f, 0.125f, NAN,    0.3f,         9.9999999e-5f, 0.7f};
     const int labels3[3] = {1, 0, 3};
     check_response(INT64_C(9007199254740991), 3, 4, three, labels3);
-    /* Many classes: the row's text no longer fits the stack buffer. */
-    enum { WIDE = 300 };
-    float *wide = malloc(2 * WIDE * sizeof *wide);
+    /* Many classes and rows: the worst-case sizing of the one buffer. */
+    enum { WIDE = 300, ROWS = 256 };
+    float *wide = malloc((size_t)ROWS * WIDE * sizeof *wide);
+    int *labels_wide = malloc(ROWS * sizeof *labels_wide);
     assert_non_null(wide);
-    for (int k = 0; k < 2 * WIDE; k++) wide[k] = -1.0f / (float)(k + 3);
-    const int labels2[2] = {WIDE - 1, 7};
-    check_response(42, 2, WIDE, wide, labels2);
+    assert_non_null(labels_wide);
+    for (int k = 0; k < ROWS * WIDE; k++) wide[k] = -1.0f / (float)(k + 3) * 1.2345678e-7f;
+    for (int i = 0; i < ROWS; i++) labels_wide[i] = i % 3 ? WIDE - 1 : -1234567;
+    check_response(-42, ROWS, WIDE, wide, labels_wide);
     free(wide);
+    free(labels_wide);
     /* The exact text of a small one. */
     const float two[2] = {0.5f, 0.25f};
     const int label1 = 1;
-    cJSON *o = api_encode_predictions(3, 1, 2, two, &label1, NULL);
-    char *text = cJSON_PrintUnformatted(o);
+    api_predictions p = {.model_id = 3, .n = 1, .classes = 2, .probs = two, .labels = &label1};
+    char *text = encode_one(&p);
     assert_string_equal(
         text, "{\"model\":3,\"predictions\":[{\"label\":1,\"probabilities\":[0.5,0.25]}]}");
     free(text);
-    cJSON_Delete(o);
     /* With class names, each row names its label's class. */
     char *names[] = {"T-shirt/top", "Trouser", NULL};
-    o = api_encode_predictions(3, 1, 2, two, &label1, names);
-    text = cJSON_PrintUnformatted(o);
+    p.class_names = names;
+    text = encode_one(&p);
     assert_string_equal(text, "{\"model\":3,\"predictions\":[{\"label\":1,\"class_name\":"
                               "\"Trouser\",\"probabilities\":[0.5,0.25]}]}");
     free(text);
-    cJSON_Delete(o);
+    /* The registry name and version that answered, and a canary's mark. */
+    p.class_names = NULL;
+    p.model_name = "digits";
+    p.model_version = 12;
+    p.canary = 1;
+    text = encode_one(&p);
+    assert_string_equal(text, "{\"model\":3,\"predictions\":[{\"label\":1,\"probabilities\":"
+                              "[0.5,0.25]}],\"model_name\":\"digits\",\"model_version\":12,"
+                              "\"canary\":true}");
+    free(text);
+    /* An empty name is no name. */
+    p.model_name = "";
+    p.canary = 0;
+    text = encode_one(&p);
+    assert_string_equal(
+        text, "{\"model\":3,\"predictions\":[{\"label\":1,\"probabilities\":[0.5,0.25]}]}");
+    free(text);
+}
+
+/* A name with every byte JSON must escape (and some it must not) is written
+ * as cJSON writes the same string, and reads back as itself. */
+static void test_predictions_name_escaped(void **state) {
+    (void)state;
+    char name[160];
+    size_t k = 0;
+    for (int c = 1; c < 0x20; c++) name[k++] = (char)c;
+    const char *rest = "\"quote\\back/slash\x7f caf\xc3\xa9";
+    memcpy(name + k, rest, strlen(rest) + 1);
+    const float two[2] = {0.5f, 0.25f};
+    const int label1 = 1;
+    api_predictions p = {.model_id = 3,
+                         .n = 1,
+                         .classes = 2,
+                         .probs = two,
+                         .labels = &label1,
+                         .model_name = name,
+                         .model_version = 2};
+    char *text = encode_one(&p);
+    cJSON *want_str = cJSON_CreateString(name);
+    char *want = cJSON_PrintUnformatted(want_str);
+    const char *at = strstr(text, "\"model_name\":");
+    assert_non_null(at);
+    at += strlen("\"model_name\":");
+    assert_memory_equal(at, want, strlen(want));
+    assert_string_equal(at + strlen(want), ",\"model_version\":2}");
+    cJSON *back = cJSON_Parse(text);
+    assert_non_null(back);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(back, "model_name")->valuestring, name);
+    cJSON_Delete(back);
+    cJSON_free(want);
+    cJSON_Delete(want_str);
+    free(text);
 }
 
 int main(void) {
@@ -172,6 +237,7 @@ int main(void) {
         cmocka_unit_test(test_edge_values),
         cmocka_unit_test(test_sweep_matches_printf),
         cmocka_unit_test(test_predictions_response),
+        cmocka_unit_test(test_predictions_name_escaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

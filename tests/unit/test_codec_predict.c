@@ -353,8 +353,8 @@ static void test_short_decimals_match_strtod(void **state) {
 }
 
 /* What image clients send: mostly "0" or "0.0" pixels (read without the
- * number parser) among short decimals, compact or with blanks around the
- * commas, in rows longer than the first buffer; each value bit-identical to
+ * number parser, eight at a time in runs) among short decimals, compact or
+ * with blanks around the commas, in rows longer than the first buffer; each value bit-identical to
  * (float)strtod, -0.0 keeping its sign, and the width limit still counted. */
 static void test_pixel_rows(void **state) {
     (void)state;
@@ -373,10 +373,18 @@ static void test_pixel_rows(void **state) {
         size_t n = (size_t)snprintf(body, cap, "{\"inputs\":[");
         for (int i = 0; i < rows; i++) {
             n += (size_t)sprintf(body + n, "%s[", i ? "," : "");
+            const char *tok = NULL;
+            int run = 0;
             for (int j = 0; j < ROW; j++) {
                 lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
-                /* Early rounds compact (the common case), later ones mixed. */
-                const char *tok = toks[(lcg >> 33) % (sizeof toks / sizeof toks[0])];
+                /* Early rounds compact (the common case), later ones mixed;
+                 * odd rounds repeat each token 1-24 times (runs of eight
+                 * zeros are read eight at a time). */
+                if (run == 0) {
+                    tok = toks[(lcg >> 33) % (sizeof toks / sizeof toks[0])];
+                    run = round % 2 ? 1 + (int)((lcg >> 50) % 24) : 1;
+                }
+                run--;
                 const char *sep =
                     round < 10 ? "," : seps[(lcg >> 40) % (sizeof seps / sizeof seps[0])];
                 used[(size_t)i * ROW + (size_t)j] = tok;

@@ -155,7 +155,7 @@ static void test_predict_independent_of_batch(void **state) {
  * partial panels. */
 static void check_packed_model(mlp_act hidden_act, mlp_loss loss, int outputs) {
     static const int hidden[] = {37, 21};
-    enum { IN = 300, MAXB = 70 };
+    enum { IN = 300, MAXB = MLP_PACKED_MAX_ROWS + 4 };
     mlp_arch a;
     mlp_model *packed = NULL, *plain = NULL;
     assert_int_equal(mlp_arch_make(&a, IN, hidden, 2, hidden_act, outputs, loss, -1, NULL), MLP_OK);

@@ -11,10 +11,9 @@
  *           scale's grid (s_x = max|x_row|/127, s_w = max|w_row|/127).
  *   Batches 1..70 (every tile remainder of 12-, 4- and 2-row tiles and of
  *   AMX's 16-row tiles, the one row path), 600 inputs (five input blocks of
- *   128 words, an odd tail; AMX: 16-word steps and a tail of 12 words for
- *   bf16, 6 for int8) and 83 outputs (six panels: an AMX group of four and
- *   one of two, the last panel partial), inputs of both signs and all-zero
- *   rows.
+ *   128 words, an odd tail, rows padded to 16 words: 300 -> 304 bf16, 150 ->
+ *   160 int8) and 99 outputs (seven panels: AMX groups of 4 and 3, the last
+ *   panel partial), inputs of both signs and all-zero rows.
  * - Each vector variant against the portable one, which is the precision's
  *   arithmetic in plain C: int8 bit for bit; bf16 to 2^-27 of sum |x w| for
  *   the AVX variants (the only allowed difference is float32 denormal
@@ -26,11 +25,14 @@
  *   forcing a variant the CPU lacks (by __builtin_cpu_supports asked here,
  *   not of lowp.c) must select the best one it has, which is asserted by
  *   name; the missing variant's own numbers are checked on a CPU that has it.
+ * - Three threads predicting at once with the automatic variant get the
+ *   one-thread answers bit for bit (AMX: tiles configured per call).
  * - A model: float32 results unchanged by packing a reduced precision; a
  *   precision not packed runs as float32; mlp_train and mlp_model_unpack drop
  *   the copies; names parse both ways.
  */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,7 +46,7 @@
 
 #include "internal.h"
 
-enum { IN = 600, OUT = 83, MAXB = 70 };
+enum { IN = 600, OUT = 99, MAXB = 70 };
 
 static int cpu_has(const char *option, mlp_precision p) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -233,6 +235,55 @@ static void test_choice(void **state) {
     assert_string_equal(mlp_kernel_name_for(MLP_PRECISION_F32), mlp_kernel_name());
 }
 
+/* Threads predicting at once with the automatic variant (AMX where the CPU
+ * has it: each layer call loads its own tile configuration and releases the
+ * tiles, so a new thread needs no set-up and threads do not disturb each
+ * other): every thread's answers equal the main thread's bit for bit. */
+enum { THREADS = 3 };
+typedef struct {
+    const mlp_model *m;
+    mlp_precision p;
+    const float *x;
+    float *out;
+} thread_job;
+
+static void *predict_all(void *arg) {
+    thread_job *j = arg;
+    for (int round = 0; round < 3; round++) { /* overlap with the other threads */
+        free(j->out);
+        j->out = run_all(j->m, j->p, j->x);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state) {
+    (void)state;
+    mlp_kernel_select(NULL);
+    float *x = inputs();
+    for (int p = MLP_PRECISION_BF16; p <= MLP_PRECISION_INT8; p++) {
+        mlp_model *m = layer_model((mlp_precision)p);
+        float *ref = run_all(m, (mlp_precision)p, x);
+        pthread_t t[THREADS];
+        thread_job jobs[THREADS];
+        for (int i = 0; i < THREADS; i++) {
+            jobs[i] = (thread_job){.m = m, .p = (mlp_precision)p, .x = x, .out = NULL};
+            assert_int_equal(pthread_create(&t[i], NULL, predict_all, &jobs[i]), 0);
+        }
+        for (int i = 0; i < THREADS; i++) {
+            assert_int_equal(pthread_join(t[i], NULL), 0);
+            assert_memory_equal(jobs[i].out, ref,
+                                sizeof(float) * (size_t)MAXB * (MAXB + 1) / 2 * OUT);
+            free(jobs[i].out);
+        }
+        print_message("%-5s %-12s %d threads at once: identical to one thread\n",
+                      mlp_precision_name((mlp_precision)p), mlp_kernel_name_for((mlp_precision)p),
+                      THREADS);
+        free(ref);
+        mlp_model_free(m);
+    }
+    free(x);
+}
+
 static mlp_model *small_model(void) {
     static const int hidden[] = {40, 24};
     mlp_arch a;
@@ -332,9 +383,13 @@ static void test_bf16_round(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bf16_round),       cmocka_unit_test(test_choice),
-        cmocka_unit_test(test_bf16_variants),    cmocka_unit_test(test_int8_variants),
-        cmocka_unit_test(test_model_precisions), cmocka_unit_test(test_train_drops_copies),
+        cmocka_unit_test(test_bf16_round),
+        cmocka_unit_test(test_choice),
+        cmocka_unit_test(test_bf16_variants),
+        cmocka_unit_test(test_int8_variants),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_model_precisions),
+        cmocka_unit_test(test_train_drops_copies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
