@@ -19,11 +19,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
         curl -s -o /dev/null -H 'Content-Type: application/json' --data-binary "@$BENCH_BODY" "$DAEMON_URL/predict"
         for c in 1 64; do
             wrk_post "$DAEMON_URL/predict" "$c" "$WRK_SECONDS" "$BENCH_TMP/wrk.txt"
-            printf 'round %d  cores=%-7s c=%-3d %10s req/s  p50 %6s ms  p99 %6s ms  errors %s\n' "$round" "$cores" "$c" \
-                "$(val rps "$BENCH_TMP/wrk.txt")" "$(val p50_ms "$BENCH_TMP/wrk.txt")" \
-                "$(val p99_ms "$BENCH_TMP/wrk.txt")" "$(val errors "$BENCH_TMP/wrk.txt")"
+            # helpers lent so far (ran / late), from /metrics
+            split=$(curl -s "$DAEMON_URL/metrics" | awk -F'[ "]' '/^mlpd_predict_split_helpers_total/ { printf "%s%s", sep, $NF; sep = "/" }')
+            printf 'round %d  cores=%-7s c=%-3d %10s req/s  p50 %6s ms  p99 %6s ms  errors %s  helpers ran/late %s\n' \
+                "$round" "$cores" "$c" "$(val rps "$BENCH_TMP/wrk.txt")" "$(val p50_ms "$BENCH_TMP/wrk.txt")" \
+                "$(val p99_ms "$BENCH_TMP/wrk.txt")" "$(val errors "$BENCH_TMP/wrk.txt")" "$split"
         done
-        curl -s "$DAEMON_URL/metrics" | grep -E '^mlpd_build_info' | head -1
         daemon_stop
     done
 done

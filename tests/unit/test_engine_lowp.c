@@ -25,6 +25,9 @@
  *   forcing a variant the CPU lacks (by __builtin_cpu_supports asked here,
  *   not of lowp.c) must select the best one it has, which is asserted by
  *   name; the missing variant's own numbers are checked on a CPU that has it.
+ * - Linux refusing the tiles (a process with a too small sigaltstack) makes
+ *   the choice fall back to the best variant without them (checked in a
+ *   fresh process, by name).
  * - Three threads predicting at once with the automatic variant get the
  *   one-thread answers bit for bit (AMX: tiles configured per call).
  * - A model: float32 results unchanged by packing a reduced precision; a
@@ -34,12 +37,14 @@
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -381,15 +386,59 @@ static void test_bf16_round(void **state) {
     assert_int_equal(mlp_bf16_round(-1e-40f), 0x8000);
 }
 
-int main(void) {
+/* The fallback when Linux refuses the tiles, checked on a machine that has
+ * AMX: a process whose signal stack (sigaltstack) is too small for the tile
+ * state is refused them (arch_prctl ARCH_REQ_XCOMP_PERM fails with ENOSPC),
+ * and must then run the best variant without tiles. The choice is made once
+ * per process, so it runs in a fresh one: this binary with --small-altstack,
+ * which prints the bf16 and int8 names. */
+static int small_altstack_child(void) {
+    static char small[4096];
+    stack_t ss = {.ss_sp = small, .ss_size = sizeof small};
+    if (sigaltstack(&ss, NULL) != 0) return 2;
+    printf("%s %s\n", mlp_kernel_name_for(MLP_PRECISION_BF16),
+           mlp_kernel_name_for(MLP_PRECISION_INT8));
+    return 0;
+}
+
+static void test_tiles_refused(void **state) {
+    (void)state;
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], STDOUT_FILENO);
+        execl("/proc/self/exe", "test_engine_lowp", "--small-altstack", (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    char out[128] = "", bf16[64], int8[64];
+    ssize_t n = read(fd[0], out, sizeof out - 1);
+    close(fd[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0 && n > 0);
+    assert_int_equal(sscanf(out, "%63s %63s", bf16, int8), 2);
+    for (int p = MLP_PRECISION_BF16; p <= MLP_PRECISION_INT8; p++) {
+        const char *want = cpu_has("avx512", (mlp_precision)p) ? "avx512"
+                           : cpu_has("avx2", (mlp_precision)p) ? "avx2"
+                                                               : "portable";
+        assert_string_equal(p == MLP_PRECISION_BF16 ? bf16 : int8,
+                            expected_name(want, (mlp_precision)p));
+    }
+    print_message("tiles refused (small sigaltstack): bf16 %s, int8 %s; here with tiles: %s, %s\n",
+                  bf16, int8, mlp_kernel_name_for(MLP_PRECISION_BF16),
+                  mlp_kernel_name_for(MLP_PRECISION_INT8));
+}
+
+int main(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "--small-altstack")) return small_altstack_child();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bf16_round),
-        cmocka_unit_test(test_choice),
-        cmocka_unit_test(test_bf16_variants),
-        cmocka_unit_test(test_int8_variants),
-        cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_model_precisions),
-        cmocka_unit_test(test_train_drops_copies),
+        cmocka_unit_test(test_bf16_round),       cmocka_unit_test(test_choice),
+        cmocka_unit_test(test_bf16_variants),    cmocka_unit_test(test_int8_variants),
+        cmocka_unit_test(test_threads),          cmocka_unit_test(test_tiles_refused),
+        cmocka_unit_test(test_model_precisions), cmocka_unit_test(test_train_drops_copies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
