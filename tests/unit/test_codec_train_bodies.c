@@ -208,11 +208,12 @@ static void test_documented_recipes_decode(void **state) {
         const char *file;
         mlp_lr_kind schedule;
         int epochs;
-    } recipes[] = {{"docs/recipes/fashion-mnist-30s.json", MLP_LR_COSINE, 20},
-                   {"docs/recipes/fashion-mnist-120s.json", MLP_LR_COSINE, 30},
-                   {"docs/recipes/fashion-mnist-45ep.json", MLP_LR_COSINE, 45},
-                   {"docs/recipes/parity-cosine.json", MLP_LR_COSINE, 10},
-                   {"docs/recipes/parity-step.json", MLP_LR_STEP, 10}};
+        int hflip;
+    } recipes[] = {{"docs/recipes/fashion-mnist-30s.json", MLP_LR_COSINE, 20, 0},
+                   {"docs/recipes/fashion-mnist-120s.json", MLP_LR_COSINE, 75, 1},
+                   {"docs/recipes/fashion-mnist-45ep.json", MLP_LR_COSINE, 45, 0},
+                   {"docs/recipes/parity-cosine.json", MLP_LR_COSINE, 10, 0},
+                   {"docs/recipes/parity-step.json", MLP_LR_STEP, 10, 0}};
     for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
         FILE *f = fopen(recipes[i].file, "rb");
         if (!f) fail_msg("cannot open %s", recipes[i].file);
@@ -226,6 +227,8 @@ static void test_documented_recipes_decode(void **state) {
         assert_string_equal(r.dataset, "fashion-mnist");
         assert_int_equal(r.recipe.train.schedule.type, recipes[i].schedule);
         assert_int_equal(r.recipe.train.epochs, recipes[i].epochs);
+        assert_int_equal(r.recipe.train.augment.hflip, recipes[i].hflip);
+        assert_int_equal(r.recipe.train.augment.shift, 0);
     }
 }
 
