@@ -16,12 +16,13 @@
  * does not wait for one that has started: the job's memory is reference
  * counted and the helper stays unlendable until it has left. So a helper
  * that cannot run promptly (its core is busy) costs the caller a wake-up,
- * not a wait. Such cancellations, and a caller that had to wait long for a
- * helper's claimed work (the helper lost its core midway: with another
- * process on that core this costs milliseconds), are taken as a sign that
- * the cores are busy, which usually lasts: lending then pauses for a time,
- * 1 ms, doubling up to 1 s while it recurs within four pauses, back to 1 ms
- * after a quiet stretch.
+ * not a wait. Both are signs that the cores are busy. A helper taken back
+ * cost a wake-up only: lending skips the next 1, 2, 4 ... 256 calls, fewer
+ * after each on-time split. A caller that had to wait long for a helper's
+ * claimed work (the helper lost its core midway: with another process on
+ * that core this costs milliseconds, and such load usually lasts) pauses
+ * lending for a time: 1 ms, doubling up to 1 s while it recurs within four
+ * pauses, back to 1 ms after a quiet stretch.
  *
  * Linux only (futex); elsewhere the pool has no helpers and nothing splits.
  */
@@ -42,7 +43,8 @@
 
 #define SPIN_NS      50000         /* a helper's spin after a job before it sleeps */
 #define MIN_PAUSE_NS 1000000ull    /* lending pauses 1 ms after a late helper, */
-#define MAX_PAUSE_NS 1000000000ull /* doubling up to 1 s while helpers stay late */
+#define MAX_PAUSE_NS 1000000000ull /* doubling up to 1 s while callers keep waiting */
+#define MAX_SKIP     256           /* calls without lending after repeated late helpers */
 
 enum { IDLE = 0, POSTED = 1, TAKEN = 2 };
 
@@ -59,6 +61,8 @@ static int n_helpers;
 static pthread_once_t started = PTHREAD_ONCE_INIT;
 static _Atomic uint64_t pause_until; /* no lending before this mlp_now_ns() */
 static _Atomic uint64_t pause_len;   /* length of the last pause */
+static atomic_int skip_calls;        /* calls left without lending (after late helpers) */
+static atomic_int skip_len;          /* length of the last such skip */
 static _Thread_local int denied;     /* mlp_predict_split_here(0) on this thread */
 static atomic_ulong n_lent, n_late;  /* helpers lent, of which never started */
 
@@ -176,6 +180,10 @@ int mlp_pool_lend(mlp_pool_job *job, int max_helpers) {
     if (denied || max_helpers < 1) return 0;
     pthread_once(&started, start_helpers);
     if (n_helpers == 0) return 0;
+    if (atomic_load_explicit(&skip_calls, memory_order_relaxed) > 0) {
+        atomic_fetch_sub_explicit(&skip_calls, 1, memory_order_relaxed);
+        return 0;
+    }
     if (atomic_load_explicit(&pause_until, memory_order_relaxed) > mlp_now_ns()) return 0;
     for (int i = 0; i < n_helpers && job->n_lent < max_helpers; i++) {
         helper *h = &helpers[i];
@@ -206,9 +214,18 @@ int mlp_pool_leave(mlp_pool_job *job, int slow) {
     }
     atomic_fetch_add_explicit(&n_lent, (unsigned long)job->n_lent, memory_order_relaxed);
     atomic_fetch_add_explicit(&n_late, (unsigned long)late, memory_order_relaxed);
-    if (late || slow) {
-        /* Busy again within four pauses: pause twice as long; after a
-         * quiet stretch (the load went away) start again from 1 ms. */
+    if (late && !slow) { /* cheap (a wake-up): skip 1, 2, 4 ... 256 calls */
+        int len = atomic_load_explicit(&skip_len, memory_order_relaxed);
+        len = len ? (len * 2 > MAX_SKIP ? MAX_SKIP : len * 2) : 1;
+        atomic_store_explicit(&skip_len, len, memory_order_relaxed);
+        atomic_store_explicit(&skip_calls, len, memory_order_relaxed);
+    } else if (job->n_lent && !slow) { /* on time: skip fewer next time */
+        atomic_store_explicit(&skip_len, atomic_load(&skip_len) / 2, memory_order_relaxed);
+    }
+    if (slow) {
+        /* Costly (a wait for a descheduled helper). Again within four
+         * pauses: pause twice as long; after a quiet stretch (the load went
+         * away) start again from 1 ms. */
         uint64_t now = mlp_now_ns(), len = atomic_load_explicit(&pause_len, memory_order_relaxed);
         uint64_t until = atomic_load_explicit(&pause_until, memory_order_relaxed);
         len = len && now < until + 3 * len ? (len * 2 > MAX_PAUSE_NS ? MAX_PAUSE_NS : len * 2)
@@ -228,4 +245,6 @@ void mlp_predict_split_counts(unsigned long *lent, unsigned long *late) {
 void mlp_pool_backoff_reset(void) {
     atomic_store(&pause_len, 0);
     atomic_store(&pause_until, 0);
+    atomic_store(&skip_len, 0);
+    atomic_store(&skip_calls, 0);
 }
