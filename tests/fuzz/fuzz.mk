@@ -31,9 +31,9 @@ FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_LONG_SECONDS ?= 600
 FUZZ_SERVER_TARGETS ?= fuzz_router
 
-FUZZ_PKG_CFLAGS := $(shell pkg-config --cflags openblas libmicrohttpd libcjson sqlite3 zlib 2>/dev/null)
+FUZZ_PKG_CFLAGS := $(shell pkg-config --cflags openblas libmicrohttpd libcjson sqlite3 libpq zlib 2>/dev/null)
 FUZZ_CORE_LIBS := $(shell pkg-config --libs openblas libcjson zlib 2>/dev/null) -lpthread -lm
-FUZZ_SERVER_LIBS := $(shell pkg-config --libs libmicrohttpd sqlite3 2>/dev/null)
+FUZZ_SERVER_LIBS := $(shell pkg-config --libs libmicrohttpd sqlite3 libpq 2>/dev/null)
 
 # -fno-sanitize-recover turns every UBSan report into an abort, which libFuzzer
 # records as a crash with its input.

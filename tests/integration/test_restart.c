@@ -88,6 +88,7 @@ static char *model_bytes(const mlpd_daemon *d, int64_t model, size_t *len) {
     assert_int_equal(http_get(d, path, &r), 0);
     assert_int_equal(r.status, 200);
     *len = r.len;
+    free(r.headers);
     return r.body; /* owned by the caller now */
 }
 

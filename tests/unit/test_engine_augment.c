@@ -177,6 +177,7 @@ typedef struct {
 static int keep(const mlp_progress *p, const mlp_model *m, void *user) {
     (void)m;
     kept *k = user;
+    free(k->bytes[p->epoch]); /* a later run into the same record replaces it */
     k->bytes[p->epoch] = malloc(p->checkpoint_len);
     assert_non_null(k->bytes[p->epoch]);
     memcpy(k->bytes[p->epoch], p->checkpoint, p->checkpoint_len);
