@@ -382,3 +382,28 @@ int pgs_read_rows(const PGresult *r, pgs_row_reader read, void (*clear)(void *),
     *n = (size_t)count;
     return MLPD_OK;
 }
+
+int pgs_read_page(pg_store *s, const char *page_sql, const pgs_params *p, const char *count_sql,
+                  const char *what, pgs_row_reader read, void (*clear)(void *), size_t item_size,
+                  void **out, size_t *n, int64_t *total, mlpd_error *err) {
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    PGresult *r = pgs_exec(s, page_sql, p, 0, what, err);
+    PGresult *c = NULL;
+    if (r && total) {
+        pgs_params cp = {0};
+        pgs_p_text(&cp, p->v[0]);
+        c = pgs_exec(s, count_sql, &cp, 0, what, err);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!r || (total && !c)) {
+        PQclear(r);
+        return MLPD_ESTORE;
+    }
+    if (total) *total = pgs_i64(c, 0, 0);
+    PQclear(c);
+    int rc = pgs_read_rows(r, read, clear, item_size, out, n, err);
+    PQclear(r);
+    return rc;
+}

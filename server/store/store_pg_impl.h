@@ -100,6 +100,13 @@ typedef int (*pgs_row_reader)(const PGresult *r, int row, void *item, mlpd_error
 int pgs_read_rows(const PGresult *r, pgs_row_reader read, void (*clear)(void *), size_t item_size,
                   void **out, size_t *n, mlpd_error *err);
 
+/* One page of a list and, when total is not NULL, its count: page_sql with
+ * p, then count_sql with p's first parameter alone (the status filter), both
+ * under s->mu; the rows are read as pgs_read_rows does. */
+int pgs_read_page(pg_store *s, const char *page_sql, const pgs_params *p, const char *count_sql,
+                  const char *what, pgs_row_reader read, void (*clear)(void *), size_t item_size,
+                  void **out, size_t *n, int64_t *total, mlpd_error *err);
+
 /* A run's columns in the order pgs_read_run_row reads them (store_pg_runs.c). */
 #define PGS_RUN_COLUMNS                                                                            \
     "id, status, config_json, dataset, error, created_at, started_at, finished_at, "               \

@@ -217,8 +217,6 @@ int pgs_run_get(store *base, int64_t id, store_run *out, mlpd_error *err) {
 int pgs_run_list(store *base, const store_run_query *q, store_run **out, size_t *n, int64_t *total,
                  mlpd_error *err) {
     pg_store *s = pgs_of(base);
-    *out = NULL;
-    *n = 0;
     int limit = q->limit < 1 ? 1 : q->limit > 1001 ? 1001 : q->limit;
     int64_t offset = q->offset < 0 ? 0 : q->offset;
     pgs_params p = {0};
@@ -226,32 +224,16 @@ int pgs_run_list(store *base, const store_run_query *q, store_run **out, size_t 
     pgs_p_i64(&p, limit);
     pgs_p_i64(&p, offset);
     pgs_p_i64(&p, q->before_id > 0 ? q->before_id : INT64_MAX); /* a keyset cursor, or none */
-    pthread_mutex_lock(&s->mu);
     /* The page, then its total (ignoring the cursor, as store.h says): a count
      * over the runs_status_id index. PostgreSQL keeps no run_counts rows (see
      * migrations/postgresql/006_run_counts.sql). */
-    PGresult *r = pgs_exec(s,
-                           "SELECT " PGS_RUN_COLUMNS " FROM runs"
-                           " WHERE ($1::text IS NULL OR status = $1) AND id < $4"
-                           " ORDER BY id DESC LIMIT $2 OFFSET $3",
-                           &p, 0, "list runs", err);
-    PGresult *c = NULL;
-    if (r && total) {
-        pgs_params cp = {0};
-        pgs_p_text(&cp, p.v[0]);
-        c = pgs_exec(s, "SELECT count(*) FROM runs WHERE $1::text IS NULL OR status = $1", &cp, 0,
-                     "count runs", err);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (!r || (total && !c)) {
-        PQclear(r);
-        return MLPD_ESTORE;
-    }
-    if (total) *total = pgs_i64(c, 0, 0);
-    PQclear(c);
-    int rc = pgs_read_rows(r, pgs_read_run_row, pgs_clear_run, sizeof **out, (void **)out, n, err);
-    PQclear(r);
-    return rc;
+    return pgs_read_page(s,
+                         "SELECT " PGS_RUN_COLUMNS " FROM runs"
+                         " WHERE ($1::text IS NULL OR status = $1) AND id < $4"
+                         " ORDER BY id DESC LIMIT $2 OFFSET $3",
+                         &p, "SELECT count(*) FROM runs WHERE $1::text IS NULL OR status = $1",
+                         "list runs", pgs_read_run_row, pgs_clear_run, sizeof **out, (void **)out,
+                         n, total, err);
 }
 
 int pgs_run_ids_with_status(store *base, run_status status, int64_t **ids, size_t *n,

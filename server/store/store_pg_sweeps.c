@@ -161,35 +161,17 @@ int pgs_sweep_set_best(store *base, int64_t id, int64_t run_id, double value, ml
 int pgs_sweep_list(store *base, const store_run_query *q, store_sweep **out, size_t *n,
                    int64_t *total, mlpd_error *err) {
     pg_store *s = pgs_of(base);
-    *out = NULL;
-    *n = 0;
     int limit = q->limit < 1 ? 1 : q->limit > 1000 ? 1000 : q->limit;
     pgs_params p = {0};
     pgs_p_text(&p, q->has_status ? run_status_name(q->status) : NULL);
     pgs_p_i64(&p, limit);
     pgs_p_i64(&p, q->offset < 0 ? 0 : q->offset);
-    pthread_mutex_lock(&s->mu);
-    PGresult *r = pgs_exec(s,
-                           "SELECT " SWEEP_COLUMNS " FROM sweeps WHERE $1::text IS NULL"
-                           " OR status = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
-                           &p, 0, "list sweeps", err);
-    PGresult *c = NULL;
-    if (r && total) {
-        pgs_params cp = {0};
-        pgs_p_text(&cp, p.v[0]);
-        c = pgs_exec(s, "SELECT count(*) FROM sweeps WHERE $1::text IS NULL OR status = $1", &cp, 0,
-                     "count sweeps", err);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (!r || (total && !c)) {
-        PQclear(r);
-        return MLPD_ESTORE;
-    }
-    if (total) *total = pgs_i64(c, 0, 0);
-    PQclear(c);
-    int rc = pgs_read_rows(r, read_sweep_row, clear_sweep, sizeof **out, (void **)out, n, err);
-    PQclear(r);
-    return rc;
+    return pgs_read_page(s,
+                         "SELECT " SWEEP_COLUMNS " FROM sweeps WHERE $1::text IS NULL"
+                         " OR status = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
+                         &p, "SELECT count(*) FROM sweeps WHERE $1::text IS NULL OR status = $1",
+                         "list sweeps", read_sweep_row, clear_sweep, sizeof **out, (void **)out, n,
+                         total, err);
 }
 
 int pgs_sweep_children(store *base, int64_t sweep_id, int limit, store_run **out, size_t *n,
