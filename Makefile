@@ -64,6 +64,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(LAYER_INC_$(patsubst %/,%,$(dir $<))) -c $< -o $@
 
+# Adam's sqrtf vectorises only without errno (engine/optim.c says why it is exact).
+$(BUILD)/obj/engine/optim.o: BASE_CFLAGS += -fno-math-errno
+
 $(ENGINE_LIB): $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

@@ -22,13 +22,20 @@
  */
 /* GCC's -O2 vectorises only loops whose trip count is a known multiple of
  * the vector width ("very-cheap" cost model): these elementwise loops need
- * the dynamic model. No -ffast-math: float reductions keep their order. */
+ * the dynamic model. Adam's sqrtf is vectorised only without errno, which the
+ * Makefile turns off for this file (the pragma cannot): v is never negative,
+ * so errno would never be set, and sqrt and division are correctly rounded
+ * in both forms, so results do not change. No -ffast-math: float reductions
+ * keep their order. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("vect-cost-model=dynamic")
 #endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 #include "internal.h"
 
@@ -159,7 +166,42 @@ static void decay_step(float *restrict w, size_t n, float lr, float wd) {
     for (size_t i = 0; i < n; i++) w[i] *= keep;
 }
 
+/* Denormal moments are flushed to zero during a step (and read as zero).
+ * Why: a weight whose gradient is zero for many steps (an input pixel that is
+ * blank in most images, a unit that rarely fires) has its momentum decayed
+ * geometrically through the denormal range (below 1.2e-38), where each
+ * multiply takes a microcode assist of ~100 cycles: over a 75-epoch Adam run
+ * on Fashion-MNIST the step's share of an epoch doubled and epochs slowed
+ * from 1.0 s to 1.4 s. Values that small move no weight (lr * m / (sqrt(v) +
+ * eps) underflows float32 anyway), so flushing them changes no result that
+ * matters; the caller's floating-point mode is restored on return. */
+typedef struct {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned csr;
+#else
+    int unused;
+#endif
+} flush_scope;
+
+static flush_scope flush_denormals(void) {
+    flush_scope f = {0};
+#if defined(__x86_64__) || defined(__i386__)
+    f.csr = _mm_getcsr();
+    _mm_setcsr(f.csr | 0x8040u); /* FTZ (bit 15) and DAZ (bit 6) */
+#endif
+    return f;
+}
+
+static void restore_fp_mode(flush_scope f) {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr(f.csr);
+#else
+    (void)f;
+#endif
+}
+
 void mlp_optim_step(mlp_optim *o, float *params, const float *grad) {
+    flush_scope fs = flush_denormals();
     o->t++;
     switch (o->kind) {
     case MLP_OPT_SGD: sgd_step(params, grad, o->n, o->lr); break;
@@ -173,4 +215,5 @@ void mlp_optim_step(mlp_optim *o, float *params, const float *grad) {
         adam_step(params, grad, o->m, o->v, o->n, o->lr, o->beta1, o->beta2, o->epsilon, o->t);
         break;
     }
+    restore_fp_mode(fs);
 }
