@@ -62,6 +62,12 @@ typedef struct {
     int mr;             /* rows per register tile, <= MLP_PACKED_MAX_MR */
     int (*supported)(void);
     void (*tile_rows)(int rb, float *c, int ldc, const float *x, int ldx, const float *w, int kc);
+    /* NULL, or two adjacent panels at once: c (rb rows, 32 columns) +=
+     * x times the panel blocks w and w + ws, each output getting exactly the
+     * additions tile_rows would give it (so a layer split by panels keeps
+     * its bits whichever panels end up paired); 1 <= rb <= mr. */
+    void (*tile_rows2)(int rb, float *c, int ldc, const float *x, int ldx, const float *w,
+                       size_t ws, int kc);
 } mlp_packed_kernel;
 extern const mlp_packed_kernel mlp_packed_kernel_avx512;   /* packed_avx512.c */
 extern const mlp_packed_kernel mlp_packed_kernel_avx2;     /* packed_avx2.c */

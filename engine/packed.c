@@ -143,8 +143,18 @@ static void packed_gemm(const mlp_packed_kernel *kn, float *y, const float *x, c
     float edge[MLP_PACKED_MAX_MR * NR]; /* the last, partial panel's outputs */
     for (int k0 = 0; k0 < In; k0 += kb) {
         int kc = In - k0 < kb ? In - k0 : kb;
-        for (int p0 = pa * NR; p0 < O && p0 < pb * NR; p0 += NR) {
+        int end = pb * NR < O ? pb * NR : O;
+        for (int p0 = pa * NR; p0 < end; p0 += NR) {
             const float *w = Wp + (size_t)p0 * In + (size_t)k0 * NR;
+            if (kn->tile_rows2 && p0 + 2 * NR <= end) { /* two whole panels */
+                for (int r = 0; r < B; r += mr) {
+                    int rb = B - r < mr ? B - r : mr;
+                    kn->tile_rows2(rb, y + (size_t)r * O + p0, O, x + (size_t)r * In + k0, In, w,
+                                   (size_t)NR * In, kc);
+                }
+                p0 += NR;
+                continue;
+            }
             for (int r = 0; r < B; r += mr) {
                 int rb = B - r < mr ? B - r : mr;
                 const float *xr = x + (size_t)r * In + k0;

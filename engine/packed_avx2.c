@@ -95,4 +95,5 @@ static void tile_rows(int rb, float *c, int ldc, const float *x, int ldx, const 
 #define MR 6
 #endif
 
-const mlp_packed_kernel mlp_packed_kernel_avx2 = {"avx2-fma", "avx2", MR, supported, tile_rows};
+const mlp_packed_kernel mlp_packed_kernel_avx2 = {"avx2-fma", "avx2",    MR,
+                                                  supported,  tile_rows, NULL};

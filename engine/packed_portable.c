@@ -45,5 +45,5 @@ static void tile_rows(int rb, float *c, int ldc, const float *x, int ldx, const 
     }
 }
 
-const mlp_packed_kernel mlp_packed_kernel_portable = {"portable", "portable", MR, supported,
-                                                      tile_rows};
+const mlp_packed_kernel mlp_packed_kernel_portable = {"portable", "portable", MR,
+                                                      supported,  tile_rows,  NULL};
