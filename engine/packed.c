@@ -16,8 +16,14 @@
  *
  * Driver: y (B,O) += x (B,I) W^T by register tiles of up to mr rows x 16
  * outputs (mr is the variant's: 12 for AVX-512's 32 registers, 6 for AVX2's
- * 16, 4 portable), over blocks of KC inputs so a panel block (KC x 16 floats,
- * 16 KiB) stays in L1 while every row block of the batch passes over it.
+ * 16, 4 portable), or mr rows x 32 outputs over two adjacent whole panels
+ * where the variant has such a tile (AVX-512: each broadcast input then
+ * feeds two FMAs, which took the first reference layer at 128 rows from
+ * ~155 to ~190 GFLOP/s on one core), over blocks of KC inputs so a panel
+ * block (KC x 16 floats, 16 KiB; 32 KiB for a pair) stays in L1 while every
+ * row block of the batch passes over it. Row blocks are the same for both
+ * tile widths, so an output's additions do not depend on whether its panel
+ * was paired (which depends on the range of panels computed).
  * Below SMALL_ROWS rows the inputs are not blocked: each panel is then read
  * as one stream, which is what bounds a one- or two-row product.
  *

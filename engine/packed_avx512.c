@@ -5,8 +5,10 @@
  * accumulator instead of two: a tile is up to 12 rows x 16 outputs (12
  * accumulators, 1 weight vector, 1 broadcast: 14 of the 32 zmm registers),
  * which halves how often a panel block is read for a batch of 12-64 rows
- * compared with AVX2's 6-row tiles. Built through target attributes; packed.c
- * runs it only where __builtin_cpu_supports("avx512f") holds.
+ * compared with AVX2's 6-row tiles. Pairs of whole panels take a 12 x 32
+ * tile (tile2), which halves the broadcasts per FMA. Built through target
+ * attributes; packed.c runs it only where __builtin_cpu_supports("avx512f")
+ * holds.
  */
 #include "internal.h"
 
@@ -63,18 +65,28 @@ tile2(int rb, float *c, int ldc, const float *x, int ldx, const float *w, size_t
     __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0, b8 = a0, b9 = a0,
            b10 = a0, b11 = a0;
 #define TILE_ROW2(i)                                                                               \
-    if (rb > (i)) {                                                                                \
-        __m512 v = _mm512_set1_ps(x[(size_t)(i) * (size_t)ldx + k]);                               \
-        a##i = _mm512_fmadd_ps(v, w0, a##i);                                                       \
-        b##i = _mm512_fmadd_ps(v, w1, b##i);                                                       \
-    }
+    do {                                                                                           \
+        if (rb > (i)) {                                                                            \
+            __m512 v = _mm512_set1_ps(x[(size_t)(i) * (size_t)ldx + k]);                           \
+            a##i = _mm512_fmadd_ps(v, w0, a##i);                                                   \
+            b##i = _mm512_fmadd_ps(v, w1, b##i);                                                   \
+        }                                                                                          \
+    } while (0)
     for (int k = 0; k < kc; k++) {
         __m512 w0 = _mm512_loadu_ps(w + (size_t)k * NR),
                w1 = _mm512_loadu_ps(w + ws + (size_t)k * NR);
-        TILE_ROW2(0)
-        TILE_ROW2(1)
-        TILE_ROW2(2) TILE_ROW2(3) TILE_ROW2(4) TILE_ROW2(5) TILE_ROW2(6) TILE_ROW2(7) TILE_ROW2(8)
-            TILE_ROW2(9) TILE_ROW2(10) TILE_ROW2(11)
+        TILE_ROW2(0);
+        TILE_ROW2(1);
+        TILE_ROW2(2);
+        TILE_ROW2(3);
+        TILE_ROW2(4);
+        TILE_ROW2(5);
+        TILE_ROW2(6);
+        TILE_ROW2(7);
+        TILE_ROW2(8);
+        TILE_ROW2(9);
+        TILE_ROW2(10);
+        TILE_ROW2(11);
     }
 #undef TILE_ROW2
     __m512 acc[MR][2] = {{a0, b0}, {a1, b1}, {a2, b2}, {a3, b3}, {a4, b4},   {a5, b5},

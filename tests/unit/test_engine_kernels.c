@@ -152,7 +152,8 @@ static void test_predict_independent_of_batch(void **state) {
 /* A packed model against an unpacked copy of itself (the CBLAS path, checked
  * against double precision by test_dense_forward_paths). Widths 300 -> 37 ->
  * 21 -> out: 300 spans two input blocks (256 + 44), 37 and 21 end in
- * partial panels. */
+ * partial panels after a pair of whole panels (two-panel tiles) and a lone
+ * one. */
 static void check_packed_model(mlp_act hidden_act, mlp_loss loss, int outputs) {
     static const int hidden[] = {37, 21};
     enum { IN = 300, MAXB = MLP_PACKED_MAX_ROWS + 4 };

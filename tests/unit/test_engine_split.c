@@ -11,6 +11,11 @@
  *   output (which is split too), batches 1..260 across the register tiles,
  *   input blocks and the packed-batch limit, on every kernel variant this
  *   CPU runs; the pool must have lent helpers (the split really ran).
+ * - Panel ranges without the pool: every range [pa, pb) of a layer of 8
+ *   panels (mlp_dense_packed_panels) gives the whole layer's bytes in its
+ *   columns and leaves the others alone, for batch sizes around every
+ *   variant's row tiles, so pairs of panels (the AVX-512 two-panel tile),
+ *   lone whole panels and the partial last panel give the same bits.
  * - Concurrent callers: four threads predicting batches of 1 and 64 at once,
  *   one of them refusing to split, each get the single-thread bytes (the
  *   helpers are try-acquired, scratch stays each caller's).
@@ -126,6 +131,70 @@ static void test_split_bits_every_variant(void **state) {
     mlp_kernel_select(NULL);
 }
 
+/* Every panel range [pa, pb) of one layer against the whole layer, byte for
+ * byte, with the columns outside the range untouched: the contract split.c
+ * relies on, checked without the pool, so each way the driver can tile a
+ * range (pairs of whole panels, a lone whole panel, the partial last panel)
+ * meets each other. 300 inputs span two input blocks; 8 panels, the last of
+ * 5 outputs. */
+static void check_panel_ranges(void) {
+    enum { IN = 300, O = 7 * MLP_PACKED_NR + 5, NP = 8, MAXB = MLP_PACKED_MAX_ROWS + 4 };
+    static const int batches[] = {1,  2,  3,  4,  5,  6,  7,   11,  12,
+                                  13, 14, 16, 23, 25, 37, 128, 129, MAXB};
+    mlp_rng r;
+    mlp_rng_seed(&r, 8);
+    float *x = random_floats(&r, (size_t)MAXB * IN), *b = random_floats(&r, O);
+    float *W = random_floats(&r, (size_t)O * IN), *Wp = malloc((size_t)NP * MLP_PACKED_NR * IN * 4);
+    float *whole = malloc((size_t)MAXB * O * sizeof *whole), *part = malloc((size_t)MAXB * O * 4);
+    assert_non_null(Wp);
+    assert_non_null(whole);
+    assert_non_null(part);
+    assert_int_equal(mlp_packed_panels(O), NP);
+    for (int p = 0; p < NP; p++) /* packed.c's layout, written here independently */
+        for (int k = 0; k < IN; k++)
+            for (int j = 0; j < MLP_PACKED_NR; j++) {
+                int o = p * MLP_PACKED_NR + j;
+                Wp[((size_t)p * IN + k) * MLP_PACKED_NR + j] =
+                    o < O ? W[(size_t)o * IN + k] - 0.5f : 0;
+            }
+    int ranges = 0;
+    for (size_t bi = 0; bi < sizeof batches / sizeof *batches; bi++) {
+        int B = batches[bi];
+        mlp_dense_packed_forward(whole, x, Wp, b, MLP_ACT_TANH, B, IN, O);
+        for (int pa = 0; pa < NP; pa++)
+            for (int pb = pa + 1; pb <= NP; pb++, ranges++) {
+                for (int i = 0; i < B * O; i++) part[i] = -7.0f;
+                mlp_dense_packed_panels(part, x, Wp, b, MLP_ACT_TANH, B, IN, O, pa, pb);
+                for (int i = 0; i < B * O; i++) {
+                    int col = i % O, in = col >= pa * MLP_PACKED_NR && col < pb * MLP_PACKED_NR;
+                    float want = in ? whole[i] : -7.0f;
+                    if (memcmp(&part[i], &want, sizeof want))
+                        fail_msg("kernel %s, batch %d, panels [%d, %d), row %d, column %d: %.9g, "
+                                 "want %.9g",
+                                 mlp_kernel_name(), B, pa, pb, i / O, col, (double)part[i],
+                                 (double)want);
+                }
+            }
+    }
+    print_message("%-34s kernel %-9s %d ranges: identical bits\n", "panel ranges of 300 -> 117",
+                  mlp_kernel_name(), ranges);
+    free(x), free(b), free(W), free(Wp), free(whole), free(part);
+}
+
+static void test_panel_ranges_every_variant(void **state) {
+    (void)state;
+    static const char *const variants[] = {"avx512", "avx2", "portable"};
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        mlp_kernel_select(variants[v]);
+        if (!mlp_kernel_is(variants[v])) {
+            print_message("this CPU lacks %s: its ranges are checked where it runs\n", variants[v]);
+            continue;
+        }
+        check_panel_ranges();
+    }
+    mlp_kernel_select(NULL);
+}
+
 typedef struct {
     const mlp_model *m;
     const float *x; /* (64, 784) */
@@ -204,6 +273,7 @@ static void test_model_freed_after_split(void **state) {
 int main(void) {
     setenv("MLPD_PREDICT_CORES", "3", 1); /* before the engine reads it */
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_panel_ranges_every_variant),
         cmocka_unit_test(test_split_bits_every_variant),
         cmocka_unit_test(test_concurrent_callers),
         cmocka_unit_test(test_model_freed_after_split),
