@@ -253,6 +253,28 @@ void http_deferred_resume(http_deferred *d) {
     MHD_resume_connection(((conn_state *)d)->req.conn);
 }
 
+int http_answer_next_turn(const http_request *req, http_finish_fn finish, void *arg) {
+    conn_state *s = req->internal;
+    if (!s || s->deferred || s->next_turn || !finish) return -1;
+    s->finish = finish;
+    s->finish_arg = arg;
+    s->next_turn = 1;
+    return 0;
+}
+
+int http_thread_connections(const http_request *req) {
+    conn_state *s = req->internal;
+    if (!s || !s->l) return 1;
+    int n = atomic_load_explicit(&s->l->open, memory_order_relaxed);
+    return n > 1 ? n : 1;
+}
+
+/* Run a next-turn request's finish (on its HTTP thread); its answer goes to s->res. */
+static void finish_next_turn(conn_state *s) {
+    s->next_turn = 0;
+    s->finish(s->finish_arg, &s->res);
+}
+
 /* Run a deferred request's finish (on its HTTP thread); its answer goes to s->res. */
 static void finish_deferred(conn_state *s) {
     s->deferred = 0;
@@ -263,8 +285,9 @@ static void finish_deferred(conn_state *s) {
 /* ---- MHD callbacks ------------------------------------------------------------------ */
 /* The request's state: made by http_on_uri (http_strict.c) or, when that
  * failed for memory, here; filled now that the decoded URL and the headers are in. */
-static conn_state *begin(http_server *h, conn_state *s, struct MHD_Connection *c, const char *url,
+static conn_state *begin(listener *l, conn_state *s, struct MHD_Connection *c, const char *url,
                          const char *method) {
+    http_server *h = l->h;
     if (!s && (s = calloc(1, sizeof *s)) != NULL) s->start = mono_seconds();
     if (!s) return NULL;
     size_t mlen = strnlen(method, sizeof s->method - 1); /* cut as snprintf would */
@@ -283,6 +306,7 @@ static conn_state *begin(http_server *h, conn_state *s, struct MHD_Connection *c
     s->req.conn = c;
     s->req.internal = s;
     s->h = h;
+    s->l = l;
     s->began = 1;
     return s;
 }
@@ -339,10 +363,17 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char 
     http_server *h = ((listener *)cls)->h;
     conn_state *s = *req_cls;
     if (!s || !s->began) {
-        s = begin(h, s, c, url, method);
+        s = begin(cls, s, c, url, method);
         if (!s) return MHD_NO;
         *req_cls = s;
         return first_call(h, s, c, version);
+    }
+    if (s->next_turn) {
+        /* Called again on a later turn: libmicrohttpd (0.9.75 and 1.0
+         * alike) calls the handler of a complete request that has no
+         * response yet on each turn of its loop, without sleeping. */
+        finish_next_turn(s);
+        return send_response(c, s);
     }
     if (s->deferred) { /* resumed: the deferred work is done */
         finish_deferred(s);
@@ -391,7 +422,8 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char 
         s->req.body_len = s->body_len;
     }
     h->handler.handle(h->handler.ctx, s->target, &s->req, &s->res);
-    if (s->deferred) return MHD_YES; /* suspended; answered when resumed */
+    if (s->deferred) return MHD_YES;  /* suspended; answered when resumed */
+    if (s->next_turn) return MHD_YES; /* no response yet: MHD calls again next turn */
     return send_response(c, s);
 }
 
@@ -411,6 +443,7 @@ void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     }
     atomic_fetch_add_explicit(&l->requests, 1, memory_order_relaxed);
     if (s->deferred) finish_deferred(s); /* closed before the answer: release the work */
+    if (s->next_turn) finish_next_turn(s);
     atomic_fetch_sub(&h->in_flight, 1);
     double secs = mono_seconds() - s->start;
     int status = s->queued ? s->res.status : 499; /* 499: client went away before an answer */

@@ -121,6 +121,27 @@ typedef void (*http_finish_fn)(void *arg, http_response *res);
 http_deferred *http_defer(const http_request *req, http_finish_fn finish, void *arg);
 void http_deferred_resume(http_deferred *d);
 
+/* ---- answers on the next turn -------------------------------------------------- */
+/* A handler whose work this same thread does a little later, together with
+ * other requests' (a batch of the predictions gathered from the connections
+ * it serves), answers on its event loop's next turn instead of now:
+ *
+ *   http_answer_next_turn(req, finish, arg);   res untouched, the handler returns
+ *   finish(arg, res)                           on this thread, on a later turn of
+ *                                              its loop (after the other
+ *                                              connections ready on this one
+ *                                              were handled), fills res
+ *
+ * Nothing is suspended (no wake-up, no system call): the loop does not sleep
+ * while such an answer is pending, so finish must not wait for another
+ * thread. finish is called exactly once, also when the connection is being
+ * closed (the response is then discarded). Returns 0, or -1 when the request
+ * did not come through http.c (unit tests build their own): answer now. */
+int http_answer_next_turn(const http_request *req, http_finish_fn finish, void *arg);
+/* Connections open on the thread serving req (1 outside http.c): more than
+ * one means other requests may come in on this thread's same turn. */
+int http_thread_connections(const http_request *req);
+
 /* ---- the server ------------------------------------------------------------------ */
 typedef struct http_server http_server;
 

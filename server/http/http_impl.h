@@ -42,6 +42,7 @@ struct http_server {
 /* One request's state, MHD's *req_cls, from the first call to completion. */
 typedef struct {
     http_server *h;
+    listener *l;   /* the listener (thread) the connection belongs to */
     void *target;  /* the handler's admit() result; NULL when refused */
     void *counted; /* what the handler's done() gets */
     int refused;   /* admission refused: res holds the problem */
@@ -55,10 +56,11 @@ typedef struct {
     char request_id[48];
     char params[HTTP_MAX_PARAMS][160];
     double start;
-    int began;    /* the access handler has seen the request */
-    int fault;    /* http_uri_fault found in the raw request target */
-    int closing;  /* answered on the socket itself; MHD closes it */
-    int deferred; /* 1: suspended by http_defer(), finish not yet run */
+    int began;     /* the access handler has seen the request */
+    int fault;     /* http_uri_fault found in the raw request target */
+    int closing;   /* answered on the socket itself; MHD closes it */
+    int deferred;  /* 1: suspended by http_defer(), finish not yet run */
+    int next_turn; /* 1: http_answer_next_turn(), finish not yet run */
     http_finish_fn finish;
     void *finish_arg;
 } conn_state;

@@ -152,6 +152,14 @@ static void finish(void *arg, http_response *res) {
     j->release(j);
 }
 
+/* A gathered job's answer, on its HTTP thread's next turn: the first of the
+ * turn's jobs to be answered predicts every job the thread gathered. */
+static void finish_gathered(void *arg, http_response *res) {
+    infer_job *j = arg;
+    if (!j->item.ready) batcher_run_gathered(model_cache_batcher(j->a->models));
+    finish(j, res);
+}
+
 /* Batcher thread: the outputs are in; let the connection's thread answer. */
 static void on_batched(batch_item *it) {
     http_deferred_resume(((infer_job *)it)->d);
@@ -182,10 +190,20 @@ void infer_run(app *a, infer_job *j, const http_request *req, http_response *res
     j->decoded_ns = j->submit_ns = mono_ns();
     if (!j->start_ns) j->start_ns = j->decoded_ns;
     batcher *b = model_cache_batcher(a->models);
-    if (b && batcher_run_here(b, &j->item)) { /* idle: no hand-off to the batcher thread */
+    if (b && batcher_gathers(b)) {
+        /* This thread serves other connections too: gather the rows and
+         * answer on its next turn, predicted with whatever else came in on
+         * this one. With one connection, nothing would join them: now. */
+        if ((http_thread_connections(req) > 1 || batcher_gathered_rows() > 0) &&
+            http_answer_next_turn(req, finish_gathered, j) == 0) {
+            batcher_gather(&j->item);
+            return;
+        }
+        batcher_predict_now(b, &j->item);
         finish(j, res);
         return;
     }
+    /* A batch delay asks for batches across threads: the batcher thread's. */
     if (b && (j->d = http_defer(req, finish, j)) != NULL) {
         if (batcher_submit(b, &j->item) == 0) return;
         /* The batcher is stopping (shutdown): predict here, answer as deferred. */

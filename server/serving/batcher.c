@@ -9,25 +9,58 @@
 #include <string.h>
 #include <time.h>
 
-struct batcher {
-    batcher_options opt;
-    pthread_t thread;
-    pthread_mutex_t lock;    /* guards head/tail/queued_rows/stopping/idle */
-    pthread_cond_t wake;     /* signalled when the idle thread has work or must stop */
-    batch_item *head, *tail; /* FIFO */
-    int queued_rows;
-    int stopping;
-    int idle;                 /* the thread waits on `wake`: only then is it signalled */
-    int running;              /* batches being predicted now (thread or batcher_run_here) */
-    uint64_t last_arrival_ns; /* when the newest item was queued (with a delay set) */
-    int last_rows;            /* rows of the previous batch (batcher thread) */
-    /* Owned by the batcher thread: the packed batch, grown only when a
-     * bigger batch or model needs it, so a steady load allocates nothing. */
+/* A FIFO of items. */
+typedef struct {
+    batch_item *head, *tail;
+    int rows;
+} batch_queue;
+
+/* Buffers of one predicting thread: the packed batch, grown only when a
+ * bigger batch or model needs it, so a steady load allocates nothing. */
+typedef struct {
     float *x, *probs, *scratch;
     int *labels;
     size_t x_cap, probs_cap, scratch_cap, labels_cap;
+} batch_bufs;
+
+struct batcher {
+    batcher_options opt;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards q/stopping/idle/running/last_* */
+    pthread_cond_t wake;  /* signalled when the idle thread has work or must stop */
+    batch_queue q;
+    int stopping;
+    int idle;                 /* the thread waits on `wake`: only then is it signalled */
+    int running;              /* batches being predicted now by the batcher thread */
+    uint64_t last_arrival_ns; /* when the newest item was queued (with a delay set) */
+    int last_rows;            /* rows of the previous batch (batcher thread) */
+    batch_bufs bufs;          /* the batcher thread's */
+    atomic_int predicting;    /* threads predicting now (any of them) */
     atomic_uint_fast64_t batches, items, rows;
 };
+
+/* Items gathered on this thread (batcher_gather) and not yet predicted, and
+ * the thread's buffers (freed when the thread exits: bufs_key). */
+static _Thread_local batch_queue gathered;
+static _Thread_local batch_bufs *thread_bufs;
+static pthread_key_t bufs_key;
+static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
+
+static void bufs_release(batch_bufs *bb) {
+    free(bb->x);
+    free(bb->probs);
+    free(bb->scratch);
+    free(bb->labels);
+}
+
+static void bufs_free(void *p) {
+    bufs_release(p);
+    free(p);
+}
+
+static void bufs_key_make(void) {
+    if (pthread_key_create(&bufs_key, bufs_free) != 0) abort();
+}
 
 /* Make *buf hold at least n elements of size sz. 0, or -1 out of memory. */
 static int reserve(void **buf, size_t *cap, size_t n, size_t sz) {
@@ -39,26 +72,36 @@ static int reserve(void **buf, size_t *cap, size_t n, size_t sz) {
     return 0;
 }
 
-/* With the lock held: unlink the head item and every later item for the same
- * model while they fit in max_rows (the head always goes, however many rows
- * it has). Returns the taken list in queue order and its row count. */
-static batch_item *take_batch(batcher *b, int *rows_out) {
-    batch_item *first = b->head, *taken_tail = first;
+static void queue_push(batch_queue *q, batch_item *it) {
+    it->next = NULL;
+    if (q->tail)
+        q->tail->next = it;
+    else
+        q->head = it;
+    q->tail = it;
+    q->rows += it->rows;
+}
+
+/* Unlink the head item of q (not empty) and every later item for the same
+ * model and precision while they fit in max_rows (the head always goes,
+ * however many rows it has). Returns the taken list in queue order and its
+ * row count. */
+static batch_item *take_batch(batch_queue *q, int max_rows, int *rows_out) {
+    batch_item *first = q->head, *taken_tail = first;
     const mlp_model *m = first->model;
     int rows = first->rows;
-    b->head = first->next;
+    q->head = first->next;
     first->next = NULL;
     /* Walk the rest, moving matches to the taken list. */
-    batch_item *prev = NULL, *it = b->head;
-    while (it && rows < b->opt.max_rows) {
+    batch_item *prev = NULL, *it = q->head;
+    while (it && rows < max_rows) {
         batch_item *next = it->next;
-        if (it->model == m && it->precision == first->precision &&
-            rows + it->rows <= b->opt.max_rows) {
+        if (it->model == m && it->precision == first->precision && rows + it->rows <= max_rows) {
             if (prev)
                 prev->next = next;
             else
-                b->head = next;
-            if (b->tail == it) b->tail = prev;
+                q->head = next;
+            if (q->tail == it) q->tail = prev;
             it->next = NULL;
             taken_tail->next = it;
             taken_tail = it;
@@ -68,43 +111,46 @@ static batch_item *take_batch(batcher *b, int *rows_out) {
         }
         it = next;
     }
-    if (!b->head) b->tail = NULL;
-    b->queued_rows -= rows;
+    if (!q->head) q->tail = NULL;
+    q->rows -= rows;
     *rows_out = rows;
     return first;
 }
 
-/* Predict `rows` rows of the items in `list` (all for one model) and answer
- * them. alone: the list is one request and nothing else waits, so the other
- * cores are likely idle and the engine may borrow them (mlp_predict_cores);
- * a batch gathered from concurrent requests means HTTP threads are busy on
- * them, and splitting would only take their cores. */
-static void run_batch(batcher *b, batch_item *list, int rows, int alone) {
+/* Predict `rows` rows of the items in `list` (all for one model) with the
+ * buffers bb, mark them ready and, with call_done, answer them. alone: the
+ * list is one request and nothing else waits, so the other cores are likely
+ * idle and the engine may borrow them (mlp_predict_cores); a batch gathered
+ * from concurrent requests means HTTP threads are busy on them, and
+ * splitting would only take their cores. */
+static void run_batch(batcher *b, batch_bufs *bb, batch_item *list, int rows, int alone,
+                      int call_done) {
     const mlp_model *m = list->model;
     mlp_predict_split_here(alone);
     int in = m->arch.sizes[0], out = m->arch.sizes[m->arch.n_layers];
     uint64_t t0 = mono_ns();
-    int failed = reserve((void **)&b->scratch, &b->scratch_cap, mlp_scratch_floats(m, rows),
+    int failed = reserve((void **)&bb->scratch, &bb->scratch_cap, mlp_scratch_floats(m, rows),
                          sizeof(float)) != 0;
     if (!failed && !list->next) {
         /* One item: predict straight from and into its own buffers. */
         mlp_predict_precision(m, list->precision, list->x, rows, list->probs, list->labels,
-                              b->scratch);
+                              bb->scratch);
     } else if (!failed) {
-        failed = reserve((void **)&b->x, &b->x_cap, (size_t)rows * in, sizeof(float)) ||
-                 reserve((void **)&b->probs, &b->probs_cap, (size_t)rows * out, sizeof(float)) ||
-                 reserve((void **)&b->labels, &b->labels_cap, (size_t)rows, sizeof(int));
+        failed = reserve((void **)&bb->x, &bb->x_cap, (size_t)rows * in, sizeof(float)) ||
+                 reserve((void **)&bb->probs, &bb->probs_cap, (size_t)rows * out, sizeof(float)) ||
+                 reserve((void **)&bb->labels, &bb->labels_cap, (size_t)rows, sizeof(int));
         if (!failed) {
             size_t r = 0;
             for (batch_item *it = list; it; it = it->next) {
-                memcpy(b->x + r * in, it->x, (size_t)it->rows * in * sizeof(float));
+                memcpy(bb->x + r * in, it->x, (size_t)it->rows * in * sizeof(float));
                 r += (size_t)it->rows;
             }
-            mlp_predict_precision(m, list->precision, b->x, rows, b->probs, b->labels, b->scratch);
+            mlp_predict_precision(m, list->precision, bb->x, rows, bb->probs, bb->labels,
+                                  bb->scratch);
             r = 0;
             for (batch_item *it = list; it; it = it->next) {
-                memcpy(it->probs, b->probs + r * out, (size_t)it->rows * out * sizeof(float));
-                memcpy(it->labels, b->labels + r, (size_t)it->rows * sizeof(int));
+                memcpy(it->probs, bb->probs + r * out, (size_t)it->rows * out * sizeof(float));
+                memcpy(it->labels, bb->labels + r, (size_t)it->rows * sizeof(int));
                 r += (size_t)it->rows;
             }
         }
@@ -125,7 +171,8 @@ static void run_batch(batcher *b, batch_item *list, int rows, int alone) {
         batch_item *next = list->next; /* done() may free the item */
         list->next = NULL;
         list->failed = failed;
-        list->done(list);
+        list->ready = 1;
+        if (call_done) list->done(list);
         list = next;
     }
 }
@@ -139,11 +186,11 @@ static void wait_for_more(batcher *b) {
     if (b->opt.max_delay_us <= 0) return;
     uint64_t gap = (uint64_t)b->opt.idle_gap_us * 1000u;
     if (gap && b->last_rows < 2) return;
-    uint64_t deadline = b->head->enqueued_ns + (uint64_t)b->opt.max_delay_us * 1000u;
+    uint64_t deadline = b->q.head->enqueued_ns + (uint64_t)b->opt.max_delay_us * 1000u;
     for (;;) {
         uint64_t now = mono_ns(), until = deadline;
         if (gap && b->last_arrival_ns + gap < until) until = b->last_arrival_ns + gap;
-        if (b->stopping || b->queued_rows >= b->opt.max_rows || now >= until) break;
+        if (b->stopping || b->q.rows >= b->opt.max_rows || now >= until) break;
         uint64_t left = until - now;
         if (left > 1000000000u) left = 1000000000u;
         struct timespec ts = mono_deadline(left);
@@ -158,20 +205,22 @@ static void *batcher_main(void *arg) {
     pthread_setname_np(pthread_self(), "mlpd-batcher");
     pthread_mutex_lock(&b->lock);
     for (;;) {
-        while (!b->head && !b->stopping) {
+        while (!b->q.head && !b->stopping) {
             b->idle = 1;
             pthread_cond_wait(&b->wake, &b->lock);
             b->idle = 0;
         }
-        if (!b->head) break; /* stopping and nothing left */
+        if (!b->q.head) break; /* stopping and nothing left */
         wait_for_more(b);
         int rows;
-        batch_item *list = take_batch(b, &rows);
-        int alone = !list->next && !b->head && b->running == 0;
+        batch_item *list = take_batch(&b->q, b->opt.max_rows, &rows);
+        int alone = !list->next && !b->q.head && b->running == 0;
         b->last_rows = rows;
         b->running++;
         pthread_mutex_unlock(&b->lock);
-        run_batch(b, list, rows, alone);
+        alone = atomic_fetch_add(&b->predicting, 1) == 0 && alone;
+        run_batch(b, &b->bufs, list, rows, alone, 1);
+        atomic_fetch_sub(&b->predicting, 1);
         pthread_mutex_lock(&b->lock);
         b->running--;
     }
@@ -210,8 +259,8 @@ batcher *batcher_create(const batcher_options *o, mlpd_error *err) {
 }
 
 int batcher_submit(batcher *b, batch_item *it) {
-    it->next = NULL;
     it->failed = 0;
+    it->ready = 0;
     it->enqueued_ns = b->opt.max_delay_us > 0 ? mono_ns() : 0;
     pthread_mutex_lock(&b->lock);
     b->last_arrival_ns = it->enqueued_ns;
@@ -219,16 +268,11 @@ int batcher_submit(batcher *b, batch_item *it) {
         pthread_mutex_unlock(&b->lock);
         return -1;
     }
-    if (b->tail)
-        b->tail->next = it;
-    else
-        b->head = it;
-    b->tail = it;
-    b->queued_rows += it->rows;
+    queue_push(&b->q, it);
     /* A busy thread finds the item when its batch ends: no wake-up (and no
      * futex call) needed. A delay-waiting thread is woken only to see a full batch. */
     int signal =
-        b->idle && (b->opt.max_delay_us <= 0 || b->head == it || b->queued_rows >= b->opt.max_rows);
+        b->idle && (b->opt.max_delay_us <= 0 || b->q.head == it || b->q.rows >= b->opt.max_rows);
     pthread_mutex_unlock(&b->lock);
     if (signal) pthread_cond_signal(&b->wake);
     return 0;
@@ -250,25 +294,61 @@ void batch_item_predict_here(batch_item *it) {
     if (scratch != stack_scratch) free(scratch);
     it->compute_ns = mono_ns() - it->started_ns;
     it->first_in_batch = 1;
+    it->ready = 1;
 }
 
-int batcher_run_here(batcher *b, batch_item *it) {
-    if (b->opt.max_delay_us > 0) return 0; /* batching was asked for: keep the queue's wait */
-    pthread_mutex_lock(&b->lock);
-    /* Only at low load: the last batch had one row. Under load the batcher's
-     * batches beat single rows predicted on each HTTP thread. */
-    int here = !b->head && b->running == 0 && !b->stopping && b->last_rows <= 1;
-    if (here) b->running++;
-    pthread_mutex_unlock(&b->lock);
-    if (!here) return 0;
+void batcher_predict_now(batcher *b, batch_item *it) {
+    /* Alone: no other prediction runs (batcher thread, other HTTP threads),
+     * so the other cores are likely idle and the engine may borrow them. */
+    int alone = atomic_fetch_add(&b->predicting, 1) == 0;
+    mlp_predict_split_here(alone);
     batch_item_predict_here(it);
+    mlp_predict_split_here(1);
+    atomic_fetch_sub(&b->predicting, 1);
     atomic_fetch_add_explicit(&b->batches, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->items, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->rows, (uint64_t)it->rows, memory_order_relaxed);
-    pthread_mutex_lock(&b->lock);
-    b->running--;
-    pthread_mutex_unlock(&b->lock);
-    return 1;
+}
+
+int batcher_gathers(const batcher *b) {
+    return b->opt.max_delay_us <= 0;
+}
+
+void batcher_gather(batch_item *it) {
+    it->failed = 0;
+    it->ready = 0;
+    it->enqueued_ns = 0;
+    queue_push(&gathered, it);
+}
+
+int batcher_gathered_rows(void) {
+    return gathered.rows;
+}
+
+void batcher_run_gathered(batcher *b) {
+    if (!gathered.head) return;
+    if (!thread_bufs) {
+        pthread_once(&bufs_once, bufs_key_make);
+        thread_bufs = calloc(1, sizeof *thread_bufs);
+        if (thread_bufs && pthread_setspecific(bufs_key, thread_bufs) != 0) {
+            free(thread_bufs);
+            thread_bufs = NULL;
+        }
+    }
+    while (gathered.head) {
+        int rows;
+        batch_item *list = take_batch(&gathered, b->opt.max_rows, &rows);
+        if (!thread_bufs) { /* no memory for the thread's buffers */
+            for (batch_item *it = list; it; it = it->next) it->failed = it->ready = 1;
+            continue;
+        }
+        /* One request alone may borrow idle cores; several mean this thread's
+         * connections are busy, and so, likely, is the other HTTP thread. */
+        int alone = atomic_fetch_add(&b->predicting, 1) == 0 && !list->next && !gathered.head;
+        run_batch(b, thread_bufs, list, rows, alone, 0);
+        atomic_fetch_sub(&b->predicting, 1);
+    }
+    mlp_predict_split_here(1); /* this thread's default again */
 }
 
 void batcher_get_stats(batcher *b, batcher_stats *out) {
@@ -286,9 +366,6 @@ void batcher_free(batcher *b) {
     pthread_join(b->thread, NULL);
     pthread_cond_destroy(&b->wake);
     pthread_mutex_destroy(&b->lock);
-    free(b->x);
-    free(b->probs);
-    free(b->scratch);
-    free(b->labels);
+    bufs_release(&b->bufs);
     free(b);
 }

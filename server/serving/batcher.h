@@ -2,32 +2,32 @@
  *
  * At batch 1 a forward pass is bound by reading the weights (784-512-256-10:
  * 2 MB per row, ~40 µs); rows computed together share that read, so a batch
- * of 32 costs a fraction per row (make bench, in-process inference: tests/bench/bench_engine.c). HTTP threads parse a
- * request, submit its rows here and suspend the connection; one batcher
- * thread takes every queued item for the same model (up to max_rows rows),
- * runs one mlp_predict() over them, writes each item's outputs and calls its
- * done() callback, which resumes the connection.
+ * of 32 costs a fraction per row (make bench, in-process inference:
+ * tests/bench/bench_engine.c). Two ways to batch:
  *
- * The queue is never waited on when it is empty: with max_delay_us = 0 (the
- * default) a batch is whatever queued up while the previous one ran, so an
- * idle daemon answers one request at once and a loaded one batches more
- * (as Triton's dynamic batcher with max_queue_delay 0). With max_delay_us > 0
- * a batch smaller than max_rows waits up to that long after its oldest item
- * arrived for more rows.
+ * Gathering (the default, no delay configured): each HTTP thread batches
+ * the requests of its own connections. It gathers each decoded request's
+ * item (batcher_gather) and answers on its event loop's next turn, when the
+ * first of them predicts every item the thread gathered meanwhile
+ * (batcher_run_gathered): as many rows as requests came in on one turn, no
+ * hand-off to another thread, no wake-up, and every HTTP thread computes on
+ * its own core. A thread with one connection predicts at once
+ * (batcher_predict_now).
  *
- * When nothing is queued, no batch is running and the last batch had one row
- * (low load), batcher_run_here() lets the submitting thread predict its item
- * itself: an idle daemon answers without handing the request to another
- * thread and back (two wake-ups).
- * While that runs, other items queue for the batcher thread as usual.
+ * The batcher thread (a delay configured, max_delay_us > 0): HTTP threads
+ * submit items and suspend their connections; the thread takes every queued
+ * item for the same model (up to max_rows rows), waiting up to the delay
+ * after the oldest item arrived for max_rows rows, runs one mlp_predict()
+ * over them, writes each item's outputs and calls its done() callback, which
+ * resumes the connection.
  *
- * Threads: batcher_submit() and batcher_run_here() from any thread; done()
- * runs on the batcher thread, outside the batcher's lock. Predictions may run
- * on two threads at once (the batcher's and one batcher_run_here), each with
- * its own scratch; the model is read-only (mlp.h). A batch that is one
- * request with nothing else queued (low load) may be split over idle cores
- * by the engine (mlp_predict_cores); one gathered from several requests is
- * not, since their HTTP threads keep the other cores busy.
+ * Threads: batcher_submit() and batcher_predict_now() from any thread; done()
+ * runs on the batcher thread, outside the batcher's lock; gathered items are
+ * predicted on the thread that gathered them. Predictions run on several
+ * threads at once, each with its own scratch; the model is read-only
+ * (mlp.h). A prediction of one request while no other runs (low load) may be
+ * split over idle cores by the engine (mlp_predict_cores); a batch of
+ * several requests is not, since their HTTP threads keep the other cores busy.
  */
 #ifndef MLPD_BATCHER_H
 #define MLPD_BATCHER_H
@@ -51,6 +51,7 @@ struct batch_item {
     float *probs;                 /* (rows, outputs), written by the batcher */
     int *labels;                  /* (rows), written by the batcher */
     int failed;                   /* set by the batcher: no memory for the batch, outputs unset */
+    int ready;                    /* set by the batcher: outputs written (or failed) */
     void (*done)(batch_item *it); /* called once, outputs written, on the batcher thread */
     /* Set with the outputs (per-model statistics): when its batch started
      * (mono_ns(), clock.h), how long the batch's forward pass took, and 1 on
@@ -93,11 +94,32 @@ int batcher_submit(batcher *b, batch_item *it);
  * called. */
 void batch_item_predict_here(batch_item *it);
 
-/* With nothing queued, no batch running, the last batch one row and no
- * delay configured: batch_item_predict_here(it) now and return 1 (outputs written or it->failed set;
- * it->done is NOT called; counted as a batch of its own). Otherwise 0: the
- * caller submits it. */
-int batcher_run_here(batcher *b, batch_item *it);
+/* Predict it on the calling thread now, counted as a batch of its own:
+ * outputs written or it->failed set; it->done is not called. The engine may
+ * split it over idle cores when no other prediction runs. */
+void batcher_predict_now(batcher *b, batch_item *it);
+
+/* ---- gathering on the calling thread --------------------------------------------
+ * An HTTP thread serving several connections batches the requests it decodes
+ * in one turn of its event loop itself: no batcher thread, no hand-off, no
+ * wake-up. It gathers each item as it is decoded and, on the next turn
+ * (http_answer_next_turn), the first of them to be answered predicts them
+ * all at once; each then finds its outputs written. Under load a turn
+ * holds many requests, so rows share the weights' reads as in the
+ * batcher thread's batches, and each HTTP thread computes its own on its
+ * own core.
+ *
+ * Only when no delay is configured (batcher_gathers): a delay asks for
+ * batches that wait for requests of every thread (the batcher thread). */
+int batcher_gathers(const batcher *b);
+/* Add it to this thread's gathered items (ready = 0). done() is never called. */
+void batcher_gather(batch_item *it);
+/* Rows gathered on this thread and not yet predicted. */
+int batcher_gathered_rows(void);
+/* Predict every item gathered on this thread, in batches of one model and
+ * precision up to max_rows rows (an item with more runs alone); each item's
+ * outputs are written (or failed set) and ready set. Counted in b's stats. */
+void batcher_run_gathered(batcher *b);
 
 void batcher_get_stats(batcher *b, batcher_stats *out);
 

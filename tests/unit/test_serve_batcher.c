@@ -59,10 +59,11 @@ static void fill_req(req *r, const mlp_model *m, int rows, unsigned seed) {
 }
 
 /* r's outputs equal mlp_predict of its rows one by one (batched products may
- * round differently in the last bits). */
-static void check_req(req *r) {
-    assert_int_equal(atomic_load(&r->done_calls), 1);
+ * round differently in the last bits); done() was called `calls` times. */
+static void check_outputs(req *r, int calls) {
+    assert_int_equal(atomic_load(&r->done_calls), calls);
     assert_int_equal(r->it.failed, 0);
+    assert_int_equal(r->it.ready, 1);
     const mlp_model *m = r->it.model;
     int in = m->arch.sizes[0], out = m->arch.sizes[m->arch.n_layers];
     float scratch[256], probs[8];
@@ -73,6 +74,10 @@ static void check_req(req *r) {
         for (int k = 0; k < out; k++) assert_true(fabsf(probs[k] - r->probs[i * out + k]) < 1e-5f);
         assert_int_equal(label, r->labels[i]);
     }
+}
+
+static void check_req(req *r) {
+    check_outputs(r, 1);
 }
 
 static void wait_done(req *rs, int n) {
@@ -229,6 +234,99 @@ static void test_free_answers_queued_items(void **state) {
     mlp_model_free(m);
 }
 
+/* Items gathered on a thread are predicted there, in batches of one model
+ * and precision up to max_rows rows (a bigger item alone), by
+ * batcher_run_gathered: outputs written, ready set, done() never called;
+ * items gathered on another thread are left to it. */
+typedef struct {
+    batcher *b;
+    req *rs;
+    int n;
+    int rows_before_run; /* batcher_gathered_rows() just before running */
+} gatherer;
+
+static void *gather_and_run(void *arg) {
+    gatherer *g = arg;
+    for (int i = 0; i < g->n; i++) batcher_gather(&g->rs[i].it);
+    g->rows_before_run = batcher_gathered_rows();
+    batcher_run_gathered(g->b);
+    return NULL;
+}
+
+static void test_gathered_on_the_thread(void **state) {
+    (void)state;
+    mlp_model *a = make_model(8, 16, 5, 7), *c = make_model(6, 12, 3, 8);
+    mlpd_error err;
+    batcher_options o = {.max_rows = 8, .max_delay_us = 0};
+    batcher *b = batcher_create(&o, &err);
+    assert_non_null(b);
+    assert_true(batcher_gathers(b));
+    static req rs[9], other[3];
+    int rows = 0;
+    for (int i = 0; i < 8; i++) {
+        fill_req(&rs[i], i % 2 ? c : a, 1 + i % 3, 400 + (unsigned)i);
+        rows += rs[i].it.rows;
+    }
+    fill_req(&rs[8], a, 20, 499); /* more rows than max_rows: alone */
+    rows += 20;
+    for (int i = 0; i < 3; i++) fill_req(&other[i], a, 2, 450 + (unsigned)i);
+    assert_int_equal(batcher_gathered_rows(), 0);
+    for (int i = 0; i < 9; i++) batcher_gather(&rs[i].it);
+    assert_int_equal(batcher_gathered_rows(), rows);
+    /* Another thread's gathering is its own. */
+    pthread_t th;
+    gatherer g = {b, other, 3, 0};
+    assert_int_equal(pthread_create(&th, NULL, gather_and_run, &g), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(g.rows_before_run, 6);
+    for (int i = 0; i < 3; i++) check_outputs(&other[i], 0);
+    for (int i = 0; i < 9; i++) assert_int_equal(rs[i].it.ready, 0);
+    assert_int_equal(batcher_gathered_rows(), rows);
+    batcher_run_gathered(b);
+    assert_int_equal(batcher_gathered_rows(), 0);
+    for (int i = 0; i < 9; i++) check_outputs(&rs[i], 0);
+    batcher_stats st;
+    batcher_get_stats(b, &st);
+    assert_int_equal(st.items, 12);
+    assert_int_equal(st.rows, rows + 6);
+    /* the other thread's one batch; here model a (1+3+2+1 = 7 rows), model
+     * c (2+1+3+2 = 8 rows), the big item */
+    assert_int_equal(st.batches, 1 + 3);
+    batcher_run_gathered(b); /* nothing left: nothing happens */
+    batcher_get_stats(b, &st);
+    assert_int_equal(st.batches, 4);
+    batcher_free(b);
+    mlp_model_free(a);
+    mlp_model_free(c);
+}
+
+/* batcher_predict_now: on the calling thread, counted as a batch; a delay
+ * turns gathering off (its batches span threads). */
+static void test_predict_now(void **state) {
+    (void)state;
+    mlp_model *m = make_model(8, 16, 5, 9);
+    mlpd_error err;
+    batcher_options o = {.max_rows = 8, .max_delay_us = 0};
+    batcher *b = batcher_create(&o, &err);
+    assert_non_null(b);
+    static req r;
+    fill_req(&r, m, 3, 77);
+    batcher_predict_now(b, &r.it);
+    check_outputs(&r, 0);
+    batcher_stats st;
+    batcher_get_stats(b, &st);
+    assert_int_equal(st.batches, 1);
+    assert_int_equal(st.items, 1);
+    assert_int_equal(st.rows, 3);
+    batcher_free(b);
+    o.max_delay_us = 100;
+    b = batcher_create(&o, &err);
+    assert_non_null(b);
+    assert_false(batcher_gathers(b));
+    batcher_free(b);
+    mlp_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_item),
@@ -236,6 +334,8 @@ int main(void) {
         cmocka_unit_test(test_mixed_models_and_big_item),
         cmocka_unit_test(test_concurrent_submitters),
         cmocka_unit_test(test_free_answers_queued_items),
+        cmocka_unit_test(test_gathered_on_the_thread),
+        cmocka_unit_test(test_predict_now),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
