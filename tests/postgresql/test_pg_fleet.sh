@@ -168,7 +168,13 @@ echo "fleet: SIGKILL of $victim at epoch $epoch_at_kill of 12 (step $step_at_kil
 check "killed mid-run" test "${epoch_at_kill:-12}" -lt 12
 check "job finished elsewhere after the kill" wait_status "$LB/jobs/$job" succeeded 300
 info=$(jget "$LB/jobs/$job")
-check "claimed twice" test "$(echo "$info" | field "['attempts']")" = 2
+# Claimed again by the rescuer: attempt 2. A third claim is correct lease
+# behaviour when the rescuer's renewal came later than the lease (seen once on
+# a machine at load 8); the checks below (each epoch once, the same bytes)
+# hold either way, so this one needs two or more and says how many.
+attempts=$(echo "$info" | field "['attempts']")
+echo "fleet: job $job was claimed $attempts times"
+check "claimed again after the kill" test "${attempts:-0}" -ge 2
 resumed_at=$(sed -n "s/.*job $job resumes after epoch \([0-9]*\).*/\1/p" "$work/${w}.log" 2>/dev/null | tail -n 1)
 echo "fleet: $w resumed job $job after epoch ${resumed_at:-?} (its checkpoint; killed during epoch $((epoch_at_kill + 1)))"
 check "resumed from the checkpoint, not from epoch 1" test "${resumed_at:-0}" -ge 1
