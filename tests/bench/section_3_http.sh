@@ -10,7 +10,10 @@
 #   python      Flask + gunicorn (2 gthread workers) + PyTorch, OPENBLAS_NUM_THREADS=1
 #   ceiling     tests/bench/bench_peer_fixed.c: libmicrohttpd answering a fixed reply
 # All serve the same model file and get the same body. Prints req/s, p50,
-# p99 and errors per run, then the ratios of mlpd's req/s to each peer's.
+# p99 and errors per run, the server's CPU time per request (user + system
+# of its process over the run, n/a for python's several processes: on a
+# shared machine a steadier figure than req/s), then the ratios of mlpd's
+# req/s to each peer's.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
@@ -108,6 +111,15 @@ else:
 PYEOF
 }
 
+# cpu_ticks PID: user + system clock ticks of the process so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+
+# cpu_per_request BEFORE AFTER FILE: microseconds of CPU per request of the run in FILE.
+cpu_per_request() {
+    awk -v a="$1" -v b="$2" -v n="$(val requests "$3")" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { if (a == "" || b == "" || n + 0 == 0) print ""; else printf "%.1f", (b - a) * 1e6 / hz / n }'
+}
+
 stop_server() {
     case $1 in mlpd*) return 0 ;; esac
     stop_pid "$SERVER_PID"; untrack "$SERVER_PID"
@@ -131,21 +143,25 @@ for srv in "${SERVERS[@]}"; do
     echo "  $srv answers label $label; warming up"
     wrk_post "$SERVER_URL" 16 1 "$BENCH_TMP/warm.txt"
     for c in "${CONNS[@]}"; do
+        f=$OUT/http_${srv}_c$c.txt
         [ "$srv" = mlpd ] && before=$(listener_counts)
-        wrk_post "$SERVER_URL" "$c" "$WRK_SECONDS" "$OUT/http_${srv}_c$c.txt"
-        [ "$srv" = mlpd ] && echo "spread=$(spread "$before" "$(listener_counts)")" \
-            >>"$OUT/http_${srv}_c$c.txt"
+        t0=$(cpu_ticks "$SERVER_PID")
+        wrk_post "$SERVER_URL" "$c" "$WRK_SECONDS" "$f"
+        t1=$(cpu_ticks "$SERVER_PID")
+        [ "$srv" = python ] || echo "cpu_us=$(cpu_per_request "$t0" "$t1" "$f")" >>"$f"
+        [ "$srv" = mlpd ] && echo "spread=$(spread "$before" "$(listener_counts)")" >>"$f"
     done
     stop_server "$srv"
 done
 daemon_stop
 
-printf '%-14s %6s %12s %10s %10s %8s\n' server conns "req/s" "p50 ms" "p99 ms" errors
+printf '%-14s %6s %12s %10s %10s %8s %12s\n' server conns "req/s" "p50 ms" "p99 ms" errors \
+    "cpu us/req"
 for srv in "${SERVERS[@]}"; do
     for c in "${CONNS[@]}"; do
         f=$OUT/http_${srv}_c$c.txt
-        printf '%-14s %6s %12s %10s %10s %8s\n' "$srv" "$c" "$(val rps "$f")" "$(val p50_ms "$f")" \
-            "$(val p99_ms "$f")" "$(val errors "$f")"
+        printf '%-14s %6s %12s %10s %10s %8s %12s\n' "$srv" "$c" "$(val rps "$f")" "$(val p50_ms "$f")" \
+            "$(val p99_ms "$f")" "$(val errors "$f")" "$(val cpu_us "$f")"
     done
 done
 for c in "${CONNS[@]}"; do
