@@ -46,12 +46,20 @@ static int upload_dataset(const char *name) {
 static int setup(void **state) {
     (void)state;
     if (daemon_start(&D, NULL) != 0) return -1;
+    int64_t jobs[N_ROWS];
     for (int i = 0; i < N_ROWS; i++) {
         char name[16];
         snprintf(name, sizeof name, "set-%c", 'a' + i);
-        if (train_job(&D, "{\"hidden\":[4],\"epochs\":1}") <= 0 || upload_model(40 + i) != 0 ||
-            upload_dataset(name) != 0)
+        if ((jobs[i] = train_job(&D, "{\"hidden\":[4],\"epochs\":1}")) <= 0 ||
+            upload_model(40 + i) != 0 || upload_dataset(name) != 0)
             return -1;
+    }
+    /* Each job adds its model when it ends: wait for all of them, or a walk
+     * of /models and the total after it can count different sets of rows. */
+    for (int i = 0; i < N_ROWS; i++) {
+        cJSON *j = wait_job(&D, jobs[i], 60);
+        if (!j) return -1;
+        cJSON_Delete(j);
     }
     return 0;
 }
