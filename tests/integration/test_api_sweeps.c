@@ -193,7 +193,10 @@ static void test_median_rule_stops_a_worse_child(void **state) {
 
 static void test_cancel(void **state) {
     (void)state;
-    int64_t id = post_sweep(&D, "{\"base\": {\"hidden\": [64], \"epochs\": 200, "
+    /* 1,000 epochs (the daemon's limit; tens of seconds): the child cannot end on its own
+     * between being seen running and the cancel, even on a loaded machine
+     * (200 epochs of this small network once did, in a few seconds). */
+    int64_t id = post_sweep(&D, "{\"base\": {\"hidden\": [64], \"epochs\": 1000, "
                                 "\"validation_split\": 0.2}, \"space\": {\"learning_rate\": "
                                 "[0.01, 0.02, 0.03]}}");
     assert_true(id > 0);
