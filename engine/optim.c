@@ -175,33 +175,27 @@ static void decay_step(float *restrict w, size_t n, float lr, float wd) {
  * from 1.0 s to 1.4 s. Values that small move no weight (lr * m / (sqrt(v) +
  * eps) underflows float32 anyway), so flushing them changes no result that
  * matters; the caller's floating-point mode is restored on return. */
-typedef struct {
+/* Returns the mode to restore (0 where there is none to change). */
+static unsigned flush_denormals(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    unsigned csr;
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040u); /* FTZ (bit 15) and DAZ (bit 6) */
+    return csr;
 #else
-    int unused;
+    return 0;
 #endif
-} flush_scope;
-
-static flush_scope flush_denormals(void) {
-    flush_scope f = {0};
-#if defined(__x86_64__) || defined(__i386__)
-    f.csr = _mm_getcsr();
-    _mm_setcsr(f.csr | 0x8040u); /* FTZ (bit 15) and DAZ (bit 6) */
-#endif
-    return f;
 }
 
-static void restore_fp_mode(flush_scope f) {
+static void restore_fp_mode(unsigned csr) {
 #if defined(__x86_64__) || defined(__i386__)
-    _mm_setcsr(f.csr);
+    _mm_setcsr(csr);
 #else
-    (void)f;
+    (void)csr;
 #endif
 }
 
 void mlp_optim_step(mlp_optim *o, float *params, const float *grad) {
-    flush_scope fs = flush_denormals();
+    unsigned csr = flush_denormals();
     o->t++;
     switch (o->kind) {
     case MLP_OPT_SGD: sgd_step(params, grad, o->n, o->lr); break;
@@ -215,5 +209,5 @@ void mlp_optim_step(mlp_optim *o, float *params, const float *grad) {
         adam_step(params, grad, o->m, o->v, o->n, o->lr, o->beta1, o->beta2, o->epsilon, o->t);
         break;
     }
-    restore_fp_mode(fs);
+    restore_fp_mode(csr);
 }

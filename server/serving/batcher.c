@@ -119,13 +119,15 @@ static batch_item *take_batch(batch_queue *q, int max_rows, int *rows_out) {
 
 /* Predict `rows` rows of the items in `list` (all for one model) with the
  * buffers bb, mark them ready and, with call_done, answer them. alone: the
- * list is one request and nothing else waits, so the other cores are likely
- * idle and the engine may borrow them (mlp_predict_cores); a batch gathered
- * from concurrent requests means HTTP threads are busy on them, and
- * splitting would only take their cores. */
+ * list is one request and nothing else waits; if also no other thread is
+ * predicting now (b->predicting), the other cores are likely idle and the
+ * engine may borrow them (mlp_predict_cores); a batch gathered from
+ * concurrent requests means HTTP threads are busy on them, and splitting
+ * would only take their cores. */
 static void run_batch(batcher *b, batch_bufs *bb, batch_item *list, int rows, int alone,
                       int call_done) {
     const mlp_model *m = list->model;
+    alone = atomic_fetch_add(&b->predicting, 1) == 0 && alone;
     mlp_predict_split_here(alone);
     int in = m->arch.sizes[0], out = m->arch.sizes[m->arch.n_layers];
     uint64_t t0 = mono_ns();
@@ -155,6 +157,7 @@ static void run_batch(batcher *b, batch_bufs *bb, batch_item *list, int rows, in
             }
         }
     }
+    atomic_fetch_sub(&b->predicting, 1);
     /* Count before answering: a client that reads /metrics right after its
      * answer must already see its batch. */
     uint64_t n_items = 0, t1 = mono_ns();
@@ -218,9 +221,7 @@ static void *batcher_main(void *arg) {
         b->last_rows = rows;
         b->running++;
         pthread_mutex_unlock(&b->lock);
-        alone = atomic_fetch_add(&b->predicting, 1) == 0 && alone;
         run_batch(b, &b->bufs, list, rows, alone, 1);
-        atomic_fetch_sub(&b->predicting, 1);
         pthread_mutex_lock(&b->lock);
         b->running--;
     }
@@ -344,9 +345,7 @@ void batcher_run_gathered(batcher *b) {
         }
         /* One request alone may borrow idle cores; several mean this thread's
          * connections are busy, and so, likely, is the other HTTP thread. */
-        int alone = atomic_fetch_add(&b->predicting, 1) == 0 && !list->next && !gathered.head;
-        run_batch(b, thread_bufs, list, rows, alone, 0);
-        atomic_fetch_sub(&b->predicting, 1);
+        run_batch(b, thread_bufs, list, rows, !list->next && !gathered.head, 0);
     }
     mlp_predict_split_here(1); /* this thread's default again */
 }
