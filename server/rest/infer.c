@@ -148,6 +148,7 @@ static void finish(void *arg, http_response *res) {
         infer_reply_error(j->style, res, MLPD_EINTERNAL, NULL, NULL, "out of memory predicting");
     }
     record(j, ok, t0, mono_ns());
+    if (j->begun) batcher_end(j->begun);
     model_cache_release(j->a->models, j->cm);
     j->release(j);
 }
@@ -190,6 +191,7 @@ void infer_run(app *a, infer_job *j, const http_request *req, http_response *res
     j->decoded_ns = j->submit_ns = mono_ns();
     if (!j->start_ns) j->start_ns = j->decoded_ns;
     batcher *b = model_cache_batcher(a->models);
+    if (b) batcher_begin(j->begun = b); /* batcher_end in finish() */
     if (b && batcher_gathers(b)) {
         /* This thread serves other connections too: gather the rows and
          * answer on its next turn, predicted with whatever else came in on

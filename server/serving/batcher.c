@@ -30,12 +30,14 @@ struct batcher {
     pthread_cond_t wake;  /* signalled when the idle thread has work or must stop */
     batch_queue q;
     int stopping;
-    int idle;                 /* the thread waits on `wake`: only then is it signalled */
-    int running;              /* batches being predicted now by the batcher thread */
-    uint64_t last_arrival_ns; /* when the newest item was queued (with a delay set) */
-    int last_rows;            /* rows of the previous batch (batcher thread) */
-    batch_bufs bufs;          /* the batcher thread's */
-    atomic_int predicting;    /* threads predicting now (any of them) */
+    int idle;                    /* the thread waits on `wake`: only then is it signalled */
+    int running;                 /* batches being predicted now by the batcher thread */
+    uint64_t last_arrival_ns;    /* when the newest item was queued (with a delay set) */
+    int last_rows;               /* rows of the previous batch (batcher thread) */
+    batch_bufs bufs;             /* the batcher thread's */
+    atomic_int predicting;       /* threads predicting now (any of them) */
+    atomic_int serving;          /* requests between batcher_begin and batcher_end */
+    _Atomic uint64_t overlap_ns; /* when one last began while another was served */
     atomic_uint_fast64_t batches, items, rows;
 };
 
@@ -298,10 +300,32 @@ void batch_item_predict_here(batch_item *it) {
     it->ready = 1;
 }
 
+void batcher_begin(batcher *b) {
+    if (atomic_fetch_add_explicit(&b->serving, 1, memory_order_relaxed) > 0)
+        atomic_store_explicit(&b->overlap_ns, mono_ns(), memory_order_relaxed);
+}
+
+void batcher_end(batcher *b) {
+    atomic_fetch_sub_explicit(&b->serving, 1, memory_order_relaxed);
+}
+
+/* Whether a lone request's prediction may borrow idle cores: it is the only
+ * request served (batcher_begin) and none overlapped another lately. Under
+ * load the other cores serve the other requests even in the instants when
+ * none is open here, and a split then spins waiting for them (at 64
+ * connections ~8% of the daemon's CPU went to such waits); one client's
+ * requests never overlap, so its predictions still split. */
+static int quiet(batcher *b) {
+    return atomic_load_explicit(&b->serving, memory_order_relaxed) <= 1 &&
+           mono_ns() - atomic_load_explicit(&b->overlap_ns, memory_order_relaxed) >
+               BATCHER_QUIET_NS;
+}
+
 void batcher_predict_now(batcher *b, batch_item *it) {
-    /* Alone: no other prediction runs (batcher thread, other HTTP threads),
-     * so the other cores are likely idle and the engine may borrow them. */
-    int alone = atomic_fetch_add(&b->predicting, 1) == 0;
+    /* Alone: no other prediction runs (batcher thread, other HTTP threads)
+     * and the load is quiet, so the other cores are likely idle and the
+     * engine may borrow them. */
+    int alone = atomic_fetch_add(&b->predicting, 1) == 0 && quiet(b);
     mlp_predict_split_here(alone);
     batch_item_predict_here(it);
     mlp_predict_split_here(1);
@@ -345,7 +369,7 @@ void batcher_run_gathered(batcher *b) {
         }
         /* One request alone may borrow idle cores; several mean this thread's
          * connections are busy, and so, likely, is the other HTTP thread. */
-        run_batch(b, thread_bufs, list, rows, !list->next && !gathered.head, 0);
+        run_batch(b, thread_bufs, list, rows, !list->next && !gathered.head && quiet(b), 0);
     }
     mlp_predict_split_here(1); /* this thread's default again */
 }

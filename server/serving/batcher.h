@@ -25,9 +25,10 @@
  * runs on the batcher thread, outside the batcher's lock; gathered items are
  * predicted on the thread that gathered them. Predictions run on several
  * threads at once, each with its own scratch; the model is read-only
- * (mlp.h). A prediction of one request while no other runs (low load) may be
- * split over idle cores by the engine (mlp_predict_cores); a batch of
- * several requests is not, since their HTTP threads keep the other cores busy.
+ * (mlp.h). A prediction of one request while no other is served and none
+ * overlapped lately (low load: batcher_begin) may be split over idle cores
+ * by the engine (mlp_predict_cores); a batch of several requests is not,
+ * since their HTTP threads keep the other cores busy.
  */
 #ifndef MLPD_BATCHER_H
 #define MLPD_BATCHER_H
@@ -120,6 +121,17 @@ int batcher_gathered_rows(void);
  * precision up to max_rows rows (an item with more runs alone); each item's
  * outputs are written (or failed set) and ready set. Counted in b's stats. */
 void batcher_run_gathered(batcher *b);
+
+/* ---- load ---------------------------------------------------------------------------
+ * The inference path tells the batcher when a request enters (after
+ * decoding, before its rows are predicted) and when it is answered. A lone
+ * request's prediction (batcher_predict_now, or one gathered item) may be
+ * split over idle cores only while it is the only request served and no
+ * two requests overlapped for BATCHER_QUIET_NS: under load the other cores
+ * are busy serving, even between requests. Any thread. */
+#define BATCHER_QUIET_NS 10000000u /* 10 ms */
+void batcher_begin(batcher *b);
+void batcher_end(batcher *b);
 
 void batcher_get_stats(batcher *b, batcher_stats *out);
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "batcher.h"
+#include "internal.h" /* mlp_pool_backoff_reset: a split declined only by the pool's backoff is no test */
 #include "mlp.h"
 
 /* One request and its reference answer. */
@@ -327,6 +328,89 @@ static void test_predict_now(void **state) {
     mlp_model_free(m);
 }
 
+/* A lone request's prediction may borrow idle cores (mlp_predict_cores)
+ * only while the load is quiet: it is the only request between
+ * batcher_begin and batcher_end, and no two overlapped within
+ * BATCHER_QUIET_NS. Under load a split waits for cores that serve other
+ * requests. Split or not, the outputs are the same bits. */
+typedef struct {
+    batch_item it;
+    float x[4 * 256], probs[4 * 5];
+    int labels[4];
+} big_req;
+
+static void big_fill(big_req *r, const mlp_model *m) {
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < 4 * 256; i++) r->x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    r->it = (batch_item){.model = m, .x = r->x, .rows = 4, .probs = r->probs, .labels = r->labels};
+}
+
+/* Helpers lent so far; the pool's back-off is cleared first, so that the
+ * next prediction splits whenever the caller lets it (a late helper makes
+ * the pool skip the next few splits by itself). */
+static unsigned long helpers_lent(void) {
+    unsigned long lent, late;
+    mlp_pool_backoff_reset();
+    mlp_predict_split_counts(&lent, &late);
+    return lent;
+}
+
+static void test_split_only_when_quiet(void **state) {
+    (void)state;
+    /* 4 x 256 x 256 multiply-adds in 16 panels: worth splitting (engine/split.c) */
+    mlp_model *m = make_model(256, 256, 5, 11);
+    assert_int_equal(mlp_model_pack(m, NULL), MLP_OK);
+    static big_req r;
+    big_fill(&r, m);
+    float want[4 * 5], *scratch = malloc(sizeof(float) * mlp_scratch_floats(m, 4));
+    int want_labels[4];
+    assert_non_null(scratch);
+    mlp_predict_split_here(0);
+    mlp_predict(m, r.x, 4, want, want_labels, scratch);
+    mlp_predict_split_here(1);
+    free(scratch);
+    mlpd_error err;
+    batcher_options o = {.max_rows = 8, .max_delay_us = 0};
+    batcher *b = batcher_create(&o, &err);
+    assert_non_null(b);
+
+    /* One request, nothing else: split when there is another core. */
+    unsigned long lent = helpers_lent();
+    batcher_begin(b);
+    batcher_predict_now(b, &r.it);
+    batcher_end(b);
+    assert_memory_equal(r.probs, want, sizeof want);
+    assert_memory_equal(r.labels, want_labels, sizeof want_labels);
+    if (mlp_predict_cores() > 1) assert_true(helpers_lent() > lent);
+
+    /* Two requests served at once: neither splits, now or gathered. */
+    lent = helpers_lent();
+    batcher_begin(b);
+    batcher_begin(b);
+    big_fill(&r, m);
+    batcher_predict_now(b, &r.it);
+    assert_memory_equal(r.probs, want, sizeof want);
+    assert_int_equal(helpers_lent(), lent);
+    big_fill(&r, m);
+    batcher_gather(&r.it);
+    batcher_run_gathered(b);
+    assert_int_equal(r.it.ready, 1);
+    assert_memory_equal(r.probs, want, sizeof want);
+    assert_int_equal(helpers_lent(), lent);
+    batcher_end(b);
+    /* Alone again, but within BATCHER_QUIET_NS of an overlap (made just
+     * now, so a slow machine cannot let the window pass): still not. */
+    batcher_begin(b);
+    batcher_end(b);
+    big_fill(&r, m);
+    batcher_predict_now(b, &r.it);
+    batcher_end(b);
+    assert_memory_equal(r.probs, want, sizeof want);
+    assert_int_equal(helpers_lent(), lent);
+    batcher_free(b);
+    mlp_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_item),
@@ -336,6 +420,7 @@ int main(void) {
         cmocka_unit_test(test_free_answers_queued_items),
         cmocka_unit_test(test_gathered_on_the_thread),
         cmocka_unit_test(test_predict_now),
+        cmocka_unit_test(test_split_only_when_quiet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
