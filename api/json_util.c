@@ -123,6 +123,23 @@ void api_json_format_float(char *buf, size_t cap, float f) {
     /* 9 significant digits always round-trip a float; not reached. */
 }
 
+int api_json_members_check(const cJSON *o, const char *base, const char *const known[],
+                           const char *expected, api_problem *prob) {
+    for (const cJSON *m = o ? o->child : NULL; m; m = m->next) {
+        const char *name = m->string ? m->string : "";
+        char ptr[sizeof prob->pointer];
+        api_json_pointer(ptr, sizeof ptr, base, name);
+        size_t k = 0;
+        while (known[k] && strcmp(known[k], name)) k++;
+        if (!known[k])
+            return api_json_invalid(prob, ptr, "unknown field \"%.64s\" (%s)", name, expected);
+        for (const cJSON *e = o->child; e != m; e = e->next)
+            if (!strcmp(e->string ? e->string : "", name))
+                return api_json_invalid(prob, ptr, "field \"%.64s\" appears twice", name);
+    }
+    return 0;
+}
+
 int api_json_invalid(api_problem *prob, const char *pointer, const char *detail_fmt, ...) {
     char detail[sizeof prob->detail];
     va_list ap;

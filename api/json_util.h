@@ -60,6 +60,14 @@ int api_json_get_int(const cJSON *v, double lo, double hi, int64_t *out);
  * as exactly f, e.g. 0.01f -> "0.01". buf needs 32 bytes. */
 void api_json_format_float(char *buf, size_t cap, float f);
 
+/* The members of object o against the names a decoder takes (known, NULL-
+ * terminated): the first that is not one of them, or that repeats an earlier
+ * member (cJSON keeps both; a lookup by name would silently take the first),
+ * is a 422 at base/<name>: 'unknown field "x" (<expected>)' or 'field "x"
+ * appears twice'. Returns 0 when each member is known and given once, else -1. */
+int api_json_members_check(const cJSON *o, const char *base, const char *const known[],
+                           const char *expected, api_problem *prob);
+
 /* Refuse: fill prob with 422 invalid-field for `pointer`. A convenience over
  * api_problem_set that always returns -1 so decoders can `return` it. */
 int api_json_invalid(api_problem *prob, const char *pointer, const char *detail_fmt, ...)

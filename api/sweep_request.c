@@ -89,13 +89,9 @@ static int dec_range(const cJSON *spec, const char *ptr, const mlp_recipe_field 
     api_json_pointer(lptr, sizeof lptr, ptr, "low");
     if (f->type != MLP_RF_FLOAT && f->type != MLP_RF_INT && f->type != MLP_RF_U64)
         return api_json_invalid(p, tptr, "%s is not a number: use a list or a choice", sp->key);
-    for (const cJSON *m = spec->child; m; m = m->next)
-        if (strcmp(m->string, "type") && strcmp(m->string, "low") && strcmp(m->string, "high")) {
-            char mptr[sizeof p->pointer];
-            api_json_pointer(mptr, sizeof mptr, ptr, m->string);
-            return api_json_invalid(
-                p, mptr, "unknown field \"%.64s\" (a range has type, low, high)", m->string);
-        }
+    static const char *const range_members[] = {"type", "low", "high", NULL};
+    if (api_json_members_check(spec, ptr, range_members, "a range has type, low, high", p))
+        return -1;
     if (dec_bound(spec, "low", ptr, &sp->low, p) || dec_bound(spec, "high", ptr, &sp->high, p))
         return -1;
     if (sp->low > sp->high)
@@ -145,13 +141,8 @@ static int dec_spec(const cJSON *spec, const char *ptr, api_sweep_param *sp, api
         sp->kind = API_SPEC_LOG_UNIFORM;
     } else if (!strcmp(type, "choice")) {
         sp->kind = API_SPEC_CHOICE;
-        for (const cJSON *m = spec->child; m; m = m->next)
-            if (strcmp(m->string, "type") && strcmp(m->string, "values")) {
-                char mptr[sizeof p->pointer];
-                api_json_pointer(mptr, sizeof mptr, ptr, m->string);
-                return api_json_invalid(p, mptr, "unknown field \"%.64s\" (a choice has values)",
-                                        m->string);
-            }
+        static const char *const choice_members[] = {"type", "values", NULL};
+        if (api_json_members_check(spec, ptr, choice_members, "a choice has values", p)) return -1;
         char vptr[sizeof p->pointer];
         api_json_pointer(vptr, sizeof vptr, ptr, "values");
         return dec_values(cJSON_GetObjectItemCaseSensitive(spec, "values"), vptr, sp, p);
@@ -261,6 +252,10 @@ static int dec_pruning(const cJSON *v, api_sweep_request *r, api_problem *p) {
     if (!cJSON_IsObject(v))
         return api_json_invalid(p, "/pruning",
                                 "pruning must be an object {rule, grace_epochs, min_children}");
+    static const char *const members[] = {"rule", "grace_epochs", "min_children", NULL};
+    if (api_json_members_check(v, "/pruning", members,
+                               "pruning has rule, grace_epochs, min_children", p))
+        return -1;
     int64_t x;
     for (const cJSON *m = v->child; m; m = m->next) {
         char ptr[sizeof p->pointer];
@@ -273,14 +268,9 @@ static int dec_pruning(const cJSON *v, api_sweep_request *r, api_problem *p) {
         } else if (!strcmp(m->string, "grace_epochs")) {
             if (dec_int(m, ptr, 0, MAX_GRACE_EPOCHS, 0, &x, p)) return -1;
             r->grace_epochs = (int)x;
-        } else if (!strcmp(m->string, "min_children")) {
+        } else { /* min_children: the only other member api_json_members_check lets by */
             if (dec_int(m, ptr, 1, API_SWEEP_MAX_RUNS, 0, &x, p)) return -1;
             r->min_children = (int)x;
-        } else {
-            return api_json_invalid(p, ptr,
-                                    "unknown field \"%.64s\" (pruning has rule, "
-                                    "grace_epochs, min_children)",
-                                    m->string);
         }
     }
     return 0;

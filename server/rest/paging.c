@@ -1,7 +1,6 @@
 /* paging.c - see paging.h. */
 #include "paging.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +29,8 @@ int route_page_parse(const http_request *req, int by_name, route_page *p, http_r
         memcpy(p->cursor_name, c, n + 1);
         return 0;
     }
-    char *end;
-    errno = 0;
-    long long v = strtoll(c, &end, 10);
-    if (errno || end == c || *end || v <= 0 || c[0] == '+') {
+    long long v = 0;
+    if (route_parse_int(c, &v) != 0 || v <= 0) {
         http_reply_problem(res, 422, "invalid-query", NULL,
                            "query parameter 'cursor' must be the 'next' of a previous page");
         return -1;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json_util.h"
 #include "log.h"
 #include "v2_infer.h"
 
@@ -208,6 +209,7 @@ typedef struct {
     const char *allowed; /* the route's "a|b" list, or NULL */
     char bad[64];        /* the first parameter refused */
     const char *why;     /* "unknown" or "repeated" */
+    char bare[64];       /* the first one sent without a value ("?limit") */
     char seen[8][32];    /* names met so far (a route takes at most a few) */
     int n_seen;
 } query_check;
@@ -224,7 +226,6 @@ static int listed(const char *list, const char *name) {
 }
 
 static int on_query(void *user, const char *key, const char *value) {
-    (void)value;
     query_check *q = user;
     const char *why = !listed(q->allowed, key) ? "unknown" : NULL;
     for (int i = 0; !why && i < q->n_seen; i++)
@@ -235,15 +236,23 @@ static int on_query(void *user, const char *key, const char *value) {
         return 1;
     }
     if (q->n_seen < 8) snprintf(q->seen[q->n_seen++], sizeof q->seen[0], "%s", key);
+    if (!value && !q->bare[0]) snprintf(q->bare, sizeof q->bare, "%s", key);
     return 0;
 }
 
 /* 400 for a query parameter the route does not take, or one given twice
- * (which of the two would count is a guess a client should not rely on). */
+ * (which of the two would count is a guess a client should not rely on);
+ * 422 for one it takes sent bare ("?limit"): the handlers' lookups cannot
+ * tell it from an absent one, so it would be silently ignored. */
 static int check_query(const route *rt, const http_request *req, http_response *res) {
     if (rt->query && !strcmp(rt->query, "*")) return 0;
     query_check q = {.allowed = rt->query};
     http_query_each(req, on_query, &q);
+    if (!q.why && q.bare[0]) {
+        http_reply_problem(res, 422, "invalid-query", NULL,
+                           "query parameter '%s' has no value (send %s=<value>)", q.bare, q.bare);
+        return -1;
+    }
     if (!q.why) return 0;
     char takes[160];
     snprintf(takes, sizeof takes, "%s", rt->query ? rt->query : "");
@@ -406,13 +415,25 @@ void router_foreach(router *r,
 }
 
 /* ---- helpers shared by the handlers --------------------------------------------------- */
+int route_parse_int(const char *s, long long *out) {
+    /* strtoll alone would also take " 7", "\t7", "+7" and "007": one number,
+     * one spelling, so that no two paths or cursors name the same row. */
+    const char *d = s[0] == '-' ? s + 1 : s;
+    if (d[0] < '0' || d[0] > '9' || (d[0] == '0' && (d[1] || d != s))) return -1; /* 07, -0 */
+    for (const char *c = d; *c; c++)
+        if (*c < '0' || *c > '9') return -1;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno) return -1;
+    *out = v;
+    return 0;
+}
+
 int route_param_id(const http_request *req, int i, const char *what, int64_t *id,
                    http_response *res) {
     const char *s = i < req->n_params ? req->params[i] : "";
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v <= 0 || s[0] == '+' || s[0] == ' ') {
+    long long v = 0;
+    if (route_parse_int(s, &v) != 0 || v <= 0) {
         http_reply_problem(res, 404, "not-found", NULL, "no %s with id '%s'", what, s);
         return -1;
     }
@@ -427,10 +448,8 @@ int route_query_int(const http_request *req, const char *name, long long lo, lon
         *out = def;
         return 0;
     }
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
+    long long v = 0;
+    if (route_parse_int(s, &v) != 0 || v < lo || v > hi) {
         http_reply_problem(res, 422, "invalid-query", NULL,
                            "query parameter '%s' must be an integer in [%lld, %lld], got '%s'",
                            name, lo, hi, s);
@@ -443,7 +462,9 @@ int route_query_int(const http_request *req, const char *name, long long lo, lon
 int route_query_page(const http_request *req, long long *limit, long long *offset,
                      http_response *res) {
     if (route_query_int(req, "limit", 1, 1000, 50, limit, res) != 0) return -1;
-    return route_query_int(req, "offset", 0, INT64_MAX, 0, offset, res);
+    /* The answer echoes the offset as a JSON number: at most 2^53 - 1, which
+     * every client reads exactly. */
+    return route_query_int(req, "offset", 0, (long long)API_JSON_MAX_SAFE_INT, 0, offset, res);
 }
 
 int route_load_job(app *a, int64_t id, store_run *run, http_response *res) {

@@ -244,6 +244,10 @@ void sse_hub_free(struct sse_hub *h);
  *   if (route_store_check(rc, &se, res, "no job with id %lld", id) != 0) return;
  */
 
+/* s as a decimal integer written one way only: digits, an optional leading
+ * '-', no leading zero (but "0"), no blank or '+'; within long long. 0 with
+ * *out, else -1. */
+int route_parse_int(const char *s, long long *out);
 /* Parse params[i] as a positive id; on failure fill res with 404 naming
  * `what` ("job", "model") and return -1. */
 int route_param_id(const http_request *req, int i, const char *what, int64_t *id,

@@ -74,7 +74,7 @@ void route_datasets_list(app *a, const http_request *req, http_response *res) {
     cJSON *body = view_dataset_list(list + from, shown);
     cJSON_AddNumberToObject(body, "total", (double)n);
     cJSON_AddNumberToObject(body, "limit", (double)pg.limit);
-    cJSON_AddNumberToObject(body, "offset", (double)pg.offset);
+    view_add_integer(body, "offset", pg.offset);
     route_page_next(req, &pg, NULL, from + shown < n ? list[from + shown - 1].name : NULL, body,
                     res);
     http_reply_json(res, 200, body);

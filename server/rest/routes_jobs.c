@@ -212,7 +212,7 @@ void route_job_metrics(app *a, const http_request *req, http_response *res) {
     int64_t id;
     if (route_param_id(req, 0, "job", &id, res) != 0) return;
     long long since, limit;
-    if (route_query_int(req, "since", 0, INT64_MAX, 0, &since, res) != 0 ||
+    if (route_query_int(req, "since", 0, (long long)API_JSON_MAX_SAFE_INT, 0, &since, res) != 0 ||
         route_query_int(req, "limit", 1, 10000, 1000, &limit, res) != 0)
         return;
     store_run run;

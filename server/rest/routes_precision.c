@@ -88,22 +88,20 @@ static int decode(const http_request *req, mlp_precision *prec, char *dataset, s
         http_reply_api_problem(res, &prob);
         return -1;
     }
+    static const char *const members[] = {"precision", "dataset", NULL};
     const char *bad = NULL, *why = NULL;
-    char ptr[80];
     const cJSON *p =
         cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "precision") : NULL;
     const cJSON *d =
         cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "dataset") : NULL;
-    for (const cJSON *m = cJSON_IsObject(root) ? root->child : NULL; m && !bad; m = m->next)
-        if (strcmp(m->string, "precision") && strcmp(m->string, "dataset")) {
-            api_json_pointer(ptr, sizeof ptr, "", m->string);
-            bad = ptr, why = "unknown field (expected precision and optionally dataset)";
-        }
     if (!cJSON_IsObject(root))
         bad = "", why = "the body must be a JSON object";
-    else if (!bad && (!cJSON_IsString(p) || mlp_precision_from_name(p->valuestring, prec) != 0))
+    else if (api_json_members_check(root, "", members, "expected precision and optionally dataset",
+                                    &prob) != 0)
+        bad = prob.pointer, why = prob.detail;
+    else if (!cJSON_IsString(p) || mlp_precision_from_name(p->valuestring, prec) != 0)
         bad = "/precision", why = "precision must be \"float32\", \"bf16\" or \"int8\"";
-    else if (!bad && d && (!cJSON_IsString(d) || strlen(d->valuestring) >= cap))
+    else if (d && (!cJSON_IsString(d) || strlen(d->valuestring) >= cap))
         bad = "/dataset", why = "dataset must be a data set's name";
     if (!bad && d) snprintf(dataset, cap, "%s", d->valuestring);
     cJSON_Delete(root);

@@ -95,19 +95,30 @@ void route_model_version_delete(app *a, const http_request *req, http_response *
     http_reply_take(res, 204, NULL, NULL, 0);
 }
 
-/* The JSON body's integer member key in [lo, hi] (required); 0, or -1 with 400/422 in res. */
-static int body_int(const http_request *req, const char *key, long long lo, long long hi,
-                    int64_t *out, http_response *res) {
+/* The JSON object body of a registry PUT: the members in known only, each
+ * once (api_json_members_check). NULL with 400/422 in res. */
+static cJSON *body_object(const http_request *req, const char *const known[], const char *expected,
+                          http_response *res) {
     api_problem p;
     cJSON *root = api_json_parse(req->body, req->body_len, &p);
     if (!root) {
         http_reply_api_problem(res, &p);
-        return -1;
+        return NULL;
     }
-    const cJSON *v = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
-    int rc = v ? api_json_get_int(v, (double)lo, (double)hi, out) : API_JSON_TYPE;
+    if (!cJSON_IsObject(root))
+        api_json_invalid(&p, "", "the body must be a JSON object");
+    else if (api_json_members_check(root, "", known, expected, &p) == 0)
+        return root;
     cJSON_Delete(root);
-    if (rc == API_JSON_OK) return 0;
+    http_reply_api_problem(res, &p);
+    return NULL;
+}
+
+/* o's integer member key in [lo, hi] (required); 0, or -1 with 422 in res. */
+static int member_int(const cJSON *o, const char *key, long long lo, long long hi, int64_t *out,
+                      http_response *res) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (v && api_json_get_int(v, (double)lo, (double)hi, out) == API_JSON_OK) return 0;
     char ptr[64];
     api_json_pointer(ptr, sizeof ptr, "", key);
     http_reply_problem(res, 422, "invalid-field", ptr, "%s must be an integer in [%lld, %lld]", key,
@@ -124,8 +135,13 @@ void route_alias_put(app *a, const http_request *req, http_response *res) {
                            "an alias is a letter followed by up to 63 of A-Z a-z 0-9 . _ -");
         return;
     }
+    static const char *const members[] = {"version", NULL};
+    cJSON *body = body_object(req, members, "an alias takes version", res);
+    if (!body) return;
     int64_t v;
-    if (body_int(req, "version", 1, 2147483647, &v, res) != 0) return;
+    int rc = member_int(body, "version", 1, 2147483647, &v, res);
+    cJSON_Delete(body);
+    if (rc != 0) return;
     mlpd_error se = {0};
     if (route_store_check(store_alias_set(a->st, name, alias, (int)v, &se), &se, res,
                           "model '%s' has no version %lld", name, (long long)v) != 0)
@@ -152,9 +168,18 @@ void route_alias_delete(app *a, const http_request *req, http_response *res) {
 void route_canary_put(app *a, const http_request *req, http_response *res) {
     const char *name = param_name(req, res);
     if (!name) return;
-    int64_t v = 0, pct;
-    if (body_int(req, "percent", 0, 100, &pct, res) != 0) return;
-    if (pct > 0 && body_int(req, "version", 1, 2147483647, &v, res) != 0) return;
+    static const char *const members[] = {"version", "percent", NULL};
+    cJSON *body = body_object(req, members, "a canary takes version and percent", res);
+    if (!body) return;
+    /* version is required unless percent is 0 (which ends the canary), and
+     * checked whenever it is given. */
+    int64_t v = 0, given = 0, pct;
+    int rc = member_int(body, "percent", 0, 100, &pct, res);
+    if (rc == 0 && (pct > 0 || cJSON_GetObjectItemCaseSensitive(body, "version")))
+        rc = member_int(body, "version", 1, 2147483647, &given, res);
+    cJSON_Delete(body);
+    if (rc != 0) return;
+    if (pct > 0) v = given;
     mlpd_error se = {0};
     if (route_store_check(store_canary_set(a->st, name, (int)v, (int)pct, &se), &se, res,
                           "model '%s' has no version %lld", name, (long long)v) != 0)

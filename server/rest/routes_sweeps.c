@@ -136,7 +136,7 @@ void route_sweeps_list(app *a, const http_request *req, http_response *res) {
     }
     cJSON_AddNumberToObject(body, "total", (double)total);
     cJSON_AddNumberToObject(body, "limit", q.limit);
-    cJSON_AddNumberToObject(body, "offset", (double)q.offset);
+    view_add_integer(body, "offset", q.offset);
     store_sweep_list_free(list, n);
     http_reply_json(res, 200, body);
 }

@@ -10,6 +10,12 @@
 
 #include "json_scan.h"
 
+void view_add_integer(cJSON *o, const char *name, int64_t v) {
+    char text[24];
+    snprintf(text, sizeof text, "%lld", (long long)v);
+    cJSON_AddRawToObject(o, name, text);
+}
+
 static cJSON *id_or_null(int64_t id) {
     return id > 0 ? cJSON_CreateNumber((double)id) : cJSON_CreateNull();
 }
@@ -106,7 +112,7 @@ static cJSON *page(const char *key, cJSON **arr, int64_t total, int limit, int64
     *arr = cJSON_AddArrayToObject(o, key);
     cJSON_AddNumberToObject(o, "total", (double)total);
     cJSON_AddNumberToObject(o, "limit", limit);
-    cJSON_AddNumberToObject(o, "offset", (double)offset);
+    view_add_integer(o, "offset", offset);
     return o;
 }
 
@@ -137,7 +143,7 @@ cJSON *view_metrics(int64_t run_id, const store_metric *m, size_t n, int64_t sin
         cJSON_AddItemToArray(arr, view_metric(&m[i]));
         if (m[i].id > next) next = m[i].id;
     }
-    cJSON_AddNumberToObject(o, "next_since", (double)next);
+    view_add_integer(o, "next_since", next);
     return o;
 }
 

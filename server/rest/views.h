@@ -15,6 +15,10 @@
 #include "jobs.h"
 #include "store.h"
 
+/* o[name] = v written as an integer literal: cJSON writes a double and may
+ * round one above 10^15 (an echoed ?offset= must be what was sent). */
+void view_add_integer(cJSON *o, const char *name, int64_t v);
+
 /* Schema Job. live: the runner's fresher state while the run trains, or NULL. */
 cJSON *view_job(const store_run *r, const jobs_live *live);
 

@@ -113,6 +113,12 @@ static void test_unknown_things_are_404(void **state) {
     problem("GET", "/jobs/0", NULL, NULL, 0, 404, NULL);
     problem("GET", "/jobs/-3", NULL, NULL, 0, 404, NULL);
     problem("GET", "/jobs/12abc", NULL, NULL, 0, 404, NULL);
+    /* one spelling per id: blanks, signs and leading zeros name no job
+     * (strtoll took "%091", "%0A1" and "01" as job 1) */
+    static const char *const aliases[] = {"/jobs/%091", "/jobs/%0A1", "/jobs/01",
+                                          "/jobs/+1",   "/jobs/-0",   "/models/%091/file"};
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        problem("GET", aliases[i], NULL, NULL, 0, 404, NULL);
     problem("GET", "/models/987654", NULL, NULL, 0, 404, NULL);
     problem("DELETE", "/models/987654", NULL, NULL, 0, 404, NULL);
     problem("GET", "/datasets/nope", NULL, NULL, 0, 404, NULL);
@@ -174,6 +180,33 @@ static void test_unknown_or_repeated_query_parameters_are_400(void **state) {
         expect_detail_mentions(j, bad[i].mentions);
         cJSON_Delete(j);
     }
+    /* a declared parameter without a value is refused, never read as absent;
+     * so are blanks, signs and leading zeros in its number */
+    static const struct {
+        const char *path, *mentions;
+    } bad_value[] = {
+        {"/jobs?limit", "no value"},
+        {"/jobs?status&limit=2", "'status' has no value"},
+        {"/jobs?limit=+5", "limit"},
+        {"/jobs?limit=%205", "limit"},
+        {"/jobs?limit=05", "limit"},
+        {"/jobs?cursor=%095", "cursor"},
+        {"/jobs?offset=9007199254740992", "offset"}, /* 2^53: beyond what JSON echoes exactly */
+        {"/jobs/1/metrics?since=-0", "since"},
+    };
+    for (size_t i = 0; i < sizeof bad_value / sizeof bad_value[0]; i++) {
+        cJSON *j = expect_problem(&D, "GET", bad_value[i].path, NULL, NULL, 0, NULL, 422, NULL);
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+        assert_string_equal(type->valuestring, "/problems/invalid-query");
+        expect_detail_mentions(j, bad_value[i].mentions);
+        cJSON_Delete(j);
+    }
+    /* the largest offset is echoed exactly (cJSON's double printing gave 9.00719925474099e+15) */
+    http_result big;
+    assert_int_equal(http_get(&D, "/jobs?offset=9007199254740991", &big), 0);
+    assert_int_equal(big.status, 200);
+    assert_non_null(strstr(big.body, "\"offset\":9007199254740991"));
+    http_result_free(&big);
     /* what a route declares passes; static files take any query (cache busting) */
     static const char *const good[] = {"/jobs?status=queued&limit=5&offset=0", "/models?limit=2",
                                        "/index.html?v=3", "/?from=mail"};

@@ -232,6 +232,9 @@ static void test_refusals_and_back(void **state) {
         {"{}", "/precision"},
         {"{\"precision\":\"int8\",\"dataset\":\"no-such-set\"}", "/dataset"},
         {"{\"precision\":\"int8\",\"extra\":1}", "/extra"},
+        /* a repeated member is refused, not resolved by a guess (was: the first won) */
+        {"{\"precision\":\"float32\",\"precision\":\"int8\"}", "/precision"},
+        {"{\"precision\":\"int8\",\"dataset\":\"mnist-digits\",\"dataset\":\"x\"}", "/dataset"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cJSON *p = expect_problem(&D, "PUT", "/models/digits/versions/1/precision", JSON,

@@ -151,6 +151,29 @@ static void test_aliases_move_and_protect_versions(void **state) {
     assert_int_equal(put_json("/models/digits/aliases/x", "{"), 400);
     assert_int_equal(put_json("/models/digits/aliases/9x", "{\"version\":1}"), 422);
     assert_int_equal(put_json("/models/nosuch/aliases/x", "{\"version\":1}"), 404);
+    /* Members other than version, or version twice, are refused (they were
+     * ignored, the first version winning): nothing moves. */
+    static const struct {
+        const char *path, *body, *pointer, *mentions;
+    } strict[] = {
+        {"/models/digits/aliases/production", "{\"version\":1,\"versoin\":2}", "/versoin",
+         "unknown field"},
+        {"/models/digits/aliases/production", "{\"version\":1,\"version\":2}", "/version", "twice"},
+        {"/models/digits/aliases/production", "[{\"version\":1}]", "", "JSON object"},
+        {"/models/digits/canary", "{\"version\":1,\"percent\":10,\"share\":10}", "/share",
+         "unknown field"},
+        {"/models/digits/canary", "{\"version\":1,\"percent\":10,\"percent\":0}", "/percent",
+         "twice"},
+        {"/models/digits/canary", "{\"percent\":0,\"version\":\"one\"}", "/version", "integer"},
+    };
+    for (size_t i = 0; i < sizeof strict / sizeof strict[0]; i++) {
+        cJSON *p = expect_problem(&D, "PUT", strict[i].path, "application/json", strict[i].body,
+                                  strlen(strict[i].body), NULL, 422, NULL);
+        if (strict[i].pointer[0]) expect_problem_pointer(p, strict[i].pointer);
+        expect_detail_mentions(p, strict[i].mentions);
+        cJSON_Delete(p);
+    }
+    assert_int_equal(answered("\"digits\""), 3);
     cJSON_Delete(predict("\"digits@nosuch\"", 404));
     cJSON_Delete(predict("\"nosuch\"", 404));
     cJSON_Delete(predict("\"digits/7\"", 404));

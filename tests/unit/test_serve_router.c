@@ -175,7 +175,8 @@ static void test_counters(void **state) {
 static void test_handler_helpers(void **state) {
     (void)state;
     static const char *const bad_ids[] = {
-        "0", "-3", "12abc", "+5", " 5", "", "99999999999999999999"};
+        "0",   "-3",  "12abc", "+5", " 5", "",   "99999999999999999999",
+        "\t5", "\n5", "05",    "-0", "5 ", "0x5"};
     http_request req;
     http_response res;
     int64_t id = 0;
@@ -193,6 +194,32 @@ static void test_handler_helpers(void **state) {
         assert_int_equal(res.status, 404);
         assert_non_null(strstr(res.body, "no model with id"));
         free(res.body);
+    }
+    /* route_parse_int: one spelling per number */
+    static const struct {
+        const char *s;
+        int ok;
+        long long v;
+    } ints[] = {{"0", 1, 0},
+                {"7", 1, 7},
+                {"-7", 1, -7},
+                {"9223372036854775807", 1, INT64_MAX},
+                {"-0", 0, 0},
+                {"07", 0, 0},
+                {"+7", 0, 0},
+                {" 7", 0, 0},
+                {"\t7", 0, 0},
+                {"7 ", 0, 0},
+                {"", 0, 0},
+                {"-", 0, 0},
+                {"1e3", 0, 0},
+                {"0x7", 0, 0},
+                {"9223372036854775808", 0, 0}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        long long v = -12345;
+        int rc = route_parse_int(ints[i].s, &v);
+        if ((rc == 0) != ints[i].ok) fail_msg("route_parse_int(\"%s\") = %d", ints[i].s, rc);
+        if (ints[i].ok) assert_true(v == ints[i].v);
     }
     mlpd_error se = {0};
     snprintf(se.msg, sizeof se.msg, "disk I/O error");

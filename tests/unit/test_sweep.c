@@ -86,6 +86,23 @@ static void test_bad_input(void **state) {
             422, "/pruning/rule", NULL);
     refused("{" VAL "\"space\": {\"learning_rate\": [0.1]}, \"bogus\": 1}", 422, "/bogus",
             "unknown field");
+    /* a member twice inside the nested objects too (cJSON keeps both; the
+     * first silently won) */
+    refused("{" VAL "\"space\": {\"learning_rate\": [0.1]}, \"pruning\": {\"rule\": \"none\", "
+            "\"rule\": \"median\"}}",
+            422, "/pruning/rule", "twice");
+    refused("{" VAL "\"space\": {\"learning_rate\": {\"type\": \"uniform\", \"low\": 0.1, "
+            "\"low\": 0.2, \"high\": 0.3}}}",
+            422, "/space/learning_rate/low", "twice");
+    refused("{" VAL "\"space\": {\"learning_rate\": {\"type\": \"uniform\", \"type\": "
+            "\"log_uniform\", \"low\": 0.1, \"high\": 0.3}}}",
+            422, "/space/learning_rate/type", "twice");
+    refused("{" VAL "\"space\": {\"activation\": {\"type\": \"choice\", \"values\": "
+            "[\"relu\"], \"values\": [\"tanh\"]}}}",
+            422, "/space/activation/values", "twice");
+    refused("{" VAL "\"space\": {\"learning_rate\": [0.1]}, \"pruning\": {\"rules\": "
+            "\"none\"}}",
+            422, "/pruning/rules", "unknown field");
     refused("{" VAL "\"space\": {\"learning_rate\": {\"type\": \"uniform\", \"low\": 0.01, "
             "\"high\": 0.1}}, \"method\": \"grid\"}",
             422, "/space/learning_rate", "grid");
