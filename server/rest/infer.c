@@ -2,6 +2,7 @@
 #include "clock.h"
 #include "infer.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,21 @@ void infer_reply_status(infer_error_style style, http_response *res, int status,
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
     reply(style, res, status, slug, pointer, detail);
+}
+
+int infer_nonfinite_row(const float *v, int rows, int width) {
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < width; k++)
+            if (!isfinite(v[(size_t)r * width + k])) return r;
+    return -1;
+}
+
+void infer_reply_nonfinite(infer_error_style style, const char *pointer, int64_t model_id,
+                           http_response *res) {
+    infer_reply_error(style, res, MLPD_EINVAL, "invalid-field", pointer,
+                      "model %lld's outputs for this row are not finite numbers: its values "
+                      "overflow float32 arithmetic inside the network; send smaller values",
+                      (long long)model_id);
 }
 
 int infer_refuse_draining(app *a, infer_error_style style, http_response *res) {

@@ -86,6 +86,17 @@ void infer_run(app *a, infer_job *j, const http_request *req, http_response *res
  * the job's item set, or -1 with 422 (400 for the protocols) in res. */
 int infer_ask_precision(infer_job *j, int precision, const char *pointer, http_response *res);
 
+/* The first of rows rows of width values in v holding a value that is not
+ * finite, or -1. A finite float32 input can still overflow inside a network
+ * (3e38 times a weight is inf, inf - inf is NaN, tanh(NaN) is NaN): such a
+ * row has no answer, and JSON has no number for it. */
+int infer_nonfinite_row(const float *v, int rows, int width);
+
+/* The 422 (400 for the protocols) for row `row` whose outputs overflowed
+ * (infer_nonfinite_row); pointer names the row ("/input", "/inputs/3"). */
+void infer_reply_nonfinite(infer_error_style style, const char *pointer, int64_t model_id,
+                           http_response *res);
+
 /* The 503 every inference route answers once the draining daemon closed its
  * listener (app.stopping; during --shutdown-delay it still predicts); 1 when
  * sent. */

@@ -118,6 +118,21 @@ static int explain_rows(api_explain_request *r, const cached_model *cm, infer_er
         free(e->block);
         return -1;
     }
+    /* A row whose outputs, attributions or integral error overflowed has no
+     * answer (infer_nonfinite_row): the first such row is refused. */
+    int ig = r->cfg.method == MLP_EXPLAIN_INTEGRATED_GRADIENTS, bad = -1;
+    for (int i = 0; i < n && bad < 0; i++)
+        if (infer_nonfinite_row(e->probs + (size_t)i * O, 1, O) >= 0 ||
+            infer_nonfinite_row(e->attr + (size_t)i * In, 1, In) >= 0 ||
+            (ig && infer_nonfinite_row(e->delta + i, 1, 1) >= 0))
+            bad = i;
+    if (bad >= 0) {
+        char ptr[32];
+        snprintf(ptr, sizeof ptr, r->batch_form ? "/inputs/%d" : "/input", bad);
+        infer_reply_nonfinite(style, ptr, cm->id, res);
+        free(e->block);
+        return -1;
+    }
     return 0;
 }
 

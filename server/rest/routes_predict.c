@@ -6,6 +6,7 @@
  * path (infer_run), which predicts them here at low load or through the
  * batcher, and then calls answer() below on the connection's thread.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "clock.h"
@@ -20,6 +21,13 @@ typedef struct {
 
 static void answer(infer_job *base, http_response *res) {
     predict_job *j = (predict_job *)base;
+    int bad = infer_nonfinite_row(base->item.probs, j->pr.n, base->outputs);
+    if (bad >= 0) {
+        char ptr[32];
+        snprintf(ptr, sizeof ptr, j->pr.batch_form ? "/inputs/%d" : "/input", bad);
+        infer_reply_nonfinite(INFER_ERR_PROBLEM, ptr, base->cm->id, res);
+        return;
+    }
     /* Every answer says which name and version answered. */
     api_predictions p = {.model_id = base->cm->id,
                          .n = j->pr.n,

@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "expect.h"
+#include "mlp.h"
 
 static mlpd_daemon D;
 static int64_t model_id;
@@ -236,6 +237,69 @@ static void test_full_queue_is_429_with_retry_after(void **state) {
     cJSON_Delete(expect_job_end(&D, a, 60, "cancelled"));
 }
 
+/* A model whose hidden units see inf - inf for inputs near FLT_MAX:
+ * 2 inputs -> 2 linear units with weights (2, -2) -> 2 classes. 3e38 * 2
+ * overflows to inf and 3e38 * -2 to -inf in any summation order; the linear
+ * units pass the NaN on (a kernel's tanh may clamp it away). Uploaded;
+ * returns its id. */
+static int64_t upload_overflowing_model(void) {
+    const int hidden[] = {2};
+    mlp_arch a;
+    mlp_model *m = NULL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(
+        mlp_arch_make(&a, 2, hidden, 1, MLP_ACT_LINEAR, 2, MLP_LOSS_CROSS_ENTROPY, -1, NULL),
+        MLP_OK);
+    assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, 1, &m, NULL), MLP_OK);
+    for (int k = 0; k < 4; k++) m->W[0][k] = k % 2 ? -2.0f : 2.0f;
+    for (int k = 0; k < 2; k++) m->b[0][k] = 0.0f;
+    assert_int_equal(mlp_model_to_buffer(m, &buf, &len, NULL), MLP_OK);
+    mlp_model_free(m);
+    http_result r;
+    assert_int_equal(http_do(&D, "POST", "/models?name=overflow", "application/octet-stream", buf,
+                             len, NULL, 0, &r),
+                     0);
+    free(buf);
+    assert_int_equal(r.status, 201);
+    cJSON *j = http_result_json(&r);
+    int64_t id = (int64_t)json_num(j, "id");
+    cJSON_Delete(j);
+    http_result_free(&r);
+    return id;
+}
+
+/* Finite float32 inputs whose forward pass overflows have no answer: 422
+ * naming the row (it was a 200 with "probabilities":[null,null] and label 0,
+ * outside the contract's numbers). */
+static void test_outputs_that_overflow_are_422(void **state) {
+    (void)state;
+    int64_t id = upload_overflowing_model();
+    char body[256];
+    static const struct {
+        const char *path, *rows, *pointer;
+    } cases[] = {
+        {"/predict", "\"input\":[3e38,3e38]", "/input"},
+        {"/predict", "\"inputs\":[[1,1],[3e38,3e38]]", "/inputs/1"},
+        {"/explain", "\"input\":[3e38,3e38]", "/input"},
+        {"/explain", "\"inputs\":[[1,1],[3e38,3e38]],\"method\":\"saliency\"", "/inputs/1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(body, sizeof body, "{\"model\":%lld,%s}", (long long)id, cases[i].rows);
+        post_json(cases[i].path, body, 422, cases[i].pointer);
+    }
+    /* the same model answers ordinary values */
+    static const char *const paths[] = {"/predict", "/explain"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(body, sizeof body, "{\"model\":%lld,\"inputs\":[[1,1],[-0.5,2]]}", (long long)id);
+        http_result r;
+        assert_int_equal(http_post_json(&D, paths[i], body, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_null(strstr(r.body, "null"));
+        http_result_free(&r);
+    }
+}
+
 static void test_daemon_is_healthy_after_all_that(void **state) {
     (void)state;
     expect_healthy(&D);
@@ -274,6 +338,7 @@ int main(void) {
         cmocka_unit_test(test_wrong_content_type_is_415),
         cmocka_unit_test(test_unknown_or_repeated_query_parameters_are_400),
         cmocka_unit_test(test_full_queue_is_429_with_retry_after),
+        cmocka_unit_test(test_outputs_that_overflow_are_422),
         cmocka_unit_test(test_daemon_is_healthy_after_all_that),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
