@@ -255,7 +255,7 @@ void http_deferred_resume(http_deferred *d) {
 
 int http_answer_next_turn(const http_request *req, http_finish_fn finish, void *arg) {
     conn_state *s = req->internal;
-    if (!s || s->deferred || s->next_turn || !finish) return -1;
+    if (!s || s->deferred || s->next_turn || s->completing || !finish) return -1;
     s->finish = finish;
     s->finish_arg = arg;
     s->next_turn = 1;
@@ -373,6 +373,7 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char 
          * alike) calls the handler of a complete request that has no
          * response yet on each turn of its loop, without sleeping. */
         finish_next_turn(s);
+        if (s->next_turn) return MHD_YES; /* finish asked for yet another turn */
         return send_response(c, s);
     }
     if (s->deferred) { /* resumed: the deferred work is done */
@@ -442,6 +443,7 @@ void http_on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
         return;
     }
     atomic_fetch_add_explicit(&l->requests, 1, memory_order_relaxed);
+    s->completing = 1;                   /* no more turns: a finish run now cannot ask for one */
     if (s->deferred) finish_deferred(s); /* closed before the answer: release the work */
     if (s->next_turn) finish_next_turn(s);
     atomic_fetch_sub(&h->in_flight, 1);

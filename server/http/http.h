@@ -134,9 +134,12 @@ void http_deferred_resume(http_deferred *d);
  *
  * Nothing is suspended (no wake-up, no system call): the loop does not sleep
  * while such an answer is pending, so finish must not wait for another
- * thread. finish is called exactly once, also when the connection is being
- * closed (the response is then discarded). Returns 0, or -1 when the request
- * did not come through http.c (unit tests build their own): answer now. */
+ * thread. finish may instead call http_answer_next_turn again (res left
+ * untouched) to be called once more on the turn after. finish is called once
+ * per such call, also when the connection is being closed (the response is
+ * then discarded; on that call http_answer_next_turn refuses, as no turn
+ * follows). Returns 0, or -1 when the request did not come through http.c
+ * (unit tests build their own) or is being closed: answer now. */
 int http_answer_next_turn(const http_request *req, http_finish_fn finish, void *arg);
 /* Connections open on the thread serving req (1 outside http.c): more than
  * one means other requests may come in on this thread's same turn. */

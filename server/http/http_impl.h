@@ -56,11 +56,12 @@ typedef struct {
     char request_id[48];
     char params[HTTP_MAX_PARAMS][160];
     double start;
-    int began;     /* the access handler has seen the request */
-    int fault;     /* http_uri_fault found in the raw request target */
-    int closing;   /* answered on the socket itself; MHD closes it */
-    int deferred;  /* 1: suspended by http_defer(), finish not yet run */
-    int next_turn; /* 1: http_answer_next_turn(), finish not yet run */
+    int began;      /* the access handler has seen the request */
+    int fault;      /* http_uri_fault found in the raw request target */
+    int closing;    /* answered on the socket itself; MHD closes it */
+    int deferred;   /* 1: suspended by http_defer(), finish not yet run */
+    int next_turn;  /* 1: http_answer_next_turn(), finish not yet run */
+    int completing; /* http_on_completed runs: no more turns */
     http_finish_fn finish;
     void *finish_arg;
 } conn_state;

@@ -33,7 +33,9 @@ struct infer_job {
     registry_target target; /* which name and version answer ("" name: an unnamed id) */
     model_stat *stat;       /* may be NULL (no memory for it) */
     http_deferred *d;
-    batcher *begun; /* batcher_begin()'s, told batcher_end() when the job ends */
+    const http_request *req; /* the request answered (valid until the job ends) */
+    int put_off;             /* its gathered prediction waited a turn for more rows */
+    batcher *begun;          /* batcher_begin()'s, told batcher_end() when the job ends */
     infer_error_style style;
     uint64_t start_ns, submit_ns, decoded_ns;
     int outputs;         /* classes */

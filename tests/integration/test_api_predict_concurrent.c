@@ -1,10 +1,13 @@
 /* test_api_predict_concurrent.c - POST /predict under concurrency: many
  * clients at once (their rows are batched together by the daemon's
- * batcher) each get exactly the answer their rows get alone; a batch delay
- * changes nothing in the answers; SIGTERM with predictions in flight still
- * shuts down cleanly (suspended connections are resumed before the HTTP
- * listeners stop). */
+ * batcher) each get exactly the answer their rows get alone; so do many
+ * keep-alive connections on one HTTP thread, whose requests it gathers
+ * (small batches put off a turn for more), also when some clients leave
+ * before their answer; a batch delay changes nothing in the answers;
+ * SIGTERM with predictions in flight still shuts down cleanly (suspended
+ * connections are resumed before the HTTP listeners stop). */
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -14,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -144,6 +149,133 @@ static void test_concurrent_clients_get_their_own_answers(void **state) {
     http_result_free(&r);
 }
 
+/* The model of the fixture's daemon uploaded to e (the same file); its id. */
+static int64_t upload_model(const mlpd_daemon *e) {
+    http_result r;
+    char path[64];
+    snprintf(path, sizeof path, "/models/%lld/file", (long long)model_id);
+    assert_int_equal(http_get(&D, path, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_result up;
+    assert_int_equal(
+        http_do(e, "POST", "/models", "application/octet-stream", r.body, r.len, NULL, 30, &up), 0);
+    http_result_free(&r);
+    assert_int_equal(up.status, 201);
+    cJSON *j = http_result_json(&up);
+    int64_t uploaded = j ? (int64_t)json_num(j, "id") : 0;
+    cJSON_Delete(j);
+    http_result_free(&up);
+    assert_true(uploaded > 0);
+    return uploaded;
+}
+
+/* Send a keep-alive POST /predict of digit i for model `model` on fd. */
+static void send_predict(int fd, int64_t model, int i) {
+    char *body = predict_body(model, digits + (size_t)i * 784, 1, 784, 0);
+    assert_non_null(body);
+    size_t blen = strlen(body), hlen;
+    char head[256];
+    hlen = (size_t)snprintf(head, sizeof head,
+                            "POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: "
+                            "application/json\r\nContent-Length: %zu\r\n\r\n",
+                            blen);
+    assert_int_equal(send(fd, head, hlen, MSG_NOSIGNAL), (ssize_t)hlen);
+    assert_int_equal(send(fd, body, blen, MSG_NOSIGNAL), (ssize_t)blen);
+    free(body);
+}
+
+/* Read one response from fd (its head and Content-Length bytes of body, 5 s
+ * at most); 1 when it is a 200 whose prediction is digit i's reference. */
+static int read_predict_answer(int fd, int i) {
+    char buf[8192];
+    size_t got = 0, need = 0;
+    char *body = NULL;
+    double t0 = now_seconds();
+    while (now_seconds() - t0 < 5.0 && got < sizeof buf - 1) {
+        if (body && got >= (size_t)(body - buf) + need) break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0) continue;
+        ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (n <= 0) return 0;
+        got += (size_t)n;
+        buf[got] = '\0';
+        char *end = body ? NULL : strstr(buf, "\r\n\r\n");
+        if (end) {
+            const char *cl = strcasestr(buf, "\r\nContent-Length:");
+            if (!cl || cl > end) return 0;
+            need = (size_t)atol(cl + 17);
+            body = end + 4;
+        }
+    }
+    if (!body || got != (size_t)(body - buf) + need || strncmp(buf, "HTTP/1.1 200 ", 13)) return 0;
+    cJSON *j = cJSON_Parse(body);
+    const cJSON *preds = j ? cJSON_GetObjectItemCaseSensitive(j, "predictions") : NULL;
+    float probs[10];
+    int label = cJSON_GetArraySize(preds) == 1
+                    ? read_prediction(cJSON_GetArrayItem(preds, 0), probs)
+                    : -1,
+        same = label == ref_label[i];
+    for (int k = 0; same && k < 10; k++) same = fabsf(probs[k] - ref_probs[i][k]) < 1e-5f;
+    cJSON_Delete(j);
+    return same;
+}
+
+/* The value of metric line `name ` in /metrics of d; -1 when absent. */
+static double metric(const mlpd_daemon *d, const char *name) {
+    http_result r;
+    assert_int_equal(http_get(d, "/metrics", &r), 0);
+    char key[96];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *line = strstr(r.body, key);
+    double v = line ? atof(line + strlen(key)) : -1;
+    http_result_free(&r);
+    return v;
+}
+
+/* One HTTP thread (--workers 1) serving KA_CONNS keep-alive connections,
+ * each sending its next request only after its answer, all at once: the
+ * thread gathers what comes in together into batches (a small one waits a
+ * turn for more) and every connection gets its own digit's answer, round
+ * after round; clients that send and leave without reading change nothing
+ * for the others; the daemon then stops cleanly. */
+#define KA_CONNS  12
+#define KA_ROUNDS 20
+static void test_one_thread_many_keepalive_connections(void **state) {
+    (void)state;
+    static const char *const one_worker[] = {"--workers", "1", NULL};
+    mlpd_daemon e;
+    assert_int_equal(daemon_start(&e, one_worker), 0);
+    int64_t m = upload_model(&e);
+    int fds[KA_CONNS], ok = 0;
+    for (int c = 0; c < KA_CONNS; c++) assert_true((fds[c] = raw_connect(&e)) >= 0);
+    for (int round = 0; round < KA_ROUNDS; round++) {
+        for (int c = 0; c < KA_CONNS; c++) send_predict(fds[c], m, (c + round) % N_DIGITS);
+        for (int c = 0; c < KA_CONNS; c++)
+            ok += read_predict_answer(fds[c], (c + round) % N_DIGITS);
+        if (round == KA_ROUNDS / 2) {
+            /* clients that leave before their answer */
+            for (int k = 0; k < 6; k++) {
+                int fd = raw_connect(&e);
+                assert_true(fd >= 0);
+                send_predict(fd, m, k);
+                close(fd);
+            }
+        }
+    }
+    for (int c = 0; c < KA_CONNS; c++) close(fds[c]);
+    if (ok != KA_CONNS * KA_ROUNDS) daemon_dump_log(&e);
+    assert_int_equal(ok, KA_CONNS * KA_ROUNDS);
+    /* batched: fewer forward passes than rows */
+    double rows = metric(&e, "mlpd_predict_rows_total"),
+           batches = metric(&e, "mlpd_predict_batches_total");
+    assert_true(rows >= KA_CONNS * KA_ROUNDS);
+    assert_true(batches > 0 && batches < rows);
+    int status = daemon_stop(&e);
+    if (status != 0) daemon_dump_log(&e);
+    daemon_cleanup(&e);
+    assert_int_equal(status, 0);
+}
+
 /* A daemon that waits for fuller batches (MLPD_PREDICT_BATCH_DELAY_US) and
  * batches at most 3 rows answers the same; SIGTERM during load exits 0. */
 static void test_batch_delay_and_shutdown_under_load(void **state) {
@@ -155,23 +287,7 @@ static void test_batch_delay_and_shutdown_under_load(void **state) {
     unsetenv("MLPD_PREDICT_BATCH_DELAY_US");
     unsetenv("MLPD_PREDICT_BATCH_ROWS");
     assert_int_equal(started, 0);
-    /* the same model, uploaded as a file */
-    http_result r;
-    char path[64];
-    snprintf(path, sizeof path, "/models/%lld/file", (long long)model_id);
-    assert_int_equal(http_get(&D, path, &r), 0);
-    assert_int_equal(r.status, 200);
-    http_result up;
-    assert_int_equal(
-        http_do(&e, "POST", "/models", "application/octet-stream", r.body, r.len, NULL, 30, &up),
-        0);
-    http_result_free(&r);
-    assert_int_equal(up.status, 201);
-    cJSON *j = http_result_json(&up);
-    int64_t uploaded = j ? (int64_t)json_num(j, "id") : 0;
-    cJSON_Delete(j);
-    http_result_free(&up);
-    assert_true(uploaded > 0);
+    int64_t uploaded = upload_model(&e);
     int64_t saved = model_id;
     model_id = uploaded;
     int ok, wrong, failed;
@@ -213,6 +329,7 @@ static void test_batch_delay_and_shutdown_under_load(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent_clients_get_their_own_answers),
+        cmocka_unit_test(test_one_thread_many_keepalive_connections),
         cmocka_unit_test(test_batch_delay_and_shutdown_under_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
