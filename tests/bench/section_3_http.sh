@@ -12,8 +12,9 @@
 # All serve the same model file and get the same body. Prints req/s, p50,
 # p99 and errors per run, the server's CPU time per request (user + system
 # of its process over the run, n/a for python's several processes: on a
-# shared machine a steadier figure than req/s), then the ratios of mlpd's
-# req/s to each peer's.
+# shared machine a steadier figure than req/s), mlpd's rows per forward pass
+# (its /metrics: how well the requests were batched), then the ratios of
+# mlpd's req/s to each peer's.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
@@ -111,6 +112,19 @@ else:
 PYEOF
 }
 
+# batch_counts: "rows batches" predicted so far by the mlpd daemon (its /metrics).
+batch_counts() {
+    curl -s --max-time 5 "$DAEMON_URL/metrics" |
+        awk '$1 == "mlpd_predict_rows_total" { r = $2 } $1 == "mlpd_predict_batches_total" { b = $2 }
+             END { print r + 0, b + 0 }'
+}
+
+# rows_per_batch BEFORE AFTER: rows per forward pass between two batch_counts.
+rows_per_batch() {
+    awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ")
+        if (y[2] - x[2] > 0) printf "%.1f", (y[1] - x[1]) / (y[2] - x[2]) }'
+}
+
 # cpu_ticks PID: user + system clock ticks of the process so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
 
@@ -145,23 +159,25 @@ for srv in "${SERVERS[@]}"; do
     for c in "${CONNS[@]}"; do
         f=$OUT/http_${srv}_c$c.txt
         [ "$srv" = mlpd ] && before=$(listener_counts)
+        case $srv in mlpd*) b0=$(batch_counts) ;; esac
         t0=$(cpu_ticks "$SERVER_PID")
         wrk_post "$SERVER_URL" "$c" "$WRK_SECONDS" "$f"
         t1=$(cpu_ticks "$SERVER_PID")
         [ "$srv" = python ] || echo "cpu_us=$(cpu_per_request "$t0" "$t1" "$f")" >>"$f"
+        case $srv in mlpd*) echo "rows_per_batch=$(rows_per_batch "$b0" "$(batch_counts)")" >>"$f" ;; esac
         [ "$srv" = mlpd ] && echo "spread=$(spread "$before" "$(listener_counts)")" >>"$f"
     done
     stop_server "$srv"
 done
 daemon_stop
 
-printf '%-14s %6s %12s %10s %10s %8s %12s\n' server conns "req/s" "p50 ms" "p99 ms" errors \
-    "cpu us/req"
+printf '%-14s %6s %12s %10s %10s %8s %12s %10s\n' server conns "req/s" "p50 ms" "p99 ms" errors \
+    "cpu us/req" "rows/batch"
 for srv in "${SERVERS[@]}"; do
     for c in "${CONNS[@]}"; do
         f=$OUT/http_${srv}_c$c.txt
-        printf '%-14s %6s %12s %10s %10s %8s %12s\n' "$srv" "$c" "$(val rps "$f")" "$(val p50_ms "$f")" \
-            "$(val p99_ms "$f")" "$(val errors "$f")" "$(val cpu_us "$f")"
+        printf '%-14s %6s %12s %10s %10s %8s %12s %10s\n' "$srv" "$c" "$(val rps "$f")" "$(val p50_ms "$f")" \
+            "$(val p99_ms "$f")" "$(val errors "$f")" "$(val cpu_us "$f")" "$(val rows_per_batch "$f")"
     done
 done
 for c in "${CONNS[@]}"; do
