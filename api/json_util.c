@@ -37,6 +37,30 @@ static long find_nul_escape(const char *json, size_t len) {
     return -1;
 }
 
+/* Arrays and objects still open at byte `at` of json, strings skipped: a
+ * valid body that cJSON refuses because it nests deeper than
+ * CJSON_NESTING_LIMIT has that many open where cJSON stopped. */
+static size_t open_depth(const char *json, size_t at) {
+    size_t depth = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < at; i++) {
+        char c = json[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            depth++;
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return depth;
+}
+
 cJSON *api_json_parse(const char *json, size_t len, api_problem *prob) {
     size_t lead = 0;
     while (lead < len && is_json_space(json[lead])) lead++;
@@ -48,8 +72,13 @@ cJSON *api_json_parse(const char *json, size_t len, api_problem *prob) {
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) {
         size_t at = (end && end >= json && end <= json + len) ? (size_t)(end - json) : 0;
-        api_problem_set(prob, 400, API_SLUG_MALFORMED, NULL,
-                        "the body is not valid JSON (error near byte %zu)", at);
+        if (open_depth(json, at) >= CJSON_NESTING_LIMIT)
+            api_problem_set(prob, 400, API_SLUG_MALFORMED, NULL,
+                            "the body nests arrays and objects more than %d deep (at byte %zu)",
+                            CJSON_NESTING_LIMIT, at);
+        else
+            api_problem_set(prob, 400, API_SLUG_MALFORMED, NULL,
+                            "the body is not valid JSON (error near byte %zu)", at);
         return NULL;
     }
     size_t off = (size_t)(end - json);

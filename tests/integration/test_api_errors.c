@@ -50,6 +50,17 @@ static void test_malformed_json_is_400(void **state) {
     post_json("/train", "{\"epochs\": 3} trailing", 400, NULL);
     post_json("/predict", "[1, 2,", 400, NULL);
     post_json("/predict", "{\"input\":[NaN, 1]}", 400, NULL); /* NaN is not JSON */
+    /* valid JSON nested past the decoders' 1000 levels: said so, not "not valid JSON" */
+    static const char *const deep_paths[] = {"/train", "/sweeps", "/explain", "/predict"};
+    char deep[2 * 1200 + 1];
+    for (int i = 0; i < 1200; i++) deep[i] = '[', deep[2 * 1200 - 1 - i] = ']';
+    deep[2 * 1200] = '\0';
+    for (size_t i = 0; i < sizeof deep_paths / sizeof deep_paths[0]; i++) {
+        cJSON *j = expect_problem(&D, "POST", deep_paths[i], "application/json", deep, strlen(deep),
+                                  NULL, 400, NULL);
+        expect_detail_mentions(j, "deep");
+        cJSON_Delete(j);
+    }
 }
 
 static void test_wrong_types_and_ranges_are_422(void **state) {
