@@ -36,7 +36,7 @@ static const route route_table[] = {
     R(  "GET",   "/jobs/{id}/events",                       route_job_events,            ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     R(  "POST",  "/jobs/{id}/cancel",                       route_job_cancel,            ROUTE_BODY_NONE,   NULL,     AUTH_MANAGE),
     R(  "POST",  "/sweeps",                                 route_sweep_create,          ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
-    RQ( "GET",   "/sweeps",                                 route_sweeps_list,           ROUTE_BODY_NONE,   NULL,     AUTH_READ, "status|" PAGE),
+    RQ( "GET",   "/sweeps",                                 route_sweeps_list,           ROUTE_BODY_NONE,   NULL,     AUTH_READ, "status|limit|offset"),
     R(  "GET",   "/sweeps/{id}",                            route_sweep_get,             ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     R(  "GET",   "/sweeps/{id}/events",                     route_sweep_events,          ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     R(  "POST",  "/sweeps/{id}/cancel",                     route_sweep_cancel,          ROUTE_BODY_NONE,   NULL,     AUTH_MANAGE),

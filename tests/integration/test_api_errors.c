@@ -184,6 +184,7 @@ static void test_unknown_or_repeated_query_parameters_are_400(void **state) {
         {"/healthz?x", "takes none"},          /* a route without parameters */
         {"/models/1?verbose=1", "'verbose'"},
         {"/jobs/1/metrics?since=0&offset=3", "'offset'"},
+        {"/sweeps?cursor=5", "'cursor'"}, /* sweeps page by offset only (was ignored) */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cJSON *j = expect_problem(&D, "GET", bad[i].path, NULL, NULL, 0, NULL, 400, NULL);
