@@ -46,6 +46,46 @@ static int load_mean(app *a, api_explain_request *r, int64_t id, infer_error_sty
     return 0;
 }
 
+/* One request's work, in weight visits: rows x passes x the model's
+ * parameters, a pass being one forward and backward over the network (the
+ * method's points per row, plus the answer's own prediction). Capped so that
+ * a request holds its HTTP thread for a second or two, not a minute: the
+ * 784-512-256-10 network still takes the full 32 rows x 1000 steps (1.7e10
+ * visits, ~1 s), a 16M-parameter model about 2,000 passes (two explanations
+ * of 32 x 1000 on one held both HTTP threads, and /healthz, for 52 s). */
+#define EXPLAIN_MAX_VISITS 34359738368.0 /* 2^35 */
+
+static int passes_per_row(const mlp_explain_config *c) {
+    return 1 + (c->method == MLP_EXPLAIN_INTEGRATED_GRADIENTS ? c->n_steps + 2
+                : c->method == MLP_EXPLAIN_SMOOTHGRAD         ? c->samples
+                                                              : 1);
+}
+
+/* 422 limit-exceeded (400 for the protocol) when r's work on m passes the cap. */
+static int check_work(const api_explain_request *r, const cached_model *cm, infer_error_style style,
+                      http_response *res) {
+    double params = (double)cm->model->n_params, per_row = passes_per_row(&r->cfg);
+    double visits = (double)r->n * per_row * params;
+    if (visits <= EXPLAIN_MAX_VISITS) return 0;
+    int ig = r->cfg.method == MLP_EXPLAIN_INTEGRATED_GRADIENTS;
+    int sg = r->cfg.method == MLP_EXPLAIN_SMOOTHGRAD;
+    const char *option = ig ? "n_steps" : sg ? "samples" : NULL;
+    /* the most points per row that fit with these rows (may be none) */
+    long fit = (long)(EXPLAIN_MAX_VISITS / ((double)r->n * params)) - (ig ? 3 : 1);
+    char hint[96] = "send fewer rows";
+    if (option && fit >= 1)
+        snprintf(hint, sizeof hint, "with %d row%s, %s may be at most %ld (or send fewer rows)",
+                 r->n, r->n == 1 ? "" : "s", option, fit);
+    char ptr[16];
+    snprintf(ptr, sizeof ptr, "/%s", option ? option : r->batch_form ? "inputs" : "input");
+    infer_reply_error(style, res, MLPD_EINVAL, "limit-exceeded", ptr,
+                      "explaining %d row%s takes %.0f passes over model %lld's %.0f parameters "
+                      "(%.3g weight visits; one request may take %.3g): %s",
+                      r->n, r->n == 1 ? "" : "s", (double)r->n * per_row, (long long)cm->id, params,
+                      visits, EXPLAIN_MAX_VISITS, hint);
+    return -1;
+}
+
 /* The checks that need the model; 0, or -1 with res filled (422 / 400). */
 static int check_against_model(const api_explain_request *r, const cached_model *cm,
                                infer_error_style style, http_response *res) {
@@ -70,6 +110,7 @@ static int check_against_model(const api_explain_request *r, const cached_model 
         infer_reply_error(style, res, MLPD_EINVAL, "invalid-field", "/output", "%s", err.msg);
         return -1;
     }
+    if (check_work(r, cm, style, res) != 0) return -1;
     for (int i = 0; i < r->n; i++)
         if (r->target[i] >= outputs) {
             char ptr[32];

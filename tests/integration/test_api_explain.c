@@ -323,6 +323,69 @@ static void test_refusals(void **state) {
     cJSON_Delete(p);
 }
 
+/* POST /explain of `rows` copies of digit 0 on model id with `extra` members;
+ * returns the status, the answer in *r (caller frees). */
+static long explain_rows_of(int64_t id, int rows, const char *extra, http_result *r) {
+    static float many[32 * 784];
+    for (int k = 0; k < rows; k++) memcpy(many + k * 784, digits, sizeof(float) * 784);
+    char *body = predict_body(id, many, rows, 784, rows > 1);
+    assert_non_null(body);
+    size_t len = strlen(body) + strlen(extra) + 4;
+    char *full = malloc(len);
+    assert_non_null(full);
+    body[strlen(body) - 1] = '\0';
+    snprintf(full, len, "%s,%s}", body, extra);
+    free(body);
+    assert_int_equal(http_post_json(&D, "/explain", full, r), 0);
+    free(full);
+    return r->status;
+}
+
+/* A request's work is capped (rows x passes x parameters): on a model of
+ * 3.26 million parameters 32 rows of 1,000 steps or samples are refused
+ * (on a 16-million one two such requests held both HTTP threads, and
+ * /healthz, for 52 s), one row of 1,000 steps is answered. */
+static void test_work_is_capped(void **state) {
+    (void)state;
+    static const int hidden[] = {4096};
+    size_t len;
+    unsigned char *bytes = model_file_bytes(hidden, 1, 7, &len);
+    assert_non_null(bytes);
+    http_result up;
+    assert_int_equal(http_do(&D, "POST", "/models?name=wide", "application/octet-stream", bytes,
+                             len, NULL, 0, &up),
+                     0);
+    free(bytes);
+    assert_int_equal(up.status, 201);
+    cJSON *m = http_result_json(&up);
+    int64_t wide = (int64_t)json_num(m, "id");
+    cJSON_Delete(m);
+    http_result_free(&up);
+    static const struct {
+        int rows;
+        const char *extra, *pointer;
+    } refused[] = {
+        {32, "\"n_steps\":1000", "/n_steps"},
+        {32, "\"method\":\"smoothgrad\",\"samples\":1000", "/samples"},
+    };
+    for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+        http_result r;
+        assert_int_equal(explain_rows_of(wide, refused[k].rows, refused[k].extra, &r), 422);
+        cJSON *p = http_result_json(&r);
+        assert_string_equal(json_str(p, "type"), "/problems/limit-exceeded");
+        expect_problem_pointer(p, refused[k].pointer);
+        expect_detail_mentions(p, "may be at most");
+        cJSON_Delete(p);
+        http_result_free(&r);
+    }
+    http_result r;
+    assert_int_equal(explain_rows_of(wide, 1, "\"n_steps\":1000", &r), 200);
+    http_result_free(&r);
+    /* the 32-unit model of the other tests takes the most a request may ask */
+    assert_int_equal(explain_rows_of(model_id, 32, "\"n_steps\":1000", &r), 200);
+    http_result_free(&r);
+}
+
 /* {"inputs": [the v2 tensor of rows 0..n-1]} + ,"parameters": {...} (caller frees). */
 static char *v2_body(int n, const char *params) {
     size_t cap = (size_t)n * 784 * 16 + strlen(params) + 256;
@@ -450,6 +513,7 @@ int main(void) {
         cmocka_unit_test(test_every_method),
         cmocka_unit_test(test_linear_output),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_work_is_capped),
         cmocka_unit_test(test_v2_explain),
         cmocka_unit_test(test_model_by_name),
     };
