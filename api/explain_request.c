@@ -79,9 +79,12 @@ static int decode_rows(const cJSON *input, const cJSON *inputs, api_explain_requ
             api_json_pointer_index(ptr, sizeof ptr, "/inputs", i);
         else
             strcpy(ptr, "/input");
+        /* The width before the values are written: r->x holds n rows of row 0's width, so
+         * a longer row would run past it. */
+        int given = cJSON_IsArray(row) ? cJSON_GetArraySize(row) : w;
+        if (given != w)
+            return api_json_invalid(p, ptr, "row %d has %d values, row 0 has %d", i, given, w);
         if (decode_row(row, ptr, r->x + (size_t)i * w, &wi, p)) return -1;
-        if (wi != w)
-            return api_json_invalid(p, ptr, "row %d has %d values, row 0 has %d", i, wi, w);
     }
     return 0;
 }

@@ -312,6 +312,14 @@ static void test_refusals(void **state) {
         cJSON_Delete(p);
         free(body);
     }
+    /* a later row longer than row 0 (was written past the rows' buffer before its width
+     * was compared: heap overflow) */
+    const char *ragged = "{\"inputs\":[[0.5],[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]]}";
+    cJSON *rg = expect_problem(&D, "POST", "/explain", "application/json", ragged, strlen(ragged),
+                               NULL, 422, NULL);
+    expect_problem_pointer(rg, "/inputs/1");
+    cJSON_Delete(rg);
+    expect_healthy(&D);
     /* a row of the wrong width, and an unknown model */
     cJSON *p = expect_problem(&D, "POST", "/explain", "application/json", "{\"input\":[0.5,0.5]}",
                               19, NULL, 422, NULL);
