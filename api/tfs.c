@@ -12,13 +12,15 @@
 #include "json_util.h"
 
 #define MAX_WIDTH (1 << 20)
+#define MAX_RANK  8
 
 static int bad(api_problem *p, const char *detail) {
     api_problem_set(p, 400, "invalid-predict-request", NULL, "%s", detail);
     return -1;
 }
 
-/* The values of one row (nested lists flattened) appended to x; *n counts. */
+/* The values of one row (nested lists flattened) appended to x; *n counts.
+ * The row's shape was checked by row_shape first. */
 static int row_values(const cJSON *v, float *x, size_t cap, size_t *n, api_problem *p) {
     if (cJSON_IsNumber(v)) {
         float f = (float)v->valuedouble;
@@ -27,17 +29,48 @@ static int row_values(const cJSON *v, float *x, size_t cap, size_t *n, api_probl
         x[(*n)++] = f;
         return 0;
     }
-    if (!cJSON_IsArray(v)) return bad(p, "input values must be numbers (or lists of numbers)");
     for (const cJSON *e = v->child; e; e = e->next)
         if (row_values(e, x, cap, n, p)) return -1;
     return 0;
 }
 
-/* Count the values of a row (nested lists flattened). */
-static size_t count_values(const cJSON *v) {
-    if (!cJSON_IsArray(v)) return 1;
-    size_t n = 0;
-    for (const cJSON *e = v->child; e; e = e->next) n += count_values(e);
+/* The shape of a row: a number has rank 0, a list [len] followed by the
+ * shape its elements share. -1 (a 400 in *p) when the lists are ragged
+ * ([[1, 2], [3]]), nested too deep, or hold something else than numbers:
+ * TF Serving refuses those too, and flattening them would silently feed the
+ * model misaligned values. */
+typedef struct {
+    int rank;
+    size_t dims[MAX_RANK];
+} row_dims;
+
+static int row_shape(const cJSON *v, int depth, row_dims *out, api_problem *p) {
+    out->rank = 0;
+    if (cJSON_IsNumber(v)) return 0;
+    if (!cJSON_IsArray(v)) return bad(p, "input values must be numbers (or lists of numbers)");
+    if (depth >= MAX_RANK) return bad(p, "a row is nested more than 8 lists deep");
+    row_dims inner = {0}, other;
+    size_t len = 0;
+    for (const cJSON *e = v->child; e; e = e->next, len++) {
+        if (row_shape(e, depth + 1, len ? &other : &inner, p)) return -1;
+        if (len && (other.rank != inner.rank ||
+                    memcmp(other.dims, inner.dims, (size_t)inner.rank * sizeof *inner.dims)))
+            return bad(p, "a row's nested lists must all have the same shape (no ragged lists)");
+    }
+    out->rank = inner.rank + 1;
+    out->dims[0] = len;
+    memcpy(out->dims + 1, inner.dims, (size_t)inner.rank * sizeof *inner.dims);
+    return 0;
+}
+
+/* The number of values of a row of that shape, 0 when too many. */
+static size_t shape_count(const row_dims *d) {
+    size_t n = 1;
+    for (int i = 0; i < d->rank; i++) {
+        if (d->dims[i] > MAX_WIDTH) return 0;
+        n *= d->dims[i];
+        if (n > MAX_WIDTH) return 0;
+    }
     return n;
 }
 
@@ -51,7 +84,8 @@ static const cJSON *unwrap_named(const cJSON *v, api_problem *p) {
     return v->child;
 }
 
-/* rows: an array of rows. */
+/* rows: an array of rows, each a number or nested lists of numbers, all of
+ * one shape (what TF Serving batches into one tensor). */
 static int read_rows(const cJSON *rows, int max_rows, api_tfs_request *r, api_problem *p) {
     if (!cJSON_IsArray(rows) || !rows->child)
         return bad(p, "instances / inputs must be a non-empty list of rows");
@@ -61,32 +95,48 @@ static int read_rows(const cJSON *rows, int max_rows, api_tfs_request *r, api_pr
                         "%d rows; at most %d are accepted at once", n, max_rows);
         return -1;
     }
-    const cJSON *first = r->columnar ? rows->child : unwrap_named(rows->child, p);
-    if (!first) return -1;
-    if (!cJSON_IsArray(first)) return bad(p, "each row must be a list of the input's values");
-    size_t w = count_values(first);
-    if (w == 0 || w > MAX_WIDTH) return bad(p, "a row must hold 1 to 1048576 values");
-    r->rows = n;
-    r->width = (int)w;
-    r->x = malloc((size_t)n * w * sizeof *r->x);
-    if (!r->x) {
-        api_problem_set(p, 500, "internal", NULL, "out of memory");
-        return -1;
-    }
-    size_t i = 0;
+    row_dims first, shape;
+    size_t i = 0, w = 0;
     for (const cJSON *row = rows->child; row; row = row->next, i++) {
         const cJSON *v = r->columnar ? row : unwrap_named(row, p);
-        if (!v) return -1;
+        if (!v || row_shape(v, 0, i ? &shape : &first, p)) return -1;
+        if (i == 0) {
+            w = shape_count(&first);
+            if (w == 0) return bad(p, "a row must hold 1 to 1048576 values");
+            r->x = malloc((size_t)n * w * sizeof *r->x);
+            if (!r->x) {
+                api_problem_set(p, 500, "internal", NULL, "out of memory");
+                return -1;
+            }
+        } else if (shape.rank != first.rank ||
+                   memcmp(shape.dims, first.dims, (size_t)first.rank * sizeof *first.dims)) {
+            return bad(p, "the rows do not all have the same shape");
+        }
         size_t got = 0;
-        if (!cJSON_IsArray(v)) return bad(p, "each row must be a list of the input's values");
         if (row_values(v, r->x + i * w, w, &got, p)) return -1;
-        if (got != w) return bad(p, "the rows do not all have the same number of values");
     }
+    r->rows = n;
+    r->width = (int)w;
     return 0;
+}
+
+/* How many members of obj are named key (cJSON keeps duplicates; its
+ * lookups return the first, so a second one would be silently ignored). */
+static int members_named(const cJSON *obj, const char *key) {
+    int n = 0;
+    for (const cJSON *m = obj->child; m; m = m->next) n += !strcmp(m->string, key);
+    return n;
 }
 
 static int read_body(const cJSON *root, int max_rows, api_tfs_request *r, api_problem *p) {
     if (!cJSON_IsObject(root)) return bad(p, "the body must be a JSON object");
+    static const char *const known[] = {"signature_name", "instances", "inputs"};
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        if (members_named(root, known[k]) > 1) {
+            api_problem_set(p, 400, "invalid-predict-request", NULL, "member \"%s\" is given twice",
+                            known[k]);
+            return -1;
+        }
     const cJSON *sig = cJSON_GetObjectItemCaseSensitive(root, "signature_name");
     const cJSON *inst = cJSON_GetObjectItemCaseSensitive(root, "instances");
     const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
@@ -141,4 +191,51 @@ char *api_tfs_response_encode(const api_tfs_request *req, int classes, const flo
     }
     memcpy(out + n, "]}", 3);
     return out;
+}
+
+/* {"dtype": "DT_FLOAT", "tensor_shape": {"dim": [{"size": "-1"}, {"size": cols}]}, "name"}:
+ * int64 fields are strings in protobuf's JSON mapping. */
+static cJSON *tensor_info(const char *name, int cols) {
+    cJSON *t = cJSON_CreateObject();
+    char tensor[80], size[16];
+    snprintf(tensor, sizeof tensor, "%s:0", name);
+    snprintf(size, sizeof size, "%d", cols);
+    cJSON_AddStringToObject(t, "dtype", "DT_FLOAT");
+    cJSON *shape = cJSON_AddObjectToObject(t, "tensor_shape");
+    cJSON *dims = cJSON_AddArrayToObject(shape, "dim");
+    const char *sizes[] = {"-1", size};
+    for (int i = 0; dims && i < 2; i++) {
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "size", sizes[i]);
+        cJSON_AddStringToObject(d, "name", "");
+        cJSON_AddItemToArray(dims, d);
+    }
+    cJSON_AddFalseToObject(shape, "unknown_rank");
+    cJSON_AddStringToObject(t, "name", tensor);
+    return t;
+}
+
+cJSON *api_tfs_metadata(const char *name, int version, int width, int classes) {
+    cJSON *o = cJSON_CreateObject();
+    char v[16];
+    snprintf(v, sizeof v, "%d", version);
+    cJSON *spec = cJSON_AddObjectToObject(o, "model_spec");
+    cJSON_AddStringToObject(spec, "name", name);
+    cJSON_AddStringToObject(spec, "signature_name", "");
+    cJSON_AddStringToObject(spec, "version", v);
+    cJSON *md = cJSON_AddObjectToObject(o, "metadata");
+    cJSON *defs =
+        cJSON_AddObjectToObject(cJSON_AddObjectToObject(md, "signature_def"), "signature_def");
+    cJSON *sig = cJSON_AddObjectToObject(defs, "serving_default");
+    cJSON_AddItemToObject(cJSON_AddObjectToObject(sig, "inputs"), "input",
+                          tensor_info("input", width));
+    cJSON_AddItemToObject(cJSON_AddObjectToObject(sig, "outputs"), "probabilities",
+                          tensor_info("probabilities", classes));
+    cJSON_AddStringToObject(sig, "method_name", "tensorflow/serving/predict");
+    /* cJSON's adders do nothing on a NULL parent: any failure shows as a missing member. */
+    if (!cJSON_GetObjectItemCaseSensitive(sig, "method_name")) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
 }

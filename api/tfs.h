@@ -8,11 +8,17 @@
  * Response: row format -> {"predictions": [[probabilities], ...]};
  * columnar format -> {"outputs": [[probabilities], ...]}.
  * Errors are api_problems whose detail the route sends as {"error": "..."}.
+ *
+ * Every row has one shape: a number (width 1) or nested lists of numbers
+ * (flattened row-major); ragged lists and rows of different shapes are
+ * refused, as are "signature_name", "instances" or "inputs" given twice.
  */
 #ifndef MLPD_API_TFS_H
 #define MLPD_API_TFS_H
 
 #include <stddef.h>
+
+#include <cjson/cJSON.h>
 
 #include "problem.h"
 
@@ -29,5 +35,10 @@ void api_tfs_request_free(api_tfs_request *r);
 
 /* The answer's JSON text (malloc'ed), NULL when out of memory. */
 char *api_tfs_response_encode(const api_tfs_request *req, int classes, const float *probs);
+
+/* GetModelMetadataResponse as TF Serving writes it in JSON: model_spec and
+ * the "serving_default" signature (input "input" DT_FLOAT [-1, width],
+ * output "probabilities" DT_FLOAT [-1, classes]). NULL when out of memory. */
+cJSON *api_tfs_metadata(const char *name, int version, int width, int classes);
 
 #endif /* MLPD_API_TFS_H */

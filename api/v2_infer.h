@@ -77,6 +77,11 @@ int api_v2_response_encode(const api_v2_request *req, const char *model_name, in
 cJSON *api_v2_model_metadata(const char *name, const int *versions, size_t n_versions, int width,
                              int classes);
 
+/* The input width ("inputs") and the classes (the last layer's "units") of
+ * a stored architecture's JSON (store_model.arch_json), for the metadata
+ * routes of v2 and v1 without loading the model; 0 for what is absent. */
+void api_arch_io(const char *arch_json, int *width, int *classes);
+
 /* {"error": msg} as JSON text (malloc'ed), NULL when out of memory. */
 char *api_v2_error_json(const char *msg);
 

@@ -47,7 +47,9 @@ typedef struct {
         char name[72];
         int binary; /* -1: unset */
         int classification;
+        int seen_name, seen_params, seen_binary, seen_class;
     } outs[2];
+    int seen_binary_out, seen_precision;
 } v2_scan;
 
 static int bad(v2_scan *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -283,10 +285,13 @@ static int input_element(v2_scan *s, int i, int depth) {
 
 static int output_param(v2_scan *s, const char *key, int depth) {
     int k = s->n_out_objs - 1;
-    if (!strcmp(key, "binary_data")) return read_bool(s, &s->outs[k].binary, "binary_data");
+    if (!strcmp(key, "binary_data"))
+        return once(s, &s->outs[k].seen_binary, key) ||
+               read_bool(s, &s->outs[k].binary, "binary_data");
     if (!strcmp(key, "classification")) {
         int64_t v;
-        if (read_int(s, 1, INT_MAX, &v, "classification")) return -1;
+        if (once(s, &s->outs[k].seen_class, key) || read_int(s, 1, INT_MAX, &v, "classification"))
+            return -1;
         s->outs[k].classification = (int)v;
         return 0;
     }
@@ -296,8 +301,10 @@ static int output_param(v2_scan *s, const char *key, int depth) {
 static int output_member(v2_scan *s, const char *key, int depth) {
     int k = s->n_out_objs - 1;
     if (!strcmp(key, "name"))
-        return read_string(s, s->outs[k].name, sizeof s->outs[k].name, "an output's name");
+        return once(s, &s->outs[k].seen_name, key) ||
+               read_string(s, s->outs[k].name, sizeof s->outs[k].name, "an output's name");
     if (!strcmp(key, "parameters")) {
+        if (once(s, &s->outs[k].seen_params, key)) return -1;
         if (peek(s) != '{') return bad(s, "output parameters must be an object");
         return scan_object(s, depth, output_param);
     }
@@ -314,11 +321,14 @@ static int output_element(v2_scan *s, int i, int depth) {
 }
 
 static int request_param(v2_scan *s, const char *key, int depth) {
-    if (!strcmp(key, "binary_data_output")) return read_bool(s, &s->binary_out, key);
+    if (!strcmp(key, "binary_data_output"))
+        return once(s, &s->seen_binary_out, key) || read_bool(s, &s->binary_out, key);
     if (!strcmp(key, "precision")) { /* mlpd's: float32, bf16, int8 (docs/precision.md) */
         char name[16];
         mlp_precision p;
-        if (read_string(s, name, sizeof name, "parameter precision")) return -1;
+        if (once(s, &s->seen_precision, key) ||
+            read_string(s, name, sizeof name, "parameter precision"))
+            return -1;
         if (mlp_precision_from_name(name, &p) != 0)
             return bad(s, "parameter precision must be \"float32\", \"bf16\" or \"int8\"");
         s->r->precision = (int)p;
@@ -492,7 +502,12 @@ int api_v2_request_decode(const char *body, size_t len, long long header_len, in
     if (rc == 0) {
         api_json_scan_ws(&s.lx);
         if (s.lx.p != s.lx.end)
-            rc = api_json_scan_syntax_error(&s.lx, "data after the JSON object");
+            rc = header_len < 0 ? bad(&s,
+                                      "%zu bytes after the JSON object: binary tensor data needs "
+                                      "the Inference-Header-Content-Length header (the JSON's "
+                                      "length)",
+                                      (size_t)(s.lx.end - s.lx.p))
+                                : api_json_scan_syntax_error(&s.lx, "data after the JSON object");
     }
     if (rc == 0) rc = check_input(&s, (const unsigned char *)body + json_len, len - json_len);
     if (rc == 0) rc = check_outputs(&s);

@@ -221,6 +221,18 @@ cJSON *api_v2_model_metadata(const char *name, const int *versions, size_t n_ver
     return o;
 }
 
+void api_arch_io(const char *arch_json, int *width, int *classes) {
+    cJSON *arch = arch_json ? cJSON_Parse(arch_json) : NULL;
+    cJSON *layers = cJSON_GetObjectItemCaseSensitive(arch, "layers");
+    cJSON *last = layers ? cJSON_GetArrayItem(layers, cJSON_GetArraySize(layers) - 1) : NULL;
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(arch, "inputs");
+    const cJSON *units = cJSON_GetObjectItemCaseSensitive(last, "units");
+    /* The store wrote these; a non-number reads as 0 rather than casting a NaN. */
+    *width = cJSON_IsNumber(in) ? in->valueint : 0;
+    *classes = cJSON_IsNumber(units) ? units->valueint : 0;
+    cJSON_Delete(arch);
+}
+
 char *api_v2_error_json(const char *msg) {
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddStringToObject(o, "error", msg)) {

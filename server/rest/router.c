@@ -73,9 +73,10 @@ static const route route_table[] = {
     R(  "POST",  "/v2/repository/index",                    route_v2_repo_index,         ROUTE_BODY_JSON,   NULL,     AUTH_READ),
     R(  "POST",  "/v2/repository/models/{name}/load",       route_v2_repo_load,          ROUTE_BODY_JSON,   NULL,     AUTH_MANAGE),
     R(  "POST",  "/v2/repository/models/{name}/unload",     route_v2_repo_unload,        ROUTE_BODY_JSON,   NULL,     AUTH_MANAGE),
-    /* TensorFlow Serving v1 (routes_v1.c): ":predict" ends the last segment. */
+    /* TensorFlow Serving v1 (routes_v1.c): ":predict" ends the last segment. Any
+     * Content-Type, as TF Serving: its documented `curl -d` sends a form type. */
     R(  "GET",   "/v1/models/{path*}",                      route_v1_get,                ROUTE_BODY_NONE,   NULL,     AUTH_READ),
-    R(  "POST",  "/v1/models/{path*}",                      route_v1_post,               ROUTE_BODY_JSON,   CT_JSON,  AUTH_INFER),
+    R(  "POST",  "/v1/models/{path*}",                      route_v1_post,               ROUTE_BODY_JSON,   NULL,     AUTH_INFER),
     R(  "GET",   "/models/{id}/evaluation",                 route_model_evaluation,      ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     R(  "POST",  "/models/{id}/evaluate",                   route_model_evaluate,        ROUTE_BODY_JSON,   CT_JSON,  AUTH_MANAGE),
     RQ( "GET",   "/datasets",                               route_datasets_list,         ROUTE_BODY_NONE,   NULL,     AUTH_READ, PAGE),

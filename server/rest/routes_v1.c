@@ -1,6 +1,7 @@
 /* routes_v1.c - TensorFlow Serving's REST API (api_rest.md), which KServe's
  * v1 protocol also speaks:
  *   GET  /v1/models/{name}[/versions/{v}|/labels/{alias}]           version status
+ *   GET  /v1/models/{name}[/versions/{v}|/labels/{alias}]/metadata  signature (GetModelMetadata)
  *   POST /v1/models/{name}[/versions/{v}|/labels/{alias}]:predict   predictions
  * The ":predict" verb shares the last path segment with the name, so one
  * route takes the rest of the path ({path*}) and it is parsed here. Errors
@@ -13,6 +14,7 @@
 #include "infer.h"
 #include "model_ref.h"
 #include "tfs.h"
+#include "v2_infer.h"
 
 #define V1 INFER_ERR_PROTOCOL
 
@@ -46,11 +48,45 @@ static void status_entry(cJSON *arr, int version, int unloaded) {
     cJSON_AddItemToArray(arr, e);
 }
 
+/* GET .../metadata: the version's signature (the default version when the
+ * path names none, as TF Serving answers with the latest). */
+static void reply_metadata(app *a, const api_model_ref *ref, http_response *res) {
+    registry_target t;
+    mlpd_error err = {0};
+    int rc = registry_resolve(a->registry, ref->name, ref->alias, ref->version, 0, &t, &err);
+    store_model m;
+    if (rc == MLPD_OK) rc = store_model_get(a->st, t.model_id, &m, &err);
+    if (rc != MLPD_OK) {
+        infer_reply_error(V1, res, rc == MLPD_ENOTFOUND ? rc : MLPD_EINTERNAL, "not-found", NULL,
+                          "%s", err.msg);
+        return;
+    }
+    int width, classes;
+    api_arch_io(m.arch_json, &width, &classes);
+    store_model_clear(&m);
+    cJSON *o = api_tfs_metadata(t.name, t.version, width, classes);
+    if (!o) {
+        infer_reply_error(V1, res, MLPD_EINTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
+    http_reply_json(res, 200, o);
+}
+
 void route_v1_get(app *a, const http_request *req, http_response *res) {
+    char path[160];
+    snprintf(path, sizeof path, "%s", req->params[0]);
+    size_t len = strlen(path);
+    static const char md[] = "/metadata";
+    int metadata = len > sizeof md - 1 && !strcmp(path + len - (sizeof md - 1), md);
+    if (metadata) path[len - (sizeof md - 1)] = '\0';
     api_model_ref ref;
-    if (parse_ref(req->params[0], &ref) != 0) {
+    if (parse_ref(path, &ref) != 0) {
         infer_reply_error(V1, res, MLPD_ENOTFOUND, NULL, NULL, "no model at /v1/models/%s",
                           req->params[0]);
+        return;
+    }
+    if (metadata) {
+        reply_metadata(a, &ref, res);
         return;
     }
     int all = !ref.alias[0] && ref.version == 0;
@@ -124,13 +160,21 @@ void route_v1_post(app *a, const http_request *req, http_response *res) {
                           ref_text);
         return;
     }
+    /* An unknown model is a 404 whatever the body holds (no canary draw here:
+     * infer_resolve below picks the version that answers). */
+    registry_target t;
+    mlpd_error err = {0};
+    if (registry_resolve(a->registry, ref.name, ref.alias, ref.version, 0, &t, &err) ==
+        MLPD_ENOTFOUND) {
+        infer_reply_error(V1, res, MLPD_ENOTFOUND, NULL, NULL, "%s", err.msg);
+        return;
+    }
     api_tfs_request r;
     api_problem prob;
     if (api_tfs_request_decode(req->body, req->body_len, a->cfg->max_predict_batch, &r, &prob)) {
         infer_reply_status(V1, res, prob.status, "invalid", NULL, "%s", prob.detail);
         return;
     }
-    registry_target t;
     cached_model *cm = NULL;
     if (infer_resolve(a, V1, NULL, ref.name, ref.alias, ref.version, 0, &t, &cm, res) != 0) {
         api_tfs_request_free(&r);

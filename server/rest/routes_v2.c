@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "infer.h"
+#include "json_scan.h"
 #include "model_ref.h"
 #include "v2_infer.h"
 
@@ -83,13 +84,8 @@ void route_v2_model(app *a, const http_request *req, http_response *res) {
         infer_reply_error(V2, res, MLPD_ESTORE, NULL, NULL, "store: %s", se.msg);
         return;
     }
-    /* The width and classes from the stored architecture, without loading it. */
-    cJSON *arch = m.arch_json ? cJSON_Parse(m.arch_json) : NULL;
-    cJSON *layers = cJSON_GetObjectItemCaseSensitive(arch, "layers");
-    cJSON *last = layers ? cJSON_GetArrayItem(layers, cJSON_GetArraySize(layers) - 1) : NULL;
-    int width = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(arch, "inputs"));
-    int classes = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(last, "units"));
-    cJSON_Delete(arch);
+    int width, classes; /* from the stored architecture, without loading it */
+    api_arch_io(m.arch_json, &width, &classes);
     store_model_clear(&m);
     store_registry reg;
     mlpd_error err = {0};
@@ -160,15 +156,19 @@ static void v2_release(infer_job *base) {
     free(j);
 }
 
-/* The Inference-Header-Content-Length value: -1 when absent, -2 when malformed. */
+/* The Inference-Header-Content-Length value: -1 when absent, -2 when
+ * malformed. Digits only, between optional blanks (HTTP's OWS, which a
+ * header parser may leave on the value). */
 static long long header_length(const http_request *req) {
     const char *h = req->conn ? http_header(req, "Inference-Header-Content-Length") : NULL;
     if (!h) return -1;
+    while (*h == ' ' || *h == '\t') h++;
+    if (!api_json_is_digit(*h)) return -2;
     char *end;
     errno = 0;
     long long v = strtoll(h, &end, 10);
-    if (errno || end == h || *end || v < 0 || h[0] == '+' || h[0] == '-') return -2;
-    return v;
+    while (*end == ' ' || *end == '\t') end++;
+    return errno || *end ? -2 : v;
 }
 
 void route_v2_infer(app *a, const http_request *req, http_response *res) {
@@ -182,6 +182,15 @@ void route_v2_infer(app *a, const http_request *req, http_response *res) {
                           "Inference-Header-Content-Length must be a non-negative integer");
         return;
     }
+    /* An unknown model is a 404 whatever the body holds (no canary draw here:
+     * infer_resolve below picks the version that answers). */
+    registry_target t;
+    mlpd_error err = {0};
+    if (registry_resolve(a->registry, ref.name, ref.alias, ref.version, 0, &t, &err) ==
+        MLPD_ENOTFOUND) {
+        infer_reply_error(V2, res, MLPD_ENOTFOUND, NULL, NULL, "%s", err.msg);
+        return;
+    }
     api_v2_request r;
     api_problem prob;
     if (api_v2_request_decode(req->body, req->body_len, hl, a->cfg->max_predict_batch, &r, &prob) !=
@@ -189,7 +198,6 @@ void route_v2_infer(app *a, const http_request *req, http_response *res) {
         infer_reply_status(V2, res, prob.status, "invalid", NULL, "%s", prob.detail);
         return;
     }
-    registry_target t;
     cached_model *cm = NULL;
     if (infer_resolve(a, V2, NULL, ref.name, ref.alias, ref.version, 0, &t, &cm, res) != 0) {
         api_v2_request_free(&r);
