@@ -11,7 +11,9 @@
  * Request ($inference_request): {"id"?, "parameters"?, "inputs": [one
  * $request_input], "outputs"?: [$request_output...]}. The input's "data" is
  * flat or nested (row-major), its count must equal the product of "shape"
- * ([rows, width] or [width] for one row); or, with the binary extension,
+ * ([rows, width] or [width] for one row); nested lists must be regular (one
+ * length per depth, numbers at one depth: any reshaping of the tensor, as
+ * numpy's reshape takes it), ragged ones are refused; or, with the binary extension,
  * "parameters": {"binary_data_size": N} and N bytes of little-endian float32
  * after the JSON, whose length the header gives. The binary part must be
  * exactly the sum of the binary_data_size values. Request parameters:
@@ -19,7 +21,9 @@
  * otherwise); output parameters: "binary_data" (bool) and "classification"
  * (k >= 1, on "probabilities": the top k as "value:index" BYTES strings,
  * shape [rows, k]). Unknown parameters and unknown top-level members (such
- * as "model_name") are ignored; an unknown input or output name is refused.
+ * as "model_name") are ignored; an unknown input or output name is refused,
+ * and so is a known member or parameter given twice (JSON leaves which one
+ * counts to the reader; a client must not have to guess).
  *
  * Errors are api_problems (status 400, or 413 for too many rows); the route
  * sends their detail as the protocol's {"error": "..."}.

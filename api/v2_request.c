@@ -25,6 +25,8 @@
 
 /* Values of one input, at most this many (a 64 MiB float tensor). */
 #define MAX_VALUES (16 * 1024 * 1024)
+/* Lists nested deeper than this in an input's data are refused. */
+#define DATA_MAX_DEPTH 32
 /* An "id" longer than this is refused (it is echoed in the answer). */
 #define MAX_ID 1024
 
@@ -42,6 +44,10 @@ typedef struct {
     int has_bsize;
     int64_t bsize;
     size_t n_vals, cap;
+    /* data's regularity: the depth numbers sit at (-1 until seen) and the
+     * length of the lists at each depth below data (-1 until seen) */
+    int leaf_depth;
+    int64_t level_len[DATA_MAX_DEPTH];
     int n_out_objs;
     struct {
         char name[72];
@@ -202,16 +208,48 @@ static void compact_run(v2_scan *s) {
 /* One value of data: a number (stored) or a nested array. */
 static int data_value(v2_scan *s, int depth);
 
-/* Nested arrays of numbers at s->lx.p, flattened row-major into r->x. */
-static int data_array(v2_scan *s, int depth) {
-    if (depth >= API_JSON_MAX_DEPTH) return api_json_scan_syntax_error(&s->lx, "nested too deep");
+static int ragged(v2_scan *s) {
+    return bad(s, "input '" API_V2_INPUT "' data is ragged: its nested lists must all have the "
+                  "same length and hold numbers at the same depth");
+}
+
+/* Nested arrays of numbers at s->lx.p, flattened row-major into r->x. level
+ * counts from 0 (data itself). The lists must form a regular block (as a
+ * tensor's natural representation does, or any reshaping of it): numbers
+ * only at one depth, and every list at a depth of one length; flattening
+ * ragged lists would silently misalign the values. */
+static int data_array(v2_scan *s, int level) {
+    if (level >= DATA_MAX_DEPTH)
+        return bad(s, "input '" API_V2_INPUT "' data is nested more than %d lists deep",
+                   DATA_MAX_DEPTH);
     int more = open_container(s, '[', ']', "'[' expected");
-    if (more != 0) return more < 0 ? -1 : 0;
-    do {
-        if (peek(s) != '[') compact_run(s);
-        if (data_value(s, depth + 1)) return -1;
-    } while ((more = next_item(s, ']', "',' or ']' expected")) == 1);
-    return more;
+    if (more < 0) return -1;
+    int64_t len = 0;
+    int numbers = 0, lists = 0;
+    if (more == 0) {
+        do {
+            if (peek(s) != '[') {
+                size_t before = s->n_vals;
+                compact_run(s);
+                len += (int64_t)(s->n_vals - before);
+                numbers |= s->n_vals != before;
+            }
+            if (peek(s) == '[')
+                lists = 1;
+            else
+                numbers = 1;
+            if (data_value(s, level + 1)) return -1;
+            len++;
+        } while ((more = next_item(s, ']', "',' or ']' expected")) == 1);
+    }
+    if (more < 0) return -1;
+    if (numbers && lists) return ragged(s);
+    if (numbers) {
+        if (s->leaf_depth < 0) s->leaf_depth = level + 1;
+        if (s->leaf_depth != level + 1) return ragged(s);
+    }
+    if (s->level_len[level] < 0) s->level_len[level] = len;
+    return s->level_len[level] == len ? 0 : ragged(s);
 }
 
 static int data_value(v2_scan *s, int depth) {
@@ -269,7 +307,7 @@ static int input_member(v2_scan *s, const char *key, int depth) {
     if (!strcmp(key, "data")) {
         if (once(s, &s->in_seen_data, key)) return -1;
         if (peek(s) != '[') return bad(s, "input '" API_V2_INPUT "' data must be an array");
-        return data_array(s, depth);
+        return data_array(s, 0);
     }
     return api_json_scan_skip(&s->lx, depth);
 }
@@ -484,7 +522,8 @@ int api_v2_request_decode(const char *body, size_t len, long long header_len, in
                           api_v2_request *out, api_problem *prob) {
     memset(out, 0, sizeof *out);
     out->precision = -1;
-    v2_scan s = {.r = out, .max_rows = max_rows};
+    v2_scan s = {.r = out, .max_rows = max_rows, .leaf_depth = -1};
+    for (int i = 0; i < DATA_MAX_DEPTH; i++) s.level_len[i] = -1;
     s.lx = (api_json_scan){.p = body, .end = body + len, .start = body, .prob = prob};
     size_t json_len = len;
     if (header_len >= 0) {
