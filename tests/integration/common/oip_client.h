@@ -71,7 +71,7 @@ const oip_tensor *oip_output(const oip_response *r, const char *name);
 
 /* GET/POST path (body may be NULL) and check the answer against the schema
  * named by what: "server_metadata", "model_metadata", "model_ready",
- * "server_ready", "stats", "index", "tfs_status", "error" (any error status
+ * "server_ready", "stats", "index", "tfs_status", "tfs_metadata", "error" (any error status
  * with {"error": string}), or "none" (only the status matters). Returns the
  * JSON (caller deletes) or NULL. */
 cJSON *oip_call(const mlpd_daemon *d, const char *method, const char *path, const char *body,

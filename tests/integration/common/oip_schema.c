@@ -1,7 +1,8 @@
 /* oip_schema.c - the protocol documents' JSON objects, checked (oip_client.h):
  * $metadata_server_response, $metadata_model_response, readiness, Triton's
  * $stats_model_response and $repository_index_response, TF Serving's model
- * status and predict answers, and {"error": string}. */
+ * status, metadata (GetModelMetadataResponse in protobuf's JSON mapping) and
+ * predict answers, and {"error": string}. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,37 @@ static int tfs_status_ok(const cJSON *j) {
     return 1;
 }
 
+/* TF Serving's GetModelMetadataResponse: model_spec {name, version}, and
+ * metadata.signature_def.signature_def, a map of SignatureDefs whose tensors
+ * have a dtype, a name and tensor_shape.dim sizes (int64: JSON strings). */
+static int tensor_infos_ok(const cJSON *map) {
+    if (!cJSON_IsObject(map) || !map->child) return 0;
+    for (const cJSON *t = map->child; t; t = t->next) {
+        const cJSON *dims = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(t, "tensor_shape"), "dim");
+        if (!is_str(t, "dtype") || !is_str(t, "name") || !cJSON_IsArray(dims)) return 0;
+        for (const cJSON *d = dims->child; d; d = d->next)
+            if (!is_str(d, "size")) return 0;
+    }
+    return 1;
+}
+
+static int tfs_metadata_ok(const cJSON *j) {
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(j, "model_spec");
+    const cJSON *defs = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "metadata"),
+                                         "signature_def"),
+        "signature_def");
+    if (!is_str(spec, "name") || !is_str(spec, "version") || !cJSON_IsObject(defs) || !defs->child)
+        return 0;
+    for (const cJSON *sig = defs->child; sig; sig = sig->next)
+        if (!tensor_infos_ok(cJSON_GetObjectItemCaseSensitive(sig, "inputs")) ||
+            !tensor_infos_ok(cJSON_GetObjectItemCaseSensitive(sig, "outputs")) ||
+            !is_str(sig, "method_name"))
+            return 0;
+    return 1;
+}
+
 /* Does j fit schema `what` (given the status)? */
 static int fits(const char *what, const cJSON *j, long status) {
     if (!strcmp(what, "none")) return 0; /* the caller checks only the status */
@@ -98,6 +130,8 @@ static int fits(const char *what, const cJSON *j, long status) {
         ok = index_ok(j);
     else if (!strcmp(what, "tfs_status"))
         ok = tfs_status_ok(j);
+    else if (!strcmp(what, "tfs_metadata"))
+        ok = tfs_metadata_ok(j);
     return ok ? 0 : bad(what, "required members missing or of the wrong type");
 }
 

@@ -1,0 +1,334 @@
+/* test_api_protocols.c - the v2 (KServe / Triton) and v1 (TF Serving)
+ * protocols checked against their public documents where a client written
+ * from them, or a hostile one, meets the daemon: TF Serving's metadata API
+ * and its documented `curl -d` (a form Content-Type), member names given
+ * twice, ragged or mixed-shape data, an unknown model with a bad body (404,
+ * not 400), Inference-Header-Content-Length spellings, binary data sent
+ * without that header, shapes beyond any integer type, NaN and Infinity,
+ * and nesting far past any tensor's rank. Every refusal is a 4xx
+ * {"error": "..."} and the daemon stays healthy. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+#include "expect.h"
+#include "oip_client.h"
+
+#define WIDTH 784
+static mlpd_daemon D;
+static char row_flat[WIDTH * 8];   /* one row of WIDTH values, "v,v,..." */
+static char row_nested[WIDTH * 8]; /* the same 28 x 28, "[v,..],[..],..." */
+
+static int setup(void **state) {
+    (void)state;
+    if (daemon_start(&D, NULL) != 0) return -1;
+    static const int hidden[] = {24};
+    size_t len;
+    unsigned char *bytes = model_file_bytes(hidden, 1, 11, &len);
+    http_result r;
+    int rc = http_do(&D, "POST", "/models?name=mnist", "application/octet-stream", bytes, len, NULL,
+                     0, &r);
+    free(bytes);
+    rc = rc == 0 && r.status == 201 ? 0 : -1;
+    http_result_free(&r);
+    size_t f = 0, n = 0;
+    for (int i = 0; i < WIDTH; i++) {
+        const char *sep = i ? "," : "";
+        f += (size_t)snprintf(row_flat + f, sizeof row_flat - f, "%s0.%d", sep, i % 7);
+        if (i % 28 == 0) n += (size_t)snprintf(row_nested + n, sizeof row_nested - n, "%s[", sep);
+        n += (size_t)snprintf(row_nested + n, sizeof row_nested - n, "%s0.%d", i % 28 ? "," : "",
+                              i % 7);
+        if (i % 28 == 27) n += (size_t)snprintf(row_nested + n, sizeof row_nested - n, "]");
+    }
+    return rc;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    return daemon_finish(&D);
+}
+
+/* POST body to path with these header lines (NULL-terminated, may be NULL);
+ * the status, and the body parsed into *json (caller deletes; may be NULL). */
+static long post(const char *path, const void *body, size_t len, const char *const *headers,
+                 cJSON **json) {
+    http_result r;
+    assert_int_equal(http_do_lines(&D, "POST", path, body, len, headers, 0, &r), 0);
+    long st = r.status;
+    cJSON *j = cJSON_ParseWithLength(r.body, r.len);
+    if (st >= 400) {
+        /* Both protocols' error object: {"error": "<message>"}. */
+        if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "error")))
+            fail_msg("%s answered %ld without {\"error\": string}: %s", path, st, r.body);
+    }
+    http_result_free(&r);
+    if (json)
+        *json = j;
+    else
+        cJSON_Delete(j);
+    return st;
+}
+
+static const char *const JSON_CT[] = {"Content-Type: application/json", NULL};
+
+/* printf into a static buffer (one body at a time). */
+static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static const char *fmt(const char *f, ...) {
+    static char buf[WIDTH * 24];
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(buf, sizeof buf, f, ap);
+    va_end(ap);
+    return buf;
+}
+
+/* The status of a JSON POST; on a refusal the error must mention `needle`. */
+static long json_post(const char *path, const char *body, const char *needle) {
+    cJSON *j = NULL;
+    long st = post(path, body, strlen(body), JSON_CT, &j);
+    const char *e = json_str(j, "error");
+    if (st >= 400 && needle && (!e || !strstr(e, needle)))
+        fail_msg("%s: error '%s' does not mention '%s'", path, e ? e : "(none)", needle);
+    cJSON_Delete(j);
+    return st;
+}
+
+/* A v2 request body with this input shape and data. */
+static const char *v2_body(const char *shape, const char *data, const char *tail) {
+    return fmt("{\"inputs\":[{\"name\":\"input\",\"shape\":%s,\"datatype\":\"FP32\",\"data\":%s}]%s}",
+               shape, data, tail);
+}
+
+static void test_tf_serving_metadata(void **state) {
+    (void)state;
+    assert_int_equal(request_status(&D, "PUT", "/models/mnist/aliases/stable", "application/json",
+                                    "{\"version\":1}", 13, NULL),
+                     200);
+    static const char *const paths[] = {"/v1/models/mnist/metadata",
+                                        "/v1/models/mnist/versions/1/metadata",
+                                        "/v1/models/mnist/labels/stable/metadata"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        long st;
+        cJSON *j = oip_call(&D, "GET", paths[i], NULL, "tfs_metadata", &st);
+        assert_int_equal(st, 200);
+        assert_non_null(j);
+        cJSON *spec = cJSON_GetObjectItemCaseSensitive(j, "model_spec");
+        assert_string_equal(json_str(spec, "name"), "mnist");
+        assert_string_equal(json_str(spec, "version"), "1");
+        cJSON *sig = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(j, "metadata"), "signature_def"),
+            "signature_def");
+        sig = cJSON_GetObjectItemCaseSensitive(sig, "serving_default");
+        cJSON *in = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sig, "inputs"),
+                                                     "input");
+        cJSON *out = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(sig, "outputs"), "probabilities");
+        assert_string_equal(json_str(in, "dtype"), "DT_FLOAT");
+        cJSON *in_dims = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(in, "tensor_shape"), "dim");
+        cJSON *out_dims = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(out, "tensor_shape"), "dim");
+        assert_string_equal(json_str(cJSON_GetArrayItem(in_dims, 0), "size"), "-1");
+        assert_string_equal(json_str(cJSON_GetArrayItem(in_dims, 1), "size"), "784");
+        assert_string_equal(json_str(cJSON_GetArrayItem(out_dims, 1), "size"), "10");
+        cJSON_Delete(j);
+    }
+    static const char *const missing[] = {"/v1/models/nosuch/metadata",
+                                          "/v1/models/mnist/versions/9/metadata",
+                                          "/v1/models/mnist/labels/nolabel/metadata",
+                                          "/v1/models/mnist/metadata/extra"};
+    for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
+        long st;
+        cJSON_Delete(oip_call(&D, "GET", missing[i], NULL, "error", &st));
+        assert_int_equal(st, 404);
+    }
+}
+
+static void test_tf_serving_any_content_type(void **state) {
+    (void)state;
+    /* TF Serving's own example posts with `curl -d`: a form Content-Type. */
+    const char *body = fmt("{\"instances\":[[%s]]}", row_flat);
+    cJSON *want = NULL, *got = NULL;
+    assert_int_equal(post("/v1/models/mnist:predict", body, strlen(body), JSON_CT, &want), 200);
+    static const char *const form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    assert_int_equal(post("/v1/models/mnist:predict", body, strlen(body), form, &got), 200);
+    assert_true(cJSON_Compare(want, got, 1));
+    cJSON_Delete(got);
+    static const char *const none[] = {"Content-Type:", NULL}; /* libcurl: send none */
+    assert_int_equal(post("/v1/models/mnist:predict", body, strlen(body), none, &got), 200);
+    assert_true(cJSON_Compare(want, got, 1));
+    cJSON_Delete(got);
+    /* The same row nested 28 x 28, in both formats, answers the same. */
+    body = fmt("{\"instances\":[[%s]]}", row_nested);
+    assert_int_equal(post("/v1/models/mnist:predict", body, strlen(body), JSON_CT, &got), 200);
+    assert_true(cJSON_Compare(want, got, 1));
+    cJSON_Delete(got);
+    cJSON_Delete(want);
+}
+
+static void test_tf_serving_hostile_bodies(void **state) {
+    (void)state;
+    const char *p = "/v1/models/mnist:predict";
+    assert_int_equal(json_post(p, fmt("{\"instances\":[[%s]],\"instances\":[[1],[2]]}", row_flat),
+                               "twice"),
+                     400);
+    assert_int_equal(json_post(p, fmt("{\"signature_name\":\"serving_default\",\"inputs\":[[%s]],"
+                                      "\"signature_name\":\"x\"}",
+                                      row_flat),
+                               "twice"),
+                     400);
+    /* Rows of different shapes, each with 784 values. */
+    assert_int_equal(json_post(p, fmt("{\"instances\":[[%s],[%s]]}", row_flat, row_nested),
+                               "same shape"),
+                     400);
+    /* A ragged row: 783 values in one list, 1 in another. */
+    char *ragged = strdup(row_flat);
+    *strrchr(ragged, ',') = '\0';
+    assert_int_equal(json_post(p, fmt("{\"instances\":[[[%s],[1]]]}", ragged), "ragged"), 400);
+    free(ragged);
+    assert_int_equal(json_post(p, "{\"instances\":[[1,NaN]]}", NULL), 400);
+    assert_int_equal(json_post(p, "{\"instances\":[[1,Infinity]]}", NULL), 400);
+    assert_int_equal(json_post(p, "{\"instances\":[[1,1e39]]}", "range"), 400);
+    assert_int_equal(json_post(p, "{\"instances\":[[1,\"2\"]]}", "numbers"), 400);
+    char deep[4100] = "{\"instances\":";
+    for (int i = 0; i < 2000; i++) strcat(deep, "[");
+    for (int i = 0; i < 2000; i++) strcat(deep, "]");
+    strcat(deep, "}");
+    assert_int_equal(json_post(p, deep, NULL), 400);
+    /* An unknown model is a 404 whatever the body. */
+    assert_int_equal(json_post("/v1/models/nosuch:predict", "{}", "nosuch"), 404);
+    assert_int_equal(json_post("/v1/models/mnist/versions/9:predict", "not json", NULL), 404);
+    expect_healthy(&D);
+}
+
+static void test_v2_duplicates_and_unknown_models(void **state) {
+    (void)state;
+    const char *p = "/v2/models/mnist/infer";
+    char one[WIDTH * 8 + 2];
+    snprintf(one, sizeof one, "[%s]", row_flat);
+    assert_int_equal(json_post(p, v2_body("[1,784]", one, ""), NULL), 200);
+    assert_int_equal(
+        json_post(p, v2_body("[1,784]", one, ",\"outputs\":[{\"name\":\"label\",\"name\":\"x\"}]"),
+                  "twice"),
+        400);
+    assert_int_equal(json_post(p,
+                               v2_body("[1,784]", one,
+                                       ",\"outputs\":[{\"name\":\"label\",\"parameters\":{"
+                                       "\"binary_data\":true,\"binary_data\":false}}]"),
+                               "twice"),
+                     400);
+    assert_int_equal(json_post(p,
+                               v2_body("[1,784]", one,
+                                       ",\"parameters\":{\"binary_data_output\":true,"
+                                       "\"binary_data_output\":false}"),
+                               "twice"),
+                     400);
+    assert_int_equal(json_post("/v2/models/nosuch/infer", "{}", "nosuch"), 404);
+    assert_int_equal(json_post("/v2/models/mnist/versions/9/infer", "[", NULL), 404);
+    assert_int_equal(json_post("/v2/models/mnist/versions/nolabel/infer", "", NULL), 404);
+}
+
+static void test_v2_data_shapes_and_values(void **state) {
+    (void)state;
+    const char *p = "/v2/models/mnist/infer";
+    char one[WIDTH * 8 + 2], nested[WIDTH * 8 + 2];
+    snprintf(one, sizeof one, "[%s]", row_flat);
+    snprintf(nested, sizeof nested, "[%s]", row_nested);
+    cJSON *want = NULL, *got = NULL;
+    const char *b = v2_body("[1,784]", one, "");
+    assert_int_equal(post(p, b, strlen(b), JSON_CT, &want), 200);
+    /* Any regular nesting is the same tensor: [28][28] for shape [1, 784]. */
+    b = v2_body("[1,784]", nested, "");
+    assert_int_equal(post(p, b, strlen(b), JSON_CT, &got), 200);
+    assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(want, "outputs"),
+                              cJSON_GetObjectItemCaseSensitive(got, "outputs"), 1));
+    cJSON_Delete(got);
+    cJSON_Delete(want);
+    /* Ragged lists, even with the right count, and numbers beside lists. */
+    char ragged[WIDTH * 8 + 8];
+    snprintf(ragged, sizeof ragged, "[%s]", row_flat);
+    *strrchr(ragged, ',') = '\0';
+    strcat(ragged, ",[1]]");
+    assert_int_equal(json_post(p, v2_body("[1,784]", ragged, ""), "ragged"), 400);
+    assert_int_equal(json_post(p, v2_body("[1,4]", "[[1,2,3],[4]]", ""), "ragged"), 400);
+    assert_int_equal(json_post(p, v2_body("[1,4]", "[1,2,[3,4]]", ""), "ragged"), 400);
+    /* Shapes past every integer type, and their products. */
+    assert_int_equal(json_post(p, v2_body("[1,18446744073709551615]", "[1]", ""), "shape"), 400);
+    assert_int_equal(json_post(p, v2_body("[1,9007199254740991]", "[1]", ""), "larger"), 400);
+    assert_int_equal(json_post(p, v2_body("[4294967296,4294967296]", "[1]", ""), "rows"), 413);
+    assert_int_equal(json_post(p, v2_body("[1,-784]", "[1]", ""), "shape"), 400);
+    assert_int_equal(json_post(p, v2_body("[1,1.5]", "[1]", ""), "shape"), 400);
+    /* NaN and Infinity are not JSON; 1e39 is beyond FP32. */
+    assert_int_equal(json_post(p, v2_body("[1,2]", "[1,NaN]", ""), NULL), 400);
+    assert_int_equal(json_post(p, v2_body("[1,2]", "[1,-Infinity]", ""), NULL), 400);
+    assert_int_equal(json_post(p, v2_body("[1,2]", "[1,1e39]", ""), "range"), 400);
+    char deep[4200];
+    size_t n = 0;
+    for (int i = 0; i < 2000; i++) deep[n++] = '[';
+    deep[n++] = '1';
+    for (int i = 0; i < 2000; i++) deep[n++] = ']';
+    deep[n] = '\0';
+    assert_int_equal(json_post(p, v2_body("[1,1]", deep, ""), "deep"), 400);
+    expect_healthy(&D);
+}
+
+static void test_v2_header_length_spellings(void **state) {
+    (void)state;
+    const char *p = "/v2/models/mnist/infer";
+    char json[160];
+    int jl = snprintf(json, sizeof json,
+                      "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,784],\"datatype\":\"FP32\","
+                      "\"parameters\":{\"binary_data_size\":%d}}]}",
+                      WIDTH * 4);
+    size_t len = (size_t)jl + WIDTH * 4;
+    unsigned char *body = malloc(len);
+    memcpy(body, json, (size_t)jl);
+    for (int i = 0; i < WIDTH; i++) {
+        float f = (float)(i % 7) / 10;
+        memcpy(body + jl + 4 * i, &f, 4); /* little-endian hosts only, as the CI runs */
+    }
+    /* Each value a format of the JSON's length (unused by the constants). */
+    static const struct {
+        const char *format;
+        long status;
+    } cases[] = {
+        {"%d", 200},   {" %d\t", 200}, {"-1", 400},  {"abc", 400},
+        {"0x10", 400}, {"+%d", 400},   {"%d.0", 400}, {"99999999999999999999999", 400},
+        {"0", 400},    {"100000", 400},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char value[40], line[80];
+        snprintf(value, sizeof value, cases[i].format, jl);
+        snprintf(line, sizeof line, "Inference-Header-Content-Length: %s", value);
+        const char *const headers[] = {"Content-Type: application/octet-stream", line, NULL};
+        long st = post(p, body, len, headers, NULL);
+        if (st != cases[i].status) fail_msg("'%s' answered %ld", line, st);
+    }
+    /* Binary data with no header: the error says what is missing. */
+    static const char *const octets[] = {"Content-Type: application/octet-stream", NULL};
+    cJSON *j = NULL;
+    assert_int_equal(post(p, body, len, octets, &j), 400);
+    assert_non_null(strstr(json_str(j, "error"), "Inference-Header-Content-Length"));
+    cJSON_Delete(j);
+    free(body);
+    expect_healthy(&D);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tf_serving_metadata),
+        cmocka_unit_test(test_tf_serving_any_content_type),
+        cmocka_unit_test(test_tf_serving_hostile_bodies),
+        cmocka_unit_test(test_v2_duplicates_and_unknown_models),
+        cmocka_unit_test(test_v2_data_shapes_and_values),
+        cmocka_unit_test(test_v2_header_length_spellings),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
