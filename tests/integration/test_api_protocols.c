@@ -101,8 +101,9 @@ static long json_post(const char *path, const char *body, const char *needle) {
 
 /* A v2 request body with this input shape and data. */
 static const char *v2_body(const char *shape, const char *data, const char *tail) {
-    return fmt("{\"inputs\":[{\"name\":\"input\",\"shape\":%s,\"datatype\":\"FP32\",\"data\":%s}]%s}",
-               shape, data, tail);
+    return fmt(
+        "{\"inputs\":[{\"name\":\"input\",\"shape\":%s,\"datatype\":\"FP32\",\"data\":%s}]%s}",
+        shape, data, tail);
 }
 
 static void test_tf_serving_metadata(void **state) {
@@ -122,12 +123,12 @@ static void test_tf_serving_metadata(void **state) {
         assert_string_equal(json_str(spec, "name"), "mnist");
         assert_string_equal(json_str(spec, "version"), "1");
         cJSON *sig = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(
-                cJSON_GetObjectItemCaseSensitive(j, "metadata"), "signature_def"),
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "metadata"),
+                                             "signature_def"),
             "signature_def");
         sig = cJSON_GetObjectItemCaseSensitive(sig, "serving_default");
-        cJSON *in = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sig, "inputs"),
-                                                     "input");
+        cJSON *in = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(sig, "inputs"), "input");
         cJSON *out = cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(sig, "outputs"), "probabilities");
         assert_string_equal(json_str(in, "dtype"), "DT_FLOAT");
@@ -140,10 +141,9 @@ static void test_tf_serving_metadata(void **state) {
         assert_string_equal(json_str(cJSON_GetArrayItem(out_dims, 1), "size"), "10");
         cJSON_Delete(j);
     }
-    static const char *const missing[] = {"/v1/models/nosuch/metadata",
-                                          "/v1/models/mnist/versions/9/metadata",
-                                          "/v1/models/mnist/labels/nolabel/metadata",
-                                          "/v1/models/mnist/metadata/extra"};
+    static const char *const missing[] = {
+        "/v1/models/nosuch/metadata", "/v1/models/mnist/versions/9/metadata",
+        "/v1/models/mnist/labels/nolabel/metadata", "/v1/models/mnist/metadata/extra"};
     for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
         long st;
         cJSON_Delete(oip_call(&D, "GET", missing[i], NULL, "error", &st));
@@ -176,18 +176,18 @@ static void test_tf_serving_any_content_type(void **state) {
 static void test_tf_serving_hostile_bodies(void **state) {
     (void)state;
     const char *p = "/v1/models/mnist:predict";
-    assert_int_equal(json_post(p, fmt("{\"instances\":[[%s]],\"instances\":[[1],[2]]}", row_flat),
-                               "twice"),
-                     400);
-    assert_int_equal(json_post(p, fmt("{\"signature_name\":\"serving_default\",\"inputs\":[[%s]],"
-                                      "\"signature_name\":\"x\"}",
-                                      row_flat),
+    assert_int_equal(
+        json_post(p, fmt("{\"instances\":[[%s]],\"instances\":[[1],[2]]}", row_flat), "twice"),
+        400);
+    assert_int_equal(json_post(p,
+                               fmt("{\"signature_name\":\"serving_default\",\"inputs\":[[%s]],"
+                                   "\"signature_name\":\"x\"}",
+                                   row_flat),
                                "twice"),
                      400);
     /* Rows of different shapes, each with 784 values. */
-    assert_int_equal(json_post(p, fmt("{\"instances\":[[%s],[%s]]}", row_flat, row_nested),
-                               "same shape"),
-                     400);
+    assert_int_equal(
+        json_post(p, fmt("{\"instances\":[[%s],[%s]]}", row_flat, row_nested), "same shape"), 400);
     /* A ragged row: 783 values in one list, 1 in another. */
     char *ragged = strdup(row_flat);
     *strrchr(ragged, ',') = '\0';
@@ -299,8 +299,8 @@ static void test_v2_header_length_spellings(void **state) {
         const char *format;
         long status;
     } cases[] = {
-        {"%d", 200},   {" %d\t", 200}, {"-1", 400},  {"abc", 400},
-        {"0x10", 400}, {"+%d", 400},   {"%d.0", 400}, {"99999999999999999999999", 400},
+        {"%d", 200},   {" %d\t", 200},  {"-1", 400},   {"abc", 400},
+        {"0x10", 400}, {"+%d", 400},    {"%d.0", 400}, {"99999999999999999999999", 400},
         {"0", 400},    {"100000", 400},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
