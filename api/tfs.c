@@ -128,9 +128,90 @@ static int members_named(const cJSON *obj, const char *key) {
     return n;
 }
 
+/* The values of an example's feature: a number or a flat list of numbers.
+ * Appended to x (room for cap); *n counts. */
+static int feature_values(const cJSON *v, float *x, size_t cap, size_t *n, api_problem *p) {
+    const cJSON *e = cJSON_IsArray(v) ? v->child : v;
+    for (; e; e = cJSON_IsArray(v) ? e->next : NULL) {
+        if (!cJSON_IsNumber(e))
+            return bad(p, "feature \"input\" must be a number or a flat list of numbers");
+        float f = (float)e->valuedouble;
+        if (!isfinite(f)) return bad(p, "a value is outside float32's range");
+        if (*n >= cap) return bad(p, "the examples do not all have the same number of values");
+        x[(*n)++] = f;
+    }
+    return 0;
+}
+
+/* An example's (or the context's) features: only "input" exists. Its value
+ * into *input (NULL when absent). 0 or -1. */
+static int features(const cJSON *obj, const char *what, const cJSON **input, api_problem *p) {
+    *input = NULL;
+    if (!cJSON_IsObject(obj)) {
+        api_problem_set(p, 400, "invalid-predict-request", NULL, "%s must be an object of features",
+                        what);
+        return -1;
+    }
+    for (const cJSON *m = obj->child; m; m = m->next) {
+        if (strcmp(m->string, "input")) {
+            api_problem_set(p, 400, "invalid-predict-request", NULL,
+                            "%s has feature \"%.64s\"; the model's one feature is \"input\"", what,
+                            m->string);
+            return -1;
+        }
+        if (*input) {
+            api_problem_set(p, 400, "invalid-predict-request", NULL,
+                            "%s gives feature \"input\" twice", what);
+            return -1;
+        }
+        *input = m;
+    }
+    return 0;
+}
+
+/* {"context"?, "examples"} of :classify and :regress into r. */
+static int read_examples(const cJSON *root, int max_rows, api_tfs_request *r, api_problem *p) {
+    const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(root, "context");
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(root, "examples");
+    if (cJSON_GetObjectItemCaseSensitive(root, "instances") ||
+        cJSON_GetObjectItemCaseSensitive(root, "inputs"))
+        return bad(p, ":classify and :regress take \"examples\" (\"instances\" / \"inputs\" "
+                      "are :predict's)");
+    if (!cJSON_IsArray(ex) || !ex->child) return bad(p, "examples must be a non-empty list");
+    int n = cJSON_GetArraySize(ex);
+    if (n > max_rows) {
+        api_problem_set(p, 413, API_SLUG_TOO_LARGE, NULL,
+                        "%d examples; at most %d are accepted at once", n, max_rows);
+        return -1;
+    }
+    const cJSON *shared = NULL, *v;
+    if (ctx && features(ctx, "context", &shared, p)) return -1;
+    size_t i = 0, w = 0;
+    for (const cJSON *e = ex->child; e; e = e->next, i++) {
+        if (features(e, "an example", &v, p)) return -1;
+        if (v && shared) return bad(p, "feature \"input\" is in both the context and an example");
+        if (!(v = v ? v : shared)) return bad(p, "an example has no feature \"input\"");
+        if (i == 0) {
+            w = cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : 1;
+            if (w == 0 || w > MAX_WIDTH) return bad(p, "an example must hold 1 to 1048576 values");
+            if (!(r->x = malloc((size_t)n * w * sizeof *r->x))) {
+                api_problem_set(p, 500, "internal", NULL, "out of memory");
+                return -1;
+            }
+        }
+        size_t got = 0;
+        if (feature_values(v, r->x + i * w, w, &got, p)) return -1;
+        if (got != w) return bad(p, "the examples do not all have the same number of values");
+    }
+    r->rows = n;
+    r->width = (int)w;
+    return 0;
+}
+
 static int read_body(const cJSON *root, int max_rows, api_tfs_request *r, api_problem *p) {
     if (!cJSON_IsObject(root)) return bad(p, "the body must be a JSON object");
-    static const char *const known[] = {"signature_name", "instances", "inputs"};
+    static const char *const known[] = {"signature_name", "instances", "inputs", "context",
+                                        "examples"};
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
         if (members_named(root, known[k]) > 1) {
             api_problem_set(p, 400, "invalid-predict-request", NULL, "member \"%s\" is given twice",
@@ -142,6 +223,7 @@ static int read_body(const cJSON *root, int max_rows, api_tfs_request *r, api_pr
     const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
     if (sig && (!cJSON_IsString(sig) || strcmp(sig->valuestring, "serving_default")))
         return bad(p, "the only signature is \"serving_default\"");
+    if (r->verb != API_TFS_PREDICT) return read_examples(root, max_rows, r, p);
     if (!inst == !inputs) return bad(p, "give exactly one of \"instances\" and \"inputs\"");
     if (inst) return read_rows(inst, max_rows, r, p);
     r->columnar = 1;
@@ -153,9 +235,17 @@ static int read_body(const cJSON *root, int max_rows, api_tfs_request *r, api_pr
     return read_rows(inputs, max_rows, r, p);
 }
 
-int api_tfs_request_decode(const char *json, size_t len, int max_rows, api_tfs_request *out,
-                           api_problem *prob) {
+int api_tfs_verb_parse(const char *colon_verb) {
+    static const char *const verbs[] = {":predict", ":classify", ":regress"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(colon_verb, verbs[i])) return i;
+    return -1;
+}
+
+int api_tfs_request_decode(const char *json, size_t len, api_tfs_verb verb, int max_rows,
+                           api_tfs_request *out, api_problem *prob) {
     memset(out, 0, sizeof *out);
+    out->verb = verb;
     cJSON *root = api_json_parse(json, len, prob);
     if (!root) {
         prob->status = 400;
@@ -173,7 +263,34 @@ void api_tfs_request_free(api_tfs_request *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* {"result": [[["0", p0], ["1", p1], ...], ...]} or {"result": [v, ...]}. */
+static char *encode_result(const api_tfs_request *req, int classes, const float *probs) {
+    /* per class: ["<index>",<value>], at most 16 bytes beside the value */
+    size_t cap = 16 + (size_t)req->rows * (3 + (size_t)classes * (API_PROBABILITY_MAX + 16));
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    size_t n = (size_t)snprintf(out, cap, "{\"result\":[");
+    for (int i = 0; i < req->rows; i++) {
+        if (i) out[n++] = ',';
+        const float *row = probs + (size_t)i * classes;
+        if (req->verb == API_TFS_REGRESS) {
+            n += api_format_probability(out + n, row[0]);
+            continue;
+        }
+        out[n++] = '[';
+        for (int c = 0; c < classes; c++) {
+            n += (size_t)snprintf(out + n, cap - n, "%s[\"%d\",", c ? "," : "", c);
+            n += api_format_probability(out + n, row[c]);
+            out[n++] = ']';
+        }
+        out[n++] = ']';
+    }
+    memcpy(out + n, "]}", 3);
+    return out;
+}
+
 char *api_tfs_response_encode(const api_tfs_request *req, int classes, const float *probs) {
+    if (req->verb != API_TFS_PREDICT) return encode_result(req, classes, probs);
     const char *key = req->columnar ? "{\"outputs\":[" : "{\"predictions\":[";
     size_t cap = strlen(key) + 4 + (size_t)req->rows * (3 + (size_t)classes * API_PROBABILITY_MAX);
     char *out = malloc(cap);

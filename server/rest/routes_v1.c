@@ -3,7 +3,9 @@
  *   GET  /v1/models/{name}[/versions/{v}|/labels/{alias}]           version status
  *   GET  /v1/models/{name}[/versions/{v}|/labels/{alias}]/metadata  signature (GetModelMetadata)
  *   POST /v1/models/{name}[/versions/{v}|/labels/{alias}]:predict   predictions
- * The ":predict" verb shares the last path segment with the name, so one
+ *   POST ...:classify   every class's score per tf.Example-style example
+ *   POST ...:regress    the one output per example (models with one output)
+ * The verb shares the last path segment with the name, so one
  * route takes the rest of the path ({path*}) and it is parsed here. Errors
  * are {"error": "..."}, as TF Serving writes them. */
 #include <stdio.h>
@@ -144,12 +146,13 @@ void route_v1_post(app *a, const http_request *req, http_response *res) {
     const char *colon = strrchr(path, ':');
     char ref_text[256];
     api_model_ref ref;
-    if (!colon || strcmp(colon, ":predict") || (size_t)(colon - path) >= sizeof ref_text) {
-        /* A verb other than :predict is a request this route cannot serve;
-         * no verb at all names no model. */
+    int verb = colon ? api_tfs_verb_parse(colon) : -1;
+    if (verb < 0 || (size_t)(colon - path) >= sizeof ref_text) {
+        /* A verb TF Serving does not have is a request this route cannot
+         * serve; no verb at all names no model. */
         infer_reply_error(V1, res, colon ? MLPD_EINVAL : MLPD_ENOTFOUND, "not-found", NULL,
-                          "POST /v1/models/{name}[/versions/{v}|/labels/{label}]:predict is the "
-                          "only verb served (not '%s')",
+                          "POST /v1/models/{name}[/versions/{v}|/labels/{label}]:predict, "
+                          ":classify or :regress are the verbs served (not '%s')",
                           colon ? colon : path);
         return;
     }
@@ -171,7 +174,8 @@ void route_v1_post(app *a, const http_request *req, http_response *res) {
     }
     api_tfs_request r;
     api_problem prob;
-    if (api_tfs_request_decode(req->body, req->body_len, a->cfg->max_predict_batch, &r, &prob)) {
+    if (api_tfs_request_decode(req->body, req->body_len, (api_tfs_verb)verb,
+                               a->cfg->max_predict_batch, &r, &prob)) {
         infer_reply_status(V1, res, prob.status, "invalid", NULL, "%s", prob.detail);
         return;
     }
@@ -182,12 +186,20 @@ void route_v1_post(app *a, const http_request *req, http_response *res) {
     }
     const mlp_model *m = cm->model;
     int inputs = m->arch.sizes[0], outputs = m->arch.sizes[m->arch.n_layers];
-    v1_job *j = r.width == inputs ? infer_job_new(sizeof *j, r.rows, outputs) : NULL;
+    int bad_width = r.width != inputs;
+    int bad_regress = !bad_width && r.verb == API_TFS_REGRESS && outputs != 1;
+    v1_job *j = bad_width || bad_regress ? NULL : infer_job_new(sizeof *j, r.rows, outputs);
     if (!j) {
-        if (r.width != inputs)
+        if (bad_width)
             infer_reply_error(V1, res, MLPD_EINVAL, "invalid", NULL,
-                              "each instance has %d values but model '%s' version %d takes %d",
-                              r.width, t.name, t.version, inputs);
+                              "each %s has %d values but model '%s' version %d takes %d",
+                              r.verb == API_TFS_PREDICT ? "instance" : "example", r.width, t.name,
+                              t.version, inputs);
+        else if (bad_regress)
+            infer_reply_error(V1, res, MLPD_EINVAL, "invalid", NULL,
+                              ":regress needs a model with one output; model '%s' version %d has "
+                              "%d (ask :classify)",
+                              t.name, t.version, outputs);
         else
             infer_reply_error(V1, res, MLPD_EINTERNAL, NULL, NULL, "out of memory");
         model_cache_release(a->models, cm);

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "mlp.h"
 #include "expect.h"
 #include "oip_client.h"
 
@@ -321,11 +322,103 @@ static void test_v2_header_length_spellings(void **state) {
     expect_healthy(&D);
 }
 
+/* A model of 4 inputs and one linear output (mean squared error). */
+static int upload_regressor(void) {
+    static const int hidden[] = {3};
+    mlp_arch a;
+    mlp_model *m = NULL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = -1;
+    if (mlp_arch_make(&a, 4, hidden, 1, MLP_ACT_RELU, 1, MLP_LOSS_MSE, -1, NULL) == MLP_OK &&
+        mlp_model_create(&a, MLP_INIT_HE_NORMAL, 5, &m, NULL) == MLP_OK &&
+        mlp_model_to_buffer(m, &buf, &len, NULL) == MLP_OK)
+        rc = request_status(&D, "POST", "/models?name=reg", "application/octet-stream",
+                            (const char *)buf, len, NULL) == 201
+                 ? 0
+                 : -1;
+    mlp_model_free(m);
+    free(buf);
+    return rc;
+}
+
+static void test_tf_serving_classify_regress(void **state) {
+    (void)state;
+    /* Two rows through :predict, then as examples through :classify. */
+    cJSON *pred = NULL, *cls = NULL;
+    const char *b = fmt("{\"instances\":[[%s],[%s]]}", row_flat, row_flat);
+    assert_int_equal(post("/v1/models/mnist:predict", b, strlen(b), JSON_CT, &pred), 200);
+    b = fmt("{\"examples\":[{\"input\":[%s]},{\"input\":[%s]}]}", row_flat, row_flat);
+    assert_int_equal(post("/v1/models/mnist/versions/1:classify", b, strlen(b), JSON_CT, &cls),
+                     200);
+    cJSON *rows = cJSON_GetObjectItemCaseSensitive(cls, "result");
+    assert_int_equal(cJSON_GetArraySize(rows), 2);
+    for (int i = 0; i < 2; i++) {
+        cJSON *want = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(pred, "predictions"), i);
+        cJSON *got = cJSON_GetArrayItem(rows, i);
+        assert_int_equal(cJSON_GetArraySize(got), 10);
+        for (int c = 0; c < 10; c++) {
+            cJSON *pair = cJSON_GetArrayItem(got, c);
+            char label[8];
+            snprintf(label, sizeof label, "%d", c);
+            assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(pair, 0)), label);
+            assert_float_equal(cJSON_GetNumberValue(cJSON_GetArrayItem(pair, 1)),
+                               cJSON_GetNumberValue(cJSON_GetArrayItem(want, c)), 1e-6);
+        }
+    }
+    cJSON_Delete(cls);
+    /* The feature given once in the context serves every example. */
+    b = fmt("{\"context\":{\"input\":[%s]},\"examples\":[{},{}]}", row_flat);
+    assert_int_equal(post("/v1/models/mnist:classify", b, strlen(b), JSON_CT, &cls), 200);
+    cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(pred, "predictions"), 0);
+    for (int i = 0; i < 2; i++)
+        assert_float_equal(
+            cJSON_GetNumberValue(cJSON_GetArrayItem(
+                cJSON_GetArrayItem(
+                    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cls, "result"), i), 3),
+                1)),
+            cJSON_GetNumberValue(cJSON_GetArrayItem(first, 3)), 1e-6);
+    cJSON_Delete(cls);
+    cJSON_Delete(pred);
+    /* Refusals: examples' features, and :regress on a model of 10 outputs. */
+    const char *p = "/v1/models/mnist:classify";
+    assert_int_equal(json_post(p, "{\"examples\":[]}", "non-empty"), 400);
+    assert_int_equal(json_post(p, "{\"examples\":[{\"x\":[1]}]}", "\"x\""), 400);
+    assert_int_equal(json_post(p, "{\"examples\":[{\"input\":[[1,2]]}]}", "flat"), 400);
+    assert_int_equal(
+        json_post(p, "{\"context\":{\"input\":1},\"examples\":[{\"input\":2}]}", "both"), 400);
+    assert_int_equal(json_post(p, "{\"instances\":[[1]]}", "examples"), 400);
+    assert_int_equal(json_post(p, "{\"examples\":[{\"input\":1}],\"examples\":[]}", "twice"), 400);
+    assert_int_equal(json_post(p, "{\"examples\":[{\"input\":[1,2]}]}", "784"), 400);
+    assert_int_equal(json_post("/v1/models/mnist:regress",
+                               fmt("{\"examples\":[{\"input\":[%s]}]}", row_flat), "one output"),
+                     400);
+    /* :regress on a one-output model: the same value :predict gives. */
+    assert_int_equal(upload_regressor(), 0);
+    cJSON *reg = NULL;
+    b = "{\"examples\":[{\"input\":[1,2,3,4]},{\"input\":[0,0.5,0,1]}]}";
+    assert_int_equal(post("/v1/models/reg:regress", b, strlen(b), JSON_CT, &reg), 200);
+    b = "{\"instances\":[[1,2,3,4],[0,0.5,0,1]]}";
+    assert_int_equal(post("/v1/models/reg:predict", b, strlen(b), JSON_CT, &pred), 200);
+    cJSON *vals = cJSON_GetObjectItemCaseSensitive(reg, "result");
+    assert_int_equal(cJSON_GetArraySize(vals), 2);
+    for (int i = 0; i < 2; i++)
+        assert_float_equal(
+            cJSON_GetNumberValue(cJSON_GetArrayItem(vals, i)),
+            cJSON_GetNumberValue(cJSON_GetArrayItem(
+                cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(pred, "predictions"), i), 0)),
+            1e-6);
+    cJSON_Delete(reg);
+    cJSON_Delete(pred);
+    expect_healthy(&D);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tf_serving_metadata),
         cmocka_unit_test(test_tf_serving_any_content_type),
         cmocka_unit_test(test_tf_serving_hostile_bodies),
+        cmocka_unit_test(test_tf_serving_classify_regress),
         cmocka_unit_test(test_v2_duplicates_and_unknown_models),
         cmocka_unit_test(test_v2_data_shapes_and_values),
         cmocka_unit_test(test_v2_header_length_spellings),
