@@ -254,6 +254,8 @@ static int data_array(v2_scan *s, int level) {
 
 static int data_value(v2_scan *s, int depth) {
     if (peek(s) == '[') return data_array(s, depth);
+    if (peek(s) == ']' || peek(s) == ',') /* "[1,]", "[,1]": JSON has no empty element */
+        return api_json_scan_syntax_error(&s->lx, "a value expected");
     if (peek(s) != '-' && !api_json_is_digit(peek(s)))
         return bad(s, "input '" API_V2_INPUT "' data must hold only numbers");
     float f;

@@ -270,6 +270,7 @@ static void test_v2_data_shapes_and_values(void **state) {
     assert_int_equal(json_post(p, v2_body("[1,2]", "[1,NaN]", ""), NULL), 400);
     assert_int_equal(json_post(p, v2_body("[1,2]", "[1,-Infinity]", ""), NULL), 400);
     assert_int_equal(json_post(p, v2_body("[1,2]", "[1,1e39]", ""), "range"), 400);
+    assert_int_equal(json_post(p, v2_body("[1,2]", "[1,2,]", ""), "value expected"), 400);
     char deep[4200];
     size_t n = 0;
     for (int i = 0; i < 2000; i++) deep[n++] = '[';
