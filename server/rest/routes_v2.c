@@ -18,6 +18,7 @@
 #include "json_scan.h"
 #include "model_ref.h"
 #include "v2_infer.h"
+#include "version.h"
 
 #define V2 INFER_ERR_PROTOCOL
 
@@ -26,7 +27,7 @@ void route_v2_server(app *a, const http_request *req, http_response *res) {
     (void)req;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", "mlpd");
-    cJSON_AddStringToObject(o, "version", "1.0");
+    cJSON_AddStringToObject(o, "version", MLPD_VERSION); /* the server's, as the protocol asks */
     cJSON *ext = cJSON_AddArrayToObject(o, "extensions");
     static const char *const names[] = {"binary_tensor_data", "classification", "statistics",
                                         "model_repository"};

@@ -414,12 +414,32 @@ static void test_tf_serving_classify_regress(void **state) {
     expect_healthy(&D);
 }
 
+/* $metadata_server_response "version": the server's own, as `mlpd --version` prints it. */
+static void test_v2_server_version(void **state) {
+    (void)state;
+    const char *bin = getenv("MLPD_BIN");
+    char cmd[600], line[128] = "", want[64] = "";
+    snprintf(cmd, sizeof cmd, "'%s' --version", bin && *bin ? bin : "build/mlpd");
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    pclose(f);
+    assert_int_equal(sscanf(line, "mlpd %63s", want), 1);
+    long st;
+    cJSON *j = oip_call(&D, "GET", "/v2", NULL, "server_metadata", &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(json_str(j, "name"), "mlpd");
+    assert_string_equal(json_str(j, "version"), want);
+    cJSON_Delete(j);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tf_serving_metadata),
         cmocka_unit_test(test_tf_serving_any_content_type),
         cmocka_unit_test(test_tf_serving_hostile_bodies),
         cmocka_unit_test(test_tf_serving_classify_regress),
+        cmocka_unit_test(test_v2_server_version),
         cmocka_unit_test(test_v2_duplicates_and_unknown_models),
         cmocka_unit_test(test_v2_data_shapes_and_values),
         cmocka_unit_test(test_v2_header_length_spellings),
