@@ -221,8 +221,10 @@ static int read_body(const cJSON *root, int max_rows, api_tfs_request *r, api_pr
     const cJSON *sig = cJSON_GetObjectItemCaseSensitive(root, "signature_name");
     const cJSON *inst = cJSON_GetObjectItemCaseSensitive(root, "instances");
     const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
-    if (sig && (!cJSON_IsString(sig) || strcmp(sig->valuestring, "serving_default")))
-        return bad(p, "the only signature is \"serving_default\"");
+    /* "" names the default signature, as in TF Serving (and its metadata's model_spec). */
+    if (sig && (!cJSON_IsString(sig) ||
+                (sig->valuestring[0] && strcmp(sig->valuestring, "serving_default"))))
+        return bad(p, "the only signature is \"serving_default\" (or \"\", the default)");
     if (r->verb != API_TFS_PREDICT) return read_examples(root, max_rows, r, p);
     if (!inst == !inputs) return bad(p, "give exactly one of \"instances\" and \"inputs\"");
     if (inst) return read_rows(inst, max_rows, r, p);

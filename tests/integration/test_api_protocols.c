@@ -166,6 +166,11 @@ static void test_tf_serving_any_content_type(void **state) {
     assert_int_equal(post("/v1/models/mnist:predict", body, strlen(body), none, &got), 200);
     assert_true(cJSON_Compare(want, got, 1));
     cJSON_Delete(got);
+    /* signature_name "" is the default one (what the metadata's model_spec holds). */
+    body = fmt("{\"signature_name\":\"\",\"instances\":[[%s]]}", row_flat);
+    assert_int_equal(post("/v1/models/mnist:predict", body, strlen(body), JSON_CT, &got), 200);
+    assert_true(cJSON_Compare(want, got, 1));
+    cJSON_Delete(got);
     /* The same row nested 28 x 28, in both formats, answers the same. */
     body = fmt("{\"instances\":[[%s]]}", row_nested);
     assert_int_equal(post("/v1/models/mnist:predict", body, strlen(body), JSON_CT, &got), 200);
