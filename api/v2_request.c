@@ -6,9 +6,12 @@
  * json_scan.h and the short-number fast path of json_float.h, as POST
  * /predict's body is: values go straight into one float block, nothing is
  * allocated per value. 784 values decode in about 16 us (a cJSON tree took
- * about 300 us; /predict's decoder about 14 us), measured in process. The first problem in document order is reported, as a 400 (413 for
- * too many rows); a known member given twice is refused, unknown members and
- * parameters are skipped (the protocol lets clients send their own).
+ * about 300 us; /predict's decoder about 14 us), measured in process. The
+ * members are read here, an input's data in v2_request_data.c (the state
+ * and the shared lexing steps in v2_scan.h). The first problem in document
+ * order is reported, as a 400 (413 for too many rows); a known member given
+ * twice is refused, unknown members and parameters are skipped (the protocol
+ * lets clients send their own).
  */
 #include <limits.h>
 #include <math.h>
@@ -17,49 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_float.h"
-#include "json_scan.h"
 #include "json_util.h"
 #include "mlp.h"
-#include "v2_infer.h"
+#include "v2_scan.h"
 
-/* Values of one input, at most this many (a 64 MiB float tensor). */
-#define MAX_VALUES (16 * 1024 * 1024)
-/* Lists nested deeper than this in an input's data are refused. */
-#define DATA_MAX_DEPTH 32
 /* An "id" longer than this is refused (it is echoed in the answer). */
 #define MAX_ID 1024
 
-typedef struct {
-    api_json_scan lx;
-    api_v2_request *r;
-    int max_rows;
-    /* what the body said, checked once it is read */
-    int seen_inputs, seen_outputs, seen_params, binary_out;
-    int n_inputs;
-    char in_name[72], in_dtype[24];
-    int in_seen_name, in_seen_dtype, in_seen_shape, in_seen_params, in_seen_data;
-    int64_t dims[8];
-    int rank;
-    int has_bsize;
-    int64_t bsize;
-    size_t n_vals, cap;
-    /* data's regularity: the depth numbers sit at (-1 until seen) and the
-     * length of the lists at each depth below data (-1 until seen) */
-    int leaf_depth;
-    int64_t level_len[DATA_MAX_DEPTH];
-    int n_out_objs;
-    struct {
-        char name[72];
-        int binary; /* -1: unset */
-        int classification;
-        int seen_name, seen_params, seen_binary, seen_class;
-    } outs[2];
-    int seen_binary_out, seen_precision;
-} v2_scan;
-
-static int bad(v2_scan *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(v2_scan *s, const char *fmt, ...) {
+int v2_bad(v2_scan *s, const char *fmt, ...) {
     char detail[sizeof s->lx.prob->detail];
     va_list ap;
     va_start(ap, fmt);
@@ -67,42 +35,6 @@ static int bad(v2_scan *s, const char *fmt, ...) {
     va_end(ap);
     api_problem_set(s->lx.prob, 400, "invalid-inference-request", NULL, "%s", detail);
     return -1;
-}
-
-static char peek(v2_scan *s) {
-    return s->lx.p < s->lx.end ? *s->lx.p : '\0';
-}
-
-static int expect(v2_scan *s, char c, const char *what) {
-    api_json_scan_ws(&s->lx);
-    if (peek(s) != c) return api_json_scan_syntax_error(&s->lx, what);
-    s->lx.p++;
-    api_json_scan_ws(&s->lx);
-    return 0;
-}
-
-/* The opening bracket `open` and the blanks after it: 1 when `close`
- * follows at once (an empty container, consumed), 0 when items follow, -1
- * on a syntax error. */
-static int open_container(v2_scan *s, char open, char close, const char *what) {
-    if (expect(s, open, what)) return -1;
-    if (peek(s) != close) return 0;
-    s->lx.p++;
-    return 1;
-}
-
-/* What follows an item: 1 for ',' (another item follows), 0 for `close`
- * (the container ended), both consumed; -1 on anything else. */
-static int next_item(v2_scan *s, char close, const char *what) {
-    api_json_scan_ws(&s->lx);
-    if (peek(s) == close) {
-        s->lx.p++;
-        return 0;
-    }
-    if (peek(s) != ',') return api_json_scan_syntax_error(&s->lx, what);
-    s->lx.p++;
-    api_json_scan_ws(&s->lx);
-    return 1;
 }
 
 /* Members of the object at s->lx.p: fn(s, key, depth) reads each value. */
@@ -136,9 +68,9 @@ static int scan_array(v2_scan *s, int depth, element_fn fn) {
 /* A string value into buf; `what` names it for errors. */
 static int read_string(v2_scan *s, char *buf, size_t cap, const char *what) {
     int cut = 0;
-    if (peek(s) != '"') return bad(s, "%s must be a string", what);
+    if (peek(s) != '"') return v2_bad(s, "%s must be a string", what);
     if (api_json_scan_string(&s->lx, buf, cap, &cut)) return -1;
-    return cut ? bad(s, "%s is longer than %zu bytes", what, cap - 1) : 0;
+    return cut ? v2_bad(s, "%s is longer than %zu bytes", what, cap - 1) : 0;
 }
 
 static int read_bool(v2_scan *s, int *out, const char *what) {
@@ -150,16 +82,18 @@ static int read_bool(v2_scan *s, int *out, const char *what) {
         *out = 0;
         return api_json_scan_literal(&s->lx, "false");
     }
-    return bad(s, "%s must be a boolean", what);
+    return v2_bad(s, "%s must be a boolean", what);
 }
 
 /* A whole number in [lo, hi]. */
 static int read_int(v2_scan *s, int64_t lo, int64_t hi, int64_t *out, const char *what) {
     double d;
-    if (peek(s) != '-' && !api_json_is_digit(peek(s))) return bad(s, "%s must be an integer", what);
+    if (peek(s) != '-' && !api_json_is_digit(peek(s)))
+        return v2_bad(s, "%s must be an integer", what);
     if (api_json_scan_number(&s->lx, &d, 0)) return -1;
     if (!(d == floor(d)) || d < (double)lo || d > (double)hi)
-        return bad(s, "%s must be an integer in [%lld, %lld]", what, (long long)lo, (long long)hi);
+        return v2_bad(s, "%s must be an integer in [%lld, %lld]", what, (long long)lo,
+                      (long long)hi);
     *out = (int64_t)d;
     return 0;
 }
@@ -168,115 +102,15 @@ static int read_int(v2_scan *s, int64_t lo, int64_t hi, int64_t *out, const char
 
 static int shape_dim(v2_scan *s, int i, int depth) {
     (void)depth;
-    if (i >= 8) return bad(s, "input '" API_V2_INPUT "' has a shape of more than 8 dimensions");
+    if (i >= 8) return v2_bad(s, "input '" API_V2_INPUT "' has a shape of more than 8 dimensions");
     s->rank = i + 1;
     return read_int(s, 0, (int64_t)API_JSON_MAX_SAFE_INT, &s->dims[i],
                     "a shape dimension (an unsigned integer)");
 }
 
-/* Room for one more value in r->x. */
-static int reserve_value(v2_scan *s) {
-    if (s->n_vals < s->cap) return 0;
-    if (s->cap >= MAX_VALUES) return bad(s, "input '" API_V2_INPUT "' has too many values");
-    size_t cap = s->cap ? s->cap * 2 : 1024;
-    float *x = realloc(s->r->x, cap * sizeof *x);
-    if (!x) {
-        api_problem_set(s->lx.prob, 500, "internal", NULL, "out of memory");
-        return -1;
-    }
-    s->r->x = x;
-    s->cap = cap;
-    return 0;
-}
-
-/* The hot loop: a run of compact "number," pairs stored straight away, as
- * many as fit; stops before anything else, which the general step reads. */
-static void compact_run(v2_scan *s) {
-    const char *p = s->lx.p, *end = s->lx.end;
-    float *x = s->r->x;
-    size_t n = s->n_vals;
-    while (n < s->cap && end - p >= API_JSON_FAST_FLOAT_ROOM) {
-        const char *q;
-        if (!api_json_fast_float_roomy(p, &x[n], &q) || *q != ',') break;
-        n++;
-        p = q + 1;
-    }
-    s->n_vals = n;
-    s->lx.p = p;
-}
-
-/* One value of data: a number (stored) or a nested array. */
-static int data_value(v2_scan *s, int depth);
-
-static int ragged(v2_scan *s) {
-    return bad(s, "input '" API_V2_INPUT "' data is ragged: its nested lists must all have the "
-                  "same length and hold numbers at the same depth");
-}
-
-/* Nested arrays of numbers at s->lx.p, flattened row-major into r->x. level
- * counts from 0 (data itself). The lists must form a regular block (as a
- * tensor's natural representation does, or any reshaping of it): numbers
- * only at one depth, and every list at a depth of one length; flattening
- * ragged lists would silently misalign the values. */
-static int data_array(v2_scan *s, int level) {
-    if (level >= DATA_MAX_DEPTH)
-        return bad(s, "input '" API_V2_INPUT "' data is nested more than %d lists deep",
-                   DATA_MAX_DEPTH);
-    int more = open_container(s, '[', ']', "'[' expected");
-    if (more < 0) return -1;
-    int64_t len = 0;
-    int numbers = 0, lists = 0;
-    if (more == 0) {
-        do {
-            if (peek(s) != '[') {
-                size_t before = s->n_vals;
-                compact_run(s);
-                len += (int64_t)(s->n_vals - before);
-                numbers |= s->n_vals != before;
-            }
-            if (peek(s) == '[')
-                lists = 1;
-            else
-                numbers = 1;
-            if (data_value(s, level + 1)) return -1;
-            len++;
-        } while ((more = next_item(s, ']', "',' or ']' expected")) == 1);
-    }
-    if (more < 0) return -1;
-    if (numbers && lists) return ragged(s);
-    if (numbers) {
-        if (s->leaf_depth < 0) s->leaf_depth = level + 1;
-        if (s->leaf_depth != level + 1) return ragged(s);
-    }
-    if (s->level_len[level] < 0) s->level_len[level] = len;
-    return s->level_len[level] == len ? 0 : ragged(s);
-}
-
-static int data_value(v2_scan *s, int depth) {
-    if (peek(s) == '[') return data_array(s, depth);
-    if (peek(s) == ']' || peek(s) == ',') /* "[1,]", "[,1]": JSON has no empty element */
-        return api_json_scan_syntax_error(&s->lx, "a value expected");
-    if (peek(s) != '-' && !api_json_is_digit(peek(s)))
-        return bad(s, "input '" API_V2_INPUT "' data must hold only numbers");
-    float f;
-    const char *after;
-    if (api_json_fast_float(s->lx.p, s->lx.end, &f, &after)) { /* the usual short decimal */
-        s->lx.p = after;
-    } else {
-        double d;
-        if (api_json_scan_number(&s->lx, &d, 1)) return -1;
-        f = (float)d;
-        if (!isfinite(f))
-            return bad(s, "input '" API_V2_INPUT "' data holds a value outside FP32's range");
-    }
-    if (reserve_value(s)) return -1;
-    s->r->x[s->n_vals++] = f;
-    return 0;
-}
-
 static int input_param(v2_scan *s, const char *key, int depth) {
     if (strcmp(key, "binary_data_size")) return api_json_scan_skip(&s->lx, depth);
-    if (s->has_bsize) return bad(s, "binary_data_size is given twice");
+    if (s->has_bsize) return v2_bad(s, "binary_data_size is given twice");
     s->has_bsize = 1;
     return read_int(s, 0, (int64_t)API_JSON_MAX_SAFE_INT, &s->bsize,
                     "binary_data_size (a non-negative integer)");
@@ -284,7 +118,7 @@ static int input_param(v2_scan *s, const char *key, int depth) {
 
 /* Set *seen, refusing a member given twice. */
 static int once(v2_scan *s, int *seen, const char *key) {
-    if (*seen) return bad(s, "member \"%s\" is given twice", key);
+    if (*seen) return v2_bad(s, "member \"%s\" is given twice", key);
     *seen = 1;
     return 0;
 }
@@ -298,26 +132,28 @@ static int input_member(v2_scan *s, const char *key, int depth) {
                read_string(s, s->in_dtype, sizeof s->in_dtype, "an input's datatype");
     if (!strcmp(key, "shape")) {
         if (once(s, &s->in_seen_shape, key)) return -1;
-        if (peek(s) != '[') return bad(s, "an input's shape must be an array");
+        if (peek(s) != '[') return v2_bad(s, "an input's shape must be an array");
         return scan_array(s, depth, shape_dim);
     }
     if (!strcmp(key, "parameters")) {
         if (once(s, &s->in_seen_params, key)) return -1;
-        if (peek(s) != '{') return bad(s, "input '" API_V2_INPUT "' parameters must be an object");
+        if (peek(s) != '{')
+            return v2_bad(s, "input '" API_V2_INPUT "' parameters must be an object");
         return scan_object(s, depth, input_param);
     }
     if (!strcmp(key, "data")) {
         if (once(s, &s->in_seen_data, key)) return -1;
-        if (peek(s) != '[') return bad(s, "input '" API_V2_INPUT "' data must be an array");
-        return data_array(s, 0);
+        if (peek(s) != '[') return v2_bad(s, "input '" API_V2_INPUT "' data must be an array");
+        return v2_scan_data(s);
     }
     return api_json_scan_skip(&s->lx, depth);
 }
 
 static int input_element(v2_scan *s, int i, int depth) {
     s->n_inputs = i + 1;
-    if (i > 0) return bad(s, "inputs must be an array of exactly one input ('" API_V2_INPUT "')");
-    if (peek(s) != '{') return bad(s, "each input must be an object with a string name");
+    if (i > 0)
+        return v2_bad(s, "inputs must be an array of exactly one input ('" API_V2_INPUT "')");
+    if (peek(s) != '{') return v2_bad(s, "each input must be an object with a string name");
     return scan_object(s, depth, input_member);
 }
 
@@ -345,7 +181,7 @@ static int output_member(v2_scan *s, const char *key, int depth) {
                read_string(s, s->outs[k].name, sizeof s->outs[k].name, "an output's name");
     if (!strcmp(key, "parameters")) {
         if (once(s, &s->outs[k].seen_params, key)) return -1;
-        if (peek(s) != '{') return bad(s, "output parameters must be an object");
+        if (peek(s) != '{') return v2_bad(s, "output parameters must be an object");
         return scan_object(s, depth, output_param);
     }
     return api_json_scan_skip(&s->lx, depth);
@@ -353,8 +189,10 @@ static int output_member(v2_scan *s, const char *key, int depth) {
 
 static int output_element(v2_scan *s, int i, int depth) {
     if (i >= 2)
-        return bad(s, "at most two outputs exist ('" API_V2_PROBABILITIES "', '" API_V2_LABEL "')");
-    if (peek(s) != '{') return bad(s, "each requested output must be an object with a string name");
+        return v2_bad(s,
+                      "at most two outputs exist ('" API_V2_PROBABILITIES "', '" API_V2_LABEL "')");
+    if (peek(s) != '{')
+        return v2_bad(s, "each requested output must be an object with a string name");
     s->n_out_objs = i + 1;
     s->outs[i].binary = -1;
     return scan_object(s, depth, output_member);
@@ -370,7 +208,7 @@ static int request_param(v2_scan *s, const char *key, int depth) {
             read_string(s, name, sizeof name, "parameter precision"))
             return -1;
         if (mlp_precision_from_name(name, &p) != 0)
-            return bad(s, "parameter precision must be \"float32\", \"bf16\" or \"int8\"");
+            return v2_bad(s, "parameter precision must be \"float32\", \"bf16\" or \"int8\"");
         s->r->precision = (int)p;
         return 0;
     }
@@ -380,7 +218,7 @@ static int request_param(v2_scan *s, const char *key, int depth) {
 static int request_member(v2_scan *s, const char *key, int depth) {
     if (!strcmp(key, "id")) {
         char id[MAX_ID + 1];
-        if (s->r->id) return bad(s, "member \"id\" is given twice");
+        if (s->r->id) return v2_bad(s, "member \"id\" is given twice");
         if (read_string(s, id, sizeof id, "id")) return -1;
         if (!(s->r->id = strdup(id))) {
             api_problem_set(s->lx.prob, 500, "internal", NULL, "out of memory");
@@ -390,17 +228,17 @@ static int request_member(v2_scan *s, const char *key, int depth) {
     }
     if (!strcmp(key, "parameters")) {
         if (once(s, &s->seen_params, key)) return -1;
-        if (peek(s) != '{') return bad(s, "parameters must be an object");
+        if (peek(s) != '{') return v2_bad(s, "parameters must be an object");
         return scan_object(s, depth, request_param);
     }
     if (!strcmp(key, "inputs")) {
         if (once(s, &s->seen_inputs, key)) return -1;
-        if (peek(s) != '[') return bad(s, "inputs must be an array");
+        if (peek(s) != '[') return v2_bad(s, "inputs must be an array");
         return scan_array(s, depth, input_element);
     }
     if (!strcmp(key, "outputs")) {
         if (once(s, &s->seen_outputs, key)) return -1;
-        if (peek(s) != '[') return bad(s, "outputs must be an array");
+        if (peek(s) != '[') return v2_bad(s, "outputs must be an array");
         return scan_array(s, depth, output_element);
     }
     return api_json_scan_skip(&s->lx, depth);
@@ -412,10 +250,10 @@ static int request_member(v2_scan *s, const char *key, int depth) {
 static int check_shape(v2_scan *s) {
     api_v2_request *r = s->r;
     if (!s->in_seen_shape || (s->rank != 1 && s->rank != 2))
-        return bad(s, "input '" API_V2_INPUT "' needs a shape of [rows, width] or [width]");
+        return v2_bad(s, "input '" API_V2_INPUT "' needs a shape of [rows, width] or [width]");
     int64_t rows = s->rank == 2 ? s->dims[0] : 1, width = s->dims[s->rank - 1];
     if (rows < 1 || width < 1)
-        return bad(s, "input '" API_V2_INPUT "' has an empty shape dimension");
+        return v2_bad(s, "input '" API_V2_INPUT "' has an empty shape dimension");
     if (rows > s->max_rows) {
         api_problem_set(s->lx.prob, 413, API_SLUG_TOO_LARGE, NULL,
                         "input '" API_V2_INPUT "' has %lld rows; at most %d are accepted at once",
@@ -423,69 +261,50 @@ static int check_shape(v2_scan *s) {
         return -1;
     }
     if (width > MAX_VALUES || rows * width > MAX_VALUES)
-        return bad(s, "input '" API_V2_INPUT "' is larger than this server accepts");
+        return v2_bad(s, "input '" API_V2_INPUT "' is larger than this server accepts");
     r->rows = (int)rows;
     r->width = (int)width;
     return 0;
 }
 
-/* Little-endian float32 values from bin into r->x. */
-static int read_binary(v2_scan *s, const unsigned char *bin, size_t count) {
-    float *x = realloc(s->r->x, (count ? count : 1) * sizeof *x);
-    if (!x) {
-        api_problem_set(s->lx.prob, 500, "internal", NULL, "out of memory");
-        return -1;
-    }
-    s->r->x = x;
-    for (size_t i = 0; i < count; i++) {
-        const unsigned char *b = bin + 4 * i;
-        uint32_t u =
-            (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-        memcpy(&x[i], &u, sizeof u);
-        if (!isfinite(x[i]))
-            return bad(s, "input '" API_V2_INPUT "' binary data holds a NaN or infinity");
-    }
-    return 0;
-}
-
 static int check_input(v2_scan *s, const unsigned char *bin, size_t bin_len) {
     if (!s->seen_inputs || s->n_inputs != 1)
-        return bad(s, "inputs must be an array of exactly one input ('" API_V2_INPUT "')");
-    if (!s->in_seen_name) return bad(s, "each input must be an object with a string name");
+        return v2_bad(s, "inputs must be an array of exactly one input ('" API_V2_INPUT "')");
+    if (!s->in_seen_name) return v2_bad(s, "each input must be an object with a string name");
     if (strcmp(s->in_name, API_V2_INPUT))
-        return bad(s, "unexpected inference input '%s': the model's input is '" API_V2_INPUT "'",
-                   s->in_name);
-    if (!s->in_seen_dtype) return bad(s, "input '" API_V2_INPUT "' needs a datatype");
+        return v2_bad(s, "unexpected inference input '%s': the model's input is '" API_V2_INPUT "'",
+                      s->in_name);
+    if (!s->in_seen_dtype) return v2_bad(s, "input '" API_V2_INPUT "' needs a datatype");
     if (strcmp(s->in_dtype, "FP32"))
-        return bad(s, "input '" API_V2_INPUT "' has datatype %s; the model expects FP32",
-                   s->in_dtype);
+        return v2_bad(s, "input '" API_V2_INPUT "' has datatype %s; the model expects FP32",
+                      s->in_dtype);
     if (check_shape(s)) return -1;
     size_t count = (size_t)s->r->rows * (size_t)s->r->width;
     if (s->has_bsize) {
         if (s->in_seen_data)
-            return bad(s, "input '" API_V2_INPUT "' has both data and binary_data_size");
+            return v2_bad(s, "input '" API_V2_INPUT "' has both data and binary_data_size");
         if ((uint64_t)s->bsize != count * 4)
-            return bad(s,
-                       "input '" API_V2_INPUT
-                       "' binary_data_size is %lld bytes but shape needs %zu (FP32)",
-                       (long long)s->bsize, count * 4);
+            return v2_bad(s,
+                          "input '" API_V2_INPUT
+                          "' binary_data_size is %lld bytes but shape needs %zu (FP32)",
+                          (long long)s->bsize, count * 4);
         if ((uint64_t)s->bsize != bin_len)
-            return bad(
+            return v2_bad(
                 s,
                 "binary_data_size is %lld, but the body holds %zu bytes of binary data after the "
                 "JSON header",
                 (long long)s->bsize, bin_len);
         s->r->binary_input = 1;
-        return read_binary(s, bin, count);
+        return v2_scan_binary(s, bin, count);
     }
     if (bin_len)
-        return bad(
+        return v2_bad(
             s, "the body has binary data after the JSON header but no input has binary_data_size");
-    if (!s->in_seen_data) return bad(s, "input '" API_V2_INPUT "' needs data");
+    if (!s->in_seen_data) return v2_bad(s, "input '" API_V2_INPUT "' needs data");
     if (s->n_vals != count)
-        return bad(s,
-                   "input '" API_V2_INPUT "' has %zu data values but its shape [%d, %d] needs %zu",
-                   s->n_vals, s->r->rows, s->r->width, count);
+        return v2_bad(
+            s, "input '" API_V2_INPUT "' has %zu data values but its shape [%d, %d] needs %zu",
+            s->n_vals, s->r->rows, s->r->width, count);
     return 0;
 }
 
@@ -495,21 +314,23 @@ static int check_outputs(v2_scan *s) {
         api_v2_output o = {.binary = s->outs[i].binary >= 0 ? s->outs[i].binary : s->binary_out,
                            .classification = s->outs[i].classification};
         const char *name = s->outs[i].name;
-        if (!name[0]) return bad(s, "each requested output must be an object with a string name");
+        if (!name[0])
+            return v2_bad(s, "each requested output must be an object with a string name");
         if (!strcmp(name, API_V2_PROBABILITIES))
             o.kind = API_V2_OUT_PROBABILITIES;
         else if (!strcmp(name, API_V2_LABEL))
             o.kind = API_V2_OUT_LABEL;
         else
-            return bad(
+            return v2_bad(
                 s,
                 "unexpected inference output '%s': the model's outputs are '" API_V2_PROBABILITIES
                 "' and '" API_V2_LABEL "'",
                 name);
         for (int k = 0; k < r->n_outputs; k++)
-            if (r->outputs[k].kind == o.kind) return bad(s, "output '%s' is requested twice", name);
+            if (r->outputs[k].kind == o.kind)
+                return v2_bad(s, "output '%s' is requested twice", name);
         if (o.classification && o.kind != API_V2_OUT_PROBABILITIES)
-            return bad(s, "classification applies to output '" API_V2_PROBABILITIES "' only");
+            return v2_bad(s, "classification applies to output '" API_V2_PROBABILITIES "' only");
         r->outputs[r->n_outputs++] = o;
     }
     if (r->n_outputs == 0) {
@@ -530,8 +351,8 @@ int api_v2_request_decode(const char *body, size_t len, long long header_len, in
     size_t json_len = len;
     if (header_len >= 0) {
         if (header_len == 0 || (unsigned long long)header_len > len)
-            return bad(&s, "Inference-Header-Content-Length is %lld, but the body has %zu bytes",
-                       header_len, len);
+            return v2_bad(&s, "Inference-Header-Content-Length is %lld, but the body has %zu bytes",
+                          header_len, len);
         json_len = (size_t)header_len;
         s.lx.end = body + json_len;
     }
@@ -539,16 +360,17 @@ int api_v2_request_decode(const char *body, size_t len, long long header_len, in
     int rc = peek(&s) == '{'
                  ? scan_object(&s, 0, request_member)
                  : (s.lx.p >= s.lx.end ? api_json_scan_syntax_error(&s.lx, "the body is empty")
-                                       : bad(&s, "the inference request must be a JSON object"));
+                                       : v2_bad(&s, "the inference request must be a JSON object"));
     if (rc == 0) {
         api_json_scan_ws(&s.lx);
         if (s.lx.p != s.lx.end)
-            rc = header_len < 0 ? bad(&s,
-                                      "%zu bytes after the JSON object: binary tensor data needs "
-                                      "the Inference-Header-Content-Length header (the JSON's "
-                                      "length)",
-                                      (size_t)(s.lx.end - s.lx.p))
-                                : api_json_scan_syntax_error(&s.lx, "data after the JSON object");
+            rc = header_len < 0
+                     ? v2_bad(&s,
+                              "%zu bytes after the JSON object: binary tensor data needs "
+                              "the Inference-Header-Content-Length header (the JSON's "
+                              "length)",
+                              (size_t)(s.lx.end - s.lx.p))
+                     : api_json_scan_syntax_error(&s.lx, "data after the JSON object");
     }
     if (rc == 0) rc = check_input(&s, (const unsigned char *)body + json_len, len - json_len);
     if (rc == 0) rc = check_outputs(&s);
