@@ -44,7 +44,7 @@ static int data_value(v2_scan *s, int depth);
 
 static int ragged(v2_scan *s) {
     return v2_bad(s, "input '" API_V2_INPUT "' data is ragged: its nested lists must all have the "
-                  "same length and hold numbers at the same depth");
+                     "same length and hold numbers at the same depth");
 }
 
 /* Nested arrays of numbers at s->lx.p, flattened row-major into r->x. level
@@ -55,7 +55,7 @@ static int ragged(v2_scan *s) {
 static int data_array(v2_scan *s, int level) {
     if (level >= DATA_MAX_DEPTH)
         return v2_bad(s, "input '" API_V2_INPUT "' data is nested more than %d lists deep",
-                   DATA_MAX_DEPTH);
+                      DATA_MAX_DEPTH);
     int more = open_container(s, '[', ']', "'[' expected");
     if (more < 0) return -1;
     int64_t len = 0;

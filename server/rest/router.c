@@ -75,6 +75,7 @@ static const route route_table[] = {
     R(  "POST",  "/v2/repository/models/{name}/unload",     route_v2_repo_unload,        ROUTE_BODY_JSON,   NULL,     AUTH_MANAGE),
     /* TensorFlow Serving v1 (routes_v1.c): ":predict" ends the last segment. Any
      * Content-Type, as TF Serving: its documented `curl -d` sends a form type. */
+    R(  "GET",   "/v1/models",                              route_v1_list,               ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     R(  "GET",   "/v1/models/{path*}",                      route_v1_get,                ROUTE_BODY_NONE,   NULL,     AUTH_READ),
     R(  "POST",  "/v1/models/{path*}",                      route_v1_post,               ROUTE_BODY_JSON,   NULL,     AUTH_INFER),
     R(  "GET",   "/models/{id}/evaluation",                 route_model_evaluation,      ROUTE_BODY_NONE,   NULL,     AUTH_READ),
@@ -362,7 +363,8 @@ void router_record(router *r, route *rt, int status, double seconds) {
  * refusal at admission (404, 405, 401, 413, 415) on their paths is rewritten
  * from the problem's detail; status and headers stay. */
 static int protocol_path(const char *path) {
-    return !strcmp(path, "/v2") || !strncmp(path, "/v2/", 4) || !strncmp(path, "/v1/models/", 11);
+    return !strcmp(path, "/v2") || !strncmp(path, "/v2/", 4) || !strcmp(path, "/v1/models") ||
+           !strncmp(path, "/v1/models/", 11);
 }
 
 static void protocol_error(http_response *res) {

@@ -193,6 +193,7 @@ void route_v2_repo_index(app *a, const http_request *req, http_response *res);
 void route_v2_repo_load(app *a, const http_request *req, http_response *res);
 void route_v2_repo_unload(app *a, const http_request *req, http_response *res);
 /* TensorFlow Serving v1 (routes_v1.c) */
+void route_v1_list(app *a, const http_request *req, http_response *res);
 void route_v1_get(app *a, const http_request *req, http_response *res);
 void route_v1_post(app *a, const http_request *req, http_response *res);
 void route_model_evaluation(app *a, const http_request *req,

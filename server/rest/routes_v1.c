@@ -1,5 +1,6 @@
 /* routes_v1.c - TensorFlow Serving's REST API (api_rest.md), which KServe's
  * v1 protocol also speaks:
+ *   GET  /v1/models                                                  names (KServe's v1 list)
  *   GET  /v1/models/{name}[/versions/{v}|/labels/{alias}]           version status
  *   GET  /v1/models/{name}[/versions/{v}|/labels/{alias}]/metadata  signature (GetModelMetadata)
  *   POST /v1/models/{name}[/versions/{v}|/labels/{alias}]:predict   predictions
@@ -48,6 +49,32 @@ static void status_entry(cJSON *arr, int version, int unloaded) {
     cJSON_AddStringToObject(st, "error_code", "OK");
     cJSON_AddStringToObject(st, "error_message", "");
     cJSON_AddItemToArray(arr, e);
+}
+
+/* KServe's v1 "List Models": {"models": [name, ...]}, each registered name once. */
+void route_v1_list(app *a, const http_request *req, http_response *res) {
+    (void)req;
+    store_registry reg;
+    mlpd_error err = {0};
+    if (registry_snapshot(a->registry, &reg, &err) != MLPD_OK) {
+        infer_reply_error(V1, res, MLPD_ESTORE, NULL, NULL, "%s", err.msg);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *names = cJSON_AddArrayToObject(o, "models");
+    for (size_t i = 0; names && i < reg.n_versions; i++) {
+        int seen = 0;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = !strcmp(reg.versions[k].name, reg.versions[i].name);
+        if (!seen) cJSON_AddItemToArray(names, cJSON_CreateString(reg.versions[i].name));
+    }
+    store_registry_free(&reg);
+    if (!names) {
+        cJSON_Delete(o);
+        infer_reply_error(V1, res, MLPD_EINTERNAL, NULL, NULL, "out of memory");
+        return;
+    }
+    http_reply_json(res, 200, o);
 }
 
 /* GET .../metadata: the version's signature (the default version when the

@@ -438,6 +438,37 @@ static void test_v2_server_version(void **state) {
     cJSON_Delete(j);
 }
 
+/* KServe's v1 "List Models": every registered name once, however many versions. */
+static void test_v1_list_models(void **state) {
+    (void)state;
+    static const int hidden[] = {16};
+    size_t len;
+    unsigned char *bytes = model_file_bytes(hidden, 1, 12, &len);
+    assert_int_equal(request_status(&D, "POST", "/models?name=mnist", "application/octet-stream",
+                                    bytes, len, NULL),
+                     201);
+    free(bytes);
+    long st;
+    cJSON *j = oip_call(&D, "GET", "/v1/models", NULL, "none", &st);
+    assert_int_equal(st, 200);
+    cJSON *names = cJSON_GetObjectItemCaseSensitive(j, "models");
+    assert_true(cJSON_IsArray(names));
+    int mnist = 0, reg = 0, others = 0;
+    cJSON *n;
+    cJSON_ArrayForEach(n, names) {
+        const char *s = cJSON_GetStringValue(n);
+        assert_non_null(s);
+        mnist += !strcmp(s, "mnist");
+        reg += !strcmp(s, "reg");
+        others += strcmp(s, "mnist") && strcmp(s, "reg");
+    }
+    assert_int_equal(mnist, 1);
+    assert_int_equal(reg, 1);
+    assert_int_equal(others, 0);
+    cJSON_Delete(j);
+    assert_int_equal(request_status(&D, "DELETE", "/v1/models", NULL, NULL, 0, NULL), 405);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tf_serving_metadata),
@@ -448,6 +479,7 @@ int main(void) {
         cmocka_unit_test(test_v2_duplicates_and_unknown_models),
         cmocka_unit_test(test_v2_data_shapes_and_values),
         cmocka_unit_test(test_v2_header_length_spellings),
+        cmocka_unit_test(test_v1_list_models),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
