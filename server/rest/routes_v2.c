@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "encode.h"
 #include "infer.h"
 #include "json_scan.h"
 #include "model_ref.h"
@@ -138,6 +139,13 @@ typedef struct {
 
 static void v2_answer(infer_job *base, http_response *res) {
     v2_job *j = (v2_job *)base;
+    if (!api_all_finite(base->item.probs, (size_t)j->r.rows * (size_t)base->outputs)) {
+        infer_reply_error(V2, res, MLPD_EINVAL, "invalid", NULL,
+                          "model '%s' version %d gives no finite output for this input (a value "
+                          "overflows float32 inside the network): scale the input down",
+                          base->target.name, base->target.version);
+        return;
+    }
     char *body = NULL;
     size_t len = 0, header_len = 0;
     if (api_v2_response_encode(&j->r, base->target.name, base->target.version, base->outputs,

@@ -469,6 +469,28 @@ static void test_v1_list_models(void **state) {
     assert_int_equal(request_status(&D, "DELETE", "/v1/models", NULL, NULL, 0, NULL), 405);
 }
 
+/* Inputs within float32 that overflow inside the network: the protocols'
+ * tensors hold numbers only (no null), so the answer is a 400, not NaN. */
+static void test_outputs_that_overflow(void **state) {
+    (void)state;
+    static char huge[WIDTH * 6 + 2];
+    size_t n = 0;
+    for (int i = 0; i < WIDTH; i++)
+        n += (size_t)snprintf(huge + n, sizeof huge - n, "%s3e38", i ? "," : "");
+    char data[sizeof huge + 2];
+    snprintf(data, sizeof data, "[%s]", huge);
+    assert_int_equal(
+        json_post("/v2/models/mnist/versions/1/infer", v2_body("[1,784]", data, ""), "finite"),
+        400);
+    assert_int_equal(json_post("/v1/models/mnist/versions/1:predict",
+                               fmt("{\"instances\":[%s]}", data), "finite"),
+                     400);
+    assert_int_equal(json_post("/v1/models/mnist/versions/1:classify",
+                               fmt("{\"examples\":[{\"input\":%s}]}", data), "finite"),
+                     400);
+    expect_healthy(&D);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tf_serving_metadata),
@@ -479,6 +501,7 @@ int main(void) {
         cmocka_unit_test(test_v2_duplicates_and_unknown_models),
         cmocka_unit_test(test_v2_data_shapes_and_values),
         cmocka_unit_test(test_v2_header_length_spellings),
+        cmocka_unit_test(test_outputs_that_overflow),
         cmocka_unit_test(test_v1_list_models),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
