@@ -4,7 +4,9 @@
  *   GET  /v2/models/stats, /v2/models/{name}[/versions/{v}]/stats
  *   POST /v2/repository/index                     {"ready"?: bool}
  *   POST /v2/repository/models/{name}/load        loads and warms up the name's default version
+ *                                                 (no load parameters: config, file:... refused)
  *   POST /v2/repository/models/{name}/unload      no inference until loaded again
+ *                                                 ({"parameters": {"unload_dependents": bool}}?)
  * mlpd's repository is the registry: every version of every name is listed;
  * a version is READY once loaded (models load on first use, or by load). */
 #include <stdio.h>
@@ -149,10 +151,32 @@ void route_v2_repo_index(app *a, const http_request *req, http_response *res) {
     http_reply_json(res, 200, arr);
 }
 
+/* The request's "parameters" ($parameters: an object) in *params (NULL when
+ * absent); -1 with a 400 {"error"} in res when it is something else. */
+static int body_parameters(const cJSON *body, const cJSON **params, http_response *res) {
+    *params = cJSON_GetObjectItemCaseSensitive(body, "parameters");
+    if (!*params || cJSON_IsObject(*params)) return 0;
+    infer_reply_error(V2, res, MLPD_EINVAL, "invalid", NULL, "parameters must be an object");
+    return -1;
+}
+
 void route_v2_repo_load(app *a, const http_request *req, http_response *res) {
     cJSON *body;
     if (optional_body(req, &body, res) != 0) return;
-    cJSON_Delete(body); /* no load parameters apply to mlpd models */
+    /* Triton's load parameters ("config", "file:...") replace the model's
+     * configuration or files; an mlpd version is loaded as registered, so
+     * they are refused rather than silently ignored. */
+    const cJSON *params;
+    int refused = body_parameters(body, &params, res) != 0;
+    if (!refused && params && params->child) {
+        infer_reply_error(V2, res, MLPD_EINVAL, "invalid", NULL,
+                          "load parameter '%.64s' is not supported: a registered version loads as "
+                          "it was uploaded",
+                          params->child->string);
+        refused = 1;
+    }
+    cJSON_Delete(body);
+    if (refused) return;
     registry_target t;
     mlpd_error err = {0};
     int rc = api_model_name_ok(req->params[0])
@@ -178,7 +202,16 @@ void route_v2_repo_load(app *a, const http_request *req, http_response *res) {
 void route_v2_repo_unload(app *a, const http_request *req, http_response *res) {
     cJSON *body;
     if (optional_body(req, &body, res) != 0) return;
-    cJSON_Delete(body); /* unload_dependents: mlpd models have none */
+    const cJSON *params, *dep = NULL; /* unload_dependents: mlpd models have none */
+    int rc = body_parameters(body, &params, res);
+    if (rc == 0 && (dep = cJSON_GetObjectItemCaseSensitive(params, "unload_dependents")) &&
+        !cJSON_IsBool(dep)) {
+        infer_reply_error(V2, res, MLPD_EINVAL, "invalid", NULL,
+                          "parameter unload_dependents must be a boolean");
+        rc = -1;
+    }
+    cJSON_Delete(body);
+    if (rc != 0) return;
     store_registry reg;
     mlpd_error err = {0};
     if (!api_model_name_ok(req->params[0]) ||

@@ -491,6 +491,28 @@ static void test_outputs_that_overflow(void **state) {
     expect_healthy(&D);
 }
 
+/* The model repository extension's bodies: $parameters must be an object,
+ * load parameters (Triton's config, file:...) cannot apply and are refused,
+ * unload_dependents is a boolean. */
+static void test_v2_repository_parameters(void **state) {
+    (void)state;
+    const char *load = "/v2/repository/models/mnist/load";
+    const char *unload = "/v2/repository/models/mnist/unload";
+    assert_int_equal(json_post(load, "{\"parameters\":5}", "object"), 400);
+    assert_int_equal(json_post(load, "{\"parameters\":{\"config\":\"{}\"}}", "config"), 400);
+    assert_int_equal(json_post(unload, "{\"parameters\":{\"unload_dependents\":1}}", "boolean"),
+                     400);
+    /* Refused requests changed nothing: the model still answers. */
+    char one[WIDTH * 8 + 2];
+    snprintf(one, sizeof one, "[%s]", row_flat);
+    assert_int_equal(json_post("/v2/models/mnist/infer", v2_body("[1,784]", one, ""), NULL), 200);
+    assert_int_equal(json_post(unload, "{\"parameters\":{\"unload_dependents\":true}}", NULL), 200);
+    assert_int_equal(json_post("/v2/models/mnist/infer", v2_body("[1,784]", one, ""), "unloaded"),
+                     503);
+    assert_int_equal(json_post(load, "{\"parameters\":{}}", NULL), 200);
+    assert_int_equal(json_post("/v2/models/mnist/infer", v2_body("[1,784]", one, ""), NULL), 200);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tf_serving_metadata),
@@ -502,6 +524,7 @@ int main(void) {
         cmocka_unit_test(test_v2_data_shapes_and_values),
         cmocka_unit_test(test_v2_header_length_spellings),
         cmocka_unit_test(test_outputs_that_overflow),
+        cmocka_unit_test(test_v2_repository_parameters),
         cmocka_unit_test(test_v1_list_models),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
