@@ -13,9 +13,18 @@
 
 #define MAX_WIDTH (1 << 20)
 #define MAX_RANK  8
+/* Values of a whole request, at most (64 MiB of floats): a "context" shared
+ * by every example would otherwise turn a small body into a huge block. */
+#define MAX_VALUES (1 << 24)
 
 static int bad(api_problem *p, const char *detail) {
     api_problem_set(p, 400, "invalid-predict-request", NULL, "%s", detail);
+    return -1;
+}
+
+static int too_many_values(api_problem *p, size_t n) {
+    api_problem_set(p, 413, API_SLUG_TOO_LARGE, NULL,
+                    "%zu values in one request; at most %d are accepted", n, MAX_VALUES);
     return -1;
 }
 
@@ -103,6 +112,7 @@ static int read_rows(const cJSON *rows, int max_rows, api_tfs_request *r, api_pr
         if (i == 0) {
             w = shape_count(&first);
             if (w == 0) return bad(p, "a row must hold 1 to 1048576 values");
+            if ((size_t)n * w > MAX_VALUES) return too_many_values(p, (size_t)n * w);
             r->x = malloc((size_t)n * w * sizeof *r->x);
             if (!r->x) {
                 api_problem_set(p, 500, "internal", NULL, "out of memory");
@@ -194,6 +204,7 @@ static int read_examples(const cJSON *root, int max_rows, api_tfs_request *r, ap
         if (i == 0) {
             w = cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : 1;
             if (w == 0 || w > MAX_WIDTH) return bad(p, "an example must hold 1 to 1048576 values");
+            if ((size_t)n * w > MAX_VALUES) return too_many_values(p, (size_t)n * w);
             if (!(r->x = malloc((size_t)n * w * sizeof *r->x))) {
                 api_problem_set(p, 500, "internal", NULL, "out of memory");
                 return -1;

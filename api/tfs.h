@@ -21,6 +21,7 @@
  * Every row has one shape: a number (width 1) or nested lists of numbers
  * (flattened row-major); ragged lists and rows of different shapes are
  * refused, as are "signature_name", "instances" or "inputs" given twice.
+ * A request holds at most 2^24 values (413 beyond).
  */
 #ifndef MLPD_API_TFS_H
 #define MLPD_API_TFS_H

@@ -399,6 +399,19 @@ static void test_tf_serving_classify_regress(void **state) {
     assert_int_equal(json_post("/v1/models/mnist:regress",
                                fmt("{\"examples\":[{\"input\":[%s]}]}", row_flat), "one output"),
                      400);
+    /* A context shared by 256 examples must not make a small body a huge
+     * block: 256 x 65537 values is past the 2^24 a request may hold. */
+    char *ctx = malloc(65537 * 2); /* "0,0,...,0" */
+    for (int i = 0; i < 65537; i++) memcpy(ctx + 2 * i, "0,", 2);
+    ctx[65537 * 2 - 1] = '\0';
+    size_t cap = 65537 * 2 + 256 * 3 + 64, n = 0;
+    char *body = malloc(cap);
+    n += (size_t)snprintf(body + n, cap - n, "{\"context\":{\"input\":[%s]},\"examples\":[", ctx);
+    for (int i = 0; i < 256; i++) n += (size_t)snprintf(body + n, cap - n, "%s{}", i ? "," : "");
+    snprintf(body + n, cap - n, "]}");
+    assert_int_equal(json_post(p, body, "at most"), 413);
+    free(body);
+    free(ctx);
     /* :regress on a one-output model: the same value :predict gives. */
     assert_int_equal(upload_regressor(), 0);
     cJSON *reg = NULL;
