@@ -80,11 +80,6 @@ cJSON *api_encode_report(const mlp_report *r, const char *dataset, const char *s
  * "null" when v is not finite. Returns the length. */
 size_t api_format_probability(char *out, float v);
 
-/* 1 when every x[0..n) is finite. The protocols' answers (v1, v2) check
- * their outputs with it: their tensors have no null, so an input that
- * overflows float32 inside the network is refused instead. */
-int api_all_finite(const float *x, size_t n);
-
 /* A number that becomes null when not finite (NaN/inf). */
 cJSON *api_json_number_or_null(double v);
 /* An RFC 3339 UTC time with milliseconds ("2024-05-01T10:00:03.200Z"), null when t <= 0. */

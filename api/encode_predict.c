@@ -63,12 +63,6 @@ static size_t format_float_9g(char *out, float v) {
     return n;
 }
 
-int api_all_finite(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
-
 size_t api_format_probability(char *out, float v) {
     if (!isfinite(v)) {
         memcpy(out, "null", 5);

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "clock.h"
-#include "encode.h"
 #include "infer.h"
 #include "model_ref.h"
 #include "tfs.h"
@@ -151,11 +150,9 @@ typedef struct {
 
 static void v1_answer(infer_job *base, http_response *res) {
     v1_job *j = (v1_job *)base;
-    if (!api_all_finite(base->item.probs, (size_t)j->r.rows * (size_t)base->outputs)) {
-        infer_reply_error(V1, res, MLPD_EINVAL, "invalid", NULL,
-                          "model '%s' version %d gives no finite output for this input (a value "
-                          "overflows float32 inside the network): scale the input down",
-                          base->target.name, base->target.version);
+    /* No tensor holds NaN: an input that overflows inside the network is refused. */
+    if (infer_nonfinite_row(base->item.probs, j->r.rows, base->outputs) >= 0) {
+        infer_reply_nonfinite(V1, NULL, base->cm->id, res);
         return;
     }
     char *body = api_tfs_response_encode(&j->r, base->outputs, base->item.probs);

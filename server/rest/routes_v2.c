@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "clock.h"
-#include "encode.h"
 #include "infer.h"
 #include "json_scan.h"
 #include "model_ref.h"
@@ -139,11 +138,9 @@ typedef struct {
 
 static void v2_answer(infer_job *base, http_response *res) {
     v2_job *j = (v2_job *)base;
-    if (!api_all_finite(base->item.probs, (size_t)j->r.rows * (size_t)base->outputs)) {
-        infer_reply_error(V2, res, MLPD_EINVAL, "invalid", NULL,
-                          "model '%s' version %d gives no finite output for this input (a value "
-                          "overflows float32 inside the network): scale the input down",
-                          base->target.name, base->target.version);
+    /* No tensor holds NaN: an input that overflows inside the network is refused. */
+    if (infer_nonfinite_row(base->item.probs, j->r.rows, base->outputs) >= 0) {
+        infer_reply_nonfinite(V2, NULL, base->cm->id, res);
         return;
     }
     char *body = NULL;
