@@ -20,6 +20,7 @@ struct acceptor {
     int joined;
     atomic_int stopping;
     acceptor_fn on_accept;
+    acceptor_room_fn has_room; /* may be NULL: always room */
     void *user;
 };
 
@@ -27,6 +28,10 @@ static void *accept_main(void *arg) {
     acceptor *a = arg;
     pthread_setname_np(pthread_self(), "mlpd-accept");
     while (!atomic_load(&a->stopping)) {
+        if (a->has_room && !a->has_room(a->user)) {
+            sleep_ms(1); /* full: connections wait in the backlog */
+            continue;
+        }
         struct sockaddr_storage peer;
         socklen_t len = sizeof peer;
         int fd = accept4(a->fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
@@ -58,11 +63,12 @@ static void *accept_main(void *arg) {
 }
 
 mlpd_status acceptor_start(const struct sockaddr_in *addr, int backlog, acceptor_fn on_accept,
-                           void *user, acceptor **out, mlpd_error *err) {
+                           acceptor_room_fn has_room, void *user, acceptor **out, mlpd_error *err) {
     *out = NULL;
     acceptor *a = calloc(1, sizeof *a);
     if (!a) return mlpd_fail(err, MLPD_EINTERNAL, "out of memory");
     a->on_accept = on_accept;
+    a->has_room = has_room;
     a->user = user;
     atomic_init(&a->stopping, 0);
     a->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

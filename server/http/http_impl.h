@@ -31,7 +31,8 @@ struct http_server {
     acceptor *acc;                              /* HTTP_BALANCE_FEWEST: the one listening socket */
     MHD_socket quiesced_fd[HTTP_MAX_LISTENERS]; /* closed after MHD_stop_daemon */
     int n_d;
-    http_handler handler;         /* the application (http.h) */
+    int per_listener;     /* HTTP_BALANCE_FEWEST: the connections each listener may have open */
+    http_handler handler; /* the application (http.h) */
     atomic_uint_fast64_t next_id; /* request ids */
     atomic_int in_flight;         /* requests begun and not completed */
     atomic_int deferred;          /* http_defer()ed requests whose finish has not run */

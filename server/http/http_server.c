@@ -27,22 +27,46 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
 }
 
-/* The acceptor's callback (HTTP_BALANCE_FEWEST): the new connection goes to
- * the listener with the fewest open connections, the lowest index on ties.
- * MHD_add_connection closes fd itself when it refuses (connection limit). */
-static void on_accept(void *user, int fd, const struct sockaddr *peer, socklen_t peer_len) {
-    http_server *h = user;
-    int best = 0, best_open = atomic_load_explicit(&h->ls[0].open, memory_order_relaxed);
+/* The listener with the fewest open connections, the lowest index on ties. */
+static int fewest_open(const http_server *h, int *open) {
+    int best = 0;
+    *open = atomic_load_explicit(&h->ls[0].open, memory_order_relaxed);
     for (int i = 1; i < h->n_d; i++) {
         int o = atomic_load_explicit(&h->ls[i].open, memory_order_relaxed);
-        if (o < best_open) best = i, best_open = o;
+        if (o < *open) best = i, *open = o;
     }
+    return best;
+}
+
+/* The acceptor's has_room (HTTP_BALANCE_FEWEST): below --max-connections.
+ *
+ * The limit is ours to keep, never libmicrohttpd's: 0.9.75 (Debian 12's)
+ * checks its connection limit twice for a connection added from another
+ * thread, the second time in the worker's thread under a mutex that the
+ * refusal path then never releases (daemon.c, new_connection_process_), so
+ * one refusal there wedged the worker, and SIGTERM with it. Not accepting
+ * while full also keeps the documented behaviour: clients wait in the
+ * kernel's backlog instead of being reset. */
+static int has_room(void *user) {
+    http_server *h = user;
+    int open;
+    fewest_open(h, &open);
+    return open < h->per_listener;
+}
+
+/* The acceptor's callback (HTTP_BALANCE_FEWEST): the new connection goes to
+ * the listener with the fewest open connections. Only this thread adds
+ * connections, so after has_room there is room; MHD_add_connection closes fd
+ * itself when it refuses (out of memory). */
+static void on_accept(void *user, int fd, const struct sockaddr *peer, socklen_t peer_len) {
+    http_server *h = user;
+    int open, best = fewest_open(h, &open);
     /* Counted here, not at MHD's STARTED notification: that comes later from
      * the worker's thread, and a burst of connections would all pick the same
      * listener meanwhile. The CLOSED notification takes it off again. */
     atomic_fetch_add_explicit(&h->ls[best].open, 1, memory_order_relaxed);
     if (MHD_add_connection(h->d[best], fd, peer, peer_len) != MHD_YES) {
-        log_error("connection refused by worker %d (connection limit or out of memory)", best);
+        log_error("connection refused by worker %d (out of memory or descriptors)", best);
         atomic_fetch_sub_explicit(&h->ls[best].open, 1, memory_order_relaxed);
     }
 }
@@ -164,10 +188,15 @@ mlpd_status http_server_start(const http_options *o, const http_handler *handler
     }
     int ok = o->port == 0 || balanced || port_is_free(&sa);
     unsigned limit = (unsigned)((o->max_connections + n - 1) / n);
+    h->per_listener = (int)limit;
+    /* Balanced, has_room keeps the limit and MHD's own must never be hit
+     * (see has_room): MHD also counts connections it has closed and not yet
+     * cleaned up (at most one turn of its loop's worth), hence twice ours. */
+    unsigned mhd_limit = balanced ? 2 * limit + 1 : limit;
     for (int i = 0; ok && i < n; i++) {
         h->ls[i].h = h;
         h->ls[i].balanced = balanced;
-        h->d[i] = start_listener(&h->ls[i], o, &sa, n > 1, pool, limit, balanced);
+        h->d[i] = start_listener(&h->ls[i], o, &sa, n > 1, pool, mhd_limit, balanced);
         if (!h->d[i]) break;
         h->quiesced_fd[i] = MHD_INVALID_SOCKET;
         h->n_d = i + 1;
@@ -176,7 +205,7 @@ mlpd_status http_server_start(const http_options *o, const http_handler *handler
     }
     mlpd_error ae = {.msg = "address in use or not permitted"};
     if (ok && h->n_d == n && balanced &&
-        acceptor_start(&sa, SOMAXCONN, on_accept, h, &h->acc, &ae) != MLPD_OK)
+        acceptor_start(&sa, SOMAXCONN, on_accept, has_room, h, &h->acc, &ae) != MLPD_OK)
         ok = 0;
     if (!ok || h->n_d < n) {
         for (int i = 0; i < h->n_d; i++) MHD_stop_daemon(h->d[i]);

@@ -4,7 +4,8 @@
  * batch, layers, width, parameters, epochs, queued jobs, event streams,
  * uploads; then, on a one-thread daemon, clients that trickle half a request
  * are timed out without blocking others, and connections beyond
- * --max-connections wait until a slot frees. */
+ * --max-connections wait until a slot frees; the same on a two-thread daemon,
+ * whose acceptor hands connections over, also through bursts past the limit. */
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 
 static mlpd_daemon L; /* small limits */
 static mlpd_daemon S; /* one HTTP thread, 2 s timeout, 6 connections */
+static mlpd_daemon B; /* two HTTP threads behind the acceptor, 8 connections */
 
 static int setup(void **state) {
     (void)state;
@@ -30,13 +32,19 @@ static int setup(void **state) {
         "--max-body=64K",  "--max-predict-batch=4", "--max-params=100000", "--max-epochs=50",
         "--max-upload=4K", "--max-queue=1",         "--max-streams=1",     NULL};
     const char *const slow[] = {"--workers=1", "--timeout=2", "--max-connections=6", NULL};
-    return daemon_start(&L, limits) == 0 && daemon_start(&S, slow) == 0 ? 0 : -1;
+    const char *const balanced[] = {"--workers=2", "--balance=fewest", "--max-connections=8", NULL};
+    return daemon_start(&L, limits) == 0 && daemon_start(&S, slow) == 0 &&
+                   daemon_start(&B, balanced) == 0
+               ? 0
+               : -1;
 }
 
 static int teardown(void **state) {
     (void)state;
-    int a = daemon_finish(&L), b = daemon_finish(&S);
-    return a == 0 && b == 0 ? 0 : -1;
+    /* daemon_finish: SIGTERM must still stop each one (a wedged HTTP thread
+     * did not), exit status 0 */
+    int a = daemon_finish(&L), b = daemon_finish(&S), c = daemon_finish(&B);
+    return a == 0 && b == 0 && c == 0 ? 0 : -1;
 }
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -259,13 +267,15 @@ static void test_slow_clients_time_out_without_blocking(void **state) {
     expect_healthy(&S);
 }
 
-static void test_connections_beyond_the_limit_wait(void **state) {
-    (void)state;
-    int idle[6];
-    for (int i = 0; i < 6; i++) idle[i] = connect_to(&S);
+/* n idle connections fill daemon d; one more waits unanswered (not reset)
+ * until two of them close, then it is served. */
+static void beyond_the_limit_waits(const mlpd_daemon *d, int n) {
+    int idle[8];
+    assert_true(n <= 8);
+    for (int i = 0; i < n; i++) idle[i] = connect_to(d);
     usleep(200 * 1000);
-    /* a seventh: the kernel takes it, the daemon does not serve it while full */
-    int extra = connect_to(&S);
+    /* one more: the kernel takes it, the daemon does not serve it while full */
+    int extra = connect_to(d);
     raw_send(extra, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(raw_status(extra, 0.7), 0);
     /* a slot frees: it is served promptly */
@@ -275,8 +285,31 @@ static void test_connections_beyond_the_limit_wait(void **state) {
     assert_int_equal(raw_status(extra, 5), 200);
     fprintf(stderr, "served %.3f s after a slot freed\n", now_seconds() - t0);
     close(extra);
-    for (int i = 2; i < 6; i++) close(idle[i]);
-    expect_healthy(&S);
+    for (int i = 2; i < n; i++) close(idle[i]);
+    expect_healthy(d);
+}
+
+static void test_connections_beyond_the_limit_wait(void **state) {
+    (void)state;
+    beyond_the_limit_waits(&S, 6);
+}
+
+/* Two HTTP threads behind the acceptor (the default): bursts of idle
+ * connections 3.5 times the limit, opened and closed at once, five times.
+ * libmicrohttpd 0.9.75 wedged a worker for good when its own limit refused
+ * a connection handed to it (the acceptor now never hands one over while
+ * full), after which nothing was answered and SIGTERM did not stop it. */
+static void test_bursts_past_the_limit_two_threads(void **state) {
+    (void)state;
+    for (int round = 0; round < 5; round++) {
+        int fds[28];
+        for (int i = 0; i < 28; i++) fds[i] = connect_to(&B);
+        usleep(200 * 1000);
+        for (int i = 0; i < 28; i++) close(fds[i]);
+        usleep(100 * 1000);
+        expect_healthy(&B);
+    }
+    beyond_the_limit_waits(&B, 8);
 }
 
 int main(void) {
@@ -288,6 +321,7 @@ int main(void) {
         cmocka_unit_test(test_queue_and_streams),
         cmocka_unit_test(test_slow_clients_time_out_without_blocking),
         cmocka_unit_test(test_connections_beyond_the_limit_wait),
+        cmocka_unit_test(test_bursts_past_the_limit_two_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
