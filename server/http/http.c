@@ -283,6 +283,19 @@ static void finish_deferred(conn_state *s) {
 }
 
 /* ---- MHD callbacks ------------------------------------------------------------------ */
+/* The path of a request target. A server must accept the absolute-form
+ * ("GET http://host/jobs", RFC 9112 section 3.2.2), which libmicrohttpd
+ * passes on whole: the scheme and authority are dropped (an empty path is
+ * "/"). Every other form is returned as it is. */
+static const char *origin_path(const char *url) {
+    const char *rest = NULL;
+    if (!strncasecmp(url, "http://", 7)) rest = url + 7;
+    if (!strncasecmp(url, "https://", 8)) rest = url + 8;
+    if (!rest) return url;
+    const char *slash = strchr(rest, '/');
+    return slash ? slash : "/";
+}
+
 /* The request's state: made by http_on_uri (http_strict.c) or, when that
  * failed for memory, here; filled now that the decoded URL and the headers are in. */
 static conn_state *begin(listener *l, conn_state *s, struct MHD_Connection *c, const char *url,
@@ -293,7 +306,7 @@ static conn_state *begin(listener *l, conn_state *s, struct MHD_Connection *c, c
     size_t mlen = strnlen(method, sizeof s->method - 1); /* cut as snprintf would */
     memcpy(s->method, method, mlen);
     s->method[mlen] = '\0';
-    s->path = strdup(url);
+    s->path = strdup(origin_path(url));
     if (!s->path) {
         free(s);
         return NULL;

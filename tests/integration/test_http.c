@@ -261,6 +261,24 @@ static void test_nul_bytes_are_refused(void **state) {
     expect_healthy(&D[0]);
 }
 
+/* A server must accept the absolute-form (RFC 9112 section 3.2.2): the path
+ * is what counts, the scheme's case and the authority do not. */
+static void test_absolute_form_targets(void **state) {
+    (void)state;
+    expect_raw(&D[0],
+               "GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0,
+               200, 0, NULL);
+    expect_raw(&D[0],
+               "GET HTTP://example.invalid:8080/jobs?limit=1 HTTP/1.1\r\nHost: t\r\n"
+               "Connection: close\r\n\r\n",
+               0, 200, 0, "\"limit\":1");
+    expect_raw(&D[0], "GET http://t/jobs/999999 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+               0, 404, 0, NULL);
+    /* no path: "/", the dashboard */
+    expect_raw(&D[0], "GET http://t HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0, 200, 0,
+               NULL);
+}
+
 /* ---- item: only the dashboard's assets ---------------------------------------------------- */
 static void test_only_the_dashboards_assets_are_served(void **state) {
     (void)state;
@@ -317,6 +335,7 @@ int main(void) {
         cmocka_unit_test(test_ambiguous_requests_get_400),
         cmocka_unit_test(test_library_refusals_and_acceptances),
         cmocka_unit_test(test_nul_bytes_are_refused),
+        cmocka_unit_test(test_absolute_form_targets),
         cmocka_unit_test(test_only_the_dashboards_assets_are_served),
         cmocka_unit_test(test_client_faults_are_logged_as_info),
     };
