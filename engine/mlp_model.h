@@ -109,4 +109,18 @@ void mlp_forward(const mlp_model *m, const float *x, int batch, float *out, floa
 void mlp_predict(const mlp_model *m, const float *x, int batch, float *probs, int *labels,
                  float *scratch);
 
+/* The largest input magnitude the network is sure to compute without
+ * overflow: for every row whose values all satisfy |x| <= the bound, every
+ * pre-activation of every layer stays below FLT_MAX / 4 in any summation
+ * order, so the outputs are finite whichever kernel, precision or batch
+ * computes them. Beyond it a row may overflow to inf - inf = NaN, which ReLU
+ * silently turns into 0 (an answer made of biases alone) while another
+ * kernel's order gives NaN. The bound is FLT_MAX / 4 over the product of
+ * max(1, ||W_l||_inf + max|b_l|) across layers (each activation is
+ * 1-Lipschitz through 0 or bounded by 1); about 1e34 for a trained
+ * 784-512-256-10 network. 0 when no input is sure to be safe (weights that
+ * are not finite, or a product of norms above FLT_MAX / 4): callers then
+ * have only the outputs to check. */
+float mlp_model_input_bound(const mlp_model *m);
+
 #endif /* MLP_MODEL_H */

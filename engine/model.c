@@ -5,6 +5,7 @@
  * PyTorch's nn.Linear. One allocation makes optimizers a loop over n_params,
  * cloning a memcpy and serialising a single write.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,28 @@ mlp_status mlp_model_clone(const mlp_model *src, mlp_model **out, mlp_error *err
     memcpy(m->params, src->params, src->n_params * sizeof(float));
     *out = m;
     return MLP_OK;
+}
+
+float mlp_model_input_bound(const mlp_model *m) {
+    double growth = 1.0;
+    for (int l = 0; l < m->arch.n_layers; l++) {
+        int in = m->arch.sizes[l], out = m->arch.sizes[l + 1];
+        double widest = 0.0, bias = 0.0; /* ||W||_inf: the largest row sum of |w| */
+        for (int i = 0; i < out; i++) {
+            const float *row = m->W[l] + (size_t)i * (size_t)in;
+            double sum = 0.0;
+            for (int j = 0; j < in; j++) sum += fabs((double)row[j]);
+            widest = sum > widest ? sum : widest;
+            double b = fabs((double)m->b[l][i]);
+            bias = b > bias ? b : bias;
+            if (!isfinite(sum) || !isfinite(b)) return 0.0f;
+        }
+        double g = widest + bias;
+        growth *= g > 1.0 ? g : 1.0;
+    }
+    /* Below 1 the biases alone may overflow (they do not shrink with x). */
+    double bound = (double)FLT_MAX / 4.0 / growth;
+    return bound < 1.0 ? 0.0f : (float)bound;
 }
 
 void mlp_model_free(mlp_model *m) {

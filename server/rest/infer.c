@@ -57,11 +57,27 @@ int infer_nonfinite_row(const float *v, int rows, int width) {
     return -1;
 }
 
+int infer_untrusted_row(const infer_job *j) {
+    const batch_item *it = &j->item;
+    int inputs = it->model->arch.sizes[0];
+    float bound = j->cm->max_input;
+    for (int r = 0; r < it->rows; r++) {
+        if (bound > 0.0f) {
+            const float *row = it->x + (size_t)r * (size_t)inputs;
+            for (int k = 0; k < inputs; k++)
+                if (fabsf(row[k]) > bound) return r;
+        }
+        if (infer_nonfinite_row(it->probs + (size_t)r * (size_t)j->outputs, 1, j->outputs) >= 0)
+            return r;
+    }
+    return -1;
+}
+
 void infer_reply_nonfinite(infer_error_style style, const char *pointer, int64_t model_id,
                            http_response *res) {
     infer_reply_error(style, res, MLPD_EINVAL, "invalid-field", pointer,
-                      "model %lld's outputs for this row are not finite numbers: its values "
-                      "overflow float32 arithmetic inside the network; send smaller values",
+                      "model %lld cannot compute this row in float32: its values overflow (or may "
+                      "overflow) the arithmetic inside the network; send smaller values",
                       (long long)model_id);
 }
 

@@ -94,6 +94,13 @@ int infer_ask_precision(infer_job *j, int precision, const char *pointer, http_r
  * row has no answer, and JSON has no number for it. */
 int infer_nonfinite_row(const float *v, int rows, int width);
 
+/* The first row of j's answered item that has no trustworthy answer: an
+ * input beyond j->cm->max_input (it may overflow inside the network, and
+ * ReLU can hide that as a finite answer of biases alone, differently per
+ * kernel and batch) or outputs that are not finite; -1 when every row is
+ * fine. The refusal is infer_reply_nonfinite. */
+int infer_untrusted_row(const infer_job *j);
+
 /* The 422 (400 for the protocols) for row `row` whose outputs overflowed
  * (infer_nonfinite_row); pointer names the row ("/input", "/inputs/3"). */
 void infer_reply_nonfinite(infer_error_style style, const char *pointer, int64_t model_id,

@@ -21,7 +21,7 @@ typedef struct {
 
 static void answer(infer_job *base, http_response *res) {
     predict_job *j = (predict_job *)base;
-    int bad = infer_nonfinite_row(base->item.probs, j->pr.n, base->outputs);
+    int bad = infer_untrusted_row(base);
     if (bad >= 0) {
         char ptr[32];
         snprintf(ptr, sizeof ptr, j->pr.batch_form ? "/inputs/%d" : "/input", bad);

@@ -151,7 +151,7 @@ typedef struct {
 static void v1_answer(infer_job *base, http_response *res) {
     v1_job *j = (v1_job *)base;
     /* No tensor holds NaN: an input that overflows inside the network is refused. */
-    if (infer_nonfinite_row(base->item.probs, j->r.rows, base->outputs) >= 0) {
+    if (infer_untrusted_row(base) >= 0) {
         infer_reply_nonfinite(V1, NULL, base->cm->id, res);
         return;
     }

@@ -139,7 +139,7 @@ typedef struct {
 static void v2_answer(infer_job *base, http_response *res) {
     v2_job *j = (v2_job *)base;
     /* No tensor holds NaN: an input that overflows inside the network is refused. */
-    if (infer_nonfinite_row(base->item.probs, j->r.rows, base->outputs) >= 0) {
+    if (infer_untrusted_row(base) >= 0) {
         infer_reply_nonfinite(V2, NULL, base->cm->id, res);
         return;
     }

@@ -197,6 +197,7 @@ static int load(model_cache *c, int64_t id, cached_model **out, mlpd_error *err)
     m->id = id;
     m->model = model;
     m->precision = prec;
+    m->max_input = mlp_model_input_bound(model);
     m->class_names = class_names_of(c, id, model->arch.sizes[model->arch.n_layers]);
     atomic_init(&m->refs, 1);
     atomic_init(&m->last_used, 0);

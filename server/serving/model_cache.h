@@ -44,6 +44,10 @@ typedef struct cached_model {
     /* The names of its outputs (its training set's class names, one per
      * output), or NULL (an upload, or a set without names). */
     char **class_names;
+    /* mlp_model_input_bound: rows with a larger |value| are refused
+     * (infer.c), so no answer depends on the kernel or batch that computed
+     * it; 0 = no bound known, only the outputs are checked. */
+    float max_input;
     atomic_int refs;                /* internal */
     atomic_uint_fast64_t last_used; /* internal: LRU tick */
 } cached_model;

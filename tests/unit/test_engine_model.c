@@ -3,6 +3,7 @@
  * parameter allocation, enum names, the RNG, and concurrent inference on one
  * model (several threads, own scratch each, same results as one thread).
  */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -325,6 +326,55 @@ static void test_concurrent_predict(void **state) {
     free_blobs(&d);
 }
 
+/* mlp_model_input_bound: the formula on a small network, 0 for non-finite
+ * weights, and rows at the bound (the worst signs included) give finite
+ * outputs through the reference and the packed kernel of the reference
+ * network. */
+static void test_input_bound(void **state) {
+    (void)state;
+    const int small_hidden[] = {2};
+    mlp_arch a;
+    mlp_model *m = NULL;
+    assert_int_equal(
+        mlp_arch_make(&a, 2, small_hidden, 1, MLP_ACT_RELU, 2, MLP_LOSS_CROSS_ENTROPY, -1, NULL),
+        MLP_OK);
+    assert_int_equal(mlp_model_create(&a, MLP_INIT_GLOROT_UNIFORM, 1, &m, NULL), MLP_OK);
+    for (int k = 0; k < 4; k++) m->W[0][k] = k % 2 ? -2.0f : 2.0f; /* ||W||_inf 4 */
+    m->b[0][0] = 0.5f, m->b[0][1] = 0.0f;                          /* + 0.5 */
+    for (int k = 0; k < 4; k++) m->W[1][k] = 0.25f;                /* 0.5, below 1: 1 */
+    m->b[1][0] = m->b[1][1] = 0.0f;
+    double want = (double)FLT_MAX / 4.0 / 4.5;
+    assert_true(fabs(mlp_model_input_bound(m) - want) <= want * 1e-6);
+    m->W[1][3] = INFINITY;
+    assert_true(mlp_model_input_bound(m) == 0.0f);
+    mlp_model_free(m);
+
+    const int hidden[] = {512, 256};
+    assert_int_equal(
+        mlp_arch_make(&a, 784, hidden, 2, MLP_ACT_RELU, 10, MLP_LOSS_CROSS_ENTROPY, -1, NULL),
+        MLP_OK);
+    assert_int_equal(mlp_model_create(&a, MLP_INIT_HE_NORMAL, 1, &m, NULL), MLP_OK);
+    float bound = mlp_model_input_bound(m);
+    fprintf(stderr, "input bound of a he_normal 784-512-256-10: %g\n", bound);
+    assert_true(bound > 1e30f && bound < FLT_MAX);
+    enum { ROWS = 3 };
+    float *x = malloc(sizeof(float) * ROWS * 784), probs[ROWS * 10];
+    float *scratch = malloc(sizeof(float) * mlp_scratch_floats(m, ROWS));
+    for (int k = 0; k < 784; k++) {
+        x[k] = bound;                                     /* all at the bound */
+        x[784 + k] = k % 2 ? -bound : bound;              /* mixed signs */
+        x[2 * 784 + k] = m->W[0][k] < 0 ? -bound : bound; /* unit 0's largest sum */
+    }
+    for (int packed = 0; packed < 2; packed++) {
+        if (packed) assert_int_equal(mlp_model_pack(m, NULL), MLP_OK);
+        mlp_predict(m, x, ROWS, probs, NULL, scratch);
+        for (int k = 0; k < ROWS * 10; k++) assert_true(isfinite(probs[k]));
+    }
+    free(scratch);
+    free(x);
+    mlp_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_validation),
@@ -334,6 +384,7 @@ int main(void) {
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_names_and_rng),
         cmocka_unit_test(test_concurrent_predict),
+        cmocka_unit_test(test_input_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
