@@ -76,8 +76,8 @@ int infer_untrusted_row(const infer_job *j) {
 void infer_reply_nonfinite(infer_error_style style, const char *pointer, int64_t model_id,
                            http_response *res) {
     infer_reply_error(style, res, MLPD_EINVAL, "invalid-field", pointer,
-                      "model %lld cannot compute this row in float32: its values overflow (or may "
-                      "overflow) the arithmetic inside the network; send smaller values",
+                      "model %lld has no finite answer for this row: its values overflow (or may "
+                      "overflow) float32 arithmetic inside the network; send smaller values",
                       (long long)model_id);
 }
 
