@@ -20,16 +20,8 @@
 static mlpd_daemon D;
 
 static int upload_model(uint64_t seed) {
-    int hidden[1] = {4};
-    size_t len;
-    unsigned char *bytes = model_file_bytes(hidden, 1, seed, &len);
-    if (!bytes) return -1;
-    http_result r;
-    int rc = http_do(&D, "POST", "/models", "application/octet-stream", bytes, len, NULL, 0, &r);
-    rc = rc == 0 && r.status == 201 ? 0 : -1;
-    http_result_free(&r);
-    free(bytes);
-    return rc;
+    static const int hidden[] = {4};
+    return upload_model_file(&D, NULL, hidden, 1, seed) > 0 ? 0 : -1;
 }
 
 static int upload_dataset(const char *name) {

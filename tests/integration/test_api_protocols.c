@@ -30,14 +30,7 @@ static int setup(void **state) {
     (void)state;
     if (daemon_start(&D, NULL) != 0) return -1;
     static const int hidden[] = {24};
-    size_t len;
-    unsigned char *bytes = model_file_bytes(hidden, 1, 11, &len);
-    http_result r;
-    int rc = http_do(&D, "POST", "/models?name=mnist", "application/octet-stream", bytes, len, NULL,
-                     0, &r);
-    free(bytes);
-    rc = rc == 0 && r.status == 201 ? 0 : -1;
-    http_result_free(&r);
+    int rc = upload_model_file(&D, "mnist", hidden, 1, 11) > 0 ? 0 : -1;
     size_t f = 0, n = 0;
     for (int i = 0; i < WIDTH; i++) {
         const char *sep = i ? "," : "";

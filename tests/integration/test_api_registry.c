@@ -21,18 +21,7 @@ static float *digit;   /* one test digit */
 
 static int64_t upload(const char *name, uint64_t seed) {
     static const int hidden[] = {16};
-    size_t len;
-    unsigned char *bytes = model_file_bytes(hidden, 1, seed, &len);
-    char path[128];
-    snprintf(path, sizeof path, "/models?name=%s", name);
-    http_result r;
-    int rc = http_do(&D, "POST", path, "application/octet-stream", bytes, len, NULL, 0, &r);
-    free(bytes);
-    cJSON *m = rc == 0 && r.status == 201 ? http_result_json(&r) : NULL;
-    int64_t id = m ? (int64_t)json_num(m, "id") : -1;
-    cJSON_Delete(m);
-    http_result_free(&r);
-    return id;
+    return upload_model_file(&D, name, hidden, 1, seed);
 }
 
 static int setup(void **state) {

@@ -28,15 +28,7 @@ static int ref_label[ROWS];
 
 static int64_t upload(uint64_t seed) {
     static const int hidden[] = {24};
-    size_t len;
-    unsigned char *bytes = model_file_bytes(hidden, 1, seed, &len);
-    http_result r;
-    int rc = http_do(&D, "POST", "/models?name=mnist", "application/octet-stream", bytes, len, NULL,
-                     0, &r);
-    free(bytes);
-    rc = rc == 0 && r.status == 201 ? 0 : -1;
-    http_result_free(&r);
-    return rc;
+    return upload_model_file(&D, "mnist", hidden, 1, seed) > 0 ? 0 : -1;
 }
 
 static int reference(void) {

@@ -291,6 +291,23 @@ unsigned char *model_file_bytes(const int *hidden, int n_hidden, uint64_t seed, 
     return buf;
 }
 
+int64_t upload_model_file(const mlpd_daemon *d, const char *name, const int *hidden, int n_hidden,
+                          uint64_t seed) {
+    size_t len;
+    unsigned char *bytes = model_file_bytes(hidden, n_hidden, seed, &len);
+    if (!bytes) return -1;
+    char path[160] = "/models";
+    if (name) snprintf(path, sizeof path, "/models?name=%s", name);
+    http_result r;
+    int rc = http_do(d, "POST", path, "application/octet-stream", bytes, len, NULL, 0, &r);
+    free(bytes);
+    cJSON *m = rc == 0 && r.status == 201 ? http_result_json(&r) : NULL;
+    int64_t id = m ? (int64_t)json_num(m, "id") : -1;
+    cJSON_Delete(m);
+    http_result_free(&r);
+    return id;
+}
+
 static int count_upload_temps(const char *dir, int depth) {
     DIR *dd = opendir(dir);
     if (!dd) return 0;

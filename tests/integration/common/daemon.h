@@ -143,6 +143,10 @@ unsigned char *gzip_bytes(const void *in, size_t len, size_t *out_len);
  * network with He-initialised weights from seed, malloc'ed (caller frees),
  * its size in *len; NULL on failure. */
 unsigned char *model_file_bytes(const int *hidden, int n_hidden, uint64_t seed, size_t *len);
+/* POST such a model file to /models (registered under `name`, or unnamed
+ * when name is NULL): its id, or -1 unless the answer is 201. */
+int64_t upload_model_file(const mlpd_daemon *d, const char *name, const int *hidden, int n_hidden,
+                          uint64_t seed);
 /* Upload temporaries (".upload-*") in data_dir and its folders one level
  * down: what a finished or refused upload must never leave behind. */
 int upload_temporaries(const char *data_dir);
